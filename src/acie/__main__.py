@@ -1,0 +1,3 @@
+from acie.cli.main import main
+
+main()

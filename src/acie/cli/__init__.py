@@ -1,0 +1,1 @@
+"""The ``acie`` command line."""

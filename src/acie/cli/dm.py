@@ -1,0 +1,7 @@
+"""`acie dm`: Dark-matter detection physics: rates, reach curves, modulation, form factors, plots."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Dark-matter detection physics: rates, reach curves, modulation, form factors, plots.", no_args_is_help=True)

@@ -1,0 +1,44 @@
+"""Entry point of the ``acie`` command.
+
+Each subcommand group lives in its own module and imports heavy libraries only inside
+its commands, so ``acie --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from acie import __version__
+from acie.cli import admin, causal, dm, galaxy, keys, ops, serve
+from acie.errors import AcieError
+
+app = typer.Typer(
+    name="acie",
+    help="ACIE: causal and counterfactual inference for astrophysics and dark-matter detection.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.add_typer(dm.app, name="dm")
+app.add_typer(causal.app, name="causal")
+app.add_typer(galaxy.app, name="galaxy")
+app.add_typer(keys.app, name="keys")
+app.add_typer(ops.app, name="ops")
+app.add_typer(admin.app, name="admin")
+serve.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print the ACIE version."""
+    typer.echo(f"acie {__version__}")
+
+
+def main() -> None:
+    """Run the command, turning ACIE errors into a one-line message and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except AcieError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

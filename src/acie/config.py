@@ -1,0 +1,198 @@
+"""One settings object for the whole platform.
+
+Values come from, in order of precedence: keyword arguments, environment variables,
+an optional settings file (``ACIE_SETTINGS_FILE``, YAML or JSON), then defaults.
+Environment variable names are the ones an operator expects (``LOG_LEVEL``,
+``PHYSICS_TOLERANCE`` …), listed in ``docs/configuration.md``.
+
+Feature flags live in a separate file (``FLAGS_FILE``) and are re-read when the file
+changes, so an operator can flip one without restarting the service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from acie.errors import ConfigurationError
+
+
+class Environment(str, Enum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class LogLevel(str, Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+def default_data_dir() -> Path:
+    """Where embedded backends keep their files (``ACIE_DATA_DIR``, else ``~/.acie``)."""
+    return Path(os.environ.get("ACIE_DATA_DIR", Path.home() / ".acie"))
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field maps to the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    ACIE_ENV: Environment = Environment.development
+    LOG_LEVEL: LogLevel = LogLevel.INFO
+    ACIE_DATA_DIR: Path = Field(default_factory=default_data_dir)
+
+    # compute
+    WORKER_THREADS: int = Field(default=2, ge=1, le=1024)
+    ENABLE_CUDA: bool = False
+    DASK_SCHEDULER_ADDRESS: str | None = None
+
+    # physics checks of counterfactuals
+    PHYSICS_TOLERANCE: float = Field(default=0.05, gt=0.0)
+    PHYSICS_STEPS: int = Field(default=50, ge=0, le=100_000)
+    MAX_STEPS: int = Field(default=1000, ge=1, le=10_000_000)
+
+    # security
+    JWT_SECRET: SecretStr | None = None
+    JWT_AUDIENCE: str = "acie"
+    JWT_ISSUER: str = "acie"
+    JWKS_FILE: Path | None = None
+    PAILLIER_PUB_KEY: Path | None = None
+    TELEMETRY_KEY: SecretStr | None = None  # base64 AES-GCM key for ops telemetry lines
+
+    # backends
+    ACIE_DATABASE_URL: str | None = None  # default: SQLite file in ACIE_DATA_DIR
+    REDIS_URL: str | None = None  # default: embedded SQLite job queue
+    VECTOR_BACKEND: str = "auto"  # auto | memory | pgvector
+
+    # serving
+    HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(default=8000, ge=0, le=65535)
+    GRPC_PORT: int = Field(default=50051, ge=0, le=65535)
+    RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    MAX_REQUEST_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
+    REQUEST_TIMEOUT_S: float = Field(default=30.0, gt=0.0)
+    QUEUE_MAX_DEPTH: int = Field(default=1000, ge=1)
+    JOB_MAX_ATTEMPTS: int = Field(default=5, ge=1)
+    JOB_LEASE_S: float = Field(default=30.0, gt=0.0)
+
+    # operations
+    OPS_REFRESH_INTERVAL_S: float = Field(default=30.0, gt=0.0)
+
+    # feature flags
+    FLAGS_FILE: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in force: ``ACIE_DATABASE_URL`` or the embedded SQLite file."""
+        if self.ACIE_DATABASE_URL:
+            return self.ACIE_DATABASE_URL
+        return f"sqlite:///{self.ACIE_DATA_DIR / 'acie.sqlite3'}"
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"ACIE_SETTINGS_FILE {str(path)!r} cannot be read: {exc}") from exc
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # parse errors of either format
+        raise ConfigurationError(f"ACIE_SETTINGS_FILE {str(path)!r} is not valid: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"ACIE_SETTINGS_FILE {str(path)!r} must hold a mapping of settings; "
+            f"got {type(data).__name__}"
+        )
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build a :class:`Settings`, raising :class:`ConfigurationError` with readable messages."""
+    file_values: dict[str, Any] = {}
+    settings_file = os.environ.get("ACIE_SETTINGS_FILE")
+    if settings_file:
+        file_values = _read_settings_file(Path(settings_file))
+        # the environment wins over the file: drop file values that the environment sets
+        file_values = {k: v for k, v in file_values.items() if k not in os.environ}
+    try:
+        return Settings(**{**file_values, **overrides})
+    except ValidationError as exc:
+        raise ConfigurationError(_format_validation_error(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (call ``get_settings.cache_clear()`` to re-read)."""
+    return load_settings()
+
+
+class FeatureFlags:
+    """Boolean feature flags from a JSON or YAML file, re-read whenever the file changes.
+
+    A missing file means every flag takes its default. A malformed file raises
+    :class:`ConfigurationError` on the read that finds it, and the last good flags stay
+    in force for later reads, so a bad edit never takes a running service down.
+    """
+
+    def __init__(self, path: Path | str | None, defaults: dict[str, bool] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.defaults = dict(defaults or {})
+        self._flags: dict[str, bool] = {}
+        self._mtime_ns: int | None = None
+        self._lock = threading.Lock()
+
+    def _reload_if_changed(self) -> None:
+        if self.path is None:
+            return
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._flags, self._mtime_ns = {}, None
+            return
+        if mtime == self._mtime_ns:
+            return
+        data = _read_settings_file(self.path)
+        bad = {k: v for k, v in data.items() if not isinstance(v, bool)}
+        if bad:
+            raise ConfigurationError(
+                f"flags file {str(self.path)!r}: every flag must be true or false; got {bad!r}"
+            )
+        self._flags, self._mtime_ns = {k.lower(): v for k, v in data.items()}, mtime
+
+    def enabled(self, name: str) -> bool:
+        """Whether the flag ``name`` is on (file value, else default, else ``False``)."""
+        with self._lock:
+            self._reload_if_changed()
+            key = name.lower()
+            return self._flags.get(key, self.defaults.get(key, False))
+
+    def snapshot(self) -> dict[str, bool]:
+        """All flags in force now."""
+        with self._lock:
+            self._reload_if_changed()
+            return {**{k.lower(): v for k, v in self.defaults.items()}, **self._flags}

@@ -1,0 +1,72 @@
+import json
+import os
+import time
+
+import pytest
+
+from acie.config import FeatureFlags, load_settings
+from acie.errors import ConfigurationError
+
+
+def test_defaults_and_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PHYSICS_TOLERANCE", "0.2")
+    monkeypatch.setenv("WORKER_THREADS", "4")
+    monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ACIE_DATABASE_URL", raising=False)
+    s = load_settings()
+    assert s.PHYSICS_TOLERANCE == 0.2
+    assert s.WORKER_THREADS == 4
+    assert s.database_url == f"sqlite:///{tmp_path / 'acie.sqlite3'}"
+
+
+def test_invalid_value_gives_readable_error(monkeypatch):
+    monkeypatch.setenv("PHYSICS_TOLERANCE", "-1")
+    monkeypatch.setenv("WORKER_THREADS", "many")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    msg = str(info.value)
+    assert "PHYSICS_TOLERANCE" in msg and "'-1'" in msg
+    assert "WORKER_THREADS" in msg and "'many'" in msg
+
+
+def test_settings_file_is_read_and_environment_wins(monkeypatch, tmp_path):
+    f = tmp_path / "acie.json"
+    f.write_text(json.dumps({"log_level": "DEBUG", "max_steps": 7}))
+    monkeypatch.setenv("ACIE_SETTINGS_FILE", str(f))
+    monkeypatch.setenv("MAX_STEPS", "9")
+    s = load_settings()
+    assert s.LOG_LEVEL.value == "DEBUG"
+    assert s.MAX_STEPS == 9
+
+
+def test_settings_file_not_a_mapping(monkeypatch, tmp_path):
+    f = tmp_path / "acie.json"
+    f.write_text("[1, 2]")
+    monkeypatch.setenv("ACIE_SETTINGS_FILE", str(f))
+    with pytest.raises(ConfigurationError, match="mapping"):
+        load_settings()
+
+
+def test_feature_flags_reload_without_restart(tmp_path):
+    f = tmp_path / "flags.json"
+    flags = FeatureFlags(f, defaults={"blind_inference": True})
+    assert flags.enabled("blind_inference") is True
+    assert flags.enabled("new_decoder") is False
+    f.write_text(json.dumps({"new_decoder": True}))
+    assert flags.enabled("new_decoder") is True
+    time.sleep(0.01)
+    f.write_text(json.dumps({"new_decoder": False, "blind_inference": False}))
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert flags.enabled("new_decoder") is False
+    assert flags.snapshot() == {"blind_inference": False, "new_decoder": False}
+
+
+def test_bad_flags_file_raises_and_keeps_last_good(tmp_path):
+    f = tmp_path / "flags.json"
+    f.write_text(json.dumps({"a": True}))
+    flags = FeatureFlags(f)
+    assert flags.enabled("a")
+    f.write_text(json.dumps({"a": "yes"}))
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 2_000_000))
+    with pytest.raises(ConfigurationError, match="true or false"):
+        flags.enabled("a")
