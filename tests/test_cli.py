@@ -16,7 +16,7 @@ def test_version():
     assert __version__ in result.output
 
 
-@pytest.mark.parametrize("group", ["dm", "causal", "galaxy", "keys", "ops", "admin", "serve"])
+@pytest.mark.parametrize("group", ["dm", "causal", "galaxy", "model", "keys", "auth", "ops", "admin", "serve"])
 def test_every_group_has_help(group):
     result = runner.invoke(app, [group, "--help"])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from acie import __version__
-from acie.cli import admin, causal, dm, galaxy, keys, ops, serve
+from acie.cli import admin, auth, causal, dm, galaxy, keys, model, ops, serve
 from acie.errors import AcieError
 
 app = typer.Typer(
@@ -23,7 +23,9 @@ app = typer.Typer(
 app.add_typer(dm.app, name="dm")
 app.add_typer(causal.app, name="causal")
 app.add_typer(galaxy.app, name="galaxy")
+app.add_typer(model.app, name="model")
 app.add_typer(keys.app, name="keys")
+app.add_typer(auth.app, name="auth")
 app.add_typer(ops.app, name="ops")
 app.add_typer(admin.app, name="admin")
 serve.register(app)
