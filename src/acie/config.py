@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from acie.errors import ConfigurationError
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
 
 
-class LogLevel(str, Enum):
+class LogLevel(StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
     WARNING = "WARNING"
