@@ -1,0 +1,109 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Tensor(_message.Message):
+    __slots__ = ("shape", "dtype", "data")
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    dtype: str
+    data: bytes
+    def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class CounterfactualRequest(_message.Message):
+    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps")
+    class InterventionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OBSERVATION_FIELD_NUMBER: _ClassVar[int]
+    INTERVENTIONS_FIELD_NUMBER: _ClassVar[int]
+    PHYSICS_TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    PHYSICS_STEPS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    observation: Tensor
+    interventions: _containers.ScalarMap[str, float]
+    physics_tolerance: float
+    physics_steps: int
+    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ...) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CounterfactualResponse(_message.Message):
+    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id")
+    class FactualPropertiesMeanEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class CounterfactualPropertiesMeanEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTERFACTUAL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATION_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FACTUAL_PROPERTIES_MEAN_FIELD_NUMBER: _ClassVar[int]
+    COUNTERFACTUAL_PROPERTIES_MEAN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    counterfactual: Tensor
+    confidence: _containers.RepeatedScalarFieldContainer[float]
+    latency_ms: float
+    violation_score: _containers.RepeatedScalarFieldContainer[float]
+    model_version: str
+    factual_properties_mean: _containers.ScalarMap[str, float]
+    counterfactual_properties_mean: _containers.ScalarMap[str, float]
+    status: Status
+    trace_id: str
+    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ...) -> None: ...
+
+class HealthCheckRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HealthCheckResponse(_message.Message):
+    __slots__ = ("status", "gpu_count", "model_version", "queue_depth")
+    class ServingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNKNOWN: _ClassVar[HealthCheckResponse.ServingStatus]
+        SERVING: _ClassVar[HealthCheckResponse.ServingStatus]
+        NOT_SERVING: _ClassVar[HealthCheckResponse.ServingStatus]
+    UNKNOWN: HealthCheckResponse.ServingStatus
+    SERVING: HealthCheckResponse.ServingStatus
+    NOT_SERVING: HealthCheckResponse.ServingStatus
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    GPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    status: HealthCheckResponse.ServingStatus
+    gpu_count: int
+    model_version: str
+    queue_depth: int
+    def __init__(self, status: _Optional[_Union[HealthCheckResponse.ServingStatus, str]] = ..., gpu_count: _Optional[int] = ..., model_version: _Optional[str] = ..., queue_depth: _Optional[int] = ...) -> None: ...
