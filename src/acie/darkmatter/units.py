@@ -1,0 +1,87 @@
+"""Physical constants and unit conversions used inside the dark-matter hot loops.
+
+Public functions take and return astropy Quantities; inside, everything is a float in
+one fixed system: energies and masses in eV, momenta in eV (c = 1), velocities in units
+of c (or km/s where named ``_kms``), densities in GeV/cm³. The constants below are
+derived from :mod:`astropy.constants` (CODATA 2018), not typed in by hand.
+"""
+
+from __future__ import annotations
+
+import astropy.constants as const
+import astropy.units as u
+import numpy as np
+
+from acie.errors import NonPhysicalValueError, UnitsError, expected_got
+
+__all__ = [
+    "ALPHA",
+    "AMU_EV",
+    "BOHR",
+    "C_CM_S",
+    "C_KMS",
+    "KG_EV",
+    "ME_EV",
+    "SECONDS_PER_YEAR",
+    "HBARC_EV_CM",
+    "as_positive",
+    "as_value",
+]
+
+C_KMS: float = const.c.to_value(u.km / u.s)
+C_CM_S: float = const.c.to_value(u.cm / u.s)
+ME_EV: float = (const.m_e * const.c**2).to_value(u.eV)
+AMU_EV: float = (const.u * const.c**2).to_value(u.eV)
+KG_EV: float = (1.0 * u.kg * const.c**2).to_value(u.eV)
+ALPHA: float = float(const.alpha.value)
+HBARC_EV_CM: float = (const.hbar * const.c).to_value(u.eV * u.cm)
+#: Julian year, the year used for "per kg per year" exposures.
+SECONDS_PER_YEAR: float = (1.0 * u.yr).to_value(u.s)
+#: The Bohr radius as an astropy unit (cell volumes are stored in bohr³).
+BOHR = u.def_unit("bohr", const.a0.to(u.m))
+
+
+def as_value(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | float:
+    """Strip the unit of ``x`` after converting it to ``unit``.
+
+    Parameters
+    ----------
+    x : Quantity or array-like
+        The value. Plain numbers are accepted only when ``allow_plain`` (then read in
+        ``unit``).
+    unit : astropy unit
+        The unit to express ``x`` in.
+    what : str
+        Name used in the error message.
+
+    Raises
+    ------
+    UnitsError
+        If ``x`` has incompatible units, or has none and ``allow_plain`` is false.
+    """
+    unit = u.Unit(unit)
+    if isinstance(x, u.Quantity):
+        try:
+            val = x.to_value(unit, equivalencies=u.mass_energy())
+        except u.UnitConversionError:
+            raise UnitsError(expected_got(what, f"a quantity convertible to {unit}", str(x.unit))) from None
+    elif allow_plain or unit == u.dimensionless_unscaled:
+        val = np.asarray(x, dtype=float)
+    else:
+        raise UnitsError(expected_got(what, f"an astropy Quantity in units of {unit}", x))
+    return float(val) if np.ndim(val) == 0 else np.asarray(val, dtype=float)
+
+
+def as_positive(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | float:
+    """Like :func:`as_value`, but every element must be finite and > 0.
+
+    Raises
+    ------
+    NonPhysicalValueError
+        If any element is zero, negative or not finite.
+    """
+    val = as_value(x, unit, what, allow_plain=allow_plain)
+    arr = np.asarray(val)
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise NonPhysicalValueError(expected_got(what, f"finite and > 0 (in {u.Unit(unit)})", val))
+    return val
