@@ -1,0 +1,181 @@
+"""The deep structural causal model: property mechanisms + image encoder/decoder.
+
+Generative model (Pawlowski, Castro & Glocker 2020, NeurIPS, "Deep Structural Causal
+Models for Tractable Counterfactual Inference")::
+
+    u_i ~ N(0, 1)                 s_i = f_i(u_i; pa_i)          (property SCM)
+    z   ~ N(0, I_k)               x   = mu(z, s) + sigma * eps  (image mechanism)
+
+trained by maximising the causal ELBO
+
+    log p(x, s) >= log p(s) + E_{q(z|x,s)}[log p(x | z, s)] - KL(q(z|x,s) || p(z))
+
+plus ``log q(s | x)``, the amortised property posterior that abducts the properties of
+an image whose properties are not given (the usual case when serving).
+
+Counterfactual (abduction - action - prediction), batched:
+
+1. abduction: ``s_hat = E q(s|x)``, ``z_hat = E q(z|x,s_hat)``, ``u = f^{-1}(s_hat)``,
+   pixel noise ``sigma * eps = x - mu(z_hat, s_hat)``;
+2. action: ``do(s_j = v)`` on the property graph;
+3. prediction: ``s' = f(u)`` under the intervention, ``x' = mu(z_hat, s') + sigma * eps``.
+
+The null intervention therefore returns the input exactly (composition); what is left
+for the network to get right is the change ``mu(z, s') - mu(z, s_hat)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from acie.deepscm.mechanisms import MechanismKind, PropertyMechanisms
+from acie.deepscm.networks import ConditionalDecoder, ImageEncoder
+
+__all__ = ["Abduction", "DeepSCM", "DeepSCMConfig", "ElboTerms"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeepSCMConfig:
+    """Architecture of a :class:`DeepSCM` (stored in every checkpoint).
+
+    Parameters
+    ----------
+    parents : dict of str to list of str
+        Property DAG as parent lists; key order is the column order.
+    image_shape : tuple of int
+        (C, H, W).
+    latent_dim : int
+        Dimension of the image latent ``z``.
+    width : int
+        Base channel width of encoder and decoder.
+    mechanism : str
+        ``"gaussian"`` or ``"sinh-arcsinh"`` (see :mod:`acie.deepscm.mechanisms`).
+    mechanism_hidden : int
+        Hidden width of each property mechanism.
+    """
+
+    parents: dict[str, list[str]]
+    image_shape: tuple[int, int, int] = (1, 64, 64)
+    latent_dim: int = 16
+    width: int = 16
+    mechanism: str = MechanismKind.gaussian.value
+    mechanism_hidden: int = 32
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["image_shape"] = list(self.image_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> DeepSCMConfig:
+        d = dict(d)
+        d["image_shape"] = tuple(d["image_shape"])  # type: ignore[arg-type]
+        return cls(**d)  # type: ignore[arg-type]
+
+
+@dataclass
+class ElboTerms:
+    """Per-sample terms (n,) of the training objective, in nats."""
+
+    log_p_s: torch.Tensor
+    log_p_x: torch.Tensor
+    kl_z: torch.Tensor
+    log_q_s: torch.Tensor
+
+    @property
+    def elbo(self) -> torch.Tensor:
+        """The causal ELBO (n,), a lower bound on ``log p(x, s)``."""
+        return self.log_p_s + self.log_p_x - self.kl_z
+
+
+@dataclass
+class Abduction:
+    """Everything abducted from a batch of images (standardised coordinates)."""
+
+    x: torch.Tensor          # (n, C, H, W) stretched, standardised input
+    s: torch.Tensor          # (n, d) posterior mean of the properties
+    s_logvar: torch.Tensor   # (n, d) posterior log-variance of the properties
+    z: torch.Tensor          # (n, k) posterior mean of the latent
+    u: torch.Tensor          # (n, d) property noise, f^{-1}(s)
+    residual: torch.Tensor   # (n, C, H, W) abducted pixel noise x - mu(z, s)
+
+
+class DeepSCM(nn.Module):
+    """Deep SCM over galaxy properties and images (see module docstring)."""
+
+    def __init__(self, config: DeepSCMConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = len(config.parents)
+        self.mechanisms = PropertyMechanisms(parents=config.parents, kind=config.mechanism,
+                                             hidden=config.mechanism_hidden)
+        self.encoder = ImageEncoder(image_shape=config.image_shape, n_properties=d,
+                                    latent_dim=config.latent_dim, width=config.width)
+        self.decoder = ConditionalDecoder(image_shape=config.image_shape, n_properties=d,
+                                          latent_dim=config.latent_dim, width=config.width)
+
+    @property
+    def property_names(self) -> list[str]:
+        return list(self.mechanisms.names)
+
+    def elbo_terms(self, x: torch.Tensor, s: torch.Tensor) -> ElboTerms:
+        """Objective terms for stretched images ``x`` (n, C, H, W) with properties ``s`` (n, d).
+
+        Uses one reparameterised sample of ``z`` (Kingma & Welling 2014).
+        """
+        feat = self.encoder(x)
+        s_mean, s_logvar = self.encoder.property_posterior(feat)
+        log_q_s = -0.5 * ((s - s_mean) ** 2 * torch.exp(-s_logvar) + s_logvar + _LOG_2PI).sum(1)
+        z_mean, z_logvar = self.encoder.latent_posterior(feat, s)
+        z = z_mean + torch.exp(0.5 * z_logvar) * torch.randn_like(z_mean)
+        kl = 0.5 * (z_mean**2 + z_logvar.exp() - 1.0 - z_logvar).sum(1)
+        mu = self.decoder(z, s)
+        log_sigma = torch.log(self.decoder.scale()).view(1, -1, 1, 1)
+        log_p_x = (-0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma
+                   - 0.5 * _LOG_2PI).flatten(1).sum(1)
+        return ElboTerms(log_p_s=self.mechanisms.log_prob(s), log_p_x=log_p_x, kl_z=kl,
+                         log_q_s=log_q_s)
+
+    @torch.no_grad()
+    def abduct(self, x: torch.Tensor) -> Abduction:
+        """Abduction for stretched images ``x`` (n, C, H, W)."""
+        feat = self.encoder(x)
+        s, s_logvar = self.encoder.property_posterior(feat)
+        z, _ = self.encoder.latent_posterior(feat, s)
+        u = self.mechanisms.abduct(s)
+        residual = x - self.decoder(z, s)
+        return Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual)
+
+    @torch.no_grad()
+    def act(self, ab: Abduction,
+            interventions: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Counterfactual properties (n, d) under ``do(interventions)`` (standardised)."""
+        if not interventions:
+            return ab.s.clone()
+        return self.mechanisms.predict(ab.u, interventions)
+
+    @torch.no_grad()
+    def predict(self, ab: Abduction, s_cf: torch.Tensor) -> torch.Tensor:
+        """Counterfactual stretched images (n, C, H, W) for properties ``s_cf`` (n, d)."""
+        return self.decoder(ab.z, s_cf) + ab.residual
+
+    @torch.no_grad()
+    def counterfactual(self, x: torch.Tensor,
+                       interventions: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor,
+                                                                          Abduction,
+                                                                          torch.Tensor]:
+        """Abduction, action and prediction in one call: (x', abduction, s')."""
+        ab = self.abduct(x)
+        s_cf = self.act(ab, interventions)
+        return self.predict(ab, s_cf), ab, s_cf
+
+    def standard_names(self) -> Sequence[str]:
+        return self.mechanisms.names
