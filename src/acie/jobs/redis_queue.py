@@ -1,0 +1,274 @@
+"""The production job queue: a Redis Streams consumer group, with the database row as truth.
+
+* ``submit`` commits the job row (QUEUED) and then ``XADD``\\s its id to the stream; if
+  Redis cannot take it the row is removed again and
+  :class:`~acie.errors.BackendUnavailableError` is raised, so a job the caller saw
+  accepted is always in the stream. Run Redis with ``appendonly yes`` and
+  ``appendfsync always`` so an acknowledged ``XADD`` survives a crash.
+* ``lease`` first claims entries whose consumer went quiet for longer than the lease
+  (``XAUTOCLAIM``), then reads new ones (``XREADGROUP``). A job delivered
+  ``max_attempts`` times is moved to the dead-letter stream ``<stream>:dead`` and FAILED.
+* ``complete``/``fail`` move the row by compare-and-set, then ``XACK``. An entry whose
+  row is already finished is simply acknowledged, so redelivery never repeats a result.
+* ``extend_lease`` re-claims the entry for the same consumer (``XCLAIM … 0``), which
+  resets its idle time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, update
+
+from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
+from acie.jobs.state import TERMINAL_STATES, JobState
+from acie.jobs.table import Job, JobTable
+from acie.store.database import translate_errors
+from acie.store.schema import Job as JobRow
+from acie.store.schema import JobEvent, utcnow
+
+__all__ = ["RedisJobQueue"]
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _redis_errors(url: str) -> Iterator[None]:
+    import redis
+
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
+        raise BackendUnavailableError(f"Redis at {url} cannot be reached: {err}") from err
+    except redis.exceptions.BusyLoadingError as err:  # pragma: no cover - timing dependent
+        raise BackendUnavailableError(f"Redis at {url} is loading its data: {err}") from err
+
+
+class RedisJobQueue(JobTable):
+    """Job queue on a Redis stream consumer group; job state lives in the database.
+
+    Parameters
+    ----------
+    engine : Engine
+        A migrated database holding the ``jobs`` table.
+    redis_url : str
+        ``redis://host:port/db``.
+    stream : str
+        Stream key (the dead-letter stream is ``<stream>:dead``).
+    group : str
+        Consumer group name; every worker is a consumer in it.
+    lease_s, max_attempts, max_depth
+        As for :class:`~acie.jobs.table.JobTable`.
+    """
+
+    backend_name = "redis"
+
+    def __init__(self, engine: Engine, redis_url: str, *, stream: str = "acie:jobs",
+                 group: str = "acie-workers", lease_s: float = 30.0, max_attempts: int = 5,
+                 max_depth: int = 1000) -> None:
+        import redis
+
+        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts,
+                         max_depth=max_depth)
+        if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://",
+                                                                       "unix://")):
+            raise InputValidationError(f"redis_url must look like redis://host:port/db; "
+                                       f"got {redis_url!r}")
+        self.redis_url = redis_url
+        self.stream = stream
+        self.dead_stream = f"{stream}:dead"
+        self.group = group
+        self.client = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=2.0, socket_timeout=None,
+            retry_on_timeout=False, decode_responses=True)
+        self._group_ready = False
+
+    # ------------------------------------------------------------------ redis helpers
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        import redis
+
+        with _redis_errors(self.redis_url):
+            try:
+                self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            except redis.exceptions.ResponseError as err:
+                if "BUSYGROUP" not in str(err):
+                    raise
+        self._group_ready = True
+
+    def _xadd(self, job: Job) -> str:
+        self._ensure_group()
+        with _redis_errors(self.redis_url):
+            return str(self.client.xadd(self.stream, {"job_id": str(job.id),
+                                                      "request_id": job.request_id}))
+
+    def _ack(self, delivery_id: str | None) -> None:
+        if not delivery_id:
+            return
+        try:
+            with _redis_errors(self.redis_url):
+                self.client.xack(self.stream, self.group, delivery_id)
+        except BackendUnavailableError as err:
+            # the row is already final; the entry will be redelivered, seen final and acked
+            log.warning("could not acknowledge %s: %s", delivery_id, err)
+
+    # ------------------------------------------------------------------ interface
+    def submit(self, request_id: str, payload: Mapping[str, Any], *,
+               user_sub: str | None = None, model_id: int | None = None) -> Job:
+        """Queue a job: commit its row, then add it to the stream.
+
+        Raises
+        ------
+        ConflictError
+            The request_id is already in flight.
+        RateLimitError
+            ``max_depth`` jobs are queued.
+        BackendUnavailableError
+            Redis cannot be reached; nothing was queued.
+        """
+        self._validate_submit(request_id, payload, user_sub)
+        self._check_depth()
+        try:
+            with translate_errors(), self._write_conn() as conn, conn.begin():
+                job = self._insert(conn, request_id, payload, user_sub, model_id)
+        except ConflictError:
+            return self._existing_for_duplicate(request_id)
+        try:
+            delivery = self._xadd(job)
+        except BackendUnavailableError:
+            with translate_errors(), self._write_conn() as conn, conn.begin():
+                conn.execute(delete(JobEvent).where(JobEvent.job_id == job.id))
+                conn.execute(delete(JobRow).where(JobRow.id == job.id))
+            raise
+        with translate_errors(), self._write_conn() as conn, conn.begin():
+            conn.execute(update(JobRow).where(JobRow.id == job.id).values(delivery_id=delivery))
+        return self.get(job.id)
+
+    def recover(self, *, older_than_s: float | None = None) -> int:
+        """Publish QUEUED rows that never reached the stream (a submitter crashed between
+        commit and XADD). Returns how many were published."""
+        cutoff = utcnow() - timedelta(seconds=self.lease_s if older_than_s is None
+                                      else older_than_s)
+        with translate_errors(), self.engine.connect() as conn:
+            rows = conn.execute(select(JobRow).where(
+                JobRow.state == JobState.QUEUED.value, JobRow.delivery_id.is_(None),
+                JobRow.created_at < cutoff)).all()
+        for row in rows:
+            delivery = self._xadd(self.get(row.id))
+            with translate_errors(), self._write_conn() as conn, conn.begin():
+                conn.execute(update(JobRow).where(JobRow.id == row.id,
+                                                  JobRow.delivery_id.is_(None))
+                             .values(delivery_id=delivery))
+        return len(rows)
+
+    def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
+        """Lease the next job for consumer ``worker_id``, waiting up to ``timeout`` seconds.
+
+        Entries idle longer than the lease (their worker died) are claimed first.
+        """
+        if not isinstance(worker_id, str) or not worker_id:
+            raise InputValidationError(f"worker_id must be a non-empty string; got {worker_id!r}")
+        self._ensure_group()
+        deadline = time.monotonic() + max(0.0, float(timeout))
+        lease_ms = int(self.lease_s * 1000)
+        while True:
+            with _redis_errors(self.redis_url):
+                claimed = self.client.xautoclaim(self.stream, self.group, worker_id,
+                                                 min_idle_time=lease_ms, start_id="0-0", count=1)
+            entries = claimed[1] if claimed else []
+            if not entries:
+                block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+                with _redis_errors(self.redis_url):
+                    got = self.client.xreadgroup(self.group, worker_id, {self.stream: ">"},
+                                                 count=1, block=block_ms if block_ms > 0 else None)
+                entries = got[0][1] if got else []
+            for entry_id, fields in entries:
+                if fields is None:  # entry deleted from the stream
+                    self._ack(entry_id)
+                    continue
+                job = self._deliver(entry_id, fields, worker_id)
+                if job is not None:
+                    return job
+            if time.monotonic() >= deadline and not entries:
+                return None
+
+    def _deliver(self, entry_id: str, fields: Mapping[str, str], worker_id: str) -> Job | None:
+        try:
+            job_id = uuid.UUID(fields.get("job_id", ""))
+        except ValueError:
+            log.warning("stream entry %s has no valid job_id: %r", entry_id, fields)
+            self._ack(entry_id)
+            return None
+        with translate_errors(), self._write_conn() as conn, conn.begin():
+            row = conn.execute(select(JobRow).where(JobRow.id == job_id)).first()
+            if row is None or JobState(row.state) in TERMINAL_STATES:
+                job = None
+                finished = True
+            else:
+                finished = False
+                job = self._take(conn, row, worker_id, delivery_id=entry_id)
+                dead = job is None
+        if finished:
+            self._ack(entry_id)
+            return None
+        if job is None and dead:
+            with _redis_errors(self.redis_url):
+                self.client.xadd(self.dead_stream, {**fields, "entry_id": entry_id})
+            self._ack(entry_id)
+        return job
+
+    def extend_lease(self, job_id: uuid.UUID | str, worker_id: str,
+                     seconds: float | None = None) -> Job:
+        """Reset the entry's idle time and push the row's lease ahead."""
+        job = self.extend_lease_row(job_id, worker_id, seconds)
+        if job.delivery_id:
+            with _redis_errors(self.redis_url):
+                got = self.client.xclaim(self.stream, self.group, worker_id, 0,
+                                         [job.delivery_id], justid=True)
+            if not got:
+                raise ConflictError(f"the stream entry of job {job.id} is no longer pending")
+        return job
+
+    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None:
+        """Give the lease back so the next ``lease`` call claims the job at once."""
+        job = self.extend_lease_row(job_id, worker_id, seconds=-1.0)
+        if job.delivery_id:
+            with _redis_errors(self.redis_url):
+                self.client.xclaim(self.stream, self.group, worker_id, 0, [job.delivery_id],
+                                   idle=int(self.lease_s * 1000) + 1, justid=True)
+
+    def complete(self, job_id: uuid.UUID | str, result: Mapping[str, Any], *,
+                 worker_id: str | None = None) -> Job:
+        """PHYSICS_CHECK → COMPLETE, then acknowledge the stream entry."""
+        job = self.complete_row(job_id, result, worker_id=worker_id)
+        self._ack(job.delivery_id)
+        return job
+
+    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+        """Any non-terminal state → FAILED, then acknowledge the stream entry."""
+        job = self.fail_row(job_id, error, worker_id=worker_id)
+        self._ack(job.delivery_id)
+        return job
+
+    def pending(self) -> int:
+        """Entries delivered but not yet acknowledged (Redis' own count)."""
+        self._ensure_group()
+        with _redis_errors(self.redis_url):
+            return int(self.client.xpending(self.stream, self.group)["pending"])
+
+    def drop_streams(self) -> None:
+        """Delete this queue's streams (tests and tear-down)."""
+        with _redis_errors(self.redis_url):
+            self.client.delete(self.stream, self.dead_stream)
+        self._group_ready = False
+
+    def close(self) -> None:
+        """Close the Redis connection pool."""
+        self.client.close()

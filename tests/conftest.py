@@ -1,0 +1,80 @@
+"""Shared backend fixtures: a fresh SQLite file, a fresh PostgreSQL database, Redis.
+
+``postgres_url`` creates a uniquely named database (with the pgvector extension
+available) and drops it afterwards; ``redis_url`` points at the shared Redis server,
+so tests must use unique key names (``unique_name`` helps). When a server is not
+reachable the test is skipped with the reason, except under ``CI=true``, where it
+fails: CI must exercise the production backends.
+
+Override the servers with ``ACIE_TEST_POSTGRES_URL`` (an admin URL, database
+``postgres``) and ``ACIE_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("ACIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason} (CI=true: production backends are required)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short unique name for databases, streams and keys."""
+    return f"acie_t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """URL of a new SQLite file (WAL mode once opened through acie.store)."""
+    return f"sqlite:///{tmp_path / 'acie.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url(unique_name):
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    psycopg = pytest.importorskip("psycopg")
+    from sqlalchemy import make_url
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as err:
+        _unavailable(f"PostgreSQL at {admin.host}:{admin.port} is not reachable: {err}")
+    with conn:
+        row = conn.execute(
+            "select 1 from pg_available_extensions where name = 'vector'").fetchone()
+        if row is None:
+            _unavailable("the pgvector extension is not installed (run scripts/pgvector.sh)")
+        conn.execute(f'CREATE DATABASE "{unique_name}"')
+    try:
+        yield admin.set(drivername="postgresql+psycopg", database=unique_name).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """URL of the shared Redis server (use unique key names; see ``unique_name``)."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as err:
+        _unavailable(f"Redis at {REDIS_TEST_URL} is not reachable: {err}")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
