@@ -1,0 +1,377 @@
+"""The gRPC side: ``acie.v1.InferenceService``, the auth interceptor, health, TLS.
+
+Every call passes :class:`AuthInterceptor` first. It reads the ``authorization: Bearer …``
+metadata, verifies the token, checks the method's scope and role, takes a rate-limit
+token, writes an audit record, sets the trace id (``x-trace-id`` metadata in, the same key
+in the trailing metadata out) and turns ACIE errors raised by the servicer into status
+codes (:mod:`acie.serve.status_codes`). ``HealthCheck`` and ``grpc.health.v1`` are open.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from acie.errors import AcieError, AuthenticationError
+from acie.serve._proto import inference_pb2 as pb
+from acie.serve._proto import inference_pb2_grpc as pb_grpc
+from acie.serve.auth import Action, Principal, authorize
+from acie.serve.status_codes import code_for, public_message
+from acie.serve.tensors import decode_tensor, encode_tensor
+from acie.serve.tracing import current_trace_id, parse_trace_id, trace_context
+
+if TYPE_CHECKING:
+    from acie.serve.runtime import ServingRuntime
+
+__all__ = ["AuthInterceptor", "GrpcServer", "InferenceServicer", "TlsConfig", "current_principal"]
+
+log = logging.getLogger("acie.serve.grpc")
+
+SERVICE_NAME = "acie.v1.InferenceService"
+_METHOD_ACTIONS: dict[str, Action | None] = {
+    f"/{SERVICE_NAME}/CounterfactualInference": Action.submit,
+    f"/{SERVICE_NAME}/StreamInference": Action.submit,
+    f"/{SERVICE_NAME}/HealthCheck": None,
+}
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "acie_grpc_principal", default=None)
+
+
+def current_principal() -> Principal:
+    """The caller of the running gRPC method (set by :class:`AuthInterceptor`)."""
+    p = _principal.get()
+    if p is None:
+        raise AuthenticationError("no authenticated caller on this call")
+    return p
+
+
+def _bearer(metadata: dict[str, str]) -> str | None:
+    value = metadata.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Authentication, authorisation, rate limit, audit, trace id and error mapping."""
+
+    def __init__(self, runtime: ServingRuntime) -> None:
+        self.runtime = runtime
+
+    def _admit(self, method: str, metadata: dict[str, str]) -> Principal | None:
+        if method not in _METHOD_ACTIONS:
+            return None  # grpc.health.v1, reflection: open
+        action = _METHOD_ACTIONS[method]
+        if action is None:
+            return None
+        rt = self.runtime
+        principal = rt.verifier.verify(_bearer(metadata))
+        authorize(principal, action)
+        try:
+            rt.rate_limiter.hit(principal.subject)
+        except AcieError:
+            rt.metrics.rate_limited.labels("grpc").inc()
+            raise
+        return principal
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ())
+                    if isinstance(v, str)}
+        rt = self.runtime
+        short = method.rsplit("/", 1)[-1]
+
+        def begin(context) -> tuple[str, float]:
+            tid = parse_trace_id(metadata.get("x-trace-id"), metadata.get("traceparent"))
+            context.set_trailing_metadata((("x-trace-id", tid),))
+            return tid, time.perf_counter()
+
+        def fail(exc: BaseException, context, method_name: str, subject: str | None) -> grpc.StatusCode:
+            code = code_for(exc)
+            if code is grpc.StatusCode.INTERNAL:
+                log.exception("internal error in %s", method_name)
+            rt.audit.record(actor=subject, action=f"grpc.{method_name}", outcome=code.name,
+                            resource=f"model/{rt.model_version}")
+            return code
+
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            def unary(request, context):
+                tid, t0 = begin(context)
+                code = grpc.StatusCode.OK
+                subject = None
+                with trace_context(tid):
+                    try:
+                        principal = self._admit(method, metadata)
+                        subject = principal.subject if principal else None
+                        tok = _principal.set(principal)
+                        try:
+                            response = inner(request, context)
+                        finally:
+                            _principal.reset(tok)
+                        if principal is not None:
+                            rt.audit.record(actor=subject, action=f"grpc.{short}", outcome="OK",
+                                            request_id=getattr(request, "request_id", None) or None,
+                                            resource=f"model/{rt.model_version}",
+                                            duration_ms=(time.perf_counter() - t0) * 1e3)
+                        return response
+                    except Exception as exc:  # every error leaves as a status code
+                        code = fail(exc, context, short, subject)
+                        context.abort(code, public_message(exc, code, tid))
+                    finally:
+                        rt.metrics.observe_request(protocol="grpc", method=short, code=code.name,
+                                                   seconds=time.perf_counter() - t0)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+
+        if handler.stream_stream is not None:
+            inner_s = handler.stream_stream
+
+            def stream(request_iterator, context):
+                tid, t0 = begin(context)
+                code = grpc.StatusCode.OK
+                subject = None
+                with trace_context(tid):
+                    try:
+                        principal = self._admit(method, metadata)
+                        subject = principal.subject if principal else None
+                        if principal is not None:
+                            rt.audit.record(actor=subject, action=f"grpc.{short}", outcome="OPENED",
+                                            resource=f"model/{rt.model_version}")
+                        tok = _principal.set(principal)
+                        try:
+                            yield from inner_s(request_iterator, context)
+                        finally:
+                            _principal.reset(tok)
+                    except Exception as exc:
+                        code = fail(exc, context, short, subject)
+                        context.abort(code, public_message(exc, code, tid))
+                    finally:
+                        rt.metrics.observe_request(protocol="grpc", method=short, code=code.name,
+                                                   seconds=time.perf_counter() - t0)
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler
+
+
+def _to_response(request_id: str, result: Any, latency_ms: float) -> pb.CounterfactualResponse:
+    shape, dtype, data = encode_tensor(np.asarray(result.images))
+    names_f = dict(result.factual_properties) if result.factual_properties is not None else {}
+    names_c = dict(result.counterfactual_properties) if result.counterfactual_properties is not None else {}
+    return pb.CounterfactualResponse(
+        request_id=request_id,
+        counterfactual=pb.Tensor(shape=shape, dtype=dtype, data=data),
+        confidence=[float(c) for c in np.atleast_1d(result.confidence)],
+        latency_ms=latency_ms,
+        violation_score=[float(v) for v in np.atleast_1d(result.violation_score)],
+        model_version=result.model_version,
+        factual_properties_mean={k: float(np.mean(v)) for k, v in names_f.items()},
+        counterfactual_properties_mean={k: float(np.mean(v)) for k, v in names_c.items()},
+        trace_id=current_trace_id() or "",
+    )
+
+
+class InferenceServicer(pb_grpc.InferenceServiceServicer):
+    """``acie.v1.InferenceService`` over an :class:`~acie.serve.runtime.ServingRuntime`."""
+
+    def __init__(self, runtime: ServingRuntime, *, stream_concurrency: int = 8) -> None:
+        self.runtime = runtime
+        self.stream_concurrency = stream_concurrency
+
+    def _call(self, request: pb.CounterfactualRequest):
+        obs = decode_tensor(request.observation.shape, request.observation.dtype,
+                            request.observation.data)
+        return self.runtime.core.validate(
+            request_id=request.request_id, observation=obs,
+            interventions=dict(request.interventions),
+            physics_tolerance=request.physics_tolerance or None,
+            physics_steps=request.physics_steps or None)
+
+    def CounterfactualInference(self, request, context):
+        principal = current_principal()
+        t0 = time.perf_counter()
+        call = self._call(request)
+        remaining = context.time_remaining()
+        result = self.runtime.core.infer(principal.subject, call, timeout_s=remaining)
+        return _to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
+
+    def StreamInference(self, request_iterator, context):
+        principal = current_principal()
+        rt = self.runtime
+        out: queue.Queue = queue.Queue()
+        slots = threading.BoundedSemaphore(self.stream_concurrency)
+        state = {"outstanding": 0, "reading": True}
+        lock = threading.Lock()
+        done = object()
+        trace_id = current_trace_id()
+
+        def finish_one() -> None:
+            slots.release()
+            with lock:
+                state["outstanding"] -= 1
+                last = not state["reading"] and state["outstanding"] == 0
+            if last:
+                out.put(done)
+
+        def error_response(request_id: str, exc: BaseException) -> pb.CounterfactualResponse:
+            code = code_for(exc)
+            if code is grpc.StatusCode.INTERNAL:
+                log.error("internal error in stream request %r", request_id, exc_info=exc)
+            rt.audit.record(actor=principal.subject, action="grpc.StreamInference.request",
+                            outcome=code.name, request_id=request_id or None,
+                            resource=f"model/{rt.model_version}")
+            return pb.CounterfactualResponse(
+                request_id=request_id, trace_id=trace_id or "",
+                status=pb.Status(code=code.value[0], message=public_message(exc, code, trace_id)))
+
+        def deliver(request_id: str, t0: float, fut: Future) -> None:
+            try:
+                result = fut.result()
+                rt.audit.record(actor=principal.subject, action="grpc.StreamInference.request",
+                                outcome="OK", request_id=request_id or None,
+                                resource=f"model/{rt.model_version}",
+                                duration_ms=(time.perf_counter() - t0) * 1e3,
+                                violation_score=float(np.max(result.violation_score)))
+                with trace_context(trace_id):
+                    out.put(_to_response(request_id, result, (time.perf_counter() - t0) * 1e3))
+            except Exception as exc:
+                out.put(error_response(request_id, exc))
+            finally:
+                finish_one()
+
+        def pump() -> None:
+            with trace_context(trace_id):
+                try:
+                    for request in request_iterator:
+                        slots.acquire()
+                        with lock:
+                            state["outstanding"] += 1
+                        t0 = time.perf_counter()
+                        try:
+                            rt.rate_limiter.hit(principal.subject)
+                            fut = rt.core.submit(principal.subject, self._call(request))
+                        except Exception as exc:
+                            out.put(error_response(request.request_id, exc))
+                            finish_one()
+                            continue
+                        fut.add_done_callback(lambda f, r=request.request_id, t=t0: deliver(r, t, f))
+                except Exception as exc:  # the client went away or sent garbage
+                    log.info("stream reader stopped: %s", exc)
+                finally:
+                    with lock:
+                        state["reading"] = False
+                        last = state["outstanding"] == 0
+                    if last:
+                        out.put(done)
+
+        context.add_callback(lambda: out.put(done))
+        threading.Thread(target=pump, name="acie-stream-reader", daemon=True).start()
+        while True:
+            item = out.get()
+            if item is done:
+                return
+            yield item
+
+    def HealthCheck(self, request, context):
+        rt = self.runtime
+        return pb.HealthCheckResponse(
+            status=pb.HealthCheckResponse.SERVING if rt.serving else pb.HealthCheckResponse.NOT_SERVING,
+            gpu_count=rt.gpu_count(), model_version=rt.model_version or "",
+            queue_depth=rt.queue_depth())
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Server TLS material (PEM bytes).
+
+    Parameters
+    ----------
+    certificate_chain, private_key : bytes
+        The server certificate (chain) and its key.
+    client_ca : bytes or None
+        CA certificates of clients; when given, clients must present a certificate it
+        signed (mutual TLS).
+    """
+
+    certificate_chain: bytes
+    private_key: bytes
+    client_ca: bytes | None = None
+
+
+class GrpcServer:
+    """A gRPC server with the inference service and the standard health service.
+
+    Parameters
+    ----------
+    runtime : ServingRuntime
+    host : str
+    port : int
+        0 picks a free port; :attr:`port` is the bound one after :meth:`start`.
+    tls : TlsConfig or None
+    max_workers : int
+        Threads serving RPCs (each stream holds one while open).
+    """
+
+    def __init__(self, runtime: ServingRuntime, *, host: str = "127.0.0.1", port: int = 0,
+                 tls: TlsConfig | None = None, max_workers: int = 64) -> None:
+        self.runtime = runtime
+        self.health = health.HealthServicer(experimental_non_blocking=True)
+        options = [
+            ("grpc.max_receive_message_length", runtime.settings.MAX_REQUEST_BYTES),
+            ("grpc.max_send_message_length", max(runtime.settings.MAX_REQUEST_BYTES, 64 << 20)),
+            ("grpc.so_reuseport", 0),
+        ]
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=max_workers,
+                                                      thread_name_prefix="acie-grpc"),
+                                   interceptors=[AuthInterceptor(runtime)], options=options,
+                                   maximum_concurrent_rpcs=max_workers)
+        pb_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(runtime), self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        address = f"{host}:{port}"
+        if tls is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            creds = grpc.ssl_server_credentials(
+                [(tls.private_key, tls.certificate_chain)], root_certificates=tls.client_ca,
+                require_client_auth=tls.client_ca is not None)
+            self.port = self._server.add_secure_port(address, creds)
+        if self.port == 0:
+            raise OSError(f"gRPC server could not bind {address}")
+        self.host = host
+
+    def set_serving(self, serving: bool) -> None:
+        """Flip the standard health status of the service and of the server as a whole."""
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, status)
+
+    def start(self) -> None:
+        self._server.start()
+        self.set_serving(True)
+
+    def stop(self, grace_s: float = 5.0) -> threading.Event:
+        """Report NOT_SERVING, then stop, letting calls finish within ``grace_s``."""
+        self.set_serving(False)
+        return self._server.stop(grace_s)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout)
+

@@ -1,0 +1,280 @@
+"""The protocol-free core of counterfactual serving, shared by gRPC, REST and the job worker.
+
+:class:`InferenceCore` validates a request against the served model, admits it to a
+bounded pool of inference threads, runs the model's counterfactual (abduction → action
+→ prediction → physics check) and returns the result. It enforces three of the
+service's rules, whatever the protocol:
+
+- a caller's ``request_id`` may be in flight only once (:class:`ConflictError`,
+  ALREADY_EXISTS);
+- at most ``max_pending`` requests wait or run at once (:class:`RateLimitError`,
+  RESOURCE_EXHAUSTED, "queue limit");
+- a request that takes longer than ``timeout_s`` is answered with :class:`TimeoutError`
+  (DEADLINE_EXCEEDED); the model call finishes in the background and is discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from acie.errors import (
+    ConflictError,
+    DataFormatError,
+    PhysicsViolationError,
+    RateLimitError,
+    ShapeError,
+    UnknownNodeError,
+    expected_got,
+)
+from acie.serve.metrics import ServiceMetrics
+from acie.serve.tracing import current_trace_id, trace_context
+
+__all__ = ["MAX_BATCH", "CounterfactualCall", "CounterfactualModel", "InferenceCore",
+           "result_payload"]
+
+log = logging.getLogger("acie.serve.inference")
+
+#: most images in one request
+MAX_BATCH = 64
+
+
+class CounterfactualModel(Protocol):
+    """What the server needs of a model (``acie.deepscm.CounterfactualEngine`` provides it)."""
+
+    model_version: str
+    property_names: Sequence[str]
+    image_shape: tuple[int, int, int]
+
+    def counterfactual(self, images: np.ndarray, interventions: Mapping[str, float], *,
+                       physics_tolerance: float, physics_steps: int, watermark: bool = True,
+                       on_stage: Callable[[str], None] | None = None) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CounterfactualCall:
+    """One validated counterfactual request.
+
+    Parameters
+    ----------
+    request_id : str
+        Caller-chosen id, unique among the caller's requests in flight.
+    observation : numpy.ndarray
+        Images, shape ``(n, C, H, W)``, float32.
+    interventions : dict of str to float
+        ``do(name = value)``, in the units of the model's properties.
+    physics_tolerance : float or None
+        Largest allowed violation score (dimensionless); ``None``: the server default.
+    physics_steps : int or None
+        Projection steps; ``None``: the server default.
+    """
+
+    request_id: str
+    observation: np.ndarray
+    interventions: dict[str, float] = field(default_factory=dict)
+    physics_tolerance: float | None = None
+    physics_steps: int | None = None
+
+
+def _stage_name(stage: object) -> str:
+    return str(getattr(stage, "value", stage)).upper()
+
+
+class InferenceCore:
+    """Admission, de-duplication, timeouts and metrics around one served model.
+
+    Parameters
+    ----------
+    model : CounterfactualModel
+        The served model.
+    metrics : ServiceMetrics
+        Where latencies, queue depth and physics violations are recorded.
+    max_concurrency : int
+        Inference threads.
+    max_pending : int
+        Requests admitted at once (running plus waiting); more are refused.
+    timeout_s : float
+        Per-request timeout, seconds.
+    physics_tolerance : float
+        Default largest violation score.
+    physics_steps : int
+        Default projection steps.
+    """
+
+    def __init__(self, *, model: CounterfactualModel, metrics: ServiceMetrics,
+                 max_concurrency: int = 2, max_pending: int = 1000, timeout_s: float = 30.0,
+                 physics_tolerance: float = 0.05, physics_steps: int = 50) -> None:
+        self.model = model
+        self.metrics = metrics
+        self.max_pending = max_pending
+        self.timeout_s = timeout_s
+        self.physics_tolerance = physics_tolerance
+        self.physics_steps = physics_steps
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="acie-infer")
+        self._lock = threading.Lock()
+        self._inflight: set[tuple[str, str]] = set()
+        self._pending = 0
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self, *, request_id: str, observation: np.ndarray,
+                 interventions: Mapping[str, float], physics_tolerance: float | None = None,
+                 physics_steps: int | None = None) -> CounterfactualCall:
+        """Check a request against the model and return it as a :class:`CounterfactualCall`.
+
+        Raises
+        ------
+        DataFormatError
+            An empty or over-long request id, or a non-finite intervention value.
+        ShapeError
+            The observation is not ``(n, C, H, W)`` with the model's ``(C, H, W)``.
+        UnknownNodeError
+            An intervention names a variable the model does not have (named in the message).
+        """
+        if not request_id or len(request_id) > 128:
+            raise DataFormatError(expected_got("request_id", "1 to 128 characters", request_id))
+        want = tuple(self.model.image_shape)
+        got = tuple(observation.shape)
+        if observation.ndim != 4 or got[1:] != want:
+            raise ShapeError(expected_got("observation shape", f"(n, {', '.join(map(str, want))})",
+                                          got))
+        if not 1 <= got[0] <= MAX_BATCH:
+            raise ShapeError(expected_got("observation batch size n", f"1 to {MAX_BATCH}", got[0]))
+        names = list(self.model.property_names)
+        for name, value in interventions.items():
+            if name not in names:
+                raise UnknownNodeError(name, names)
+            if not math.isfinite(float(value)):
+                raise DataFormatError(expected_got(f"intervention value of {name!r}", "finite",
+                                                   value))
+        if physics_tolerance is not None and not (physics_tolerance > 0 and
+                                                  math.isfinite(physics_tolerance)):
+            raise DataFormatError(expected_got("physics_tolerance", "> 0", physics_tolerance))
+        if physics_steps is not None and not 0 <= physics_steps <= 100_000:
+            raise DataFormatError(expected_got("physics_steps", "0 to 100000", physics_steps))
+        return CounterfactualCall(request_id=request_id, observation=observation,
+                                  interventions={k: float(v) for k, v in interventions.items()},
+                                  physics_tolerance=physics_tolerance, physics_steps=physics_steps)
+
+    # -- execution --------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Requests admitted and not yet finished."""
+        return self._pending
+
+    def _admit(self, owner: str, request_id: str) -> None:
+        with self._lock:
+            key = (owner, request_id)
+            if key in self._inflight:
+                raise ConflictError(f"request_id {request_id!r} is already in flight")
+            if self._pending >= self.max_pending:
+                raise RateLimitError(
+                    f"the inference queue is full: {self._pending} requests admitted, "
+                    f"limit {self.max_pending} (QUEUE_MAX_DEPTH); retry later"
+                )
+            self._inflight.add(key)
+            self._pending += 1
+            self.metrics.queue_depth.labels("inflight").set(self._pending)
+
+    def _release(self, owner: str, request_id: str) -> None:
+        with self._lock:
+            self._inflight.discard((owner, request_id))
+            self._pending -= 1
+            self.metrics.queue_depth.labels("inflight").set(self._pending)
+
+    def _run(self, call: CounterfactualCall, trace_id: str | None,
+             on_stage: Callable[[str], None] | None) -> Any:
+        with trace_context(trace_id):
+            if on_stage is not None:
+                on_stage("PROCESSING")
+            tolerance = call.physics_tolerance or self.physics_tolerance
+            steps = self.physics_steps if call.physics_steps is None else call.physics_steps
+
+            def stage(s: object) -> None:
+                if on_stage is not None:
+                    on_stage(_stage_name(s))
+
+            try:
+                result = self.model.counterfactual(
+                    call.observation, call.interventions, physics_tolerance=tolerance,
+                    physics_steps=steps, watermark=True, on_stage=stage)
+            except PhysicsViolationError as exc:
+                self.metrics.physics_violations.inc()
+                if exc.score is not None:
+                    self.metrics.violation_score.observe(float(exc.score))
+                log.info("counterfactual refused: physics violation", extra={
+                    "request_id": call.request_id, "score": exc.score, "tolerance": tolerance})
+                raise
+            for s in np.atleast_1d(np.asarray(result.violation_score, dtype=float)):
+                self.metrics.violation_score.observe(float(s))
+            return result
+
+    def run(self, call: CounterfactualCall, *,
+            on_stage: Callable[[str], None] | None = None) -> Any:
+        """Run ``call`` in the calling thread (the job worker), without admission control."""
+        return self._run(call, current_trace_id(), on_stage)
+
+    def submit(self, owner: str, call: CounterfactualCall, *,
+               on_stage: Callable[[str], None] | None = None) -> Future:
+        """Admit ``call`` for ``owner`` and start it; the future holds the model's result.
+
+        Raises :class:`ConflictError` or :class:`RateLimitError` at once if not admitted.
+        """
+        self._admit(owner, call.request_id)
+        try:
+            fut = self._pool.submit(self._run, call, current_trace_id(), on_stage)
+        except RuntimeError:  # pool shut down
+            self._release(owner, call.request_id)
+            raise
+        fut.add_done_callback(lambda _f: self._release(owner, call.request_id))
+        return fut
+
+    def infer(self, owner: str, call: CounterfactualCall, *, timeout_s: float | None = None,
+              on_stage: Callable[[str], None] | None = None) -> Any:
+        """Run ``call`` and wait for the result (at most ``timeout_s``, else the default)."""
+        t0 = time.perf_counter()
+        fut = self.submit(owner, call, on_stage=on_stage)
+        limit = self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)
+        try:
+            return fut.result(timeout=limit)
+        except FutureTimeout:
+            raise TimeoutError(
+                f"request {call.request_id!r} did not finish within {limit:.3g} s "
+                f"(REQUEST_TIMEOUT_S); waited {time.perf_counter() - t0:.3g} s"
+            ) from None
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop accepting work; with ``wait``, let running requests finish."""
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _per_image(values: Any) -> list[float]:
+    return [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+
+
+def result_payload(request_id: str, result: Any, latency_ms: float,
+                   trace_id: str | None) -> dict[str, Any]:
+    """JSON form of a model result (the REST response and the stored job result)."""
+    from acie.serve.tensors import encode_b64
+
+    factual = result.factual_properties or {}
+    counter = result.counterfactual_properties or {}
+    return {
+        "request_id": request_id,
+        "counterfactual": encode_b64(np.asarray(result.images)),
+        "confidence": _per_image(result.confidence),
+        "violation_score": _per_image(result.violation_score),
+        "latency_ms": float(latency_ms),
+        "model_version": str(result.model_version),
+        "factual_properties": {k: _per_image(v) for k, v in factual.items()},
+        "counterfactual_properties": {k: _per_image(v) for k, v in counter.items()},
+        "trace_id": trace_id,
+    }

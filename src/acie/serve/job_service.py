@@ -1,0 +1,144 @@
+"""Counterfactual jobs on the platform job queue: submit, read, list, and the worker's handler.
+
+A job's ``request_id`` in the queue is namespaced by its owner
+(``"<len(sub)>:<sub>/<request_id>"``), so two users never collide and one user's
+request id never finds another user's job. The payload keeps what the worker needs
+(observation, interventions, physics settings), who owns the job, whether it is
+shared with collaborators, and the trace id of the submitting call, which the worker
+restores so the job's log lines carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from acie import errors
+from acie.errors import NotFoundError, PhysicsViolationError
+from acie.serve.auth import Principal, Role, can_read_job
+from acie.serve.inference import InferenceCore, result_payload
+from acie.serve.status_codes import code_for_class
+from acie.serve.tensors import decode_b64
+from acie.serve.tracing import trace_context
+
+__all__ = ["JobRunner", "get_job", "parse_error", "queue_request_id", "recent_jobs", "search",
+           "submit_job"]
+
+log = logging.getLogger("acie.serve.jobs")
+
+
+def queue_request_id(owner: str, request_id: str) -> str:
+    """The queue's request id of ``owner``'s ``request_id`` (unambiguous for any owner)."""
+    return f"{len(owner)}:{owner}/{request_id}"
+
+
+def submit_job(queue: Any, *, owner: str, body: Mapping[str, Any], trace_id: str | None) -> Any:
+    """Queue a counterfactual job (``body``: a validated :class:`JobSubmitRequest` dump)."""
+    payload = {
+        "kind": "counterfactual",
+        "request_id": body["request_id"],
+        "observation": dict(body["observation"]),
+        "interventions": dict(body.get("interventions") or {}),
+        "physics_tolerance": body.get("physics_tolerance"),
+        "physics_steps": body.get("physics_steps"),
+        "shared": bool(body.get("shared", False)),
+        "trace_id": trace_id,
+    }
+    return queue.submit(queue_request_id(owner, body["request_id"]), payload, user_sub=owner)
+
+
+def get_job(queue: Any, job_id: str) -> Any:
+    """The job with this UUID (request ids are not accepted here); NotFoundError otherwise."""
+    try:
+        uid = uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFoundError(f"job ids are UUIDs; got {job_id!r}") from None
+    return queue.get(uid)
+
+
+def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[Any]:
+    """Newest jobs ``principal`` may see, at most ``limit``."""
+    from acie.jobs.table import _to_job
+    from acie.store.schema import Job as JobRow
+
+    stmt = select(JobRow).order_by(JobRow.created_at.desc())
+    if principal.role is Role.researcher:
+        stmt = stmt.where(JobRow.user_sub == principal.subject).limit(limit)
+    else:
+        stmt = stmt.limit(limit if principal.role is Role.admin else max(limit * 10, 200))
+    with queue.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    jobs = [_to_job(r) for r in rows]
+    out = [j for j in jobs if can_read_job(principal, owner=j.user_sub or "",
+                                           shared=bool((j.payload or {}).get("shared")))]
+    return out[:limit]
+
+
+def parse_error(error: str) -> tuple[str, str]:
+    """``(gRPC code name, message)`` of a job's stored error ``"<ErrorClass>: message"``."""
+    name, sep, message = error.partition(": ")
+    cls = getattr(errors, name, None) if sep else None
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        return code_for_class(cls).name, message
+    if name.startswith("dead letter"):
+        return "ABORTED", error
+    return "INTERNAL", error
+
+
+def search(index: Any, vector: Sequence[float], *, k: int, where: Mapping[str, Any] | None
+           ) -> list[dict[str, Any]]:
+    """k nearest neighbours of ``vector`` in a vector index, as JSON-ready hits."""
+    hits = index.search(np.asarray(vector, dtype=np.float32), k=k, where=dict(where or {}))
+    out = []
+    for h in hits:
+        out.append({"id": str(getattr(h, "id", getattr(h, "key", ""))),
+                    "distance": float(getattr(h, "distance", getattr(h, "score", 0.0))),
+                    "metadata": dict(getattr(h, "metadata", {}) or {})})
+    return out
+
+
+class JobRunner:
+    """The worker's handler and physics check for counterfactual jobs.
+
+    Parameters
+    ----------
+    core : InferenceCore
+        Runs the model (in the worker's own thread, not the request pool).
+    """
+
+    def __init__(self, *, core: InferenceCore) -> None:
+        self.core = core
+
+    def handle(self, job: Any) -> dict[str, Any]:
+        """Run one job's counterfactual; returns the JSON result stored with the job."""
+        p = job.payload or {}
+        with trace_context(p.get("trace_id")):
+            t0 = time.perf_counter()
+            obs = p["observation"]
+            call = self.core.validate(
+                request_id=p["request_id"],
+                observation=decode_b64(obs["shape"], obs.get("dtype", "float32"), obs["data"]),
+                interventions=p.get("interventions") or {},
+                physics_tolerance=p.get("physics_tolerance"),
+                physics_steps=p.get("physics_steps"))
+            log.info("job started", extra={"job_id": str(job.id), "attempt": job.attempts})
+            result = self.core.run(call)
+            payload = result_payload(call.request_id, result, (time.perf_counter() - t0) * 1e3,
+                                     p.get("trace_id"))
+            payload["physics_tolerance"] = call.physics_tolerance or self.core.physics_tolerance
+            return payload
+
+    def physics_check(self, job: Any, result: Mapping[str, Any]) -> None:
+        """Re-check the stored violation scores against the tolerance the job ran with."""
+        tol = float(result["physics_tolerance"])
+        worst = max(result["violation_score"], default=0.0)
+        if not worst <= tol:
+            raise PhysicsViolationError(
+                f"job {job.id}: physics violation score {worst:.4g} above tolerance {tol:.4g}",
+                score=worst, tolerance=tol)

@@ -1,0 +1,147 @@
+"""Per-user rate limits: a token bucket in memory (embedded) or in Redis (production).
+
+Each user owns a bucket of ``per_minute`` tokens that refills continuously at
+``per_minute / 60`` tokens per second; a request takes one token. An empty bucket
+raises :class:`~acie.errors.RateLimitError` whose message says how long to wait; the
+same number is on the exception as ``retry_after_s`` (seconds) for the
+``Retry-After`` header.
+
+The Redis limiter runs the same algorithm atomically in a Lua script, so several
+server processes share one limit per user.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Protocol
+
+from acie.errors import BackendUnavailableError, ConfigurationError, RateLimitError
+
+__all__ = ["MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "open_rate_limiter"]
+
+
+def _refused(key: str, per_minute: int, wait_s: float) -> RateLimitError:
+    exc = RateLimitError(
+        f"rate limit of {per_minute} requests per minute exceeded for {key!r}; "
+        f"retry after {wait_s:.2f} s"
+    )
+    exc.retry_after_s = wait_s  # type: ignore[attr-defined]
+    return exc
+
+
+class RateLimiter(Protocol):
+    """Take one request token for ``key`` or raise :class:`RateLimitError`."""
+
+    per_minute: int
+
+    def hit(self, key: str) -> None: ...
+
+
+class MemoryRateLimiter:
+    """Token buckets in this process (thread-safe).
+
+    Parameters
+    ----------
+    per_minute : int
+        Bucket size and refill per minute, requests.
+    clock : callable
+        Monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, *, per_minute: int, clock=time.monotonic) -> None:
+        if per_minute < 1:
+            raise ConfigurationError(f"per_minute must be >= 1; got {per_minute!r}")
+        self.per_minute = per_minute
+        self._rate = per_minute / 60.0  # tokens per second
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last time)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * self._rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise _refused(key, self.per_minute, (1.0 - tokens) / self._rate)
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # drop full buckets so memory stays bounded
+                full = [k for k, (t, s) in self._buckets.items()
+                        if t + (now - s) * self._rate >= self.per_minute]
+                for k in full:
+                    del self._buckets[k]
+
+
+# KEYS[1] bucket key; ARGV: capacity, rate per second, now (s), ttl (s).
+# Returns {allowed (0/1), wait seconds * 1000}.
+_LUA_BUCKET = """
+local cap = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or cap
+local ts = tonumber(b[2]) or now
+tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return {allowed, math.ceil(wait * 1000)}
+"""
+
+
+class RedisRateLimiter:
+    """Token buckets in Redis, shared by every server process.
+
+    Parameters
+    ----------
+    url : str
+        Redis URL (``redis://host:port/db``).
+    per_minute : int
+        Bucket size and refill per minute, requests.
+    prefix : str
+        Key prefix of the buckets.
+    """
+
+    def __init__(self, *, url: str, per_minute: int, prefix: str = "acie:ratelimit:") -> None:
+        import redis
+
+        if per_minute < 1:
+            raise ConfigurationError(f"per_minute must be >= 1; got {per_minute!r}")
+        self.per_minute = per_minute
+        self.prefix = prefix
+        self._redis = redis.Redis.from_url(url)
+        self._script = self._redis.register_script(_LUA_BUCKET)
+
+    def hit(self, key: str) -> None:
+        import redis
+
+        ttl = max(2, math.ceil(60.0 * 2))
+        try:
+            allowed, wait_ms = self._script(
+                keys=[self.prefix + key],
+                args=[self.per_minute, self.per_minute / 60.0, time.time(), ttl],
+            )
+        except redis.RedisError as exc:
+            raise BackendUnavailableError(f"rate-limit store at Redis is unreachable: {exc}") from exc
+        if not int(allowed):
+            raise _refused(key, self.per_minute, int(wait_ms) / 1000.0)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def open_rate_limiter(*, per_minute: int, redis_url: str | None = None) -> RateLimiter:
+    """Redis limiter when ``redis_url`` is given, else the in-memory one."""
+    if redis_url:
+        return RedisRateLimiter(url=redis_url, per_minute=per_minute)
+    return MemoryRateLimiter(per_minute=per_minute)
