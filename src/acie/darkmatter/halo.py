@@ -1,0 +1,409 @@
+"""Dark-matter velocity distributions: SHM, SHM++, Earth velocity, cited parameter sets.
+
+Conventions: velocities in km/s, Galactic Cartesian frame (x towards the Galactic centre,
+y along the rotation, z to the north Galactic pole). η(v_min) = ∫_{v>v_min} f(v)/v d³v
+in s/km, with f normalised to 1.
+
+References
+----------
+* Standard Halo Model η in closed form: C. Savage, K. Freese, P. Gondolo, PRD 74, 043531
+  (2006), arXiv:astro-ph/0607121; C. McCabe, PRD 82, 023530 (2010), arXiv:1005.0579, App. B.
+* SHM++: N. W. Evans, C. A. J. O'Hare, C. McCabe, PRD 99, 023012 (2019), arXiv:1810.11468.
+* Parameter sets: see ``data/halo/REFERENCE.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from scipy.special import erf
+
+from acie.darkmatter.units import as_positive, as_value
+from acie.errors import DataFormatError, NonPhysicalValueError, UnknownNameError, expected_got
+
+__all__ = [
+    "HaloParameters",
+    "available_halo_parameters",
+    "get_halo_parameters",
+    "load_halo_parameters",
+    "resolve_halo",
+    "shm_speed_distribution",
+    "eta_shm",
+    "eta_shmpp",
+    "eta",
+    "earth_velocity",
+    "earth_speed",
+]
+
+KMS = u.km / u.s
+GEV_CM3 = u.GeV / u.cm**3
+
+
+@dataclass(frozen=True, kw_only=True)
+class HaloParameters:
+    """A named, cited set of local dark-matter halo parameters.
+
+    Parameters
+    ----------
+    name, version, citation, description : str
+    v0 : Quantity ['speed']
+        Most probable speed of the round (SHM) component, also the LSR speed.
+    vesc : Quantity ['speed']
+        Galactic escape speed.
+    rho : Quantity ['mass density'] (energy/volume accepted)
+        Local dark-matter density, GeV/cm³.
+    v_earth : Quantity ['speed']
+        Time-averaged Earth speed in the Galactic frame (time-independent rates).
+    v_sun_peculiar : Quantity ['speed'], shape (3,)
+        Solar peculiar velocity (U, V, W).
+    model : {"shm", "shm++"}
+    beta : float
+        Anisotropy of the sausage component (SHM++ only).
+    sausage_fraction : float
+        Fraction η of dark matter in the sausage (SHM++ only).
+    """
+
+    name: str
+    v0: u.Quantity
+    vesc: u.Quantity
+    rho: u.Quantity
+    v_earth: u.Quantity
+    v_sun_peculiar: u.Quantity = field(default_factory=lambda: [11.1, 12.24, 7.25] * KMS)
+    model: str = "shm"
+    beta: float = 0.0
+    sausage_fraction: float = 0.0
+    version: str = "user"
+    citation: str = "user-supplied"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("v0", "vesc", "v_earth"):
+            val = as_positive(getattr(self, name), KMS, f"halo parameter {name}")
+            object.__setattr__(self, name, val * KMS)
+        # as_value uses the mass-energy equivalency, so kg/m³ or Msun/pc³ are accepted too
+        object.__setattr__(self, "rho", as_positive(self.rho, GEV_CM3, "halo parameter rho") * GEV_CM3)
+        pec = as_value(self.v_sun_peculiar, KMS, "halo parameter v_sun_peculiar")
+        if np.shape(pec) != (3,):
+            raise DataFormatError(expected_got("v_sun_peculiar", "a 3-vector (U, V, W)", pec))
+        object.__setattr__(self, "v_sun_peculiar", np.asarray(pec) * KMS)
+        if self.model not in ("shm", "shm++"):
+            raise UnknownNameError(expected_got("halo model", "'shm' or 'shm++'", self.model))
+        if not 0.0 <= float(self.sausage_fraction) <= 1.0:
+            raise NonPhysicalValueError(expected_got("sausage_fraction", "in [0, 1]", self.sausage_fraction))
+        if not -10.0 < float(self.beta) < 1.0:
+            raise NonPhysicalValueError(expected_got("beta (anisotropy)", "in (-10, 1)", self.beta))
+        if self.vesc <= 0 * KMS:
+            raise NonPhysicalValueError(expected_got("vesc", "> 0", self.vesc))
+
+    def with_values(self, **changes: Any) -> HaloParameters:
+        """A copy with some values changed (named ``"<name>+user"``)."""
+        changes.setdefault("name", f"{self.name}+user")
+        changes.setdefault("version", "user")
+        return replace(self, **changes)
+
+    @property
+    def v_sun(self) -> u.Quantity:
+        """Solar velocity in the Galactic frame: (0, v0, 0) + peculiar, km/s."""
+        return self.v_sun_peculiar + [0.0, 1.0, 0.0] * self.v0
+
+
+def _parse(spec: dict, source: str) -> HaloParameters:
+    def q(key: str, unit: str | None = None, default: Any = None):
+        if key not in spec:
+            if default is not None:
+                return default
+            raise DataFormatError(expected_got(f"halo parameter file {source}", f"a key {key!r}", sorted(spec)))
+        item = spec[key]
+        if not isinstance(item, dict) or "value" not in item or "unit" not in item:
+            raise DataFormatError(expected_got(f"{key} in {source}", '{"value": …, "unit": …}', item))
+        try:
+            val = np.asarray(item["value"], dtype=float) * u.Unit(item["unit"])
+        except (ValueError, TypeError) as exc:
+            raise DataFormatError(expected_got(f"{key} in {source}", "a number with a valid unit", str(exc))) from None
+        return val
+
+    def scalar(key: str) -> float:
+        return float(q(key, default=0.0 * u.dimensionless_unscaled).to_value(u.dimensionless_unscaled))
+
+    return HaloParameters(
+        name=str(spec.get("name", Path(source).stem)), version=str(spec.get("version", "user")),
+        citation=str(spec.get("citation", "user-supplied")), description=str(spec.get("description", "")),
+        model=str(spec.get("model", "shm")), v0=q("v0"), vesc=q("vesc"), rho=q("rho"),
+        v_earth=q("v_earth"), v_sun_peculiar=q("v_sun_peculiar", default=[11.1, 12.24, 7.25] * KMS),
+        beta=scalar("beta"), sausage_fraction=scalar("sausage_fraction"),
+    )
+
+
+def load_halo_parameters(path: str | Path) -> HaloParameters:
+    """Load a parameter set from a JSON file (layout as in ``data/halo/*.json``)."""
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(expected_got(f"halo parameter file {str(path)!r}", "valid JSON", str(exc))) from None
+    if not isinstance(spec, dict):
+        raise DataFormatError(expected_got(f"halo parameter file {str(path)!r}", "a JSON object", type(spec).__name__))
+    return _parse(spec, str(path))
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> dict[str, HaloParameters]:
+    folder = resources.files("acie.darkmatter") / "data" / "halo"
+    out = {}
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".json"):
+            params = _parse(json.loads(item.read_text()), item.name)
+            out[params.name] = params
+    return out
+
+
+def available_halo_parameters() -> list[str]:
+    """Names of the built-in parameter sets."""
+    return sorted(_builtin())
+
+
+def get_halo_parameters(name: str) -> HaloParameters:
+    """A built-in parameter set by name (``"baxter2021"``, ``"qedark2016"``, …).
+
+    Raises
+    ------
+    UnknownNameError
+        If ``name`` is not a built-in set.
+    """
+    sets = _builtin()
+    if name not in sets:
+        raise UnknownNameError(expected_got("halo parameter set", f"one of {sorted(sets)}", name))
+    return sets[name]
+
+
+def resolve_halo(halo: HaloParameters | str | Path | None) -> HaloParameters:
+    """Accept a :class:`HaloParameters`, a built-in name, a JSON path, or None (baxter2021)."""
+    if halo is None:
+        return get_halo_parameters("baxter2021")
+    if isinstance(halo, HaloParameters):
+        return halo
+    if isinstance(halo, Path) or (isinstance(halo, str) and halo.endswith(".json")):
+        return load_halo_parameters(halo)
+    if isinstance(halo, str):
+        return get_halo_parameters(halo)
+    raise UnknownNameError(expected_got("halo", "HaloParameters, a set name or a .json path", halo))
+
+
+# ---------------------------------------------------------------- SHM, floats
+
+
+def _n_esc(z: float) -> float:
+    return math.erf(z) - 2.0 * z * math.exp(-z * z) / math.sqrt(math.pi)
+
+
+def shm_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, ve: float) -> np.ndarray:
+    """Lab-frame SHM speed distribution f(v), s/km; floats in km/s (hot-loop form)."""
+    v = np.asarray(v, dtype=float)
+    norm = 1.0 / (math.pi**1.5 * v0**3 * _n_esc(vesc / v0))
+    upper = np.minimum(v + ve, vesc)
+    val = norm * math.pi * v0**2 * v / ve * (np.exp(-((v - ve) ** 2) / v0**2) - np.exp(-(upper**2) / v0**2))
+    return np.where((v >= 0) & (np.abs(v - ve) < vesc), np.maximum(val, 0.0), 0.0)
+
+
+def eta_shm_kms(vmin: np.ndarray, v0: float, vesc: float, ve: np.ndarray | float) -> np.ndarray:
+    """Closed-form SHM η(v_min), s/km, for every regime (McCabe 2010, App. B); km/s floats.
+
+    ``ve`` broadcasts against ``vmin`` (time-dependent Earth speeds).
+    """
+    x = np.asarray(vmin, dtype=float) / v0
+    y = np.asarray(ve, dtype=float) / v0
+    z = vesc / v0
+    nesc = _n_esc(z)
+    ez = math.exp(-z * z)
+    x, y = np.broadcast_arrays(x, y)
+    low = (erf(x + y) - erf(x - y) - 4.0 / math.sqrt(math.pi) * y * ez) / (2.0 * nesc * v0 * y)
+    mid = (math.erf(z) - erf(x - y) - 2.0 / math.sqrt(math.pi) * (y + z - x) * ez) / (2.0 * nesc * v0 * y)
+    below = 1.0 / (v0 * y)  # v_E > v_esc and v_min < v_E - v_esc: shell theorem, <1/v> = 1/v_E
+    out = np.where(x < np.abs(y - z), np.where(z > y, low, below), np.where(x < y + z, mid, 0.0))
+    return np.maximum(out, 0.0)
+
+
+def shm_speed_distribution(v, halo: HaloParameters | str | None = None, *, v_earth=None) -> u.Quantity:
+    """Lab-frame SHM speed distribution f(v) (normalised to 1 over v), s/km.
+
+    Parameters
+    ----------
+    v : Quantity ['speed']
+    halo : HaloParameters or name, optional
+    v_earth : Quantity ['speed'], optional
+        Earth speed; default ``halo.v_earth``.
+    """
+    h = resolve_halo(halo)
+    ve = h.v_earth.to_value(KMS) if v_earth is None else as_positive(v_earth, KMS, "v_earth")
+    return shm_speed_pdf_kms(as_value(v, KMS, "v"), h.v0.to_value(KMS), h.vesc.to_value(KMS), ve) * (u.s / u.km)
+
+
+def eta_shm(vmin, halo: HaloParameters | str | None = None, *, v_earth=None) -> u.Quantity:
+    """Mean inverse speed η(v_min) of the SHM in closed form, s/km.
+
+    Parameters
+    ----------
+    vmin : Quantity ['speed'], array-like
+    halo : HaloParameters or name, optional
+        Default ``"baxter2021"``.
+    v_earth : Quantity ['speed'], optional
+        Earth speed (scalar or broadcastable to ``vmin``); default ``halo.v_earth``.
+    """
+    h = resolve_halo(halo)
+    vm = as_value(vmin, KMS, "vmin")
+    if np.any(np.asarray(vm) < 0):
+        raise NonPhysicalValueError(expected_got("vmin", ">= 0", vm))
+    ve = h.v_earth.to_value(KMS) if v_earth is None else as_positive(v_earth, KMS, "v_earth")
+    return eta_shm_kms(vm, h.v0.to_value(KMS), h.vesc.to_value(KMS), ve) * (u.s / u.km)
+
+
+# ------------------------------------------------------------------- SHM++
+
+
+@lru_cache(maxsize=64)
+def _sausage_norm(v0: float, vesc: float, beta: float) -> tuple[float, float, float]:
+    sr2 = 3.0 * v0**2 / (2.0 * (3.0 - 2.0 * beta))
+    st2 = 3.0 * v0**2 * (1.0 - beta) / (2.0 * (3.0 - 2.0 * beta))
+    # Normalisation inside |v| < vesc: radial Gauss-Legendre x exact polar integral of an axisymmetric Gaussian
+    nodes, weights = np.polynomial.legendre.leggauss(200)
+    v = 0.5 * vesc * (nodes + 1.0)
+    a = v**2 * (1.0 / (2.0 * sr2) - 1.0 / (2.0 * st2))
+    # ∫_{-1}^{1} exp(-a c²) dc, a may be negative (radially stretched)
+    c, wc = np.polynomial.legendre.leggauss(64)
+    ang = np.sum(wc[None, :] * np.exp(-a[:, None] * c[None, :] ** 2), axis=1)
+    radial = v**2 * np.exp(-(v**2) / (2.0 * st2)) * 2.0 * math.pi * ang
+    total = 0.5 * vesc * np.sum(weights * radial) / ((2.0 * math.pi) ** 1.5 * math.sqrt(sr2) * st2)
+    return sr2, st2, total
+
+
+def sausage_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, beta: float,
+                          v_earth_vec: np.ndarray, *, n_angle: int = 40) -> np.ndarray:
+    """Lab-frame speed distribution of the SHM++ sausage component, s/km (numerical angles)."""
+    sr2, st2, norm = _sausage_norm(v0, vesc, beta)
+    c, wc = np.polynomial.legendre.leggauss(n_angle)
+    phi = (np.arange(2 * n_angle) + 0.5) * math.pi / n_angle
+    wphi = math.pi / n_angle
+    s = np.sqrt(1.0 - c**2)
+    dirs = np.stack([np.outer(s, np.cos(phi)), np.outer(s, np.sin(phi)), np.outer(c, np.ones_like(phi))], axis=-1)
+    w = np.outer(wc, np.full(phi.size, wphi))
+    vv = np.asarray(v, dtype=float)
+    gal = vv[:, None, None, None] * dirs[None] + np.asarray(v_earth_vec, dtype=float)[None, None, None, :]
+    g2 = np.sum(gal**2, axis=-1)
+    dens = np.exp(-gal[..., 0] ** 2 / (2 * sr2) - (gal[..., 1] ** 2 + gal[..., 2] ** 2) / (2 * st2))
+    dens = np.where(g2 < vesc**2, dens, 0.0) / ((2.0 * math.pi) ** 1.5 * math.sqrt(sr2) * st2 * norm)
+    return vv**2 * np.einsum("vij,ij->v", dens, w)
+
+
+def eta_shmpp_kms(vmin: np.ndarray, h: HaloParameters, v_earth_vec: np.ndarray | None = None,
+                  *, n_speed: int = 160) -> np.ndarray:
+    """SHM++ η(v_min), s/km: closed-form round part + numerically integrated sausage."""
+    v0, vesc = h.v0.to_value(KMS), h.vesc.to_value(KMS)
+    vvec = h.v_sun.to_value(KMS) if v_earth_vec is None else np.asarray(v_earth_vec, dtype=float)
+    ve = float(np.linalg.norm(vvec))
+    vm = np.asarray(vmin, dtype=float)
+    eta_round = eta_shm_kms(vm, v0, vesc, ve)
+    frac = float(h.sausage_fraction)
+    if frac == 0.0:
+        return eta_round
+    vmax = vesc + ve
+    nodes, weights = np.polynomial.legendre.leggauss(n_speed)
+    # piecewise Gauss-Legendre: the pdf has a kink at |v - v_E| = v_esc
+    edges = np.array([0.0, max(vesc - ve, 1e-9), vmax]) if vesc > ve else np.array([0.0, vmax])
+    vs, ws = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        vs.append(0.5 * (b - a) * (nodes + 1) + a)
+        ws.append(0.5 * (b - a) * weights)
+    vgrid, wgrid = np.concatenate(vs), np.concatenate(ws)
+    integrand = sausage_speed_pdf_kms(vgrid, v0, vesc, float(h.beta), vvec) / vgrid
+    # η(v_min) = Σ_{v_k > v_min} w_k f(v_k)/v_k, refined by linear interpolation of the cumulative sum
+    order = np.argsort(vgrid)
+    vs_sorted, contrib = vgrid[order], (wgrid * integrand)[order]
+    tail = np.concatenate([np.cumsum(contrib[::-1])[::-1], [0.0]])
+    knots = np.concatenate([[0.0], 0.5 * (vs_sorted[1:] + vs_sorted[:-1]), [vmax]])
+    eta_s = np.interp(vm, knots, tail, right=0.0)
+    return (1.0 - frac) * eta_round + frac * eta_s
+
+
+def eta_shmpp(vmin, halo: HaloParameters | str | None = "shmpp2019", *, v_earth_vector=None) -> u.Quantity:
+    """SHM++ η(v_min), s/km (Evans, O'Hare & McCabe 2019).
+
+    The round component uses the closed form; the sausage (β-anisotropic Gaussian along
+    the Galactic radial direction, truncated at v_esc) is boosted by the Earth velocity
+    vector and integrated numerically. With ``sausage_fraction = 0`` or ``beta = 0`` it
+    reduces to the SHM with v_E = |v_earth_vector|.
+
+    Parameters
+    ----------
+    vmin : Quantity ['speed']
+    halo : HaloParameters or name
+    v_earth_vector : Quantity ['speed'], shape (3,), optional
+        Earth velocity in Galactic Cartesian coordinates; default the Sun's velocity.
+    """
+    h = resolve_halo(halo)
+    vm = as_value(vmin, KMS, "vmin")
+    vvec = None if v_earth_vector is None else as_value(v_earth_vector, KMS, "v_earth_vector")
+    if vvec is not None and np.shape(vvec) != (3,):
+        raise DataFormatError(expected_got("v_earth_vector", "a 3-vector", np.shape(vvec)))
+    return eta_shmpp_kms(vm, h, vvec) * (u.s / u.km)
+
+
+def eta(vmin, halo: HaloParameters | str | None = None, *, v_earth=None) -> u.Quantity:
+    """η(v_min) for the model the parameter set names (``shm`` or ``shm++``), s/km."""
+    h = resolve_halo(halo)
+    if h.model == "shm++":
+        vec = None
+        if v_earth is not None:
+            vec = as_value(v_earth, KMS, "v_earth")
+            if np.ndim(vec) == 0:
+                vec = h.v_sun.to_value(KMS) * (vec / np.linalg.norm(h.v_sun.to_value(KMS)))
+            vec = vec * KMS
+        return eta_shmpp(vmin, h, v_earth_vector=vec)
+    return eta_shm(vmin, h, v_earth=v_earth)
+
+
+# ------------------------------------------------------------ Earth velocity
+
+
+def earth_velocity(time, halo: HaloParameters | str | None = None) -> u.Quantity:
+    """Earth velocity in the Galactic rest frame at ``time``, km/s, shape (..., 3).
+
+    v_E(t) = (0, v0, 0) + v_⊙,pec + v_orbit(t), with the Earth's barycentric velocity
+    from :func:`astropy.coordinates.get_body_barycentric_posvel` rotated from ICRS to
+    Galactic axes.
+
+    Parameters
+    ----------
+    time : astropy.time.Time or str/list accepted by Time
+    halo : HaloParameters or name, optional
+    """
+    from astropy.coordinates import (
+        CartesianRepresentation,
+        Galactic,
+        SkyCoord,
+        get_body_barycentric_posvel,
+    )
+    from astropy.time import Time
+
+    h = resolve_halo(halo)
+    t = time if isinstance(time, Time) else Time(time, scale="utc")
+    _, vel = get_body_barycentric_posvel("earth", t)
+    xyz = vel.xyz.to(KMS)  # (3, ...)
+    # ICRS -> Galactic is a pure rotation; transform the vector as a direction
+    rep = CartesianRepresentation(xyz.value * u.one)
+    gal = SkyCoord(rep, frame="icrs", representation_type="cartesian").transform_to(Galactic())
+    gxyz = gal.cartesian.xyz.value * KMS
+    out = np.moveaxis(gxyz, 0, -1) + h.v_sun
+    return out
+
+
+def earth_speed(time, halo: HaloParameters | str | None = None) -> u.Quantity:
+    """|v_E(t)| in the Galactic frame, km/s."""
+    return np.linalg.norm(earth_velocity(time, halo), axis=-1)
