@@ -97,6 +97,14 @@ class PropertyScaler:
         """name -> physical values (n,) from a standardised matrix (n, d)."""
         return {n: self.from_standard(n, z[:, i]) for i, n in enumerate(self.names)}
 
+    def decode_torch(self, z):  # noqa: ANN001, ANN201
+        """name -> physical values as torch tensors (n,), differentiable in ``z`` (n, d)."""
+        out = {}
+        for i, n in enumerate(self.names):
+            v = z[:, i] * self.std[i] + self.mean[i]
+            out[n] = 10.0**v if self.log[i] else v
+        return out
+
     def to_dict(self) -> dict[str, object]:
         return {"names": self.names, "log": self.log, "mean": self.mean, "std": self.std}
 

@@ -1,0 +1,270 @@
+"""Training of the deep SCM with the causal ELBO: seeded, with progress and checkpoints.
+
+The objective per galaxy (nats) is
+
+    - [ log p(s) + E_q log p(x | z, s) - KL(q(z|x,s) || N(0, I)) ]   (negative causal ELBO)
+    - log q(s | x)                                                   (property abduction)
+    + physics_weight * penalty(s_cf)                                 (physics, optional)
+
+where ``s_cf`` are counterfactual properties under a random ``do`` on each batch: a
+random node is set to values drawn from the batch's own values of that node (so they
+stay inside the data's support) and its descendants are propagated through the learned
+mechanisms. The penalty (e.g. :func:`acie.physics.constraints.penalty`) is thus applied
+exactly where the model must extrapolate. Everything random is seeded: weights
+(``torch.manual_seed``), batch order and the training/validation split (a
+``torch.Generator``), reparameterisation noise and interventions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from acie.deepscm.checkpoint import save_checkpoint
+from acie.deepscm.model import DeepSCM, DeepSCMConfig
+from acie.deepscm.scaling import ImageScaler, PropertyScaler
+from acie.errors import ConfigurationError, InputValidationError, ShapeError, expected_got
+
+__all__ = ["PhysicsPenalty", "TrainConfig", "TrainResult", "resolve_device", "train"]
+
+PhysicsPenalty = Callable[[dict[str, torch.Tensor]], torch.Tensor]
+"""Maps physical property tensors (name -> (n,)) to a penalty >= 0, per galaxy (n,) or
+a batch mean (0-d), e.g. :func:`acie.physics.constraints.penalty`."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The torch device to use.
+
+    ``"auto"`` is CUDA when the ``ENABLE_CUDA`` setting is on and a GPU is present,
+    else CPU. An explicit ``"cuda"`` without a usable GPU is a
+    :class:`~acie.errors.ConfigurationError`.
+    """
+    if str(device) == "auto":
+        from acie.config import get_settings
+
+        use = get_settings().ENABLE_CUDA and torch.cuda.is_available()
+        return torch.device("cuda" if use else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError(expected_got("device", "'cpu' or 'auto' on a machine without a "
+                                              "CUDA GPU", str(device)))
+    return dev
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Hyper-parameters of :func:`train` (stored in the checkpoint's metadata)."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    latent_dim: int = 16
+    width: int = 16
+    mechanism: str = "gaussian"
+    mechanism_hidden: int = 32
+    physics_weight: float = 1.0
+    validation_fraction: float = 0.1
+    device: str = "cpu"
+    progress: bool = True
+    keep_epoch_checkpoints: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise InputValidationError(expected_got(name, "a positive integer", v))
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise InputValidationError(expected_got(
+                "validation_fraction", "in [0, 0.5)", self.validation_fraction))
+        if not self.learning_rate > 0:
+            raise InputValidationError(expected_got("learning_rate", "> 0", self.learning_rate))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced."""
+
+    checkpoint: Path
+    model_version: str
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+    device: str = "cpu"
+
+
+def _write_json_atomic(path: Path, obj: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _epoch_losses(model: DeepSCM, x: torch.Tensor, s: torch.Tensor, idx: torch.Tensor,
+                  cfg: TrainConfig, props: PropertyScaler, penalty: PhysicsPenalty | None,
+                  gen: torch.Generator, opt: torch.optim.Optimizer | None,
+                  bar: object | None) -> dict[str, float]:
+    sums = {"loss": 0.0, "neg_elbo": 0.0, "log_p_s": 0.0, "log_p_x": 0.0, "kl_z": 0.0,
+            "log_q_s": 0.0, "physics": 0.0}
+    n_seen = 0
+    train = opt is not None
+    model.train(train)
+    d = s.shape[1]
+    for start in range(0, idx.numel(), cfg.batch_size):
+        b = idx[start:start + cfg.batch_size]
+        xb, sb = x[b], s[b]
+        with torch.set_grad_enabled(train):
+            terms = model.elbo_terms(xb, sb)
+            loss = -(terms.elbo + terms.log_q_s)
+            phys = torch.zeros_like(loss)
+            if penalty is not None and cfg.physics_weight > 0:
+                node = int(torch.randint(d, (1,), generator=gen))
+                perm = torch.randperm(sb.shape[0], generator=gen).to(sb.device)
+                u = model.mechanisms.abduct(sb)
+                s_cf = model.mechanisms.predict(
+                    u, {model.mechanisms.names[node]: sb[perm, node]})
+                phys = penalty(props.decode_torch(s_cf))
+                if phys.ndim == 0:  # a batch-mean penalty: spread it over the galaxies
+                    phys = phys.expand_as(loss)
+                loss = loss + cfg.physics_weight * phys
+            mean_loss = loss.mean()
+        if train:
+            opt.zero_grad(set_to_none=True)
+            mean_loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
+            opt.step()
+        k = b.numel()
+        n_seen += k
+        sums["loss"] += float(loss.detach().sum())
+        sums["neg_elbo"] += float(-terms.elbo.detach().sum())
+        for name in ("log_p_s", "log_p_x", "kl_z", "log_q_s"):
+            sums[name] += float(getattr(terms, name).detach().sum())
+        sums["physics"] += float(phys.detach().sum())
+        if bar is not None:
+            bar.update(k)  # type: ignore[attr-defined]
+            bar.set_postfix(loss=f"{sums['loss'] / n_seen:.1f}")  # type: ignore[attr-defined]
+    return {k: v / max(n_seen, 1) for k, v in sums.items()}
+
+
+def train(*, images: np.ndarray, properties: Mapping[str, np.ndarray],
+          parents: Mapping[str, Sequence[str]], positive: Sequence[str], out_dir: str | Path,
+          config: TrainConfig = TrainConfig(), physics_penalty: PhysicsPenalty | None = None,
+          metadata: Mapping[str, object] | None = None) -> TrainResult:
+    """Train a deep SCM on images and their properties; write checkpoints to ``out_dir``.
+
+    Parameters
+    ----------
+    images : ndarray, shape (n, C, H, W)
+        Training images [image units, e.g. counts per pixel].
+    properties : mapping of str to ndarray
+        Property name -> values (n,) in the physical units of
+        :mod:`acie.galaxy.properties`; must hold every node of ``parents``.
+    parents : mapping of str to sequence of str
+        The property DAG (node -> parents).
+    positive : sequence of str
+        Properties that are positive amounts (modelled in log10; must stay > 0).
+    out_dir : path
+        Directory for ``model.pt`` (final), ``history.json`` and, if
+        ``config.keep_epoch_checkpoints``, ``epoch-NNN.pt``.
+    config : TrainConfig
+    physics_penalty : callable, optional
+        Differentiable per-galaxy physics penalty on physical property tensors.
+    metadata : mapping, optional
+        Extra metadata stored in the checkpoint (e.g. the command line, data seed).
+
+    Returns
+    -------
+    TrainResult
+    """
+    from tqdm.auto import tqdm
+
+    x_np = np.asarray(images, dtype=np.float32)
+    if x_np.ndim != 4:
+        raise ShapeError(expected_got("images", "an array (n, C, H, W)", x_np.shape))
+    n = x_np.shape[0]
+    missing = [p for p in parents if p not in properties]
+    if missing:
+        raise InputValidationError(expected_got("properties", f"values for {list(parents)}",
+                                                sorted(properties)))
+    for name in parents:
+        if np.shape(properties[name]) != (n,):
+            raise ShapeError(expected_got(f"property {name!r}", f"shape ({n},)",
+                                          np.shape(properties[name])))
+    if n < 2:
+        raise InputValidationError(expected_got("number of training galaxies", ">= 2", n))
+
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    perm = torch.randperm(n, generator=gen)
+    n_val = int(round(config.validation_fraction * n))
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    tr = train_idx.numpy()
+    prop_scaler = PropertyScaler.fit({k: np.asarray(properties[k])[tr] for k in parents},
+                                     names=list(parents), positive=positive)
+    img_scaler = ImageScaler.fit(x_np[tr])
+    x = torch.from_numpy(np.asarray(img_scaler.forward(x_np), dtype=np.float32)).to(device)
+    s = torch.from_numpy(prop_scaler.encode(properties)).to(device)
+
+    model_cfg = DeepSCMConfig(parents={k: list(v) for k, v in parents.items()},
+                              image_shape=tuple(x_np.shape[1:]), latent_dim=config.latent_dim,
+                              width=config.width, mechanism=config.mechanism,
+                              mechanism_hidden=config.mechanism_hidden)
+    model = DeepSCM(model_cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                            weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+
+    history: list[dict[str, float]] = []
+    meta = {"train_config": asdict(config), "n_train": int(train_idx.numel()),
+            "n_validation": int(n_val), **dict(metadata or {})}
+    t_total = 0.0
+    version = ""
+    ckpt = out / "model.pt"
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        order = train_idx[torch.randperm(train_idx.numel(), generator=gen)].to(device)
+        with tqdm(total=order.numel(), desc=f"epoch {epoch}/{config.epochs}", unit="gal",
+                  disable=not config.progress, leave=False) as bar:
+            tr_loss = _epoch_losses(model, x, s, order, config, prop_scaler, physics_penalty,
+                                    gen, opt, bar)
+        sched.step()
+        dt = time.perf_counter() - t0
+        t_total += dt
+        row = {"epoch": epoch, "seconds": dt, **{f"train_{k}": v for k, v in tr_loss.items()}}
+        if n_val:
+            model.eval()
+            va = _epoch_losses(model, x, s, val_idx.to(device), config, prop_scaler,
+                               physics_penalty, gen, None, None)
+            row.update({f"val_{k}": v for k, v in va.items()})
+        history.append(row)
+        if config.progress:
+            tqdm.write(f"epoch {epoch}: train loss {row['train_loss']:.1f} nats/galaxy"
+                       + (f", validation {row['val_loss']:.1f}" if n_val else "")
+                       + f" ({dt:.1f} s)")
+        model.eval()
+        meta_now = {**meta, "epoch": epoch, "history": history}
+        if config.keep_epoch_checkpoints:
+            save_checkpoint(out / f"epoch-{epoch:03d}.pt", model=model, properties=prop_scaler,
+                            images=img_scaler, metadata=meta_now)
+        version = save_checkpoint(ckpt, model=model, properties=prop_scaler,
+                                  images=img_scaler, metadata=meta_now)
+        _write_json_atomic(out / "history.json", {"model_version": version, "history": history})
+    model.eval()
+    return TrainResult(checkpoint=ckpt, model_version=version, history=history,
+                       seconds_per_epoch=t_total / config.epochs, device=str(device))
