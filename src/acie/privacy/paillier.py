@@ -1,0 +1,720 @@
+"""The Paillier cryptosystem: keys, encryption, CRT decryption and ciphertext arithmetic.
+
+Paillier (Eurocrypt 1999) with ``g = n + 1``: a plaintext ``m`` in Z_n is encrypted as
+
+    c = (1 + m·n) · r^n  mod n²,    r uniform in Z_n^*,
+
+and decrypted with the factorisation ``n = p·q``. Ciphertexts multiply to add their
+plaintexts, and a ciphertext raised to an integer ``k`` encrypts ``k·m``. Plaintexts are
+signed integers: ``m`` in ``[-max_int, max_int]`` with ``max_int = n // 3 - 1`` (the
+convention of the ``phe`` package), so that a residue in the middle third is recognised
+as an overflow instead of being read as a wrong number.
+
+All big-integer arithmetic is GMP through :mod:`gmpy2`; randomness comes from
+:mod:`secrets` (the operating system's CSPRNG).
+
+Speed-ups and who may use them
+------------------------------
+* **CRT decryption** (private key): two exponentiations modulo p² and q² instead of one
+  modulo n². ``decrypt_bounded`` goes further when the caller knows ``|m| < p/2``: it
+  decrypts modulo p only.
+* **CRT encryption** (private key): the random factor ``r^n mod n²`` is built from its
+  residues modulo p² and q². Modulo p² the n-th residues form the cyclic subgroup of
+  order p − 1 (the Teichmüller lifts of Z_p^*); :func:`generate_keypair` draws primes
+  with ``p − 1 = 2·k·s`` (k < 2^17, s prime), so a generator is known and a uniform
+  element is ``G^e`` with ``e`` uniform in ``[0, p − 1)``, computed from a fixed-base
+  table (8-bit windows, about 8 MiB per prime for a 2048-bit key, built on first use).
+  The distribution is exactly that of ``r^n`` for uniform ``r``. For keys whose
+  ``p − 1`` cannot be factored (e.g. made by ``phe``), a uniform lift ``s^p mod p²``
+  is used instead (still CRT, slower).
+* **Randomness pool** (public key only): ``r^n mod n²`` precomputed ahead of time by
+  :class:`acie.privacy.pool.RandomnessPool`; each value is handed out once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+from functools import lru_cache
+from numbers import Integral
+from typing import Any
+
+import gmpy2
+from gmpy2 import mpz
+
+from acie.errors import (
+    CryptoError,
+    DataFormatError,
+    EncodingOverflowError,
+    InputValidationError,
+    IntegrityError,
+    KeyMismatchError,
+)
+
+__all__ = [
+    "DEFAULT_KEY_BITS",
+    "MIN_KEY_BITS",
+    "PaillierCiphertext",
+    "PaillierPrivateKey",
+    "PaillierPublicKey",
+    "generate_keypair",
+]
+
+DEFAULT_KEY_BITS = 2048
+#: Smallest modulus accepted; below 2048 bits keys are for tests only.
+MIN_KEY_BITS = 256
+_PUBLIC_KIND = "acie.paillier.public/v1"
+_PRIVATE_KIND = "acie.paillier.private/v1"
+_FINGERPRINT_DOMAIN = b"acie.paillier.n/v1\x00"
+_SMALL_PRIME_LIMIT = 1 << 17  # cofactor k of p - 1 = 2·k·s is below this
+_MR_ROUNDS = 40
+
+
+def _as_int(value: object, what: str) -> int:
+    """Return ``value`` as a Python int, refusing floats, bools and strings."""
+    if isinstance(value, bool) or not isinstance(value, Integral | type(mpz(0))):
+        raise InputValidationError(
+            f"{what} must be an integer (int, numpy integer or gmpy2.mpz); "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return int(value)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class PaillierPublicKey:
+    """A Paillier public key ``(n, g = n + 1)``; enough to encrypt and to compute.
+
+    Parameters
+    ----------
+    n : int
+        The modulus, a product of two distinct primes of equal size.
+    """
+
+    __slots__ = ("_fingerprint", "max_int", "n", "nsquare")
+
+    def __init__(self, *, n: int) -> None:
+        n = _as_int(n, "Paillier modulus n")
+        if n < (1 << (MIN_KEY_BITS - 1)) or n % 2 == 0:
+            raise InputValidationError(
+                f"Paillier modulus n must be an odd integer of at least {MIN_KEY_BITS} bits; "
+                f"got a {n.bit_length()}-bit {'even' if n % 2 == 0 else 'odd'} number"
+            )
+        self.n = mpz(n)
+        self.nsquare = self.n * self.n
+        self.max_int = self.n // 3 - 1
+        self._fingerprint = hashlib.sha256(
+            _FINGERPRINT_DOMAIN + int(n).to_bytes((n.bit_length() + 7) // 8, "big")
+        ).hexdigest()
+
+    # identity -------------------------------------------------------------
+    @property
+    def g(self) -> mpz:
+        """The generator, always ``n + 1``."""
+        return self.n + 1
+
+    @property
+    def bits(self) -> int:
+        """Bit length of n."""
+        return int(self.n.bit_length())
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of n: names the key pair in files, payloads and errors."""
+        return self._fingerprint
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PaillierPublicKey) and self.n == other.n
+
+    def __hash__(self) -> int:
+        return hash(self._fingerprint)
+
+    def __repr__(self) -> str:
+        return f"PaillierPublicKey(bits={self.bits}, fingerprint={self._fingerprint[:16]}…)"
+
+    # encryption -------------------------------------------------------------
+    def random_nth_residue(self) -> mpz:
+        """A fresh ``r^n mod n²`` for uniform ``r`` in Z_n^* (public key only, slow path)."""
+        n = self.n
+        while True:
+            r = mpz(secrets.randbelow(int(n) - 1) + 1)
+            if gmpy2.gcd(r, n) == 1:
+                return gmpy2.powmod(r, n, self.nsquare)
+
+    def plaintext_factor(self, m: int) -> mpz:
+        """``(1 + m·n) mod n²`` for a signed plaintext ``m``: the ``g^m`` factor."""
+        m = _as_int(m, "plaintext")
+        if abs(m) > self.max_int:
+            raise EncodingOverflowError(
+                f"plaintext must satisfy |m| <= max_int = n//3 - 1 (a {self.max_int.bit_length()}-bit "
+                f"number) for this {self.bits}-bit key; got a {abs(m).bit_length()}-bit magnitude"
+            )
+        return (1 + (m % self.n) * self.n) % self.nsquare
+
+    def encrypt(self, m: int, *, pool: Any = None) -> PaillierCiphertext:
+        """Encrypt the signed integer ``m``.
+
+        Parameters
+        ----------
+        m : int
+            Plaintext, ``|m| <= max_int``.
+        pool : acie.privacy.pool.RandomnessPool, optional
+            Source of precomputed ``r^n mod n²``; without one, a fresh exponentiation.
+
+        Returns
+        -------
+        PaillierCiphertext
+        """
+        factor = self.plaintext_factor(m)
+        rn = pool.take() if pool is not None else self.random_nth_residue()
+        return PaillierCiphertext(self, factor * rn % self.nsquare)
+
+    # serialisation ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe mapping: kind, n (decimal string), g, bits and fingerprint."""
+        return {
+            "kind": _PUBLIC_KIND,
+            "n": str(int(self.n)),
+            "g": "n+1",
+            "bits": self.bits,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PaillierPublicKey:
+        """Rebuild a public key from :meth:`to_dict` output (also accepts a private-key mapping)."""
+        if not isinstance(data, dict):
+            raise DataFormatError(f"a Paillier public key must be a JSON object; got {type(data).__name__}")
+        kind = data.get("kind")
+        if kind not in (_PUBLIC_KIND, _PRIVATE_KIND):
+            raise DataFormatError(
+                f"Paillier key 'kind' must be {_PUBLIC_KIND!r} or {_PRIVATE_KIND!r}; got {kind!r}"
+            )
+        if data.get("g", "n+1") != "n+1":
+            raise DataFormatError(f"only g = n + 1 is supported (field 'g' = 'n+1'); got {data.get('g')!r}")
+        key = cls(n=_parse_decimal(data, "n"))
+        expected = data.get("fingerprint")
+        if expected is not None and expected != key.fingerprint:
+            raise IntegrityError(
+                f"Paillier key fingerprint mismatch: the file says {expected!r} but n hashes to "
+                f"{key.fingerprint!r}; the key was altered or truncated"
+            )
+        return key
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PaillierPublicKey:
+        """Parse :meth:`to_json` output."""
+        return cls.from_dict(_loads(text, "Paillier public key"))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the public key to ``path`` (JSON, mode 0644, atomic)."""
+        from acie.privacy.keyfile import PUBLIC_FILE_MODE, write_json_atomic
+
+        write_json_atomic(path, self.to_dict(), mode=PUBLIC_FILE_MODE)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PaillierPublicKey:
+        """Read a public key written by :meth:`save` (or the public part of a private-key file)."""
+        from acie.privacy.keyfile import read_json
+
+        return cls.from_dict(read_json(path, what="Paillier public key"))
+
+
+class PaillierPrivateKey:
+    """A Paillier private key: the primes p and q of the public modulus.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The matching public key.
+    p, q : int
+        Distinct primes with ``p·q = n``.
+    """
+
+    __slots__ = ("_encryptor", "_encryptor_lock", "_hp", "_hq", "_p2", "_q2", "_qinv", "p",
+                 "public_key", "q")
+
+    def __init__(self, *, public_key: PaillierPublicKey, p: int, q: int) -> None:
+        if not isinstance(public_key, PaillierPublicKey):
+            raise InputValidationError(
+                f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}"
+            )
+        p, q = mpz(_as_int(p, "prime p")), mpz(_as_int(q, "prime q"))
+        if p * q != public_key.n:
+            raise KeyMismatchError(
+                "the primes do not match the public key: p·q must equal n "
+                f"(fingerprint {public_key.fingerprint[:16]}…)"
+            )
+        if p == q or not gmpy2.is_prime(p, _MR_ROUNDS) or not gmpy2.is_prime(q, _MR_ROUNDS):
+            raise CryptoError("p and q must be distinct primes")
+        if q > p:  # canonical order
+            p, q = q, p
+        self.public_key = public_key
+        self.p, self.q = p, q
+        self._p2, self._q2 = p * p, q * q
+        n = public_key.n
+        # h_p = L_p(g^(p-1) mod p²)^-1 mod p, with g = n + 1: L_p(...) = (p-1)·q mod p
+        self._hp = gmpy2.invert((p - 1) * q % p, p)
+        self._hq = gmpy2.invert((q - 1) * p % q, q)
+        self._qinv = gmpy2.invert(q, p)
+        if gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
+            raise CryptoError("gcd(n, (p-1)(q-1)) must be 1 for a Paillier key")
+        self._encryptor: _CrtEncryptor | None = None
+        self._encryptor_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never print the primes
+        return f"PaillierPrivateKey(bits={self.public_key.bits}, fingerprint={self.public_key.fingerprint[:16]}…)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PaillierPrivateKey) and (self.p, self.q) == (other.p, other.q)
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the public key."""
+        return self.public_key.fingerprint
+
+    # decryption --------------------------------------------------------------
+    def _check(self, ciphertext: PaillierCiphertext) -> mpz:
+        if not isinstance(ciphertext, PaillierCiphertext):
+            raise InputValidationError(
+                f"ciphertext must be a PaillierCiphertext; got {type(ciphertext).__name__}"
+            )
+        if ciphertext.public_key != self.public_key:
+            raise KeyMismatchError(
+                f"ciphertext under key {ciphertext.public_key.fingerprint[:16]}… cannot be "
+                f"decrypted with key {self.fingerprint[:16]}…"
+            )
+        return ciphertext.value
+
+    def _residue_mod_p(self, c: mpz) -> mpz:
+        p = self.p
+        return (gmpy2.powmod(c % self._p2, p - 1, self._p2) - 1) // p * self._hp % p
+
+    def _residue_mod_q(self, c: mpz) -> mpz:
+        q = self.q
+        return (gmpy2.powmod(c % self._q2, q - 1, self._q2) - 1) // q * self._hq % q
+
+    def _combine(self, mp: mpz, mq: mpz) -> mpz:
+        return mq + self.q * ((mp - mq) * self._qinv % self.p)
+
+    def decrypt_raw(self, ciphertext: PaillierCiphertext) -> int:
+        """Decrypt to the residue in ``[0, n)`` (CRT)."""
+        c = self._check(ciphertext)
+        return int(self._combine(self._residue_mod_p(c), self._residue_mod_q(c)))
+
+    def decrypt(self, ciphertext: PaillierCiphertext) -> int:
+        """Decrypt to the signed integer in ``[-max_int, max_int]`` (CRT).
+
+        Raises
+        ------
+        EncodingOverflowError
+            The residue lies in the middle band: the computation overflowed.
+        """
+        return _to_signed(self.decrypt_raw(ciphertext), self.public_key)
+
+    def decrypt_many(self, ciphertexts: list[PaillierCiphertext]) -> list[int]:
+        """Decrypt many ciphertexts to signed integers (batched CRT exponentiations)."""
+        cs = [self._check(c) for c in ciphertexts]
+        if not cs:
+            return []
+        p, q = self.p, self.q
+        xs = gmpy2.powmod_base_list([c % self._p2 for c in cs], p - 1, self._p2)
+        ys = gmpy2.powmod_base_list([c % self._q2 for c in cs], q - 1, self._q2)
+        out = []
+        for x, y in zip(xs, ys, strict=True):
+            mp = (x - 1) // p * self._hp % p
+            mq = (y - 1) // q * self._hq % q
+            out.append(_to_signed(int(self._combine(mp, mq)), self.public_key))
+        return out
+
+    def decrypt_bounded(self, ciphertexts: list[PaillierCiphertext], bound: int) -> list[int]:
+        """Decrypt plaintexts known to satisfy ``|m| <= bound < (p - 1)/2`` modulo p only.
+
+        Half the work of :meth:`decrypt_many`. A residue outside ``[-bound, bound]``
+        (overflow, or a ciphertext that is not what it claims) raises.
+
+        Parameters
+        ----------
+        ciphertexts : list of PaillierCiphertext
+        bound : int
+            Public upper bound on ``|m|``.
+
+        Raises
+        ------
+        EncodingOverflowError
+            A decrypted value exceeds ``bound``.
+        """
+        bound = _as_int(bound, "bound")
+        p = self.p
+        if not 0 <= bound < (p - 1) // 2:
+            return self.decrypt_many(ciphertexts)
+        cs = [self._check(c) for c in ciphertexts]
+        if not cs:
+            return []
+        xs = gmpy2.powmod_base_list([c % self._p2 for c in cs], p - 1, self._p2)
+        out = []
+        for i, x in enumerate(xs):
+            mp = int((x - 1) // p * self._hp % p)
+            if mp <= bound:
+                out.append(mp)
+            elif mp >= p - bound:
+                out.append(mp - int(p))
+            else:
+                raise EncodingOverflowError(
+                    f"decrypted value {i} exceeds its public bound of {bound.bit_length()} bits: "
+                    "the encrypted computation overflowed or the ciphertext was altered"
+                )
+        return out
+
+    # key-holder encryption -----------------------------------------------------
+    def _crt(self) -> _CrtEncryptor:
+        enc = self._encryptor
+        if enc is None:
+            with self._encryptor_lock:
+                if self._encryptor is None:
+                    self._encryptor = _CrtEncryptor(self.p, self.q)
+                enc = self._encryptor
+        return enc
+
+    def random_nth_residue(self) -> mpz:
+        """A fresh ``r^n mod n²`` by CRT (key holder only; same distribution as the public path)."""
+        return self._crt().random_nth_residue()
+
+    def encrypt(self, m: int) -> PaillierCiphertext:
+        """Encrypt ``m`` with CRT encryption (key holder only; much faster than the public path)."""
+        pk = self.public_key
+        m = _as_int(m, "plaintext")
+        if abs(m) > pk.max_int:
+            pk.plaintext_factor(m)  # raises the standard overflow error
+        return PaillierCiphertext(pk, self._crt().encrypt(m % pk.n, pk.n))
+
+    def prepare(self) -> PaillierPrivateKey:
+        """Build the CRT-encryption tables now instead of on first use; returns ``self``."""
+        self._crt()
+        return self
+
+    # serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe mapping with n, p and q as decimal strings. Secret: store with mode 0600."""
+        data = self.public_key.to_dict()
+        data.update(kind=_PRIVATE_KIND, p=str(int(self.p)), q=str(int(self.q)))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PaillierPrivateKey:
+        """Rebuild a private key from :meth:`to_dict` output, checking p·q = n and primality."""
+        if not isinstance(data, dict) or data.get("kind") != _PRIVATE_KIND:
+            got = data.get("kind") if isinstance(data, dict) else type(data).__name__
+            raise DataFormatError(f"a Paillier private key must have kind {_PRIVATE_KIND!r}; got {got!r}")
+        public = PaillierPublicKey.from_dict(data)
+        return cls(public_key=public, p=_parse_decimal(data, "p"), q=_parse_decimal(data, "q"))
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string (secret)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PaillierPrivateKey:
+        """Parse :meth:`to_json` output."""
+        return cls.from_dict(_loads(text, "Paillier private key"))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the private key to ``path``: JSON, mode 0600, atomic (temp file + rename)."""
+        from acie.privacy.keyfile import PRIVATE_FILE_MODE, write_json_atomic
+
+        write_json_atomic(path, self.to_dict(), mode=PRIVATE_FILE_MODE)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PaillierPrivateKey:
+        """Read a private key written by :meth:`save`."""
+        from acie.privacy.keyfile import read_json
+
+        return cls.from_dict(read_json(path, what="Paillier private key"))
+
+
+def _parse_decimal(data: dict[str, Any], field: str) -> int:
+    value = data.get(field)
+    if not isinstance(value, str) or not value.isdigit():
+        raise DataFormatError(
+            f"Paillier key field {field!r} must be a decimal string of digits; got {value!r:.60}"
+        )
+    return int(value)
+
+
+def _loads(text: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{what} is not valid JSON: {exc}") from exc
+    return data
+
+
+def _to_signed(residue: int, public_key: PaillierPublicKey) -> int:
+    n, max_int = int(public_key.n), int(public_key.max_int)
+    if residue <= max_int:
+        return residue
+    if residue >= n - max_int:
+        return residue - n
+    raise EncodingOverflowError(
+        "decrypted residue lies in the overflow band (max_int, n - max_int): the encrypted "
+        "computation overflowed the plaintext space, or the ciphertext was altered"
+    )
+
+
+# --------------------------------------------------------------------------- CRT encryption
+
+
+@lru_cache(maxsize=1)
+def _small_primes() -> tuple[int, ...]:
+    """Primes below ``_SMALL_PRIME_LIMIT`` (sieve of Eratosthenes)."""
+    limit = _SMALL_PRIME_LIMIT
+    sieve = bytearray([1]) * limit
+    sieve[0:2] = b"\x00\x00"
+    for i in range(2, int(limit**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = bytearray(len(range(i * i, limit, i)))
+    return tuple(i for i in range(limit) if sieve[i])
+
+
+def _factor_group_order(p: mpz) -> list[mpz] | None:
+    """Distinct prime factors of p − 1 if its cofactor after small primes is 1 or prime, else None."""
+    m = p - 1
+    factors: list[mpz] = []
+    for ell in _small_primes():
+        if m % ell == 0:
+            factors.append(mpz(ell))
+            while m % ell == 0:
+                m //= ell
+        if m == 1:
+            return factors
+    if gmpy2.is_prime(m, _MR_ROUNDS):
+        factors.append(m)
+        return factors
+    return None
+
+
+class _FixedBaseTable:
+    """Fixed-base exponentiation with 8-bit windows: G^e as one product of table entries."""
+
+    __slots__ = ("modulus", "nbytes", "table")
+
+    def __init__(self, base: mpz, modulus: mpz, exponent_bits: int) -> None:
+        self.modulus = modulus
+        self.nbytes = (exponent_bits + 7) // 8
+        table: list[mpz] = []
+        b = base
+        for _ in range(self.nbytes):
+            row = [mpz(1), b]
+            last = b
+            for _ in range(254):
+                last = last * b % modulus
+                row.append(last)
+            table.extend(row)
+            b = last * b % modulus  # base^(256^(i+1))
+        self.table = table
+
+    def pow(self, e: int) -> mpz:
+        table, mod = self.table, self.modulus
+        acc = None
+        for i, byte in enumerate(e.to_bytes(self.nbytes, "little")):
+            if byte:
+                x = table[(i << 8) | byte]
+                acc = x if acc is None else acc * x % mod
+        return mpz(1) if acc is None else acc
+
+
+class _PrimeSide:
+    """Uniform n-th residues modulo p² for one prime p (Teichmüller subgroup of order p − 1)."""
+
+    __slots__ = ("p", "p2", "table")
+
+    def __init__(self, p: mpz) -> None:
+        self.p, self.p2 = p, p * p
+        self.table: _FixedBaseTable | None = None
+        factors = _factor_group_order(p)
+        if factors is not None:
+            g = mpz(2)
+            while any(gmpy2.powmod(g, (p - 1) // f, p) == 1 for f in factors):
+                g += 1
+            lift = gmpy2.powmod(g, p, self.p2)  # generator of the order-(p-1) subgroup mod p²
+            self.table = _FixedBaseTable(lift, self.p2, int((p - 1).bit_length()))
+
+    def residue(self) -> mpz:
+        if self.table is not None:
+            return self.table.pow(secrets.randbelow(int(self.p) - 1))
+        s = mpz(secrets.randbelow(int(self.p) - 1) + 1)
+        return gmpy2.powmod(s, self.p, self.p2)  # uniform Teichmüller lift
+
+
+class _CrtEncryptor:
+    """Key-holder encryption: r^n mod n² from its residues mod p² and q²."""
+
+    __slots__ = ("_n", "pside", "q2", "q2inv", "qside")
+
+    def __init__(self, p: mpz, q: mpz) -> None:
+        self.pside, self.qside = _PrimeSide(p), _PrimeSide(q)
+        self.q2 = q * q
+        self.q2inv = gmpy2.invert(self.q2, p * p)
+
+    def _combine(self, a: mpz, b: mpz) -> mpz:
+        return b + self.q2 * ((a - b) * self.q2inv % self.pside.p2)
+
+    def random_nth_residue(self) -> mpz:
+        return self._combine(self.pside.residue(), self.qside.residue())
+
+    def encrypt(self, m: int, n: mpz) -> mpz:
+        ps, qs = self.pside, self.qside
+        cp = (1 + (m % ps.p) * n) * ps.residue() % ps.p2
+        cq = (1 + (m % qs.p) * n) * qs.residue() % qs.p2
+        return self._combine(cp, cq)
+
+
+# --------------------------------------------------------------------------- key generation
+
+
+def _random_prime(bits: int) -> mpz:
+    """A prime of exactly ``bits`` bits, top two bits set, with p − 1 = 2·k·s (s prime, k < 2^17)."""
+    s_bits = bits - 17
+    while True:
+        s = gmpy2.next_prime(mpz(secrets.randbits(s_bits)) | (mpz(1) << (s_bits - 1)))
+        if s.bit_length() != s_bits:
+            continue
+        lo = ((mpz(3) << (bits - 2)) - 1) // (2 * s) + 1
+        hi = ((mpz(1) << bits) - 2) // (2 * s)
+        span = int(hi - lo + 1)
+        for _ in range(40 * bits):
+            p = 2 * (lo + secrets.randbelow(span)) * s + 1
+            if gmpy2.is_prime(p, _MR_ROUNDS):
+                return p
+
+
+def generate_keypair(bits: int = DEFAULT_KEY_BITS) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+    """Generate a Paillier key pair from the operating system's CSPRNG.
+
+    The primes have ``bits/2`` bits each with the top two bits set (so n has exactly
+    ``bits`` bits), differ in their top 100 bits (``|p − q| > 2^(bits/2 − 100)``, FIPS
+    186-4 B.3.1 style), satisfy ``gcd(n, (p−1)(q−1)) = 1``, and have ``p − 1 = 2·k·s`` with
+    ``s`` prime, which makes CRT encryption by fixed-base tables possible.
+
+    Parameters
+    ----------
+    bits : int
+        Bit length of n, even, at least 256 (2048 and above for real use).
+
+    Returns
+    -------
+    (PaillierPublicKey, PaillierPrivateKey)
+    """
+    bits = _as_int(bits, "key size bits")
+    if bits < MIN_KEY_BITS or bits % 2:
+        raise InputValidationError(f"key size must be an even number of bits >= {MIN_KEY_BITS}; got {bits}")
+    half = bits // 2
+    while True:
+        p = _random_prime(half)
+        q = _random_prime(half)
+        if abs(p - q).bit_length() <= half - 100:
+            continue
+        n = p * q
+        if n.bit_length() != bits or gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
+            continue
+        public = PaillierPublicKey(n=n)
+        return public, PaillierPrivateKey(public_key=public, p=p, q=q)
+
+
+# --------------------------------------------------------------------------- ciphertexts
+
+
+class PaillierCiphertext:
+    """One Paillier ciphertext with its public key; supports ``+``, ``-`` and ``*`` by integers.
+
+    ``a + b`` adds plaintexts, ``a + k`` adds the integer ``k``, ``a * k`` multiplies the
+    plaintext by the integer ``k``. None of these re-randomises: call :meth:`rerandomize`
+    before handing a result to someone who must not learn how it was computed.
+    """
+
+    __slots__ = ("public_key", "value")
+
+    def __init__(self, public_key: PaillierPublicKey, value: int) -> None:
+        if not isinstance(public_key, PaillierPublicKey):
+            raise InputValidationError(f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}")
+        value = mpz(_as_int(value, "ciphertext"))
+        if not 0 < value < public_key.nsquare:
+            raise InputValidationError(
+                f"a ciphertext must lie in (0, n²) for key {public_key.fingerprint[:16]}…; "
+                f"got a {int(value).bit_length()}-bit value"
+            )
+        self.public_key = public_key
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"PaillierCiphertext(key={self.public_key.fingerprint[:16]}…)"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, PaillierCiphertext) and self.public_key == other.public_key
+                and self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.public_key, int(self.value)))
+
+    def _same_key(self, other: PaillierCiphertext) -> None:
+        if other.public_key != self.public_key:
+            raise KeyMismatchError(
+                f"cannot combine ciphertexts under different keys ({self.public_key.fingerprint[:16]}… "
+                f"and {other.public_key.fingerprint[:16]}…)"
+            )
+
+    def __add__(self, other: object) -> PaillierCiphertext:
+        pk = self.public_key
+        if isinstance(other, PaillierCiphertext):
+            self._same_key(other)
+            return PaillierCiphertext(pk, self.value * other.value % pk.nsquare)
+        if isinstance(other, bool) or not isinstance(other, Integral | type(mpz(0))):
+            return NotImplemented
+        return PaillierCiphertext(pk, self.value * pk.plaintext_factor(int(other)) % pk.nsquare)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> PaillierCiphertext:
+        return PaillierCiphertext(self.public_key, gmpy2.invert(self.value, self.public_key.nsquare))
+
+    def __sub__(self, other: object) -> PaillierCiphertext:
+        if isinstance(other, PaillierCiphertext):
+            return self + (-other)
+        if isinstance(other, bool) or not isinstance(other, Integral | type(mpz(0))):
+            return NotImplemented
+        return self + (-int(other))
+
+    def __rsub__(self, other: object) -> PaillierCiphertext:
+        return (-self) + other
+
+    def __mul__(self, other: object) -> PaillierCiphertext:
+        if isinstance(other, bool) or not isinstance(other, Integral | type(mpz(0))):
+            return NotImplemented
+        pk = self.public_key
+        k = int(other) % int(pk.n)
+        if k > int(pk.n) // 2:  # negative scalar: invert once, short exponent
+            base, k = gmpy2.invert(self.value, pk.nsquare), int(pk.n) - k
+        else:
+            base = self.value
+        if k == 0:
+            return PaillierCiphertext(pk, 1)
+        return PaillierCiphertext(pk, gmpy2.powmod(base, k, pk.nsquare))
+
+    __rmul__ = __mul__
+
+    def rerandomize(self, *, pool: Any = None) -> PaillierCiphertext:
+        """The same plaintext under fresh randomness (a pool entry or a new exponentiation)."""
+        pk = self.public_key
+        rn = pool.take() if pool is not None else pk.random_nth_residue()
+        return PaillierCiphertext(pk, self.value * rn % pk.nsquare)
