@@ -30,20 +30,20 @@ GALAXY_PARAMETERS: dict[str, float] = {
     "halo_sd": 0.4,           # dex
     "shmr_norm": 10.5,        # dex(solMass), log10 M* at the pivot halo mass
     "shmr_slope": 1.4,        # d log M* / d log M_h
-    "mstar_sd": 0.2,          # dex, scatter of the SHMR
+    "mstar_sd": 0.3,          # dex, scatter of the SHMR
     "merger_logit0": -1.0,    # logit P(merger) at the pivot
-    "merger_logit_slope": 1.5,  # per dex of halo mass
+    "merger_logit_slope": 3.0,  # per dex of halo mass
     "sfms_slope": 0.8,        # d log SFR / d log M*
     "merger_boost": 0.5,      # dex of SFR from a recent merger
     "sfr_sd": 0.3,            # dex
     "mag_sun_r": 4.65,        # mag, r-band absolute magnitude of the Sun
     "ml_norm": 0.3,           # dex, log10 (M/L) at log SFR = 0
     "ml_sfr_slope": -0.15,    # d log(M/L) / d log SFR
-    "mag_sd": 0.1,            # mag
+    "mag_sd": 0.3,            # mag
     "colour_norm": 0.25,      # mag
     "colour_amp": 0.5,        # mag
     "colour_pivot": 10.3,     # dex(solMass)
-    "colour_sfr_slope": -0.1,  # mag per dex of SFR
+    "colour_sfr_slope": -0.2,  # mag per dex of SFR
     "colour_sd": 0.05,        # mag
 }
 
