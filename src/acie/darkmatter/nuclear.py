@@ -156,13 +156,18 @@ def _eta_kms(vmin: np.ndarray, h: HaloParameters, vvec: np.ndarray | None) -> np
 
 
 def dr_de_kernel(e_kev: np.ndarray, m_chi_gev: np.ndarray, sigma_cm2: np.ndarray, target: Target,
-                 h: HaloParameters, vvec: np.ndarray | None = None) -> np.ndarray:
-    """dR/dE in events/(keV kg day) on broadcast float arrays (the hot loop)."""
+                 h: HaloParameters, vvec: np.ndarray | None = None, *,
+                 nucleon_mass_u: float = _PROTON_AMU) -> np.ndarray:
+    """dR/dE in events/(keV kg day) on broadcast float arrays (the hot loop).
+
+    ``nucleon_mass_u`` is the nucleon mass in σ_n's reduced mass μ_n (default m_p;
+    wimprates uses 1 u).
+    """
     a, m_n, w = target.nuclei()
     shape = np.broadcast_shapes(np.shape(e_kev), np.shape(m_chi_gev), np.shape(sigma_cm2))
     e = np.asarray(e_kev, float)[..., None]
     mchi = np.asarray(m_chi_gev, float)[..., None] * 1e9
-    m_nucleon = _PROTON_AMU * AMU_EV
+    m_nucleon = nucleon_mass_u * AMU_EV
     mu_n = mchi * m_nucleon / (mchi + m_nucleon)
     vmin = _vmin_kms(e, mchi, m_n)
     eta = _eta_kms(vmin, h, vvec)  # s/km
@@ -201,7 +206,7 @@ def helm_form_factor_squared(energy, target: str | Target) -> np.ndarray:
 
 
 def vmin_nuclear(energy, mass, target: str | Target) -> u.Quantity:
-    """Minimum speed to give recoil ``energy`` to the target's lightest-weighted nucleus… per isotope.
+    """Minimum dark-matter speed for a recoil ``energy``, for each isotope of the target.
 
     Returns shape ``energy.shape + (n_isotopes,)`` in km/s.
     """
@@ -256,10 +261,11 @@ def _gauss_nodes(e_min: float, e_max: float, n: int) -> tuple[np.ndarray, np.nda
 def integrated_rate(e_min, e_max, mass, cross_section, target: str | Target = "Xe", *,
                     halo: HaloParameters | str | None = None,
                     efficiency: Callable[[np.ndarray], np.ndarray] | tuple | None = None,
-                    time=None, n_nodes: int = 96) -> u.Quantity:
+                    time=None, n_nodes: int = 64) -> u.Quantity:
     """Rate in the window [e_min, e_max] weighted by an efficiency, events/(kg day).
 
-    Fixed Gauss–Legendre nodes (vectorised over masses, no adaptive quadrature).
+    Fixed Gauss–Legendre nodes, ``n_nodes`` per segment between efficiency-table knots
+    (vectorised over masses, no adaptive quadrature).
 
     Parameters
     ----------
@@ -272,17 +278,25 @@ def integrated_rate(e_min, e_max, mass, cross_section, target: str | Target = "X
     hi = as_value(e_max, u.keV, "e_max")
     if not 0 <= lo < hi:
         raise NonPhysicalValueError(expected_got("energy window", "0 <= e_min < e_max", (lo, hi)))
-    nodes, weights = _gauss_nodes(lo, hi, n_nodes)
-    eff = np.ones_like(nodes)
-    if callable(efficiency):
-        eff = np.asarray(efficiency(nodes), float)
-    elif efficiency is not None:
+    breaks = [lo, hi]
+    table = None
+    if efficiency is not None and not callable(efficiency):
         ee, vals = efficiency
-        ee = as_value(ee, u.keV, "efficiency energies")
+        ee = np.asarray(as_value(ee, u.keV, "efficiency energies"), float)
         vals = np.asarray(vals, float)
         if np.shape(ee) != np.shape(vals) or np.ndim(ee) != 1:
             raise ShapeError(expected_got("efficiency table", "two 1-D arrays of equal length", (np.shape(ee), np.shape(vals))))
-        eff = np.interp(nodes, ee, vals, left=0.0, right=0.0)
+        table = (ee, vals)
+        # the interpolated efficiency has kinks at its knots: integrate piecewise between them
+        breaks = sorted({lo, hi, *[float(x) for x in ee if lo < x < hi]})
+    pieces = [_gauss_nodes(a, b, n_nodes) for a, b in zip(breaks[:-1], breaks[1:], strict=True)]
+    nodes = np.concatenate([p[0] for p in pieces])
+    weights = np.concatenate([p[1] for p in pieces])
+    eff = np.ones_like(nodes)
+    if callable(efficiency):
+        eff = np.asarray(efficiency(nodes), float)
+    elif table is not None:
+        eff = np.interp(nodes, table[0], table[1], left=0.0, right=0.0)
     if np.any(eff < 0) or np.any(eff > 1):
         raise NonPhysicalValueError(expected_got("efficiency", "values in [0, 1]", eff))
     spec = dr_de(nodes * u.keV, mass, cross_section, target, halo=halo, time=time).to_value(DRU)
