@@ -1,1 +1,21 @@
-"""acie.galaxy"""
+"""Causal galaxy simulator with explicit exogenous noise, image rendering and exact
+ground-truth counterfactuals.
+
+Modules: :mod:`~acie.galaxy.properties` (nodes, units, DAG), :mod:`~acie.galaxy.relations`
+(cited scaling relations), :mod:`~acie.galaxy.simulator` (the SCM), :mod:`~acie.galaxy.render`
+(Sérsic renderer), :mod:`~acie.galaxy.measure` (image measurements) and
+:mod:`~acie.galaxy.dataset` (HDF5 datasets). Heavy imports are deferred to first use.
+"""
+
+from acie.galaxy.properties import NUISANCE_NAMES, PROPERTY_NAMES, UNITS, property_graph
+
+__all__ = ["NUISANCE_NAMES", "PROPERTY_NAMES", "UNITS", "GalaxyBatch", "GalaxySimulator",
+           "property_graph"]
+
+
+def __getattr__(name: str):
+    if name in ("GalaxySimulator", "GalaxyBatch"):
+        from acie.galaxy import simulator
+
+        return getattr(simulator, name)
+    raise AttributeError(f"module 'acie.galaxy' has no attribute {name!r}")
