@@ -163,7 +163,7 @@ RANGES: dict[str, Interval] = {
     "metallicity": Interval(7.0, 9.5),
     "age": Interval(0.05, AGE_OF_UNIVERSE_GYR),
     "log_size": Interval(-1.0, 2.0),
-    "sersic_n": Interval(0.3, 8.0),
+    "sersic_n": Interval(0.3, 6.2),  # GalSim Sersic range, also the renderer's
     "log_luminosity": Interval(6.0, 12.5),
     "velocity_dispersion": Interval(5.0, 1000.0),
 }

@@ -380,13 +380,6 @@ class GalaxySimulator:
             if name not in PROPERTY_NAMES:
                 raise UnknownNodeError(name, list(PROPERTY_NAMES))
             fixed[name] = validate_values(name, value, n=n)
-        if "sersic_n" in fixed:
-            lo, hi = SERSIC_N_RANGE
-            if ((fixed["sersic_n"] < lo) | (fixed["sersic_n"] > hi)).any():
-                from acie.errors import OutOfRangeError
-
-                raise OutOfRangeError(f"sersic_n must lie in [{lo}, {hi}] for rendering; got "
-                                      f"{fixed['sersic_n'].tolist()[:3]}")
         recompute = set(descendants(tuple(fixed))) - set(fixed)
         keep = {k: batch.properties[k] for k in PROPERTY_NAMES if k not in recompute and k not in
                 fixed}
