@@ -4,7 +4,8 @@
 
 with v_min = q/(2mχ) + E/q (c = 1) — Essig et al., JHEP 05 (2016) 046, eq. 3.3, in
 QCDark's normalisation (Dreyer et al., PRD 109, 115008 (2024)); identical to QCDark's
-``d_rate`` except that the q integral is the trapezoid rule on the table's grid.
+``d_rate`` except that the q integral is by default the trapezoid rule on the table's
+grid (``q_rule="simpson"`` reproduces QCDark's Simpson rule).
 
 The dark-matter form factor is F_DM(q) = (q_ref² + m_φ²)/(q² + m_φ²) with q_ref = α mₑ:
 1 for a heavy mediator, (α mₑ/q)² for a light one.
@@ -116,6 +117,16 @@ def eta_table(h: HaloParameters, v_earth_kms: float) -> tuple[float, np.ndarray]
     return _ETA_NODES / (vmax / C_KMS), vals
 
 
+def _q_weights(x: np.ndarray, rule: str) -> np.ndarray:
+    if rule == "trapezoid":
+        return _trapz_weights(x)
+    if rule == "simpson":  # scipy's composite Simpson weights (QCDark's choice), from the identity
+        from scipy.integrate import simpson
+
+        return simpson(np.eye(x.size), x=x, axis=1)
+    raise UnknownNameError(expected_got("q integration rule", "'trapezoid' or 'simpson'", rule))
+
+
 def _trapz_weights(x: np.ndarray) -> np.ndarray:
     w = np.empty_like(x)
     dx = np.diff(x)
@@ -131,7 +142,7 @@ def _energy_bin_widths(e: np.ndarray) -> np.ndarray:
 
 def dr_de_kernel(table: FormFactorTable, masses_ev: np.ndarray, sigma_cm2: np.ndarray, h: HaloParameters,
                  m_med_ev: float, *, screening: bool | str = False,
-                 v_earth_kms: float | None = None) -> np.ndarray:
+                 v_earth_kms: float | None = None, q_rule: str = "trapezoid") -> np.ndarray:
     """dR/dE on the table's energy grid, events/(kg yr eV), shape (n_m, n_E); float inputs."""
     q = table.q_eV
     e = table.energy_eV
@@ -142,7 +153,7 @@ def dr_de_kernel(table: FormFactorTable, masses_ev: np.ndarray, sigma_cm2: np.nd
     inv_dv, table_eta = eta_table(h, ve)
     n_nodes = table_eta.size - 1
     # q weights: trapezoid / q² × |F_DM|² (× screening), then only rows where f2 is non-zero
-    wq = _trapz_weights(q) / q**2 * _fdm2(q, m_med_ev)
+    wq = _q_weights(q, q_rule) / q**2 * _fdm2(q, m_med_ev)
     kern = f2 * wq[:, None]
     if screening:
         name = table.material if screening is True else str(screening)
@@ -173,7 +184,7 @@ def _inputs(mass, cross_section):
 
 def dr_de(table: FormFactorTable, mass, cross_section, *, mediator="heavy",
           halo: HaloParameters | str | None = None, screening: bool | str = False,
-          v_earth=None) -> u.Quantity:
+          v_earth=None, q_rule: str = "trapezoid") -> u.Quantity:
     """Differential rate dR/dE on the table's energy bin centres, events/(kg yr eV).
 
     Parameters
@@ -189,13 +200,18 @@ def dr_de(table: FormFactorTable, mass, cross_section, *, mediator="heavy",
         Thomas–Fermi screening (off by default).
     v_earth : Quantity ['speed'], optional
         Earth speed overriding ``halo.v_earth`` (annual modulation).
+    q_rule : {"trapezoid", "simpson"}
+        Quadrature over the table's q bins. The trapezoid rule (default) weights the
+        bin-averaged f2 evenly; "simpson" reproduces QCDark's ``d_rate`` exactly, whose
+        alternating weights on this jagged, binned data give totals 1-6 % lower for Ge.
     """
     if not isinstance(table, FormFactorTable):
         raise DataFormatError(expected_got("table", "a FormFactorTable", type(table).__name__))
     m, s = _inputs(mass, cross_section)
     h = resolve_halo(halo)
     ve = None if v_earth is None else float(as_positive(v_earth, u.km / u.s, "v_earth"))
-    out = dr_de_kernel(table, m, s, h, _mediator_mass_ev(mediator), screening=screening, v_earth_kms=ve)
+    out = dr_de_kernel(table, m, s, h, _mediator_mass_ev(mediator), screening=screening, v_earth_kms=ve,
+                       q_rule=q_rule)
     return (out if m.ndim else out[0]) * RATE_UNIT
 
 
