@@ -264,6 +264,8 @@ class JobTable:
             if expected is None:
                 cur = conn.execute(select(JobRow.state).where(JobRow.id == jid)).scalar_one()
                 expected = JobState(cur)
+                if expected in TERMINAL_STATES:
+                    raise ConflictError(f"job {jid} already finished ({expected.value})")
             check_transition(expected, new)
             return self._cas(conn, jid, expected, new, worker_id, lease_owner=None,
                              lease_expires_at=None, **values)
