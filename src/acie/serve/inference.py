@@ -251,6 +251,21 @@ class InferenceCore:
                 f"(REQUEST_TIMEOUT_S); waited {time.perf_counter() - t0:.3g} s"
             ) from None
 
+    def warm_up(self) -> float:
+        """Run the model once on a blank image so the first request pays no start-up cost.
+
+        Returns the seconds it took. Failures are logged, never raised: a model that
+        cannot answer a blank image may still answer real ones.
+        """
+        t0 = time.perf_counter()
+        blank = np.zeros((1, *tuple(self.model.image_shape)), dtype=np.float32)
+        try:
+            self.model.counterfactual(blank, {}, physics_tolerance=float("inf"), physics_steps=0,
+                                      watermark=False)
+        except Exception as exc:
+            log.warning("model warm-up failed: %s", exc)
+        return time.perf_counter() - t0
+
     def close(self, *, wait: bool = True) -> None:
         """Stop accepting work; with ``wait``, let running requests finish."""
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -27,7 +27,7 @@ from acie.serve.status_codes import code_for_class
 from acie.serve.tensors import decode_b64
 from acie.serve.tracing import trace_context
 
-__all__ = ["JobRunner", "get_job", "parse_error", "queue_request_id", "recent_jobs", "search",
+__all__ = ["JobRunner", "get_job", "job_events", "parse_error", "queue_request_id", "recent_jobs", "search",
            "submit_job"]
 
 log = logging.getLogger("acie.serve.jobs")
@@ -60,6 +60,15 @@ def get_job(queue: Any, job_id: str) -> Any:
     except ValueError:
         raise NotFoundError(f"job ids are UUIDs; got {job_id!r}") from None
     return queue.get(uid)
+
+
+def job_events(queue: Any, job: Any) -> list[dict[str, Any]]:
+    """The job's state changes, oldest first: ``{"to": state, "at": ISO 8601 UTC}``.
+
+    Read after the job snapshot, so a terminal snapshot's events are all included.
+    """
+    events = queue.events(job.id)
+    return [{"to": e["to"], "at": e["at"].isoformat() if e.get("at") else None} for e in events]
 
 
 def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[Any]:

@@ -45,6 +45,7 @@ from acie.errors import (
     AcieError,
     AuthorizationError,
     BackendUnavailableError,
+    RateLimitError,
 )
 from acie.serve import job_service as serve_jobs
 from acie.serve.auth import Action, Principal, authorize, can_read_job
@@ -170,7 +171,8 @@ class _Observability:
                           send: Callable) -> Callable | None:
         limit = self.runtime.settings.MAX_REQUEST_BYTES
         declared = headers.get("content-length")
-        too_big = RequestTooLarge(limit)
+        too_big = RateLimitError(
+            f"request body must be at most {limit} bytes (MAX_REQUEST_BYTES)")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:
                 await _error_response(too_big, status=413)(scope, receive, send)
@@ -217,13 +219,6 @@ class _Observability:
                             action=f"rest.{label}", outcome=str(status),
                             resource=f"model/{rt.model_version}", duration_ms=seconds * 1e3,
                             ip=client[0] if client else None)
-
-
-class RequestTooLarge(AcieError, ValueError):
-    """Internal marker: the body exceeds MAX_REQUEST_BYTES (mapped to HTTP 413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body must be at most {limit} bytes (MAX_REQUEST_BYTES)")
 
 
 def _job_view(rt: ServingRuntime, job: Any) -> JobView:
@@ -341,22 +336,24 @@ def _api_router() -> APIRouter:
                                   reason=f"{code.name}: {public_message(exc, code, None)}"[:120])
             return
         await websocket.accept()
-        last = None
+        # replay the job's recorded state changes in order (none is skipped, however fast
+        # the worker), then follow new ones until the job is COMPLETE or FAILED
+        sent = 0
         deadline = time.monotonic() + max(rt.core.timeout_s, 60.0) * 10
         try:
             while time.monotonic() < deadline:
-                if job.state.value != last:
-                    last = job.state.value
-                    await websocket.send_json(
-                        {"job_id": str(job.id), "state": last,
-                         "at": job.updated_at.isoformat() if job.updated_at else None})
+                events = await asyncio.to_thread(serve_jobs.job_events, rt.job_queue, job)
+                for ev in events[sent:]:
+                    await websocket.send_json({"job_id": str(job.id), "state": ev["to"],
+                                               "at": ev["at"]})
+                sent = len(events)
                 if job.terminal:
                     view = _job_view(rt, job)
-                    await websocket.send_json({"job_id": str(job.id), "final": True,
+                    await websocket.send_json({"final": True,
                                                **json.loads(view.model_dump_json())})
                     break
                 await asyncio.sleep(0.05)
-                job = await asyncio.to_thread(serve_jobs.get_job, rt.job_queue, job_id)
+                job = await asyncio.to_thread(serve_jobs.get_job, rt.job_queue, str(job.id))
             await websocket.close()
         except WebSocketDisconnect:
             return
@@ -410,8 +407,6 @@ def create_app(runtime: ServingRuntime, *, extra_routers: Sequence[APIRouter] = 
 
     @app.exception_handler(AcieError)
     async def _acie_error(request: Request, exc: AcieError) -> JSONResponse:
-        if isinstance(exc, RequestTooLarge):
-            return _error_response(exc, status=413, code_name="RESOURCE_EXHAUSTED")
         return _error_response(exc)
 
     @app.exception_handler(TimeoutError)

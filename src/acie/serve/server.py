@@ -1,0 +1,189 @@
+"""One process serving REST, gRPC and a job worker over one :class:`ServingRuntime`.
+
+:func:`build_runtime` opens the backends the settings name (embedded defaults: SQLite
+database and job queue in ``ACIE_DATA_DIR``, in-memory rate limits and vector index)
+and :class:`Server` starts uvicorn (in a thread), the gRPC server and the worker.
+:meth:`Server.stop` shuts down gracefully: health flips to NOT_SERVING on both
+protocols first, then new work is refused, running calls get ``grace_s`` to finish,
+the worker finishes its job, and the audit log is flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from acie.serve.grpc_server import GrpcServer, TlsConfig
+from acie.serve.job_service import JobRunner
+from acie.serve.runtime import ServingRuntime
+
+__all__ = ["Server", "build_runtime", "resolve_jwt_secret"]
+
+log = logging.getLogger("acie.serve.server")
+
+
+def resolve_jwt_secret(settings: Any) -> str | None:
+    """``JWT_SECRET``, else (without a JWKS file) the local secret in ``ACIE_DATA_DIR``.
+
+    A generated secret is logged (its path, never its value), so an operator knows that
+    tokens must come from ``acie auth token`` on this machine.
+    """
+    from acie.serve.auth import load_or_create_local_secret
+
+    if settings.JWT_SECRET is not None:
+        return settings.JWT_SECRET.get_secret_value()
+    if settings.JWKS_FILE is not None:
+        return None
+    secret, created = load_or_create_local_secret(settings.ACIE_DATA_DIR)
+    path = settings.ACIE_DATA_DIR / "jwt_secret"
+    if created:
+        log.warning("JWT_SECRET is not set: generated a local HS256 secret", extra={"path": str(path)})
+    else:
+        log.info("JWT_SECRET is not set: using the local HS256 secret", extra={"path": str(path)})
+    return secret
+
+
+def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
+                  blind_layer: Any = None) -> ServingRuntime:
+    """Open the database, audit log, job queue and model the settings name.
+
+    Parameters
+    ----------
+    settings : acie.config.Settings
+    model : CounterfactualModel, optional
+        Default: the shipped model (:func:`acie.deepscm.engine.load_default_model`).
+    vector_index, blind_layer : optional
+        Already-built embedding index and blind-inference layer.
+    """
+    from acie.jobs import open_job_queue
+    from acie.store.audit import AuditLog
+    from acie.store.database import create_engine_for, migrate
+
+    settings.ACIE_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    secret = resolve_jwt_secret(settings)
+    engine = create_engine_for(settings.database_url)
+    migrate(settings.database_url, engine=engine)
+    if model is None:
+        from acie.deepscm.engine import load_default_model
+
+        model = load_default_model(device="cuda" if settings.ENABLE_CUDA else "cpu")
+    queue = open_job_queue(settings, engine=engine, migrate_schema=False)
+    rt = ServingRuntime.build(settings=settings, model=model, audit_log=AuditLog(engine),
+                              secret=secret, job_queue=queue, vector_index=vector_index,
+                              blind_layer=blind_layer)
+    rt.on_close(engine.dispose)
+    rt.on_close(queue.close)
+    return rt
+
+
+class Server:
+    """REST (uvicorn), gRPC and a job worker in one process.
+
+    Parameters
+    ----------
+    runtime : ServingRuntime
+    host : str
+    http_port, grpc_port : int
+        0 picks free ports; the bound ports are :attr:`http_port`, :attr:`grpc_port`.
+    grpc_tls : TlsConfig or None
+        TLS (and, with ``client_ca``, mutual TLS) for gRPC.
+    extra_routers : sequence of fastapi.APIRouter
+        Mounted into the REST app (see :func:`acie.serve.rest.create_app`).
+    run_worker : bool
+        Also run a job worker thread on the runtime's job queue.
+    """
+
+    def __init__(self, runtime: ServingRuntime, *, host: str = "127.0.0.1", http_port: int = 0,
+                 grpc_port: int = 0, grpc_tls: TlsConfig | None = None,
+                 extra_routers: Sequence[Any] = (), run_worker: bool = True) -> None:
+        import uvicorn
+
+        from acie.serve.rest import create_app
+
+        self.runtime = runtime
+        self.host = host
+        self.app = create_app(runtime, extra_routers=extra_routers)
+        self._uvicorn = uvicorn.Server(uvicorn.Config(
+            self.app, host=host, port=http_port, log_config=None, access_log=False,
+            lifespan="off", ws="websockets-sansio", timeout_graceful_shutdown=10))
+        self.grpc = GrpcServer(runtime, host=host, port=grpc_port, tls=grpc_tls)
+        self._http_thread: threading.Thread | None = None
+        self._worker = None
+        self._worker_thread: threading.Thread | None = None
+        self._run_worker = run_worker and runtime.job_queue is not None
+        self._stopped = False
+
+    @property
+    def grpc_port(self) -> int:
+        return self.grpc.port
+
+    @property
+    def http_port(self) -> int:
+        servers = getattr(self._uvicorn, "servers", None) or []
+        for s in servers:
+            for sock in s.sockets:
+                return int(sock.getsockname()[1])
+        return int(self._uvicorn.config.port)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    def start(self, *, timeout_s: float = 20.0) -> Server:
+        """Start all parts; returns when REST and gRPC accept connections."""
+        from acie.jobs import Worker
+
+        warm = self.runtime.core.warm_up()
+        log.info("model warmed up", extra={"seconds": round(warm, 3)})
+        self.grpc.start()
+        self._http_thread = threading.Thread(target=self._uvicorn.run, name="acie-http",
+                                             daemon=True)
+        self._http_thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._uvicorn.started:
+            if not self._http_thread.is_alive() or time.monotonic() > deadline:
+                self.grpc.stop(0)
+                raise OSError(f"the REST server did not start on {self.host}:"
+                              f"{self._uvicorn.config.port} within {timeout_s} s")
+            time.sleep(0.01)
+        if self._run_worker:
+            runner = JobRunner(core=self.runtime.core)
+            self._worker = Worker(self.runtime.job_queue, runner.handle,
+                                  physics_check=runner.physics_check)
+            self._worker_thread = threading.Thread(target=self._worker.run,
+                                                   kwargs={"poll_s": 0.5},
+                                                   name="acie-worker", daemon=True)
+            self._worker_thread.start()
+        self.runtime.serving = True
+        log.info("serving", extra={"http": self.http_url, "grpc": f"{self.host}:{self.grpc_port}",
+                                   "model_version": self.runtime.model_version})
+        return self
+
+    def stop(self, *, grace_s: float = 5.0) -> None:
+        """Graceful shutdown: NOT_SERVING first, then drain and stop (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.runtime.serving = False
+        self.grpc.set_serving(False)
+        log.info("shutting down: health is NOT_SERVING", extra={"grace_s": grace_s})
+        if self._worker is not None:
+            self._worker.stop()
+        stopped = self.grpc.stop(grace_s)
+        self._uvicorn.should_exit = True
+        if self._http_thread is not None:
+            self._http_thread.join(grace_s + 5)
+        stopped.wait(grace_s + 1)
+        if self._worker_thread is not None:
+            self._worker_thread.join(grace_s + 5)
+        self.runtime.close()
+        log.info("stopped")
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(grace_s=1.0)

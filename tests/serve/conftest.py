@@ -1,0 +1,119 @@
+"""Fixtures of the serving tests: a tiny untrained deep SCM, a live server on free ports.
+
+The model is a real :class:`acie.deepscm.engine.CounterfactualEngine` built through the
+deep-SCM public API (config, scalers, checkpoint) with untrained, seeded weights on
+16x16 images, so inference takes milliseconds. Its outputs are meaningless as science
+but exercise every code path of the server: shape and name validation, physics scores
+and refusals, confidences, model versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+
+SECRET = "test-secret-" + "x" * 40
+IMAGE_SHAPE = (1, 16, 16)
+# a tolerance no untrained model can miss: requests that must succeed use it
+LOOSE_TOLERANCE = 1e9
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tmp_path_factory):
+    import torch
+
+    from acie.deepscm.checkpoint import save_checkpoint
+    from acie.deepscm.engine import CounterfactualEngine
+    from acie.deepscm.model import DeepSCM, DeepSCMConfig
+    from acie.deepscm.scaling import ImageScaler, PropertyScaler
+    from acie.galaxy.properties import PARENTS, PROPERTY_NAMES, RANGES
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n = 256
+    # training-set stand-in for the scalers: uniform over the calibrated ranges
+    values = {k: rng.uniform(RANGES[k].low + 1e-3, RANGES[k].high, n) for k in PROPERTY_NAMES}
+    config = DeepSCMConfig(parents={k: list(v) for k, v in PARENTS.items()},
+                           image_shape=IMAGE_SHAPE, latent_dim=4, width=4, mechanism_hidden=8)
+    model = DeepSCM(config).eval()
+    props = PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[])
+    images = ImageScaler.fit(rng.gamma(2.0, 10.0, size=(n, *IMAGE_SHAPE)))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, model=model, properties=props, images=images,
+                    metadata={"purpose": "acie serving tests (untrained)"})
+    return CounterfactualEngine.from_checkpoint(path)
+
+
+def _observation(n: int = 1, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).gamma(2.0, 10.0, size=(n, *IMAGE_SHAPE)).astype(np.float32)
+
+
+def _tensor_json(arr: np.ndarray) -> dict:
+    a = np.ascontiguousarray(arr, dtype="<f4")
+    return {"shape": list(a.shape), "dtype": "float32", "data": base64.b64encode(a.tobytes()).decode()}
+
+
+@pytest.fixture
+def make_obs():
+    """``make_obs(n=1, seed=0)``: positive float32 images (n, 1, 16, 16) for the tiny model."""
+    return _observation
+
+
+@pytest.fixture
+def tensor_json():
+    """``tensor_json(array)``: the REST JSON form of an array."""
+    return _tensor_json
+
+
+@pytest.fixture
+def settings_factory(tmp_path, monkeypatch):
+    from acie.config import load_settings
+
+    def make(**overrides):
+        base = dict(ACIE_DATA_DIR=tmp_path / "data", JWT_SECRET=SECRET,
+                    ACIE_DATABASE_URL=f"sqlite:///{tmp_path / 'acie.sqlite3'}",
+                    REDIS_URL=None, RATE_LIMIT_PER_MINUTE=100_000, WORKER_THREADS=2)
+        base.update(overrides)
+        return load_settings(**base)
+
+    return make
+
+
+@pytest.fixture
+def server_factory(tiny_engine, settings_factory):
+    """Start servers (REST + gRPC + worker on free ports); all are stopped after the test."""
+    from acie.serve.server import Server, build_runtime
+
+    started = []
+
+    def make(*, settings=None, grpc_tls=None, extra_routers=(), model=None, **overrides):
+        s = settings or settings_factory(**overrides)
+        rt = build_runtime(s, model=model or tiny_engine)
+        srv = Server(rt, grpc_tls=grpc_tls, extra_routers=extra_routers).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop(grace_s=0.5)
+    leftover = [t.name for t in threading.enumerate() if t.name.startswith("acie-worker")]
+    assert not leftover, f"worker threads left running: {leftover}"
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()
+
+
+@pytest.fixture
+def token():
+    """Mint a token signed with the test secret (defaults: researcher with both scopes)."""
+    from acie.serve.auth import mint_token
+
+    def make(sub="alice", role="researcher", scopes=("inference:read", "inference:write"), **kw):
+        return mint_token(subject=sub, role=role, scopes=scopes, secret=SECRET, **kw)
+
+    return make
