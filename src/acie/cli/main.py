@@ -38,9 +38,13 @@ def version() -> None:
 
 
 def main() -> None:
-    """Run the command, turning ACIE errors into a one-line message and exit status 2."""
+    """Run the command, turning ACIE errors into a one-line message and exit status 2.
+
+    Usage errors are typer's (exit status 2 with the usage line); an ``AcieError`` from a
+    command is shown as ``error: <message>`` without a traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except AcieError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
