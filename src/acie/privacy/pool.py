@@ -83,7 +83,8 @@ class RandomnessPool:
     def __copy__(self) -> Any:
         raise TypeError("a RandomnessPool cannot be copied: its values must be used once")
 
-    __deepcopy__ = __copy__
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        raise TypeError("a RandomnessPool cannot be copied: its values must be used once")
 
     def _discard_inherited(self) -> None:
         # runs in a freshly forked child: the lock may have been held by another thread
