@@ -120,8 +120,10 @@ def quiescence_weight(log_stellar_mass, log_sfr, *, threshold_dex: float = 0.75,
     The transition sits ``threshold_dex`` below the Speagle et al. (2014) main sequence
     (a common cut for quiescence) with a logistic width of ``width_dex``.
     """
+    from scipy.special import expit
+
     offset = np.asarray(log_sfr, dtype=float) - speagle14_main_sequence(log_stellar_mass)
-    return 1.0 / (1.0 + np.exp((offset + threshold_dex) / width_dex))
+    return expit(-(offset + threshold_dex) / width_dex)
 
 
 def size_vdw14(log_stellar_mass, weight_quiescent):

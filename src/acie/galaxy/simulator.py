@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.special import expit
 
 from acie.errors import InputValidationError, ShapeError, UnknownNameError, UnknownNodeError
 from acie.galaxy import relations as rel
@@ -263,7 +264,7 @@ class GalaxySimulator:
         if name == "log_sfr":
             gas_excess = v["log_gas_mass"] - ms - rel.gas_fraction_ps11(ms)
             f_q = rel.quenched_fraction_peng10(ms)
-            quenched = 1.0 / (1.0 + np.exp(-(f_q - e["quench"]) / _QUENCH_WIDTH))
+            quenched = expit((f_q - e["quench"]) / _QUENCH_WIDTH)
             return (rel.speagle14_main_sequence(ms) + _GAS_TO_SFR * gas_excess + s[name] * e[name]
                     - _QUENCH_DEPTH_DEX * quenched)
         if name == "metallicity":
