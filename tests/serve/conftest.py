@@ -117,3 +117,71 @@ def token():
         return mint_token(subject=sub, role=role, scopes=scopes, secret=SECRET, **kw)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pki():
+    """A CA, a server certificate for localhost/127.0.0.1, a client certificate it signed,
+    and a client certificate from an unrelated CA (all PEM bytes), made with cryptography."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def pem_key(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def ca(cn):
+        k = key()
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn))
+                .public_key(k.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                             crl_sign=True, content_commitment=False,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, encipher_only=False,
+                                             decipher_only=False), critical=True)
+                .sign(k, hashes.SHA256()))
+        return k, cert
+
+    def leaf(cn, ca_key, ca_cert, usage, san=None):
+        k = key()
+        b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
+             .public_key(k.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        cert = b.sign(ca_key, hashes.SHA256())
+        return pem_key(k), cert.public_bytes(serialization.Encoding.PEM)
+
+    ca_key, ca_cert = ca("ACIE test CA")
+    rogue_key, rogue_cert = ca("rogue CA")
+    server_key, server_cert = leaf("localhost", ca_key, ca_cert, ExtendedKeyUsageOID.SERVER_AUTH,
+                                   [x509.DNSName("localhost"),
+                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    client_key, client_cert = leaf("alice", ca_key, ca_cert, ExtendedKeyUsageOID.CLIENT_AUTH)
+    rogue_client_key, rogue_client_cert = leaf("mallory", rogue_key, rogue_cert,
+                                               ExtendedKeyUsageOID.CLIENT_AUTH)
+    return {
+        "ca": ca_cert.public_bytes(serialization.Encoding.PEM),
+        "server_key": server_key, "server_cert": server_cert,
+        "client_key": client_key, "client_cert": client_cert,
+        "rogue_client_key": rogue_client_key, "rogue_client_cert": rogue_client_cert,
+    }

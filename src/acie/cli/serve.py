@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
                                                   "enables mutual TLS on gRPC"),
         worker: bool = typer.Option(True, help="run a job worker in this process"),
         grace: float = typer.Option(5.0, help="seconds running calls get on shutdown"),
+        drain: float = typer.Option(1.0, help="seconds health reports NOT_SERVING before "
+                                    "the listeners close"),
     ) -> None:
         """Start the API server (REST + gRPC) and a worker; Ctrl-C stops it gracefully.
 
@@ -83,4 +85,4 @@ def register(app: typer.Typer) -> None:
             while not stop.wait(0.5):
                 pass
         finally:
-            server.stop(grace_s=grace)
+            server.stop(grace_s=grace, drain_s=drain)

@@ -201,8 +201,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         return self.runtime.core.validate(
             request_id=request.request_id, observation=obs,
             interventions=dict(request.interventions),
-            physics_tolerance=request.physics_tolerance or None,
-            physics_steps=request.physics_steps or None)
+            physics_tolerance=(request.physics_tolerance
+                               if request.HasField("physics_tolerance") else None),
+            physics_steps=request.physics_steps if request.HasField("physics_steps") else None)
 
     def CounterfactualInference(self, request, context):
         principal = current_principal()

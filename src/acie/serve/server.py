@@ -162,14 +162,23 @@ class Server:
                                    "model_version": self.runtime.model_version})
         return self
 
-    def stop(self, *, grace_s: float = 5.0) -> None:
-        """Graceful shutdown: NOT_SERVING first, then drain and stop (idempotent)."""
+    def stop(self, *, grace_s: float = 5.0, drain_s: float = 0.0) -> None:
+        """Graceful shutdown (idempotent).
+
+        Health turns NOT_SERVING on both protocols first; for ``drain_s`` seconds the
+        server keeps answering (so load balancers polling health move traffic away), then
+        new calls are refused, running calls get ``grace_s`` seconds, the worker finishes
+        its current job, and the audit log is flushed.
+        """
         if self._stopped:
             return
         self._stopped = True
         self.runtime.serving = False
         self.grpc.set_serving(False)
-        log.info("shutting down: health is NOT_SERVING", extra={"grace_s": grace_s})
+        log.info("shutting down: health is NOT_SERVING", extra={"grace_s": grace_s,
+                                                                "drain_s": drain_s})
+        if drain_s > 0:
+            time.sleep(drain_s)
         if self._worker is not None:
             self._worker.stop()
         stopped = self.grpc.stop(grace_s)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61\x63ie/v1/inference.proto\x12\x07\x61\x63ie.v1\"4\n\x06Tensor\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x83\x02\n\x15\x43ounterfactualRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x0bobservation\x18\x02 \x01(\x0b\x32\x0f.acie.v1.Tensor\x12H\n\rinterventions\x18\x03 \x03(\x0b\x32\x31.acie.v1.CounterfactualRequest.InterventionsEntry\x12\x19\n\x11physics_tolerance\x18\x04 \x01(\x01\x12\x15\n\rphysics_steps\x18\x05 \x01(\x05\x1a\x34\n\x12InterventionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xab\x04\n\x16\x43ounterfactualResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x0e\x63ounterfactual\x18\x02 \x01(\x0b\x32\x0f.acie.v1.Tensor\x12\x12\n\nconfidence\x18\x03 \x03(\x01\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01\x12\x17\n\x0fviolation_score\x18\x05 \x03(\x01\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12[\n\x17\x66\x61\x63tual_properties_mean\x18\x07 \x03(\x0b\x32:.acie.v1.CounterfactualResponse.FactualPropertiesMeanEntry\x12i\n\x1e\x63ounterfactual_properties_mean\x18\x08 \x03(\x0b\x32\x41.acie.v1.CounterfactualResponse.CounterfactualPropertiesMeanEntry\x12\x1f\n\x06status\x18\t \x01(\x0b\x32\x0f.acie.v1.Status\x12\x10\n\x08trace_id\x18\n \x01(\t\x1a<\n\x1a\x46\x61\x63tualPropertiesMeanEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x43\n!CounterfactualPropertiesMeanEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x14\n\x12HealthCheckRequest\"\xcc\x01\n\x13HealthCheckResponse\x12:\n\x06status\x18\x01 \x01(\x0e\x32*.acie.v1.HealthCheckResponse.ServingStatus\x12\x11\n\tgpu_count\x18\x02 \x01(\x05\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x03\":\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x32\x90\x02\n\x10InferenceService\x12Z\n\x17\x43ounterfactualInference\x12\x1e.acie.v1.CounterfactualRequest\x1a\x1f.acie.v1.CounterfactualResponse\x12V\n\x0fStreamInference\x12\x1e.acie.v1.CounterfactualRequest\x1a\x1f.acie.v1.CounterfactualResponse(\x01\x30\x01\x12H\n\x0bHealthCheck\x12\x1b.acie.v1.HealthCheckRequest\x1a\x1c.acie.v1.HealthCheckResponseB\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61\x63ie/v1/inference.proto\x12\x07\x61\x63ie.v1\"4\n\x06Tensor\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\xb5\x02\n\x15\x43ounterfactualRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x0bobservation\x18\x02 \x01(\x0b\x32\x0f.acie.v1.Tensor\x12H\n\rinterventions\x18\x03 \x03(\x0b\x32\x31.acie.v1.CounterfactualRequest.InterventionsEntry\x12\x1e\n\x11physics_tolerance\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rphysics_steps\x18\x05 \x01(\x05H\x01\x88\x01\x01\x1a\x34\n\x12InterventionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x14\n\x12_physics_toleranceB\x10\n\x0e_physics_steps\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xab\x04\n\x16\x43ounterfactualResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x0e\x63ounterfactual\x18\x02 \x01(\x0b\x32\x0f.acie.v1.Tensor\x12\x12\n\nconfidence\x18\x03 \x03(\x01\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01\x12\x17\n\x0fviolation_score\x18\x05 \x03(\x01\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12[\n\x17\x66\x61\x63tual_properties_mean\x18\x07 \x03(\x0b\x32:.acie.v1.CounterfactualResponse.FactualPropertiesMeanEntry\x12i\n\x1e\x63ounterfactual_properties_mean\x18\x08 \x03(\x0b\x32\x41.acie.v1.CounterfactualResponse.CounterfactualPropertiesMeanEntry\x12\x1f\n\x06status\x18\t \x01(\x0b\x32\x0f.acie.v1.Status\x12\x10\n\x08trace_id\x18\n \x01(\t\x1a<\n\x1a\x46\x61\x63tualPropertiesMeanEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x43\n!CounterfactualPropertiesMeanEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x14\n\x12HealthCheckRequest\"\xcc\x01\n\x13HealthCheckResponse\x12:\n\x06status\x18\x01 \x01(\x0e\x32*.acie.v1.HealthCheckResponse.ServingStatus\x12\x11\n\tgpu_count\x18\x02 \x01(\x05\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x03\":\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x32\x90\x02\n\x10InferenceService\x12Z\n\x17\x43ounterfactualInference\x12\x1e.acie.v1.CounterfactualRequest\x1a\x1f.acie.v1.CounterfactualResponse\x12V\n\x0fStreamInference\x12\x1e.acie.v1.CounterfactualRequest\x1a\x1f.acie.v1.CounterfactualResponse(\x01\x30\x01\x12H\n\x0bHealthCheck\x12\x1b.acie.v1.HealthCheckRequest\x1a\x1c.acie.v1.HealthCheckResponseB\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,23 +41,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENSOR']._serialized_start=36
   _globals['_TENSOR']._serialized_end=88
   _globals['_COUNTERFACTUALREQUEST']._serialized_start=91
-  _globals['_COUNTERFACTUALREQUEST']._serialized_end=350
-  _globals['_COUNTERFACTUALREQUEST_INTERVENTIONSENTRY']._serialized_start=298
-  _globals['_COUNTERFACTUALREQUEST_INTERVENTIONSENTRY']._serialized_end=350
-  _globals['_STATUS']._serialized_start=352
-  _globals['_STATUS']._serialized_end=391
-  _globals['_COUNTERFACTUALRESPONSE']._serialized_start=394
-  _globals['_COUNTERFACTUALRESPONSE']._serialized_end=949
-  _globals['_COUNTERFACTUALRESPONSE_FACTUALPROPERTIESMEANENTRY']._serialized_start=820
-  _globals['_COUNTERFACTUALRESPONSE_FACTUALPROPERTIESMEANENTRY']._serialized_end=880
-  _globals['_COUNTERFACTUALRESPONSE_COUNTERFACTUALPROPERTIESMEANENTRY']._serialized_start=882
-  _globals['_COUNTERFACTUALRESPONSE_COUNTERFACTUALPROPERTIESMEANENTRY']._serialized_end=949
-  _globals['_HEALTHCHECKREQUEST']._serialized_start=951
-  _globals['_HEALTHCHECKREQUEST']._serialized_end=971
-  _globals['_HEALTHCHECKRESPONSE']._serialized_start=974
-  _globals['_HEALTHCHECKRESPONSE']._serialized_end=1178
-  _globals['_HEALTHCHECKRESPONSE_SERVINGSTATUS']._serialized_start=1120
-  _globals['_HEALTHCHECKRESPONSE_SERVINGSTATUS']._serialized_end=1178
-  _globals['_INFERENCESERVICE']._serialized_start=1181
-  _globals['_INFERENCESERVICE']._serialized_end=1453
+  _globals['_COUNTERFACTUALREQUEST']._serialized_end=400
+  _globals['_COUNTERFACTUALREQUEST_INTERVENTIONSENTRY']._serialized_start=308
+  _globals['_COUNTERFACTUALREQUEST_INTERVENTIONSENTRY']._serialized_end=360
+  _globals['_STATUS']._serialized_start=402
+  _globals['_STATUS']._serialized_end=441
+  _globals['_COUNTERFACTUALRESPONSE']._serialized_start=444
+  _globals['_COUNTERFACTUALRESPONSE']._serialized_end=999
+  _globals['_COUNTERFACTUALRESPONSE_FACTUALPROPERTIESMEANENTRY']._serialized_start=870
+  _globals['_COUNTERFACTUALRESPONSE_FACTUALPROPERTIESMEANENTRY']._serialized_end=930
+  _globals['_COUNTERFACTUALRESPONSE_COUNTERFACTUALPROPERTIESMEANENTRY']._serialized_start=932
+  _globals['_COUNTERFACTUALRESPONSE_COUNTERFACTUALPROPERTIESMEANENTRY']._serialized_end=999
+  _globals['_HEALTHCHECKREQUEST']._serialized_start=1001
+  _globals['_HEALTHCHECKREQUEST']._serialized_end=1021
+  _globals['_HEALTHCHECKRESPONSE']._serialized_start=1024
+  _globals['_HEALTHCHECKRESPONSE']._serialized_end=1228
+  _globals['_HEALTHCHECKRESPONSE_SERVINGSTATUS']._serialized_start=1170
+  _globals['_HEALTHCHECKRESPONSE_SERVINGSTATUS']._serialized_end=1228
+  _globals['_INFERENCESERVICE']._serialized_start=1231
+  _globals['_INFERENCESERVICE']._serialized_end=1503
 # @@protoc_insertion_point(module_scope)
