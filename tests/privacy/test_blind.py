@@ -48,3 +48,18 @@ def test_server_refuses_wrong_key_and_bad_payloads(keys1024, keys512):
         server.evaluate({"format": "nope"})
     with pytest.raises(DataFormatError, match="format"):
         client.decrypt({"format": "nope"})
+
+
+def test_example_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "blind_inference.py"
+    res = subprocess.run([sys.executable, str(script), "--bits", "512", "--galaxies", "2",
+                          "--plot", str(tmp_path / "probe.png")],
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert "max |blind - plaintext probe|" in res.stdout
+    diff = float(res.stdout.split("max |blind - plaintext probe| = ")[1].split()[0])
+    assert diff < 1e-2  # weight quantisation at >= 12 bits times sum |x| (64 features, |x| < 2)
+    assert (tmp_path / "probe.png").stat().st_size > 10_000
