@@ -1,15 +1,38 @@
-"""acie.causal: structural causal models, ``do``, counterfactuals and effect estimation.
+"""acie.causal: structural causal models, ``do``, counterfactuals, identification,
+effect estimation, sensitivity and discovery.
 
-The public API::
+The public API, by module::
 
-    CausalDAG                      graph.py            DAG on networkx, surgery, d-separation
-    Mechanism and subclasses       mechanisms.py       x = f(parents, noise), invertible or not
-    StructuralCausalModel          scm.py              sampling, do, abduction, counterfactuals
-    do                             intervention.py     handler / context manager / function
-    galaxy_scm                     reference_models.py a halo -> galaxy SCM with known answers
+    graph.py             CausalDAG: a DAG on networkx; surgery (do), d-separation
+    mechanisms.py        x = f(parents, noise): linear, additive-noise, functional,
+                         fitted regressor/classifier; invertible or not
+    scm.py               StructuralCausalModel: vectorised sampling, do, abduction,
+                         unit counterfactuals (abduction-action-prediction)
+    intervention.py      do: function, method and context manager (effect handler)
+    fitting.py           fit_scm: mechanisms fitted from data given a DAG
+    identification.py    backdoor_adjustment_set, is_backdoor_set (d-separation)
+    estimators.py        regression_adjustment, ipw, aipw, estimate_effect
+    sensitivity.py       interventional_derivative (SCM), dose_response_derivative (data)
+    discovery.py         pc_discover: causal-learn's PC with background knowledge
+    reference_models.py  galaxy_scm: a halo -> galaxy SCM with closed-form answers
+
+Heavy dependencies (statsmodels, scikit-learn, causal-learn) are imported inside the
+functions that need them.
 """
 
+from acie.causal.discovery import IndependenceTest, PCResult, pc_discover
+from acie.causal.estimators import (
+    EffectEstimate,
+    EffectMethod,
+    TreatmentKind,
+    aipw,
+    estimate_effect,
+    ipw,
+    regression_adjustment,
+)
+from acie.causal.fitting import MechanismKind, fit_scm
 from acie.causal.graph import CausalDAG
+from acie.causal.identification import backdoor_adjustment_set, is_backdoor_set
 from acie.causal.intervention import active_interventions, do
 from acie.causal.mechanisms import (
     AdditiveNoiseMechanism,
@@ -24,21 +47,43 @@ from acie.causal.mechanisms import (
 )
 from acie.causal.reference_models import galaxy_interventional_means, galaxy_scm
 from acie.causal.scm import StructuralCausalModel
+from acie.causal.sensitivity import (
+    DerivativeEstimate,
+    dose_response_derivative,
+    interventional_derivative,
+)
 
 __all__ = [
     "AdditiveNoiseMechanism",
     "CausalDAG",
     "ClassifierMechanism",
     "ConstantMechanism",
+    "DerivativeEstimate",
+    "EffectEstimate",
+    "EffectMethod",
     "EmpiricalNoise",
     "FunctionalMechanism",
+    "IndependenceTest",
     "LinearMechanism",
     "Mechanism",
+    "MechanismKind",
+    "PCResult",
     "RegressorMechanism",
     "ShiftedMechanism",
     "StructuralCausalModel",
+    "TreatmentKind",
     "active_interventions",
+    "aipw",
+    "backdoor_adjustment_set",
     "do",
+    "dose_response_derivative",
+    "estimate_effect",
+    "fit_scm",
     "galaxy_interventional_means",
     "galaxy_scm",
+    "interventional_derivative",
+    "ipw",
+    "is_backdoor_set",
+    "pc_discover",
+    "regression_adjustment",
 ]

@@ -78,7 +78,7 @@ def _interval(est: float, se: float, level: float) -> tuple[float, float]:
     if not 0.0 < level < 1.0:
         raise InputValidationError(expected_got("level", "in (0, 1)", level))
     z = stats.norm.ppf(0.5 + level / 2)
-    return est - z * se, est + z * se
+    return float(est - z * se), float(est + z * se)
 
 
 def interventional_derivative(scm: StructuralCausalModel, *, treatment: str, outcome: str,
@@ -138,7 +138,8 @@ def _poly_features(z: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = None,
                              at: float, bandwidth: float | None = None,
-                             outcome_model: Any = None, n_marginal: int = 1000,
+                             outcome_model: Any = None, degree: int = 2,
+                             n_marginal: int = 1000,
                              level: float = 0.95, seed: int = 0) -> DerivativeEstimate:
     """Doubly-robust dE[Y(z)]/dz at z0 from observational data (Kennedy et al. 2017).
 
@@ -151,11 +152,17 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     at : float [treatment units]
         The point z0.
     bandwidth : float [treatment units], optional
-        Gaussian-kernel bandwidth of the local quadratic fit. Default: the rule of
-        thumb ``1.06 · sd(Z) · n^(−1/7)`` (the derivative's optimal rate).
+        Gaussian-kernel bandwidth of the local polynomial fit. Default
+        ``1.06 · sd(Z) · n^(−1/5)``: shrinking faster than the MSE-optimal
+        ``n^(−1/7)`` for a derivative, i.e. undersmoothed, so that the smoothing bias
+        (proportional to h² times the third derivative of the dose-response) stays
+        small next to the standard error.
     outcome_model : scikit-learn regressor, optional
         Fitted on columns ``[Z, X]``. Default: least squares, quadratic in Z, linear
         in X, with Z·X interactions.
+    degree : {2, 3}
+        Order of the local polynomial (2: the usual choice for a first derivative;
+        3: smaller bias, larger variance).
     n_marginal : int
         Rows of X used for the integrals over P(x) (a seeded subsample when n is larger).
     level : float
@@ -187,7 +194,9 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     if n < 50:
         raise InputValidationError(expected_got("the number of rows", "at least 50", n))
     at = float(at)
-    h = 1.06 * np.std(z) * n ** (-1 / 7) if bandwidth is None else float(bandwidth)
+    h = 1.06 * np.std(z) * n ** (-1 / 5) if bandwidth is None else float(bandwidth)
+    if degree not in (2, 3):
+        raise InputValidationError(expected_got("degree", "2 or 3", degree))
     if not (np.isfinite(h) and h > 0):
         raise InputValidationError(expected_got("bandwidth", "a positive number", bandwidth))
 
@@ -235,11 +244,12 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     # marginal density and marginalised regression at each local Z_i
     marg_pi = stats.norm.pdf(zl[:, None], zm_mean[None, :], sigma).mean(axis=1)
     marg_mu = mu_marginal(zl, xm)
-    xi = (yl - mu(zl, xl)) / pi * marg_pi + marg_mu
+    ratio = marg_pi / pi
+    xi = (yl - mu(zl, xl)) * ratio + marg_mu
 
     u = (zl - at) / h
     w = np.exp(-0.5 * u**2)
-    design = np.column_stack([np.ones_like(zl), zl - at, (zl - at) ** 2])
+    design = np.column_stack([(zl - at) ** k for k in range(degree + 1)])
     xtwx = design.T @ (w[:, None] * design)
     try:
         beta = np.linalg.solve(xtwx, design.T @ (w * xi))
@@ -252,10 +262,15 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     est, se = float(beta[1]), float(np.sqrt(cov[1, 1]))
     lo, hi = _interval(est, se, level)
     n_eff = float(w.sum() ** 2 / np.sum(w**2))
+    # effective size once the density ratios are included: far below n_eff means a
+    # few rows with tiny pi(Z|X) dominate (weak overlap), and the interval is fragile
+    wr = w * ratio
+    n_eff_ratio = float(wr.sum() ** 2 / np.sum(wr**2))
     return DerivativeEstimate(treatment="Z", outcome="Y", at=at, estimate=est, std_error=se,
                               ci_low=lo, ci_high=hi, level=level,
                               method="doubly robust (Kennedy et al. 2017)",
-                              details={"bandwidth": h, "effective_n": n_eff,
+                              details={"bandwidth": float(h), "degree": degree, "effective_n": n_eff,
+                                       "effective_n_with_density_ratio": n_eff_ratio,
                                        "n_local": int(local.sum()),
                                        "dose_response_at": float(beta[0]),
                                        "gps_sigma": sigma})
