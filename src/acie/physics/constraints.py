@@ -311,6 +311,7 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
         initial = violation_score(current(free))
     score = initial
     taken = 0
+    touched = torch.zeros(n, dtype=torch.bool, device=device)
     while taken < steps and movable:
         active = score > tolerance
         if not bool(active.any()):
@@ -328,6 +329,7 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
         step_norm = scale * norm2.sqrt()
         scale = torch.where(step_norm > max_step_dex, scale * max_step_dex / step_norm.clamp_min(
             1e-300), scale)
+        touched |= scale != 0
         free = {k: (v.detach() - scale * g) for (k, v), g in zip(leaves.items(), grads, strict=True)}
         with torch.no_grad():
             score = violation_score(current(free))
@@ -336,7 +338,8 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
     out: dict = {}
     for k, v in props.items():
         if k in movable:
-            val = final[k].detach()
+            # galaxies never moved keep their exact input values (no log/exp round trip)
+            val = torch.where(touched, final[k].detach(), tens[k])
             if was_torch:
                 out[k] = val.to(dtype=v.dtype if v.is_floating_point() else dtype, device=device)
             else:
