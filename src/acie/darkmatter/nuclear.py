@@ -43,6 +43,7 @@ __all__ = [
     "dr_de",
     "integrated_rate",
     "annual_modulation",
+    "fit_annual_modulation",
     "DRU",
 ]
 
@@ -325,3 +326,35 @@ def annual_modulation(energy, mass, cross_section, target: str | Target = "Xe", 
     else:
         out = np.stack([dr_de_kernel(e, mm, ss, tgt, h, v) for v in vvecs])
     return out * DRU
+
+
+def fit_annual_modulation(times, rates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares fit R(t) = S₀ + S_m cos(2π (t − t₀)/1 yr) along axis 0 of ``rates``.
+
+    Parameters
+    ----------
+    times : astropy Time, (n_t,)
+    rates : array-like or Quantity, (n_t, ...)
+
+    Returns
+    -------
+    s0, sm, t0_day : ndarray
+        Mean, amplitude (≥ 0) and day of year (0-based, from January 1) of the maximum.
+        A phase flip shows as t₀ moving from early June to early December.
+    """
+    from astropy.time import Time
+
+    t = times if isinstance(times, Time) else Time(times, scale="utc")
+    r = np.asarray(getattr(rates, "value", rates), dtype=float)
+    if r.shape[0] != len(t) or len(t) < 3:
+        raise ShapeError(expected_got("rates", f"at least 3 rows, one per time ({len(t)})", r.shape))
+    year_start = Time(f"{t[0].datetime.year}-01-01", scale="utc")
+    days = (t - year_start).to_value(u.day)
+    w = 2.0 * math.pi * days / 365.25
+    design = np.stack([np.ones_like(w), np.cos(w), np.sin(w)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, r.reshape(len(t), -1), rcond=None)
+    s0, a, b = coef
+    sm = np.hypot(a, b)
+    t0 = (np.arctan2(b, a) % (2 * math.pi)) * 365.25 / (2 * math.pi)
+    shape = r.shape[1:]
+    return s0.reshape(shape), sm.reshape(shape), t0.reshape(shape)

@@ -1,0 +1,168 @@
+"""Figures for dark-matter rates: spectra, rates per n_e, η(v_min), reach curves, form factors.
+
+Every function returns a :class:`matplotlib.figure.Figure` (Agg backend, no pyplot
+state) with units on the axes; :func:`save_figure` writes it at 300 dpi as PNG or PDF
+(atomically). Matplotlib is imported lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.reach import ReachCurve
+from acie.darkmatter.uncertainty import Band
+from acie.errors import InputValidationError, expected_got
+
+__all__ = [
+    "DPI",
+    "save_figure",
+    "plot_spectrum",
+    "plot_rates_per_ne",
+    "plot_eta",
+    "plot_reach",
+    "plot_material_comparison",
+    "plot_formfactor",
+]
+
+DPI = 300
+
+
+def _figure(figsize=(6.0, 4.2)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _label(quantity: u.Quantity | u.UnitBase) -> str:
+    unit = quantity.unit if isinstance(quantity, u.Quantity) else quantity
+    return unit.to_string("latex_inline")
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
+    """Save ``fig`` to ``path`` (``.png`` or ``.pdf``) at ``dpi``, via a temporary file and rename."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "pdf"):
+        raise InputValidationError(expected_got("figure file name", "ending in .png or .pdf", path.name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _band(ax, x, b: Band, unit, color, label):
+    ax.fill_between(x, b.lo95.to_value(unit), b.hi95.to_value(unit), color=color, alpha=0.18, lw=0,
+                    label=f"{label} 95 %")
+    ax.fill_between(x, b.lo68.to_value(unit), b.hi68.to_value(unit), color=color, alpha=0.35, lw=0,
+                    label=f"{label} 68 %")
+    ax.plot(x, b.median.to_value(unit), color=color, lw=1.5, label=f"{label} median")
+
+
+def plot_spectrum(energy: u.Quantity, curves: Mapping[str, u.Quantity | Band], *, title: str = "",
+                  log: bool = True):
+    """dR/dE against energy for one or more labelled spectra (or bands)."""
+    fig, ax = _figure()
+    first = next(iter(curves.values()))
+    unit = (first.median if isinstance(first, Band) else first).unit
+    x = energy.value
+    for i, (label, c) in enumerate(curves.items()):
+        color = f"C{i}"
+        if isinstance(c, Band):
+            _band(ax, x, c, unit, color, label)
+        else:
+            ax.plot(x, c.to_value(unit), color=color, label=label)
+    ax.set_xlabel(f"energy [{_label(energy)}]")
+    ax.set_ylabel(f"dR/dE [{_label(unit)}]")
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_rates_per_ne(rates: Mapping[str, u.Quantity], *, title: str = ""):
+    """Rates in each n_e bin (bar-like steps), one line per label."""
+    fig, ax = _figure()
+    unit = next(iter(rates.values())).unit
+    for i, (label, r) in enumerate(rates.items()):
+        n = np.arange(r.shape[-1])
+        ax.step(n[1:], r.to_value(unit)[1:], where="mid", color=f"C{i}", label=label)
+    ax.set_xlabel("number of electron–hole pairs $n_e$")
+    ax.set_ylabel(f"rate [{_label(unit)}]")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_eta(vmin: u.Quantity, curves: Mapping[str, u.Quantity]):
+    """η(v_min) for labelled halo models."""
+    fig, ax = _figure()
+    for i, (label, e) in enumerate(curves.items()):
+        ax.plot(vmin.value, e.to_value(u.s / u.km), color=f"C{i}", label=label)
+    ax.set_xlabel(f"$v_{{min}}$ [{_label(vmin)}]")
+    ax.set_ylabel(r"$\eta(v_{min})$ [" + (u.s / u.km).to_string("latex_inline") + "]")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None = None, title: str = ""):
+    """Cross-section reach curves against mass (log–log), optional halo-uncertainty bands by index."""
+    fig, ax = _figure()
+    for i, c in enumerate(curves):
+        m = c.mass.to_value(u.MeV)
+        if bands and i in bands:
+            _band(ax, m, bands[i], u.cm**2, f"C{i}", c.settings.get("material", c.channel))
+        label = f"{c.channel} {c.settings.get('material', c.settings.get('target', ''))} ({c.method}, {c.cl:.0%} CL)"
+        ax.plot(m, c.cross_section.to_value(u.cm**2), color=f"C{i}", lw=1.8 if not bands else 0.8,
+                ls="-" if not bands else "--", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"dark-matter mass $m_\chi$ [MeV]")
+    ax.set_ylabel(r"cross-section upper limit [cm$^{2}$]")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_material_comparison(energy_by_material: Mapping[str, tuple[u.Quantity, u.Quantity]], *, title: str = ""):
+    """dR/dE of several materials (each with its own energy grid) on one figure."""
+    fig, ax = _figure()
+    for i, (name, (e, r)) in enumerate(energy_by_material.items()):
+        ax.plot(e.to_value(u.eV), r.to_value(u.Unit("1/(kg yr eV)")), color=f"C{i}", label=name)
+    ax.set_xlabel("energy [eV]")
+    ax.set_ylabel("dR/dE [" + u.Unit("1/(kg yr eV)").to_string("latex_inline") + "]")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_formfactor(table: FormFactorTable, *, vmin_floor: float = 1e-3):
+    """Heat map of f2(q, E) (log colour scale), q in keV against E in eV."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = _figure((6.0, 4.6))
+    f2 = np.where(table.f2 > vmin_floor, table.f2, np.nan)
+    mesh = ax.pcolormesh(table.energy_eV, table.q_keV, f2, norm=LogNorm(vmin=vmin_floor, vmax=np.nanmax(f2)),
+                         shading="nearest", cmap="magma_r", rasterized=True)
+    fig.colorbar(mesh, ax=ax, label=r"$|f_{crystal}(q,E)|^2$")
+    ax.set_xlabel("energy deposit E [eV]")
+    ax.set_ylabel("momentum transfer q [keV]")
+    ax.set_title(f"{table.material} crystal form factor")
+    return fig
