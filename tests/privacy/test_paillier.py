@@ -175,6 +175,8 @@ def test_type_and_key_errors(keys512, other_keys512):
         PaillierCiphertext(pk, pk.nsquare)
     with pytest.raises(InputValidationError, match="odd integer"):
         PaillierPublicKey(n=2**600)
+    with pytest.raises(InputValidationError, match="16384 bits"):
+        PaillierPublicKey(n=2**20000 + 1)
 
 
 def test_json_round_trip(keys512):

@@ -56,6 +56,7 @@ from acie.errors import (
 
 __all__ = [
     "DEFAULT_KEY_BITS",
+    "MAX_KEY_BITS",
     "MIN_KEY_BITS",
     "PaillierCiphertext",
     "PaillierPrivateKey",
@@ -66,6 +67,8 @@ __all__ = [
 DEFAULT_KEY_BITS = 2048
 #: Smallest modulus accepted; below 2048 bits keys are for tests only.
 MIN_KEY_BITS = 256
+#: Largest modulus accepted (bounds the work a received public key can cause).
+MAX_KEY_BITS = 16384
 _PUBLIC_KIND = "acie.paillier.public/v1"
 _PRIVATE_KIND = "acie.paillier.private/v1"
 _FINGERPRINT_DOMAIN = b"acie.paillier.n/v1\x00"
@@ -99,9 +102,9 @@ class PaillierPublicKey:
 
     def __init__(self, *, n: int) -> None:
         n = _as_int(n, "Paillier modulus n")
-        if n < (1 << (MIN_KEY_BITS - 1)) or n % 2 == 0:
+        if n < (1 << (MIN_KEY_BITS - 1)) or n.bit_length() > MAX_KEY_BITS or n % 2 == 0:
             raise InputValidationError(
-                f"Paillier modulus n must be an odd integer of at least {MIN_KEY_BITS} bits; "
+                f"Paillier modulus n must be an odd integer of {MIN_KEY_BITS} to {MAX_KEY_BITS} bits; "
                 f"got a {n.bit_length()}-bit {'even' if n % 2 == 0 else 'odd'} number"
             )
         self.n = mpz(n)
@@ -617,8 +620,10 @@ def generate_keypair(bits: int = DEFAULT_KEY_BITS) -> tuple[PaillierPublicKey, P
     (PaillierPublicKey, PaillierPrivateKey)
     """
     bits = _as_int(bits, "key size bits")
-    if bits < MIN_KEY_BITS or bits % 2:
-        raise InputValidationError(f"key size must be an even number of bits >= {MIN_KEY_BITS}; got {bits}")
+    if not MIN_KEY_BITS <= bits <= MAX_KEY_BITS or bits % 2:
+        raise InputValidationError(
+            f"key size must be an even number of bits in [{MIN_KEY_BITS}, {MAX_KEY_BITS}]; got {bits}"
+        )
     half = bits // 2
     while True:
         p = _random_prime(half)
