@@ -257,9 +257,9 @@ def plot_analysis(analysis: InterventionAnalysis, path: str, *, dpi: int = 300) 
         est = np.array([e.estimate for e in effs])
         lo = est - np.array([e.ci_low for e in effs])
         hi = np.array([e.ci_high for e in effs]) - est
-        colors = ["tab:red" if e.changed else "tab:gray" for e in effs]
-        ax.errorbar(est, pos, xerr=[lo, hi], fmt="none", ecolor=colors, capsize=3)
-        ax.scatter(est, pos, c=colors, zorder=3)
+        for p, e, x, a, b in zip(pos, effs, est, lo, hi, strict=True):
+            color = "tab:red" if e.changed else "tab:gray"
+            ax.errorbar([x], [p], xerr=[[a], [b]], fmt="o", color=color, capsize=3)
         ax.axvline(0.0, color="k", lw=0.8)
         ax.set_yticks(pos, [e.treatment for e in effs])
         ax.set_xlabel(f"effect on {y} [{UNITS[y]}]")
