@@ -12,7 +12,7 @@ import sys
 import gmpy2
 import pytest
 
-from acie.errors import CryptoError, InputValidationError
+from acie.errors import CryptoError, InputValidationError, KeyMismatchError
 from acie.privacy.paillier import PaillierCiphertext
 from acie.privacy.pool import RandomnessPool
 
@@ -55,6 +55,12 @@ def test_key_holder_pool(keys512):
 def test_pool_key_mismatch(keys512, other_keys512):
     with pytest.raises(CryptoError, match="does not belong"):
         RandomnessPool(keys512[0], private_key=other_keys512[1])
+    foreign = RandomnessPool(other_keys512[0], capacity=1)
+    pk, sk = keys512
+    with pytest.raises(KeyMismatchError, match="pool belongs to another key"):
+        pk.encrypt(1, pool=foreign)
+    with pytest.raises(KeyMismatchError):
+        sk.encrypt(1).rerandomize(pool=foreign)
 
 
 def test_pool_cannot_be_pickled_or_copied(keys512):

@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike
 
 from acie.errors import CryptoError, EncodingOverflowError, InputValidationError, ShapeError
 from acie.privacy.encoding import round_scaled
+from acie.privacy.paillier import randomness_source
 from acie.privacy.vector import EncryptedVector
 
 __all__ = ["EncryptedLinearLayer"]
@@ -237,7 +238,7 @@ class EncryptedLinearLayer:
                 f"of the {pk.bits}-bit key; lower the input bound or the precisions"
             )
         n2 = pk.nsquare
-        take = pool.take if pool is not None else pk.random_nth_residue
+        take = randomness_source(pk, pool)
         products = self._plan.run(x.ciphertexts, n2)
         out = [y * pk.plaintext_factor(bj) % n2 * take() % n2
                for y, bj in zip(products, self.bias_int(x.precision), strict=True)]

@@ -62,6 +62,7 @@ __all__ = [
     "PaillierPrivateKey",
     "PaillierPublicKey",
     "generate_keypair",
+    "randomness_source",
 ]
 
 DEFAULT_KEY_BITS = 2048
@@ -173,7 +174,7 @@ class PaillierPublicKey:
         PaillierCiphertext
         """
         factor = self.plaintext_factor(m)
-        rn = pool.take() if pool is not None else self.random_nth_residue()
+        rn = randomness_source(self, pool)()
         return PaillierCiphertext(self, factor * rn % self.nsquare)
 
     # serialisation ----------------------------------------------------------
@@ -444,6 +445,17 @@ class PaillierPrivateKey:
         from acie.privacy.keyfile import read_json
 
         return cls.from_dict(read_json(path, what="Paillier private key"))
+
+
+def randomness_source(public_key: PaillierPublicKey, pool: Any = None) -> Any:
+    """A callable returning fresh ``r^n mod n²``: ``pool.take`` (checked to match the key) or the slow path."""
+    if pool is None:
+        return public_key.random_nth_residue
+    if getattr(pool, "public_key", None) != public_key:
+        raise KeyMismatchError(
+            f"the randomness pool belongs to another key than {public_key.fingerprint[:16]}…"
+        )
+    return pool.take
 
 
 def _parse_decimal(data: dict[str, Any], field: str) -> int:
@@ -721,5 +733,5 @@ class PaillierCiphertext:
     def rerandomize(self, *, pool: Any = None) -> PaillierCiphertext:
         """The same plaintext under fresh randomness (a pool entry or a new exponentiation)."""
         pk = self.public_key
-        rn = pool.take() if pool is not None else pk.random_nth_residue()
+        rn = randomness_source(pk, pool)()
         return PaillierCiphertext(pk, self.value * rn % pk.nsquare)

@@ -40,7 +40,12 @@ from acie.privacy.encoding import (
     FixedPointEncoding,
     decode_at,
 )
-from acie.privacy.paillier import PaillierCiphertext, PaillierPrivateKey, PaillierPublicKey
+from acie.privacy.paillier import (
+    PaillierCiphertext,
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    randomness_source,
+)
 
 __all__ = ["VECTOR_FORMAT", "EncryptedVector"]
 
@@ -117,7 +122,9 @@ class EncryptedVector:
             cts = [key.encrypt(m).value for m in ints]
         elif isinstance(key, PaillierPublicKey):
             pk = key
-            cts = [pk.encrypt(m, pool=pool).value for m in ints]
+            take = randomness_source(pk, pool)
+            n2 = pk.nsquare
+            cts = [pk.plaintext_factor(m) * take() % n2 for m in ints]
         else:
             raise InputValidationError(
                 f"key must be a PaillierPublicKey or PaillierPrivateKey; got {type(key).__name__}"
@@ -218,7 +225,7 @@ class EncryptedVector:
         """The same plaintexts under fresh randomness."""
         pk = self.public_key
         n2 = pk.nsquare
-        take = pool.take if pool is not None else pk.random_nth_residue
+        take = randomness_source(pk, pool)
         return self._like([c * take() % n2 for c in self.ciphertexts], self.bound)
 
     # serialisation ----------------------------------------------------------------------
