@@ -203,8 +203,12 @@ def build_cell(material: str | Material, settings: FormFactorSettings):
         cell.ke_cutoff = settings.ke_cutoff
     cell.precision = settings.precision
     cell.verbose = 0
+    import warnings
+
     try:
-        cell.build()
+        with warnings.catch_warnings():  # PySCF suggests basis-set-exchange; we report instead
+            warnings.filterwarnings("ignore", message="Basis may be available", category=UserWarning)
+            cell.build()
     except (KeyError, RuntimeError, ValueError) as exc:  # PySCF reports a missing basis so
         raise InputValidationError(expected_got(
             f"basis/pseudopotential for {mat.name}", "names PySCF has for every element",

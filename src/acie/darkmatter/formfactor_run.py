@@ -101,7 +101,8 @@ def _run_block(index: int, pairs: list[tuple[int, int]]) -> tuple[int, np.ndarra
 
 def compute_form_factor(material: str | Material, settings: ff.FormFactorSettings | None = None, *,
                         workdir: str | os.PathLike | None = None, n_workers: int = 1,
-                        progress: bool = True, max_blocks: int | None = None):
+                        progress: bool = True, max_blocks: int | None = None,
+                        bands: ff.BandStructure | None = None):
     """Compute the crystal form factor of ``material``.
 
     Parameters
@@ -117,6 +118,9 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
         Show a tqdm progress bar.
     max_blocks : int, optional
         Stop after this many new blocks (for staged runs); then returns ``None``.
+    bands : BandStructure, optional
+        Bands from an earlier :func:`~acie.darkmatter.formfactor.run_dft` with the same
+        DFT settings (skips the DFT).
 
     Returns
     -------
@@ -151,12 +155,16 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
         else:
             _atomic_text(key_file, json.dumps(key, sort_keys=True))
     bands_file = wd / "bands.npz" if wd is not None else None
-    if bands_file is not None and bands_file.exists():
+    if bands is not None:
+        if bands.kpts.shape[0] != int(np.prod(settings.kmesh)):
+            raise InputValidationError(expected_got("bands", f"{int(np.prod(settings.kmesh))} k-points (kmesh)",
+                                                    bands.kpts.shape[0]))
+    elif bands_file is not None and bands_file.exists():
         bands = _bands_from_file(bands_file)
     else:
         bands = ff.run_dft(mat, settings, cell=cell)
-        if bands_file is not None:
-            _atomic_savez(bands_file, **_bands_to_arrays(bands))
+    if bands_file is not None and not bands_file.exists():
+        _atomic_savez(bands_file, **_bands_to_arrays(bands))
     n_k = len(bands.kpts)
     k_extent = 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))) if n_k > 1 else 0.0
     gvecs = ff.g_vectors(cell, settings.q_max, k_extent)
