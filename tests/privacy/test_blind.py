@@ -35,6 +35,18 @@ def test_client_server_round_trip(keys1024):
     np.testing.assert_allclose(blind_infer(x, layer=layer, private_key=sk, value_bound=100.0), y, rtol=0, atol=0)
 
 
+def test_background_refill(keys512):
+    pk, sk = keys512
+    _, _, layer = _probe()
+    server = BlindInferenceServer(layer=layer, pool_capacity=6, background_refill=True)
+    client = BlindInferenceClient(private_key=sk)
+    client.decrypt(server.evaluate(client.request(np.zeros(8))))  # empty pool: 3 misses, refill starts
+    thread = server._refills[pk.fingerprint]
+    thread.join(timeout=60)
+    assert not thread.is_alive() and server.pool(pk).available == 6
+    assert server.pool(pk).misses == 3
+
+
 def test_server_refuses_wrong_key_and_bad_payloads(keys1024, keys512):
     _, sk = keys1024
     pk_other, _ = keys512

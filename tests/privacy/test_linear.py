@@ -5,10 +5,13 @@ from __future__ import annotations
 import gmpy2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acie.errors import EncodingOverflowError, InputValidationError, ShapeError
 from acie.privacy.encoding import FixedPointEncoding
 from acie.privacy.linear import EncryptedLinearLayer, _group_size, _StrausPlan
+from acie.privacy.paillier import PaillierCiphertext
 from acie.privacy.pool import RandomnessPool
 from acie.privacy.vector import EncryptedVector
 
@@ -97,3 +100,20 @@ def test_construction_errors(keys512):
         layer(EncryptedVector.encrypt(sk, [1.0, 2.0]))
     with pytest.raises(InputValidationError):
         layer([1, 2, 3])
+
+
+@given(data=st.data())
+@settings(max_examples=25, deadline=None)
+def test_straus_plan_property(keys512, data):
+    """For any shape and weight width, the plan equals the naive product of powers."""
+    pk, sk = keys512
+    m = data.draw(st.integers(1, 4))
+    k = data.draw(st.integers(1, 9))
+    bits = data.draw(st.integers(2, 16))
+    lim = 2 ** (bits - 1) - 1
+    w = np.array(data.draw(st.lists(st.integers(-lim, lim), min_size=m * k, max_size=m * k))).reshape(m, k)
+    xs = data.draw(st.lists(st.integers(-(2**20), 2**20), min_size=k, max_size=k))
+    cts = [sk.encrypt(v).value for v in xs]
+    got = _StrausPlan(w, bits).run(cts, pk.nsquare)
+    # decrypting gives the exact matrix-vector product (independent of the naive route)
+    assert sk.decrypt_many([PaillierCiphertext(pk, g) for g in got]) == (w @ np.array(xs, dtype=object)).tolist()

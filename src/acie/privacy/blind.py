@@ -18,6 +18,7 @@ Response (server → client)::
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -100,21 +101,45 @@ class BlindInferenceServer:
         The model.
     pool_capacity : int
         Capacity of the per-key :class:`RandomnessPool` used to re-randomise outputs.
+    background_refill : bool
+        After each request, refill that key's pool in a daemon thread when it is below
+        half full (``gmpy2.powmod_base_list`` releases the GIL, so requests keep flowing).
     """
 
-    def __init__(self, *, layer: EncryptedLinearLayer, pool_capacity: int = 256) -> None:
+    def __init__(self, *, layer: EncryptedLinearLayer, pool_capacity: int = 256,
+                 background_refill: bool = False) -> None:
         if not isinstance(layer, EncryptedLinearLayer):
             raise InputValidationError(f"layer must be an EncryptedLinearLayer; got {type(layer).__name__}")
         self.layer = layer
         self.pool_capacity = pool_capacity
+        self.background_refill = background_refill
         self._pools: dict[str, RandomnessPool] = {}
+        self._refills: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
 
     def pool(self, public_key: PaillierPublicKey) -> RandomnessPool:
         """The randomness pool for ``public_key`` (created empty on first use)."""
-        pool = self._pools.get(public_key.fingerprint)
-        if pool is None:
-            pool = self._pools[public_key.fingerprint] = RandomnessPool(public_key, capacity=self.pool_capacity)
+        with self._lock:
+            pool = self._pools.get(public_key.fingerprint)
+            if pool is None:
+                pool = self._pools[public_key.fingerprint] = RandomnessPool(public_key, capacity=self.pool_capacity)
         return pool
+
+    def refill_async(self, public_key: PaillierPublicKey) -> threading.Thread | None:
+        """Start filling the pool of ``public_key`` in a daemon thread (unless one is running).
+
+        Returns the thread (join it to wait), or None if a refill was already running.
+        """
+        pool = self.pool(public_key)
+        with self._lock:
+            running = self._refills.get(public_key.fingerprint)
+            if running is not None and running.is_alive():
+                return None
+            thread = threading.Thread(target=pool.fill, name=f"acie-pool-{public_key.fingerprint[:8]}",
+                                      daemon=True)
+            self._refills[public_key.fingerprint] = thread
+            thread.start()
+        return thread
 
     def prefill(self, public_key: PaillierPublicKey, count: int | None = None) -> int:
         """Precompute randomness for ``public_key`` (call off the request path); returns how many."""
@@ -122,7 +147,11 @@ class BlindInferenceServer:
 
     def evaluate_vector(self, x: EncryptedVector) -> EncryptedVector:
         """``E(W x + b)`` for an encrypted input, re-randomised from the key's pool."""
-        return self.layer(x, pool=self.pool(x.public_key))
+        pool = self.pool(x.public_key)
+        y = self.layer(x, pool=pool)
+        if self.background_refill and pool.available < pool.capacity // 2:
+            self.refill_async(x.public_key)
+        return y
 
     def evaluate(self, request: dict[str, Any], *, public_key: PaillierPublicKey | None = None) -> dict[str, Any]:
         """Answer a JSON request (see the module docstring).
