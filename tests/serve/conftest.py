@@ -22,11 +22,11 @@ LOOSE_TOLERANCE = 1e9
 
 
 @pytest.fixture(scope="session")
-def tiny_engine(tmp_path_factory):
+def tiny_checkpoint(tmp_path_factory):
+    """Path of the tiny untrained checkpoint (16x16 images, seeded weights)."""
     import torch
 
     from acie.deepscm.checkpoint import save_checkpoint
-    from acie.deepscm.engine import CounterfactualEngine
     from acie.deepscm.model import DeepSCM, DeepSCMConfig
     from acie.deepscm.scaling import ImageScaler, PropertyScaler
     from acie.galaxy.properties import PARENTS, PROPERTY_NAMES, RANGES
@@ -44,7 +44,14 @@ def tiny_engine(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_checkpoint(path, model=model, properties=props, images=images,
                     metadata={"purpose": "acie serving tests (untrained)"})
-    return CounterfactualEngine.from_checkpoint(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_checkpoint):
+    from acie.deepscm.engine import CounterfactualEngine
+
+    return CounterfactualEngine.from_checkpoint(tiny_checkpoint)
 
 
 def _observation(n: int = 1, seed: int = 0) -> np.ndarray:

@@ -100,16 +100,27 @@ def parse_error(error: str) -> tuple[str, str]:
     return "INTERNAL", error
 
 
-def search(index: Any, vector: Sequence[float], *, k: int, where: Mapping[str, Any] | None
-           ) -> list[dict[str, Any]]:
-    """k nearest neighbours of ``vector`` in a vector index, as JSON-ready hits."""
-    hits = index.search(np.asarray(vector, dtype=np.float32), k=k, where=dict(where or {}))
-    out = []
-    for h in hits:
-        out.append({"id": str(getattr(h, "id", getattr(h, "key", ""))),
-                    "distance": float(getattr(h, "distance", getattr(h, "score", 0.0))),
-                    "metadata": dict(getattr(h, "metadata", {}) or {})})
-    return out
+def search(index: Any, principal: Principal, vector: Sequence[float], *, k: int,
+           where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """k nearest neighbours of ``vector`` that ``principal`` may see, as JSON-ready hits.
+
+    Researchers search their own jobs' images, collaborators the shared ones, admins all.
+    """
+    from acie.errors import ShapeError
+
+    if len(vector) != index.dim:
+        raise ShapeError(f"search vector must have {index.dim} elements (the index dimension); "
+                         f"got {len(vector)}")
+    filters = dict(where or {})
+    for reserved in ("owner", "shared"):
+        filters.pop(reserved, None)
+    if principal.role is Role.researcher:
+        filters["owner"] = principal.subject
+    elif principal.role is Role.collaborator:
+        filters["shared"] = True
+    hits = index.search(np.asarray(vector, dtype=np.float32), k=k, filters=filters)
+    return [{"id": str(h.id), "distance": float(h.distance), "metadata": dict(h.metadata or {})}
+            for h in hits]
 
 
 class JobRunner:
@@ -119,10 +130,17 @@ class JobRunner:
     ----------
     core : InferenceCore
         Runs the model (in the worker's own thread, not the request pool).
+    vector_index, embedder : optional
+        When both are given, the observations of every job that passes the physics check
+        are embedded and added to the index, with the job's id, owner, sharing and
+        factual properties as metadata (for ``POST /v1/search``).
     """
 
-    def __init__(self, *, core: InferenceCore) -> None:
+    def __init__(self, *, core: InferenceCore, vector_index: Any = None,
+                 embedder: Any = None) -> None:
         self.core = core
+        self.vector_index = vector_index
+        self.embedder = embedder
 
     def handle(self, job: Any) -> dict[str, Any]:
         """Run one job's counterfactual; returns the JSON result stored with the job."""
@@ -151,3 +169,25 @@ class JobRunner:
             raise PhysicsViolationError(
                 f"job {job.id}: physics violation score {worst:.4g} above tolerance {tol:.4g}",
                 score=worst, tolerance=tol)
+        if self.vector_index is not None and self.embedder is not None:
+            self._index(job, result)
+
+    def _index(self, job: Any, result: Mapping[str, Any]) -> None:
+        p = job.payload or {}
+        obs = p["observation"]
+        images = decode_b64(obs["shape"], obs.get("dtype", "float32"), obs["data"])
+        vectors = np.asarray(self.embedder(images), dtype=np.float32)
+        metas = []
+        for i in range(len(vectors)):
+            meta: dict[str, Any] = {"job_id": str(job.id), "request_id": p["request_id"],
+                                    "owner": job.user_sub or "", "shared": bool(p.get("shared")),
+                                    "image": i, "model_version": result["model_version"]}
+            for name, values in result["factual_properties"].items():
+                meta[name] = float(values[i])
+            metas.append(meta)
+        # ids derived from job and image: a redelivered job re-adds nothing new
+        ids = [uuid.uuid5(job.id, f"image-{i}") for i in range(len(vectors))]
+        try:
+            self.vector_index.add(ids, vectors, metas)
+        except errors.StoreError as exc:  # already indexed by an earlier delivery
+            log.info("job %s embeddings not added: %s", job.id, exc)

@@ -360,11 +360,12 @@ def _api_router() -> APIRouter:
 
     @r.post("/search", response_model=SearchResponse, summary="k nearest neighbours")
     def search(body: SearchRequest, request: Request,
-               _p: Principal = Depends(require(Action.read))) -> SearchResponse:
+               principal: Principal = Depends(require(Action.read))) -> SearchResponse:
         rt = _runtime(request)
         if rt.vector_index is None:
             raise BackendUnavailableError("this server has no embedding index")
-        hits = serve_jobs.search(rt.vector_index, body.vector, k=body.k, where=body.filter)
+        hits = serve_jobs.search(rt.vector_index, principal, body.vector, k=body.k,
+                                 where=body.filter)
         return SearchResponse(hits=hits)
 
     @r.post("/blind/infer", response_model=BlindInferenceResponse,

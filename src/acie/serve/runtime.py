@@ -42,8 +42,10 @@ class ServingRuntime:
         Backend of asynchronous jobs (``None``: the job endpoints answer UNAVAILABLE).
     vector_index : object or None
         kNN index of galaxy embeddings (``None``: search answers UNAVAILABLE).
-    blind_layer : object or None
+    blind_layer : acie.serve.blind.BlindLayer or None
         Plaintext-weight linear layer applied to encrypted vectors in blind inference.
+    embedder : callable or None
+        images (n, C, H, W) -> vectors (n, dim) stored in ``vector_index`` for finished jobs.
     model_name : str
         Name under which the model is listed.
     """
@@ -59,6 +61,7 @@ class ServingRuntime:
     vector_index: Any = None
     blind_layer: Any = None
     model_name: str = "galaxy-deepscm"
+    embedder: Any = None
     serving: bool = True
     _closers: list[Any] = field(default_factory=list)
 

@@ -120,13 +120,23 @@ class JobList(BaseModel):
     jobs: list[JobView]
 
 
+Scalar = Annotated[str | int | float | bool, Field(union_mode="left_to_right")]
+
+
 class SearchRequest(_Strict):
-    """k nearest neighbours of a query vector in the embedding index."""
+    """k nearest neighbours of a query vector among the images of finished jobs.
+
+    The vectors are the encoder features of the served model (``GET /v1/blind/layer``
+    gives their size ``in_features``; :func:`acie.serve.blind.encoder_features` computes
+    them). You only find images you may read (your own; shared ones for collaborators).
+    """
 
     vector: list[FiniteFloat] = Field(min_length=1, max_length=4096)
     k: Annotated[int, Field(ge=1, le=1000)] = 10
-    filter: dict[str, Annotated[str | int | float | bool, Field()]] | None = Field(
-        default=None, description="metadata equality filter")
+    filter: dict[Annotated[str, Field(min_length=1, max_length=64)],
+                 Scalar | dict[Literal["==", "!=", "<", "<=", ">", ">=", "in"],
+                               Scalar | list[Scalar]]] | None = Field(
+        default=None, description='metadata filter, e.g. {"log_stellar_mass": {">": 10}}')
 
 
 class SearchHit(BaseModel):

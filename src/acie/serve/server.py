@@ -46,6 +46,17 @@ def resolve_jwt_secret(settings: Any) -> str | None:
     return secret
 
 
+def _optional(what: str, build: Any) -> Any:
+    """Build an optional part; a model that cannot support it leaves it out, logged."""
+    from acie.errors import AcieError
+
+    try:
+        return build()
+    except AcieError as exc:
+        log.warning("%s not available: %s", what, exc)
+        return None
+
+
 def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
                   blind_layer: Any = None) -> ServingRuntime:
     """Open the database, audit log, job queue and model the settings name.
@@ -59,8 +70,11 @@ def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
         Already-built embedding index and blind-inference layer.
     """
     from acie.jobs import open_job_queue
+    from acie.serve.blind import BlindLayer, encoder_features
     from acie.store.audit import AuditLog
     from acie.store.database import create_engine_for, migrate
+    from acie.store.registry import ensure_model
+    from acie.store.vectors import open_vector_index
 
     settings.ACIE_DATA_DIR.mkdir(parents=True, exist_ok=True)
     secret = resolve_jwt_secret(settings)
@@ -71,9 +85,22 @@ def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
 
         model = load_default_model(device="cuda" if settings.ENABLE_CUDA else "cpu")
     queue = open_job_queue(settings, engine=engine, migrate_schema=False)
+    if blind_layer is None:
+        blind_layer = _optional("blind-inference layer", lambda: BlindLayer.from_engine(model))
+    embedder = None
+    if vector_index is None and blind_layer is not None:
+        # kNN over the encoder features of finished jobs (the vectors blind clients encrypt)
+        model_id = ensure_model(engine, "galaxy-deepscm", model.model_version,
+                                {"image_shape": list(model.image_shape)})
+        vector_index = _optional("embedding index", lambda: open_vector_index(
+            settings, model_id=model_id, dim=blind_layer.layer.in_features, engine=engine))
+    if vector_index is not None and blind_layer is not None:
+        def embedder(images):
+            return encoder_features(model, images)
     rt = ServingRuntime.build(settings=settings, model=model, audit_log=AuditLog(engine),
                               secret=secret, job_queue=queue, vector_index=vector_index,
                               blind_layer=blind_layer)
+    rt.embedder = embedder
     rt.on_close(engine.dispose)
     rt.on_close(queue.close)
     return rt
@@ -150,7 +177,8 @@ class Server:
                               f"{self._uvicorn.config.port} within {timeout_s} s")
             time.sleep(0.01)
         if self._run_worker:
-            runner = JobRunner(core=self.runtime.core)
+            runner = JobRunner(core=self.runtime.core, vector_index=self.runtime.vector_index,
+                               embedder=self.runtime.embedder)
             self._worker = Worker(self.runtime.job_queue, runner.handle,
                                   physics_check=runner.physics_check)
             self._worker_thread = threading.Thread(target=self._worker.run,

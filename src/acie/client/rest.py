@@ -1,0 +1,221 @@
+"""Python SDK for the REST API (httpx), with retries and client-side blind-inference encryption."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import numpy as np
+
+from acie.client.results import CounterfactualAnswer, error_for
+from acie.client.retry import RetryPolicy
+from acie.errors import BackendUnavailableError
+
+__all__ = ["RestClient"]
+
+
+def _tensor(arr: np.ndarray) -> dict[str, Any]:
+    from acie.serve.tensors import encode_b64
+
+    return encode_b64(np.asarray(arr, dtype=np.float32))
+
+
+def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
+    from acie.serve.tensors import decode_b64
+
+    t = body["counterfactual"]
+    return CounterfactualAnswer(
+        request_id=body["request_id"], images=decode_b64(t["shape"], t["dtype"], t["data"]),
+        confidence=np.asarray(body["confidence"]), violation_score=np.asarray(body["violation_score"]),
+        latency_ms=float(body["latency_ms"]), model_version=body["model_version"],
+        factual_properties={k: np.asarray(v) for k, v in body["factual_properties"].items()},
+        counterfactual_properties={k: np.asarray(v) for k, v in
+                                   body["counterfactual_properties"].items()},
+        trace_id=body.get("trace_id"))
+
+
+class RestClient:
+    """Client of the ACIE REST API.
+
+    Parameters
+    ----------
+    base_url : str
+        E.g. ``http://127.0.0.1:8000``.
+    token : str
+        Bearer token (``acie auth token``).
+    timeout_s : float
+        Per-request timeout, seconds.
+    retry : RetryPolicy
+        Retries of RESOURCE_EXHAUSTED (429) and UNAVAILABLE (503, connection refused).
+    verify : bool or str
+        TLS verification: ``True``, ``False`` or a CA bundle path (for ``https://``).
+    transport : httpx.BaseTransport, optional
+        A custom transport (for example ``httpx.WSGITransport`` or an ASGI bridge).
+
+    Examples
+    --------
+    >>> with RestClient("http://127.0.0.1:8000", token=tok) as c:      # doctest: +SKIP
+    ...     ans = c.counterfactual(images, {"log_stellar_mass": 10.8})
+    ...     ans.images.shape, ans.confidence
+    """
+
+    def __init__(self, base_url: str, *, token: str, timeout_s: float = 30.0,
+                 retry: RetryPolicy | None = None, verify: bool | str = True,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.retry = retry or RetryPolicy()
+        self.attempts = 0
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, verify=verify,
+                                  transport=transport,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _once(self, method: str, path: str, **kw: Any) -> Any:
+        self.attempts += 1
+        try:
+            r = self._http.request(method, path, **kw)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise BackendUnavailableError(f"UNAVAILABLE: {self.base_url} is not reachable: "
+                                          f"{exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(f"DEADLINE_EXCEEDED: no answer from {self.base_url}{path} "
+                               f"within the client timeout") from exc
+        if r.status_code < 400:
+            return r.json()
+        try:
+            err = r.json()["error"]
+            code, message, trace = err["code"], err["message"], err.get("trace_id")
+        except (ValueError, KeyError, TypeError):
+            code = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(r.status_code, "INTERNAL")
+            message, trace = r.text[:500] or r.reason_phrase, r.headers.get("x-trace-id")
+        retry_after = r.headers.get("retry-after")
+        exc = error_for(code, message, trace_id=trace,
+                        retry_after_s=float(retry_after) if retry_after and
+                        retry_after.isdigit() else None)
+        if r.status_code == 413:  # too large: retrying cannot help
+            exc.retryable = False  # type: ignore[attr-defined]
+        raise exc
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        self.attempts = 0
+        return self.retry.call(lambda: self._once(method, path, **kw))
+
+    # -- operations -------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """``/healthz`` (raises BackendUnavailableError while NOT_SERVING, after retries)."""
+        return self._call("GET", "/healthz")
+
+    def models(self) -> list[dict[str, Any]]:
+        """Served models with their SHA-256 versions."""
+        return self._call("GET", "/v1/models")["models"]
+
+    def _request(self, observation: np.ndarray, interventions: Mapping[str, float],
+                 request_id: str | None, physics_tolerance: float | None,
+                 physics_steps: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"request_id": request_id or uuid.uuid4().hex,
+                                "observation": _tensor(observation),
+                                "interventions": {k: float(v) for k, v in interventions.items()}}
+        if physics_tolerance is not None:
+            body["physics_tolerance"] = physics_tolerance
+        if physics_steps is not None:
+            body["physics_steps"] = physics_steps
+        return body
+
+    def counterfactual(self, observation: np.ndarray, interventions: Mapping[str, float], *,
+                       request_id: str | None = None, physics_tolerance: float | None = None,
+                       physics_steps: int | None = None) -> CounterfactualAnswer:
+        """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``."""
+        body = self._request(observation, interventions, request_id, physics_tolerance,
+                             physics_steps)
+        return _answer(self._call("POST", "/v1/counterfactual", json=body))
+
+    def submit_job(self, observation: np.ndarray, interventions: Mapping[str, float], *,
+                   request_id: str | None = None, shared: bool = False,
+                   physics_tolerance: float | None = None,
+                   physics_steps: int | None = None) -> dict[str, Any]:
+        """Queue a counterfactual job; returns the job (``job_id``, ``state`` …)."""
+        body = self._request(observation, interventions, request_id, physics_tolerance,
+                             physics_steps)
+        body["shared"] = shared
+        return self._call("POST", "/v1/jobs", json=body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """A job's state, and its result once COMPLETE."""
+        return self._call("GET", f"/v1/jobs/{job_id}")
+
+    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent jobs you may see."""
+        return self._call("GET", "/v1/jobs", params={"limit": limit})["jobs"]
+
+    def progress(self, job_id: str, *, timeout_s: float = 300.0) -> Iterator[dict[str, Any]]:
+        """Follow a job over the WebSocket: yields each state, then the final job view."""
+        from websockets.sync.client import connect
+
+        ws_url = "ws" + self.base_url[len("http"):] + f"/v1/jobs/{job_id}/progress"
+        with connect(ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
+                     open_timeout=timeout_s) as ws:
+            while True:
+                msg = json.loads(ws.recv(timeout=timeout_s))
+                yield msg
+                if msg.get("final"):
+                    return
+
+    def wait(self, job_id: str, *, timeout_s: float = 300.0) -> CounterfactualAnswer:
+        """Wait for a job and return its answer (raising the job's error if it failed)."""
+        final = None
+        for msg in self.progress(job_id, timeout_s=timeout_s):
+            final = msg
+        if final is None or final.get("state") != "COMPLETE":
+            err = (final or {}).get("error") or {"code": "INTERNAL", "message": "no result"}
+            raise error_for(err["code"], err["message"], trace_id=err.get("trace_id"))
+        return _answer(final["result"])
+
+    def search(self, vector: Any, *, k: int = 10,
+               filter: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """k nearest neighbours among the images of finished jobs you may read."""
+        body: dict[str, Any] = {"vector": [float(v) for v in np.ravel(vector)], "k": k}
+        if filter is not None:
+            body["filter"] = dict(filter)
+        return self._call("POST", "/v1/search", json=body)["hits"]
+
+    def blind_layer(self) -> dict[str, Any]:
+        """What the server's blind-inference layer computes (sizes, names, output scaler)."""
+        return self._call("GET", "/v1/blind/layer")
+
+    def blind_infer(self, features: Any, *, private_key: Any,
+                    request_id: str | None = None) -> np.ndarray:
+        """Blind inference: encrypt ``features`` here, let the server evaluate, decrypt here.
+
+        Parameters
+        ----------
+        features : array (in_features,)
+            The vector to evaluate (for the default layer: encoder features,
+            :func:`acie.serve.blind.encoder_features`).
+        private_key : acie.privacy.PaillierPrivateKey
+            Your key pair; only the public half leaves this process.
+
+        Returns
+        -------
+        numpy.ndarray
+            The decrypted layer output (float64).
+        """
+        from acie.privacy.blind import BlindInferenceClient
+
+        client = BlindInferenceClient(private_key=private_key)
+        body = {"request_id": request_id or uuid.uuid4().hex,
+                "encrypted_input": client.request(np.asarray(features, dtype=np.float64))}
+        resp = self._call("POST", "/v1/blind/infer", json=body)
+        return client.decrypt(resp["encrypted_output"])
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,118 @@
+"""Blind inference on the server: a plaintext linear layer applied to a client's ciphertexts.
+
+The served layer is the **property head** of the deep SCM's encoder: the linear map
+from the encoder's image features to the mean of the property posterior ``q(s|x)``
+in standardised coordinates. The client runs the (published) convolutional trunk on
+its own images, encrypts the feature vector with its own Paillier key, and sends the
+ciphertexts with the public key; the server returns ``E(W f + b)``; only the client can
+decrypt, and it turns the standardised means into physical units with the scaler that
+``GET /v1/blind/layer`` publishes. The server never holds a private key, so no role
+(admin included) can obtain decryption keys or plaintext results through the API.
+
+Wire format: the request and response dictionaries of :mod:`acie.privacy.blind`
+(``acie.blind.request/v1`` / ``acie.blind.response/v1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from acie.errors import ConfigurationError
+
+__all__ = ["BlindLayer", "encoder_features"]
+
+
+def _parts(engine: Any) -> tuple[Any, Any]:
+    """The torch model and checkpoint behind a CounterfactualEngine."""
+    model = getattr(engine, "_model", None)
+    ckpt = getattr(engine, "_ckpt", None)
+    if model is None or ckpt is None or not hasattr(model, "encoder"):
+        raise ConfigurationError(
+            "blind inference needs a deep-SCM CounterfactualEngine (encoder property head); "
+            f"got {type(engine).__name__}")
+    return model, ckpt
+
+
+def encoder_features(engine: Any, images: np.ndarray) -> np.ndarray:
+    """The encoder features (n, F) of images (n, C, H, W): what a client encrypts.
+
+    Runs on the client's machine with the published model (same SHA-256 version as the
+    server's), so the images never leave it.
+    """
+    import torch
+
+    model, ckpt = _parts(engine)
+    x = np.asarray(images, dtype=np.float32)
+    with torch.no_grad():
+        xt = ckpt.images.forward(torch.from_numpy(x))
+        return model.encoder(xt).double().numpy()
+
+
+class BlindLayer:
+    """A linear layer served for blind inference.
+
+    Parameters
+    ----------
+    weights : array (out, in)
+    bias : array (out,)
+    output_names : sequence of str
+    version : str
+        SHA-256 identifying the layer (model version of its source).
+    scaler : dict
+        ``names``, ``log``, ``mean``, ``std`` for turning outputs into physical units.
+    weight_bits : int
+        Signed bits of the quantised weights.
+    """
+
+    def __init__(self, *, weights: Any, bias: Any, output_names: Sequence[str], version: str,
+                 scaler: dict[str, Any] | None = None, weight_bits: int = 16,
+                 description: str = "") -> None:
+        from acie.privacy import EncryptedLinearLayer
+        from acie.privacy.blind import BlindInferenceServer
+
+        w = np.asarray(weights, dtype=np.float64)
+        precision = min(EncryptedLinearLayer.max_precision(w, weight_bits=weight_bits), 24)
+        self.layer = EncryptedLinearLayer(w, np.asarray(bias, dtype=np.float64),
+                                          precision=precision, weight_bits=weight_bits)
+        self.server = BlindInferenceServer(layer=self.layer)
+        self.output_names = list(output_names)
+        self.version = version
+        self.scaler = dict(scaler or {})
+        self.description = description
+
+    @classmethod
+    def from_engine(cls, engine: Any) -> BlindLayer:
+        """The property-posterior-mean head of a deep-SCM engine's encoder."""
+        model, ckpt = _parts(engine)
+        head = model.encoder.property_head
+        names = list(ckpt.properties.names)
+        d = len(names)
+        w = head.weight.detach().double().cpu().numpy()[:d]
+        b = head.bias.detach().double().cpu().numpy()[:d]
+        digest = hashlib.sha256(f"{engine.model_version}:property_head".encode()).hexdigest()
+        return cls(weights=w, bias=b, output_names=names, version=digest,
+                   scaler=ckpt.properties.to_dict(),
+                   description="mean of q(s|x) in standardised coordinates from the encoder "
+                               f"features of model {engine.model_version}")
+
+    def describe(self) -> dict[str, Any]:
+        """What a client needs: sizes, output names and how to read the outputs."""
+        return {
+            "in_features": self.layer.in_features,
+            "out_features": self.layer.out_features,
+            "output_names": self.output_names,
+            "weight_precision_bits": self.layer.precision,
+            "weight_bits": self.layer.weight_bits,
+            "version": self.version,
+            "description": self.description,
+            "output_scaler": self.scaler,
+            "request_format": "acie.blind.request/v1",
+        }
+
+    def apply_json(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate on a JSON request; returns the JSON response (still encrypted)."""
+        return self.server.evaluate(request)
