@@ -40,30 +40,63 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'acie.sqlite3'}"
 
 
-@pytest.fixture
-def postgres_url(unique_name):
-    """URL of a new, empty PostgreSQL database, dropped after the test."""
-    psycopg = pytest.importorskip("psycopg")
-    from sqlalchemy import make_url
+class PostgresDatabases:
+    """Creates uniquely named databases on the test server and drops them again."""
 
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as err:
-        _unavailable(f"PostgreSQL at {admin.host}:{admin.port} is not reachable: {err}")
-    with conn:
-        row = conn.execute(
-            "select 1 from pg_available_extensions where name = 'vector'").fetchone()
-        if row is None:
-            _unavailable("the pgvector extension is not installed (run scripts/pgvector.sh)")
-        conn.execute(f'CREATE DATABASE "{unique_name}"')
-    try:
-        yield admin.set(drivername="postgresql+psycopg", database=unique_name).render_as_string(
+    def __init__(self) -> None:
+        self.psycopg = pytest.importorskip("psycopg")
+        from sqlalchemy import make_url
+
+        self.admin = make_url(POSTGRES_ADMIN_URL)
+        self.conninfo = self.admin.set(drivername="postgresql").render_as_string(
             hide_password=False)
+        self.checked = False
+
+    def _connect(self):
+        try:
+            return self.psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3)
+        except self.psycopg.OperationalError as err:
+            _unavailable(f"PostgreSQL at {self.admin.host}:{self.admin.port} is not "
+                         f"reachable: {err}")
+
+    def create(self, *, template: str | None = None) -> str:
+        """A new database (optionally a copy of ``template``); returns its SQLAlchemy URL."""
+        name = f"acie_t_{uuid.uuid4().hex[:12]}"
+        with self._connect() as conn:
+            if not self.checked:
+                row = conn.execute(
+                    "select 1 from pg_available_extensions where name = 'vector'").fetchone()
+                if row is None:
+                    _unavailable("the pgvector extension is not installed "
+                                 "(run scripts/pgvector.sh)")
+                self.checked = True
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+        return self.admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import make_url
+
+        name = make_url(url).database
+        with self._connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> PostgresDatabases:
+    """Factory of fresh PostgreSQL databases (for fixtures of wider scope)."""
+    return PostgresDatabases()
+
+
+@pytest.fixture
+def postgres_url(postgres_databases):
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    url = postgres_databases.create()
+    try:
+        yield url
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+        postgres_databases.drop(url)
 
 
 @pytest.fixture

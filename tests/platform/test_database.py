@@ -25,9 +25,11 @@ def test_migrations_match_the_models(engine):
     assert current_revision(engine) == "0002"
 
 
-def test_migrate_twice_is_a_no_op(db_url):
-    assert migrate(db_url) == "0002"
-    assert migrate(db_url) == "0002"
+@pytest.mark.parametrize("empty_url", ["sqlite_url", "postgres_url"])
+def test_migrate_from_empty_then_again_is_a_no_op(request, empty_url):
+    url = request.getfixturevalue(empty_url)
+    assert migrate(url) == "0002"
+    assert migrate(url) == "0002"
 
 
 def test_foreign_keys_are_enforced(engine):

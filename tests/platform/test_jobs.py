@@ -16,7 +16,7 @@ from acie.errors import (
     RateLimitError,
 )
 from acie.jobs import DEAD_LETTER_PREFIX, JobQueue, JobState, RedisJobQueue, SQLiteJobQueue, Worker
-from acie.store import create_engine_for, migrate
+from acie.store import create_engine_for
 
 LEASE_S = 0.5
 
@@ -25,8 +25,8 @@ LEASE_S = 0.5
 def make_queue(request, unique_name):
     """Factory of queues of one backend sharing one fresh database (and stream)."""
     backend = request.param
-    url = request.getfixturevalue("postgres_url" if backend == "sql-postgres" else "sqlite_url")
-    migrate(url)
+    url = request.getfixturevalue("migrated_postgres_url" if backend == "sql-postgres"
+                                  else "migrated_sqlite_url")
     engine = create_engine_for(url)
     made: list = []
 

@@ -21,7 +21,7 @@ import pytest
 
 from acie.errors import BackendUnavailableError, NotFoundError
 from acie.jobs import JobState, RedisJobQueue, SQLiteJobQueue, Worker
-from acie.store import create_engine_for, migrate
+from acie.store import create_engine_for
 
 HANDLER = textwrap.dedent("""
     import json, os, time
@@ -76,9 +76,8 @@ def _start_worker(tmp_path: Path, name: str, db_url: str, redis_url: str | None,
 @pytest.mark.parametrize("backend", ["sql-sqlite", "sql-postgres", "redis"])
 def test_worker_killed_mid_job_completes_each_job_exactly_once(backend, request, tmp_path,
                                                                 unique_name):
-    db_url = request.getfixturevalue("postgres_url" if backend == "sql-postgres"
-                                     else "sqlite_url")
-    migrate(db_url)
+    db_url = request.getfixturevalue("migrated_postgres_url" if backend == "sql-postgres"
+                                     else "migrated_sqlite_url")
     redis_url = request.getfixturevalue("redis_url") if backend == "redis" else None
     engine = create_engine_for(db_url)
     q = (RedisJobQueue(engine, redis_url, stream=unique_name, lease_s=1.0) if redis_url

@@ -49,19 +49,30 @@ _PG_STATEMENTS = [
          END IF;
        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
        END $$""",
-    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
-    f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
+    "GRANT USAGE ON SCHEMA {schema} TO " + APP_ROLE,
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO " + APP_ROLE,
+    "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO " + APP_ROLE,
     f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON inference_logs FROM {APP_ROLE}",
     "REVOKE UPDATE, DELETE, TRUNCATE ON inference_logs FROM PUBLIC",
     f"GRANT SELECT, INSERT ON inference_logs TO {APP_ROLE}",
 ]
 
 
+def _schema() -> str:
+    from sqlalchemy import text
+
+    name = op.get_bind().execute(text("SELECT quote_ident(current_schema())")).scalar_one()
+    return str(name)
+
+
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    statements = _PG_STATEMENTS if dialect == "postgresql" else _SQLITE_TRIGGERS
-    for statement in statements:
-        op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        schema = _schema()  # the schema the tables were created in (first on search_path)
+        for statement in _PG_STATEMENTS:
+            op.execute(statement.replace("{schema}", schema))
+    else:
+        for statement in _SQLITE_TRIGGERS:
+            op.execute(statement)
 
 
 def downgrade() -> None:
@@ -69,8 +80,9 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS inference_logs_no_truncate ON inference_logs")
         op.execute("DROP TRIGGER IF EXISTS inference_logs_no_update_delete ON inference_logs")
         op.execute("DROP FUNCTION IF EXISTS acie_audit_append_only()")
-        op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {APP_ROLE}")
-        op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {APP_ROLE}")
+        schema = _schema()
+        op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {APP_ROLE}")
+        op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {APP_ROLE}")
     else:
         op.execute("DROP TRIGGER IF EXISTS inference_logs_no_update")
         op.execute("DROP TRIGGER IF EXISTS inference_logs_no_delete")
