@@ -61,3 +61,20 @@ def test_validate_lines_reports_every_bad_line_by_number():
     assert "not valid JSON" in report.bad[0].reason
     assert "qps" in report.bad[1].reason
     assert report.valid == 2 and not report.ok
+
+
+def test_fast_and_reference_validators_agree():
+    import jsonschema
+
+    from acie.ops.contract import _fast_validator, _validator
+
+    fast = _fast_validator()
+    if fast is None:
+        pytest.skip("jsonschema-rs is not installed")
+    cases = [GOOD, {**GOOD, "timestamp": "2026-03-01T12:00:00"}, {**GOOD, "qps": -1},
+             {**GOOD, "knobs": {"a": "x"}}, {**GOOD, "step": 2.5}, {**GOOD, "extra": 1},
+             {**GOOD, "timestamp": "2026-03-01T12:00:00+05:30"}]
+    for case in cases:
+        ref_ok = not list(_validator().iter_errors(case))
+        assert fast.is_valid(case) == ref_ok, case
+    assert isinstance(_validator(), jsonschema.Draft202012Validator)

@@ -101,9 +101,13 @@ class InterventionEffect:
 
     @property
     def changed(self) -> bool:
-        """The 95 % interval excludes zero (and, with discovery, a directed path exists)."""
-        significant = self.ci_low > 0 or self.ci_high < 0
-        return significant and self.path_in_graph is not False
+        """The 95 % interval of the effect excludes zero.
+
+        Whether discovery found a directed path is reported beside it
+        (``path_in_graph``); the two can disagree when an effect is small next to the
+        noise, and the report shows both.
+        """
+        return self.ci_low > 0 or self.ci_high < 0
 
 
 @dataclass
@@ -135,12 +139,13 @@ class InterventionAnalysis:
             if self.graph.get("undirected"):
                 out.append("Unoriented edges: " + ", ".join(
                     f"{a} — {b}" for a, b in self.graph["undirected"]))
-        out += ["", "| intervention | outcome | effect | 95 % CI | adjusted for | changed? |",
-                "| --- | --- | --- | --- | --- | --- |"]
+        out += ["", "| intervention | outcome | effect | 95 % CI | adjusted for | path in graph "
+                "| changed? |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for e in self.effects:
             adj = ", ".join(e.adjustment_set) or "—"
+            path = {True: "yes", False: "no", None: "n/a"}[e.path_in_graph]
             out.append(f"| {e.treatment} | {e.outcome} | {e.estimate:+.4g} {e.units} | "
-                       f"[{e.ci_low:+.4g}, {e.ci_high:+.4g}] | {adj} | "
+                       f"[{e.ci_low:+.4g}, {e.ci_high:+.4g}] | {adj} | {path} | "
                        f"{'**yes**' if e.changed else 'no'} |")
         out += ["", "Effects are per unit of the knob (the change from off to on for 0/1 "
                 "knobs and intervention labels)."]

@@ -1,0 +1,87 @@
+"""Ops report server: cached responses vs computing the report per request.
+
+Peer: the uncached path (read the telemetry files and collect on every request), which is
+what a server without the cache would do. Prints handler times and over-HTTP latencies,
+and their ratios. Usage: ``python benchmarks/bench_ops.py [--records N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from acie.ops.emitter import TelemetryEmitter
+from acie.ops.report import collect_files, report_json
+from acie.ops.server import ReportCache, create_app
+from acie.ops.simulate import simulate_telemetry
+
+
+def timeit(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def pct(xs: list[float], q: float) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=20_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "telemetry.jsonl"
+        recs = simulate_telemetry(n=args.records, seed=0, randomise=False,
+                                  cache_on_step=args.records // 2)
+        t = time.perf_counter()
+        with TelemetryEmitter(path, batch_size=500) as em:
+            for r in recs:
+                em.emit(r)
+        emit_s = time.perf_counter() - t
+        print(f"emitter: {args.records} records in {emit_s:.2f} s "
+              f"({args.records / emit_s:,.0f} records/s, validated, fsync per 500)")
+
+        def compute():
+            return collect_files([path])
+
+        cache = ReportCache(compute, interval_s=3600)
+        cache.refresh()
+        cached = timeit(cache.report_body, 20_000)
+        uncached = timeit(lambda: report_json(compute()), 5)
+        c50, u50 = statistics.median(cached), statistics.median(uncached)
+        print(f"handler  /report cached  p50 {c50 * 1e6:8.2f} µs  p99 {pct(cached, .99) * 1e6:8.2f} µs")
+        print(f"handler  /report per-request compute p50 {u50 * 1e3:8.1f} ms")
+        print(f"ratio (per-request compute / cached): {u50 / c50:,.0f}x")
+        metrics = timeit(cache.metrics_body, 20_000)
+        print(f"handler  /metrics cached p50 {statistics.median(metrics) * 1e6:8.2f} µs")
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(create_app(cache), log_level="warning"))
+        th = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        th.start()
+        while not server.started:
+            time.sleep(0.01)
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as client:
+            client.get("/report")
+            http = timeit(lambda: client.get("/report"), 500)
+        server.should_exit = True
+        th.join()
+        print(f"HTTP     /report (loopback, keep-alive) p50 {statistics.median(http) * 1e3:.2f} ms "
+              f"p95 {pct(http, .95) * 1e3:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
