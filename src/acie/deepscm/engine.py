@@ -245,8 +245,9 @@ class CounterfactualEngine:
         score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
         projected = np.zeros(n, dtype=bool)
         if steps > 0 and np.any(score > tol):
-            new_props = constraints.project(cf_props, fixed=list(ivs), steps=steps,
-                                            tolerance=tol).properties
+            with torch.enable_grad():  # the projection differentiates the constraints
+                new_props = constraints.project(cf_props, fixed=list(ivs), steps=steps,
+                                                tolerance=tol).properties
             projected = np.any([~np.isclose(new_props[k], cf_props[k], rtol=0, atol=1e-9)
                                 for k in self._property_names], axis=0)
             if projected.any():

@@ -75,11 +75,13 @@ class TrainConfig:
     physics_weight: float = 1.0
     validation_fraction: float = 0.1
     device: str = "cpu"
+    threads: int = 1
     progress: bool = True
     keep_epoch_checkpoints: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden"):
+        for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden",
+                     "threads"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise InputValidationError(expected_got(name, "a positive integer", v))
@@ -206,6 +208,9 @@ def train(*, images: np.ndarray, properties: Mapping[str, np.ndarray],
         raise InputValidationError(expected_got("number of training galaxies", ">= 2", n))
 
     device = resolve_device(config.device)
+    # small convolutions on a shared CPU: one intra-op thread is ~5x cheaper in CPU time
+    # than two (no OpenMP barrier spinning when other processes hold the cores)
+    torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     out = Path(out_dir)
