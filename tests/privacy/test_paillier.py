@@ -108,6 +108,14 @@ def test_decrypt_many_and_bounded(keys512):
     with pytest.raises(EncodingOverflowError, match="bound"):
         sk.decrypt_bounded(cts, 2**59)
     assert sk.decrypt_many([]) == []
+    # a bound too wide for mod-p decryption falls back to full CRT and still checks it
+    wide = int(sk.p)
+    big = [sk.encrypt(wide), sk.encrypt(-wide)]
+    assert sk.decrypt_bounded(big, wide) == [wide, -wide]
+    with pytest.raises(EncodingOverflowError, match="bound"):
+        sk.decrypt_bounded(big, wide - 1)
+    with pytest.raises(InputValidationError, match="non-negative"):
+        sk.decrypt_bounded(cts, -1)
 
 
 def test_key_holder_randomness_is_a_uniform_nth_residue(keys512):

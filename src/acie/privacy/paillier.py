@@ -361,8 +361,17 @@ class PaillierPrivateKey:
         """
         bound = _as_int(bound, "bound")
         p = self.p
-        if not 0 <= bound < (p - 1) // 2:
-            return self.decrypt_many(ciphertexts)
+        if bound < 0:
+            raise InputValidationError(f"bound must be non-negative; got {bound}")
+        if bound >= (p - 1) // 2:  # too wide for mod-p decryption: full CRT, same bound check
+            values = self.decrypt_many(ciphertexts)
+            for i, v in enumerate(values):
+                if abs(v) > bound:
+                    raise EncodingOverflowError(
+                        f"decrypted value {i} exceeds its public bound of {bound.bit_length()} bits: "
+                        "the encrypted computation overflowed or the ciphertext was altered"
+                    )
+            return values
         cs = [self._check(c) for c in ciphertexts]
         if not cs:
             return []
