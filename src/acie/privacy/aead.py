@@ -79,7 +79,9 @@ def decode_key(text: str) -> bytes:
         key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4),
                                validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InputValidationError(f"an AES key must be valid base64; got {len(raw)} characters that are not") from exc
+        raise InputValidationError(
+            f"an AES key must be valid base64; got {len(raw)} characters that do not decode"
+        ) from exc
     if len(key) not in _KEY_SIZES:
         raise InputValidationError(f"an AES key must decode to 16, 24 or 32 bytes; got {len(key)} bytes")
     return key

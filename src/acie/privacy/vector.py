@@ -114,21 +114,23 @@ class EncryptedVector:
             Only for public-key encryption.
         """
         enc = FixedPointEncoding(precision=precision, value_bound=value_bound)
-        ints = enc.encode(values)
-        if isinstance(key, PaillierPrivateKey):
-            pk = key.public_key
-            if enc.bound > pk.max_int:
-                pk.plaintext_factor(enc.bound)  # raises the overflow error
-            cts = [key.encrypt(m).value for m in ints]
-        elif isinstance(key, PaillierPublicKey):
-            pk = key
-            take = randomness_source(pk, pool)
-            n2 = pk.nsquare
-            cts = [pk.plaintext_factor(m) * take() % n2 for m in ints]
-        else:
+        if not isinstance(key, PaillierPublicKey | PaillierPrivateKey):
             raise InputValidationError(
                 f"key must be a PaillierPublicKey or PaillierPrivateKey; got {type(key).__name__}"
             )
+        pk = key.public_key if isinstance(key, PaillierPrivateKey) else key
+        if enc.bound > pk.max_int:
+            raise EncodingOverflowError(
+                f"the declared bound value_bound·2^precision ({enc.bound.bit_length()} bits) exceeds "
+                f"the plaintext space of the {pk.bits}-bit key; lower value_bound or precision"
+            )
+        ints = enc.encode(values)
+        if isinstance(key, PaillierPrivateKey):
+            cts = [key.encrypt(m).value for m in ints]
+        else:
+            take = randomness_source(pk, pool)
+            n2 = pk.nsquare
+            cts = [pk.plaintext_factor(m) * take() % n2 for m in ints]
         return cls(public_key=pk, ciphertexts=cts, precision=enc.precision, bound=enc.bound)
 
     # access -------------------------------------------------------------------------
