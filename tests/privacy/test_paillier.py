@@ -242,3 +242,16 @@ def test_bad_keys_are_refused(keys512, other_keys512, tmp_path):
         PaillierPrivateKey.load(bad)
     with pytest.raises(DataFormatError, match="cannot be read"):
         PaillierPublicKey.load(tmp_path / "absent.json")
+
+
+@given(field=st.sampled_from(["kind", "n", "g", "bits", "fingerprint"]),
+       value=st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.lists(st.integers(), max_size=2))
+@settings(max_examples=100, deadline=None)
+def test_public_key_from_dict_fuzz_only_typed_errors(keys512, field, value):
+    """Any JSON value in any field gives a typed ACIE error or the key, nothing else."""
+    pk, _ = keys512
+    try:
+        key = PaillierPublicKey.from_dict({**pk.to_dict(), field: value})
+    except (DataFormatError, InputValidationError, IntegrityError):
+        return
+    assert key == pk or field == "n"

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acie.errors import (
     DataFormatError,
@@ -105,3 +107,32 @@ def test_declared_bound_is_enforced(keys512):
     forged = EncryptedVector(public_key=pk, ciphertexts=ev.ciphertexts, precision=24, bound=2**24)
     with pytest.raises(EncodingOverflowError, match="bound"):
         forged.decrypt(sk)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(field=st.sampled_from(["format", "key_fingerprint", "precision", "bound", "ciphertext_encoding",
+                              "ciphertexts"]), value=json_values)
+@settings(max_examples=150, deadline=None)
+def test_from_dict_fuzz_only_typed_errors(keys512, field, value):
+    """Any JSON value in any field gives a typed ACIE error or a valid vector, nothing else."""
+    pk, sk = keys512
+    payload = {**_payload(sk), field: value}
+    try:
+        EncryptedVector.from_dict(payload, pk)
+    except (DataFormatError, KeyMismatchError, EncodingOverflowError):
+        pass
+
+
+_PAYLOADS: dict[str, dict] = {}
+
+
+def _payload(sk):
+    if sk.fingerprint not in _PAYLOADS:
+        _PAYLOADS[sk.fingerprint] = EncryptedVector.encrypt(sk, [1.0, -1.0], precision=8, value_bound=2.0).to_dict()
+    return _PAYLOADS[sk.fingerprint]
