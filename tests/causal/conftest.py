@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from acie.causal import AdditiveNoiseMechanism, LinearMechanism, StructuralCausalModel
+
+
+@pytest.fixture(autouse=True)
+def _single_threaded_blas():
+    # the problems here are small: BLAS/OpenMP threads only contend with the other
+    # xdist worker (on a loaded 2-core machine a 1566x20 lstsq went from 0.5 ms to 77 ms)
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture
