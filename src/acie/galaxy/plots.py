@@ -7,7 +7,7 @@ import numpy as np
 __all__ = ["counterfactual_figure", "rgb_images"]
 
 
-def rgb_images(images: np.ndarray, bands, *, stretch: float = 0.5, q: float = 8.0) -> np.ndarray:
+def rgb_images(images: np.ndarray, bands, *, stretch: float = 0.15, q: float = 10.0) -> np.ndarray:
     """Colour composites ``(n, H, W, 3)`` with the asinh stretch of Lupton et al. (2004).
 
     With g, r, i the channels are (i, r, g); with fewer bands the first band is shown grey.
