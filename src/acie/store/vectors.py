@@ -218,6 +218,7 @@ def _normalise_inputs(ids: Sequence[Any] | None, n: int,
 def _insert_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UUID],
                        x: np.ndarray, metas: list[dict[str, Any]], conts: list[dict[str, Any]],
                        batch: int = 5000) -> None:
+    """Store embeddings in one transaction (PostgreSQL: binary COPY; SQLite: executemany)."""
     with translate_errors():
         with engine.connect() as conn:
             other = conn.execute(select(Embedding.dim).where(Embedding.model_id == model_id,
@@ -226,47 +227,46 @@ def _insert_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.
         if other is not None:
             raise ShapeError(f"model {model_id} already has embeddings of dimension {other}; "
                              f"got vectors of dimension {dim}")
-        for s in range(0, len(x), batch):
-            rows = [{"id": uids[i], "model_id": model_id, "content": conts[i],
-                     "vector": x[i], "dim": dim, "metadata": metas[i]}
-                    for i in range(s, min(s + batch, len(x)))]
-            with engine.begin() as conn:
-                conn.execute(insert(Embedding), rows)
+        if backend_of(engine) is Backend.postgresql:
+            _copy_embeddings(engine, model_id, dim, uids, x, metas, conts)
+            return
+        with engine.begin() as conn:
+            for s in range(0, len(x), batch):
+                conn.execute(insert(Embedding), [
+                    {"id": uids[i], "model_id": model_id, "content": conts[i], "vector": x[i],
+                     "dim": dim, "metadata": metas[i]} for i in range(s, min(s + batch, len(x)))])
+
+
+def _copy_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UUID],
+                     x: np.ndarray, metas: list[dict[str, Any]],
+                     conts: list[dict[str, Any]]) -> None:
+    from pgvector.psycopg import register_vector
+    from psycopg.types.json import Jsonb
+
+    from acie.store.schema import utcnow
+
+    now = utcnow()
+    raw = engine.raw_connection()
+    try:
+        pg = raw.driver_connection
+        register_vector(pg)
+        with pg.cursor() as cur:
+            with cur.copy("COPY embeddings (id, model_id, content, vector, dim, metadata, "
+                          "created_at) FROM STDIN WITH (FORMAT BINARY)") as cp:
+                cp.set_types(["uuid", "int4", "jsonb", "vector", "int4", "jsonb",
+                              "timestamptz"])
+                for i in range(len(x)):
+                    cp.write_row((uids[i], model_id, Jsonb(conts[i]), x[i], dim,
+                                  Jsonb(metas[i]), now))
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
 
 
 # ---------------------------------------------------------------------- in-process backend
-def _matches(value: Any, f: Filter) -> bool:
-    """The memory backend's filter semantics (mirrors the SQL the pgvector backend runs)."""
-    def is_num(x: Any) -> bool:
-        return isinstance(x, int | float) and not isinstance(x, bool)
-
-    if f.op is FilterOp.isin:
-        return any(_matches(value, Filter(f.field, FilterOp.eq, v)) for v in f.value)
-    target = f.value
-    if isinstance(target, bool):
-        ok = isinstance(value, bool)
-    elif is_num(target):
-        ok = is_num(value)
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        return False
-    match f.op:
-        case FilterOp.eq:
-            return bool(value == target)
-        case FilterOp.ne:
-            return bool(value != target)
-        case FilterOp.lt:
-            return bool(value < target)
-        case FilterOp.le:
-            return bool(value <= target)
-        case FilterOp.gt:
-            return bool(value > target)
-        case FilterOp.ge:
-            return bool(value >= target)
-    raise AssertionError(f.op)  # pragma: no cover
-
-
 class MemoryVectorIndex:
     """In-process vector index: exact numpy search, FAISS IVF for large collections.
 
@@ -316,6 +316,7 @@ class MemoryVectorIndex:
         self._ids: list[uuid.UUID] = []
         self._meta: list[dict[str, Any]] = []
         self._content: list[dict[str, Any]] = []
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._ivf: Any = None
         self.nlist_: int | None = None
         self.nprobe_: int | None = None
@@ -393,13 +394,62 @@ class MemoryVectorIndex:
                 "index": "ivfflat" if self._ivf is not None else "exact",
                 "nlist": self.nlist_, "nprobe": self.nprobe_}
 
+    def _column(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(kind, numeric value, raw value) of one metadata field for every row, cached.
+
+        kind: 0 missing or another type, 1 number, 2 string, 3 boolean.
+        """
+        col = self._columns.get(name)
+        if col is None or len(col[0]) != len(self._meta):
+            raw = [m.get(name) for m in self._meta]
+            kind = np.fromiter((3 if isinstance(v, bool) else 1 if isinstance(v, int | float)
+                                else 2 if isinstance(v, str) else 0 for v in raw),
+                               dtype=np.int8, count=len(raw))
+            num = np.full(len(raw), np.nan)
+            is_num = np.flatnonzero(kind == 1)
+            num[is_num] = [float(raw[i]) for i in is_num]
+            obj = np.empty(len(raw), dtype=object)
+            obj[:] = raw
+            col = (kind, num, obj)
+            self._columns[name] = col
+        return col
+
+    def _filter_mask(self, f: Filter) -> np.ndarray:
+        kind, num, obj = self._column(f.field)
+        if f.op is FilterOp.isin:
+            mask = np.zeros(len(kind), dtype=bool)
+            for v in f.value:
+                mask |= self._filter_mask(Filter(f.field, FilterOp.eq, v))
+            return mask
+        v = f.value
+        if isinstance(v, bool):
+            ok, vals = kind == 3, obj
+        elif isinstance(v, int | float):
+            ok, vals = kind == 1, num
+        else:
+            ok, vals = kind == 2, obj
+        with np.errstate(invalid="ignore"):
+            match f.op:
+                case FilterOp.eq:
+                    cmp = vals == v
+                case FilterOp.ne:
+                    cmp = vals != v
+                case FilterOp.lt:
+                    cmp = vals < v
+                case FilterOp.le:
+                    cmp = vals <= v
+                case FilterOp.gt:
+                    cmp = vals > v
+                case FilterOp.ge:
+                    cmp = vals >= v
+        return ok & np.asarray(cmp, dtype=bool)
+
     def _mask(self, filters: list[Filter]) -> np.ndarray | None:
         if not filters:
             return None
         mask = np.ones(len(self._meta), dtype=bool)
         for f in filters:
-            mask &= np.fromiter((_matches(m.get(f.field, None), f) if f.field in m else False
-                                 for m in self._meta), dtype=bool, count=len(self._meta))
+            mask &= self._filter_mask(f)
         return mask
 
     def _to_distance(self, d2: np.ndarray) -> np.ndarray:
@@ -580,7 +630,7 @@ class PgVectorIndex:
             metadata: Sequence[Mapping[str, Any]] | None = None, *,
             contents: Sequence[Mapping[str, Any]] | None = None,
             batch: int = 5000) -> list[uuid.UUID]:
-        """Insert embeddings of this model (one transaction per ``batch`` rows)."""
+        """Insert embeddings of this model (one binary COPY, one transaction)."""
         x = _as_matrix(vectors, self.dim)
         uids, metas, conts = _normalise_inputs(ids, len(x), metadata, contents)
         _insert_embeddings(self.engine, self.model_id, self.dim, uids, x, metas, conts, batch)
