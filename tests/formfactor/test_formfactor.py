@@ -1,8 +1,4 @@
-"""Tests of the PySCF form-factor pipeline on a tiny silicon calculation (seconds).
-
-Tiny setting: Si primitive cell, GTH-SZV minimal basis, GTH-Pade, LDA, a (2,1,1) k-mesh
-(so k ≠ k' pairs exist), 25 hartree density cutoff.
-"""
+"""Tests of the PySCF form-factor pipeline on a tiny silicon calculation (see conftest)."""
 
 from __future__ import annotations
 
@@ -16,17 +12,6 @@ from acie.darkmatter.formfactor_io import read_acie, write_acie
 from acie.darkmatter.formfactor_run import compute_form_factor
 from acie.darkmatter.materials import get_material
 from acie.errors import ConflictError, InputValidationError, NonPhysicalValueError, OutOfRangeError
-
-TINY = ff.FormFactorSettings(kmesh=(2, 1, 1), basis="gth-szv", pseudo="gth-pade", xc="lda,vwn",
-                             ke_cutoff=25.0, dq=0.05, n_q=80, dE=0.25, n_E=160, conv_tol=1e-9,
-                             pairs_per_block=1)
-
-
-@pytest.fixture(scope="module")
-def si():
-    cell = ff.build_cell("Si", TINY)
-    bands = ff.run_dft("Si", TINY, cell=cell)
-    return cell, bands
 
 
 def _quadrature(cell, k_i, k_f, q, mesh=48):
@@ -93,28 +78,22 @@ def test_completeness_is_exact_at_q0_and_bounded_by_bessel(si):
     assert sums[-1].mean() < sums[0].mean()
 
 
-@pytest.fixture(scope="module")
-def table(si):
-    _, bands = si
-    return compute_form_factor("Si", TINY, progress=False, bands=bands)
-
-
-def test_form_factor_is_positive_and_respects_the_gap(table):
+def test_form_factor_is_positive_and_respects_the_gap(table, tiny):
     f2 = table.f2
     assert np.all(f2 >= 0) and f2.sum() > 0
     # no transition below the scissored gap (1.12 eV): E bins with upper edge < gap are empty
-    below = table.energy_eV + 0.5 * TINY.dE < 1.12
+    below = table.energy_eV + 0.5 * tiny.dE < 1.12
     assert np.all(f2[:, below] == 0)
 
 
-def test_normalisation_matches_an_independent_evaluation(si, table):
+def test_normalisation_matches_an_independent_evaluation(si, table, tiny):
     # Recompute f2 for a few (q, E) bins from real-space-quadrature matrix elements and the
     # QCDark formula typed out here (Dreyer et al. 2024 eq. (13); routines.py getprefactor /
     # bin_to_f2): f2 = 2π²/(α mₑ² V) · q/(Δq ΔE) · N_k⁻² Σ |M|². Tolerance 1e-5 (quadrature).
     cell, b = si
-    val, cond = ff.band_window(b, TINY)
-    g = ff.g_vectors(cell, TINY.q_max, 2 * np.max(np.linalg.norm(b.kpts, axis=1)))
-    hist = np.zeros((TINY.n_q, TINY.n_E))
+    val, cond = ff.band_window(b, tiny)
+    g = ff.g_vectors(cell, tiny.q_max, 2 * np.max(np.linalg.norm(b.kpts, axis=1)))
+    hist = np.zeros((tiny.n_q, tiny.n_E))
     for i in range(2):
         for j in range(2):
             q = b.kpts[j] - b.kpts[i] + g
@@ -122,31 +101,31 @@ def test_normalisation_matches_an_independent_evaluation(si, table):
             m = _quadrature(cell, b.kpts[i], b.kpts[j], q, mesh=40)
             mo = np.einsum("am,qab,bn->qmn", b.coeffs[j][:, cond].conj(), m, b.coeffs[i][:, val])
             e = b.energies[j, cond][:, None] - b.energies[i, val][None, :]
-            for iq, p in zip(np.floor(np.linalg.norm(q, axis=1) / TINY.dq).astype(int), np.abs(mo) ** 2, strict=True):
-                ie = np.floor(e / TINY.dE).astype(int)
-                ok = ie < TINY.n_E
+            for iq, p in zip(np.floor(np.linalg.norm(q, axis=1) / tiny.dq).astype(int), np.abs(mo) ** 2, strict=True):
+                ie = np.floor(e / tiny.dE).astype(int)
+                ok = ie < tiny.n_E
                 np.add.at(hist[iq], ie[ok], p[ok])
     hbarc_ev_bohr = 0.1973269804e-6 / 5.29177210903e-11
     v_ev3 = cell.vol / hbarc_ev_bohr**3
     pref = 2 * np.pi**2 / ((1 / 137) * 0.51099895e6**2 * v_ev3)
-    qc = (np.arange(TINY.n_q) + 0.5) * TINY.dq
-    ref = hist / 4 * pref * qc[:, None] / (TINY.dq * TINY.dE)
-    n = int(1.0 / TINY.dq) - 1
+    qc = (np.arange(tiny.n_q) + 0.5) * tiny.dq
+    ref = hist / 4 * pref * qc[:, None] / (tiny.dq * tiny.dE)
+    n = int(1.0 / tiny.dq) - 1
     assert ref[:n].sum() > 0
     np.testing.assert_allclose(table.f2[:n], ref[:n], rtol=1e-5, atol=1e-9 * ref.max())
 
 
-def test_blocks_workers_and_resume_give_identical_output(si, table, tmp_path):
+def test_blocks_workers_and_resume_give_identical_output(si, table, tmp_path, tiny):
     _, bands = si
     # interrupted after one block, then resumed: bit-identical to the uninterrupted run
     wd = tmp_path / "work"
-    assert compute_form_factor("Si", TINY, workdir=wd, progress=False, bands=bands, max_blocks=1) is None
+    assert compute_form_factor("Si", tiny, workdir=wd, progress=False, bands=bands, max_blocks=1) is None
     assert len(list(wd.glob("block_*.npz"))) == 1
-    resumed = compute_form_factor("Si", TINY, workdir=wd, progress=False)
+    resumed = compute_form_factor("Si", tiny, workdir=wd, progress=False)
     np.testing.assert_array_equal(resumed.f2, table.f2)
     assert not list(wd.glob("*.tmp"))
     # other block sizes: same sums up to floating-point reassociation
-    other = ff.FormFactorSettings(**{**TINY.as_dict(), "kmesh": (2, 1, 1), "pairs_per_block": 3})
+    other = ff.FormFactorSettings(**{**tiny.as_dict(), "kmesh": (2, 1, 1), "pairs_per_block": 3})
     np.testing.assert_allclose(compute_form_factor("Si", other, progress=False, bands=bands).f2,
                                table.f2, rtol=1e-12, atol=1e-12 * table.f2.max())
     # settings changed under the same workdir -> refused
@@ -154,9 +133,9 @@ def test_blocks_workers_and_resume_give_identical_output(si, table, tmp_path):
         compute_form_factor("Si", other, workdir=wd, progress=False, bands=bands)
 
 
-def test_parallel_workers_match_serial(si, table):
+def test_parallel_workers_match_serial(si, table, tiny):
     _, bands = si
-    par = compute_form_factor("Si", TINY, progress=False, bands=bands, n_workers=2)
+    par = compute_form_factor("Si", tiny, progress=False, bands=bands, n_workers=2)
     np.testing.assert_array_equal(par.f2, table.f2)
 
 

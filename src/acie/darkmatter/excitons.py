@@ -1,0 +1,265 @@
+"""Externally computed (BSE/GW) crystal form factors: format, validator, loader, examples.
+
+ACIE does not solve the Bethe–Salpeter equation. This module defines the HDF5 format
+(``acie.excitons`` v1, documented in ``docs/excitons-format.md``) in which form factors
+computed elsewhere — with excitonic (BSE) or quasiparticle (GW) corrections — are handed
+to the rate engine, validates such files with precise messages, loads them as a
+:class:`~acie.darkmatter.formfactor_io.FormFactorTable`, and writes example files from the
+project's own DFT tables. Example files are labelled ``is_bse = False`` and
+``method = "DFT (NOT BSE)"``; nothing here invents or applies an enhancement factor.
+
+This is a reader/writer module: it is the one place of the exciton feature that touches files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.units import BOHR
+from acie.errors import DataFormatError, expected_got
+
+__all__ = [
+    "EXCITON_FORMAT",
+    "EXCITON_FORMAT_VERSION",
+    "ExcitonData",
+    "read_excitons",
+    "validate_excitons",
+    "write_example_excitons",
+]
+
+EXCITON_FORMAT = "acie.excitons"
+EXCITON_FORMAT_VERSION = 1
+
+#: name -> (units attribute, ndim); required datasets
+REQUIRED_DATASETS = {
+    "f2": ("dimensionless", 2),
+    "q": ("keV", 1),
+    "energy": ("eV", 1),
+    "kpoints": ("1/bohr", 2),
+    "qpoints": ("1/bohr", 2),
+    "excitation_energies": ("eV", 1),
+}
+OPTIONAL_DATASETS = {
+    "f2_dft": ("dimensionless", 2),
+    "f2_uncertainty": ("dimensionless", 2),
+}
+REQUIRED_ATTRS = ("format", "format_version", "material", "method", "code", "reference", "is_bse",
+                  "normalisation", "band_gap_eV", "cell_volume_bohr3", "cell_mass_eV")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExcitonData:
+    """An external form factor and its companions.
+
+    Attributes
+    ----------
+    table : FormFactorTable
+        The external |f(q, E)|², ready for :mod:`acie.darkmatter.electron`.
+    baseline : FormFactorTable or None
+        The DFT (independent-particle) baseline on the same grid, if supplied.
+    uncertainty : ndarray or None, shape (n_q, n_E)
+        1σ absolute uncertainty of ``table.f2``, if supplied.
+    kpoints, qpoints : ndarray, shape (n, 3), bohr⁻¹
+    excitation_energies : Quantity ['energy'], (n_S,)
+    method, code, reference : str
+    is_bse : bool
+        False for the example files made from DFT tables.
+    """
+
+    table: FormFactorTable
+    baseline: FormFactorTable | None
+    uncertainty: np.ndarray | None
+    kpoints: np.ndarray
+    qpoints: np.ndarray
+    excitation_energies: u.Quantity
+    method: str
+    code: str
+    reference: str
+    is_bse: bool
+    metadata: dict = field(default_factory=dict)
+
+
+def _s(v) -> object:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def _check_file(fh) -> list[str]:
+    """Every problem with an open file, as precise messages (empty list = valid)."""
+    errs: list[str] = []
+    for a in REQUIRED_ATTRS:
+        if a not in fh.attrs:
+            errs.append(f"missing root attribute {a!r}")
+    if "format" in fh.attrs and _s(fh.attrs["format"]) != EXCITON_FORMAT:
+        errs.append(expected_got("root attribute 'format'", repr(EXCITON_FORMAT), _s(fh.attrs["format"])))
+    if "format_version" in fh.attrs and int(fh.attrs["format_version"]) != EXCITON_FORMAT_VERSION:
+        errs.append(expected_got("format_version", str(EXCITON_FORMAT_VERSION), int(fh.attrs["format_version"])))
+    if "normalisation" in fh.attrs and _s(fh.attrs["normalisation"]) != "qcdark":
+        errs.append(expected_got("normalisation", "'qcdark'", _s(fh.attrs["normalisation"])))
+    for a in ("band_gap_eV", "cell_volume_bohr3", "cell_mass_eV"):
+        if a in fh.attrs:
+            v = float(fh.attrs[a])
+            if not np.isfinite(v) or v < 0 or (a != "band_gap_eV" and v == 0):
+                errs.append(expected_got(f"root attribute {a!r}", "finite and > 0", v))
+    if "is_bse" in fh.attrs and not isinstance(fh.attrs["is_bse"], bool | np.bool_):
+        errs.append(expected_got("root attribute 'is_bse'", "a boolean", fh.attrs["is_bse"]))
+    data: dict[str, np.ndarray] = {}
+    for name, (unit, ndim) in {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}.items():
+        if name not in fh:
+            if name in REQUIRED_DATASETS:
+                errs.append(f"missing required dataset '/{name}' (units {unit!r}, {ndim}-D)")
+            continue
+        ds = fh[name]
+        got_unit = _s(ds.attrs.get("units"))
+        if got_unit != unit:
+            errs.append(expected_got(f"units attribute of '/{name}'", repr(unit), got_unit))
+        if ds.ndim != ndim:
+            errs.append(expected_got(f"'/{name}'", f"a {ndim}-D array", f"shape {ds.shape}"))
+            continue
+        arr = np.asarray(ds[...], dtype=float)
+        if not np.all(np.isfinite(arr)):
+            errs.append(expected_got(f"'/{name}'", "finite values", f"{int(np.sum(~np.isfinite(arr)))} non-finite"))
+            continue
+        data[name] = arr
+    for name in ("kpoints", "qpoints"):
+        if name in data and data[name].shape[1:] != (3,):
+            errs.append(expected_got(f"'/{name}'", "shape (n, 3)", f"shape {data[name].shape}"))
+    for name, positive in (("q", True), ("energy", False)):
+        if name in data:
+            g = data[name]
+            if g.size < 2 or np.any(np.diff(g) <= 0):
+                errs.append(expected_got(f"'/{name}'", "a strictly increasing grid of >= 2 bin centres",
+                                         f"{g.size} values" if g.size < 2 else "a non-increasing grid"))
+            elif (positive and g[0] <= 0) or g[0] < 0:
+                errs.append(expected_got(f"'/{name}'", "values > 0" if positive else "values >= 0", f"first {g[0]}"))
+    if "excitation_energies" in data:
+        x = data["excitation_energies"]
+        if x.size == 0:
+            errs.append(expected_got("'/excitation_energies'", "at least one energy", "an empty array"))
+        elif np.any(x <= 0):
+            errs.append(expected_got("'/excitation_energies'", "values > 0 eV", f"minimum {x.min()}"))
+    shape = (data["q"].size, data["energy"].size) if "q" in data and "energy" in data else None
+    for name in ("f2", "f2_dft", "f2_uncertainty"):
+        if name not in data:
+            continue
+        if shape is not None and data[name].shape != shape:
+            errs.append(expected_got(f"'/{name}'", f"shape (n_q, n_E) = {shape}", f"shape {data[name].shape}"))
+        elif np.any(data[name] < 0):
+            errs.append(expected_got(f"'/{name}'", "values >= 0", f"minimum {data[name].min()}"))
+    if (shape is not None and "f2" in data and data["f2"].shape == shape and "excitation_energies" in data
+            and data["excitation_energies"].size and "energy" in data and data["energy"].size >= 2):
+        e = data["energy"]
+        half = 0.5 * np.diff(e).min()
+        below = e + half < data["excitation_energies"].min()
+        if np.any(data["f2"][:, below] > 0):
+            first = float(e[below][np.any(data["f2"][:, below] > 0, axis=0)][0])
+            errs.append(f"'/f2' is non-zero at E = {first:g} eV, below the lowest excitation energy "
+                        f"{data['excitation_energies'].min():g} eV (nothing can be absorbed there)")
+    return errs
+
+
+def validate_excitons(path: str | os.PathLike) -> list[str]:
+    """Check a file against the ``acie.excitons`` v1 rules.
+
+    Returns
+    -------
+    list of str
+        Every problem found, each saying what was expected and what was found; empty if
+        the file is valid.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"exciton file {str(path)!r} does not exist")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        return [expected_got(f"exciton file {str(path)!r}", "an HDF5 file", str(exc))]
+    with fh:
+        return _check_file(fh)
+
+
+def read_excitons(path: str | os.PathLike) -> ExcitonData:
+    """Load a validated ``acie.excitons`` file.
+
+    Raises
+    ------
+    DataFormatError
+        If :func:`validate_excitons` finds any problem (all are listed in the message).
+    """
+    import h5py
+
+    errs = validate_excitons(path)
+    if errs:
+        raise DataFormatError(f"{path}: " + "; ".join(errs))
+    with h5py.File(path, "r") as fh:
+        a = {k: _s(v) for k, v in fh.attrs.items()}
+        d = {k: fh[k][...] for k in fh if k in REQUIRED_DATASETS or k in OPTIONAL_DATASETS}
+        meta = json.loads(a.get("metadata_json", "{}"))
+
+    def table(f2: np.ndarray) -> FormFactorTable:
+        return FormFactorTable(material=str(a["material"]), q=d["q"] * u.keV, energy=d["energy"] * u.eV, f2=f2,
+                               band_gap=float(a["band_gap_eV"]) * u.eV,
+                               cell_volume=float(a["cell_volume_bohr3"]) * BOHR**3,
+                               cell_mass=float(a["cell_mass_eV"]) * u.eV, scissor_applied=False,
+                               metadata={"settings": meta, "provenance": {"method": a["method"], "code": a["code"],
+                                                                          "reference": a["reference"],
+                                                                          "is_bse": bool(a["is_bse"])}})
+
+    return ExcitonData(table=table(d["f2"]), baseline=table(d["f2_dft"]) if "f2_dft" in d else None,
+                       uncertainty=d.get("f2_uncertainty"), kpoints=d["kpoints"], qpoints=d["qpoints"],
+                       excitation_energies=d["excitation_energies"] * u.eV, method=str(a["method"]),
+                       code=str(a["code"]), reference=str(a["reference"]), is_bse=bool(a["is_bse"]),
+                       metadata=meta)
+
+
+def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> Path:
+    """Write an ``acie.excitons`` example file from a DFT table — clearly NOT BSE.
+
+    ``/f2`` and ``/f2_dft`` are both the DFT form factor (so the comparison ratio is 1),
+    ``/excitation_energies`` holds only the independent-particle threshold (the band gap),
+    ``is_bse = False`` and ``method = "DFT (NOT BSE)"``. Use it as a template to fill with
+    real external results.
+    """
+    import h5py
+
+    if not isinstance(table, FormFactorTable):
+        raise DataFormatError(expected_got("table", "a FormFactorTable", type(table).__name__))
+    settings = table.metadata.get("settings", {}) if isinstance(table.metadata, dict) else {}
+    kpts = np.asarray(settings.get("kpts_bohr_inv", [[0.0, 0.0, 0.0]]), dtype=float).reshape(-1, 3)
+    dk = (kpts[None, :, :] - kpts[:, None, :]).reshape(-1, 3)
+    qpts = np.unique(np.round(dk, 12), axis=0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as fh:
+            fh.attrs.update({
+                "format": EXCITON_FORMAT, "format_version": EXCITON_FORMAT_VERSION, "material": table.material,
+                "method": "DFT (NOT BSE)", "code": "ACIE/PySCF independent-particle DFT (example file)",
+                "reference": "none: example generated from an ACIE DFT table; contains no excitonic physics",
+                "is_bse": False, "normalisation": "qcdark", "band_gap_eV": table.band_gap_eV,
+                "cell_volume_bohr3": table.cell_volume_bohr3, "cell_mass_eV": table.cell_mass_eV,
+                "metadata_json": json.dumps({"source_settings": settings}, default=str),
+            })
+            for name, arr in (("f2", table.f2), ("f2_dft", table.f2), ("q", table.q_keV),
+                              ("energy", table.energy_eV), ("kpoints", kpts), ("qpoints", qpts),
+                              ("excitation_energies", np.array([table.band_gap_eV]))):
+                unit = {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}[name][0]
+                ds = fh.create_dataset(name, data=np.asarray(arr, dtype=float), compression="gzip")
+                ds.attrs["units"] = unit
+            fh["excitation_energies"].attrs["note"] = "independent-particle threshold (band gap), not a BSE eigenvalue"
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

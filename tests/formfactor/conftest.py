@@ -1,0 +1,50 @@
+"""Shared fixtures: one tiny silicon DFT per test session (seconds).
+
+Tiny setting: Si primitive cell, GTH-SZV minimal basis, GTH-Pade, LDA, a (2,1,1) k-mesh
+(so k ≠ k' pairs exist), 25 hartree density cutoff, q < 4 α mₑ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acie.darkmatter import formfactor as ff
+
+TINY = ff.FormFactorSettings(kmesh=(2, 1, 1), basis="gth-szv", pseudo="gth-pade", xc="lda,vwn",
+                             ke_cutoff=25.0, dq=0.05, n_q=80, dE=0.25, n_E=160, conv_tol=1e-9,
+                             pairs_per_block=1)
+
+QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
+if not QCDARK_GE.exists():  # repository checkouts next to ../shared
+    QCDARK_GE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qcdark-ge" / "Ge_final.hdf5"
+
+
+@pytest.fixture(scope="session")
+def si():
+    cell = ff.build_cell("Si", TINY)
+    bands = ff.run_dft("Si", TINY, cell=cell)
+    return cell, bands
+
+
+@pytest.fixture(scope="session")
+def table(si):
+    from acie.darkmatter.formfactor_run import compute_form_factor
+
+    _, bands = si
+    return compute_form_factor("Si", TINY, progress=False, bands=bands)
+
+
+@pytest.fixture(scope="session")
+def qcdark_ge():
+    from acie.darkmatter.formfactor_io import read_qcdark
+
+    if not QCDARK_GE.exists():
+        pytest.skip("QCDark reference file not available")
+    return read_qcdark(QCDARK_GE, material="Ge")
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    return TINY
