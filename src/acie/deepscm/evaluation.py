@@ -122,15 +122,21 @@ def _rms_sigma(a: np.ndarray, b: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 
 
 def _measure(images: np.ndarray, batch: object) -> dict[str, np.ndarray] | None:
-    """Image-based measurements from :mod:`acie.galaxy.measure`, if available."""
-    try:
-        from acie.galaxy import measure
-    except ImportError:
+    """Image-based luminosity and size (:func:`acie.galaxy.measure.measure_properties`).
+
+    Distances and PSF come from the simulated ``batch`` (the same for factual and
+    counterfactual galaxies); ``None`` when the images have no r band.
+    """
+    from acie.galaxy.measure import measure_properties
+
+    if "r" not in batch.bands:  # type: ignore[attr-defined]
         return None
-    fn = getattr(measure, "measure_properties", None) or getattr(measure, "measure", None)
-    if fn is None:
-        return None
-    return {k: np.asarray(v) for k, v in fn(images, batch).items()}
+    m = measure_properties(images, bands=batch.bands,  # type: ignore[attr-defined]
+                           pixel_scale=batch.pixel_scale,  # type: ignore[attr-defined]
+                           luminosity_distance=batch.luminosity_distance,  # type: ignore[attr-defined]
+                           angular_diameter_distance=batch.angular_diameter_distance,  # type: ignore[attr-defined]
+                           psf_fwhm=batch.nuisances["psf_fwhm"])  # type: ignore[attr-defined]
+    return {k: np.asarray(m[k], dtype=np.float64) for k in ("log_luminosity", "log_size")}
 
 
 def evaluate(engine: CounterfactualEngine, simulator: object, *, n: int = 200, seed: int = 12345,
