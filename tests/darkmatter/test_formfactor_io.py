@@ -113,3 +113,16 @@ def test_not_a_formfactor_file(tmp_path):
         fh["x"] = 1.0
     with pytest.raises(DataFormatError, match="QCDark"):
         read_formfactor(tmp_path / "other.h5")
+
+
+def test_public_surface_is_pinned():
+    import acie.darkmatter as dm
+    from acie.darkmatter import electron, formfactor_io, halo, nuclear, reach, uncertainty
+
+    assert set(dm.__all__) >= {"halo", "nuclear", "electron", "formfactor_io", "reach", "uncertainty", "plots"}
+    assert dm.halo is halo
+    assert set(formfactor_io.__all__) == {"ACIE_FORMAT", "ACIE_FORMAT_VERSION", "FormFactorTable", "read_acie",
+                                          "read_formfactor", "read_qcdark", "write_acie"}
+    for mod in (electron, halo, nuclear, reach, uncertainty):
+        for name in mod.__all__:
+            assert hasattr(mod, name), f"{mod.__name__}.{name}"

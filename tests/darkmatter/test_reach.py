@@ -79,6 +79,9 @@ def test_electron_reach_threshold_background_and_exposure():
     assert np.all(one_bin.cross_section >= base.cross_section)
     fc = R.electron_reach(ge, m, 1 * u.kg * u.yr, n_obs=2, background=1.5, method="fc", **GE)
     assert fc.signal_limit == pytest.approx(R.feldman_cousins_interval(2, 1.5)[1])
+    # projected reach: n_obs defaults to the median of Poisson(b), so a background weakens the reach
+    with_bkg = R.electron_reach(ge, m, 1 * u.kg * u.yr, background=5.0, method="cls", **GE)
+    assert with_bkg.settings["n_obs"] == 5 and np.all(with_bkg.cross_section > base.cross_section)
     # a background given as a rate is multiplied by the exposure: 0.75 /(kg yr) x 2 kg yr = 1.5 events
     rate_bkg = R.electron_reach(ge, m, 2 * u.kg * u.yr, n_obs=2, background=0.75 / (u.kg * u.yr), method="fc", **GE)
     assert rate_bkg.settings["background_events"] == pytest.approx(1.5)

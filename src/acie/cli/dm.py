@@ -226,7 +226,7 @@ def reach(
     efficiency: Annotated[float, typer.Option(help="Electron: overall signal efficiency.")] = 1.0,
     e_min: Annotated[float, typer.Option(help="Nuclear: window start, keV.")] = 1.0,
     e_max: Annotated[float, typer.Option(help="Nuclear: window end, keV.")] = 60.0,
-    n_obs: Annotated[int, typer.Option(help="Observed events.")] = 0,
+    n_obs: Annotated[int | None, typer.Option(help="Observed events (default: median background-only outcome).")] = None,
     background: Annotated[float, typer.Option(help="Known expected background, events.")] = 0.0,
     cl: Annotated[float, typer.Option(help="Confidence level.")] = 0.9,
     method: Annotated[Method, typer.Option(help="poisson (background-free), fc (Feldman–Cousins), cls.")] = Method.poisson,

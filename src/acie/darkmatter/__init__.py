@@ -1,1 +1,44 @@
-"""acie.darkmatter"""
+"""Dark-matter direct-detection physics (DMCA's science core).
+
+Modules, each one concept (imported lazily on first attribute access, so
+``import acie.darkmatter`` loads nothing heavy):
+
+``halo``           SHM (closed-form η), SHM++, Earth velocity (astropy), cited parameter sets
+``nuclear``        spin-independent WIMP–nucleus spectra, Helm form factor, modulation
+``electron``       DM–electron rates from crystal form factors |f(q, E)|²
+``ionization``     energy → electron–hole pairs (step and Fano models)
+``screening``      optional Thomas–Fermi-type screening
+``formfactor_io``  FormFactorTable, QCDark and ACIE HDF5 readers/writer
+``reach``          Poisson / Feldman–Cousins / CLs limits and σ reach curves
+``uncertainty``    seeded halo Monte Carlo, median and 68/95 % bands
+``plots``          300 dpi figures with units
+``materials``, ``formfactor``, ``excitons``, ``selector``: the form-factor part.
+
+Physics functions take astropy Quantities and return Quantities; see ``docs/darkmatter.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "electron",
+    "formfactor_io",
+    "halo",
+    "ionization",
+    "nuclear",
+    "plots",
+    "reach",
+    "screening",
+    "uncertainty",
+    "units",
+]
+
+_LAZY = set(__all__) | {"materials", "formfactor", "excitons", "selector"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

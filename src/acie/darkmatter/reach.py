@@ -11,6 +11,10 @@ exposure, threshold and efficiency. The σ upper limit is s_up / N₁(m). Method
   Neyman belt for a Poisson signal with known background, built on a fine grid of s.
 * ``"cls"`` — the CLs method (A. L. Read, J. Phys. G 28, 2693 (2002)) for a single
   counting bin: CLs(s) = P(n ≤ n_obs | s + b) / P(n ≤ n_obs | b) = 1 − CL.
+
+Projected reach: when ``n_obs`` is not given, it is set to the median background-only
+outcome, the median of Poisson(b) (0 for b = 0), i.e. the median expected limit of an
+experiment that sees only its background. Pass ``n_obs`` to set a limit from data.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "feldman_cousins_interval",
     "cls_upper_limit",
     "signal_upper_limit",
+    "median_background_outcome",
     "electron_reach",
     "nuclear_reach",
 ]
@@ -101,8 +106,20 @@ def cls_upper_limit(n_obs: int, background: float = 0.0, cl: float = 0.9) -> flo
     return float(optimize.brentq(f, 0.0, hi, xtol=1e-10, rtol=1e-12))
 
 
-def signal_upper_limit(n_obs: int = 0, background: float = 0.0, cl: float = 0.9, method: str = "poisson") -> float:
-    """Upper limit on the expected signal count with the named method (see module docstring)."""
+def median_background_outcome(background: float) -> int:
+    """Median of Poisson(background): the ``n_obs`` of a projected (median expected) limit."""
+    _, b, _ = _check(0, background, 0.5)
+    return int(stats.poisson.median(b)) if b > 0 else 0
+
+
+def signal_upper_limit(n_obs: int | None = 0, background: float = 0.0, cl: float = 0.9,
+                       method: str = "poisson") -> float:
+    """Upper limit on the expected signal count with the named method (see module docstring).
+
+    ``n_obs=None`` uses :func:`median_background_outcome`.
+    """
+    if n_obs is None:
+        n_obs = median_background_outcome(background)
     if method == "poisson":
         return poisson_upper_limit(n_obs, cl)
     if method == "fc":
@@ -154,7 +171,7 @@ def _background_events(background, exposure_kgyr: float) -> float:
 
 
 def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: int = 1,
-                   ne_bin: int | None = None, efficiency: float = 1.0, n_obs: int = 0,
+                   ne_bin: int | None = None, efficiency: float = 1.0, n_obs: int | None = None,
                    background=0.0, cl: float = 0.9, method: str = "poisson", mediator="heavy",
                    halo: HaloParameters | str | None = None, band_gap=None, pair_energy=None,
                    fano=None, ionization: str = "step", screening: bool | str = False) -> ReachCurve:
@@ -171,8 +188,8 @@ def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: in
         Count only events with exactly this n_e.
     efficiency : float
         Overall signal efficiency in (0, 1].
-    n_obs : int
-        Observed events.
+    n_obs : int, optional
+        Observed events; default the median background-only outcome (projected reach).
     background : float or Quantity ['1/(mass time)']
         Known expected background: events, or a rate multiplied by the exposure.
     cl : float
@@ -184,6 +201,7 @@ def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: in
     if ne_bin is None and ne_threshold < 1:
         raise InputValidationError(expected_got("ne_threshold", "an integer >= 1", ne_threshold))
     b = _background_events(background, expo)
+    n_obs = median_background_outcome(b) if n_obs is None else n_obs
     s_up = signal_upper_limit(n_obs, b, cl, method)
     sigma_ref = 1e-37 * u.cm**2
     gap, eps, _ = electron.material_ionization(table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano)
@@ -204,7 +222,7 @@ def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: in
 
 
 def nuclear_reach(masses, exposure, *, target: str = "Xe", e_min=None, e_max=None, efficiency=None,
-                  n_obs: int = 0, background=0.0, cl: float = 0.9, method: str = "poisson",
+                  n_obs: int | None = None, background=0.0, cl: float = 0.9, method: str = "poisson",
                   halo: HaloParameters | str | None = None) -> ReachCurve:
     """σ_n (spin-independent, per nucleon) reach over masses for a nuclear-recoil counting experiment.
 
@@ -221,6 +239,7 @@ def nuclear_reach(masses, exposure, *, target: str = "Xe", e_min=None, e_max=Non
     lo = 1.0 * u.keV if e_min is None else e_min
     hi = 100.0 * u.keV if e_max is None else e_max
     b = _background_events(background, expo)
+    n_obs = median_background_outcome(b) if n_obs is None else n_obs
     s_up = signal_upper_limit(n_obs, b, cl, method)
     sigma_ref = 1e-45 * u.cm**2
     rate = nuclear.integrated_rate(lo, hi, masses, sigma_ref, target, halo=halo,
