@@ -121,6 +121,18 @@ def plot_eta(vmin: u.Quantity, curves: Mapping[str, u.Quantity]):
     return fig
 
 
+def _reach_label(c: ReachCurve) -> str:
+    st = c.settings
+    parts = [str(st.get("material", st.get("target", c.channel)))]
+    if c.channel == "electron":
+        parts.append(f"$n_e$ = {st['ne_bin']}" if st.get("ne_bin") is not None else f"$n_e$ ≥ {st.get('ne_threshold')}")
+        parts.append(f"{st.get('mediator', 'heavy')} mediator")
+    else:
+        parts.append(f"{st.get('e_min_keV', 0):g}–{st.get('e_max_keV', 0):g} keV")
+    parts.append(f"{c.method}, {c.cl:.0%} CL")
+    return ", ".join(parts)
+
+
 def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None = None, title: str = ""):
     """Cross-section reach curves against mass (log–log), optional halo-uncertainty bands by index."""
     fig, ax = _figure()
@@ -128,7 +140,7 @@ def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None
         m = c.mass.to_value(u.MeV)
         if bands and i in bands:
             _band(ax, m, bands[i], u.cm**2, f"C{i}", c.settings.get("material", c.channel))
-        label = f"{c.channel} {c.settings.get('material', c.settings.get('target', ''))} ({c.method}, {c.cl:.0%} CL)"
+        label = _reach_label(c)
         ax.plot(m, c.cross_section.to_value(u.cm**2), color=f"C{i}", lw=1.8 if not bands else 0.8,
                 ls="-" if not bands else "--", label=label)
     ax.set_xscale("log")
