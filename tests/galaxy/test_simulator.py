@@ -37,6 +37,16 @@ def test_sample_shapes_units_and_determinism(sim, batch):
     assert not np.array_equal(other.properties["log_halo_mass"], batch.properties["log_halo_mass"])
 
 
+def test_batch_indexing_and_tables(batch):
+    sub = batch[2:5]
+    assert len(sub) == 3
+    np.testing.assert_array_equal(sub.images, batch.images[2:5])
+    np.testing.assert_array_equal(batch[3].properties["age"], batch.properties["age"][3:4])
+    assert batch.property_matrix().shape == (16, len(PROPERTY_NAMES))
+    assert list(batch.to_dataframe().columns)[: len(PROPERTY_NAMES)] == list(PROPERTY_NAMES)
+    assert "flux_r" in batch.physics_inputs()
+
+
 def test_from_noise_reproduces_the_batch(sim, batch):
     again = sim.from_noise(batch.noise, batch.nuisances)
     for k in PROPERTY_NAMES:

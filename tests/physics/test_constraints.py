@@ -99,7 +99,8 @@ def test_projection_works_on_torch_and_keeps_type():
     p = physical(2)
     p["log_gas_mass"] = p["log_halo_mass"] + 0.5
     pt = {k: torch.tensor(v, dtype=torch.float64) for k, v in p.items()}
-    res = project(pt, steps=20, tolerance=0.01)
+    with torch.no_grad():  # as inside an inference engine
+        res = project(pt, steps=20, tolerance=0.01)
     assert isinstance(res.properties["log_gas_mass"], torch.Tensor)
     assert res.converged
 

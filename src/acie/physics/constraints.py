@@ -316,9 +316,10 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
         active = score > tolerance
         if not bool(active.any()):
             break
-        leaves = {k: v.detach().requires_grad_(True) for k, v in free.items()}
-        total = violation_score(current(leaves))
-        grads = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
+        with torch.enable_grad():  # callers may run under torch.no_grad()
+            leaves = {k: v.detach().requires_grad_(True) for k, v in free.items()}
+            total = violation_score(current(leaves))
+            grads = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
         grads = [g if g is not None else torch.zeros_like(v) for g, v in zip(grads, leaves.values(),
                                                                           strict=True)]
         norm2 = sum(g**2 for g in grads)
