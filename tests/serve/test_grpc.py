@@ -227,6 +227,9 @@ def test_health_services_and_graceful_shutdown(server_factory, make_obs, token):
             time.sleep(0.02)
         assert seen == health_pb2.HealthCheckResponse.NOT_SERVING
         assert stub.HealthCheck(pb.HealthCheckRequest()).status == pb.HealthCheckResponse.NOT_SERVING
+        # while draining, new work is refused with UNAVAILABLE (clients retry elsewhere)
+        code, _ = _code(lambda: stub.CounterfactualInference(_req(make_obs), metadata=_md(token())))
+        assert code is C.UNAVAILABLE
     finally:
         release.set()
     # the call admitted before shutdown still finishes

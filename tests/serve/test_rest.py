@@ -233,13 +233,16 @@ def test_429_queue_limit(server_factory, token, tensor_json, make_obs):
     assert r.status_code == 429 and "queue is full" in r.json()["error"]["message"]
 
 
-def test_503_while_shutting_down_and_without_index(server, token):
+def test_503_while_shutting_down(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/search", json={"vector": [0.0, 1.0], "k": 1}, headers=_auth(token()))
-        server.runtime.serving = False
-        h = c.get("/healthz")
-        server.runtime.serving = True
+        server.runtime.serving = False  # what Server.stop does first
+        try:
+            r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token()))
+            h = c.get("/healthz")
+        finally:
+            server.runtime.serving = True
     assert r.status_code == 503 and r.json()["error"]["code"] == "UNAVAILABLE"
+    assert "shutting down" in r.json()["error"]["message"]
     assert h.status_code == 503 and h.json()["status"] == "NOT_SERVING"
 
 

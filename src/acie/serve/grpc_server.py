@@ -22,7 +22,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from acie.errors import AcieError, AuthenticationError
+from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
 from acie.serve._proto import inference_pb2 as pb
 from acie.serve._proto import inference_pb2_grpc as pb_grpc
 from acie.serve.auth import Action, Principal, authorize
@@ -74,6 +74,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if action is None:
             return None
         rt = self.runtime
+        if not rt.serving:
+            raise BackendUnavailableError("the server is shutting down; retry on another replica")
         principal = rt.verifier.verify(_bearer(metadata))
         authorize(principal, action)
         try:

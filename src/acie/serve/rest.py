@@ -104,6 +104,8 @@ def require(action: Action) -> Callable[..., Principal]:
     def dependency(request: Request,
                    creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         rt = _runtime(request)
+        if not rt.serving:
+            raise BackendUnavailableError("the server is shutting down; retry on another replica")
         principal = rt.verifier.verify(creds.credentials if creds else None)
         request.state.principal = principal
         authorize(principal, action)
