@@ -37,6 +37,13 @@ def table(si):
 
 
 @pytest.fixture(scope="session")
+def qcdark_path():
+    if not QCDARK_GE.exists():
+        pytest.skip("QCDark reference file not available")
+    return QCDARK_GE
+
+
+@pytest.fixture(scope="session")
 def qcdark_ge():
     from acie.darkmatter.formfactor_io import read_qcdark
 

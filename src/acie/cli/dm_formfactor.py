@@ -116,7 +116,215 @@ def materials(
         typer.echo(f"estimates (not measurements): {', '.join(r['estimates'])}")
 
 
+def _table(spec: str):
+    """A table from a file path, or the shipped table of a material name."""
+    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.formfactor_tables import shipped_table
+
+    p = Path(spec)
+    return read_formfactor(p) if p.suffix in (".h5", ".hdf5") or p.exists() else shipped_table(spec)
+
+
+def _masses(text: str):
+    import astropy.units as u
+    import numpy as np
+
+    from acie.errors import InputValidationError, expected_got
+
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputValidationError(expected_got("--masses", "comma-separated MeV values or 'lo:hi:n'", text)) from None
+    return np.asarray(vals) * u.MeV
+
+
+def _mass_grid(text: str):
+    import astropy.units as u
+    import numpy as np
+
+    if ":" in text:
+        lo, hi, n = text.split(":")
+        return np.geomspace(float(lo), float(hi), int(n)) * u.MeV
+    return _masses(text)
+
+
+def _mediator(text: str):
+    import astropy.units as u
+
+    return text if text in ("heavy", "light") else float(text) * u.MeV
+
+
+def select(
+    mass: float = typer.Option(..., help="Dark-matter mass, MeV."),
+    exposure: float = typer.Option(1.0, help="Exposure, kg·yr."),
+    threshold: int = typer.Option(1, help="n_e threshold (electron–hole pairs)."),
+    threshold_ev: float = typer.Option(0.0, help="Energy threshold in eV instead (0 = use --threshold)."),
+    background: float = typer.Option(0.0, help="Expected background events in the exposure."),
+    mediator: str = typer.Option("heavy", help="heavy, light, or a mediator mass in MeV."),
+    table: list[str] = typer.Option(None, "--table", help="MATERIAL=PATH to use instead of a shipped table."),
+    json_out: bool = typer.Option(False, "--json", help="JSON (σ̄e in cm², mass MeV, exposure kg·yr)."),
+) -> None:
+    """Rank the materials by computed σ̄e reach at one mass (lower is better)."""
+    import astropy.units as u
+
+    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.selector import select_material
+
+    tables = None
+    if table:
+        tables = {}
+        for item in table:
+            name, _, path = item.partition("=")
+            tables[name] = read_formfactor(path)
+    thr = threshold_ev * u.eV if threshold_ev > 0 else threshold
+    r = select_material(mass * u.MeV, exposure * u.kg * u.yr, thr, background, mediator=_mediator(mediator),
+                        tables=tables)
+    if json_out:
+        typer.echo(json.dumps({"settings": r.settings, "ranking": r.rows, "skipped": r.skipped}, indent=2))
+        return
+    typer.echo(f"m = {mass:g} MeV, exposure {exposure:g} kg·yr, {mediator} mediator, background {background:g}")
+    typer.echo(f"{'rank':4} {'material':8} {'σ̄e reach [cm²]':>16} {'events @1e-37 cm²':>18} {'ne thr':>6}")
+    for i, row in enumerate(r.rows, 1):
+        typer.echo(f"{i:<4} {row['material']:8} {row['sigma_limit_cm2']:16.3e} {row['events_per_1e-37cm2']:18.3e} "
+                   f"{row['ne_threshold']:6d}")
+    for name, why in r.skipped.items():
+        typer.echo(f"skipped {name}: {why}")
+
+
+def compare_qcdark(
+    ours: str = typer.Option("Ge", help="Our table: a path or a shipped material name."),
+    reference: Path = typer.Option(Path("../shared/reference/qcdark-ge/Ge_final.hdf5"), help="QCDark HDF5 file."),
+    masses: str = typer.Option("3:1000:25", help="MeV: 'lo:hi:n' (log grid) or comma-separated."),
+    plot: Path = typer.Option(None, help="Write the figure (.png or .pdf, 300 dpi)."),
+    csv_out: Path = typer.Option(None, "--csv", help="Write the ratios as CSV (mass MeV, rates 1/(kg yr))."),
+    json_out: bool = typer.Option(False, "--json", help="JSON rows (mass MeV, rates 1/(kg yr) at 1e-37 cm²)."),
+) -> None:
+    """Rate ratio of our Ge form factor to QCDark's versus mass, heavy and light mediators."""
+    from acie.darkmatter.convergence import compare_rates
+    from acie.darkmatter.formfactor_io import read_qcdark
+
+    cmp = compare_rates(_table(ours), read_qcdark(reference, material="Ge"), _mass_grid(masses),
+                        labels=("ACIE", "QCDark"))
+    rows = cmp.as_rows()
+    if plot is not None:
+        from acie.darkmatter.formfactor_plots import plot_rate_comparison
+        from acie.darkmatter.plots import save_figure
+
+        save_figure(plot_rate_comparison(cmp, title="Ge: ACIE (PySCF, GTH) vs QCDark (all-electron)"), plot)
+    if csv_out is not None:
+        import csv
+
+        with open(csv_out, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'mediator':8} {'m [MeV]':>9} {'ACIE/QCDark':>12} {'same q range':>13}")
+    for r in rows:
+        typer.echo(f"{r['mediator']:8} {r['mass_MeV']:9.2f} {r['ratio']:12.3f} {r['ratio_same_q_range']:13.3f}")
+
+
+def convergence(
+    material: str = typer.Argument(..., help="Material name."),
+    kmeshes: str = typer.Option("1x1x1,2x2x2", help="Comma-separated k-meshes."),
+    bases: str = typer.Option("gth-szv-molopt-sr,gth-dzvp-molopt-sr", help="Comma-separated basis sets."),
+    pseudo: str = typer.Option("gth-pbe", help="GTH pseudopotential."),
+    xc: str = typer.Option("pbe", help="Functional."),
+    n_q: int = typer.Option(200, help="q bins of 0.02 α mₑ."),
+    masses: str = typer.Option("3:1000:15", help="MeV: 'lo:hi:n' or comma-separated."),
+    rtol: float = typer.Option(0.1, help="Advisor tolerance on rates (relative)."),
+    workdir: Path = typer.Option(Path("convergence.work"), help="Checkpoint folder."),
+    plot: Path = typer.Option(None, help="Write the figure (.png or .pdf)."),
+    json_out: bool = typer.Option(False, "--json", help="JSON (rates 1/(kg yr) at 1e-37 cm², masses MeV)."),
+) -> None:
+    """Run a k-mesh × basis convergence study and recommend settings, with the evidence."""
+    from acie.darkmatter.convergence import convergence_study, recommend_settings
+    from acie.darkmatter.formfactor import FormFactorSettings
+
+    settings = {}
+    for km in kmeshes.split(","):
+        for b in bases.split(","):
+            settings[f"{km}/{b}"] = FormFactorSettings(kmesh=_kmesh(km), basis=b, pseudo=pseudo, xc=xc, n_q=n_q)
+    study = convergence_study(material, _mass_grid(masses), settings=settings, workdir=workdir, progress=True)
+    advice = recommend_settings(study, rtol=rtol)
+    if plot is not None:
+        from acie.darkmatter.formfactor_plots import plot_convergence
+        from acie.darkmatter.plots import save_figure
+
+        save_figure(plot_convergence(study), plot)
+    out = {"advice": advice, "points": [{"label": p.label, "cost": p.cost, "dft_gap_eV": p.dft_gap_eV,
+                                         "seconds": p.seconds, "rates": {k: v.tolist() for k, v in p.rates.items()}}
+                                        for p in study.points],
+           "mass_MeV": study.mass.to_value("MeV").tolist()}
+    if json_out:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for p in study.points:
+        typer.echo(f"{p.label:32} cost {p.cost:10.3g}  gap {p.dft_gap_eV:6.3f} eV  "
+                   f"max deviation {advice['deviations'][p.label]:7.1%}")
+    typer.echo(advice["reason"])
+
+
+exciton_app = typer.Typer(help="External (BSE/GW) form factors: validate, make examples, compare with DFT.",
+                          no_args_is_help=True)
+
+
+@exciton_app.command("validate")
+def exciton_validate(path: Path = typer.Argument(..., help="acie.excitons HDF5 file.")) -> None:
+    """Check a file against the acie.excitons v1 rules; exit status 1 if invalid."""
+    from acie.darkmatter.excitons import validate_excitons
+
+    errs = validate_excitons(path)
+    for e in errs:
+        typer.echo(f"error: {e}", err=True)
+    if errs:
+        raise typer.Exit(1)
+    typer.echo(f"{path}: valid acie.excitons v1")
+
+
+@exciton_app.command("example")
+def exciton_example(
+    material: str = typer.Argument(..., help="Shipped material name or a form-factor file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Example file to write."),
+) -> None:
+    """Write an example acie.excitons file from a DFT table (labelled NOT BSE)."""
+    from acie.darkmatter.excitons import write_example_excitons
+
+    write_example_excitons(_table(material), output)
+    typer.echo(f"wrote {output} (DFT copy, is_bse = false: a template, not excitonic physics)")
+
+
+@exciton_app.command("compare")
+def exciton_compare(
+    path: Path = typer.Argument(..., help="acie.excitons HDF5 file."),
+    plot: Path = typer.Option(..., help="Figure to write (.png or .pdf)."),
+    mass: float = typer.Option(100.0, help="Mass for the rate ratio, MeV."),
+) -> None:
+    """Plot external vs DFT spectra and print the rate ratio (needs /f2_dft in the file)."""
+    import astropy.units as u
+
+    from acie.darkmatter.electron import total_rate
+    from acie.darkmatter.excitons import read_excitons
+    from acie.darkmatter.formfactor_plots import plot_exciton_comparison
+    from acie.darkmatter.plots import save_figure
+
+    data = read_excitons(path)
+    save_figure(plot_exciton_comparison(data), plot)
+    if data.baseline is not None:
+        for med in ("heavy", "light"):
+            r = (total_rate(data.table, mass * u.MeV, 1e-37 * u.cm**2, mediator=med)
+                 / total_rate(data.baseline, mass * u.MeV, 1e-37 * u.cm**2, mediator=med))
+            typer.echo(f"{med} mediator, m = {mass:g} MeV: external/DFT rate = {float(r):.4f}")
+    typer.echo(f"wrote {plot}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach the form-factor and materials commands to ``app`` (the ``dm`` group)."""
     app.command("formfactor")(formfactor)
     app.command("materials")(materials)
+    app.command("select")(select)
+    app.command("compare-qcdark")(compare_qcdark)
+    app.command("convergence")(convergence)
+    app.add_typer(exciton_app, name="exciton")

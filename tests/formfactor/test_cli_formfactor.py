@@ -1,0 +1,78 @@
+"""Tests of the `acie dm` form-factor commands (typer CliRunner, tiny settings)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from acie.cli.main import app
+
+runner = CliRunner()
+
+
+def test_materials_list_and_show():
+    r = runner.invoke(app, ["dm", "materials"])
+    assert r.exit_code == 0 and "CsI" in r.output and "cesium-chloride" in r.output
+    r = runner.invoke(app, ["dm", "materials", "si", "--json"])
+    data = json.loads(r.output)
+    assert data["pair_energy_eV"] == 3.749 and "Rodrigues" in data["references"]["pair_energy"]
+
+
+def test_formfactor_command_writes_a_readable_table(tmp_path):
+    from acie.darkmatter.formfactor_io import read_acie
+
+    out = tmp_path / "Si.h5"
+    r = runner.invoke(app, ["dm", "formfactor", "Si", "--kmesh", "1x1x1", "--basis", "gth-szv",
+                            "--pseudo", "gth-pade", "--xc", "lda,vwn", "--ke-cutoff", "25", "--n-q", "40",
+                            "--dq", "0.1", "--ne", "100", "--de", "0.5", "--no-progress", "--output", str(out),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["shape"] == [40, 100]
+    t = read_acie(out)
+    assert t.metadata["settings"]["kmesh"] == [1, 1, 1] and t.f2.max() > 0
+    assert not (tmp_path / "Si.h5.work").exists()  # checkpoint folder removed after success
+
+
+def test_formfactor_bad_kmesh_is_a_clear_error():
+    r = runner.invoke(app, ["dm", "formfactor", "Si", "--kmesh", "2x2", "--no-progress"])
+    assert r.exit_code != 0
+    assert "kmesh" in str(r.exception) or "kmesh" in r.output
+
+
+def test_exciton_example_validate_compare(table, tmp_path):
+    from acie.darkmatter.formfactor_io import write_acie
+
+    src = write_acie(table, tmp_path / "Si.h5")
+    ex = tmp_path / "ex.h5"
+    assert runner.invoke(app, ["dm", "exciton", "example", str(src), "-o", str(ex)]).exit_code == 0
+    r = runner.invoke(app, ["dm", "exciton", "validate", str(ex)])
+    assert r.exit_code == 0 and "valid" in r.output
+    png = tmp_path / "cmp.png"
+    r = runner.invoke(app, ["dm", "exciton", "compare", str(ex), "--plot", str(png), "--mass", "50"])
+    assert r.exit_code == 0 and "external/DFT rate = 1.0000" in r.output and png.stat().st_size > 0
+
+
+def test_select_with_explicit_tables(table, tmp_path, qcdark_ge):
+    from acie.darkmatter.formfactor_io import write_acie
+
+    si = write_acie(table, tmp_path / "Si.h5")
+    ge = write_acie(qcdark_ge, tmp_path / "Ge.h5")
+    r = runner.invoke(app, ["dm", "select", "--mass", "30", "--table", f"Si={si}", "--table", f"Ge={ge}", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)["ranking"]
+    assert [row["sigma_limit_cm2"] for row in rows] == sorted(row["sigma_limit_cm2"] for row in rows)
+
+
+def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
+    from acie.darkmatter.formfactor_io import write_acie
+
+    ours = write_acie(table, tmp_path / "Si_as_ours.h5")
+    png, csv = tmp_path / "ratio.png", tmp_path / "ratio.csv"
+    r = runner.invoke(app, ["dm", "compare-qcdark", "--ours", str(ours), "--reference", str(qcdark_path),
+                            "--masses", "10,100", "--plot", str(png), "--csv", str(csv)])
+    assert r.exit_code == 0, r.output
+    assert png.stat().st_size > 10_000
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("mediator,mass_MeV") and len(lines) == 5
