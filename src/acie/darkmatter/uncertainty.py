@@ -45,7 +45,7 @@ class Band:
     samples: u.Quantity
 
 
-def _valid(name: str, values: np.ndarray, base: HaloParameters, drawn: dict[str, np.ndarray]) -> np.ndarray:
+def _valid(name: str, values: np.ndarray) -> np.ndarray:
     ok = np.isfinite(values)
     if name in ("v0", "vesc", "v_earth", "rho"):
         ok &= values > 0
@@ -82,7 +82,7 @@ def sample_halos(base: HaloParameters | str | None, distributions: Mapping[str, 
         dist = distributions[name]
         vals = np.asarray(dist.rvs(size=n, random_state=rng), dtype=float)  # type: ignore[attr-defined]
         for _ in range(max_redraws):
-            bad = ~_valid(name, vals, h, drawn)
+            bad = ~_valid(name, vals)
             if not bad.any():
                 break
             vals[bad] = np.asarray(dist.rvs(size=int(bad.sum()), random_state=rng), dtype=float)  # type: ignore[attr-defined]
