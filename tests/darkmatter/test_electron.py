@@ -171,3 +171,16 @@ def test_bad_input(ge):
         E.dr_de(ge, 10 * u.MeV, SIG, mediator="medium")
     with pytest.raises(OutOfRangeError, match="table"):
         E.rate_per_ne(ge, 10 * u.MeV, SIG, energy_range=(1 * u.eV, 80 * u.eV), **GE)
+
+
+def test_faster_earth_raises_light_dm_rate_and_energy_range(ge):
+    # light DM probes the tail of f(v): a faster Earth (June) raises the rate — annual modulation sign
+    slow = E.total_rate(ge, 5 * u.MeV, SIG, v_earth=235 * u.km / u.s).value
+    fast = E.total_rate(ge, 5 * u.MeV, SIG, v_earth=265 * u.km / u.s).value
+    assert fast > slow > 0
+    # restricting to the full table range changes nothing; a sub-range counts less
+    full = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, **GE).value
+    same = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 50 * u.eV), **GE).value
+    part = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 10 * u.eV), **GE).value
+    np.testing.assert_allclose(same, full, rtol=1e-12)
+    assert part.sum() < full.sum() and part[5:].sum() == 0.0  # 10 eV gives at most n_e = 4
