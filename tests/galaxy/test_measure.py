@@ -55,3 +55,33 @@ def test_bad_image_shape():
         half_light_radius(np.zeros((2, 3, 4, 5)))
     with pytest.raises(ShapeError):
         total_flux(np.zeros(10))
+
+
+def test_sersic_fit_recovers_wings_that_leave_the_stamp():
+    from acie.galaxy.measure import sersic_fit
+
+    # a de Vaucouleurs galaxy with R_e = 12 px on a 64 px stamp: 24 % of its flux lies outside
+    # the inscribed circle (closed form 1 - P(8, b_4 (32/12)^(1/4)); the corners hold a little)
+    img = render_sersic([100.0], [12.0], [4.0], [1.0], [0.0], [2.5], image_size=64)
+    assert total_flux(img)[0, 0] < 85.0
+    fit = sersic_fit(img, psf_fwhm=2.5, noise_sigma=0.01)
+    # model grid: n in steps of 0.1, R_e refined by a parabola; tolerances 3 % / 0.3 / 5 %
+    assert fit["flux"][0] == pytest.approx(100.0, rel=0.03)
+    assert fit["sersic_n"][0] == pytest.approx(4.0, abs=0.3)
+    assert fit["half_light_radius"][0] == pytest.approx(12.0, rel=0.05)
+
+
+def test_sersic_method_is_less_biased_than_the_stamp_sum():
+    sim = GalaxySimulator(seed=1)
+    b = sim.sample(60, seed=8)
+    kw = dict(bands=b.bands, pixel_scale=b.pixel_scale, luminosity_distance=b.luminosity_distance,
+              angular_diameter_distance=b.angular_diameter_distance, psf_fwhm=b.nuisances["psf_fwhm"])
+    ap = measure_properties(b.images, method="aperture", **kw)
+    se = measure_properties(b.images, method="sersic", **kw)
+    true = b.properties["log_luminosity"]
+    err_ap = np.nanmedian(np.abs(ap["log_luminosity"] - true))
+    err_se = np.nanmedian(np.abs(se["log_luminosity"] - true))
+    assert err_se < err_ap
+    assert np.nanmedian(se["log_luminosity"] - true) == pytest.approx(0.0, abs=0.02)
+    with pytest.raises(ValueError, match="method"):
+        measure_properties(b.images, method="petrosian", **kw)
