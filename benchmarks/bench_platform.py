@@ -257,18 +257,25 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
-    for backend, marker in (("memory", "o"), ("pgvector", "s")):
-        pts = [(r["median_ms"], r["recall_at_10"], r["setting"]) for r in rows
-               if r["backend"] == backend and not np.isnan(r["recall_at_10"])]
-        if not pts:
-            continue
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, ls="-", label=backend)
+    for backend, colour in (("memory", "C0"), ("pgvector", "C1")):
+        mine = [r for r in rows if r["backend"] == backend and not np.isnan(r["recall_at_10"])]
+        sweep = [r for r in mine if "probe" in r["setting"]]  # IVF nprobe / probes sweep
+        if sweep:
+            ax.plot([r["median_ms"] for r in sweep], [r["recall_at_10"] for r in sweep],
+                    marker="o", color=colour, label=f"{backend} IVF (probes sweep)")
+        for r in mine:
+            if r["setting"].startswith("exact"):
+                ax.plot(r["median_ms"], r["recall_at_10"], marker="*", ms=12, ls="none",
+                        color=colour, label=f"{backend} exact")
+            elif r["setting"].startswith("HNSW"):
+                ax.plot(r["median_ms"], r["recall_at_10"], marker="D", ls="none",
+                        color=colour, label=f"{backend} HNSW")
     ax.set_xscale("log")
     ax.set_xlabel("median single-query latency [ms]")
     ax.set_ylabel("recall@10 [fraction]")
     ax.set_title("kNN on clustered vectors: recall vs latency")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=300)
     plt.close(fig)

@@ -53,7 +53,8 @@ class PlotKind(StrEnum):
 HaloOpt = Annotated[str, typer.Option("--halo", help="Parameter set name (see `acie dm halo`) or a .json file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (with a units object).")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV (units in the column names).")]
-FormFactorOpt = Annotated[Path | None, typer.Option("--formfactor", "-f", help="Form-factor HDF5 (QCDark or ACIE format); electron channel.")]
+FormFactorOpt = Annotated[Path | None, typer.Option("--formfactor", "-f", exists=True, dir_okay=False,
+                                                    help="Form-factor HDF5 (QCDark or ACIE format); electron channel.")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Nuclear target: Xe, Ar, Ge, Si, Na, I, Cs, NaI, CsI.")]
 
 
@@ -344,7 +345,7 @@ def modulation(
 def plot_cmd(
     kind: Annotated[PlotKind, typer.Argument(help="spectrum, ne, eta, reach, formfactor or materials.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.png or .pdf), 300 dpi.")],
-    formfactor: Annotated[list[Path] | None, typer.Option("--formfactor", "-f", help="Form-factor file(s); several for 'materials'.")] = None,
+    formfactor: Annotated[list[Path] | None, typer.Option("--formfactor", "-f", exists=True, dir_okay=False, help="Form-factor file(s); several for 'materials'.")] = None,
     mass: Annotated[list[float] | None, typer.Option(help="Mass(es): MeV (electron) or GeV (nuclear spectrum).")] = None,
     target: TargetOpt = "Xe",
     halo_name: HaloOpt = "baxter2021",

@@ -75,8 +75,8 @@ def open_job_queue(settings: Any = None, *, engine: Engine | None = None,
         engine = create_engine_for(s.database_url)
     if migrate_schema:
         migrate(s.database_url, engine=engine)
-    common = dict(lease_s=s.JOB_LEASE_S, max_attempts=s.JOB_MAX_ATTEMPTS,
-                  max_depth=s.QUEUE_MAX_DEPTH)
+    lease_s, attempts, depth = s.JOB_LEASE_S, s.JOB_MAX_ATTEMPTS, s.QUEUE_MAX_DEPTH
     if s.REDIS_URL:
-        return RedisJobQueue(engine, s.REDIS_URL, **common)
-    return SQLiteJobQueue(engine, **common)
+        return RedisJobQueue(engine, s.REDIS_URL, lease_s=lease_s, max_attempts=attempts,
+                             max_depth=depth)
+    return SQLiteJobQueue(engine, lease_s=lease_s, max_attempts=attempts, max_depth=depth)

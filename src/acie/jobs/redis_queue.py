@@ -179,14 +179,15 @@ class RedisJobQueue(JobTable):
         deadline = time.monotonic() + max(0.0, float(timeout))
         lease_ms = int(self.lease_s * 1000)
         while True:
+            entries: list[Any]
             with _redis_errors(self.redis_url):
-                claimed = self.client.xautoclaim(self.stream, self.group, worker_id,
+                claimed: Any = self.client.xautoclaim(self.stream, self.group, worker_id,
                                                  min_idle_time=lease_ms, start_id="0-0", count=1)
             entries = claimed[1] if claimed else []
             if not entries:
                 block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
                 with _redis_errors(self.redis_url):
-                    got = self.client.xreadgroup(self.group, worker_id, {self.stream: ">"},
+                    got: Any = self.client.xreadgroup(self.group, worker_id, {self.stream: ">"},
                                                  count=1, block=block_ms if block_ms > 0 else None)
                 entries = got[0][1] if got else []
             for entry_id, fields in entries:
@@ -220,7 +221,8 @@ class RedisJobQueue(JobTable):
             return None
         if job is None and dead:
             with _redis_errors(self.redis_url):
-                self.client.xadd(self.dead_stream, {**fields, "entry_id": entry_id})
+                entry: dict[Any, Any] = {**fields, "entry_id": entry_id}
+                self.client.xadd(self.dead_stream, entry)
             self._ack(entry_id)
         return job
 

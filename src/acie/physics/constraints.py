@@ -11,7 +11,7 @@ name                what it measures                                         inp
                      with ``sigma_vir^2 = G M_dyn / (beta(n) R_e)``           size, n, sigma
 ``mass_to_light``    distance of ``log10(M_*/L_r)`` outside [-1, 1]           stellar, luminosity
 ``stellar_age``      ``max(0, age - t_0) / t_0``, ``t_0`` = age of Universe   age
-``flux_distance``    ``|log10(4 pi d_L^2 F_r / L_r)|``                        luminosity,
+``flux_distance``    ``|log10(4 pi d_L^2 F_r / L_r)|`` (less 1e-9 rounding)  luminosity,
                                                                             ``flux_r`` [nmgy],
                                                                             ``luminosity_distance``
                                                                             [Mpc]
@@ -48,6 +48,7 @@ from acie.physics.virial import virial_residual
 __all__ = [
     "CONSTRAINT_INPUTS",
     "EXTRA_NAMES",
+    "FLUX_DISTANCE_ROUNDING_DEX",
     "R_BAND_ABS_MAG_SUN",
     "VIRIAL_BAND_DEX",
     "ProjectionResult",
@@ -61,6 +62,9 @@ __all__ = [
 
 #: Allowed deviation of ``log10 sigma^2`` from virial equilibrium before it counts [dex].
 VIRIAL_BAND_DEX = 0.3
+
+#: Rounding allowance of the flux–distance identity [dex] (floating-point magnitudes).
+FLUX_DISTANCE_ROUNDING_DEX = 1e-9
 
 #: Absolute AB magnitude of the Sun in SDSS r (Willmer 2018, ApJS 236, 47, Table 3).
 R_BAND_ABS_MAG_SUN = 4.65
@@ -95,7 +99,7 @@ def _age(p):
 def _flux(p):
     xp = namespace(*p.values())
     logl = luminosity_from_flux(p["flux_r"], p["luminosity_distance"], R_BAND_ABS_MAG_SUN)
-    return xp.abs(logl - p["log_luminosity"])
+    return xp.relu(xp.abs(logl - p["log_luminosity"]) - FLUX_DISTANCE_ROUNDING_DEX)
 
 
 _SCORES: dict[str, Callable] = {

@@ -1,8 +1,9 @@
 """The protocol-free core of counterfactual serving, shared by gRPC, REST and the job worker.
 
 :class:`InferenceCore` validates a request against the served model, admits it to a
-bounded pool of inference threads, runs the model's counterfactual (abduction → action
-→ prediction → physics check) and returns the result. It enforces three of the
+bounded pool of inference threads (which batch compatible requests into one model call,
+:mod:`acie.serve.batching`), runs the model's counterfactual (abduction → action →
+prediction → physics check) and returns the result. It enforces three of the
 service's rules, whatever the protocol:
 
 - a caller's ``request_id`` may be in flight only once (:class:`ConflictError`,
@@ -10,7 +11,8 @@ service's rules, whatever the protocol:
 - at most ``max_pending`` requests wait or run at once (:class:`RateLimitError`,
   RESOURCE_EXHAUSTED, "queue limit");
 - a request that takes longer than ``timeout_s`` is answered with :class:`TimeoutError`
-  (DEADLINE_EXCEEDED); the model call finishes in the background and is discarded.
+  (DEADLINE_EXCEEDED); a request still queued then is dropped, one already running
+  finishes in the background and is discarded.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ from acie.errors import (
     UnknownNodeError,
     expected_got,
 )
+from acie.serve.batching import BatchItem, MicroBatcher
 from acie.serve.metrics import ServiceMetrics
 from acie.serve.tracing import current_trace_id, trace_context
 
@@ -108,18 +111,22 @@ class InferenceCore:
         Default largest violation score.
     physics_steps : int
         Default projection steps.
+    max_batch_images : int
+        Largest micro-batch, images (1 disables batching).
     """
 
     def __init__(self, *, model: CounterfactualModel, metrics: ServiceMetrics,
                  max_concurrency: int = 2, max_pending: int = 1000, timeout_s: float = 30.0,
-                 physics_tolerance: float = 0.05, physics_steps: int = 50) -> None:
+                 physics_tolerance: float = 0.05, physics_steps: int = 50,
+                 max_batch_images: int = MAX_BATCH) -> None:
         self.model = model
         self.metrics = metrics
         self.max_pending = max_pending
         self.timeout_s = timeout_s
         self.physics_tolerance = physics_tolerance
         self.physics_steps = physics_steps
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="acie-infer")
+        self._pool = MicroBatcher(run=self._run_batch, workers=max_concurrency,
+                                  max_images=max(1, max_batch_images))
         self._lock = threading.Lock()
         self._inflight: set[tuple[str, str]] = set()
         self._pending = 0
@@ -190,52 +197,70 @@ class InferenceCore:
             self._pending -= 1
             self.metrics.queue_depth.labels("inflight").set(self._pending)
 
-    def _run(self, call: CounterfactualCall, trace_id: str | None,
-             on_stage: Callable[[str], None] | None) -> Any:
-        with trace_context(trace_id):
-            if on_stage is not None:
-                on_stage("PROCESSING")
-            tolerance = call.physics_tolerance or self.physics_tolerance
-            steps = self.physics_steps if call.physics_steps is None else call.physics_steps
+    def _settings(self, call: CounterfactualCall) -> tuple[float, int]:
+        tolerance = call.physics_tolerance or self.physics_tolerance
+        steps = self.physics_steps if call.physics_steps is None else call.physics_steps
+        return float(tolerance), int(steps)
 
-            def stage(s: object) -> None:
-                if on_stage is not None:
-                    on_stage(_stage_name(s))
+    def _call_model(self, images: np.ndarray, interventions: Mapping[str, Any], tolerance: float,
+                    steps: int, stages: list[Callable[[str], None]], *, alone: bool) -> Any:
+        for cb in stages:
+            cb("PROCESSING")
 
-            try:
-                result = self.model.counterfactual(
-                    call.observation, call.interventions, physics_tolerance=tolerance,
-                    physics_steps=steps, watermark=True, on_stage=stage)
-            except PhysicsViolationError as exc:
+        def stage(s: object) -> None:
+            for cb in stages:
+                cb(_stage_name(s))
+
+        try:
+            result = self.model.counterfactual(
+                images, interventions, physics_tolerance=tolerance, physics_steps=steps,
+                watermark=True, on_stage=stage)
+        except PhysicsViolationError as exc:
+            if alone:  # a shared batch that fails is re-run request by request: count once
                 self.metrics.physics_violations.inc()
                 if exc.score is not None:
                     self.metrics.violation_score.observe(float(exc.score))
                 log.info("counterfactual refused: physics violation", extra={
-                    "request_id": call.request_id, "score": exc.score, "tolerance": tolerance})
-                raise
-            for s in np.atleast_1d(np.asarray(result.violation_score, dtype=float)):
-                self.metrics.violation_score.observe(float(s))
-            return result
+                    "score": exc.score, "tolerance": tolerance})
+            raise
+        for s in np.atleast_1d(np.asarray(result.violation_score, dtype=float)):
+            self.metrics.violation_score.observe(float(s))
+        return result
+
+    def _run_batch(self, images: np.ndarray, interventions: Mapping[str, Any], tolerance: float,
+                   steps: int, items: list[BatchItem]) -> Any:
+        trace_id = items[0].context[0]
+        with trace_context(trace_id):
+            if len(items) > 1:
+                log.debug("micro-batch", extra={"requests": len(items), "images": len(images)})
+            stages = [it.context[1] for it in items if it.context[1] is not None]
+            return self._call_model(images, interventions, tolerance, steps, stages,
+                                    alone=len(items) == 1)
 
     def run(self, call: CounterfactualCall, *,
             on_stage: Callable[[str], None] | None = None) -> Any:
         """Run ``call`` in the calling thread (the job worker), without admission control."""
-        return self._run(call, current_trace_id(), on_stage)
+        tolerance, steps = self._settings(call)
+        return self._call_model(call.observation, call.interventions, tolerance, steps,
+                                [on_stage] if on_stage else [], alone=True)
 
     def submit(self, owner: str, call: CounterfactualCall, *,
                on_stage: Callable[[str], None] | None = None) -> Future:
-        """Admit ``call`` for ``owner`` and start it; the future holds the model's result.
+        """Admit ``call`` for ``owner`` and queue it; the future holds the model's result.
 
         Raises :class:`ConflictError` or :class:`RateLimitError` at once if not admitted.
         """
         self._admit(owner, call.request_id)
+        tolerance, steps = self._settings(call)
+        item = BatchItem(images=call.observation, interventions=call.interventions,
+                         tolerance=tolerance, steps=steps, future=Future(),
+                         context=(current_trace_id(), on_stage))
+        item.future.add_done_callback(lambda _f: self._release(owner, call.request_id))
         try:
-            fut = self._pool.submit(self._run, call, current_trace_id(), on_stage)
+            return self._pool.submit(item)
         except RuntimeError:  # pool shut down
-            self._release(owner, call.request_id)
+            item.future.cancel()
             raise
-        fut.add_done_callback(lambda _f: self._release(owner, call.request_id))
-        return fut
 
     def infer(self, owner: str, call: CounterfactualCall, *, timeout_s: float | None = None,
               on_stage: Callable[[str], None] | None = None) -> Any:
@@ -246,6 +271,7 @@ class InferenceCore:
         try:
             return fut.result(timeout=limit)
         except FutureTimeout:
+            fut.cancel()  # dropped if still queued
             raise TimeoutError(
                 f"request {call.request_id!r} did not finish within {limit:.3g} s "
                 f"(REQUEST_TIMEOUT_S); waited {time.perf_counter() - t0:.3g} s"
@@ -267,8 +293,8 @@ class InferenceCore:
         return time.perf_counter() - t0
 
     def close(self, *, wait: bool = True) -> None:
-        """Stop accepting work; with ``wait``, let running requests finish."""
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        """Stop accepting work; with ``wait``, let queued and running requests finish."""
+        self._pool.close(wait=wait)
 
 
 def _per_image(values: Any) -> list[float]:

@@ -160,9 +160,10 @@ def _validate(record: dict[str, Any]) -> dict[str, Any]:
             raise InputValidationError(f"audit field {name!r} must be a string or None; "
                                        f"got {out[name]!r}")
     for name, limit in _MAX_LENGTH.items():
-        if out[name] is not None and len(out[name]) > limit:
+        value = out[name]
+        if isinstance(value, str) and len(value) > limit:
             raise InputValidationError(f"audit field {name!r} must be at most {limit} "
-                                       f"characters; got {len(out[name])}")
+                                       f"characters; got {len(value)}")
     for name in ("compute_duration_ms", "physics_violation_score"):
         v = out[name]
         if v is not None:

@@ -109,7 +109,7 @@ class Filter:
                 raise InputValidationError(f"filter values must be finite; got {v!r}")
         if self.op in (FilterOp.lt, FilterOp.le, FilterOp.gt, FilterOp.ge) and (
                 isinstance(self.value, bool) or not isinstance(self.value, int | float)):
-            raise InputValidationError(f"the {self.op.value!r} filter compares numbers; "
+            raise InputValidationError(f"the {FilterOp(self.op).value!r} filter compares numbers; "
                                        f"got {self.value!r} for {self.field!r}")
 
 
@@ -122,7 +122,7 @@ def parse_filters(filters: FilterSpec) -> list[Filter]:
     if filters is None:
         return []
     if isinstance(filters, Mapping):
-        out = []
+        out: list[Filter] = []
         for name, cond in filters.items():
             if isinstance(cond, Mapping):
                 out.extend(Filter(name, op, v) for op, v in cond.items())
@@ -248,7 +248,7 @@ def _copy_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UU
     now = utcnow()
     raw = engine.raw_connection()
     try:
-        pg = raw.driver_connection
+        pg: Any = raw.driver_connection
         register_vector(pg)
         with pg.cursor() as cur:
             with cur.copy("COPY embeddings (id, model_id, content, vector, dim, metadata, "
@@ -407,7 +407,7 @@ class MemoryVectorIndex:
                                dtype=np.int8, count=len(raw))
             num = np.full(len(raw), np.nan)
             is_num = np.flatnonzero(kind == 1)
-            num[is_num] = [float(raw[i]) for i in is_num]
+            num[is_num] = [float(raw[i]) for i in is_num]  # type: ignore[arg-type]
             obj = np.empty(len(raw), dtype=object)
             obj[:] = raw
             col = (kind, num, obj)
@@ -497,7 +497,7 @@ class MemoryVectorIndex:
                                                                                    np.ndarray]:
         import faiss
 
-        params = faiss.SearchParametersIVF(nprobe=self.nprobe_)
+        params = faiss.SearchParametersIVF(nprobe=self.nprobe_)  # type: ignore[call-arg]
         if rows is not None:
             sel = faiss.IDSelectorBatch(rows.astype(np.int64))
             params.sel = sel
@@ -516,8 +516,8 @@ class MemoryVectorIndex:
         if self._ivf is not None and not exact:
             import faiss
 
-            d2, pos = self._ivf.search(qs, k, params=faiss.SearchParametersIVF(
-                nprobe=self.nprobe_))
+            params = faiss.SearchParametersIVF(nprobe=self.nprobe_)  # type: ignore[call-arg]
+            d2, pos = self._ivf.search(qs, k, params=params)
             return pos, self._to_distance(d2.astype(np.float64))
         out_p = np.empty((len(qs), min(k, len(self))), dtype=np.int64)
         out_d = np.empty(out_p.shape)
@@ -709,7 +709,8 @@ class PgVectorIndex:
                 clauses.append(f"(CASE WHEN {guard} THEN {expr} = ANY(:{vk}) ELSE false END)")
             else:
                 params[vk] = f.value
-                sql_op = {"==": "=", "!=": "<>"}.get(f.op.value, f.op.value)
+                op_text = FilterOp(f.op).value
+                sql_op = {"==": "=", "!=": "<>"}.get(op_text, op_text)
                 clauses.append(f"(CASE WHEN {guard} THEN {expr} {sql_op} :{vk} ELSE false END)")
         return " AND ".join(clauses)
 

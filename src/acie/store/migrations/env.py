@@ -19,7 +19,10 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine_for(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no sqlalchemy.url: run migrations through acie.store.migrate(url)")
+    engine = create_engine_for(url)
     try:
         with engine.begin() as conn:
             context.configure(connection=conn, target_metadata=target_metadata,

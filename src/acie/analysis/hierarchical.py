@@ -1,0 +1,413 @@
+"""Hierarchical (linear mixed-effects) fits with lme4-style formulas, on statsmodels MixedLM.
+
+``fit_hierarchical_model("log(mass) ~ log(luminosity) + (1 | survey_id)", data)`` fits
+the fixed effects of the part outside parentheses and, for each ``(terms | group)``
+part, correlated random effects of ``terms`` that vary by ``group``:
+
+=====================  ===============================================================
+``(1 | g)``            random intercept per level of ``g``
+``(1 + x | g)``        random intercept and slope of ``x``, correlated (lme4 meaning)
+``(x | g)``            the same (as in lme4 the intercept is implied)
+``(0 + x | g)``        random slope only
+=====================  ===============================================================
+
+Several random terms with the same grouping factor are merged into one block;
+MixedLM has a single grouping factor, so a second factor (crossed effects) and the
+uncorrelated ``||`` syntax raise :class:`~acie.errors.InputValidationError`.
+
+Functions inside the formula follow R: ``log`` is the natural logarithm; ``log10``,
+``log2``, ``exp``, ``sqrt``, ``abs`` are available, and patsy's ``I()``, ``C()``,
+``center()``, ``standardize()``. Design matrices are built with patsy and the model is
+fitted by :class:`statsmodels.regression.mixed_linear_model.MixedLM` (REML by default,
+as lme4).
+
+Intervals: fixed effects use the Wald interval from the REML/ML covariance; variances
+of random effects use a Wald interval on the log variance (delta method, so they stay
+positive), covariances a plain Wald interval; the residual variance has no standard
+error in MixedLM (it is profiled out), so its interval is NaN. Wald intervals for
+variances are approximate when there are few groups (say < 10): use a profile
+likelihood (``result.result.profile_re``) or a parametric bootstrap there.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from acie.errors import (
+    EstimationError,
+    InputValidationError,
+    UnknownNameError,
+    expected_got,
+)
+
+__all__ = ["HierarchicalFit", "ParsedFormula", "fit_hierarchical_model", "parse_formula"]
+
+#: Functions a formula may call (R meaning: ``log`` is natural).
+FORMULA_FUNCTIONS: dict[str, Any] = {
+    "log": np.log, "log10": np.log10, "log2": np.log2, "exp": np.exp, "sqrt": np.sqrt,
+    "abs": np.abs,
+}
+_PATSY_BUILTINS = {"I", "C", "center", "standardize", "scale", "Q", "bs", "cr", "cc", "te",
+                   "Treatment", "Sum", "Poly", "Diff", "Helmert"}
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """An lme4-style formula split into its parts.
+
+    Attributes
+    ----------
+    response : str
+        Left-hand side, e.g. ``"log(mass)"``.
+    fixed : str
+        Patsy formula of the fixed effects, e.g. ``"log(mass) ~ log(luminosity)"``.
+    random : str or None
+        Patsy right-hand side of the random effects (``"1"``, ``"1 + x"``, ``"0 + x"``).
+    group : str or None
+        Name of the grouping column.
+    variables : tuple of str
+        Data columns the formula uses (including the group).
+    """
+
+    response: str
+    fixed: str
+    random: str | None
+    group: str | None
+    variables: tuple[str, ...]
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split ``text`` at ``sep`` outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise InputValidationError(f"unbalanced parentheses in formula part {text!r}")
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if depth != 0:
+        raise InputValidationError(f"unbalanced parentheses in formula part {text!r}")
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+def _names(expr: str) -> tuple[set[str], set[str]]:
+    """Variable names and called function names of a formula expression."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(expr).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise InputValidationError(f"cannot read formula part {expr!r}: {exc}") from None
+    variables, calls = set(), set()
+    for i, tok in enumerate(toks):
+        if tok.type != tokenize.NAME:
+            continue
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if nxt is not None and nxt.type == tokenize.OP and nxt.string == "(":
+            calls.add(tok.string)
+        elif tok.string not in {"and", "or", "not", "in", "is", "True", "False", "None"}:
+            variables.add(tok.string)
+    return variables, calls
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4-style formula into fixed and random parts.
+
+    Raises
+    ------
+    InputValidationError
+        Not a string, no ``~``, empty sides, unbalanced parentheses, ``||``, several
+        grouping factors, a random term without ``|`` or with a non-name group, or a
+        function that is not allowed.
+    """
+    if not isinstance(formula, str):
+        raise InputValidationError(expected_got("formula", "a string like 'y ~ x + (1 | g)'",
+                                                formula))
+    sides = _split_top(formula, "~")
+    if len(sides) != 2 or not sides[0] or not sides[1]:
+        raise InputValidationError(expected_got(
+            "formula", "one '~' with a response on the left and terms on the right", formula))
+    response, rhs = sides
+    fixed_terms: list[str] = []
+    random_terms: list[str] = []
+    group: str | None = None
+    for term in _split_top(rhs, "+"):
+        if not term:
+            raise InputValidationError(f"empty term in formula {formula!r} (a stray '+')")
+        inner = term[1:-1].strip() if term.startswith("(") and term.endswith(")") else None
+        if inner is not None and "|" in inner and len(_split_top(inner, "|")) > 1:
+            if "||" in inner:
+                raise InputValidationError(
+                    f"uncorrelated random effects ('||') are not supported by MixedLM; got "
+                    f"{term!r}; write one correlated block '(1 + x | g)' instead")
+            lhs, _, grp = inner.rpartition("|")
+            grp, lhs = grp.strip(), lhs.strip()
+            if not grp.isidentifier():
+                raise InputValidationError(expected_got(
+                    f"the grouping factor of {term!r}", "a column name", grp))
+            if not lhs:
+                raise InputValidationError(f"random term {term!r} has no terms before '|'")
+            if group is not None and grp != group:
+                raise InputValidationError(
+                    f"MixedLM fits one grouping factor; the formula has {group!r} and "
+                    f"{grp!r} (crossed or nested factors are not supported)")
+            group = grp
+            random_terms.append(lhs)
+        elif "|" in term:
+            raise InputValidationError(expected_got(
+                "a random-effects term", "in parentheses, like '(1 | g)'", term))
+        else:
+            fixed_terms.append(term)
+    random = None
+    if random_terms:
+        parts = [p for t in random_terms for p in _split_top(t, "+")]
+        no_intercept = any(p in {"0", "-1"} for p in parts)
+        slopes = [p for p in parts if p not in {"0", "1", "-1"}]
+        random = " + ".join(["0" if no_intercept else "1", *dict.fromkeys(slopes)])
+        if no_intercept and not slopes:
+            raise InputValidationError(f"random term(s) {random_terms} have no effects left")
+    fixed = f"{response} ~ {' + '.join(fixed_terms) if fixed_terms else '1'}"
+    variables: set[str] = set()
+    for part in (response, *fixed_terms, *(random_terms or [])):
+        v, calls = _names(part)
+        bad = calls - set(FORMULA_FUNCTIONS) - _PATSY_BUILTINS
+        if bad:
+            raise InputValidationError(
+                f"unknown function(s) {sorted(bad)} in formula {formula!r}; allowed: "
+                f"{', '.join(sorted(FORMULA_FUNCTIONS))} and patsy's I, C, center, standardize")
+        variables |= v
+    if group is not None:
+        variables.add(group)
+    return ParsedFormula(response=response, fixed=fixed, random=random, group=group,
+                         variables=tuple(sorted(variables)))
+
+
+@dataclass(frozen=True)
+class HierarchicalFit:
+    """Result of :func:`fit_hierarchical_model`.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    parsed : ParsedFormula
+    fixed_effects : pandas.DataFrame
+        Index: term; columns ``estimate``, ``std_error``, ``ci_low``, ``ci_high``, ``z``,
+        ``p_value`` [response units per predictor unit].
+    variance_components : pandas.DataFrame
+        Index: ``"<group> <term> Var"``, ``"<group> <a> x <b> Cov"``, ``"Residual Var"``;
+        columns ``estimate``, ``std_error``, ``ci_low``, ``ci_high`` [response units²].
+    random_covariance : pandas.DataFrame
+        Covariance matrix of the random effects [response units²].
+    residual_variance : float [response units²]
+    group_effects : pandas.DataFrame
+        Conditional means (BLUPs) of the random effects, one row per group level.
+    n_obs, n_groups : int
+    log_likelihood : float
+        REML or ML log-likelihood.
+    reml : bool
+    converged : bool
+    level : float
+        Confidence level of the intervals.
+    result : statsmodels MixedLMResults
+        The underlying result, for everything else.
+    """
+
+    formula: str
+    parsed: ParsedFormula
+    fixed_effects: pd.DataFrame
+    variance_components: pd.DataFrame
+    random_covariance: pd.DataFrame
+    residual_variance: float
+    group_effects: pd.DataFrame
+    n_obs: int
+    n_groups: int
+    log_likelihood: float
+    reml: bool
+    converged: bool
+    level: float
+    result: Any = field(repr=False, compare=False)
+
+    def summary(self) -> str:
+        """A plain-text table of fixed effects and variance components."""
+        pct = round(100 * self.level)
+        lines = [f"{self.formula}   ({'REML' if self.reml else 'ML'}, n = {self.n_obs}, "
+                 f"{self.n_groups} groups, logLik = {self.log_likelihood:.3f})",
+                 f"fixed effects ({pct}% CI):"]
+        for name, row in self.fixed_effects.iterrows():
+            lines.append(f"  {name:<28s} {row.estimate:11.5g} ± {row.std_error:9.3g}  "
+                         f"[{row.ci_low:.5g}, {row.ci_high:.5g}]")
+        lines.append(f"variance components ({pct}% CI, Wald):")
+        for name, row in self.variance_components.iterrows():
+            lines.append(f"  {name:<28s} {row.estimate:11.5g}  [{row.ci_low:.5g}, "
+                         f"{row.ci_high:.5g}]")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _design(parsed: ParsedFormula, data: pd.DataFrame):
+    import patsy
+
+    env = patsy.EvalEnvironment([dict(FORMULA_FUNCTIONS)])
+    try:
+        y, x = patsy.dmatrices(parsed.fixed, data, eval_env=env, return_type="dataframe",
+                               NA_action="raise")
+        z = None
+        if parsed.random is not None:
+            z = patsy.dmatrix(parsed.random, data, eval_env=env, return_type="dataframe",
+                              NA_action="raise")
+    except patsy.PatsyError as exc:
+        raise InputValidationError(f"cannot build the design matrices of {parsed.fixed!r}: "
+                                   f"{exc}") from None
+    if y.shape[1] != 1:
+        raise InputValidationError(expected_got("the response", "one numeric column",
+                                                list(y.columns)))
+    for name, mat in (("response", y), ("fixed effects", x), ("random effects", z)):
+        if mat is not None and not np.all(np.isfinite(mat.to_numpy(dtype=float))):
+            raise InputValidationError(
+                f"the {name} contain NaN or inf after transformation (e.g. log of a "
+                f"non-positive value); check the columns {list(mat.columns)}")
+    return y.iloc[:, 0], x, z
+
+
+def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = True,
+                           level: float = 0.95, method: str | list[str] | None = None,
+                           drop_missing: bool = True) -> HierarchicalFit:
+    """Fit a linear mixed-effects model given by an lme4-style formula.
+
+    Parameters
+    ----------
+    formula : str
+        E.g. ``"log(mass) ~ log(luminosity) + (1 | survey_id)"`` or
+        ``"Weight ~ Time + (1 + Time | Pig)"``.
+    data : pandas.DataFrame
+        One row per observation.
+    reml : bool
+        Restricted maximum likelihood (default, as lme4) or maximum likelihood.
+    level : float
+        Confidence level of the intervals.
+    method : str or list of str, optional
+        Optimiser(s) passed to ``MixedLM.fit`` (default: statsmodels' choice, then
+        ``"cg"`` if that does not converge).
+    drop_missing : bool
+        Drop rows with a missing value in a used column (else raise).
+
+    Returns
+    -------
+    HierarchicalFit
+
+    Raises
+    ------
+    InputValidationError
+        Bad formula, no random-effects term, non-finite transformed values, fewer than
+        two groups, ``level`` outside (0, 1).
+    UnknownNameError
+        The formula names a column the data lack (the message lists the columns).
+    EstimationError
+        The optimiser fails.
+    """
+    import warnings
+
+    from statsmodels.regression.mixed_linear_model import MixedLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    if not isinstance(data, pd.DataFrame):
+        raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
+    if not 0.0 < level < 1.0:
+        raise InputValidationError(expected_got("level", "in (0, 1)", level))
+    parsed = parse_formula(formula)
+    if parsed.group is None:
+        raise InputValidationError(
+            f"formula {formula!r} has no random-effects term like '(1 | group)'; use "
+            "ordinary least squares for a model without groups")
+    missing = [v for v in parsed.variables if v not in data.columns]
+    if missing:
+        raise UnknownNameError(f"formula {formula!r} names column(s) {missing} that the data "
+                               f"lack; the columns are: {', '.join(map(str, data.columns))}")
+    frame = data[list(parsed.variables)]
+    if frame.isna().any().any():
+        if not drop_missing:
+            raise InputValidationError("the data have missing values in the formula's columns "
+                                       "and drop_missing is False")
+        frame = frame.dropna()
+    frame = frame.reset_index(drop=True)
+    y, x, z = _design(parsed, frame)
+    groups = frame[parsed.group].to_numpy()
+    n_groups = int(pd.unique(groups).size)
+    if n_groups < 2:
+        raise InputValidationError(expected_got(f"the grouping factor {parsed.group!r}",
+                                                "at least 2 levels", n_groups))
+    model = MixedLM(y, x, groups=groups, exog_re=z)
+    res = None
+    for meth in ([method] if method is not None else [None, "cg"]):
+        kwargs = {"reml": reml} if meth is None else {"reml": reml, "method": meth}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", message=".*(boundary|Hessian|singular).*")
+            try:
+                res = model.fit(**kwargs)
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                raise EstimationError(f"MixedLM failed to fit {formula!r}: {exc}") from exc
+        if res.converged:
+            break
+    if res is None or not np.all(np.isfinite(res.fe_params)):
+        raise EstimationError(f"MixedLM produced no finite estimate for {formula!r}")
+
+    zc = float(stats.norm.ppf(0.5 + level / 2))
+    fe = res.fe_params
+    bse = pd.Series(res.bse_fe, index=fe.index)
+    fixed = pd.DataFrame({"estimate": fe, "std_error": bse, "ci_low": fe - zc * bse,
+                          "ci_high": fe + zc * bse, "z": fe / bse,
+                          "p_value": 2 * stats.norm.sf(np.abs(fe / bse))})
+    cov_re = res.cov_re.copy()
+    names = [str(c) for c in z.columns]
+    cov_re.index = cov_re.columns = names
+    k = len(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se_re = np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2]
+    rows, j = {}, 0
+    for a in range(k):  # lower triangle, row by row, as MixedLM orders it
+        for b in range(a + 1):
+            est = float(cov_re.iloc[a, b])
+            se = float(se_re[j]) if j < se_re.size else float("nan")
+            j += 1
+            if a == b:
+                label = f"{parsed.group} {names[a]} Var"
+                if est > 0 and np.isfinite(se):
+                    half = zc * se / est
+                    lo, hi = est * np.exp(-half), est * np.exp(half)
+                else:
+                    lo, hi = float("nan"), float("nan")
+            else:
+                label = f"{parsed.group} {names[b]} x {names[a]} Cov"
+                lo, hi = est - zc * se, est + zc * se
+            rows[label] = (est, se, lo, hi)
+    rows["Residual Var"] = (float(res.scale), float("nan"), float("nan"), float("nan"))
+    vc = pd.DataFrame.from_dict(rows, orient="index",
+                                columns=["estimate", "std_error", "ci_low", "ci_high"])
+    blup = pd.DataFrame.from_dict({g: np.asarray(v, dtype=float)
+                                   for g, v in res.random_effects.items()},
+                                  orient="index", columns=names)
+    blup.index.name = parsed.group
+    return HierarchicalFit(formula=formula, parsed=parsed, fixed_effects=fixed,
+                           variance_components=vc, random_covariance=cov_re,
+                           residual_variance=float(res.scale), group_effects=blup,
+                           n_obs=int(y.shape[0]), n_groups=n_groups,
+                           log_likelihood=float(res.llf), reml=reml,
+                           converged=bool(res.converged), level=level, result=res)
