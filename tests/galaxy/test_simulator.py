@@ -137,7 +137,7 @@ def big():
 def test_simulated_galaxies_are_physical(big):
     scores = violation_scores(big.physics_inputs())
     for name, s in scores.items():
-        assert np.all(s < 1e-9), name
+        assert np.all(s == 0), name
 
 
 def test_virial_scatter_is_the_stated_scatter(big):
