@@ -24,7 +24,8 @@ as lme4).
 Intervals: fixed effects use the Wald interval from the REML/ML covariance; variances
 of random effects use a Wald interval on the log variance (delta method, so they stay
 positive), covariances a plain Wald interval; the residual variance has no standard
-error in MixedLM (it is profiled out), so its interval is NaN. Wald intervals for
+error in MixedLM (it is profiled out), so its interval is NaN; the random-effect
+standard errors treat the residual variance as known. Wald intervals for
 variances are approximate when there are few groups (say < 10): use a profile
 likelihood (``result.result.profile_re``) or a parametric bootstrap there.
 """
@@ -378,9 +379,13 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
     names = [str(c) for c in z.columns]
     cov_re.index = cov_re.columns = names
     k = len(names)
+    # MixedLM parametrises the random-effects covariance divided by the residual
+    # variance; its ``bse_re`` is sqrt(scale) x SE(cov_re / scale), so the standard error
+    # of cov_re itself (scale held fixed) is one more factor sqrt(scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        se_re = np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2]
+        se_re = (np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2]
+                 * np.sqrt(float(res.scale)))
     rows, j = {}, 0
     for a in range(k):  # lower triangle, row by row, as MixedLM orders it
         for b in range(a + 1):
