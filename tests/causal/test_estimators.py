@@ -198,5 +198,8 @@ def test_input_errors():
         ipw(outcome=y, treatment=t, covariates=x, trim=0.7)
     with pytest.raises(InputValidationError, match="level"):
         aipw(outcome=y, treatment=t, covariates=x, level=1.5)
+    for estimator in (regression_adjustment, ipw, aipw):
+        with pytest.raises(EstimationError, match="single value"):
+            estimator(outcome=y, treatment=np.ones(100), covariates=x)
     with pytest.raises(EstimationError, match="positivity|separation|propensity"):
         ipw(outcome=y, treatment=t, covariates=np.column_stack([x, t]), trim=0.0)

@@ -145,6 +145,9 @@ def _prepare(outcome: Any, treatment: Any, covariates: Any
 
 
 def _kind(t: np.ndarray, kind: TreatmentKind | str | None) -> TreatmentKind:
+    if t.min() == t.max():
+        raise EstimationError(f"the treatment takes the single value {t[0]:g}; "
+                              "there is no contrast to estimate")
     binary = bool(np.all((t == 0) | (t == 1)))
     if kind is None:
         return TreatmentKind.BINARY if binary else TreatmentKind.CONTINUOUS
@@ -152,8 +155,6 @@ def _kind(t: np.ndarray, kind: TreatmentKind | str | None) -> TreatmentKind:
     if kind is TreatmentKind.BINARY and not binary:
         raise InputValidationError(expected_got("a binary treatment", "values in {0, 1}",
                                                 np.unique(t)[:5].tolist()))
-    if kind is TreatmentKind.BINARY and (t.min() == t.max()):
-        raise EstimationError("the treatment takes a single value; no contrast to estimate")
     return kind
 
 
