@@ -1,0 +1,109 @@
+"""`acie auth` and `acie serve` as a user runs them: a fresh data directory, no configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+from typer.testing import CliRunner
+
+from acie.cli.main import app
+
+runner = CliRunner()
+
+
+def _clean_env(data_dir) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"JWT_SECRET", "JWKS_FILE", "ACIE_DATABASE_URL", "REDIS_URL",
+                        "ACIE_SETTINGS_FILE", "HTTP_PORT", "GRPC_PORT"}}
+    env["ACIE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
+    from acie.config import get_settings
+
+    for k in ("JWT_SECRET", "JWKS_FILE", "ACIE_SETTINGS_FILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, ["auth", "token", "--sub", "alice", "--role", "collaborator",
+                                "--scope", "inference:read", "--ttl", "60", "--json"])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["sub"] == "alice" and out["scopes"] == ["inference:read"]
+        assert out["expires_at"] - time.time() <= 60 and "jwt_secret" in out["signed_with"]
+        assert (tmp_path / "jwt_secret").exists()
+        v = runner.invoke(app, ["auth", "verify", out["token"]])
+        assert v.exit_code == 0, v.output
+        assert json.loads(v.output) == {"sub": "alice", "role": "collaborator",
+                                        "scopes": ["inference:read"]}
+        bad = runner.invoke(app, ["auth", "token", "--sub", "a", "--role", "root"])
+        assert bad.exit_code != 0
+    finally:
+        get_settings.cache_clear()
+
+
+def test_serve_help():
+    r = runner.invoke(app, ["serve", "--help"])
+    assert r.exit_code == 0 and "--grpc-port" in r.output and "--tls-client-ca" in r.output
+
+
+def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoint):
+    """No JWT_SECRET, no database URL: the server makes what it needs in ACIE_DATA_DIR."""
+    env = _clean_env(tmp_path / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "acie", "serve", "--http-port", "0", "--grpc-port", "0",
+         "--model", str(tiny_checkpoint), "--drain", "0.2", "--grace", "1"],
+        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: queue.Queue = queue.Queue()
+    log: list[str] = []
+
+    def pump():
+        for line in proc.stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                assert proc.poll() is None, "".join(log)
+                continue
+            log.append(line)
+            m = re.search(r"REST (http://\S+)", line)
+            if m:
+                url = m.group(1)
+        assert url, "".join(log)
+        assert (tmp_path / "data" / "jwt_secret").exists()
+        assert (tmp_path / "data" / "acie.sqlite3").exists()
+        generated = [json.loads(x) for x in log if x.startswith("{")]
+        assert any("generated a local HS256 secret" in x["message"] for x in generated)
+        tok = subprocess.run([sys.executable, "-m", "acie", "auth", "token", "--sub", "op"],
+                             env=env, capture_output=True, text=True, check=True).stdout.strip()
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/healthz").json()["status"] == "SERVING"
+            assert c.get("/v1/models", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    while not lines.empty():
+        log.append(lines.get())
+    messages = [json.loads(x)["message"] for x in log if x.startswith("{")]
+    assert "shutting down: health is NOT_SERVING" in messages
+    assert messages.index("shutting down: health is NOT_SERVING") < messages.index("stopped")
