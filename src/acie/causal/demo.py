@@ -105,7 +105,8 @@ def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
     conf = sorted(backdoor_adjustment_set(scm.graph, "log_stellar_mass", "colour_gr"))
     dr = dose_response_derivative(outcome=data["colour_gr"].to_numpy(),
                                   treatment=data["log_stellar_mass"].to_numpy(),
-                                  covariates=data[conf].to_numpy(), at=z0, seed=seed)
+                                  covariates=data[conf].to_numpy(), at=z0, seed=seed,
+                                  names=("log_stellar_mass", "colour_gr"))
     report["sensitivity"] = {
         "quantity": "dE[colour_gr]/dlog_stellar_mass at 10.5", "unit": "mag / dex",
         "analytic": float(exact_slope), "scm_finite_difference": fd.to_dict(),

@@ -140,7 +140,8 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
                              at: float, bandwidth: float | None = None,
                              outcome_model: Any = None, degree: int = 2,
                              n_marginal: int = 1000,
-                             level: float = 0.95, seed: int = 0) -> DerivativeEstimate:
+                             level: float = 0.95, seed: int = 0,
+                             names: tuple[str, str] = ("Z", "Y")) -> DerivativeEstimate:
     """Doubly-robust dE[Y(z)]/dz at z0 from observational data (Kennedy et al. 2017).
 
     Parameters
@@ -169,6 +170,8 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
         Confidence level.
     seed : int
         Seed of that subsample.
+    names : (str, str)
+        Treatment and outcome names for the result.
 
     Returns
     -------
@@ -266,7 +269,7 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     # few rows with tiny pi(Z|X) dominate (weak overlap), and the interval is fragile
     wr = w * ratio
     n_eff_ratio = float(wr.sum() ** 2 / np.sum(wr**2))
-    return DerivativeEstimate(treatment="Z", outcome="Y", at=at, estimate=est, std_error=se,
+    return DerivativeEstimate(treatment=names[0], outcome=names[1], at=at, estimate=est, std_error=se,
                               ci_low=lo, ci_high=hi, level=level,
                               method="doubly robust (Kennedy et al. 2017)",
                               details={"bandwidth": float(h), "degree": degree, "effective_n": n_eff,
