@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="galaxies for the vectorised renderer")
     ap.add_argument("--peer", type=int, default=100, help="galaxies for GalSim")
     ap.add_argument("--dataset", type=int, default=0, help="also time a dataset of this size")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved timing rounds (best kept)")
     args = ap.parse_args()
 
     import galsim
@@ -46,9 +47,6 @@ def main() -> None:
     t0 = time.perf_counter()
     sersic_mixture()
     t_table = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours = render_sersic(flux, re, n_s, q, pa, fwhm, image_size=64)[:, 0]
-    t_ours = time.perf_counter() - t0
 
     def peer(idx, n_values):
         out = []
@@ -60,25 +58,37 @@ def main() -> None:
         return np.array(out)
 
     idx = np.arange(min(args.peer, args.n))
-    t0 = time.perf_counter()
-    ref = peer(idx, n_s[idx])
-    t_peer = time.perf_counter() - t0
     n_round = np.round(n_s[idx] * 20) / 20
-    peer(idx, n_round)  # warm GalSim's per-index caches: the timed pass is its best case
     t0 = time.perf_counter()
-    peer(idx, n_round)
-    t_peer_cached = time.perf_counter() - t0
+    ref = peer(idx, n_s[idx])  # cold: a new Hankel table for every index
+    t_peer = time.perf_counter() - t0
+    # The machine is shared: interleave the warm measurements and keep the best of
+    # `args.repeat` rounds of each, so that both sides see the same load.
+    best_ours = best_ours_small = best_peer_cached = np.inf
+    peer(idx, n_round)  # warm GalSim's per-index caches: the timed passes are its best case
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        ours = render_sersic(flux, re, n_s, q, pa, fwhm, image_size=64)[:, 0]
+        best_ours = min(best_ours, (time.perf_counter() - t0) / args.n)
+        t0 = time.perf_counter()
+        render_sersic(flux[idx], re[idx], n_s[idx], q[idx], pa[idx], fwhm[idx], image_size=64)
+        best_ours_small = min(best_ours_small, (time.perf_counter() - t0) / idx.size)
+        t0 = time.perf_counter()
+        peer(idx, n_round)
+        best_peer_cached = min(best_peer_cached, (time.perf_counter() - t0) / idx.size)
 
     err = np.abs(ours[idx] - ref).max(axis=(1, 2)) / ref.max(axis=(1, 2))
     ferr = np.abs(ours[idx].sum(axis=(1, 2)) / ref.sum(axis=(1, 2)) - 1)
-    per_ours = t_ours / args.n
-    print(f"galaxies: ours {args.n}, GalSim {idx.size}; 64x64, one band, Sersic * Gaussian PSF")
+    per_ours = best_ours
+    print(f"galaxies: ours {args.n} (and the peer's {idx.size}), GalSim {idx.size}; 64x64, one band,"
+          f" Sersic * Gaussian PSF; best of {args.repeat} interleaved rounds")
     print(f"mixture table (once per process): {t_table * 1e3:.0f} ms")
-    print(f"ours   : {per_ours * 1e3:8.3f} ms/galaxy  ({1 / per_ours:8.0f} galaxies/s)")
-    print(f"GalSim : {t_peer / idx.size * 1e3:8.3f} ms/galaxy  (own n per galaxy)   "
+    print(f"ours   : {per_ours * 1e3:8.3f} ms/galaxy  ({1 / per_ours:8.0f} galaxies/s, batch of {args.n})")
+    print(f"ours   : {best_ours_small * 1e3:8.3f} ms/galaxy  (batch of {idx.size})")
+    print(f"GalSim : {t_peer / idx.size * 1e3:8.3f} ms/galaxy  (own n per galaxy, cold)  "
           f"ratio {t_peer / idx.size / per_ours:6.1f}x")
-    print(f"GalSim : {t_peer_cached / idx.size * 1e3:8.3f} ms/galaxy  (n cached, warm)   "
-          f"ratio {t_peer_cached / idx.size / per_ours:6.1f}x")
+    print(f"GalSim : {best_peer_cached * 1e3:8.3f} ms/galaxy  (n cached, warm)         "
+          f"ratio {best_peer_cached / per_ours:6.1f}x")
     print(f"accuracy vs GalSim: max |pixel diff| / peak = {err.max():.2e} (median {np.median(err):.1e});"
           f" stamp flux rel. diff max {ferr.max():.1e}")
 
