@@ -97,3 +97,17 @@ def test_postgres_has_pgvector(postgres_engine):
             "select extversion from pg_extension where extname = 'vector'")).scalar()
     # iterative index scans (used for filtered kNN) arrived in pgvector 0.8.0
     assert version is not None and tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
+
+
+def test_unreachable_database_is_a_typed_error():
+    import socket
+
+    from acie.errors import BackendUnavailableError
+    from acie.store import AuditLog
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = create_engine_for(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+    with pytest.raises(BackendUnavailableError, match="cannot be reached"):
+        AuditLog(engine).append(request_id="r", action="x")

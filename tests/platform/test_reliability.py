@@ -218,3 +218,29 @@ def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path
         q.close()
     finally:
         server.stop()
+
+
+def test_worker_waits_out_a_redis_outage(sqlite_engine, tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    import threading
+
+    server = _OwnRedis(tmp_path)
+    server.start()
+    try:
+        q = RedisJobQueue(sqlite_engine, server.url, stream="jobs", lease_s=0.5)
+        q.submit("before", {"i": 1})
+        server.kill9()
+        w = Worker(q, lambda job: {"i": job.payload["i"]}, worker_id="patient")
+        t = threading.Thread(target=w.run, kwargs={"poll_s": 0.2})
+        t.start()
+        time.sleep(1.0)  # the worker backs off instead of dying
+        assert t.is_alive()
+        server.start()
+        _wait_for(lambda: q.get("before").state is JobState.COMPLETE, 30, "the job")
+        w.stop()
+        t.join(10)
+        assert not t.is_alive()
+        q.close()
+    finally:
+        server.stop()

@@ -154,6 +154,9 @@ class Worker:
             poll_s: float = 1.0) -> int:
         """Process jobs until :meth:`stop`, ``max_jobs`` jobs, or ``idle_exit_s`` idle seconds.
 
+        While the queue or the database is unreachable the worker waits (backing off up
+        to 5 s) and tries again, rather than exiting.
+
         Returns
         -------
         int
@@ -161,11 +164,23 @@ class Worker:
         """
         recover = getattr(self.queue, "recover", None)
         if callable(recover):
-            recover()
+            try:
+                recover()
+            except BackendUnavailableError as err:
+                log.warning("worker %s: recovery skipped: %s", self.worker_id, err)
         n = 0
         idle = 0.0
+        backoff = 0.0
         while not self._stop.is_set() and (max_jobs is None or n < max_jobs):
-            job = self.run_once(timeout=poll_s)
+            try:
+                job = self.run_once(timeout=poll_s)
+            except BackendUnavailableError as err:
+                # the queue or database is down: wait and retry; leases expire meanwhile
+                backoff = min(5.0, max(0.1, 2 * backoff))
+                log.warning("worker %s: %s; retrying in %.1f s", self.worker_id, err, backoff)
+                self._stop.wait(backoff)
+                continue
+            backoff = 0.0
             if job is None:
                 idle += poll_s
                 if idle_exit_s is not None and idle >= idle_exit_s:
