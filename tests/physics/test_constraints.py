@@ -149,3 +149,22 @@ def test_bad_input_is_typed():
         violation_scores({"metallicity": [8.7]})
     with pytest.raises(UnknownNameError):
         project(physical(1), fixed=["mass"])
+
+
+def test_fixed_for_counterfactual_pins_non_descendants():
+    from acie.physics import fixed_for_counterfactual
+
+    fixed = fixed_for_counterfactual(["log_stellar_mass"])
+    assert "log_halo_mass" in fixed and "log_stellar_mass" in fixed
+    assert "velocity_dispersion" not in fixed and "log_gas_mass" not in fixed
+    # a leaf intervention leaves nothing to move
+    assert set(fixed_for_counterfactual(["velocity_dispersion"])) == set(physical(1)) | {
+        "metallicity", "log_sfr"}
+    # so an off-virial do(sigma) is refused under the causal rule
+    p = physical(1)
+    p["log_sfr"], p["metallicity"] = np.array([0.0]), np.array([8.7])
+    p["velocity_dispersion"] = p["velocity_dispersion"] * 10**0.3
+    with pytest.raises(PhysicsViolationError):
+        enforce(p, fixed=fixed_for_counterfactual(["velocity_dispersion"]), steps=10, tolerance=0.01)
+    with pytest.raises(UnknownNameError):
+        fixed_for_counterfactual(["mass"])

@@ -54,6 +54,7 @@ __all__ = [
     "ProjectionResult",
     "check",
     "enforce",
+    "fixed_for_counterfactual",
     "penalty",
     "project",
     "violation_score",
@@ -361,6 +362,27 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
         tolerance=tolerance,
         moved=movable,
     )
+
+
+def fixed_for_counterfactual(intervened: Iterable[str]) -> tuple[str, ...]:
+    """The nodes a counterfactual's projection must not move: the intervened nodes and
+    every node that is not their descendant.
+
+    In a counterfactual, abduction pins the non-descendants of the intervention to their
+    factual values, so a physical repair may only move descendants. Pass the result as
+    ``fixed`` to :func:`project` / :func:`enforce`.
+    """
+    from acie.galaxy.properties import descendants
+
+    intervened = tuple(intervened)
+    for f in intervened:
+        if f not in PROPERTY_NAMES:
+            raise UnknownNameError(
+                f"unknown property {f!r}; properties are: {', '.join(PROPERTY_NAMES)}")
+    if not intervened:
+        return PROPERTY_NAMES
+    movable = set(descendants(intervened)) - set(intervened)
+    return tuple(k for k in PROPERTY_NAMES if k not in movable)
 
 
 def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
