@@ -68,6 +68,9 @@ def test_submit_lease_complete(queue):
                                                        "COMPLETE"]
     assert queue.counts()["COMPLETE"] == 1
     assert queue.lease("w1", timeout=0) is None
+    queue.submit("req-2", {}, user_sub="bob")
+    assert [j.request_id for j in queue.recent(5)] == ["req-2", "req-1"]
+    assert [j.request_id for j in queue.recent(5, user_sub="alice")] == ["req-1"]
 
 
 def test_duplicate_request_ids(queue):

@@ -28,7 +28,7 @@ from acie.store.database import Backend, backend_of, translate_errors
 from acie.store.schema import Job as JobRow
 from acie.store.schema import JobEvent, utcnow
 
-__all__ = ["Job", "JobTable", "DEAD_LETTER_PREFIX"]
+__all__ = ["Job", "JobTable", "DEAD_LETTER_PREFIX", "to_job"]
 
 DEAD_LETTER_PREFIX = "dead letter"
 
@@ -79,6 +79,9 @@ def _to_job(row: Any) -> Job:
         delivery_id=row.delivery_id, model_id=row.model_id, created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+to_job = _to_job  # public name: a Job snapshot from a ``jobs`` row
 
 
 def _as_uuid(job_id: uuid.UUID | str) -> uuid.UUID | None:
@@ -210,6 +213,16 @@ class JobTable:
                                 .order_by(JobEvent.id)).all()
         return [{"from": r.from_state, "to": r.to_state, "worker_id": r.worker_id,
                  "attempt": r.attempt, "at": r.at} for r in rows]
+
+    def recent(self, limit: int = 20, *, user_sub: str | None = None) -> list[Job]:
+        """The newest jobs (of one user when ``user_sub`` is given), newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputValidationError(f"limit must be a positive integer; got {limit!r}")
+        stmt = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        if user_sub is not None:
+            stmt = stmt.where(JobRow.user_sub == user_sub)
+        with translate_errors(), self.engine.connect() as conn:
+            return [_to_job(r) for r in conn.execute(stmt).all()]
 
     def dead_letters(self) -> list[Job]:
         """Jobs failed because they were delivered ``max_attempts`` times."""
