@@ -730,18 +730,25 @@ class PgVectorIndex:
         sql = (f"WITH c AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
                f"FROM embeddings WHERE {where} ORDER BY {dist} LIMIT :k) "
                f"SELECT id, metadata, content, distance FROM c ORDER BY distance")
+        gucs: dict[str, str] = {}
+        if exact:
+            gucs = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
+        elif self.kind is IndexKind.ivfflat:
+            gucs["ivfflat.probes"] = str(self._probes(None))
+            if self.iterative_scan and fl:
+                gucs["ivfflat.iterative_scan"] = "relaxed_order"
+        else:
+            gucs["hnsw.ef_search"] = str(self.ef_search)
+            if self.iterative_scan and fl:
+                gucs["hnsw.iterative_scan"] = "relaxed_order"
+        # one round trip: transaction-local settings (set_config(..., true) = SET LOCAL)
+        set_sql = "SELECT " + ", ".join(f"set_config(:g{i}, :s{i}, true)"
+                                        for i in range(len(gucs)))
+        set_params = {}
+        for i, (name, value) in enumerate(gucs.items()):
+            set_params[f"g{i}"], set_params[f"s{i}"] = name, value
         with translate_errors(), self.engine.begin() as conn:
-            if exact:
-                conn.execute(text("SET LOCAL enable_indexscan = off"))
-                conn.execute(text("SET LOCAL enable_bitmapscan = off"))
-            elif self.kind is IndexKind.ivfflat:
-                conn.execute(text(f"SET LOCAL ivfflat.probes = {self._probes(None)}"))
-                if self.iterative_scan and fl:
-                    conn.execute(text("SET LOCAL ivfflat.iterative_scan = relaxed_order"))
-            else:
-                conn.execute(text(f"SET LOCAL hnsw.ef_search = {self.ef_search}"))
-                if self.iterative_scan and fl:
-                    conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            conn.execute(text(set_sql), set_params)
             rows = conn.execute(text(sql), params).all()
         return [Hit(r.id if isinstance(r.id, uuid.UUID) else uuid.UUID(str(r.id)),
                     float(r.distance), dict(r.metadata or {}), dict(r.content or {}))
