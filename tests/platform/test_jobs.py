@@ -229,3 +229,33 @@ def test_redis_down_raises_backend_unavailable(sqlite_engine, unique_name):
         q.get("r1")  # nothing half-queued is left behind
     with pytest.raises(BackendUnavailableError):
         q.lease("w", timeout=0)
+
+
+def test_open_job_queue_follows_the_settings(migrated_sqlite_url, redis_url, tmp_path):
+    from acie.config import load_settings
+    from acie.jobs import open_job_queue
+
+    s = load_settings(ACIE_DATABASE_URL=migrated_sqlite_url, QUEUE_MAX_DEPTH=7,
+                      JOB_LEASE_S=3.0, JOB_MAX_ATTEMPTS=2)
+    q = open_job_queue(s)
+    assert isinstance(q, SQLiteJobQueue) and (q.max_depth, q.lease_s, q.max_attempts) == (7, 3.0, 2)
+    q.engine.dispose()
+    r = open_job_queue(s.model_copy(update={"REDIS_URL": redis_url}))
+    assert isinstance(r, RedisJobQueue)
+    r.close()
+    r.engine.dispose()
+
+
+def test_load_handler(tmp_path):
+    from acie.errors import UnknownNameError
+    from acie.jobs import load_handler
+
+    (tmp_path / "h.py").write_text("def run(job):\n    return {'ok': True}\n")
+    assert load_handler(f"{tmp_path / 'h.py'}:run")(None) == {"ok": True}
+    assert load_handler("json:dumps")({"a": 1}) == '{"a": 1}'
+    with pytest.raises(InputValidationError, match="module:function"):
+        load_handler("nocolon")
+    with pytest.raises(UnknownNameError, match="not a callable"):
+        load_handler(f"{tmp_path / 'h.py'}:missing")
+    with pytest.raises(UnknownNameError, match="cannot be imported"):
+        load_handler("acie_no_such_module:x")
