@@ -33,7 +33,6 @@ likelihood (``result.result.profile_re``) or a parametric bootstrap there.
 from __future__ import annotations
 
 import io
-import re
 import tokenize
 from dataclasses import dataclass, field
 from typing import Any
