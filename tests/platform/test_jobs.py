@@ -18,7 +18,7 @@ from acie.errors import (
 from acie.jobs import DEAD_LETTER_PREFIX, JobQueue, JobState, RedisJobQueue, SQLiteJobQueue, Worker
 from acie.store import create_engine_for
 
-LEASE_S = 0.5
+LEASE_S = 1.0  # long enough that a loaded CI machine does not lose leases by accident
 
 
 @pytest.fixture(params=["sql-sqlite", "sql-postgres", "redis"])
