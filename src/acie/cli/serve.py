@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from acie.config import get_settings
         from acie.errors import ConfigurationError
         from acie.serve.grpc_server import TlsConfig
-        from acie.serve.server import Server, build_runtime
+        from acie.serve.server import Server, build_runtime, configure_torch_threads
         from acie.serve.tracing import configure_logging
 
         settings = get_settings()
@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
                             client_ca=tls_client_ca.read_bytes() if tls_client_ca else None)
         elif tls_client_ca:
             raise ConfigurationError("--tls-client-ca needs --tls-cert and --tls-key")
+        configure_torch_threads(settings.WORKER_THREADS)
         engine = None
         if model is not None:
             from acie.deepscm.engine import CounterfactualEngine
