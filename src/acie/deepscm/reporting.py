@@ -207,6 +207,13 @@ def _markdown(r: EvaluationReport) -> str:
             f"| {m.node} {m.shift:+g} | {m.effectiveness_mae:.3g} ({m.effectiveness_baseline_mae:.3g}) "
             f"| {m.pixel_rms_model:.3g} / {m.pixel_rms_baseline:.3g} | {m.pixel_ratio:.2f} "
             f"| {m.reversibility_rms:.3g} | {mini:.3g} | {m.above_tolerance}/{m.n} |")
+    lines += ["", "Model-independent effectiveness: `acie.galaxy.measure` on the images, MAE vs the "
+              "measurement of the true counterfactual (model cf / unchanged input) [dex]:", "",
+              "| do | log_luminosity | log_size |", "| --- | --- | --- |"]
+    for m in r.interventions:
+        cells = [f"{m.measured[k]['mae_model_vs_true_cf']:.3g} / {m.measured[k]['mae_input_vs_true_cf']:.3g}"
+                 if k in m.measured else "-" for k in ("log_luminosity", "log_size")]
+        lines.append(f"| {m.node} {m.shift:+g} | " + " | ".join(cells) + " |")
     lines += ["", "Counterfactual property MAE vs the simulator's true counterfactual:", ""]
     for m in r.interventions:
         lines.append(f"- do({m.node}): " + ", ".join(f"{k} {v:.3g}" for k, v in m.property_mae.items()))
