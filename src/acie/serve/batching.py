@@ -63,7 +63,7 @@ def split_result(result: Any, sizes: list[int]) -> list[Any]:
             "violation_score": np.atleast_1d(np.asarray(result.violation_score))[sl],
             "confidence": np.atleast_1d(np.asarray(result.confidence))[sl],
         }
-        if dataclasses.is_dataclass(result):
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
             extra = {}
             if hasattr(result, "projected"):
                 extra["projected"] = np.atleast_1d(np.asarray(result.projected))[sl]

@@ -158,7 +158,7 @@ class InferenceCore:
                                           got))
         if not 1 <= got[0] <= MAX_BATCH:
             raise ShapeError(expected_got("observation batch size n", f"1 to {MAX_BATCH}", got[0]))
-        names = list(self.model.property_names)
+        names: list[object] = list(self.model.property_names)
         for name, value in interventions.items():
             if name not in names:
                 raise UnknownNodeError(name, names)
@@ -281,7 +281,9 @@ class InferenceCore:
             ) from None
 
     def warm_up(self) -> float:
-        """Run the model once on a blank image so the first request pays no start-up cost.
+        """Run the model a few times on a blank image so the first requests pay no start-up
+        cost (lazy imports, allocator and convolution caches), including one intervention
+        with the physics projection.
 
         Returns the seconds it took. Failures are logged, never raised: a model that
         cannot answer a blank image may still answer real ones.
@@ -289,10 +291,19 @@ class InferenceCore:
         t0 = time.perf_counter()
         blank = np.zeros((1, *tuple(self.model.image_shape)), dtype=np.float32)
         try:
-            self.model.counterfactual(blank, {}, physics_tolerance=float("inf"), physics_steps=0,
-                                      watermark=False)
+            first = self.model.counterfactual(blank, {}, physics_tolerance=float("inf"),
+                                              physics_steps=0, watermark=False)
+            name = next(iter(self.model.property_names))
+            value = float(np.asarray(first.factual_properties[name]).ravel()[0])
+            for _ in range(2):
+                try:
+                    self.model.counterfactual(blank, {name: value},
+                                              physics_tolerance=self.physics_tolerance,
+                                              physics_steps=self.physics_steps, watermark=True)
+                except PhysicsViolationError:
+                    pass
         except Exception as exc:
-            log.warning("model warm-up failed: %s", exc)
+            log.warning("model warm-up incomplete: %s", exc)
         return time.perf_counter() - t0
 
     def close(self, *, wait: bool = True) -> None:

@@ -57,6 +57,7 @@ from acie.serve.schemas import (
     BlindInferenceResponse,
     CounterfactualRequest,
     CounterfactualResponse,
+    ErrorBody,
     ErrorResponse,
     Health,
     JobList,
@@ -64,6 +65,7 @@ from acie.serve.schemas import (
     JobView,
     ModelInfo,
     ModelList,
+    SearchHit,
     SearchRequest,
     SearchResponse,
 )
@@ -162,9 +164,10 @@ class _Observability:
         with trace_context(tid):
             try:
                 if scope["type"] == "http":
-                    receive = await self._limit_body(scope, headers, receive, send_wrapper)
-                    if receive is None:
+                    limited = await self._limit_body(scope, headers, receive, send_wrapper)
+                    if limited is None:
                         return
+                    receive = limited
                 await self.app(scope, receive, send_wrapper)
             finally:
                 self._record(scope, status["code"], time.perf_counter() - t0)
@@ -209,7 +212,11 @@ class _Observability:
 
     def _record(self, scope: dict, status: int, seconds: float) -> None:
         route = scope.get("route")
-        path = getattr(route, "path", None) or "unmatched"
+        path = getattr(route, "path", None)
+        if path is None:
+            raw = scope.get("path", "")
+            path = "/dashboard/*" if raw.startswith("/dashboard") else (
+                raw if raw in ("/openapi.json", "/docs", "/redoc") else "unmatched")
         method = scope.get("method", "WS")
         label = f"{method} {path}"
         rt = self.runtime
@@ -231,7 +238,7 @@ def _job_view(rt: ServingRuntime, job: Any) -> JobView:
         result = CounterfactualResponse(**job.result)
     if job.error:
         err = serve_jobs.parse_error(job.error)
-        error = {"code": err[0], "message": err[1], "trace_id": payload.get("trace_id")}
+        error = ErrorBody(code=err[0], message=err[1], trace_id=payload.get("trace_id"))
     return JobView(job_id=str(job.id), request_id=payload.get("request_id", job.request_id),
                    state=job.state.value, owner=job.user_sub, shared=bool(payload.get("shared")),
                    created_at=job.created_at.isoformat() if job.created_at else None,
@@ -368,7 +375,7 @@ def _api_router() -> APIRouter:
             raise BackendUnavailableError("this server has no embedding index")
         hits = serve_jobs.search(rt.vector_index, principal, body.vector, k=body.k,
                                  where=body.filter)
-        return SearchResponse(hits=hits)
+        return SearchResponse(hits=[SearchHit(**h) for h in hits])
 
     @r.post("/blind/infer", response_model=BlindInferenceResponse,
             summary="Blind inference: encrypted vector in, encrypted vector out")

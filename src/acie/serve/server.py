@@ -155,7 +155,7 @@ class Server:
             lifespan="off", ws="websockets-sansio", timeout_graceful_shutdown=10))
         self.grpc = GrpcServer(runtime, host=host, port=grpc_port, tls=grpc_tls)
         self._http_thread: threading.Thread | None = None
-        self._worker = None
+        self._worker: Any = None
         self._worker_thread: threading.Thread | None = None
         self._run_worker = run_worker and runtime.job_queue is not None
         self._stopped = False
