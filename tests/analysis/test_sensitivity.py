@@ -203,3 +203,15 @@ def test_bad_inputs_raise_typed_errors(sim, population):
     with pytest.raises(UnknownNameError, match="column"):
         observational_response(population.to_dataframe(), treatment="log_halo_mass",
                                outcome="nope", grid=[12.0])
+
+
+def test_grid_accepts_quantities(sim, population):
+    # a linear halo mass in M_sun is converted to log10 M_h (the node's unit, dex(M_sun))
+    from astropy import units as u
+
+    curve = counterfactual_response(sim, population[:50], treatment="log_halo_mass",
+                                    observable=property_observable("log_stellar_mass"),
+                                    grid=[10**11.5, 10**12.0] * u.M_sun, epsilon=1e-3)
+    np.testing.assert_allclose(curve.grid, [11.5, 12.0])
+    np.testing.assert_allclose(curve.derivative, shmr_slope(curve.grid), rtol=1e-5)
+    assert curve.treatment_unit == "dex(solMass)"
