@@ -97,3 +97,30 @@ def test_projection_repairs_what_it_can(engine, galaxies):
                               physics_steps=200, physics_tolerance=0.05)
     assert np.all(r.violation_score <= 0.05)
     np.testing.assert_allclose(r.counterfactual_properties["log_stellar_mass"], 11.0, rtol=1e-6)
+
+
+def test_cuda_without_gpu_is_a_configuration_error(tiny_model):
+    import torch
+
+    from acie.errors import ConfigurationError
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigurationError, match="device"):
+        CounterfactualEngine.from_checkpoint(tiny_model.checkpoint, device="cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(tiny_model, galaxies):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    cpu = CounterfactualEngine.from_checkpoint(tiny_model.checkpoint, device="cpu")
+    gpu = CounterfactualEngine.from_checkpoint(tiny_model.checkpoint, device="cuda")
+    iv = {"log_stellar_mass": galaxies.properties["log_stellar_mass"] + 0.3}
+    a = cpu.counterfactual(galaxies.images, iv, physics_tolerance=1e6)
+    b = gpu.counterfactual(galaxies.images, iv, physics_tolerance=1e6)
+    assert gpu.device.startswith("cuda")
+    # float32 on different kernels (TF32 off by default for convolutions' accuracy here)
+    np.testing.assert_allclose(b.images, a.images, rtol=1e-3, atol=1e-4 * np.abs(a.images).max())

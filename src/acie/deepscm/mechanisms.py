@@ -279,7 +279,8 @@ class PropertyMechanisms(nn.Module):
                interventions: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Draw ``n`` property vectors (n, d) from the learned (intervened) model."""
         p = next(self.parameters())
-        u = torch.randn(n, len(self.names), generator=generator, dtype=p.dtype, device=p.device)
+        # draw on the CPU (where a seeded generator lives), then move: same numbers on any device
+        u = torch.randn(n, len(self.names), generator=generator, dtype=p.dtype).to(p.device)
         return self.predict(u, interventions)
 
     def descendants(self, name: str) -> set[str]:
