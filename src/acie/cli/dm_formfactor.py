@@ -236,18 +236,27 @@ def convergence(
     masses: str = typer.Option("3:1000:15", help="MeV: 'lo:hi:n' or comma-separated."),
     rtol: float = typer.Option(0.1, help="Advisor tolerance on rates (relative)."),
     workdir: Path = typer.Option(Path("convergence.work"), help="Checkpoint folder."),
+    table: list[str] = typer.Option(None, "--table", help="LABEL=PATH of an existing table (repeatable); "
+                                    "with --table only, nothing is computed."),
     plot: Path = typer.Option(None, help="Write the figure (.png or .pdf)."),
     json_out: bool = typer.Option(False, "--json", help="JSON (rates 1/(kg yr) at 1e-37 cm², masses MeV)."),
 ) -> None:
     """Run a k-mesh × basis convergence study and recommend settings, with the evidence."""
     from acie.darkmatter.convergence import convergence_study, recommend_settings
     from acie.darkmatter.formfactor import FormFactorSettings
+    from acie.darkmatter.formfactor_io import read_formfactor
 
+    tables = {}
+    for item in table or []:
+        label, _, path = item.partition("=")
+        tables[label] = read_formfactor(path)
     settings = {}
-    for km in kmeshes.split(","):
-        for b in bases.split(","):
-            settings[f"{km}/{b}"] = FormFactorSettings(kmesh=_kmesh(km), basis=b, pseudo=pseudo, xc=xc, n_q=n_q)
-    study = convergence_study(material, _mass_grid(masses), settings=settings, workdir=workdir, progress=True)
+    if not tables:
+        for km in kmeshes.split(","):
+            for b in bases.split(","):
+                settings[f"{km}/{b}"] = FormFactorSettings(kmesh=_kmesh(km), basis=b, pseudo=pseudo, xc=xc, n_q=n_q)
+    study = convergence_study(material, _mass_grid(masses), tables=tables, settings=settings, workdir=workdir,
+                              progress=True)
     advice = recommend_settings(study, rtol=rtol)
     if plot is not None:
         from acie.darkmatter.formfactor_plots import plot_convergence

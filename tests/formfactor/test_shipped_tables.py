@@ -1,0 +1,60 @@
+"""Tests of the shipped form-factor tables (data/formfactors/*.h5) and their provenance."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from acie.darkmatter.formfactor_tables import shipped_materials, shipped_table, shipped_table_path
+from acie.darkmatter.materials import get_material
+from acie.errors import UnknownNameError
+
+SHIPPED = shipped_materials()
+
+
+def test_at_least_silicon_and_germanium_are_shipped():
+    assert {"Si", "Ge"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_table_is_small_physical_and_documented(name):
+    path = shipped_table_path(name)
+    assert path.stat().st_size < 5e6  # compressed, well under 5 MB
+    t = shipped_table(name)
+    mat = get_material(name)
+    assert t.material == mat.name and t.scissor_applied
+    assert t.band_gap_eV == pytest.approx(mat.band_gap)
+    assert np.all(t.f2 >= 0) and t.f2.sum() > 0
+    below = t.energy_eV + 0.05 < mat.band_gap  # bins entirely below the gap are empty
+    assert np.all(t.f2[:, below] == 0)
+    s = t.metadata["settings"]
+    assert s["kmesh"] == [2, 2, 2] and s["basis"] == "gth-dzvp-molopt-sr" and s["pseudo"] == "gth-pbe"
+    assert t.metadata["software"]["pyscf"] and t.metadata["timings"]["dft_seconds"] > 0
+    # cell volume = primitive-cell volume from the library (Å³ -> bohr³, CODATA a0)
+    assert t.cell_volume_bohr3 == pytest.approx(mat.cell_volume / 0.529177210903**3, rel=1e-9)
+    # Bessel bound on the stored completeness diagnostic
+    comp = np.array([np.nan if c is None else c for c in t.metadata["diagnostics"]["completeness_per_band"]])
+    assert np.nanmax(comp) <= 1 + 1e-8
+
+
+def test_unknown_or_missing_table():
+    with pytest.raises(UnknownNameError, match="known materials"):
+        shipped_table("Xe")
+
+
+def test_shipped_germanium_against_qcdark(qcdark_ge):
+    # Evidence, not a fit: our valence-only 2x2x2 GTH/PBE Ge against QCDark's all-electron
+    # 6x6x6 PBE0 Ge (total rates at σ̄e = 1e-37 cm²; measured ratios in REFERENCE.md).
+    # Expected, with reasons: (1) inside our q range (< 4 α mₑ) ours is HIGHER by a factor
+    # 1-4, because a 2x2x2 mesh gives the Γ point (small direct gap) weight 1/8 and
+    # overweights low-E transitions; (2) over QCDark's full range the heavy-mediator rate
+    # at 1 GeV is LOWER by more than 2x: we have no core (3d) states and no q > 4 α mₑ.
+    from acie.darkmatter.convergence import compare_rates
+
+    if "Ge" not in SHIPPED:
+        pytest.skip("Ge table not shipped")
+    cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [10, 100, 1000] * u.MeV)
+    for med in ("heavy", "light"):
+        assert np.all((cmp.ratio_cut[med] > 1.0) & (cmp.ratio_cut[med] < 4.0)), cmp.ratio_cut
+    assert cmp.ratio["heavy"][-1] < 0.5
