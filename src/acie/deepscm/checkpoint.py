@@ -75,6 +75,7 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: DeepSCM, properties:
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a model file is not a secret
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,8 +21,11 @@ __all__ = ["plot_pairs", "save_npz_atomic", "write_report"]
 
 
 def _atomic_path(path: Path):  # noqa: ANN202
+    """A fresh temporary file beside ``path`` (readable like a normal file: 0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)
     return Path(tmp)
 
 

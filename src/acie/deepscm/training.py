@@ -108,6 +108,7 @@ def _write_json_atomic(path: Path, obj: object) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
