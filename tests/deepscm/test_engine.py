@@ -124,3 +124,16 @@ def test_cuda_matches_cpu(tiny_model, galaxies):
     assert gpu.device.startswith("cuda")
     # float32 on different kernels (TF32 off by default for convolutions' accuracy here)
     np.testing.assert_allclose(b.images, a.images, rtol=1e-3, atol=1e-4 * np.abs(a.images).max())
+
+
+def test_encoder_features_feed_the_property_head(engine, galaxies):
+    import torch
+
+    f = engine.encoder_features(galaxies.images)
+    assert f.shape[0] == 5 and f.dtype == np.float64
+    head = engine.checkpoint.model.encoder.property_head
+    d = len(engine.modelled_names)
+    mean = (torch.from_numpy(f).float() @ head.weight[:d].T + head.bias[:d]).detach().numpy()
+    props, _ = engine.infer_properties(galaxies.images)
+    expected = engine.checkpoint.properties.decode(mean.astype(np.float64))
+    np.testing.assert_allclose(expected["log_stellar_mass"], props["log_stellar_mass"], rtol=1e-5)

@@ -178,6 +178,19 @@ class CounterfactualEngine:
         return dict(self._ckpt.metadata)
 
     @property
+    def checkpoint(self) -> Checkpoint:
+        """The loaded checkpoint (torch model, scalers, metadata, version)."""
+        return self._ckpt
+
+    @torch.no_grad()
+    def encoder_features(self, images: np.ndarray) -> np.ndarray:
+        """Encoder features (n, F) float64 of images (n, C, H, W): the input of the property
+        head ``checkpoint.model.encoder.property_head`` (rows ``:d`` give the posterior mean)."""
+        x, _ = self._images(images)
+        xt = self._ckpt.images.forward(torch.from_numpy(x).to(self._device))
+        return self._model.encoder(xt).double().cpu().numpy()
+
+    @property
     def noise_sigma(self) -> list[float]:
         """Per-band sky-noise sigma of the training images [image units]."""
         return list(self._ckpt.images.softening)
