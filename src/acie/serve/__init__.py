@@ -1,1 +1,67 @@
-"""acie.serve"""
+"""acie.serve: the inference service (REST + gRPC + job worker), auth, limits, metrics.
+
+The public API (FastAPI, uvicorn and grpc are imported on first use, so ``acie auth``
+stays quick)::
+
+    Server, build_runtime    server.py        REST + gRPC + worker in one process
+    ServingRuntime           runtime.py       what the three parts share
+    create_app, require      rest.py          the FastAPI app; auth dependency for extra routers
+    GrpcServer, TlsConfig    grpc_server.py   InferenceService, auth interceptor, health, TLS
+    InferenceCore            inference.py     validation, admission, micro-batching, timeouts
+    TokenVerifier, mint_token, Principal, Role, Action,
+    SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE      auth.py
+    MemoryRateLimiter, RedisRateLimiter              ratelimit.py
+    ServiceMetrics           metrics.py       Prometheus registry of one server
+    BlindLayer               blind.py         the served blind-inference layer
+
+See ``docs/serving.md``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "SCOPE_INFERENCE_READ",
+    "SCOPE_INFERENCE_WRITE",
+    "Action",
+    "BlindLayer",
+    "GrpcServer",
+    "InferenceCore",
+    "MemoryRateLimiter",
+    "Principal",
+    "RedisRateLimiter",
+    "Role",
+    "Server",
+    "ServiceMetrics",
+    "ServingRuntime",
+    "TlsConfig",
+    "TokenVerifier",
+    "build_runtime",
+    "create_app",
+    "mint_token",
+    "require",
+]
+
+_WHERE = {
+    "SCOPE_INFERENCE_READ": "auth", "SCOPE_INFERENCE_WRITE": "auth", "Action": "auth",
+    "Principal": "auth", "Role": "auth", "TokenVerifier": "auth", "mint_token": "auth",
+    "BlindLayer": "blind", "GrpcServer": "grpc_server", "TlsConfig": "grpc_server",
+    "InferenceCore": "inference", "MemoryRateLimiter": "ratelimit",
+    "RedisRateLimiter": "ratelimit", "Server": "server", "build_runtime": "server",
+    "ServiceMetrics": "metrics", "ServingRuntime": "runtime", "create_app": "rest",
+    "require": "rest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(f"acie.serve.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'acie.serve' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

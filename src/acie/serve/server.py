@@ -75,7 +75,7 @@ def _optional(what: str, build: Any) -> Any:
 
 
 def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
-                  blind_layer: Any = None) -> ServingRuntime:
+                  blind_layer: Any = None, job_queue: Any = None) -> ServingRuntime:
     """Open the database, audit log, job queue and model the settings name.
 
     Parameters
@@ -83,8 +83,9 @@ def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
     settings : acie.config.Settings
     model : CounterfactualModel, optional
         Default: the shipped model (:func:`acie.deepscm.engine.load_default_model`).
-    vector_index, blind_layer : optional
-        Already-built embedding index and blind-inference layer.
+    vector_index, blind_layer, job_queue : optional
+        Already-built embedding index, blind-inference layer and job queue (default: what
+        the settings name, :func:`acie.jobs.open_job_queue`).
     """
     from acie.jobs import open_job_queue
     from acie.serve.blind import BlindLayer, encoder_features
@@ -101,7 +102,8 @@ def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
         from acie.deepscm.engine import load_default_model
 
         model = load_default_model(device="cuda" if settings.ENABLE_CUDA else "cpu")
-    queue = open_job_queue(settings, engine=engine, migrate_schema=False)
+    queue = job_queue if job_queue is not None else open_job_queue(
+        settings, engine=engine, migrate_schema=False)
     if blind_layer is None:
         blind_layer = _optional("blind-inference layer", lambda: BlindLayer.from_engine(model))
     embedder = None
