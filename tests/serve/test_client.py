@@ -174,7 +174,7 @@ def test_blind_inference_end_to_end(server, token, make_obs, tiny_engine):
     with RestClient(server.http_url, token=token()) as c:
         layer = c.blind_layer()
         out = c.blind_infer(feats, private_key=private)
-    head = tiny_engine._model.encoder.property_head
+    head = tiny_engine.checkpoint.model.encoder.property_head
     d = layer["out_features"]
     with torch.no_grad():
         expected = (head.weight[:d].double() @ torch.from_numpy(feats) + head.bias[:d].double()).numpy()

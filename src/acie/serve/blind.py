@@ -26,30 +26,25 @@ from acie.errors import ConfigurationError
 __all__ = ["BlindLayer", "encoder_features"]
 
 
-def _parts(engine: Any) -> tuple[Any, Any]:
-    """The torch model and checkpoint behind a CounterfactualEngine."""
-    model = getattr(engine, "_model", None)
-    ckpt = getattr(engine, "_ckpt", None)
-    if model is None or ckpt is None or not hasattr(model, "encoder"):
+def _checkpoint(engine: Any) -> Any:
+    """The loaded checkpoint behind a deep-SCM CounterfactualEngine (its public accessor)."""
+    ckpt = getattr(engine, "checkpoint", None)
+    if ckpt is None or not hasattr(getattr(ckpt, "model", None), "encoder"):
         raise ConfigurationError(
             "blind inference needs a deep-SCM CounterfactualEngine (encoder property head); "
             f"got {type(engine).__name__}")
-    return model, ckpt
+    return ckpt
 
 
 def encoder_features(engine: Any, images: np.ndarray) -> np.ndarray:
     """The encoder features (n, F) of images (n, C, H, W): what a client encrypts.
 
     Runs on the client's machine with the published model (same SHA-256 version as the
-    server's), so the images never leave it.
+    server's), so the images never leave it. Delegates to
+    :meth:`acie.deepscm.engine.CounterfactualEngine.encoder_features`.
     """
-    import torch
-
-    model, ckpt = _parts(engine)
-    x = np.asarray(images, dtype=np.float32)
-    with torch.no_grad():
-        xt = ckpt.images.forward(torch.from_numpy(x))
-        return model.encoder(xt).double().numpy()
+    _checkpoint(engine)
+    return np.asarray(engine.encoder_features(np.asarray(images, dtype=np.float32)))
 
 
 class BlindLayer:
@@ -87,8 +82,8 @@ class BlindLayer:
     @classmethod
     def from_engine(cls, engine: Any) -> BlindLayer:
         """The property-posterior-mean head of a deep-SCM engine's encoder."""
-        model, ckpt = _parts(engine)
-        head = model.encoder.property_head
+        ckpt = _checkpoint(engine)
+        head = ckpt.model.encoder.property_head
         names = list(ckpt.properties.names)
         d = len(names)
         w = head.weight.detach().double().cpu().numpy()[:d]
