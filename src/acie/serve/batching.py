@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -85,11 +86,18 @@ class MicroBatcher:
         Worker threads (concurrent model calls).
     max_images : int
         Largest batch, images.
+    on_start : callable, optional
+        Run once in each worker thread before it takes work (per-thread warm-up: the
+        first model call in a new thread is several times slower than later ones).
     """
 
-    def __init__(self, *, run: Callable[..., Any], workers: int = 2, max_images: int = 64) -> None:
+    def __init__(self, *, run: Callable[..., Any], workers: int = 2, max_images: int = 64,
+                 on_start: Callable[[], Any] | None = None) -> None:
         self._run = run
+        self._on_start = on_start
         self.max_images = max_images
+        self._started = threading.Semaphore(0)
+        self.workers = workers
         self._queue: deque[BatchItem] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -143,7 +151,24 @@ class MicroBatcher:
         for it, part in zip(batch, split_result(result, sizes), strict=True):
             it.future.set_result(part)
 
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every worker thread has finished its ``on_start``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for _ in range(self.workers):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._started.acquire(timeout=left):
+                return False
+        for _ in range(self.workers):
+            self._started.release()  # later callers see ready at once
+        return True
+
     def _loop(self) -> None:
+        if self._on_start is not None:
+            try:
+                self._on_start()
+            except Exception:
+                log.warning("worker start-up hook failed", exc_info=True)
+        self._started.release()
         while True:
             batch = self._take()
             if batch is None:

@@ -116,12 +116,15 @@ class InferenceCore:
         Default projection steps.
     max_batch_images : int
         Largest micro-batch, images (1 disables batching).
+    warm_up : bool
+        Each inference thread runs :meth:`warm_up` before taking requests
+        (:meth:`wait_ready` waits for them).
     """
 
     def __init__(self, *, model: CounterfactualModel, metrics: ServiceMetrics,
                  max_concurrency: int = 2, max_pending: int = 1000, timeout_s: float = 30.0,
                  physics_tolerance: float = 0.05, physics_steps: int = 50,
-                 max_batch_images: int = MAX_MICRO_BATCH) -> None:
+                 max_batch_images: int = MAX_MICRO_BATCH, warm_up: bool = True) -> None:
         self.model = model
         self.metrics = metrics
         self.max_pending = max_pending
@@ -129,7 +132,8 @@ class InferenceCore:
         self.physics_tolerance = physics_tolerance
         self.physics_steps = physics_steps
         self._pool = MicroBatcher(run=self._run_batch, workers=max_concurrency,
-                                  max_images=max(1, max_batch_images))
+                                  max_images=max(1, max_batch_images),
+                                  on_start=self.warm_up if warm_up else None)
         self._lock = threading.Lock()
         self._inflight: set[tuple[str, str]] = set()
         self._pending = 0
@@ -279,6 +283,10 @@ class InferenceCore:
                 f"request {call.request_id!r} did not finish within {limit:.3g} s "
                 f"(REQUEST_TIMEOUT_S); waited {time.perf_counter() - t0:.3g} s"
             ) from None
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every inference thread is warmed up (``False`` on timeout)."""
+        return self._pool.wait_ready(timeout)
 
     def warm_up(self) -> float:
         """Run the model a few times on a blank image so the first requests pay no start-up

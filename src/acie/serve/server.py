@@ -182,8 +182,10 @@ class Server:
         """Start all parts; returns when REST and gRPC accept connections."""
         from acie.jobs import Worker
 
-        warm = self.runtime.core.warm_up()
-        log.info("model warmed up", extra={"seconds": round(warm, 3)})
+        t0 = time.perf_counter()
+        if not self.runtime.core.wait_ready(timeout=120):
+            log.warning("inference threads still warming up; serving anyway")
+        log.info("model warmed up", extra={"seconds": round(time.perf_counter() - t0, 3)})
         self.grpc.start()
         self._http_thread = threading.Thread(target=self._uvicorn.run, name="acie-http",
                                              daemon=True)
