@@ -167,7 +167,11 @@ def main() -> None:
     ap.add_argument("--protocol", nargs="+", default=["grpc", "rest"], choices=["grpc", "rest"])
     ap.add_argument("--json", action="store_true", help="print machine-readable results")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="acie-bench-serve-") as tmp_dir:
+        _run(args, Path(tmp_dir))
 
+
+def _run(args: argparse.Namespace, tmp: Path) -> None:
     import grpc
     import httpx
 
@@ -177,7 +181,6 @@ def main() -> None:
     from acie.serve.auth import mint_token
     from acie.serve.tensors import encode_b64
 
-    tmp = Path(tempfile.mkdtemp(prefix="acie-bench-serve-"))
     ckpt, trained = _model(args.model, tmp)
     engine = CounterfactualEngine.from_checkpoint(ckpt)
     images, target = _images(engine, 64)
