@@ -89,6 +89,7 @@ class Settings(BaseSettings):
 
     # operations
     OPS_REFRESH_INTERVAL_S: float = Field(default=30.0, gt=0.0)
+    OPS_TELEMETRY_FILES: str | None = None  # comma-separated paths or globs for /ops/report
 
     # feature flags
     FLAGS_FILE: Path | None = None

@@ -61,6 +61,13 @@ def test_serve_help():
 def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoint):
     """No JWT_SECRET, no database URL: the server makes what it needs in ACIE_DATA_DIR."""
     env = _clean_env(tmp_path / "data")
+    from acie.ops.emitter import TelemetryEmitter
+    from acie.ops.simulate import simulate_telemetry
+
+    with TelemetryEmitter(tmp_path / "telemetry.jsonl") as em:  # the ops report, mounted at /ops
+        for record in simulate_telemetry(n=30, seed=0, randomise=False, cache_on_step=15):
+            em.emit(record)
+    env["OPS_TELEMETRY_FILES"] = str(tmp_path / "*.jsonl")
     proc = subprocess.Popen(
         [sys.executable, "-m", "acie", "serve", "--http-port", "0", "--grpc-port", "0",
          "--model", str(tiny_checkpoint), "--drain", "0.2", "--grace", "1"],
@@ -96,6 +103,10 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
         with httpx.Client(base_url=url, timeout=30) as c:
             assert c.get("/healthz").json()["status"] == "SERVING"
             assert c.get("/v1/models", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+            ops = c.get("/ops/report").json()
+            assert ops["lines"] == 30 and ops["experiments"][0]["current"]["label"] == "enable_cache"
+            assert "acie_ops_fti{" in c.get("/ops/metrics").text
+            assert c.get("/ops/health").json()["status"] == "ok"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

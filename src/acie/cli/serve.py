@@ -7,19 +7,6 @@ from pathlib import Path
 import typer
 
 
-def _extra_routers() -> list:
-    """Routers of other packages mounted into the REST app.
-
-    The operations report (``acie.ops``) provides ``acie.ops.api.router`` (a FastAPI
-    ``APIRouter``); it is mounted when that module exists.
-    """
-    try:
-        from acie.ops.api import router  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    return [router]
-
-
 def register(app: typer.Typer) -> None:
     """Attach the ``serve`` command to the top-level app."""
 
@@ -71,14 +58,18 @@ def register(app: typer.Typer) -> None:
 
             engine = CounterfactualEngine.from_checkpoint(
                 model, device="cuda" if settings.ENABLE_CUDA else "cpu")
+        from acie.ops.api import build_ops_router
+
         runtime = build_runtime(settings, model=engine)
+        ops_router, ops_cache = build_ops_router(settings)  # /ops/report, /ops/metrics, /ops/health
         server = Server(runtime, host=host or settings.HOST,
                         http_port=settings.HTTP_PORT if http_port is None else http_port,
                         grpc_port=settings.GRPC_PORT if grpc_port is None else grpc_port,
-                        grpc_tls=tls, extra_routers=_extra_routers(), run_worker=worker)
+                        grpc_tls=tls, extra_routers=[ops_router], run_worker=worker)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        ops_cache.start()
         server.start()
         typer.echo(f"acie serve: REST {server.http_url}  gRPC {server.host}:{server.grpc_port}  "
                    f"dashboard {server.http_url}/dashboard/  (Ctrl-C stops)", err=True)
@@ -87,3 +78,4 @@ def register(app: typer.Typer) -> None:
                 pass
         finally:
             server.stop(grace_s=grace, drain_s=drain)
+            ops_cache.stop()
