@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.acie-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint services bench clean
+.PHONY: setup run demo test lint services bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
+	$(VENV)/bin/acie serve
+
+demo: setup
 	$(VENV)/bin/acie causal demo
 
 services:

@@ -73,7 +73,8 @@ class BlindLayer:
         precision = min(EncryptedLinearLayer.max_precision(w, weight_bits=weight_bits), 24)
         self.layer = EncryptedLinearLayer(w, np.asarray(bias, dtype=np.float64),
                                           precision=precision, weight_bits=weight_bits)
-        self.server = BlindInferenceServer(layer=self.layer)
+        # outputs are re-randomised from a per-key pool refilled off the request path
+        self.server = BlindInferenceServer(layer=self.layer, background_refill=True)
         self.output_names = list(output_names)
         self.version = version
         self.scaler = dict(scaler or {})
