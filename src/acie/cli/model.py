@@ -31,8 +31,8 @@ def _parse_sets(sets: list[str]) -> dict[str, float]:
 @app.command()
 def train(
     out: Path = typer.Option(..., "--out", help="Output directory (model.pt, history.json)."),
-    n_train: int = typer.Option(6000, "--n-train", min=2, help="Simulated training galaxies."),
-    epochs: int = typer.Option(12, "--epochs", min=1),
+    n_train: int = typer.Option(8000, "--n-train", min=2, help="Simulated training galaxies."),
+    epochs: int = typer.Option(20, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed", help="Seeds the data, weights and batch order."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     learning_rate: float = typer.Option(2e-3, "--lr"),
