@@ -93,12 +93,12 @@ class RestClient:
             code = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(r.status_code, "INTERNAL")
             message, trace = r.text[:500] or r.reason_phrase, r.headers.get("x-trace-id")
         retry_after = r.headers.get("retry-after")
-        exc = error_for(code, message, trace_id=trace,
-                        retry_after_s=float(retry_after) if retry_after and
-                        retry_after.isdigit() else None)
+        error = error_for(code, message, trace_id=trace,
+                          retry_after_s=float(retry_after) if retry_after and
+                          retry_after.isdigit() else None)
         if r.status_code == 413:  # too large: retrying cannot help
-            exc.retryable = False  # type: ignore[attr-defined]
-        raise exc
+            error.retryable = False  # type: ignore[attr-defined]
+        raise error
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         self.attempts = 0
