@@ -1,7 +1,7 @@
 """Shared fixtures: one tiny silicon DFT per test session (seconds).
 
-Tiny setting: Si primitive cell, GTH-SZV minimal basis, GTH-Pade, LDA, a (2,1,1) k-mesh
-(so k ≠ k' pairs exist), 25 hartree density cutoff, q < 4 α mₑ.
+Tiny setting: Si primitive cell, GTH-SZV minimal basis, GTH-Pade, LDA, a (3,1,1) k-mesh
+(k ≠ k' pairs exist, and k = ±b/3 are not their own inverses), 25 hartree density cutoff, q < 4 α mₑ.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from acie.darkmatter import formfactor as ff
 
-TINY = ff.FormFactorSettings(kmesh=(2, 1, 1), basis="gth-szv", pseudo="gth-pade", xc="lda,vwn",
+TINY = ff.FormFactorSettings(kmesh=(3, 1, 1), basis="gth-szv", pseudo="gth-pade", xc="lda,vwn",
                              ke_cutoff=25.0, dq=0.05, n_q=80, dE=0.25, n_E=160, conv_tol=1e-9,
                              pairs_per_block=1)
 

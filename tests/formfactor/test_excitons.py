@@ -22,8 +22,8 @@ def test_example_file_is_valid_and_labelled_not_bse(example, table):
     np.testing.assert_array_equal(data.table.f2, table.f2)
     np.testing.assert_array_equal(data.baseline.f2, table.f2)
     assert data.excitation_energies.to_value("eV")[0] == pytest.approx(1.12)
-    # k-mesh (2,1,1): two k-points, q-points are their differences (0 and ±Δk)
-    assert data.kpoints.shape == (2, 3) and data.qpoints.shape == (3, 3)
+    # k-mesh (3,1,1): k = 0, ±b/3; q-points are their differences 0, ±b/3, ±2b/3
+    assert data.kpoints.shape == (3, 3) and data.qpoints.shape == (5, 3)
 
 
 def test_loader_plugs_into_the_rate_engine(example, table):

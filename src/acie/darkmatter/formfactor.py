@@ -318,14 +318,23 @@ def transition_matrix_elements(cell, k_i: np.ndarray, q: np.ndarray, c_final: np
     ndarray, shape (n_q, n_f, n_i), complex
         Matrix elements normalised per unit cell (Bloch states normalised to one cell).
     """
+
+    ao = _ao_pair(cell, q, k_i)
+    return np.einsum("am,qab,bn->qmn", c_final.conj(), ao, c_initial, optimize=True)
+
+
+def _ao_pair(cell, q: np.ndarray, k_i: np.ndarray) -> np.ndarray:
+    """⟨φ_{a,k+q}| e^{iq·r} |φ_{b,k}⟩ (cell integral), shape (n_q, n_ao, n_ao).
+
+    ``ft_aopair_kpts(cell, Gv, kptjs=[k])`` returns Σ_T e^{+ik·T} ∫ e^{−iGv·r} χ_a(r) χ_b(r−T) dr
+    (PySCF 2.x; its docstring prints the phase as e^{−ik·T}, which the quadrature test
+    disproves for k ≢ −k). With Gv = −q this is ∫ χ_a(r) e^{iq·r} φ_{b,k}(r) dr over all
+    space = ∫_cell φ*_{a,k+q} e^{iq·r} φ_{b,k} dr for PySCF's Bloch sums
+    φ_k = Σ_T e^{ik·T} χ(r−T) and real AOs. Pinned by real-space quadrature in the tests.
+    """
     from pyscf.pbc.df import ft_ao
 
-    # ft_aopair_kpts gives Σ_T e^{-ik·T} ∫ e^{-iq·r} χ_a(r) χ_b(r−T) dr; its complex
-    # conjugate is ∫_cell φ*_{a,k+q}(r) e^{iq·r} φ_{b,k}(r) dr (real AOs, PySCF's
-    # Bloch sums φ_k = Σ_T e^{ik·T} χ(r−T)); checked against real-space quadrature in tests.
-    ao = ft_ao.ft_aopair_kpts(cell, np.ascontiguousarray(q), kptjs=np.asarray(k_i).reshape(1, 3))[0]
-    ao = ao.conj()
-    return np.einsum("am,qab,bn->qmn", c_final.conj(), ao, c_initial, optimize=True)
+    return ft_ao.ft_aopair_kpts(cell, np.ascontiguousarray(-q), kptjs=np.asarray(k_i).reshape(1, 3))[0]
 
 
 def _reverse_elements(ao_pair_conj: np.ndarray, c_final: np.ndarray, c_initial: np.ndarray) -> np.ndarray:
@@ -350,8 +359,6 @@ def histogram_pairs(cell, bands: BandStructure, settings: FormFactorSettings,
     counts : ndarray, shape (n_q,)
         Number of (initial k, q-vector) combinations per q bin, for sum rules.
     """
-    from pyscf.pbc.df import ft_ao
-
     val, cond = band_window(bands, settings)
     n_q, n_e = settings.n_q, settings.n_E
     hist = np.zeros(n_q * n_e)
@@ -372,7 +379,7 @@ def histogram_pairs(cell, bands: BandStructure, settings: FormFactorSettings,
         ie_fwd, ie_rev = _bin(e_fwd, settings.dE, n_e), _bin(e_rev, settings.dE, n_e)
         for start in range(0, len(q_all), chunk):
             qs, iqs = q_all[start:start + chunk], iq[start:start + chunk]
-            ao = ft_ao.ft_aopair_kpts(cell, np.ascontiguousarray(qs), kptjs=ki.reshape(1, 3))[0].conj()
+            ao = _ao_pair(cell, qs, ki)
             fwd = np.einsum("am,qab,bn->qmn", bands.coeffs[jk][:, cond].conj(), ao,
                             bands.coeffs[ik][:, val], optimize=True)
             _accumulate(hist, np.abs(fwd) ** 2, iqs, ie_fwd, n_e)
