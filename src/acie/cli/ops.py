@@ -118,6 +118,7 @@ def simulate(out: Path = typer.Option(..., help="Telemetry file to write."),
 def serve(files: list[Path] = FilesArg, key: str | None = KeyOpt,
           host: str = typer.Option("127.0.0.1"), port: int = typer.Option(9108),
           interval: float | None = typer.Option(None, help="Refresh interval, s (default OPS_REFRESH_INTERVAL_S)."),
+          access_log: bool = typer.Option(False, help="Log every request."),
           ) -> None:
     """Serve /report, /metrics and /health from a cache refreshed in the background."""
     import uvicorn
@@ -128,4 +129,4 @@ def serve(files: list[Path] = FilesArg, key: str | None = KeyOpt,
 
     every = interval if interval is not None else get_settings().OPS_REFRESH_INTERVAL_S
     cache = ReportCache(lambda: collect_files(files, key=key), interval_s=every)
-    uvicorn.run(create_app(cache), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(cache), host=host, port=port, log_level="info", access_log=access_log)
