@@ -76,3 +76,22 @@ def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
     assert png.stat().st_size > 10_000
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("mediator,mass_MeV") and len(lines) == 5
+
+
+def test_convergence_command_from_tables(qcdark_ge, tmp_path):
+    from dataclasses import replace
+
+    from acie.darkmatter.formfactor_io import write_acie
+
+    coarse = replace(qcdark_ge, f2=qcdark_ge.f2 * 0.9, metadata={"settings": {"kmesh": [1, 1, 1], "n_ao": 8}})
+    fine = replace(qcdark_ge, metadata={"settings": {"kmesh": [2, 2, 2], "n_ao": 8}})
+    a, b = write_acie(coarse, tmp_path / "a.h5"), write_acie(fine, tmp_path / "b.h5")
+    png = tmp_path / "conv.png"
+    r = runner.invoke(app, ["dm", "convergence", "Ge", "--table", f"coarse={a}", "--table", f"fine={b}",
+                            "--masses", "10,100", "--rtol", "0.15", "--plot", str(png), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    # f2 scaled by 0.9 -> every rate 10 % low (rates are linear in f2)
+    assert out["advice"]["recommended"] == "coarse"
+    assert abs(out["advice"]["deviations"]["coarse"] - 0.1) < 1e-9
+    assert png.stat().st_size > 10_000
