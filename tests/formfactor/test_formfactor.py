@@ -172,3 +172,20 @@ def test_bad_settings_raise_typed_errors(si):
         ff.band_window(b, ff.FormFactorSettings(n_valence=99))
     with pytest.raises(InputValidationError, match="basis"):
         ff.build_cell("CsI", ff.FormFactorSettings(basis="gth-szv", pseudo="gth-pade"))
+
+
+def test_all_electron_option_and_band_window():
+    # All-electron Si (STO-3G, Gaussian density fitting, Γ only): 14 occupied bands
+    # (1s 2s 2p core + valence of Si₂). Core levels lie ~100 eV (2p) and deeper below the
+    # valence band, so with E < 50 eV keeping only the top 4 valence bands must give the
+    # identical f2 — a check of the band-window selection.
+    settings = ff.FormFactorSettings(kmesh=(1, 1, 1), basis="sto-3g", pseudo=None, xc="lda,vwn",
+                                     density_fit=True, dq=0.05, n_q=50, dE=0.25, n_E=200)
+    cell = ff.build_cell("Si", settings)
+    bands = ff.run_dft("Si", settings, cell=cell)
+    assert bands.n_occ == 14
+    assert bands.energies[0, :bands.n_occ - 4].max() < -50.0  # eV, core below the window
+    full = compute_form_factor("Si", settings, progress=False, bands=bands)
+    top4 = ff.FormFactorSettings(**{**settings.as_dict(), "kmesh": (1, 1, 1), "n_valence": 4})
+    np.testing.assert_array_equal(compute_form_factor("Si", top4, progress=False, bands=bands).f2, full.f2)
+    assert full.f2.sum() > 0
