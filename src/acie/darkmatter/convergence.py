@@ -120,7 +120,7 @@ class ConvergencePoint:
     rates : dict
         ``{mediator: rates (n_m,)}``, events/(kg yr) at σ̄e = 1e-37 cm².
     cost : float
-        Cost proxy: n_k × n_ao² (the k-pair work per q scales as n_k² · n_ao², per k as n_ao²).
+        Cost proxy n_k² · n_ao² (the k-pair work: n_k² pairs, n_ao² AO pairs per q).
     dft_gap_eV, seconds : float
     """
 
