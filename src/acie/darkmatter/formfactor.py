@@ -318,7 +318,6 @@ def transition_matrix_elements(cell, k_i: np.ndarray, q: np.ndarray, c_final: np
     ndarray, shape (n_q, n_f, n_i), complex
         Matrix elements normalised per unit cell (Bloch states normalised to one cell).
     """
-
     ao = _ao_pair(cell, q, k_i)
     return np.einsum("am,qab,bn->qmn", c_final.conj(), ao, c_initial, optimize=True)
 
@@ -326,9 +325,9 @@ def transition_matrix_elements(cell, k_i: np.ndarray, q: np.ndarray, c_final: np
 def _ao_pair(cell, q: np.ndarray, k_i: np.ndarray) -> np.ndarray:
     """⟨φ_{a,k+q}| e^{iq·r} |φ_{b,k}⟩ (cell integral), shape (n_q, n_ao, n_ao).
 
-    ``ft_aopair_kpts(cell, Gv, kptjs=[k])`` returns Σ_T e^{+ik·T} ∫ e^{−iGv·r} χ_a(r) χ_b(r−T) dr
-    (PySCF 2.x; its docstring prints the phase as e^{−ik·T}, which the quadrature test
-    disproves for k ≢ −k). With Gv = −q this is ∫ χ_a(r) e^{iq·r} φ_{b,k}(r) dr over all
+    In the Bloch convention of PySCF's ``eval_ao`` and KS solvers, ``ft_aopair_kpts(cell, Gv,
+    kptjs=[k])`` returns Σ_T e^{+ik·T} ∫ e^{−iGv·r} χ_a(r) χ_b(r−T) dr (its docstring prints
+    the phase as e^{−ik·T}; the quadrature test shows e^{+ik·T} for k ≢ −k). With Gv = −q this is ∫ χ_a(r) e^{iq·r} φ_{b,k}(r) dr over all
     space = ∫_cell φ*_{a,k+q} e^{iq·r} φ_{b,k} dr for PySCF's Bloch sums
     φ_k = Σ_T e^{ik·T} χ(r−T) and real AOs. Pinned by real-space quadrature in the tests.
     """
@@ -337,9 +336,9 @@ def _ao_pair(cell, q: np.ndarray, k_i: np.ndarray) -> np.ndarray:
     return ft_ao.ft_aopair_kpts(cell, np.ascontiguousarray(-q), kptjs=np.asarray(k_i).reshape(1, 3))[0]
 
 
-def _reverse_elements(ao_pair_conj: np.ndarray, c_final: np.ndarray, c_initial: np.ndarray) -> np.ndarray:
+def _reverse_elements(ao: np.ndarray, c_final: np.ndarray, c_initial: np.ndarray) -> np.ndarray:
     # ⟨f k| e^{-iq·r} |i k+q⟩ uses the Hermitian conjugate of the same AO matrix.
-    return np.einsum("am,qba,bn->qmn", c_final.conj(), ao_pair_conj.conj(), c_initial, optimize=True)
+    return np.einsum("am,qba,bn->qmn", c_final.conj(), ao.conj(), c_initial, optimize=True)
 
 
 def _bin(values: np.ndarray, width: float, n: int) -> np.ndarray:
