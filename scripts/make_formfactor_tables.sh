@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped form-factor tables in
 # src/acie/darkmatter/data/formfactors/ (see REFERENCE.md there for settings and limits).
-# Laptop settings: Γ-centred k-mesh 2x2x2 for GaAs and CsI, 3x3x3 for Si and NaI (Ge: 4x4x4, plus 3x3x3/DZVP, 2x2x2/DZVP and
-# 2x2x2/SZV Ge tables kept for the convergence study; a later --basis overrides the default),
-# GTH-PBE pseudopotentials, DZVP-MOLOPT-SR basis, PBE, all valence and all conduction bands of the basis, q < 4 α mₑ (14.9 keV) in 0.02 α mₑ bins,
+# Laptop settings: Γ-centred k-mesh 2x2x2 for GaAs and CsI, 3x3x3 for Si and NaI, 4x4x4
+# for Ge (plus 3x3x3/DZVP, 2x2x2/DZVP and 2x2x2/SZV Ge tables kept for the convergence
+# study; a later --basis or --workers overrides the default); GTH-PBE pseudopotentials,
+# DZVP-MOLOPT-SR basis, PBE, all valence and all conduction bands of the basis,
+# q < 4 α mₑ (14.9 keV) in 0.02 α mₑ bins,
 # E < 50 eV in 0.1 eV bins, scissor to the experimental gap. Density plane-wave cutoff:
 # PySCF's default for Si (145 Ha), 100 Ha for the others (PySCF's defaults, 357 Ha for Ge
 # up to 2220 Ha for NaI, are not laptop-feasible).
