@@ -216,3 +216,38 @@ def test_duplicate_hash_cannot_be_inserted_twice(sqlite_engine):
     with pytest.raises(ConflictError):
         with translate_errors(), sqlite_engine.begin() as conn:
             conn.execute(insert(InferenceLog).values(**{**rec.__dict__, "seq": 2}))
+
+
+def test_append_many_is_one_chained_all_or_nothing_batch(engine):
+    log = AuditLog(engine)
+    _fill(log, 2)
+    batch = [{"request_id": f"b-{i}", "action": "grpc.Stream:OK", "user_sub": "bob",
+              "compute_duration_ms": i} for i in range(5)]
+    rows = log.append_many(batch)
+    assert [r.seq for r in rows] == [3, 4, 5, 6, 7]
+    assert rows[0].prev_hash == list(log.records())[1].row_hash
+    assert log.append(request_id="after", action="x").seq == 8
+    assert log.verify().ok and log.verify().rows == 8
+    with pytest.raises(InputValidationError, match="request_id"):
+        log.append_many([{"request_id": "ok", "action": "a"}, {"request_id": "", "action": "a"}])
+    assert log.count() == 8  # nothing of the bad batch was written
+    assert log.append_many([]) == []
+
+
+def test_concurrent_append_many_and_append_keep_the_chain(engine):
+    log = AuditLog(engine)
+
+    def writer(k: int) -> None:
+        for j in range(5):
+            if j % 2:
+                log.append(request_id=f"w{k}-{j}", action="a")
+            else:
+                log.append_many([{"request_id": f"w{k}-{j}-{m}", "action": "b"} for m in range(3)])
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = log.verify()
+    assert result.ok and result.rows == 4 * (2 * 1 + 3 * 3)

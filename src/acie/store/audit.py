@@ -24,7 +24,7 @@ import math
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,7 +223,18 @@ class AuditLog:
         AuditRecord
             The stored row.
         """
-        fields = _validate(record)
+        return self.append_many([record])[0]
+
+    def append_many(self, records: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
+        """Append several rows in one transaction (all or none), chained in the given order.
+
+        Every record is validated before anything is written; the fields are those of
+        :meth:`append`. One lock acquisition and one commit serve the whole batch, which
+        is what a busy server's audit writer wants.
+        """
+        all_fields = [_validate(dict(r)) for r in records]
+        if not all_fields:
+            return []
         with translate_errors():
             if self._backend is Backend.sqlite:
                 conn_cm = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
@@ -237,12 +248,16 @@ class AuditLog:
                     .order_by(InferenceLog.seq.desc())
                     .limit(1)
                 ).first()
-                seq = 1 if last is None else last.seq + 1
+                seq = 0 if last is None else last.seq
                 prev = GENESIS_HASH if last is None else last.row_hash
-                row_hash = row_digest(seq, prev, fields)
-                values = {**fields, "seq": seq, "prev_hash": prev, "row_hash": row_hash}
-                conn.execute(insert(InferenceLog).values(**values))
-        return AuditRecord(**values)
+                rows = []
+                for fields in all_fields:
+                    seq += 1
+                    row_hash = row_digest(seq, prev, fields)
+                    rows.append({**fields, "seq": seq, "prev_hash": prev, "row_hash": row_hash})
+                    prev = row_hash
+                conn.execute(insert(InferenceLog), rows)
+        return [AuditRecord(**values) for values in rows]
 
     def head(self) -> AuditHead:
         """The newest row's sequence number and hash (``AuditHead(0, GENESIS_HASH)`` if empty)."""
