@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import astropy.constants as const
 import astropy.units as u
 import numpy as np
 import pytest
+from reference_data import QCDARK_GE, needs_qcdark_ge
 from scipy import integrate
 from scipy.special import erf
 
@@ -18,8 +18,7 @@ from acie.darkmatter.halo import eta_shm_kms, get_halo_parameters
 from acie.darkmatter.ionization import ne_probability, ne_step
 from acie.errors import NonPhysicalValueError, OutOfRangeError, UnitsError, UnknownNameError
 
-QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
-pytestmark = pytest.mark.skipif(not QCDARK_GE.exists(), reason="QCDark Ge reference file not present")
+pytestmark = needs_qcdark_ge
 SIG = 1e-39 * u.cm**2
 RATE = 1 / (u.kg * u.yr)
 GE = dict(band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13)  # explicit: no dependence on materials

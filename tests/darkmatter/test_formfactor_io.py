@@ -8,6 +8,8 @@ import astropy.units as u
 import h5py
 import numpy as np
 import pytest
+from reference_data import QCDARK_GE
+from reference_data import needs_qcdark_ge as needs_ge
 
 from acie.darkmatter.formfactor_io import (
     FormFactorTable,
@@ -18,9 +20,6 @@ from acie.darkmatter.formfactor_io import (
 )
 from acie.darkmatter.units import BOHR
 from acie.errors import DataFormatError
-
-QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
-needs_ge = pytest.mark.skipif(not QCDARK_GE.exists(), reason="QCDark Ge reference file not present")
 
 
 def small_table(**over) -> FormFactorTable:

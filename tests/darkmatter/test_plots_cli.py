@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
 from PIL import Image
+from reference_data import QCDARK_GE
+from reference_data import needs_qcdark_ge as needs_ge
 from typer.testing import CliRunner
 
 from acie.cli.main import app
@@ -18,8 +19,6 @@ from acie.darkmatter import plots as P
 from acie.darkmatter.halo import eta
 from acie.errors import InputValidationError
 
-QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
-needs_ge = pytest.mark.skipif(not QCDARK_GE.exists(), reason="QCDark Ge file not present")
 runner = CliRunner()
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
+from reference_data import QCDARK_GE, needs_qcdark_ge
 from scipy import stats
 
 from acie.darkmatter import reach as R
 from acie.darkmatter.uncertainty import band, propagate, sample_halos
 from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError
 
-QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
 GE = dict(band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13)
 
 
@@ -64,7 +63,7 @@ def test_nuclear_reach_scales_with_exposure():
         R.nuclear_reach(m, 0 * u.kg * u.yr)
 
 
-@pytest.mark.skipif(not QCDARK_GE.exists(), reason="QCDark Ge file not present")
+@needs_qcdark_ge
 def test_electron_reach_threshold_background_and_exposure():
     from acie.darkmatter.formfactor_io import read_qcdark
 

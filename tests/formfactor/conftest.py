@@ -6,9 +6,8 @@ Tiny setting: Si primitive cell, GTH-SZV minimal basis, GTH-Pade, LDA, a (3,1,1)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from reference_data import QCDARK_GE, require
 
 from acie.darkmatter import formfactor as ff
 
@@ -16,9 +15,6 @@ TINY = ff.FormFactorSettings(kmesh=(3, 1, 1), basis="gth-szv", pseudo="gth-pade"
                              ke_cutoff=25.0, dq=0.05, n_q=80, dE=0.25, n_E=160, conv_tol=1e-9,
                              pairs_per_block=1)
 
-QCDARK_GE = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
-if not QCDARK_GE.exists():  # repository checkouts next to ../shared
-    QCDARK_GE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qcdark-ge" / "Ge_final.hdf5"
 
 
 @pytest.fixture(scope="session")
@@ -38,18 +34,14 @@ def table(si):
 
 @pytest.fixture(scope="session")
 def qcdark_path():
-    if not QCDARK_GE.exists():
-        pytest.skip("QCDark reference file not available")
-    return QCDARK_GE
+    return require(QCDARK_GE)
 
 
 @pytest.fixture(scope="session")
 def qcdark_ge():
     from acie.darkmatter.formfactor_io import read_qcdark
 
-    if not QCDARK_GE.exists():
-        pytest.skip("QCDark reference file not available")
-    return read_qcdark(QCDARK_GE, material="Ge")
+    return read_qcdark(require(QCDARK_GE), material="Ge")
 
 
 @pytest.fixture(scope="session")
