@@ -14,19 +14,10 @@ Run: ``python benchmarks/bench_analysis.py [--repeat 3]``
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:
@@ -58,7 +49,7 @@ def main() -> None:
                     return MixedLM.from_formula("lm ~ ll", cat, re_formula=re,
                                                 groups="survey_id").fit(method="cg")
 
-            a, b = _best(ours, args.repeat), _best(peer, args.repeat)
+            a, b = best_of(ours, args.repeat), best_of(peer, args.repeat)
             r_ours, r_peer = ours(), peer()
             diff = abs(r_ours.fixed_effects["estimate"].iloc[1] - r_peer.fe_params.iloc[1])
             print(f"{len(cat):>7} {n_surveys:>7} {label:<16} {a:>9.3f} {b:>15.3f} "

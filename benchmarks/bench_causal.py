@@ -13,10 +13,10 @@ Run: ``python benchmarks/bench_causal.py [--rows 10000] [--repeat 3]``
 from __future__ import annotations
 
 import argparse
-import time
 
 import networkx as nx
 import numpy as np
+from _timing import best_of
 from scipy import stats
 
 from acie.causal import LinearMechanism, StructuralCausalModel
@@ -65,15 +65,6 @@ def dowhy_model(coefs: dict[str, dict[str, float]]):
     for node in coefs:
         scm.graph.nodes[node][PARENTS_DURING_FIT] = get_ordered_predecessors(graph, node)
     return scm
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

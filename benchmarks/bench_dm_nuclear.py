@@ -19,23 +19,14 @@ Convention differences (ACIE default vs wimprates 0.5):
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import astropy.units as u
 import numpy as np
+from _timing import best_of
 
 from acie.darkmatter import nuclear as N
 from acie.darkmatter.halo import get_halo_parameters
-
-
-def best_time(fn, repeat: int) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -48,20 +39,20 @@ def main() -> None:
     mass, sigma = 50.0, 1e-45
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_wr = best_time(lambda: wr.rate_wimp_std(energies, mass, sigma), 3)
+        t_wr = best_of(lambda: wr.rate_wimp_std(energies, mass, sigma), 3)
         ref = wr.rate_wimp_std(energies, mass, sigma)  # events / (t yr keV)
         year_days = nu.year / nu.day
         ve = wr.v_earth() / (nu.km / nu.s)
 
     e_q = energies * u.keV
-    t_ours = best_time(lambda: N.dr_de(e_q, mass * u.GeV, sigma * u.cm**2, "Xe"), 50)
+    t_ours = best_of(lambda: N.dr_de(e_q, mass * u.GeV, sigma * u.cm**2, "Xe"), 50)
     ours = N.dr_de(e_q, mass * u.GeV, sigma * u.cm**2, "Xe").to_value(N.DRU) * 1e3 * year_days
 
     h = get_halo_parameters("baxter2021").with_values(v_earth=ve * u.km / u.s)
     mean_xe = N.Target(name="Xe-mean", elements=(("Xe", (N.Isotope(131.293, 131.293, 1.0),), 1.0),))
     z = 544.0 / 238.0
     n_esc = math.erf(z) - 2 * z * math.exp(-z * z) / math.sqrt(math.pi)
-    t_kernel = best_time(lambda: N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0), 50)
+    t_kernel = best_of(lambda: N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0), 50)
     aligned = N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0) * 1e3 * year_days * n_esc**2
 
     live = ref > 1e-3 * ref.max()  # the kinematic tail (rates < 1e-3 of the peak) is compared separately

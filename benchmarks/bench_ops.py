@@ -17,24 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
+from _timing import percentile, run_times
 
 from acie.ops.emitter import TelemetryEmitter
 from acie.ops.report import collect_files, report_json
 from acie.ops.server import ReportCache
 from acie.ops.simulate import simulate_telemetry
-
-
-def timeit(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
-
-
-def pct(xs: list[float], q: float) -> float:
-    return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def main() -> None:
@@ -58,13 +46,13 @@ def main() -> None:
 
         cache = ReportCache(compute, interval_s=3600)
         cache.refresh()
-        cached = timeit(cache.report_body, 20_000)
-        uncached = timeit(lambda: report_json(compute()), 5)
+        cached = run_times(cache.report_body, 20_000)
+        uncached = run_times(lambda: report_json(compute()), 5)
         c50, u50 = statistics.median(cached), statistics.median(uncached)
-        print(f"handler  /report cached  p50 {c50 * 1e6:8.2f} µs  p99 {pct(cached, .99) * 1e6:8.2f} µs")
+        print(f"handler  /report cached  p50 {c50 * 1e6:8.2f} µs  p99 {percentile(cached, .99) * 1e6:8.2f} µs")
         print(f"handler  /report per-request compute p50 {u50 * 1e3:8.1f} ms")
         print(f"ratio (per-request compute / cached): {u50 / c50:,.0f}x")
-        metrics = timeit(cache.metrics_body, 20_000)
+        metrics = run_times(cache.metrics_body, 20_000)
         print(f"handler  /metrics cached p50 {statistics.median(metrics) * 1e6:8.2f} µs")
 
         # the server runs in its own process, as in production (a server thread in this
@@ -87,12 +75,12 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise RuntimeError("the report server did not start")
                     time.sleep(0.1)
-                http = timeit(lambda: client.get("/report"), 500)
+                http = run_times(lambda: client.get("/report"), 500)
         finally:
             proc.terminate()
             proc.wait()
         print(f"HTTP     /report (loopback, keep-alive, server process) "
-              f"p50 {statistics.median(http) * 1e3:.2f} ms p95 {pct(http, .95) * 1e3:.2f} ms")
+              f"p50 {statistics.median(http) * 1e3:.2f} ms p95 {percentile(http, .95) * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
