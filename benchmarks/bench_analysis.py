@@ -30,30 +30,41 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sim = GalaxySimulator(image_size=16, bands=("r",), seed=0)
-    print(f"{'rows':>7} {'surveys':>7} {'model':<16} {'acie [s]':>9} {'statsmodels [s]':>15} "
-          f"{'ratio':>6}  peer converged, |Δslope|")
+    print(
+        f"{'rows':>7} {'surveys':>7} {'model':<16} {'acie [s]':>9} {'statsmodels [s]':>15} "
+        f"{'ratio':>6}  peer converged, |Δslope|"
+    )
     for n_surveys, per in ((10, 100), (20, 250), (40, 500), (80, 500)):
         cat = simulate_survey_catalogue(
-            sim, random_surveys(n_surveys, n_galaxies=per, slope_sd=0.05, seed=1), seed=2)
+            sim, random_surveys(n_surveys, n_galaxies=per, slope_sd=0.05, seed=1), seed=2
+        )
         cat["lm"], cat["ll"] = np.log(cat["mass"]), np.log(cat["luminosity"])
         for label, formula, re in (
-                ("intercepts", "log(mass) ~ log(luminosity) + (1 | survey_id)", None),
-                ("int. + slopes",
-                 "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", "1 + ll")):
+            ("intercepts", "log(mass) ~ log(luminosity) + (1 | survey_id)", None),
+            (
+                "int. + slopes",
+                "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)",
+                "1 + ll",
+            ),
+        ):
+
             def ours(formula=formula, cat=cat):
                 return fit_hierarchical_model(formula, cat)
 
             def peer(re=re, cat=cat):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return MixedLM.from_formula("lm ~ ll", cat, re_formula=re,
-                                                groups="survey_id").fit(method="cg")
+                    return MixedLM.from_formula(
+                        "lm ~ ll", cat, re_formula=re, groups="survey_id"
+                    ).fit(method="cg")
 
             a, b = best_of(ours, args.repeat), best_of(peer, args.repeat)
             r_ours, r_peer = ours(), peer()
             diff = abs(r_ours.fixed_effects["estimate"].iloc[1] - r_peer.fe_params.iloc[1])
-            print(f"{len(cat):>7} {n_surveys:>7} {label:<16} {a:>9.3f} {b:>15.3f} "
-                  f"{a / b:>6.2f}  {r_peer.converged!s:>5}, {diff:.1e}")
+            print(
+                f"{len(cat):>7} {n_surveys:>7} {label:<16} {a:>9.3f} {b:>15.3f} "
+                f"{a / b:>6.2f}  {r_peer.converged!s:>5}, {diff:.1e}"
+            )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def chain_coefficients(seed: int = 0) -> dict[str, dict[str, float]]:
 def acie_model(coefs: dict[str, dict[str, float]]) -> StructuralCausalModel:
     return StructuralCausalModel(
         mechanisms={n: LinearMechanism(coefficients=c, intercept=0.5) for n, c in coefs.items()},
-        noise={n: stats.norm(0.0, 1.0) for n in coefs})
+        noise={n: stats.norm(0.0, 1.0) for n in coefs},
+    )
 
 
 def dowhy_model(coefs: dict[str, dict[str, float]]):
@@ -57,9 +58,11 @@ def dowhy_model(coefs: dict[str, dict[str, float]]):
         # gcm feeds the parents in its own (sorted) order: match the coefficients to it
         ordered = get_ordered_predecessors(graph, node)
         reg = gcm.ml.create_linear_regressor_with_given_parameters(
-            np.array([c[p] for p in ordered]), intercept=0.5)
-        scm.set_causal_mechanism(node, gcm.AdditiveNoiseModel(prediction_model=reg,
-                                                              noise_model=noise))
+            np.array([c[p] for p in ordered]), intercept=0.5
+        )
+        scm.set_causal_mechanism(
+            node, gcm.AdditiveNoiseModel(prediction_model=reg, noise_model=noise)
+        )
     # the mechanisms have fixed parameters, so there is nothing to fit: record the
     # parents as gcm.fit would
     for node in coefs:
@@ -81,8 +84,10 @@ def main() -> None:
     t_obs = best_of(lambda: model.sample(args.sample_rows, seed=0), args.repeat)
     intervened = model.do({"x4": 1.0})
     t_int = best_of(lambda: intervened.sample(args.sample_rows, seed=0), args.repeat)
-    print(f"sampling, {N_NODES} nodes x {args.sample_rows:,} rows: observational {t_obs:.3f} s, "
-          f"interventional do(x4=1) {t_int:.3f} s")
+    print(
+        f"sampling, {N_NODES} nodes x {args.sample_rows:,} rows: observational {t_obs:.3f} s, "
+        f"interventional do(x4=1) {t_int:.3f} s"
+    )
 
     # 2. unit counterfactuals against DoWhy gcm
     from dowhy import gcm
@@ -95,8 +100,10 @@ def main() -> None:
     theirs = gcm.counterfactual_samples(dscm, {target: lambda x: value}, observed_data=observed)
     diff = float(np.max(np.abs(ours[list(coefs)].to_numpy() - theirs[list(coefs)].to_numpy())))
     t_ours = best_of(lambda: model.counterfactual(observed, {target: value}), args.repeat)
-    t_theirs = best_of(lambda: gcm.counterfactual_samples(
-        dscm, {target: lambda x: value}, observed_data=observed), args.repeat)
+    t_theirs = best_of(
+        lambda: gcm.counterfactual_samples(dscm, {target: lambda x: value}, observed_data=observed),
+        args.repeat,
+    )
     print(f"unit counterfactuals do({target}={value}), {args.rows:,} rows x {N_NODES} nodes:")
     print(f"  acie.causal          {t_ours * 1e3:9.2f} ms")
     print(f"  dowhy.gcm {__import__('dowhy').__version__:<10} {t_theirs * 1e3:9.2f} ms")

@@ -25,8 +25,11 @@ import numpy as np
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "mean_ms": float(a.mean())}
+    return {
+        "p50_ms": float(np.percentile(a, 50)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "mean_ms": float(a.mean()),
+    }
 
 
 def main() -> None:
@@ -47,8 +50,11 @@ def main() -> None:
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.galaxy.simulator import GalaxySimulator
 
-    engine = (CounterfactualEngine.from_checkpoint(args.model, device=args.device) if args.model
-              else load_default_model(device=args.device))
+    engine = (
+        CounterfactualEngine.from_checkpoint(args.model, device=args.device)
+        if args.model
+        else load_default_model(device=args.device)
+    )
     c, h, _ = engine.image_shape
     bands = tuple(engine.metadata.get("simulator", {}).get("bands", ("g", "r", "i")))[:c]
     sim = GalaxySimulator(image_size=h, bands=bands)
@@ -67,20 +73,24 @@ def main() -> None:
     for i in range(args.repeats):
         j = i % gal.images.shape[0]
         t0, c0 = time.perf_counter(), time.process_time()
-        engine.counterfactual(gal.images[j:j + 1], {"log_stellar_mass": target[j:j + 1]},
-                              physics_steps=0, physics_tolerance=1e9)
+        engine.counterfactual(
+            gal.images[j : j + 1],
+            {"log_stellar_mass": target[j : j + 1]},
+            physics_steps=0,
+            physics_tolerance=1e9,
+        )
         sync()
         model_ms.append((time.perf_counter() - t0) * 1e3)
         model_cpu.append((time.process_time() - c0) * 1e3)
         t0 = time.perf_counter()
         try:  # with the default physics check and projection
-            engine.counterfactual(gal.images[j:j + 1], {"log_stellar_mass": target[j:j + 1]})
+            engine.counterfactual(gal.images[j : j + 1], {"log_stellar_mass": target[j : j + 1]})
         except Exception:  # noqa: BLE001 - a refusal still costs its time
             pass
         sync()
         full_ms.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
-        sim.counterfactual(gal[j:j + 1], {"log_stellar_mass": target[j:j + 1]})
+        sim.counterfactual(gal[j : j + 1], {"log_stellar_mass": target[j : j + 1]})
         sim_ms.append((time.perf_counter() - t0) * 1e3)
 
     # -- batched ----------------------------------------------------------------------
@@ -89,8 +99,9 @@ def main() -> None:
     reps = 3
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(reps):
-        engine.counterfactual(x, {"log_stellar_mass": target[: args.batch]}, physics_steps=0,
-                              physics_tolerance=1e9)
+        engine.counterfactual(
+            x, {"log_stellar_mass": target[: args.batch]}, physics_steps=0, physics_tolerance=1e9
+        )
     sync()
     model_tp = reps * x.shape[0] / (time.perf_counter() - t0)
     model_cpu_per_image = (time.process_time() - c0) * 1e3 / (reps * x.shape[0])
@@ -105,52 +116,83 @@ def main() -> None:
     from acie.physics.constraints import penalty
 
     cfg = engine.metadata.get("train_config", {})
-    images, values, _ = simulate_training_set(args.train_n, seed=777, image_size=h, bands=bands,
-                                              progress=False)
+    images, values, _ = simulate_training_set(
+        args.train_n, seed=777, image_size=h, bands=bands, progress=False
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        res = train(images=images, properties=values, parents=model_parents(), positive=POSITIVE,
-                    out_dir=tmp, physics_penalty=penalty,
-                    config=TrainConfig(epochs=1, seed=0, device=args.device, progress=False,
-                                       validation_fraction=0.0,
-                                       threads=args.threads or torch.get_num_threads(),
-                                       width=int(cfg.get("width", 16)),
-                                       latent_dim=int(cfg.get("latent_dim", 16)),
-                                       batch_size=int(cfg.get("batch_size", 64))))
+        res = train(
+            images=images,
+            properties=values,
+            parents=model_parents(),
+            positive=POSITIVE,
+            out_dir=tmp,
+            physics_penalty=penalty,
+            config=TrainConfig(
+                epochs=1,
+                seed=0,
+                device=args.device,
+                progress=False,
+                validation_fraction=0.0,
+                threads=args.threads or torch.get_num_threads(),
+                width=int(cfg.get("width", 16)),
+                latent_dim=int(cfg.get("latent_dim", 16)),
+                batch_size=int(cfg.get("batch_size", 64)),
+            ),
+        )
     per_1000 = res.seconds_per_epoch / args.train_n * 1000
 
     out = {
-        "device": engine.device, "threads": torch.get_num_threads(),
-        "model_version": engine.model_version, "image_shape": list(engine.image_shape),
+        "device": engine.device,
+        "threads": torch.get_num_threads(),
+        "model_version": engine.model_version,
+        "image_shape": list(engine.image_shape),
         "load_average_1min": os.getloadavg()[0],
         "single_model_only": _percentiles(model_ms),
         "single_model_only_cpu_ms_p50": float(np.median(model_cpu)),
         "single_with_physics_check": _percentiles(full_ms),
         "single_simulator_exact": _percentiles(sim_ms),
-        "batched_images_per_s": {"model": model_tp, "simulator_exact": sim_tp,
-                                 "batch": int(x.shape[0])},
+        "batched_images_per_s": {
+            "model": model_tp,
+            "simulator_exact": sim_tp,
+            "batch": int(x.shape[0]),
+        },
         "batched_model_cpu_ms_per_image": model_cpu_per_image,
         "training_s_per_epoch_per_1000_galaxies": per_1000,
     }
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    s, f, p = out["single_model_only"], out["single_with_physics_check"], out["single_simulator_exact"]
-    print(f"deep SCM benchmark on {engine.device} ({torch.get_num_threads()} threads), "
-          f"images {tuple(engine.image_shape)}, model {engine.model_version[:12]}")
+    s, f, p = (
+        out["single_model_only"],
+        out["single_with_physics_check"],
+        out["single_simulator_exact"],
+    )
+    print(
+        f"deep SCM benchmark on {engine.device} ({torch.get_num_threads()} threads), "
+        f"images {tuple(engine.image_shape)}, model {engine.model_version[:12]}"
+    )
     print(f"{'':34s}{'p50 ms':>9s}{'p95 ms':>9s}")
     print(f"{'one image, model (no projection)':34s}{s['p50_ms']:9.2f}{s['p95_ms']:9.2f}")
     print(f"{'one image, model + physics check':34s}{f['p50_ms']:9.2f}{f['p95_ms']:9.2f}")
     print(f"{'one image, simulator exact (peer)':34s}{p['p50_ms']:9.2f}{p['p95_ms']:9.2f}")
-    print(f"p95 goal 50 ms: {'met' if f['p95_ms'] <= 50 else 'NOT met'}; "
-          f"model / simulator p50 ratio {s['p50_ms'] / p['p50_ms']:.2f}")
-    print(f"batched ({x.shape[0]}): model {model_tp:.0f} images/s, simulator {sim_tp:.0f} images/s, "
-          f"ratio {model_tp / sim_tp:.2f}; goal 200/s: {'met' if model_tp >= 200 else 'NOT met'}")
-    print(f"CPU time (this process): one image p50 {out['single_model_only_cpu_ms_p50']:.2f} ms, "
-          f"batched {model_cpu_per_image:.2f} ms per image "
-          f"(= {1e3 / model_cpu_per_image:.0f} images/s per fully available core)")
+    print(
+        f"p95 goal 50 ms: {'met' if f['p95_ms'] <= 50 else 'NOT met'}; "
+        f"model / simulator p50 ratio {s['p50_ms'] / p['p50_ms']:.2f}"
+    )
+    print(
+        f"batched ({x.shape[0]}): model {model_tp:.0f} images/s, simulator {sim_tp:.0f} images/s, "
+        f"ratio {model_tp / sim_tp:.2f}; goal 200/s: {'met' if model_tp >= 200 else 'NOT met'}"
+    )
+    print(
+        f"CPU time (this process): one image p50 {out['single_model_only_cpu_ms_p50']:.2f} ms, "
+        f"batched {model_cpu_per_image:.2f} ms per image "
+        f"(= {1e3 / model_cpu_per_image:.0f} images/s per fully available core)"
+    )
     print(f"training: {per_1000:.1f} s per epoch per 1000 galaxies")
-    print(f"1-min load average during the run: {out['load_average_1min']:.1f} "
-          f"on {os.cpu_count()} cores (wall times include waiting for a core)")
+    print(
+        f"1-min load average during the run: {out['load_average_1min']:.1f} "
+        f"on {os.cpu_count()} cores (wall times include waiting for a core)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,13 +36,27 @@ def peer_dr_de(table, m_x: float, v0=238.0, ve=250.2, vesc=544.0, rho=0.3e9) -> 
     q, energies, f2 = table.q_eV, table.energy_eV, table.f2
     nesc = math.erf(vesc / v0) - 2 * vesc / v0 * math.exp(-((vesc / v0) ** 2)) / math.sqrt(math.pi)
     mu = m_x * ME_EV / (m_x + ME_EV)
-    pref = rho / m_x / table.cell_mass_eV * 1e-39 * ALPHA * (ME_EV / mu) ** 2 * C_CM_S * KG_EV * SECONDS_PER_YEAR
+    pref = (
+        rho
+        / m_x
+        / table.cell_mass_eV
+        * 1e-39
+        * ALPHA
+        * (ME_EV / mu) ** 2
+        * C_CM_S
+        * KG_EV
+        * SECONDS_PER_YEAR
+    )
     out = np.empty(energies.size)
     for j, e in enumerate(energies):
         x = (q / (2 * m_x) + e / q) / v0
         y, z = ve / v0, vesc / v0
-        low = (erf(x + y) - erf(x - y) - 4 / math.sqrt(math.pi) * y * math.exp(-z * z)) / (2 * nesc * v0 * y)
-        mid = (math.erf(z) - erf(x - y) - 2 / math.sqrt(math.pi) * (y + z - x) * math.exp(-z * z)) / (2 * nesc * v0 * y)
+        low = (erf(x + y) - erf(x - y) - 4 / math.sqrt(math.pi) * y * math.exp(-z * z)) / (
+            2 * nesc * v0 * y
+        )
+        mid = (
+            math.erf(z) - erf(x - y) - 2 / math.sqrt(math.pi) * (y + z - x) * math.exp(-z * z)
+        ) / (2 * nesc * v0 * y)
         eta = np.where(x < z - y, low, np.where(x < z + y, mid, 0.0))
         out[j] = pref * integrate.simpson(eta * f2[:, j] / q**2, x=q)
     return out
@@ -73,17 +87,27 @@ def main() -> None:
     dev = np.max(np.abs(simpson[main_bins] / peer[main_bins] - 1))
     trap_over_simpson = scan.value[[5, 15, 25]].sum(axis=1) / simpson.sum(axis=1)
 
-    print(f"{table.material} form factor {table.shape[0]} q x {table.shape[1]} E bins, 30 masses 0.5-1000 MeV")
-    print(f"  acie electron.dr_de, 30 masses: {warm * 1e3:7.1f} ms warm (best of 5), {cold * 1e3:7.1f} ms first call"
-          f"  -> goal < 500 ms: {'met' if warm < 0.5 else 'NOT met'}")
-    print(f"  per-energy loop peer (QCDark algorithm), scaled to 30 masses: {t_peer * 1e3:7.0f} ms"
-          f"   speed-up x{t_peer / warm:,.0f}")
+    print(
+        f"{table.material} form factor {table.shape[0]} q x {table.shape[1]} E bins, 30 masses 0.5-1000 MeV"
+    )
+    print(
+        f"  acie electron.dr_de, 30 masses: {warm * 1e3:7.1f} ms warm (best of 5), {cold * 1e3:7.1f} ms first call"
+        f"  -> goal < 500 ms: {'met' if warm < 0.5 else 'NOT met'}"
+    )
+    print(
+        f"  per-energy loop peer (QCDark algorithm), scaled to 30 masses: {t_peer * 1e3:7.0f} ms"
+        f"   speed-up x{t_peer / warm:,.0f}"
+    )
     print(f"  values: acie(q_rule=simpson)/peer max |dev| on bins with >1e-3 of peak: {dev:.1e}")
-    print(f"  default trapezoid / Simpson totals at 3 masses: {', '.join(f'{r:.4f}' for r in trap_over_simpson)}")
+    print(
+        f"  default trapezoid / Simpson totals at 3 masses: {', '.join(f'{r:.4f}' for r in trap_over_simpson)}"
+    )
     tot = E.total_rate(table, masses, sigma).value
-    print(f"  total rate at 1e-39 cm^2 [1/(kg yr)]: 1 MeV {np.interp(1, masses.value, tot):.3g}, "
-          f"10 MeV {np.interp(10, masses.value, tot):.3g}, 100 MeV {np.interp(100, masses.value, tot):.3g}, "
-          f"1 GeV {tot[-1]:.3g}")
+    print(
+        f"  total rate at 1e-39 cm^2 [1/(kg yr)]: 1 MeV {np.interp(1, masses.value, tot):.3g}, "
+        f"10 MeV {np.interp(10, masses.value, tot):.3g}, 100 MeV {np.interp(100, masses.value, tot):.3g}, "
+        f"1 GeV {tot[-1]:.3g}"
+    )
 
 
 if __name__ == "__main__":

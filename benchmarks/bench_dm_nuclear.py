@@ -52,25 +52,44 @@ def main() -> None:
     mean_xe = N.Target(name="Xe-mean", elements=(("Xe", (N.Isotope(131.293, 131.293, 1.0),), 1.0),))
     z = 544.0 / 238.0
     n_esc = math.erf(z) - 2 * z * math.exp(-z * z) / math.sqrt(math.pi)
-    t_kernel = best_of(lambda: N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0), 50)
-    aligned = N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0) * 1e3 * year_days * n_esc**2
+    t_kernel = best_of(
+        lambda: N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0), 50
+    )
+    aligned = (
+        N.dr_de_kernel(energies, mass, sigma, mean_xe, h, nucleon_mass_u=1.0)
+        * 1e3
+        * year_days
+        * n_esc**2
+    )
 
-    live = ref > 1e-3 * ref.max()  # the kinematic tail (rates < 1e-3 of the peak) is compared separately
+    live = (
+        ref > 1e-3 * ref.max()
+    )  # the kinematic tail (rates < 1e-3 of the peak) is compared separately
     r_def = ours[live] / ref[live]
     r_al = aligned[live] / ref[live]
     print("100-point Xe SI spectrum, m = 50 GeV, sigma_n = 1e-45 cm^2, E = 1-100 keV")
     print(f"  wimprates 0.5 rate_wimp_std : {t_wr * 1e3:9.2f} ms")
-    print(f"  acie nuclear.dr_de (Quantity API, isotope sum) : {t_ours * 1e3:9.3f} ms   speed-up x{t_wr / t_ours:,.0f}")
-    print(f"  acie dr_de_kernel (floats, wimprates conventions): {t_kernel * 1e3:9.3f} ms   speed-up x{t_wr / t_kernel:,.0f}")
-    print(f"  value ratio acie/wimprates, default conventions : median {np.median(r_def):.4f} "
-          f"(range {r_def.min():.4f}-{r_def.max():.4f})")
-    print(f"  value ratio, conventions aligned (N_esc^2 = {n_esc**2:.4f}, v_E = {ve:.1f} km/s, m_N = 1 u, A = 131.293): "
-          f"median {np.median(r_al):.6f} (max |dev| {np.max(np.abs(r_al - 1)):.2e})")
+    print(
+        f"  acie nuclear.dr_de (Quantity API, isotope sum) : {t_ours * 1e3:9.3f} ms   speed-up x{t_wr / t_ours:,.0f}"
+    )
+    print(
+        f"  acie dr_de_kernel (floats, wimprates conventions): {t_kernel * 1e3:9.3f} ms   speed-up x{t_wr / t_kernel:,.0f}"
+    )
+    print(
+        f"  value ratio acie/wimprates, default conventions : median {np.median(r_def):.4f} "
+        f"(range {r_def.min():.4f}-{r_def.max():.4f})"
+    )
+    print(
+        f"  value ratio, conventions aligned (N_esc^2 = {n_esc**2:.4f}, v_E = {ve:.1f} km/s, m_N = 1 u, A = 131.293): "
+        f"median {np.median(r_al):.6f} (max |dev| {np.max(np.abs(r_al - 1)):.2e})"
+    )
     tail = (ref > 0) & ~live
     if tail.any():
-        print(f"  kinematic tail ({tail.sum()} energies, rate < 1e-3 of peak): aligned ratio "
-              f"{(aligned[tail] / ref[tail]).min():.4f}-{(aligned[tail] / ref[tail]).max():.4f}; the default isotope "
-              "sum reaches further because 124-130Xe nuclei are lighter")
+        print(
+            f"  kinematic tail ({tail.sum()} energies, rate < 1e-3 of peak): aligned ratio "
+            f"{(aligned[tail] / ref[tail]).min():.4f}-{(aligned[tail] / ref[tail]).max():.4f}; the default isotope "
+            "sum reaches further because 124-130Xe nuclei are lighter"
+        )
 
 
 if __name__ == "__main__":

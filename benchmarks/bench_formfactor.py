@@ -41,9 +41,13 @@ def main() -> None:
     from acie.darkmatter.formfactor_run import compute_form_factor
 
     km = tuple(int(x) for x in args.kmesh.split("x"))
-    s = ff.FormFactorSettings(kmesh=km, basis=args.basis, pseudo=args.pseudo, xc=args.xc, n_q=args.n_q)
-    print(f"Si, kmesh {km}, {args.basis}/{args.pseudo}/{args.xc}, q < {s.q_max:.1f} α mₑ, "
-          f"{args.workers} workers, {lib.num_threads()} BLAS/OpenMP threads")
+    s = ff.FormFactorSettings(
+        kmesh=km, basis=args.basis, pseudo=args.pseudo, xc=args.xc, n_q=args.n_q
+    )
+    print(
+        f"Si, kmesh {km}, {args.basis}/{args.pseudo}/{args.xc}, q < {s.q_max:.1f} α mₑ, "
+        f"{args.workers} workers, {lib.num_threads()} BLAS/OpenMP threads"
+    )
 
     t0 = time.perf_counter()
     cell = ff.build_cell("Si", s)
@@ -54,8 +58,12 @@ def main() -> None:
     t_pairs = time.perf_counter() - t1
     total = t_dft + t_pairs
     print(f"DFT                 {t_dft:8.1f} s")
-    print(f"k-pairs + binning   {t_pairs:8.1f} s   ({len(ff.k_pairs(len(bands.kpts)))} unordered pairs)")
-    print(f"total               {total:8.1f} s   (goal 600 s: {'met' if total <= 600 else 'NOT met'})")
+    print(
+        f"k-pairs + binning   {t_pairs:8.1f} s   ({len(ff.k_pairs(len(bands.kpts)))} unordered pairs)"
+    )
+    print(
+        f"total               {total:8.1f} s   (goal 600 s: {'met' if total <= 600 else 'NOT met'})"
+    )
     print(f"peak memory         {_peak_mb():8.0f} MB (max RSS of this process or a worker)")
     print(f"f2 sum              {table.f2.sum():.6e}")
 
@@ -66,7 +74,9 @@ def main() -> None:
     q = kf - ki + g
     q = q[np.linalg.norm(q, axis=1) < s.q_max]
     t2 = time.perf_counter()
-    m_ft = ff.transition_matrix_elements(cell, ki, q, bands.coeffs[-1][:, cond], bands.coeffs[0][:, val])
+    m_ft = ff.transition_matrix_elements(
+        cell, ki, q, bands.coeffs[-1][:, cond], bands.coeffs[0][:, val]
+    )
     t_ft = time.perf_counter() - t2
     t3 = time.perf_counter()
     coords = cell.get_uniform_grids(cell.mesh)
@@ -75,12 +85,16 @@ def main() -> None:
     psi_f = numint.eval_ao(cell, coords, kpt=kf) @ bands.coeffs[-1][:, cond]
     m_num = np.empty_like(m_ft)
     for start in range(0, len(q), 256):
-        phase = np.exp(1j * coords @ q[start:start + 256].T)
-        m_num[start:start + 256] = np.einsum("rc,rq,rv->qcv", psi_f.conj() * w, phase, psi_i, optimize=True)
+        phase = np.exp(1j * coords @ q[start : start + 256].T)
+        m_num[start : start + 256] = np.einsum(
+            "rc,rq,rv->qcv", psi_f.conj() * w, phase, psi_i, optimize=True
+        )
     t_num = time.perf_counter() - t3
     err = np.max(np.abs(m_ft - m_num)) / np.max(np.abs(m_ft))
-    print(f"one k-pair, {len(q)} q: ft_ao {t_ft:.2f} s vs real-space quadrature on the {cell.mesh} grid "
-          f"{t_num:.2f} s -> ratio quadrature/ft_ao = {t_num / t_ft:.2f}; max rel. difference {err:.1e}")
+    print(
+        f"one k-pair, {len(q)} q: ft_ao {t_ft:.2f} s vs real-space quadrature on the {cell.mesh} grid "
+        f"{t_num:.2f} s -> ratio quadrature/ft_ao = {t_num / t_ft:.2f}; max rel. difference {err:.1e}"
+    )
 
 
 if __name__ == "__main__":

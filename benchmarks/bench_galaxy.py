@@ -80,17 +80,27 @@ def main() -> None:
     err = np.abs(ours[idx] - ref).max(axis=(1, 2)) / ref.max(axis=(1, 2))
     ferr = np.abs(ours[idx].sum(axis=(1, 2)) / ref.sum(axis=(1, 2)) - 1)
     per_ours = best_ours
-    print(f"galaxies: ours {args.n} (and the peer's {idx.size}), GalSim {idx.size}; 64x64, one band,"
-          f" Sersic * Gaussian PSF; best of {args.repeat} interleaved rounds")
+    print(
+        f"galaxies: ours {args.n} (and the peer's {idx.size}), GalSim {idx.size}; 64x64, one band,"
+        f" Sersic * Gaussian PSF; best of {args.repeat} interleaved rounds"
+    )
     print(f"mixture table (once per process): {t_table * 1e3:.0f} ms")
-    print(f"ours   : {per_ours * 1e3:8.3f} ms/galaxy  ({1 / per_ours:8.0f} galaxies/s, batch of {args.n})")
+    print(
+        f"ours   : {per_ours * 1e3:8.3f} ms/galaxy  ({1 / per_ours:8.0f} galaxies/s, batch of {args.n})"
+    )
     print(f"ours   : {best_ours_small * 1e3:8.3f} ms/galaxy  (batch of {idx.size})")
-    print(f"GalSim : {t_peer / idx.size * 1e3:8.3f} ms/galaxy  (own n per galaxy, cold)  "
-          f"ratio {t_peer / idx.size / per_ours:6.1f}x")
-    print(f"GalSim : {best_peer_cached * 1e3:8.3f} ms/galaxy  (n cached, warm)         "
-          f"ratio {best_peer_cached / per_ours:6.1f}x")
-    print(f"accuracy vs GalSim: max |pixel diff| / peak = {err.max():.2e} (median {np.median(err):.1e});"
-          f" stamp flux rel. diff max {ferr.max():.1e}")
+    print(
+        f"GalSim : {t_peer / idx.size * 1e3:8.3f} ms/galaxy  (own n per galaxy, cold)  "
+        f"ratio {t_peer / idx.size / per_ours:6.1f}x"
+    )
+    print(
+        f"GalSim : {best_peer_cached * 1e3:8.3f} ms/galaxy  (n cached, warm)         "
+        f"ratio {best_peer_cached / per_ours:6.1f}x"
+    )
+    print(
+        f"accuracy vs GalSim: max |pixel diff| / peak = {err.max():.2e} (median {np.median(err):.1e});"
+        f" stamp flux rel. diff max {ferr.max():.1e}"
+    )
 
     if args.dataset:
         from acie.galaxy.dataset import write_dataset
@@ -101,8 +111,10 @@ def main() -> None:
             path = write_dataset(Path(d) / "bench.h5", sim3, args.dataset, seed=0, progress=False)
             dt = time.perf_counter() - t0
             size = path.stat().st_size
-        print(f"dataset: {args.dataset} galaxies x 3 bands in {dt:.1f} s "
-              f"({args.dataset / dt:.0f} galaxies/s), {size / 1e6:.1f} MB")
+        print(
+            f"dataset: {args.dataset} galaxies x 3 bands in {dt:.1f} s "
+            f"({args.dataset / dt:.0f} galaxies/s), {size / 1e6:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

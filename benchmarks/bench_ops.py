@@ -31,15 +31,18 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "telemetry.jsonl"
-        recs = simulate_telemetry(n=args.records, seed=0, randomise=False,
-                                  cache_on_step=args.records // 2)
+        recs = simulate_telemetry(
+            n=args.records, seed=0, randomise=False, cache_on_step=args.records // 2
+        )
         t = time.perf_counter()
         with TelemetryEmitter(path, batch_size=500) as em:
             for r in recs:
                 em.emit(r)
         emit_s = time.perf_counter() - t
-        print(f"emitter: {args.records} records in {emit_s:.2f} s "
-              f"({args.records / emit_s:,.0f} records/s, validated, fsync per 500)")
+        print(
+            f"emitter: {args.records} records in {emit_s:.2f} s "
+            f"({args.records / emit_s:,.0f} records/s, validated, fsync per 500)"
+        )
 
         def compute():
             return collect_files([path])
@@ -49,7 +52,9 @@ def main() -> None:
         cached = run_times(cache.report_body, 20_000)
         uncached = run_times(lambda: report_json(compute()), 5)
         c50, u50 = statistics.median(cached), statistics.median(uncached)
-        print(f"handler  /report cached  p50 {c50 * 1e6:8.2f} µs  p99 {percentile(cached, .99) * 1e6:8.2f} µs")
+        print(
+            f"handler  /report cached  p50 {c50 * 1e6:8.2f} µs  p99 {percentile(cached, 0.99) * 1e6:8.2f} µs"
+        )
         print(f"handler  /report per-request compute p50 {u50 * 1e3:8.1f} ms")
         print(f"ratio (per-request compute / cached): {u50 / c50:,.0f}x")
         metrics = run_times(cache.metrics_body, 20_000)
@@ -61,8 +66,10 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         sock.close()
-        proc = subprocess.Popen([sys.executable, "-m", "acie", "ops", "serve", str(path),
-                                 "--port", str(port)], stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "acie", "ops", "serve", str(path), "--port", str(port)],
+            stderr=subprocess.DEVNULL,
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
                 deadline = time.monotonic() + 120
@@ -79,8 +86,10 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait()
-        print(f"HTTP     /report (loopback, keep-alive, server process) "
-              f"p50 {statistics.median(http) * 1e3:.2f} ms p95 {percentile(http, .95) * 1e3:.2f} ms")
+        print(
+            f"HTTP     /report (loopback, keep-alive, server process) "
+            f"p50 {statistics.median(http) * 1e3:.2f} ms p95 {percentile(http, 0.95) * 1e3:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -57,11 +57,11 @@ def exact_topk(x: np.ndarray, q: np.ndarray, k: int, chunk: int = 256) -> np.nda
     xx = np.einsum("ij,ij->i", x, x, dtype=np.float64)
     out = np.empty((len(q), k), dtype=np.int64)
     for s in range(0, len(q), chunk):
-        qc = q[s:s + chunk].astype(np.float64)
+        qc = q[s : s + chunk].astype(np.float64)
         d2 = xx[None, :] - 2.0 * qc @ x.T.astype(np.float64) + (qc * qc).sum(1)[:, None]
         part = np.argpartition(d2, k - 1, axis=1)[:, :k]
         rows = np.arange(len(qc))[:, None]
-        out[s:s + chunk] = part[rows, np.argsort(d2[rows, part], axis=1)]
+        out[s : s + chunk] = part[rows, np.argsort(d2[rows, part], axis=1)]
     return out
 
 
@@ -75,16 +75,28 @@ def timed_queries(search, queries: np.ndarray) -> tuple[list[list[Any]], np.ndar
 
 
 def recall(hits: list[list[Any]], truth_ids: list[list[Any]], k: int) -> float:
-    return float(np.mean([len(set(h[:k]) & set(t)) / k
-                          for h, t in zip(hits, truth_ids[: len(hits)], strict=True)]))
+    return float(
+        np.mean(
+            [
+                len(set(h[:k]) & set(t)) / k
+                for h, t in zip(hits, truth_ids[: len(hits)], strict=True)
+            ]
+        )
+    )
 
 
-def row(name: str, setting: str, rec: float, lat: np.ndarray, exact_med: float | None
-        ) -> dict[str, Any]:
+def row(
+    name: str, setting: str, rec: float, lat: np.ndarray, exact_med: float | None
+) -> dict[str, Any]:
     med = float(np.median(lat))
-    return {"backend": name, "setting": setting, "recall_at_10": rec, "median_ms": med,
-            "p95_ms": float(np.percentile(lat, 95)),
-            "speedup_vs_exact": (exact_med / med) if exact_med else None}
+    return {
+        "backend": name,
+        "setting": setting,
+        "recall_at_10": rec,
+        "median_ms": med,
+        "p95_ms": float(np.percentile(lat, 95)),
+        "speedup_vs_exact": (exact_med / med) if exact_med else None,
+    }
 
 
 def bench_memory(x, q, meta, truth, k, args) -> list[dict[str, Any]]:
@@ -101,13 +113,25 @@ def bench_memory(x, q, meta, truth, k, args) -> list[dict[str, Any]]:
     for nprobe in args.nprobe:
         index.nprobe_ = min(nprobe, info["nlist"])
         hits, lat = timed_queries(lambda v: index.search(v, k), q)
-        out.append(row("memory", f"faiss IVF nlist={info['nlist']} nprobe={nprobe}",
-                       recall(hits, truth_ids, k), lat, exact_med))
+        out.append(
+            row(
+                "memory",
+                f"faiss IVF nlist={info['nlist']} nprobe={nprobe}",
+                recall(hits, truth_ids, k),
+                lat,
+                exact_med,
+            )
+        )
     # a selective filter (redshift > 2.85, 5 % of rows) must still give k rows
-    hits, lat = timed_queries(lambda v: index.search(v, k, filters={"redshift": {">": 2.85}}),
-                              q[:50])
-    out.append({**row("memory", "IVF + filter redshift>2.85", float("nan"), lat, None),
-                "rows_returned_min": min(len(h) for h in hits)})
+    hits, lat = timed_queries(
+        lambda v: index.search(v, k, filters={"redshift": {">": 2.85}}), q[:50]
+    )
+    out.append(
+        {
+            **row("memory", "IVF + filter redshift>2.85", float("nan"), lat, None),
+            "rows_returned_min": min(len(h) for h in hits),
+        }
+    )
     return out
 
 
@@ -121,7 +145,8 @@ def bench_pgvector(x, q, meta, truth, k, args) -> list[dict[str, Any]]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
     out = []
     try:
         migrate(url)
@@ -132,37 +157,56 @@ def bench_pgvector(x, q, meta, truth, k, args) -> list[dict[str, Any]]:
         ids = []
         step = 10_000
         for s in tqdm(range(0, len(x), step), desc="  pgvector insert", leave=False, disable=None):
-            ids += index.add(None, x[s:s + step], meta[s:s + step])
+            ids += index.add(None, x[s : s + step], meta[s : s + step])
         print(f"  pgvector insert: {len(x)} rows in {time.perf_counter() - t0:.1f} s")
         truth_ids = [[ids[i] for i in t] for t in truth]
-        hits, lat = timed_queries(lambda v: index.search(v, k, exact=True),
-                                  q[: args.exact_queries])
+        hits, lat = timed_queries(lambda v: index.search(v, k, exact=True), q[: args.exact_queries])
         exact_med = float(np.median(lat))
-        out.append(row("pgvector", "exact (seq scan)", recall(hits, truth_ids, k), lat,
-                       exact_med))
+        out.append(row("pgvector", "exact (seq scan)", recall(hits, truth_ids, k), lat, exact_med))
         t0 = time.perf_counter()
         info = index.build()
-        print(f"  pgvector IVFFlat build: lists={info['lists']} in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"  pgvector IVFFlat build: lists={info['lists']} in {time.perf_counter() - t0:.1f} s"
+        )
         for probes in args.probes:
             index.probes = probes
             hits, lat = timed_queries(lambda v: index.search(v, k), q)
-            out.append(row("pgvector", f"IVFFlat lists={info['lists']} probes={probes}",
-                           recall(hits, truth_ids, k), lat, exact_med))
+            out.append(
+                row(
+                    "pgvector",
+                    f"IVFFlat lists={info['lists']} probes={probes}",
+                    recall(hits, truth_ids, k),
+                    lat,
+                    exact_med,
+                )
+            )
         index.probes = None
         hits, lat = timed_queries(
-            lambda v: index.search(v, k, filters={"redshift": {">": 2.85}}), q[:50])
-        out.append({**row("pgvector", "IVFFlat + filter redshift>2.85 (iterative scan)",
-                          float("nan"), lat, None),
-                    "rows_returned_min": min(len(h) for h in hits)})
+            lambda v: index.search(v, k, filters={"redshift": {">": 2.85}}), q[:50]
+        )
+        out.append(
+            {
+                **row(
+                    "pgvector",
+                    "IVFFlat + filter redshift>2.85 (iterative scan)",
+                    float("nan"),
+                    lat,
+                    None,
+                ),
+                "rows_returned_min": min(len(h) for h in hits),
+            }
+        )
         if args.hnsw:
             hnsw = PgVectorIndex(engine=engine, model_id=mid, dim=x.shape[1], kind="hnsw")
             t0 = time.perf_counter()
             hnsw.build()
             print(f"  pgvector HNSW build in {time.perf_counter() - t0:.1f} s")
             hits, lat = timed_queries(lambda v: hnsw.search(v, k), q)
-            out.append(row("pgvector", "HNSW m=16 ef_search=40", recall(hits, truth_ids, k),
-                           lat, exact_med))
+            out.append(
+                row(
+                    "pgvector", "HNSW m=16 ef_search=40", recall(hits, truth_ids, k), lat, exact_med
+                )
+            )
         engine.dispose()
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -178,20 +222,33 @@ def bench_jobs(args) -> list[dict[str, Any]]:
     tmp = tempfile.mkdtemp(prefix="acie-bench-")
     sqlite_url = f"sqlite:///{tmp}/jobs.sqlite3"
     migrate(sqlite_url)
-    backends.append(("sql lease table (SQLite)",
-                     lambda: SQLiteJobQueue(create_engine_for(sqlite_url),
-                                            max_depth=10 * args.jobs)))
+    backends.append(
+        (
+            "sql lease table (SQLite)",
+            lambda: SQLiteJobQueue(create_engine_for(sqlite_url), max_depth=10 * args.jobs),
+        )
+    )
     pg = _pg_database(args)
     if pg is not None:
         migrate(pg[0])
-        backends.append(("sql lease table (PostgreSQL)",
-                         lambda: SQLiteJobQueue(create_engine_for(pg[0]),
-                                                max_depth=10 * args.jobs)))
+        backends.append(
+            (
+                "sql lease table (PostgreSQL)",
+                lambda: SQLiteJobQueue(create_engine_for(pg[0]), max_depth=10 * args.jobs),
+            )
+        )
     if _redis_ok(args.redis_url):
-        backends.append(("Redis Streams (+ SQLite rows)",
-                         lambda: RedisJobQueue(create_engine_for(sqlite_url), args.redis_url,
-                                               stream=f"acie-bench-{uuid.uuid4().hex[:8]}",
-                                               max_depth=10 * args.jobs)))
+        backends.append(
+            (
+                "Redis Streams (+ SQLite rows)",
+                lambda: RedisJobQueue(
+                    create_engine_for(sqlite_url),
+                    args.redis_url,
+                    stream=f"acie-bench-{uuid.uuid4().hex[:8]}",
+                    max_depth=10 * args.jobs,
+                ),
+            )
+        )
     try:
         for name, make in backends:
             q = make()
@@ -204,9 +261,14 @@ def bench_jobs(args) -> list[dict[str, Any]]:
             done = w.run(max_jobs=args.jobs, poll_s=0.2)
             t_drain = time.perf_counter() - t0
             assert done == args.jobs and q.counts()["COMPLETE"] >= args.jobs
-            results.append({"backend": name, "jobs": args.jobs,
-                            "submit_per_s": args.jobs / t_submit,
-                            "process_per_s": args.jobs / t_drain})
+            results.append(
+                {
+                    "backend": name,
+                    "jobs": args.jobs,
+                    "submit_per_s": args.jobs / t_submit,
+                    "process_per_s": args.jobs / t_drain,
+                }
+            )
             if isinstance(q, RedisJobQueue):
                 q.drop_streams()
             q.close()
@@ -236,7 +298,8 @@ def _pg_database(args):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
     return url, drop
 
 
@@ -261,15 +324,33 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         mine = [r for r in rows if r["backend"] == backend and not np.isnan(r["recall_at_10"])]
         sweep = [r for r in mine if "probe" in r["setting"]]  # IVF nprobe / probes sweep
         if sweep:
-            ax.plot([r["median_ms"] for r in sweep], [r["recall_at_10"] for r in sweep],
-                    marker="o", color=colour, label=f"{backend} IVF (probes sweep)")
+            ax.plot(
+                [r["median_ms"] for r in sweep],
+                [r["recall_at_10"] for r in sweep],
+                marker="o",
+                color=colour,
+                label=f"{backend} IVF (probes sweep)",
+            )
         for r in mine:
             if r["setting"].startswith("exact"):
-                ax.plot(r["median_ms"], r["recall_at_10"], marker="*", ms=12, ls="none",
-                        color=colour, label=f"{backend} exact")
+                ax.plot(
+                    r["median_ms"],
+                    r["recall_at_10"],
+                    marker="*",
+                    ms=12,
+                    ls="none",
+                    color=colour,
+                    label=f"{backend} exact",
+                )
             elif r["setting"].startswith("HNSW"):
-                ax.plot(r["median_ms"], r["recall_at_10"], marker="D", ls="none",
-                        color=colour, label=f"{backend} HNSW")
+                ax.plot(
+                    r["median_ms"],
+                    r["recall_at_10"],
+                    marker="D",
+                    ls="none",
+                    color=colour,
+                    label=f"{backend} HNSW",
+                )
     ax.set_xscale("log")
     ax.set_xlabel("median single-query latency [ms]")
     ax.set_ylabel("recall@10 [fraction]")
@@ -288,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clusters", type=int, default=100)
     p.add_argument("--sigma", type=float, default=0.5, help="per-axis cluster spread")
     p.add_argument("--queries", type=int, default=200)
-    p.add_argument("--exact-queries", type=int, default=50,
-                   help="queries timed with exact search (slow)")
+    p.add_argument(
+        "--exact-queries", type=int, default=50, help="queries timed with exact search (slow)"
+    )
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--nprobe", type=int, nargs="+", default=[1, 4, 8, 16, 32])
     p.add_argument("--lists", type=int, default=None, help="pgvector lists (default n/1000)")
@@ -297,17 +379,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hnsw", action="store_true", help="also build and query an HNSW index")
     p.add_argument("--jobs", type=int, default=500, help="jobs per queue backend")
     p.add_argument("--skip", nargs="*", default=[], choices=["memory", "pgvector", "jobs"])
-    p.add_argument("--pg-url", default=os.environ.get(
-        "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    p.add_argument("--redis-url", default=os.environ.get("ACIE_TEST_REDIS_URL",
-                                                         "redis://127.0.0.1:6379/0"))
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    p.add_argument(
+        "--redis-url", default=os.environ.get("ACIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     p.add_argument("--out", type=Path, default=Path("out/bench_platform"))
     args = p.parse_args(argv)
 
     import faiss
 
-    print(f"kNN benchmark: {args.n} × {args.dim} vectors in {args.clusters} clusters, "
-          f"{args.queries} queries, k={args.k}; FAISS threads: {faiss.omp_get_max_threads()}")
+    print(
+        f"kNN benchmark: {args.n} × {args.dim} vectors in {args.clusters} clusters, "
+        f"{args.queries} queries, k={args.k}; FAISS threads: {faiss.omp_get_max_threads()}"
+    )
     x, q, meta = clustered(args.n, args.dim, args.clusters, args.queries, args.sigma)
     t0 = time.perf_counter()
     truth = exact_topk(x, q, args.k)
@@ -318,30 +407,44 @@ def main(argv: list[str] | None = None) -> int:
     if "pgvector" not in args.skip:
         if _pg_database_available(args.pg_url):
             rows += bench_pgvector(x, q, meta, truth, args.k, args)
-    print(f"\n{'backend':9} {'setting':52} {'recall@10':>9} {'median ms':>10} {'p95 ms':>8} "
-          f"{'× exact':>8}")
+    print(
+        f"\n{'backend':9} {'setting':52} {'recall@10':>9} {'median ms':>10} {'p95 ms':>8} "
+        f"{'× exact':>8}"
+    )
     for r in rows:
         sp = f"{r['speedup_vs_exact']:.1f}" if r["speedup_vs_exact"] else "-"
         rec = "-" if np.isnan(r["recall_at_10"]) else f"{r['recall_at_10']:.3f}"
-        extra = f"  (min rows returned: {r['rows_returned_min']})" if "rows_returned_min" in r \
-            else ""
-        print(f"{r['backend']:9} {r['setting']:52} {rec:>9} {r['median_ms']:>10.2f} "
-              f"{r['p95_ms']:>8.2f} {sp:>8}{extra}")
+        extra = (
+            f"  (min rows returned: {r['rows_returned_min']})" if "rows_returned_min" in r else ""
+        )
+        print(
+            f"{r['backend']:9} {r['setting']:52} {rec:>9} {r['median_ms']:>10.2f} "
+            f"{r['p95_ms']:>8.2f} {sp:>8}{extra}"
+        )
     jobs: list[dict[str, Any]] = []
     if "jobs" not in args.skip:
         print(f"\njob throughput: {args.jobs} no-op jobs per backend, one worker")
         jobs = bench_jobs(args)
         base = jobs[0]["process_per_s"] if jobs else None
         for r in jobs:
-            print(f"  {r['backend']:32} submit {r['submit_per_s']:8.1f}/s   "
-                  f"process {r['process_per_s']:8.1f}/s   "
-                  f"(× SQLite lease table: {r['process_per_s'] / base:.2f})")
+            print(
+                f"  {r['backend']:32} submit {r['submit_per_s']:8.1f}/s   "
+                f"process {r['process_per_s']:8.1f}/s   "
+                f"(× SQLite lease table: {r['process_per_s'] / base:.2f})"
+            )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "platform.json").write_text(json.dumps(
-        {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-         "knn": rows, "jobs": jobs,
-         "median_latency_summary_ms": {r["setting"]: r["median_ms"] for r in rows}},
-        indent=2, default=str))
+    (args.out / "platform.json").write_text(
+        json.dumps(
+            {
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "knn": rows,
+                "jobs": jobs,
+                "median_latency_summary_ms": {r["setting"]: r["median_ms"] for r in rows},
+            },
+            indent=2,
+            default=str,
+        )
+    )
     if rows:
         plot(rows, args.out / "platform_recall_latency.png")
     print(f"\nwrote {args.out / 'platform.json'} and {args.out / 'platform_recall_latency.png'}")
@@ -353,11 +456,11 @@ def _pg_database_available(url: str) -> bool:
         import psycopg
         from sqlalchemy import make_url
 
-        conninfo = make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo, connect_timeout=3) as conn:
-            ok = conn.execute("select 1 from pg_available_extensions where name = 'vector'"
-                              ).fetchone()
+            ok = conn.execute(
+                "select 1 from pg_available_extensions where name = 'vector'"
+            ).fetchone()
         if ok is None:
             print("  pgvector not installed, skipped (run scripts/pgvector.sh)")
         return ok is not None

@@ -53,10 +53,14 @@ def per_call(fn: Callable[[], object], calls: int, repeat: int, clock=time.proce
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bits", type=int, default=2048, help="Paillier modulus size in bits")
     parser.add_argument("--repeat", type=int, default=5, help="repetitions (median is reported)")
-    parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
+    parser.add_argument(
+        "--json", dest="json_out", default=None, help="also write the results as JSON here"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(20240601)
     results: dict[str, float] = {}
@@ -69,8 +73,10 @@ def main() -> None:
     results["crt_tables_s"] = time.perf_counter() - t0
     ppk = phe.PaillierPublicKey(int(pk.n))
     psk = private_key_to_phe(sk)
-    print(f"key: {pk.bits}-bit n; keygen {results['keygen_s']:.2f} s; "
-          f"CRT tables {results['crt_tables_s']:.2f} s (once per key)")
+    print(
+        f"key: {pk.bits}-bit n; keygen {results['keygen_s']:.2f} s; "
+        f"CRT tables {results['crt_tables_s']:.2f} s (once per key)"
+    )
 
     # 1-2. encryption ------------------------------------------------------------------
     m = 123456789
@@ -96,7 +102,9 @@ def main() -> None:
     w = rng.normal(scale=0.2, size=(n_out, k))
     b = rng.normal(size=n_out)
     x = rng.normal(size=k)
-    layer = EncryptedLinearLayer(w, b, precision=EncryptedLinearLayer.max_precision(w, weight_bits=16))
+    layer = EncryptedLinearLayer(
+        w, b, precision=EncryptedLinearLayer.max_precision(w, weight_bits=16)
+    )
     ev = EncryptedVector.encrypt(sk, x, precision=24, value_bound=64.0)
     layer_pool = RandomnessPool(pk, capacity=n_out * (args.repeat * 2 + 2))
     layer_pool.fill()
@@ -112,7 +120,9 @@ def main() -> None:
             acc = px[0] * row[0]
             for xi, wi in zip(px[1:], row[1:], strict=True):
                 acc = acc + xi * wi
-            out.append(acc + bj)  # phe adds a plaintext with r = 1: its outputs are NOT re-randomised
+            out.append(
+                acc + bj
+            )  # phe adds a plaintext with r = 1: its outputs are NOT re-randomised
         return out
 
     results["layer_phe_s"] = per_call(phe_layer, 1, max(1, args.repeat // 2))
@@ -160,20 +170,42 @@ def main() -> None:
         print(f"{name:<48s}{ours * 1e3:10.3f}{peer}{ratio}  {goal}")
 
     print(f"\n{'operation (CPU ms per call)':<48s}{'acie':>10s}{'phe':>10s}{'speed-up':>9s}")
-    row("encrypt, key holder (CRT + fixed base)", results["enc_holder_s"], results["enc_phe_s"],
-        "goal >= 15x: " + ("met" if results["enc_phe_s"] / results["enc_holder_s"] >= 15 else "NOT met"))
+    row(
+        "encrypt, key holder (CRT + fixed base)",
+        results["enc_holder_s"],
+        results["enc_phe_s"],
+        "goal >= 15x: "
+        + ("met" if results["enc_phe_s"] / results["enc_holder_s"] >= 15 else "NOT met"),
+    )
     row("encrypt, public key, fresh r^n", results["enc_public_s"], results["enc_phe_s"])
-    row("encrypt, public key, pooled r^n (on-line part)", results["enc_pooled_s"], None,
-        f"+ {results['pool_fill_per_value_s'] * 1e3:.2f} ms per value to refill the pool off-line")
+    row(
+        "encrypt, public key, pooled r^n (on-line part)",
+        results["enc_pooled_s"],
+        None,
+        f"+ {results['pool_fill_per_value_s'] * 1e3:.2f} ms per value to refill the pool off-line",
+    )
     row("decrypt, CRT", results["dec_crt_s"], results["dec_phe_s"])
     row("decrypt, bounded (mod p only)", results["dec_bounded_s"], results["dec_phe_s"])
-    row("64x16 layer, 16-bit weights (pooled r^n)", results["layer_s"], results["layer_phe_s"],
-        "goal <= 30 ms: " + ("met" if results["layer_s"] <= 0.030 else "NOT met")
-        + " (phe's outputs are not re-randomised)")
-    row("blind inference 64->16, CPU, end to end", results["e2e_cpu_s"], results["e2e_phe_cpu_s"],
-        "goal <= 100 ms: " + ("met" if results["e2e_cpu_s"] <= 0.100 else "NOT met"))
-    row("blind inference 64->16, wall clock", results["e2e_wall_s"], None,
-        f"(+ {results['e2e_pool_refill_s'] * 1e3:.0f} ms of pool refill per request, off-line)")
+    row(
+        "64x16 layer, 16-bit weights (pooled r^n)",
+        results["layer_s"],
+        results["layer_phe_s"],
+        "goal <= 30 ms: "
+        + ("met" if results["layer_s"] <= 0.030 else "NOT met")
+        + " (phe's outputs are not re-randomised)",
+    )
+    row(
+        "blind inference 64->16, CPU, end to end",
+        results["e2e_cpu_s"],
+        results["e2e_phe_cpu_s"],
+        "goal <= 100 ms: " + ("met" if results["e2e_cpu_s"] <= 0.100 else "NOT met"),
+    )
+    row(
+        "blind inference 64->16, wall clock",
+        results["e2e_wall_s"],
+        None,
+        f"(+ {results['e2e_pool_refill_s'] * 1e3:.0f} ms of pool refill per request, off-line)",
+    )
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:
             json.dump({"bits": pk.bits, "units": "seconds", **results}, handle, indent=2)

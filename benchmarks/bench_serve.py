@@ -45,8 +45,11 @@ import numpy as np
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms) if ms else np.asarray([np.nan])
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "mean_ms": float(a.mean())}
+    return {
+        "p50_ms": float(np.percentile(a, 50)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "mean_ms": float(a.mean()),
+    }
 
 
 def _model(path: str | None, tmp: Path) -> tuple[Path, bool]:
@@ -67,12 +70,17 @@ def _model(path: str | None, tmp: Path) -> tuple[Path, bool]:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     values = {k: rng.uniform(RANGES[k].low + 1e-3, RANGES[k].high, 512) for k in PROPERTY_NAMES}
-    config = DeepSCMConfig(parents={k: list(v) for k, v in PARENTS.items()}, image_shape=(3, 64, 64))
+    config = DeepSCMConfig(
+        parents={k: list(v) for k, v in PARENTS.items()}, image_shape=(3, 64, 64)
+    )
     out = tmp / "untrained.pt"
-    save_checkpoint(out, model=DeepSCM(config).eval(),
-                    properties=PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[]),
-                    images=ImageScaler.fit(rng.gamma(2.0, 10.0, size=(64, 3, 64, 64))),
-                    metadata={"purpose": "bench_serve stand-in: untrained"})
+    save_checkpoint(
+        out,
+        model=DeepSCM(config).eval(),
+        properties=PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[]),
+        images=ImageScaler.fit(rng.gamma(2.0, 10.0, size=(64, 3, 64, 64))),
+        metadata={"purpose": "bench_serve stand-in: untrained"},
+    )
     return out, False
 
 
@@ -91,18 +99,45 @@ def _images(engine, n: int) -> tuple[np.ndarray, np.ndarray]:
     except Exception as exc:  # noqa: BLE001 - fall back to noise images, said below
         print(f"(simulator images unavailable: {exc}; using noise images)", file=sys.stderr)
     rng = np.random.default_rng(1)
-    return (rng.gamma(2.0, 10.0, size=(n, *engine.image_shape)).astype(np.float32),
-            rng.uniform(9.0, 11.5, n))
+    return (
+        rng.gamma(2.0, 10.0, size=(n, *engine.image_shape)).astype(np.float32),
+        rng.uniform(9.0, 11.5, n),
+    )
 
 
 def _start_server(ckpt: Path, data_dir: Path, secret: str) -> tuple[subprocess.Popen, str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"ACIE_DATABASE_URL", "REDIS_URL",
-                                                            "JWKS_FILE", "ACIE_SETTINGS_FILE"}}
-    env.update(ACIE_DATA_DIR=str(data_dir), JWT_SECRET=secret, RATE_LIMIT_PER_MINUTE="10000000",
-               QUEUE_MAX_DEPTH="100000", LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "acie", "serve", "--http-port", "0",
-                             "--grpc-port", "0", "--model", str(ckpt), "--drain", "0"],
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"ACIE_DATABASE_URL", "REDIS_URL", "JWKS_FILE", "ACIE_SETTINGS_FILE"}
+    }
+    env.update(
+        ACIE_DATA_DIR=str(data_dir),
+        JWT_SECRET=secret,
+        RATE_LIMIT_PER_MINUTE="10000000",
+        QUEUE_MAX_DEPTH="100000",
+        LOG_LEVEL="WARNING",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "acie",
+            "serve",
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--model",
+            str(ckpt),
+            "--drain",
+            "0",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
     deadline = time.monotonic() + 180
@@ -191,16 +226,22 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
 
     torch.set_num_threads(1)  # its fastest setting on 2 cores, as the server's workers use
     for j in range(20):
-        engine.counterfactual(images[j:j + 1], {"log_stellar_mass": target[j:j + 1]},
-                              physics_tolerance=tolerance or 1e9)
+        engine.counterfactual(
+            images[j : j + 1],
+            {"log_stellar_mass": target[j : j + 1]},
+            physics_tolerance=tolerance or 1e9,
+        )
     direct = []
     t_end = time.perf_counter() + min(args.seconds, 5.0)
     j = 0
     while time.perf_counter() < t_end:
         t0 = time.perf_counter()
         try:
-            engine.counterfactual(images[j % 64:j % 64 + 1], {"log_stellar_mass": target[j % 64]},
-                                  physics_tolerance=tolerance)
+            engine.counterfactual(
+                images[j % 64 : j % 64 + 1],
+                {"log_stellar_mass": target[j % 64]},
+                physics_tolerance=tolerance,
+            )
         except Exception:  # noqa: BLE001 - a refusal costs its time too
             pass
         direct.append((time.perf_counter() - t0) * 1e3)
@@ -221,21 +262,31 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         rest_bodies = []
         for j in range(64):
             req = pb.CounterfactualRequest(
-                request_id=f"r{j}", observation=pb.Tensor(
-                    shape=[1, *engine.image_shape], dtype="float32",
-                    data=np.ascontiguousarray(images[j:j + 1], "<f4").tobytes()),
-                interventions={"log_stellar_mass": float(target[j])})
+                request_id=f"r{j}",
+                observation=pb.Tensor(
+                    shape=[1, *engine.image_shape],
+                    dtype="float32",
+                    data=np.ascontiguousarray(images[j : j + 1], "<f4").tobytes(),
+                ),
+                interventions={"log_stellar_mass": float(target[j])},
+            )
             if tolerance is not None:
                 req.physics_tolerance = tolerance
             grpc_reqs.append(req)
-            body = {"request_id": f"r{j}", "observation": encode_b64(images[j:j + 1]),
-                    "interventions": {"log_stellar_mass": float(target[j])}}
+            body = {
+                "request_id": f"r{j}",
+                "observation": encode_b64(images[j : j + 1]),
+                "interventions": {"log_stellar_mass": float(target[j])},
+            }
             if tolerance is not None:
                 body["physics_tolerance"] = tolerance
             rest_bodies.append(body)
-        http = httpx.Client(base_url=http_url, headers={"Authorization": f"Bearer {token}"},
-                            limits=httpx.Limits(max_connections=200,
-                                                max_keepalive_connections=200), timeout=60)
+        http = httpx.Client(
+            base_url=http_url,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            timeout=60,
+        )
         counter = iter(range(10**12))
 
         def grpc_call(i: int) -> None:
@@ -263,11 +314,14 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
                 lat, errors, wall = _drive(calls[protocol], c, args.seconds)
                 cpu = _cpu_seconds(proc.pid) - cpu0
                 results[protocol][str(c)] = {
-                    **_percentiles(lat), "requests": len(lat), "errors": errors,
+                    **_percentiles(lat),
+                    "requests": len(lat),
+                    "errors": errors,
                     "throughput_rps": len(lat) / wall,
                     # CPU the server spent per answered request: independent of other load
                     "server_cpu_ms_per_request": cpu * 1e3 / max(1, len(lat)),
-                    "server_cpu_cores_used": cpu / wall}
+                    "server_cpu_cores_used": cpu / wall,
+                }
         http.close()
         channel.close()
     finally:
@@ -277,33 +331,51 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    out = {"model_version": engine.model_version, "trained_model": trained,
-           "image_shape": list(engine.image_shape), "cores": os.cpu_count(),
-           "load_average_1min": os.getloadavg()[0], "in_process_one_image": direct_p,
-           "in_process_throughput_rps": direct_tp, "served": results}
+    out = {
+        "model_version": engine.model_version,
+        "trained_model": trained,
+        "image_shape": list(engine.image_shape),
+        "cores": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
+        "in_process_one_image": direct_p,
+        "in_process_throughput_rps": direct_tp,
+        "served": results,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"serving benchmark: model {engine.model_version[:12]} "
-          f"({'trained' if trained else 'UNTRAINED stand-in, relaxed physics tolerance'}), "
-          f"images {tuple(engine.image_shape)}, {os.cpu_count()} cores")
-    print(f"peer, in-process engine, one image: p50 {direct_p['p50_ms']:.1f} ms, "
-          f"p95 {direct_p['p95_ms']:.1f} ms, {direct_tp:.1f} req/s")
-    print(f"{'protocol':>8s} {'clients':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'req/s':>8s} "
-          f"{'errors':>6s} {'p50/peer':>8s} {'rps/peer':>8s} {'srv cpu ms/req':>14s}")
+    print(
+        f"serving benchmark: model {engine.model_version[:12]} "
+        f"({'trained' if trained else 'UNTRAINED stand-in, relaxed physics tolerance'}), "
+        f"images {tuple(engine.image_shape)}, {os.cpu_count()} cores"
+    )
+    print(
+        f"peer, in-process engine, one image: p50 {direct_p['p50_ms']:.1f} ms, "
+        f"p95 {direct_p['p95_ms']:.1f} ms, {direct_tp:.1f} req/s"
+    )
+    print(
+        f"{'protocol':>8s} {'clients':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'req/s':>8s} "
+        f"{'errors':>6s} {'p50/peer':>8s} {'rps/peer':>8s} {'srv cpu ms/req':>14s}"
+    )
     for protocol, levels in results.items():
         for c, r in levels.items():
-            print(f"{protocol:>8s} {c:>7s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
-                  f"{r['throughput_rps']:8.1f} {r['errors']:6d} "
-                  f"{r['p50_ms'] / direct_p['p50_ms']:8.2f} {r['throughput_rps'] / direct_tp:8.2f} "
-                  f"{r['server_cpu_ms_per_request']:14.2f}")
+            print(
+                f"{protocol:>8s} {c:>7s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
+                f"{r['throughput_rps']:8.1f} {r['errors']:6d} "
+                f"{r['p50_ms'] / direct_p['p50_ms']:8.2f} {r['throughput_rps'] / direct_tp:8.2f} "
+                f"{r['server_cpu_ms_per_request']:14.2f}"
+            )
     for protocol, levels in results.items():
         if "50" in levels:
             p95 = levels["50"]["p95_ms"]
-            print(f"goal p95 <= 100 ms at 50 clients ({protocol}): "
-                  f"{'met' if p95 <= 100 else 'NOT met'} ({p95:.1f} ms)")
-    print(f"1-min load average during the run: {out['load_average_1min']:.1f} on "
-          f"{os.cpu_count()} cores (wall times include waiting for a core)")
+            print(
+                f"goal p95 <= 100 ms at 50 clients ({protocol}): "
+                f"{'met' if p95 <= 100 else 'NOT met'} ({p95:.1f} ms)"
+            )
+    print(
+        f"1-min load average during the run: {out['load_average_1min']:.1f} on "
+        f"{os.cpu_count()} cores (wall times include waiting for a core)"
+    )
 
 
 if __name__ == "__main__":

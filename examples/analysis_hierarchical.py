@@ -35,30 +35,41 @@ from acie.galaxy.simulator import GalaxySimulator
 def main(out: str = "analysis_hierarchical.png") -> None:
     sim = GalaxySimulator(image_size=32, bands=("r",), seed=0)
     truth = true_mass_luminosity_relation(sim, n=200_000)
-    surveys = random_surveys(12, n_galaxies=[150, 300, 600] * 4, offset_sd_dex=0.1,
-                             slope_sd=0.05, seed=3)
+    surveys = random_surveys(
+        12, n_galaxies=[150, 300, 600] * 4, offset_sd_dex=0.1, slope_sd=0.05, seed=3
+    )
     catalogue = simulate_survey_catalogue(sim, surveys, seed=4)
     with tempfile.TemporaryDirectory() as tmp:
         path = save_catalogue(catalogue, Path(tmp) / "surveys.parquet")
         catalogue = load_catalogue(path, columns=["survey_id", "mass", "luminosity"])
-    print(f"{len(catalogue)} galaxies in {catalogue.survey_id.nunique()} surveys; "
-          f"units {catalogue.attrs['units']}")
+    print(
+        f"{len(catalogue)} galaxies in {catalogue.survey_id.nunique()} surveys; "
+        f"units {catalogue.attrs['units']}"
+    )
 
     fit = fit_hierarchical_model(
-        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", catalogue)
+        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", catalogue
+    )
     print(fit.summary())
     slope = fit.fixed_effects.loc["log(luminosity)"]
-    print(f"true slope {truth.slope:.4f}; mixed model {slope.estimate:.4f} ± "
-          f"{slope.std_error:.4f} ({(slope.estimate - truth.slope) / slope.std_error:+.2f} s.e.)")
+    print(
+        f"true slope {truth.slope:.4f}; mixed model {slope.estimate:.4f} ± "
+        f"{slope.std_error:.4f} ({(slope.estimate - truth.slope) / slope.std_error:+.2f} s.e.)"
+    )
     pooled = weighted_linear_fit("np.log(mass) ~ np.log(luminosity)", catalogue)
     ps, pse = pooled.params.iloc[1], pooled.std_errors.iloc[1]
-    print(f"pooled OLS {ps:.4f} ± {pse:.4f} (its s.e. ignores the survey-to-survey "
-          f"scatter of slopes: {(ps - truth.slope) / pse:+.2f} s.e. from the truth)")
+    print(
+        f"pooled OLS {ps:.4f} ± {pse:.4f} (its s.e. ignores the survey-to-survey "
+        f"scatter of slopes: {(ps - truth.slope) / pse:+.2f} s.e. from the truth)"
+    )
     tilts = np.array([s.slope_offset for s in surveys])
     blup = fit.group_effects.loc[[s.name for s in surveys], "log(luminosity)"].to_numpy()
     print("drawn survey tilts:", np.round(tilts, 3))
-    print("BLUP slopes:       ", np.round(blup, 3),
-          f"(correlation {np.corrcoef(tilts, blup)[0, 1]:.2f})")
+    print(
+        "BLUP slopes:       ",
+        np.round(blup, 3),
+        f"(correlation {np.corrcoef(tilts, blup)[0, 1]:.2f})",
+    )
     fig = hierarchical_fit_figure(fit, x_unit="ln(L / L_sun)", y_unit="ln(M / M_sun)")
     print("wrote", save_figure(fig, out))
 

@@ -36,14 +36,20 @@ def main(prefix: str = "analysis_selection") -> None:
 
     injected = flux_limited(19.5, width_mag=0.4).sample(parent, seed=99)
     estimated = estimate_completeness(parent["mag_r"], injected)
-    print(f"estimated completeness: r50 = {estimated.limit:.3f} ± {estimated.limit_se:.3f} "
-          f"mag, width {estimated.width:.3f} ± {estimated.width_se:.3f} mag (true 19.5, 0.4)")
+    print(
+        f"estimated completeness: r50 = {estimated.limit:.3f} ± {estimated.limit_se:.3f} "
+        f"mag, width {estimated.width:.3f} ± {estimated.width_se:.3f} mag (true 19.5, 0.4)"
+    )
 
     cases = [
         ("flux", flux_limited(19.5, width_mag=0.4), "log_luminosity", "log_stellar_mass"),
         ("flux_estimated", estimated, "log_luminosity", "log_stellar_mass"),
-        ("surface_brightness", surface_brightness_limited(22.5, width_mag=0.4), "log_size",
-         "log_stellar_mass"),
+        (
+            "surface_brightness",
+            surface_brightness_limited(22.5, width_mag=0.4),
+            "log_size",
+            "log_stellar_mass",
+        ),
     ]
     for name, completeness, y, x in cases:
         formula = f"{y} ~ {x}"
@@ -51,17 +57,21 @@ def main(prefix: str = "analysis_selection") -> None:
         fits = {
             "parent (truth)": weighted_linear_fit(formula, parent),
             "naive": weighted_linear_fit(formula, selected),
-            "IPW": weighted_linear_fit(formula, selected,
-                                       weights=inverse_propensity_weights(completeness(selected))),
+            "IPW": weighted_linear_fit(
+                formula, selected, weights=inverse_propensity_weights(completeness(selected))
+            ),
         }
         t = fits["parent (truth)"].params[x]
         print(f"{name}: {len(selected)} of {len(parent)} selected; slope of {formula}:")
         for label, f in fits.items():
             b, se = f.params[x], f.std_errors[x]
-            print(f"  {label:<15} {b:.4f} ± {se:.4f}   bias {b - t:+.4f} = "
-                  f"{(b - t) / se:+.1f} s.e.   (effective n {f.effective_n:.0f})")
-        fig = selection_bias_figure(parent, selected, completeness, x=x, y=y, fits=fits,
-                                    units=UNITS)
+            print(
+                f"  {label:<15} {b:.4f} ± {se:.4f}   bias {b - t:+.4f} = "
+                f"{(b - t) / se:+.1f} s.e.   (effective n {f.effective_n:.0f})"
+            )
+        fig = selection_bias_figure(
+            parent, selected, completeness, x=x, y=y, fits=fits, units=UNITS
+        )
         print("  wrote", save_figure(fig, f"{prefix}_{name}.png"))
 
 

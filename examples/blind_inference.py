@@ -37,7 +37,9 @@ UNITS = ("dex (M_sun)", "dex (M_sun/yr)", "dex (kpc)", "dimensionless")
 N_FEATURES = 64
 
 
-def simulate(n: int, rng: np.random.Generator, projection: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    n: int, rng: np.random.Generator, projection: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Galaxy properties (n, 4) and image features (n, 64)."""
     log_mstar = rng.uniform(9.0, 11.5, n)
     quiescent = rng.random(n) < 1.0 / (1.0 + np.exp(-(log_mstar - 10.6) / 0.2))
@@ -49,12 +51,16 @@ def simulate(n: int, rng: np.random.Generator, projection: np.ndarray) -> tuple[
     sersic = np.clip(np.where(quiescent, 4.0, 1.2) + rng.normal(0, 0.5, n), 0.5, 6.0)
     props = np.column_stack([log_mstar, log_sfr, log_size, sersic])
     z = (props - [10.25, 0.0, 0.5, 2.5]) / [0.75, 0.7, 0.3, 1.5]
-    features = np.tanh(z @ projection[:4] + 0.3 * np.sin(z @ projection[4:8])) + rng.normal(0, 0.05, (n, N_FEATURES))
+    features = np.tanh(z @ projection[:4] + 0.3 * np.sin(z @ projection[4:8])) + rng.normal(
+        0, 0.05, (n, N_FEATURES)
+    )
     return props, features
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bits", type=int, default=2048, help="Paillier key size in bits")
     parser.add_argument("--galaxies", type=int, default=8, help="galaxies to predict blindly")
     parser.add_argument("--seed", type=int, default=7)
@@ -66,40 +72,53 @@ def main() -> None:
     # server side: train the probe on its own data ------------------------------------------
     train_props, train_features = simulate(4000, rng, projection)
     probe = Ridge(alpha=1.0).fit(train_features, train_props)
-    layer = EncryptedLinearLayer(probe.coef_, probe.intercept_,
-                                 precision=EncryptedLinearLayer.max_precision(probe.coef_))
+    layer = EncryptedLinearLayer(
+        probe.coef_, probe.intercept_, precision=EncryptedLinearLayer.max_precision(probe.coef_)
+    )
     server = BlindInferenceServer(layer=layer, pool_capacity=4 * args.galaxies)
 
     # client side: keys and private features --------------------------------------------------
     t0 = time.perf_counter()
     public_key, private_key = generate_keypair(args.bits)
     private_key.prepare()
-    print(f"client key: {public_key.bits}-bit, fingerprint {public_key.fingerprint[:16]}… "
-          f"({time.perf_counter() - t0:.2f} s)")
-    client = BlindInferenceClient(private_key=private_key, precision=24, value_bound=4.0)  # |tanh + noise| < 4
+    print(
+        f"client key: {public_key.bits}-bit, fingerprint {public_key.fingerprint[:16]}… "
+        f"({time.perf_counter() - t0:.2f} s)"
+    )
+    client = BlindInferenceClient(
+        private_key=private_key, precision=24, value_bound=4.0
+    )  # |tanh + noise| < 4
     true_props, features = simulate(args.galaxies, rng, projection)
 
     t0 = time.perf_counter()
     server.prefill(public_key)  # off the request path: r^n for re-randomising the outputs
-    print(f"server precomputed {4 * args.galaxies} randomness values in {time.perf_counter() - t0:.2f} s")
+    print(
+        f"server precomputed {4 * args.galaxies} randomness values in {time.perf_counter() - t0:.2f} s"
+    )
 
     blind = []
     t0 = time.perf_counter()
     for f in features:
-        request = json.dumps(client.request(f))             # client -> server (encrypted)
+        request = json.dumps(client.request(f))  # client -> server (encrypted)
         response = json.dumps(server.evaluate(json.loads(request), public_key=public_key))
         blind.append(client.decrypt(json.loads(response)))  # server -> client (encrypted)
     blind = np.array(blind)
     elapsed = time.perf_counter() - t0
     plain = probe.predict(features)
-    print(f"{args.galaxies} blind inferences in {elapsed:.2f} s "
-          f"({elapsed / args.galaxies * 1e3:.0f} ms each); request size {len(request) / 1024:.1f} KiB")
-    print(f"max |blind - plaintext probe| = {np.max(np.abs(blind - plain)):.2e} "
-          f"(weight quantisation at {layer.precision} bits)")
+    print(
+        f"{args.galaxies} blind inferences in {elapsed:.2f} s "
+        f"({elapsed / args.galaxies * 1e3:.0f} ms each); request size {len(request) / 1024:.1f} KiB"
+    )
+    print(
+        f"max |blind - plaintext probe| = {np.max(np.abs(blind - plain)):.2e} "
+        f"(weight quantisation at {layer.precision} bits)"
+    )
     print(f"\n{'property':<18s}{'unit':<16s}{'true':>8s}{'blind':>8s}{'plain':>8s}")
     for i in range(min(args.galaxies, 4)):
         for j, name in enumerate(PROPERTIES):
-            print(f"{name:<18s}{UNITS[j]:<16s}{true_props[i, j]:8.3f}{blind[i, j]:8.3f}{plain[i, j]:8.3f}")
+            print(
+                f"{name:<18s}{UNITS[j]:<16s}{true_props[i, j]:8.3f}{blind[i, j]:8.3f}{plain[i, j]:8.3f}"
+            )
         print()
 
     if args.plot:

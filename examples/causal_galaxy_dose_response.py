@@ -49,18 +49,24 @@ def main(output: Path) -> None:
     observational = [data["colour_gr"][idx == k].mean() for k in range(len(centres))]
 
     adjust = sorted(backdoor_adjustment_set(scm.graph, "log_stellar_mass", "colour_gr"))
-    slope = dose_response_derivative(outcome=data["colour_gr"].to_numpy(),
-                                     treatment=data["log_stellar_mass"].to_numpy(),
-                                     covariates=data[adjust].to_numpy(), at=10.5)
+    slope = dose_response_derivative(
+        outcome=data["colour_gr"].to_numpy(),
+        treatment=data["log_stellar_mass"].to_numpy(),
+        covariates=data[adjust].to_numpy(),
+        at=10.5,
+    )
     print(f"adjustment set for log_stellar_mass -> colour_gr: {adjust}")
-    print(f"doubly robust slope at 10.5: {slope.estimate:.3f} ± {slope.std_error:.3f} mag/dex "
-          f"(closed form {np.gradient(exact, fine)[np.argmin(abs(fine - 10.5))]:.3f})")
+    print(
+        f"doubly robust slope at 10.5: {slope.estimate:.3f} ± {slope.std_error:.3f} mag/dex "
+        f"(closed form {np.gradient(exact, fine)[np.argmin(abs(fine - 10.5))]:.3f})"
+    )
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
     ax.plot(fine, exact, color="k", lw=1.2, label="E[colour | do(M*)], closed form")
     ax.errorbar(grid, sampled, yerr=errors, fmt="o", ms=4, label="E[colour | do(M*)], SCM samples")
-    ax.plot(centres, observational, "s--", ms=4, color="tab:red",
-            label="E[colour | M*], observational")
+    ax.plot(
+        centres, observational, "s--", ms=4, color="tab:red", label="E[colour | M*], observational"
+    )
     ax.set_xlabel(r"$\log_{10}(M_\star / M_\odot)$ [dex]")
     ax.set_ylabel(r"$g - r$ colour [mag]")
     ax.legend(fontsize=8)

@@ -32,24 +32,40 @@ def main() -> None:
         args.token = local_token()
     with GrpcClient(args.target, token=args.token) as client:
         health = client.health()
-        print(f"server {health['status']}, model {health['model_version'][:12]}…, "
-              f"GPUs {health['gpu_count']}")
+        print(
+            f"server {health['status']}, model {health['model_version'][:12]}…, "
+            f"GPUs {health['gpu_count']}"
+        )
         gal = GalaxySimulator(image_size=64).sample(8, seed=11)
         lm = gal.properties["log_stellar_mass"]
         ans = client.counterfactual(gal.images[:1], {"log_stellar_mass": float(lm[0] + 0.301)})
-        print(f"unary: confidence {ans.confidence[0]:.3f}, violation {ans.violation_score[0]:.4f}, "
-              f"{ans.latency_ms:.1f} ms")
-        requests = [{"request_id": f"gal-{i}", "observation": gal.images[i:i + 1],
-                     "interventions": {"log_stellar_mass": float(np.clip(lm[i] + 0.301, 7, 12.5))}}
-                    for i in range(7)]
-        requests.append({"request_id": "oops", "observation": gal.images[7:8],
-                         "interventions": {"dark_matter_fraction": 0.5}})
+        print(
+            f"unary: confidence {ans.confidence[0]:.3f}, violation {ans.violation_score[0]:.4f}, "
+            f"{ans.latency_ms:.1f} ms"
+        )
+        requests = [
+            {
+                "request_id": f"gal-{i}",
+                "observation": gal.images[i : i + 1],
+                "interventions": {"log_stellar_mass": float(np.clip(lm[i] + 0.301, 7, 12.5))},
+            }
+            for i in range(7)
+        ]
+        requests.append(
+            {
+                "request_id": "oops",
+                "observation": gal.images[7:8],
+                "interventions": {"dark_matter_fraction": 0.5},
+            }
+        )
         for out in client.stream(requests):
             if isinstance(out, Exception):
                 print(f"{out.request_id}: error {out}")
             else:
-                print(f"{out.request_id}: confidence {out.confidence[0]:.3f}, "
-                      f"violation {out.violation_score[0]:.4f}")
+                print(
+                    f"{out.request_id}: confidence {out.confidence[0]:.3f}, "
+                    f"violation {out.violation_score[0]:.4f}"
+                )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ def local_token(sub: str = "example-user") -> str:
     from acie.serve.auth import load_or_create_local_secret, mint_token
 
     s = get_settings()
-    secret = (s.JWT_SECRET.get_secret_value() if s.JWT_SECRET is not None
-              else load_or_create_local_secret(s.ACIE_DATA_DIR)[0])
+    secret = (
+        s.JWT_SECRET.get_secret_value()
+        if s.JWT_SECRET is not None
+        else load_or_create_local_secret(s.ACIE_DATA_DIR)[0]
+    )
     return mint_token(subject=sub, secret=secret, audience=s.JWT_AUDIENCE, issuer=s.JWT_ISSUER)
 
 
@@ -41,16 +44,22 @@ def main() -> None:
     with RestClient(args.url, token=args.token or local_token()) as client:
         model = client.models()[0]
         c, h, _ = model["image_shape"]
-        print(f"model {model['name']} {model['version'][:12]}…, images {tuple(model['image_shape'])}")
+        print(
+            f"model {model['name']} {model['version'][:12]}…, images {tuple(model['image_shape'])}"
+        )
         gal = GalaxySimulator(image_size=h, bands=("g", "r", "i")[:c]).sample(2, seed=7)
         target = np.clip(gal.properties["log_stellar_mass"] + np.log10(2.0), 7.0, 12.5)
 
         for i in range(2):
-            ans = client.counterfactual(gal.images[i:i + 1], {"log_stellar_mass": float(target[i])})
-            print(f"galaxy {i}: log M* {gal.properties['log_stellar_mass'][i]:.2f} -> "
-                  f"{ans.counterfactual_properties['log_stellar_mass'][0]:.2f} dex; "
-                  f"confidence {ans.confidence[0]:.3f}, physics violation "
-                  f"{ans.violation_score[0]:.4f}, server {ans.latency_ms:.1f} ms")
+            ans = client.counterfactual(
+                gal.images[i : i + 1], {"log_stellar_mass": float(target[i])}
+            )
+            print(
+                f"galaxy {i}: log M* {gal.properties['log_stellar_mass'][i]:.2f} -> "
+                f"{ans.counterfactual_properties['log_stellar_mass'][0]:.2f} dex; "
+                f"confidence {ans.confidence[0]:.3f}, physics violation "
+                f"{ans.violation_score[0]:.4f}, server {ans.latency_ms:.1f} ms"
+            )
 
         job = client.submit_job(gal.images[:1], {"log_stellar_mass": float(target[0])})
         for msg in client.progress(job["job_id"]):
@@ -65,8 +74,10 @@ def main() -> None:
     band = min(1, c - 1)  # r band when present
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
     extent = [0, h * 0.396, 0, h * 0.396]  # SDSS pixel scale, arcsec
-    for ax, img, title in ((axes[0], gal.images[0, band], "observed"),
-                           (axes[1], done.images[0, band], "2x stellar mass (counterfactual)")):
+    for ax, img, title in (
+        (axes[0], gal.images[0, band], "observed"),
+        (axes[1], done.images[0, band], "2x stellar mass (counterfactual)"),
+    ):
         im = ax.imshow(np.arcsinh(img / 0.01), origin="lower", cmap="magma", extent=extent)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("x [arcsec]")

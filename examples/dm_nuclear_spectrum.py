@@ -18,19 +18,40 @@ from acie.darkmatter import nuclear, plots, reach, uncertainty
 def main(out: Path) -> None:
     e = np.linspace(0.5, 60, 120) * u.keV
     sigma = 1e-45 * u.cm**2
-    halos = uncertainty.sample_halos("baxter2021", {"v0": stats.norm(238, 10), "vesc": stats.norm(544, 30),
-                                                    "rho": stats.norm(0.3, 0.05)}, 200, seed=1)
-    bands = {f"{t}, 50 GeV": uncertainty.propagate(lambda h, t=t: nuclear.dr_de(e, 50 * u.GeV, sigma, t, halo=h), halos)
-             for t in ("Xe", "NaI")}
-    plots.save_figure(plots.plot_spectrum(e, bands, title="SI, σ_n = 1e-45 cm², SHM (Baxter 2021) ± MC"),
-                      out / "nuclear_spectra.png")
+    halos = uncertainty.sample_halos(
+        "baxter2021",
+        {"v0": stats.norm(238, 10), "vesc": stats.norm(544, 30), "rho": stats.norm(0.3, 0.05)},
+        200,
+        seed=1,
+    )
+    bands = {
+        f"{t}, 50 GeV": uncertainty.propagate(
+            lambda h, t=t: nuclear.dr_de(e, 50 * u.GeV, sigma, t, halo=h), halos
+        )
+        for t in ("Xe", "NaI")
+    }
+    plots.save_figure(
+        plots.plot_spectrum(e, bands, title="SI, σ_n = 1e-45 cm², SHM (Baxter 2021) ± MC"),
+        out / "nuclear_spectra.png",
+    )
     masses = np.geomspace(5, 1000, 30) * u.GeV
-    curve = reach.nuclear_reach(masses, 1 * u.t * u.yr, target="Xe", e_min=3 * u.keV, e_max=40 * u.keV,
-                                background=1.0, method="fc")
-    plots.save_figure(plots.plot_reach([curve], title="Xe, 1 t yr, 3-40 keV, b = 1 (Feldman-Cousins)"),
-                      out / "nuclear_reach.pdf")
+    curve = reach.nuclear_reach(
+        masses,
+        1 * u.t * u.yr,
+        target="Xe",
+        e_min=3 * u.keV,
+        e_max=40 * u.keV,
+        background=1.0,
+        method="fc",
+    )
+    plots.save_figure(
+        plots.plot_reach([curve], title="Xe, 1 t yr, 3-40 keV, b = 1 (Feldman-Cousins)"),
+        out / "nuclear_reach.pdf",
+    )
     best = np.argmin(curve.cross_section)
-    print(f"best Xe sensitivity {curve.cross_section[best]:.3g} at {masses[best]:.3g}; figures in {out}")
+    print(
+        f"best Xe sensitivity {curve.cross_section[best]:.3g} at {masses[best]:.3g}; figures in {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,28 +24,45 @@ def main(out: str = "galaxy_counterfactual.png") -> None:
     doubled = factual.properties["log_stellar_mass"] + np.log10(2.0)
     cf = sim.counterfactual(factual, {"log_stellar_mass": doubled})
 
-    for name in ("log_stellar_mass", "log_sfr", "log_size", "sersic_n", "log_luminosity",
-                 "velocity_dispersion"):
+    for name in (
+        "log_stellar_mass",
+        "log_sfr",
+        "log_size",
+        "sersic_n",
+        "log_luminosity",
+        "velocity_dispersion",
+    ):
         d = cf.properties[name] - factual.properties[name]
         print(f"{name:<20} change: {np.array2string(d, precision=3)}")
-    print("halo mass unchanged:", np.array_equal(cf.properties["log_halo_mass"],
-                                                factual.properties["log_halo_mass"]))
+    print(
+        "halo mass unchanged:",
+        np.array_equal(cf.properties["log_halo_mass"], factual.properties["log_halo_mass"]),
+    )
 
     print("violation score [dex], counterfactual:", violation_score(cf.physics_inputs()))
     res = enforce(cf.properties, fixed=["log_stellar_mass"])  # refuses if unphysical
     print(f"physics check passed in {res.steps} projection steps")
 
     def measured_l(b):
-        return measure_properties(b.images, bands=b.bands, pixel_scale=b.pixel_scale,
-                                  luminosity_distance=b.luminosity_distance,
-                                  angular_diameter_distance=b.angular_diameter_distance,
-                                  psf_fwhm=b.nuisances["psf_fwhm"])["log_luminosity"]
+        return measure_properties(
+            b.images,
+            bands=b.bands,
+            pixel_scale=b.pixel_scale,
+            luminosity_distance=b.luminosity_distance,
+            angular_diameter_distance=b.angular_diameter_distance,
+            psf_fwhm=b.nuisances["psf_fwhm"],
+        )["log_luminosity"]
 
-    print("measured change of log L_r from the images:",
-          np.array2string(measured_l(cf) - measured_l(factual), precision=3))
-    print("true change of log L_r:                      ",
-          np.array2string(cf.properties["log_luminosity"] - factual.properties["log_luminosity"],
-                          precision=3))
+    print(
+        "measured change of log L_r from the images:",
+        np.array2string(measured_l(cf) - measured_l(factual), precision=3),
+    )
+    print(
+        "true change of log L_r:                      ",
+        np.array2string(
+            cf.properties["log_luminosity"] - factual.properties["log_luminosity"], precision=3
+        ),
+    )
 
     from acie.galaxy.plots import counterfactual_figure
 

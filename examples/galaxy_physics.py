@@ -33,22 +33,29 @@ def main() -> None:
     except PhysicsViolationError as exc:
         print("refused:", exc)
     res = enforce(cf.properties, fixed=["velocity_dispersion", "log_halo_mass"])
-    print(f"letting the other properties move: converged in {res.steps} steps, "
-          f"log R_e {np.round(cf.properties['log_size'], 2)} -> "
-          f"{np.round(res.properties['log_size'], 2)}")
+    print(
+        f"letting the other properties move: converged in {res.steps} steps, "
+        f"log R_e {np.round(cf.properties['log_size'], 2)} -> "
+        f"{np.round(res.properties['log_size'], 2)}"
+    )
 
     # 2. do(M* = 10^11.8 M_sun): more stars than some haloes have baryons for
     cf = sim.counterfactual(batch, {"log_stellar_mass": 11.8}, render=False)
-    print("log M_h:", np.round(cf.properties["log_halo_mass"], 2),
-          " baryon score [dex]:",
-          np.round(violation_scores(cf.physics_inputs())["baryon_fraction"], 3))
+    print(
+        "log M_h:",
+        np.round(cf.properties["log_halo_mass"], 2),
+        " baryon score [dex]:",
+        np.round(violation_scores(cf.physics_inputs())["baryon_fraction"], 3),
+    )
     try:
         enforce(cf.properties, fixed=fixed_for_counterfactual(["log_stellar_mass"]))
     except PhysicsViolationError as exc:
         print(f"refused (score={exc.score:.3f} dex, tolerance={exc.tolerance}):", exc)
     geometric = enforce(cf.properties, fixed=["log_stellar_mass"])
-    print("geometric projection would move the halo to log M_h =",
-          np.round(geometric.properties["log_halo_mass"], 2))
+    print(
+        "geometric projection would move the halo to log M_h =",
+        np.round(geometric.properties["log_halo_mass"], 2),
+    )
 
 
 if __name__ == "__main__":

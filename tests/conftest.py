@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_TEST_URL = os.environ.get("ACIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -49,15 +50,17 @@ class PostgresDatabases:
 
         self.admin = make_url(POSTGRES_ADMIN_URL)
         self.conninfo = self.admin.set(drivername="postgresql").render_as_string(
-            hide_password=False)
+            hide_password=False
+        )
         self.checked = False
 
     def _connect(self):
         try:
             return self.psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3)
         except self.psycopg.OperationalError as err:
-            _unavailable(f"PostgreSQL at {self.admin.host}:{self.admin.port} is not "
-                         f"reachable: {err}")
+            _unavailable(
+                f"PostgreSQL at {self.admin.host}:{self.admin.port} is not reachable: {err}"
+            )
 
     def create(self, *, template: str | None = None) -> str:
         """A new database (optionally a copy of ``template``); returns its SQLAlchemy URL."""
@@ -65,15 +68,18 @@ class PostgresDatabases:
         with self._connect() as conn:
             if not self.checked:
                 row = conn.execute(
-                    "select 1 from pg_available_extensions where name = 'vector'").fetchone()
+                    "select 1 from pg_available_extensions where name = 'vector'"
+                ).fetchone()
                 if row is None:
-                    _unavailable("the pgvector extension is not installed "
-                                 "(run scripts/pgvector.sh)")
+                    _unavailable(
+                        "the pgvector extension is not installed (run scripts/pgvector.sh)"
+                    )
                 self.checked = True
             suffix = f' TEMPLATE "{template}"' if template else ""
             conn.execute(f'CREATE DATABASE "{name}"{suffix}')
         return self.admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
+            hide_password=False
+        )
 
     def drop(self, url: str) -> None:
         from sqlalchemy import make_url

@@ -16,7 +16,9 @@ def test_version():
     assert __version__ in result.output
 
 
-@pytest.mark.parametrize("group", ["dm", "causal", "galaxy", "model", "keys", "auth", "ops", "admin", "serve"])
+@pytest.mark.parametrize(
+    "group", ["dm", "causal", "galaxy", "model", "keys", "auth", "ops", "admin", "serve"]
+)
 def test_every_group_has_help(group):
     result = runner.invoke(app, [group, "--help"])
     assert result.exit_code == 0, result.output
@@ -24,5 +26,7 @@ def test_every_group_has_help(group):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "acie", "version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "acie", "version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"acie {__version__}"

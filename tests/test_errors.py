@@ -7,7 +7,9 @@ def all_error_classes():
     return [
         obj
         for obj in vars(errors).values()
-        if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == errors.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, Exception)
+        and obj.__module__ == errors.__name__
     ]
 
 
@@ -15,7 +17,11 @@ def all_error_classes():
 def test_every_error_is_an_acie_error_and_a_builtin(cls):
     assert issubclass(cls, errors.AcieError)
     if cls is not errors.AcieError:
-        builtin_bases = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (object, Exception, BaseException)]
+        builtin_bases = [
+            b
+            for b in cls.__mro__
+            if b.__module__ == "builtins" and b not in (object, Exception, BaseException)
+        ]
         assert builtin_bases, f"{cls.__name__} should also inherit a matching built-in"
 
 

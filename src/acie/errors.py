@@ -122,8 +122,9 @@ class EstimationError(AcieError, RuntimeError):
 class PhysicsViolationError(AcieError, RuntimeError):
     """A result violates physical constraints beyond the tolerance."""
 
-    def __init__(self, message: str, *, score: float | None = None,
-                 tolerance: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, score: float | None = None, tolerance: float | None = None
+    ) -> None:
         self.score = score
         self.tolerance = tolerance
         super().__init__(message)

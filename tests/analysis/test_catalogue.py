@@ -13,8 +13,14 @@ from acie.errors import DataFormatError, InputValidationError, UnknownNameError
 @pytest.fixture
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    f = pd.DataFrame({"survey_id": ["A", "B", "A", "C"], "mass": 10 ** rng.uniform(9, 11, 4),
-                      "luminosity": 10 ** rng.uniform(9, 11, 4), "redshift": [0.1, 0.2, 0.15, 0.09]})
+    f = pd.DataFrame(
+        {
+            "survey_id": ["A", "B", "A", "C"],
+            "mass": 10 ** rng.uniform(9, 11, 4),
+            "luminosity": 10 ** rng.uniform(9, 11, 4),
+            "redshift": [0.1, 0.2, 0.15, 0.09],
+        }
+    )
     f.attrs["units"] = {"mass": "solMass", "luminosity": "solLum"}
     return f
 

@@ -41,8 +41,9 @@ def test_random_intercepts_match_lme4_on_dietox(dietox):
     fe = fit.fixed_effects
     np.testing.assert_allclose(fe["estimate"], [15.723523, 6.942505], rtol=1e-4)
     np.testing.assert_allclose(fe["std_error"], [0.78805374, 0.03338727], rtol=1e-3)
-    np.testing.assert_allclose(fit.variance_components.loc["Pig Intercept Var", "estimate"],
-                               40.39395, rtol=1e-4)
+    np.testing.assert_allclose(
+        fit.variance_components.loc["Pig Intercept Var", "estimate"], 40.39395, rtol=1e-4
+    )
     np.testing.assert_allclose(fit.residual_variance, 11.36692, rtol=1e-4)
     np.testing.assert_allclose(fit.log_likelihood, -2404.775, rtol=1e-5)
     assert fit.n_groups == 72 and fit.n_obs == 861 and fit.converged
@@ -63,13 +64,17 @@ def test_random_slopes_match_lme4_on_dietox(dietox):
     np.testing.assert_allclose(fit.fixed_effects["estimate"], [15.738650, 6.939014], rtol=1e-4)
     np.testing.assert_allclose(fit.fixed_effects["std_error"], [0.5501253, 0.0798254], rtol=1e-3)
     np.testing.assert_allclose(fit.residual_variance, 6.03745, rtol=1e-3)
-    np.testing.assert_allclose(fit.random_covariance.to_numpy().ravel(),
-                               [19.4934552, 0.2938323, 0.2938323, 0.4160620], rtol=1e-2)
+    np.testing.assert_allclose(
+        fit.random_covariance.to_numpy().ravel(),
+        [19.4934552, 0.2938323, 0.2938323, 0.4160620],
+        rtol=1e-2,
+    )
     np.testing.assert_allclose(fit.log_likelihood, -2217.047, rtol=1e-5)
     # lme4's (Time | Pig) means the same model (intercept implied)
     again = fit_hierarchical_model("Weight ~ Time + (Time | Pig)", dietox)
-    np.testing.assert_allclose(again.fixed_effects["estimate"], fit.fixed_effects["estimate"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        again.fixed_effects["estimate"], fit.fixed_effects["estimate"], rtol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +94,9 @@ def test_fit_recovers_the_true_relation_across_surveys(sim):
     slope, icpt = fe.loc["log(luminosity)"], fe.loc["Intercept"]
     assert abs(slope.estimate - truth.slope) < 3 * np.hypot(slope.std_error, truth.slope_se)
     ln10 = np.log(10)
-    assert abs(icpt.estimate - truth.intercept_ln) < 3 * np.hypot(icpt.std_error,
-                                                                  truth.intercept_se * ln10)
+    assert abs(icpt.estimate - truth.intercept_ln) < 3 * np.hypot(
+        icpt.std_error, truth.intercept_se * ln10
+    )
     # the survey variance interval covers the variance of the drawn offsets (in ln units)
     var = fit.variance_components.loc["survey_id Intercept Var"]
     drawn = np.var([s.mass_offset_dex * ln10 for s in surveys], ddof=1)
@@ -106,7 +112,8 @@ def test_random_slopes_across_surveys(sim):
     surveys = random_surveys(12, n_galaxies=250, offset_sd_dex=0.1, slope_sd=0.05, seed=3)
     cat = simulate_survey_catalogue(sim, surveys, seed=4)
     fit = fit_hierarchical_model(
-        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", cat)
+        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", cat
+    )
     slope = fit.fixed_effects.loc["log(luminosity)"]
     assert abs(slope.estimate - truth.slope) < 3 * slope.std_error
     assert fit.random_covariance.shape == (2, 2)
@@ -123,19 +130,21 @@ def test_parse_formula():
     assert parse_formula("y ~ (1 | g)").fixed == "y ~ 1"
 
 
-@pytest.mark.parametrize(("formula", "match"), [
-    ("y + x", "one '~'"),
-    ("y ~ x + (1 | g) + (1 | h)", "one grouping factor"),
-    ("y ~ x + (1 || g)", "'\\|\\|'"),
-    ("y ~ x + (1 | g", "unbalanced"),
-    ("y ~ x + 1 | g", "in parentheses"),
-    ("y ~ evil(x) + (1 | g)", "unknown function"),
-    ("y ~ x +  + (1 | g)", "empty term"),
-    ("y ~ x", "no random-effects term"),
-])
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("y + x", "one '~'"),
+        ("y ~ x + (1 | g) + (1 | h)", "one grouping factor"),
+        ("y ~ x + (1 || g)", "'\\|\\|'"),
+        ("y ~ x + (1 | g", "unbalanced"),
+        ("y ~ x + 1 | g", "in parentheses"),
+        ("y ~ evil(x) + (1 | g)", "unknown function"),
+        ("y ~ x +  + (1 | g)", "empty term"),
+        ("y ~ x", "no random-effects term"),
+    ],
+)
 def test_bad_formulas_raise(formula, match):
-    data = pd.DataFrame({"y": np.arange(20.0), "x": np.arange(20.0), "g": [0, 1] * 10,
-                         "h": 1})
+    data = pd.DataFrame({"y": np.arange(20.0), "x": np.arange(20.0), "g": [0, 1] * 10, "h": 1})
     with pytest.raises(InputValidationError, match=match):
         fit_hierarchical_model(formula, data)
 

@@ -36,15 +36,19 @@ def _labels(fig):
 
 @pytest.fixture(scope="module")
 def batch():
-    return GalaxySimulator(image_size=32, bands=("r",), seed=0).sample(3000, seed=3,
-                                                                       render=False)
+    return GalaxySimulator(image_size=32, bands=("r",), seed=0).sample(3000, seed=3, render=False)
 
 
 def test_response_curve_figure(tmp_path, batch):
     sim = GalaxySimulator(image_size=32, bands=("r",), seed=0)
-    curve = counterfactual_response(sim, batch[:200], treatment="log_halo_mass",
-                                    observable=model_flux("r"), grid=[11.5, 12.0, 12.5],
-                                    epsilon=1e-3)
+    curve = counterfactual_response(
+        sim,
+        batch[:200],
+        treatment="log_halo_mass",
+        observable=model_flux("r"),
+        grid=[11.5, 12.0, 12.5],
+        epsilon=1e-3,
+    )
     fig = response_curve_figure(curve, reference=([11.5, 12.5], [1.0, 0.4]))
     path = save_figure(fig, tmp_path / "curve.png")
     h, w = _png_size(path)[:2]
@@ -58,8 +62,9 @@ def test_hierarchical_and_selection_figures(tmp_path, batch):
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(6), 50)
     x = rng.normal(size=g.size)
-    data = pd.DataFrame({"y": 1 + 2 * x + rng.normal(0, 0.5, 6)[g] + rng.normal(0, 0.3, g.size),
-                         "x": x, "g": g})
+    data = pd.DataFrame(
+        {"y": 1 + 2 * x + rng.normal(0, 0.5, 6)[g] + rng.normal(0, 0.3, g.size), "x": x, "g": g}
+    )
     fit = fit_hierarchical_model("y ~ x + (1 | g)", data)
     fig = hierarchical_fit_figure(fit, x_unit="mag", y_unit="dex")
     assert save_figure(fig, tmp_path / "mixed.pdf").stat().st_size > 1000
@@ -68,11 +73,21 @@ def test_hierarchical_and_selection_figures(tmp_path, batch):
     frame = photometry_frame(batch)
     c = flux_limited(19.5)
     sel = frame[c.sample(frame, seed=0)]
-    fits = {"naive": weighted_linear_fit("log_luminosity ~ log_stellar_mass", sel),
-            "IPW": weighted_linear_fit("log_luminosity ~ log_stellar_mass", sel,
-                                       weights=inverse_propensity_weights(c(sel)))}
-    fig = selection_bias_figure(frame, sel, c, x="log_stellar_mass", y="log_luminosity",
-                                fits=fits, units={"log_stellar_mass": "dex(solMass)"})
+    fits = {
+        "naive": weighted_linear_fit("log_luminosity ~ log_stellar_mass", sel),
+        "IPW": weighted_linear_fit(
+            "log_luminosity ~ log_stellar_mass", sel, weights=inverse_propensity_weights(c(sel))
+        ),
+    }
+    fig = selection_bias_figure(
+        frame,
+        sel,
+        c,
+        x="log_stellar_mass",
+        y="log_luminosity",
+        fits=fits,
+        units={"log_stellar_mass": "dex(solMass)"},
+    )
     save_figure(fig, tmp_path / "sel.png")
     assert "[mag]" in _labels(fig)[0][0]
     with pytest.raises(InputValidationError, match=".png or .pdf"):
@@ -80,17 +95,44 @@ def test_hierarchical_and_selection_figures(tmp_path, batch):
 
 
 def test_public_surface():
-    assert analysis.__all__ == sorted([
-        "CatalogueFormat", "CompletenessFunction", "HierarchicalFit", "LinearFit",
-        "MassLuminosityRelation", "Observable", "ParsedFormula", "ResponseCurve",
-        "SelectionKind", "SurveySpec", "apparent_magnitude", "counterfactual_response",
-        "estimate_completeness", "fit_hierarchical_model", "flux_limited",
-        "hierarchical_fit_figure", "image_total_flux", "inverse_propensity_weights",
-        "load_catalogue", "mean_surface_brightness", "model_flux", "observational_response",
-        "parse_formula", "photometry_frame", "property_observable", "random_surveys",
-        "response_curve_figure", "save_catalogue", "save_figure", "selection_bias_figure",
-        "simulate_survey_catalogue", "surface_brightness_limited",
-        "true_mass_luminosity_relation", "weighted_linear_fit"])
+    assert analysis.__all__ == sorted(
+        [
+            "CatalogueFormat",
+            "CompletenessFunction",
+            "HierarchicalFit",
+            "LinearFit",
+            "MassLuminosityRelation",
+            "Observable",
+            "ParsedFormula",
+            "ResponseCurve",
+            "SelectionKind",
+            "SurveySpec",
+            "apparent_magnitude",
+            "counterfactual_response",
+            "estimate_completeness",
+            "fit_hierarchical_model",
+            "flux_limited",
+            "hierarchical_fit_figure",
+            "image_total_flux",
+            "inverse_propensity_weights",
+            "load_catalogue",
+            "mean_surface_brightness",
+            "model_flux",
+            "observational_response",
+            "parse_formula",
+            "photometry_frame",
+            "property_observable",
+            "random_surveys",
+            "response_curve_figure",
+            "save_catalogue",
+            "save_figure",
+            "selection_bias_figure",
+            "simulate_survey_catalogue",
+            "surface_brightness_limited",
+            "true_mass_luminosity_relation",
+            "weighted_linear_fit",
+        ]
+    )
     for name in analysis.__all__:
         assert getattr(analysis, name) is not None
     with pytest.raises(AttributeError):

@@ -52,16 +52,24 @@ def _check_bias_removed(parent, completeness, formula, term, seed=1):
 def test_flux_limit_malmquist_bias_removed(parent):
     # L_r at fixed M_*: a flux limit keeps the over-luminous (young, nearby) galaxies at
     # low mass, flattening the slope (Malmquist bias); r50 = 19.5 mag, width 0.4 mag
-    naive, ipw = _check_bias_removed(parent, flux_limited(19.5, width_mag=0.4),
-                                     "log_luminosity ~ log_stellar_mass", "log_stellar_mass")
+    naive, ipw = _check_bias_removed(
+        parent,
+        flux_limited(19.5, width_mag=0.4),
+        "log_luminosity ~ log_stellar_mass",
+        "log_stellar_mass",
+    )
     assert naive < 0
 
 
 def test_surface_brightness_limit_bias_removed(parent):
     # size–mass: a surface-brightness limit loses large diffuse galaxies at low mass,
     # steepening the relation; mu50 = 22.5 mag/arcsec^2, width 0.4 mag
-    naive, ipw = _check_bias_removed(parent, surface_brightness_limited(22.5, width_mag=0.4),
-                                     "log_size ~ log_stellar_mass", "log_stellar_mass")
+    naive, ipw = _check_bias_removed(
+        parent,
+        surface_brightness_limited(22.5, width_mag=0.4),
+        "log_size ~ log_stellar_mass",
+        "log_stellar_mass",
+    )
     assert naive > 0
 
 
@@ -80,8 +88,7 @@ def test_photometry_closed_forms():
     # 1 nanomaggy is AB 22.5; 100 nanomaggies is 17.5
     np.testing.assert_allclose(apparent_magnitude([1.0, 100.0]), [22.5, 17.5])
     # mean SB within R_e: half the flux over pi R_e^2 (R_e = 1 arcsec: m + 2.5 log10(2 pi))
-    np.testing.assert_allclose(mean_surface_brightness(20.0, 1.0),
-                               20.0 + 2.5 * np.log10(2 * np.pi))
+    np.testing.assert_allclose(mean_surface_brightness(20.0, 1.0), 20.0 + 2.5 * np.log10(2 * np.pi))
     c = flux_limited(20.0, width_mag=0.5)
     np.testing.assert_allclose(c.probability([20.0]), [0.5])
     assert c.probability([15.0])[0] > 0.9999 and c.unit == "mag"

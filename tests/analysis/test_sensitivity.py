@@ -36,8 +36,9 @@ def _x_of_log_b(log_b):
     def f(x, lb):
         return np.log(x / np.expm1(x)) - lb
 
-    return np.array([brentq(f, -60.0, 60.0, args=(lb,)) if abs(lb) > 1e-12 else 1e-9
-                     for lb in log_b])
+    return np.array(
+        [brentq(f, -60.0, 60.0, args=(lb,)) if abs(lb) > 1e-12 else 1e-9 for lb in log_b]
+    )
 
 
 def analytic_dlogflux_dhalo(props, noise):
@@ -94,9 +95,14 @@ GRID = np.array([11.2, 11.6, 12.0, 12.4, 12.8])
 def test_stellar_mass_response_is_the_moster_slope(sim, population):
     # every galaxy has the same derivative (additive scatter), the SHMR slope; central
     # differences with eps = 1e-3 have truncation error eps^2 |f'''| / 6 < 1e-6
-    curve = counterfactual_response(sim, population, treatment="log_halo_mass",
-                                    observable=property_observable("log_stellar_mass"),
-                                    grid=GRID, epsilon=1e-3)
+    curve = counterfactual_response(
+        sim,
+        population,
+        treatment="log_halo_mass",
+        observable=property_observable("log_stellar_mass"),
+        grid=GRID,
+        epsilon=1e-3,
+    )
     np.testing.assert_allclose(curve.derivative, shmr_slope(GRID), rtol=1e-5)
     assert np.all(curve.derivative_se < 1e-6)
 
@@ -107,8 +113,14 @@ def test_model_flux_response_matches_the_chain_rule(sim, population):
     # slopes may differ from the analytic one by ~1e-3 relative. Tolerance on the
     # population mean: 1e-3 absolute + 1e-3 relative (sampling error cancels: the
     # same galaxies enter both sides).
-    curve = counterfactual_response(sim, population, treatment="log_halo_mass",
-                                    observable=model_flux("r"), grid=GRID, epsilon=1e-4)
+    curve = counterfactual_response(
+        sim,
+        population,
+        treatment="log_halo_mass",
+        observable=model_flux("r"),
+        grid=GRID,
+        epsilon=1e-4,
+    )
     expected = []
     for h in GRID:
         cf = sim.counterfactual(population, {"log_halo_mass": h}, render=False)
@@ -123,9 +135,14 @@ def test_image_flux_tracks_luminosity_one_to_one(sim):
     # of it and d log10 F_image / d log L = 1 (r band has no colour term); pixel noise is
     # shared (same seed), only its Poisson part changes. Tolerance: 5 standard errors.
     pop = sim.sample(120, seed=5)
-    curve = counterfactual_response(sim, pop, treatment="log_luminosity",
-                                    observable=image_total_flux("r"), grid=[9.5, 10.5],
-                                    epsilon=0.02)
+    curve = counterfactual_response(
+        sim,
+        pop,
+        treatment="log_luminosity",
+        observable=image_total_flux("r"),
+        grid=[9.5, 10.5],
+        epsilon=0.02,
+    )
     assert np.all(np.abs(curve.derivative - 1.0) < 5 * curve.derivative_se + 1e-3)
 
 
@@ -133,8 +150,14 @@ def test_image_flux_response_to_halo_mass_at_low_mass(sim, population):
     # at log M_h = 11.3 galaxies are a few pixels across: the image-measured response
     # follows the model flux within 10 % (stamp losses grow with size) and 5 s.e.
     pop = sim.sample(150, seed=6)
-    img = counterfactual_response(sim, pop, treatment="log_halo_mass",
-                                  observable=image_total_flux("r"), grid=[11.3], epsilon=0.01)
+    img = counterfactual_response(
+        sim,
+        pop,
+        treatment="log_halo_mass",
+        observable=image_total_flux("r"),
+        grid=[11.3],
+        epsilon=0.01,
+    )
     cf = sim.counterfactual(pop, {"log_halo_mass": 11.3}, render=False)
     expected = analytic_dlogflux_dhalo(cf.properties, cf.noise).mean()
     assert abs(img.derivative[0] - expected) < 0.1 * expected + 5 * img.derivative_se[0]
@@ -147,10 +170,17 @@ def test_observational_eif_estimate_agrees_with_counterfactuals(sim):
     data = big.to_dataframe()
     data["log_flux_r"] = np.log10(big.flux[:, 0])
     grid = [11.5, 12.3]
-    obs = observational_response(data, treatment="log_halo_mass", outcome="log_flux_r",
-                                 grid=grid, covariates=["redshift"])
-    cf = counterfactual_response(sim, big[:2000], treatment="log_halo_mass",
-                                 observable=model_flux("r"), grid=grid, epsilon=1e-3)
+    obs = observational_response(
+        data, treatment="log_halo_mass", outcome="log_flux_r", grid=grid, covariates=["redshift"]
+    )
+    cf = counterfactual_response(
+        sim,
+        big[:2000],
+        treatment="log_halo_mass",
+        observable=model_flux("r"),
+        grid=grid,
+        epsilon=1e-3,
+    )
     for e, d, se in zip(obs, cf.derivative, cf.derivative_se, strict=True):
         assert e.treatment == "log_halo_mass"
         assert abs(e.estimate - d) < 4 * np.hypot(e.std_error, se)
@@ -169,49 +199,74 @@ def test_quenching_jumps_are_flagged_on_single_galaxies(sim):
         if len(quenched_jump) == 1:
             break
     unit = pop[quenched_jump[0]]
-    curve = counterfactual_response(sim, unit[[0, 0]], treatment="log_halo_mass",
-                                    observable=property_observable("log_sfr"),
-                                    grid=np.linspace(11.05, 12.95, 20), epsilon=1e-3,
-                                    threshold=5.0)
+    curve = counterfactual_response(
+        sim,
+        unit[[0, 0]],
+        treatment="log_halo_mass",
+        observable=property_observable("log_sfr"),
+        grid=np.linspace(11.05, 12.95, 20),
+        epsilon=1e-3,
+        threshold=5.0,
+    )
     assert curve.discontinuities, curve.details["secant_mismatch_in_se"]
     # and a smooth curve has none: stellar mass is smooth in halo mass
-    smooth = counterfactual_response(sim, pop, treatment="log_halo_mass",
-                                     observable=property_observable("log_stellar_mass"),
-                                     grid=np.linspace(11.05, 12.95, 20), epsilon=1e-3)
+    smooth = counterfactual_response(
+        sim,
+        pop,
+        treatment="log_halo_mass",
+        observable=property_observable("log_stellar_mass"),
+        grid=np.linspace(11.05, 12.95, 20),
+        epsilon=1e-3,
+    )
     assert smooth.discontinuities == []
 
 
 def test_bad_inputs_raise_typed_errors(sim, population):
     obs = model_flux("r")
     with pytest.raises(UnknownNameError, match="log_halo_mas"):
-        counterfactual_response(sim, population, treatment="log_halo_mas", observable=obs,
-                                grid=[12.0])
+        counterfactual_response(
+            sim, population, treatment="log_halo_mas", observable=obs, grid=[12.0]
+        )
     with pytest.raises(OutOfRangeError, match="validity range"):
-        counterfactual_response(sim, population, treatment="log_halo_mass", observable=obs,
-                                grid=[9.0, 12.0])
+        counterfactual_response(
+            sim, population, treatment="log_halo_mass", observable=obs, grid=[9.0, 12.0]
+        )
     with pytest.raises(InputValidationError, match="strictly increasing"):
-        counterfactual_response(sim, population, treatment="log_halo_mass", observable=obs,
-                                grid=[12.0, 11.5])
+        counterfactual_response(
+            sim, population, treatment="log_halo_mass", observable=obs, grid=[12.0, 11.5]
+        )
     with pytest.raises(InputValidationError, match="epsilon"):
-        counterfactual_response(sim, population, treatment="log_halo_mass", observable=obs,
-                                grid=[12.0], epsilon=0.0)
+        counterfactual_response(
+            sim, population, treatment="log_halo_mass", observable=obs, grid=[12.0], epsilon=0.0
+        )
     with pytest.raises(InputValidationError, match="render=False"):
-        counterfactual_response(sim, population, treatment="log_halo_mass",
-                                observable=image_total_flux("r"), grid=[12.0])
+        counterfactual_response(
+            sim,
+            population,
+            treatment="log_halo_mass",
+            observable=image_total_flux("r"),
+            grid=[12.0],
+        )
     with pytest.raises(UnknownNameError, match="band"):
         model_flux("z")(population)
     with pytest.raises(UnknownNameError, match="column"):
-        observational_response(population.to_dataframe(), treatment="log_halo_mass",
-                               outcome="nope", grid=[12.0])
+        observational_response(
+            population.to_dataframe(), treatment="log_halo_mass", outcome="nope", grid=[12.0]
+        )
 
 
 def test_grid_accepts_quantities(sim, population):
     # a linear halo mass in M_sun is converted to log10 M_h (the node's unit, dex(M_sun))
     from astropy import units as u
 
-    curve = counterfactual_response(sim, population[:50], treatment="log_halo_mass",
-                                    observable=property_observable("log_stellar_mass"),
-                                    grid=[10**11.5, 10**12.0] * u.M_sun, epsilon=1e-3)
+    curve = counterfactual_response(
+        sim,
+        population[:50],
+        treatment="log_halo_mass",
+        observable=property_observable("log_stellar_mass"),
+        grid=[10**11.5, 10**12.0] * u.M_sun,
+        epsilon=1e-3,
+    )
     np.testing.assert_allclose(curve.grid, [11.5, 12.0])
     np.testing.assert_allclose(curve.derivative, shmr_slope(curve.grid), rtol=1e-5)
     assert curve.treatment_unit == "dex(solMass)"

@@ -36,8 +36,9 @@ def nonlinear_scm() -> StructuralCausalModel:
         mechanisms={
             "a": LinearMechanism(),
             "b": AdditiveNoiseMechanism(parents=("a",), function=lambda p: np.sin(p["a"])),
-            "c": AdditiveNoiseMechanism(parents=("a", "b"),
-                                        function=lambda p: p["b"] ** 2 + 0.5 * p["a"]),
+            "c": AdditiveNoiseMechanism(
+                parents=("a", "b"), function=lambda p: p["b"] ** 2 + 0.5 * p["a"]
+            ),
         },
         noise={"a": stats.norm(0, 1.0), "b": stats.norm(0, 0.2), "c": stats.norm(0, 0.1)},
     )

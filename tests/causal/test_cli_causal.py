@@ -11,8 +11,12 @@ from acie.errors import DataFormatError, InputValidationError
 
 runner = CliRunner()
 
-EDGES = ["log_halo_mass->merger", "log_halo_mass->log_stellar_mass",
-         "merger->log_sfr", "log_stellar_mass->log_sfr"]
+EDGES = [
+    "log_halo_mass->merger",
+    "log_halo_mass->log_stellar_mass",
+    "merger->log_sfr",
+    "log_stellar_mass->log_sfr",
+]
 
 
 @pytest.fixture
@@ -40,29 +44,55 @@ def test_demo_json_report():
 def test_demo_text_report():
     result = runner.invoke(app, ["demo", "--rows", "2000"])
     assert result.exit_code == 0, result.output
-    for heading in ("do(log_stellar_mass = 11.0)", "unit counterfactual", "backdoor",
-                    "AIPW", "sensitivity", "PC discovery"):
+    for heading in (
+        "do(log_stellar_mass = 11.0)",
+        "unit counterfactual",
+        "backdoor",
+        "AIPW",
+        "sensitivity",
+        "PC discovery",
+    ):
         assert heading in result.output
 
 
 def test_discover_json(galaxy_csv):
-    result = runner.invoke(app, ["discover", str(galaxy_csv), "--json", "--alpha", "0.01",
-                                 "--tier", "log_halo_mass", "--tier", "merger,log_stellar_mass"])
+    result = runner.invoke(
+        app,
+        [
+            "discover",
+            str(galaxy_csv),
+            "--json",
+            "--alpha",
+            "0.01",
+            "--tier",
+            "log_halo_mass",
+            "--tier",
+            "merger,log_stellar_mass",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["n_rows"] == 1500 and ["log_halo_mass", "log_stellar_mass"] in out["directed"]
 
 
 def test_discover_text_with_required_edge(galaxy_csv):
-    result = runner.invoke(app, ["discover", str(galaxy_csv), "--require",
-                                 "log_halo_mass->merger"])
+    result = runner.invoke(app, ["discover", str(galaxy_csv), "--require", "log_halo_mass->merger"])
     assert result.exit_code == 0, result.output
     assert "log_halo_mass -> merger" in result.output
 
 
 def test_estimate_with_graph_json(galaxy_csv):
-    args = ["estimate", str(galaxy_csv), "--treatment", "merger", "--outcome", "log_sfr",
-            "--outcome-unit", "dex(solMass / yr)", "--json"]
+    args = [
+        "estimate",
+        str(galaxy_csv),
+        "--treatment",
+        "merger",
+        "--outcome",
+        "log_sfr",
+        "--outcome-unit",
+        "dex(solMass / yr)",
+        "--json",
+    ]
     for e in EDGES:
         args += ["--edge", e]
     result = runner.invoke(app, args)
@@ -71,37 +101,75 @@ def test_estimate_with_graph_json(galaxy_csv):
     assert out["covariates"] in (["log_halo_mass"], ["log_stellar_mass"])
     assert out["estimate_unit"] == "dex(solMass / yr)"
     assert {e["method"] for e in out["estimates"]} == {
-        "regression adjustment", "IPW (stabilised)", "AIPW (EIF)"}
+        "regression adjustment",
+        "IPW (stabilised)",
+        "AIPW (EIF)",
+    }
     for est in out["estimates"]:
         assert abs(est["estimate"] - 0.5) < 4 * est["std_error"]
 
 
 def test_estimate_continuous_text(galaxy_csv):
-    result = runner.invoke(app, ["estimate", str(galaxy_csv), "--treatment", "log_stellar_mass",
-                                 "--outcome", "log_sfr", "--covariate", "merger",
-                                 "--method", "aipw"])
+    result = runner.invoke(
+        app,
+        [
+            "estimate",
+            str(galaxy_csv),
+            "--treatment",
+            "log_stellar_mass",
+            "--outcome",
+            "log_sfr",
+            "--covariate",
+            "merger",
+            "--method",
+            "aipw",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "average derivative" in result.output
 
 
 def test_estimate_errors(galaxy_csv, tmp_path):
-    result = runner.invoke(app, ["estimate", str(galaxy_csv), "--treatment", "merger",
-                                 "--outcome", "log_sfr", "--edge", "merger-log_sfr"])
+    result = runner.invoke(
+        app,
+        [
+            "estimate",
+            str(galaxy_csv),
+            "--treatment",
+            "merger",
+            "--outcome",
+            "log_sfr",
+            "--edge",
+            "merger-log_sfr",
+        ],
+    )
     assert isinstance(result.exception, InputValidationError)
     bad = tmp_path / "bad.csv"
     bad.write_text("")
     result = runner.invoke(app, ["estimate", str(bad), "--treatment", "a", "--outcome", "b"])
     assert isinstance(result.exception, DataFormatError)
-    result = runner.invoke(app, ["estimate", str(tmp_path / "missing.csv"), "--treatment", "a",
-                                 "--outcome", "b"])
+    result = runner.invoke(
+        app, ["estimate", str(tmp_path / "missing.csv"), "--treatment", "a", "--outcome", "b"]
+    )
     assert result.exit_code != 0
 
 
 def test_main_entry_point_reports_errors(galaxy_csv, capsys, monkeypatch):
     from acie.cli.main import main
 
-    monkeypatch.setattr("sys.argv", ["acie", "causal", "estimate", str(galaxy_csv),
-                                     "--treatment", "nope", "--outcome", "log_sfr"])
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "acie",
+            "causal",
+            "estimate",
+            str(galaxy_csv),
+            "--treatment",
+            "nope",
+            "--outcome",
+            "log_sfr",
+        ],
+    )
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 2

@@ -76,11 +76,16 @@ def test_non_invertible_descendant_is_refused():
 
 
 def test_functional_mechanism_with_inverse_is_invertible():
-    mech = FunctionalMechanism(parents=("a",), function=lambda p, e: np.exp(p["a"]) * e,
-                               inverse=lambda p, v: v / np.exp(p["a"]))
+    mech = FunctionalMechanism(
+        parents=("a",),
+        function=lambda p, e: np.exp(p["a"]) * e,
+        inverse=lambda p, v: v / np.exp(p["a"]),
+    )
     assert mech.invertible
-    scm = StructuralCausalModel(mechanisms={"a": LinearMechanism(), "b": mech},
-                                noise={"a": stats.norm(), "b": stats.lognorm(0.5)})
+    scm = StructuralCausalModel(
+        mechanisms={"a": LinearMechanism(), "b": mech},
+        noise={"a": stats.norm(), "b": stats.lognorm(0.5)},
+    )
     obs = scm.sample(50, seed=7)
     cf = scm.counterfactual(obs, {"a": 0.0})
     np.testing.assert_allclose(cf["b"], obs["b"] / np.exp(obs["a"]), rtol=1e-12)

@@ -57,15 +57,28 @@ def test_galaxy_graph_recovered_with_tiers():
     # exactly 8 times and was one edge off twice (measured; 4/10 exact at n = 3000).
     # The seed is fixed, so this test is deterministic.
     scm = galaxy_scm()
-    r = pc_discover(scm.sample(5000, seed=0), alpha=0.01,
-                    tiers=[["log_halo_mass"], ["merger", "log_stellar_mass"], ["log_sfr"],
-                           ["abs_mag_r", "colour_gr"]])
+    r = pc_discover(
+        scm.sample(5000, seed=0),
+        alpha=0.01,
+        tiers=[
+            ["log_halo_mass"],
+            ["merger", "log_stellar_mass"],
+            ["log_sfr"],
+            ["abs_mag_r", "colour_gr"],
+        ],
+    )
     assert r.to_dag() == scm.graph
 
 
 def test_to_dag_refuses_conflicts():
-    r = PCResult(nodes=("a", "b"), directed=(), undirected=(), bidirected=(("a", "b"),),
-                 alpha=0.05, test="fisherz")
+    r = PCResult(
+        nodes=("a", "b"),
+        directed=(),
+        undirected=(),
+        bidirected=(("a", "b"),),
+        alpha=0.05,
+        test="fisherz",
+    )
     with pytest.raises(GraphError, match="bidirected"):
         r.to_dag()
     assert r.to_dict()["bidirected"] == [["a", "b"]]

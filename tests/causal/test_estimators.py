@@ -65,8 +65,9 @@ def test_aipw_is_doubly_robust_to_a_wrong_outcome_model():
 
     y, t, x = _binary(seed=3)
     wrong = DummyRegressor()  # predicts the arm mean: badly misspecified
-    ra = regression_adjustment(outcome=y, treatment=t, covariates=x, outcome_model=wrong,
-                               n_bootstrap=50)
+    ra = regression_adjustment(
+        outcome=y, treatment=t, covariates=x, outcome_model=wrong, n_bootstrap=50
+    )
     dr = aipw(outcome=y, treatment=t, covariates=x, outcome_model=wrong)
     assert abs(ra.estimate - 2.0) > 5 * ra.std_error
     assert abs(dr.estimate - 2.0) < 4 * dr.std_error
@@ -78,10 +79,16 @@ def test_cross_fitting_with_flexible_models():
     from sklearn.preprocessing import SplineTransformer
 
     y, t, x = _binary(n=2000, seed=4)
-    r = aipw(outcome=y, treatment=t, covariates=x, cross_fit=3,
-             outcome_model=make_pipeline(SplineTransformer(n_knots=5), Ridge(alpha=1e-3)),
-             propensity_model=make_pipeline(SplineTransformer(n_knots=5),
-                                            LogisticRegression(max_iter=2000)))
+    r = aipw(
+        outcome=y,
+        treatment=t,
+        covariates=x,
+        cross_fit=3,
+        outcome_model=make_pipeline(SplineTransformer(n_knots=5), Ridge(alpha=1e-3)),
+        propensity_model=make_pipeline(
+            SplineTransformer(n_knots=5), LogisticRegression(max_iter=2000)
+        ),
+    )
     assert abs(r.estimate - 2.0) < 4 * r.std_error
     assert r.details["cross_fit"] == 3
 
@@ -101,11 +108,20 @@ def _nhefs():
     d = causaldata.nhefs_complete.load_pandas().data
     d = d[d["wt82_71"].notna()]
     # the covariates of Hernán & Robins, What If (2020), Programs 12.2-12.3 and 13.1-13.3
-    x = pd.DataFrame({"sex": d.sex.astype(float), "race": d.race.astype(float),
-                      "age": d.age, "age2": d.age**2,
-                      "smokeintensity": d.smokeintensity, "smokeintensity2": d.smokeintensity**2,
-                      "smokeyrs": d.smokeyrs, "smokeyrs2": d.smokeyrs**2,
-                      "wt71": d.wt71, "wt712": d.wt71**2})
+    x = pd.DataFrame(
+        {
+            "sex": d.sex.astype(float),
+            "race": d.race.astype(float),
+            "age": d.age,
+            "age2": d.age**2,
+            "smokeintensity": d.smokeintensity,
+            "smokeintensity2": d.smokeintensity**2,
+            "smokeyrs": d.smokeyrs,
+            "smokeyrs2": d.smokeyrs**2,
+            "wt71": d.wt71,
+            "wt712": d.wt71**2,
+        }
+    )
     for col, levels in (("education", (2, 3, 4, 5)), ("exercise", (1, 2)), ("active", (1, 2))):
         for level in levels:
             x[f"{col}{level}"] = (d[col].astype(int) == level).astype(float)
@@ -119,8 +135,9 @@ def _what_if_outcome_model(x):
     from sklearn.preprocessing import FunctionTransformer
 
     k = 1 + list(x.columns).index("smokeintensity")
-    return make_pipeline(FunctionTransformer(lambda a: np.column_stack([a, a[:, 0] * a[:, k]])),
-                         LinearRegression())
+    return make_pipeline(
+        FunctionTransformer(lambda a: np.column_stack([a, a[:, 0] * a[:, k]])), LinearRegression()
+    )
 
 
 def test_nhefs_ipw_matches_what_if_program_12_3():
@@ -142,8 +159,14 @@ def test_nhefs_standardisation_matches_what_if_program_13_3():
     # What If (2020), §13.3: standardisation (parametric g-formula) gives 3.5 kg,
     # 95% CI 2.6 to 4.5 (bootstrap). Tolerance 0.05 kg: the published rounding.
     y, t, x = _nhefs()
-    r = regression_adjustment(outcome=y, treatment=t, covariates=x, separate_arms=False,
-                              outcome_model=_what_if_outcome_model(x), n_bootstrap=100)
+    r = regression_adjustment(
+        outcome=y,
+        treatment=t,
+        covariates=x,
+        separate_arms=False,
+        outcome_model=_what_if_outcome_model(x),
+        n_bootstrap=100,
+    )
     assert abs(r.estimate - 3.5) < 0.05
     # the bootstrap interval of 100 replicates matches the published one to 0.15 kg
     # (Monte-Carlo error of a 100-replicate bootstrap s.e. is ~7%, i.e. ~0.07 kg per end)
@@ -155,8 +178,14 @@ def test_nhefs_aipw_agrees_with_the_published_estimates():
     # doubly robust estimator it must agree with both published ones (IPW 3.44,
     # standardisation 3.5) to within a fifth of their s.e. (0.53/5 ≈ 0.1 kg)
     y, t, x = _nhefs()
-    r = aipw(outcome=y, treatment=t, covariates=x, trim=0.0, separate_arms=False,
-             outcome_model=_what_if_outcome_model(x))
+    r = aipw(
+        outcome=y,
+        treatment=t,
+        covariates=x,
+        trim=0.0,
+        separate_arms=False,
+        outcome_model=_what_if_outcome_model(x),
+    )
     assert abs(r.estimate - 3.44) < 0.1 and abs(r.estimate - 3.5) < 0.1
     assert 0.4 < r.std_error < 0.6
 
@@ -177,8 +206,7 @@ def test_estimate_effect_front_end():
     y, t, x = _binary(n=500)
     df = pd.DataFrame({"y": y, "t": t, "x0": x[:, 0], "x1": x[:, 1]})
     for method in EffectMethod:
-        r = estimate_effect(df, treatment="t", outcome="y", covariates=["x0", "x1"],
-                            method=method)
+        r = estimate_effect(df, treatment="t", outcome="y", covariates=["x0", "x1"], method=method)
         assert r.n == 500 and r.to_dict()["estimate"] == r.estimate
     with pytest.raises(UnknownNameError, match="columns are"):
         estimate_effect(df, treatment="q", outcome="y")

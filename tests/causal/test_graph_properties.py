@@ -14,7 +14,9 @@ def dags_and_targets(draw):
     names = [f"v{i}" for i in range(n)]
     # edges only from lower to higher index: acyclic by construction
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    chosen = (
+        draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    )
     edges = [(names[i], names[j]) for i, j in chosen]
     targets = draw(st.sets(st.sampled_from(names), min_size=1, max_size=n))
     coefs = {e: draw(st.floats(-2, 2, allow_nan=False)) for e in edges}
@@ -41,7 +43,8 @@ def test_non_descendants_unchanged_by_do(case, value):
     mechanisms = {}
     for node in names:
         mechanisms[node] = LinearMechanism(
-            coefficients={u: coefs[(u, v)] for u, v in edges if v == node}, intercept=0.1)
+            coefficients={u: coefs[(u, v)] for u, v in edges if v == node}, intercept=0.1
+        )
     scm = StructuralCausalModel(mechanisms=mechanisms, noise={n: stats.norm() for n in names})
     base = scm.sample(64, seed=0)
     after = scm.do(dict.fromkeys(targets, value)).sample(64, seed=0)

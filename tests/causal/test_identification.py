@@ -41,8 +41,10 @@ def test_observed_proxy_route():
 
 def test_galaxy_sets():
     g = galaxy_scm().graph
-    assert backdoor_adjustment_set(g, "merger", "log_sfr") in ({"log_halo_mass"},
-                                                                {"log_stellar_mass"})
+    assert backdoor_adjustment_set(g, "merger", "log_sfr") in (
+        {"log_halo_mass"},
+        {"log_stellar_mass"},
+    )
     assert backdoor_adjustment_set(g, "log_stellar_mass", "colour_gr") == {"log_halo_mass"}
 
 

@@ -153,15 +153,21 @@ def test_quantity_without_declared_unit(linear_scm):
 def test_construction_errors():
     norm = stats.norm()
     with pytest.raises(GraphError, match="not a node"):
-        StructuralCausalModel(mechanisms={"a": LinearMechanism(coefficients={"q": 1.0})},
-                              noise={"a": norm})
+        StructuralCausalModel(
+            mechanisms={"a": LinearMechanism(coefficients={"q": 1.0})}, noise={"a": norm}
+        )
     with pytest.raises(GraphError, match="missing for: b"):
-        StructuralCausalModel(mechanisms={"a": LinearMechanism(), "b": LinearMechanism()},
-                              noise={"a": norm})
+        StructuralCausalModel(
+            mechanisms={"a": LinearMechanism(), "b": LinearMechanism()}, noise={"a": norm}
+        )
     with pytest.raises(CycleError):
-        StructuralCausalModel(mechanisms={"a": LinearMechanism(coefficients={"b": 1.0}),
-                                          "b": LinearMechanism(coefficients={"a": 1.0})},
-                              noise={"a": norm, "b": norm})
+        StructuralCausalModel(
+            mechanisms={
+                "a": LinearMechanism(coefficients={"b": 1.0}),
+                "b": LinearMechanism(coefficients={"a": 1.0}),
+            },
+            noise={"a": norm, "b": norm},
+        )
     with pytest.raises(InputValidationError):
         StructuralCausalModel(mechanisms={"a": lambda p, e: e}, noise={"a": norm})
     with pytest.raises(InputValidationError):
@@ -182,8 +188,11 @@ def test_seed_determinism(nonlinear_scm):
 
 def test_functional_mechanism_sampling():
     scm = StructuralCausalModel(
-        mechanisms={"a": LinearMechanism(),
-                    "b": FunctionalMechanism(parents=("a",), function=lambda p, e: p["a"] * e)},
-        noise={"a": stats.norm(2.0, 0.1), "b": stats.norm(1.0, 0.1)})
+        mechanisms={
+            "a": LinearMechanism(),
+            "b": FunctionalMechanism(parents=("a",), function=lambda p, e: p["a"] * e),
+        },
+        noise={"a": stats.norm(2.0, 0.1), "b": stats.norm(1.0, 0.1)},
+    )
     df = scm.sample(N, seed=12)
     _within_mc(df["b"].to_numpy(), 2.0)  # E[a e] = E[a] E[e]

@@ -16,8 +16,9 @@ from acie.errors import EstimationError, InputValidationError, ShapeError, Unkno
 @pytest.mark.parametrize("a0", [-1.0, 0.0, 0.7])
 def test_scm_finite_difference_matches_closed_form(nonlinear_scm, a0):
     # E[c | do(a)] = E[(sin a + e_b)^2] + 0.5 a, so d/da = sin(2a) + 0.5
-    r = interventional_derivative(nonlinear_scm, treatment="a", outcome="c", at=a0,
-                                  n=20_000, seed=1)
+    r = interventional_derivative(
+        nonlinear_scm, treatment="a", outcome="c", at=a0, n=20_000, seed=1
+    )
     # tolerance: the central difference's O(h^2) bias (h = 0.01: < 1e-4) plus 4 MC s.e.
     assert abs(r.estimate - (np.sin(2 * a0) + 0.5)) < 1e-3 + 4 * r.std_error
     assert r.ci_low <= r.estimate <= r.ci_high
@@ -26,9 +27,14 @@ def test_scm_finite_difference_matches_closed_form(nonlinear_scm, a0):
 def test_galaxy_colour_slope_and_quantity_input():
     p = GALAXY_PARAMETERS
     exact = p["colour_amp"] / np.cosh(0.2) ** 2 + p["colour_sfr_slope"] * p["sfms_slope"]
-    r = interventional_derivative(galaxy_scm(), treatment="log_stellar_mass",
-                                  outcome="colour_gr", at=u.Dex(10**10.5 * u.solMass),
-                                  n=2000, seed=2)
+    r = interventional_derivative(
+        galaxy_scm(),
+        treatment="log_stellar_mass",
+        outcome="colour_gr",
+        at=u.Dex(10**10.5 * u.solMass),
+        n=2000,
+        seed=2,
+    )
     # linear paths and a tanh: the only error is the O(h^2) finite-difference bias
     assert r.at == pytest.approx(10.5)
     assert abs(r.estimate - exact) < 1e-4
@@ -58,8 +64,15 @@ def test_doubly_robust_with_a_sklearn_outcome_model():
     from sklearn.linear_model import LinearRegression
 
     y, z, x = _quadratic_dose_response(n=1500, seed=4)
-    r = dose_response_derivative(outcome=y, treatment=z, covariates=x, at=0.0,
-                                 outcome_model=LinearRegression(), n_marginal=300, degree=3)
+    r = dose_response_derivative(
+        outcome=y,
+        treatment=z,
+        covariates=x,
+        at=0.0,
+        outcome_model=LinearRegression(),
+        n_marginal=300,
+        degree=3,
+    )
     assert abs(r.estimate - 1.0) < 4 * r.std_error
 
 

@@ -21,7 +21,9 @@ from acie.errors import NonPhysicalValueError, OutOfRangeError, UnitsError, Unkn
 pytestmark = needs_qcdark_ge
 SIG = 1e-39 * u.cm**2
 RATE = 1 / (u.kg * u.yr)
-GE = dict(band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13)  # explicit: no dependence on materials
+GE = dict(
+    band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13
+)  # explicit: no dependence on materials
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +42,28 @@ def _qcdark_reference(table, m_x, fdm_exp, astro):
     q = dq * np.arange(f2.shape[0]) + dq / 2
     e_arr = de * np.arange(f2.shape[1]) + de / 2
     vesc, ve, v0 = astro["vesc"] / c_kms, astro["ve"] / c_kms, astro["v0"] / c_kms
-    kk = v0**3 * (-2 * math.pi * (vesc / v0) * math.exp(-((vesc / v0) ** 2)) + math.pi**1.5 * math.erf(vesc / v0))
+    kk = v0**3 * (
+        -2 * math.pi * (vesc / v0) * math.exp(-((vesc / v0) ** 2))
+        + math.pi**1.5 * math.erf(vesc / v0)
+    )
     mu = m_x * me / (m_x + me)
-    pref = (astro["rho"] / m_x) * (5.609588e35 / table.cell_mass_eV) * 1e-39 * alpha * (me / mu) ** 2
+    pref = (
+        (astro["rho"] / m_x) * (5.609588e35 / table.cell_mass_eV) * 1e-39 * alpha * (me / mu) ** 2
+    )
     out = []
     for j, e in enumerate(e_arr):
         vmin = q / (2 * m_x) + e / q
         val = np.where(
             vmin < vesc - ve,
-            -4 * ve * math.exp(-((vesc / v0) ** 2)) + math.sqrt(math.pi) * v0 * (erf((vmin + ve) / v0) - erf((vmin - ve) / v0)),
-            np.where(vmin < vesc + ve,
-                     -2 * (ve + vesc - vmin) * math.exp(-((vesc / v0) ** 2)) + math.sqrt(math.pi) * v0 * (math.erf(vesc / v0) - erf((vmin - ve) / v0)),
-                     0.0))
+            -4 * ve * math.exp(-((vesc / v0) ** 2))
+            + math.sqrt(math.pi) * v0 * (erf((vmin + ve) / v0) - erf((vmin - ve) / v0)),
+            np.where(
+                vmin < vesc + ve,
+                -2 * (ve + vesc - vmin) * math.exp(-((vesc / v0) ** 2))
+                + math.sqrt(math.pi) * v0 * (math.erf(vesc / v0) - erf((vmin - ve) / v0)),
+                0.0,
+            ),
+        )
         eta = v0**2 * math.pi / (2 * ve * kk) * val
         integrand = e / q**2 * eta * (alpha * me / q) ** (2 * fdm_exp) * f2[:, j]
         out.append(pref * integrate.simpson(integrand, x=q))
@@ -89,19 +101,26 @@ def test_scaling_with_mass_cross_section_and_exposure(ge):
     tot = E.total_rate(ge, masses, SIG).to_value(RATE)
     np.testing.assert_allclose(tot * masses.value, tot[-1] * masses.value[-1], rtol=3e-3)
     # linear in σ̄e exactly
-    np.testing.assert_allclose(E.total_rate(ge, 50 * u.MeV, 3 * SIG), 3 * E.total_rate(ge, 50 * u.MeV, SIG),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        E.total_rate(ge, 50 * u.MeV, 3 * SIG), 3 * E.total_rate(ge, 50 * u.MeV, SIG), rtol=1e-12
+    )
     # expected counts linear in exposure (kg yr vs g day)
     r = E.total_rate(ge, 50 * u.MeV, SIG)
-    assert (r * (2 * u.kg * u.yr)).to_value(u.one) == pytest.approx(2 * (r * (1000 * u.g * u.yr)).to_value(u.one))
+    assert (r * (2 * u.kg * u.yr)).to_value(u.one) == pytest.approx(
+        2 * (r * (1000 * u.g * u.yr)).to_value(u.one)
+    )
 
 
 def test_mediator_form_factor(ge):
     qref = (const.alpha * const.m_e * const.c**2).to(u.eV)
     assert E.dm_form_factor_squared(qref, "light") == pytest.approx(1.0)
     q = [0.5, 2.0, 10.0] * u.keV
-    np.testing.assert_allclose(E.dm_form_factor_squared(q, "light"), (qref / q).to_value(u.one) ** 4, rtol=1e-12)
-    np.testing.assert_allclose(E.dm_form_factor_squared(q, 1e-3 * u.eV), E.dm_form_factor_squared(q, "light"), rtol=1e-9)
+    np.testing.assert_allclose(
+        E.dm_form_factor_squared(q, "light"), (qref / q).to_value(u.one) ** 4, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        E.dm_form_factor_squared(q, 1e-3 * u.eV), E.dm_form_factor_squared(q, "light"), rtol=1e-9
+    )
     np.testing.assert_allclose(E.dm_form_factor_squared(q, 1 * u.GeV), 1.0, rtol=1e-9)
     # light mediator weights low q: relative to heavy it favours light DM
     heavy = E.total_rate(ge, [1.0, 1000.0] * u.MeV, SIG).value
@@ -137,8 +156,17 @@ def test_rate_per_ne_step_and_fano(ge):
 
 def test_ionization_models():
     # Ge: gap 0.67 eV, ε = 2.9 eV (Essig et al. 2016)
-    np.testing.assert_array_equal(ne_step(np.array([0.5, 0.67, 3.56, 3.58, 6.5]), 0.67, 2.9), [0, 1, 1, 2, 3])
-    p = ne_probability(np.array([0.3, 1.0, 10.0, 30.0]), 30, band_gap=0.67, pair_energy=2.9, fano=0.13, model="fano")
+    np.testing.assert_array_equal(
+        ne_step(np.array([0.5, 0.67, 3.56, 3.58, 6.5]), 0.67, 2.9), [0, 1, 1, 2, 3]
+    )
+    p = ne_probability(
+        np.array([0.3, 1.0, 10.0, 30.0]),
+        30,
+        band_gap=0.67,
+        pair_energy=2.9,
+        fano=0.13,
+        model="fano",
+    )
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
     assert p[0, 0] == 1.0 and p[1, 0] == 0.0
     mean = p @ np.arange(31)
@@ -179,7 +207,11 @@ def test_faster_earth_raises_light_dm_rate_and_energy_range(ge):
     assert fast > slow > 0
     # restricting to the full table range changes nothing; a sub-range counts less
     full = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, **GE).value
-    same = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 50 * u.eV), **GE).value
-    part = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 10 * u.eV), **GE).value
+    same = E.rate_per_ne(
+        ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 50 * u.eV), **GE
+    ).value
+    part = E.rate_per_ne(
+        ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 10 * u.eV), **GE
+    ).value
     np.testing.assert_allclose(same, full, rtol=1e-12)
     assert part.sum() < full.sum() and part[5:].sum() == 0.0  # 10 eV gives at most n_e = 4

@@ -23,10 +23,17 @@ from acie.errors import DataFormatError
 
 
 def small_table(**over) -> FormFactorTable:
-    kw = dict(material="Toy", q=np.linspace(0.1, 5.0, 6) * u.keV, energy=np.linspace(0.5, 10, 4) * u.eV,
-              f2=np.arange(24.0).reshape(6, 4), band_gap=1.1 * u.eV, cell_volume=270.0 * BOHR**3,
-              cell_mass=5.2e10 * u.eV, scissor_applied=True,
-              metadata={"settings": {"xc": "pbe"}, "timings": {"total_s": 1.5}})
+    kw = dict(
+        material="Toy",
+        q=np.linspace(0.1, 5.0, 6) * u.keV,
+        energy=np.linspace(0.5, 10, 4) * u.eV,
+        f2=np.arange(24.0).reshape(6, 4),
+        band_gap=1.1 * u.eV,
+        cell_volume=270.0 * BOHR**3,
+        cell_mass=5.2e10 * u.eV,
+        scissor_applied=True,
+        metadata={"settings": {"xc": "pbe"}, "timings": {"total_s": 1.5}},
+    )
     kw.update(over)
     return FormFactorTable(**kw)
 
@@ -61,20 +68,25 @@ def test_round_trip_small(tmp_path):
     t = small_table()
     back = read_acie(write_acie(t, tmp_path / "t.h5"))
     np.testing.assert_array_equal(back.f2, t.f2)
-    assert back.metadata["settings"] == {"xc": "pbe"} and back.metadata["timings"] == {"total_s": 1.5}
+    assert back.metadata["settings"] == {"xc": "pbe"} and back.metadata["timings"] == {
+        "total_s": 1.5
+    }
     assert back.cell_volume_bohr3 == pytest.approx(270.0) and back.scissor_applied
     assert "acie" in back.metadata["software"]
     assert [p.name for p in tmp_path.iterdir()] == ["t.h5"]  # no temp file left
 
 
-@pytest.mark.parametrize("over, match", [
-    (dict(f2=np.ones((4, 6))), "shape"),
-    (dict(f2=-np.ones((6, 4))), ">= 0"),
-    (dict(f2=np.full((6, 4), np.nan)), "finite"),
-    (dict(q=np.array([0.1, 0.3, 0.2, 1, 2, 3]) * u.keV), "increasing"),
-    (dict(q=np.linspace(0.1, 5.0, 6) * u.s), "keV"),
-    (dict(cell_mass=-1 * u.eV), "cell_mass"),
-])
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        (dict(f2=np.ones((4, 6))), "shape"),
+        (dict(f2=-np.ones((6, 4))), ">= 0"),
+        (dict(f2=np.full((6, 4), np.nan)), "finite"),
+        (dict(q=np.array([0.1, 0.3, 0.2, 1, 2, 3]) * u.keV), "increasing"),
+        (dict(q=np.linspace(0.1, 5.0, 6) * u.s), "keV"),
+        (dict(cell_mass=-1 * u.eV), "cell_mass"),
+    ],
+)
 def test_table_validation(over, match):
     with pytest.raises(DataFormatError, match=match):
         small_table(**over)
@@ -91,12 +103,15 @@ def _corrupt(path: Path, fn) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fn, match", [
-    (lambda fh: fh["q"].attrs.__setitem__("units", "eV"), "units"),
-    (lambda fh: fh.__delitem__("energy"), "energy"),
-    (lambda fh: fh.attrs.__setitem__("format_version", 2), "format_version"),
-    (lambda fh: _replace_f2(fh, np.ones((4, 6))), "shape"),
-])
+@pytest.mark.parametrize(
+    "fn, match",
+    [
+        (lambda fh: fh["q"].attrs.__setitem__("units", "eV"), "units"),
+        (lambda fh: fh.__delitem__("energy"), "energy"),
+        (lambda fh: fh.attrs.__setitem__("format_version", 2), "format_version"),
+        (lambda fh: _replace_f2(fh, np.ones((4, 6))), "shape"),
+    ],
+)
 def test_bad_acie_files(tmp_path, fn, match):
     path = _corrupt(write_acie(small_table(), tmp_path / "t.h5"), fn)
     with pytest.raises(DataFormatError, match=match):
@@ -118,10 +133,25 @@ def test_public_surface_is_pinned():
     import acie.darkmatter as dm
     from acie.darkmatter import electron, formfactor_io, halo, nuclear, reach, uncertainty
 
-    assert set(dm.__all__) >= {"halo", "nuclear", "electron", "formfactor_io", "reach", "uncertainty", "plots"}
+    assert set(dm.__all__) >= {
+        "halo",
+        "nuclear",
+        "electron",
+        "formfactor_io",
+        "reach",
+        "uncertainty",
+        "plots",
+    }
     assert dm.halo is halo
-    assert set(formfactor_io.__all__) == {"ACIE_FORMAT", "ACIE_FORMAT_VERSION", "FormFactorTable", "read_acie",
-                                          "read_formfactor", "read_qcdark", "write_acie"}
+    assert set(formfactor_io.__all__) == {
+        "ACIE_FORMAT",
+        "ACIE_FORMAT_VERSION",
+        "FormFactorTable",
+        "read_acie",
+        "read_formfactor",
+        "read_qcdark",
+        "write_acie",
+    }
     for mod in (electron, halo, nuclear, reach, uncertainty):
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"

@@ -21,16 +21,25 @@ CASES = [(238.0, 544.0, 250.2), (230.0, 600.0, 240.0), (220.0, 544.0, 232.0), (1
 
 def _gal_pdf(w, v0, vesc):
     """Galactic-frame truncated Maxwellian, normalised here independently (numerical 1-D quad)."""
-    norm = integrate.quad(lambda x: 4 * math.pi * x**2 * math.exp(-(x / v0) ** 2), 0, vesc, epsabs=0, epsrel=1e-12)[0]
-    return np.where(w < vesc, np.exp(-(w / v0) ** 2), 0.0) / norm
+    norm = integrate.quad(
+        lambda x: 4 * math.pi * x**2 * math.exp(-((x / v0) ** 2)), 0, vesc, epsabs=0, epsrel=1e-12
+    )[0]
+    return np.where(w < vesc, np.exp(-((w / v0) ** 2)), 0.0) / norm
 
 
 @pytest.mark.parametrize("v0, vesc, ve", CASES)
 def test_speed_distribution_normalised(v0, vesc, ve):
     # ∫ f(v) dv = 1 (tolerance 1e-9: quad accuracy with the kink as a break point)
     pts = [abs(vesc - ve)]
-    total = integrate.quad(lambda v: H.shm_speed_pdf_kms(np.array([v]), v0, vesc, ve)[0], 0, vesc + ve,
-                           points=pts, epsabs=0, epsrel=1e-11, limit=200)[0]
+    total = integrate.quad(
+        lambda v: H.shm_speed_pdf_kms(np.array([v]), v0, vesc, ve)[0],
+        0,
+        vesc + ve,
+        points=pts,
+        epsabs=0,
+        epsrel=1e-11,
+        limit=200,
+    )[0]
     assert total == pytest.approx(1.0, abs=1e-9)
 
 
@@ -48,12 +57,20 @@ def test_eta_closed_form_matches_direct_integration(v0, vesc, ve):
             return 0.0
         c = 0.5 * (cmax + 1) * (nodes + 1) - 1
         w = np.sqrt(np.maximum(v * v + ve * ve + 2 * v * ve * c, 0.0))
-        return 2 * math.pi * v * 0.5 * (cmax + 1) * np.sum(weights * _gal_pdf(w * (1 - 1e-15), v0, vesc))
+        return (
+            2
+            * math.pi
+            * v
+            * 0.5
+            * (cmax + 1)
+            * np.sum(weights * _gal_pdf(w * (1 - 1e-15), v0, vesc))
+        )
 
     def eta_num(vmin):
         brk = [b for b in (abs(vesc - ve),) if vmin < b < vesc + ve]
-        return integrate.quad(inner, vmin, vesc + ve, points=brk or None, epsabs=1e-14, epsrel=1e-10,
-                              limit=200)[0]
+        return integrate.quad(
+            inner, vmin, vesc + ve, points=brk or None, epsabs=1e-14, epsrel=1e-10, limit=200
+        )[0]
 
     vmins = np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.2]) * (vesc + ve)
     closed = H.eta_shm_kms(vmins, v0, vesc, ve)
@@ -80,7 +97,9 @@ def test_shmpp_reduces_to_shm():
     ve = np.linalg.norm(pp.v_sun)
     shm = H.eta_shm(vm, pp, v_earth=ve)
     # sausage fraction 0: identical by construction
-    np.testing.assert_allclose(H.eta_shmpp(vm, pp.with_values(sausage_fraction=0.0)), shm, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        H.eta_shmpp(vm, pp.with_values(sausage_fraction=0.0)), shm, rtol=0, atol=1e-15
+    )
     # beta = 0: the sausage becomes the isotropic Maxwellian; numerical quadrature error < 1e-4 of η(0)
     iso = H.eta_shmpp(vm, pp.with_values(beta=0.0))
     np.testing.assert_allclose(iso.value, shm.value, rtol=0, atol=1e-4 * shm.value[0])
@@ -115,7 +134,9 @@ def test_earth_velocity_annual_cycle():
     e2 = np.array([-0.05173, 0.4945, -0.8677])
     days = (t - Time("2023-03-22")).to_value(u.day)
     phase = 2 * np.pi * days / 365.25
-    ref = h.v_sun.to_value(KMS) + 29.79 * (e1[None] * np.cos(phase)[:, None] + e2[None] * np.sin(phase)[:, None])
+    ref = h.v_sun.to_value(KMS) + 29.79 * (
+        e1[None] * np.cos(phase)[:, None] + e2[None] * np.sin(phase)[:, None]
+    )
     # tolerance 1.2 km/s: the reference ignores orbital eccentricity (0.0167 x 29.8 km/s = 0.5 km/s)
     np.testing.assert_allclose(vel, ref, atol=1.2)
     peak = t[np.argmax(speed)]
@@ -124,14 +145,21 @@ def test_earth_velocity_annual_cycle():
 
 
 def test_parameter_sets_and_files(tmp_path):
-    assert {"baxter2021", "qedark2016", "shmpp2019", "lewin-smith1996"} <= set(H.available_halo_parameters())
+    assert {"baxter2021", "qedark2016", "shmpp2019", "lewin-smith1996"} <= set(
+        H.available_halo_parameters()
+    )
     b = H.get_halo_parameters("baxter2021")
     assert (b.v0, b.vesc, b.rho) == (238 * KMS, 544 * KMS, 0.3 * u.GeV / u.cm**3)
     assert "2105.00599" in b.citation
     q = H.get_halo_parameters("qedark2016")
     assert (q.v0.value, q.v_earth.value, q.vesc.value, q.rho.value) == (230, 240, 600, 0.4)
-    spec = {"name": "mine", "v0": {"value": 0.22, "unit": "Mm/s"}, "vesc": {"value": 550, "unit": "km/s"},
-            "rho": {"value": 0.0079, "unit": "solMass/pc3"}, "v_earth": {"value": 232, "unit": "km/s"}}
+    spec = {
+        "name": "mine",
+        "v0": {"value": 0.22, "unit": "Mm/s"},
+        "vesc": {"value": 550, "unit": "km/s"},
+        "rho": {"value": 0.0079, "unit": "solMass/pc3"},
+        "v_earth": {"value": 232, "unit": "km/s"},
+    }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(spec))
     mine = H.resolve_halo(str(path))

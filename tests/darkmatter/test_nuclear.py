@@ -33,10 +33,14 @@ def test_helm_against_numerical_fourier_transform():
     tgt = N.Target(name="Xe131", elements=(("Xe", (N.Isotope(a_mass, m_u, 1.0),), 1.0),))
     for e_kev in (1.0, 10.0, 40.0, 80.0):
         q = math.sqrt(2 * m_u * 931.49410242 * e_kev * 1e-3) / hbarc
-        sphere = integrate.quad(lambda r, q=q: r * r * math.sin(q * r) / (q * r), 0, rn, epsrel=1e-12)[0] / (rn**3 / 3)
-        expected = (sphere * math.exp(-(q * 0.9) ** 2 / 2)) ** 2
+        sphere = integrate.quad(
+            lambda r, q=q: r * r * math.sin(q * r) / (q * r), 0, rn, epsrel=1e-12
+        )[0] / (rn**3 / 3)
+        expected = (sphere * math.exp(-((q * 0.9) ** 2) / 2)) ** 2
         # tolerance: 1e-8 relative (quadrature), AMU conversion uses CODATA 2018 in both
-        assert N.helm_form_factor_squared(e_kev * u.keV, tgt) == pytest.approx(expected, rel=1e-6, abs=1e-14)
+        assert N.helm_form_factor_squared(e_kev * u.keV, tgt) == pytest.approx(
+            expected, rel=1e-6, abs=1e-14
+        )
     assert N.helm_form_factor_squared(0 * u.keV, "Xe") == pytest.approx(1.0)
 
 
@@ -56,11 +60,22 @@ def test_spectrum_against_textbook_integral(mass_gev):
         vmax = 544 + 250.2
         if vmin >= vmax:
             continue
-        integral = integrate.quad(lambda v: shm_speed_pdf_kms(np.array([v]), 238, 544, 250.2)[0] / v,
-                                  vmin, vmax, points=[544 - 250.2] if vmin < 293.8 else None,
-                                  epsabs=0, epsrel=1e-10)[0] * u.s / u.km
+        integral = (
+            integrate.quad(
+                lambda v: shm_speed_pdf_kms(np.array([v]), 238, 544, 250.2)[0] / v,
+                vmin,
+                vmax,
+                points=[544 - 250.2] if vmin < 293.8 else None,
+                epsabs=0,
+                epsrel=1e-10,
+            )[0]
+            * u.s
+            / u.km
+        )
         ff2 = N.helm_form_factor_squared(e, tgt)
-        expected = (h.rho / (2 * mchi * mu_n**2) * SIGMA * 72.63**2 * ff2 * integral * const.c**4).to(N.DRU)
+        expected = (
+            h.rho / (2 * mchi * mu_n**2) * SIGMA * 72.63**2 * ff2 * integral * const.c**4
+        ).to(N.DRU)
         got = N.dr_de(e, mchi, SIGMA, tgt, halo=h)
         # tolerance 1e-6: Helm A differs (72 vs 72.63 enters only the form-factor radius) -> use same target
         assert got.to_value(N.DRU) == pytest.approx(expected.value, rel=1e-6)
@@ -75,7 +90,9 @@ def test_vectorised_over_masses_and_compound():
         np.testing.assert_allclose(grid[i], N.dr_de(e, m, SIGMA, "NaI"), rtol=1e-14)
     # compound = element spectra weighted by mass fraction (CIAAW atomic weights Na 22.990, I 126.904)
     w_na = 22.98977 / (22.98977 + 126.90447)
-    mix = w_na * N.dr_de(e, 30 * u.GeV, SIGMA, "Na") + (1 - w_na) * N.dr_de(e, 30 * u.GeV, SIGMA, "I")
+    mix = w_na * N.dr_de(e, 30 * u.GeV, SIGMA, "Na") + (1 - w_na) * N.dr_de(
+        e, 30 * u.GeV, SIGMA, "I"
+    )
     np.testing.assert_allclose(N.dr_de(e, 30 * u.GeV, SIGMA, "NaI"), mix, rtol=1e-6)
 
 
@@ -85,8 +102,11 @@ def test_unit_rescaling_invariance():
     c = N.dr_de([1.0, 10.0, 30.0] * u.keV, (50 * u.GeV / const.c**2).to(u.kg), 1e-49 * u.m**2, "Xe")
     np.testing.assert_allclose(a.to_value(N.DRU), b.to_value(N.DRU), rtol=1e-12)
     np.testing.assert_allclose(a.to_value(N.DRU), c.to_value(N.DRU), rtol=1e-12)
-    np.testing.assert_allclose(a.to_value(1 / (u.eV * u.t * u.yr)) * 1e3 * 1e-3, a.to_value(1 / (u.keV * u.kg * u.yr)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        a.to_value(1 / (u.eV * u.t * u.yr)) * 1e3 * 1e-3,
+        a.to_value(1 / (u.keV * u.kg * u.yr)),
+        rtol=1e-12,
+    )
 
 
 def test_modulation_phase_flips_with_energy():
@@ -102,13 +122,19 @@ def test_modulation_phase_flips_with_energy():
 def test_integrated_rate_with_efficiency():
     eff_e = np.array([0.0, 5.0, 10.0, 50.0]) * u.keV
     eff_v = np.array([0.0, 0.5, 0.9, 0.9])
-    got = N.integrated_rate(2 * u.keV, 40 * u.keV, 40 * u.GeV, SIGMA, "Xe", efficiency=(eff_e, eff_v))
+    got = N.integrated_rate(
+        2 * u.keV, 40 * u.keV, 40 * u.GeV, SIGMA, "Xe", efficiency=(eff_e, eff_v)
+    )
 
     def integrand(x):
-        return N.dr_de(x * u.keV, 40 * u.GeV, SIGMA, "Xe").to_value(N.DRU) * np.interp(x, eff_e.value, eff_v)
+        return N.dr_de(x * u.keV, 40 * u.GeV, SIGMA, "Xe").to_value(N.DRU) * np.interp(
+            x, eff_e.value, eff_v
+        )
 
     ref = integrate.quad(integrand, 2, 40, points=[5, 10], epsrel=1e-10)[0]
-    assert got.to_value(1 / (u.kg * u.d)) == pytest.approx(ref, rel=1e-5)  # Gauss–Legendre over a kinked eff.
+    assert got.to_value(1 / (u.kg * u.d)) == pytest.approx(
+        ref, rel=1e-5
+    )  # Gauss–Legendre over a kinked eff.
 
 
 def test_agrees_with_wimprates_when_conventions_align():

@@ -52,7 +52,9 @@ def test_cli_halo_eta_and_modulation():
     assert json.loads(res.output)["rows"][0]["v0_km_s"] == 238.0
     res = runner.invoke(app, ["dm", "eta", "--n", "3", "--csv"])
     assert res.output.splitlines()[0] == "vmin_km_s,eta_s_km"
-    res = runner.invoke(app, ["dm", "modulation", "--energy", "0.5", "--energy", "30", "--n-days", "12", "--json"])
+    res = runner.invoke(
+        app, ["dm", "modulation", "--energy", "0.5", "--energy", "30", "--n-days", "12", "--json"]
+    )
     fit = json.loads(res.output)["fit"]
     # phase flip: peak in early December at 0.5 keV, early June at 30 keV (60 GeV on Xe)
     assert 320 < fit[0]["t_peak_day"] < 350 and 140 < fit[1]["t_peak_day"] < 165
@@ -60,21 +62,38 @@ def test_cli_halo_eta_and_modulation():
 
 @needs_ge
 def test_cli_electron_reach_and_plot(tmp_path):
-    res = runner.invoke(app, ["dm", "reach", "-f", str(QCDARK_GE), "--n-masses", "4", "--json",
-                              "--plot", str(tmp_path / "reach.png")])
+    res = runner.invoke(
+        app,
+        [
+            "dm",
+            "reach",
+            "-f",
+            str(QCDARK_GE),
+            "--n-masses",
+            "4",
+            "--json",
+            "--plot",
+            str(tmp_path / "reach.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["units"]["sigma"] == "cm2" and data["units"]["mass"] == "MeV"
     assert (tmp_path / "reach.png").exists()
-    res = runner.invoke(app, ["dm", "plot", "formfactor", "-f", str(QCDARK_GE), "-o", str(tmp_path / "ff.pdf")])
+    res = runner.invoke(
+        app, ["dm", "plot", "formfactor", "-f", str(QCDARK_GE), "-o", str(tmp_path / "ff.pdf")]
+    )
     assert res.exit_code == 0, res.output
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["dm", "rate", "--mass", "-3"], "dark-matter mass"),
-    (["dm", "rate", "--target", "Pb"], "nuclear target"),
-    (["dm", "reach", "--channel", "electron"], "--formfactor"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["dm", "rate", "--mass", "-3"], "dark-matter mass"),
+        (["dm", "rate", "--target", "Pb"], "nuclear target"),
+        (["dm", "reach", "--channel", "electron"], "--formfactor"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_message(monkeypatch, capsys, argv, message):
     from acie.cli.main import main
 

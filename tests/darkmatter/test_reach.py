@@ -27,12 +27,22 @@ def test_poisson_limits_closed_form():
     assert s == pytest.approx(6.68, abs=5e-3)
 
 
-@pytest.mark.parametrize("n, b, lo, hi", [
-    # Feldman & Cousins, PRD 57, 3873 (1998), Table IV (90 % CL); grid step 0.005, table rounded to 0.01
-    (0, 0.0, 0.00, 2.44), (0, 0.5, 0.00, 1.94), (0, 1.0, 0.00, 1.61), (0, 1.5, 0.00, 1.33),
-    (1, 0.0, 0.11, 4.36), (1, 2.0, 0.00, 2.53), (1, 3.0, 0.00, 1.88),
-    (3, 0.0, 1.10, 7.42), (3, 1.0, 0.10, 6.42), (3, 3.0, 0.00, 4.42),
-])
+@pytest.mark.parametrize(
+    "n, b, lo, hi",
+    [
+        # Feldman & Cousins, PRD 57, 3873 (1998), Table IV (90 % CL); grid step 0.005, table rounded to 0.01
+        (0, 0.0, 0.00, 2.44),
+        (0, 0.5, 0.00, 1.94),
+        (0, 1.0, 0.00, 1.61),
+        (0, 1.5, 0.00, 1.33),
+        (1, 0.0, 0.11, 4.36),
+        (1, 2.0, 0.00, 2.53),
+        (1, 3.0, 0.00, 1.88),
+        (3, 0.0, 1.10, 7.42),
+        (3, 1.0, 0.10, 6.42),
+        (3, 3.0, 0.00, 4.42),
+    ],
+)
 def test_feldman_cousins_table(n, b, lo, hi):
     got_lo, got_hi = R.feldman_cousins_interval(n, b, 0.9)
     assert got_lo == pytest.approx(lo, abs=0.011)
@@ -82,7 +92,9 @@ def test_electron_reach_threshold_background_and_exposure():
     with_bkg = R.electron_reach(ge, m, 1 * u.kg * u.yr, background=5.0, method="cls", **GE)
     assert with_bkg.settings["n_obs"] == 5 and np.all(with_bkg.cross_section > base.cross_section)
     # a background given as a rate is multiplied by the exposure: 0.75 /(kg yr) x 2 kg yr = 1.5 events
-    rate_bkg = R.electron_reach(ge, m, 2 * u.kg * u.yr, n_obs=2, background=0.75 / (u.kg * u.yr), method="fc", **GE)
+    rate_bkg = R.electron_reach(
+        ge, m, 2 * u.kg * u.yr, n_obs=2, background=0.75 / (u.kg * u.yr), method="fc", **GE
+    )
     assert rate_bkg.settings["background_events"] == pytest.approx(1.5)
     # 1 kg yr Ge, 100 MeV-ish heavy mediator, n_e >= 1, zero background: the ~1e-41 cm² scale of
     # Essig et al. 2016, Fig. 8 (Ge, 1 kg yr, 1e−) — a loose sanity window
@@ -102,7 +114,9 @@ def test_halo_monte_carlo_bands_are_seeded_and_ordered():
     e = np.array([2.0, 10.0, 30.0]) * u.keV
     bd = propagate(lambda h: N.dr_de(e, 50 * u.GeV, 1e-45 * u.cm**2, "Xe", halo=h), a)
     assert bd.samples.shape == (64, 3)
-    assert np.all(bd.lo95 <= bd.lo68) and np.all(bd.lo68 <= bd.median) and np.all(bd.median <= bd.hi68)
+    assert (
+        np.all(bd.lo95 <= bd.lo68) and np.all(bd.lo68 <= bd.median) and np.all(bd.median <= bd.hi68)
+    )
     assert np.all(bd.hi68 <= bd.hi95)
     central = N.dr_de(e, 50 * u.GeV, 1e-45 * u.cm**2, "Xe")
     assert np.all((bd.lo95 < central) & (central < bd.hi95))

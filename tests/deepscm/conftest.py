@@ -19,8 +19,22 @@ def tiny_model(tmp_path_factory, tiny_data):
     out = tmp_path_factory.mktemp("tiny_model")
     from acie.physics.constraints import penalty
 
-    result = train(images=images, properties=values, parents=model_parents(), positive=POSITIVE,
-                   out_dir=out, physics_penalty=penalty, metadata={"simulator": sim_cfg},
-                   config=TrainConfig(epochs=3, batch_size=32, width=4, latent_dim=4,
-                                      mechanism_hidden=8, seed=0, progress=False))
+    result = train(
+        images=images,
+        properties=values,
+        parents=model_parents(),
+        positive=POSITIVE,
+        out_dir=out,
+        physics_penalty=penalty,
+        metadata={"simulator": sim_cfg},
+        config=TrainConfig(
+            epochs=3,
+            batch_size=32,
+            width=4,
+            latent_dim=4,
+            mechanism_hidden=8,
+            seed=0,
+            progress=False,
+        ),
+    )
     return result

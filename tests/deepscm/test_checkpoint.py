@@ -18,14 +18,25 @@ def test_version_is_sha256_of_the_file(tiny_model):
 
 def test_round_trip_keeps_weights_and_resave_is_deterministic(tiny_model, tmp_path):
     ck = load_checkpoint(tiny_model.checkpoint)
-    v1 = save_checkpoint(tmp_path / "a.pt", model=ck.model, properties=ck.properties,
-                         images=ck.images, metadata=ck.metadata)
-    v2 = save_checkpoint(tmp_path / "b.pt", model=ck.model, properties=ck.properties,
-                         images=ck.images, metadata=ck.metadata)
+    v1 = save_checkpoint(
+        tmp_path / "a.pt",
+        model=ck.model,
+        properties=ck.properties,
+        images=ck.images,
+        metadata=ck.metadata,
+    )
+    v2 = save_checkpoint(
+        tmp_path / "b.pt",
+        model=ck.model,
+        properties=ck.properties,
+        images=ck.images,
+        metadata=ck.metadata,
+    )
     assert v1 == v2
     again = load_checkpoint(tmp_path / "a.pt")
-    for (k, a), (_, b) in zip(ck.model.state_dict().items(), again.model.state_dict().items(),
-                              strict=True):
+    for (k, a), (_, b) in zip(
+        ck.model.state_dict().items(), again.model.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), k
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
 

@@ -14,8 +14,15 @@ runner = CliRunner()
 def test_evaluation_against_simulator_truth(tiny_model):
     engine = CounterfactualEngine.from_checkpoint(tiny_model.checkpoint)
     sim = GalaxySimulator(image_size=16, bands=("r",))
-    rep = evaluate(engine, sim, n=12, seed=5, interventions={"log_stellar_mass": 0.3},
-                   batch_size=6, noise_levels=(0.0, 2.0))
+    rep = evaluate(
+        engine,
+        sim,
+        n=12,
+        seed=5,
+        interventions={"log_stellar_mass": 0.3},
+        batch_size=6,
+        noise_levels=(0.0, 2.0),
+    )
     # composition is exact by construction of the abduction (float32 rounding)
     assert rep.composition_max_abs < 1e-2
     (m,) = rep.interventions
@@ -33,10 +40,25 @@ def test_evaluation_against_simulator_truth(tiny_model):
 
 def test_cli_counterfactual_and_evaluate(tiny_model, tmp_path):
     out = tmp_path / "cf.npz"
-    res = runner.invoke(app, ["model", "counterfactual", "--model", str(tiny_model.checkpoint),
-                              "--set", "log_stellar_mass=10.5", "--simulate", "3",
-                              "--physics-tolerance", "1e6", "--out", str(out),
-                              "--plot", str(tmp_path / "grid.png")])
+    res = runner.invoke(
+        app,
+        [
+            "model",
+            "counterfactual",
+            "--model",
+            str(tiny_model.checkpoint),
+            "--set",
+            "log_stellar_mass=10.5",
+            "--simulate",
+            "3",
+            "--physics-tolerance",
+            "1e6",
+            "--out",
+            str(out),
+            "--plot",
+            str(tmp_path / "grid.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["n"] == 3 and summary["units"]["log_stellar_mass"] == "dex(solMass)"
@@ -46,8 +68,21 @@ def test_cli_counterfactual_and_evaluate(tiny_model, tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "grid.pdf").exists()
 
     report = tmp_path / "report"
-    res = runner.invoke(app, ["model", "evaluate", "--model", str(tiny_model.checkpoint),
-                              "--n", "6", "--seed", "11", "--report", str(report)])
+    res = runner.invoke(
+        app,
+        [
+            "model",
+            "evaluate",
+            "--model",
+            str(tiny_model.checkpoint),
+            "--n",
+            "6",
+            "--seed",
+            "11",
+            "--report",
+            str(report),
+        ],
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["model_version"] == tiny_model.model_version
@@ -57,16 +92,37 @@ def test_cli_counterfactual_and_evaluate(tiny_model, tmp_path):
 
 
 def test_cli_bad_input_gives_typed_error(tiny_model):
-    res = runner.invoke(app, ["model", "counterfactual", "--model", str(tiny_model.checkpoint),
-                              "--set", "stellar_mass"])
+    res = runner.invoke(
+        app,
+        ["model", "counterfactual", "--model", str(tiny_model.checkpoint), "--set", "stellar_mass"],
+    )
     assert res.exit_code != 0
     assert "NAME=VALUE" in str(res.exception)
 
 
 def test_cli_train_tiny(tmp_path):
-    res = runner.invoke(app, ["model", "train", "--out", str(tmp_path), "--n-train", "40",
-                              "--epochs", "1", "--image-size", "16", "--bands", "r", "--width", "4",
-                              "--latent-dim", "2", "--no-progress"])
+    res = runner.invoke(
+        app,
+        [
+            "model",
+            "train",
+            "--out",
+            str(tmp_path),
+            "--n-train",
+            "40",
+            "--epochs",
+            "1",
+            "--image-size",
+            "16",
+            "--bands",
+            "r",
+            "--width",
+            "4",
+            "--latent-dim",
+            "2",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     assert (tmp_path / "model.pt").exists() and len(info["model_version"]) == 64

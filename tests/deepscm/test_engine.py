@@ -34,15 +34,19 @@ def test_contract_attributes(engine, tiny_model):
 def test_batched_counterfactual_shapes_and_fields(engine, galaxies):
     seen = []
     target = galaxies.properties["log_stellar_mass"] + 0.3
-    r = engine.counterfactual(galaxies.images, {"log_stellar_mass": target}, on_stage=seen.append,
-                              physics_tolerance=1e6)
+    r = engine.counterfactual(
+        galaxies.images, {"log_stellar_mass": target}, on_stage=seen.append, physics_tolerance=1e6
+    )
     assert seen == list(STAGES)
     assert r.images.shape == (5, 1, 16, 16) and r.images.dtype == np.float32
     assert set(r.factual_properties) == set(r.counterfactual_properties) == set(PROPERTY_NAMES)
     np.testing.assert_allclose(r.counterfactual_properties["log_stellar_mass"], target, rtol=1e-6)
     # log_halo_mass is not a descendant of stellar mass: it keeps its abducted value
-    np.testing.assert_allclose(r.counterfactual_properties["log_halo_mass"],
-                               r.factual_properties["log_halo_mass"], rtol=1e-6)
+    np.testing.assert_allclose(
+        r.counterfactual_properties["log_halo_mass"],
+        r.factual_properties["log_halo_mass"],
+        rtol=1e-6,
+    )
     assert r.violation_score.shape == (5,) and np.all(r.violation_score >= 0)
     assert r.confidence.shape == (5,) and np.all((r.confidence >= 0) & (r.confidence <= 1))
     assert r.model_version == engine.model_version and r.latency_ms > 0
@@ -86,15 +90,20 @@ def test_physics_violation_is_refused_without_projection(engine, galaxies):
     # M_* = 10^12.4 M_sun in haloes of <= 10^13 M_sun: baryons above f_b M_h
     # (Planck 2018 f_b = 0.157), so the score is well above any tolerance
     with pytest.raises(PhysicsViolationError) as info:
-        engine.counterfactual(galaxies.images, {"log_stellar_mass": 12.4, "log_halo_mass": 11.0},
-                              physics_steps=0, physics_tolerance=0.05)
+        engine.counterfactual(
+            galaxies.images,
+            {"log_stellar_mass": 12.4, "log_halo_mass": 11.0},
+            physics_steps=0,
+            physics_tolerance=0.05,
+        )
     assert info.value.tolerance == 0.05 and info.value.score > 0.05
 
 
 def test_projection_repairs_what_it_can(engine, galaxies):
     # with projection the non-intervened properties move back onto the physical manifold
-    r = engine.counterfactual(galaxies.images, {"log_stellar_mass": 11.0},
-                              physics_steps=200, physics_tolerance=0.05)
+    r = engine.counterfactual(
+        galaxies.images, {"log_stellar_mass": 11.0}, physics_steps=200, physics_tolerance=0.05
+    )
     assert np.all(r.violation_score <= 0.05)
     np.testing.assert_allclose(r.counterfactual_properties["log_stellar_mass"], 11.0, rtol=1e-6)
 

@@ -5,10 +5,21 @@ import acie.deepscm as deepscm
 
 
 def test_public_surface_is_pinned():
-    assert sorted(deepscm.__all__) == sorted([
-        "CounterfactualEngine", "CounterfactualResult", "DeepSCM", "DeepSCMConfig",
-        "PropertyMechanisms", "TrainConfig", "Watermark", "evaluate", "load_checkpoint",
-        "load_default_model", "train"])
+    assert sorted(deepscm.__all__) == sorted(
+        [
+            "CounterfactualEngine",
+            "CounterfactualResult",
+            "DeepSCM",
+            "DeepSCMConfig",
+            "PropertyMechanisms",
+            "TrainConfig",
+            "Watermark",
+            "evaluate",
+            "load_checkpoint",
+            "load_default_model",
+            "train",
+        ]
+    )
     for name in deepscm.__all__:
         assert getattr(deepscm, name) is not None
 

@@ -11,9 +11,14 @@ CFG = dict(epochs=2, batch_size=32, width=4, latent_dim=2, mechanism_hidden=8, p
 
 def _train(tiny_data, out, **kw):
     images, values, _ = tiny_data
-    return train(images=images[:64], properties={k: v[:64] for k, v in values.items()},
-                 parents=model_parents(), positive=POSITIVE, out_dir=out,
-                 config=TrainConfig(**{**CFG, **kw}))
+    return train(
+        images=images[:64],
+        properties={k: v[:64] for k, v in values.items()},
+        parents=model_parents(),
+        positive=POSITIVE,
+        out_dir=out,
+        config=TrainConfig(**{**CFG, **kw}),
+    )
 
 
 def test_same_seed_same_weights_other_seed_differs(tiny_data, tmp_path):
@@ -25,12 +30,14 @@ def test_same_seed_same_weights_other_seed_differs(tiny_data, tmp_path):
 
 
 def test_training_lowers_the_loss_and_keeps_epoch_checkpoints(tiny_data, tmp_path):
-    res = _train(tiny_data, tmp_path, epochs=4, keep_epoch_checkpoints=True,
-                 mechanism="sinh-arcsinh")
+    res = _train(
+        tiny_data, tmp_path, epochs=4, keep_epoch_checkpoints=True, mechanism="sinh-arcsinh"
+    )
     losses = [h["train_loss"] for h in res.history]
     assert losses[-1] < losses[0]
     assert sorted(p.name for p in tmp_path.glob("epoch-*.pt")) == [
-        f"epoch-{i:03d}.pt" for i in range(1, 5)]
+        f"epoch-{i:03d}.pt" for i in range(1, 5)
+    ]
     assert load_checkpoint(res.checkpoint).model.config.mechanism == "sinh-arcsinh"
 
 
@@ -39,8 +46,18 @@ def test_bad_configuration_and_data_are_typed(tiny_data, tmp_path):
         TrainConfig(epochs=0)
     images, values, _ = tiny_data
     with pytest.raises(ShapeError, match=r"images must be an array \(n, C, H, W\)"):
-        train(images=images[0], properties=values, parents=model_parents(), positive=POSITIVE,
-              out_dir=tmp_path)
+        train(
+            images=images[0],
+            properties=values,
+            parents=model_parents(),
+            positive=POSITIVE,
+            out_dir=tmp_path,
+        )
     with pytest.raises(InputValidationError, match="properties must be values for"):
-        train(images=images, properties={"age": values["age"]}, parents=model_parents(),
-              positive=POSITIVE, out_dir=tmp_path)
+        train(
+            images=images,
+            properties={"age": values["age"]},
+            parents=model_parents(),
+            positive=POSITIVE,
+            out_dir=tmp_path,
+        )

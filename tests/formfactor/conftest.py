@@ -11,10 +11,19 @@ from reference_data import QCDARK_GE, require
 
 from acie.darkmatter import formfactor as ff
 
-TINY = ff.FormFactorSettings(kmesh=(3, 1, 1), basis="gth-szv", pseudo="gth-pade", xc="lda,vwn",
-                             ke_cutoff=25.0, dq=0.05, n_q=80, dE=0.25, n_E=160, conv_tol=1e-9,
-                             pairs_per_block=1)
-
+TINY = ff.FormFactorSettings(
+    kmesh=(3, 1, 1),
+    basis="gth-szv",
+    pseudo="gth-pade",
+    xc="lda,vwn",
+    ke_cutoff=25.0,
+    dq=0.05,
+    n_q=80,
+    dE=0.25,
+    n_E=160,
+    conv_tol=1e-9,
+    pairs_per_block=1,
+)
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,36 @@ def test_formfactor_command_writes_a_readable_table(tmp_path):
     from acie.darkmatter.formfactor_io import read_acie
 
     out = tmp_path / "Si.h5"
-    r = runner.invoke(app, ["dm", "formfactor", "Si", "--kmesh", "1x1x1", "--basis", "gth-szv",
-                            "--pseudo", "gth-pade", "--xc", "lda,vwn", "--ke-cutoff", "25", "--n-q", "40",
-                            "--dq", "0.1", "--ne", "100", "--de", "0.5", "--no-progress", "--output", str(out),
-                            "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "dm",
+            "formfactor",
+            "Si",
+            "--kmesh",
+            "1x1x1",
+            "--basis",
+            "gth-szv",
+            "--pseudo",
+            "gth-pade",
+            "--xc",
+            "lda,vwn",
+            "--ke-cutoff",
+            "25",
+            "--n-q",
+            "40",
+            "--dq",
+            "0.1",
+            "--ne",
+            "100",
+            "--de",
+            "0.5",
+            "--no-progress",
+            "--output",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["shape"] == [40, 100]
@@ -50,7 +76,9 @@ def test_exciton_example_validate_compare(table, tmp_path):
     r = runner.invoke(app, ["dm", "exciton", "validate", str(ex)])
     assert r.exit_code == 0 and "valid" in r.output
     png = tmp_path / "cmp.png"
-    r = runner.invoke(app, ["dm", "exciton", "compare", str(ex), "--plot", str(png), "--mass", "50"])
+    r = runner.invoke(
+        app, ["dm", "exciton", "compare", str(ex), "--plot", str(png), "--mass", "50"]
+    )
     assert r.exit_code == 0 and "external/DFT rate = 1.0000" in r.output and png.stat().st_size > 0
 
 
@@ -59,10 +87,15 @@ def test_select_with_explicit_tables(table, tmp_path, qcdark_ge):
 
     si = write_acie(table, tmp_path / "Si.h5")
     ge = write_acie(qcdark_ge, tmp_path / "Ge.h5")
-    r = runner.invoke(app, ["dm", "select", "--mass", "30", "--table", f"Si={si}", "--table", f"Ge={ge}", "--json"])
+    r = runner.invoke(
+        app,
+        ["dm", "select", "--mass", "30", "--table", f"Si={si}", "--table", f"Ge={ge}", "--json"],
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)["ranking"]
-    assert [row["sigma_limit_cm2"] for row in rows] == sorted(row["sigma_limit_cm2"] for row in rows)
+    assert [row["sigma_limit_cm2"] for row in rows] == sorted(
+        row["sigma_limit_cm2"] for row in rows
+    )
 
 
 def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
@@ -70,8 +103,23 @@ def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
 
     ours = write_acie(table, tmp_path / "Si_as_ours.h5")
     png, csv = tmp_path / "ratio.png", tmp_path / "ratio.csv"
-    r = runner.invoke(app, ["dm", "compare-qcdark", "--ours", str(ours), "--reference", str(qcdark_path),
-                            "--masses", "10,100", "--plot", str(png), "--csv", str(csv)])
+    r = runner.invoke(
+        app,
+        [
+            "dm",
+            "compare-qcdark",
+            "--ours",
+            str(ours),
+            "--reference",
+            str(qcdark_path),
+            "--masses",
+            "10,100",
+            "--plot",
+            str(png),
+            "--csv",
+            str(csv),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert png.stat().st_size > 10_000
     lines = csv.read_text().splitlines()
@@ -83,12 +131,31 @@ def test_convergence_command_from_tables(qcdark_ge, tmp_path):
 
     from acie.darkmatter.formfactor_io import write_acie
 
-    coarse = replace(qcdark_ge, f2=qcdark_ge.f2 * 0.9, metadata={"settings": {"kmesh": [1, 1, 1], "n_ao": 8}})
+    coarse = replace(
+        qcdark_ge, f2=qcdark_ge.f2 * 0.9, metadata={"settings": {"kmesh": [1, 1, 1], "n_ao": 8}}
+    )
     fine = replace(qcdark_ge, metadata={"settings": {"kmesh": [2, 2, 2], "n_ao": 8}})
     a, b = write_acie(coarse, tmp_path / "a.h5"), write_acie(fine, tmp_path / "b.h5")
     png = tmp_path / "conv.png"
-    r = runner.invoke(app, ["dm", "convergence", "Ge", "--table", f"coarse={a}", "--table", f"fine={b}",
-                            "--masses", "10,100", "--rtol", "0.15", "--plot", str(png), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "dm",
+            "convergence",
+            "Ge",
+            "--table",
+            f"coarse={a}",
+            "--table",
+            f"fine={b}",
+            "--masses",
+            "10,100",
+            "--rtol",
+            "0.15",
+            "--plot",
+            str(png),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     # f2 scaled by 0.9 -> every rate 10 % low (rates are linear in f2)

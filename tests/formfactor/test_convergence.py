@@ -43,14 +43,23 @@ def test_advisor_picks_the_cheapest_setting_within_tolerance(qcdark_ge):
     # Synthetic study from one real table: "cheap" = f2 scaled by 0.95 (5 % low),
     # "mid" = 0.8 (20 % low), "ref" = the table itself. Rates are linear in f2.
     def tagged(scale, kmesh, nao):
-        meta = {"settings": {"kmesh": kmesh, "n_ao": nao, "basis": "b", "dft_gap_eV": 0.5}, "timings": {"x": 1.0}}
+        meta = {
+            "settings": {"kmesh": kmesh, "n_ao": nao, "basis": "b", "dft_gap_eV": 0.5},
+            "timings": {"x": 1.0},
+        }
         return replace(qcdark_ge, f2=qcdark_ge.f2 * scale, metadata=meta)
 
-    tables = {"cheap": tagged(0.95, [1, 1, 1], 8), "mid": tagged(0.8, [2, 2, 2], 8), "ref": tagged(1.0, [2, 2, 2], 26)}
+    tables = {
+        "cheap": tagged(0.95, [1, 1, 1], 8),
+        "mid": tagged(0.8, [2, 2, 2], 8),
+        "ref": tagged(1.0, [2, 2, 2], 26),
+    }
     study = convergence_study("Ge", MASSES, tables=tables)
     assert study.reference().label == "ref"
     dev = study.deviations()
-    assert dev["cheap"] == pytest.approx(0.05, rel=1e-9) and dev["mid"] == pytest.approx(0.2, rel=1e-9)
+    assert dev["cheap"] == pytest.approx(0.05, rel=1e-9) and dev["mid"] == pytest.approx(
+        0.2, rel=1e-9
+    )
     advice = recommend_settings(study, rtol=0.1)
     assert advice["recommended"] == "cheap" and "within 10%" in advice["reason"]
     assert recommend_settings(study, rtol=0.01)["recommended"] == "ref"

@@ -46,22 +46,42 @@ def _mutate(path, fn):
 
 CASES = [
     (lambda fh: fh.attrs.__delitem__("method"), "missing root attribute 'method'"),
-    (lambda fh: fh.attrs.__setitem__("format", "qcdark"), "root attribute 'format' must be 'acie.excitons'"),
+    (
+        lambda fh: fh.attrs.__setitem__("format", "qcdark"),
+        "root attribute 'format' must be 'acie.excitons'",
+    ),
     (lambda fh: fh.attrs.__setitem__("format_version", 7), "format_version must be 1"),
     (lambda fh: fh.attrs.__setitem__("normalisation", "qedark"), "normalisation must be 'qcdark'"),
-    (lambda fh: fh.attrs.__setitem__("cell_volume_bohr3", -1.0), "'cell_volume_bohr3' must be finite and > 0"),
+    (
+        lambda fh: fh.attrs.__setitem__("cell_volume_bohr3", -1.0),
+        "'cell_volume_bohr3' must be finite and > 0",
+    ),
     (lambda fh: fh.attrs.__setitem__("is_bse", "yes"), "'is_bse' must be a boolean"),
     (lambda fh: fh.__delitem__("qpoints"), "missing required dataset '/qpoints'"),
-    (lambda fh: fh["q"].attrs.__setitem__("units", "1/bohr"), "units attribute of '/q' must be 'keV'"),
+    (
+        lambda fh: fh["q"].attrs.__setitem__("units", "1/bohr"),
+        "units attribute of '/q' must be 'keV'",
+    ),
     (lambda fh: fh["f2"].__setitem__((0, 0), np.nan), "'/f2' must be finite values"),
-    (lambda fh: _replace(fh, "f2_dft", -np.ones(fh["f2"].shape)),
-     "'/f2_dft' must be values >= 0"),
-    (lambda fh: _replace(fh, "energy", fh["energy"][...][::-1]), "'/energy' must be a strictly increasing grid"),
+    (lambda fh: _replace(fh, "f2_dft", -np.ones(fh["f2"].shape)), "'/f2_dft' must be values >= 0"),
+    (
+        lambda fh: _replace(fh, "energy", fh["energy"][...][::-1]),
+        "'/energy' must be a strictly increasing grid",
+    ),
     (lambda fh: _replace(fh, "q", -fh["q"][...]), "'/q' must be"),
     (lambda fh: _replace(fh, "f2", fh["f2"][:, :-1]), "'/f2' must be shape (n_q, n_E)"),
-    (lambda fh: _replace(fh, "kpoints", np.zeros((2, 2)), "1/bohr"), "'/kpoints' must be shape (n, 3)"),
-    (lambda fh: _replace(fh, "excitation_energies", np.array([-1.0]), "eV"), "'/excitation_energies' must be values > 0"),
-    (lambda fh: _replace(fh, "excitation_energies", np.array([5.0]), "eV"), "below the lowest excitation energy 5 eV"),
+    (
+        lambda fh: _replace(fh, "kpoints", np.zeros((2, 2)), "1/bohr"),
+        "'/kpoints' must be shape (n, 3)",
+    ),
+    (
+        lambda fh: _replace(fh, "excitation_energies", np.array([-1.0]), "eV"),
+        "'/excitation_energies' must be values > 0",
+    ),
+    (
+        lambda fh: _replace(fh, "excitation_energies", np.array([5.0]), "eV"),
+        "below the lowest excitation energy 5 eV",
+    ),
 ]
 
 

@@ -27,8 +27,8 @@ def _quadrature(cell, k_i, k_f, q, mesh=48):
 
 def test_scissor_puts_vbm_at_zero_and_gap_at_experiment(si):
     _, b = si
-    gap = b.energies[:, b.n_occ:].min() - b.energies[:, :b.n_occ].max()
-    assert b.energies[:, :b.n_occ].max() == pytest.approx(0.0, abs=1e-12)
+    gap = b.energies[:, b.n_occ :].min() - b.energies[:, : b.n_occ].max()
+    assert b.energies[:, : b.n_occ].max() == pytest.approx(0.0, abs=1e-12)
     assert gap == pytest.approx(get_material("Si").band_gap, abs=1e-9)
     # LDA with a minimal basis: gap of order 1-3 eV, shift = experiment - DFT
     assert b.scissor_shift == pytest.approx(1.12 - b.dft_gap, abs=1e-12)
@@ -67,12 +67,12 @@ def test_completeness_is_exact_at_q0_and_bounded_by_bessel(si):
     k = b.kpts[1]
     c_all = b.coeffs[1]
     # q = 0: orthonormal Bloch states -> Σ_f |⟨f|i⟩|² = 1 (to SCF/integral precision 1e-8)
-    s0 = ff.completeness_sums(cell, k, np.zeros((1, 3)), c_all, c_all[:, :b.n_occ])
+    s0 = ff.completeness_sums(cell, k, np.zeros((1, 3)), c_all, c_all[:, : b.n_occ])
     np.testing.assert_allclose(s0, 1.0, atol=1e-8)
     # q = G ≠ 0: Bessel's inequality Σ_f |⟨f|e^{iGr}|i⟩|² <= 1, and it drops with |G| as
     # the finite basis cannot represent e^{iG·r}ψ
     g = ff.g_vectors(cell, 6.0, 0.0)[1:]
-    sums = ff.completeness_sums(cell, k, g, c_all, c_all[:, :b.n_occ])
+    sums = ff.completeness_sums(cell, k, g, c_all, c_all[:, : b.n_occ])
     assert np.all(sums <= 1 + 1e-8)
     assert sums[-1].mean() < sums[0].mean()
 
@@ -80,7 +80,9 @@ def test_completeness_is_exact_at_q0_and_bounded_by_bessel(si):
 def test_table_diagnostic_obeys_bessel(table):
     # per valence band, Σ_c |⟨c k'|e^{iq·r}|v k⟩|² averaged over (k, q-vector) <= 1 in every q
     # bin; a k ↔ −k phase error in the AO-pair transforms breaks this (values of 3-15 seen)
-    comp = np.array([np.nan if c is None else c for c in table.metadata["diagnostics"]["completeness_per_band"]])
+    comp = np.array(
+        [np.nan if c is None else c for c in table.metadata["diagnostics"]["completeness_per_band"]]
+    )
     assert np.nanmax(comp) <= 1 + 1e-8 and np.nanmax(comp) > 0.01
 
 
@@ -107,7 +109,11 @@ def test_normalisation_matches_an_independent_evaluation(si, table, tiny):
             m = _quadrature(cell, b.kpts[i], b.kpts[j], q, mesh=40)
             mo = np.einsum("am,qab,bn->qmn", b.coeffs[j][:, cond].conj(), m, b.coeffs[i][:, val])
             e = b.energies[j, cond][:, None] - b.energies[i, val][None, :]
-            for iq, p in zip(np.floor(np.linalg.norm(q, axis=1) / tiny.dq).astype(int), np.abs(mo) ** 2, strict=True):
+            for iq, p in zip(
+                np.floor(np.linalg.norm(q, axis=1) / tiny.dq).astype(int),
+                np.abs(mo) ** 2,
+                strict=True,
+            ):
                 ie = np.floor(e / tiny.dE).astype(int)
                 ok = ie < tiny.n_E
                 np.add.at(hist[iq], ie[ok], p[ok])
@@ -125,15 +131,22 @@ def test_blocks_workers_and_resume_give_identical_output(si, table, tmp_path, ti
     _, bands = si
     # interrupted after one block, then resumed: bit-identical to the uninterrupted run
     wd = tmp_path / "work"
-    assert compute_form_factor("Si", tiny, workdir=wd, progress=False, bands=bands, max_blocks=1) is None
+    assert (
+        compute_form_factor("Si", tiny, workdir=wd, progress=False, bands=bands, max_blocks=1)
+        is None
+    )
     assert len(list(wd.glob("block_*.npz"))) == 1
     resumed = compute_form_factor("Si", tiny, workdir=wd, progress=False)
     np.testing.assert_array_equal(resumed.f2, table.f2)
     assert not list(wd.glob("*.tmp"))
     # other block sizes: same sums up to floating-point reassociation
     other = ff.FormFactorSettings(**{**tiny.as_dict(), "kmesh": (3, 1, 1), "pairs_per_block": 4})
-    np.testing.assert_allclose(compute_form_factor("Si", other, progress=False, bands=bands).f2,
-                               table.f2, rtol=1e-12, atol=1e-12 * table.f2.max())
+    np.testing.assert_allclose(
+        compute_form_factor("Si", other, progress=False, bands=bands).f2,
+        table.f2,
+        rtol=1e-12,
+        atol=1e-12 * table.f2.max(),
+    )
     # settings changed under the same workdir -> refused
     with pytest.raises(ConflictError, match="checkpoint"):
         compute_form_factor("Si", other, workdir=wd, progress=False, bands=bands)
@@ -179,13 +192,24 @@ def test_all_electron_option_and_band_window():
     # (1s 2s 2p core + valence of Si₂). Core levels lie ~100 eV (2p) and deeper below the
     # valence band, so with E < 50 eV keeping only the top 4 valence bands must give the
     # identical f2 — a check of the band-window selection.
-    settings = ff.FormFactorSettings(kmesh=(1, 1, 1), basis="sto-3g", pseudo=None, xc="lda,vwn",
-                                     density_fit=True, dq=0.05, n_q=50, dE=0.25, n_E=200)
+    settings = ff.FormFactorSettings(
+        kmesh=(1, 1, 1),
+        basis="sto-3g",
+        pseudo=None,
+        xc="lda,vwn",
+        density_fit=True,
+        dq=0.05,
+        n_q=50,
+        dE=0.25,
+        n_E=200,
+    )
     cell = ff.build_cell("Si", settings)
     bands = ff.run_dft("Si", settings, cell=cell)
     assert bands.n_occ == 14
-    assert bands.energies[0, :bands.n_occ - 4].max() < -50.0  # eV, core below the window
+    assert bands.energies[0, : bands.n_occ - 4].max() < -50.0  # eV, core below the window
     full = compute_form_factor("Si", settings, progress=False, bands=bands)
     top4 = ff.FormFactorSettings(**{**settings.as_dict(), "kmesh": (1, 1, 1), "n_valence": 4})
-    np.testing.assert_array_equal(compute_form_factor("Si", top4, progress=False, bands=bands).f2, full.f2)
+    np.testing.assert_array_equal(
+        compute_form_factor("Si", top4, progress=False, bands=bands).f2, full.f2
+    )
     assert full.f2.sum() > 0

@@ -22,10 +22,16 @@ def test_ranking_is_ordered_by_the_reach_it_reports(tables):
     assert sig == sorted(sig) and len(sig) == 2
     # each number is exactly electron_reach at that mass (the selector computes, not guesses)
     for row in r.rows:
-        ref = electron_reach(tables[row["material"]], [50] * u.MeV, 1 * u.kg * u.yr, ne_threshold=row["ne_threshold"])
-        assert row["sigma_limit_cm2"] == pytest.approx(ref.cross_section.to_value(u.cm**2)[0], rel=1e-12)
+        ref = electron_reach(
+            tables[row["material"]], [50] * u.MeV, 1 * u.kg * u.yr, ne_threshold=row["ne_threshold"]
+        )
+        assert row["sigma_limit_cm2"] == pytest.approx(
+            ref.cross_section.to_value(u.cm**2)[0], rel=1e-12
+        )
         # zero background, zero observed: s_up = -ln(0.1) = 2.303 events (Poisson 90 % CL)
-        assert row["events_per_1e-37cm2"] * row["sigma_limit_cm2"] / 1e-37 == pytest.approx(2.302585, rel=1e-5)
+        assert row["events_per_1e-37cm2"] * row["sigma_limit_cm2"] / 1e-37 == pytest.approx(
+            2.302585, rel=1e-5
+        )
     assert r.best == r.rows[0]["material"]
 
 

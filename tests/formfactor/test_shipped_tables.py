@@ -31,12 +31,18 @@ def test_shipped_table_is_small_physical_and_documented(name):
     below = t.energy_eV + 0.05 < mat.band_gap  # bins entirely below the gap are empty
     assert np.all(t.f2[:, below] == 0)
     s = t.metadata["settings"]
-    assert s["kmesh"] == KMESH[name] and s["basis"] == "gth-dzvp-molopt-sr" and s["pseudo"] == "gth-pbe"
+    assert (
+        s["kmesh"] == KMESH[name]
+        and s["basis"] == "gth-dzvp-molopt-sr"
+        and s["pseudo"] == "gth-pbe"
+    )
     assert t.metadata["software"]["pyscf"] and t.metadata["timings"]["dft_seconds"] > 0
     # cell volume = primitive-cell volume from the library (Å³ -> bohr³, CODATA a0)
     assert t.cell_volume_bohr3 == pytest.approx(mat.cell_volume / 0.529177210903**3, rel=1e-9)
     # Bessel bound on the stored completeness diagnostic
-    comp = np.array([np.nan if c is None else c for c in t.metadata["diagnostics"]["completeness_per_band"]])
+    comp = np.array(
+        [np.nan if c is None else c for c in t.metadata["diagnostics"]["completeness_per_band"]]
+    )
     assert np.nanmax(comp) <= 1 + 1e-8
 
 
@@ -67,7 +73,11 @@ def test_germanium_k_mesh_converges_towards_qcdark(qcdark_ge):
     from acie.darkmatter.formfactor_io import read_acie
 
     folder = shipped_table_path("Ge").parent
-    tables = [read_acie(folder / "Ge_2x2x2.h5"), read_acie(folder / "Ge_3x3x3.h5"), shipped_table("Ge")]
+    tables = [
+        read_acie(folder / "Ge_2x2x2.h5"),
+        read_acie(folder / "Ge_3x3x3.h5"),
+        shipped_table("Ge"),
+    ]
     errs = {med: [] for med in ("heavy", "light")}
     for t in tables:
         cmp = compare_rates(t, qcdark_ge, [10, 100, 1000] * u.MeV)

@@ -8,7 +8,9 @@ runner = CliRunner()
 
 
 def test_sample_json_states_units():
-    r = runner.invoke(app, ["galaxy", "sample", "--n", "2", "--seed", "3", "--image-size", "16", "--json"])
+    r = runner.invoke(
+        app, ["galaxy", "sample", "--n", "2", "--seed", "3", "--image-size", "16", "--json"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["units"]["velocity_dispersion"] == "km / s"
@@ -17,8 +19,22 @@ def test_sample_json_states_units():
 
 def test_counterfactual_shift_and_plot(tmp_path):
     png = tmp_path / "cf.png"
-    r = runner.invoke(app, ["galaxy", "counterfactual", "--n", "2", "--image-size", "16",
-                            "--shift", "log_stellar_mass=0.301", "--json", "--plot", str(png)])
+    r = runner.invoke(
+        app,
+        [
+            "galaxy",
+            "counterfactual",
+            "--n",
+            "2",
+            "--image-size",
+            "16",
+            "--shift",
+            "log_stellar_mass=0.301",
+            "--json",
+            "--plot",
+            str(png),
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     f, cf = out["factual"][0], out["counterfactual"][0]
@@ -29,8 +45,25 @@ def test_counterfactual_shift_and_plot(tmp_path):
 
 def test_dataset_command(tmp_path):
     out = tmp_path / "g.h5"
-    r = runner.invoke(app, ["galaxy", "dataset", "--n", "3", "--seed", "1", "--out", str(out),
-                            "--image-size", "16", "--band", "r", "--no-progress", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "galaxy",
+            "dataset",
+            "--n",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--image-size",
+            "16",
+            "--band",
+            "r",
+            "--no-progress",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["n"] == 3 and out.is_file()
 

@@ -40,9 +40,13 @@ def test_measured_luminosity_and_size_of_noise_free_galaxies():
     sim = GalaxySimulator(seed=1)
     b = sim.sample(200, seed=4, render=False)
     clean = sim.render(b.properties, b.nuisances, add_noise=False)
-    m = measure_properties(clean, bands=b.bands, pixel_scale=b.pixel_scale,
-                           luminosity_distance=b.luminosity_distance,
-                           angular_diameter_distance=b.angular_diameter_distance)
+    m = measure_properties(
+        clean,
+        bands=b.bands,
+        pixel_scale=b.pixel_scale,
+        luminosity_distance=b.luminosity_distance,
+        angular_diameter_distance=b.angular_diameter_distance,
+    )
     dl = m["log_luminosity"] - b.properties["log_luminosity"]
     # flux lost off the stamp only lowers L; the median loss is < 0.03 dex
     assert np.all(dl < 1e-3)
@@ -74,8 +78,13 @@ def test_sersic_fit_recovers_wings_that_leave_the_stamp():
 def test_sersic_method_is_less_biased_than_the_stamp_sum():
     sim = GalaxySimulator(seed=1)
     b = sim.sample(60, seed=8)
-    kw = dict(bands=b.bands, pixel_scale=b.pixel_scale, luminosity_distance=b.luminosity_distance,
-              angular_diameter_distance=b.angular_diameter_distance, psf_fwhm=b.nuisances["psf_fwhm"])
+    kw = dict(
+        bands=b.bands,
+        pixel_scale=b.pixel_scale,
+        luminosity_distance=b.luminosity_distance,
+        angular_diameter_distance=b.angular_diameter_distance,
+        psf_fwhm=b.nuisances["psf_fwhm"],
+    )
     ap = measure_properties(b.images, method="aperture", **kw)
     se = measure_properties(b.images, method="sersic", **kw)
     true = b.properties["log_luminosity"]

@@ -29,7 +29,9 @@ def test_curti20_fmr_at_turnover_mass():
     # at M_* = M0(SFR): 12+log(O/H) = Z0 - gamma/beta log10(2) (Curti et al. 2020 eq. 5)
     log_sfr = 0.3
     log_m0 = 10.11 + 0.56 * log_sfr
-    assert R.curti20_fmr(log_m0, log_sfr) == pytest.approx(8.779 - 0.31 / 2.1 * np.log10(2), abs=1e-12)
+    assert R.curti20_fmr(log_m0, log_sfr) == pytest.approx(
+        8.779 - 0.31 / 2.1 * np.log10(2), abs=1e-12
+    )
 
 
 def test_gas_fraction_ps11():
@@ -44,7 +46,9 @@ def test_mass_weighted_age_limits_of_the_exponential_history():
     # x = 3: b = 3/(e^3-1), age = T(1 - 1/3 + 1/(e^3-1)) (closed form)
     b = 3 / np.expm1(3)
     log_sfr = 10.0 + np.log10(b) - np.log10(t * 1e9 * (1 - R.RETURN_FRACTION))
-    assert R.mass_weighted_age(10.0, log_sfr) == pytest.approx(t * (1 - 1 / 3 + 1 / np.expm1(3)), rel=1e-4)
+    assert R.mass_weighted_age(10.0, log_sfr) == pytest.approx(
+        t * (1 - 1 / 3 + 1 / np.expm1(3)), rel=1e-4
+    )
     # quenched: age -> T (1 - 1/x), slowly; starburst: age -> 0
     assert 0.9 * t < R.mass_weighted_age(10.0, -8.0) < t
     assert R.mass_weighted_age(10.0, 3.0) < 0.1 * t

@@ -35,8 +35,14 @@ def test_against_galsim_flux_and_profile():
     fwhm = rng.uniform(2.0, 4.0, m)
     ours = render_sersic(np.full(m, 100.0), re, n, q, pa, fwhm, image_size=64)[:, 0]
     for i in range(m):
-        prof = galsim.Sersic(n[i], half_light_radius=re[i], flux=100.0).shear(q=q[i], beta=pa[i] * galsim.radians)
-        ref = galsim.Convolve(prof, galsim.Gaussian(fwhm=fwhm[i])).drawImage(nx=64, ny=64, scale=1.0).array
+        prof = galsim.Sersic(n[i], half_light_radius=re[i], flux=100.0).shear(
+            q=q[i], beta=pa[i] * galsim.radians
+        )
+        ref = (
+            galsim.Convolve(prof, galsim.Gaussian(fwhm=fwhm[i]))
+            .drawImage(nx=64, ny=64, scale=1.0)
+            .array
+        )
         # stated tolerances: stamp flux within 1 %, every pixel within 2 % of the peak
         assert ours[i].sum() == pytest.approx(ref.sum(), rel=1e-2)
         assert np.abs(ours[i] - ref).max() < 0.02 * ref.max()

@@ -92,7 +92,9 @@ def test_counterfactual_keeps_the_pixel_noise(sim, batch):
 
 
 def test_do_luminosity_doubles_the_flux(sim, batch):
-    cf = sim.counterfactual(batch, {"log_luminosity": batch.properties["log_luminosity"] + np.log10(2)})
+    cf = sim.counterfactual(
+        batch, {"log_luminosity": batch.properties["log_luminosity"] + np.log10(2)}
+    )
     np.testing.assert_allclose(cf.flux / batch.flux, 2.0, rtol=1e-12)
     clean_f = sim.render(batch.properties, batch.nuisances, add_noise=False)
     clean_cf = sim.render(cf.properties, cf.nuisances, add_noise=False)
@@ -142,8 +144,14 @@ def test_simulated_galaxies_are_physical(big):
 
 def test_virial_scatter_is_the_stated_scatter(big):
     p = big.properties
-    r = virial_residual(p["log_halo_mass"], p["log_stellar_mass"], p["log_gas_mass"],
-                        p["log_size"], p["sersic_n"], p["velocity_dispersion"])
+    r = virial_residual(
+        p["log_halo_mass"],
+        p["log_stellar_mass"],
+        p["log_gas_mass"],
+        p["log_size"],
+        p["sersic_n"],
+        p["velocity_dispersion"],
+    )
     # sigma^2 scatter 2 x 0.04 dex; a standard normal truncated at 3 has sd 0.98658;
     # sampling error of an sd is sd / sqrt(2N) ~ 0.0009: tolerance 5x that
     expected = 0.08 * 0.98658

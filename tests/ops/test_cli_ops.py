@@ -10,7 +10,9 @@ runner = CliRunner()
 def test_simulate_validate_collect_gate_analyze(tmp_path, key_b64):
     f = tmp_path / "t.jsonl"
     env = {"TELEMETRY_KEY": key_b64}
-    r = runner.invoke(app, ["ops", "simulate", "--out", str(f), "--n", "60", "--rollout", "--encrypt"], env=env)
+    r = runner.invoke(
+        app, ["ops", "simulate", "--out", str(f), "--n", "60", "--rollout", "--encrypt"], env=env
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["ops", "validate", str(f)], env=env)
     assert r.exit_code == 0 and "60/60 lines valid" in r.output
@@ -27,7 +29,9 @@ def test_simulate_validate_collect_gate_analyze(tmp_path, key_b64):
     assert r.exit_code == (1 if exp["grade"] == "FAIL" else 0)
 
     out = tmp_path / "analysis"
-    r = runner.invoke(app, ["ops", "analyze", str(f), "--out", str(out), "--method", "ols"], env=env)
+    r = runner.invoke(
+        app, ["ops", "analyze", str(f), "--out", str(out), "--method", "ols"], env=env
+    )
     assert r.exit_code == 0, r.output
     assert (out / "report.md").exists() and (out / "effects.png").exists()
     assert json.loads((out / "effects.json").read_text())["method"] == "ols"
@@ -37,10 +41,21 @@ def test_gate_fails_on_fail_grade(tmp_path):
     f = tmp_path / "t.jsonl"
     lines = []
     for i, cost in enumerate([10, 10, 10, 13, 13, 13]):
-        lines.append(json.dumps({"schema_version": "1.0", "timestamp": f"2026-01-01T00:0{i}:00Z",
-                                 "experiment": "e", "domain": "d", "step": i,
-                                 "intervention": None if i < 3 else "pricier",
-                                 "infra_cost_usd": cost, "qps": 100, "latency_p95_ms": 50}))
+        lines.append(
+            json.dumps(
+                {
+                    "schema_version": "1.0",
+                    "timestamp": f"2026-01-01T00:0{i}:00Z",
+                    "experiment": "e",
+                    "domain": "d",
+                    "step": i,
+                    "intervention": None if i < 3 else "pricier",
+                    "infra_cost_usd": cost,
+                    "qps": 100,
+                    "latency_p95_ms": 50,
+                }
+            )
+        )
     f.write_text("\n".join(lines) + "\n")
     r = runner.invoke(app, ["ops", "collect", str(f), "--gate"])
     assert r.exit_code == 1 and "FAIL" in r.output

@@ -10,10 +10,17 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def rec(i, *, cost, qps, lat, intervention=None, experiment="e", day=0.0):
-    return {"schema_version": "1.0", "experiment": experiment, "domain": "d", "step": i,
-            "timestamp": (T0 + timedelta(days=day, minutes=i)).isoformat(),
-            "intervention": intervention, "infra_cost_usd": cost, "qps": qps,
-            "latency_p95_ms": lat}
+    return {
+        "schema_version": "1.0",
+        "experiment": experiment,
+        "domain": "d",
+        "step": i,
+        "timestamp": (T0 + timedelta(days=day, minutes=i)).isoformat(),
+        "intervention": intervention,
+        "infra_cost_usd": cost,
+        "qps": qps,
+        "latency_p95_ms": lat,
+    }
 
 
 def test_grade_boundaries():
@@ -28,8 +35,10 @@ def test_known_fti_and_lambda():
     # baseline medians: cost 10, qps 100, p95 50.  after "cache": cost 11, qps 100, p95 40
     # C = 1.1, P = 1 * 50/40 = 1.25, FTI = 0.88; lambda_SIBG = (1 - 0.88)/1 = 0.12
     base = [rec(i, cost=c, qps=100, lat=50) for i, c in enumerate([9, 10, 11])]
-    after = [rec(10 + i, cost=11, qps=q, lat=40, intervention="cache", day=3.0)
-             for i, q in enumerate([90, 100, 110])]
+    after = [
+        rec(10 + i, cost=11, qps=q, lat=40, intervention="cache", day=3.0)
+        for i, q in enumerate([90, 100, 110])
+    ]
     now = T0 + timedelta(days=13, minutes=10)  # exactly 10 days after the change
     report = collect(base + after, now=now, lambda_asdpi=math.log(2) / 10)
     (e,) = report.experiments
@@ -55,7 +64,8 @@ def test_worse_change_fails_and_gives_no_gain():
 def test_records_out_of_order_and_several_experiments():
     a = [rec(i, cost=10, qps=100, lat=50, experiment="a") for i in range(4)]
     b = [rec(i, cost=10, qps=100, lat=50, experiment="b") for i in range(2)] + [
-        rec(9, cost=10.4, qps=100, lat=50, experiment="b", intervention="x")]
+        rec(9, cost=10.4, qps=100, lat=50, experiment="b", intervention="x")
+    ]
     report = collect(list(reversed(a + b)))
     grades = {e.experiment: e.grade for e in report.experiments}
     assert grades == {"a": Grade.OK, "b": Grade.WARN}
@@ -65,7 +75,9 @@ def test_records_out_of_order_and_several_experiments():
 
 def test_explicit_reference_and_no_baseline_label():
     rs = [rec(i, cost=20, qps=100, lat=50, intervention="tuned") for i in range(3)]
-    (e,) = collect(rs, reference=Reference(infra_cost_usd=10, qps=100, latency_p95_ms=50)).experiments
+    (e,) = collect(
+        rs, reference=Reference(infra_cost_usd=10, qps=100, latency_p95_ms=50)
+    ).experiments
     assert e.current.fti == pytest.approx(2.0) and e.grade is Grade.FAIL
     (e2,) = collect(rs).experiments  # first segment is the reference when none is baseline
     assert e2.current.fti == pytest.approx(1.0)

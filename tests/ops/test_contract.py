@@ -5,8 +5,14 @@ import pytest
 from acie.ops.contract import telemetry_schema, validate_lines, validate_record
 
 GOOD = {
-    "schema_version": "1.0", "timestamp": "2026-03-01T12:00:00Z", "experiment": "scan",
-    "domain": "dm", "step": 0, "infra_cost_usd": 1.5, "qps": 10.0, "latency_p95_ms": 12.0,
+    "schema_version": "1.0",
+    "timestamp": "2026-03-01T12:00:00Z",
+    "experiment": "scan",
+    "domain": "dm",
+    "step": 0,
+    "infra_cost_usd": 1.5,
+    "qps": 10.0,
+    "latency_p95_ms": 12.0,
 }
 
 
@@ -18,8 +24,16 @@ def test_schema_is_valid_draft_2020_12_and_versioned():
 
 def test_good_record_and_optional_fields_accepted():
     assert validate_record(GOOD) == []
-    full = {**GOOD, "hypothesis": "h", "intervention": "cache", "knobs": {"cache": True, "n": 3},
-            "error_rate": 0.01, "window_s": 60, "labels": {"site": "lngs"}, "schema_version": "1.7"}
+    full = {
+        **GOOD,
+        "hypothesis": "h",
+        "intervention": "cache",
+        "knobs": {"cache": True, "n": 3},
+        "error_rate": 0.01,
+        "window_s": 60,
+        "labels": {"site": "lngs"},
+        "schema_version": "1.7",
+    }
     assert validate_record(full) == []
 
 
@@ -71,9 +85,15 @@ def test_fast_and_reference_validators_agree():
     fast = _fast_validator()
     if fast is None:
         pytest.skip("jsonschema-rs is not installed")
-    cases = [GOOD, {**GOOD, "timestamp": "2026-03-01T12:00:00"}, {**GOOD, "qps": -1},
-             {**GOOD, "knobs": {"a": "x"}}, {**GOOD, "step": 2.5}, {**GOOD, "extra": 1},
-             {**GOOD, "timestamp": "2026-03-01T12:00:00+05:30"}]
+    cases = [
+        GOOD,
+        {**GOOD, "timestamp": "2026-03-01T12:00:00"},
+        {**GOOD, "qps": -1},
+        {**GOOD, "knobs": {"a": "x"}},
+        {**GOOD, "step": 2.5},
+        {**GOOD, "extra": 1},
+        {**GOOD, "timestamp": "2026-03-01T12:00:00+05:30"},
+    ]
     for case in cases:
         ref_ok = not list(_validator().iter_errors(case))
         assert fast.is_valid(case) == ref_ok, case

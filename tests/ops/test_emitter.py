@@ -132,8 +132,11 @@ with TelemetryEmitter(sys.argv[1], batch_size=int(sys.argv[2]), compress=sys.arg
 @pytest.mark.parametrize("compress", [False, True])
 def test_kill_minus_9_leaves_only_whole_lines(tmp_path, compress):
     path = tmp_path / "t.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "50", "1" if compress else "0"],
-                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONHASHSEED": "0"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), "50", "1" if compress else "0"],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     assert proc.stdout.readline().strip() == b"ready"
     deadline = time.monotonic() + 30
     while (not path.exists() or path.stat().st_size < 20_000) and time.monotonic() < deadline:

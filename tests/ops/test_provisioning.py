@@ -14,7 +14,9 @@ METRIC_RE = re.compile(r"\b(acie_[a-z0-9_]+)")
 
 def exported_ops_metrics() -> set[str]:
     text = render_metrics(collect(simulate_telemetry(n=20, seed=0))).decode()
-    return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and line[0] != "#"}
+    return {
+        line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and line[0] != "#"
+    }
 
 
 def test_prometheus_config_parses_and_scrapes_the_ops_server():

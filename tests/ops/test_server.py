@@ -22,8 +22,9 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()
@@ -61,7 +62,9 @@ def test_endpoints_over_a_real_socket(telemetry_file, records):
         assert body["experiments"][0]["current"]["fti"] == pytest.approx(expected)
 
         metrics = client.get("/metrics")
-        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith(
+            "text/plain"
+        )
         families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
         for name in METRIC_NAMES:
             base_name = name.removesuffix("_total")

@@ -11,12 +11,14 @@ from acie.physics import constants as C
 
 def test_gravitational_constant():
     assert C.G_KPC_KMS2_PER_MSUN == pytest.approx(
-        const.G.to_value(u.kpc * u.km**2 / u.s**2 / u.M_sun), rel=1e-12)
+        const.G.to_value(u.kpc * u.km**2 / u.s**2 / u.M_sun), rel=1e-12
+    )
 
 
 def test_critical_density_and_hubble_parameter():
     assert C.RHO_CRIT0_MSUN_PER_KPC3 == pytest.approx(
-        Planck18.critical_density0.to_value(u.M_sun / u.kpc**3), rel=1e-9)
+        Planck18.critical_density0.to_value(u.M_sun / u.kpc**3), rel=1e-9
+    )
     assert C.HUBBLE_H == pytest.approx(Planck18.h, rel=1e-12)
 
 

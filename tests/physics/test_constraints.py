@@ -18,9 +18,14 @@ def physical(n=3):
     size = np.full(n, np.log10(4.0))
     ns = np.full(n, 2.0)
     return {
-        "log_halo_mass": lh, "log_stellar_mass": ls, "log_gas_mass": lg, "log_size": size,
-        "sersic_n": ns, "velocity_dispersion": virial_velocity_dispersion(lh, ls, lg, size, ns),
-        "log_luminosity": ls - 0.3, "age": np.full(n, 8.0),
+        "log_halo_mass": lh,
+        "log_stellar_mass": ls,
+        "log_gas_mass": lg,
+        "log_size": size,
+        "sersic_n": ns,
+        "velocity_dispersion": virial_velocity_dispersion(lh, ls, lg, size, ns),
+        "log_luminosity": ls - 0.3,
+        "age": np.full(n, 8.0),
     }
 
 
@@ -40,7 +45,7 @@ def test_baryon_score_is_the_log_excess():
 
 def test_each_constraint_detects_its_violation():
     p = physical(1)
-    p["velocity_dispersion"] = p["velocity_dispersion"] * 10 ** 0.25  # +0.5 dex in sigma^2
+    p["velocity_dispersion"] = p["velocity_dispersion"] * 10**0.25  # +0.5 dex in sigma^2
     assert violation_scores(p)["virial"][0] == pytest.approx(0.5 - 0.3, abs=1e-9)
     p = physical(1)
     p["log_luminosity"] = p["log_stellar_mass"] + 1.5  # M/L = 10^-1.5
@@ -55,10 +60,15 @@ def test_flux_distance_consistency_and_photometry_closed_form():
     f = flux_from_luminosity(0.0, 1e-5, 4.65)
     assert f == pytest.approx(10 ** (-0.4 * (4.65 - 22.5)), rel=1e-12)
     # inverse-square law: 10x the distance is 100x fainter
-    assert flux_from_luminosity(10.0, 100.0, 4.65) / flux_from_luminosity(10.0, 1000.0, 4.65) == pytest.approx(100.0)
+    assert flux_from_luminosity(10.0, 100.0, 4.65) / flux_from_luminosity(
+        10.0, 1000.0, 4.65
+    ) == pytest.approx(100.0)
     assert luminosity_from_flux(f, 1e-5, 4.65) == pytest.approx(0.0, abs=1e-12)
-    p = {"log_luminosity": np.array([10.0, 10.0]), "luminosity_distance": np.array([500.0, 500.0]),
-         "flux_r": flux_from_luminosity(np.array([10.0, 10.2]), 500.0, 4.65)}
+    p = {
+        "log_luminosity": np.array([10.0, 10.0]),
+        "luminosity_distance": np.array([500.0, 500.0]),
+        "flux_r": flux_from_luminosity(np.array([10.0, 10.2]), 500.0, 4.65),
+    }
     np.testing.assert_allclose(violation_scores(p)["flux_distance"], [0.0, 0.2], atol=2e-9)
 
 
@@ -112,7 +122,9 @@ def test_zero_steps_do_nothing_and_enforce_refuses():
     assert not res.converged and res.steps == 0
     # with halo, stellar and gas mass fixed the baryon excess cannot be repaired
     with pytest.raises(PhysicsViolationError) as info:
-        enforce(p, steps=10, tolerance=0.01, fixed=["log_halo_mass", "log_stellar_mass", "log_gas_mass"])
+        enforce(
+            p, steps=10, tolerance=0.01, fixed=["log_halo_mass", "log_stellar_mass", "log_gas_mass"]
+        )
     assert info.value.tolerance == 0.01 and info.value.score > 0.01
     assert isinstance(info.value, RuntimeError)
 
@@ -159,12 +171,16 @@ def test_fixed_for_counterfactual_pins_non_descendants():
     assert "velocity_dispersion" not in fixed and "log_gas_mass" not in fixed
     # a leaf intervention leaves nothing to move
     assert set(fixed_for_counterfactual(["velocity_dispersion"])) == set(physical(1)) | {
-        "metallicity", "log_sfr"}
+        "metallicity",
+        "log_sfr",
+    }
     # so an off-virial do(sigma) is refused under the causal rule
     p = physical(1)
     p["log_sfr"], p["metallicity"] = np.array([0.0]), np.array([8.7])
     p["velocity_dispersion"] = p["velocity_dispersion"] * 10**0.3
     with pytest.raises(PhysicsViolationError):
-        enforce(p, fixed=fixed_for_counterfactual(["velocity_dispersion"]), steps=10, tolerance=0.01)
+        enforce(
+            p, fixed=fixed_for_counterfactual(["velocity_dispersion"]), steps=10, tolerance=0.01
+        )
     with pytest.raises(UnknownNameError):
         fixed_for_counterfactual(["mass"])

@@ -36,7 +36,11 @@ def test_shell_theorem():
     # the all-pairs routine agrees with the field routine for a probe of negligible mass
     x = np.vstack([shell[:200], probes[2:3]])
     m = np.concatenate([np.full(200, 1e7), [1e-20]])
-    np.testing.assert_allclose(nb.accelerations(x, m)[-1], nb.acceleration_field(probes[2:3], shell[:200], np.full(200, 1e7))[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        nb.accelerations(x, m)[-1],
+        nb.acceleration_field(probes[2:3], shell[:200], np.full(200, 1e7))[0],
+        rtol=1e-12,
+    )
 
 
 def test_plummer_sphere_energy_and_virial_equilibrium():
@@ -74,7 +78,9 @@ def test_force_is_minus_gradient_of_potential_torch():
     (grad,) = torch.autograd.grad(w, x)
     a = nb.accelerations(x.detach(), m, softening=0.1)
     np.testing.assert_allclose((-grad / m[:, None]).numpy(), a.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(a.numpy(), nb.accelerations(x.detach().numpy(), m.numpy(), softening=0.1), rtol=1e-12)
+    np.testing.assert_allclose(
+        a.numpy(), nb.accelerations(x.detach().numpy(), m.numpy(), softening=0.1), rtol=1e-12
+    )
 
 
 def test_bad_input():

@@ -43,5 +43,9 @@ def test_torch_and_numpy_agree():
     r = np.array([1.0, 10.0])
     lm = np.array([11.5, 12.5])
     np.testing.assert_allclose(
-        halo.enclosed_mass(torch.tensor(r, dtype=torch.float64), torch.tensor(lm, dtype=torch.float64)).numpy(),
-        halo.enclosed_mass(r, lm), rtol=1e-12)
+        halo.enclosed_mass(
+            torch.tensor(r, dtype=torch.float64), torch.tensor(lm, dtype=torch.float64)
+        ).numpy(),
+        halo.enclosed_mass(r, lm),
+        rtol=1e-12,
+    )

@@ -19,7 +19,9 @@ def test_virial_residual_is_zero_for_the_virial_dispersion_and_sigma_scales_as_s
     assert virial.virial_residual(*args, s) == pytest.approx(0.0, abs=1e-12)
     # 2T + V = 0 => sigma^2 = G M / (beta R): check the formula directly
     m = virial.dynamical_mass(*args[:4])
-    assert s**2 == pytest.approx(G_KPC_KMS2_PER_MSUN * m / (virial.structure_constant(2.0) * 4.0), rel=1e-12)
+    assert s**2 == pytest.approx(
+        G_KPC_KMS2_PER_MSUN * m / (virial.structure_constant(2.0) * 4.0), rel=1e-12
+    )
     # doubling sigma is +0.602 dex in sigma^2
     assert virial.virial_residual(*args, 2 * s) == pytest.approx(np.log10(4.0), abs=1e-12)
 

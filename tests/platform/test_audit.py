@@ -19,9 +19,16 @@ from acie.store.audit import GENESIS_HASH
 def _fill(log: AuditLog, n: int) -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(n):
-        log.append(request_id=f"req-{i}", user_sub="alice", action="rest.POST /v1/jobs:OK",
-                   resource="model/galaxy", ip="192.0.2.7", compute_duration_ms=10.0 + i,
-                   physics_violation_score=0.001 * i, timestamp=t0 + timedelta(seconds=i))
+        log.append(
+            request_id=f"req-{i}",
+            user_sub="alice",
+            action="rest.POST /v1/jobs:OK",
+            resource="model/galaxy",
+            ip="192.0.2.7",
+            compute_duration_ms=10.0 + i,
+            physics_violation_score=0.001 * i,
+            timestamp=t0 + timedelta(seconds=i),
+        )
 
 
 def _tamper(engine, sql: str, **params) -> None:
@@ -50,11 +57,14 @@ def test_append_and_verify(engine):
     assert result.ok and result.rows == 5 and result.head == log.head()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE inference_logs SET action = 'x' WHERE seq = 1",
-    "DELETE FROM inference_logs WHERE seq = 1",
-    "DELETE FROM inference_logs",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE inference_logs SET action = 'x' WHERE seq = 1",
+        "DELETE FROM inference_logs WHERE seq = 1",
+        "DELETE FROM inference_logs",
+    ],
+)
 def test_update_and_delete_are_refused(engine, statement):
     log = AuditLog(engine)
     _fill(log, 2)
@@ -77,8 +87,11 @@ def test_postgres_refuses_truncate_and_the_app_role_cannot_rewrite(postgres_engi
     with postgres_engine.begin() as conn:
         conn.execute(text("SET LOCAL ROLE acie_app"))
         assert conn.execute(text("SELECT count(*) FROM inference_logs")).scalar() == 2
-    for stmt in ("UPDATE inference_logs SET ip = NULL", "DELETE FROM inference_logs",
-                 "TRUNCATE inference_logs"):
+    for stmt in (
+        "UPDATE inference_logs SET ip = NULL",
+        "DELETE FROM inference_logs",
+        "TRUNCATE inference_logs",
+    ):
         with pytest.raises(Exception, match="permission denied"):
             with postgres_engine.begin() as conn:
                 conn.execute(text("SET LOCAL ROLE acie_app"))
@@ -104,13 +117,26 @@ def test_rehashed_row_breaks_the_next_link(engine):
     log = AuditLog(engine)
     _fill(log, 6)
     r3 = [r for r in log.records() if r.seq == 3][0]
-    fields = {k: getattr(r3, k) for k in ("request_id", "user_sub", "timestamp",
-                                          "compute_duration_ms", "physics_violation_score",
-                                          "action", "resource", "ip")}
+    fields = {
+        k: getattr(r3, k)
+        for k in (
+            "request_id",
+            "user_sub",
+            "timestamp",
+            "compute_duration_ms",
+            "physics_violation_score",
+            "action",
+            "resource",
+            "ip",
+        )
+    }
     fields["user_sub"] = "mallory"
     forged = row_digest(3, r3.prev_hash, fields)
-    _tamper(engine, "UPDATE inference_logs SET user_sub = 'mallory', row_hash = :h WHERE seq = 3",
-            h=forged)
+    _tamper(
+        engine,
+        "UPDATE inference_logs SET user_sub = 'mallory', row_hash = :h WHERE seq = 3",
+        h=forged,
+    )
     with pytest.raises(AuditIntegrityError) as info:
         log.verify()
     assert info.value.row == 4
@@ -221,8 +247,15 @@ def test_duplicate_hash_cannot_be_inserted_twice(sqlite_engine):
 def test_append_many_is_one_chained_all_or_nothing_batch(engine):
     log = AuditLog(engine)
     _fill(log, 2)
-    batch = [{"request_id": f"b-{i}", "action": "grpc.Stream:OK", "user_sub": "bob",
-              "compute_duration_ms": i} for i in range(5)]
+    batch = [
+        {
+            "request_id": f"b-{i}",
+            "action": "grpc.Stream:OK",
+            "user_sub": "bob",
+            "compute_duration_ms": i,
+        }
+        for i in range(5)
+    ]
     rows = log.append_many(batch)
     assert [r.seq for r in rows] == [3, 4, 5, 6, 7]
     assert rows[0].prev_hash == list(log.records())[1].row_hash

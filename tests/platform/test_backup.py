@@ -86,8 +86,11 @@ def test_cli_backup_restore_and_audit_verify(migrated_sqlite_url, tmp_path):
     engine.dispose()
 
     def acie(*args):
-        return subprocess.run([sys.executable, "-m", "acie", "admin", *args, "--url",
-                               migrated_sqlite_url], capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "acie", "admin", *args, "--url", migrated_sqlite_url],
+            capture_output=True,
+            text=True,
+        )
 
     out = acie("audit-verify", "--json", "--export-head", str(tmp_path / "head.json"))
     assert out.returncode == 0, out.stderr

@@ -43,8 +43,16 @@ def test_embedding_round_trip_and_uuid(engine):
     eid = uuid.uuid4()
     vec = np.array([0.5, -1.25, 3.0], dtype=np.float32)
     with engine.begin() as conn:
-        conn.execute(insert(Embedding).values(id=eid, model_id=mid, content={"name": "NGC 1"},
-                                              vector=vec, dim=3, metadata={"z": 0.1}))
+        conn.execute(
+            insert(Embedding).values(
+                id=eid,
+                model_id=mid,
+                content={"name": "NGC 1"},
+                vector=vec,
+                dim=3,
+                metadata={"z": 0.1},
+            )
+        )
     with session_scope(engine) as s:
         row = s.get(Embedding, eid)
         assert row is not None
@@ -93,8 +101,9 @@ def test_backend_is_chosen_by_url():
 
 def test_postgres_has_pgvector(postgres_engine):
     with postgres_engine.connect() as conn:
-        version = conn.execute(text(
-            "select extversion from pg_extension where extname = 'vector'")).scalar()
+        version = conn.execute(
+            text("select extversion from pg_extension where extname = 'vector'")
+        ).scalar()
     # iterative index scans (used for filtered kNN) arrived in pgvector 0.8.0
     assert version is not None and tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
 

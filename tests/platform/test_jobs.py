@@ -25,16 +25,18 @@ LEASE_S = 1.0  # long enough that a loaded CI machine does not lose leases by ac
 def make_queue(request, unique_name):
     """Factory of queues of one backend sharing one fresh database (and stream)."""
     backend = request.param
-    url = request.getfixturevalue("migrated_postgres_url" if backend == "sql-postgres"
-                                  else "migrated_sqlite_url")
+    url = request.getfixturevalue(
+        "migrated_postgres_url" if backend == "sql-postgres" else "migrated_sqlite_url"
+    )
     engine = create_engine_for(url)
     made: list = []
 
     def make(**kw) -> JobQueue:
         opts = {"lease_s": LEASE_S, "max_attempts": 3, "max_depth": 100, **kw}
         if backend == "redis":
-            q = RedisJobQueue(engine, request.getfixturevalue("redis_url"), stream=unique_name,
-                              **opts)
+            q = RedisJobQueue(
+                engine, request.getfixturevalue("redis_url"), stream=unique_name, **opts
+            )
         else:
             q = SQLiteJobQueue(engine, **opts)
         made.append(q)
@@ -64,8 +66,12 @@ def test_submit_lease_complete(queue):
     done = queue.complete(job.id, {"mass": 1.5}, worker_id="w1")
     assert done.state is JobState.COMPLETE and done.result == {"mass": 1.5}
     assert queue.get("req-1") == queue.get(str(job.id)) == done
-    assert [e["to"] for e in queue.events(job.id)] == ["QUEUED", "PROCESSING", "PHYSICS_CHECK",
-                                                       "COMPLETE"]
+    assert [e["to"] for e in queue.events(job.id)] == [
+        "QUEUED",
+        "PROCESSING",
+        "PHYSICS_CHECK",
+        "COMPLETE",
+    ]
     assert queue.counts()["COMPLETE"] == 1
     assert queue.lease("w1", timeout=0) is None
     queue.submit("req-2", {}, user_sub="bob")
@@ -188,8 +194,9 @@ def test_worker_retries_a_crashing_handler_then_fails_it(make_queue):
 def test_physics_check_failure_fails_the_job(queue):
     def check(job, result):
         if result["violation"] > 0.05:
-            raise PhysicsViolationError("energy not conserved", score=result["violation"],
-                                        tolerance=0.05)
+            raise PhysicsViolationError(
+                "energy not conserved", score=result["violation"], tolerance=0.05
+            )
 
     queue.submit("phys", {})
     w = Worker(queue, lambda job: {"violation": 0.3}, physics_check=check)
@@ -235,8 +242,12 @@ def test_open_job_queue_follows_the_settings(migrated_sqlite_url, redis_url, tmp
     from acie.config import load_settings
     from acie.jobs import open_job_queue
 
-    s = load_settings(ACIE_DATABASE_URL=migrated_sqlite_url, QUEUE_MAX_DEPTH=7,
-                      JOB_LEASE_S=3.0, JOB_MAX_ATTEMPTS=2)
+    s = load_settings(
+        ACIE_DATABASE_URL=migrated_sqlite_url,
+        QUEUE_MAX_DEPTH=7,
+        JOB_LEASE_S=3.0,
+        JOB_MAX_ATTEMPTS=2,
+    )
     q = open_job_queue(s)
     assert isinstance(q, SQLiteJobQueue) and (q.max_depth, q.lease_s, q.max_attempts) == (7, 3.0, 2)
     q.engine.dispose()

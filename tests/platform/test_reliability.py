@@ -59,11 +59,25 @@ def _wait_for(cond, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def _start_worker(tmp_path: Path, name: str, db_url: str, redis_url: str | None,
-                  stream: str | None, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "acie", "admin", "worker",
-           "--handler", f"{tmp_path / 'handler.py'}:handle", "--worker-id", name,
-           "--url", db_url, "--poll", "0.2", *extra]
+def _start_worker(
+    tmp_path: Path, name: str, db_url: str, redis_url: str | None, stream: str | None, *extra: str
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "acie",
+        "admin",
+        "worker",
+        "--handler",
+        f"{tmp_path / 'handler.py'}:handle",
+        "--worker-id",
+        name,
+        "--url",
+        db_url,
+        "--poll",
+        "0.2",
+        *extra,
+    ]
     if redis_url:
         cmd += ["--redis-url", redis_url, "--stream", stream]
     env = {**os.environ, "JOB_LEASE_S": "1.0", "JOB_MAX_ATTEMPTS": "5", "LOG_LEVEL": "WARNING"}
@@ -74,14 +88,19 @@ def _start_worker(tmp_path: Path, name: str, db_url: str, redis_url: str | None,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sql-sqlite", "sql-postgres", "redis"])
-def test_worker_killed_mid_job_completes_each_job_exactly_once(backend, request, tmp_path,
-                                                                unique_name):
-    db_url = request.getfixturevalue("migrated_postgres_url" if backend == "sql-postgres"
-                                     else "migrated_sqlite_url")
+def test_worker_killed_mid_job_completes_each_job_exactly_once(
+    backend, request, tmp_path, unique_name
+):
+    db_url = request.getfixturevalue(
+        "migrated_postgres_url" if backend == "sql-postgres" else "migrated_sqlite_url"
+    )
     redis_url = request.getfixturevalue("redis_url") if backend == "redis" else None
     engine = create_engine_for(db_url)
-    q = (RedisJobQueue(engine, redis_url, stream=unique_name, lease_s=1.0) if redis_url
-         else SQLiteJobQueue(engine, lease_s=1.0))
+    q = (
+        RedisJobQueue(engine, redis_url, stream=unique_name, lease_s=1.0)
+        if redis_url
+        else SQLiteJobQueue(engine, lease_s=1.0)
+    )
     (tmp_path / "handler.py").write_text(HANDLER)
     journal, outdir = tmp_path / "journal.txt", tmp_path / "out"
     journal.touch()
@@ -99,8 +118,7 @@ def test_worker_killed_mid_job_completes_each_job_exactly_once(backend, request,
         os.kill(a.pid, signal.SIGKILL)
         a.wait(10)
         assert q.get("victim").state is JobState.PROCESSING  # left mid-job
-        b = _start_worker(tmp_path, "worker-b", db_url, redis_url, unique_name,
-                          "--idle-exit", "2")
+        b = _start_worker(tmp_path, "worker-b", db_url, redis_url, unique_name, "--idle-exit", "2")
         workers.append(b)
         _wait_for(lambda: q.counts()["COMPLETE"] == 6, 60, "all six jobs to complete")
         assert b.wait(30) == 0
@@ -123,7 +141,8 @@ def test_worker_killed_mid_job_completes_each_job_exactly_once(backend, request,
             assert (outdir / f"{rid}.json").is_file()
         assert q.get("victim").result == {"pid": b.pid}
         assert sorted(p.name for p in outdir.iterdir()) == sorted(
-            f"{r}.json" for r in ["victim", *[f"job-{i}" for i in range(5)]])
+            f"{r}.json" for r in ["victim", *[f"job-{i}" for i in range(5)]]
+        )
         if redis_url:
             assert q.pending() == 0  # every stream entry acknowledged
     finally:
@@ -149,10 +168,28 @@ class _OwnRedis:
         import redis
 
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
-             "--save", "", "--daemonize", "no", "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
 
         def up() -> bool:

@@ -28,9 +28,11 @@ def _dataset(seed: int = 7):
     x = (centres[labels] + rng.normal(size=(N, DIM))).astype(np.float32)
     meta = []
     for i in range(N):
-        m = {"redshift": float(rng.uniform(0.0, 3.0)), "kind": ["spiral", "elliptical",
-                                                               "irregular"][i % 3],
-             "agn": bool(i % 5 == 0)}
+        m = {
+            "redshift": float(rng.uniform(0.0, 3.0)),
+            "kind": ["spiral", "elliptical", "irregular"][i % 3],
+            "agn": bool(i % 5 == 0),
+        }
         if i % 97 == 0:
             m["redshift"] = "unknown"  # wrong type: never matches a numeric filter
         if i % 101 == 0:
@@ -55,8 +57,9 @@ def loaded(request, tmp_path_factory):
     engine = create_engine_for(url)
     mid = ensure_model(engine, "encoder", "c" * 64)
     if request.param == "memory":
-        index: VectorIndex = MemoryVectorIndex(dim=DIM, ivf_min_size=1000, engine=engine,
-                                               model_id=mid)
+        index: VectorIndex = MemoryVectorIndex(
+            dim=DIM, ivf_min_size=1000, engine=engine, model_id=mid
+        )
     else:
         index = PgVectorIndex(engine=engine, model_id=mid, dim=DIM)
     ids = index.add(None, x, meta)
@@ -102,8 +105,9 @@ def test_approximate_recall_on_clustered_data(loaded):
 def test_selective_filter_still_returns_k_rows(loaded):
     index, ids, x, meta = loaded
     q = x[0]
-    passing = [i for i, m in enumerate(meta)
-               if isinstance(m["redshift"], float) and m["redshift"] > 2.9]
+    passing = [
+        i for i, m in enumerate(meta) if isinstance(m["redshift"], float) and m["redshift"] > 2.9
+    ]
     assert 60 < len(passing) < 150  # ~3 % of the rows
     hits = index.search(q, 10, filters={"redshift": {">": 2.9}})
     assert len(hits) == 10
@@ -112,17 +116,30 @@ def test_selective_filter_still_returns_k_rows(loaded):
     assert len(set(truth) & {h.id for h in hits}) >= 8
 
 
-@pytest.mark.parametrize(("filters", "reference"), [
-    ({"kind": "spiral"}, lambda m: m.get("kind") == "spiral"),
-    ({"agn": True}, lambda m: m["agn"] is True),
-    ({"redshift": {">=": 1.0, "<": 1.2}, "kind": {"!=": "spiral"}},
-     lambda m: isinstance(m["redshift"], float) and 1.0 <= m["redshift"] < 1.2
-     and m.get("kind") not in (None, "spiral")),
-    ([Filter("kind", "in", ["irregular", "elliptical"]), Filter("redshift", "<=", 0.5)],
-     lambda m: m.get("kind") in ("irregular", "elliptical")
-     and isinstance(m["redshift"], float) and m["redshift"] <= 0.5),
-    ({"redshift": "unknown"}, lambda m: m["redshift"] == "unknown"),
-])
+@pytest.mark.parametrize(
+    ("filters", "reference"),
+    [
+        ({"kind": "spiral"}, lambda m: m.get("kind") == "spiral"),
+        ({"agn": True}, lambda m: m["agn"] is True),
+        (
+            {"redshift": {">=": 1.0, "<": 1.2}, "kind": {"!=": "spiral"}},
+            lambda m: (
+                isinstance(m["redshift"], float)
+                and 1.0 <= m["redshift"] < 1.2
+                and m.get("kind") not in (None, "spiral")
+            ),
+        ),
+        (
+            [Filter("kind", "in", ["irregular", "elliptical"]), Filter("redshift", "<=", 0.5)],
+            lambda m: (
+                m.get("kind") in ("irregular", "elliptical")
+                and isinstance(m["redshift"], float)
+                and m["redshift"] <= 0.5
+            ),
+        ),
+        ({"redshift": "unknown"}, lambda m: m["redshift"] == "unknown"),
+    ],
+)
 def test_filter_semantics(loaded, filters, reference):
     index, ids, x, meta = loaded
     passing = [i for i, m in enumerate(meta) if reference(m)]
@@ -151,18 +168,24 @@ def test_bad_input(loaded):
 def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     x, meta, _ = _dataset()
     mid = ensure_model(postgres_engine, "enc", "d" * 64)
-    strict = PgVectorIndex(engine=postgres_engine, model_id=mid, dim=DIM, lists=30, probes=1,
-                           iterative_scan=False)
+    strict = PgVectorIndex(
+        engine=postgres_engine, model_id=mid, dim=DIM, lists=30, probes=1, iterative_scan=False
+    )
     strict.add(None, x, meta)
     info = strict.build()
     assert info["index"] == "ivfflat" and info["lists"] == 30 and info["n"] == N
     q = "[" + ",".join(map(str, x[0])) + "]"
     with postgres_engine.begin() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(conn.execute(text(
-            f"EXPLAIN SELECT id FROM embeddings WHERE model_id = {mid} "
-            f"ORDER BY (vector::vector({DIM})) <-> CAST(:q AS vector({DIM})) LIMIT 10"),
-            {"q": q}).scalars())
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    f"EXPLAIN SELECT id FROM embeddings WHERE model_id = {mid} "
+                    f"ORDER BY (vector::vector({DIM})) <-> CAST(:q AS vector({DIM})) LIMIT 10"
+                ),
+                {"q": q},
+            ).scalars()
+        )
     assert strict.index_name in plan
     # one probed list holds ~100 rows, ~3 of which pass: without iterative scans the
     # index returns fewer than k rows, with them it keeps scanning until it has k
@@ -181,8 +204,9 @@ def test_pgvector_rebuild_and_hnsw(postgres_engine):
     index.add(None, x[1000:], meta[1000:])
     assert index.build()["lists"] == 1  # build() keeps an existing index
     assert index.rebuild()["lists"] == 3
-    hnsw = PgVectorIndex(engine=postgres_engine, model_id=mid, dim=DIM, kind="hnsw",
-                         metric="cosine")
+    hnsw = PgVectorIndex(
+        engine=postgres_engine, model_id=mid, dim=DIM, kind="hnsw", metric="cosine"
+    )
     assert hnsw.build()["index"] == "hnsw"
     q = x[42]
     hits = hnsw.search(q, 5)
@@ -233,8 +257,9 @@ def test_cli_index_build_and_rebuild(request, which):
     engine.dispose()
     runner = CliRunner()
     for command in ("index-build", "index-rebuild"):
-        res = runner.invoke(app, [command, "--model", "galaxy-encoder", "--url", url, "--json",
-                                  "--lists", "4"])
+        res = runner.invoke(
+            app, [command, "--model", "galaxy-encoder", "--url", url, "--json", "--lists", "4"]
+        )
         assert res.exit_code == 0, res.output
         info = json.loads(res.output)
         assert info["n"] == 2000

@@ -32,7 +32,9 @@ def test_client_server_round_trip(keys1024):
     y = client.decrypt(response)
     tol = 2.0 ** -(layer.precision + 1) * np.abs(x).sum() + 2.0**-25 * np.abs(w).sum(axis=1).max()
     np.testing.assert_allclose(y, w @ x + b, rtol=0, atol=tol)
-    np.testing.assert_allclose(blind_infer(x, layer=layer, private_key=sk, value_bound=100.0), y, rtol=0, atol=0)
+    np.testing.assert_allclose(
+        blind_infer(x, layer=layer, private_key=sk, value_bound=100.0), y, rtol=0, atol=0
+    )
 
 
 def test_background_refill(keys512):
@@ -40,7 +42,9 @@ def test_background_refill(keys512):
     _, _, layer = _probe()
     server = BlindInferenceServer(layer=layer, pool_capacity=6, background_refill=True)
     client = BlindInferenceClient(private_key=sk)
-    client.decrypt(server.evaluate(client.request(np.zeros(8))))  # empty pool: 3 misses, refill starts
+    client.decrypt(
+        server.evaluate(client.request(np.zeros(8)))
+    )  # empty pool: 3 misses, refill starts
     thread = server._refills[pk.fingerprint]
     thread.join(timeout=60)
     assert not thread.is_alive() and server.pool(pk).available == 6
@@ -68,9 +72,22 @@ def test_example_runs(tmp_path):
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[2] / "examples" / "blind_inference.py"
-    res = subprocess.run([sys.executable, str(script), "--bits", "512", "--galaxies", "2",
-                          "--plot", str(tmp_path / "probe.png")],
-                         capture_output=True, text=True, timeout=120, check=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--bits",
+            "512",
+            "--galaxies",
+            "2",
+            "--plot",
+            str(tmp_path / "probe.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert "max |blind - plaintext probe|" in res.stdout
     diff = float(res.stdout.split("max |blind - plaintext probe| = ")[1].split()[0])
     assert diff < 1e-2  # weight quantisation at >= 12 bits times sum |x| (64 features, |x| < 2)

@@ -17,7 +17,10 @@ runner = CliRunner()
 
 
 def test_paillier_export_inspect(tmp_path):
-    res = runner.invoke(app, ["keys", "paillier", "--out", str(tmp_path), "--name", "lab", "--bits", "512", "--json"])
+    res = runner.invoke(
+        app,
+        ["keys", "paillier", "--out", str(tmp_path), "--name", "lab", "--bits", "512", "--json"],
+    )
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     priv, pub = tmp_path / "lab.key.json", tmp_path / "lab.pub.json"
@@ -25,13 +28,22 @@ def test_paillier_export_inspect(tmp_path):
     sk = PaillierPrivateKey.load(priv)
     assert PaillierPublicKey.load(pub) == sk.public_key and info["fingerprint"] == sk.fingerprint
     assert info["bits"] == 512
-    res = runner.invoke(app, ["keys", "export-public", str(priv), "--out", str(tmp_path / "x.pub.json")])
+    res = runner.invoke(
+        app, ["keys", "export-public", str(priv), "--out", str(tmp_path / "x.pub.json")]
+    )
     assert res.exit_code == 0, res.output
     assert PaillierPublicKey.load(tmp_path / "x.pub.json") == sk.public_key
     res = runner.invoke(app, ["keys", "inspect", str(priv), "--json"])
-    assert json.loads(res.output) == {"kind": "private", "bits": 512, "fingerprint": sk.fingerprint, "mode": "0o600"}
+    assert json.loads(res.output) == {
+        "kind": "private",
+        "bits": 512,
+        "fingerprint": sk.fingerprint,
+        "mode": "0o600",
+    }
     assert str(int(sk.p)) not in res.output
-    res = runner.invoke(app, ["keys", "paillier", "--out", str(tmp_path), "--name", "lab", "--bits", "512"])
+    res = runner.invoke(
+        app, ["keys", "paillier", "--out", str(tmp_path), "--name", "lab", "--bits", "512"]
+    )
     assert isinstance(res.exception, ConflictError)
 
 

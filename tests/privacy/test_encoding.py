@@ -13,8 +13,10 @@ from acie.errors import EncodingOverflowError, InputValidationError
 from acie.privacy.encoding import FixedPointEncoding, decode_at, round_scaled
 
 
-@given(x=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-       precision=st.integers(min_value=0, max_value=80))
+@given(
+    x=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    precision=st.integers(min_value=0, max_value=80),
+)
 @settings(max_examples=200, deadline=None)
 def test_round_trip_error_is_at_most_half_a_step(x, precision):
     enc = FixedPointEncoding(precision=precision, value_bound=1e6)

@@ -9,15 +9,26 @@ import pytest
 import acie.privacy
 
 CONTRACT = {
-    "acie.privacy.paillier": {"generate_keypair", "PaillierPublicKey", "PaillierPrivateKey", "PaillierCiphertext"},
+    "acie.privacy.paillier": {
+        "generate_keypair",
+        "PaillierPublicKey",
+        "PaillierPrivateKey",
+        "PaillierCiphertext",
+    },
     "acie.privacy.encoding": {"FixedPointEncoding", "DEFAULT_PRECISION"},
     "acie.privacy.vector": {"EncryptedVector"},
     "acie.privacy.linear": {"EncryptedLinearLayer"},
     "acie.privacy.pool": {"RandomnessPool"},
     "acie.privacy.blind": {"BlindInferenceClient", "BlindInferenceServer", "blind_infer"},
     "acie.privacy.aead": {"Keyring", "LineCipher", "generate_key", "key_id_for"},
-    "acie.privacy.phe_interop": {"public_key_to_phe", "public_key_from_phe", "ciphertext_to_phe",
-                                 "ciphertext_from_phe", "vector_to_phe", "vector_from_phe"},
+    "acie.privacy.phe_interop": {
+        "public_key_to_phe",
+        "public_key_from_phe",
+        "ciphertext_to_phe",
+        "ciphertext_from_phe",
+        "vector_to_phe",
+        "vector_from_phe",
+    },
 }
 
 
@@ -30,8 +41,15 @@ def test_module_exports(module):
 
 def test_package_exports():
     assert set(acie.privacy.__all__) == {
-        "DEFAULT_PRECISION", "DEFAULT_VALUE_BOUND", "EncryptedLinearLayer", "EncryptedVector",
-        "FixedPointEncoding", "PaillierCiphertext", "PaillierPrivateKey", "PaillierPublicKey",
-        "RandomnessPool", "generate_keypair",
+        "DEFAULT_PRECISION",
+        "DEFAULT_VALUE_BOUND",
+        "EncryptedLinearLayer",
+        "EncryptedVector",
+        "FixedPointEncoding",
+        "PaillierCiphertext",
+        "PaillierPrivateKey",
+        "PaillierPublicKey",
+        "RandomnessPool",
+        "generate_keypair",
     }
     assert all(hasattr(acie.privacy, name) for name in acie.privacy.__all__)

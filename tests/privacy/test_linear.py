@@ -53,7 +53,9 @@ def test_layer_is_exact_against_integer_reference(keys1024):
     assert out.decrypt_integers(sk) == layer.forward_int(x_int, 24)
     # against the float model: the error is the weight quantisation, |dW| <= 2^-(precision+1)
     # per weight, times sum |x|, plus the input rounding 2^-25 times sum |W|
-    tol = 2.0 ** -(precision + 1) * np.sum(np.abs(x)) + 2.0**-25 * np.abs(w).sum(axis=1).max() + 1e-12
+    tol = (
+        2.0 ** -(precision + 1) * np.sum(np.abs(x)) + 2.0**-25 * np.abs(w).sum(axis=1).max() + 1e-12
+    )
     np.testing.assert_allclose(out.decrypt(sk), w @ x + b, rtol=0, atol=tol)
 
 
@@ -76,7 +78,9 @@ def test_outputs_are_rerandomised(keys512):
 def test_overflow_is_detected_before_evaluation(keys512):
     pk, sk = keys512
     layer = EncryptedLinearLayer(np.full((1, 4), 1000.0), precision=0)
-    ev = EncryptedVector.encrypt(sk, [1.0] * 4, precision=460, value_bound=2.0**40)  # bound 2^500 fits
+    ev = EncryptedVector.encrypt(
+        sk, [1.0] * 4, precision=460, value_bound=2.0**40
+    )  # bound 2^500 fits
     assert ev.bound < pk.max_int < 4000 * ev.bound  # but 4000 times it does not
     with pytest.raises(EncodingOverflowError, match="plaintext space"):
         layer(ev)
@@ -111,9 +115,14 @@ def test_straus_plan_property(keys512, data):
     k = data.draw(st.integers(1, 9))
     bits = data.draw(st.integers(2, 16))
     lim = 2 ** (bits - 1) - 1
-    w = np.array(data.draw(st.lists(st.integers(-lim, lim), min_size=m * k, max_size=m * k))).reshape(m, k)
+    w = np.array(
+        data.draw(st.lists(st.integers(-lim, lim), min_size=m * k, max_size=m * k))
+    ).reshape(m, k)
     xs = data.draw(st.lists(st.integers(-(2**20), 2**20), min_size=k, max_size=k))
     cts = [sk.encrypt(v).value for v in xs]
     got = _StrausPlan(w, bits).run(cts, pk.nsquare)
     # decrypting gives the exact matrix-vector product (independent of the naive route)
-    assert sk.decrypt_many([PaillierCiphertext(pk, g) for g in got]) == (w @ np.array(xs, dtype=object)).tolist()
+    assert (
+        sk.decrypt_many([PaillierCiphertext(pk, g) for g in got])
+        == (w @ np.array(xs, dtype=object)).tolist()
+    )

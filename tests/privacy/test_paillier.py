@@ -202,7 +202,10 @@ def test_files_permissions_and_atomicity(keys512, tmp_path):
     pk.save(tmp_path / "k.pub.json")
     assert stat.S_IMODE(os.stat(tmp_path / "k.key.json").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "k.pub.json").st_mode) == 0o644
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key.json", "k.pub.json"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "k.key.json",
+        "k.pub.json",
+    ]  # no temp files left
     assert PaillierPrivateKey.load(tmp_path / "k.key.json") == sk
     assert PaillierPublicKey.load(tmp_path / "k.pub.json") == pk
     assert PaillierPublicKey.load(tmp_path / "k.key.json") == pk
@@ -244,8 +247,14 @@ def test_bad_keys_are_refused(keys512, other_keys512, tmp_path):
         PaillierPublicKey.load(tmp_path / "absent.json")
 
 
-@given(field=st.sampled_from(["kind", "n", "g", "bits", "fingerprint"]),
-       value=st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.lists(st.integers(), max_size=2))
+@given(
+    field=st.sampled_from(["kind", "n", "g", "bits", "fingerprint"]),
+    value=st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=30)
+    | st.lists(st.integers(), max_size=2),
+)
 @settings(max_examples=100, deadline=None)
 def test_public_key_from_dict_fuzz_only_typed_errors(keys512, field, value):
     """Any JSON value in any field gives a typed ACIE error or the key, nothing else."""

@@ -104,8 +104,13 @@ def test_distinct_randomness_across_processes(keys512, tmp_path):
     sk.save(key_file)
     outs = []
     for _ in range(3):
-        res = subprocess.run([sys.executable, "-c", ENCRYPT_ZERO, str(key_file)],
-                             capture_output=True, text=True, check=True, timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-c", ENCRYPT_ZERO, str(key_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
         outs.extend(json.loads(res.stdout))
     assert len(outs) == 30 and len(set(outs)) == 30
     assert all(sk.decrypt(PaillierCiphertext(sk.public_key, int(v))) == 0 for v in outs)

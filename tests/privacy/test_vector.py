@@ -26,10 +26,15 @@ def test_encrypt_decrypt_with_either_key(keys512):
     x = rng.normal(scale=100.0, size=12)
     pool = RandomnessPool(pk, capacity=12)
     pool.fill()
-    for ev in (EncryptedVector.encrypt(sk, x), EncryptedVector.encrypt(pk, x),
-               EncryptedVector.encrypt(pk, x, pool=pool)):
+    for ev in (
+        EncryptedVector.encrypt(sk, x),
+        EncryptedVector.encrypt(pk, x),
+        EncryptedVector.encrypt(pk, x, pool=pool),
+    ):
         assert len(ev) == 12 and ev.precision == 24
-        np.testing.assert_allclose(ev.decrypt(sk), x, rtol=0, atol=2.0**-25)  # half a step at 24 bits
+        np.testing.assert_allclose(
+            ev.decrypt(sk), x, rtol=0, atol=2.0**-25
+        )  # half a step at 24 bits
     assert pool.available == 0 and pool.misses == 0
 
 
@@ -57,7 +62,9 @@ def test_from_dict_errors(keys512, other_keys512):
     with pytest.raises(DataFormatError, match="base64"):
         EncryptedVector.from_dict({**good, "ciphertexts": ["***"]}, pk)
     with pytest.raises(DataFormatError, match=r"\(0, n²\)"):
-        EncryptedVector.from_dict({**good, "ciphertext_encoding": "decimal", "ciphertexts": ["0"]}, pk)
+        EncryptedVector.from_dict(
+            {**good, "ciphertext_encoding": "decimal", "ciphertexts": ["0"]}, pk
+        )
     with pytest.raises(DataFormatError, match="precision"):
         EncryptedVector.from_dict({**good, "precision": -1}, pk)
     with pytest.raises(DataFormatError, match="bound"):
@@ -111,13 +118,19 @@ def test_declared_bound_is_enforced(keys512):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
-@given(field=st.sampled_from(["format", "key_fingerprint", "precision", "bound", "ciphertext_encoding",
-                              "ciphertexts"]), value=json_values)
+@given(
+    field=st.sampled_from(
+        ["format", "key_fingerprint", "precision", "bound", "ciphertext_encoding", "ciphertexts"]
+    ),
+    value=json_values,
+)
 @settings(max_examples=150, deadline=None)
 def test_from_dict_fuzz_only_typed_errors(keys512, field, value):
     """Any JSON value in any field gives a typed ACIE error or a valid vector, nothing else."""
@@ -134,5 +147,7 @@ _PAYLOADS: dict[str, dict] = {}
 
 def _payload(sk):
     if sk.fingerprint not in _PAYLOADS:
-        _PAYLOADS[sk.fingerprint] = EncryptedVector.encrypt(sk, [1.0, -1.0], precision=8, value_bound=2.0).to_dict()
+        _PAYLOADS[sk.fingerprint] = EncryptedVector.encrypt(
+            sk, [1.0, -1.0], precision=8, value_bound=2.0
+        ).to_dict()
     return _PAYLOADS[sk.fingerprint]

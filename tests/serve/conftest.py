@@ -36,14 +36,24 @@ def tiny_checkpoint(tmp_path_factory):
     n = 256
     # training-set stand-in for the scalers: uniform over the calibrated ranges
     values = {k: rng.uniform(RANGES[k].low + 1e-3, RANGES[k].high, n) for k in PROPERTY_NAMES}
-    config = DeepSCMConfig(parents={k: list(v) for k, v in PARENTS.items()},
-                           image_shape=IMAGE_SHAPE, latent_dim=4, width=4, mechanism_hidden=8)
+    config = DeepSCMConfig(
+        parents={k: list(v) for k, v in PARENTS.items()},
+        image_shape=IMAGE_SHAPE,
+        latent_dim=4,
+        width=4,
+        mechanism_hidden=8,
+    )
     model = DeepSCM(config).eval()
     props = PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[])
     images = ImageScaler.fit(rng.gamma(2.0, 10.0, size=(n, *IMAGE_SHAPE)))
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, model=model, properties=props, images=images,
-                    metadata={"purpose": "acie serving tests (untrained)"})
+    save_checkpoint(
+        path,
+        model=model,
+        properties=props,
+        images=images,
+        metadata={"purpose": "acie serving tests (untrained)"},
+    )
     return path
 
 
@@ -60,7 +70,11 @@ def _observation(n: int = 1, seed: int = 0) -> np.ndarray:
 
 def _tensor_json(arr: np.ndarray) -> dict:
     a = np.ascontiguousarray(arr, dtype="<f4")
-    return {"shape": list(a.shape), "dtype": "float32", "data": base64.b64encode(a.tobytes()).decode()}
+    return {
+        "shape": list(a.shape),
+        "dtype": "float32",
+        "data": base64.b64encode(a.tobytes()).decode(),
+    }
 
 
 @pytest.fixture
@@ -80,9 +94,14 @@ def settings_factory(tmp_path, monkeypatch):
     from acie.config import load_settings
 
     def make(**overrides):
-        base = dict(ACIE_DATA_DIR=tmp_path / "data", JWT_SECRET=SECRET,
-                    ACIE_DATABASE_URL=f"sqlite:///{tmp_path / 'acie.sqlite3'}",
-                    REDIS_URL=None, RATE_LIMIT_PER_MINUTE=100_000, WORKER_THREADS=2)
+        base = dict(
+            ACIE_DATA_DIR=tmp_path / "data",
+            JWT_SECRET=SECRET,
+            ACIE_DATABASE_URL=f"sqlite:///{tmp_path / 'acie.sqlite3'}",
+            REDIS_URL=None,
+            RATE_LIMIT_PER_MINUTE=100_000,
+            WORKER_THREADS=2,
+        )
         base.update(overrides)
         return load_settings(**base)
 
@@ -144,35 +163,57 @@ def pki():
         return ec.generate_private_key(ec.SECP256R1())
 
     def pem_key(k):
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
+        return k.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
 
     def name(cn):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     def ca(cn):
         k = key()
-        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn))
-                .public_key(k.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                             crl_sign=True, content_commitment=False,
-                                             key_encipherment=False, data_encipherment=False,
-                                             key_agreement=False, encipher_only=False,
-                                             decipher_only=False), critical=True)
-                .sign(k, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(name(cn))
+            .public_key(k.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(k, hashes.SHA256())
+        )
         return k, cert
 
     def leaf(cn, ca_key, ca_cert, usage, san=None):
         k = key()
-        b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
-             .public_key(k.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - datetime.timedelta(minutes=5))
-             .not_valid_after(now + datetime.timedelta(days=1))
-             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(ca_cert.subject)
+            .public_key(k.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
         if san:
             b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
         cert = b.sign(ca_key, hashes.SHA256())
@@ -180,15 +221,23 @@ def pki():
 
     ca_key, ca_cert = ca("ACIE test CA")
     rogue_key, rogue_cert = ca("rogue CA")
-    server_key, server_cert = leaf("localhost", ca_key, ca_cert, ExtendedKeyUsageOID.SERVER_AUTH,
-                                   [x509.DNSName("localhost"),
-                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    server_key, server_cert = leaf(
+        "localhost",
+        ca_key,
+        ca_cert,
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
     client_key, client_cert = leaf("alice", ca_key, ca_cert, ExtendedKeyUsageOID.CLIENT_AUTH)
-    rogue_client_key, rogue_client_cert = leaf("mallory", rogue_key, rogue_cert,
-                                               ExtendedKeyUsageOID.CLIENT_AUTH)
+    rogue_client_key, rogue_client_cert = leaf(
+        "mallory", rogue_key, rogue_cert, ExtendedKeyUsageOID.CLIENT_AUTH
+    )
     return {
         "ca": ca_cert.public_bytes(serialization.Encoding.PEM),
-        "server_key": server_key, "server_cert": server_cert,
-        "client_key": client_key, "client_cert": client_cert,
-        "rogue_client_key": rogue_client_key, "rogue_client_cert": rogue_client_cert,
+        "server_key": server_key,
+        "server_cert": server_cert,
+        "client_key": client_key,
+        "client_cert": client_cert,
+        "rogue_client_key": rogue_client_key,
+        "rogue_client_cert": rogue_client_cert,
     }

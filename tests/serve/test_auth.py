@@ -47,24 +47,32 @@ def _b64(obj) -> str:
 
 def test_hs256_token_round_trip():
     v = TokenVerifier(audience="acie", issuer="acie", hs256_secret=SECRET)
-    p = v.verify(mint_token(subject="alice", role="collaborator", scopes=[SCOPE_INFERENCE_READ],
-                            secret=SECRET))
-    assert p == Principal(subject="alice", role=Role.collaborator,
-                          scopes=frozenset({SCOPE_INFERENCE_READ}))
+    p = v.verify(
+        mint_token(
+            subject="alice", role="collaborator", scopes=[SCOPE_INFERENCE_READ], secret=SECRET
+        )
+    )
+    assert p == Principal(
+        subject="alice", role=Role.collaborator, scopes=frozenset({SCOPE_INFERENCE_READ})
+    )
 
 
 def test_rs256_token_with_jwks(rsa_key):
     v = TokenVerifier(audience="acie", jwks=_jwks(rsa_key))
-    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     p = v.verify(mint_token(subject="bob", private_key=pem, kid="k1"))
     assert p.subject == "bob" and p.role is Role.researcher and p.scopes == frozenset(BOTH)
 
 
 def test_scp_list_claim_is_read_as_scopes():
     v = TokenVerifier(audience="acie", hs256_secret=SECRET)
-    tok = jwt.encode({"sub": "a", "aud": "acie", "exp": time.time() + 60,
-                      "scp": [SCOPE_INFERENCE_WRITE]}, SECRET, algorithm="HS256")
+    tok = jwt.encode(
+        {"sub": "a", "aud": "acie", "exp": time.time() + 60, "scp": [SCOPE_INFERENCE_WRITE]},
+        SECRET,
+        algorithm="HS256",
+    )
     assert v.verify(tok).scopes == frozenset({SCOPE_INFERENCE_WRITE})
 
 
@@ -107,15 +115,21 @@ def test_forged_signature_is_refused():
 def test_rsa_public_key_used_as_hmac_secret_is_refused(rsa_key):
     """Algorithm confusion: an HS256 token 'signed' with the server's public key."""
     v = TokenVerifier(audience="acie", jwks=_jwks(rsa_key))
-    pub = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     import hashlib
     import hmac
 
     header = _b64({"alg": "HS256", "typ": "JWT"})
     payload = _b64({"sub": "m", "aud": "acie", "exp": time.time() + 60, "role": "admin"})
-    sig = base64.urlsafe_b64encode(hmac.new(pub, f"{header}.{payload}".encode(),
-                                            hashlib.sha256).digest()).rstrip(b"=").decode()
+    sig = (
+        base64.urlsafe_b64encode(
+            hmac.new(pub, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(AuthenticationError, match="algorithm"):
         v.verify(f"{header}.{payload}.{sig}")
 
@@ -139,16 +153,22 @@ def test_missing_or_garbage_token(token):
 def test_unknown_role_and_wrong_issuer_are_refused():
     v = TokenVerifier(audience="acie", issuer="acie", hs256_secret=SECRET)
     with pytest.raises(AuthenticationError, match="role"):
-        v.verify(jwt.encode({"sub": "a", "aud": "acie", "exp": time.time() + 60, "role": "root"},
-                            SECRET, algorithm="HS256"))
+        v.verify(
+            jwt.encode(
+                {"sub": "a", "aud": "acie", "exp": time.time() + 60, "role": "root"},
+                SECRET,
+                algorithm="HS256",
+            )
+        )
     with pytest.raises(AuthenticationError, match="issuer"):
         v.verify(mint_token(subject="a", secret=SECRET, issuer="evil"))
 
 
 def test_unknown_kid_is_refused(rsa_key):
     v = TokenVerifier(audience="acie", jwks=_jwks(rsa_key, kid="k1"))
-    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     with pytest.raises(AuthenticationError, match="key id"):
         v.verify(mint_token(subject="a", private_key=pem, kid="other"))
 
@@ -171,14 +191,17 @@ def _p(role, scopes=BOTH, sub="u"):
     return Principal(subject=sub, role=Role(role), scopes=frozenset(scopes))
 
 
-@pytest.mark.parametrize(("role", "action", "allowed"), [
-    ("researcher", Action.submit, True),
-    ("researcher", Action.read, True),
-    ("collaborator", Action.submit, False),
-    ("collaborator", Action.read, True),
-    ("admin", Action.submit, True),
-    ("admin", Action.read, True),
-])
+@pytest.mark.parametrize(
+    ("role", "action", "allowed"),
+    [
+        ("researcher", Action.submit, True),
+        ("researcher", Action.read, True),
+        ("collaborator", Action.submit, False),
+        ("collaborator", Action.read, True),
+        ("admin", Action.submit, True),
+        ("admin", Action.read, True),
+    ],
+)
 def test_role_rules(role, action, allowed):
     if allowed:
         authorize(_p(role), action)
@@ -187,11 +210,14 @@ def test_role_rules(role, action, allowed):
             authorize(_p(role), action)
 
 
-@pytest.mark.parametrize(("scopes", "action"), [
-    ((SCOPE_INFERENCE_READ,), Action.submit),
-    ((SCOPE_INFERENCE_WRITE,), Action.read),
-    ((), Action.read),
-])
+@pytest.mark.parametrize(
+    ("scopes", "action"),
+    [
+        ((SCOPE_INFERENCE_READ,), Action.submit),
+        ((SCOPE_INFERENCE_WRITE,), Action.read),
+        ((), Action.read),
+    ],
+)
 def test_missing_scope_is_refused_and_named(scopes, action):
     with pytest.raises(AuthorizationError) as info:
         authorize(_p("admin", scopes), action)

@@ -21,8 +21,9 @@ def test_rs256_tokens_from_a_jwks_file(server_factory, settings_factory, tmp_pat
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk]}))
     server = server_factory(settings=settings_factory(JWT_SECRET=None, JWKS_FILE=jwks))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     good = mint_token(subject="alice", private_key=pem, kid="prod-1")
     hs = mint_token(subject="alice", secret="h" * 48)
     with httpx.Client(base_url=server.http_url) as c:
@@ -35,8 +36,9 @@ def test_rs256_tokens_from_a_jwks_file(server_factory, settings_factory, tmp_pat
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_postgres_and_redis_backends(postgres_url, redis_url, unique_name, tiny_engine,
-                                     settings_factory, make_obs, tensor_json):
+def test_postgres_and_redis_backends(
+    postgres_url, redis_url, unique_name, tiny_engine, settings_factory, make_obs, tensor_json
+):
     from acie.jobs import RedisJobQueue
     from acie.serve.blind import encoder_features
     from acie.serve.server import Server, build_runtime
@@ -55,11 +57,18 @@ def test_postgres_and_redis_backends(postgres_url, redis_url, unique_name, tiny_
         assert type(server.runtime.vector_index).__name__ == "PgVectorIndex"
         assert type(server.runtime.rate_limiter).__name__ == "RedisRateLimiter"
         obs = make_obs(1, seed=5)
-        with httpx.Client(base_url=server.http_url, headers={"Authorization": f"Bearer {tok}"},
-                          timeout=30) as c:
-            job = c.post("/v1/jobs", json={"request_id": "pg-1", "observation": tensor_json(obs),
-                                           "interventions": {"log_stellar_mass": 10.0},
-                                           "physics_tolerance": 1e9}).json()
+        with httpx.Client(
+            base_url=server.http_url, headers={"Authorization": f"Bearer {tok}"}, timeout=30
+        ) as c:
+            job = c.post(
+                "/v1/jobs",
+                json={
+                    "request_id": "pg-1",
+                    "observation": tensor_json(obs),
+                    "interventions": {"log_stellar_mass": 10.0},
+                    "physics_tolerance": 1e9,
+                },
+            ).json()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 state = c.get(f"/v1/jobs/{job['job_id']}").json()

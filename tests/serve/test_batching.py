@@ -16,8 +16,13 @@ LOOSE = 1e9
 
 @pytest.fixture
 def core(tiny_engine):
-    c = InferenceCore(model=tiny_engine, metrics=ServiceMetrics(), max_concurrency=1,
-                      physics_tolerance=LOOSE, physics_steps=0)
+    c = InferenceCore(
+        model=tiny_engine,
+        metrics=ServiceMetrics(),
+        max_concurrency=1,
+        physics_tolerance=LOOSE,
+        physics_steps=0,
+    )
     yield c
     c.close(wait=False)
 
@@ -37,12 +42,19 @@ def _block(core, make_obs):
     return release, fut
 
 
-def test_queued_compatible_requests_share_one_call_with_the_same_answers(core, make_obs, tiny_engine):
+def test_queued_compatible_requests_share_one_call_with_the_same_answers(
+    core, make_obs, tiny_engine
+):
     release, blocker = _block(core, make_obs)
     sizes, values = [1, 2, 1, 3], [9.5, 10.0, 10.5, 11.0]
-    calls = [core.validate(request_id=f"r{i}", observation=make_obs(n, seed=10 + i),
-                           interventions={"log_stellar_mass": v})
-             for i, (n, v) in enumerate(zip(sizes, values, strict=True))]
+    calls = [
+        core.validate(
+            request_id=f"r{i}",
+            observation=make_obs(n, seed=10 + i),
+            interventions={"log_stellar_mass": v},
+        )
+        for i, (n, v) in enumerate(zip(sizes, values, strict=True))
+    ]
     futures = [core.submit("alice", c) for c in calls]
     batches_before = core._pool.batches
     release.set()
@@ -50,8 +62,9 @@ def test_queued_compatible_requests_share_one_call_with_the_same_answers(core, m
     results = [f.result(10) for f in futures]
     assert core._pool.batches == batches_before + 1  # the four queued requests: one call
     for call, res, n, v in zip(calls, results, sizes, values, strict=True):
-        alone = tiny_engine.counterfactual(call.observation, {"log_stellar_mass": v},
-                                           physics_tolerance=LOOSE, physics_steps=0)
+        alone = tiny_engine.counterfactual(
+            call.observation, {"log_stellar_mass": v}, physics_tolerance=LOOSE, physics_steps=0
+        )
         assert res.images.shape == (n, 1, 16, 16)
         # same network, different batch size: equal up to float32 round-off of the
         # convolutions (relative 1e-4 of the pixel scale is ~100 float32 ulps)
@@ -65,12 +78,24 @@ def test_queued_compatible_requests_share_one_call_with_the_same_answers(core, m
 
 def test_a_failing_request_does_not_fail_its_batch(core, make_obs):
     release, blocker = _block(core, make_obs)
-    good = [core.submit("a", core.validate(request_id=f"g{i}", observation=make_obs(1),
-                                           interventions={"log_stellar_mass": 10.0}))
-            for i in range(2)]
+    good = [
+        core.submit(
+            "a",
+            core.validate(
+                request_id=f"g{i}",
+                observation=make_obs(1),
+                interventions={"log_stellar_mass": 10.0},
+            ),
+        )
+        for i in range(2)
+    ]
     # 20 dex is outside the calibrated range: the model refuses that request only
-    bad = core.submit("a", core.validate(request_id="bad", observation=make_obs(1),
-                                         interventions={"log_stellar_mass": 20.0}))
+    bad = core.submit(
+        "a",
+        core.validate(
+            request_id="bad", observation=make_obs(1), interventions={"log_stellar_mass": 20.0}
+        ),
+    )
     release.set()
     blocker.result(10)
     for f in good:
@@ -81,13 +106,24 @@ def test_a_failing_request_does_not_fail_its_batch(core, make_obs):
 
 def test_incompatible_requests_are_not_mixed(core, make_obs):
     release, blocker = _block(core, make_obs)
-    a = core.submit("a", core.validate(request_id="a", observation=make_obs(1),
-                                       interventions={"log_stellar_mass": 10.0}))
-    b = core.submit("a", core.validate(request_id="b", observation=make_obs(1),
-                                       interventions={"age": 3.0}))
-    c = core.submit("a", core.validate(request_id="c", observation=make_obs(1),
-                                       interventions={"log_stellar_mass": 10.0},
-                                       physics_tolerance=1e8))
+    a = core.submit(
+        "a",
+        core.validate(
+            request_id="a", observation=make_obs(1), interventions={"log_stellar_mass": 10.0}
+        ),
+    )
+    b = core.submit(
+        "a", core.validate(request_id="b", observation=make_obs(1), interventions={"age": 3.0})
+    )
+    c = core.submit(
+        "a",
+        core.validate(
+            request_id="c",
+            observation=make_obs(1),
+            interventions={"log_stellar_mass": 10.0},
+            physics_tolerance=1e8,
+        ),
+    )
     before = core._pool.batches
     release.set()
     blocker.result(10)

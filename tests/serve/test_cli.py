@@ -21,9 +21,20 @@ runner = CliRunner()
 
 
 def _clean_env(data_dir) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"JWT_SECRET", "JWKS_FILE", "ACIE_DATABASE_URL", "REDIS_URL",
-                        "ACIE_SETTINGS_FILE", "HTTP_PORT", "GRPC_PORT"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "JWT_SECRET",
+            "JWKS_FILE",
+            "ACIE_DATABASE_URL",
+            "REDIS_URL",
+            "ACIE_SETTINGS_FILE",
+            "HTTP_PORT",
+            "GRPC_PORT",
+        }
+    }
     env["ACIE_DATA_DIR"] = str(data_dir)
     return env
 
@@ -36,8 +47,22 @@ def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:
-        r = runner.invoke(app, ["auth", "token", "--sub", "alice", "--role", "collaborator",
-                                "--scope", "inference:read", "--ttl", "60", "--json"])
+        r = runner.invoke(
+            app,
+            [
+                "auth",
+                "token",
+                "--sub",
+                "alice",
+                "--role",
+                "collaborator",
+                "--scope",
+                "inference:read",
+                "--ttl",
+                "60",
+                "--json",
+            ],
+        )
         assert r.exit_code == 0, r.output
         out = json.loads(r.output)
         assert out["sub"] == "alice" and out["scopes"] == ["inference:read"]
@@ -45,8 +70,11 @@ def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
         assert (tmp_path / "jwt_secret").exists()
         v = runner.invoke(app, ["auth", "verify", out["token"]])
         assert v.exit_code == 0, v.output
-        assert json.loads(v.output) == {"sub": "alice", "role": "collaborator",
-                                        "scopes": ["inference:read"]}
+        assert json.loads(v.output) == {
+            "sub": "alice",
+            "role": "collaborator",
+            "scopes": ["inference:read"],
+        }
         bad = runner.invoke(app, ["auth", "token", "--sub", "a", "--role", "root"])
         assert bad.exit_code != 0
     finally:
@@ -69,9 +97,27 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
             em.emit(record)
     env["OPS_TELEMETRY_FILES"] = str(tmp_path / "*.jsonl")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "acie", "serve", "--http-port", "0", "--grpc-port", "0",
-         "--model", str(tiny_checkpoint), "--drain", "0.2", "--grace", "1"],
-        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "acie",
+            "serve",
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--model",
+            str(tiny_checkpoint),
+            "--drain",
+            "0.2",
+            "--grace",
+            "1",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     log: list[str] = []
 
@@ -98,13 +144,22 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
         assert (tmp_path / "data" / "acie.sqlite3").exists()
         generated = [json.loads(x) for x in log if x.startswith("{")]
         assert any("generated a local HS256 secret" in x["message"] for x in generated)
-        tok = subprocess.run([sys.executable, "-m", "acie", "auth", "token", "--sub", "op"],
-                             env=env, capture_output=True, text=True, check=True).stdout.strip()
+        tok = subprocess.run(
+            [sys.executable, "-m", "acie", "auth", "token", "--sub", "op"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         with httpx.Client(base_url=url, timeout=30) as c:
             assert c.get("/healthz").json()["status"] == "SERVING"
-            assert c.get("/v1/models", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+            assert (
+                c.get("/v1/models", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+            )
             ops = c.get("/ops/report").json()
-            assert ops["lines"] == 30 and ops["experiments"][0]["current"]["label"] == "enable_cache"
+            assert (
+                ops["lines"] == 30 and ops["experiments"][0]["current"]["label"] == "enable_cache"
+            )
             assert "acie_ops_fti{" in c.get("/ops/metrics").text
             assert c.get("/ops/health").json()["status"] == "ok"
         proc.send_signal(signal.SIGTERM)

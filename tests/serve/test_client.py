@@ -37,8 +37,9 @@ def test_rest_client_round_trip_jobs_and_search(server, token, make_obs, tiny_en
         ans = c.counterfactual(obs, {"log_stellar_mass": 10.2}, physics_tolerance=LOOSE)
         assert ans.images.shape == (2, 1, 16, 16) and ans.images.dtype == np.float32
         assert ans.counterfactual_properties["log_stellar_mass"] == pytest.approx([10.2, 10.2])
-        job = c.submit_job(obs, {"log_stellar_mass": 10.2}, physics_tolerance=LOOSE,
-                           request_id="sdk-job")
+        job = c.submit_job(
+            obs, {"log_stellar_mass": 10.2}, physics_tolerance=LOOSE, request_id="sdk-job"
+        )
         states = [m["state"] for m in c.progress(job["job_id"]) if not m.get("final")]
         assert states == ["QUEUED", "PROCESSING", "PHYSICS_CHECK", "COMPLETE"]
         done = c.wait(job["job_id"])
@@ -73,11 +74,19 @@ def test_grpc_client_round_trip_and_stream(server, token, make_obs):
         assert c.health()["status"] == "SERVING"
         ans = c.counterfactual(make_obs(3), {"log_halo_mass": 12.5}, physics_tolerance=LOOSE)
         assert ans.images.shape == (3, 1, 16, 16) and len(ans.confidence) == 3
-        out = list(c.stream([
-            {"observation": make_obs(1), "interventions": {}, "request_id": "a",
-             "physics_tolerance": LOOSE},
-            {"observation": make_obs(1), "interventions": {"nope": 1.0}, "request_id": "b"},
-        ]))
+        out = list(
+            c.stream(
+                [
+                    {
+                        "observation": make_obs(1),
+                        "interventions": {},
+                        "request_id": "a",
+                        "physics_tolerance": LOOSE,
+                    },
+                    {"observation": make_obs(1), "interventions": {"nope": 1.0}, "request_id": "b"},
+                ]
+            )
+        )
         by_id = {getattr(x, "request_id", None): x for x in out}
         assert by_id["a"].images.shape == (1, 1, 16, 16)
         assert isinstance(by_id["b"], InputValidationError) and "'nope'" in str(by_id["b"])
@@ -94,8 +103,9 @@ def _hold_pool(server, make_obs):
             started.set()
             release.wait(10)
 
-    call = core.validate(request_id="hold", observation=make_obs(1), interventions={},
-                         physics_tolerance=LOOSE)
+    call = core.validate(
+        request_id="hold", observation=make_obs(1), interventions={}, physics_tolerance=LOOSE
+    )
     fut = core.submit("holder", call, on_stage=stage)
     assert started.wait(10)
     return release, fut
@@ -127,8 +137,9 @@ def test_retry_with_backoff_on_resource_exhausted(server_factory, token, make_ob
 def test_retry_gives_up_on_unavailable_with_exponential_waits(token, make_obs, protocol):
     port = _free_port()  # nothing listens here
     waits = []
-    policy = RetryPolicy(max_attempts=4, initial_backoff_s=0.1, multiplier=2.0, jitter=0.0,
-                         sleep=waits.append)
+    policy = RetryPolicy(
+        max_attempts=4, initial_backoff_s=0.1, multiplier=2.0, jitter=0.0, sleep=waits.append
+    )
     if protocol == "rest":
         client = RestClient(f"http://127.0.0.1:{port}", token=token(), retry=policy, timeout_s=5)
     else:
@@ -142,9 +153,13 @@ def test_retry_gives_up_on_unavailable_with_exponential_waits(token, make_obs, p
 def test_rate_limit_retry_respects_retry_after(server_factory, token):
     server = server_factory(RATE_LIMIT_PER_MINUTE=1)
     waits = []
-    with RestClient(server.http_url, token=token(),
-                    retry=RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=30,
-                                      jitter=0.0, sleep=waits.append)) as c:
+    with RestClient(
+        server.http_url,
+        token=token(),
+        retry=RetryPolicy(
+            max_attempts=2, initial_backoff_s=0.01, max_backoff_s=30, jitter=0.0, sleep=waits.append
+        ),
+    ) as c:
         c.models()
         with pytest.raises(RateLimitError):
             c.models()
@@ -177,12 +192,17 @@ def test_blind_inference_end_to_end(server, token, make_obs, tiny_engine):
     head = tiny_engine.checkpoint.model.encoder.property_head
     d = layer["out_features"]
     with torch.no_grad():
-        expected = (head.weight[:d].double() @ torch.from_numpy(feats) + head.bias[:d].double()).numpy()
+        expected = (
+            head.weight[:d].double() @ torch.from_numpy(feats) + head.bias[:d].double()
+        ).numpy()
     # fixed-point error bound: weights rounded at 2^-p_w, inputs at 2^-24 (privacy defaults),
     # each contributing half a unit per term
     w = head.weight[:d].detach().double().numpy()
-    bound = (np.abs(feats).sum() * 2.0 ** -(layer["weight_precision_bits"] + 1)
-             + np.abs(w).sum(axis=1) * 2.0 ** -25 + 2.0 ** -24)
+    bound = (
+        np.abs(feats).sum() * 2.0 ** -(layer["weight_precision_bits"] + 1)
+        + np.abs(w).sum(axis=1) * 2.0**-25
+        + 2.0**-24
+    )
     assert out.shape == (d,) and layer["in_features"] == feats.size
     assert np.all(np.abs(out - expected) <= bound)
 
@@ -201,8 +221,11 @@ def test_blind_inference_reveals_nothing_to_the_server(server, token, make_obs, 
     request = client.request(feats)
     assert not {"p", "q", "lambda", "mu"} & set(request["public_key"])
     with httpx.Client(base_url=server.http_url) as h:
-        r = h.post("/v1/blind/infer", json={"request_id": "b1", "encrypted_input": request},
-                   headers={"Authorization": f"Bearer {token(role='admin', sub='root')}"})
+        r = h.post(
+            "/v1/blind/infer",
+            json={"request_id": "b1", "encrypted_input": request},
+            headers={"Authorization": f"Bearer {token(role='admin', sub='root')}"},
+        )
     assert r.status_code == 200
     text = json.dumps(r.json())
     assert str(int(private.p)) not in text and str(int(private.q)) not in text

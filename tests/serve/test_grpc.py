@@ -24,8 +24,13 @@ def _req(make_obs, request_id="g1", n=1, shape=None, **kw):
         obs = np.zeros(shape, np.float32)
     fields = {"interventions": {"log_stellar_mass": 10.5}, "physics_tolerance": LOOSE}
     fields.update(kw)
-    return pb.CounterfactualRequest(request_id=request_id, observation=pb.Tensor(
-        shape=list(obs.shape), dtype="float32", data=obs.astype("<f4").tobytes()), **fields)
+    return pb.CounterfactualRequest(
+        request_id=request_id,
+        observation=pb.Tensor(
+            shape=list(obs.shape), dtype="float32", data=obs.astype("<f4").tobytes()
+        ),
+        **fields,
+    )
 
 
 def _md(tok):
@@ -54,8 +59,9 @@ def _hold(server, make_obs, owner="holder", request_id="hold"):
             started.set()
             release.wait(10)
 
-    call = core.validate(request_id=request_id, observation=make_obs(1), interventions={},
-                         physics_tolerance=LOOSE)
+    call = core.validate(
+        request_id=request_id, observation=make_obs(1), interventions={}, physics_tolerance=LOOSE
+    )
     fut = core.submit(owner, call, on_stage=stage)
     assert started.wait(10)
     return release, fut
@@ -63,7 +69,8 @@ def _hold(server, make_obs, owner="holder", request_id="hold"):
 
 def test_unary_ok_with_trace_id(stub, token, make_obs, tiny_engine):
     resp, call = stub.CounterfactualInference.with_call(
-        _req(make_obs, n=3), metadata=(*_md(token()), ("x-trace-id", "grpc-trace-0001")))
+        _req(make_obs, n=3), metadata=(*_md(token()), ("x-trace-id", "grpc-trace-0001"))
+    )
     assert resp.request_id == "g1" and list(resp.counterfactual.shape) == [3, 1, 16, 16]
     images = np.frombuffer(resp.counterfactual.data, "<f4").reshape(3, 1, 16, 16)
     assert np.all(np.isfinite(images))
@@ -75,28 +82,42 @@ def test_unary_ok_with_trace_id(stub, token, make_obs, tiny_engine):
 
 
 def test_invalid_argument_names_the_problem(stub, token, make_obs):
-    code, details = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs, shape=(1, 3, 16, 16)), metadata=_md(token())))
+    code, details = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs, shape=(1, 3, 16, 16)), metadata=_md(token())
+        )
+    )
     assert code is C.INVALID_ARGUMENT and "(n, 1, 16, 16)" in details
-    code, details = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs, interventions={"phlogiston": 1.0}), metadata=_md(token())))
+    code, details = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs, interventions={"phlogiston": 1.0}), metadata=_md(token())
+        )
+    )
     assert code is C.INVALID_ARGUMENT and "'phlogiston'" in details
-    code, _ = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs, interventions={"log_stellar_mass": -1.0}), metadata=_md(token())))
+    code, _ = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs, interventions={"log_stellar_mass": -1.0}), metadata=_md(token())
+        )
+    )
     assert code is C.INVALID_ARGUMENT  # outside the calibrated range
 
 
 def test_already_exists_while_in_flight(server, stub, token, make_obs):
     release, fut = _hold(server, make_obs, owner="alice", request_id="same")
     try:
-        code, details = _code(lambda: stub.CounterfactualInference(
-            _req(make_obs, request_id="same"), metadata=_md(token(sub="alice"))))
+        code, details = _code(
+            lambda: stub.CounterfactualInference(
+                _req(make_obs, request_id="same"), metadata=_md(token(sub="alice"))
+            )
+        )
     finally:
         release.set()
         fut.result(10)
     assert code is C.ALREADY_EXISTS and "'same'" in details
     # once finished, the id may be used again
-    stub.CounterfactualInference(_req(make_obs, request_id="same"), metadata=_md(token(sub="alice")))
+    stub.CounterfactualInference(
+        _req(make_obs, request_id="same"), metadata=_md(token(sub="alice"))
+    )
 
 
 def test_resource_exhausted_queue_limit_and_rate_limit(server_factory, token, make_obs):
@@ -105,16 +126,20 @@ def test_resource_exhausted_queue_limit_and_rate_limit(server_factory, token, ma
         stub = pb_grpc.InferenceServiceStub(ch)
         release, fut = _hold(server, make_obs)
         try:
-            code, details = _code(lambda: stub.CounterfactualInference(
-                _req(make_obs), metadata=_md(token())))
+            code, details = _code(
+                lambda: stub.CounterfactualInference(_req(make_obs), metadata=_md(token()))
+            )
         finally:
             release.set()
             fut.result(10)
         assert code is C.RESOURCE_EXHAUSTED and "queue is full" in details
         stub.CounterfactualInference(_req(make_obs, request_id="a"), metadata=_md(token()))
         stub.CounterfactualInference(_req(make_obs, request_id="b"), metadata=_md(token()))
-        code, details = _code(lambda: stub.CounterfactualInference(
-            _req(make_obs, request_id="c"), metadata=_md(token())))
+        code, details = _code(
+            lambda: stub.CounterfactualInference(
+                _req(make_obs, request_id="c"), metadata=_md(token())
+            )
+        )
         assert code is C.RESOURCE_EXHAUSTED and "rate limit" in details
 
 
@@ -122,14 +147,18 @@ def test_resource_exhausted_message_size(server_factory, token, make_obs):
     server = server_factory(MAX_REQUEST_BYTES=4096)
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
         stub = pb_grpc.InferenceServiceStub(ch)
-        code, _ = _code(lambda: stub.CounterfactualInference(_req(make_obs, n=8),
-                                                             metadata=_md(token())))
+        code, _ = _code(
+            lambda: stub.CounterfactualInference(_req(make_obs, n=8), metadata=_md(token()))
+        )
     assert code is C.RESOURCE_EXHAUSTED
 
 
 def test_failed_precondition_on_physics_violation(stub, token, make_obs):
-    code, details = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs, physics_tolerance=1e-12, physics_steps=0), metadata=_md(token())))
+    code, details = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs, physics_tolerance=1e-12, physics_steps=0), metadata=_md(token())
+        )
+    )
     assert code is C.FAILED_PRECONDITION and "tolerance" in details
 
 
@@ -138,16 +167,26 @@ def test_unauthenticated_and_permission_denied(stub, token, make_obs):
 
     assert _code(lambda: stub.CounterfactualInference(_req(make_obs)))[0] is C.UNAUTHENTICATED
     expired = token(ttl_s=1, now=time.time() - 60)
-    assert _code(lambda: stub.CounterfactualInference(
-        _req(make_obs), metadata=_md(expired)))[0] is C.UNAUTHENTICATED
+    assert (
+        _code(lambda: stub.CounterfactualInference(_req(make_obs), metadata=_md(expired)))[0]
+        is C.UNAUTHENTICATED
+    )
     forged = mint_token(subject="alice", secret="q" * 48)
-    assert _code(lambda: stub.CounterfactualInference(
-        _req(make_obs), metadata=_md(forged)))[0] is C.UNAUTHENTICATED
-    code, details = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs), metadata=_md(token(role="collaborator"))))
+    assert (
+        _code(lambda: stub.CounterfactualInference(_req(make_obs), metadata=_md(forged)))[0]
+        is C.UNAUTHENTICATED
+    )
+    code, details = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs), metadata=_md(token(role="collaborator"))
+        )
+    )
     assert code is C.PERMISSION_DENIED and "collaborator" in details
-    code, details = _code(lambda: stub.CounterfactualInference(
-        _req(make_obs), metadata=_md(token(scopes=("inference:read",)))))
+    code, details = _code(
+        lambda: stub.CounterfactualInference(
+            _req(make_obs), metadata=_md(token(scopes=("inference:read",)))
+        )
+    )
     assert code is C.PERMISSION_DENIED and "inference:write" in details
     # streams are guarded by the same interceptor
     code, _ = _code(lambda: list(stub.StreamInference(iter([_req(make_obs)]))))
@@ -160,10 +199,16 @@ def test_deadline_exceeded(server_factory, token, make_obs):
         stub = pb_grpc.InferenceServiceStub(ch)
         release, fut = _hold(server, make_obs)
         try:
-            server_side = _code(lambda: stub.CounterfactualInference(
-                _req(make_obs, request_id="slow1"), metadata=_md(token())))
-            client_side = _code(lambda: stub.CounterfactualInference(
-                _req(make_obs, request_id="slow2"), metadata=_md(token()), timeout=0.1))
+            server_side = _code(
+                lambda: stub.CounterfactualInference(
+                    _req(make_obs, request_id="slow1"), metadata=_md(token())
+                )
+            )
+            client_side = _code(
+                lambda: stub.CounterfactualInference(
+                    _req(make_obs, request_id="slow2"), metadata=_md(token()), timeout=0.1
+                )
+            )
         finally:
             release.set()
             fut.result(10)
@@ -204,9 +249,12 @@ def test_stream_answers_out_of_order_matched_by_request_id(server, stub, token, 
 def test_stream_duplicate_request_id_in_flight(server, stub, token, make_obs):
     release, fut = _hold(server, make_obs, owner="alice", request_id="dup")
     try:
-        responses = list(stub.StreamInference(iter([_req(make_obs, request_id="dup"),
-                                                    _req(make_obs, request_id="fresh")]),
-                                              metadata=_md(token(sub="alice"))))
+        responses = list(
+            stub.StreamInference(
+                iter([_req(make_obs, request_id="dup"), _req(make_obs, request_id="fresh")]),
+                metadata=_md(token(sub="alice")),
+            )
+        )
     finally:
         release.set()
         fut.result(10)
@@ -234,7 +282,9 @@ def test_health_services_and_graceful_shutdown(server_factory, make_obs, token):
                 break
             time.sleep(0.02)
         assert seen == health_pb2.HealthCheckResponse.NOT_SERVING
-        assert stub.HealthCheck(pb.HealthCheckRequest()).status == pb.HealthCheckResponse.NOT_SERVING
+        assert (
+            stub.HealthCheck(pb.HealthCheckRequest()).status == pb.HealthCheckResponse.NOT_SERVING
+        )
         # while draining, new work is refused with UNAVAILABLE (clients retry elsewhere)
         code, _ = _code(lambda: stub.CounterfactualInference(_req(make_obs), metadata=_md(token())))
         assert code is C.UNAVAILABLE
@@ -248,48 +298,70 @@ def test_health_services_and_graceful_shutdown(server_factory, make_obs, token):
 
 
 def test_tls(server_factory, pki, token, make_obs):
-    server = server_factory(grpc_tls=TlsConfig(certificate_chain=pki["server_cert"],
-                                               private_key=pki["server_key"]))
+    server = server_factory(
+        grpc_tls=TlsConfig(certificate_chain=pki["server_cert"], private_key=pki["server_key"])
+    )
     creds = grpc.ssl_channel_credentials(root_certificates=pki["ca"])
     with grpc.secure_channel(f"localhost:{server.grpc_port}", creds) as ch:
         resp = pb_grpc.InferenceServiceStub(ch).CounterfactualInference(
-            _req(make_obs), metadata=_md(token()), timeout=20)
+            _req(make_obs), metadata=_md(token()), timeout=20
+        )
         assert resp.request_id == "g1"
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:  # plaintext refused
-        code, _ = _code(lambda: pb_grpc.InferenceServiceStub(ch).HealthCheck(
-            pb.HealthCheckRequest(), timeout=5))
+        code, _ = _code(
+            lambda: pb_grpc.InferenceServiceStub(ch).HealthCheck(pb.HealthCheckRequest(), timeout=5)
+        )
         assert code is C.UNAVAILABLE
 
 
 def test_mutual_tls(server_factory, pki, token, make_obs):
-    server = server_factory(grpc_tls=TlsConfig(certificate_chain=pki["server_cert"],
-                                               private_key=pki["server_key"],
-                                               client_ca=pki["ca"]))
+    server = server_factory(
+        grpc_tls=TlsConfig(
+            certificate_chain=pki["server_cert"], private_key=pki["server_key"], client_ca=pki["ca"]
+        )
+    )
     target = f"localhost:{server.grpc_port}"
-    good = grpc.ssl_channel_credentials(root_certificates=pki["ca"],
-                                        private_key=pki["client_key"],
-                                        certificate_chain=pki["client_cert"])
+    good = grpc.ssl_channel_credentials(
+        root_certificates=pki["ca"],
+        private_key=pki["client_key"],
+        certificate_chain=pki["client_cert"],
+    )
     with grpc.secure_channel(target, good) as ch:
         resp = pb_grpc.InferenceServiceStub(ch).CounterfactualInference(
-            _req(make_obs), metadata=_md(token()), timeout=20)
+            _req(make_obs), metadata=_md(token()), timeout=20
+        )
         assert resp.request_id == "g1"
-    for creds in (grpc.ssl_channel_credentials(root_certificates=pki["ca"]),  # no client cert
-                  grpc.ssl_channel_credentials(root_certificates=pki["ca"],
-                                               private_key=pki["rogue_client_key"],
-                                               certificate_chain=pki["rogue_client_cert"])):
+    for creds in (
+        grpc.ssl_channel_credentials(root_certificates=pki["ca"]),  # no client cert
+        grpc.ssl_channel_credentials(
+            root_certificates=pki["ca"],
+            private_key=pki["rogue_client_key"],
+            certificate_chain=pki["rogue_client_cert"],
+        ),
+    ):
         with grpc.secure_channel(target, creds) as ch:
-            code, _ = _code(lambda ch=ch: pb_grpc.InferenceServiceStub(ch).HealthCheck(
-                pb.HealthCheckRequest(), timeout=5))
+            code, _ = _code(
+                lambda ch=ch: pb_grpc.InferenceServiceStub(ch).HealthCheck(
+                    pb.HealthCheckRequest(), timeout=5
+                )
+            )
             assert code is C.UNAVAILABLE
 
 
 def test_grpc_calls_are_audited_and_counted(server, stub, token, make_obs):
-    stub.CounterfactualInference(_req(make_obs, request_id="aud-1"), metadata=_md(token(sub="gina")))
+    stub.CounterfactualInference(
+        _req(make_obs, request_id="aud-1"), metadata=_md(token(sub="gina"))
+    )
     _code(lambda: stub.CounterfactualInference(_req(make_obs, request_id="aud-2")))
     assert server.runtime.audit.flush()
     rows = [(r.user_sub, r.action, r.request_id) for r in server.runtime.audit.audit_log.records()]
     assert ("gina", "grpc.CounterfactualInference:OK", "aud-1") in rows
-    assert any(a == "grpc.CounterfactualInference:UNAUTHENTICATED" and u is None for u, a, _ in rows)
+    assert any(
+        a == "grpc.CounterfactualInference:UNAUTHENTICATED" and u is None for u, a, _ in rows
+    )
     text = server.runtime.metrics.render().decode()
-    assert 'acie_requests_total{code="OK",method="CounterfactualInference",protocol="grpc"} 1.0' in text
+    assert (
+        'acie_requests_total{code="OK",method="CounterfactualInference",protocol="grpc"} 1.0'
+        in text
+    )
     assert 'code="UNAUTHENTICATED",method="CounterfactualInference",protocol="grpc"' in text

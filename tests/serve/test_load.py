@@ -23,8 +23,9 @@ def test_concurrent_clients_all_answered_once(server, token, make_obs, tensor_js
     lock = threading.Lock()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
     stub = pb_grpc.InferenceServiceStub(channel)
-    http = httpx.Client(base_url=server.http_url, headers={"Authorization": f"Bearer {tok}"},
-                        timeout=60)
+    http = httpx.Client(
+        base_url=server.http_url, headers={"Authorization": f"Bearer {tok}"}, timeout=60
+    )
 
     def client(k: int) -> None:
         for i in range(PER_CLIENT):
@@ -32,16 +33,32 @@ def test_concurrent_clients_all_answered_once(server, token, make_obs, tensor_js
             value = 9.0 + 0.1 * ((k + i) % 20)  # differing values: exercises batching
             try:
                 if (k + i) % 2:
-                    resp = stub.CounterfactualInference(pb.CounterfactualRequest(
-                        request_id=rid, observation=pb.Tensor(
-                            shape=list(obs.shape), dtype="float32", data=obs.tobytes()),
-                        interventions={"log_stellar_mass": value}, physics_tolerance=1e9),
-                        metadata=(("authorization", f"Bearer {tok}"),), timeout=60)
-                    got, cf = resp.request_id, resp.counterfactual_properties_mean["log_stellar_mass"]
+                    resp = stub.CounterfactualInference(
+                        pb.CounterfactualRequest(
+                            request_id=rid,
+                            observation=pb.Tensor(
+                                shape=list(obs.shape), dtype="float32", data=obs.tobytes()
+                            ),
+                            interventions={"log_stellar_mass": value},
+                            physics_tolerance=1e9,
+                        ),
+                        metadata=(("authorization", f"Bearer {tok}"),),
+                        timeout=60,
+                    )
+                    got, cf = (
+                        resp.request_id,
+                        resp.counterfactual_properties_mean["log_stellar_mass"],
+                    )
                 else:
-                    r = http.post("/v1/counterfactual", json={
-                        "request_id": rid, "observation": tensor_json(obs),
-                        "interventions": {"log_stellar_mass": value}, "physics_tolerance": 1e9})
+                    r = http.post(
+                        "/v1/counterfactual",
+                        json={
+                            "request_id": rid,
+                            "observation": tensor_json(obs),
+                            "interventions": {"log_stellar_mass": value},
+                            "physics_tolerance": 1e9,
+                        },
+                    )
                     r.raise_for_status()
                     got = r.json()["request_id"]
                     cf = r.json()["counterfactual_properties"]["log_stellar_mass"][0]
@@ -63,10 +80,16 @@ def test_concurrent_clients_all_answered_once(server, token, make_obs, tensor_js
     assert not failures, failures[:5]
     assert len(answers) == CLIENTS * PER_CLIENT
     text = server.runtime.metrics.render().decode()
-    grpc_ok = float(text.split('acie_requests_total{code="OK",method="CounterfactualInference",'
-                               'protocol="grpc"} ')[1].split()[0])
-    rest_ok = float(text.split('acie_requests_total{code="200",method="POST /v1/counterfactual",'
-                               'protocol="rest"} ')[1].split()[0])
+    grpc_ok = float(
+        text.split(
+            'acie_requests_total{code="OK",method="CounterfactualInference",protocol="grpc"} '
+        )[1].split()[0]
+    )
+    rest_ok = float(
+        text.split(
+            'acie_requests_total{code="200",method="POST /v1/counterfactual",protocol="rest"} '
+        )[1].split()[0]
+    )
     assert grpc_ok + rest_ok == CLIENTS * PER_CLIENT
     assert server.runtime.core.pending == 0
     assert server.runtime.audit.flush()

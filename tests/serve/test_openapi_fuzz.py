@@ -22,9 +22,13 @@ def fuzz_server(tiny_engine, tmp_path_factory):
     from acie.serve.server import Server, build_runtime
 
     d = tmp_path_factory.mktemp("fuzz")
-    s = load_settings(ACIE_DATA_DIR=d, JWT_SECRET="test-secret-" + "x" * 40,
-                      ACIE_DATABASE_URL=f"sqlite:///{d / 'acie.sqlite3'}",
-                      RATE_LIMIT_PER_MINUTE=1_000_000, REQUEST_TIMEOUT_S=10.0)
+    s = load_settings(
+        ACIE_DATA_DIR=d,
+        JWT_SECRET="test-secret-" + "x" * 40,
+        ACIE_DATABASE_URL=f"sqlite:///{d / 'acie.sqlite3'}",
+        RATE_LIMIT_PER_MINUTE=1_000_000,
+        REQUEST_TIMEOUT_S=10.0,
+    )
     srv = Server(build_runtime(s, model=tiny_engine)).start()
     yield srv
     srv.stop(grace_s=0.5)
@@ -43,13 +47,26 @@ def test_no_server_errors(fuzz_server):
         tested.append(f"{operation.method.upper()} {operation.path}")
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
-            case.call_and_validate(base_url=fuzz_server.http_url, headers=headers,
-                                   checks=[not_a_server_error, status_code_conformance],
-                                   timeout=30)
+            case.call_and_validate(
+                base_url=fuzz_server.http_url,
+                headers=headers,
+                checks=[not_a_server_error, status_code_conformance],
+                timeout=30,
+            )
 
         check()
-    assert {"POST /v1/counterfactual", "POST /v1/jobs", "GET /v1/jobs/{job_id}",
-            "POST /v1/search", "POST /v1/blind/infer"} <= set(tested)
+    assert {
+        "POST /v1/counterfactual",
+        "POST /v1/jobs",
+        "GET /v1/jobs/{job_id}",
+        "POST /v1/search",
+        "POST /v1/blind/infer",
+    } <= set(tested)

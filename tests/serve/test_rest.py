@@ -23,8 +23,12 @@ LOOSE = 1e9
 
 
 def _body(tensor_json, make_obs, request_id="r1", n=1, **kw):
-    body = {"request_id": request_id, "observation": tensor_json(make_obs(n)),
-            "interventions": {"log_stellar_mass": 10.5}, "physics_tolerance": LOOSE}
+    body = {
+        "request_id": request_id,
+        "observation": tensor_json(make_obs(n)),
+        "interventions": {"log_stellar_mass": 10.5},
+        "physics_tolerance": LOOSE,
+    }
     body.update(kw)
     return body
 
@@ -42,8 +46,12 @@ class Hold:
         self.futures = []
         core = server.runtime.core
         for i in range(count):
-            call = core.validate(request_id=f"hold-{i}", observation=make_obs(1),
-                                 interventions={}, physics_tolerance=LOOSE)
+            call = core.validate(
+                request_id=f"hold-{i}",
+                observation=make_obs(1),
+                interventions={},
+                physics_tolerance=LOOSE,
+            )
 
             def stage(_s, release=self.release, started=self.started):
                 if _s == "PROCESSING":
@@ -74,8 +82,11 @@ def _wait_job(client, job_id, tok, timeout=20.0):
 
 def test_counterfactual_200_with_trace_id(server, token, tensor_json, make_obs, tiny_engine):
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, n=2),
-                   headers={**_auth(token()), "X-Trace-Id": "trace-test-0001"})
+        r = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs, n=2),
+            headers={**_auth(token()), "X-Trace-Id": "trace-test-0001"},
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert r.headers["x-trace-id"] == "trace-test-0001" == body["trace_id"]
@@ -84,7 +95,9 @@ def test_counterfactual_200_with_trace_id(server, token, tensor_json, make_obs, 
     assert len(body["violation_score"]) == 2
     assert body["model_version"] == tiny_engine.model_version and len(body["model_version"]) == 64
     # the intervened property takes the value asked for (abduction-action-prediction)
-    assert body["counterfactual_properties"]["log_stellar_mass"] == pytest.approx([10.5, 10.5], abs=1e-6)
+    assert body["counterfactual_properties"]["log_stellar_mass"] == pytest.approx(
+        [10.5, 10.5], abs=1e-6
+    )
 
 
 def test_models_and_health(server, token, tiny_engine):
@@ -99,23 +112,38 @@ def test_models_and_health(server, token, tiny_engine):
 def test_400_bad_shape_names_expected_shape(server, token, tensor_json, make_obs):
     bad = np.zeros((1, 1, 8, 8), np.float32)
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs) | {
-            "observation": tensor_json(bad)}, headers=_auth(token()))
-        r2 = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs) | {
-            "observation": {"shape": [1, 1, 16, 16], "dtype": "float32", "data": "AAAA"}},
-            headers=_auth(token()))
-        r3 = c.post("/v1/counterfactual", content=b"{not json", headers={
-            **_auth(token()), "Content-Type": "application/json"})
+        r = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs) | {"observation": tensor_json(bad)},
+            headers=_auth(token()),
+        )
+        r2 = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs)
+            | {"observation": {"shape": [1, 1, 16, 16], "dtype": "float32", "data": "AAAA"}},
+            headers=_auth(token()),
+        )
+        r3 = c.post(
+            "/v1/counterfactual",
+            content=b"{not json",
+            headers={**_auth(token()), "Content-Type": "application/json"},
+        )
     assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_ARGUMENT"
-    assert "(n, 1, 16, 16)" in r.json()["error"]["message"] and "(1, 1, 8, 8)" in r.json()["error"]["message"]
+    assert (
+        "(n, 1, 16, 16)" in r.json()["error"]["message"]
+        and "(1, 1, 8, 8)" in r.json()["error"]["message"]
+    )
     assert r2.status_code == 400 and "1024 bytes" in r2.json()["error"]["message"]
     assert r3.status_code == 400
 
 
 def test_400_unknown_intervention_is_named(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, interventions={
-            "dark_energy": 1.0}), headers=_auth(token()))
+        r = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs, interventions={"dark_energy": 1.0}),
+            headers=_auth(token()),
+        )
     assert r.status_code == 400
     assert "'dark_energy'" in r.json()["error"]["message"]
 
@@ -134,10 +162,16 @@ def test_401_missing_expired_and_forged_tokens(server, token, tensor_json, make_
 
 def test_403_collaborator_cannot_submit_and_scope_is_required(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs),
-                   headers=_auth(token(sub="carol", role="collaborator")))
-        r2 = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs),
-                    headers=_auth(token(scopes=("inference:read",))))
+        r = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs),
+            headers=_auth(token(sub="carol", role="collaborator")),
+        )
+        r2 = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs),
+            headers=_auth(token(scopes=("inference:read",))),
+        )
         r3 = c.get("/v1/models", headers=_auth(token(scopes=("inference:write",))))
     assert r.status_code == 403 and "collaborator" in r.json()["error"]["message"]
     assert r2.status_code == 403 and "inference:write" in r2.json()["error"]["message"]
@@ -162,17 +196,24 @@ def test_409_request_id_in_flight(server, token, tensor_json, make_obs):
             started.set()
             release.wait(10)
 
-    call = core.validate(request_id="dup-1", observation=make_obs(1), interventions={},
-                         physics_tolerance=LOOSE)
+    call = core.validate(
+        request_id="dup-1", observation=make_obs(1), interventions={}, physics_tolerance=LOOSE
+    )
     fut = core.submit("alice", call, on_stage=stage)
     assert started.wait(10)
     try:
         with httpx.Client(base_url=server.http_url) as c:
-            r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, request_id="dup-1"),
-                       headers=_auth(token(sub="alice")))
+            r = c.post(
+                "/v1/counterfactual",
+                json=_body(tensor_json, make_obs, request_id="dup-1"),
+                headers=_auth(token(sub="alice")),
+            )
             # another user may use the same request id
-            other = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, request_id="dup-1"),
-                           headers=_auth(token(sub="bob")))
+            other = c.post(
+                "/v1/counterfactual",
+                json=_body(tensor_json, make_obs, request_id="dup-1"),
+                headers=_auth(token(sub="bob")),
+            )
     finally:
         release.set()
         fut.result(10)
@@ -190,11 +231,16 @@ def test_413_request_too_large(server_factory, token, tensor_json, make_obs):
         def chunks():
             data = json.dumps(big).encode()
             for i in range(0, len(data), 1000):
-                yield data[i:i + 1000]
+                yield data[i : i + 1000]
 
-        r2 = c.post("/v1/counterfactual", content=chunks(), headers={
-            **_auth(token()), "Content-Type": "application/json"})
-        ok = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, n=1), headers=_auth(token()))
+        r2 = c.post(
+            "/v1/counterfactual",
+            content=chunks(),
+            headers={**_auth(token()), "Content-Type": "application/json"},
+        )
+        ok = c.post(
+            "/v1/counterfactual", json=_body(tensor_json, make_obs, n=1), headers=_auth(token())
+        )
     assert r.status_code == 413 and r.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
     assert r2.status_code == 413  # chunked upload without Content-Length
     assert ok.status_code == 200
@@ -202,8 +248,11 @@ def test_413_request_too_large(server_factory, token, tensor_json, make_obs):
 
 def test_422_physics_violation(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs, physics_tolerance=1e-12,
-                                                    physics_steps=0), headers=_auth(token()))
+        r = c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs, physics_tolerance=1e-12, physics_steps=0),
+            headers=_auth(token()),
+        )
         metrics = c.get("/metrics").text
     assert r.status_code == 422 and r.json()["error"]["code"] == "FAILED_PRECONDITION"
     assert "tolerance" in r.json()["error"]["message"]
@@ -227,7 +276,9 @@ def test_429_queue_limit(server_factory, token, tensor_json, make_obs):
     hold.wait_started()
     try:
         with httpx.Client(base_url=server.http_url) as c:
-            r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token()))
+            r = c.post(
+                "/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token())
+            )
     finally:
         hold.done()
     assert r.status_code == 429 and "queue is full" in r.json()["error"]["message"]
@@ -237,7 +288,9 @@ def test_503_while_shutting_down(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
         server.runtime.serving = False  # what Server.stop does first
         try:
-            r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token()))
+            r = c.post(
+                "/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token())
+            )
             h = c.get("/healthz")
         finally:
             server.runtime.serving = True
@@ -253,7 +306,9 @@ def test_504_request_timeout(server_factory, token, tensor_json, make_obs):
     try:
         with httpx.Client(base_url=server.http_url, timeout=10) as c:
             t0 = time.perf_counter()
-            r = c.post("/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token()))
+            r = c.post(
+                "/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token())
+            )
             waited = time.perf_counter() - t0
     finally:
         hold.done()
@@ -264,8 +319,9 @@ def test_504_request_timeout(server_factory, token, tensor_json, make_obs):
 def test_job_progress_over_websocket(server, token, tensor_json, make_obs):
     tok = token()
     with httpx.Client(base_url=server.http_url) as c:
-        r = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="job-ws"),
-                   headers=_auth(tok))
+        r = c.post(
+            "/v1/jobs", json=_body(tensor_json, make_obs, request_id="job-ws"), headers=_auth(tok)
+        )
         assert r.status_code == 202, r.text
         job_id = r.json()["job_id"]
     url = f"ws://127.0.0.1:{server.http_port}/v1/jobs/{job_id}/progress?access_token={tok}"
@@ -278,15 +334,23 @@ def test_job_progress_over_websocket(server, token, tensor_json, make_obs):
                 break
             states.append(msg["state"])
     assert states == ["QUEUED", "PROCESSING", "PHYSICS_CHECK", "COMPLETE"]
-    assert final["state"] == "COMPLETE" and final["result"]["counterfactual"]["shape"] == [1, 1, 16, 16]
+    assert final["state"] == "COMPLETE" and final["result"]["counterfactual"]["shape"] == [
+        1,
+        1,
+        16,
+        16,
+    ]
 
 
 def test_websocket_refuses_missing_token(server, token, tensor_json, make_obs):
     from websockets.exceptions import ConnectionClosed
 
     with httpx.Client(base_url=server.http_url) as c:
-        job_id = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="job-ws2"),
-                        headers=_auth(token())).json()["job_id"]
+        job_id = c.post(
+            "/v1/jobs",
+            json=_body(tensor_json, make_obs, request_id="job-ws2"),
+            headers=_auth(token()),
+        ).json()["job_id"]
     url = f"ws://127.0.0.1:{server.http_port}/v1/jobs/{job_id}/progress"
     with pytest.raises(Exception) as info:  # refused before accept: HTTP 403 or close 4401
         with ws_connect(url, open_timeout=10) as ws:
@@ -299,10 +363,14 @@ def test_job_roles_and_sharing(server, token, tensor_json, make_obs):
     carol = token(sub="carol", role="collaborator")
     admin = token(sub="root", role="admin")
     with httpx.Client(base_url=server.http_url) as c:
-        private = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="p1"),
-                         headers=_auth(alice)).json()["job_id"]
-        shared = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="s1", shared=True),
-                        headers=_auth(alice)).json()["job_id"]
+        private = c.post(
+            "/v1/jobs", json=_body(tensor_json, make_obs, request_id="p1"), headers=_auth(alice)
+        ).json()["job_id"]
+        shared = c.post(
+            "/v1/jobs",
+            json=_body(tensor_json, make_obs, request_id="s1", shared=True),
+            headers=_auth(alice),
+        ).json()["job_id"]
         assert _wait_job(c, private, alice)["state"] == "COMPLETE"
         assert _wait_job(c, shared, alice)["state"] == "COMPLETE"
         assert c.get(f"/v1/jobs/{private}", headers=_auth(bob)).status_code == 403
@@ -310,10 +378,16 @@ def test_job_roles_and_sharing(server, token, tensor_json, make_obs):
         assert c.get(f"/v1/jobs/{private}", headers=_auth(admin)).status_code == 200
         assert c.get(f"/v1/jobs/{shared}", headers=_auth(carol)).status_code == 200
         assert c.get(f"/v1/jobs/{shared}", headers=_auth(bob)).status_code == 403
-        assert c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="c1"),
-                      headers=_auth(carol)).status_code == 403
-        listed = {who: {j["job_id"] for j in c.get("/v1/jobs", headers=_auth(t)).json()["jobs"]}
-                  for who, t in (("alice", alice), ("bob", bob), ("carol", carol), ("admin", admin))}
+        assert (
+            c.post(
+                "/v1/jobs", json=_body(tensor_json, make_obs, request_id="c1"), headers=_auth(carol)
+            ).status_code
+            == 403
+        )
+        listed = {
+            who: {j["job_id"] for j in c.get("/v1/jobs", headers=_auth(t)).json()["jobs"]}
+            for who, t in (("alice", alice), ("bob", bob), ("carol", carol), ("admin", admin))
+        }
     assert listed["alice"] == {private, shared}
     assert listed["bob"] == set()
     assert listed["carol"] == {shared}
@@ -323,12 +397,21 @@ def test_job_roles_and_sharing(server, token, tensor_json, make_obs):
 def test_failed_job_carries_the_status_code(server, token, tensor_json, make_obs):
     tok = token()
     with httpx.Client(base_url=server.http_url) as c:
-        job_id = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="bad-phys",
-                                               physics_tolerance=1e-12, physics_steps=0),
-                        headers=_auth(tok)).json()["job_id"]
+        job_id = c.post(
+            "/v1/jobs",
+            json=_body(
+                tensor_json,
+                make_obs,
+                request_id="bad-phys",
+                physics_tolerance=1e-12,
+                physics_steps=0,
+            ),
+            headers=_auth(tok),
+        ).json()["job_id"]
         job = _wait_job(c, job_id, tok)
-        again = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="bad-phys"),
-                       headers=_auth(tok))
+        again = c.post(
+            "/v1/jobs", json=_body(tensor_json, make_obs, request_id="bad-phys"), headers=_auth(tok)
+        )
     assert job["state"] == "FAILED" and job["error"]["code"] == "FAILED_PRECONDITION"
     assert again.json()["job_id"] == job_id  # finished request ids replay the stored job
 
@@ -343,8 +426,11 @@ def test_trace_id_reaches_the_worker_logs(server, token, tensor_json, make_obs):
     try:
         with httpx.Client(base_url=server.http_url) as c:
             tok = token()
-            job_id = c.post("/v1/jobs", json=_body(tensor_json, make_obs, request_id="traced"),
-                            headers={**_auth(tok), "X-Trace-Id": "trace-job-000042"}).json()["job_id"]
+            job_id = c.post(
+                "/v1/jobs",
+                json=_body(tensor_json, make_obs, request_id="traced"),
+                headers={**_auth(tok), "X-Trace-Id": "trace-job-000042"},
+            ).json()["job_id"]
             _wait_job(c, job_id, tok)
     finally:
         logger.removeHandler(handler)
@@ -360,7 +446,11 @@ def test_every_call_is_audited(server, token, tensor_json, make_obs):
     with httpx.Client(base_url=server.http_url) as c:
         c.get("/v1/models", headers=_auth(token(sub="auditee")))
         c.get("/v1/models")
-        c.post("/v1/counterfactual", json=_body(tensor_json, make_obs), headers=_auth(token(sub="auditee")))
+        c.post(
+            "/v1/counterfactual",
+            json=_body(tensor_json, make_obs),
+            headers=_auth(token(sub="auditee")),
+        )
         c.get("/healthz")  # not an API call: not audited
     assert rt.audit.flush()
     rows = list(rt.audit.audit_log.records(after_seq=before))

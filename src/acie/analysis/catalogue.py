@@ -37,9 +37,14 @@ class CatalogueFormat(StrEnum):
     PARQUET = "parquet"
 
 
-_SUFFIXES = {".csv": CatalogueFormat.CSV, ".fits": CatalogueFormat.FITS,
-             ".fit": CatalogueFormat.FITS, ".fts": CatalogueFormat.FITS,
-             ".parquet": CatalogueFormat.PARQUET, ".pq": CatalogueFormat.PARQUET}
+_SUFFIXES = {
+    ".csv": CatalogueFormat.CSV,
+    ".fits": CatalogueFormat.FITS,
+    ".fit": CatalogueFormat.FITS,
+    ".fts": CatalogueFormat.FITS,
+    ".parquet": CatalogueFormat.PARQUET,
+    ".pq": CatalogueFormat.PARQUET,
+}
 
 
 def _format(path: Path, fmt: CatalogueFormat | str | None) -> CatalogueFormat:
@@ -47,20 +52,30 @@ def _format(path: Path, fmt: CatalogueFormat | str | None) -> CatalogueFormat:
         try:
             return CatalogueFormat(str(fmt).lower())
         except ValueError:
-            raise InputValidationError(expected_got(
-                "format", f"one of {[f.value for f in CatalogueFormat]}", fmt)) from None
+            raise InputValidationError(
+                expected_got("format", f"one of {[f.value for f in CatalogueFormat]}", fmt)
+            ) from None
     suffix = path.suffix.lower()
     if suffix == ".gz" and path.stem.lower().endswith((".fits", ".fit")):
         return CatalogueFormat.FITS
     if suffix not in _SUFFIXES:
-        raise InputValidationError(expected_got(
-            f"the extension of {str(path)!r}", f"one of {sorted(_SUFFIXES)} (or pass format=)",
-            suffix or "(none)"))
+        raise InputValidationError(
+            expected_got(
+                f"the extension of {str(path)!r}",
+                f"one of {sorted(_SUFFIXES)} (or pass format=)",
+                suffix or "(none)",
+            )
+        )
     return _SUFFIXES[suffix]
 
 
-def load_catalogue(path: str | os.PathLike, *, format: CatalogueFormat | str | None = None,
-                   columns: Sequence[str] | None = None, hdu: int | str = 1) -> pd.DataFrame:
+def load_catalogue(
+    path: str | os.PathLike,
+    *,
+    format: CatalogueFormat | str | None = None,
+    columns: Sequence[str] | None = None,
+    hdu: int | str = 1,
+) -> pd.DataFrame:
     """Read a catalogue into a DataFrame (units in ``attrs["units"]``).
 
     Parameters
@@ -110,10 +125,13 @@ def load_catalogue(path: str | os.PathLike, *, format: CatalogueFormat | str | N
                 table = Table.read(path, format="fits", hdu=hdu)
             multi = [c for c in table.colnames if table[c].ndim > 1]
             if multi:
-                raise DataFormatError(f"FITS table {path.name} has multidimensional columns "
-                                      f"{multi}; a catalogue needs one value per row and column")
-            units = {c: table[c].unit.to_string() for c in table.colnames
-                     if table[c].unit is not None}
+                raise DataFormatError(
+                    f"FITS table {path.name} has multidimensional columns "
+                    f"{multi}; a catalogue needs one value per row and column"
+                )
+            units = {
+                c: table[c].unit.to_string() for c in table.colnames if table[c].unit is not None
+            }
             frame = table.to_pandas()
     except DataFormatError:
         raise
@@ -124,16 +142,22 @@ def load_catalogue(path: str | os.PathLike, *, format: CatalogueFormat | str | N
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise UnknownNameError(f"catalogue {path.name} lacks column(s) {missing}; the "
-                                   f"columns are: {', '.join(map(str, frame.columns))}")
+            raise UnknownNameError(
+                f"catalogue {path.name} lacks column(s) {missing}; the "
+                f"columns are: {', '.join(map(str, frame.columns))}"
+            )
         frame = frame[list(columns)]
     frame.attrs["units"] = {c: u for c, u in units.items() if c in frame.columns}
     return frame
 
 
-def save_catalogue(frame: pd.DataFrame, path: str | os.PathLike, *,
-                   format: CatalogueFormat | str | None = None,
-                   units: dict[str, str] | None = None) -> Path:
+def save_catalogue(
+    frame: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    format: CatalogueFormat | str | None = None,
+    units: dict[str, str] | None = None,
+) -> Path:
     """Write a catalogue atomically; units from ``units`` or ``frame.attrs["units"]``
     are stored in FITS ``TUNITn`` and Parquet metadata (CSV has none).
 
@@ -143,8 +167,9 @@ def save_catalogue(frame: pd.DataFrame, path: str | os.PathLike, *,
         The written path.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise InputValidationError(expected_got("frame", "a pandas DataFrame",
-                                                type(frame).__name__))
+        raise InputValidationError(
+            expected_got("frame", "a pandas DataFrame", type(frame).__name__)
+        )
     path = Path(path)
     fmt = _format(path, format)
     units = dict(units if units is not None else frame.attrs.get("units", {}))

@@ -52,11 +52,30 @@ __all__ = ["HierarchicalFit", "ParsedFormula", "fit_hierarchical_model", "parse_
 
 #: Functions a formula may call (R meaning: ``log`` is natural).
 FORMULA_FUNCTIONS: dict[str, Any] = {
-    "log": np.log, "log10": np.log10, "log2": np.log2, "exp": np.exp, "sqrt": np.sqrt,
+    "log": np.log,
+    "log10": np.log10,
+    "log2": np.log2,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
     "abs": np.abs,
 }
-_PATSY_BUILTINS = {"I", "C", "center", "standardize", "scale", "Q", "bs", "cr", "cc", "te",
-                   "Treatment", "Sum", "Poly", "Diff", "Helmert"}
+_PATSY_BUILTINS = {
+    "I",
+    "C",
+    "center",
+    "standardize",
+    "scale",
+    "Q",
+    "bs",
+    "cr",
+    "cc",
+    "te",
+    "Treatment",
+    "Sum",
+    "Poly",
+    "Diff",
+    "Helmert",
+}
 
 
 @dataclass(frozen=True)
@@ -134,12 +153,16 @@ def parse_formula(formula: str) -> ParsedFormula:
         function that is not allowed.
     """
     if not isinstance(formula, str):
-        raise InputValidationError(expected_got("formula", "a string like 'y ~ x + (1 | g)'",
-                                                formula))
+        raise InputValidationError(
+            expected_got("formula", "a string like 'y ~ x + (1 | g)'", formula)
+        )
     sides = _split_top(formula, "~")
     if len(sides) != 2 or not sides[0] or not sides[1]:
-        raise InputValidationError(expected_got(
-            "formula", "one '~' with a response on the left and terms on the right", formula))
+        raise InputValidationError(
+            expected_got(
+                "formula", "one '~' with a response on the left and terms on the right", formula
+            )
+        )
     response, rhs = sides
     fixed_terms: list[str] = []
     random_terms: list[str] = []
@@ -152,23 +175,27 @@ def parse_formula(formula: str) -> ParsedFormula:
             if "||" in inner:
                 raise InputValidationError(
                     f"uncorrelated random effects ('||') are not supported by MixedLM; got "
-                    f"{term!r}; write one correlated block '(1 + x | g)' instead")
+                    f"{term!r}; write one correlated block '(1 + x | g)' instead"
+                )
             lhs, _, grp = inner.rpartition("|")
             grp, lhs = grp.strip(), lhs.strip()
             if not grp.isidentifier():
-                raise InputValidationError(expected_got(
-                    f"the grouping factor of {term!r}", "a column name", grp))
+                raise InputValidationError(
+                    expected_got(f"the grouping factor of {term!r}", "a column name", grp)
+                )
             if not lhs:
                 raise InputValidationError(f"random term {term!r} has no terms before '|'")
             if group is not None and grp != group:
                 raise InputValidationError(
                     f"MixedLM fits one grouping factor; the formula has {group!r} and "
-                    f"{grp!r} (crossed or nested factors are not supported)")
+                    f"{grp!r} (crossed or nested factors are not supported)"
+                )
             group = grp
             random_terms.append(lhs)
         elif "|" in term:
-            raise InputValidationError(expected_got(
-                "a random-effects term", "in parentheses, like '(1 | g)'", term))
+            raise InputValidationError(
+                expected_got("a random-effects term", "in parentheses, like '(1 | g)'", term)
+            )
         else:
             fixed_terms.append(term)
     random = None
@@ -187,12 +214,18 @@ def parse_formula(formula: str) -> ParsedFormula:
         if bad:
             raise InputValidationError(
                 f"unknown function(s) {sorted(bad)} in formula {formula!r}; allowed: "
-                f"{', '.join(sorted(FORMULA_FUNCTIONS))} and patsy's I, C, center, standardize")
+                f"{', '.join(sorted(FORMULA_FUNCTIONS))} and patsy's I, C, center, standardize"
+            )
         variables |= v
     if group is not None:
         variables.add(group)
-    return ParsedFormula(response=response, fixed=fixed, random=random, group=group,
-                         variables=tuple(sorted(variables)))
+    return ParsedFormula(
+        response=response,
+        fixed=fixed,
+        random=random,
+        group=group,
+        variables=tuple(sorted(variables)),
+    )
 
 
 @dataclass(frozen=True)
@@ -244,16 +277,21 @@ class HierarchicalFit:
     def summary(self) -> str:
         """A plain-text table of fixed effects and variance components."""
         pct = round(100 * self.level)
-        lines = [f"{self.formula}   ({'REML' if self.reml else 'ML'}, n = {self.n_obs}, "
-                 f"{self.n_groups} groups, logLik = {self.log_likelihood:.3f})",
-                 f"fixed effects ({pct}% CI):"]
+        lines = [
+            f"{self.formula}   ({'REML' if self.reml else 'ML'}, n = {self.n_obs}, "
+            f"{self.n_groups} groups, logLik = {self.log_likelihood:.3f})",
+            f"fixed effects ({pct}% CI):",
+        ]
         for name, row in self.fixed_effects.iterrows():
-            lines.append(f"  {name:<28s} {row.estimate:11.5g} ± {row.std_error:9.3g}  "
-                         f"[{row.ci_low:.5g}, {row.ci_high:.5g}]")
+            lines.append(
+                f"  {name:<28s} {row.estimate:11.5g} ± {row.std_error:9.3g}  "
+                f"[{row.ci_low:.5g}, {row.ci_high:.5g}]"
+            )
         lines.append(f"variance components ({pct}% CI, Wald):")
         for name, row in self.variance_components.iterrows():
-            lines.append(f"  {name:<28s} {row.estimate:11.5g}  [{row.ci_low:.5g}, "
-                         f"{row.ci_high:.5g}]")
+            lines.append(
+                f"  {name:<28s} {row.estimate:11.5g}  [{row.ci_low:.5g}, {row.ci_high:.5g}]"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -266,29 +304,40 @@ def _design(parsed: ParsedFormula, data: pd.DataFrame):
     env = patsy.EvalEnvironment([dict(FORMULA_FUNCTIONS)])
     try:
         with np.errstate(all="ignore"):  # non-finite results are reported below
-            y, x = patsy.dmatrices(parsed.fixed, data, eval_env=env,
-                                   return_type="dataframe", NA_action="raise")
+            y, x = patsy.dmatrices(
+                parsed.fixed, data, eval_env=env, return_type="dataframe", NA_action="raise"
+            )
             z = None
             if parsed.random is not None:
-                z = patsy.dmatrix(parsed.random, data, eval_env=env, return_type="dataframe",
-                                  NA_action="raise")
+                z = patsy.dmatrix(
+                    parsed.random, data, eval_env=env, return_type="dataframe", NA_action="raise"
+                )
     except patsy.PatsyError as exc:
-        raise InputValidationError(f"cannot build the design matrices of {parsed.fixed!r}: "
-                                   f"{exc}") from None
+        raise InputValidationError(
+            f"cannot build the design matrices of {parsed.fixed!r}: {exc}"
+        ) from None
     if y.shape[1] != 1:
-        raise InputValidationError(expected_got("the response", "one numeric column",
-                                                list(y.columns)))
+        raise InputValidationError(
+            expected_got("the response", "one numeric column", list(y.columns))
+        )
     for name, mat in (("response", y), ("fixed effects", x), ("random effects", z)):
         if mat is not None and not np.all(np.isfinite(mat.to_numpy(dtype=float))):
             raise InputValidationError(
                 f"the {name} contain NaN or inf after transformation (e.g. log of a "
-                f"non-positive value); check the columns {list(mat.columns)}")
+                f"non-positive value); check the columns {list(mat.columns)}"
+            )
     return y.iloc[:, 0], x, z
 
 
-def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = True,
-                           level: float = 0.95, method: str | list[str] | None = None,
-                           drop_missing: bool = True) -> HierarchicalFit:
+def fit_hierarchical_model(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    reml: bool = True,
+    level: float = 0.95,
+    method: str | list[str] | None = None,
+    drop_missing: bool = True,
+) -> HierarchicalFit:
     """Fit a linear mixed-effects model given by an lme4-style formula.
 
     Parameters
@@ -335,24 +384,29 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
     if parsed.group is None:
         raise InputValidationError(
             f"formula {formula!r} has no random-effects term like '(1 | group)'; use "
-            "ordinary least squares for a model without groups")
+            "ordinary least squares for a model without groups"
+        )
     missing = [v for v in parsed.variables if v not in data.columns]
     if missing:
-        raise UnknownNameError(f"formula {formula!r} names column(s) {missing} that the data "
-                               f"lack; the columns are: {', '.join(map(str, data.columns))}")
+        raise UnknownNameError(
+            f"formula {formula!r} names column(s) {missing} that the data "
+            f"lack; the columns are: {', '.join(map(str, data.columns))}"
+        )
     frame = data[list(parsed.variables)]
     if frame.isna().any().any():
         if not drop_missing:
-            raise InputValidationError("the data have missing values in the formula's columns "
-                                       "and drop_missing is False")
+            raise InputValidationError(
+                "the data have missing values in the formula's columns and drop_missing is False"
+            )
         frame = frame.dropna()
     frame = frame.reset_index(drop=True)
     y, x, z = _design(parsed, frame)
     groups = frame[parsed.group].to_numpy()
     n_groups = int(pd.unique(groups).size)
     if n_groups < 2:
-        raise InputValidationError(expected_got(f"the grouping factor {parsed.group!r}",
-                                                "at least 2 levels", n_groups))
+        raise InputValidationError(
+            expected_got(f"the grouping factor {parsed.group!r}", "at least 2 levels", n_groups)
+        )
     model = MixedLM(y, x, groups=groups, exog_re=z)
     res = None
     # Optimisers are tried one at a time until one converges to a sane optimum (finite
@@ -360,15 +414,18 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
     # slopes (dietox: Pig variance 30.3 instead of lme4's 19.49, flagged not converged);
     # statsmodels' chained ["lbfgs", "cg"] can run off to an infinite likelihood.
     res, fallback = None, None
-    for meth in ([method] if method is not None else ["cg", "lbfgs", "powell"]):
+    for meth in [method] if method is not None else ["cg", "lbfgs", "powell"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.filterwarnings("ignore", message=".*(boundary|Hessian|singular).*")
             try:
                 cand = model.fit(reml=reml, method=meth)
-                sane = (np.isfinite(cand.llf) and np.all(np.isfinite(cand.fe_params))
-                        and np.all(np.diag(cand.cov_params())[: x.shape[1]] > 0))
+                sane = (
+                    np.isfinite(cand.llf)
+                    and np.all(np.isfinite(cand.fe_params))
+                    and np.all(np.diag(cand.cov_params())[: x.shape[1]] > 0)
+                )
             except (np.linalg.LinAlgError, ValueError) as exc:
                 if method is not None:
                     raise EstimationError(f"MixedLM failed to fit {formula!r}: {exc}") from exc
@@ -385,9 +442,16 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
     zc = float(stats.norm.ppf(0.5 + level / 2))
     fe = res.fe_params
     bse = pd.Series(res.bse_fe, index=fe.index)
-    fixed = pd.DataFrame({"estimate": fe, "std_error": bse, "ci_low": fe - zc * bse,
-                          "ci_high": fe + zc * bse, "z": fe / bse,
-                          "p_value": 2 * stats.norm.sf(np.abs(fe / bse))})
+    fixed = pd.DataFrame(
+        {
+            "estimate": fe,
+            "std_error": bse,
+            "ci_low": fe - zc * bse,
+            "ci_high": fe + zc * bse,
+            "z": fe / bse,
+            "p_value": 2 * stats.norm.sf(np.abs(fe / bse)),
+        }
+    )
     cov_re = res.cov_re.copy()
     names = [str(c) for c in z.columns]
     cov_re.index = cov_re.columns = names
@@ -397,8 +461,7 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
     # of cov_re itself (scale held fixed) is one more factor sqrt(scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        se_re = (np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2]
-                 * np.sqrt(float(res.scale)))
+        se_re = np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2] * np.sqrt(float(res.scale))
     rows, j = {}, 0
     for a in range(k):  # lower triangle, row by row, as MixedLM orders it
         for b in range(a + 1):
@@ -417,15 +480,28 @@ def fit_hierarchical_model(formula: str, data: pd.DataFrame, *, reml: bool = Tru
                 lo, hi = est - zc * se, est + zc * se
             rows[label] = (est, se, lo, hi)
     rows["Residual Var"] = (float(res.scale), float("nan"), float("nan"), float("nan"))
-    vc = pd.DataFrame.from_dict(rows, orient="index",
-                                columns=["estimate", "std_error", "ci_low", "ci_high"])
-    blup = pd.DataFrame.from_dict({g: np.asarray(v, dtype=float)
-                                   for g, v in res.random_effects.items()},
-                                  orient="index", columns=names)
+    vc = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["estimate", "std_error", "ci_low", "ci_high"]
+    )
+    blup = pd.DataFrame.from_dict(
+        {g: np.asarray(v, dtype=float) for g, v in res.random_effects.items()},
+        orient="index",
+        columns=names,
+    )
     blup.index.name = parsed.group
-    return HierarchicalFit(formula=formula, parsed=parsed, fixed_effects=fixed,
-                           variance_components=vc, random_covariance=cov_re,
-                           residual_variance=float(res.scale), group_effects=blup,
-                           n_obs=int(y.shape[0]), n_groups=n_groups,
-                           log_likelihood=float(res.llf), reml=reml,
-                           converged=bool(res.converged), level=level, result=res)
+    return HierarchicalFit(
+        formula=formula,
+        parsed=parsed,
+        fixed_effects=fixed,
+        variance_components=vc,
+        random_covariance=cov_re,
+        residual_variance=float(res.scale),
+        group_effects=blup,
+        n_obs=int(y.shape[0]),
+        n_groups=n_groups,
+        log_likelihood=float(res.llf),
+        reml=reml,
+        converged=bool(res.converged),
+        level=level,
+        result=res,
+    )

@@ -31,16 +31,21 @@ if TYPE_CHECKING:
     from acie.analysis.selection import CompletenessFunction, LinearFit
     from acie.analysis.sensitivity import ResponseCurve
 
-__all__ = ["hierarchical_fit_figure", "response_curve_figure", "save_figure",
-           "selection_bias_figure"]
+__all__ = [
+    "hierarchical_fit_figure",
+    "response_curve_figure",
+    "save_figure",
+    "selection_bias_figure",
+]
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 300) -> Path:
     """Save ``fig`` to ``path`` (``.png`` or ``.pdf``) at ``dpi``, atomically."""
     path = Path(path)
     if path.suffix.lower() not in {".png", ".pdf"}:
-        raise InputValidationError(expected_got("the figure path", "a .png or .pdf file",
-                                                str(path)))
+        raise InputValidationError(
+            expected_got("the figure path", "a .png or .pdf file", str(path))
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
@@ -57,10 +62,14 @@ def _label(name: str, unit: str) -> str:
     return f"{name} [{unit}]" if unit else f"{name} [dimensionless]"
 
 
-def response_curve_figure(curve: ResponseCurve, *, observational: Sequence[Any] = (),
-                          reference: tuple[Any, Any] | None = None,
-                          reference_label: str = "analytic", title: str | None = None
-                          ) -> Figure:
+def response_curve_figure(
+    curve: ResponseCurve,
+    *,
+    observational: Sequence[Any] = (),
+    reference: tuple[Any, Any] | None = None,
+    reference_label: str = "analytic",
+    title: str | None = None,
+) -> Figure:
     """Response curve (top) and derivative (bottom).
 
     Parameters
@@ -78,31 +87,55 @@ def response_curve_figure(curve: ResponseCurve, *, observational: Sequence[Any] 
     top, bottom = fig.subplots(2, 1, sharex=True)
     g = curve.grid
     for i, unit in enumerate(curve.unit_curves):
-        top.plot(g, unit, color="0.6", lw=0.7, alpha=0.8,
-                 label="individual galaxies" if i == 0 else None)
-    top.fill_between(g, curve.response - 2 * curve.response_se,
-                     curve.response + 2 * curve.response_se, color="C0", alpha=0.3)
+        top.plot(
+            g, unit, color="0.6", lw=0.7, alpha=0.8, label="individual galaxies" if i == 0 else None
+        )
+    top.fill_between(
+        g,
+        curve.response - 2 * curve.response_se,
+        curve.response + 2 * curve.response_se,
+        color="C0",
+        alpha=0.3,
+    )
     top.plot(g, curve.response, "o-", color="C0", ms=3, label=f"E[Y(z)], n = {curve.n}")
     top.set_ylabel(_label(curve.observable, curve.observable_unit))
     top.legend(fontsize=8)
-    bottom.fill_between(g, curve.ci_low, curve.ci_high, color="C0", alpha=0.3,
-                        label=f"{round(100 * curve.level)}% interval")
-    bottom.plot(g, curve.derivative, "o-", color="C0", ms=3,
-                label=f"counterfactual ±{curve.epsilon:g}")
+    bottom.fill_between(
+        g,
+        curve.ci_low,
+        curve.ci_high,
+        color="C0",
+        alpha=0.3,
+        label=f"{round(100 * curve.level)}% interval",
+    )
+    bottom.plot(
+        g, curve.derivative, "o-", color="C0", ms=3, label=f"counterfactual ±{curve.epsilon:g}"
+    )
     if reference is not None:
-        bottom.plot(np.asarray(reference[0]), np.asarray(reference[1]), "k--", lw=1,
-                    label=reference_label)
+        bottom.plot(
+            np.asarray(reference[0]), np.asarray(reference[1]), "k--", lw=1, label=reference_label
+        )
     if observational:
         z = [e.at for e in observational]
         est = np.array([e.estimate for e in observational])
-        err = np.array([[e.estimate - e.ci_low for e in observational],
-                        [e.ci_high - e.estimate for e in observational]])
-        bottom.errorbar(z, est, yerr=err, fmt="s", color="C3", ms=4, capsize=2,
-                        label="observational (EIF)")
+        err = np.array(
+            [
+                [e.estimate - e.ci_low for e in observational],
+                [e.ci_high - e.estimate for e in observational],
+            ]
+        )
+        bottom.errorbar(
+            z, est, yerr=err, fmt="s", color="C3", ms=4, capsize=2, label="observational (EIF)"
+        )
     for i, (a, b) in enumerate(curve.discontinuities):
         for ax in (top, bottom):
-            ax.axvspan(a, b, color="C1", alpha=0.15,
-                       label="flagged jump/kink" if (i == 0 and ax is bottom) else None)
+            ax.axvspan(
+                a,
+                b,
+                color="C1",
+                alpha=0.15,
+                label="flagged jump/kink" if (i == 0 and ax is bottom) else None,
+            )
     du = f"{curve.observable_unit or '1'} / {curve.treatment_unit or '1'}"
     bottom.set_ylabel(f"dE[Y]/dz [{du}]")
     bottom.set_xlabel(_label(curve.treatment, curve.treatment_unit))
@@ -113,9 +146,15 @@ def response_curve_figure(curve: ResponseCurve, *, observational: Sequence[Any] 
     return fig
 
 
-def hierarchical_fit_figure(fit: HierarchicalFit, *, x_unit: str = "",
-                            y_unit: str = "", effect: str | None = None,
-                            max_points: int = 4000, seed: int = 0) -> Figure:
+def hierarchical_fit_figure(
+    fit: HierarchicalFit,
+    *,
+    x_unit: str = "",
+    y_unit: str = "",
+    effect: str | None = None,
+    max_points: int = 4000,
+    seed: int = 0,
+) -> Figure:
     """Data coloured by group with each group's line (fixed effect + BLUP), the fixed
     line, and a caterpillar plot of one random effect (± 2 conditional s.d.).
 
@@ -175,10 +214,18 @@ def hierarchical_fit_figure(fit: HierarchicalFit, *, x_unit: str = "",
     return fig
 
 
-def selection_bias_figure(parent: pd.DataFrame, selected: pd.DataFrame,
-                          completeness: CompletenessFunction, *, x: str, y: str,
-                          fits: Mapping[str, LinearFit], units: Mapping[str, str] | None = None,
-                          max_points: int = 5000, seed: int = 0) -> Figure:
+def selection_bias_figure(
+    parent: pd.DataFrame,
+    selected: pd.DataFrame,
+    completeness: CompletenessFunction,
+    *,
+    x: str,
+    y: str,
+    fits: Mapping[str, LinearFit],
+    units: Mapping[str, str] | None = None,
+    max_points: int = 5000,
+    seed: int = 0,
+) -> Figure:
     """Completeness over the selection variable (left) and the relation ``y`` vs ``x``
     with the fitted lines (right)."""
     from matplotlib.figure import Figure
@@ -198,8 +245,13 @@ def selection_bias_figure(parent: pd.DataFrame, selected: pd.DataFrame,
     left.set_ylabel("galaxies per bin [count]")
     twin = left.twinx()
     xx = np.linspace(bins[0], bins[-1], 200)
-    twin.plot(xx, completeness.probability(xx), "k-", lw=1.5,
-              label=f"completeness ({'estimated' if completeness.estimated else 'known'})")
+    twin.plot(
+        xx,
+        completeness.probability(xx),
+        "k-",
+        lw=1.5,
+        label=f"completeness ({'estimated' if completeness.estimated else 'known'})",
+    )
     twin.set_ylabel("P(selected) [probability]")
     twin.set_ylim(0, 1.05)
     left.legend(loc="upper left", fontsize=8)
@@ -207,17 +259,30 @@ def selection_bias_figure(parent: pd.DataFrame, selected: pd.DataFrame,
     rng = np.random.default_rng(seed)
     ip = rng.permutation(len(parent))[:max_points]
     isel = rng.permutation(len(selected))[:max_points]
-    right.scatter(parent[x].to_numpy()[ip], parent[y].to_numpy()[ip], s=2, color="0.75",
-                  lw=0, label="parent")
-    right.scatter(selected[x].to_numpy()[isel], selected[y].to_numpy()[isel], s=2,
-                  color="C0", lw=0, alpha=0.5, label="selected")
+    right.scatter(
+        parent[x].to_numpy()[ip], parent[y].to_numpy()[ip], s=2, color="0.75", lw=0, label="parent"
+    )
+    right.scatter(
+        selected[x].to_numpy()[isel],
+        selected[y].to_numpy()[isel],
+        s=2,
+        color="C0",
+        lw=0,
+        alpha=0.5,
+        label="selected",
+    )
     xl = np.linspace(*np.percentile(parent[x], [1, 99]), 50)
     styles = ["k-", "C3--", "C2-", "C1:", "C4-."]
     for (name, f), st in zip(fits.items(), styles * 3, strict=False):
         p = f.params
         slope_name = [k for k in p.index if k != "Intercept"][0]
-        right.plot(xl, p.get("Intercept", 0.0) + p[slope_name] * xl, st, lw=1.8,
-                   label=f"{name}: slope {p[slope_name]:.3f} ± {f.std_errors[slope_name]:.3f}")
+        right.plot(
+            xl,
+            p.get("Intercept", 0.0) + p[slope_name] * xl,
+            st,
+            lw=1.8,
+            label=f"{name}: slope {p[slope_name]:.3f} ± {f.std_errors[slope_name]:.3f}",
+        )
     right.set_xlabel(_label(x, units.get(x, "")))
     right.set_ylabel(_label(y, units.get(y, "")))
     right.legend(fontsize=8)

@@ -68,10 +68,14 @@ class SelectionKind(StrEnum):
     SURFACE_BRIGHTNESS_LIMITED = "surface-brightness-limited"
 
 
-_DEFAULT_COLUMN = {SelectionKind.FLUX_LIMITED: "mag_r",
-                   SelectionKind.SURFACE_BRIGHTNESS_LIMITED: "mu_e_r"}
-_UNIT = {SelectionKind.FLUX_LIMITED: "mag",
-         SelectionKind.SURFACE_BRIGHTNESS_LIMITED: "mag / arcsec2"}
+_DEFAULT_COLUMN = {
+    SelectionKind.FLUX_LIMITED: "mag_r",
+    SelectionKind.SURFACE_BRIGHTNESS_LIMITED: "mu_e_r",
+}
+_UNIT = {
+    SelectionKind.FLUX_LIMITED: "mag",
+    SelectionKind.SURFACE_BRIGHTNESS_LIMITED: "mag / arcsec2",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +108,9 @@ class CompletenessFunction:
         if not np.isfinite(self.limit):
             raise InputValidationError(expected_got("limit", "a finite magnitude", self.limit))
         if not (np.isfinite(self.width) and self.width > 0):
-            raise InputValidationError(expected_got("width", "a positive number of magnitudes",
-                                                    self.width))
+            raise InputValidationError(
+                expected_got("width", "a positive number of magnitudes", self.width)
+            )
 
     @property
     def unit(self) -> str:
@@ -121,8 +126,10 @@ class CompletenessFunction:
         """P(selected) for a catalogue (reads :attr:`column`) or an array of ``x``."""
         if isinstance(data, pd.DataFrame):
             if self.column not in data.columns:
-                raise UnknownNameError(f"the catalogue has no column {self.column!r}; the "
-                                       f"columns are: {', '.join(map(str, data.columns))}")
+                raise UnknownNameError(
+                    f"the catalogue has no column {self.column!r}; the "
+                    f"columns are: {', '.join(map(str, data.columns))}"
+                )
             return self.probability(data[self.column].to_numpy(dtype=float))
         return self.probability(data)
 
@@ -132,24 +139,37 @@ class CompletenessFunction:
         return np.random.default_rng(seed).random(p.shape) < p
 
 
-def flux_limited(limit_mag: float, *, width_mag: float = 0.2,
-                 column: str = "mag_r") -> CompletenessFunction:
+def flux_limited(
+    limit_mag: float, *, width_mag: float = 0.2, column: str = "mag_r"
+) -> CompletenessFunction:
     """Known completeness of a flux-limited sample (e.g. SDSS spectroscopy: r < 17.77)."""
-    return CompletenessFunction(kind=SelectionKind.FLUX_LIMITED, limit=float(limit_mag),
-                                width=float(width_mag), column=column)
+    return CompletenessFunction(
+        kind=SelectionKind.FLUX_LIMITED,
+        limit=float(limit_mag),
+        width=float(width_mag),
+        column=column,
+    )
 
 
-def surface_brightness_limited(limit_mag_arcsec2: float, *, width_mag: float = 0.3,
-                               column: str = "mu_e_r") -> CompletenessFunction:
+def surface_brightness_limited(
+    limit_mag_arcsec2: float, *, width_mag: float = 0.3, column: str = "mu_e_r"
+) -> CompletenessFunction:
     """Known completeness of a surface-brightness-limited sample (mean μ within R_e)."""
-    return CompletenessFunction(kind=SelectionKind.SURFACE_BRIGHTNESS_LIMITED,
-                                limit=float(limit_mag_arcsec2), width=float(width_mag),
-                                column=column)
+    return CompletenessFunction(
+        kind=SelectionKind.SURFACE_BRIGHTNESS_LIMITED,
+        limit=float(limit_mag_arcsec2),
+        width=float(width_mag),
+        column=column,
+    )
 
 
-def estimate_completeness(values: Any, detected: Any, *,
-                          kind: SelectionKind | str = SelectionKind.FLUX_LIMITED,
-                          column: str | None = None) -> CompletenessFunction:
+def estimate_completeness(
+    values: Any,
+    detected: Any,
+    *,
+    kind: SelectionKind | str = SelectionKind.FLUX_LIMITED,
+    column: str | None = None,
+) -> CompletenessFunction:
     """Fit the logistic completeness to injection–recovery data.
 
     Parameters
@@ -173,37 +193,48 @@ def estimate_completeness(values: Any, detected: Any, *,
     x = np.asarray(values, dtype=float)
     d = np.asarray(detected)
     if x.ndim != 1 or d.shape != x.shape:
-        raise ShapeError(expected_got("values and detected", "1-D arrays of one length",
-                                      (x.shape, d.shape)))
+        raise ShapeError(
+            expected_got("values and detected", "1-D arrays of one length", (x.shape, d.shape))
+        )
     if not np.all(np.isfinite(x)):
         raise InputValidationError(expected_got("values", "finite magnitudes", "NaN or inf"))
     if d.dtype != bool and not np.all(np.isin(d, (0, 1))):
-        raise InputValidationError(expected_got("detected", "booleans or 0/1",
-                                                np.unique(d)[:5].tolist()))
+        raise InputValidationError(
+            expected_got("detected", "booleans or 0/1", np.unique(d)[:5].tolist())
+        )
     d = d.astype(float)
     if d.min() == d.max():
-        raise EstimationError("every injected source was detected (or none was): the "
-                              "completeness curve cannot be fitted")
+        raise EstimationError(
+            "every injected source was detected (or none was): the "
+            "completeness curve cannot be fitted"
+        )
     try:
         res = sm.Logit(d, sm.add_constant(x)).fit(disp=0)
     except Exception as exc:  # perfect separation, singular Hessian
         raise EstimationError(f"the completeness fit failed: {exc}") from exc
     b0, b1 = res.params
     if not b1 < 0:
-        raise EstimationError(f"completeness must fall towards faint values; the fitted slope "
-                              f"is {b1:.3g} per mag")
+        raise EstimationError(
+            f"completeness must fall towards faint values; the fitted slope is {b1:.3g} per mag"
+        )
     cov = res.cov_params()
     # limit = -b0/b1, width = -1/b1 (delta method)
     g_lim = np.array([-1.0 / b1, b0 / b1**2])
     g_wid = np.array([0.0, 1.0 / b1**2])
-    return CompletenessFunction(kind=kind, limit=float(-b0 / b1), width=float(-1.0 / b1),
-                                column=column or _DEFAULT_COLUMN[kind],
-                                limit_se=float(np.sqrt(g_lim @ cov @ g_lim)),
-                                width_se=float(np.sqrt(g_wid @ cov @ g_wid)), estimated=True)
+    return CompletenessFunction(
+        kind=kind,
+        limit=float(-b0 / b1),
+        width=float(-1.0 / b1),
+        column=column or _DEFAULT_COLUMN[kind],
+        limit_se=float(np.sqrt(g_lim @ cov @ g_lim)),
+        width_se=float(np.sqrt(g_wid @ cov @ g_wid)),
+        estimated=True,
+    )
 
 
-def inverse_propensity_weights(probability: Any, *, max_weight: float | None = None,
-                               normalize: bool = True) -> np.ndarray:
+def inverse_propensity_weights(
+    probability: Any, *, max_weight: float | None = None, normalize: bool = True
+) -> np.ndarray:
     """Horvitz–Thompson weights ``1 / P(selected)`` for the selected objects.
 
     Parameters
@@ -254,8 +285,9 @@ class LinearFit:
     result: Any = field(repr=False, compare=False)
 
 
-def weighted_linear_fit(formula: str, data: pd.DataFrame, *, weights: Any = None,
-                        level: float = 0.95) -> LinearFit:
+def weighted_linear_fit(
+    formula: str, data: pd.DataFrame, *, weights: Any = None, level: float = 0.95
+) -> LinearFit:
     """Least squares (``weights=None``: the naive fit) or IPW-weighted least squares with
     HC1 sandwich standard errors, for a patsy formula such as ``"log_luminosity ~
     log_stellar_mass"``."""
@@ -271,11 +303,13 @@ def weighted_linear_fit(formula: str, data: pd.DataFrame, *, weights: Any = None
     except patsy.PatsyError as exc:
         msg = str(exc)
         if "is not defined" in msg or "NameError" in msg:
-            raise UnknownNameError(f"formula {formula!r} names a column the data lack: {msg}; "
-                                   f"the columns are: {', '.join(map(str, data.columns))}"
-                                   ) from None
-        raise InputValidationError(f"cannot build the design matrix of {formula!r}: {msg}"
-                                   ) from None
+            raise UnknownNameError(
+                f"formula {formula!r} names a column the data lack: {msg}; "
+                f"the columns are: {', '.join(map(str, data.columns))}"
+            ) from None
+        raise InputValidationError(
+            f"cannot build the design matrix of {formula!r}: {msg}"
+        ) from None
     n = y.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (n,):
@@ -284,9 +318,16 @@ def weighted_linear_fit(formula: str, data: pd.DataFrame, *, weights: Any = None
         raise InputValidationError(expected_got("weights", "finite and >= 0", "negative/NaN"))
     res = sm.WLS(y.iloc[:, 0], x, weights=w).fit(cov_type="HC1")
     ci = res.conf_int(alpha=1 - level)
-    return LinearFit(formula=formula, params=res.params, std_errors=res.bse, ci_low=ci[0],
-                     ci_high=ci[1], n=int(n), effective_n=float(w.sum() ** 2 / np.sum(w**2)),
-                     result=res)
+    return LinearFit(
+        formula=formula,
+        params=res.params,
+        std_errors=res.bse,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        n=int(n),
+        effective_n=float(w.sum() ** 2 / np.sum(w**2)),
+        result=res,
+    )
 
 
 def apparent_magnitude(flux: Any) -> np.ndarray:
@@ -295,8 +336,9 @@ def apparent_magnitude(flux: Any) -> np.ndarray:
 
     f = flux.to_value(u.nmgy) if isinstance(flux, u.Quantity) else np.asarray(flux, dtype=float)
     if np.any(~np.isfinite(f)) or np.any(f <= 0):
-        raise NonPhysicalValueError(expected_got("flux", "finite and > 0 nanomaggies",
-                                                 np.asarray(f)[~(f > 0)][:3].tolist()))
+        raise NonPhysicalValueError(
+            expected_got("flux", "finite and > 0 nanomaggies", np.asarray(f)[~(f > 0)][:3].tolist())
+        )
     return NANOMAGGY_ZERO_POINT - 2.5 * np.log10(f)
 
 
@@ -306,7 +348,9 @@ def mean_surface_brightness(magnitude: Any, half_light_radius_arcsec: Any) -> np
     m = np.asarray(magnitude, dtype=float)
     r = np.asarray(half_light_radius_arcsec, dtype=float)
     if np.any(~(r > 0)):
-        raise NonPhysicalValueError(expected_got("half_light_radius_arcsec", "> 0", r[~(r > 0)][:3]))
+        raise NonPhysicalValueError(
+            expected_got("half_light_radius_arcsec", "> 0", r[~(r > 0)][:3])
+        )
     return m + 2.5 * np.log10(2.0 * np.pi * r**2)
 
 
@@ -314,15 +358,23 @@ def photometry_frame(batch: GalaxyBatch, *, band: str = "r") -> pd.DataFrame:
     """Properties, nuisances and model photometry of simulated galaxies: ``mag_<band>``
     [mag], ``re_arcsec`` [arcsec] and ``mu_e_<band>`` [mag arcsec⁻²]."""
     if band not in batch.bands:
-        raise UnknownNameError(f"unknown band {band!r}; the batch has bands: "
-                               f"{', '.join(batch.bands)}")
+        raise UnknownNameError(
+            f"unknown band {band!r}; the batch has bands: {', '.join(batch.bands)}"
+        )
     frame = batch.to_dataframe()
     mag = apparent_magnitude(batch.flux[:, batch.bands.index(band)])
-    re_arcsec = (10.0 ** batch.properties["log_size"] / (batch.angular_diameter_distance * 1e3)
-                 * (180.0 / np.pi) * 3600.0)
+    re_arcsec = (
+        10.0 ** batch.properties["log_size"]
+        / (batch.angular_diameter_distance * 1e3)
+        * (180.0 / np.pi)
+        * 3600.0
+    )
     frame[f"mag_{band}"] = mag
     frame["re_arcsec"] = re_arcsec
     frame[f"mu_e_{band}"] = mean_surface_brightness(mag, re_arcsec)
-    frame.attrs["units"] = {f"mag_{band}": "mag", "re_arcsec": "arcsec",
-                            f"mu_e_{band}": "mag / arcsec2"}
+    frame.attrs["units"] = {
+        f"mag_{band}": "mag",
+        "re_arcsec": "arcsec",
+        f"mu_e_{band}": "mag / arcsec2",
+    }
     return frame

@@ -76,8 +76,9 @@ class Observable:
 
 def _band_index(batch: GalaxyBatch, band: str) -> int:
     if band not in batch.bands:
-        raise UnknownNameError(f"unknown band {band!r}; the batch has bands: "
-                               f"{', '.join(batch.bands)}")
+        raise UnknownNameError(
+            f"unknown band {band!r}; the batch has bands: {', '.join(batch.bands)}"
+        )
     return batch.bands.index(band)
 
 
@@ -103,8 +104,7 @@ def image_total_flux(band: str = "r", *, log: bool = True) -> Observable:
             return np.where(f > 0, np.log10(np.where(f > 0, f, 1.0)), np.nan)
 
     name = f"log10 total flux ({band}, image)" if log else f"total flux ({band}, image)"
-    return Observable(name=name, unit="dex(nmgy)" if log else "nmgy", func=func,
-                      needs_images=True)
+    return Observable(name=name, unit="dex(nmgy)" if log else "nmgy", func=func, needs_images=True)
 
 
 def model_flux(band: str = "r", *, log: bool = True) -> Observable:
@@ -123,10 +123,10 @@ def property_observable(name: str) -> Observable:
     from acie.galaxy.properties import PROPERTY_NAMES, UNITS
 
     if name not in PROPERTY_NAMES:
-        raise UnknownNameError(f"unknown property {name!r}; the properties are: "
-                               f"{', '.join(PROPERTY_NAMES)}")
-    return Observable(name=name, unit=UNITS[name],
-                      func=lambda batch: batch.properties[name])
+        raise UnknownNameError(
+            f"unknown property {name!r}; the properties are: {', '.join(PROPERTY_NAMES)}"
+        )
+    return Observable(name=name, unit=UNITS[name], func=lambda batch: batch.properties[name])
 
 
 @dataclass(frozen=True)
@@ -181,13 +181,17 @@ class ResponseCurve:
         import pandas as pd
 
         tu, ou = self.treatment_unit or "1", self.observable_unit or "1"
-        return pd.DataFrame({
-            f"{self.treatment} [{tu}]": self.grid,
-            f"response [{ou}]": self.response, f"response_se [{ou}]": self.response_se,
-            f"derivative [{ou} / {tu}]": self.derivative,
-            f"derivative_se [{ou} / {tu}]": self.derivative_se,
-            "ci_low": self.ci_low, "ci_high": self.ci_high,
-        })
+        return pd.DataFrame(
+            {
+                f"{self.treatment} [{tu}]": self.grid,
+                f"response [{ou}]": self.response,
+                f"response_se [{ou}]": self.response_se,
+                f"derivative [{ou} / {tu}]": self.derivative,
+                f"derivative_se [{ou} / {tu}]": self.derivative_se,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+            }
+        )
 
 
 def _z_value(level: float) -> float:
@@ -196,12 +200,20 @@ def _z_value(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
-def counterfactual_response(simulator: GalaxySimulator, population: GalaxyBatch, *,
-                            treatment: str, observable: Observable, grid: Any,
-                            epsilon: float = 0.01, level: float = 0.95,
-                            threshold: float = 5.0, rtol: float = 0.05,
-                            n_unit_curves: int = 8,
-                            progress: bool = False) -> ResponseCurve:
+def counterfactual_response(
+    simulator: GalaxySimulator,
+    population: GalaxyBatch,
+    *,
+    treatment: str,
+    observable: Observable,
+    grid: Any,
+    epsilon: float = 0.01,
+    level: float = 0.95,
+    threshold: float = 5.0,
+    rtol: float = 0.05,
+    n_unit_curves: int = 8,
+    progress: bool = False,
+) -> ResponseCurve:
     """Response of ``observable`` to ``do(treatment = z)`` over ``grid`` from exact
     counterfactuals of a seeded population.
 
@@ -251,14 +263,17 @@ def counterfactual_response(simulator: GalaxySimulator, population: GalaxyBatch,
     from acie.galaxy.simulator import GalaxyBatch
 
     if treatment not in PROPERTY_NAMES:
-        raise UnknownNameError(f"unknown treatment {treatment!r}; the properties are: "
-                               f"{', '.join(PROPERTY_NAMES)}")
+        raise UnknownNameError(
+            f"unknown treatment {treatment!r}; the properties are: {', '.join(PROPERTY_NAMES)}"
+        )
     if not isinstance(population, GalaxyBatch):
-        raise InputValidationError(expected_got("population", "a GalaxyBatch",
-                                                type(population).__name__))
+        raise InputValidationError(
+            expected_got("population", "a GalaxyBatch", type(population).__name__)
+        )
     if not isinstance(observable, Observable):
-        raise InputValidationError(expected_got("observable", "an Observable",
-                                                type(observable).__name__))
+        raise InputValidationError(
+            expected_got("observable", "an Observable", type(observable).__name__)
+        )
     z_crit = _z_value(level)
     epsilon = float(epsilon)
     if not (np.isfinite(epsilon) and epsilon > 0):
@@ -266,19 +281,24 @@ def counterfactual_response(simulator: GalaxySimulator, population: GalaxyBatch,
     g = validate_values(treatment, grid, check_range=False)
     g = np.atleast_1d(g)
     if g.size < 1 or (g.size > 1 and np.any(np.diff(g) <= 0)):
-        raise InputValidationError(expected_got("grid", "a strictly increasing 1-D array",
-                                                g.tolist()))
+        raise InputValidationError(
+            expected_got("grid", "a strictly increasing 1-D array", g.tolist())
+        )
     rng_ = RANGES[treatment]
     if not (rng_.contains(g - epsilon).all() and rng_.contains(g + epsilon).all()):
-        raise OutOfRangeError(f"grid ± epsilon must lie in the validity range {rng_} of "
-                              f"{treatment} [{UNITS[treatment]}]; got grid from {g.min()} to "
-                              f"{g.max()} with epsilon {epsilon}")
+        raise OutOfRangeError(
+            f"grid ± epsilon must lie in the validity range {rng_} of "
+            f"{treatment} [{UNITS[treatment]}]; got grid from {g.min()} to "
+            f"{g.max()} with epsilon {epsilon}"
+        )
     n = len(population)
     if n < 2:
         raise InputValidationError(expected_got("the population size", "at least 2 galaxies", n))
     if observable.needs_images and population.images.shape[-1] == 0:
-        raise InputValidationError(f"observable {observable.name!r} is measured on images, "
-                                   "but the population was sampled with render=False")
+        raise InputValidationError(
+            f"observable {observable.name!r} is measured on images, "
+            "but the population was sampled with render=False"
+        )
 
     render = observable.needs_images
     k = g.size
@@ -290,10 +310,12 @@ def counterfactual_response(simulator: GalaxySimulator, population: GalaxyBatch,
 
         iterator = tqdm(iterator, desc=f"do({treatment})", unit="point")
     for i in iterator:
-        up = observable(simulator.counterfactual(population, {treatment: g[i] + epsilon},
-                                                 render=render))
-        down = observable(simulator.counterfactual(population, {treatment: g[i] - epsilon},
-                                                   render=render))
+        up = observable(
+            simulator.counterfactual(population, {treatment: g[i] + epsilon}, render=render)
+        )
+        down = observable(
+            simulator.counterfactual(population, {treatment: g[i] - epsilon}, render=render)
+        )
         levels[i] = 0.5 * (up + down)
         derivs[i] = (up - down) / (2.0 * epsilon)
 
@@ -311,27 +333,49 @@ def counterfactual_response(simulator: GalaxySimulator, population: GalaxyBatch,
         secant = (levels[i + 1] - levels[i]) / (g[i + 1] - g[i])
         resid = secant - 0.5 * (derivs[i] + derivs[i + 1])
         m, se = mean_se(resid)
-        scale = max(abs(np.nanmean(secant)), abs(np.nanmean(derivs[i])),
-                    abs(np.nanmean(derivs[i + 1])))
+        scale = max(
+            abs(np.nanmean(secant)), abs(np.nanmean(derivs[i])), abs(np.nanmean(derivs[i + 1]))
+        )
         mismatch.append(m / se if se > 0 else (0.0 if m == 0 else np.inf))
         if np.isfinite(m) and abs(m) > threshold * se and abs(m) > rtol * scale:
             flagged.append((float(g[i]), float(g[i + 1])))
     d, dse = der[:, 0], der[:, 1]
     return ResponseCurve(
-        treatment=treatment, treatment_unit=UNITS[treatment], observable=observable.name,
-        observable_unit=observable.unit, grid=g, response=resp[:, 0], response_se=resp[:, 1],
-        derivative=d, derivative_se=dse, ci_low=d - z_crit * dse, ci_high=d + z_crit * dse,
-        level=level, epsilon=epsilon, n=n, discontinuities=flagged,
+        treatment=treatment,
+        treatment_unit=UNITS[treatment],
+        observable=observable.name,
+        observable_unit=observable.unit,
+        grid=g,
+        response=resp[:, 0],
+        response_se=resp[:, 1],
+        derivative=d,
+        derivative_se=dse,
+        ci_low=d - z_crit * dse,
+        ci_high=d + z_crit * dse,
+        level=level,
+        epsilon=epsilon,
+        n=n,
+        discontinuities=flagged,
         unit_curves=levels[:, : min(n_unit_curves, n)].T.copy(),
-        details={"secant_mismatch_in_se": np.asarray(mismatch), "threshold": threshold,
-                 "rtol": rtol,
-                 "rendered": render},
+        details={
+            "secant_mismatch_in_se": np.asarray(mismatch),
+            "threshold": threshold,
+            "rtol": rtol,
+            "rendered": render,
+        },
     )
 
 
-def observational_response(data: pd.DataFrame, *, treatment: str, outcome: str,
-                           grid: Sequence[float], covariates: Sequence[str] = (),
-                           level: float = 0.95, **options: Any) -> list[DerivativeEstimate]:
+def observational_response(
+    data: pd.DataFrame,
+    *,
+    treatment: str,
+    outcome: str,
+    grid: Sequence[float],
+    covariates: Sequence[str] = (),
+    level: float = 0.95,
+    **options: Any,
+) -> list[DerivativeEstimate]:
     """dE[Y(z)]/dz at each grid point from observational data with the causal core's
     doubly-robust estimator (:func:`acie.causal.dose_response_derivative`).
 
@@ -365,15 +409,21 @@ def observational_response(data: pd.DataFrame, *, treatment: str, outcome: str,
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     for col in (treatment, outcome, *covariates):
         if col not in data.columns:
-            raise UnknownNameError(f"unknown column {col!r}; the columns are: "
-                                   f"{', '.join(map(str, data.columns))}")
+            raise UnknownNameError(
+                f"unknown column {col!r}; the columns are: {', '.join(map(str, data.columns))}"
+            )
     cols = [treatment, outcome, *covariates]
     frame = data[cols].dropna()
     x = frame[list(covariates)].to_numpy(dtype=float) if covariates else None
     out = []
     for z0 in np.atleast_1d(np.asarray(grid, dtype=float)):
-        est = dose_response_derivative(outcome=frame[outcome].to_numpy(dtype=float),
-                                       treatment=frame[treatment].to_numpy(dtype=float),
-                                       covariates=x, at=float(z0), level=level, **options)
+        est = dose_response_derivative(
+            outcome=frame[outcome].to_numpy(dtype=float),
+            treatment=frame[treatment].to_numpy(dtype=float),
+            covariates=x,
+            at=float(z0),
+            level=level,
+            **options,
+        )
         out.append(dataclasses.replace(est, treatment=treatment, outcome=outcome))
     return out

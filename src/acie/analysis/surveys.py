@@ -31,13 +31,22 @@ from acie.errors import InputValidationError, expected_got
 if TYPE_CHECKING:
     from acie.galaxy.simulator import GalaxySimulator
 
-__all__ = ["MassLuminosityRelation", "SurveySpec", "random_surveys",
-           "simulate_survey_catalogue", "true_mass_luminosity_relation"]
+__all__ = [
+    "MassLuminosityRelation",
+    "SurveySpec",
+    "random_surveys",
+    "simulate_survey_catalogue",
+    "true_mass_luminosity_relation",
+]
 
 #: Units of the catalogue columns (astropy spelling).
 CATALOGUE_UNITS: dict[str, str] = {
-    "survey_id": "", "mass": "solMass", "luminosity": "solLum", "redshift": "",
-    "log_stellar_mass": "dex(solMass)", "log_luminosity": "dex(solLum)",
+    "survey_id": "",
+    "mass": "solMass",
+    "luminosity": "solLum",
+    "redshift": "",
+    "log_stellar_mass": "dex(solMass)",
+    "log_luminosity": "dex(solLum)",
 }
 _PIVOT_LOG_L = 10.0
 
@@ -69,43 +78,62 @@ class SurveySpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_galaxies, (int, np.integer)) or self.n_galaxies < 1:
-            raise InputValidationError(expected_got(f"n_galaxies of survey {self.name!r}",
-                                                    "a positive integer", self.n_galaxies))
+            raise InputValidationError(
+                expected_got(
+                    f"n_galaxies of survey {self.name!r}", "a positive integer", self.n_galaxies
+                )
+            )
         for attr in ("mass_noise_dex", "luminosity_noise_dex"):
             v = getattr(self, attr)
             if not (np.isfinite(v) and v >= 0):
-                raise InputValidationError(expected_got(f"{attr} of survey {self.name!r}",
-                                                        "a finite number >= 0 dex", v))
+                raise InputValidationError(
+                    expected_got(f"{attr} of survey {self.name!r}", "a finite number >= 0 dex", v)
+                )
         for attr in ("mass_offset_dex", "slope_offset"):
             if not np.isfinite(getattr(self, attr)):
-                raise InputValidationError(expected_got(f"{attr} of survey {self.name!r}",
-                                                        "finite", getattr(self, attr)))
+                raise InputValidationError(
+                    expected_got(f"{attr} of survey {self.name!r}", "finite", getattr(self, attr))
+                )
 
 
-def random_surveys(n_surveys: int, *, n_galaxies: int | Sequence[int] = 300,
-                   offset_sd_dex: float = 0.1, slope_sd: float = 0.0,
-                   noise_range_dex: tuple[float, float] = (0.05, 0.2),
-                   seed: int = 0) -> list[SurveySpec]:
+def random_surveys(
+    n_surveys: int,
+    *,
+    n_galaxies: int | Sequence[int] = 300,
+    offset_sd_dex: float = 0.1,
+    slope_sd: float = 0.0,
+    noise_range_dex: tuple[float, float] = (0.05, 0.2),
+    seed: int = 0,
+) -> list[SurveySpec]:
     """Surveys with offsets ~ N(0, offset_sd_dex), tilts ~ N(0, slope_sd) and noise levels
     uniform in ``noise_range_dex``, named ``S00``, ``S01`` …"""
     if not isinstance(n_surveys, (int, np.integer)) or n_surveys < 2:
         raise InputValidationError(expected_got("n_surveys", "an integer >= 2", n_surveys))
     lo, hi = noise_range_dex
     if not 0 <= lo <= hi:
-        raise InputValidationError(expected_got("noise_range_dex", "0 <= lo <= hi",
-                                                noise_range_dex))
+        raise InputValidationError(
+            expected_got("noise_range_dex", "0 <= lo <= hi", noise_range_dex)
+        )
     sizes = np.broadcast_to(np.asarray(n_galaxies, dtype=int), (n_surveys,))
     rng = np.random.default_rng(seed)
     offsets = rng.normal(0.0, offset_sd_dex, n_surveys)
     tilts = rng.normal(0.0, slope_sd, n_surveys) if slope_sd > 0 else np.zeros(n_surveys)
     noise = rng.uniform(lo, hi, n_surveys)
-    return [SurveySpec(name=f"S{i:02d}", n_galaxies=int(sizes[i]),
-                       mass_offset_dex=float(offsets[i]), mass_noise_dex=float(noise[i]),
-                       slope_offset=float(tilts[i])) for i in range(n_surveys)]
+    return [
+        SurveySpec(
+            name=f"S{i:02d}",
+            n_galaxies=int(sizes[i]),
+            mass_offset_dex=float(offsets[i]),
+            mass_noise_dex=float(noise[i]),
+            slope_offset=float(tilts[i]),
+        )
+        for i in range(n_surveys)
+    ]
 
 
-def simulate_survey_catalogue(simulator: GalaxySimulator, surveys: Sequence[SurveySpec], *,
-                              seed: int = 0) -> pd.DataFrame:
+def simulate_survey_catalogue(
+    simulator: GalaxySimulator, surveys: Sequence[SurveySpec], *, seed: int = 0
+) -> pd.DataFrame:
     """A catalogue of all surveys: one row per galaxy.
 
     Columns: ``survey_id`` (str), ``mass`` [M_sun], ``luminosity`` [L_sun], ``redshift``,
@@ -129,13 +157,24 @@ def simulate_survey_catalogue(simulator: GalaxySimulator, surveys: Sequence[Surv
         log_m = batch.properties["log_stellar_mass"]
         log_l = batch.properties["log_luminosity"]
         log_l_obs = log_l + spec.luminosity_noise_dex * rng.standard_normal(log_l.size)
-        log_m_obs = (log_m + spec.mass_offset_dex + spec.slope_offset * (log_l - _PIVOT_LOG_L)
-                     + spec.mass_noise_dex * rng.standard_normal(log_m.size))
-        parts.append(pd.DataFrame({
-            "survey_id": spec.name, "mass": 10.0**log_m_obs, "luminosity": 10.0**log_l_obs,
-            "redshift": batch.nuisances["redshift"], "log_stellar_mass": log_m,
-            "log_luminosity": log_l,
-        }))
+        log_m_obs = (
+            log_m
+            + spec.mass_offset_dex
+            + spec.slope_offset * (log_l - _PIVOT_LOG_L)
+            + spec.mass_noise_dex * rng.standard_normal(log_m.size)
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "survey_id": spec.name,
+                    "mass": 10.0**log_m_obs,
+                    "luminosity": 10.0**log_l_obs,
+                    "redshift": batch.nuisances["redshift"],
+                    "log_stellar_mass": log_m,
+                    "log_luminosity": log_l,
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame.attrs["units"] = dict(CATALOGUE_UNITS)
     frame.attrs["surveys"] = [asdict(s) for s in surveys]
@@ -170,8 +209,9 @@ class MassLuminosityRelation:
         return self.intercept * np.log(10.0)
 
 
-def true_mass_luminosity_relation(simulator: GalaxySimulator, *, n: int = 200_000,
-                                  seed: int = 12345) -> MassLuminosityRelation:
+def true_mass_luminosity_relation(
+    simulator: GalaxySimulator, *, n: int = 200_000, seed: int = 12345
+) -> MassLuminosityRelation:
     """Least-squares line of the simulator's noise-free ``log M_*`` on ``log L_r`` over a
     large seeded draw (with its own, small, heteroscedasticity-robust sampling error)."""
     import statsmodels.api as sm
@@ -181,6 +221,10 @@ def true_mass_luminosity_relation(simulator: GalaxySimulator, *, n: int = 200_00
     batch = simulator.sample(n, seed=seed, render=False)
     x = sm.add_constant(batch.properties["log_luminosity"])
     res = sm.OLS(batch.properties["log_stellar_mass"], x).fit(cov_type="HC1")
-    return MassLuminosityRelation(slope=float(res.params[1]), intercept=float(res.params[0]),
-                                  slope_se=float(res.bse[1]), intercept_se=float(res.bse[0]),
-                                  n=int(n))
+    return MassLuminosityRelation(
+        slope=float(res.params[1]),
+        intercept=float(res.params[0]),
+        slope_se=float(res.bse[1]),
+        intercept_se=float(res.bse[0]),
+        n=int(n),
+    )

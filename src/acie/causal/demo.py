@@ -24,12 +24,17 @@ from acie.errors import NotInvertibleError
 
 __all__ = ["run_demo"]
 
-_TIERS = [["log_halo_mass"], ["merger", "log_stellar_mass"], ["log_sfr"],
-          ["abs_mag_r", "colour_gr"]]
+_TIERS = [
+    ["log_halo_mass"],
+    ["merger", "log_stellar_mass"],
+    ["log_sfr"],
+    ["abs_mag_r", "colour_gr"],
+]
 
 
-def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
-             seed: int = 0) -> dict[str, Any]:
+def run_demo(
+    *, n_interventional: int = 200_000, n_observational: int = 5_000, seed: int = 0
+) -> dict[str, Any]:
     """Run the demo; return its report as a dict.
 
     Parameters
@@ -44,8 +49,11 @@ def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
     p = GALAXY_PARAMETERS
     scm = galaxy_scm()
     report: dict[str, Any] = {
-        "model": {"nodes": list(scm.nodes), "edges": [list(e) for e in scm.graph.edges],
-                  "units": dict(scm.units)},
+        "model": {
+            "nodes": list(scm.nodes),
+            "edges": [list(e) for e in scm.graph.edges],
+            "units": dict(scm.units),
+        },
     }
 
     # 1. interventional means vs closed form
@@ -55,10 +63,16 @@ def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
     report["interventional_means"] = {
         "intervention": {"log_stellar_mass": v},
         "n": n_interventional,
-        "rows": [{"node": node, "sampled": float(sample[node].mean()),
-                  "mc_std_error": float(sample[node].std(ddof=1) / np.sqrt(n_interventional)),
-                  "analytic": float(exact[node]), "unit": scm.units.get(node, "")}
-                 for node in scm.nodes],
+        "rows": [
+            {
+                "node": node,
+                "sampled": float(sample[node].mean()),
+                "mc_std_error": float(sample[node].std(ddof=1) / np.sqrt(n_interventional)),
+                "analytic": float(exact[node]),
+                "unit": scm.units.get(node, ""),
+            }
+            for node in scm.nodes
+        ],
     }
 
     # 2. a unit counterfactual: the same galaxy with 0.3 dex more stellar mass
@@ -87,30 +101,45 @@ def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
     x = data[adjust].to_numpy()
     y, t = data["log_sfr"].to_numpy(), data["merger"].to_numpy()
     naive = float(y[t == 1].mean() - y[t == 0].mean())
-    estimates = [regression_adjustment(outcome=y, treatment=t, covariates=x, seed=seed),
-                 ipw(outcome=y, treatment=t, covariates=x),
-                 aipw(outcome=y, treatment=t, covariates=x)]
+    estimates = [
+        regression_adjustment(outcome=y, treatment=t, covariates=x, seed=seed),
+        ipw(outcome=y, treatment=t, covariates=x),
+        aipw(outcome=y, treatment=t, covariates=x),
+    ]
     report["effect_of_merger_on_log_sfr"] = {
-        "backdoor_set": adjust, "true_ate": p["merger_boost"], "naive_difference": naive,
-        "unit": "dex(solMass / yr)", "n": n_observational,
+        "backdoor_set": adjust,
+        "true_ate": p["merger_boost"],
+        "naive_difference": naive,
+        "unit": "dex(solMass / yr)",
+        "n": n_observational,
         "estimates": [e.to_dict() for e in estimates],
     }
 
     # 4. sensitivity dE[colour]/dlogM* at 10.5: SCM finite differences vs data (DR)
     z0 = 10.5
-    exact_slope = (p["colour_amp"] / np.cosh(z0 - p["colour_pivot"]) ** 2
-                   + p["colour_sfr_slope"] * p["sfms_slope"])
-    fd = interventional_derivative(scm, treatment="log_stellar_mass", outcome="colour_gr",
-                                   at=z0, n=50_000, seed=seed)
+    exact_slope = (
+        p["colour_amp"] / np.cosh(z0 - p["colour_pivot"]) ** 2
+        + p["colour_sfr_slope"] * p["sfms_slope"]
+    )
+    fd = interventional_derivative(
+        scm, treatment="log_stellar_mass", outcome="colour_gr", at=z0, n=50_000, seed=seed
+    )
     conf = sorted(backdoor_adjustment_set(scm.graph, "log_stellar_mass", "colour_gr"))
-    dr = dose_response_derivative(outcome=data["colour_gr"].to_numpy(),
-                                  treatment=data["log_stellar_mass"].to_numpy(),
-                                  covariates=data[conf].to_numpy(), at=z0, seed=seed,
-                                  names=("log_stellar_mass", "colour_gr"))
+    dr = dose_response_derivative(
+        outcome=data["colour_gr"].to_numpy(),
+        treatment=data["log_stellar_mass"].to_numpy(),
+        covariates=data[conf].to_numpy(),
+        at=z0,
+        seed=seed,
+        names=("log_stellar_mass", "colour_gr"),
+    )
     report["sensitivity"] = {
-        "quantity": "dE[colour_gr]/dlog_stellar_mass at 10.5", "unit": "mag / dex",
-        "analytic": float(exact_slope), "scm_finite_difference": fd.to_dict(),
-        "doubly_robust_from_data": dr.to_dict(), "adjustment_set": conf,
+        "quantity": "dE[colour_gr]/dlog_stellar_mass at 10.5",
+        "unit": "mag / dex",
+        "analytic": float(exact_slope),
+        "scm_finite_difference": fd.to_dict(),
+        "doubly_robust_from_data": dr.to_dict(),
+        "adjustment_set": conf,
     }
 
     # 5. discovery: PC with temporal tiers, compared with the true graph
@@ -119,7 +148,9 @@ def run_demo(*, n_interventional: int = 200_000, n_observational: int = 5_000,
     found_dag = found.to_dag()
     found_edges = set(found_dag.edges)
     report["discovery"] = {
-        "alpha": 0.01, "tiers": _TIERS, "n": n_observational,
+        "alpha": 0.01,
+        "tiers": _TIERS,
+        "n": n_observational,
         "edges_found": sorted(map(list, found_edges)),
         "missing": sorted(map(list, true_edges - found_edges)),
         "extra": sorted(map(list, found_edges - true_edges)),

@@ -32,10 +32,10 @@ __all__ = ["IndependenceTest", "PCResult", "pc_discover"]
 class IndependenceTest(StrEnum):
     """Conditional-independence tests of causal-learn usable here."""
 
-    FISHER_Z = "fisherz"      # partial correlation; linear-Gaussian data
-    KCI = "kci"               # kernel CI test; non-linear, slow (O(n³))
-    CHI_SQUARE = "chisq"      # discrete data
-    G_SQUARE = "gsq"          # discrete data
+    FISHER_Z = "fisherz"  # partial correlation; linear-Gaussian data
+    KCI = "kci"  # kernel CI test; non-linear, slow (O(n³))
+    CHI_SQUARE = "chisq"  # discrete data
+    G_SQUARE = "gsq"  # discrete data
 
 
 @dataclass(frozen=True)
@@ -87,16 +87,18 @@ class PCResult:
             exists (the PC output is not a valid CPDAG).
         """
         if self.bidirected:
-            raise GraphError(f"PC left conflicting (bidirected) edges {list(self.bidirected)}; "
-                             "no DAG is consistent with them; add background knowledge or "
-                             "change alpha")
+            raise GraphError(
+                f"PC left conflicting (bidirected) edges {list(self.bidirected)}; "
+                "no DAG is consistent with them; add background knowledge or "
+                "change alpha"
+            )
         directed = set(self.directed)
         undirected = {frozenset(e) for e in self.undirected}
         remaining = set(self.nodes)
         oriented: set[tuple[str, str]] = set(directed)
 
         def adjacent(a: str, b: str) -> bool:
-            return ((a, b) in directed or (b, a) in directed or frozenset((a, b)) in undirected)
+            return (a, b) in directed or (b, a) in directed or frozenset((a, b)) in undirected
 
         while remaining:
             for x in sorted(remaining):
@@ -118,14 +120,19 @@ class PCResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
-        return {"nodes": list(self.nodes), "directed": [list(e) for e in self.directed],
-                "undirected": [list(e) for e in self.undirected],
-                "bidirected": [list(e) for e in self.bidirected], "alpha": self.alpha,
-                "test": self.test}
+        return {
+            "nodes": list(self.nodes),
+            "directed": [list(e) for e in self.directed],
+            "undirected": [list(e) for e in self.undirected],
+            "bidirected": [list(e) for e in self.bidirected],
+            "alpha": self.alpha,
+            "test": self.test,
+        }
 
 
-def _pairs(edges: Iterable[tuple[str, str]], names: Sequence[str], what: str
-           ) -> list[tuple[str, str]]:
+def _pairs(
+    edges: Iterable[tuple[str, str]], names: Sequence[str], what: str
+) -> list[tuple[str, str]]:
     out = []
     for e in edges:
         if not isinstance(e, tuple | list) or len(e) != 2:
@@ -137,12 +144,16 @@ def _pairs(edges: Iterable[tuple[str, str]], names: Sequence[str], what: str
     return out
 
 
-def pc_discover(data: pd.DataFrame, *, alpha: float = 0.05,
-                test: IndependenceTest | str = IndependenceTest.FISHER_Z,
-                required: Iterable[tuple[str, str]] = (),
-                forbidden: Iterable[tuple[str, str]] = (),
-                tiers: Sequence[Iterable[str]] | None = None,
-                stable: bool = True) -> PCResult:
+def pc_discover(
+    data: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    test: IndependenceTest | str = IndependenceTest.FISHER_Z,
+    required: Iterable[tuple[str, str]] = (),
+    forbidden: Iterable[tuple[str, str]] = (),
+    tiers: Sequence[Iterable[str]] | None = None,
+    stable: bool = True,
+) -> PCResult:
     """Run causal-learn's PC on a data frame, with background knowledge.
 
     Parameters
@@ -175,25 +186,29 @@ def pc_discover(data: pd.DataFrame, *, alpha: float = 0.05,
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     names = [str(c) for c in data.columns]
     if len(names) < 2 or len(set(names)) != len(names):
-        raise InputValidationError(expected_got("data columns", "at least two, uniquely named",
-                                                names))
+        raise InputValidationError(
+            expected_got("data columns", "at least two, uniquely named", names)
+        )
     try:
         values = data.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InputValidationError(expected_got("data", "numeric columns", data.dtypes.to_dict())
-                                   ) from exc
+        raise InputValidationError(
+            expected_got("data", "numeric columns", data.dtypes.to_dict())
+        ) from exc
     if not np.all(np.isfinite(values)):
         raise InputValidationError(expected_got("data", "finite values", "NaN or inf"))
     if values.shape[0] < 10:
-        raise InputValidationError(expected_got("the number of rows", "at least 10",
-                                                values.shape[0]))
+        raise InputValidationError(
+            expected_got("the number of rows", "at least 10", values.shape[0])
+        )
     if not 0.0 < alpha < 1.0:
         raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
     try:
         test = IndependenceTest(test)
     except ValueError:
-        raise InputValidationError(expected_got(
-            "test", f"one of {[t.value for t in IndependenceTest]}", test)) from None
+        raise InputValidationError(
+            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
+        ) from None
 
     required_pairs = _pairs(required, names, "required")
     forbidden_pairs = _pairs(forbidden, names, "forbidden")
@@ -210,8 +225,15 @@ def pc_discover(data: pd.DataFrame, *, alpha: float = 0.05,
                     raise UnknownNodeError(node, names)
                 bk.add_node_to_tier(GraphNode(str(node)), i)
 
-    cg = pc(values, alpha=alpha, indep_test=str(test), stable=stable,
-            background_knowledge=bk, show_progress=False, node_names=names)
+    cg = pc(
+        values,
+        alpha=alpha,
+        indep_test=str(test),
+        stable=stable,
+        background_knowledge=bk,
+        show_progress=False,
+        node_names=names,
+    )
     # causal-learn's encoding: G[j, i] == 1 and G[i, j] == -1 means i -> j
     g = np.asarray(cg.G.graph)
     directed, undirected, bidirected = [], [], []
@@ -228,5 +250,11 @@ def pc_discover(data: pd.DataFrame, *, alpha: float = 0.05,
                 undirected.append((names[i], names[j]))
             else:
                 bidirected.append((names[i], names[j]))
-    return PCResult(nodes=tuple(names), directed=tuple(directed), undirected=tuple(undirected),
-                    bidirected=tuple(bidirected), alpha=alpha, test=str(test))
+    return PCResult(
+        nodes=tuple(names),
+        directed=tuple(directed),
+        undirected=tuple(undirected),
+        bidirected=tuple(bidirected),
+        alpha=alpha,
+        test=str(test),
+    )

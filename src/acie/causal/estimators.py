@@ -113,18 +113,22 @@ class EffectEstimate:
 
     def __str__(self) -> str:
         pct = round(100 * self.level)
-        return (f"{self.method}: {self.estimand} = {self.estimate:.4g} ± {self.std_error:.2g} "
-                f"({pct}% CI {self.ci_low:.4g} to {self.ci_high:.4g}, n={self.n})")
+        return (
+            f"{self.method}: {self.estimand} = {self.estimate:.4g} ± {self.std_error:.2g} "
+            f"({pct}% CI {self.ci_low:.4g} to {self.ci_high:.4g}, n={self.n})"
+        )
 
 
 # ---- input handling -------------------------------------------------------------------
-def _prepare(outcome: Any, treatment: Any, covariates: Any
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prepare(
+    outcome: Any, treatment: Any, covariates: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(outcome, dtype=float)
     t = np.asarray(treatment, dtype=float)
     if y.ndim != 1 or t.ndim != 1:
-        raise ShapeError(expected_got("outcome and treatment", "1-D arrays",
-                                      f"shapes {y.shape} and {t.shape}"))
+        raise ShapeError(
+            expected_got("outcome and treatment", "1-D arrays", f"shapes {y.shape} and {t.shape}")
+        )
     n = y.shape[0]
     if covariates is None:
         x = np.empty((n, 0))
@@ -133,43 +137,66 @@ def _prepare(outcome: Any, treatment: Any, covariates: Any
         if x.ndim == 1:
             x = x[:, None]
     if x.ndim != 2 or t.shape[0] != n or x.shape[0] != n:
-        raise ShapeError(expected_got("outcome, treatment and covariates", "one common number of rows",
-                                      f"{n}, {t.shape[0]} and {x.shape}"))
+        raise ShapeError(
+            expected_got(
+                "outcome, treatment and covariates",
+                "one common number of rows",
+                f"{n}, {t.shape[0]} and {x.shape}",
+            )
+        )
     for name, arr in (("outcome", y), ("treatment", t), ("covariates", x)):
         if not np.all(np.isfinite(arr)):
             raise InputValidationError(expected_got(name, "finite values", "NaN or inf"))
     if n < max(10, x.shape[1] + 3):
-        raise InputValidationError(expected_got("the number of rows",
-                                                f"at least {max(10, x.shape[1] + 3)}", n))
+        raise InputValidationError(
+            expected_got("the number of rows", f"at least {max(10, x.shape[1] + 3)}", n)
+        )
     return y, t, x
 
 
 def _kind(t: np.ndarray, kind: TreatmentKind | str | None) -> TreatmentKind:
     if t.min() == t.max():
-        raise EstimationError(f"the treatment takes the single value {t[0]:g}; "
-                              "there is no contrast to estimate")
+        raise EstimationError(
+            f"the treatment takes the single value {t[0]:g}; there is no contrast to estimate"
+        )
     binary = bool(np.all((t == 0) | (t == 1)))
     if kind is None:
         return TreatmentKind.BINARY if binary else TreatmentKind.CONTINUOUS
     kind = TreatmentKind(kind)
     if kind is TreatmentKind.BINARY and not binary:
-        raise InputValidationError(expected_got("a binary treatment", "values in {0, 1}",
-                                                np.unique(t)[:5].tolist()))
+        raise InputValidationError(
+            expected_got("a binary treatment", "values in {0, 1}", np.unique(t)[:5].tolist())
+        )
     return kind
 
 
-def _finish(method: str, kind: TreatmentKind, est: float, se: float, n: int, level: float,
-            details: dict[str, Any]) -> EffectEstimate:
+def _finish(
+    method: str,
+    kind: TreatmentKind,
+    est: float,
+    se: float,
+    n: int,
+    level: float,
+    details: dict[str, Any],
+) -> EffectEstimate:
     if not 0.0 < level < 1.0:
         raise InputValidationError(expected_got("level", "in (0, 1)", level))
     if not (np.isfinite(est) and np.isfinite(se)):
         raise EstimationError(f"{method} produced a non-finite estimate ({est}, se {se})")
     z = stats.norm.ppf(0.5 + level / 2)
     estimand = "ATE" if kind is TreatmentKind.BINARY else "average derivative dE[Y]/dT"
-    return EffectEstimate(estimand=estimand, method=method, estimate=float(est),
-                          std_error=float(se), ci_low=float(est - z * se),
-                          ci_high=float(est + z * se), level=level, n=n,
-                          treatment_kind=str(kind), details=details)
+    return EffectEstimate(
+        estimand=estimand,
+        method=method,
+        estimate=float(est),
+        std_error=float(se),
+        ci_low=float(est - z * se),
+        ci_high=float(est + z * se),
+        level=level,
+        n=n,
+        treatment_kind=str(kind),
+        details=details,
+    )
 
 
 # ---- nuisance models ------------------------------------------------------------------
@@ -199,8 +226,9 @@ def _regressor(model: Any) -> Any:
     return clone(model)
 
 
-def _propensity(t: np.ndarray, x: np.ndarray, model: Any, x_new: np.ndarray | None = None
-                ) -> np.ndarray:
+def _propensity(
+    t: np.ndarray, x: np.ndarray, model: Any, x_new: np.ndarray | None = None
+) -> np.ndarray:
     """P(T=1 | X) for rows of ``x_new`` (default ``x``), fitted on (x, t)."""
     x_new = x if x_new is None else x_new
     if model is None:
@@ -234,32 +262,42 @@ def _folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
         idx = np.arange(n)
         return [(idx, idx)]
     if k < 2 or k > n // 5:
-        raise InputValidationError(expected_got("cross_fit", f"0 or an integer in [2, {n // 5}]", k))
+        raise InputValidationError(
+            expected_got("cross_fit", f"0 or an integer in [2, {n // 5}]", k)
+        )
     perm = np.random.default_rng(seed).permutation(n)
     chunks = np.array_split(perm, k)
     return [(np.setdiff1d(perm, c, assume_unique=True), c) for c in chunks]
 
 
-def _arm_predictions(y: np.ndarray, t: np.ndarray, x: np.ndarray, model: Any,
-                     separate_arms: bool, x_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _arm_predictions(
+    y: np.ndarray, t: np.ndarray, x: np.ndarray, model: Any, separate_arms: bool, x_new: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """μ1(x_new), μ0(x_new) from per-arm fits, or from one fit on columns [T, X]."""
     treated, control = t == 1, t == 0
     if treated.sum() < 2 or control.sum() < 2:
-        raise EstimationError("outcome models need at least two rows per arm; got "
-                              f"{int(treated.sum())} treated and {int(control.sum())} control")
+        raise EstimationError(
+            "outcome models need at least two rows per arm; got "
+            f"{int(treated.sum())} treated and {int(control.sum())} control"
+        )
     if separate_arms:
         m1 = _regressor(model).fit(x[treated], y[treated])
         m0 = _regressor(model).fit(x[control], y[control])
         return m1.predict(x_new), m0.predict(x_new)
     m = _regressor(model).fit(np.column_stack([t, x]), y)
     ones, zeros = np.ones(x_new.shape[0]), np.zeros(x_new.shape[0])
-    return (m.predict(np.column_stack([ones, x_new])),
-            m.predict(np.column_stack([zeros, x_new])))
+    return (m.predict(np.column_stack([ones, x_new])), m.predict(np.column_stack([zeros, x_new])))
 
 
 # ---- regression adjustment ----------------------------------------------------------
-def _ra_point(y: np.ndarray, t: np.ndarray, x: np.ndarray, kind: TreatmentKind,
-              model: Any, separate_arms: bool = True) -> float:
+def _ra_point(
+    y: np.ndarray,
+    t: np.ndarray,
+    x: np.ndarray,
+    kind: TreatmentKind,
+    model: Any,
+    separate_arms: bool = True,
+) -> float:
     if kind is TreatmentKind.BINARY:
         mu1, mu0 = _arm_predictions(y, t, x, model, separate_arms, x)
         return float(np.mean(mu1 - mu0))
@@ -277,12 +315,18 @@ def _derivative(model: Any, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (up - down) / (2 * h)
 
 
-def regression_adjustment(*, outcome: Any, treatment: Any, covariates: Any = None,
-                          outcome_model: Any = None,
-                          treatment_kind: TreatmentKind | str | None = None,
-                          separate_arms: bool = True,
-                          level: float = 0.95, n_bootstrap: int = 200,
-                          seed: int = 0) -> EffectEstimate:
+def regression_adjustment(
+    *,
+    outcome: Any,
+    treatment: Any,
+    covariates: Any = None,
+    outcome_model: Any = None,
+    treatment_kind: TreatmentKind | str | None = None,
+    separate_arms: bool = True,
+    level: float = 0.95,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> EffectEstimate:
     """Regression adjustment (g-computation / standardisation).
 
     Binary: ``ATE = mean(μ1(X) − μ0(X))`` with separate outcome models per arm, or
@@ -328,14 +372,29 @@ def regression_adjustment(*, outcome: Any, treatment: Any, covariates: Any = Non
             continue
         reps.append(_ra_point(y[idx], t[idx], x[idx], kind, outcome_model, separate_arms))
     se = float(np.std(reps, ddof=1))
-    return _finish("regression adjustment", kind, est, se, n, level,
-                   {"n_bootstrap": len(reps), "seed": seed,
-                    "outcome_model": type(_regressor(outcome_model)).__name__})
+    return _finish(
+        "regression adjustment",
+        kind,
+        est,
+        se,
+        n,
+        level,
+        {
+            "n_bootstrap": len(reps),
+            "seed": seed,
+            "outcome_model": type(_regressor(outcome_model)).__name__,
+        },
+    )
 
 
 # ---- IPW ------------------------------------------------------------------------------
-def _gaussian_gps(t: np.ndarray, x: np.ndarray, model: Any, x_fit: np.ndarray | None = None,
-                  t_fit: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def _gaussian_gps(
+    t: np.ndarray,
+    x: np.ndarray,
+    model: Any,
+    x_fit: np.ndarray | None = None,
+    t_fit: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
     """Conditional mean m(X) of T (at rows x) and residual sd, fitted on (x_fit, t_fit)."""
     x_fit = x if x_fit is None else x_fit
     t_fit = t if t_fit is None else t_fit
@@ -344,14 +403,23 @@ def _gaussian_gps(t: np.ndarray, x: np.ndarray, model: Any, x_fit: np.ndarray | 
     dof = max(t_fit.shape[0] - x_fit.shape[1] - 1, 1)
     sigma = float(np.sqrt(np.sum(resid**2) / dof))
     if sigma <= 0:
-        raise EstimationError("the treatment is a deterministic function of the covariates "
-                              "(zero residual variance): positivity fails")
+        raise EstimationError(
+            "the treatment is a deterministic function of the covariates "
+            "(zero residual variance): positivity fails"
+        )
     return reg.predict(x), sigma
 
 
-def ipw(*, outcome: Any, treatment: Any, covariates: Any = None, propensity_model: Any = None,
-        treatment_kind: TreatmentKind | str | None = None, trim: float = 0.01,
-        level: float = 0.95) -> EffectEstimate:
+def ipw(
+    *,
+    outcome: Any,
+    treatment: Any,
+    covariates: Any = None,
+    propensity_model: Any = None,
+    treatment_kind: TreatmentKind | str | None = None,
+    trim: float = 0.01,
+    level: float = 0.95,
+) -> EffectEstimate:
     """Stabilised inverse-probability weighting.
 
     Parameters
@@ -391,9 +459,14 @@ def ipw(*, outcome: Any, treatment: Any, covariates: Any = None, propensity_mode
         est = mu1 - mu0
         phi = a1 * (y - mu1) / np.mean(a1) - a0 * (y - mu0) / np.mean(a0)
         se = float(np.sqrt(np.mean(phi**2) / n))
-        details = {"propensity_min": float(e_raw.min()), "propensity_max": float(e_raw.max()),
-                   "n_clipped": int(np.sum(e != e_raw)), "weight_mean": float(w.mean()),
-                   "weight_max": float(w.max()), "trim": trim}
+        details = {
+            "propensity_min": float(e_raw.min()),
+            "propensity_max": float(e_raw.max()),
+            "n_clipped": int(np.sum(e != e_raw)),
+            "weight_mean": float(w.mean()),
+            "weight_max": float(w.max()),
+            "trim": trim,
+        }
         return _finish("IPW (stabilised)", kind, est, se, n, level, details)
     mean_t, sigma = _gaussian_gps(t, x, propensity_model)
     numerator = stats.norm.pdf(t, t.mean(), t.std(ddof=1))
@@ -410,18 +483,40 @@ def ipw(*, outcome: Any, treatment: Any, covariates: Any = None, propensity_mode
     bread = np.linalg.inv(xtwx)
     meat = design.T @ ((w * resid)[:, None] ** 2 * design)
     cov = bread @ meat @ bread
-    details = {"gps_sigma": sigma, "n_truncated": int(np.sum(w != w_raw)),
-               "weight_mean": float(w.mean()), "weight_max": float(w.max()), "trim": trim,
-               "msm_intercept": float(beta[0])}
-    return _finish("IPW (stabilised, MSM slope)", kind, float(beta[1]),
-                   float(np.sqrt(cov[1, 1])), n, level, details)
+    details = {
+        "gps_sigma": sigma,
+        "n_truncated": int(np.sum(w != w_raw)),
+        "weight_mean": float(w.mean()),
+        "weight_max": float(w.max()),
+        "trim": trim,
+        "msm_intercept": float(beta[0]),
+    }
+    return _finish(
+        "IPW (stabilised, MSM slope)",
+        kind,
+        float(beta[1]),
+        float(np.sqrt(cov[1, 1])),
+        n,
+        level,
+        details,
+    )
 
 
 # ---- AIPW -----------------------------------------------------------------------------
-def aipw(*, outcome: Any, treatment: Any, covariates: Any = None, outcome_model: Any = None,
-         propensity_model: Any = None, treatment_kind: TreatmentKind | str | None = None,
-         trim: float = 0.01, cross_fit: int = 0, separate_arms: bool = True,
-         level: float = 0.95, seed: int = 0) -> EffectEstimate:
+def aipw(
+    *,
+    outcome: Any,
+    treatment: Any,
+    covariates: Any = None,
+    outcome_model: Any = None,
+    propensity_model: Any = None,
+    treatment_kind: TreatmentKind | str | None = None,
+    trim: float = 0.01,
+    cross_fit: int = 0,
+    separate_arms: bool = True,
+    level: float = 0.95,
+    seed: int = 0,
+) -> EffectEstimate:
     """Augmented IPW: the one-step estimator from the efficient influence function.
 
     Binary: ``φ = μ1(X) − μ0(X) + T (Y − μ1(X))/e(X) − (1 − T)(Y − μ0(X))/(1 − e(X))``.
@@ -467,8 +562,9 @@ def aipw(*, outcome: Any, treatment: Any, covariates: Any = None, outcome_model:
             e_all[test] = e_raw
             e = np.clip(e_raw, trim, 1 - trim) if trim > 0 else e_raw
             if np.any((e <= 0) | (e >= 1)):
-                raise EstimationError("propensities of exactly 0 or 1: positivity fails; "
-                                      "use trim > 0")
+                raise EstimationError(
+                    "propensities of exactly 0 or 1: positivity fails; use trim > 0"
+                )
             tk, yk = t[test], y[test]
             phi[test] = mu1 - mu0 + tk * (yk - mu1) / e - (1 - tk) * (yk - mu0) / (1 - e)
         else:
@@ -481,16 +577,25 @@ def aipw(*, outcome: Any, treatment: Any, covariates: Any = None, outcome_model:
     se = float(phi.std(ddof=1) / np.sqrt(n))
     details: dict[str, Any] = {"cross_fit": cross_fit, "seed": seed}
     if kind is TreatmentKind.BINARY:
-        details.update(propensity_min=float(e_all.min()), propensity_max=float(e_all.max()),
-                       trim=trim, separate_arms=separate_arms)
+        details.update(
+            propensity_min=float(e_all.min()),
+            propensity_max=float(e_all.max()),
+            trim=trim,
+            separate_arms=separate_arms,
+        )
     return _finish("AIPW (EIF)", kind, est, se, n, level, details)
 
 
 # ---- data-frame front end -----------------------------------------------------------
-def estimate_effect(data: pd.DataFrame, *, treatment: str, outcome: str,
-                    covariates: Sequence[str] = (),
-                    method: EffectMethod | str = EffectMethod.AIPW,
-                    **options: Any) -> EffectEstimate:
+def estimate_effect(
+    data: pd.DataFrame,
+    *,
+    treatment: str,
+    outcome: str,
+    covariates: Sequence[str] = (),
+    method: EffectMethod | str = EffectMethod.AIPW,
+    **options: Any,
+) -> EffectEstimate:
     """Estimate the effect of column ``treatment`` on column ``outcome`` adjusting for
     ``covariates``, with the named method (options are passed on).
 
@@ -505,15 +610,24 @@ def estimate_effect(data: pd.DataFrame, *, treatment: str, outcome: str,
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     for col in (treatment, outcome, *covariates):
         if col not in data.columns:
-            raise UnknownNameError(f"unknown column {col!r}; the columns are: "
-                                   f"{', '.join(map(str, data.columns))}")
+            raise UnknownNameError(
+                f"unknown column {col!r}; the columns are: {', '.join(map(str, data.columns))}"
+            )
     try:
         method = EffectMethod(method)
     except ValueError:
-        raise InputValidationError(expected_got(
-            "method", f"one of {[m.value for m in EffectMethod]}", method)) from None
-    func = {EffectMethod.REGRESSION: regression_adjustment, EffectMethod.IPW: ipw,
-            EffectMethod.AIPW: aipw}[method]
+        raise InputValidationError(
+            expected_got("method", f"one of {[m.value for m in EffectMethod]}", method)
+        ) from None
+    func = {
+        EffectMethod.REGRESSION: regression_adjustment,
+        EffectMethod.IPW: ipw,
+        EffectMethod.AIPW: aipw,
+    }[method]
     x = data[list(covariates)].to_numpy(dtype=float) if covariates else None
-    return func(outcome=data[outcome].to_numpy(dtype=float),
-                treatment=data[treatment].to_numpy(dtype=float), covariates=x, **options)
+    return func(
+        outcome=data[outcome].to_numpy(dtype=float),
+        treatment=data[treatment].to_numpy(dtype=float),
+        covariates=x,
+        **options,
+    )

@@ -41,7 +41,7 @@ __all__ = ["MechanismKind", "fit_scm"]
 class MechanismKind(StrEnum):
     """How :func:`fit_scm` models a node given its parents."""
 
-    AUTO = "auto"               # classifier for discrete columns (≤ 10 integer levels), else linear
+    AUTO = "auto"  # classifier for discrete columns (≤ 10 integer levels), else linear
     LINEAR = "linear"
     NONLINEAR = "nonlinear"
     CLASSIFIER = "classifier"
@@ -62,10 +62,15 @@ def _regressor(kind: MechanismKind, seed: int) -> Any:
     return HistGradientBoostingRegressor(max_iter=200, random_state=seed)
 
 
-def fit_scm(graph: CausalDAG, data: pd.DataFrame, *,
-            kinds: Mapping[str, MechanismKind | str] | None = None,
-            default: MechanismKind | str = MechanismKind.AUTO, seed: int = 0,
-            units: Mapping[str, Any] | None = None) -> StructuralCausalModel:
+def fit_scm(
+    graph: CausalDAG,
+    data: pd.DataFrame,
+    *,
+    kinds: Mapping[str, MechanismKind | str] | None = None,
+    default: MechanismKind | str = MechanismKind.AUTO,
+    seed: int = 0,
+    units: Mapping[str, Any] | None = None,
+) -> StructuralCausalModel:
     """Fit every node's mechanism on its parents.
 
     Parameters
@@ -93,8 +98,13 @@ def fit_scm(graph: CausalDAG, data: pd.DataFrame, *,
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     missing = [n for n in graph.nodes if n not in data.columns]
     if missing:
-        raise InputValidationError(expected_got("data", f"a column for every node {list(graph.nodes)}",
-                                                f"no column {', '.join(map(str, missing))}"))
+        raise InputValidationError(
+            expected_got(
+                "data",
+                f"a column for every node {list(graph.nodes)}",
+                f"no column {', '.join(map(str, missing))}",
+            )
+        )
     kinds = {k: MechanismKind(v) for k, v in (kinds or {}).items()}
     for node in kinds:
         if node not in graph:
@@ -134,7 +144,8 @@ def fit_scm(graph: CausalDAG, data: pd.DataFrame, *,
         if kind is MechanismKind.LINEAR:
             mech: Mechanism = LinearMechanism(
                 coefficients=dict(zip(parents, map(float, reg.coef_), strict=True)),
-                intercept=float(reg.intercept_))
+                intercept=float(reg.intercept_),
+            )
         else:
             mech = RegressorMechanism(parents=parents, regressor=reg)
         residuals = y - np.asarray(reg.predict(x), dtype=float)

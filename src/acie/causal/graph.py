@@ -46,8 +46,9 @@ class CausalDAG:
 
     __slots__ = ("_g", "_order")
 
-    def __init__(self, *, edges: Iterable[tuple[Node, Node]] = (),
-                 nodes: Iterable[Node] = ()) -> None:
+    def __init__(
+        self, *, edges: Iterable[tuple[Node, Node]] = (), nodes: Iterable[Node] = ()
+    ) -> None:
         g = nx.DiGraph()
         g.add_nodes_from(nodes)
         for edge in edges:
@@ -108,7 +109,8 @@ class CausalDAG:
         if not isinstance(other, CausalDAG):
             return NotImplemented
         return set(self._g.nodes) == set(other._g.nodes) and set(self._g.edges) == set(
-            other._g.edges)
+            other._g.edges
+        )
 
     def __hash__(self) -> int:
         return hash((frozenset(self._g.nodes), frozenset(self._g.edges)))
@@ -145,8 +147,7 @@ class CausalDAG:
         self.check_nodes([node])
         return frozenset(nx.descendants(self._g, node))
 
-    def is_d_separated(self, x: Iterable[Node], y: Iterable[Node],
-                       z: Iterable[Node] = ()) -> bool:
+    def is_d_separated(self, x: Iterable[Node], y: Iterable[Node], z: Iterable[Node] = ()) -> bool:
         """Whether node sets ``x`` and ``y`` are d-separated given ``z``."""
         x, y, z = set(x), set(y), set(z)
         self.check_nodes([*x, *y, *z])

@@ -22,8 +22,12 @@ def _as_set(nodes: str | Iterable[str]) -> set[str]:
     return {nodes} if isinstance(nodes, str) else set(nodes)
 
 
-def is_backdoor_set(graph: CausalDAG, treatment: str | Iterable[str],
-                    outcome: str | Iterable[str], adjustment: Iterable[str]) -> bool:
+def is_backdoor_set(
+    graph: CausalDAG,
+    treatment: str | Iterable[str],
+    outcome: str | Iterable[str],
+    adjustment: Iterable[str],
+) -> bool:
     """Whether ``adjustment`` satisfies the backdoor criterion for treatment → outcome.
 
     Raises
@@ -34,18 +38,27 @@ def is_backdoor_set(graph: CausalDAG, treatment: str | Iterable[str],
     t, y, z = _as_set(treatment), _as_set(outcome), set(adjustment)
     graph.check_nodes([*t, *y, *z])
     if t & y or t & z or y & z:
-        raise InputValidationError(expected_got(
-            "treatment, outcome and adjustment sets", "disjoint", (sorted(t), sorted(y), sorted(z))))
+        raise InputValidationError(
+            expected_got(
+                "treatment, outcome and adjustment sets",
+                "disjoint",
+                (sorted(t), sorted(y), sorted(z)),
+            )
+        )
     descendants = set().union(*(graph.descendants(n) for n in t))
     if z & descendants:
         return False
     return graph.remove_outgoing(t).is_d_separated(t, y, z)
 
 
-def backdoor_adjustment_set(graph: CausalDAG, treatment: str | Iterable[str],
-                            outcome: str | Iterable[str], *,
-                            observed: Iterable[str] | None = None,
-                            minimal: bool = True) -> frozenset[str]:
+def backdoor_adjustment_set(
+    graph: CausalDAG,
+    treatment: str | Iterable[str],
+    outcome: str | Iterable[str],
+    *,
+    observed: Iterable[str] | None = None,
+    minimal: bool = True,
+) -> frozenset[str]:
     """A set of observed nodes satisfying the backdoor criterion.
 
     Parameters
@@ -76,8 +89,9 @@ def backdoor_adjustment_set(graph: CausalDAG, treatment: str | Iterable[str],
     t, y = _as_set(treatment), _as_set(outcome)
     graph.check_nodes([*t, *y])
     if not t or not y or t & y:
-        raise InputValidationError(expected_got(
-            "treatment and outcome", "non-empty and disjoint", (sorted(t), sorted(y))))
+        raise InputValidationError(
+            expected_got("treatment and outcome", "non-empty and disjoint", (sorted(t), sorted(y)))
+        )
     observed_set = set(graph.nodes) if observed is None else set(observed)
     graph.check_nodes(observed_set)
     forbidden = t | y | set().union(*(graph.descendants(n) for n in t))
@@ -94,4 +108,5 @@ def backdoor_adjustment_set(graph: CausalDAG, treatment: str | Iterable[str],
             return frozenset(z)
     raise IdentificationError(
         f"the effect of {sorted(t)} on {sorted(y)} is not identifiable by backdoor adjustment: "
-        f"no subset of the observed non-descendants {sorted(allowed)} blocks every backdoor path")
+        f"no subset of the observed non-descendants {sorted(allowed)} blocks every backdoor path"
+    )

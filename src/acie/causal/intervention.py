@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["active_interventions", "do", "is_soft"]
 
 _ACTIVE: contextvars.ContextVar[tuple[Mapping[str, Any], ...]] = contextvars.ContextVar(
-    "acie_causal_active_interventions", default=())
+    "acie_causal_active_interventions", default=()
+)
 
 
 def is_soft(value: object) -> bool:
@@ -56,8 +57,11 @@ def _handler(interventions: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         _ACTIVE.reset(token)
 
 
-def do(model_or_interventions: StructuralCausalModel | Mapping[str, Any],
-       interventions: Mapping[str, Any] | None = None, /) -> Any:
+def do(
+    model_or_interventions: StructuralCausalModel | Mapping[str, Any],
+    interventions: Mapping[str, Any] | None = None,
+    /,
+) -> Any:
     """Intervene: return a mutilated model, or open an intervention block.
 
     Parameters
@@ -83,16 +87,25 @@ def do(model_or_interventions: StructuralCausalModel | Mapping[str, Any],
     if isinstance(model_or_interventions, StructuralCausalModel):
         if interventions is None:
             raise InvalidInterventionError(
-                expected_got("interventions", "a mapping node -> value", None))
+                expected_got("interventions", "a mapping node -> value", None)
+            )
         return model_or_interventions.do(interventions)
     if interventions is not None:
-        raise InvalidInterventionError(expected_got(
-            "the first argument of do(x, interventions)", "a StructuralCausalModel",
-            type(model_or_interventions).__name__))
+        raise InvalidInterventionError(
+            expected_got(
+                "the first argument of do(x, interventions)",
+                "a StructuralCausalModel",
+                type(model_or_interventions).__name__,
+            )
+        )
     if not isinstance(model_or_interventions, Mapping):
-        raise InvalidInterventionError(expected_got(
-            "interventions", "a mapping node -> value or callable",
-            type(model_or_interventions).__name__))
+        raise InvalidInterventionError(
+            expected_got(
+                "interventions",
+                "a mapping node -> value or callable",
+                type(model_or_interventions).__name__,
+            )
+        )
     return _handler(model_or_interventions)
 
 
@@ -102,23 +115,30 @@ def hard_value(node: str, value: Any, unit: Any | None) -> np.ndarray:
         if unit is None:
             raise InvalidInterventionError(
                 f"intervention on {node!r} has unit {value.unit}, but the model declares "
-                "no unit for that node; pass a plain number")
+                "no unit for that node; pass a plain number"
+            )
         try:
             value = value.to_value(unit)
         except Exception as exc:  # astropy UnitConversionError
             raise InvalidInterventionError(
-                f"intervention on {node!r} must be in units convertible to {unit}; "
-                f"got {value.unit}") from exc
+                f"intervention on {node!r} must be in units convertible to {unit}; got {value.unit}"
+            ) from exc
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InvalidInterventionError(expected_got(
-            f"the intervention value for {node!r}", "a number, a 1-D array or a callable",
-            value)) from exc
+        raise InvalidInterventionError(
+            expected_got(
+                f"the intervention value for {node!r}", "a number, a 1-D array or a callable", value
+            )
+        ) from exc
     if arr.ndim > 1 or not np.all(np.isfinite(arr)):
-        raise InvalidInterventionError(expected_got(
-            f"the intervention value for {node!r}", "finite, scalar or 1-D",
-            f"shape {arr.shape}" if arr.ndim > 1 else value))
+        raise InvalidInterventionError(
+            expected_got(
+                f"the intervention value for {node!r}",
+                "finite, scalar or 1-D",
+                f"shape {arr.shape}" if arr.ndim > 1 else value,
+            )
+        )
     return arr
 
 

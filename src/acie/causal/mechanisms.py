@@ -87,11 +87,13 @@ class AdditiveNoiseMechanism(Mechanism):
 
     invertible = True
 
-    def __init__(self, *, parents: Sequence[str] = (),
-                 function: Callable[[ParentValues], Any] | None = None) -> None:
+    def __init__(
+        self, *, parents: Sequence[str] = (), function: Callable[[ParentValues], Any] | None = None
+    ) -> None:
         if parents and function is None:
             raise InputValidationError(
-                expected_got("function", "a callable g(parents) when parents are given", None))
+                expected_got("function", "a callable g(parents) when parents are given", None)
+            )
         self.parents = tuple(parents)
         self.function = function
 
@@ -126,8 +128,9 @@ class LinearMechanism(AdditiveNoiseMechanism):
         Constant term.
     """
 
-    def __init__(self, *, coefficients: Mapping[str, float] | None = None,
-                 intercept: float = 0.0) -> None:
+    def __init__(
+        self, *, coefficients: Mapping[str, float] | None = None, intercept: float = 0.0
+    ) -> None:
         coefficients = dict(coefficients or {})
         self.coefficients = {k: float(v) for k, v in coefficients.items()}
         self.intercept = float(intercept)
@@ -164,9 +167,13 @@ class FunctionalMechanism(Mechanism):
         :class:`~acie.errors.NotInvertibleError`.
     """
 
-    def __init__(self, *, parents: Sequence[str] = (),
-                 function: Callable[[ParentValues, np.ndarray], Any],
-                 inverse: Callable[[ParentValues, np.ndarray], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        parents: Sequence[str] = (),
+        function: Callable[[ParentValues, np.ndarray], Any],
+        inverse: Callable[[ParentValues, np.ndarray], Any] | None = None,
+    ) -> None:
         self.parents = tuple(parents)
         self.function = function
         self.inverse = inverse
@@ -174,15 +181,17 @@ class FunctionalMechanism(Mechanism):
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
         noise = np.asarray(noise, dtype=float)
-        return np.broadcast_to(np.asarray(self.function(parents, noise), dtype=float),
-                               noise.shape).copy()
+        return np.broadcast_to(
+            np.asarray(self.function(parents, noise), dtype=float), noise.shape
+        ).copy()
 
     def abduct(self, parents: ParentValues, value: np.ndarray) -> np.ndarray:
         if self.inverse is None:
             return super().abduct(parents, value)
         value = np.asarray(value, dtype=float)
-        return np.broadcast_to(np.asarray(self.inverse(parents, value), dtype=float),
-                               value.shape).copy()
+        return np.broadcast_to(
+            np.asarray(self.inverse(parents, value), dtype=float), value.shape
+        ).copy()
 
     def __repr__(self) -> str:
         return f"FunctionalMechanism(parents={self.parents}, invertible={self.invertible})"
@@ -264,14 +273,22 @@ class ConstantMechanism(Mechanism):
         self.parents = ()
         self.value = np.asarray(value, dtype=float)
         if self.value.ndim > 1:
-            raise ShapeError(expected_got("an intervention value", "a scalar or a 1-D array",
-                                          f"shape {self.value.shape}"))
+            raise ShapeError(
+                expected_got(
+                    "an intervention value", "a scalar or a 1-D array", f"shape {self.value.shape}"
+                )
+            )
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
         n = np.asarray(noise).shape[0]
         if self.value.ndim == 1 and self.value.shape[0] != n:
-            raise ShapeError(expected_got("a per-unit intervention value",
-                                          f"an array of length {n}", f"length {self.value.shape[0]}"))
+            raise ShapeError(
+                expected_got(
+                    "a per-unit intervention value",
+                    f"an array of length {n}",
+                    f"length {self.value.shape[0]}",
+                )
+            )
         return np.broadcast_to(self.value, (n,)).astype(float, copy=True)
 
     def __repr__(self) -> str:
@@ -288,8 +305,9 @@ class ShiftedMechanism(Mechanism):
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
         natural = self.base(parents, noise)
-        return np.broadcast_to(np.asarray(self.transform(natural), dtype=float),
-                               natural.shape).copy()
+        return np.broadcast_to(
+            np.asarray(self.transform(natural), dtype=float), natural.shape
+        ).copy()
 
     def __repr__(self) -> str:
         return f"ShiftedMechanism({self.base!r})"
@@ -311,11 +329,13 @@ class EmpiricalNoise:
         values = np.asarray(values, dtype=float).ravel()
         if values.size == 0 or not np.all(np.isfinite(values)):
             raise InputValidationError(
-                expected_got("values", "a non-empty finite 1-D array", f"{values.size} values"))
+                expected_got("values", "a non-empty finite 1-D array", f"{values.size} values")
+            )
         self.values = values
 
-    def rvs(self, size: int | tuple[int, ...] = 1,
-            random_state: np.random.Generator | int | None = None) -> np.ndarray:
+    def rvs(
+        self, size: int | tuple[int, ...] = 1, random_state: np.random.Generator | int | None = None
+    ) -> np.ndarray:
         """Draw ``size`` values with replacement."""
         rng = np.random.default_rng(random_state)
         return rng.choice(self.values, size=size, replace=True)

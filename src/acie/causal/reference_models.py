@@ -26,25 +26,25 @@ __all__ = ["GALAXY_PARAMETERS", "galaxy_interventional_means", "galaxy_scm"]
 
 #: Parameters of :func:`galaxy_scm` (plain floats; units in the comments of the fields).
 GALAXY_PARAMETERS: dict[str, float] = {
-    "halo_mean": 12.0,        # dex(solMass), log10 M_h
-    "halo_sd": 0.4,           # dex
-    "shmr_norm": 10.5,        # dex(solMass), log10 M* at the pivot halo mass
-    "shmr_slope": 1.4,        # d log M* / d log M_h
-    "mstar_sd": 0.3,          # dex, scatter of the SHMR
-    "merger_logit0": -1.0,    # logit P(merger) at the pivot
+    "halo_mean": 12.0,  # dex(solMass), log10 M_h
+    "halo_sd": 0.4,  # dex
+    "shmr_norm": 10.5,  # dex(solMass), log10 M* at the pivot halo mass
+    "shmr_slope": 1.4,  # d log M* / d log M_h
+    "mstar_sd": 0.3,  # dex, scatter of the SHMR
+    "merger_logit0": -1.0,  # logit P(merger) at the pivot
     "merger_logit_slope": 3.0,  # per dex of halo mass
-    "sfms_slope": 0.8,        # d log SFR / d log M*
-    "merger_boost": 0.5,      # dex of SFR from a recent merger
-    "sfr_sd": 0.3,            # dex
-    "mag_sun_r": 4.65,        # mag, r-band absolute magnitude of the Sun
-    "ml_norm": 0.3,           # dex, log10 (M/L) at log SFR = 0
-    "ml_sfr_slope": -0.15,    # d log(M/L) / d log SFR
-    "mag_sd": 0.3,            # mag
-    "colour_norm": 0.25,      # mag
-    "colour_amp": 0.5,        # mag
-    "colour_pivot": 10.3,     # dex(solMass)
+    "sfms_slope": 0.8,  # d log SFR / d log M*
+    "merger_boost": 0.5,  # dex of SFR from a recent merger
+    "sfr_sd": 0.3,  # dex
+    "mag_sun_r": 4.65,  # mag, r-band absolute magnitude of the Sun
+    "ml_norm": 0.3,  # dex, log10 (M/L) at log SFR = 0
+    "ml_sfr_slope": -0.15,  # d log(M/L) / d log SFR
+    "mag_sd": 0.3,  # mag
+    "colour_norm": 0.25,  # mag
+    "colour_amp": 0.5,  # mag
+    "colour_pivot": 10.3,  # dex(solMass)
     "colour_sfr_slope": -0.2,  # mag per dex of SFR
-    "colour_sd": 0.05,        # mag
+    "colour_sd": 0.05,  # mag
 }
 
 GALAXY_UNITS = {
@@ -69,7 +69,8 @@ def galaxy_scm() -> StructuralCausalModel:
 
     def merger(parents: dict, u: np.ndarray) -> np.ndarray:
         logit = p["merger_logit0"] + p["merger_logit_slope"] * (
-            parents["log_halo_mass"] - p["halo_mean"])
+            parents["log_halo_mass"] - p["halo_mean"]
+        )
         return (u < special.expit(logit)).astype(float)
 
     mechanisms = {
@@ -77,19 +78,25 @@ def galaxy_scm() -> StructuralCausalModel:
         "merger": FunctionalMechanism(parents=("log_halo_mass",), function=merger),
         "log_stellar_mass": LinearMechanism(
             coefficients={"log_halo_mass": p["shmr_slope"]},
-            intercept=p["shmr_norm"] - p["shmr_slope"] * p["halo_mean"]),
+            intercept=p["shmr_norm"] - p["shmr_slope"] * p["halo_mean"],
+        ),
         "log_sfr": LinearMechanism(
             coefficients={"log_stellar_mass": p["sfms_slope"], "merger": p["merger_boost"]},
-            intercept=-p["sfms_slope"] * p["shmr_norm"]),
+            intercept=-p["sfms_slope"] * p["shmr_norm"],
+        ),
         # M_r = M_sun - 2.5 log10(L) with log10 L = log10 M* - log10(M/L)
         "abs_mag_r": LinearMechanism(
             coefficients={"log_stellar_mass": -2.5, "log_sfr": 2.5 * p["ml_sfr_slope"]},
-            intercept=p["mag_sun_r"] + 2.5 * p["ml_norm"]),
+            intercept=p["mag_sun_r"] + 2.5 * p["ml_norm"],
+        ),
         "colour_gr": AdditiveNoiseMechanism(
             parents=("log_stellar_mass", "log_sfr"),
-            function=lambda q: p["colour_norm"]
-            + p["colour_amp"] * np.tanh(q["log_stellar_mass"] - p["colour_pivot"])
-            + p["colour_sfr_slope"] * q["log_sfr"]),
+            function=lambda q: (
+                p["colour_norm"]
+                + p["colour_amp"] * np.tanh(q["log_stellar_mass"] - p["colour_pivot"])
+                + p["colour_sfr_slope"] * q["log_sfr"]
+            ),
+        ),
     }
     noise = {
         "log_halo_mass": stats.norm(0.0, p["halo_sd"]),
@@ -118,14 +125,26 @@ def galaxy_interventional_means(log_stellar_mass: float) -> dict[str, float]:
     """
     p = GALAXY_PARAMETERS
     v = float(log_stellar_mass)
-    x, w = np.polynomial.hermite_e.hermegauss(60)   # probabilists' Hermite: weight e^{-x²/2}
+    x, w = np.polynomial.hermite_e.hermegauss(60)  # probabilists' Hermite: weight e^{-x²/2}
     w = w / w.sum()
     h = p["halo_mean"] + p["halo_sd"] * x
-    p_merger = float(np.sum(w * special.expit(
-        p["merger_logit0"] + p["merger_logit_slope"] * (h - p["halo_mean"]))))
+    p_merger = float(
+        np.sum(
+            w * special.expit(p["merger_logit0"] + p["merger_logit_slope"] * (h - p["halo_mean"]))
+        )
+    )
     sfr = p["sfms_slope"] * (v - p["shmr_norm"]) + p["merger_boost"] * p_merger
     mag = p["mag_sun_r"] + 2.5 * p["ml_norm"] - 2.5 * v + 2.5 * p["ml_sfr_slope"] * sfr
-    colour = (p["colour_norm"] + p["colour_amp"] * np.tanh(v - p["colour_pivot"])
-              + p["colour_sfr_slope"] * sfr)
-    return {"log_halo_mass": p["halo_mean"], "merger": p_merger, "log_stellar_mass": v,
-            "log_sfr": sfr, "abs_mag_r": mag, "colour_gr": float(colour)}
+    colour = (
+        p["colour_norm"]
+        + p["colour_amp"] * np.tanh(v - p["colour_pivot"])
+        + p["colour_sfr_slope"] * sfr
+    )
+    return {
+        "log_halo_mass": p["halo_mean"],
+        "merger": p_merger,
+        "log_stellar_mass": v,
+        "log_sfr": sfr,
+        "abs_mag_r": mag,
+        "colour_gr": float(colour),
+    }

@@ -67,30 +67,46 @@ class StructuralCausalModel:
         If the parents form a directed cycle.
     """
 
-    def __init__(self, *, mechanisms: Mapping[str, Mechanism], noise: Mapping[str, Any],
-                 units: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mechanisms: Mapping[str, Mechanism],
+        noise: Mapping[str, Any],
+        units: Mapping[str, Any] | None = None,
+    ) -> None:
         mechanisms = dict(mechanisms)
         for node, mech in mechanisms.items():
             if not isinstance(mech, Mechanism):
-                raise InputValidationError(expected_got(
-                    f"the mechanism of {node!r}", "an acie.causal Mechanism",
-                    type(mech).__name__))
+                raise InputValidationError(
+                    expected_got(
+                        f"the mechanism of {node!r}",
+                        "an acie.causal Mechanism",
+                        type(mech).__name__,
+                    )
+                )
             for p in mech.parents:
                 if p not in mechanisms:
-                    raise GraphError(f"mechanism of {node!r} names parent {p!r}, which is not "
-                                     f"a node; nodes are: {', '.join(mechanisms)}")
+                    raise GraphError(
+                        f"mechanism of {node!r} names parent {p!r}, which is not "
+                        f"a node; nodes are: {', '.join(mechanisms)}"
+                    )
         missing = [n for n in mechanisms if n not in noise]
         if missing:
-            raise GraphError(f"every node needs a noise distribution; missing for: "
-                             f"{', '.join(missing)}")
+            raise GraphError(
+                f"every node needs a noise distribution; missing for: {', '.join(missing)}"
+            )
         extra = [n for n in noise if n not in mechanisms]
         if extra:
             raise UnknownNodeError(extra[0], list(mechanisms))
         for node, dist in noise.items():
             if not hasattr(dist, "rvs"):
-                raise InputValidationError(expected_got(
-                    f"the noise of {node!r}", "a distribution with rvs(size, random_state)",
-                    type(dist).__name__))
+                raise InputValidationError(
+                    expected_got(
+                        f"the noise of {node!r}",
+                        "a distribution with rvs(size, random_state)",
+                        type(dist).__name__,
+                    )
+                )
         self.graph = CausalDAG.from_parents({n: m.parents for n, m in mechanisms.items()})
         self.mechanisms: dict[str, Mechanism] = {n: mechanisms[n] for n in self.graph.nodes}
         self.noise: dict[str, Any] = {n: noise[n] for n in self.graph.nodes}
@@ -127,9 +143,13 @@ class StructuralCausalModel:
             If a hard value is not finite, not scalar/1-D, or has the wrong unit.
         """
         if not isinstance(interventions, Mapping):
-            raise InputValidationError(expected_got(
-                "interventions", "a mapping node -> value or callable",
-                type(interventions).__name__))
+            raise InputValidationError(
+                expected_got(
+                    "interventions",
+                    "a mapping node -> value or callable",
+                    type(interventions).__name__,
+                )
+            )
         self.graph.check_nodes(interventions)
         mechanisms = dict(self.mechanisms)
         for node, value in interventions.items():
@@ -137,7 +157,8 @@ class StructuralCausalModel:
                 mechanisms[node] = ShiftedMechanism(base=self.mechanisms[node], transform=value)
             else:
                 mechanisms[node] = ConstantMechanism(
-                    value=hard_value(node, value, self.units.get(node)))
+                    value=hard_value(node, value, self.units.get(node))
+                )
         return StructuralCausalModel(mechanisms=mechanisms, noise=self.noise, units=self.units)
 
     def _effective(self) -> StructuralCausalModel:
@@ -145,8 +166,9 @@ class StructuralCausalModel:
         return self.do(active) if active else self
 
     # ---- sampling -----------------------------------------------------------------------
-    def sample_noise(self, n: int, *, seed: int | np.random.Generator | None = None
-                     ) -> pd.DataFrame:
+    def sample_noise(
+        self, n: int, *, seed: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Draw ``n`` rows of exogenous noise, one column per node.
 
         Columns are drawn in topological order from one generator, so a seed fixes
@@ -162,16 +184,19 @@ class StructuralCausalModel:
         Interventions of enclosing ``with do(...)`` blocks apply.
         """
         model = self._effective()
-        cols = {node: np.asarray(noise[node], dtype=float) for node in model.nodes
-                if node in noise}
+        cols = {node: np.asarray(noise[node], dtype=float) for node in model.nodes if node in noise}
         missing = [n for n in model.nodes if n not in cols]
         if missing:
-            raise InputValidationError(expected_got("noise", "a column for every node",
-                                                    f"no column for {', '.join(missing)}"))
+            raise InputValidationError(
+                expected_got(
+                    "noise", "a column for every node", f"no column for {', '.join(missing)}"
+                )
+            )
         lengths = {c.shape for c in cols.values()}
         if len(lengths) != 1 or len(next(iter(lengths))) != 1:
-            raise ShapeError(expected_got("noise columns", "1-D arrays of one length",
-                                          sorted(lengths)))
+            raise ShapeError(
+                expected_got("noise columns", "1-D arrays of one length", sorted(lengths))
+            )
         values: dict[str, np.ndarray] = {}
         for node in model.nodes:
             values[node] = model.mechanisms[node](values, cols[node])
@@ -199,8 +224,7 @@ class StructuralCausalModel:
         return self.propagate(self.sample_noise(n, seed=seed))
 
     # ---- counterfactuals ---------------------------------------------------------------
-    def abduct(self, observed: pd.DataFrame | Mapping[str, Any],
-               nodes: Any = None) -> pd.DataFrame:
+    def abduct(self, observed: pd.DataFrame | Mapping[str, Any], nodes: Any = None) -> pd.DataFrame:
         """Recover each unit's exogenous noise from its observed values.
 
         Parameters
@@ -225,12 +249,16 @@ class StructuralCausalModel:
                 raise NotInvertibleError(
                     f"cannot abduct the noise of {node!r}: its mechanism "
                     f"{type(mech).__name__} is not invertible (use an additive-noise "
-                    "mechanism, or give FunctionalMechanism an inverse)")
+                    "mechanism, or give FunctionalMechanism an inverse)"
+                )
             noise[node] = mech.abduct(obs, obs[node])
         return pd.DataFrame(noise)
 
-    def counterfactual(self, observed: pd.DataFrame | Mapping[str, Any],
-                       interventions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def counterfactual(
+        self,
+        observed: pd.DataFrame | Mapping[str, Any],
+        interventions: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """Unit counterfactuals by abduction–action–prediction.
 
         Parameters
@@ -266,11 +294,11 @@ class StructuralCausalModel:
         affected |= {n for n, v in interventions.items() if is_soft(v)}
         affected -= {n for n, v in interventions.items() if not is_soft(v)}
         order = [n for n in self.nodes if n in affected]
-        noise = self.abduct(obs, order)                           # abduction
-        model = self.do(interventions)                            # action
+        noise = self.abduct(obs, order)  # abduction
+        model = self.do(interventions)  # action
         values: dict[str, np.ndarray] = {}
         n = len(next(iter(obs.values())))
-        for node in model.nodes:                                  # prediction
+        for node in model.nodes:  # prediction
             mech = model.mechanisms[node]
             if node in affected:
                 values[node] = mech(values, noise[node].to_numpy())
@@ -292,14 +320,18 @@ def _check_n(n: int) -> int:
 def _columns(observed: pd.DataFrame | Mapping[str, Any], needed: set[str]) -> dict[str, np.ndarray]:
     missing = sorted(c for c in needed if c not in observed)
     if missing:
-        raise InputValidationError(expected_got(
-            "observed data", f"columns {sorted(needed)}", f"no column {', '.join(missing)}"))
+        raise InputValidationError(
+            expected_got(
+                "observed data", f"columns {sorted(needed)}", f"no column {', '.join(missing)}"
+            )
+        )
     cols = {c: np.asarray(observed[c], dtype=float).reshape(-1) for c in needed}
     lengths = {v.shape[0] for v in cols.values()}
     if len(lengths) != 1:
         raise ShapeError(expected_got("observed columns", "one common length", sorted(lengths)))
     bad = [c for c, v in cols.items() if not np.all(np.isfinite(v))]
     if bad:
-        raise InputValidationError(expected_got("observed data", "finite values",
-                                                f"NaN/inf in {', '.join(sorted(bad))}"))
+        raise InputValidationError(
+            expected_got("observed data", "finite values", f"NaN/inf in {', '.join(sorted(bad))}")
+        )
     return cols

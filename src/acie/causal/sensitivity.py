@@ -70,8 +70,10 @@ class DerivativeEstimate:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"d E[{self.outcome}] / d {self.treatment} at {self.at:.4g} = "
-                f"{self.estimate:.4g} ± {self.std_error:.2g} ({self.method})")
+        return (
+            f"d E[{self.outcome}] / d {self.treatment} at {self.at:.4g} = "
+            f"{self.estimate:.4g} ± {self.std_error:.2g} ({self.method})"
+        )
 
 
 def _interval(est: float, se: float, level: float) -> tuple[float, float]:
@@ -81,9 +83,17 @@ def _interval(est: float, se: float, level: float) -> tuple[float, float]:
     return float(est - z * se), float(est + z * se)
 
 
-def interventional_derivative(scm: StructuralCausalModel, *, treatment: str, outcome: str,
-                              at: float, step: float = 1e-2, n: int = 100_000,
-                              seed: int = 0, level: float = 0.95) -> DerivativeEstimate:
+def interventional_derivative(
+    scm: StructuralCausalModel,
+    *,
+    treatment: str,
+    outcome: str,
+    at: float,
+    step: float = 1e-2,
+    n: int = 100_000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> DerivativeEstimate:
     """dE[outcome | do(treatment = z)]/dz at z = ``at`` from an SCM.
 
     Parameters
@@ -125,10 +135,18 @@ def interventional_derivative(scm: StructuralCausalModel, *, treatment: str, out
     est = float(diffs.mean())
     se = float(diffs.std(ddof=1) / np.sqrt(n))
     lo, hi = _interval(est, se, level)
-    return DerivativeEstimate(treatment=treatment, outcome=outcome, at=at, estimate=est,
-                              std_error=se, ci_low=lo, ci_high=hi, level=level,
-                              method="finite differences (SCM)",
-                              details={"step": step, "n": n, "seed": seed})
+    return DerivativeEstimate(
+        treatment=treatment,
+        outcome=outcome,
+        at=at,
+        estimate=est,
+        std_error=se,
+        ci_low=lo,
+        ci_high=hi,
+        level=level,
+        method="finite differences (SCM)",
+        details={"step": step, "n": n, "seed": seed},
+    )
 
 
 def _poly_features(z: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -136,12 +154,20 @@ def _poly_features(z: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(z), z, z**2, x, z[:, None] * x])
 
 
-def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = None,
-                             at: float, bandwidth: float | None = None,
-                             outcome_model: Any = None, degree: int = 2,
-                             n_marginal: int = 1000,
-                             level: float = 0.95, seed: int = 0,
-                             names: tuple[str, str] = ("Z", "Y")) -> DerivativeEstimate:
+def dose_response_derivative(
+    *,
+    outcome: Any,
+    treatment: Any,
+    covariates: Any = None,
+    at: float,
+    bandwidth: float | None = None,
+    outcome_model: Any = None,
+    degree: int = 2,
+    n_marginal: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    names: tuple[str, str] = ("Z", "Y"),
+) -> DerivativeEstimate:
     """Doubly-robust dE[Y(z)]/dz at z0 from observational data (Kennedy et al. 2017).
 
     Parameters
@@ -190,8 +216,13 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     if x.ndim == 1:
         x = x[:, None]
     if y.ndim != 1 or z.shape != y.shape or x.ndim != 2 or x.shape[0] != n:
-        raise ShapeError(expected_got("outcome, treatment, covariates",
-                                      "(n,), (n,), (n, p) arrays", (y.shape, z.shape, x.shape)))
+        raise ShapeError(
+            expected_got(
+                "outcome, treatment, covariates",
+                "(n,), (n,), (n, p) arrays",
+                (y.shape, z.shape, x.shape),
+            )
+        )
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(z)) and np.all(np.isfinite(x))):
         raise InputValidationError(expected_got("the data", "finite values", "NaN or inf"))
     if n < 50:
@@ -237,8 +268,10 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     # only rows inside the kernel's support matter (weights below e^-12.5 dropped)
     local = np.abs(z - at) < 5 * h
     if local.sum() < 10:
-        raise EstimationError(f"only {int(local.sum())} rows with treatment within 5 bandwidths "
-                              f"of {at}; choose a point inside the data or a wider bandwidth")
+        raise EstimationError(
+            f"only {int(local.sum())} rows with treatment within 5 bandwidths "
+            f"of {at}; choose a point inside the data or a wider bandwidth"
+        )
     rng = np.random.default_rng(seed)
     m_rows = rng.choice(n, size=min(n, n_marginal), replace=False)
     xm, zm_mean = x[m_rows], mean_z[m_rows]
@@ -269,11 +302,23 @@ def dose_response_derivative(*, outcome: Any, treatment: Any, covariates: Any = 
     # few rows with tiny pi(Z|X) dominate (weak overlap), and the interval is fragile
     wr = w * ratio
     n_eff_ratio = float(wr.sum() ** 2 / np.sum(wr**2))
-    return DerivativeEstimate(treatment=names[0], outcome=names[1], at=at, estimate=est, std_error=se,
-                              ci_low=lo, ci_high=hi, level=level,
-                              method="doubly robust (Kennedy et al. 2017)",
-                              details={"bandwidth": float(h), "degree": degree, "effective_n": n_eff,
-                                       "effective_n_with_density_ratio": n_eff_ratio,
-                                       "n_local": int(local.sum()),
-                                       "dose_response_at": float(beta[0]),
-                                       "gps_sigma": sigma})
+    return DerivativeEstimate(
+        treatment=names[0],
+        outcome=names[1],
+        at=at,
+        estimate=est,
+        std_error=se,
+        ci_low=lo,
+        ci_high=hi,
+        level=level,
+        method="doubly robust (Kennedy et al. 2017)",
+        details={
+            "bandwidth": float(h),
+            "degree": degree,
+            "effective_n": n_eff,
+            "effective_n_with_density_ratio": n_eff_ratio,
+            "n_local": int(local.sum()),
+            "dose_response_at": float(beta[0]),
+            "gps_sigma": sigma,
+        },
+    )

@@ -45,8 +45,11 @@ def migrate(url: UrlOpt = None, revision: str = "head", as_json: JsonOpt = False
 
     t0 = time.perf_counter()
     rev = run_migrate(_url(url), revision)
-    _emit({"revision": rev, "seconds": time.perf_counter() - t0}, as_json,
-          f"database at revision {rev}")
+    _emit(
+        {"revision": rev, "seconds": time.perf_counter() - t0},
+        as_json,
+        f"database at revision {rev}",
+    )
 
 
 @app.command()
@@ -59,9 +62,12 @@ def backup(
     from acie.store.backup import backup as run_backup
 
     info = run_backup(_url(url), dest)
-    _emit(info.as_dict(), as_json,
-          f"{info.backend} backup written to {info.path} ({info.bytes} bytes, "
-          f"{info.seconds:.2f} s); audit head row {info.audit_head['seq']}")
+    _emit(
+        info.as_dict(),
+        as_json,
+        f"{info.backend} backup written to {info.path} ({info.bytes} bytes, "
+        f"{info.seconds:.2f} s); audit head row {info.audit_head['seq']}",
+    )
 
 
 @app.command()
@@ -75,18 +81,25 @@ def restore(
     from acie.store.backup import restore as run_restore
 
     info = run_restore(_url(url), src, anchor=anchor)
-    _emit(info.as_dict(), as_json,
-          f"{info.backend} database restored from {info.path} ({info.seconds:.2f} s); "
-          f"audit log intact, {info.audit['rows']} rows")
+    _emit(
+        info.as_dict(),
+        as_json,
+        f"{info.backend} database restored from {info.path} ({info.seconds:.2f} s); "
+        f"audit log intact, {info.audit['rows']} rows",
+    )
 
 
 @app.command("audit-verify")
 def audit_verify(
     url: UrlOpt = None,
-    anchor: Annotated[Path | None, typer.Option(
-        help="Head anchor file exported earlier; detects deleted newest rows.")] = None,
-    export_head: Annotated[Path | None, typer.Option(
-        help="After a successful check, write the current head to this file.")] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(help="Head anchor file exported earlier; detects deleted newest rows."),
+    ] = None,
+    export_head: Annotated[
+        Path | None,
+        typer.Option(help="After a successful check, write the current head to this file."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify the audit log's hash chain; name the first bad row (exit status 1)."""
@@ -102,16 +115,29 @@ def audit_verify(
     finally:
         engine.dispose()
     if result.ok:
-        _emit(result.as_dict(), as_json,
-              f"audit log intact: {result.rows} rows, head {result.head.row_hash[:16]}…")
+        _emit(
+            result.as_dict(),
+            as_json,
+            f"audit log intact: {result.rows} rows, head {result.head.row_hash[:16]}…",
+        )
         return
-    _emit(result.as_dict(), as_json,
-          f"audit log verification FAILED at row {result.bad_row}: {result.message}")
+    _emit(
+        result.as_dict(),
+        as_json,
+        f"audit log verification FAILED at row {result.bad_row}: {result.message}",
+    )
     raise typer.Exit(1)
 
 
-def _index(url: str, model: str, version: str | None, kind: str, metric: str,
-           lists: int | None, probes: int | None) -> Any:
+def _index(
+    url: str,
+    model: str,
+    version: str | None,
+    kind: str,
+    metric: str,
+    lists: int | None,
+    probes: int | None,
+) -> Any:
     from acie.config import get_settings
     from acie.store.database import create_engine_for
     from acie.store.registry import find_model
@@ -133,8 +159,16 @@ MetricOpt = Annotated[str, typer.Option(help="Distance: l2 or cosine.")]
 ListsOpt = Annotated[int | None, typer.Option(help="IVFFlat lists (default rows/1000).")]
 
 
-def _index_command(rebuild: bool, url: str | None, model: str, version: str | None, kind: str,
-                   metric: str, lists: int | None, as_json: bool) -> None:
+def _index_command(
+    rebuild: bool,
+    url: str | None,
+    model: str,
+    version: str | None,
+    kind: str,
+    metric: str,
+    lists: int | None,
+    as_json: bool,
+) -> None:
     t0 = time.perf_counter()
     index = _index(_url(url), model, version, kind, metric, lists, None)
     info = index.rebuild() if rebuild else index.build()
@@ -142,40 +176,61 @@ def _index_command(rebuild: bool, url: str | None, model: str, version: str | No
     note = ""
     if info["backend"] == "memory":
         note = " (in-process index: rebuilt by each process that opens it)"
-    _emit(info, as_json, f"{info['backend']} index for {model}: {info['index']} over "
-                         f"{info['n']} vectors in {info['build_seconds']:.2f} s{note}")
+    _emit(
+        info,
+        as_json,
+        f"{info['backend']} index for {model}: {info['index']} over "
+        f"{info['n']} vectors in {info['build_seconds']:.2f} s{note}",
+    )
 
 
 @app.command("index-build")
-def index_build(model: ModelOpt, url: UrlOpt = None, version: VersionOpt = None,
-                kind: KindOpt = "ivfflat", metric: MetricOpt = "l2", lists: ListsOpt = None,
-                as_json: JsonOpt = False) -> None:
+def index_build(
+    model: ModelOpt,
+    url: UrlOpt = None,
+    version: VersionOpt = None,
+    kind: KindOpt = "ivfflat",
+    metric: MetricOpt = "l2",
+    lists: ListsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Build the vector index of a model's embeddings if it does not exist."""
     _index_command(False, url, model, version, kind, metric, lists, as_json)
 
 
 @app.command("index-rebuild")
-def index_rebuild(model: ModelOpt, url: UrlOpt = None, version: VersionOpt = None,
-                  kind: KindOpt = "ivfflat", metric: MetricOpt = "l2", lists: ListsOpt = None,
-                  as_json: JsonOpt = False) -> None:
+def index_rebuild(
+    model: ModelOpt,
+    url: UrlOpt = None,
+    version: VersionOpt = None,
+    kind: KindOpt = "ivfflat",
+    metric: MetricOpt = "l2",
+    lists: ListsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Drop and rebuild the vector index (IVF centroids follow the current data)."""
     _index_command(True, url, model, version, kind, metric, lists, as_json)
 
 
 @app.command()
 def worker(
-    handler: Annotated[str, typer.Option(help="Job handler: package.module:function or "
-                                              "file.py:function.")],
-    physics_check: Annotated[str | None, typer.Option(
-        help="Optional physics check: module:function(job, result).")] = None,
+    handler: Annotated[
+        str, typer.Option(help="Job handler: package.module:function or file.py:function.")
+    ],
+    physics_check: Annotated[
+        str | None, typer.Option(help="Optional physics check: module:function(job, result).")
+    ] = None,
     worker_id: Annotated[str | None, typer.Option(help="Consumer name (default host:pid).")] = None,
     max_jobs: Annotated[int | None, typer.Option(help="Exit after this many jobs.")] = None,
-    idle_exit: Annotated[float | None, typer.Option(
-        help="Exit after this many idle seconds.")] = None,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Exit after this many idle seconds.")
+    ] = None,
     poll: Annotated[float, typer.Option(help="Lease wait per poll [s].")] = 1.0,
     url: UrlOpt = None,
-    redis_url: Annotated[str | None, typer.Option(
-        help="Redis URL (default REDIS_URL; unset = SQL lease-table queue).")] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="Redis URL (default REDIS_URL; unset = SQL lease-table queue)."),
+    ] = None,
     stream: Annotated[str | None, typer.Option(help="Redis stream key.")] = None,
 ) -> None:
     """Run a job worker in this process until interrupted (or --max-jobs/--idle-exit)."""
@@ -185,20 +240,30 @@ def worker(
     from acie.config import get_settings
     from acie.jobs import RedisJobQueue, Worker, load_handler, open_job_queue
 
-    logging.basicConfig(level=get_settings().LOG_LEVEL.value,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=get_settings().LOG_LEVEL.value,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     update: dict[str, Any] = {"ACIE_DATABASE_URL": _url(url)}
     if redis_url:
         update["REDIS_URL"] = redis_url
     settings = get_settings().model_copy(update=update)
     queue = open_job_queue(settings)
     if stream and isinstance(queue, RedisJobQueue):
-        queue = RedisJobQueue(queue.engine, queue.redis_url, stream=stream,
-                              lease_s=queue.lease_s, max_attempts=queue.max_attempts,
-                              max_depth=queue.max_depth)
-    w = Worker(queue, load_handler(handler),
-               physics_check=load_handler(physics_check) if physics_check else None,
-               worker_id=worker_id)
+        queue = RedisJobQueue(
+            queue.engine,
+            queue.redis_url,
+            stream=stream,
+            lease_s=queue.lease_s,
+            max_attempts=queue.max_attempts,
+            max_depth=queue.max_depth,
+        )
+    w = Worker(
+        queue,
+        load_handler(handler),
+        physics_check=load_handler(physics_check) if physics_check else None,
+        worker_id=worker_id,
+    )
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     typer.echo(f"worker {w.worker_id} on the {queue.backend_name} queue", err=True)
     try:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="API authentication: mint and inspect tokens for local use.", no_args_is_help=True)
+app = typer.Typer(
+    help="API authentication: mint and inspect tokens for local use.", no_args_is_help=True
+)
 
 
 def _local_secret() -> tuple[str | None, str]:
@@ -27,15 +29,22 @@ def _local_secret() -> tuple[str | None, str]:
 def token(
     sub: str = typer.Option(..., "--sub", help="user id (the token's 'sub' claim)"),
     role: str = typer.Option("researcher", help="researcher, collaborator or admin"),
-    scope: list[str] = typer.Option(["inference:read", "inference:write"], "--scope",
-                                    help="granted scope; repeat for several"),
+    scope: list[str] = typer.Option(
+        ["inference:read", "inference:write"], "--scope", help="granted scope; repeat for several"
+    ),
     ttl: float = typer.Option(3600.0, help="lifetime in seconds"),
-    private_key: Path | None = typer.Option(None, help="RSA private key (PEM) for an RS256 "
-                                            "token; default: HS256 with JWT_SECRET or the "
-                                            "local secret in ACIE_DATA_DIR"),
+    private_key: Path | None = typer.Option(
+        None,
+        help="RSA private key (PEM) for an RS256 "
+        "token; default: HS256 with JWT_SECRET or the "
+        "local secret in ACIE_DATA_DIR",
+    ),
     kid: str | None = typer.Option(None, help="key id of the RS256 key in the JWKS"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON: token, claims, expiry "
-                                 "(expires_at in Unix seconds, ttl_s in seconds)"),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="print JSON: token, claims, expiry (expires_at in Unix seconds, ttl_s in seconds)",
+    ),
 ) -> None:
     """Mint a token that `acie serve` on this machine accepts."""
     from acie.config import get_settings
@@ -45,21 +54,49 @@ def token(
     try:
         role_value = Role(role)
     except ValueError:
-        raise typer.BadParameter(f"role must be one of {[r.value for r in Role]}; got {role!r}") from None
+        raise typer.BadParameter(
+            f"role must be one of {[r.value for r in Role]}; got {role!r}"
+        ) from None
     now = time.time()
     if private_key is not None:
-        tok = mint_token(subject=sub, role=role_value, scopes=scope, audience=settings.JWT_AUDIENCE,
-                         issuer=settings.JWT_ISSUER, ttl_s=ttl, private_key=private_key.read_bytes(),
-                         kid=kid, now=now)
+        tok = mint_token(
+            subject=sub,
+            role=role_value,
+            scopes=scope,
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+            ttl_s=ttl,
+            private_key=private_key.read_bytes(),
+            kid=kid,
+            now=now,
+        )
         source = f"RS256 key {private_key}"
     else:
         secret, source = _local_secret()
-        tok = mint_token(subject=sub, role=role_value, scopes=scope, audience=settings.JWT_AUDIENCE,
-                         issuer=settings.JWT_ISSUER, ttl_s=ttl, secret=secret, now=now)
+        tok = mint_token(
+            subject=sub,
+            role=role_value,
+            scopes=scope,
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+            ttl_s=ttl,
+            secret=secret,
+            now=now,
+        )
     if as_json:
-        typer.echo(json.dumps({"token": tok, "sub": sub, "role": role_value.value,
-                               "scopes": sorted(scope), "expires_at": int(now + ttl),
-                               "ttl_s": ttl, "signed_with": source}))
+        typer.echo(
+            json.dumps(
+                {
+                    "token": tok,
+                    "sub": sub,
+                    "role": role_value.value,
+                    "scopes": sorted(scope),
+                    "expires_at": int(now + ttl),
+                    "ttl_s": ttl,
+                    "signed_with": source,
+                }
+            )
+        )
     else:
         typer.echo(tok)
 
@@ -75,5 +112,12 @@ def verify(tok: str = typer.Argument(..., metavar="TOKEN", help="the token to ch
     if settings.JWT_SECRET is None and settings.JWKS_FILE is None:
         secret, _ = _local_secret()
     principal = TokenVerifier.from_settings(settings, secret=secret).verify(tok)
-    typer.echo(json.dumps({"sub": principal.subject, "role": principal.role.value,
-                           "scopes": sorted(principal.scopes)}))
+    typer.echo(
+        json.dumps(
+            {
+                "sub": principal.subject,
+                "role": principal.role.value,
+                "scopes": sorted(principal.scopes),
+            }
+        )
+    )

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Structural causal models: the demo, discovery, effect estimation.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Structural causal models: the demo, discovery, effect estimation.", no_args_is_help=True
+)
 
 
 def _edge(text: str) -> tuple[str, str]:
@@ -45,35 +46,45 @@ def _print_demo(report: dict[str, Any]) -> None:
     echo(f"\n1. E[node | do(log_stellar_mass = 11.0)]: {im['n']:,} sampled rows vs closed form")
     echo(f"   {'node':<18}{'sampled':>12}{'± MC s.e.':>12}{'analytic':>12}  unit")
     for row in im["rows"]:
-        echo(f"   {row['node']:<18}{row['sampled']:>12.4f}{row['mc_std_error']:>12.4f}"
-             f"{row['analytic']:>12.4f}  {row['unit']}")
+        echo(
+            f"   {row['node']:<18}{row['sampled']:>12.4f}{row['mc_std_error']:>12.4f}"
+            f"{row['analytic']:>12.4f}  {row['unit']}"
+        )
     cf = report["counterfactual"]
     echo(f"\n2. unit counterfactual ({cf['intervention']}), abduction-action-prediction")
     echo(f"   {'node':<18}{'factual':>12}{'counterfactual':>16}")
     for k, v in cf["factual"].items():
         echo(f"   {k:<18}{v:>12.4f}{cf['counterfactual'][k]:>16.4f}  {units.get(k, '')}")
-    echo(f"   change in abs_mag_r: {cf['abs_mag_r_change']:+.6f} mag "
-         f"(exact: {cf['abs_mag_r_change_exact']:+.6f} mag)")
+    echo(
+        f"   change in abs_mag_r: {cf['abs_mag_r_change']:+.6f} mag "
+        f"(exact: {cf['abs_mag_r_change_exact']:+.6f} mag)"
+    )
     echo(f"   do(log_halo_mass = 12.5) is refused: {cf['refusal_for_do_halo_mass']}")
     ef = report["effect_of_merger_on_log_sfr"]
     echo(f"\n3. effect of a recent merger on log SFR [{ef['unit']}], n = {ef['n']:,}")
     echo(f"   backdoor adjustment set (d-separation): {ef['backdoor_set']}")
     echo(f"   true ATE {ef['true_ate']:.3f}; naive difference {ef['naive_difference']:.3f}")
     for e in ef["estimates"]:
-        echo(f"   {e['method']:<24}{e['estimate']:8.3f} ± {e['std_error']:.3f}   "
-             f"95% CI [{e['ci_low']:.3f}, {e['ci_high']:.3f}]")
+        echo(
+            f"   {e['method']:<24}{e['estimate']:8.3f} ± {e['std_error']:.3f}   "
+            f"95% CI [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
+        )
     se = report["sensitivity"]
     fd, dr = se["scm_finite_difference"], se["doubly_robust_from_data"]
     echo(f"\n4. sensitivity {se['quantity']} [{se['unit']}]")
     echo(f"   analytic                 {se['analytic']:.4f}")
     echo(f"   SCM finite differences   {fd['estimate']:.4f} ± {fd['std_error']:.1e}")
-    echo(f"   doubly robust from data  {dr['estimate']:.4f} ± {dr['std_error']:.4f}   "
-         f"95% CI [{dr['ci_low']:.4f}, {dr['ci_high']:.4f}]  (adjusting for "
-         f"{', '.join(se['adjustment_set'])}; effective n with density ratios "
-         f"{dr['details']['effective_n_with_density_ratio']:.0f})")
+    echo(
+        f"   doubly robust from data  {dr['estimate']:.4f} ± {dr['std_error']:.4f}   "
+        f"95% CI [{dr['ci_low']:.4f}, {dr['ci_high']:.4f}]  (adjusting for "
+        f"{', '.join(se['adjustment_set'])}; effective n with density ratios "
+        f"{dr['details']['effective_n_with_density_ratio']:.0f})"
+    )
     di = report["discovery"]
-    echo(f"\n5. PC discovery (causal-learn, Fisher z, alpha = {di['alpha']}, temporal tiers), "
-         f"n = {di['n']:,}")
+    echo(
+        f"\n5. PC discovery (causal-learn, Fisher z, alpha = {di['alpha']}, temporal tiers), "
+        f"n = {di['n']:,}"
+    )
     echo("   found: " + ", ".join(f"{u} -> {v}" for u, v in di["edges_found"]))
     echo(f"   missing edges: {di['missing'] or 'none'}; extra edges: {di['extra'] or 'none'}")
 
@@ -81,7 +92,9 @@ def _print_demo(report: dict[str, Any]) -> None:
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
-    rows: Annotated[int, typer.Option(help="Observational rows for estimation and discovery.")] = 5000,
+    rows: Annotated[
+        int, typer.Option(help="Observational rows for estimation and discovery.")
+    ] = 5000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run the causal demo: do, counterfactuals, backdoor, estimators, sensitivity, PC."""
@@ -100,30 +113,49 @@ def demo(
 
 @app.command()
 def discover(
-    data: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                         help="CSV file with a header row, one numeric column per variable.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="CSV file with a header row, one numeric column per variable.",
+        ),
+    ],
     alpha: Annotated[float, typer.Option(help="Significance level of the CI tests.")] = 0.05,
     test: Annotated[str, typer.Option(help="CI test: fisherz, kci, chisq or gsq.")] = "fisherz",
-    require: Annotated[list[str] | None, typer.Option(help="Required edge 'A->B' (repeatable).")] = None,
-    forbid: Annotated[list[str] | None, typer.Option(help="Forbidden edge 'A->B' (repeatable).")] = None,
-    tier: Annotated[list[str] | None, typer.Option(
-        help="Temporal tier 'a,b,c', earliest first (repeatable); no edge points back.")] = None,
+    require: Annotated[
+        list[str] | None, typer.Option(help="Required edge 'A->B' (repeatable).")
+    ] = None,
+    forbid: Annotated[
+        list[str] | None, typer.Option(help="Forbidden edge 'A->B' (repeatable).")
+    ] = None,
+    tier: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Temporal tier 'a,b,c', earliest first (repeatable); no edge points back."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Discover a causal graph with the PC algorithm (causal-learn)."""
     from acie.causal.discovery import pc_discover
 
     frame = _read_csv(data)
-    result = pc_discover(frame, alpha=alpha, test=test,
-                         required=[_edge(e) for e in require or []],
-                         forbidden=[_edge(e) for e in forbid or []],
-                         tiers=[[c.strip() for c in t.split(",") if c.strip()] for t in tier or []]
-                         or None)
+    result = pc_discover(
+        frame,
+        alpha=alpha,
+        test=test,
+        required=[_edge(e) for e in require or []],
+        forbidden=[_edge(e) for e in forbid or []],
+        tiers=[[c.strip() for c in t.split(",") if c.strip()] for t in tier or []] or None,
+    )
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "n_rows": len(frame)}, indent=2))
         return
-    typer.echo(f"PC on {len(frame)} rows, {len(result.nodes)} variables "
-               f"(test {result.test}, alpha {result.alpha})")
+    typer.echo(
+        f"PC on {len(frame)} rows, {len(result.nodes)} variables "
+        f"(test {result.test}, alpha {result.alpha})"
+    )
     for u, v in result.directed:
         typer.echo(f"  {u} -> {v}")
     for u, v in result.undirected:
@@ -134,18 +166,31 @@ def discover(
 
 @app.command()
 def estimate(
-    data: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                         help="CSV file with a header row.")],
+    data: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV file with a header row.")
+    ],
     treatment: Annotated[str, typer.Option(help="Treatment column (0/1 or continuous).")],
     outcome: Annotated[str, typer.Option(help="Outcome column.")],
-    covariate: Annotated[list[str] | None, typer.Option(
-        help="Adjustment column (repeatable). Default: the backdoor set of --edge, else none.")] = None,
-    edge: Annotated[list[str] | None, typer.Option(
-        help="Causal graph edge 'A->B' (repeatable); the adjustment set is derived from it.")] = None,
+    covariate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Adjustment column (repeatable). Default: the backdoor set of --edge, else none."
+        ),
+    ] = None,
+    edge: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Causal graph edge 'A->B' (repeatable); the adjustment set is derived from it."
+        ),
+    ] = None,
     method: Annotated[str, typer.Option(help="regression, ipw, aipw or all.")] = "all",
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
-    outcome_unit: Annotated[str, typer.Option(help="Unit of the outcome column (for the output).")] = "",
-    treatment_unit: Annotated[str, typer.Option(help="Unit of the treatment column (for the output).")] = "",
+    outcome_unit: Annotated[
+        str, typer.Option(help="Unit of the outcome column (for the output).")
+    ] = "",
+    treatment_unit: Annotated[
+        str, typer.Option(help="Unit of the treatment column (for the output).")
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the estimates as JSON.")] = False,
 ) -> None:
     """Estimate the average effect of a treatment column on an outcome column."""
@@ -159,28 +204,55 @@ def estimate(
     source = "given"
     if edge:
         graph = CausalDAG(edges=[_edge(e) for e in edge])
-        derived = sorted(backdoor_adjustment_set(graph, treatment, outcome,
-                                                 observed=[c for c in graph.nodes if c in frame]))
+        derived = sorted(
+            backdoor_adjustment_set(
+                graph, treatment, outcome, observed=[c for c in graph.nodes if c in frame]
+            )
+        )
         if covariates and set(covariates) != set(derived):
-            raise InputValidationError(expected_got(
-                "--covariate", f"the graph's backdoor set {derived} when --edge is given",
-                covariates))
+            raise InputValidationError(
+                expected_got(
+                    "--covariate",
+                    f"the graph's backdoor set {derived} when --edge is given",
+                    covariates,
+                )
+            )
         covariates, source = derived, "backdoor set of the given graph"
     methods = list(EffectMethod) if method == "all" else [method]
-    results = [estimate_effect(frame, treatment=treatment, outcome=outcome,
-                               covariates=covariates, method=m, level=level) for m in methods]
+    results = [
+        estimate_effect(
+            frame,
+            treatment=treatment,
+            outcome=outcome,
+            covariates=covariates,
+            method=m,
+            level=level,
+        )
+        for m in methods
+    ]
     kind = results[0].treatment_kind
     if kind == "binary":
         unit = outcome_unit
     else:
         unit = f"({outcome_unit or 'outcome unit'}) / ({treatment_unit or 'treatment unit'})"
     if as_json:
-        typer.echo(json.dumps({"treatment": treatment, "outcome": outcome,
-                               "covariates": covariates, "covariates_source": source,
-                               "estimate_unit": unit,
-                               "estimates": [r.to_dict() for r in results]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "treatment": treatment,
+                    "outcome": outcome,
+                    "covariates": covariates,
+                    "covariates_source": source,
+                    "estimate_unit": unit,
+                    "estimates": [r.to_dict() for r in results],
+                },
+                indent=2,
+            )
+        )
         return
-    typer.echo(f"effect of {treatment} on {outcome}, adjusting for {covariates or 'nothing'} "
-               f"({source}); estimates in {unit or 'outcome units'}")
+    typer.echo(
+        f"effect of {treatment} on {outcome}, adjusting for {covariates or 'nothing'} "
+        f"({source}); estimates in {unit or 'outcome units'}"
+    )
     for r in results:
         typer.echo(f"  {r}")

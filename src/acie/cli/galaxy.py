@@ -8,12 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Causal galaxy simulator, datasets, deep-SCM training and counterfactuals.", no_args_is_help=True)
+app = typer.Typer(
+    help="Causal galaxy simulator, datasets, deep-SCM training and counterfactuals.",
+    no_args_is_help=True,
+)
 
 _N = Annotated[int, typer.Option("--n", min=1, help="Number of galaxies.")]
 _SEED = Annotated[int, typer.Option("--seed", help="Random seed.")]
 _SIZE = Annotated[int, typer.Option("--image-size", min=8, help="Stamp side [pixels].")]
-_BANDS = Annotated[list[str] | None, typer.Option("--band", help="Band (repeat): g, r, i. Default: g r i.")]
+_BANDS = Annotated[
+    list[str] | None, typer.Option("--band", help="Band (repeat): g, r, i. Default: g r i.")
+]
 _JSON = Annotated[bool, typer.Option("--json", help="Machine-readable JSON (units included).")]
 _PLOT = Annotated[Path | None, typer.Option("--plot", help="Write a PNG (300 dpi) of the images.")]
 
@@ -42,8 +47,16 @@ def _rows(batch) -> list[dict[str, Any]]:
     rows = []
     for i in range(len(batch)):
         row = {k: float(batch.properties[k][i]) for k in PROPERTY_NAMES}
-        row.update({k: (int(batch.nuisances[k][i]) if k == "noise_seed" else
-                        float(batch.nuisances[k][i])) for k in NUISANCE_NAMES})
+        row.update(
+            {
+                k: (
+                    int(batch.nuisances[k][i])
+                    if k == "noise_seed"
+                    else float(batch.nuisances[k][i])
+                )
+                for k in NUISANCE_NAMES
+            }
+        )
         row["flux"] = {b: float(batch.flux[i, j]) for j, b in enumerate(batch.bands)}
         rows.append(row)
     return rows
@@ -78,8 +91,11 @@ def _save(fig, path: Path) -> None:
     import tempfile
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png",
-                               dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.",
+        suffix=path.suffix or ".png",
+        dir=path.parent if str(path.parent) else ".",
+    )
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=300)
@@ -90,31 +106,54 @@ def _save(fig, path: Path) -> None:
 
 
 @app.command()
-def sample(n: _N = 4, seed: _SEED = 0, image_size: _SIZE = 64, band: _BANDS = None,
-           json_out: _JSON = False, plot: _PLOT = None) -> None:
+def sample(
+    n: _N = 4,
+    seed: _SEED = 0,
+    image_size: _SIZE = 64,
+    band: _BANDS = None,
+    json_out: _JSON = False,
+    plot: _PLOT = None,
+) -> None:
     """Simulate galaxies and print their properties (and optionally plot their images)."""
     sim = _simulator(image_size, band, seed)
     batch = sim.sample(n, seed=seed)
     if json_out:
-        typer.echo(json.dumps({"units": _units(), "bands": list(batch.bands),
-                               "pixel_scale_arcsec": batch.pixel_scale, "galaxies": _rows(batch)},
-                              indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "units": _units(),
+                    "bands": list(batch.bands),
+                    "pixel_scale_arcsec": batch.pixel_scale,
+                    "galaxies": _rows(batch),
+                },
+                indent=2,
+            )
+        )
     else:
         _table(batch, f"{n} simulated galaxies (seed {seed})")
     if plot is not None:
         from acie.galaxy.plots import counterfactual_figure
 
-        _save(counterfactual_figure(batch, batch, titles=("simulated", "same"), max_galaxies=n),
-              plot)
+        _save(
+            counterfactual_figure(batch, batch, titles=("simulated", "same"), max_galaxies=n), plot
+        )
         typer.echo(f"wrote {plot}", err=True)
 
 
 @app.command()
 def counterfactual(
-    n: _N = 4, seed: _SEED = 0, image_size: _SIZE = 64, band: _BANDS = None,
-    do: Annotated[list[str] | None, typer.Option("--do", help="NAME=VALUE: set a property (repeat).")] = None,
-    shift: Annotated[list[str] | None, typer.Option("--shift", help="NAME=DELTA: add to a property (repeat).")] = None,
-    json_out: _JSON = False, plot: _PLOT = None,
+    n: _N = 4,
+    seed: _SEED = 0,
+    image_size: _SIZE = 64,
+    band: _BANDS = None,
+    do: Annotated[
+        list[str] | None, typer.Option("--do", help="NAME=VALUE: set a property (repeat).")
+    ] = None,
+    shift: Annotated[
+        list[str] | None, typer.Option("--shift", help="NAME=DELTA: add to a property (repeat).")
+    ] = None,
+    json_out: _JSON = False,
+    plot: _PLOT = None,
 ) -> None:
     """Exact ground-truth counterfactuals of simulated galaxies, with physics scores.
 
@@ -144,22 +183,37 @@ def counterfactual(
     s_f = violation_score(batch.physics_inputs())
     s_cf = violation_score(cf.physics_inputs())
     if json_out:
-        typer.echo(json.dumps({
-            "units": _units(), "interventions": {k: np.atleast_1d(v).tolist()
-                                                 for k, v in interventions.items()},
-            "factual": _rows(batch), "counterfactual": _rows(cf),
-            "violation_score": {"factual": s_f.tolist(), "counterfactual": s_cf.tolist()},
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "units": _units(),
+                    "interventions": {
+                        k: np.atleast_1d(v).tolist() for k, v in interventions.items()
+                    },
+                    "factual": _rows(batch),
+                    "counterfactual": _rows(cf),
+                    "violation_score": {"factual": s_f.tolist(), "counterfactual": s_cf.tolist()},
+                },
+                indent=2,
+            )
+        )
     else:
         _table(batch, "factual")
         _table(cf, "counterfactual (same exogenous noise)")
-        typer.echo("physics violation score [dex]: factual " + ", ".join(f"{v:.3g}" for v in s_f)
-                   + " | counterfactual " + ", ".join(f"{v:.3g}" for v in s_cf))
+        typer.echo(
+            "physics violation score [dex]: factual "
+            + ", ".join(f"{v:.3g}" for v in s_f)
+            + " | counterfactual "
+            + ", ".join(f"{v:.3g}" for v in s_cf)
+        )
     if plot is not None:
         from acie.galaxy.plots import counterfactual_figure
 
-        label = ", ".join(do or []) + (", " if do and shift else "") + ", ".join(
-            f"shift {s}" for s in shift or [])
+        label = (
+            ", ".join(do or [])
+            + (", " if do and shift else "")
+            + ", ".join(f"shift {s}" for s in shift or [])
+        )
         _save(counterfactual_figure(batch, cf, max_galaxies=n, label=label), plot)
         typer.echo(f"wrote {plot}", err=True)
 
@@ -167,9 +221,16 @@ def counterfactual(
 @app.command()
 def dataset(
     out: Annotated[Path, typer.Option("--out", help="Output HDF5 file.")],
-    n: _N = 10_000, seed: _SEED = 0, image_size: _SIZE = 64, band: _BANDS = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Galaxies per block.")] = 1000,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
+    n: _N = 10_000,
+    seed: _SEED = 0,
+    image_size: _SIZE = 64,
+    band: _BANDS = None,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Galaxies per block.")
+    ] = 1000,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
+    ] = True,
     json_out: _JSON = False,
 ) -> None:
     """Write a seeded dataset of simulated galaxies to compact HDF5 (float16 images, gzip)."""
@@ -181,12 +242,20 @@ def dataset(
     t0 = time.perf_counter()
     path = write_dataset(out, sim, n, seed=seed, chunk_size=chunk_size, progress=progress)
     dt = time.perf_counter() - t0
-    info = {"path": str(path), "n": n, "seed": seed, "bands": list(sim.bands),
-            "image_size_pixels": image_size, "pixel_scale_arcsec": sim.pixel_scale,
-            "image_unit": "nanomaggy / pixel", "file_size_bytes": path.stat().st_size,
-            "seconds": round(dt, 3)}
+    info = {
+        "path": str(path),
+        "n": n,
+        "seed": seed,
+        "bands": list(sim.bands),
+        "image_size_pixels": image_size,
+        "pixel_scale_arcsec": sim.pixel_scale,
+        "image_unit": "nanomaggy / pixel",
+        "file_size_bytes": path.stat().st_size,
+        "seconds": round(dt, 3),
+    }
     if json_out:
         typer.echo(json.dumps(info, indent=2))
     else:
-        typer.echo(f"wrote {n} galaxies to {path} ({info['file_size_bytes'] / 1e6:.1f} MB) "
-                   f"in {dt:.1f} s")
+        typer.echo(
+            f"wrote {n} galaxies to {path} ({info['file_size_bytes'] / 1e6:.1f} MB) in {dt:.1f} s"
+        )

@@ -16,7 +16,10 @@ import typer
 
 from acie.errors import ConflictError, InputValidationError
 
-app = typer.Typer(help="Paillier key pairs and AES-GCM keys for blind inference and telemetry.", no_args_is_help=True)
+app = typer.Typer(
+    help="Paillier key pairs and AES-GCM keys for blind inference and telemetry.",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
@@ -34,9 +37,15 @@ def _refuse_overwrite(paths: list[Path], force: bool) -> None:
 
 @app.command()
 def paillier(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the key files (created if missing).")] = Path("."),
-    name: Annotated[str, typer.Option(help="File name stem: NAME.key.json (private), NAME.pub.json.")] = "paillier",
-    bits: Annotated[int, typer.Option(help="Bit length of the modulus n (2048 or more for real use).")] = 2048,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the key files (created if missing).")
+    ] = Path("."),
+    name: Annotated[
+        str, typer.Option(help="File name stem: NAME.key.json (private), NAME.pub.json.")
+    ] = "paillier",
+    bits: Annotated[
+        int, typer.Option(help="Bit length of the modulus n (2048 or more for real use).")
+    ] = 2048,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -53,15 +62,25 @@ def paillier(
     seconds = time.perf_counter() - t0
     private_key.save(priv)
     public_key.save(pub)
-    _emit({"private_key": str(priv), "public_key": str(pub), "bits": public_key.bits,
-           "fingerprint": public_key.fingerprint, "seconds": seconds}, as_json,
-          f"Paillier {public_key.bits}-bit key pair {public_key.fingerprint[:16]}…\n"
-          f"  private: {priv} (mode 0600; keep it secret)\n  public:  {pub}")
+    _emit(
+        {
+            "private_key": str(priv),
+            "public_key": str(pub),
+            "bits": public_key.bits,
+            "fingerprint": public_key.fingerprint,
+            "seconds": seconds,
+        },
+        as_json,
+        f"Paillier {public_key.bits}-bit key pair {public_key.fingerprint[:16]}…\n"
+        f"  private: {priv} (mode 0600; keep it secret)\n  public:  {pub}",
+    )
 
 
 @app.command("export-public")
 def export_public(
-    private_key: Annotated[Path, typer.Argument(help="Private key file from `acie keys paillier`.")],
+    private_key: Annotated[
+        Path, typer.Argument(help="Private key file from `acie keys paillier`.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Public key file to write.")],
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -72,15 +91,23 @@ def export_public(
     _refuse_overwrite([out], force)
     key = PaillierPrivateKey.load(private_key)
     key.public_key.save(out)
-    _emit({"public_key": str(out), "bits": key.public_key.bits, "fingerprint": key.fingerprint}, as_json,
-          f"public key {key.fingerprint[:16]}… written to {out}")
+    _emit(
+        {"public_key": str(out), "bits": key.public_key.bits, "fingerprint": key.fingerprint},
+        as_json,
+        f"public key {key.fingerprint[:16]}… written to {out}",
+    )
 
 
 @app.command()
 def aes(
-    key_id: Annotated[str | None, typer.Option("--key-id", help="Key id (default: fingerprint of the key).")] = None,
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="Key id (default: fingerprint of the key).")
+    ] = None,
     bits: Annotated[int, typer.Option(help="AES key size: 128, 192 or 256.")] = 256,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the key spec here (mode 0600) instead of printing it.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the key spec here (mode 0600) instead of printing it."),
+    ] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -131,5 +158,8 @@ def inspect(
         key = PaillierPublicKey.from_dict(data)
         kind = "public"
     mode = oct(path.stat().st_mode & 0o777)
-    _emit({"kind": kind, "bits": key.bits, "fingerprint": key.fingerprint, "mode": mode}, as_json,
-          f"{kind} Paillier key, {key.bits} bits, fingerprint {key.fingerprint}, mode {mode}")
+    _emit(
+        {"kind": kind, "bits": key.bits, "fingerprint": key.fingerprint, "mode": mode},
+        as_json,
+        f"{kind} Paillier key, {key.bits} bits, fingerprint {key.fingerprint}, mode {mode}",
+    )

@@ -11,8 +11,9 @@ import typer
 
 from acie.errors import InputValidationError, expected_got
 
-app = typer.Typer(help="Deep SCM: train, generate counterfactual galaxy images, evaluate.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Deep SCM: train, generate counterfactual galaxy images, evaluate.", no_args_is_help=True
+)
 
 
 def _parse_sets(sets: list[str]) -> dict[str, float]:
@@ -38,10 +39,12 @@ def train(
     learning_rate: float = typer.Option(2e-3, "--lr"),
     width: int = typer.Option(16, "--width", min=1, help="Base channel width of the networks."),
     latent_dim: int = typer.Option(16, "--latent-dim", min=1),
-    mechanism: str = typer.Option("gaussian", "--mechanism",
-                                  help="Property mechanisms: gaussian | sinh-arcsinh."),
-    physics_weight: float = typer.Option(1.0, "--physics-weight", min=0.0,
-                                         help="Weight of the physics penalty (0 = off)."),
+    mechanism: str = typer.Option(
+        "gaussian", "--mechanism", help="Property mechanisms: gaussian | sinh-arcsinh."
+    ),
+    physics_weight: float = typer.Option(
+        1.0, "--physics-weight", min=0.0, help="Weight of the physics penalty (0 = off)."
+    ),
     image_size: int = typer.Option(64, "--image-size", help="Image side [pixels]."),
     bands: str = typer.Option("gri", "--bands", help="Bands, e.g. gri or r."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
@@ -55,39 +58,79 @@ def train(
     from acie.deepscm.training import train as run_train
     from acie.physics.constraints import penalty
 
-    images, values, sim_cfg = simulate_training_set(n_train, seed=seed, image_size=image_size,
-                                                    bands=tuple(bands), progress=progress)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                      seed=seed, latent_dim=latent_dim, width=width, mechanism=mechanism,
-                      physics_weight=physics_weight, device=device, threads=threads,
-                      progress=progress,
-                      keep_epoch_checkpoints=keep_epochs)
-    command = "acie model " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) \
-        if "train" in sys.argv else "acie model train (API)"
-    result = run_train(images=images, properties=values, parents=model_parents(),
-                       positive=POSITIVE, out_dir=out, config=cfg,
-                       physics_penalty=penalty if physics_weight > 0 else None,
-                       metadata={"command": command, "simulator": sim_cfg, "data_seed": seed,
-                                 "data": "GalaxySimulator.sample chunks of 500 seeded seed + k"})
+    images, values, sim_cfg = simulate_training_set(
+        n_train, seed=seed, image_size=image_size, bands=tuple(bands), progress=progress
+    )
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        latent_dim=latent_dim,
+        width=width,
+        mechanism=mechanism,
+        physics_weight=physics_weight,
+        device=device,
+        threads=threads,
+        progress=progress,
+        keep_epoch_checkpoints=keep_epochs,
+    )
+    command = (
+        "acie model " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train") :])
+        if "train" in sys.argv
+        else "acie model train (API)"
+    )
+    result = run_train(
+        images=images,
+        properties=values,
+        parents=model_parents(),
+        positive=POSITIVE,
+        out_dir=out,
+        config=cfg,
+        physics_penalty=penalty if physics_weight > 0 else None,
+        metadata={
+            "command": command,
+            "simulator": sim_cfg,
+            "data_seed": seed,
+            "data": "GalaxySimulator.sample chunks of 500 seeded seed + k",
+        },
+    )
     last = result.history[-1]
-    typer.echo(json.dumps({
-        "checkpoint": str(result.checkpoint), "model_version": result.model_version,
-        "device": result.device, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
-        "final_train_loss_nats_per_galaxy": round(last["train_loss"], 2),
-        "final_validation_loss_nats_per_galaxy": round(last.get("val_loss", float("nan")), 2),
-    }, indent=2))
+    typer.echo(
+        json.dumps(
+            {
+                "checkpoint": str(result.checkpoint),
+                "model_version": result.model_version,
+                "device": result.device,
+                "seconds_per_epoch": round(result.seconds_per_epoch, 2),
+                "final_train_loss_nats_per_galaxy": round(last["train_loss"], 2),
+                "final_validation_loss_nats_per_galaxy": round(
+                    last.get("val_loss", float("nan")), 2
+                ),
+            },
+            indent=2,
+        )
+    )
 
 
 @app.command()
 def counterfactual(
-    set_: list[str] = typer.Option(..., "--set", help="Intervention NAME=VALUE (units of "
-                                   "acie.galaxy.properties, log nodes in dex); repeatable."),
+    set_: list[str] = typer.Option(
+        ...,
+        "--set",
+        help="Intervention NAME=VALUE (units of "
+        "acie.galaxy.properties, log nodes in dex); repeatable.",
+    ),
     model: Path | None = typer.Option(None, "--model", help="Checkpoint (default: shipped model)."),
-    images: Path | None = typer.Option(None, "--images", help=".npy file (n, C, H, W) [nanomaggies/pixel]."),
+    images: Path | None = typer.Option(
+        None, "--images", help=".npy file (n, C, H, W) [nanomaggies/pixel]."
+    ),
     simulate: int = typer.Option(4, "--simulate", min=1, help="Else simulate this many galaxies."),
     seed: int = typer.Option(7, "--seed"),
     out: Path | None = typer.Option(None, "--out", help="Write images and properties (.npz)."),
-    plot: Path | None = typer.Option(None, "--plot", help="Write a factual/counterfactual grid (PNG/PDF)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Write a factual/counterfactual grid (PNG/PDF)."
+    ),
     physics_tolerance: float | None = typer.Option(None, "--physics-tolerance"),
     physics_steps: int | None = typer.Option(None, "--physics-steps"),
     watermark: bool = typer.Option(True, "--watermark/--no-watermark"),
@@ -98,8 +141,11 @@ def counterfactual(
 
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
 
-    engine = (CounterfactualEngine.from_checkpoint(model, device=device) if model
-              else load_default_model(device=device))
+    engine = (
+        CounterfactualEngine.from_checkpoint(model, device=device)
+        if model
+        else load_default_model(device=device)
+    )
     if images is not None:
         x = np.load(images)
     else:
@@ -108,37 +154,59 @@ def counterfactual(
         c, h, _ = engine.image_shape
         bands = tuple(engine.metadata.get("simulator", {}).get("bands", ("g", "r", "i")))[:c]
         x = GalaxySimulator(image_size=h, bands=bands).sample(simulate, seed=seed).images
-    r = engine.counterfactual(x, _parse_sets(set_), physics_tolerance=physics_tolerance,
-                              physics_steps=physics_steps, watermark=watermark)
+    r = engine.counterfactual(
+        x,
+        _parse_sets(set_),
+        physics_tolerance=physics_tolerance,
+        physics_steps=physics_steps,
+        watermark=watermark,
+    )
     if out is not None:
         from acie.deepscm.reporting import save_npz_atomic
 
-        save_npz_atomic(out, images=r.images, factual_images=np.asarray(x, np.float32),
-                        **{f"factual_{k}": v for k, v in r.factual_properties.items()},
-                        **{f"counterfactual_{k}": v for k, v in r.counterfactual_properties.items()},
-                        violation_score=r.violation_score, confidence=r.confidence)
+        save_npz_atomic(
+            out,
+            images=r.images,
+            factual_images=np.asarray(x, np.float32),
+            **{f"factual_{k}": v for k, v in r.factual_properties.items()},
+            **{f"counterfactual_{k}": v for k, v in r.counterfactual_properties.items()},
+            violation_score=r.violation_score,
+            confidence=r.confidence,
+        )
     if plot is not None:
         from acie.deepscm.reporting import plot_pairs
 
         plot_pairs(plot, np.asarray(x), r.images, title=", ".join(set_))
     from acie.galaxy.properties import UNITS
 
-    typer.echo(json.dumps({
-        "model_version": r.model_version, "n": int(np.shape(r.images)[0]),
-        "latency_ms": round(r.latency_ms, 2), "watermarked": r.watermarked,
-        "units": {k: UNITS[k] or "dimensionless" for k in r.factual_properties},
-        "factual_properties": {k: np.round(v, 4).tolist() for k, v in r.factual_properties.items()},
-        "counterfactual_properties": {k: np.round(v, 4).tolist()
-                                      for k, v in r.counterfactual_properties.items()},
-        "violation_score_dex": np.round(r.violation_score, 4).tolist(),
-        "confidence": np.round(r.confidence, 4).tolist(),
-        "projected": r.projected.tolist(),
-    }, indent=2))
+    typer.echo(
+        json.dumps(
+            {
+                "model_version": r.model_version,
+                "n": int(np.shape(r.images)[0]),
+                "latency_ms": round(r.latency_ms, 2),
+                "watermarked": r.watermarked,
+                "units": {k: UNITS[k] or "dimensionless" for k in r.factual_properties},
+                "factual_properties": {
+                    k: np.round(v, 4).tolist() for k, v in r.factual_properties.items()
+                },
+                "counterfactual_properties": {
+                    k: np.round(v, 4).tolist() for k, v in r.counterfactual_properties.items()
+                },
+                "violation_score_dex": np.round(r.violation_score, 4).tolist(),
+                "confidence": np.round(r.confidence, 4).tolist(),
+                "projected": r.projected.tolist(),
+            },
+            indent=2,
+        )
+    )
 
 
 @app.command()
 def evaluate(
-    report: Path = typer.Option(..., "--report", help="Directory for metrics.json, REPORT.md, plots."),
+    report: Path = typer.Option(
+        ..., "--report", help="Directory for metrics.json, REPORT.md, plots."
+    ),
     model: Path | None = typer.Option(None, "--model", help="Checkpoint (default: shipped model)."),
     n: int = typer.Option(200, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
@@ -150,12 +218,23 @@ def evaluate(
     from acie.deepscm.reporting import write_report
     from acie.galaxy.simulator import GalaxySimulator
 
-    engine = (CounterfactualEngine.from_checkpoint(model, device=device) if model
-              else load_default_model(device=device))
+    engine = (
+        CounterfactualEngine.from_checkpoint(model, device=device)
+        if model
+        else load_default_model(device=device)
+    )
     c, h, _ = engine.image_shape
     sim_cfg = dict(engine.metadata.get("simulator", {}))
     sim = GalaxySimulator(image_size=h, bands=tuple(sim_cfg.get("bands", ("g", "r", "i")))[:c])
     result = run_eval(engine, sim, n=n, seed=seed)
     paths = write_report(result, report)
-    typer.echo(json.dumps({"report": str(report), "files": [str(p) for p in paths],
-                           "model_version": result.model_version}, indent=2))
+    typer.echo(
+        json.dumps(
+            {
+                "report": str(report),
+                "files": [str(p) for p in paths],
+                "model_version": result.model_version,
+            },
+            indent=2,
+        )
+    )

@@ -9,18 +9,33 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Experiment-operations telemetry: validate, collect, analyze, serve reports.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Experiment-operations telemetry: validate, collect, analyze, serve reports.",
+    no_args_is_help=True,
+)
 
-FilesArg = typer.Argument(..., help="Telemetry JSONL files (plain, gzip or AES-GCM per line).",
-                          exists=True, dir_okay=False, readable=True)
-KeyOpt = typer.Option(None, "--key", envvar="TELEMETRY_KEY", show_envvar=True,
-                      help="Base64 AES-GCM keyring for encrypted files ('kid:b64,…').")
+FilesArg = typer.Argument(
+    ...,
+    help="Telemetry JSONL files (plain, gzip or AES-GCM per line).",
+    exists=True,
+    dir_okay=False,
+    readable=True,
+)
+KeyOpt = typer.Option(
+    None,
+    "--key",
+    envvar="TELEMETRY_KEY",
+    show_envvar=True,
+    help="Base64 AES-GCM keyring for encrypted files ('kid:b64,…').",
+)
 
 
 @app.command()
-def validate(files: list[Path] = FilesArg, key: str | None = KeyOpt,
-             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def validate(
+    files: list[Path] = FilesArg,
+    key: str | None = KeyOpt,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Check every line against the telemetry contract; list each bad line by number and reason.
 
     Exits 1 when any line is bad.
@@ -32,9 +47,15 @@ def validate(files: list[Path] = FilesArg, key: str | None = KeyOpt,
     for f in files:
         read = read_files([f], key=key)
         bad_total += len(read.bad) + read.skipped.get("truncated", 0)
-        out.append({"file": str(f), "lines": read.lines, "valid": len(read.records),
-                    "bad": [{"line": b.number, "reason": b.reason} for b in read.bad],
-                    "truncated_tail": bool(read.skipped.get("truncated"))})
+        out.append(
+            {
+                "file": str(f),
+                "lines": read.lines,
+                "valid": len(read.records),
+                "bad": [{"line": b.number, "reason": b.reason} for b in read.bad],
+                "truncated_tail": bool(read.skipped.get("truncated")),
+            }
+        )
     if as_json:
         typer.echo(json.dumps(out, indent=2))
     else:
@@ -48,12 +69,18 @@ def validate(files: list[Path] = FilesArg, key: str | None = KeyOpt,
 
 
 @app.command()
-def collect(files: list[Path] = FilesArg, key: str | None = KeyOpt,
-            gate: bool = typer.Option(False, "--gate", help="Exit 1 if any experiment grades FAIL."),
-            as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-            now: datetime | None = typer.Option(None, help="Time λ_effective decays to (default: newest record)."),
-            half_life_days: float = typer.Option(30.0, help="Half-life of λ_effective, days (λ_ASDPI = ln2 / half-life)."),
-            ) -> None:
+def collect(
+    files: list[Path] = FilesArg,
+    key: str | None = KeyOpt,
+    gate: bool = typer.Option(False, "--gate", help="Exit 1 if any experiment grades FAIL."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    now: datetime | None = typer.Option(
+        None, help="Time λ_effective decays to (default: newest record)."
+    ),
+    half_life_days: float = typer.Option(
+        30.0, help="Half-life of λ_effective, days (λ_ASDPI = ln2 / half-life)."
+    ),
+) -> None:
     """Medians, FTI grade and λ_effective per experiment (definitions: docs/ops.md)."""
     from acie.errors import InputValidationError
     from acie.ops.report import collect_files, render_text, report_json
@@ -71,12 +98,16 @@ def collect(files: list[Path] = FilesArg, key: str | None = KeyOpt,
 
 
 @app.command()
-def analyze(files: list[Path] = FilesArg, key: str | None = KeyOpt,
-            out: Path = typer.Option(Path("ops-analysis"), help="Folder for report.md, effects.json, effects.png."),
-            method: str = typer.Option("auto", help="auto | pc | ols"),
-            alpha: float = typer.Option(0.01, help="PC significance level."),
-            seed: int = typer.Option(0, help="Seed of the estimators."),
-            ) -> None:
+def analyze(
+    files: list[Path] = FilesArg,
+    key: str | None = KeyOpt,
+    out: Path = typer.Option(
+        Path("ops-analysis"), help="Folder for report.md, effects.json, effects.png."
+    ),
+    method: str = typer.Option("auto", help="auto | pc | ols"),
+    alpha: float = typer.Option(0.01, help="PC significance level."),
+    seed: int = typer.Option(0, help="Seed of the estimators."),
+) -> None:
     """Which interventions changed cost or latency: PC discovery + effect estimates (OLS fallback)."""
     from acie.ops.analysis import analyze_interventions, plot_analysis
     from acie.ops.report import read_files
@@ -93,20 +124,28 @@ def analyze(files: list[Path] = FilesArg, key: str | None = KeyOpt,
 
 
 @app.command()
-def simulate(out: Path = typer.Option(..., help="Telemetry file to write."),
-             n: int = typer.Option(240, min=1), seed: int = typer.Option(0),
-             rollout: bool = typer.Option(False, help="Switch knobs on at fixed steps instead of randomising."),
-             gzip_: bool = typer.Option(False, "--gzip", help="Write gzip members."),
-             encrypt: bool = typer.Option(False, help="Encrypt each line with TELEMETRY_KEY."),
-             ) -> None:
+def simulate(
+    out: Path = typer.Option(..., help="Telemetry file to write."),
+    n: int = typer.Option(240, min=1),
+    seed: int = typer.Option(0),
+    rollout: bool = typer.Option(
+        False, help="Switch knobs on at fixed steps instead of randomising."
+    ),
+    gzip_: bool = typer.Option(False, "--gzip", help="Write gzip members."),
+    encrypt: bool = typer.Option(False, help="Encrypt each line with TELEMETRY_KEY."),
+) -> None:
     """Write synthetic telemetry with planted effects (cache: −20 ms; bigger instance: +5 USD)."""
     from acie.ops.cipher import codec_for
     from acie.ops.emitter import TelemetryEmitter
     from acie.ops.simulate import simulate_telemetry
 
-    records = simulate_telemetry(n=n, seed=seed, randomise=not rollout,
-                                 cache_on_step=n // 3 if rollout else None,
-                                 big_on_step=2 * n // 3 if rollout else None)
+    records = simulate_telemetry(
+        n=n,
+        seed=seed,
+        randomise=not rollout,
+        cache_on_step=n // 3 if rollout else None,
+        big_on_step=2 * n // 3 if rollout else None,
+    )
     codec = codec_for(out, required=True) if encrypt else None
     with TelemetryEmitter(out, compress=gzip_, codec=codec) as em:
         for r in records:
@@ -115,11 +154,16 @@ def simulate(out: Path = typer.Option(..., help="Telemetry file to write."),
 
 
 @app.command()
-def serve(files: list[Path] = FilesArg, key: str | None = KeyOpt,
-          host: str = typer.Option("127.0.0.1"), port: int = typer.Option(9108),
-          interval: float | None = typer.Option(None, help="Refresh interval, s (default OPS_REFRESH_INTERVAL_S)."),
-          access_log: bool = typer.Option(False, help="Log every request."),
-          ) -> None:
+def serve(
+    files: list[Path] = FilesArg,
+    key: str | None = KeyOpt,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(9108),
+    interval: float | None = typer.Option(
+        None, help="Refresh interval, s (default OPS_REFRESH_INTERVAL_S)."
+    ),
+    access_log: bool = typer.Option(False, help="Log every request."),
+) -> None:
     """Serve /report, /metrics and /health from a cache refreshed in the background."""
     import uvicorn
 

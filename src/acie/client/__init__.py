@@ -18,5 +18,11 @@ from acie.client.rest import RestClient
 from acie.client.results import CounterfactualAnswer, error_for
 from acie.client.retry import RETRYABLE, RetryPolicy
 
-__all__ = ["RETRYABLE", "CounterfactualAnswer", "GrpcClient", "RestClient", "RetryPolicy",
-           "error_for"]
+__all__ = [
+    "RETRYABLE",
+    "CounterfactualAnswer",
+    "GrpcClient",
+    "RestClient",
+    "RetryPolicy",
+    "error_for",
+]

@@ -20,13 +20,18 @@ def _answer(resp: Any) -> CounterfactualAnswer:
 
     t = resp.counterfactual
     return CounterfactualAnswer(
-        request_id=resp.request_id, images=decode_tensor(t.shape, t.dtype, t.data),
-        confidence=np.asarray(resp.confidence), violation_score=np.asarray(resp.violation_score),
-        latency_ms=resp.latency_ms, model_version=resp.model_version,
+        request_id=resp.request_id,
+        images=decode_tensor(t.shape, t.dtype, t.data),
+        confidence=np.asarray(resp.confidence),
+        violation_score=np.asarray(resp.violation_score),
+        latency_ms=resp.latency_ms,
+        model_version=resp.model_version,
         factual_properties={k: np.asarray([v]) for k, v in resp.factual_properties_mean.items()},
-        counterfactual_properties={k: np.asarray([v]) for k, v in
-                                   resp.counterfactual_properties_mean.items()},
-        trace_id=resp.trace_id or None)
+        counterfactual_properties={
+            k: np.asarray([v]) for k, v in resp.counterfactual_properties_mean.items()
+        },
+        trace_id=resp.trace_id or None,
+    )
 
 
 class GrpcClient:
@@ -48,9 +53,17 @@ class GrpcClient:
         Retries of RESOURCE_EXHAUSTED and UNAVAILABLE.
     """
 
-    def __init__(self, target: str, *, token: str, root_certificates: bytes | None = None,
-                 client_certificate: bytes | None = None, client_key: bytes | None = None,
-                 timeout_s: float = 30.0, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str,
+        root_certificates: bytes | None = None,
+        client_certificate: bytes | None = None,
+        client_key: bytes | None = None,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         from acie.serve._proto import inference_pb2 as pb
         from acie.serve._proto import inference_pb2_grpc as pb_grpc
 
@@ -61,9 +74,11 @@ class GrpcClient:
         self.attempts = 0
         self._metadata = (("authorization", f"Bearer {token}"),)
         if root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates,
-                                                 private_key=client_key,
-                                                 certificate_chain=client_certificate)
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=root_certificates,
+                private_key=client_key,
+                certificate_chain=client_certificate,
+            )
             self._channel = grpc.secure_channel(target, creds)
         else:
             self._channel = grpc.insecure_channel(target)
@@ -71,58 +86,82 @@ class GrpcClient:
 
     def _raise(self, exc: grpc.RpcError) -> None:
         trailing = dict(exc.trailing_metadata() or ())
-        raise error_for(exc.code().name, exc.details() or "",
-                        trace_id=trailing.get("x-trace-id")) from None
+        raise error_for(
+            exc.code().name, exc.details() or "", trace_id=trailing.get("x-trace-id")
+        ) from None
 
-    def _request(self, observation: np.ndarray, interventions: Mapping[str, float],
-                 request_id: str | None, physics_tolerance: float | None,
-                 physics_steps: int | None) -> Any:
+    def _request(
+        self,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        request_id: str | None,
+        physics_tolerance: float | None,
+        physics_steps: int | None,
+    ) -> Any:
         pb = self._pb
         obs = np.ascontiguousarray(observation, dtype="<f4")
         req = pb.CounterfactualRequest(
             request_id=request_id or uuid.uuid4().hex,
             observation=pb.Tensor(shape=list(obs.shape), dtype="float32", data=obs.tobytes()),
-            interventions={k: float(v) for k, v in interventions.items()})
+            interventions={k: float(v) for k, v in interventions.items()},
+        )
         if physics_tolerance is not None:
             req.physics_tolerance = physics_tolerance
         if physics_steps is not None:
             req.physics_steps = physics_steps
         return req
 
-    def counterfactual(self, observation: np.ndarray, interventions: Mapping[str, float], *,
-                       request_id: str | None = None, physics_tolerance: float | None = None,
-                       physics_steps: int | None = None) -> CounterfactualAnswer:
+    def counterfactual(
+        self,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        *,
+        request_id: str | None = None,
+        physics_tolerance: float | None = None,
+        physics_steps: int | None = None,
+    ) -> CounterfactualAnswer:
         """One counterfactual call (retried on RESOURCE_EXHAUSTED and UNAVAILABLE)."""
-        req = self._request(observation, interventions, request_id, physics_tolerance,
-                            physics_steps)
+        req = self._request(
+            observation, interventions, request_id, physics_tolerance, physics_steps
+        )
         self.attempts = 0
 
         def once() -> Any:
             self.attempts += 1
             try:
-                return self._stub.CounterfactualInference(req, metadata=self._metadata,
-                                                          timeout=self.timeout_s)
+                return self._stub.CounterfactualInference(
+                    req, metadata=self._metadata, timeout=self.timeout_s
+                )
             except grpc.RpcError as exc:
                 self._raise(exc)
 
         return _answer(self.retry.call(once))
 
-    def stream(self, requests: Iterable[Mapping[str, Any]]) -> Iterator[CounterfactualAnswer |
-                                                                       BaseException]:
+    def stream(
+        self, requests: Iterable[Mapping[str, Any]]
+    ) -> Iterator[CounterfactualAnswer | BaseException]:
         """Send many requests on one stream; yields answers (or per-request errors) as they
         complete, in completion order. Each request is a mapping with ``observation``,
         ``interventions`` and optionally ``request_id``, ``physics_tolerance``,
         ``physics_steps``. Not retried (a stream is not idempotent as a whole).
         """
-        reqs = (self._request(r["observation"], r.get("interventions", {}), r.get("request_id"),
-                              r.get("physics_tolerance"), r.get("physics_steps"))
-                for r in requests)
+        reqs = (
+            self._request(
+                r["observation"],
+                r.get("interventions", {}),
+                r.get("request_id"),
+                r.get("physics_tolerance"),
+                r.get("physics_steps"),
+            )
+            for r in requests
+        )
         try:
             for resp in self._stub.StreamInference(reqs, metadata=self._metadata):
                 if resp.status.code:
                     code = grpc.StatusCode.__members__
-                    name = next((n for n, c in code.items() if c.value[0] == resp.status.code),
-                                "UNKNOWN")
+                    name = next(
+                        (n for n, c in code.items() if c.value[0] == resp.status.code), "UNKNOWN"
+                    )
                     err = error_for(name, resp.status.message, trace_id=resp.trace_id or None)
                     err.request_id = resp.request_id  # type: ignore[attr-defined]
                     yield err
@@ -137,9 +176,12 @@ class GrpcClient:
             r = self._stub.HealthCheck(self._pb.HealthCheckRequest(), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             self._raise(exc)
-        return {"status": self._pb.HealthCheckResponse.ServingStatus.Name(r.status),
-                "gpu_count": r.gpu_count, "model_version": r.model_version,
-                "queue_depth": r.queue_depth}
+        return {
+            "status": self._pb.HealthCheckResponse.ServingStatus.Name(r.status),
+            "gpu_count": r.gpu_count,
+            "model_version": r.model_version,
+            "queue_depth": r.queue_depth,
+        }
 
     def close(self) -> None:
         self._channel.close()

@@ -28,13 +28,18 @@ def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
 
     t = body["counterfactual"]
     return CounterfactualAnswer(
-        request_id=body["request_id"], images=decode_b64(t["shape"], t["dtype"], t["data"]),
-        confidence=np.asarray(body["confidence"]), violation_score=np.asarray(body["violation_score"]),
-        latency_ms=float(body["latency_ms"]), model_version=body["model_version"],
+        request_id=body["request_id"],
+        images=decode_b64(t["shape"], t["dtype"], t["data"]),
+        confidence=np.asarray(body["confidence"]),
+        violation_score=np.asarray(body["violation_score"]),
+        latency_ms=float(body["latency_ms"]),
+        model_version=body["model_version"],
         factual_properties={k: np.asarray(v) for k, v in body["factual_properties"].items()},
-        counterfactual_properties={k: np.asarray(v) for k, v in
-                                   body["counterfactual_properties"].items()},
-        trace_id=body.get("trace_id"))
+        counterfactual_properties={
+            k: np.asarray(v) for k, v in body["counterfactual_properties"].items()
+        },
+        trace_id=body.get("trace_id"),
+    )
 
 
 class RestClient:
@@ -62,16 +67,27 @@ class RestClient:
     ...     ans.images.shape, ans.confidence
     """
 
-    def __init__(self, base_url: str, *, token: str, timeout_s: float = 30.0,
-                 retry: RetryPolicy | None = None, verify: bool | str = True,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.retry = retry or RetryPolicy()
         self.attempts = 0
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, verify=verify,
-                                  transport=transport,
-                                  headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            verify=verify,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
     def _once(self, method: str, path: str, **kw: Any) -> Any:
@@ -79,11 +95,13 @@ class RestClient:
         try:
             r = self._http.request(method, path, **kw)
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise BackendUnavailableError(f"UNAVAILABLE: {self.base_url} is not reachable: "
-                                          f"{exc}") from exc
+            raise BackendUnavailableError(
+                f"UNAVAILABLE: {self.base_url} is not reachable: {exc}"
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise TimeoutError(f"DEADLINE_EXCEEDED: no answer from {self.base_url}{path} "
-                               f"within the client timeout") from exc
+            raise TimeoutError(
+                f"DEADLINE_EXCEEDED: no answer from {self.base_url}{path} within the client timeout"
+            ) from exc
         if r.status_code < 400:
             return r.json()
         try:
@@ -93,9 +111,12 @@ class RestClient:
             code = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(r.status_code, "INTERNAL")
             message, trace = r.text[:500] or r.reason_phrase, r.headers.get("x-trace-id")
         retry_after = r.headers.get("retry-after")
-        error = error_for(code, message, trace_id=trace,
-                          retry_after_s=float(retry_after) if retry_after and
-                          retry_after.isdigit() else None)
+        error = error_for(
+            code,
+            message,
+            trace_id=trace,
+            retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
         if r.status_code == 413:  # too large: retrying cannot help
             error.retryable = False  # type: ignore[attr-defined]
         raise error
@@ -113,33 +134,54 @@ class RestClient:
         """Served models with their SHA-256 versions."""
         return self._call("GET", "/v1/models")["models"]
 
-    def _request(self, observation: np.ndarray, interventions: Mapping[str, float],
-                 request_id: str | None, physics_tolerance: float | None,
-                 physics_steps: int | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"request_id": request_id or uuid.uuid4().hex,
-                                "observation": _tensor(observation),
-                                "interventions": {k: float(v) for k, v in interventions.items()}}
+    def _request(
+        self,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        request_id: str | None,
+        physics_tolerance: float | None,
+        physics_steps: int | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "request_id": request_id or uuid.uuid4().hex,
+            "observation": _tensor(observation),
+            "interventions": {k: float(v) for k, v in interventions.items()},
+        }
         if physics_tolerance is not None:
             body["physics_tolerance"] = physics_tolerance
         if physics_steps is not None:
             body["physics_steps"] = physics_steps
         return body
 
-    def counterfactual(self, observation: np.ndarray, interventions: Mapping[str, float], *,
-                       request_id: str | None = None, physics_tolerance: float | None = None,
-                       physics_steps: int | None = None) -> CounterfactualAnswer:
+    def counterfactual(
+        self,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        *,
+        request_id: str | None = None,
+        physics_tolerance: float | None = None,
+        physics_steps: int | None = None,
+    ) -> CounterfactualAnswer:
         """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``."""
-        body = self._request(observation, interventions, request_id, physics_tolerance,
-                             physics_steps)
+        body = self._request(
+            observation, interventions, request_id, physics_tolerance, physics_steps
+        )
         return _answer(self._call("POST", "/v1/counterfactual", json=body))
 
-    def submit_job(self, observation: np.ndarray, interventions: Mapping[str, float], *,
-                   request_id: str | None = None, shared: bool = False,
-                   physics_tolerance: float | None = None,
-                   physics_steps: int | None = None) -> dict[str, Any]:
+    def submit_job(
+        self,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        *,
+        request_id: str | None = None,
+        shared: bool = False,
+        physics_tolerance: float | None = None,
+        physics_steps: int | None = None,
+    ) -> dict[str, Any]:
         """Queue a counterfactual job; returns the job (``job_id``, ``state`` …)."""
-        body = self._request(observation, interventions, request_id, physics_tolerance,
-                             physics_steps)
+        body = self._request(
+            observation, interventions, request_id, physics_tolerance, physics_steps
+        )
         body["shared"] = shared
         return self._call("POST", "/v1/jobs", json=body)
 
@@ -155,9 +197,12 @@ class RestClient:
         """Follow a job over the WebSocket: yields each state, then the final job view."""
         from websockets.sync.client import connect
 
-        ws_url = "ws" + self.base_url[len("http"):] + f"/v1/jobs/{job_id}/progress"
-        with connect(ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                     open_timeout=timeout_s) as ws:
+        ws_url = "ws" + self.base_url[len("http") :] + f"/v1/jobs/{job_id}/progress"
+        with connect(
+            ws_url,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            open_timeout=timeout_s,
+        ) as ws:
             while True:
                 msg = json.loads(ws.recv(timeout=timeout_s))
                 yield msg
@@ -174,8 +219,9 @@ class RestClient:
             raise error_for(err["code"], err["message"], trace_id=err.get("trace_id"))
         return _answer(final["result"])
 
-    def search(self, vector: Any, *, k: int = 10,
-               filter: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def search(
+        self, vector: Any, *, k: int = 10, filter: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """k nearest neighbours among the images of finished jobs you may read."""
         body: dict[str, Any] = {"vector": [float(v) for v in np.ravel(vector)], "k": k}
         if filter is not None:
@@ -186,8 +232,9 @@ class RestClient:
         """What the server's blind-inference layer computes (sizes, names, output scaler)."""
         return self._call("GET", "/v1/blind/layer")
 
-    def blind_infer(self, features: Any, *, private_key: Any,
-                    request_id: str | None = None) -> np.ndarray:
+    def blind_infer(
+        self, features: Any, *, private_key: Any, request_id: str | None = None
+    ) -> np.ndarray:
         """Blind inference: encrypt ``features`` here, let the server evaluate, decrypt here.
 
         Parameters
@@ -206,8 +253,10 @@ class RestClient:
         from acie.privacy.blind import BlindInferenceClient
 
         client = BlindInferenceClient(private_key=private_key)
-        body = {"request_id": request_id or uuid.uuid4().hex,
-                "encrypted_input": client.request(np.asarray(features, dtype=np.float64))}
+        body = {
+            "request_id": request_id or uuid.uuid4().hex,
+            "encrypted_input": client.request(np.asarray(features, dtype=np.float64)),
+        }
         resp = self._call("POST", "/v1/blind/infer", json=body)
         return client.decrypt(resp["encrypted_output"])
 

@@ -22,8 +22,9 @@ _BY_CODE: dict[str, type[errors.AcieError]] = {
 }
 
 
-def error_for(code: str, message: str, *, retry_after_s: float | None = None,
-              trace_id: str | None = None) -> BaseException:
+def error_for(
+    code: str, message: str, *, retry_after_s: float | None = None, trace_id: str | None = None
+) -> BaseException:
     """The exception a client raises for a server status ``code`` (gRPC code name).
 
     DEADLINE_EXCEEDED becomes :class:`TimeoutError`; unknown and INTERNAL codes become

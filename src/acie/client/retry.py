@@ -62,7 +62,8 @@ class RetryPolicy:
         if self.initial_backoff_s < 0 or self.max_backoff_s < self.initial_backoff_s:
             raise ConfigurationError(
                 "backoffs must satisfy 0 <= initial_backoff_s <= max_backoff_s; got "
-                f"{self.initial_backoff_s!r}, {self.max_backoff_s!r}")
+                f"{self.initial_backoff_s!r}, {self.max_backoff_s!r}"
+            )
         self._rng = random.Random(self.seed)
 
     def backoff(self, attempt: int, retry_after_s: float | None = None) -> float:
@@ -73,8 +74,12 @@ class RetryPolicy:
             wait = max(wait, min(float(retry_after_s), self.max_backoff_s))
         return wait
 
-    def call(self, fn: Callable[[], T], *, on_retry: Callable[[int, BaseException, float], None]
-             | None = None) -> T:
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        on_retry: Callable[[int, BaseException, float], None] | None = None,
+    ) -> T:
         """Call ``fn`` until it succeeds, fails with a final error, or attempts run out."""
         attempt = 1
         while True:

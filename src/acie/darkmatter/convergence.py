@@ -40,14 +40,20 @@ def truncate_q(table: FormFactorTable, q_max) -> FormFactorTable:
     qmax = float(as_positive(q_max, u.keV, "q_max"))
     keep = table.q_keV < qmax
     if keep.sum() < 2:
-        raise InputValidationError(expected_got("q_max", f"above two bin centres of the table ({table.q_keV[1]:g} keV)", qmax))
+        raise InputValidationError(
+            expected_got(
+                "q_max", f"above two bin centres of the table ({table.q_keV[1]:g} keV)", qmax
+            )
+        )
     return replace(table, q=table.q[keep], f2=table.f2[keep])
 
 
 def _total(table: FormFactorTable, masses: u.Quantity, mediator: str) -> np.ndarray:
     from acie.darkmatter.electron import total_rate
 
-    return np.atleast_1d(total_rate(table, masses, _SIGMA, mediator=mediator).to_value(1 / (u.kg * u.yr)))
+    return np.atleast_1d(
+        total_rate(table, masses, _SIGMA, mediator=mediator).to_value(1 / (u.kg * u.yr))
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,15 +84,27 @@ class RateComparison:
         rows = []
         for med in self.rates:
             for i, m in enumerate(self.mass.to_value(u.MeV)):
-                rows.append({"mediator": med, "mass_MeV": float(m),
-                             "rate_ours": float(self.rates[med]["ours"][i]),
-                             "rate_reference": float(self.rates[med]["reference"][i]),
-                             "ratio": float(self.ratio[med][i]), "ratio_same_q_range": float(self.ratio_cut[med][i])})
+                rows.append(
+                    {
+                        "mediator": med,
+                        "mass_MeV": float(m),
+                        "rate_ours": float(self.rates[med]["ours"][i]),
+                        "rate_reference": float(self.rates[med]["reference"][i]),
+                        "ratio": float(self.ratio[med][i]),
+                        "ratio_same_q_range": float(self.ratio_cut[med][i]),
+                    }
+                )
         return rows
 
 
-def compare_rates(ours: FormFactorTable, reference: FormFactorTable, masses, *,
-                  mediators=MEDIATORS, labels: tuple[str, str] = ("ACIE", "reference")) -> RateComparison:
+def compare_rates(
+    ours: FormFactorTable,
+    reference: FormFactorTable,
+    masses,
+    *,
+    mediators=MEDIATORS,
+    labels: tuple[str, str] = ("ACIE", "reference"),
+) -> RateComparison:
     """Total-rate ratio ``ours / reference`` versus mass, for each mediator.
 
     Parameters
@@ -106,7 +124,9 @@ def compare_rates(ours: FormFactorTable, reference: FormFactorTable, masses, *,
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio[key] = np.where(r_r > 0, r_o / r_r, np.nan)
             ratio_cut[key] = np.where(r_c > 0, r_o / r_c, np.nan)
-    return RateComparison(mass=m, rates=rates, ratio=ratio, ratio_cut=ratio_cut, q_max_keV=qmax, labels=labels)
+    return RateComparison(
+        mass=m, rates=rates, ratio=ratio, ratio_cut=ratio_cut, q_max_keV=qmax, labels=labels
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,25 +169,48 @@ class ConvergenceStudy:
         ref = self.reference()
         out = {}
         for p in self.points:
-            devs = [np.nanmax(np.abs(p.rates[k] / ref.rates[k] - 1)) for k in ref.rates if np.all(ref.rates[k] > 0)]
+            devs = [
+                np.nanmax(np.abs(p.rates[k] / ref.rates[k] - 1))
+                for k in ref.rates
+                if np.all(ref.rates[k] > 0)
+            ]
             out[p.label] = float(max(devs)) if devs else float("nan")
         return out
 
 
-def _point_from_table(label: str, table: FormFactorTable, masses: u.Quantity, mediators) -> ConvergencePoint:
+def _point_from_table(
+    label: str, table: FormFactorTable, masses: u.Quantity, mediators
+) -> ConvergencePoint:
     s = table.metadata.get("settings", {})
     km = s.get("kmesh", [1, 1, 1])
     cost = float(np.prod(km)) ** 2 * float(s.get("n_ao", 1)) ** 2
     rates = {str(med): _total(table, masses, med) for med in mediators}
-    return ConvergencePoint(label=label, settings=s, rates=rates, cost=cost,
-                            dft_gap_eV=float(s.get("dft_gap_eV", float("nan"))),
-                            seconds=float(sum(v for v in table.metadata.get("timings", {}).values()
-                                              if isinstance(v, int | float) and not isinstance(v, bool))))
+    return ConvergencePoint(
+        label=label,
+        settings=s,
+        rates=rates,
+        cost=cost,
+        dft_gap_eV=float(s.get("dft_gap_eV", float("nan"))),
+        seconds=float(
+            sum(
+                v
+                for v in table.metadata.get("timings", {}).values()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+        ),
+    )
 
 
-def convergence_study(material: str, masses, *, tables: dict[str, FormFactorTable] | None = None,
-                      settings: dict | None = None, mediators=MEDIATORS, workdir=None,
-                      progress: bool = False) -> ConvergenceStudy:
+def convergence_study(
+    material: str,
+    masses,
+    *,
+    tables: dict[str, FormFactorTable] | None = None,
+    settings: dict | None = None,
+    mediators=MEDIATORS,
+    workdir=None,
+    progress: bool = False,
+) -> ConvergenceStudy:
     """Rates for a series of form-factor settings.
 
     Parameters
@@ -191,7 +234,9 @@ def convergence_study(material: str, masses, *, tables: dict[str, FormFactorTabl
             wd = Path(workdir) / label if workdir is not None else None
             tables[label] = compute_form_factor(material, s, workdir=wd, progress=progress)
     if len(tables) < 2:
-        raise InputValidationError(expected_got("convergence study", "at least two settings", len(tables)))
+        raise InputValidationError(
+            expected_got("convergence study", "at least two settings", len(tables))
+        )
     points = [_point_from_table(lbl, t, m, mediators) for lbl, t in tables.items()]
     return ConvergenceStudy(material=material, mass=m, points=points)
 
@@ -213,10 +258,16 @@ def recommend_settings(study: ConvergenceStudy, *, rtol: float = 0.1) -> dict:
     ref = study.reference()
     ok = [p for p in study.points if dev[p.label] <= rtol]
     best = min(ok, key=lambda p: (p.cost, p.label))
-    return {"recommended": best.label,
-            "settings": {k: best.settings.get(k) for k in ("kmesh", "basis", "pseudo", "xc")},
-            "reference": ref.label, "rtol": rtol, "deviations": dev,
-            "costs": {p.label: p.cost for p in study.points},
-            "reason": (f"{best.label} is the cheapest setting whose rates at all masses and mediators lie within "
-                       f"{rtol:.0%} of {ref.label} (max deviation {dev[best.label]:.1%}); "
-                       f"{ref.label} itself is only the best setting studied")}
+    return {
+        "recommended": best.label,
+        "settings": {k: best.settings.get(k) for k in ("kmesh", "basis", "pseudo", "xc")},
+        "reference": ref.label,
+        "rtol": rtol,
+        "deviations": dev,
+        "costs": {p.label: p.cost for p in study.points},
+        "reason": (
+            f"{best.label} is the cheapest setting whose rates at all masses and mediators lie within "
+            f"{rtol:.0%} of {ref.label} (max deviation {dev[best.label]:.1%}); "
+            f"{ref.label} itself is only the best setting studied"
+        ),
+    }

@@ -63,7 +63,9 @@ def _mediator_mass_ev(mediator) -> float:
             return math.inf
         if mediator == "light":
             return 0.0
-        raise UnknownNameError(expected_got("mediator", "'heavy', 'light' or a mass Quantity", mediator))
+        raise UnknownNameError(
+            expected_got("mediator", "'heavy', 'light' or a mass Quantity", mediator)
+        )
     m = as_value(mediator, u.eV, "mediator mass")
     if np.ndim(m) != 0 or m < 0:
         raise NonPhysicalValueError(expected_got("mediator mass", "a scalar >= 0", m))
@@ -84,7 +86,9 @@ def dm_form_factor_squared(q, mediator="heavy") -> np.ndarray:
     q : Quantity ['energy'] (momentum, c = 1)
     mediator : "heavy", "light", or Quantity ['energy'] mediator mass
     """
-    return _fdm2(np.asarray(as_positive(q, u.eV, "momentum transfer q")), _mediator_mass_ev(mediator))
+    return _fdm2(
+        np.asarray(as_positive(q, u.eV, "momentum transfer q")), _mediator_mass_ev(mediator)
+    )
 
 
 def vmin_electron(q, energy, mass) -> u.Quantity:
@@ -111,7 +115,9 @@ def eta_table(h: HaloParameters, v_earth_kms: float) -> tuple[float, np.ndarray]
         vec = vec * (v_earth_kms / np.linalg.norm(vec))
         vals = eta_shmpp_kms(grid, h, vec)
     else:
-        vals = eta_shm_kms(grid, h.v0.to_value(u.km / u.s), h.vesc.to_value(u.km / u.s), v_earth_kms)
+        vals = eta_shm_kms(
+            grid, h.v0.to_value(u.km / u.s), h.vesc.to_value(u.km / u.s), v_earth_kms
+        )
     vals = vals * C_KMS
     vals[-1] = 0.0
     return _ETA_NODES / (vmax / C_KMS), vals
@@ -136,13 +142,23 @@ def _trapz_weights(x: np.ndarray) -> np.ndarray:
 
 
 def _energy_bin_widths(e: np.ndarray) -> np.ndarray:
-    edges = np.concatenate([[e[0] - (e[1] - e[0]) / 2], (e[1:] + e[:-1]) / 2, [e[-1] + (e[-1] - e[-2]) / 2]])
+    edges = np.concatenate(
+        [[e[0] - (e[1] - e[0]) / 2], (e[1:] + e[:-1]) / 2, [e[-1] + (e[-1] - e[-2]) / 2]]
+    )
     return np.diff(edges)
 
 
-def dr_de_kernel(table: FormFactorTable, masses_ev: np.ndarray, sigma_cm2: np.ndarray, h: HaloParameters,
-                 m_med_ev: float, *, screening: bool | str = False,
-                 v_earth_kms: float | None = None, q_rule: str = "trapezoid") -> np.ndarray:
+def dr_de_kernel(
+    table: FormFactorTable,
+    masses_ev: np.ndarray,
+    sigma_cm2: np.ndarray,
+    h: HaloParameters,
+    m_med_ev: float,
+    *,
+    screening: bool | str = False,
+    v_earth_kms: float | None = None,
+    q_rule: str = "trapezoid",
+) -> np.ndarray:
     """dR/dE on the table's energy grid, events/(kg yr eV), shape (n_m, n_E); float inputs."""
     q = table.q_eV
     e = table.energy_eV
@@ -182,9 +198,17 @@ def _inputs(mass, cross_section):
     return np.asarray(m), np.asarray(s)
 
 
-def dr_de(table: FormFactorTable, mass, cross_section, *, mediator="heavy",
-          halo: HaloParameters | str | None = None, screening: bool | str = False,
-          v_earth=None, q_rule: str = "trapezoid") -> u.Quantity:
+def dr_de(
+    table: FormFactorTable,
+    mass,
+    cross_section,
+    *,
+    mediator="heavy",
+    halo: HaloParameters | str | None = None,
+    screening: bool | str = False,
+    v_earth=None,
+    q_rule: str = "trapezoid",
+) -> u.Quantity:
     """Differential rate dR/dE on the table's energy bin centres, events/(kg yr eV).
 
     Parameters
@@ -210,15 +234,35 @@ def dr_de(table: FormFactorTable, mass, cross_section, *, mediator="heavy",
     m, s = _inputs(mass, cross_section)
     h = resolve_halo(halo)
     ve = None if v_earth is None else float(as_positive(v_earth, u.km / u.s, "v_earth"))
-    out = dr_de_kernel(table, m, s, h, _mediator_mass_ev(mediator), screening=screening, v_earth_kms=ve,
-                       q_rule=q_rule)
+    out = dr_de_kernel(
+        table,
+        m,
+        s,
+        h,
+        _mediator_mass_ev(mediator),
+        screening=screening,
+        v_earth_kms=ve,
+        q_rule=q_rule,
+    )
     return (out if m.ndim else out[0]) * RATE_UNIT
 
 
-def rate_per_ne(table: FormFactorTable, mass, cross_section, *, n_max: int = 10, band_gap=None,
-                pair_energy=None, fano=None, ionization: str = "step", mediator="heavy",
-                halo: HaloParameters | str | None = None, screening: bool | str = False,
-                v_earth=None, energy_range=None) -> u.Quantity:
+def rate_per_ne(
+    table: FormFactorTable,
+    mass,
+    cross_section,
+    *,
+    n_max: int = 10,
+    band_gap=None,
+    pair_energy=None,
+    fano=None,
+    ionization: str = "step",
+    mediator="heavy",
+    halo: HaloParameters | str | None = None,
+    screening: bool | str = False,
+    v_earth=None,
+    energy_range=None,
+) -> u.Quantity:
     """Rates in each n_e = 0 … n_max bin, events/(kg yr), shape (…, n_max + 1).
 
     Gap, ε and Fano factor default to the material library's values for
@@ -230,17 +274,30 @@ def rate_per_ne(table: FormFactorTable, mass, cross_section, *, n_max: int = 10,
     energy_range : (Quantity, Quantity), optional
         Only energies inside are counted; must lie within the table's energy range.
     """
-    gap, eps, f = material_ionization(table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano)
+    gap, eps, f = material_ionization(
+        table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano
+    )
     e = table.energy_eV
-    spec = dr_de(table, mass, cross_section, mediator=mediator, halo=halo, screening=screening,
-                 v_earth=v_earth).to_value(RATE_UNIT)
+    spec = dr_de(
+        table,
+        mass,
+        cross_section,
+        mediator=mediator,
+        halo=halo,
+        screening=screening,
+        v_earth=v_earth,
+    ).to_value(RATE_UNIT)
     widths = _energy_bin_widths(e)
     keep = np.ones_like(e, dtype=bool)
     if energy_range is not None:
         lo, hi = (float(as_value(x, u.eV, "energy_range")) for x in energy_range)
         e_lo, e_hi = e[0] - widths[0] / 2, e[-1] + widths[-1] / 2
         if lo < e_lo - 1e-12 or hi > e_hi + 1e-12 or lo >= hi:
-            raise OutOfRangeError(expected_got("energy_range", f"inside the table's [{e_lo:g}, {e_hi:g}] eV", (lo, hi)))
+            raise OutOfRangeError(
+                expected_got(
+                    "energy_range", f"inside the table's [{e_lo:g}, {e_hi:g}] eV", (lo, hi)
+                )
+            )
         keep = (e >= lo) & (e < hi)
     prob = ne_probability(e, n_max, band_gap=gap, pair_energy=eps, fano=f, model=ionization)
     return np.einsum("...e,en->...n", spec * widths * keep, prob) * u.Unit("1 / (kg yr)")

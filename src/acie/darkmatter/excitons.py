@@ -51,8 +51,19 @@ OPTIONAL_DATASETS = {
     "f2_dft": ("dimensionless", 2),
     "f2_uncertainty": ("dimensionless", 2),
 }
-REQUIRED_ATTRS = ("format", "format_version", "material", "method", "code", "reference", "is_bse",
-                  "normalisation", "band_gap_eV", "cell_volume_bohr3", "cell_mass_eV")
+REQUIRED_ATTRS = (
+    "format",
+    "format_version",
+    "material",
+    "method",
+    "code",
+    "reference",
+    "is_bse",
+    "normalisation",
+    "band_gap_eV",
+    "cell_volume_bohr3",
+    "cell_mass_eV",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,9 +109,15 @@ def _check_file(fh) -> list[str]:
         if a not in fh.attrs:
             errs.append(f"missing root attribute {a!r}")
     if "format" in fh.attrs and _s(fh.attrs["format"]) != EXCITON_FORMAT:
-        errs.append(expected_got("root attribute 'format'", repr(EXCITON_FORMAT), _s(fh.attrs["format"])))
+        errs.append(
+            expected_got("root attribute 'format'", repr(EXCITON_FORMAT), _s(fh.attrs["format"]))
+        )
     if "format_version" in fh.attrs and int(fh.attrs["format_version"]) != EXCITON_FORMAT_VERSION:
-        errs.append(expected_got("format_version", str(EXCITON_FORMAT_VERSION), int(fh.attrs["format_version"])))
+        errs.append(
+            expected_got(
+                "format_version", str(EXCITON_FORMAT_VERSION), int(fh.attrs["format_version"])
+            )
+        )
     if "normalisation" in fh.attrs and _s(fh.attrs["normalisation"]) != "qcdark":
         errs.append(expected_got("normalisation", "'qcdark'", _s(fh.attrs["normalisation"])))
     for a in ("band_gap_eV", "cell_volume_bohr3", "cell_mass_eV"):
@@ -125,7 +142,11 @@ def _check_file(fh) -> list[str]:
             continue
         arr = np.asarray(ds[...], dtype=float)
         if not np.all(np.isfinite(arr)):
-            errs.append(expected_got(f"'/{name}'", "finite values", f"{int(np.sum(~np.isfinite(arr)))} non-finite"))
+            errs.append(
+                expected_got(
+                    f"'/{name}'", "finite values", f"{int(np.sum(~np.isfinite(arr)))} non-finite"
+                )
+            )
             continue
         data[name] = arr
     for name in ("kpoints", "qpoints"):
@@ -135,33 +156,59 @@ def _check_file(fh) -> list[str]:
         if name in data:
             g = data[name]
             if g.size < 2 or np.any(np.diff(g) <= 0):
-                errs.append(expected_got(f"'/{name}'", "a strictly increasing grid of >= 2 bin centres",
-                                         f"{g.size} values" if g.size < 2 else "a non-increasing grid"))
+                errs.append(
+                    expected_got(
+                        f"'/{name}'",
+                        "a strictly increasing grid of >= 2 bin centres",
+                        f"{g.size} values" if g.size < 2 else "a non-increasing grid",
+                    )
+                )
             elif (positive and g[0] <= 0) or g[0] < 0:
-                errs.append(expected_got(f"'/{name}'", "values > 0" if positive else "values >= 0", f"first {g[0]}"))
+                errs.append(
+                    expected_got(
+                        f"'/{name}'", "values > 0" if positive else "values >= 0", f"first {g[0]}"
+                    )
+                )
     if "excitation_energies" in data:
         x = data["excitation_energies"]
         if x.size == 0:
-            errs.append(expected_got("'/excitation_energies'", "at least one energy", "an empty array"))
+            errs.append(
+                expected_got("'/excitation_energies'", "at least one energy", "an empty array")
+            )
         elif np.any(x <= 0):
-            errs.append(expected_got("'/excitation_energies'", "values > 0 eV", f"minimum {x.min()}"))
+            errs.append(
+                expected_got("'/excitation_energies'", "values > 0 eV", f"minimum {x.min()}")
+            )
     shape = (data["q"].size, data["energy"].size) if "q" in data and "energy" in data else None
     for name in ("f2", "f2_dft", "f2_uncertainty"):
         if name not in data:
             continue
         if shape is not None and data[name].shape != shape:
-            errs.append(expected_got(f"'/{name}'", f"shape (n_q, n_E) = {shape}", f"shape {data[name].shape}"))
+            errs.append(
+                expected_got(
+                    f"'/{name}'", f"shape (n_q, n_E) = {shape}", f"shape {data[name].shape}"
+                )
+            )
         elif np.any(data[name] < 0):
             errs.append(expected_got(f"'/{name}'", "values >= 0", f"minimum {data[name].min()}"))
-    if (shape is not None and "f2" in data and data["f2"].shape == shape and "excitation_energies" in data
-            and data["excitation_energies"].size and "energy" in data and data["energy"].size >= 2):
+    if (
+        shape is not None
+        and "f2" in data
+        and data["f2"].shape == shape
+        and "excitation_energies" in data
+        and data["excitation_energies"].size
+        and "energy" in data
+        and data["energy"].size >= 2
+    ):
         e = data["energy"]
         half = 0.5 * np.diff(e).min()
         below = e + half < data["excitation_energies"].min()
         if np.any(data["f2"][:, below] > 0):
             first = float(e[below][np.any(data["f2"][:, below] > 0, axis=0)][0])
-            errs.append(f"'/f2' is non-zero at E = {first:g} eV, below the lowest excitation energy "
-                        f"{data['excitation_energies'].min():g} eV (nothing can be absorbed there)")
+            errs.append(
+                f"'/f2' is non-zero at E = {first:g} eV, below the lowest excitation energy "
+                f"{data['excitation_energies'].min():g} eV (nothing can be absorbed there)"
+            )
     return errs
 
 
@@ -206,19 +253,39 @@ def read_excitons(path: str | os.PathLike) -> ExcitonData:
         meta = json.loads(a.get("metadata_json", "{}"))
 
     def table(f2: np.ndarray) -> FormFactorTable:
-        return FormFactorTable(material=str(a["material"]), q=d["q"] * u.keV, energy=d["energy"] * u.eV, f2=f2,
-                               band_gap=float(a["band_gap_eV"]) * u.eV,
-                               cell_volume=float(a["cell_volume_bohr3"]) * BOHR**3,
-                               cell_mass=float(a["cell_mass_eV"]) * u.eV, scissor_applied=False,
-                               metadata={"settings": meta, "provenance": {"method": a["method"], "code": a["code"],
-                                                                          "reference": a["reference"],
-                                                                          "is_bse": bool(a["is_bse"])}})
+        return FormFactorTable(
+            material=str(a["material"]),
+            q=d["q"] * u.keV,
+            energy=d["energy"] * u.eV,
+            f2=f2,
+            band_gap=float(a["band_gap_eV"]) * u.eV,
+            cell_volume=float(a["cell_volume_bohr3"]) * BOHR**3,
+            cell_mass=float(a["cell_mass_eV"]) * u.eV,
+            scissor_applied=False,
+            metadata={
+                "settings": meta,
+                "provenance": {
+                    "method": a["method"],
+                    "code": a["code"],
+                    "reference": a["reference"],
+                    "is_bse": bool(a["is_bse"]),
+                },
+            },
+        )
 
-    return ExcitonData(table=table(d["f2"]), baseline=table(d["f2_dft"]) if "f2_dft" in d else None,
-                       uncertainty=d.get("f2_uncertainty"), kpoints=d["kpoints"], qpoints=d["qpoints"],
-                       excitation_energies=d["excitation_energies"] * u.eV, method=str(a["method"]),
-                       code=str(a["code"]), reference=str(a["reference"]), is_bse=bool(a["is_bse"]),
-                       metadata=meta)
+    return ExcitonData(
+        table=table(d["f2"]),
+        baseline=table(d["f2_dft"]) if "f2_dft" in d else None,
+        uncertainty=d.get("f2_uncertainty"),
+        kpoints=d["kpoints"],
+        qpoints=d["qpoints"],
+        excitation_energies=d["excitation_energies"] * u.eV,
+        method=str(a["method"]),
+        code=str(a["code"]),
+        reference=str(a["reference"]),
+        is_bse=bool(a["is_bse"]),
+        metadata=meta,
+    )
 
 
 def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> Path:
@@ -243,21 +310,37 @@ def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> P
     os.close(fd)
     try:
         with h5py.File(tmp, "w") as fh:
-            fh.attrs.update({
-                "format": EXCITON_FORMAT, "format_version": EXCITON_FORMAT_VERSION, "material": table.material,
-                "method": "DFT (NOT BSE)", "code": "ACIE/PySCF independent-particle DFT (example file)",
-                "reference": "none: example generated from an ACIE DFT table; contains no excitonic physics",
-                "is_bse": False, "normalisation": "qcdark", "band_gap_eV": table.band_gap_eV,
-                "cell_volume_bohr3": table.cell_volume_bohr3, "cell_mass_eV": table.cell_mass_eV,
-                "metadata_json": json.dumps({"source_settings": settings}, default=str),
-            })
-            for name, arr in (("f2", table.f2), ("f2_dft", table.f2), ("q", table.q_keV),
-                              ("energy", table.energy_eV), ("kpoints", kpts), ("qpoints", qpts),
-                              ("excitation_energies", np.array([table.band_gap_eV]))):
+            fh.attrs.update(
+                {
+                    "format": EXCITON_FORMAT,
+                    "format_version": EXCITON_FORMAT_VERSION,
+                    "material": table.material,
+                    "method": "DFT (NOT BSE)",
+                    "code": "ACIE/PySCF independent-particle DFT (example file)",
+                    "reference": "none: example generated from an ACIE DFT table; contains no excitonic physics",
+                    "is_bse": False,
+                    "normalisation": "qcdark",
+                    "band_gap_eV": table.band_gap_eV,
+                    "cell_volume_bohr3": table.cell_volume_bohr3,
+                    "cell_mass_eV": table.cell_mass_eV,
+                    "metadata_json": json.dumps({"source_settings": settings}, default=str),
+                }
+            )
+            for name, arr in (
+                ("f2", table.f2),
+                ("f2_dft", table.f2),
+                ("q", table.q_keV),
+                ("energy", table.energy_eV),
+                ("kpoints", kpts),
+                ("qpoints", qpts),
+                ("excitation_energies", np.array([table.band_gap_eV])),
+            ):
                 unit = {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}[name][0]
                 ds = fh.create_dataset(name, data=np.asarray(arr, dtype=float), compression="gzip")
                 ds.attrs["units"] = unit
-            fh["excitation_energies"].attrs["note"] = "independent-particle threshold (band gap), not a BSE eigenvalue"
+            fh["excitation_energies"].attrs["note"] = (
+                "independent-particle threshold (band gap), not a BSE eigenvalue"
+            )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -128,7 +128,9 @@ class FormFactorSettings:
                 raise NonPhysicalValueError(expected_got(name, "a finite number > 0", val))
         for name in ("n_q", "n_E", "pairs_per_block"):
             if int(getattr(self, name)) < 1:
-                raise InputValidationError(expected_got(name, "an integer >= 1", getattr(self, name)))
+                raise InputValidationError(
+                    expected_got(name, "an integer >= 1", getattr(self, name))
+                )
         for name in ("n_valence", "n_conduction"):
             val = getattr(self, name)
             if val is not None and int(val) < 1:
@@ -147,7 +149,16 @@ class FormFactorSettings:
 
     def dft_key(self) -> dict:
         """The subset of settings that determines the DFT result."""
-        keys = ("kmesh", "basis", "pseudo", "xc", "ke_cutoff", "precision", "conv_tol", "density_fit")
+        keys = (
+            "kmesh",
+            "basis",
+            "pseudo",
+            "xc",
+            "ke_cutoff",
+            "precision",
+            "conv_tol",
+            "density_fit",
+        )
         return {k: self.as_dict()[k] for k in keys}
 
 
@@ -207,15 +218,22 @@ def build_cell(material: str | Material, settings: FormFactorSettings):
 
     try:
         with warnings.catch_warnings():  # PySCF suggests basis-set-exchange; we report instead
-            warnings.filterwarnings("ignore", message="Basis may be available", category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="Basis may be available", category=UserWarning
+            )
             cell.build()
     except (KeyError, RuntimeError, ValueError) as exc:  # PySCF reports a missing basis so
-        raise InputValidationError(expected_got(
-            f"basis/pseudopotential for {mat.name}", "names PySCF has for every element",
-            f"{settings.basis!r}/{settings.pseudo!r} ({exc})")) from None
+        raise InputValidationError(
+            expected_got(
+                f"basis/pseudopotential for {mat.name}",
+                "names PySCF has for every element",
+                f"{settings.basis!r}/{settings.pseudo!r} ({exc})",
+            )
+        ) from None
     if cell.nelectron % 2:
-        raise InputValidationError(expected_got("electrons per cell", "an even number (closed shell)",
-                                                cell.nelectron))
+        raise InputValidationError(
+            expected_got("electrons per cell", "an even number (closed shell)", cell.nelectron)
+        )
     return cell
 
 
@@ -245,8 +263,10 @@ def run_dft(material: str | Material, settings: FormFactorSettings, *, cell=None
     mf.verbose = 0
     e_tot = mf.kernel()
     if not mf.converged:
-        raise EstimationError(f"KRKS for {mat.name} did not converge (conv_tol={settings.conv_tol}); "
-                              "try a smaller conv_tol, a larger ke_cutoff or another basis")
+        raise EstimationError(
+            f"KRKS for {mat.name} did not converge (conv_tol={settings.conv_tol}); "
+            "try a smaller conv_tol, a larger ke_cutoff or another basis"
+        )
     energies = np.asarray(mf.mo_energy, dtype=float) * HARTREE_EV
     coeffs = np.asarray(mf.mo_coeff, dtype=complex)
     n_occ = cell.nelectron // 2
@@ -255,10 +275,23 @@ def run_dft(material: str | Material, settings: FormFactorSettings, *, cell=None
     shift = (mat.band_gap - gap) if settings.scissor else 0.0
     energies[:, n_occ:] += shift
     energies -= vbm
-    info = {"e_tot_hartree": float(e_tot), "converged": True, "dft_seconds": time.perf_counter() - t0,
-            "n_ao": int(cell.nao), "n_electrons": int(cell.nelectron), "mesh": list(map(int, cell.mesh))}
-    return BandStructure(kpts=np.asarray(kpts), energies=energies, coeffs=coeffs, n_occ=n_occ,
-                         dft_gap=gap, scissor_shift=float(shift), info=info)
+    info = {
+        "e_tot_hartree": float(e_tot),
+        "converged": True,
+        "dft_seconds": time.perf_counter() - t0,
+        "n_ao": int(cell.nao),
+        "n_electrons": int(cell.nelectron),
+        "mesh": list(map(int, cell.mesh)),
+    }
+    return BandStructure(
+        kpts=np.asarray(kpts),
+        energies=energies,
+        coeffs=coeffs,
+        n_occ=n_occ,
+        dft_gap=gap,
+        scissor_shift=float(shift),
+        info=info,
+    )
 
 
 def band_window(bands: BandStructure, settings: FormFactorSettings) -> tuple[slice, slice]:
@@ -277,7 +310,9 @@ def band_window(bands: BandStructure, settings: FormFactorSettings) -> tuple[sli
     if nv > bands.n_occ:
         raise OutOfRangeError(expected_got("n_valence", f"<= {bands.n_occ} (occupied bands)", nv))
     if nc > n_mo - bands.n_occ:
-        raise OutOfRangeError(expected_got("n_conduction", f"<= {n_mo - bands.n_occ} (empty bands in the basis)", nc))
+        raise OutOfRangeError(
+            expected_got("n_conduction", f"<= {n_mo - bands.n_occ} (empty bands in the basis)", nc)
+        )
     return slice(bands.n_occ - nv, bands.n_occ), slice(bands.n_occ, bands.n_occ + nc)
 
 
@@ -292,15 +327,18 @@ def g_vectors(cell, q_max: float, k_extent: float) -> np.ndarray:
     cut = q_max + k_extent
     # |n_i| <= cut * |a_i| / 2π bounds every G inside the sphere
     nmax = [int(np.ceil(cut * np.linalg.norm(a) / (2 * np.pi))) + 1 for a in cell.lattice_vectors()]
-    grid = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in nmax], indexing="ij"), -1).reshape(-1, 3)
+    grid = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in nmax], indexing="ij"), -1).reshape(
+        -1, 3
+    )
     g = grid @ b
     g = g[np.linalg.norm(g, axis=1) <= cut]
     order = np.lexsort((g[:, 2], g[:, 1], g[:, 0], np.round(np.linalg.norm(g, axis=1), 12)))
     return g[order]
 
 
-def transition_matrix_elements(cell, k_i: np.ndarray, q: np.ndarray, c_final: np.ndarray,
-                               c_initial: np.ndarray) -> np.ndarray:
+def transition_matrix_elements(
+    cell, k_i: np.ndarray, q: np.ndarray, c_final: np.ndarray, c_initial: np.ndarray
+) -> np.ndarray:
     """⟨f k_i+q| e^{i q·r} |i k_i⟩ for every q, from PySCF's AO-pair Fourier transforms.
 
     Parameters
@@ -333,7 +371,9 @@ def _ao_pair(cell, q: np.ndarray, k_i: np.ndarray) -> np.ndarray:
     """
     from pyscf.pbc.df import ft_ao
 
-    return ft_ao.ft_aopair_kpts(cell, np.ascontiguousarray(-q), kptjs=np.asarray(k_i).reshape(1, 3))[0]
+    return ft_ao.ft_aopair_kpts(
+        cell, np.ascontiguousarray(-q), kptjs=np.asarray(k_i).reshape(1, 3)
+    )[0]
 
 
 def _reverse_elements(ao: np.ndarray, c_final: np.ndarray, c_initial: np.ndarray) -> np.ndarray:
@@ -347,8 +387,13 @@ def _bin(values: np.ndarray, width: float, n: int) -> np.ndarray:
     return idx
 
 
-def histogram_pairs(cell, bands: BandStructure, settings: FormFactorSettings,
-                    pairs: list[tuple[int, int]], gvecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def histogram_pairs(
+    cell,
+    bands: BandStructure,
+    settings: FormFactorSettings,
+    pairs: list[tuple[int, int]],
+    gvecs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Binned Σ|⟨c k'|e^{iq·r}|v k⟩|² for a block of k-pairs (both orderings of each).
 
     Returns
@@ -377,10 +422,15 @@ def histogram_pairs(cell, bands: BandStructure, settings: FormFactorSettings,
         e_rev = bands.energies[ik, cond][:, None] - bands.energies[jk, val][None, :]
         ie_fwd, ie_rev = _bin(e_fwd, settings.dE, n_e), _bin(e_rev, settings.dE, n_e)
         for start in range(0, len(q_all), chunk):
-            qs, iqs = q_all[start:start + chunk], iq[start:start + chunk]
+            qs, iqs = q_all[start : start + chunk], iq[start : start + chunk]
             ao = _ao_pair(cell, qs, ki)
-            fwd = np.einsum("am,qab,bn->qmn", bands.coeffs[jk][:, cond].conj(), ao,
-                            bands.coeffs[ik][:, val], optimize=True)
+            fwd = np.einsum(
+                "am,qab,bn->qmn",
+                bands.coeffs[jk][:, cond].conj(),
+                ao,
+                bands.coeffs[ik][:, val],
+                optimize=True,
+            )
             _accumulate(hist, np.abs(fwd) ** 2, iqs, ie_fwd, n_e)
             if ik != jk:
                 rev = _reverse_elements(ao, bands.coeffs[ik][:, cond], bands.coeffs[jk][:, val])
@@ -388,14 +438,17 @@ def histogram_pairs(cell, bands: BandStructure, settings: FormFactorSettings,
     return hist.reshape(n_q, n_e), counts
 
 
-def _accumulate(hist: np.ndarray, prob: np.ndarray, iq: np.ndarray, ie: np.ndarray, n_e: int) -> None:
+def _accumulate(
+    hist: np.ndarray, prob: np.ndarray, iq: np.ndarray, ie: np.ndarray, n_e: int
+) -> None:
     flat = iq[:, None, None] * n_e + ie[None, :, :]
     ok = (iq[:, None, None] >= 0) & (ie[None, :, :] >= 0)
     hist += np.bincount(flat[ok], weights=prob[ok], minlength=hist.size)
 
 
-def normalise_histogram(hist: np.ndarray, *, n_k: int, cell_volume_bohr3: float,
-                        settings: FormFactorSettings) -> np.ndarray:
+def normalise_histogram(
+    hist: np.ndarray, *, n_k: int, cell_volume_bohr3: float, settings: FormFactorSettings
+) -> np.ndarray:
     """Apply QCDark's normalisation to a binned Σ|M|² (see module docstring).
 
     Parameters
@@ -416,8 +469,9 @@ def normalise_histogram(hist: np.ndarray, *, n_k: int, cell_volume_bohr3: float,
     return hist / n_k**2 * pref * q_centres[:, None] / (settings.dq * settings.dE)
 
 
-def completeness_sums(cell, k: np.ndarray, q: np.ndarray, c_all_final: np.ndarray,
-                      c_initial: np.ndarray) -> np.ndarray:
+def completeness_sums(
+    cell, k: np.ndarray, q: np.ndarray, c_all_final: np.ndarray, c_initial: np.ndarray
+) -> np.ndarray:
     """Σ_f |⟨f k+q|e^{iq·r}|i k⟩|² over ALL bands f of the basis at k+q.
 
     By Bessel's inequality this is <= 1 for every initial state, with equality at q = 0

@@ -53,7 +53,9 @@ def _quantity(value: Any, unit: u.UnitBase, what: str) -> u.Quantity:
         try:
             return value.to(unit)
         except u.UnitConversionError:
-            raise DataFormatError(expected_got(what, f"a quantity in {unit}", str(value.unit))) from None
+            raise DataFormatError(
+                expected_got(what, f"a quantity in {unit}", str(value.unit))
+            ) from None
     try:
         return np.asarray(value, dtype=float) * unit
     except (TypeError, ValueError):
@@ -62,11 +64,17 @@ def _quantity(value: Any, unit: u.UnitBase, what: str) -> u.Quantity:
 
 def _check_grid(values: np.ndarray, what: str, *, strictly_positive: bool) -> None:
     if values.ndim != 1 or values.size < 2:
-        raise DataFormatError(expected_got(f"{what} grid", "a 1-D array of at least 2 bin centres", f"shape {values.shape}"))
+        raise DataFormatError(
+            expected_got(
+                f"{what} grid", "a 1-D array of at least 2 bin centres", f"shape {values.shape}"
+            )
+        )
     if not np.all(np.isfinite(values)):
         raise DataFormatError(expected_got(f"{what} grid", "finite values", "non-finite entries"))
     if np.any(np.diff(values) <= 0):
-        raise DataFormatError(expected_got(f"{what} grid", "strictly increasing", "a non-monotonic grid"))
+        raise DataFormatError(
+            expected_got(f"{what} grid", "strictly increasing", "a non-monotonic grid")
+        )
     low = values[0]
     if (strictly_positive and low <= 0) or low < 0:
         bound = "> 0" if strictly_positive else ">= 0"
@@ -126,16 +134,27 @@ class FormFactorTable:
         f2 = np.array(self.f2, dtype=float, copy=True)
         expected = (q.size, energy.size)
         if f2.shape != expected:
-            raise DataFormatError(expected_got("f2", f"shape (n_q, n_E) = {expected}", f"shape {f2.shape}"))
+            raise DataFormatError(
+                expected_got("f2", f"shape (n_q, n_E) = {expected}", f"shape {f2.shape}")
+            )
         if not np.all(np.isfinite(f2)):
-            raise DataFormatError(expected_got("f2", "finite values", f"{int(np.sum(~np.isfinite(f2)))} non-finite entries"))
+            raise DataFormatError(
+                expected_got(
+                    "f2", "finite values", f"{int(np.sum(~np.isfinite(f2)))} non-finite entries"
+                )
+            )
         if np.any(f2 < 0):
             raise DataFormatError(expected_got("f2", "values >= 0", f"minimum {f2.min()}"))
         f2.setflags(write=False)
         scalars = {}
         for name, unit in (("band_gap", u.eV), ("cell_volume", BOHR**3), ("cell_mass", u.eV)):
             val = _quantity(getattr(self, name), unit, name)
-            if val.ndim != 0 or not np.isfinite(val.value) or val.value < 0 or (name != "band_gap" and val.value == 0):
+            if (
+                val.ndim != 0
+                or not np.isfinite(val.value)
+                or val.value < 0
+                or (name != "band_gap" and val.value == 0)
+            ):
                 raise DataFormatError(expected_got(name, f"a finite scalar > 0 in {unit}", val))
             scalars[name] = val
         if not isinstance(self.metadata, dict):
@@ -201,7 +220,9 @@ def _open(path: str | os.PathLike):
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise DataFormatError(expected_got(f"form-factor file {str(path)!r}", "an HDF5 file", str(exc))) from None
+        raise DataFormatError(
+            expected_got(f"form-factor file {str(path)!r}", "an HDF5 file", str(exc))
+        ) from None
 
 
 def _attr(group, name: str, where: str):
@@ -253,11 +274,17 @@ def read_qcdark(path: str | os.PathLike, *, material: str | None = None) -> Form
     """
     with _open(path) as fh:
         if "results" not in fh or "f2" not in fh["results"]:
-            raise DataFormatError(expected_got(f"QCDark file {str(path)!r}", "a dataset 'results/f2'", sorted(fh.keys())))
+            raise DataFormatError(
+                expected_got(
+                    f"QCDark file {str(path)!r}", "a dataset 'results/f2'", sorted(fh.keys())
+                )
+            )
         res = fh["results"]
         f2 = res["f2"][...]
         if f2.ndim != 2:
-            raise DataFormatError(expected_got("QCDark results/f2", "a 2-D (n_q, n_E) array", f"shape {f2.shape}"))
+            raise DataFormatError(
+                expected_got("QCDark results/f2", "a 2-D (n_q, n_E) array", f"shape {f2.shape}")
+            )
         dq = float(_attr(res, "dq", "QCDark results")) * ALPHA * ME_EV  # eV
         de = float(_attr(res, "dE", "QCDark results"))
         vcell = float(_attr(res, "VCell", "QCDark results"))  # eV^-3
@@ -283,8 +310,11 @@ def read_qcdark(path: str | os.PathLike, *, material: str | None = None) -> Form
         "settings": settings,
         "software": {"producer": "QCDark (asingal14/QCDark)"},
         "timings": {},
-        "provenance": {"source_file": str(Path(path).name), "layout": "qcdark",
-                       "reference": "arXiv:2306.14944"},
+        "provenance": {
+            "source_file": str(Path(path).name),
+            "layout": "qcdark",
+            "reference": "arXiv:2306.14944",
+        },
     }
     return FormFactorTable(
         material=name,
@@ -358,14 +388,25 @@ def write_acie(table: FormFactorTable, path: str | os.PathLike) -> Path:
             fh.attrs["cell_volume_bohr3"] = table.cell_volume_bohr3
             fh.attrs["cell_mass_eV"] = table.cell_mass_eV
             fh.attrs["scissor_applied"] = table.scissor_applied
-            for name, data, unit in (("f2", table.f2, "dimensionless"), ("q", table.q_keV, "keV"),
-                                     ("energy", table.energy_eV, "eV")):
-                ds = fh.create_dataset(name, data=np.asarray(data, dtype=np.float64),
-                                       compression="gzip", compression_opts=4)
+            for name, data, unit in (
+                ("f2", table.f2, "dimensionless"),
+                ("q", table.q_keV, "keV"),
+                ("energy", table.energy_eV, "eV"),
+            ):
+                ds = fh.create_dataset(
+                    name,
+                    data=np.asarray(data, dtype=np.float64),
+                    compression="gzip",
+                    compression_opts=4,
+                )
                 ds.attrs["units"] = unit
             prov = fh.create_group("provenance")
-            prov.attrs["settings_json"] = json.dumps(settings, default=_json_default, sort_keys=True)
-            prov.attrs["software_json"] = json.dumps(software, default=_json_default, sort_keys=True)
+            prov.attrs["settings_json"] = json.dumps(
+                settings, default=_json_default, sort_keys=True
+            )
+            prov.attrs["software_json"] = json.dumps(
+                software, default=_json_default, sort_keys=True
+            )
             prov.attrs["timings_json"] = json.dumps(timings, default=_json_default, sort_keys=True)
             prov.attrs["created_utc"] = created
             prov.attrs["extra_json"] = json.dumps(meta, default=_json_default, sort_keys=True)
@@ -378,7 +419,9 @@ def write_acie(table: FormFactorTable, path: str | os.PathLike) -> Path:
 
 def _dataset(fh, name: str, units: str, ndim: int):
     if name not in fh or not hasattr(fh[name], "shape"):
-        raise DataFormatError(expected_got("ACIE form-factor file", f"a dataset '/{name}'", sorted(fh.keys())))
+        raise DataFormatError(
+            expected_got("ACIE form-factor file", f"a dataset '/{name}'", sorted(fh.keys()))
+        )
     ds = fh[name]
     got_units = ds.attrs.get("units")
     got_units = got_units.decode() if isinstance(got_units, bytes) else got_units
@@ -411,12 +454,16 @@ def read_acie(path: str | os.PathLike) -> FormFactorTable:
         f2 = _dataset(fh, "f2", "dimensionless", 2)
         q = _dataset(fh, "q", "keV", 1)
         energy = _dataset(fh, "energy", "eV", 1)
-        scalars = {k: float(_attr(fh, k, "ACIE form-factor file"))
-                   for k in ("band_gap_eV", "cell_volume_bohr3", "cell_mass_eV")}
+        scalars = {
+            k: float(_attr(fh, k, "ACIE form-factor file"))
+            for k in ("band_gap_eV", "cell_volume_bohr3", "cell_mass_eV")
+        }
         scissor = bool(_attr(fh, "scissor_applied", "ACIE form-factor file"))
         material = str(_attr(fh, "material", "ACIE form-factor file"))
         if "provenance" not in fh:
-            raise DataFormatError(expected_got("ACIE form-factor file", "a group '/provenance'", sorted(fh.keys())))
+            raise DataFormatError(
+                expected_got("ACIE form-factor file", "a group '/provenance'", sorted(fh.keys()))
+            )
         prov = fh["provenance"]
         metadata: dict[str, Any] = {}
         try:
@@ -425,12 +472,20 @@ def read_acie(path: str | os.PathLike) -> FormFactorTable:
             if "extra_json" in prov.attrs:
                 metadata.update(json.loads(_attr(prov, "extra_json", "/provenance")))
         except json.JSONDecodeError as exc:
-            raise DataFormatError(expected_got("provenance attributes", "valid JSON", str(exc))) from None
+            raise DataFormatError(
+                expected_got("provenance attributes", "valid JSON", str(exc))
+            ) from None
         metadata["created_utc"] = str(_attr(prov, "created_utc", "/provenance"))
     return FormFactorTable(
-        material=material, q=q * u.keV, energy=energy * u.eV, f2=f2,
-        band_gap=scalars["band_gap_eV"] * u.eV, cell_volume=scalars["cell_volume_bohr3"] * BOHR**3,
-        cell_mass=scalars["cell_mass_eV"] * u.eV, scissor_applied=scissor, metadata=metadata,
+        material=material,
+        q=q * u.keV,
+        energy=energy * u.eV,
+        f2=f2,
+        band_gap=scalars["band_gap_eV"] * u.eV,
+        cell_volume=scalars["cell_volume_bohr3"] * BOHR**3,
+        cell_mass=scalars["cell_mass_eV"] * u.eV,
+        scissor_applied=scissor,
+        metadata=metadata,
     )
 
 
@@ -451,7 +506,10 @@ def read_formfactor(path: str | os.PathLike) -> FormFactorTable:
         return read_acie(path)
     if is_qcdark:
         return read_qcdark(path)
-    raise DataFormatError(expected_got(f"form-factor file {str(path)!r}",
-                                       f"the ACIE layout (format={ACIE_FORMAT!r}) or QCDark's (results/f2)",
-                                       f"format={fmt!r}, top-level keys {keys}"))
-
+    raise DataFormatError(
+        expected_got(
+            f"form-factor file {str(path)!r}",
+            f"the ACIE layout (format={ACIE_FORMAT!r}) or QCDark's (results/f2)",
+            f"format={fmt!r}, top-level keys {keys}",
+        )
+    )

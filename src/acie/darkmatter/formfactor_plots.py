@@ -32,8 +32,13 @@ def plot_rate_comparison(cmp: RateComparison, *, title: str = ""):
         ax0.loglog(m, cmp.rates[med]["ours"], "-", color=c, label=f"{ours}, {med} mediator")
         ax0.loglog(m, cmp.rates[med]["reference"], "--", color=c, label=f"{ref}, {med} mediator")
         ax1.semilogx(m, cmp.ratio[med], "-", color=c, label=f"{med}: {ours}/{ref}")
-        ax1.semilogx(m, cmp.ratio_cut[med], ":", color=c,
-                     label=f"{med}: {ours}/{ref} (q < {cmp.q_max_keV:.1f} keV)")
+        ax1.semilogx(
+            m,
+            cmp.ratio_cut[med],
+            ":",
+            color=c,
+            label=f"{med}: {ours}/{ref} (q < {cmp.q_max_keV:.1f} keV)",
+        )
     ax1.axhline(1.0, color="0.5", lw=0.8)
     ax0.set_ylabel(r"rate at $\bar\sigma_e=10^{-37}\,\mathrm{cm^2}$ [1/(kg yr)]")
     ax1.set_ylabel("rate ratio")
@@ -47,7 +52,9 @@ def plot_rate_comparison(cmp: RateComparison, *, title: str = ""):
 
 def plot_convergence(study: ConvergenceStudy, *, title: str = ""):
     """Rate relative to the study's reference setting versus mass, one line per setting."""
-    fig, axes = _figure(len(study.points[0].rates), figsize=(6.4, 3.0 * len(study.points[0].rates) + 0.5))
+    fig, axes = _figure(
+        len(study.points[0].rates), figsize=(6.4, 3.0 * len(study.points[0].rates) + 0.5)
+    )
     ref = study.reference()
     m = study.mass.to_value(u.MeV)
     for ax, med in zip(axes, ref.rates, strict=True):

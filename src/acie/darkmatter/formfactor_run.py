@@ -38,9 +38,14 @@ def software_versions() -> dict[str, str]:
 
     from acie import __version__
 
-    return {"acie": __version__, "pyscf": pyscf.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__,
-            "python": platform.python_version()}
+    return {
+        "acie": __version__,
+        "pyscf": pyscf.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "h5py": h5py.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
@@ -67,42 +72,69 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _bands_to_arrays(b: ff.BandStructure) -> dict:
-    return {"kpts": b.kpts, "energies": b.energies, "coeffs": b.coeffs, "n_occ": np.array(b.n_occ),
-            "dft_gap": np.array(b.dft_gap), "scissor_shift": np.array(b.scissor_shift),
-            "info_json": np.array(json.dumps(b.info))}
+    return {
+        "kpts": b.kpts,
+        "energies": b.energies,
+        "coeffs": b.coeffs,
+        "n_occ": np.array(b.n_occ),
+        "dft_gap": np.array(b.dft_gap),
+        "scissor_shift": np.array(b.scissor_shift),
+        "info_json": np.array(json.dumps(b.info)),
+    }
 
 
 def _bands_from_file(path: Path) -> ff.BandStructure:
     with np.load(path) as z:
-        return ff.BandStructure(kpts=z["kpts"], energies=z["energies"], coeffs=z["coeffs"],
-                                n_occ=int(z["n_occ"]), dft_gap=float(z["dft_gap"]),
-                                scissor_shift=float(z["scissor_shift"]),
-                                info=json.loads(str(z["info_json"])))
+        return ff.BandStructure(
+            kpts=z["kpts"],
+            energies=z["energies"],
+            coeffs=z["coeffs"],
+            n_occ=int(z["n_occ"]),
+            dft_gap=float(z["dft_gap"]),
+            scissor_shift=float(z["scissor_shift"]),
+            info=json.loads(str(z["info_json"])),
+        )
 
 
 # worker state (one per process; set by the initialiser)
 _WORKER: dict = {}
 
 
-def _init_worker(material: str, settings: ff.FormFactorSettings, bands: ff.BandStructure,
-                 gvecs: np.ndarray, threads: int) -> None:
+def _init_worker(
+    material: str,
+    settings: ff.FormFactorSettings,
+    bands: ff.BandStructure,
+    gvecs: np.ndarray,
+    threads: int,
+) -> None:
     from pyscf import lib
 
     lib.num_threads(threads)
-    _WORKER.update(cell=ff.build_cell(material, settings), settings=settings, bands=bands, gvecs=gvecs)
+    _WORKER.update(
+        cell=ff.build_cell(material, settings), settings=settings, bands=bands, gvecs=gvecs
+    )
 
 
-def _run_block(index: int, pairs: list[tuple[int, int]]) -> tuple[int, np.ndarray, np.ndarray, float]:
+def _run_block(
+    index: int, pairs: list[tuple[int, int]]
+) -> tuple[int, np.ndarray, np.ndarray, float]:
     t0 = time.perf_counter()
-    hist, counts = ff.histogram_pairs(_WORKER["cell"], _WORKER["bands"], _WORKER["settings"],
-                                      pairs, _WORKER["gvecs"])
+    hist, counts = ff.histogram_pairs(
+        _WORKER["cell"], _WORKER["bands"], _WORKER["settings"], pairs, _WORKER["gvecs"]
+    )
     return index, hist, counts, time.perf_counter() - t0
 
 
-def compute_form_factor(material: str | Material, settings: ff.FormFactorSettings | None = None, *,
-                        workdir: str | os.PathLike | None = None, n_workers: int = 1,
-                        progress: bool = True, max_blocks: int | None = None,
-                        bands: ff.BandStructure | None = None):
+def compute_form_factor(
+    material: str | Material,
+    settings: ff.FormFactorSettings | None = None,
+    *,
+    workdir: str | os.PathLike | None = None,
+    n_workers: int = 1,
+    progress: bool = True,
+    max_blocks: int | None = None,
+    bands: ff.BandStructure | None = None,
+):
     """Compute the crystal form factor of ``material``.
 
     Parameters
@@ -150,15 +182,20 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
         if key_file.exists():
             old = json.loads(key_file.read_text())
             if old != key:
-                raise ConflictError(expected_got(f"checkpoint in {str(wd)!r}", f"settings {key}", old)
-                                    + "; use another --workdir or delete it")
+                raise ConflictError(
+                    expected_got(f"checkpoint in {str(wd)!r}", f"settings {key}", old)
+                    + "; use another --workdir or delete it"
+                )
         else:
             _atomic_text(key_file, json.dumps(key, sort_keys=True))
     bands_file = wd / "bands.npz" if wd is not None else None
     if bands is not None:
         if bands.kpts.shape[0] != int(np.prod(settings.kmesh)):
-            raise InputValidationError(expected_got("bands", f"{int(np.prod(settings.kmesh))} k-points (kmesh)",
-                                                    bands.kpts.shape[0]))
+            raise InputValidationError(
+                expected_got(
+                    "bands", f"{int(np.prod(settings.kmesh))} k-points (kmesh)", bands.kpts.shape[0]
+                )
+            )
     elif bands_file is not None and bands_file.exists():
         bands = _bands_from_file(bands_file)
     else:
@@ -169,7 +206,10 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
     k_extent = 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))) if n_k > 1 else 0.0
     gvecs = ff.g_vectors(cell, settings.q_max, k_extent)
     pairs = ff.k_pairs(n_k)
-    blocks = [pairs[i:i + settings.pairs_per_block] for i in range(0, len(pairs), settings.pairs_per_block)]
+    blocks = [
+        pairs[i : i + settings.pairs_per_block]
+        for i in range(0, len(pairs), settings.pairs_per_block)
+    ]
     hist = np.zeros((settings.n_q, settings.n_E))
     counts = np.zeros(settings.n_q)
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -185,8 +225,13 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
             todo.append(i)
     if max_blocks is not None:
         todo = todo[:max_blocks]
-    bar = tqdm(total=len(blocks), initial=len(results),
-               desc=f"{mat.name} k-pair blocks", disable=not progress, unit="block")
+    bar = tqdm(
+        total=len(blocks),
+        initial=len(results),
+        desc=f"{mat.name} k-pair blocks",
+        disable=not progress,
+        unit="block",
+    )
 
     def _store(i: int, h: np.ndarray, c: np.ndarray, sec: float) -> None:
         nonlocal block_seconds
@@ -203,8 +248,11 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
             _store(*_run_block(i, blocks[i]))
         _WORKER.clear()
     else:
-        with ProcessPoolExecutor(max_workers=int(n_workers), initializer=_init_worker,
-                                 initargs=(mat.name, settings, bands, gvecs, 1)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=int(n_workers),
+            initializer=_init_worker,
+            initargs=(mat.name, settings, bands, gvecs, 1),
+        ) as pool:
             futures = [pool.submit(_run_block, i, blocks[i]) for i in todo]
             for fut in futures:
                 _store(*fut.result())
@@ -218,30 +266,57 @@ def compute_form_factor(material: str | Material, settings: ff.FormFactorSetting
     val, cond = ff.band_window(bands, settings)
     # Bessel bound: per initial band, Σ_f |M|² <= 1; mean over (k, q-vector) per q bin.
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_band = np.where(counts > 0, hist.sum(axis=1) / np.maximum(counts, 1) / (val.stop - val.start), np.nan)
+        per_band = np.where(
+            counts > 0, hist.sum(axis=1) / np.maximum(counts, 1) / (val.stop - val.start), np.nan
+        )
     metadata = {
-        "settings": {**settings.as_dict(), "material": mat.name,
-                     "lattice_constant_A": mat.lattice_constant, "kpts_bohr_inv": bands.kpts.tolist(),
-                     "valence_bands": [val.start, val.stop], "conduction_bands": [cond.start, cond.stop],
-                     "n_ao": int(cell.nao), "n_electrons": int(cell.nelectron),
-                     "dft_gap_eV": bands.dft_gap, "scissor_shift_eV": bands.scissor_shift,
-                     "e_tot_hartree": bands.info.get("e_tot_hartree"),
-                     "mesh": bands.info.get("mesh"),
-                     "q_unit": "bohr^-1 = alpha m_e (bins start at 0)", "energy_unit": "eV (bins start at 0)",
-                     "normalisation": "QCDark eq. (13), alpha=1/137, m_e=0.51099895 MeV"},
+        "settings": {
+            **settings.as_dict(),
+            "material": mat.name,
+            "lattice_constant_A": mat.lattice_constant,
+            "kpts_bohr_inv": bands.kpts.tolist(),
+            "valence_bands": [val.start, val.stop],
+            "conduction_bands": [cond.start, cond.stop],
+            "n_ao": int(cell.nao),
+            "n_electrons": int(cell.nelectron),
+            "dft_gap_eV": bands.dft_gap,
+            "scissor_shift_eV": bands.scissor_shift,
+            "e_tot_hartree": bands.info.get("e_tot_hartree"),
+            "mesh": bands.info.get("mesh"),
+            "q_unit": "bohr^-1 = alpha m_e (bins start at 0)",
+            "energy_unit": "eV (bins start at 0)",
+            "normalisation": "QCDark eq. (13), alpha=1/137, m_e=0.51099895 MeV",
+        },
         "software": software_versions(),
-        "timings": {"dft_seconds": bands.info.get("dft_seconds"), "k_pair_seconds": block_seconds,
-                    "wall_seconds_this_run": time.perf_counter() - t_start, "n_workers": int(n_workers)},
-        "diagnostics": {"completeness_per_band": [None if not np.isfinite(x) else float(x) for x in per_band]},
-        "provenance": {"producer": "acie.darkmatter.formfactor (PySCF periodic KS-DFT)",
-                       "references": {"normalisation": "Dreyer et al., PRD 109, 115008 (2024), arXiv:2306.14944"}},
+        "timings": {
+            "dft_seconds": bands.info.get("dft_seconds"),
+            "k_pair_seconds": block_seconds,
+            "wall_seconds_this_run": time.perf_counter() - t_start,
+            "n_workers": int(n_workers),
+        },
+        "diagnostics": {
+            "completeness_per_band": [None if not np.isfinite(x) else float(x) for x in per_band]
+        },
+        "provenance": {
+            "producer": "acie.darkmatter.formfactor (PySCF periodic KS-DFT)",
+            "references": {
+                "normalisation": "Dreyer et al., PRD 109, 115008 (2024), arXiv:2306.14944"
+            },
+        },
     }
     q_kev = (np.arange(settings.n_q) + 0.5) * settings.dq * ALPHA * ME_EV / 1e3
     energy = (np.arange(settings.n_E) + 0.5) * settings.dE
-    return FormFactorTable(material=mat.name, q=q_kev * u.keV, energy=energy * u.eV, f2=f2,
-                           band_gap=mat.band_gap * u.eV, cell_volume=float(cell.vol) * BOHR**3,
-                           cell_mass=mat.cell_mass * AMU_EV * u.eV, scissor_applied=settings.scissor,
-                           metadata=metadata)
+    return FormFactorTable(
+        material=mat.name,
+        q=q_kev * u.keV,
+        energy=energy * u.eV,
+        f2=f2,
+        band_gap=mat.band_gap * u.eV,
+        cell_volume=float(cell.vol) * BOHR**3,
+        cell_mass=mat.cell_mass * AMU_EV * u.eV,
+        scissor_applied=settings.scissor,
+        metadata=metadata,
+    )
 
 
 def _threads_default() -> int:

@@ -40,8 +40,10 @@ def shipped_table_path(material: str):
     name = get_material(material).name
     path = _folder() / f"{name}.h5"
     if not path.is_file():
-        raise UnknownNameError(f"no shipped form-factor table for {name!r}; shipped: "
-                               f"{', '.join(shipped_materials()) or 'none'}")
+        raise UnknownNameError(
+            f"no shipped form-factor table for {name!r}; shipped: "
+            f"{', '.join(shipped_materials()) or 'none'}"
+        )
     return path
 
 

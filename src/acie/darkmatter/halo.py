@@ -89,7 +89,9 @@ class HaloParameters:
             val = as_positive(getattr(self, name), KMS, f"halo parameter {name}")
             object.__setattr__(self, name, val * KMS)
         # as_value uses the mass-energy equivalency, so kg/m³ or Msun/pc³ are accepted too
-        object.__setattr__(self, "rho", as_positive(self.rho, GEV_CM3, "halo parameter rho") * GEV_CM3)
+        object.__setattr__(
+            self, "rho", as_positive(self.rho, GEV_CM3, "halo parameter rho") * GEV_CM3
+        )
         pec = as_value(self.v_sun_peculiar, KMS, "halo parameter v_sun_peculiar")
         if np.shape(pec) != (3,):
             raise DataFormatError(expected_got("v_sun_peculiar", "a 3-vector (U, V, W)", pec))
@@ -97,7 +99,9 @@ class HaloParameters:
         if self.model not in ("shm", "shm++"):
             raise UnknownNameError(expected_got("halo model", "'shm' or 'shm++'", self.model))
         if not 0.0 <= float(self.sausage_fraction) <= 1.0:
-            raise NonPhysicalValueError(expected_got("sausage_fraction", "in [0, 1]", self.sausage_fraction))
+            raise NonPhysicalValueError(
+                expected_got("sausage_fraction", "in [0, 1]", self.sausage_fraction)
+            )
         if not -10.0 < float(self.beta) < 1.0:
             raise NonPhysicalValueError(expected_got("beta (anisotropy)", "in (-10, 1)", self.beta))
         if self.vesc <= 0 * KMS:
@@ -120,25 +124,40 @@ def _parse(spec: dict, source: str) -> HaloParameters:
         if key not in spec:
             if default is not None:
                 return default
-            raise DataFormatError(expected_got(f"halo parameter file {source}", f"a key {key!r}", sorted(spec)))
+            raise DataFormatError(
+                expected_got(f"halo parameter file {source}", f"a key {key!r}", sorted(spec))
+            )
         item = spec[key]
         if not isinstance(item, dict) or "value" not in item or "unit" not in item:
-            raise DataFormatError(expected_got(f"{key} in {source}", '{"value": …, "unit": …}', item))
+            raise DataFormatError(
+                expected_got(f"{key} in {source}", '{"value": …, "unit": …}', item)
+            )
         try:
             val = np.asarray(item["value"], dtype=float) * u.Unit(item["unit"])
         except (ValueError, TypeError) as exc:
-            raise DataFormatError(expected_got(f"{key} in {source}", "a number with a valid unit", str(exc))) from None
+            raise DataFormatError(
+                expected_got(f"{key} in {source}", "a number with a valid unit", str(exc))
+            ) from None
         return val
 
     def scalar(key: str) -> float:
-        return float(q(key, default=0.0 * u.dimensionless_unscaled).to_value(u.dimensionless_unscaled))
+        return float(
+            q(key, default=0.0 * u.dimensionless_unscaled).to_value(u.dimensionless_unscaled)
+        )
 
     return HaloParameters(
-        name=str(spec.get("name", Path(source).stem)), version=str(spec.get("version", "user")),
-        citation=str(spec.get("citation", "user-supplied")), description=str(spec.get("description", "")),
-        model=str(spec.get("model", "shm")), v0=q("v0"), vesc=q("vesc"), rho=q("rho"),
-        v_earth=q("v_earth"), v_sun_peculiar=q("v_sun_peculiar", default=[11.1, 12.24, 7.25] * KMS),
-        beta=scalar("beta"), sausage_fraction=scalar("sausage_fraction"),
+        name=str(spec.get("name", Path(source).stem)),
+        version=str(spec.get("version", "user")),
+        citation=str(spec.get("citation", "user-supplied")),
+        description=str(spec.get("description", "")),
+        model=str(spec.get("model", "shm")),
+        v0=q("v0"),
+        vesc=q("vesc"),
+        rho=q("rho"),
+        v_earth=q("v_earth"),
+        v_sun_peculiar=q("v_sun_peculiar", default=[11.1, 12.24, 7.25] * KMS),
+        beta=scalar("beta"),
+        sausage_fraction=scalar("sausage_fraction"),
     )
 
 
@@ -148,9 +167,13 @@ def load_halo_parameters(path: str | Path) -> HaloParameters:
     try:
         spec = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise DataFormatError(expected_got(f"halo parameter file {str(path)!r}", "valid JSON", str(exc))) from None
+        raise DataFormatError(
+            expected_got(f"halo parameter file {str(path)!r}", "valid JSON", str(exc))
+        ) from None
     if not isinstance(spec, dict):
-        raise DataFormatError(expected_got(f"halo parameter file {str(path)!r}", "a JSON object", type(spec).__name__))
+        raise DataFormatError(
+            expected_got(f"halo parameter file {str(path)!r}", "a JSON object", type(spec).__name__)
+        )
     return _parse(spec, str(path))
 
 
@@ -209,7 +232,14 @@ def shm_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, ve: float) -> np.nd
     v = np.asarray(v, dtype=float)
     norm = 1.0 / (math.pi**1.5 * v0**3 * _n_esc(vesc / v0))
     upper = np.minimum(v + ve, vesc)
-    val = norm * math.pi * v0**2 * v / ve * (np.exp(-((v - ve) ** 2) / v0**2) - np.exp(-(upper**2) / v0**2))
+    val = (
+        norm
+        * math.pi
+        * v0**2
+        * v
+        / ve
+        * (np.exp(-((v - ve) ** 2) / v0**2) - np.exp(-(upper**2) / v0**2))
+    )
     return np.where((v >= 0) & (np.abs(v - ve) < vesc), np.maximum(val, 0.0), 0.0)
 
 
@@ -225,13 +255,17 @@ def eta_shm_kms(vmin: np.ndarray, v0: float, vesc: float, ve: np.ndarray | float
     ez = math.exp(-z * z)
     x, y = np.broadcast_arrays(x, y)
     low = (erf(x + y) - erf(x - y) - 4.0 / math.sqrt(math.pi) * y * ez) / (2.0 * nesc * v0 * y)
-    mid = (math.erf(z) - erf(x - y) - 2.0 / math.sqrt(math.pi) * (y + z - x) * ez) / (2.0 * nesc * v0 * y)
+    mid = (math.erf(z) - erf(x - y) - 2.0 / math.sqrt(math.pi) * (y + z - x) * ez) / (
+        2.0 * nesc * v0 * y
+    )
     below = 1.0 / (v0 * y)  # v_E > v_esc and v_min < v_E - v_esc: shell theorem, <1/v> = 1/v_E
     out = np.where(x < np.abs(y - z), np.where(z > y, low, below), np.where(x < y + z, mid, 0.0))
     return np.maximum(out, 0.0)
 
 
-def shm_speed_distribution(v, halo: HaloParameters | str | None = None, *, v_earth=None) -> u.Quantity:
+def shm_speed_distribution(
+    v, halo: HaloParameters | str | None = None, *, v_earth=None
+) -> u.Quantity:
     """Lab-frame SHM speed distribution f(v) (normalised to 1 over v), s/km.
 
     Parameters
@@ -243,7 +277,9 @@ def shm_speed_distribution(v, halo: HaloParameters | str | None = None, *, v_ear
     """
     h = resolve_halo(halo)
     ve = h.v_earth.to_value(KMS) if v_earth is None else as_positive(v_earth, KMS, "v_earth")
-    return shm_speed_pdf_kms(as_value(v, KMS, "v"), h.v0.to_value(KMS), h.vesc.to_value(KMS), ve) * (u.s / u.km)
+    return shm_speed_pdf_kms(
+        as_value(v, KMS, "v"), h.v0.to_value(KMS), h.vesc.to_value(KMS), ve
+    ) * (u.s / u.km)
 
 
 def eta_shm(vmin, halo: HaloParameters | str | None = None, *, v_earth=None) -> u.Quantity:
@@ -284,26 +320,48 @@ def _sausage_norm(v0: float, vesc: float, beta: float) -> tuple[float, float, fl
     return sr2, st2, total
 
 
-def sausage_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, beta: float,
-                          v_earth_vec: np.ndarray, *, n_angle: int = 40) -> np.ndarray:
+def sausage_speed_pdf_kms(
+    v: np.ndarray,
+    v0: float,
+    vesc: float,
+    beta: float,
+    v_earth_vec: np.ndarray,
+    *,
+    n_angle: int = 40,
+) -> np.ndarray:
     """Lab-frame speed distribution of the SHM++ sausage component, s/km (numerical angles)."""
     sr2, st2, norm = _sausage_norm(v0, vesc, beta)
     c, wc = np.polynomial.legendre.leggauss(n_angle)
     phi = (np.arange(2 * n_angle) + 0.5) * math.pi / n_angle
     wphi = math.pi / n_angle
     s = np.sqrt(1.0 - c**2)
-    dirs = np.stack([np.outer(s, np.cos(phi)), np.outer(s, np.sin(phi)), np.outer(c, np.ones_like(phi))], axis=-1)
+    dirs = np.stack(
+        [np.outer(s, np.cos(phi)), np.outer(s, np.sin(phi)), np.outer(c, np.ones_like(phi))],
+        axis=-1,
+    )
     w = np.outer(wc, np.full(phi.size, wphi))
     vv = np.asarray(v, dtype=float)
-    gal = vv[:, None, None, None] * dirs[None] + np.asarray(v_earth_vec, dtype=float)[None, None, None, :]
+    gal = (
+        vv[:, None, None, None] * dirs[None]
+        + np.asarray(v_earth_vec, dtype=float)[None, None, None, :]
+    )
     g2 = np.sum(gal**2, axis=-1)
-    dens = np.exp(-gal[..., 0] ** 2 / (2 * sr2) - (gal[..., 1] ** 2 + gal[..., 2] ** 2) / (2 * st2))
-    dens = np.where(g2 < vesc**2, dens, 0.0) / ((2.0 * math.pi) ** 1.5 * math.sqrt(sr2) * st2 * norm)
+    dens = np.exp(
+        -(gal[..., 0] ** 2) / (2 * sr2) - (gal[..., 1] ** 2 + gal[..., 2] ** 2) / (2 * st2)
+    )
+    dens = np.where(g2 < vesc**2, dens, 0.0) / (
+        (2.0 * math.pi) ** 1.5 * math.sqrt(sr2) * st2 * norm
+    )
     return vv**2 * np.einsum("vij,ij->v", dens, w)
 
 
-def eta_shmpp_kms(vmin: np.ndarray, h: HaloParameters, v_earth_vec: np.ndarray | None = None,
-                  *, n_speed: int = 160) -> np.ndarray:
+def eta_shmpp_kms(
+    vmin: np.ndarray,
+    h: HaloParameters,
+    v_earth_vec: np.ndarray | None = None,
+    *,
+    n_speed: int = 160,
+) -> np.ndarray:
     """SHM++ η(v_min), s/km: closed-form round part + numerically integrated sausage."""
     v0, vesc = h.v0.to_value(KMS), h.vesc.to_value(KMS)
     vvec = h.v_sun.to_value(KMS) if v_earth_vec is None else np.asarray(v_earth_vec, dtype=float)
@@ -332,7 +390,9 @@ def eta_shmpp_kms(vmin: np.ndarray, h: HaloParameters, v_earth_vec: np.ndarray |
     return (1.0 - frac) * eta_round + frac * eta_s
 
 
-def eta_shmpp(vmin, halo: HaloParameters | str | None = "shmpp2019", *, v_earth_vector=None) -> u.Quantity:
+def eta_shmpp(
+    vmin, halo: HaloParameters | str | None = "shmpp2019", *, v_earth_vector=None
+) -> u.Quantity:
     """SHM++ η(v_min), s/km (Evans, O'Hare & McCabe 2019).
 
     The round component uses the closed form; the sausage (β-anisotropic Gaussian along

@@ -28,15 +28,23 @@ __all__ = ["IONIZATION_MODELS", "material_ionization", "ne_step", "ne_probabilit
 IONIZATION_MODELS = ("step", "fano")
 
 
-def material_ionization(material: str, *, band_gap=None, pair_energy=None, fano=None) -> tuple[float, float, float]:
+def material_ionization(
+    material: str, *, band_gap=None, pair_energy=None, fano=None
+) -> tuple[float, float, float]:
     """(E_gap/eV, ε/eV, Fano) for ``material``; explicit values override the library's.
 
     Falls back to :func:`acie.darkmatter.materials.get_material` for values not given.
     """
     vals: dict[str, float | None] = {
-        "band_gap": None if band_gap is None else float(as_positive(band_gap, u.eV, "band gap", allow_plain=True)),
-        "pair_energy": None if pair_energy is None else float(as_positive(pair_energy, u.eV, "pair energy ε", allow_plain=True)),
-        "fano": None if fano is None else float(as_positive(fano, u.dimensionless_unscaled, "Fano factor")),
+        "band_gap": None
+        if band_gap is None
+        else float(as_positive(band_gap, u.eV, "band gap", allow_plain=True)),
+        "pair_energy": None
+        if pair_energy is None
+        else float(as_positive(pair_energy, u.eV, "pair energy ε", allow_plain=True)),
+        "fano": None
+        if fano is None
+        else float(as_positive(fano, u.dimensionless_unscaled, "Fano factor")),
     }
     if any(v is None for v in vals.values()):
         from acie.darkmatter.materials import get_material
@@ -52,13 +60,16 @@ def ne_step(energy_ev: np.ndarray, band_gap_ev: float, pair_energy_ev: float) ->
     """n_e = 1 + floor((E − E_gap)/ε) above the gap, 0 below (floats in eV → int array)."""
     e = np.asarray(energy_ev, dtype=float)
     if band_gap_ev <= 0 or pair_energy_ev <= 0:
-        raise NonPhysicalValueError(expected_got("band gap and ε", "> 0 eV", (band_gap_ev, pair_energy_ev)))
+        raise NonPhysicalValueError(
+            expected_got("band gap and ε", "> 0 eV", (band_gap_ev, pair_energy_ev))
+        )
     n = 1 + np.floor((e - band_gap_ev) / pair_energy_ev)
     return np.where(e >= band_gap_ev, n, 0).astype(int)
 
 
-def ne_probability(energy, n_max: int, *, band_gap, pair_energy, fano: float = 0.0,
-                   model: str = "step") -> np.ndarray:
+def ne_probability(
+    energy, n_max: int, *, band_gap, pair_energy, fano: float = 0.0, model: str = "step"
+) -> np.ndarray:
     """P(n_e = n | E) for n = 0 … n_max, shape (n_E, n_max + 1).
 
     Parameters
@@ -74,7 +85,9 @@ def ne_probability(energy, n_max: int, *, band_gap, pair_energy, fano: float = 0
     gap = float(as_positive(band_gap, u.eV, "band gap", allow_plain=True))
     eps = float(as_positive(pair_energy, u.eV, "pair energy ε", allow_plain=True))
     if model not in IONIZATION_MODELS:
-        raise UnknownNameError(expected_got("ionization model", f"one of {IONIZATION_MODELS}", model))
+        raise UnknownNameError(
+            expected_got("ionization model", f"one of {IONIZATION_MODELS}", model)
+        )
     n = np.arange(n_max + 1)
     if model == "step":
         ne = ne_step(e, gap, eps)

@@ -29,12 +29,14 @@ from acie.errors import UnknownNameError, expected_got
 __all__ = ["Element", "Material", "get_material", "list_materials", "STRUCTURES"]
 
 #: Crystal structures the library knows, with their Bravais lattice.
-STRUCTURES: Mapping[str, str] = MappingProxyType({
-    "diamond": "fcc",
-    "zincblende": "fcc",
-    "rocksalt": "fcc",
-    "cesium-chloride": "simple cubic",
-})
+STRUCTURES: Mapping[str, str] = MappingProxyType(
+    {
+        "diamond": "fcc",
+        "zincblende": "fcc",
+        "rocksalt": "fcc",
+        "cesium-chloride": "simple cubic",
+    }
+)
 
 _AVOGADRO = 6.02214076e23  # 1/mol, exact (SI 2019)
 _ANGSTROM_CM = 1e-8
@@ -121,11 +123,13 @@ class Material:
 
     def __post_init__(self) -> None:
         if self.structure not in STRUCTURES:
-            raise UnknownNameError(expected_got("structure", f"one of {sorted(STRUCTURES)}",
-                                                self.structure))
+            raise UnknownNameError(
+                expected_got("structure", f"one of {sorted(STRUCTURES)}", self.structure)
+            )
         if not self.elements:
-            object.__setattr__(self, "elements", MappingProxyType(
-                {sym: _ELEMENTS[sym] for sym, _ in self.basis}))
+            object.__setattr__(
+                self, "elements", MappingProxyType({sym: _ELEMENTS[sym] for sym, _ in self.basis})
+            )
         object.__setattr__(self, "references", MappingProxyType(dict(self.references)))
 
     # -- geometry -------------------------------------------------------------------------
@@ -138,8 +142,9 @@ class Material:
 
     def atom_positions(self) -> list[tuple[str, np.ndarray]]:
         """Atoms of the primitive cell as (symbol, Cartesian position in Å)."""
-        return [(sym, self.lattice_constant * np.asarray(pos, dtype=float))
-                for sym, pos in self.basis]
+        return [
+            (sym, self.lattice_constant * np.asarray(pos, dtype=float)) for sym, pos in self.basis
+        ]
 
     @property
     def cell_volume(self) -> float:
@@ -169,32 +174,50 @@ class Material:
         """
         import astropy.units as u
 
-        units = {"lattice_constant": u.AA, "density": u.g / u.cm**3, "band_gap": u.eV,
-                 "pair_energy": u.eV, "fano": u.dimensionless_unscaled,
-                 "cell_volume": u.AA**3, "cell_mass": u.u}
+        units = {
+            "lattice_constant": u.AA,
+            "density": u.g / u.cm**3,
+            "band_gap": u.eV,
+            "pair_energy": u.eV,
+            "fano": u.dimensionless_unscaled,
+            "cell_volume": u.AA**3,
+            "cell_mass": u.u,
+        }
         if name not in units:
             raise UnknownNameError(expected_got("quantity name", f"one of {sorted(units)}", name))
         return getattr(self, name) * units[name]
 
 
 _FCC2 = ((0.0, 0.0, 0.0), (0.25, 0.25, 0.25))
-_MADELUNG = ("O. Madelung, Semiconductors: Data Handbook, 3rd ed., Springer (2004)")
-_TEEGARDEN = ("K. Teegarden and G. Baldini, 'Optical absorption spectra of the alkali "
-              "halides at 10 K', Phys. Rev. 155, 896 (1967)")
+_MADELUNG = "O. Madelung, Semiconductors: Data Handbook, 3rd ed., Springer (2004)"
+_TEEGARDEN = (
+    "K. Teegarden and G. Baldini, 'Optical absorption spectra of the alkali "
+    "halides at 10 K', Phys. Rev. 155, 896 (1967)"
+)
 _CRC = "CRC Handbook of Chemistry and Physics, 97th ed. (2016), 'Physical constants of inorganic compounds'"
 _WYCKOFF = "R. W. G. Wyckoff, Crystal Structures, vol. 1, 2nd ed., Interscience (1963)"
-_KLEIN = ("ESTIMATE: Klein's empirical rule eps = 2.8*E_gap + 0.5 eV, C. A. Klein, J. Appl. Phys. "
-          "39, 2029 (1968); no direct measurement of the e-h pair energy in this crystal is used")
-_KLEIN_F = ("ESTIMATE: Klein's phonon-loss model gives F ~ 0.1-0.2 for semiconductors and "
-            "insulators (C. A. Klein, J. Appl. Phys. 39, 2029 (1968)); central value 0.15 "
-            "adopted, not measured for this crystal")
+_KLEIN = (
+    "ESTIMATE: Klein's empirical rule eps = 2.8*E_gap + 0.5 eV, C. A. Klein, J. Appl. Phys. "
+    "39, 2029 (1968); no direct measurement of the e-h pair energy in this crystal is used"
+)
+_KLEIN_F = (
+    "ESTIMATE: Klein's phonon-loss model gives F ~ 0.1-0.2 for semiconductors and "
+    "insulators (C. A. Klein, J. Appl. Phys. 39, 2029 (1968)); central value 0.15 "
+    "adopted, not measured for this crystal"
+)
 
 _LIBRARY: dict[str, Material] = {
-    m.name.lower(): m for m in (
+    m.name.lower(): m
+    for m in (
         Material(
-            name="Si", formula="Si", structure="diamond",
-            lattice_constant=5.431, density=2.329, band_gap=1.12,
-            pair_energy=3.749, fano=0.119,
+            name="Si",
+            formula="Si",
+            structure="diamond",
+            lattice_constant=5.431,
+            density=2.329,
+            band_gap=1.12,
+            pair_energy=3.749,
+            fano=0.119,
             basis=(("Si", _FCC2[0]), ("Si", _FCC2[1])),
             references={
                 "lattice_constant": "Y. Okada and Y. Tokumaru, J. Appl. Phys. 56, 314 (1984) (5.4310 Å, 300 K)",
@@ -204,25 +227,38 @@ _LIBRARY: dict[str, Material] = {
                 "fano": "D. Rodrigues et al., Nucl. Instrum. Meth. A 1010, 165511 (2021), arXiv:2004.11499 (F = 0.119)",
                 "structure": _WYCKOFF,
                 "elements": _CIAAW,
-            }),
+            },
+        ),
         Material(
-            name="Ge", formula="Ge", structure="diamond",
-            lattice_constant=5.658, density=5.323, band_gap=0.67,
-            pair_energy=2.96, fano=0.112,
+            name="Ge",
+            formula="Ge",
+            structure="diamond",
+            lattice_constant=5.658,
+            density=5.323,
+            band_gap=0.67,
+            pair_energy=2.96,
+            fano=0.112,
             basis=(("Ge", _FCC2[0]), ("Ge", _FCC2[1])),
             references={
                 "lattice_constant": _MADELUNG + " (5.658 Å, 300 K)",
                 "density": _MADELUNG,
-                "band_gap": _MADELUNG + " (indirect gap 0.67 eV at 300 K; the gap QCDark scissors to)",
+                "band_gap": _MADELUNG
+                + " (indirect gap 0.67 eV at 300 K; the gap QCDark scissors to)",
                 "pair_energy": "G. F. Knoll, Radiation Detection and Measurement, 4th ed., Wiley (2010), Table 12.1 (2.96 eV at 77 K)",
                 "fano": "G. F. Knoll, Radiation Detection and Measurement, 4th ed. (2010), ch. 12 (measured F ~ 0.08-0.13; 0.112 adopted)",
                 "structure": _WYCKOFF,
                 "elements": _CIAAW,
-            }),
+            },
+        ),
         Material(
-            name="GaAs", formula="GaAs", structure="zincblende",
-            lattice_constant=5.6533, density=5.3176, band_gap=1.42,
-            pair_energy=4.184, fano=0.12,
+            name="GaAs",
+            formula="GaAs",
+            structure="zincblende",
+            lattice_constant=5.6533,
+            density=5.3176,
+            band_gap=1.42,
+            pair_energy=4.184,
+            fano=0.12,
             basis=(("Ga", _FCC2[0]), ("As", _FCC2[1])),
             references={
                 "lattice_constant": _MADELUNG + " (5.6533 Å, 300 K)",
@@ -233,11 +269,17 @@ _LIBRARY: dict[str, Material] = {
                 "structure": _WYCKOFF,
                 "elements": _CIAAW,
             },
-            estimates=frozenset({"fano"})),
+            estimates=frozenset({"fano"}),
+        ),
         Material(
-            name="NaI", formula="NaI", structure="rocksalt",
-            lattice_constant=6.4728, density=3.667, band_gap=5.9,
-            pair_energy=round(2.8 * 5.9 + 0.5, 3), fano=0.15,
+            name="NaI",
+            formula="NaI",
+            structure="rocksalt",
+            lattice_constant=6.4728,
+            density=3.667,
+            band_gap=5.9,
+            pair_energy=round(2.8 * 5.9 + 0.5, 3),
+            fano=0.15,
             basis=(("Na", (0.0, 0.0, 0.0)), ("I", (0.5, 0.5, 0.5))),
             references={
                 "lattice_constant": _WYCKOFF + " (6.4728 Å)",
@@ -248,11 +290,17 @@ _LIBRARY: dict[str, Material] = {
                 "structure": _WYCKOFF,
                 "elements": _CIAAW,
             },
-            estimates=frozenset({"pair_energy", "fano"})),
+            estimates=frozenset({"pair_energy", "fano"}),
+        ),
         Material(
-            name="CsI", formula="CsI", structure="cesium-chloride",
-            lattice_constant=4.5667, density=4.51, band_gap=6.2,
-            pair_energy=round(2.8 * 6.2 + 0.5, 3), fano=0.15,
+            name="CsI",
+            formula="CsI",
+            structure="cesium-chloride",
+            lattice_constant=4.5667,
+            density=4.51,
+            band_gap=6.2,
+            pair_energy=round(2.8 * 6.2 + 0.5, 3),
+            fano=0.15,
             basis=(("Cs", (0.0, 0.0, 0.0)), ("I", (0.5, 0.5, 0.5))),
             references={
                 "lattice_constant": _WYCKOFF + " (4.5667 Å)",
@@ -263,7 +311,8 @@ _LIBRARY: dict[str, Material] = {
                 "structure": _WYCKOFF,
                 "elements": _CIAAW,
             },
-            estimates=frozenset({"pair_energy", "fano"})),
+            estimates=frozenset({"pair_energy", "fano"}),
+        ),
     )
 }
 

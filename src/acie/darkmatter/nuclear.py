@@ -83,23 +83,50 @@ class Target:
         return np.array(a, float), np.array(m, float), np.array(w, float)
 
 
-def _element(symbol: str, isotopes: list[tuple[int, float, float]]) -> tuple[str, tuple[Isotope, ...]]:
+def _element(
+    symbol: str, isotopes: list[tuple[int, float, float]]
+) -> tuple[str, tuple[Isotope, ...]]:
     return symbol, tuple(Isotope(a, m, f) for a, m, f in isotopes)
 
 
 # NIST SRD 144 isotopic compositions (A, atomic mass in u, atom fraction)
-_ELEMENTS = dict([
-    _element("Xe", [(124, 123.905893, 0.000952), (126, 125.904274, 0.000890), (128, 127.903531, 0.019102),
-                    (129, 128.904779, 0.264006), (130, 129.903508, 0.040710), (131, 130.905082, 0.212324),
-                    (132, 131.904154, 0.269086), (134, 133.905395, 0.104357), (136, 135.907219, 0.088573)]),
-    _element("Ar", [(36, 35.967545, 0.003336), (38, 37.962732, 0.000629), (40, 39.962383, 0.996035)]),
-    _element("Ge", [(70, 69.924247, 0.2057), (72, 71.922076, 0.2745), (73, 72.923459, 0.0775),
-                    (74, 73.921178, 0.3650), (76, 75.921403, 0.0773)]),
-    _element("Si", [(28, 27.976927, 0.92223), (29, 28.976495, 0.04685), (30, 29.973770, 0.03092)]),
-    _element("Na", [(23, 22.989770, 1.0)]),
-    _element("I", [(127, 126.904468, 1.0)]),
-    _element("Cs", [(133, 132.905447, 1.0)]),
-])
+_ELEMENTS = dict(
+    [
+        _element(
+            "Xe",
+            [
+                (124, 123.905893, 0.000952),
+                (126, 125.904274, 0.000890),
+                (128, 127.903531, 0.019102),
+                (129, 128.904779, 0.264006),
+                (130, 129.903508, 0.040710),
+                (131, 130.905082, 0.212324),
+                (132, 131.904154, 0.269086),
+                (134, 133.905395, 0.104357),
+                (136, 135.907219, 0.088573),
+            ],
+        ),
+        _element(
+            "Ar", [(36, 35.967545, 0.003336), (38, 37.962732, 0.000629), (40, 39.962383, 0.996035)]
+        ),
+        _element(
+            "Ge",
+            [
+                (70, 69.924247, 0.2057),
+                (72, 71.922076, 0.2745),
+                (73, 72.923459, 0.0775),
+                (74, 73.921178, 0.3650),
+                (76, 75.921403, 0.0773),
+            ],
+        ),
+        _element(
+            "Si", [(28, 27.976927, 0.92223), (29, 28.976495, 0.04685), (30, 29.973770, 0.03092)]
+        ),
+        _element("Na", [(23, 22.989770, 1.0)]),
+        _element("I", [(127, 126.904468, 1.0)]),
+        _element("Cs", [(133, 132.905447, 1.0)]),
+    ]
+)
 
 
 def _atomic_weight(symbol: str) -> float:
@@ -109,11 +136,17 @@ def _atomic_weight(symbol: str) -> float:
 
 def _compound(name: str, formula: dict[str, int]) -> Target:
     total = sum(n * _atomic_weight(s) for s, n in formula.items())
-    return Target(name=name, elements=tuple((s, _ELEMENTS[s], n * _atomic_weight(s) / total)
-                                            for s, n in formula.items()))
+    return Target(
+        name=name,
+        elements=tuple(
+            (s, _ELEMENTS[s], n * _atomic_weight(s) / total) for s, n in formula.items()
+        ),
+    )
 
 
-TARGETS: dict[str, Target] = {s: Target(name=s, elements=((s, iso, 1.0),)) for s, iso in _ELEMENTS.items()}
+TARGETS: dict[str, Target] = {
+    s: Target(name=s, elements=((s, iso, 1.0),)) for s, iso in _ELEMENTS.items()
+}
 TARGETS["NaI"] = _compound("NaI", {"Na": 1, "I": 1})
 TARGETS["CsI"] = _compound("CsI", {"Cs": 1, "I": 1})
 
@@ -139,7 +172,9 @@ def helm_ff2_kev(e_kev: np.ndarray, a: np.ndarray, m_ev: np.ndarray) -> np.ndarr
     x = q_fm * rn
     small = x < 1e-3
     xs = np.where(small, 1.0, x)
-    j1_over_x = np.where(small, 1.0 / 3.0 - x**2 / 30.0, (np.sin(xs) / xs**2 - np.cos(xs) / xs) / xs)
+    j1_over_x = np.where(
+        small, 1.0 / 3.0 - x**2 / 30.0, (np.sin(xs) / xs**2 - np.cos(xs) / xs) / xs
+    )
     return (3.0 * j1_over_x) ** 2 * np.exp(-((q_fm * s) ** 2))
 
 
@@ -156,9 +191,16 @@ def _eta_kms(vmin: np.ndarray, h: HaloParameters, vvec: np.ndarray | None) -> np
     return eta_shm_kms(vmin, v0, vesc, ve)
 
 
-def dr_de_kernel(e_kev: np.ndarray, m_chi_gev: np.ndarray, sigma_cm2: np.ndarray, target: Target,
-                 h: HaloParameters, vvec: np.ndarray | None = None, *,
-                 nucleon_mass_u: float = _PROTON_AMU) -> np.ndarray:
+def dr_de_kernel(
+    e_kev: np.ndarray,
+    m_chi_gev: np.ndarray,
+    sigma_cm2: np.ndarray,
+    target: Target,
+    h: HaloParameters,
+    vvec: np.ndarray | None = None,
+    *,
+    nucleon_mass_u: float = _PROTON_AMU,
+) -> np.ndarray:
     """dR/dE in events/(keV kg day) on broadcast float arrays (the hot loop).
 
     ``nucleon_mass_u`` is the nucleon mass in σ_n's reduced mass μ_n (default m_p;
@@ -227,8 +269,15 @@ def _inputs(energy, mass, cross_section):
     return np.asarray(e), np.asarray(m), np.asarray(s)
 
 
-def dr_de(energy, mass, cross_section, target: str | Target = "Xe", *,
-          halo: HaloParameters | str | None = None, time=None) -> u.Quantity:
+def dr_de(
+    energy,
+    mass,
+    cross_section,
+    target: str | Target = "Xe",
+    *,
+    halo: HaloParameters | str | None = None,
+    time=None,
+) -> u.Quantity:
     """Spin-independent differential rate dR/dE_R, events/(keV kg day).
 
     Parameters
@@ -248,7 +297,9 @@ def dr_de(energy, mass, cross_section, target: str | Target = "Xe", *,
     h = resolve_halo(halo)
     vvec = None if time is None else earth_velocity(time, h).to_value(u.km / u.s)
     if vvec is not None and vvec.shape != (3,):
-        raise ShapeError(expected_got("time", "a scalar Time (use annual_modulation for arrays)", vvec.shape))
+        raise ShapeError(
+            expected_got("time", "a scalar Time (use annual_modulation for arrays)", vvec.shape)
+        )
     mm = m[..., None] if m.ndim else m
     ss = s[..., None] if s.ndim else s
     return dr_de_kernel(e, mm, ss, get_target(target), h, vvec) * DRU
@@ -259,10 +310,18 @@ def _gauss_nodes(e_min: float, e_max: float, n: int) -> tuple[np.ndarray, np.nda
     return 0.5 * (e_max - e_min) * (x + 1.0) + e_min, 0.5 * (e_max - e_min) * w
 
 
-def integrated_rate(e_min, e_max, mass, cross_section, target: str | Target = "Xe", *,
-                    halo: HaloParameters | str | None = None,
-                    efficiency: Callable[[np.ndarray], np.ndarray] | tuple | None = None,
-                    time=None, n_nodes: int = 64) -> u.Quantity:
+def integrated_rate(
+    e_min,
+    e_max,
+    mass,
+    cross_section,
+    target: str | Target = "Xe",
+    *,
+    halo: HaloParameters | str | None = None,
+    efficiency: Callable[[np.ndarray], np.ndarray] | tuple | None = None,
+    time=None,
+    n_nodes: int = 64,
+) -> u.Quantity:
     """Rate in the window [e_min, e_max] weighted by an efficiency, events/(kg day).
 
     Fixed Gauss–Legendre nodes, ``n_nodes`` per segment between efficiency-table knots
@@ -286,7 +345,13 @@ def integrated_rate(e_min, e_max, mass, cross_section, target: str | Target = "X
         ee = np.asarray(as_value(ee, u.keV, "efficiency energies"), float)
         vals = np.asarray(vals, float)
         if np.shape(ee) != np.shape(vals) or np.ndim(ee) != 1:
-            raise ShapeError(expected_got("efficiency table", "two 1-D arrays of equal length", (np.shape(ee), np.shape(vals))))
+            raise ShapeError(
+                expected_got(
+                    "efficiency table",
+                    "two 1-D arrays of equal length",
+                    (np.shape(ee), np.shape(vals)),
+                )
+            )
         table = (ee, vals)
         # the interpolated efficiency has kinks at its knots: integrate piecewise between them
         breaks = sorted({lo, hi, *[float(x) for x in ee if lo < x < hi]})
@@ -304,8 +369,15 @@ def integrated_rate(e_min, e_max, mass, cross_section, target: str | Target = "X
     return np.sum(spec * eff * weights, axis=-1) * u.Unit("1 / (kg d)")
 
 
-def annual_modulation(energy, mass, cross_section, target: str | Target = "Xe", *,
-                      times, halo: HaloParameters | str | None = None) -> u.Quantity:
+def annual_modulation(
+    energy,
+    mass,
+    cross_section,
+    target: str | Target = "Xe",
+    *,
+    times,
+    halo: HaloParameters | str | None = None,
+) -> u.Quantity:
     """dR/dE_R at each of ``times`` (astropy Time array), events/(keV kg day).
 
     Returns shape (n_t,) + shape of :func:`dr_de` at one time.
@@ -347,7 +419,9 @@ def fit_annual_modulation(times, rates) -> tuple[np.ndarray, np.ndarray, np.ndar
     t = times if isinstance(times, Time) else Time(times, scale="utc")
     r = np.asarray(getattr(rates, "value", rates), dtype=float)
     if r.shape[0] != len(t) or len(t) < 3:
-        raise ShapeError(expected_got("rates", f"at least 3 rows, one per time ({len(t)})", r.shape))
+        raise ShapeError(
+            expected_got("rates", f"at least 3 rows, one per time ({len(t)})", r.shape)
+        )
     year_start = Time(f"{t[0].datetime.year}-01-01", scale="utc")
     days = (t - year_start).to_value(u.day)
     w = 2.0 * math.pi * days / 365.25

@@ -51,7 +51,9 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "pdf"):
-        raise InputValidationError(expected_got("figure file name", "ending in .png or .pdf", path.name))
+        raise InputValidationError(
+            expected_got("figure file name", "ending in .png or .pdf", path.name)
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
     os.close(fd)
@@ -66,15 +68,34 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
 
 
 def _band(ax, x, b: Band, unit, color, label):
-    ax.fill_between(x, b.lo95.to_value(unit), b.hi95.to_value(unit), color=color, alpha=0.18, lw=0,
-                    label=f"{label} 95 %")
-    ax.fill_between(x, b.lo68.to_value(unit), b.hi68.to_value(unit), color=color, alpha=0.35, lw=0,
-                    label=f"{label} 68 %")
+    ax.fill_between(
+        x,
+        b.lo95.to_value(unit),
+        b.hi95.to_value(unit),
+        color=color,
+        alpha=0.18,
+        lw=0,
+        label=f"{label} 95 %",
+    )
+    ax.fill_between(
+        x,
+        b.lo68.to_value(unit),
+        b.hi68.to_value(unit),
+        color=color,
+        alpha=0.35,
+        lw=0,
+        label=f"{label} 68 %",
+    )
     ax.plot(x, b.median.to_value(unit), color=color, lw=1.5, label=f"{label} median")
 
 
-def plot_spectrum(energy: u.Quantity, curves: Mapping[str, u.Quantity | Band], *, title: str = "",
-                  log: bool = True):
+def plot_spectrum(
+    energy: u.Quantity,
+    curves: Mapping[str, u.Quantity | Band],
+    *,
+    title: str = "",
+    log: bool = True,
+):
     """dR/dE against energy for one or more labelled spectra (or bands)."""
     fig, ax = _figure()
     first = next(iter(curves.values()))
@@ -125,7 +146,11 @@ def _reach_label(c: ReachCurve) -> str:
     st = c.settings
     parts = [str(st.get("material", st.get("target", c.channel)))]
     if c.channel == "electron":
-        parts.append(f"$n_e$ = {st['ne_bin']}" if st.get("ne_bin") is not None else f"$n_e$ ≥ {st.get('ne_threshold')}")
+        parts.append(
+            f"$n_e$ = {st['ne_bin']}"
+            if st.get("ne_bin") is not None
+            else f"$n_e$ ≥ {st.get('ne_threshold')}"
+        )
         parts.append(f"{st.get('mediator', 'heavy')} mediator")
     else:
         parts.append(f"{st.get('e_min_keV', 0):g}–{st.get('e_max_keV', 0):g} keV")
@@ -133,7 +158,9 @@ def _reach_label(c: ReachCurve) -> str:
     return ", ".join(parts)
 
 
-def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None = None, title: str = ""):
+def plot_reach(
+    curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None = None, title: str = ""
+):
     """Cross-section reach curves against mass (log–log), optional halo-uncertainty bands by index."""
     fig, ax = _figure()
     for i, c in enumerate(curves):
@@ -141,8 +168,14 @@ def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None
         if bands and i in bands:
             _band(ax, m, bands[i], u.cm**2, f"C{i}", c.settings.get("material", c.channel))
         label = _reach_label(c)
-        ax.plot(m, c.cross_section.to_value(u.cm**2), color=f"C{i}", lw=1.8 if not bands else 0.8,
-                ls="-" if not bands else "--", label=label)
+        ax.plot(
+            m,
+            c.cross_section.to_value(u.cm**2),
+            color=f"C{i}",
+            lw=1.8 if not bands else 0.8,
+            ls="-" if not bands else "--",
+            label=label,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"dark-matter mass $m_\chi$ [MeV]")
@@ -152,7 +185,9 @@ def plot_reach(curves: Sequence[ReachCurve], *, bands: Mapping[int, Band] | None
     return fig
 
 
-def plot_material_comparison(energy_by_material: Mapping[str, tuple[u.Quantity, u.Quantity]], *, title: str = ""):
+def plot_material_comparison(
+    energy_by_material: Mapping[str, tuple[u.Quantity, u.Quantity]], *, title: str = ""
+):
     """dR/dE of several materials (each with its own energy grid) on one figure."""
     fig, ax = _figure()
     for i, (name, (e, r)) in enumerate(energy_by_material.items()):
@@ -171,8 +206,15 @@ def plot_formfactor(table: FormFactorTable, *, vmin_floor: float = 1e-3):
 
     fig, ax = _figure((6.0, 4.6))
     f2 = np.where(table.f2 > vmin_floor, table.f2, np.nan)
-    mesh = ax.pcolormesh(table.energy_eV, table.q_keV, f2, norm=LogNorm(vmin=vmin_floor, vmax=np.nanmax(f2)),
-                         shading="nearest", cmap="magma_r", rasterized=True)
+    mesh = ax.pcolormesh(
+        table.energy_eV,
+        table.q_keV,
+        f2,
+        norm=LogNorm(vmin=vmin_floor, vmax=np.nanmax(f2)),
+        shading="nearest",
+        cmap="magma_r",
+        rasterized=True,
+    )
     fig.colorbar(mesh, ax=ax, label=r"$|f_{crystal}(q,E)|^2$")
     ax.set_xlabel("energy deposit E [eV]")
     ax.set_ylabel("momentum transfer q [keV]")

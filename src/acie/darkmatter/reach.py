@@ -51,7 +51,9 @@ def _check(n_obs: int, background: float, cl: float) -> tuple[int, float, float]
     if int(n_obs) != n_obs or n_obs < 0:
         raise NonPhysicalValueError(expected_got("observed events", "an integer >= 0", n_obs))
     if not np.isfinite(background) or background < 0:
-        raise NonPhysicalValueError(expected_got("expected background", "a finite number >= 0", background))
+        raise NonPhysicalValueError(
+            expected_got("expected background", "a finite number >= 0", background)
+        )
     if not 0 < cl < 1:
         raise NonPhysicalValueError(expected_got("confidence level", "in (0, 1)", cl))
     return int(n_obs), float(background), float(cl)
@@ -63,8 +65,14 @@ def poisson_upper_limit(n_obs: int = 0, cl: float = 0.9) -> float:
     return 0.5 * float(stats.chi2.ppf(c, 2 * (n + 1)))
 
 
-def feldman_cousins_interval(n_obs: int, background: float = 0.0, cl: float = 0.9, *,
-                             step: float = 0.005, s_max: float | None = None) -> tuple[float, float]:
+def feldman_cousins_interval(
+    n_obs: int,
+    background: float = 0.0,
+    cl: float = 0.9,
+    *,
+    step: float = 0.005,
+    s_max: float | None = None,
+) -> tuple[float, float]:
     """Feldman–Cousins confidence interval [s_lo, s_up] for a Poisson signal with known background.
 
     The belt is built on the grid s = 0, step, 2·step, … (the upper end is accurate to ``step``).
@@ -112,8 +120,9 @@ def median_background_outcome(background: float) -> int:
     return int(stats.poisson.median(b)) if b > 0 else 0
 
 
-def signal_upper_limit(n_obs: int | None = 0, background: float = 0.0, cl: float = 0.9,
-                       method: str = "poisson") -> float:
+def signal_upper_limit(
+    n_obs: int | None = 0, background: float = 0.0, cl: float = 0.9, method: str = "poisson"
+) -> float:
     """Upper limit on the expected signal count with the named method (see module docstring).
 
     ``n_obs=None`` uses :func:`median_background_outcome`.
@@ -156,8 +165,12 @@ class ReachCurve:
 
     def as_rows(self) -> list[dict[str, Any]]:
         """Rows ``{"mass_MeV": …, "cross_section_cm2": …}`` for CSV/JSON output."""
-        return [{"mass_MeV": float(m), "cross_section_cm2": float(s)}
-                for m, s in zip(self.mass.to_value(u.MeV), self.cross_section.to_value(u.cm**2), strict=True)]
+        return [
+            {"mass_MeV": float(m), "cross_section_cm2": float(s)}
+            for m, s in zip(
+                self.mass.to_value(u.MeV), self.cross_section.to_value(u.cm**2), strict=True
+            )
+        ]
 
 
 def _exposure(exposure) -> float:
@@ -170,11 +183,26 @@ def _background_events(background, exposure_kgyr: float) -> float:
     return float(as_value(background, u.one, "background"))
 
 
-def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: int = 1,
-                   ne_bin: int | None = None, efficiency: float = 1.0, n_obs: int | None = None,
-                   background=0.0, cl: float = 0.9, method: str = "poisson", mediator="heavy",
-                   halo: HaloParameters | str | None = None, band_gap=None, pair_energy=None,
-                   fano=None, ionization: str = "step", screening: bool | str = False) -> ReachCurve:
+def electron_reach(
+    table: FormFactorTable,
+    masses,
+    exposure,
+    *,
+    ne_threshold: int = 1,
+    ne_bin: int | None = None,
+    efficiency: float = 1.0,
+    n_obs: int | None = None,
+    background=0.0,
+    cl: float = 0.9,
+    method: str = "poisson",
+    mediator="heavy",
+    halo: HaloParameters | str | None = None,
+    band_gap=None,
+    pair_energy=None,
+    fano=None,
+    ionization: str = "step",
+    screening: bool | str = False,
+) -> ReachCurve:
     """σ̄e reach over masses for an electron-recoil counting experiment.
 
     Parameters
@@ -204,26 +232,64 @@ def electron_reach(table: FormFactorTable, masses, exposure, *, ne_threshold: in
     n_obs = median_background_outcome(b) if n_obs is None else n_obs
     s_up = signal_upper_limit(n_obs, b, cl, method)
     sigma_ref = 1e-37 * u.cm**2
-    gap, eps, _ = electron.material_ionization(table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano)
+    gap, eps, _ = electron.material_ionization(
+        table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano
+    )
     n_max = int(1 + np.floor((table.energy_eV[-1] - gap) / eps)) + 2
-    per_ne = electron.rate_per_ne(table, masses, sigma_ref, n_max=n_max, band_gap=band_gap, pair_energy=pair_energy,
-                                  fano=fano, ionization=ionization, mediator=mediator, halo=halo,
-                                  screening=screening).to_value(1 / (u.kg * u.yr))
+    per_ne = electron.rate_per_ne(
+        table,
+        masses,
+        sigma_ref,
+        n_max=n_max,
+        band_gap=band_gap,
+        pair_energy=pair_energy,
+        fano=fano,
+        ionization=ionization,
+        mediator=mediator,
+        halo=halo,
+        screening=screening,
+    ).to_value(1 / (u.kg * u.yr))
     per_ne = np.atleast_2d(per_ne)
     counted = per_ne[:, ne_bin] if ne_bin is not None else per_ne[:, ne_threshold:].sum(axis=1)
     expected = counted * expo * efficiency
     with np.errstate(divide="ignore"):
         sigma = np.where(expected > 0, s_up * sigma_ref.value / expected, np.inf)
-    settings = {"exposure_kg_yr": expo, "ne_threshold": None if ne_bin is not None else ne_threshold,
-                "ne_bin": ne_bin, "efficiency": efficiency, "n_obs": n_obs, "background_events": b,
-                "mediator": str(mediator), "material": table.material, "ionization": ionization}
-    return ReachCurve(mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV, cross_section=sigma * u.cm**2,
-                      signal_limit=s_up, channel="electron", method=method, cl=cl, settings=settings)
+    settings = {
+        "exposure_kg_yr": expo,
+        "ne_threshold": None if ne_bin is not None else ne_threshold,
+        "ne_bin": ne_bin,
+        "efficiency": efficiency,
+        "n_obs": n_obs,
+        "background_events": b,
+        "mediator": str(mediator),
+        "material": table.material,
+        "ionization": ionization,
+    }
+    return ReachCurve(
+        mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV,
+        cross_section=sigma * u.cm**2,
+        signal_limit=s_up,
+        channel="electron",
+        method=method,
+        cl=cl,
+        settings=settings,
+    )
 
 
-def nuclear_reach(masses, exposure, *, target: str = "Xe", e_min=None, e_max=None, efficiency=None,
-                  n_obs: int | None = None, background=0.0, cl: float = 0.9, method: str = "poisson",
-                  halo: HaloParameters | str | None = None) -> ReachCurve:
+def nuclear_reach(
+    masses,
+    exposure,
+    *,
+    target: str = "Xe",
+    e_min=None,
+    e_max=None,
+    efficiency=None,
+    n_obs: int | None = None,
+    background=0.0,
+    cl: float = 0.9,
+    method: str = "poisson",
+    halo: HaloParameters | str | None = None,
+) -> ReachCurve:
     """σ_n (spin-independent, per nucleon) reach over masses for a nuclear-recoil counting experiment.
 
     Parameters
@@ -242,13 +308,26 @@ def nuclear_reach(masses, exposure, *, target: str = "Xe", e_min=None, e_max=Non
     n_obs = median_background_outcome(b) if n_obs is None else n_obs
     s_up = signal_upper_limit(n_obs, b, cl, method)
     sigma_ref = 1e-45 * u.cm**2
-    rate = nuclear.integrated_rate(lo, hi, masses, sigma_ref, target, halo=halo,
-                                   efficiency=efficiency).to_value(1 / (u.kg * u.yr))
+    rate = nuclear.integrated_rate(
+        lo, hi, masses, sigma_ref, target, halo=halo, efficiency=efficiency
+    ).to_value(1 / (u.kg * u.yr))
     expected = np.atleast_1d(rate) * expo
     with np.errstate(divide="ignore"):
         sigma = np.where(expected > 0, s_up * sigma_ref.value / expected, np.inf)
-    settings = {"exposure_kg_yr": expo, "e_min_keV": float(as_value(lo, u.keV, "e_min")),
-                "e_max_keV": float(as_value(hi, u.keV, "e_max")), "n_obs": n_obs, "background_events": b,
-                "target": str(target)}
-    return ReachCurve(mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV, cross_section=sigma * u.cm**2,
-                      signal_limit=s_up, channel="nuclear", method=method, cl=cl, settings=settings)
+    settings = {
+        "exposure_kg_yr": expo,
+        "e_min_keV": float(as_value(lo, u.keV, "e_min")),
+        "e_max_keV": float(as_value(hi, u.keV, "e_max")),
+        "n_obs": n_obs,
+        "background_events": b,
+        "target": str(target),
+    }
+    return ReachCurve(
+        mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV,
+        cross_section=sigma * u.cm**2,
+        signal_limit=s_up,
+        channel="nuclear",
+        method=method,
+        cl=cl,
+        settings=settings,
+    )

@@ -30,7 +30,9 @@ class ScreeningParameters:
     q_tf_ev: float
     omega_p_ev: float
     alpha: float = 1.563
-    citation: str = "Cappellini et al., PRB 47, 9892 (1993); values from QCDark dark_matter_rates.py"
+    citation: str = (
+        "Cappellini et al., PRB 47, 9892 (1993); values from QCDark dark_matter_rates.py"
+    )
 
 
 SCREENING: dict[str, ScreeningParameters] = {
@@ -42,14 +44,22 @@ SCREENING: dict[str, ScreeningParameters] = {
 def get_screening(material: str) -> ScreeningParameters:
     """Screening parameters for ``material`` (Si or Ge)."""
     if material not in SCREENING:
-        raise UnknownNameError(expected_got("screening material", f"one of {sorted(SCREENING)}", material))
+        raise UnknownNameError(
+            expected_got("screening material", f"one of {sorted(SCREENING)}", material)
+        )
     return SCREENING[material]
 
 
-def inverse_dielectric_squared(q_ev: np.ndarray, e_ev: np.ndarray, params: ScreeningParameters) -> np.ndarray:
+def inverse_dielectric_squared(
+    q_ev: np.ndarray, e_ev: np.ndarray, params: ScreeningParameters
+) -> np.ndarray:
     """1/ε(q, E)² on broadcast float arrays (q, E in eV)."""
     q = np.asarray(q_ev, dtype=float)
     e = np.asarray(e_ev, dtype=float)
-    val = (1.0 / (params.eps0 - 1.0) + params.alpha * (q / params.q_tf_ev) ** 2
-           + q**4 / (4.0 * ME_EV**2 * params.omega_p_ev**2) - (e / params.omega_p_ev) ** 2)
+    val = (
+        1.0 / (params.eps0 - 1.0)
+        + params.alpha * (q / params.q_tf_ev) ** 2
+        + q**4 / (4.0 * ME_EV**2 * params.omega_p_ev**2)
+        - (e / params.omega_p_ev) ** 2
+    )
     return (1.0 / (1.0 + 1.0 / val)) ** 2

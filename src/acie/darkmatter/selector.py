@@ -47,7 +47,10 @@ class MaterialRanking:
     def best(self) -> str:
         """Name of the best-ranked material."""
         if not self.rows:
-            raise UnknownNameError("no material could be ranked: " + "; ".join(f"{k}: {v}" for k, v in self.skipped.items()))
+            raise UnknownNameError(
+                "no material could be ranked: "
+                + "; ".join(f"{k}: {v}" for k, v in self.skipped.items())
+            )
         return self.rows[0]["material"]
 
 
@@ -57,13 +60,24 @@ def _ne_threshold(threshold, material: str) -> int:
         m = get_material(material)
         return max(1, int(1 + np.floor((e - m.band_gap) / m.pair_energy)) if e > m.band_gap else 1)
     if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:
-        raise InputValidationError(expected_got("threshold", "an integer n_e >= 1 or an energy Quantity", threshold))
+        raise InputValidationError(
+            expected_got("threshold", "an integer n_e >= 1 or an energy Quantity", threshold)
+        )
     return int(threshold)
 
 
-def select_material(mass, exposure, threshold=1, background=0.0, *, mediator="heavy",
-                    tables: dict[str, FormFactorTable] | None = None, materials: list[str] | None = None,
-                    cl: float = 0.9, method: str = "poisson") -> MaterialRanking:
+def select_material(
+    mass,
+    exposure,
+    threshold=1,
+    background=0.0,
+    *,
+    mediator="heavy",
+    tables: dict[str, FormFactorTable] | None = None,
+    materials: list[str] | None = None,
+    cl: float = 0.9,
+    method: str = "poisson",
+) -> MaterialRanking:
     """Rank target materials by their σ̄e reach at one dark-matter mass.
 
     Parameters
@@ -111,7 +125,9 @@ def select_material(mass, exposure, threshold=1, background=0.0, *, mediator="he
         tables = {get_material(k).name: v for k, v in tables.items()}
         skipped = {}
         if materials is not None:
-            tables = {k: v for k, v in tables.items() if k in {get_material(n).name for n in materials}}
+            tables = {
+                k: v for k, v in tables.items() if k in {get_material(n).name for n in materials}
+            }
     if isinstance(background, u.Quantity) and not background.unit.is_equivalent(u.one):
         b_events = float(as_value(background, 1 / (u.kg * u.yr), "background rate")) * expo
     else:
@@ -124,16 +140,45 @@ def select_material(mass, exposure, threshold=1, background=0.0, *, mediator="he
     for name, table in tables.items():
         ne_thr = _ne_threshold(threshold, name)
         mat = get_material(name)
-        reach = electron_reach(table, np.atleast_1d(m_ev) * u.eV, expo * u.kg * u.yr, ne_threshold=ne_thr,
-                               background=b_events, n_obs=n_obs, cl=cl, method=method, mediator=mediator)
+        reach = electron_reach(
+            table,
+            np.atleast_1d(m_ev) * u.eV,
+            expo * u.kg * u.yr,
+            ne_threshold=ne_thr,
+            background=b_events,
+            n_obs=n_obs,
+            cl=cl,
+            method=method,
+            mediator=mediator,
+        )
         sigma = float(reach.cross_section.to_value(u.cm**2)[0])
-        events = reach.signal_limit * _SIGMA_REF / sigma if np.isfinite(sigma) and sigma > 0 else 0.0
-        rows.append({"material": name, "sigma_limit_cm2": sigma, "events_per_1e-37cm2": events,
-                     "ne_threshold": ne_thr, "band_gap_eV": mat.band_gap, "pair_energy_eV": mat.pair_energy,
-                     "background_events": reach.settings["background_events"], "signal_limit": reach.signal_limit,
-                     "form_factor": table.metadata.get("provenance", {}).get("producer", "table")
-                     if isinstance(table.metadata, dict) else "table"})
+        events = (
+            reach.signal_limit * _SIGMA_REF / sigma if np.isfinite(sigma) and sigma > 0 else 0.0
+        )
+        rows.append(
+            {
+                "material": name,
+                "sigma_limit_cm2": sigma,
+                "events_per_1e-37cm2": events,
+                "ne_threshold": ne_thr,
+                "band_gap_eV": mat.band_gap,
+                "pair_energy_eV": mat.pair_energy,
+                "background_events": reach.settings["background_events"],
+                "signal_limit": reach.signal_limit,
+                "form_factor": table.metadata.get("provenance", {}).get("producer", "table")
+                if isinstance(table.metadata, dict)
+                else "table",
+            }
+        )
     rows.sort(key=lambda r: (r["sigma_limit_cm2"], r["material"]))
-    settings = {"mass_MeV": m_ev / 1e6, "exposure_kg_yr": expo, "background_events": b_events, "n_obs": n_obs,
-                "threshold": str(threshold), "mediator": str(mediator), "cl": cl, "method": method}
+    settings = {
+        "mass_MeV": m_ev / 1e6,
+        "exposure_kg_yr": expo,
+        "background_events": b_events,
+        "n_obs": n_obs,
+        "threshold": str(threshold),
+        "mediator": str(mediator),
+        "cl": cl,
+        "method": method,
+    }
     return MaterialRanking(rows=rows, skipped=skipped, settings=settings)

@@ -22,8 +22,14 @@ from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError
 
 __all__ = ["PARAMETER_UNITS", "Band", "sample_halos", "band", "propagate"]
 
-PARAMETER_UNITS = {"v0": u.km / u.s, "vesc": u.km / u.s, "v_earth": u.km / u.s, "rho": u.GeV / u.cm**3,
-                   "beta": u.one, "sausage_fraction": u.one}
+PARAMETER_UNITS = {
+    "v0": u.km / u.s,
+    "vesc": u.km / u.s,
+    "v_earth": u.km / u.s,
+    "rho": u.GeV / u.cm**3,
+    "beta": u.one,
+    "sausage_fraction": u.one,
+}
 _PERCENTILES = (2.275, 15.866, 50.0, 84.134, 97.725)
 
 
@@ -56,8 +62,14 @@ def _valid(name: str, values: np.ndarray) -> np.ndarray:
     return ok
 
 
-def sample_halos(base: HaloParameters | str | None, distributions: Mapping[str, object], n: int, *,
-                 seed: int = 0, max_redraws: int = 100) -> list[HaloParameters]:
+def sample_halos(
+    base: HaloParameters | str | None,
+    distributions: Mapping[str, object],
+    n: int,
+    *,
+    seed: int = 0,
+    max_redraws: int = 100,
+) -> list[HaloParameters]:
     """Draw ``n`` halo parameter sets around ``base``.
 
     Parameters
@@ -78,7 +90,9 @@ def sample_halos(base: HaloParameters | str | None, distributions: Mapping[str, 
     drawn: dict[str, np.ndarray] = {}
     for name in sorted(distributions):
         if name not in PARAMETER_UNITS:
-            raise UnknownNameError(expected_got("halo parameter", f"one of {sorted(PARAMETER_UNITS)}", name))
+            raise UnknownNameError(
+                expected_got("halo parameter", f"one of {sorted(PARAMETER_UNITS)}", name)
+            )
         dist = distributions[name]
         vals = np.asarray(dist.rvs(size=n, random_state=rng), dtype=float)  # type: ignore[attr-defined]
         for _ in range(max_redraws):
@@ -87,8 +101,10 @@ def sample_halos(base: HaloParameters | str | None, distributions: Mapping[str, 
                 break
             vals[bad] = np.asarray(dist.rvs(size=int(bad.sum()), random_state=rng), dtype=float)  # type: ignore[attr-defined]
         else:
-            raise EstimationError(f"could not draw physical values of {name} in {max_redraws} redraws; "
-                                  "check the distribution")
+            raise EstimationError(
+                f"could not draw physical values of {name} in {max_redraws} redraws; "
+                "check the distribution"
+            )
         drawn[name] = vals
     v0 = drawn.get("v0", np.full(n, h.v0.to_value(u.km / u.s)))
     vesc = drawn.get("vesc", np.full(n, h.vesc.to_value(u.km / u.s)))
@@ -96,8 +112,10 @@ def sample_halos(base: HaloParameters | str | None, distributions: Mapping[str, 
         raise EstimationError("sampled vesc <= v0 for some draws; narrow the distributions")
     out = []
     for i in range(n):
-        changes = {k: v[i] * PARAMETER_UNITS[k] if PARAMETER_UNITS[k] != u.one else float(v[i])
-                   for k, v in drawn.items()}
+        changes = {
+            k: v[i] * PARAMETER_UNITS[k] if PARAMETER_UNITS[k] != u.one else float(v[i])
+            for k, v in drawn.items()
+        }
         out.append(h.with_values(name=f"{h.name}+mc{i}", **changes))
     return out
 
@@ -107,16 +125,28 @@ def band(samples: u.Quantity) -> Band:
     unit = samples.unit if isinstance(samples, u.Quantity) else u.one
     arr = np.asarray(samples.value if isinstance(samples, u.Quantity) else samples, float)
     if arr.ndim < 1 or arr.shape[0] < 2:
-        raise NonPhysicalValueError(expected_got("samples", "an array with >= 2 samples on axis 0", arr.shape))
+        raise NonPhysicalValueError(
+            expected_got("samples", "an array with >= 2 samples on axis 0", arr.shape)
+        )
     with np.errstate(invalid="ignore"):
         arr_f = np.where(np.isfinite(arr), arr, np.nan)
         p = np.nanpercentile(arr_f, _PERCENTILES, axis=0)
-    return Band(lo95=p[0] * unit, lo68=p[1] * unit, median=p[2] * unit, hi68=p[3] * unit, hi95=p[4] * unit,
-                samples=arr * unit)
+    return Band(
+        lo95=p[0] * unit,
+        lo68=p[1] * unit,
+        median=p[2] * unit,
+        hi68=p[3] * unit,
+        hi95=p[4] * unit,
+        samples=arr * unit,
+    )
 
 
-def propagate(fn: Callable[[HaloParameters], u.Quantity], halos: list[HaloParameters], *,
-              progress: bool = False) -> Band:
+def propagate(
+    fn: Callable[[HaloParameters], u.Quantity],
+    halos: list[HaloParameters],
+    *,
+    progress: bool = False,
+) -> Band:
     """Evaluate ``fn(halo)`` for every sampled halo and return its :class:`Band`.
 
     ``fn`` is itself vectorised (over energies, masses…); the samples are stacked on axis 0.

@@ -64,7 +64,9 @@ def as_value(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | f
         try:
             val = x.to_value(unit, equivalencies=u.mass_energy())
         except u.UnitConversionError:
-            raise UnitsError(expected_got(what, f"a quantity convertible to {unit}", str(x.unit))) from None
+            raise UnitsError(
+                expected_got(what, f"a quantity convertible to {unit}", str(x.unit))
+            ) from None
     elif allow_plain or unit == u.dimensionless_unscaled:
         val = np.asarray(x, dtype=float)
     else:

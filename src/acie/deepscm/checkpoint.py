@@ -53,8 +53,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike[str], *, model: DeepSCM, properties: PropertyScaler,
-                    images: ImageScaler, metadata: Mapping[str, object] | None = None) -> str:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: DeepSCM,
+    properties: PropertyScaler,
+    images: ImageScaler,
+    metadata: Mapping[str, object] | None = None,
+) -> str:
     """Write a checkpoint atomically; return its model version (SHA-256 hex)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +89,9 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: DeepSCM, properties:
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint`.
 
     Raises
@@ -101,7 +109,9 @@ def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device 
         raise DataFormatError(f"{str(path)!r} is not a readable torch checkpoint: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise DataFormatError(f"{str(path)!r} must be a checkpoint of format {FORMAT!r}; got {got!r}")
+        raise DataFormatError(
+            f"{str(path)!r} must be a checkpoint of format {FORMAT!r}; got {got!r}"
+        )
     try:
         config = DeepSCMConfig.from_dict(payload["config"])
         model = DeepSCM(config)
@@ -113,6 +123,11 @@ def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device 
     except (KeyError, TypeError, RuntimeError) as exc:
         raise DataFormatError(f"checkpoint {str(path)!r} is inconsistent: {exc}") from exc
     model.eval().to(device)
-    return Checkpoint(model=model, properties=props, images=images,
-                      metadata=dict(payload.get("metadata", {})),
-                      version=hashlib.sha256(data).hexdigest(), path=path)
+    return Checkpoint(
+        model=model,
+        properties=props,
+        images=images,
+        metadata=dict(payload.get("metadata", {})),
+        version=hashlib.sha256(data).hexdigest(),
+        path=path,
+    )

@@ -120,9 +120,15 @@ class CounterfactualEngine:
         barrier spinning). ``None`` leaves torch's setting alone.
     """
 
-    def __init__(self, *, checkpoint: Checkpoint, device: str = "cpu",
-                 watermark: Watermark | None = None, warmup: bool = True,
-                 threads: int | None = 1) -> None:
+    def __init__(
+        self,
+        *,
+        checkpoint: Checkpoint,
+        device: str = "cpu",
+        watermark: Watermark | None = None,
+        warmup: bool = True,
+        threads: int | None = 1,
+    ) -> None:
         self._device = resolve_device(device)
         if threads is not None and self._device.type == "cpu":
             torch.set_num_threads(int(threads))
@@ -137,17 +143,32 @@ class CounterfactualEngine:
 
             node = self._property_names[0]
             mid = 0.5 * (RANGES[node].low + RANGES[node].high)
-            self.counterfactual(np.zeros((1, *self.image_shape), np.float32), {node: mid},
-                                physics_steps=0, physics_tolerance=1e9)
+            self.counterfactual(
+                np.zeros((1, *self.image_shape), np.float32),
+                {node: mid},
+                physics_steps=0,
+                physics_tolerance=1e9,
+            )
             self._physics_defaults(None, None)  # reads the settings once
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str = "cpu",
-                        watermark: Watermark | None = None, warmup: bool = True,
-                        threads: int | None = 1) -> CounterfactualEngine:
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        watermark: Watermark | None = None,
+        warmup: bool = True,
+        threads: int | None = 1,
+    ) -> CounterfactualEngine:
         """Load an engine from a checkpoint file written by training."""
-        return cls(checkpoint=load_checkpoint(path), device=device, watermark=watermark,
-                   warmup=warmup, threads=threads)
+        return cls(
+            checkpoint=load_checkpoint(path),
+            device=device,
+            watermark=watermark,
+            warmup=warmup,
+            threads=threads,
+        )
 
     @property
     def model_version(self) -> str:
@@ -202,19 +223,31 @@ class CounterfactualEngine:
         if single:
             x = x[None]
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape or x.shape[0] < 1:
-            raise ShapeError(expected_got("images", f"a float array (n, {', '.join(map(str, self.image_shape))}) "
-                                          f"or {self.image_shape} for one image", np.shape(images)))
+            raise ShapeError(
+                expected_got(
+                    "images",
+                    f"a float array (n, {', '.join(map(str, self.image_shape))}) "
+                    f"or {self.image_shape} for one image",
+                    np.shape(images),
+                )
+            )
         if not np.all(np.isfinite(x)):
-            raise InputValidationError(expected_got("image pixels", "finite numbers",
-                                                    "NaN or infinite values"))
+            raise InputValidationError(
+                expected_got("image pixels", "finite numbers", "NaN or infinite values")
+            )
         return x, single
 
     def _interventions(self, interventions: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
         from acie.galaxy.properties import validate_values
 
         if not isinstance(interventions, Mapping):
-            raise InputValidationError(expected_got(
-                "interventions", "a mapping of property name to value(s)", type(interventions).__name__))
+            raise InputValidationError(
+                expected_got(
+                    "interventions",
+                    "a mapping of property name to value(s)",
+                    type(interventions).__name__,
+                )
+            )
         out = {}
         for name, value in interventions.items():
             if name not in self._property_names:
@@ -224,10 +257,16 @@ class CounterfactualEngine:
 
     # -- inference --------------------------------------------------------------------
     @torch.no_grad()
-    def counterfactual(self, images: np.ndarray, interventions: Mapping[str, object], *,
-                       physics_tolerance: float | None = None, physics_steps: int | None = None,
-                       watermark: bool = True,
-                       on_stage: Callable[[str], None] | None = None) -> CounterfactualResult:
+    def counterfactual(
+        self,
+        images: np.ndarray,
+        interventions: Mapping[str, object],
+        *,
+        physics_tolerance: float | None = None,
+        physics_steps: int | None = None,
+        watermark: bool = True,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> CounterfactualResult:
         """Counterfactual images of ``images`` under ``do(interventions)``.
 
         Parameters
@@ -266,8 +305,10 @@ class CounterfactualEngine:
         ab = model.abduct(xt)
 
         stage("action")
-        do = {k: torch.as_tensor(props.to_standard(k, v), dtype=xt.dtype, device=self._device)
-              for k, v in ivs.items()}
+        do = {
+            k: torch.as_tensor(props.to_standard(k, v), dtype=xt.dtype, device=self._device)
+            for k, v in ivs.items()
+        }
         s_cf = model.act(ab, do)
 
         stage("prediction")
@@ -281,16 +322,23 @@ class CounterfactualEngine:
         projected = np.zeros(n, dtype=bool)
         if steps > 0 and np.any(score > tol):
             with torch.enable_grad():  # the projection differentiates the constraints
-                new_props = constraints.project(cf_props, fixed=list(ivs), steps=steps,
-                                                tolerance=tol).properties
-            projected = np.any([~np.isclose(new_props[k], cf_props[k], rtol=0, atol=1e-9)
-                                for k in self._property_names], axis=0)
+                new_props = constraints.project(
+                    cf_props, fixed=list(ivs), steps=steps, tolerance=tol
+                ).properties
+            projected = np.any(
+                [
+                    ~np.isclose(new_props[k], cf_props[k], rtol=0, atol=1e-9)
+                    for k in self._property_names
+                ],
+                axis=0,
+            )
             if projected.any():
                 s_new = s_cf.clone()
                 for k in self._property_names:
                     col = props.names.index(k)
-                    s_new[:, col] = torch.as_tensor(props.to_standard(k, new_props[k]),
-                                                    dtype=s_cf.dtype, device=self._device)
+                    s_new[:, col] = torch.as_tensor(
+                        props.to_standard(k, new_props[k]), dtype=s_cf.dtype, device=self._device
+                    )
                 s_cf = s_new
                 x_cf = model.predict(ab, s_cf)
                 cf_props = self._physical(s_cf)
@@ -300,7 +348,10 @@ class CounterfactualEngine:
             raise PhysicsViolationError(
                 f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
                 f"score {float(score[bad].max()):.3g} must be <= the tolerance {tol:g} "
-                f"after {steps} projection step(s)", score=float(score[bad].max()), tolerance=tol)
+                f"after {steps} projection step(s)",
+                score=float(score[bad].max()),
+                tolerance=tol,
+            )
 
         out = self._ckpt.images.inverse(x_cf).float().cpu().numpy()
         if watermark:
@@ -327,8 +378,10 @@ class CounterfactualEngine:
         x, _ = self._images(images)
         ab = self._model.abduct(self._ckpt.images.forward(torch.from_numpy(x).to(self._device)))
         conf = 1.0 - torch.exp(0.5 * ab.s_logvar.mean(dim=1)).cpu().numpy()
-        return (self._ckpt.properties.decode(ab.s.cpu().numpy().astype(np.float64)),
-                np.clip(conf, 0.0, 1.0))
+        return (
+            self._ckpt.properties.decode(ab.s.cpu().numpy().astype(np.float64)),
+            np.clip(conf, 0.0, 1.0),
+        )
 
     def _physical(self, s: torch.Tensor) -> dict[str, np.ndarray]:
         allp = self._ckpt.properties.decode(s.cpu().numpy().astype(np.float64))
@@ -355,5 +408,6 @@ def load_default_model(*, device: str = "cpu", threads: int | None = 1) -> Count
     ``device`` is ``"cpu"``, ``"cuda"`` or ``"auto"``; ``threads`` as in
     :class:`CounterfactualEngine`.
     """
-    return CounterfactualEngine.from_checkpoint(default_model_path(), device=device,
-                                                threads=threads)
+    return CounterfactualEngine.from_checkpoint(
+        default_model_path(), device=device, threads=threads
+    )

@@ -42,13 +42,18 @@ import numpy as np
 from acie.deepscm.engine import CounterfactualEngine
 from acie.deepscm.watermark import measure_rates
 
-__all__ = ["DEFAULT_INTERVENTIONS", "EvaluationReport", "InterventionMetrics",
-           "evaluate", "shifted_values"]
+__all__ = [
+    "DEFAULT_INTERVENTIONS",
+    "EvaluationReport",
+    "InterventionMetrics",
+    "evaluate",
+    "shifted_values",
+]
 
 #: Interventions of the standard evaluation: node -> shift (in the node's unit).
 DEFAULT_INTERVENTIONS: dict[str, float] = {
     "log_halo_mass": +0.5,
-    "log_stellar_mass": +0.3,       # "doubled stellar mass" is +0.301 dex
+    "log_stellar_mass": +0.3,  # "doubled stellar mass" is +0.301 dex
     "log_sfr": -1.0,
     "log_size": +0.2,
     "age": +3.0,
@@ -70,16 +75,16 @@ class InterventionMetrics:
     node: str
     shift: float
     n: int
-    effectiveness_mae: float            # |re-abducted node - intended| [node unit]
-    effectiveness_baseline_mae: float   # |abducted node on factual - intended| [node unit]
-    reversibility_rms: float            # [noise sigma]
-    minimality_mae: dict[str, float]    # non-descendant -> MAE [node unit]
-    minimality_rel: float               # mean over non-descendants of MAE / truth sd
-    pixel_rms_model: float              # model cf vs true cf [noise sigma]
-    pixel_rms_baseline: float           # input vs true cf [noise sigma]
-    property_mae: dict[str, float]      # model cf props vs true cf props [node unit]
+    effectiveness_mae: float  # |re-abducted node - intended| [node unit]
+    effectiveness_baseline_mae: float  # |abducted node on factual - intended| [node unit]
+    reversibility_rms: float  # [noise sigma]
+    minimality_mae: dict[str, float]  # non-descendant -> MAE [node unit]
+    minimality_rel: float  # mean over non-descendants of MAE / truth sd
+    pixel_rms_model: float  # model cf vs true cf [noise sigma]
+    pixel_rms_baseline: float  # input vs true cf [noise sigma]
+    property_mae: dict[str, float]  # model cf props vs true cf props [node unit]
     measured: dict[str, dict[str, float]] = field(default_factory=dict)
-    above_tolerance: int = 0            # counterfactuals whose violation score > tolerance
+    above_tolerance: int = 0  # counterfactuals whose violation score > tolerance
 
     @property
     def pixel_ratio(self) -> float:
@@ -93,9 +98,9 @@ class EvaluationReport:
     model_version: str
     n_galaxies: int
     seed: int
-    composition_max_abs: float           # [noise sigma]
-    reconstruction_rms: float            # decoder-only reconstruction [noise sigma]
-    abduction_mae: dict[str, float]      # q(s|x) vs true factual properties [node unit]
+    composition_max_abs: float  # [noise sigma]
+    reconstruction_rms: float  # decoder-only reconstruction [noise sigma]
+    abduction_mae: dict[str, float]  # q(s|x) vs true factual properties [node unit]
     interventions: list[InterventionMetrics]
     watermark: dict[str, object]
     mean_confidence: float
@@ -103,16 +108,21 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "model_version": self.model_version, "n_galaxies": self.n_galaxies, "seed": self.seed,
-            "units": {"pixel": "noise sigma of the band", "property": "unit of the node "
-                      "(acie.galaxy.properties.UNITS)"},
+            "model_version": self.model_version,
+            "n_galaxies": self.n_galaxies,
+            "seed": self.seed,
+            "units": {
+                "pixel": "noise sigma of the band",
+                "property": "unit of the node (acie.galaxy.properties.UNITS)",
+            },
             "composition_max_abs": self.composition_max_abs,
             "reconstruction_rms": self.reconstruction_rms,
             "abduction_mae": self.abduction_mae,
             "mean_confidence": self.mean_confidence,
             "interventions": [
                 {**{k: v for k, v in vars(m).items()}, "pixel_ratio": m.pixel_ratio}
-                for m in self.interventions],
+                for m in self.interventions
+            ],
             "watermark": self.watermark,
         }
 
@@ -133,18 +143,28 @@ def _measure(images: np.ndarray, batch: object) -> dict[str, np.ndarray] | None:
 
     if "r" not in batch.bands:  # type: ignore[attr-defined]
         return None
-    m = measure_properties(images, bands=batch.bands,  # type: ignore[attr-defined]
-                           pixel_scale=batch.pixel_scale,  # type: ignore[attr-defined]
-                           luminosity_distance=batch.luminosity_distance,  # type: ignore[attr-defined]
-                           angular_diameter_distance=batch.angular_diameter_distance,  # type: ignore[attr-defined]
-                           psf_fwhm=batch.nuisances["psf_fwhm"])  # type: ignore[attr-defined]
+    m = measure_properties(
+        images,
+        bands=batch.bands,  # type: ignore[attr-defined]
+        pixel_scale=batch.pixel_scale,  # type: ignore[attr-defined]
+        luminosity_distance=batch.luminosity_distance,  # type: ignore[attr-defined]
+        angular_diameter_distance=batch.angular_diameter_distance,  # type: ignore[attr-defined]
+        psf_fwhm=batch.nuisances["psf_fwhm"],
+    )  # type: ignore[attr-defined]
     return {k: np.asarray(m[k], dtype=np.float64) for k in ("log_luminosity", "log_size")}
 
 
-def evaluate(engine: CounterfactualEngine, simulator: object, *, n: int = 200, seed: int = 12345,
-             interventions: Mapping[str, float] | None = None, batch_size: int = 100,
-             n_examples: int = 6,
-             noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0)) -> EvaluationReport:
+def evaluate(
+    engine: CounterfactualEngine,
+    simulator: object,
+    *,
+    n: int = 200,
+    seed: int = 12345,
+    interventions: Mapping[str, float] | None = None,
+    batch_size: int = 100,
+    n_examples: int = 6,
+    noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0),
+) -> EvaluationReport:
     """Evaluate ``engine`` against ``simulator``'s exact counterfactuals.
 
     Parameters
@@ -170,9 +190,13 @@ def evaluate(engine: CounterfactualEngine, simulator: object, *, n: int = 200, s
         outs, facts, cfs, ok = [], [], [], []
         for i in range(0, images.shape[0], batch_size):
             sl = slice(i, i + batch_size)
-            r = engine.counterfactual(images[sl], {k: v[sl] for k, v in ivs.items()},
-                                      watermark=False, physics_steps=0,
-                                      physics_tolerance=1e9)
+            r = engine.counterfactual(
+                images[sl],
+                {k: v[sl] for k, v in ivs.items()},
+                watermark=False,
+                physics_steps=0,
+                physics_tolerance=1e9,
+            )
             outs.append(r.images)
             facts.append(r.factual_properties)
             cfs.append(r.counterfactual_properties)
@@ -198,46 +222,80 @@ def evaluate(engine: CounterfactualEngine, simulator: object, *, n: int = 200, s
         above = int(np.sum(np.asarray(violation_score(cf_props)) > tolerance))
         re_props, _ = engine.infer_properties(model_img)
         back_img, _, _, _ = run(model_img, {node: fact[node]})
-        non_desc = [k for k in engine.property_names
-                    if k != node and k not in descendants(node)]
+        non_desc = [k for k in engine.property_names if k != node and k not in descendants(node)]
         measured = {}
         m_model, m_true = _measure(model_img, true_cf), _measure(xt, true_cf)
         if m_model is not None and m_true is not None:
             for k in m_model:
-                measured[k] = {"mae_model_vs_true_cf": float(np.nanmean(np.abs(m_model[k] - m_true[k]))),
-                               "mae_input_vs_true_cf": float(np.nanmean(np.abs(
-                                   _measure(x, batch)[k] - m_true[k])))}  # type: ignore[index]
+                measured[k] = {
+                    "mae_model_vs_true_cf": float(np.nanmean(np.abs(m_model[k] - m_true[k]))),
+                    "mae_input_vs_true_cf": float(
+                        np.nanmean(np.abs(_measure(x, batch)[k] - m_true[k]))
+                    ),
+                }  # type: ignore[index]
         tcf = {k: np.asarray(v, np.float64) for k, v in true_cf.properties.items()}
-        results.append(InterventionMetrics(
-            node=node, shift=float(shift), n=n,
-            effectiveness_mae=float(np.mean(np.abs(re_props[node] - target))),
-            effectiveness_baseline_mae=float(np.mean(np.abs(fact[node] - target))),
-            reversibility_rms=float(np.mean(_rms_sigma(back_img, x, sigma))),
-            minimality_mae={k: float(np.mean(np.abs(re_props[k] - fact[k]))) for k in non_desc},
-            minimality_rel=float(np.mean([np.mean(np.abs(re_props[k] - fact[k])) / np.std(truth[k])
-                                          for k in non_desc])) if non_desc else float("nan"),
-            pixel_rms_model=float(np.mean(_rms_sigma(model_img, xt, sigma))),
-            pixel_rms_baseline=float(np.mean(_rms_sigma(x, xt, sigma))),
-            property_mae={k: float(np.mean(np.abs(cf_props[k] - tcf[k])))
-                          for k in PROPERTY_NAMES if k in cf_props and k in tcf},
-            measured=measured, above_tolerance=above))
-        examples[node] = {"factual": x[:n_examples], "model": model_img[:n_examples],
-                          "true": xt[:n_examples], "intended": target[:n_examples],
-                          "re_abducted": re_props[node], "target_all": target}
+        results.append(
+            InterventionMetrics(
+                node=node,
+                shift=float(shift),
+                n=n,
+                effectiveness_mae=float(np.mean(np.abs(re_props[node] - target))),
+                effectiveness_baseline_mae=float(np.mean(np.abs(fact[node] - target))),
+                reversibility_rms=float(np.mean(_rms_sigma(back_img, x, sigma))),
+                minimality_mae={k: float(np.mean(np.abs(re_props[k] - fact[k]))) for k in non_desc},
+                minimality_rel=float(
+                    np.mean(
+                        [
+                            np.mean(np.abs(re_props[k] - fact[k])) / np.std(truth[k])
+                            for k in non_desc
+                        ]
+                    )
+                )
+                if non_desc
+                else float("nan"),
+                pixel_rms_model=float(np.mean(_rms_sigma(model_img, xt, sigma))),
+                pixel_rms_baseline=float(np.mean(_rms_sigma(x, xt, sigma))),
+                property_mae={
+                    k: float(np.mean(np.abs(cf_props[k] - tcf[k])))
+                    for k in PROPERTY_NAMES
+                    if k in cf_props and k in tcf
+                },
+                measured=measured,
+                above_tolerance=above,
+            )
+        )
+        examples[node] = {
+            "factual": x[:n_examples],
+            "model": model_img[:n_examples],
+            "true": xt[:n_examples],
+            "intended": target[:n_examples],
+            "re_abducted": re_props[node],
+            "target_all": target,
+        }
 
     wm = engine.watermark
     generated = engine.counterfactual(x[: min(n, 200)], {}, watermark=False).images
     rates_sim = measure_rates(wm, x, sigma, noise_levels=noise_levels, seed=seed)
     rates_gen = measure_rates(wm, generated, sigma, noise_levels=noise_levels, seed=seed + 1)
     return EvaluationReport(
-        model_version=engine.model_version, n_galaxies=n, seed=seed,
-        composition_max_abs=composition, reconstruction_rms=recon,
-        abduction_mae=abduction_mae, interventions=results,
-        watermark={"simulated_images": rates_sim.to_dict(),
-                   "model_outputs": rates_gen.to_dict(),
-                   "threshold": wm.threshold, "strength": wm.strength,
-                   "n_coefficients": wm.n_coefficients, "band": list(wm.band)},
-        mean_confidence=float(np.mean(conf)), examples=examples)
+        model_version=engine.model_version,
+        n_galaxies=n,
+        seed=seed,
+        composition_max_abs=composition,
+        reconstruction_rms=recon,
+        abduction_mae=abduction_mae,
+        interventions=results,
+        watermark={
+            "simulated_images": rates_sim.to_dict(),
+            "model_outputs": rates_gen.to_dict(),
+            "threshold": wm.threshold,
+            "strength": wm.strength,
+            "n_coefficients": wm.n_coefficients,
+            "band": list(wm.band),
+        },
+        mean_confidence=float(np.mean(conf)),
+        examples=examples,
+    )
 
 
 def _tolerance() -> float:

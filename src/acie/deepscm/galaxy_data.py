@@ -30,10 +30,15 @@ def model_parents() -> dict[str, list[str]]:
     return parents
 
 
-def simulate_training_set(n: int, *, seed: int, image_size: int = 64,
-                          bands: tuple[str, ...] = ("g", "r", "i"),
-                          chunk: int = 500, progress: bool = True
-                          ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, object]]:
+def simulate_training_set(
+    n: int,
+    *,
+    seed: int,
+    image_size: int = 64,
+    bands: tuple[str, ...] = ("g", "r", "i"),
+    chunk: int = 500,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, object]]:
     """Simulate ``n`` galaxies: images (n, C, H, W) [nanomaggies / pixel], values, simulator config.
 
     Chunks are seeded ``seed + k`` (k = chunk index), so the set is reproducible.

@@ -100,8 +100,10 @@ class _ParentNet(nn.Module):
             self.net = None
         else:
             self.net = nn.Sequential(
-                nn.Linear(n_parents, hidden), nn.SiLU(),
-                nn.Linear(hidden, hidden), nn.SiLU(),
+                nn.Linear(n_parents, hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, hidden),
+                nn.SiLU(),
                 nn.Linear(hidden, n_out),
             )
             # start near the identity mechanism (mu = 0, sigma = 1)
@@ -207,14 +209,20 @@ class PropertyMechanisms(nn.Module):
         Hidden width of each mechanism's parent network.
     """
 
-    def __init__(self, *, parents: Mapping[str, Sequence[str]],
-                 kind: MechanismKind | str = MechanismKind.gaussian, hidden: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        parents: Mapping[str, Sequence[str]],
+        kind: MechanismKind | str = MechanismKind.gaussian,
+        hidden: int = 32,
+    ) -> None:
         super().__init__()
         try:
             kind = MechanismKind(kind)
         except ValueError:
-            raise GraphError(expected_got(
-                "mechanism kind", f"one of {[k.value for k in MechanismKind]}", kind)) from None
+            raise GraphError(
+                expected_got("mechanism kind", f"one of {[k.value for k in MechanismKind]}", kind)
+            ) from None
         self.kind = kind
         self.names: list[str] = list(parents)
         self.parents: dict[str, list[str]] = {k: list(v) for k, v in parents.items()}
@@ -223,10 +231,12 @@ class PropertyMechanisms(nn.Module):
         self._parent_idx = {n: [self.index[p] for p in self.parents[n]] for n in self.names}
         cls = _KINDS[kind]
         # ModuleDict keys must not contain '.', so mechanisms are keyed by column index
-        self.mechanisms = nn.ModuleDict({
-            str(i): cls(n_parents=len(self.parents[n]), hidden=hidden)
-            for i, n in enumerate(self.names)
-        })
+        self.mechanisms = nn.ModuleDict(
+            {
+                str(i): cls(n_parents=len(self.parents[n]), hidden=hidden)
+                for i, n in enumerate(self.names)
+            }
+        )
 
     def mechanism(self, name: str) -> ConditionalGaussianMechanism:
         """The mechanism of node ``name``."""
@@ -245,12 +255,12 @@ class PropertyMechanisms(nn.Module):
 
     def abduct(self, s: torch.Tensor) -> torch.Tensor:
         """Exogenous noise ``u`` (n, d) that reproduces ``s`` (n, d) exactly."""
-        cols = [self.mechanism(n).inverse(s[:, self.index[n]], self._pa(s, n))
-                for n in self.names]
+        cols = [self.mechanism(n).inverse(s[:, self.index[n]], self._pa(s, n)) for n in self.names]
         return torch.stack(cols, dim=1)
 
-    def predict(self, u: torch.Tensor,
-                interventions: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def predict(
+        self, u: torch.Tensor, interventions: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Properties (n, d) from noise ``u`` (n, d) under ``do(interventions)``.
 
         ``interventions`` maps node name -> standardised value(s), a tensor broadcastable
@@ -266,17 +276,24 @@ class PropertyMechanisms(nn.Module):
         for name in self.order:
             i = self.index[name]
             if name in interventions:
-                cols[i] = torch.as_tensor(interventions[name], dtype=u.dtype,
-                                          device=u.device).expand(n).clone()
+                cols[i] = (
+                    torch.as_tensor(interventions[name], dtype=u.dtype, device=u.device)
+                    .expand(n)
+                    .clone()
+                )
                 continue
             pa_idx = self._parent_idx[name]
-            pa = (torch.stack([cols[j] for j in pa_idx], dim=1) if pa_idx
-                  else u.new_zeros(n, 0))
+            pa = torch.stack([cols[j] for j in pa_idx], dim=1) if pa_idx else u.new_zeros(n, 0)
             cols[i] = self.mechanism(name)(u[:, i], pa)
         return torch.stack(cols, dim=1)  # type: ignore[arg-type]
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None,
-               interventions: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        interventions: Mapping[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Draw ``n`` property vectors (n, d) from the learned (intervened) model."""
         p = next(self.parameters())
         # draw on the CPU (where a seeded generator lives), then move: same numbers on any device

@@ -100,12 +100,12 @@ class ElboTerms:
 class Abduction:
     """Everything abducted from a batch of images (standardised coordinates)."""
 
-    x: torch.Tensor          # (n, C, H, W) stretched, standardised input
-    s: torch.Tensor          # (n, d) posterior mean of the properties
-    s_logvar: torch.Tensor   # (n, d) posterior log-variance of the properties
-    z: torch.Tensor          # (n, k) posterior mean of the latent
-    u: torch.Tensor          # (n, d) property noise, f^{-1}(s)
-    residual: torch.Tensor   # (n, C, H, W) abducted pixel noise x - mu(z, s)
+    x: torch.Tensor  # (n, C, H, W) stretched, standardised input
+    s: torch.Tensor  # (n, d) posterior mean of the properties
+    s_logvar: torch.Tensor  # (n, d) posterior log-variance of the properties
+    z: torch.Tensor  # (n, k) posterior mean of the latent
+    u: torch.Tensor  # (n, d) property noise, f^{-1}(s)
+    residual: torch.Tensor  # (n, C, H, W) abducted pixel noise x - mu(z, s)
 
 
 class DeepSCM(nn.Module):
@@ -115,12 +115,21 @@ class DeepSCM(nn.Module):
         super().__init__()
         self.config = config
         d = len(config.parents)
-        self.mechanisms = PropertyMechanisms(parents=config.parents, kind=config.mechanism,
-                                             hidden=config.mechanism_hidden)
-        self.encoder = ImageEncoder(image_shape=config.image_shape, n_properties=d,
-                                    latent_dim=config.latent_dim, width=config.width)
-        self.decoder = ConditionalDecoder(image_shape=config.image_shape, n_properties=d,
-                                          latent_dim=config.latent_dim, width=config.width)
+        self.mechanisms = PropertyMechanisms(
+            parents=config.parents, kind=config.mechanism, hidden=config.mechanism_hidden
+        )
+        self.encoder = ImageEncoder(
+            image_shape=config.image_shape,
+            n_properties=d,
+            latent_dim=config.latent_dim,
+            width=config.width,
+        )
+        self.decoder = ConditionalDecoder(
+            image_shape=config.image_shape,
+            n_properties=d,
+            latent_dim=config.latent_dim,
+            width=config.width,
+        )
 
     @property
     def property_names(self) -> list[str]:
@@ -139,10 +148,14 @@ class DeepSCM(nn.Module):
         kl = 0.5 * (z_mean**2 + z_logvar.exp() - 1.0 - z_logvar).sum(1)
         mu = self.decoder(z, s)
         log_sigma = torch.log(self.decoder.scale()).view(1, -1, 1, 1)
-        log_p_x = (-0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma
-                   - 0.5 * _LOG_2PI).flatten(1).sum(1)
-        return ElboTerms(log_p_s=self.mechanisms.log_prob(s), log_p_x=log_p_x, kl_z=kl,
-                         log_q_s=log_q_s)
+        log_p_x = (
+            (-0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * _LOG_2PI)
+            .flatten(1)
+            .sum(1)
+        )
+        return ElboTerms(
+            log_p_s=self.mechanisms.log_prob(s), log_p_x=log_p_x, kl_z=kl, log_q_s=log_q_s
+        )
 
     @torch.no_grad()
     def abduct(self, x: torch.Tensor) -> Abduction:
@@ -155,8 +168,7 @@ class DeepSCM(nn.Module):
         return Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual)
 
     @torch.no_grad()
-    def act(self, ab: Abduction,
-            interventions: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def act(self, ab: Abduction, interventions: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Counterfactual properties (n, d) under ``do(interventions)`` (standardised)."""
         if not interventions:
             return ab.s.clone()
@@ -168,10 +180,9 @@ class DeepSCM(nn.Module):
         return self.decoder(ab.z, s_cf) + ab.residual
 
     @torch.no_grad()
-    def counterfactual(self, x: torch.Tensor,
-                       interventions: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor,
-                                                                          Abduction,
-                                                                          torch.Tensor]:
+    def counterfactual(
+        self, x: torch.Tensor, interventions: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, Abduction, torch.Tensor]:
         """Abduction, action and prediction in one call: (x', abduction, s')."""
         ab = self.abduct(x)
         s_cf = self.act(ab, interventions)

@@ -29,8 +29,11 @@ _STAGES = 4
 def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
     c, h, w = (int(v) for v in image_shape)
     if c < 1 or h % 2**_STAGES or w % 2**_STAGES or h < 16 or w < 16:
-        raise ShapeError(expected_got(
-            "image shape (C, H, W)", "C >= 1 and H, W positive multiples of 16", image_shape))
+        raise ShapeError(
+            expected_got(
+                "image shape (C, H, W)", "C >= 1 and H, W positive multiples of 16", image_shape
+            )
+        )
     return c, h, w
 
 
@@ -49,8 +52,14 @@ class ImageEncoder(nn.Module):
         Channels of the first convolution (doubling up to 4x).
     """
 
-    def __init__(self, *, image_shape: tuple[int, int, int], n_properties: int,
-                 latent_dim: int, width: int = 16) -> None:
+    def __init__(
+        self,
+        *,
+        image_shape: tuple[int, int, int],
+        n_properties: int,
+        latent_dim: int,
+        width: int = 16,
+    ) -> None:
         super().__init__()
         c, h, w = _check_shape(image_shape)
         chans = [c, width, 2 * width, 4 * width, 4 * width]
@@ -63,7 +72,8 @@ class ImageEncoder(nn.Module):
         self.features = nn.Sequential(nn.Linear(flat, feat), nn.SiLU())
         self.property_head = nn.Linear(feat, 2 * n_properties)
         self.latent_head = nn.Sequential(
-            nn.Linear(feat + n_properties, feat), nn.SiLU(), nn.Linear(feat, 2 * latent_dim))
+            nn.Linear(feat + n_properties, feat), nn.SiLU(), nn.Linear(feat, 2 * latent_dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Image features (n, F) of standardised images (n, C, H, W)."""
@@ -74,8 +84,9 @@ class ImageEncoder(nn.Module):
         mean, logvar = self.property_head(feat).chunk(2, dim=1)
         return mean, logvar.clamp(-12.0, 6.0)
 
-    def latent_posterior(self, feat: torch.Tensor,
-                         s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def latent_posterior(
+        self, feat: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance (n, k) of ``q(z | x, s)``."""
         mean, logvar = self.latent_head(torch.cat([feat, s], dim=1)).chunk(2, dim=1)
         return mean, logvar.clamp(-12.0, 6.0)
@@ -96,21 +107,33 @@ class ConditionalDecoder(nn.Module):
         Channels of the last hidden stage (the first has 4x).
     """
 
-    def __init__(self, *, image_shape: tuple[int, int, int], n_properties: int,
-                 latent_dim: int, width: int = 16) -> None:
+    def __init__(
+        self,
+        *,
+        image_shape: tuple[int, int, int],
+        n_properties: int,
+        latent_dim: int,
+        width: int = 16,
+    ) -> None:
         super().__init__()
         c, h, w = _check_shape(image_shape)
         self.h0, self.w0 = h // 2**_STAGES, w // 2**_STAGES
         self.c0 = 4 * width
         self.fc = nn.Sequential(
-            nn.Linear(latent_dim + n_properties, 8 * width), nn.SiLU(),
-            nn.Linear(8 * width, self.c0 * self.h0 * self.w0), nn.SiLU())
+            nn.Linear(latent_dim + n_properties, 8 * width),
+            nn.SiLU(),
+            nn.Linear(8 * width, self.c0 * self.h0 * self.w0),
+            nn.SiLU(),
+        )
         chans = [4 * width, 4 * width, 2 * width, width]
         layers: list[nn.Module] = []
         for cin, cout in zip(chans[:-1], chans[1:], strict=True):
             layers += [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), nn.SiLU()]
-        layers += [nn.ConvTranspose2d(chans[-1], width, 4, stride=2, padding=1), nn.SiLU(),
-                   nn.Conv2d(width, c, 3, padding=1)]
+        layers += [
+            nn.ConvTranspose2d(chans[-1], width, 4, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(width, c, 3, padding=1),
+        ]
         self.deconv = nn.Sequential(*layers)
         self.log_scale = nn.Parameter(torch.zeros(c))
 

@@ -71,8 +71,11 @@ def _savefig(fig, path: Path) -> list[Path]:  # noqa: ANN001
 def _stretch(images: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Common asinh stretch for a row of (C, H, W) images, mapped to [0, 1]."""
     stack = np.stack(images).astype(np.float64)
-    soft = np.maximum(1.4826 * np.median(np.abs(stack[:, :, :4, :] - np.median(stack[:, :, :4, :])),
-                                         axis=(0, 2, 3)), 1e-12)
+    soft = np.maximum(
+        1.4826
+        * np.median(np.abs(stack[:, :, :4, :] - np.median(stack[:, :, :4, :])), axis=(0, 2, 3)),
+        1e-12,
+    )
     t = np.arcsinh(stack / soft[None, :, None, None])
     lo, hi = np.percentile(t, 1.0), np.percentile(t, 99.9)
     t = np.clip((t - lo) / max(hi - lo, 1e-12), 0, 1)
@@ -82,8 +85,9 @@ def _stretch(images: Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _grid(rows: dict[str, np.ndarray], title: str, path: Path,
-          pixel_scale: float | None = None) -> list[Path]:
+def _grid(
+    rows: dict[str, np.ndarray], title: str, path: Path, pixel_scale: float | None = None
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,22 +101,35 @@ def _grid(rows: dict[str, np.ndarray], title: str, path: Path,
         for i, nm in enumerate(names):
             ax = axes[i, j]
             h, w = shown[i].shape[:2]
-            ext = ([-w / 2 * pixel_scale, w / 2 * pixel_scale] * 2 if pixel_scale else None)
+            ext = [-w / 2 * pixel_scale, w / 2 * pixel_scale] * 2 if pixel_scale else None
             ax.imshow(shown[i], origin="lower", cmap="magma", extent=ext)
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:
                 ax.set_ylabel(nm, fontsize=8)
-    fig.suptitle(title + ("" if not pixel_scale else
-                          f"  (stamps {rows[names[0]].shape[-1] * pixel_scale:.1f} arcsec wide; "
-                          "asinh stretch)"), fontsize=9)
+    fig.suptitle(
+        title
+        + (
+            ""
+            if not pixel_scale
+            else f"  (stamps {rows[names[0]].shape[-1] * pixel_scale:.1f} arcsec wide; "
+            "asinh stretch)"
+        ),
+        fontsize=9,
+    )
     paths = _savefig(fig, path)
     plt.close(fig)
     return paths
 
 
-def plot_pairs(path: str | Path, factual: np.ndarray, counterfactual: np.ndarray, *,
-               title: str = "", max_images: int = 8) -> list[Path]:
+def plot_pairs(
+    path: str | Path,
+    factual: np.ndarray,
+    counterfactual: np.ndarray,
+    *,
+    title: str = "",
+    max_images: int = 8,
+) -> list[Path]:
     """Grid of factual (top) and counterfactual (bottom) images; writes PNG and PDF."""
     f = np.asarray(factual)
     c = np.asarray(counterfactual)
@@ -122,8 +139,9 @@ def plot_pairs(path: str | Path, factual: np.ndarray, counterfactual: np.ndarray
     return _grid({"factual": f[:k], "counterfactual": c[:k]}, title, Path(path))
 
 
-def write_report(report: EvaluationReport, directory: str | Path,
-                 pixel_scale: float = 0.396) -> list[Path]:
+def write_report(
+    report: EvaluationReport, directory: str | Path, pixel_scale: float = 0.396
+) -> list[Path]:
     """Write ``metrics.json``, ``REPORT.md`` and the plots of an evaluation to ``directory``."""
     import matplotlib
 
@@ -166,12 +184,25 @@ def write_report(report: EvaluationReport, directory: str | Path,
     # pixel error vs the true counterfactual, against the change-nothing baseline
     fig, ax = plt.subplots(figsize=(5, 3.2))
     xs = np.arange(len(report.interventions))
-    ax.bar(xs - 0.2, [m.pixel_rms_baseline for m in report.interventions], 0.4,
-           label="input vs true cf")
-    ax.bar(xs + 0.2, [m.pixel_rms_model for m in report.interventions], 0.4,
-           label="model cf vs true cf")
-    ax.bar(xs + 0.2, [m.reversibility_rms for m in report.interventions], 0.15,
-           color="k", label="reversibility (do, undo)")
+    ax.bar(
+        xs - 0.2,
+        [m.pixel_rms_baseline for m in report.interventions],
+        0.4,
+        label="input vs true cf",
+    )
+    ax.bar(
+        xs + 0.2,
+        [m.pixel_rms_model for m in report.interventions],
+        0.4,
+        label="model cf vs true cf",
+    )
+    ax.bar(
+        xs + 0.2,
+        [m.reversibility_rms for m in report.interventions],
+        0.15,
+        color="k",
+        label="reversibility (do, undo)",
+    )
     ax.set_xticks(xs, [m.node for m in report.interventions], rotation=30, fontsize=7)
     ax.set_ylabel("RMS pixel difference [sky-noise sigma]", fontsize=8)
     ax.legend(fontsize=7)
@@ -189,17 +220,24 @@ def _markdown(r: EvaluationReport) -> str:
     from acie.galaxy.properties import UNITS
 
     lines = [
-        "# Deep SCM evaluation", "",
+        "# Deep SCM evaluation",
+        "",
         f"model version `{r.model_version}`, {r.n_galaxies} held-out simulated galaxies "
         f"(seed {r.seed}). Pixel numbers are in units of the band's sky-noise sigma; property "
-        "numbers in the node's unit (`acie.galaxy.properties.UNITS`).", "",
+        "numbers in the node's unit (`acie.galaxy.properties.UNITS`).",
+        "",
         f"- composition (null intervention, max |x' - x|): {r.composition_max_abs:.3g} sigma",
         f"- decoder reconstruction RMS (diagnostic): {r.reconstruction_rms:.3g} sigma",
-        f"- mean confidence: {r.mean_confidence:.3f}", "",
-        "## Abduction of the factual properties (MAE vs simulator truth)", "",
-        "| property | MAE | unit |", "| --- | --- | --- |",
-        *[f"| {k} | {v:.3g} | {UNITS[k] or '-'} |" for k, v in r.abduction_mae.items()], "",
-        "## Interventions", "",
+        f"- mean confidence: {r.mean_confidence:.3f}",
+        "",
+        "## Abduction of the factual properties (MAE vs simulator truth)",
+        "",
+        "| property | MAE | unit |",
+        "| --- | --- | --- |",
+        *[f"| {k} | {v:.3g} | {UNITS[k] or '-'} |" for k, v in r.abduction_mae.items()],
+        "",
+        "## Interventions",
+        "",
         "| do | effectiveness MAE (baseline) | pixel RMS model / input vs truth | ratio "
         "| reversibility RMS | minimality (MAE / sd) | above tolerance |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -209,17 +247,29 @@ def _markdown(r: EvaluationReport) -> str:
         lines.append(
             f"| {m.node} {m.shift:+g} | {m.effectiveness_mae:.3g} ({m.effectiveness_baseline_mae:.3g}) "
             f"| {m.pixel_rms_model:.3g} / {m.pixel_rms_baseline:.3g} | {m.pixel_ratio:.2f} "
-            f"| {m.reversibility_rms:.3g} | {mini:.3g} | {m.above_tolerance}/{m.n} |")
-    lines += ["", "Model-independent effectiveness: `acie.galaxy.measure` on the images, MAE vs the "
-              "measurement of the true counterfactual (model cf / unchanged input) [dex]:", "",
-              "| do | log_luminosity | log_size |", "| --- | --- | --- |"]
+            f"| {m.reversibility_rms:.3g} | {mini:.3g} | {m.above_tolerance}/{m.n} |"
+        )
+    lines += [
+        "",
+        "Model-independent effectiveness: `acie.galaxy.measure` on the images, MAE vs the "
+        "measurement of the true counterfactual (model cf / unchanged input) [dex]:",
+        "",
+        "| do | log_luminosity | log_size |",
+        "| --- | --- | --- |",
+    ]
     for m in r.interventions:
-        cells = [f"{m.measured[k]['mae_model_vs_true_cf']:.3g} / {m.measured[k]['mae_input_vs_true_cf']:.3g}"
-                 if k in m.measured else "-" for k in ("log_luminosity", "log_size")]
+        cells = [
+            f"{m.measured[k]['mae_model_vs_true_cf']:.3g} / {m.measured[k]['mae_input_vs_true_cf']:.3g}"
+            if k in m.measured
+            else "-"
+            for k in ("log_luminosity", "log_size")
+        ]
         lines.append(f"| {m.node} {m.shift:+g} | " + " | ".join(cells) + " |")
     lines += ["", "Counterfactual property MAE vs the simulator's true counterfactual:", ""]
     for m in r.interventions:
-        lines.append(f"- do({m.node}): " + ", ".join(f"{k} {v:.3g}" for k, v in m.property_mae.items()))
+        lines.append(
+            f"- do({m.node}): " + ", ".join(f"{k} {v:.3g}" for k, v in m.property_mae.items())
+        )
     w = r.watermark
     lines += ["", "## Watermark", "", "```json", json.dumps(w, indent=2), "```", ""]
     return "\n".join(lines)

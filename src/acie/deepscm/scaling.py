@@ -45,8 +45,9 @@ class PropertyScaler:
     std: list[float]
 
     @classmethod
-    def fit(cls, values: Mapping[str, np.ndarray], *, names: Sequence[str],
-            positive: Sequence[str]) -> PropertyScaler:
+    def fit(
+        cls, values: Mapping[str, np.ndarray], *, names: Sequence[str], positive: Sequence[str]
+    ) -> PropertyScaler:
         """Fit to training values (name -> array (n,)); ``positive`` names go to log10."""
         pos = set(positive)
         log, mean, std = [], [], []
@@ -54,9 +55,13 @@ class PropertyScaler:
             v = np.asarray(values[name], dtype=np.float64)
             if name in pos:
                 if np.any(v <= 0):
-                    raise NonPhysicalValueError(expected_got(
-                        f"training values of the positive property {name!r}", "> 0",
-                        float(v.min())))
+                    raise NonPhysicalValueError(
+                        expected_got(
+                            f"training values of the positive property {name!r}",
+                            "> 0",
+                            float(v.min()),
+                        )
+                    )
                 v = np.log10(v)
             log.append(name in pos)
             mean.append(float(v.mean()))
@@ -70,8 +75,9 @@ class PropertyScaler:
             raise NonPhysicalValueError(expected_got(f"value of {name!r}", "finite", value))
         if self.log[self.names.index(name)] and np.any(v <= 0):
             bad = v[v <= 0].ravel()[0]
-            raise NonPhysicalValueError(expected_got(
-                f"value of {name!r}", "positive (it is a physical amount)", float(bad)))
+            raise NonPhysicalValueError(
+                expected_got(f"value of {name!r}", "positive (it is a physical amount)", float(bad))
+            )
         return v
 
     def to_standard(self, name: str, value: np.ndarray) -> np.ndarray:
@@ -90,8 +96,9 @@ class PropertyScaler:
 
     def encode(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """(n, d) float32 standardised matrix from name -> physical values (n,)."""
-        return np.stack([self.to_standard(n, values[n]) for n in self.names],
-                        axis=1).astype(np.float32)
+        return np.stack([self.to_standard(n, values[n]) for n in self.names], axis=1).astype(
+            np.float32
+        )
 
     def decode(self, z: np.ndarray) -> dict[str, np.ndarray]:
         """name -> physical values (n,) from a standardised matrix (n, d)."""
@@ -132,8 +139,13 @@ class ImageScaler:
         x = np.asarray(images, dtype=np.float64)
         if x.ndim != 4:
             raise ShapeError(expected_got("training images", "an array (n, C, H, W)", x.shape))
-        border = np.concatenate([x[:, :, :4, :].reshape(x.shape[0], x.shape[1], -1),
-                                 x[:, :, -4:, :].reshape(x.shape[0], x.shape[1], -1)], axis=2)
+        border = np.concatenate(
+            [
+                x[:, :, :4, :].reshape(x.shape[0], x.shape[1], -1),
+                x[:, :, -4:, :].reshape(x.shape[0], x.shape[1], -1),
+            ],
+            axis=2,
+        )
         soft, mean, std = [], [], []
         for c in range(x.shape[1]):
             b = border[:, c].ravel()
@@ -150,7 +162,9 @@ class ImageScaler:
         import torch
 
         if isinstance(xp_like, torch.Tensor):
-            return torch.tensor(values, dtype=xp_like.dtype, device=xp_like.device).view(1, -1, 1, 1)
+            return torch.tensor(values, dtype=xp_like.dtype, device=xp_like.device).view(
+                1, -1, 1, 1
+            )
         return np.asarray(values, dtype=np.float32).reshape(1, -1, 1, 1)
 
     def forward(self, x):  # noqa: ANN001, ANN201
@@ -170,5 +184,9 @@ class ImageScaler:
         return b * sinh(t * s + m)
 
     def to_dict(self) -> dict[str, object]:
-        return {"softening": self.softening, "mean": self.mean, "std": self.std,
-                "shape": list(self.shape)}
+        return {
+            "softening": self.softening,
+            "mean": self.mean,
+            "std": self.std,
+            "shape": list(self.shape),
+        }

@@ -54,8 +54,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if use else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(expected_got("device", "'cpu' or 'auto' on a machine without a "
-                                              "CUDA GPU", str(device)))
+        raise ConfigurationError(
+            expected_got("device", "'cpu' or 'auto' on a machine without a CUDA GPU", str(device))
+        )
     return dev
 
 
@@ -80,14 +81,14 @@ class TrainConfig:
     keep_epoch_checkpoints: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden",
-                     "threads"):
+        for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden", "threads"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise InputValidationError(expected_got(name, "a positive integer", v))
         if not 0.0 <= self.validation_fraction < 0.5:
-            raise InputValidationError(expected_got(
-                "validation_fraction", "in [0, 0.5)", self.validation_fraction))
+            raise InputValidationError(
+                expected_got("validation_fraction", "in [0, 0.5)", self.validation_fraction)
+            )
         if not self.learning_rate > 0:
             raise InputValidationError(expected_got("learning_rate", "> 0", self.learning_rate))
 
@@ -115,18 +116,33 @@ def _write_json_atomic(path: Path, obj: object) -> None:
         raise
 
 
-def _epoch_losses(model: DeepSCM, x: torch.Tensor, s: torch.Tensor, idx: torch.Tensor,
-                  cfg: TrainConfig, props: PropertyScaler, penalty: PhysicsPenalty | None,
-                  gen: torch.Generator, opt: torch.optim.Optimizer | None,
-                  bar: object | None) -> dict[str, float]:
-    sums = {"loss": 0.0, "neg_elbo": 0.0, "log_p_s": 0.0, "log_p_x": 0.0, "kl_z": 0.0,
-            "log_q_s": 0.0, "physics": 0.0}
+def _epoch_losses(
+    model: DeepSCM,
+    x: torch.Tensor,
+    s: torch.Tensor,
+    idx: torch.Tensor,
+    cfg: TrainConfig,
+    props: PropertyScaler,
+    penalty: PhysicsPenalty | None,
+    gen: torch.Generator,
+    opt: torch.optim.Optimizer | None,
+    bar: object | None,
+) -> dict[str, float]:
+    sums = {
+        "loss": 0.0,
+        "neg_elbo": 0.0,
+        "log_p_s": 0.0,
+        "log_p_x": 0.0,
+        "kl_z": 0.0,
+        "log_q_s": 0.0,
+        "physics": 0.0,
+    }
     n_seen = 0
     train = opt is not None
     model.train(train)
     d = s.shape[1]
     for start in range(0, idx.numel(), cfg.batch_size):
-        b = idx[start:start + cfg.batch_size]
+        b = idx[start : start + cfg.batch_size]
         xb, sb = x[b], s[b]
         with torch.set_grad_enabled(train):
             terms = model.elbo_terms(xb, sb)
@@ -136,8 +152,7 @@ def _epoch_losses(model: DeepSCM, x: torch.Tensor, s: torch.Tensor, idx: torch.T
                 node = int(torch.randint(d, (1,), generator=gen))
                 perm = torch.randperm(sb.shape[0], generator=gen).to(sb.device)
                 u = model.mechanisms.abduct(sb)
-                s_cf = model.mechanisms.predict(
-                    u, {model.mechanisms.names[node]: sb[perm, node]})
+                s_cf = model.mechanisms.predict(u, {model.mechanisms.names[node]: sb[perm, node]})
                 phys = penalty(props.decode_torch(s_cf))
                 if phys.ndim == 0:  # a batch-mean penalty: spread it over the galaxies
                     phys = phys.expand_as(loss)
@@ -161,10 +176,17 @@ def _epoch_losses(model: DeepSCM, x: torch.Tensor, s: torch.Tensor, idx: torch.T
     return {k: v / max(n_seen, 1) for k, v in sums.items()}
 
 
-def train(*, images: np.ndarray, properties: Mapping[str, np.ndarray],
-          parents: Mapping[str, Sequence[str]], positive: Sequence[str], out_dir: str | Path,
-          config: TrainConfig = TrainConfig(), physics_penalty: PhysicsPenalty | None = None,
-          metadata: Mapping[str, object] | None = None) -> TrainResult:
+def train(
+    *,
+    images: np.ndarray,
+    properties: Mapping[str, np.ndarray],
+    parents: Mapping[str, Sequence[str]],
+    positive: Sequence[str],
+    out_dir: str | Path,
+    config: TrainConfig = TrainConfig(),
+    physics_penalty: PhysicsPenalty | None = None,
+    metadata: Mapping[str, object] | None = None,
+) -> TrainResult:
     """Train a deep SCM on images and their properties; write checkpoints to ``out_dir``.
 
     Parameters
@@ -199,12 +221,14 @@ def train(*, images: np.ndarray, properties: Mapping[str, np.ndarray],
     n = x_np.shape[0]
     missing = [p for p in parents if p not in properties]
     if missing:
-        raise InputValidationError(expected_got("properties", f"values for {list(parents)}",
-                                                sorted(properties)))
+        raise InputValidationError(
+            expected_got("properties", f"values for {list(parents)}", sorted(properties))
+        )
     for name in parents:
         if np.shape(properties[name]) != (n,):
-            raise ShapeError(expected_got(f"property {name!r}", f"shape ({n},)",
-                                          np.shape(properties[name])))
+            raise ShapeError(
+                expected_got(f"property {name!r}", f"shape ({n},)", np.shape(properties[name]))
+            )
     if n < 2:
         raise InputValidationError(expected_got("number of training galaxies", ">= 2", n))
 
@@ -221,56 +245,95 @@ def train(*, images: np.ndarray, properties: Mapping[str, np.ndarray],
     n_val = int(round(config.validation_fraction * n))
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     tr = train_idx.numpy()
-    prop_scaler = PropertyScaler.fit({k: np.asarray(properties[k])[tr] for k in parents},
-                                     names=list(parents), positive=positive)
+    prop_scaler = PropertyScaler.fit(
+        {k: np.asarray(properties[k])[tr] for k in parents}, names=list(parents), positive=positive
+    )
     img_scaler = ImageScaler.fit(x_np[tr])
     x = torch.from_numpy(np.asarray(img_scaler.forward(x_np), dtype=np.float32)).to(device)
     s = torch.from_numpy(prop_scaler.encode(properties)).to(device)
 
-    model_cfg = DeepSCMConfig(parents={k: list(v) for k, v in parents.items()},
-                              image_shape=tuple(x_np.shape[1:]), latent_dim=config.latent_dim,
-                              width=config.width, mechanism=config.mechanism,
-                              mechanism_hidden=config.mechanism_hidden)
+    model_cfg = DeepSCMConfig(
+        parents={k: list(v) for k, v in parents.items()},
+        image_shape=tuple(x_np.shape[1:]),
+        latent_dim=config.latent_dim,
+        width=config.width,
+        mechanism=config.mechanism,
+        mechanism_hidden=config.mechanism_hidden,
+    )
     model = DeepSCM(model_cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
-                            weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
 
     history: list[dict[str, float]] = []
-    meta = {"train_config": asdict(config), "n_train": int(train_idx.numel()),
-            "n_validation": int(n_val), **dict(metadata or {})}
+    meta = {
+        "train_config": asdict(config),
+        "n_train": int(train_idx.numel()),
+        "n_validation": int(n_val),
+        **dict(metadata or {}),
+    }
     t_total = 0.0
     version = ""
     ckpt = out / "model.pt"
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         order = train_idx[torch.randperm(train_idx.numel(), generator=gen)].to(device)
-        with tqdm(total=order.numel(), desc=f"epoch {epoch}/{config.epochs}", unit="gal",
-                  disable=not config.progress, leave=False) as bar:
-            tr_loss = _epoch_losses(model, x, s, order, config, prop_scaler, physics_penalty,
-                                    gen, opt, bar)
+        with tqdm(
+            total=order.numel(),
+            desc=f"epoch {epoch}/{config.epochs}",
+            unit="gal",
+            disable=not config.progress,
+            leave=False,
+        ) as bar:
+            tr_loss = _epoch_losses(
+                model, x, s, order, config, prop_scaler, physics_penalty, gen, opt, bar
+            )
         sched.step()
         dt = time.perf_counter() - t0
         t_total += dt
         row = {"epoch": epoch, "seconds": dt, **{f"train_{k}": v for k, v in tr_loss.items()}}
         if n_val:
             model.eval()
-            va = _epoch_losses(model, x, s, val_idx.to(device), config, prop_scaler,
-                               physics_penalty, gen, None, None)
+            va = _epoch_losses(
+                model,
+                x,
+                s,
+                val_idx.to(device),
+                config,
+                prop_scaler,
+                physics_penalty,
+                gen,
+                None,
+                None,
+            )
             row.update({f"val_{k}": v for k, v in va.items()})
         history.append(row)
         if config.progress:
-            tqdm.write(f"epoch {epoch}: train loss {row['train_loss']:.1f} nats/galaxy"
-                       + (f", validation {row['val_loss']:.1f}" if n_val else "")
-                       + f" ({dt:.1f} s)")
+            tqdm.write(
+                f"epoch {epoch}: train loss {row['train_loss']:.1f} nats/galaxy"
+                + (f", validation {row['val_loss']:.1f}" if n_val else "")
+                + f" ({dt:.1f} s)"
+            )
         model.eval()
         meta_now = {**meta, "epoch": epoch, "history": history}
         if config.keep_epoch_checkpoints:
-            save_checkpoint(out / f"epoch-{epoch:03d}.pt", model=model, properties=prop_scaler,
-                            images=img_scaler, metadata=meta_now)
-        version = save_checkpoint(ckpt, model=model, properties=prop_scaler,
-                                  images=img_scaler, metadata=meta_now)
+            save_checkpoint(
+                out / f"epoch-{epoch:03d}.pt",
+                model=model,
+                properties=prop_scaler,
+                images=img_scaler,
+                metadata=meta_now,
+            )
+        version = save_checkpoint(
+            ckpt, model=model, properties=prop_scaler, images=img_scaler, metadata=meta_now
+        )
         _write_json_atomic(out / "history.json", {"model_version": version, "history": history})
     model.eval()
-    return TrainResult(checkpoint=ckpt, model_version=version, history=history,
-                       seconds_per_epoch=t_total / config.epochs, device=str(device))
+    return TrainResult(
+        checkpoint=ckpt,
+        model_version=version,
+        history=history,
+        seconds_per_epoch=t_total / config.epochs,
+        device=str(device),
+    )

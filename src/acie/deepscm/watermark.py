@@ -67,7 +67,7 @@ class Watermark:
         # exclude the kx = 0 and Nyquist columns, whose coefficients are their own
         # Hermitian partners, so every chosen coefficient is free
         free = np.zeros_like(radius, dtype=bool)
-        free[:, 1:(w - 1) // 2 + 1] = True
+        free[:, 1 : (w - 1) // 2 + 1] = True
         ky, kx = np.nonzero(free & (radius >= self.band[0]) & (radius <= self.band[1]))
         rng = np.random.default_rng(self.key)
         k = min(self.n_coefficients, ky.size)
@@ -129,20 +129,29 @@ class WatermarkRates:
     """Measured watermark behaviour on a set of images."""
 
     n_images: int
-    false_positive_rate: float           # unmarked images called marked
-    detection_rate: dict[float, float]   # added noise (in units of sigma) -> rate
-    psnr_db: float                       # of the mark against the image peak
+    false_positive_rate: float  # unmarked images called marked
+    detection_rate: dict[float, float]  # added noise (in units of sigma) -> rate
+    psnr_db: float  # of the mark against the image peak
     mark_rms_over_noise: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"n_images": self.n_images, "false_positive_rate": self.false_positive_rate,
-                "detection_rate": {str(k): v for k, v in self.detection_rate.items()},
-                "psnr_db": self.psnr_db, "mark_rms_over_noise": self.mark_rms_over_noise}
+        return {
+            "n_images": self.n_images,
+            "false_positive_rate": self.false_positive_rate,
+            "detection_rate": {str(k): v for k, v in self.detection_rate.items()},
+            "psnr_db": self.psnr_db,
+            "mark_rms_over_noise": self.mark_rms_over_noise,
+        }
 
 
-def measure_rates(watermark: Watermark, images: np.ndarray, noise_sigma: float | Sequence[float],
-                  *, noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0),
-                  seed: int = 0) -> WatermarkRates:
+def measure_rates(
+    watermark: Watermark,
+    images: np.ndarray,
+    noise_sigma: float | Sequence[float],
+    *,
+    noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0),
+    seed: int = 0,
+) -> WatermarkRates:
     """Measure false-positive and detection rates of ``watermark`` on ``images``.
 
     The false-positive rate is the fraction of the unmarked ``images`` (n, C, H, W)
@@ -165,7 +174,10 @@ def measure_rates(watermark: Watermark, images: np.ndarray, noise_sigma: float |
     mark = marked.astype(np.float64) - x
     peak = float(np.abs(x).max())
     psnr = 10.0 * np.log10(peak**2 / float(np.mean(mark**2))) if peak > 0 else float("inf")
-    return WatermarkRates(n_images=int(x.shape[0]),
-                          false_positive_rate=float(np.concatenate([fp, fp_noisy]).mean()),
-                          detection_rate=rates, psnr_db=float(psnr),
-                          mark_rms_over_noise=float(watermark.strength))
+    return WatermarkRates(
+        n_images=int(x.shape[0]),
+        false_positive_rate=float(np.concatenate([fp, fp_noisy]).mean()),
+        detection_rate=rates,
+        psnr_db=float(psnr),
+        mark_rms_over_noise=float(watermark.strength),
+    )

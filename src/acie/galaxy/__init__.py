@@ -9,8 +9,14 @@ Modules: :mod:`~acie.galaxy.properties` (nodes, units, DAG), :mod:`~acie.galaxy.
 
 from acie.galaxy.properties import NUISANCE_NAMES, PROPERTY_NAMES, UNITS, property_graph
 
-__all__ = ["NUISANCE_NAMES", "PROPERTY_NAMES", "UNITS", "GalaxyBatch", "GalaxySimulator",
-           "property_graph"]
+__all__ = [
+    "NUISANCE_NAMES",
+    "PROPERTY_NAMES",
+    "UNITS",
+    "GalaxyBatch",
+    "GalaxySimulator",
+    "property_graph",
+]
 
 
 def __getattr__(name: str):

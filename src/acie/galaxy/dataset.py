@@ -39,8 +39,15 @@ FORMAT = "acie.galaxy.dataset"
 FORMAT_VERSION = 1
 
 
-def write_dataset(path: str | os.PathLike, simulator: GalaxySimulator, n: int, *, seed: int,
-                  chunk_size: int = 1000, progress: bool = True) -> Path:
+def write_dataset(
+    path: str | os.PathLike,
+    simulator: GalaxySimulator,
+    n: int,
+    *,
+    seed: int,
+    chunk_size: int = 1000,
+    progress: bool = True,
+) -> Path:
     """Simulate ``n`` galaxies and write them to an HDF5 file at ``path``.
 
     Parameters
@@ -82,25 +89,40 @@ def write_dataset(path: str | os.PathLike, simulator: GalaxySimulator, n: int, *
     tmp = Path(tmp_name)
     try:
         with h5py.File(tmp, "w") as f:
-            f.attrs.update({
-                "format": FORMAT, "format_version": FORMAT_VERSION,
-                "bands": json.dumps(list(simulator.bands)), "pixel_scale": simulator.pixel_scale,
-                "image_unit": "nanomaggy / pixel", "seed": int(seed), "chunk_size": int(chunk_size),
-                "simulator": json.dumps(simulator.config()), "acie_version": __version__,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            })
-            images = f.create_dataset("images", shape=(n, b, s, s), dtype="f2",
-                                      chunks=(min(64, n), b, s, s), compression="gzip",
-                                      compression_opts=4, shuffle=True)
+            f.attrs.update(
+                {
+                    "format": FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "bands": json.dumps(list(simulator.bands)),
+                    "pixel_scale": simulator.pixel_scale,
+                    "image_unit": "nanomaggy / pixel",
+                    "seed": int(seed),
+                    "chunk_size": int(chunk_size),
+                    "simulator": json.dumps(simulator.config()),
+                    "acie_version": __version__,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+            images = f.create_dataset(
+                "images",
+                shape=(n, b, s, s),
+                dtype="f2",
+                chunks=(min(64, n), b, s, s),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
             flux = f.create_dataset("flux", shape=(n, b), dtype="f8")
             d_l = f.create_dataset("luminosity_distance", shape=(n,), dtype="f8")
             d_l.attrs["unit"] = "Mpc"
             d_a = f.create_dataset("angular_diameter_distance", shape=(n,), dtype="f8")
             d_a.attrs["unit"] = "Mpc"
             groups = {}
-            for gname, names, units in (("properties", PROPERTY_NAMES, UNITS),
-                                        ("noise", EXOGENOUS_NAMES, {}),
-                                        ("nuisances", NUISANCE_NAMES, NUISANCE_UNITS)):
+            for gname, names, units in (
+                ("properties", PROPERTY_NAMES, UNITS),
+                ("noise", EXOGENOUS_NAMES, {}),
+                ("nuisances", NUISANCE_NAMES, NUISANCE_UNITS),
+            ):
                 g = f.create_group(gname)
                 for name in names:
                     dt = "i8" if name == "noise_seed" else "f8"
@@ -116,8 +138,11 @@ def write_dataset(path: str | os.PathLike, simulator: GalaxySimulator, n: int, *
                     flux[lo:hi] = batch.flux
                     d_l[lo:hi] = batch.luminosity_distance
                     d_a[lo:hi] = batch.angular_diameter_distance
-                    for gname, data in (("properties", batch.properties), ("noise", batch.noise),
-                                        ("nuisances", batch.nuisances)):
+                    for gname, data in (
+                        ("properties", batch.properties),
+                        ("noise", batch.noise),
+                        ("nuisances", batch.nuisances),
+                    ):
                         for name, arr in data.items():
                             groups[gname][name][lo:hi] = arr
                     bar.update(hi - lo)
@@ -143,16 +168,19 @@ def _open(path):
         f.close()
         raise DataFormatError(
             f"{str(path)!r} is not an ACIE galaxy dataset (attribute format must be {FORMAT!r}; "
-            f"got {fmt!r})")
+            f"got {fmt!r})"
+        )
     if version is None or int(version) != FORMAT_VERSION:
         f.close()
-        raise DataFormatError(f"{str(path)!r} has format_version {version!r}; this reader "
-                              f"needs {FORMAT_VERSION}")
+        raise DataFormatError(
+            f"{str(path)!r} has format_version {version!r}; this reader needs {FORMAT_VERSION}"
+        )
     return f
 
 
-def read_dataset(path: str | os.PathLike, *, start: int = 0, stop: int | None = None,
-                 images: bool = True) -> GalaxyBatch:
+def read_dataset(
+    path: str | os.PathLike, *, start: int = 0, stop: int | None = None, images: bool = True
+) -> GalaxyBatch:
     """Read galaxies ``[start, stop)`` of a dataset file as a :class:`GalaxyBatch`.
 
     Images come back as float32 [nanomaggies / pixel]; with ``images=False`` the image
@@ -170,22 +198,35 @@ def read_dataset(path: str | os.PathLike, *, start: int = 0, stop: int | None = 
             n = f["images"].shape[0]
             stop = n if stop is None else stop
             if not 0 <= start <= stop <= n:
-                raise InputValidationError(f"need 0 <= start <= stop <= {n}; got start={start}, "
-                                           f"stop={stop}")
+                raise InputValidationError(
+                    f"need 0 <= start <= stop <= {n}; got start={start}, stop={stop}"
+                )
             bands = tuple(json.loads(f.attrs["bands"]))
             sl = slice(start, stop)
-            img = (f["images"][sl].astype(np.float32) if images else
-                   np.empty((stop - start, len(bands), 0, 0), dtype=np.float32))
+            img = (
+                f["images"][sl].astype(np.float32)
+                if images
+                else np.empty((stop - start, len(bands), 0, 0), dtype=np.float32)
+            )
             props = {k: f["properties"][k][sl] for k in PROPERTY_NAMES}
             noise = {k: f["noise"][k][sl] for k in EXOGENOUS_NAMES}
             nuis = {k: f["nuisances"][k][sl] for k in NUISANCE_NAMES}
             return GalaxyBatch(
-                properties=props, noise=noise, nuisances=nuis, images=img, bands=bands,
-                pixel_scale=float(f.attrs["pixel_scale"]), flux=f["flux"][sl],
+                properties=props,
+                noise=noise,
+                nuisances=nuis,
+                images=img,
+                bands=bands,
+                pixel_scale=float(f.attrs["pixel_scale"]),
+                flux=f["flux"][sl],
                 luminosity_distance=f["luminosity_distance"][sl],
                 angular_diameter_distance=f["angular_diameter_distance"][sl],
-                meta={"simulator": json.loads(f.attrs["simulator"]), "seed": int(f.attrs["seed"]),
-                      "chunk_size": int(f.attrs["chunk_size"]), "path": str(path)},
+                meta={
+                    "simulator": json.loads(f.attrs["simulator"]),
+                    "seed": int(f.attrs["seed"]),
+                    "chunk_size": int(f.attrs["chunk_size"]),
+                    "path": str(path),
+                },
             )
         except KeyError as exc:
             raise DataFormatError(f"{str(path)!r} lacks a required dataset: {exc}") from exc
@@ -202,8 +243,9 @@ class GalaxyH5Dataset:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         with _open(self.path) as f:
-            self._props = np.stack([f["properties"][k][:] for k in PROPERTY_NAMES], axis=1
-                                   ).astype(np.float32)
+            self._props = np.stack([f["properties"][k][:] for k in PROPERTY_NAMES], axis=1).astype(
+                np.float32
+            )
             self.bands = tuple(json.loads(f.attrs["bands"]))
         self._file = None
 

@@ -179,8 +179,11 @@ def sersic_fit(images, *, psf_fwhm, noise_sigma=None, n_radii: int = 20) -> dict
     img = _as4d(images)[:, 0]
     n, h, _ = img.shape
     fw = np.broadcast_to(np.asarray(psf_fwhm, dtype=np.float64), (n,))
-    noise = (sky_sigma(img[:, None])[:, 0] if noise_sigma is None else
-             np.broadcast_to(np.asarray(noise_sigma, dtype=np.float64), (n,)))
+    noise = (
+        sky_sigma(img[:, None])[:, 0]
+        if noise_sigma is None
+        else np.broadcast_to(np.asarray(noise_sigma, dtype=np.float64), (n,))
+    )
     c = np.arange(h) - (h - 1) / 2.0
     x, y = np.meshgrid(c, c)
     q, pa = shape_moments(img[:, None])
@@ -229,9 +232,16 @@ def sersic_fit(images, *, psf_fwhm, noise_sigma=None, n_radii: int = 20) -> dict
     return out
 
 
-def measure_properties(images, *, bands, pixel_scale: float, luminosity_distance,
-                       angular_diameter_distance, psf_fwhm=None,
-                       method: str = "aperture") -> dict[str, np.ndarray]:
+def measure_properties(
+    images,
+    *,
+    bands,
+    pixel_scale: float,
+    luminosity_distance,
+    angular_diameter_distance,
+    psf_fwhm=None,
+    method: str = "aperture",
+) -> dict[str, np.ndarray]:
     """Measure ``log_luminosity`` (r band) and ``log_size`` from images.
 
     Parameters
@@ -284,9 +294,17 @@ def measure_properties(images, *, bands, pixel_scale: float, luminosity_distance
     d_a = np.asarray(angular_diameter_distance, dtype=np.float64)
     size_kpc = rh_arcsec / 3600.0 * np.pi / 180.0 * d_a * 1e3
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_l = luminosity_from_flux(np.where(flux_r > 0, flux_r, np.nan), luminosity_distance,
-                                     SOLAR_ABS_MAG_AB["r"])
+        log_l = luminosity_from_flux(
+            np.where(flux_r > 0, flux_r, np.nan), luminosity_distance, SOLAR_ABS_MAG_AB["r"]
+        )
         log_size = np.log10(np.where(size_kpc > 0, size_kpc, np.nan))
     q, pa = shape_moments(img)
-    return {"log_luminosity": log_l, "log_size": log_size, "flux_r": flux_r,
-            "half_light_radius": rh_arcsec, "axis_ratio": q, "position_angle": pa, **extra}
+    return {
+        "log_luminosity": log_l,
+        "log_size": log_size,
+        "flux_r": flux_r,
+        "half_light_radius": rh_arcsec,
+        "axis_ratio": q,
+        "position_angle": pa,
+        **extra,
+    }

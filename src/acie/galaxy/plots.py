@@ -27,8 +27,15 @@ def rgb_images(images: np.ndarray, bands, *, stretch: float = 0.15, q: float = 1
     return np.stack(out)
 
 
-def counterfactual_figure(factual, counterfactual, *, titles=("factual", "counterfactual"),
-                          extra=None, max_galaxies: int = 6, label: str = ""):
+def counterfactual_figure(
+    factual,
+    counterfactual,
+    *,
+    titles=("factual", "counterfactual"),
+    extra=None,
+    max_galaxies: int = 6,
+    label: str = "",
+):
     """A grid: one row per galaxy, columns factual / counterfactual (/ extra batches).
 
     Axes are in arcsec from the stamp centre. Returns a matplotlib Figure (no pyplot, no global backend);
@@ -48,9 +55,11 @@ def counterfactual_figure(factual, counterfactual, *, titles=("factual", "counte
             ax = axes[i, j]
             ax.imshow(rgb[i], origin="lower", extent=ext)
             p = b.properties
-            ax.set_title(f"{titles[j] if j < len(titles) else ''}\n"
-                         f"log M*={p['log_stellar_mass'][i]:.2f}, n={p['sersic_n'][i]:.1f}",
-                         fontsize=7)
+            ax.set_title(
+                f"{titles[j] if j < len(titles) else ''}\n"
+                f"log M*={p['log_stellar_mass'][i]:.2f}, n={p['sersic_n'][i]:.1f}",
+                fontsize=7,
+            )
             ax.tick_params(labelsize=6)
             if i == n - 1:
                 ax.set_xlabel("x [arcsec]", fontsize=7)

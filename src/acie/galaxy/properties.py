@@ -225,8 +225,9 @@ def topological_order() -> tuple[str, ...]:
     return PROPERTY_NAMES
 
 
-def validate_values(name: str, values, *, n: int | None = None,
-                    check_range: bool = True) -> np.ndarray:
+def validate_values(
+    name: str, values, *, n: int | None = None, check_range: bool = True
+) -> np.ndarray:
     """Check intervention or property values for one node and return them as float64.
 
     Parameters

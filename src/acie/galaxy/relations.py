@@ -98,7 +98,9 @@ def gas_fraction_ps11(log_stellar_mass):
 
 def speagle14_main_sequence(log_stellar_mass, t_gyr: float = AGE_OF_UNIVERSE_GYR):
     """Median ``log10 SFR / (M_sun/yr)`` on the main sequence (Speagle et al. 2014, eq. 28)."""
-    return (0.84 - 0.026 * t_gyr) * np.asarray(log_stellar_mass, dtype=float) - (6.51 - 0.11 * t_gyr)
+    return (0.84 - 0.026 * t_gyr) * np.asarray(log_stellar_mass, dtype=float) - (
+        6.51 - 0.11 * t_gyr
+    )
 
 
 def quenched_fraction_peng10(log_stellar_mass, log_p: float = 10.6):
@@ -113,8 +115,9 @@ def curti20_fmr(log_stellar_mass, log_sfr):
     return z0 - gamma / beta * np.log10(1.0 + 10.0 ** (-beta * (log_stellar_mass - log_m0)))
 
 
-def quiescence_weight(log_stellar_mass, log_sfr, *, threshold_dex: float = 0.75,
-                      width_dex: float = 0.15):
+def quiescence_weight(
+    log_stellar_mass, log_sfr, *, threshold_dex: float = 0.75, width_dex: float = 0.15
+):
     """Smooth weight in [0, 1] that a galaxy is quiescent: 1 well below the main sequence.
 
     The transition sits ``threshold_dex`` below the Speagle et al. (2014) main sequence
@@ -162,16 +165,22 @@ def mass_weighted_age(log_stellar_mass, log_sfr, *, t_form_gyr: float = FORMATIO
     and mass-weighted age ``T (1 - 1/x + 1/(e^x - 1))``: ``T/2`` for constant star
     formation, approaching ``T`` for quenched and 0 for bursting galaxies.
     """
-    log_b = (np.asarray(log_sfr, dtype=float) + np.log10(t_form_gyr * 1e9 * (1.0 - RETURN_FRACTION))
-             - np.asarray(log_stellar_mass, dtype=float)) * np.log(10.0)
+    log_b = (
+        np.asarray(log_sfr, dtype=float)
+        + np.log10(t_form_gyr * 1e9 * (1.0 - RETURN_FRACTION))
+        - np.asarray(log_stellar_mass, dtype=float)
+    ) * np.log(10.0)
     lb, frac = _age_table()
     return t_form_gyr * np.interp(log_b, lb, frac)
 
 
 def log_mass_to_light_r(age_gyr, metallicity):
     """Population ``log10 Upsilon_r`` [M_sun/L_sun] from age and metallicity (see module doc)."""
-    return (0.45 + 1.2 * np.log10(np.asarray(age_gyr, dtype=float) / 10.0)
-            + 0.3 * (np.asarray(metallicity, dtype=float) - SOLAR_OH))
+    return (
+        0.45
+        + 1.2 * np.log10(np.asarray(age_gyr, dtype=float) / 10.0)
+        + 0.3 * (np.asarray(metallicity, dtype=float) - SOLAR_OH)
+    )
 
 
 def g_minus_r(log_upsilon_r):

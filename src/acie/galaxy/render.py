@@ -84,8 +84,9 @@ def sersic_mixture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     design = np.exp(-(r[:, None] ** 2) / (2.0 * sig**2)) / (2.0 * np.pi * sig**2) * weight[:, None]
     ridge = 1e-4 * np.eye(sig.size)
     lhs = np.vstack([design, ridge])
-    rhs = np.vstack([_profile(r[:, None], n_grid[None, :]) * weight[:, None],
-                     np.zeros((sig.size, n_grid.size))])
+    rhs = np.vstack(
+        [_profile(r[:, None], n_grid[None, :]) * weight[:, None], np.zeros((sig.size, n_grid.size))]
+    )
     amps = np.linalg.lstsq(lhs, rhs, rcond=None)[0].T  # one solve for every n at once
     return n_grid, sig, amps / amps.sum(axis=1, keepdims=True)
 
@@ -107,9 +108,19 @@ def _as1d(name: str, x, n: int) -> np.ndarray:
     return a
 
 
-def render_sersic(flux, half_light_radius, sersic_n, axis_ratio, position_angle, psf_fwhm, *,
-                  image_size: int = 64, offset=None, chunk: int = 128,
-                  dtype=np.float32) -> np.ndarray:
+def render_sersic(
+    flux,
+    half_light_radius,
+    sersic_n,
+    axis_ratio,
+    position_angle,
+    psf_fwhm,
+    *,
+    image_size: int = 64,
+    offset=None,
+    chunk: int = 128,
+    dtype=np.float32,
+) -> np.ndarray:
     """Render PSF-convolved, pixel-integrated Sérsic galaxies.
 
     Parameters
@@ -149,10 +160,12 @@ def render_sersic(flux, half_light_radius, sersic_n, axis_ratio, position_angle,
     q = _as1d("axis_ratio", axis_ratio, n)
     pa = _as1d("position_angle", position_angle, n)
     fwhm = _as1d("psf_fwhm", psf_fwhm, n)
-    for name, arr, ok in (("half_light_radius", re, re > 0), ("axis_ratio", q, (q > 0) & (q <= 1)),
-                          ("psf_fwhm", fwhm, fwhm > 0),
-                          ("sersic_n", ns, (ns >= SERSIC_N_RANGE[0] - 1e-9)
-                           & (ns <= SERSIC_N_RANGE[1] + 1e-9))):
+    for name, arr, ok in (
+        ("half_light_radius", re, re > 0),
+        ("axis_ratio", q, (q > 0) & (q <= 1)),
+        ("psf_fwhm", fwhm, fwhm > 0),
+        ("sersic_n", ns, (ns >= SERSIC_N_RANGE[0] - 1e-9) & (ns <= SERSIC_N_RANGE[1] + 1e-9)),
+    ):
         if not (ok & np.isfinite(arr)).all():
             raise NonPhysicalValueError(
                 f"{name} out of the renderer's domain (half_light_radius > 0, 0 < axis_ratio <= 1,"

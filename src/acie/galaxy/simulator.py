@@ -112,11 +112,16 @@ class GalaxyBatch:
             return {k: np.asarray(v)[idx] for k, v in d.items()}
 
         return GalaxyBatch(
-            properties=take(self.properties), noise=take(self.noise),
-            nuisances=take(self.nuisances), images=self.images[idx], bands=self.bands,
-            pixel_scale=self.pixel_scale, flux=self.flux[idx],
+            properties=take(self.properties),
+            noise=take(self.noise),
+            nuisances=take(self.nuisances),
+            images=self.images[idx],
+            bands=self.bands,
+            pixel_scale=self.pixel_scale,
+            flux=self.flux[idx],
             luminosity_distance=self.luminosity_distance[idx],
-            angular_diameter_distance=self.angular_diameter_distance[idx], meta=dict(self.meta),
+            angular_diameter_distance=self.angular_diameter_distance[idx],
+            meta=dict(self.meta),
         )
 
     def property_matrix(self) -> np.ndarray:
@@ -173,12 +178,19 @@ class GalaxySimulator:
         Sets the source Poisson noise: variance ``sky_sigma^2 + max(I, 0) / gain``.
     """
 
-    def __init__(self, *, image_size: int = 64, bands: tuple[str, ...] = ("g", "r", "i"),
-                 pixel_scale: float = 0.396, seed: int = 0,
-                 log_halo_mass_range: tuple[float, float] = (11.0, 13.0),
-                 redshift_range: tuple[float, float] = (0.08, 0.25),
-                 psf_fwhm_range: tuple[float, float] = (0.8, 1.4),
-                 sky_sigma: Mapping[str, float] | None = None, gain: float = 1000.0) -> None:
+    def __init__(
+        self,
+        *,
+        image_size: int = 64,
+        bands: tuple[str, ...] = ("g", "r", "i"),
+        pixel_scale: float = 0.396,
+        seed: int = 0,
+        log_halo_mass_range: tuple[float, float] = (11.0, 13.0),
+        redshift_range: tuple[float, float] = (0.08, 0.25),
+        psf_fwhm_range: tuple[float, float] = (0.8, 1.4),
+        sky_sigma: Mapping[str, float] | None = None,
+        gain: float = 1000.0,
+    ) -> None:
         self.image_size = image_size
         self.bands = tuple(bands)
         self.pixel_scale = pixel_scale
@@ -186,8 +198,9 @@ class GalaxySimulator:
         self.log_halo_mass_range = tuple(log_halo_mass_range)
         self.redshift_range = tuple(redshift_range)
         self.psf_fwhm_range = tuple(psf_fwhm_range)
-        self.sky_sigma = dict(sky_sigma) if sky_sigma is not None else {"g": 0.008, "r": 0.01,
-                                                                          "i": 0.015}
+        self.sky_sigma = (
+            dict(sky_sigma) if sky_sigma is not None else {"g": 0.008, "r": 0.01, "i": 0.015}
+        )
         self.gain = gain
         self._validate()
 
@@ -209,28 +222,35 @@ class GalaxySimulator:
             raise InputValidationError(f"log_halo_mass_range must be increasing; got {(lo, hi)}")
         zlo, zhi = self.redshift_range
         if not 0 < zlo <= zhi <= 5:
-            raise InputValidationError(f"redshift_range must satisfy 0 < lo <= hi <= 5; got "
-                                       f"{(zlo, zhi)}")
+            raise InputValidationError(
+                f"redshift_range must satisfy 0 < lo <= hi <= 5; got {(zlo, zhi)}"
+            )
         plo, phi = self.psf_fwhm_range
         if not 0 < plo <= phi:
-            raise InputValidationError(f"psf_fwhm_range must satisfy 0 < lo <= hi [arcsec]; got "
-                                       f"{(plo, phi)}")
+            raise InputValidationError(
+                f"psf_fwhm_range must satisfy 0 < lo <= hi [arcsec]; got {(plo, phi)}"
+            )
         if not self.gain > 0:
             raise InputValidationError(f"gain must be > 0 electrons/nanomaggy; got {self.gain!r}")
 
     def __repr__(self) -> str:
-        return (f"GalaxySimulator(image_size={self.image_size}, bands={self.bands}, "
-                f"pixel_scale={self.pixel_scale}, seed={self.seed})")
+        return (
+            f"GalaxySimulator(image_size={self.image_size}, bands={self.bands}, "
+            f"pixel_scale={self.pixel_scale}, seed={self.seed})"
+        )
 
     def config(self) -> dict:
         """The constructor arguments (JSON-serialisable), e.g. for dataset metadata."""
         return {
-            "image_size": int(self.image_size), "bands": list(self.bands),
-            "pixel_scale": self.pixel_scale, "seed": self.seed,
+            "image_size": int(self.image_size),
+            "bands": list(self.bands),
+            "pixel_scale": self.pixel_scale,
+            "seed": self.seed,
             "log_halo_mass_range": list(self.log_halo_mass_range),
             "redshift_range": list(self.redshift_range),
             "psf_fwhm_range": list(self.psf_fwhm_range),
-            "sky_sigma": dict(self.sky_sigma), "gain": self.gain,
+            "sky_sigma": dict(self.sky_sigma),
+            "gain": self.gain,
         }
 
     # -- distances ---------------------------------------------------------------------
@@ -265,8 +285,12 @@ class GalaxySimulator:
             gas_excess = v["log_gas_mass"] - ms - rel.gas_fraction_ps11(ms)
             f_q = rel.quenched_fraction_peng10(ms)
             quenched = expit((f_q - e["quench"]) / _QUENCH_WIDTH)
-            return (rel.speagle14_main_sequence(ms) + _GAS_TO_SFR * gas_excess + s[name] * e[name]
-                    - _QUENCH_DEPTH_DEX * quenched)
+            return (
+                rel.speagle14_main_sequence(ms)
+                + _GAS_TO_SFR * gas_excess
+                + s[name] * e[name]
+                - _QUENCH_DEPTH_DEX * quenched
+            )
         if name == "metallicity":
             return rel.curti20_fmr(ms, v["log_sfr"]) + s[name] * e[name]
         if name == "age":
@@ -280,8 +304,9 @@ class GalaxySimulator:
         if name == "log_luminosity":
             return ms - rel.log_mass_to_light_r(v["age"], v["metallicity"]) + s[name] * e[name]
         if name == "velocity_dispersion":
-            sigma = virial_velocity_dispersion(v["log_halo_mass"], ms, v["log_gas_mass"],
-                                               v["log_size"], v["sersic_n"])
+            sigma = virial_velocity_dispersion(
+                v["log_halo_mass"], ms, v["log_gas_mass"], v["log_size"], v["sersic_n"]
+            )
             return sigma * 10.0 ** (s[name] * e[name])
         raise UnknownNodeError(name, list(PROPERTY_NAMES))  # pragma: no cover
 
@@ -328,8 +353,13 @@ class GalaxySimulator:
         noise, nuis = self.draw_noise(int(n), rng)
         return self.from_noise(noise, nuis, render=render)
 
-    def from_noise(self, noise: Mapping[str, np.ndarray], nuisances: Mapping[str, np.ndarray], *,
-                   render: bool = True) -> GalaxyBatch:
+    def from_noise(
+        self,
+        noise: Mapping[str, np.ndarray],
+        nuisances: Mapping[str, np.ndarray],
+        *,
+        render: bool = True,
+    ) -> GalaxyBatch:
         """Evaluate the SCM for given exogenous noise and nuisances (the deterministic part)."""
         missing = [k for k in EXOGENOUS_NAMES if k not in noise]
         missing += [k for k in NUISANCE_NAMES if k not in nuisances]
@@ -345,8 +375,9 @@ class GalaxySimulator:
         props = self._propagate(noise, {}, set(PROPERTY_NAMES))
         return self._batch(props, noise, nuisances, render=render)
 
-    def counterfactual(self, batch: GalaxyBatch, interventions: Mapping[str, object], *,
-                       render: bool = True) -> GalaxyBatch:
+    def counterfactual(
+        self, batch: GalaxyBatch, interventions: Mapping[str, object], *, render: bool = True
+    ) -> GalaxyBatch:
         """Exact counterfactual: ``do(interventions)`` with every exogenous noise kept.
 
         Parameters
@@ -374,7 +405,8 @@ class GalaxySimulator:
         if not isinstance(interventions, Mapping):
             raise InputValidationError(
                 f"interventions must be a mapping of property name to value; got "
-                f"{type(interventions).__name__}")
+                f"{type(interventions).__name__}"
+            )
         n = len(batch)
         fixed = {}
         for name, value in interventions.items():
@@ -382,8 +414,9 @@ class GalaxySimulator:
                 raise UnknownNodeError(name, list(PROPERTY_NAMES))
             fixed[name] = validate_values(name, value, n=n)
         recompute = set(descendants(tuple(fixed))) - set(fixed)
-        keep = {k: batch.properties[k] for k in PROPERTY_NAMES if k not in recompute and k not in
-                fixed}
+        keep = {
+            k: batch.properties[k] for k in PROPERTY_NAMES if k not in recompute and k not in fixed
+        }
         props = self._propagate(batch.noise, {**keep, **fixed}, recompute)
         return self._batch(props, dict(batch.noise), dict(batch.nuisances), render=render)
 
@@ -404,8 +437,13 @@ class GalaxySimulator:
         arcsec = 10.0 ** np.asarray(log_size) / (d_a * 1e3) * (180.0 / np.pi) * 3600.0
         return arcsec / self.pixel_scale
 
-    def render(self, props: Mapping[str, np.ndarray], nuisances: Mapping[str, np.ndarray], *,
-               add_noise: bool = True) -> np.ndarray:
+    def render(
+        self,
+        props: Mapping[str, np.ndarray],
+        nuisances: Mapping[str, np.ndarray],
+        *,
+        add_noise: bool = True,
+    ) -> np.ndarray:
         """Render images ``(n, n_bands, H, W)`` float32 [nanomaggies / pixel].
 
         The pixel noise of galaxy ``i`` is drawn from ``default_rng(noise_seed[i])``, so it
@@ -414,9 +452,13 @@ class GalaxySimulator:
         z = np.asarray(nuisances["redshift"], dtype=float)
         flux = self.band_fluxes(props, z)
         img = render_sersic(
-            flux, self.half_light_radius_pixels(props["log_size"], z), props["sersic_n"],
-            nuisances["axis_ratio"], nuisances["position_angle"],
-            np.asarray(nuisances["psf_fwhm"]) / self.pixel_scale, image_size=self.image_size,
+            flux,
+            self.half_light_radius_pixels(props["log_size"], z),
+            props["sersic_n"],
+            nuisances["axis_ratio"],
+            nuisances["position_angle"],
+            np.asarray(nuisances["psf_fwhm"]) / self.pixel_scale,
+            image_size=self.image_size,
         )
         if add_noise:
             sky = np.array([self.sky_sigma[b] for b in self.bands], dtype=np.float32)[:, None, None]
@@ -431,11 +473,20 @@ class GalaxySimulator:
         z = np.asarray(nuis["redshift"], dtype=float)
         d_l, d_a = self.distances(z)
         n = z.size
-        images = (self.render(props, nuis) if render else
-                  np.empty((n, len(self.bands), 0, 0), dtype=np.float32))
+        images = (
+            self.render(props, nuis)
+            if render
+            else np.empty((n, len(self.bands), 0, 0), dtype=np.float32)
+        )
         return GalaxyBatch(
-            properties=props, noise=noise, nuisances=nuis, images=images, bands=self.bands,
-            pixel_scale=self.pixel_scale, flux=self.band_fluxes(props, z),
-            luminosity_distance=d_l, angular_diameter_distance=d_a,
+            properties=props,
+            noise=noise,
+            nuisances=nuis,
+            images=images,
+            bands=self.bands,
+            pixel_scale=self.pixel_scale,
+            flux=self.band_fluxes(props, z),
+            luminosity_distance=d_l,
+            angular_diameter_distance=d_a,
             meta={"simulator": self.config()},
         )

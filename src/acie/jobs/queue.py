@@ -24,24 +24,32 @@ class JobQueue(Protocol):
     max_attempts: int
     max_depth: int
 
-    def submit(self, request_id: str, payload: Mapping[str, Any], *,
-               user_sub: str | None = None, model_id: int | None = None) -> Job: ...
+    def submit(
+        self,
+        request_id: str,
+        payload: Mapping[str, Any],
+        *,
+        user_sub: str | None = None,
+        model_id: int | None = None,
+    ) -> Job: ...
 
     def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None: ...
 
-    def extend_lease(self, job_id: uuid.UUID | str, worker_id: str,
-                     seconds: float | None = None) -> Job: ...
+    def extend_lease(
+        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+    ) -> Job: ...
 
     def release(self, job_id: uuid.UUID | str, worker_id: str) -> None: ...
 
-    def transition(self, job_id: uuid.UUID | str, expected: Any, new: Any, *,
-                   worker_id: str | None = None) -> Job: ...
+    def transition(
+        self, job_id: uuid.UUID | str, expected: Any, new: Any, *, worker_id: str | None = None
+    ) -> Job: ...
 
-    def complete(self, job_id: uuid.UUID | str, result: Mapping[str, Any], *,
-                 worker_id: str | None = None) -> Job: ...
+    def complete(
+        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+    ) -> Job: ...
 
-    def fail(self, job_id: uuid.UUID | str, error: str, *,
-             worker_id: str | None = None) -> Job: ...
+    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job: ...
 
     def get(self, job_id_or_request_id: uuid.UUID | str) -> Job: ...
 
@@ -58,8 +66,9 @@ class JobQueue(Protocol):
     def close(self) -> None: ...
 
 
-def open_job_queue(settings: Any = None, *, engine: Engine | None = None,
-                   migrate_schema: bool = True) -> JobQueue:
+def open_job_queue(
+    settings: Any = None, *, engine: Engine | None = None, migrate_schema: bool = True
+) -> JobQueue:
     """The queue the settings ask for: Redis when ``REDIS_URL`` is set, else the SQL lease table.
 
     Parameters
@@ -83,6 +92,7 @@ def open_job_queue(settings: Any = None, *, engine: Engine | None = None,
         migrate(s.database_url, engine=engine)
     lease_s, attempts, depth = s.JOB_LEASE_S, s.JOB_MAX_ATTEMPTS, s.QUEUE_MAX_DEPTH
     if s.REDIS_URL:
-        return RedisJobQueue(engine, s.REDIS_URL, lease_s=lease_s, max_attempts=attempts,
-                             max_depth=depth)
+        return RedisJobQueue(
+            engine, s.REDIS_URL, lease_s=lease_s, max_attempts=attempts, max_depth=depth
+        )
     return SQLiteJobQueue(engine, lease_s=lease_s, max_attempts=attempts, max_depth=depth)

@@ -69,24 +69,37 @@ class RedisJobQueue(JobTable):
 
     backend_name = "redis"
 
-    def __init__(self, engine: Engine, redis_url: str, *, stream: str = "acie:jobs",
-                 group: str = "acie-workers", lease_s: float = 30.0, max_attempts: int = 5,
-                 max_depth: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        redis_url: str,
+        *,
+        stream: str = "acie:jobs",
+        group: str = "acie-workers",
+        lease_s: float = 30.0,
+        max_attempts: int = 5,
+        max_depth: int = 1000,
+    ) -> None:
         import redis
 
-        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts,
-                         max_depth=max_depth)
-        if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://",
-                                                                       "unix://")):
-            raise InputValidationError(f"redis_url must look like redis://host:port/db; "
-                                       f"got {redis_url!r}")
+        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts, max_depth=max_depth)
+        if not isinstance(redis_url, str) or not redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise InputValidationError(
+                f"redis_url must look like redis://host:port/db; got {redis_url!r}"
+            )
         self.redis_url = redis_url
         self.stream = stream
         self.dead_stream = f"{stream}:dead"
         self.group = group
         self.client = redis.Redis.from_url(
-            redis_url, socket_connect_timeout=2.0, socket_timeout=None,
-            retry_on_timeout=False, decode_responses=True)
+            redis_url,
+            socket_connect_timeout=2.0,
+            socket_timeout=None,
+            retry_on_timeout=False,
+            decode_responses=True,
+        )
         self._group_ready = False
 
     # ------------------------------------------------------------------ redis helpers
@@ -106,8 +119,9 @@ class RedisJobQueue(JobTable):
     def _xadd(self, job: Job) -> str:
         self._ensure_group()
         with _redis_errors(self.redis_url):
-            return str(self.client.xadd(self.stream, {"job_id": str(job.id),
-                                                      "request_id": job.request_id}))
+            return str(
+                self.client.xadd(self.stream, {"job_id": str(job.id), "request_id": job.request_id})
+            )
 
     def _ack(self, delivery_id: str | None) -> None:
         if not delivery_id:
@@ -120,8 +134,14 @@ class RedisJobQueue(JobTable):
             log.warning("could not acknowledge %s: %s", delivery_id, err)
 
     # ------------------------------------------------------------------ interface
-    def submit(self, request_id: str, payload: Mapping[str, Any], *,
-               user_sub: str | None = None, model_id: int | None = None) -> Job:
+    def submit(
+        self,
+        request_id: str,
+        payload: Mapping[str, Any],
+        *,
+        user_sub: str | None = None,
+        model_id: int | None = None,
+    ) -> Job:
         """Queue a job: commit its row, then add it to the stream.
 
         Raises
@@ -154,18 +174,25 @@ class RedisJobQueue(JobTable):
     def recover(self, *, older_than_s: float | None = None) -> int:
         """Publish QUEUED rows that never reached the stream (a submitter crashed between
         commit and XADD). Returns how many were published."""
-        cutoff = utcnow() - timedelta(seconds=self.lease_s if older_than_s is None
-                                      else older_than_s)
+        cutoff = utcnow() - timedelta(
+            seconds=self.lease_s if older_than_s is None else older_than_s
+        )
         with translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(select(JobRow).where(
-                JobRow.state == JobState.QUEUED.value, JobRow.delivery_id.is_(None),
-                JobRow.created_at < cutoff)).all()
+            rows = conn.execute(
+                select(JobRow).where(
+                    JobRow.state == JobState.QUEUED.value,
+                    JobRow.delivery_id.is_(None),
+                    JobRow.created_at < cutoff,
+                )
+            ).all()
         for row in rows:
             delivery = self._xadd(self.get(row.id))
             with translate_errors(), self._write_conn() as conn, conn.begin():
-                conn.execute(update(JobRow).where(JobRow.id == row.id,
-                                                  JobRow.delivery_id.is_(None))
-                             .values(delivery_id=delivery))
+                conn.execute(
+                    update(JobRow)
+                    .where(JobRow.id == row.id, JobRow.delivery_id.is_(None))
+                    .values(delivery_id=delivery)
+                )
         return len(rows)
 
     def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
@@ -181,14 +208,25 @@ class RedisJobQueue(JobTable):
         while True:
             entries: list[Any]
             with _redis_errors(self.redis_url):
-                claimed: Any = self.client.xautoclaim(self.stream, self.group, worker_id,
-                                                 min_idle_time=lease_ms, start_id="0-0", count=1)
+                claimed: Any = self.client.xautoclaim(
+                    self.stream,
+                    self.group,
+                    worker_id,
+                    min_idle_time=lease_ms,
+                    start_id="0-0",
+                    count=1,
+                )
             entries = claimed[1] if claimed else []
             if not entries:
                 block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
                 with _redis_errors(self.redis_url):
-                    got: Any = self.client.xreadgroup(self.group, worker_id, {self.stream: ">"},
-                                                 count=1, block=block_ms if block_ms > 0 else None)
+                    got: Any = self.client.xreadgroup(
+                        self.group,
+                        worker_id,
+                        {self.stream: ">"},
+                        count=1,
+                        block=block_ms if block_ms > 0 else None,
+                    )
                 entries = got[0][1] if got else []
             for entry_id, fields in entries:
                 if fields is None:  # entry deleted from the stream
@@ -226,14 +264,16 @@ class RedisJobQueue(JobTable):
             self._ack(entry_id)
         return job
 
-    def extend_lease(self, job_id: uuid.UUID | str, worker_id: str,
-                     seconds: float | None = None) -> Job:
+    def extend_lease(
+        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+    ) -> Job:
         """Reset the entry's idle time and push the row's lease ahead."""
         job = self.extend_lease_row(job_id, worker_id, seconds)
         if job.delivery_id:
             with _redis_errors(self.redis_url):
-                got = self.client.xclaim(self.stream, self.group, worker_id, 0,
-                                         [job.delivery_id], justid=True)
+                got = self.client.xclaim(
+                    self.stream, self.group, worker_id, 0, [job.delivery_id], justid=True
+                )
             if not got:
                 raise ConflictError(f"the stream entry of job {job.id} is no longer pending")
         return job
@@ -243,11 +283,19 @@ class RedisJobQueue(JobTable):
         job = self.extend_lease_row(job_id, worker_id, seconds=-1.0)
         if job.delivery_id:
             with _redis_errors(self.redis_url):
-                self.client.xclaim(self.stream, self.group, worker_id, 0, [job.delivery_id],
-                                   idle=int(self.lease_s * 1000) + 1, justid=True)
+                self.client.xclaim(
+                    self.stream,
+                    self.group,
+                    worker_id,
+                    0,
+                    [job.delivery_id],
+                    idle=int(self.lease_s * 1000) + 1,
+                    justid=True,
+                )
 
-    def complete(self, job_id: uuid.UUID | str, result: Mapping[str, Any], *,
-                 worker_id: str | None = None) -> Job:
+    def complete(
+        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+    ) -> Job:
         """PHYSICS_CHECK → COMPLETE, then acknowledge the stream entry."""
         job = self.complete_row(job_id, result, worker_id=worker_id)
         self._ack(job.delivery_id)

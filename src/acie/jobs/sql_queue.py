@@ -45,13 +45,19 @@ class SQLiteJobQueue(JobTable):
 
     backend_name = "sql"
 
-    def __init__(self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5,
-                 max_depth: int = 1000) -> None:
-        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts,
-                         max_depth=max_depth)
+    def __init__(
+        self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5, max_depth: int = 1000
+    ) -> None:
+        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts, max_depth=max_depth)
 
-    def submit(self, request_id: str, payload: Mapping[str, Any], *,
-               user_sub: str | None = None, model_id: int | None = None) -> Job:
+    def submit(
+        self,
+        request_id: str,
+        payload: Mapping[str, Any],
+        *,
+        user_sub: str | None = None,
+        model_id: int | None = None,
+    ) -> Job:
         """Queue a job.
 
         Returns the new job (state QUEUED). Submitting a request_id whose job already
@@ -110,8 +116,9 @@ class SQLiteJobQueue(JobTable):
                 return job
             # it was dead-lettered: look for the next one
 
-    def extend_lease(self, job_id: uuid.UUID | str, worker_id: str,
-                     seconds: float | None = None) -> Job:
+    def extend_lease(
+        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+    ) -> Job:
         """Extend the lease this worker holds (long jobs); ConflictError if it was lost."""
         return self.extend_lease_row(job_id, worker_id, seconds)
 
@@ -119,8 +126,9 @@ class SQLiteJobQueue(JobTable):
         """Give a lease back so the job is delivered again at once (handler crashed)."""
         self.extend_lease_row(job_id, worker_id, seconds=-1.0)
 
-    def complete(self, job_id: uuid.UUID | str, result: Mapping[str, Any], *,
-                 worker_id: str | None = None) -> Job:
+    def complete(
+        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+    ) -> Job:
         """PHYSICS_CHECK → COMPLETE with ``result``; ConflictError if already finished."""
         return self.complete_row(job_id, result, worker_id=worker_id)
 

@@ -54,6 +54,7 @@ def check_transition(old: JobState | str, new: JobState | str) -> tuple[JobState
         ) from None
     if n not in ALLOWED_TRANSITIONS[o]:
         allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[o])) or "nothing"
-        raise InvalidTransitionError(f"a job in state {o.value} may move to {allowed}; "
-                                     f"got {o.value} → {n.value}")
+        raise InvalidTransitionError(
+            f"a job in state {o.value} may move to {allowed}; got {o.value} → {n.value}"
+        )
     return o, n

@@ -73,10 +73,19 @@ class Job:
 
 def _to_job(row: Any) -> Job:
     return Job(
-        id=row.id, request_id=row.request_id, state=JobState(row.state), payload=row.payload,
-        user_sub=row.user_sub, result=row.result, error=row.error, attempts=row.attempts,
-        lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
-        delivery_id=row.delivery_id, model_id=row.model_id, created_at=row.created_at,
+        id=row.id,
+        request_id=row.request_id,
+        state=JobState(row.state),
+        payload=row.payload,
+        user_sub=row.user_sub,
+        result=row.result,
+        error=row.error,
+        attempts=row.attempts,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        delivery_id=row.delivery_id,
+        model_id=row.model_id,
+        created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
@@ -108,11 +117,13 @@ class JobTable:
         Queued jobs above which :meth:`submit` raises :class:`~acie.errors.RateLimitError`.
     """
 
-    def __init__(self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5,
-                 max_depth: int = 1000) -> None:
+    def __init__(
+        self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5, max_depth: int = 1000
+    ) -> None:
         if not (isinstance(lease_s, int | float) and math.isfinite(lease_s) and lease_s > 0):
-            raise InputValidationError(f"lease_s must be a positive number of seconds; "
-                                       f"got {lease_s!r}")
+            raise InputValidationError(
+                f"lease_s must be a positive number of seconds; got {lease_s!r}"
+            )
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise InputValidationError(f"max_attempts must be an integer ≥ 1; got {max_attempts!r}")
         if not isinstance(max_depth, int) or max_depth < 1:
@@ -131,32 +142,71 @@ class JobTable:
         return conn
 
     @staticmethod
-    def _event(conn: Connection, job_id: uuid.UUID, old: JobState | None, new: JobState,
-               worker_id: str | None, attempt: int) -> None:
-        conn.execute(insert(JobEvent).values(
-            job_id=job_id, from_state=None if old is None else old.value, to_state=new.value,
-            worker_id=worker_id, attempt=attempt, at=utcnow()))
+    def _event(
+        conn: Connection,
+        job_id: uuid.UUID,
+        old: JobState | None,
+        new: JobState,
+        worker_id: str | None,
+        attempt: int,
+    ) -> None:
+        conn.execute(
+            insert(JobEvent).values(
+                job_id=job_id,
+                from_state=None if old is None else old.value,
+                to_state=new.value,
+                worker_id=worker_id,
+                attempt=attempt,
+                at=utcnow(),
+            )
+        )
 
-    def _insert(self, conn: Connection, request_id: str, payload: Mapping[str, Any],
-                user_sub: str | None, model_id: int | None) -> Job:
+    def _insert(
+        self,
+        conn: Connection,
+        request_id: str,
+        payload: Mapping[str, Any],
+        user_sub: str | None,
+        model_id: int | None,
+    ) -> Job:
         now = utcnow()
         job_id = uuid.uuid4()
-        conn.execute(insert(JobRow).values(
-            id=job_id, request_id=request_id, user_sub=user_sub, state=JobState.QUEUED.value,
-            payload=dict(payload), attempts=0, model_id=model_id, created_at=now, updated_at=now))
+        conn.execute(
+            insert(JobRow).values(
+                id=job_id,
+                request_id=request_id,
+                user_sub=user_sub,
+                state=JobState.QUEUED.value,
+                payload=dict(payload),
+                attempts=0,
+                model_id=model_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         self._event(conn, job_id, None, JobState.QUEUED, None, 0)
-        return Job(id=job_id, request_id=request_id, state=JobState.QUEUED,
-                   payload=dict(payload), user_sub=user_sub, model_id=model_id,
-                   created_at=now, updated_at=now)
+        return Job(
+            id=job_id,
+            request_id=request_id,
+            state=JobState.QUEUED,
+            payload=dict(payload),
+            user_sub=user_sub,
+            model_id=model_id,
+            created_at=now,
+            updated_at=now,
+        )
 
     @staticmethod
     def _validate_submit(request_id: Any, payload: Any, user_sub: Any) -> None:
         if not isinstance(request_id, str) or not request_id or len(request_id) > 255:
-            raise InputValidationError(f"request_id must be a non-empty string of at most "
-                                       f"255 characters; got {request_id!r}")
+            raise InputValidationError(
+                f"request_id must be a non-empty string of at most "
+                f"255 characters; got {request_id!r}"
+            )
         if not isinstance(payload, Mapping):
-            raise InputValidationError(f"payload must be a JSON object (a mapping); "
-                                       f"got {type(payload).__name__}")
+            raise InputValidationError(
+                f"payload must be a JSON object (a mapping); got {type(payload).__name__}"
+            )
         if user_sub is not None and not isinstance(user_sub, str):
             raise InputValidationError(f"user_sub must be a string or None; got {user_sub!r}")
 
@@ -164,14 +214,18 @@ class JobTable:
         existing = self.get(request_id)
         if existing.terminal:
             return existing
-        raise ConflictError(f"request_id {request_id!r} is already in flight as job "
-                            f"{existing.id} (state {existing.state.value})")
+        raise ConflictError(
+            f"request_id {request_id!r} is already in flight as job "
+            f"{existing.id} (state {existing.state.value})"
+        )
 
     def _check_depth(self) -> None:
         depth = self.depth()
         if depth >= self.max_depth:
-            raise RateLimitError(f"the job queue is full: {depth} jobs queued, "
-                                 f"QUEUE_MAX_DEPTH is {self.max_depth}; retry later")
+            raise RateLimitError(
+                f"the job queue is full: {depth} jobs queued, "
+                f"QUEUE_MAX_DEPTH is {self.max_depth}; retry later"
+            )
 
     # ------------------------------------------------------------------ reads
     def get(self, job_id_or_request_id: uuid.UUID | str) -> Job:
@@ -192,15 +246,18 @@ class JobTable:
     def depth(self) -> int:
         """Number of jobs waiting (state QUEUED): the queue-depth metric."""
         with translate_errors(), self.engine.connect() as conn:
-            return int(conn.execute(
-                select(func.count()).select_from(JobRow).where(
-                    JobRow.state == JobState.QUEUED.value)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(JobRow)
+                    .where(JobRow.state == JobState.QUEUED.value)
+                ).scalar_one()
+            )
 
     def counts(self) -> dict[str, int]:
         """Number of jobs in each state."""
         with translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(
-                select(JobRow.state, func.count()).group_by(JobRow.state)).all()
+            rows = conn.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
         out = {s.value: 0 for s in JobState}
         out.update({r[0]: int(r[1]) for r in rows})
         return out
@@ -209,10 +266,19 @@ class JobTable:
         """The job's state changes, oldest first."""
         job = self.get(job_id)
         with translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(select(JobEvent).where(JobEvent.job_id == job.id)
-                                .order_by(JobEvent.id)).all()
-        return [{"from": r.from_state, "to": r.to_state, "worker_id": r.worker_id,
-                 "attempt": r.attempt, "at": r.at} for r in rows]
+            rows = conn.execute(
+                select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id)
+            ).all()
+        return [
+            {
+                "from": r.from_state,
+                "to": r.to_state,
+                "worker_id": r.worker_id,
+                "attempt": r.attempt,
+                "at": r.at,
+            }
+            for r in rows
+        ]
 
     def recent(self, limit: int = 20, *, user_sub: str | None = None) -> list[Job]:
         """The newest jobs (of one user when ``user_sub`` is given), newest first."""
@@ -227,31 +293,53 @@ class JobTable:
     def dead_letters(self) -> list[Job]:
         """Jobs failed because they were delivered ``max_attempts`` times."""
         with translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(select(JobRow).where(
-                JobRow.state == JobState.FAILED.value,
-                JobRow.error.startswith(DEAD_LETTER_PREFIX)).order_by(JobRow.updated_at)).all()
+            rows = conn.execute(
+                select(JobRow)
+                .where(
+                    JobRow.state == JobState.FAILED.value,
+                    JobRow.error.startswith(DEAD_LETTER_PREFIX),
+                )
+                .order_by(JobRow.updated_at)
+            ).all()
         return [_to_job(r) for r in rows]
 
     # ------------------------------------------------------------------ writes
-    def _cas(self, conn: Connection, job_id: uuid.UUID, expected: JobState, new: JobState,
-             worker_id: str | None, **values: Any) -> Job:
+    def _cas(
+        self,
+        conn: Connection,
+        job_id: uuid.UUID,
+        expected: JobState,
+        new: JobState,
+        worker_id: str | None,
+        **values: Any,
+    ) -> Job:
         now = utcnow()
         res = conn.execute(
-            update(JobRow).where(JobRow.id == job_id, JobRow.state == expected.value)
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state == expected.value)
             .values(state=new.value, updated_at=now, **values)
-            .returning(JobRow))
+            .returning(JobRow)
+        )
         row = res.first()
         if row is None:
             current = conn.execute(select(JobRow.state).where(JobRow.id == job_id)).scalar()
             if current is None:
                 raise NotFoundError(f"no job with id {job_id}")
-            raise ConflictError(f"job {job_id} is in state {current}, not {expected.value}: "
-                                f"compare-and-set {expected.value} → {new.value} refused")
+            raise ConflictError(
+                f"job {job_id} is in state {current}, not {expected.value}: "
+                f"compare-and-set {expected.value} → {new.value} refused"
+            )
         self._event(conn, job_id, expected, new, worker_id, row.attempts)
         return _to_job(row)
 
-    def transition(self, job_id: uuid.UUID | str, expected: JobState | str,
-                   new: JobState | str, *, worker_id: str | None = None) -> Job:
+    def transition(
+        self,
+        job_id: uuid.UUID | str,
+        expected: JobState | str,
+        new: JobState | str,
+        *,
+        worker_id: str | None = None,
+    ) -> Job:
         """Move a job ``expected → new`` by compare-and-set.
 
         Raises
@@ -270,8 +358,15 @@ class JobTable:
         with translate_errors(), self._write_conn() as conn, conn.begin():
             return self._cas(conn, jid, old, new_state, worker_id)
 
-    def _finish(self, job_id: uuid.UUID | str, new: JobState, *, expected: JobState | None,
-                worker_id: str | None, **values: Any) -> Job:
+    def _finish(
+        self,
+        job_id: uuid.UUID | str,
+        new: JobState,
+        *,
+        expected: JobState | None,
+        worker_id: str | None,
+        **values: Any,
+    ) -> Job:
         jid = self.get(job_id).id
         with translate_errors(), self._write_conn() as conn, conn.begin():
             if expected is None:
@@ -280,38 +375,62 @@ class JobTable:
                 if expected in TERMINAL_STATES:
                     raise ConflictError(f"job {jid} already finished ({expected.value})")
             check_transition(expected, new)
-            return self._cas(conn, jid, expected, new, worker_id, lease_owner=None,
-                             lease_expires_at=None, **values)
+            return self._cas(
+                conn,
+                jid,
+                expected,
+                new,
+                worker_id,
+                lease_owner=None,
+                lease_expires_at=None,
+                **values,
+            )
 
-    def complete_row(self, job_id: uuid.UUID | str, result: Mapping[str, Any], *,
-                     worker_id: str | None = None) -> Job:
+    def complete_row(
+        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+    ) -> Job:
         """PHYSICS_CHECK → COMPLETE with the result; ConflictError if already finished."""
         if not isinstance(result, Mapping):
-            raise InputValidationError(f"a job result must be a JSON object (a mapping); "
-                                       f"got {type(result).__name__}")
-        return self._finish(job_id, JobState.COMPLETE, expected=JobState.PHYSICS_CHECK,
-                            worker_id=worker_id, result=dict(result), error=None)
+            raise InputValidationError(
+                f"a job result must be a JSON object (a mapping); got {type(result).__name__}"
+            )
+        return self._finish(
+            job_id,
+            JobState.COMPLETE,
+            expected=JobState.PHYSICS_CHECK,
+            worker_id=worker_id,
+            result=dict(result),
+            error=None,
+        )
 
-    def fail_row(self, job_id: uuid.UUID | str, error: str, *,
-                 worker_id: str | None = None) -> Job:
+    def fail_row(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
         """Any non-terminal state → FAILED with the error message."""
-        return self._finish(job_id, JobState.FAILED, expected=None, worker_id=worker_id,
-                            error=str(error))
+        return self._finish(
+            job_id, JobState.FAILED, expected=None, worker_id=worker_id, error=str(error)
+        )
 
-    def extend_lease_row(self, job_id: uuid.UUID | str, worker_id: str,
-                         seconds: float | None = None) -> Job:
+    def extend_lease_row(
+        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+    ) -> Job:
         """Push the lease of a job this worker holds ``seconds`` (default lease_s) ahead."""
         jid = self.get(job_id).id
         until = utcnow() + timedelta(seconds=self.lease_s if seconds is None else seconds)
         with translate_errors(), self._write_conn() as conn, conn.begin():
             row = conn.execute(
-                update(JobRow).where(JobRow.id == jid, JobRow.lease_owner == worker_id,
-                                     JobRow.state.in_([JobState.PROCESSING.value,
-                                                       JobState.PHYSICS_CHECK.value]))
-                .values(lease_expires_at=until).returning(JobRow)).first()
+                update(JobRow)
+                .where(
+                    JobRow.id == jid,
+                    JobRow.lease_owner == worker_id,
+                    JobRow.state.in_([JobState.PROCESSING.value, JobState.PHYSICS_CHECK.value]),
+                )
+                .values(lease_expires_at=until)
+                .returning(JobRow)
+            ).first()
         if row is None:
-            raise ConflictError(f"worker {worker_id!r} does not hold the lease of job {jid} "
-                                f"(expired and taken by another worker, or finished)")
+            raise ConflictError(
+                f"worker {worker_id!r} does not hold the lease of job {jid} "
+                f"(expired and taken by another worker, or finished)"
+            )
         return _to_job(row)
 
     def _take(self, conn: Connection, row: Any, worker_id: str, **values: Any) -> Job | None:
@@ -320,16 +439,34 @@ class JobTable:
         state = JobState(row.state)
         now = utcnow()
         if row.attempts >= self.max_attempts:
-            msg = (f"{DEAD_LETTER_PREFIX}: delivered {row.attempts} times "
-                   f"(JOB_MAX_ATTEMPTS={self.max_attempts}) without finishing")
-            self._cas(conn, row.id, state, JobState.FAILED, worker_id, error=msg,
-                      lease_owner=None, lease_expires_at=None)
+            msg = (
+                f"{DEAD_LETTER_PREFIX}: delivered {row.attempts} times "
+                f"(JOB_MAX_ATTEMPTS={self.max_attempts}) without finishing"
+            )
+            self._cas(
+                conn,
+                row.id,
+                state,
+                JobState.FAILED,
+                worker_id,
+                error=msg,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
             return None
-        lease = dict(attempts=row.attempts + 1, lease_owner=worker_id,
-                     lease_expires_at=now + timedelta(seconds=self.lease_s), **values)
+        lease = dict(
+            attempts=row.attempts + 1,
+            lease_owner=worker_id,
+            lease_expires_at=now + timedelta(seconds=self.lease_s),
+            **values,
+        )
         if state is JobState.QUEUED:
             return self._cas(conn, row.id, state, JobState.PROCESSING, worker_id, **lease)
         # redelivery: the state stays where it is (never backwards)
-        got = conn.execute(update(JobRow).where(JobRow.id == row.id, JobRow.state == state.value)
-                           .values(updated_at=now, **lease).returning(JobRow)).first()
+        got = conn.execute(
+            update(JobRow)
+            .where(JobRow.id == row.id, JobRow.state == state.value)
+            .values(updated_at=now, **lease)
+            .returning(JobRow)
+        ).first()
         return None if got is None else _to_job(got)

@@ -62,9 +62,15 @@ class Worker:
 
     _counter = 0
 
-    def __init__(self, queue: JobQueue, handler: Handler, *,
-                 physics_check: PhysicsCheck | None = None, worker_id: str | None = None,
-                 heartbeat: bool = True) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        handler: Handler,
+        *,
+        physics_check: PhysicsCheck | None = None,
+        worker_id: str | None = None,
+        heartbeat: bool = True,
+    ) -> None:
         if not callable(handler):
             raise InputValidationError(f"handler must be callable; got {handler!r}")
         Worker._counter += 1
@@ -102,11 +108,17 @@ class Worker:
             try:
                 result = self.handler(job)
                 if not isinstance(result, Mapping):
-                    raise InputValidationError(f"the handler must return a mapping (JSON "
-                                               f"object); got {type(result).__name__}")
+                    raise InputValidationError(
+                        f"the handler must return a mapping (JSON "
+                        f"object); got {type(result).__name__}"
+                    )
                 if job.state is JobState.PROCESSING:
-                    self.queue.transition(job.id, JobState.PROCESSING, JobState.PHYSICS_CHECK,
-                                          worker_id=self.worker_id)
+                    self.queue.transition(
+                        job.id,
+                        JobState.PROCESSING,
+                        JobState.PHYSICS_CHECK,
+                        worker_id=self.worker_id,
+                    )
                 if self.physics_check is not None:
                     self.physics_check(job, result)
                 done.set()
@@ -150,8 +162,9 @@ class Worker:
             return None
         return self.process(job)
 
-    def run(self, *, max_jobs: int | None = None, idle_exit_s: float | None = None,
-            poll_s: float = 1.0) -> int:
+    def run(
+        self, *, max_jobs: int | None = None, idle_exit_s: float | None = None, poll_s: float = 1.0
+    ) -> int:
         """Process jobs until :meth:`stop`, ``max_jobs`` jobs, or ``idle_exit_s`` idle seconds.
 
         While the queue or the database is unreachable the worker waits (backing off up
@@ -194,8 +207,9 @@ class Worker:
 def load_handler(spec: str) -> Callable[..., Any]:
     """Load ``package.module:function`` or ``/path/to/file.py:function``."""
     if ":" not in spec:
-        raise InputValidationError(f"a handler must be given as module:function or "
-                                   f"file.py:function; got {spec!r}")
+        raise InputValidationError(
+            f"a handler must be given as module:function or file.py:function; got {spec!r}"
+        )
     target, _, attr = spec.rpartition(":")
     if target.endswith(".py"):
         path = Path(target)

@@ -59,11 +59,17 @@ def telemetry_frame(records: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame,
             if missing:
                 raise InputValidationError(
                     f"record of step {r.get('step')} lacks knob(s) {missing}; every record must "
-                    f"state every knob ({knob_names}) for the analysis")
+                    f"state every knob ({knob_names}) for the analysis"
+                )
             rows.append({f"knob:{k}": float(knobs[k]) for k in knob_names})
     else:
-        labels = sorted({str(r.get("intervention")) for r in recs
-                         if r.get("intervention") not in BASELINE_LABELS})
+        labels = sorted(
+            {
+                str(r.get("intervention"))
+                for r in recs
+                if r.get("intervention") not in BASELINE_LABELS
+            }
+        )
         treatments = [f"intervention:{lab}" for lab in labels]
         for r in recs:
             lab = r.get("intervention")
@@ -80,7 +86,8 @@ def telemetry_frame(records: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame,
     if not treatments:
         raise InputValidationError(
             "no intervention varies in the telemetry (every record has the same knobs and "
-            "intervention label), so no effect can be estimated")
+            "intervention label), so no effect can be estimated"
+        )
     return frame, treatments
 
 
@@ -125,30 +132,54 @@ class InterventionAnalysis:
         return [e for e in self.effects if e.changed]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "n": self.n, "treatments": self.treatments,
-                "graph": self.graph, "notes": self.notes,
-                "effects": [{**asdict(e), "changed": e.changed} for e in self.effects]}
+        return {
+            "method": self.method,
+            "n": self.n,
+            "treatments": self.treatments,
+            "graph": self.graph,
+            "notes": self.notes,
+            "effects": [{**asdict(e), "changed": e.changed} for e in self.effects],
+        }
 
     def to_markdown(self) -> str:
-        out = ["# Which interventions changed cost or latency", "",
-               f"Method: **{self.method}** on {self.n} telemetry records.", ""]
+        out = [
+            "# Which interventions changed cost or latency",
+            "",
+            f"Method: **{self.method}** on {self.n} telemetry records.",
+            "",
+        ]
         out += [f"- {n}" for n in self.notes]
         if self.graph:
-            out += ["", "Discovered graph (directed edges): " + ", ".join(
-                f"{a} → {b}" for a, b in self.graph.get("directed", [])) or "none"]
+            out += [
+                "",
+                "Discovered graph (directed edges): "
+                + ", ".join(f"{a} → {b}" for a, b in self.graph.get("directed", []))
+                or "none",
+            ]
             if self.graph.get("undirected"):
-                out.append("Unoriented edges: " + ", ".join(
-                    f"{a} — {b}" for a, b in self.graph["undirected"]))
-        out += ["", "| intervention | outcome | effect | 95 % CI | adjusted for | path in graph "
-                "| changed? |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                out.append(
+                    "Unoriented edges: "
+                    + ", ".join(f"{a} — {b}" for a, b in self.graph["undirected"])
+                )
+        out += [
+            "",
+            "| intervention | outcome | effect | 95 % CI | adjusted for | path in graph "
+            "| changed? |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for e in self.effects:
             adj = ", ".join(e.adjustment_set) or "—"
             path = {True: "yes", False: "no", None: "n/a"}[e.path_in_graph]
-            out.append(f"| {e.treatment} | {e.outcome} | {e.estimate:+.4g} {e.units} | "
-                       f"[{e.ci_low:+.4g}, {e.ci_high:+.4g}] | {adj} | {path} | "
-                       f"{'**yes**' if e.changed else 'no'} |")
-        out += ["", "Effects are per unit of the knob (the change from off to on for 0/1 "
-                "knobs and intervention labels)."]
+            out.append(
+                f"| {e.treatment} | {e.outcome} | {e.estimate:+.4g} {e.units} | "
+                f"[{e.ci_low:+.4g}, {e.ci_high:+.4g}] | {adj} | {path} | "
+                f"{'**yes**' if e.changed else 'no'} |"
+            )
+        out += [
+            "",
+            "Effects are per unit of the knob (the change from off to on for 0/1 "
+            "knobs and intervention labels).",
+        ]
         return "\n".join(out) + "\n"
 
 
@@ -161,16 +192,26 @@ def _ols(frame: pd.DataFrame, treatments: Sequence[str]) -> list[InterventionEff
         fit = sm.OLS(frame[y].to_numpy(float), x).fit(cov_type="HC3")
         ci = fit.conf_int(alpha=0.05)
         for i, t in enumerate(treatments, start=1):
-            effects.append(InterventionEffect(
-                treatment=t, outcome=y, units=UNITS[y], estimate=float(fit.params[i]),
-                std_error=float(fit.bse[i]), ci_low=float(ci[i][0]), ci_high=float(ci[i][1]),
-                method="ols-hc3", adjustment_set=tuple(s for s in treatments if s != t),
-                path_in_graph=None))
+            effects.append(
+                InterventionEffect(
+                    treatment=t,
+                    outcome=y,
+                    units=UNITS[y],
+                    estimate=float(fit.params[i]),
+                    std_error=float(fit.bse[i]),
+                    ci_low=float(ci[i][0]),
+                    ci_high=float(ci[i][1]),
+                    method="ols-hc3",
+                    adjustment_set=tuple(s for s in treatments if s != t),
+                    path_in_graph=None,
+                )
+            )
     return effects
 
 
-def _discovery(frame: pd.DataFrame, treatments: Sequence[str], alpha: float, seed: int
-               ) -> tuple[list[InterventionEffect], dict[str, Any]]:
+def _discovery(
+    frame: pd.DataFrame, treatments: Sequence[str], alpha: float, seed: int
+) -> tuple[list[InterventionEffect], dict[str, Any]]:
     from acie.causal import (
         backdoor_adjustment_set,
         estimate_effect,
@@ -191,18 +232,39 @@ def _discovery(frame: pd.DataFrame, treatments: Sequence[str], alpha: float, see
             wider = minimal | extra
             adjust = sorted(wider if is_backdoor_set(dag, t, y, wider) else minimal)
             path = y in dag.descendants(t)
-            est = estimate_effect(frame, treatment=t, outcome=y, covariates=adjust,
-                                  method="aipw" if binary else "regression", seed=seed)
-            effects.append(InterventionEffect(
-                treatment=t, outcome=y, units=UNITS[y], estimate=est.estimate,
-                std_error=est.std_error, ci_low=est.ci_low, ci_high=est.ci_high,
-                method=f"pc+{est.method}", adjustment_set=tuple(adjust), path_in_graph=path))
+            est = estimate_effect(
+                frame,
+                treatment=t,
+                outcome=y,
+                covariates=adjust,
+                method="aipw" if binary else "regression",
+                seed=seed,
+            )
+            effects.append(
+                InterventionEffect(
+                    treatment=t,
+                    outcome=y,
+                    units=UNITS[y],
+                    estimate=est.estimate,
+                    std_error=est.std_error,
+                    ci_low=est.ci_low,
+                    ci_high=est.ci_high,
+                    method=f"pc+{est.method}",
+                    adjustment_set=tuple(adjust),
+                    path_in_graph=path,
+                )
+            )
     return effects, result.to_dict()
 
 
-def analyze_interventions(records: Iterable[Mapping[str, Any]], *, method: str = "auto",
-                          alpha: float = 0.01, min_rows_for_discovery: int = 30,
-                          seed: int = 0) -> InterventionAnalysis:
+def analyze_interventions(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    method: str = "auto",
+    alpha: float = 0.01,
+    min_rows_for_discovery: int = 30,
+    seed: int = 0,
+) -> InterventionAnalysis:
     """Find which interventions changed ``infra_cost_usd`` or ``latency_p95_ms``.
 
     Parameters
@@ -225,15 +287,17 @@ def analyze_interventions(records: Iterable[Mapping[str, Any]], *, method: str =
     notes: list[str] = []
     use_pc = method == "pc" or (method == "auto" and n >= min_rows_for_discovery)
     if method == "auto" and not use_pc:
-        notes.append(f"only {n} records (< {min_rows_for_discovery}): OLS fallback instead of "
-                     "discovery")
+        notes.append(
+            f"only {n} records (< {min_rows_for_discovery}): OLS fallback instead of discovery"
+        )
     if use_pc:
         try:
             import causallearn  # noqa: F401
         except ImportError:
             if method == "pc":
-                raise EstimationError("method 'pc' needs causal-learn, which is not installed"
-                                      ) from None
+                raise EstimationError(
+                    "method 'pc' needs causal-learn, which is not installed"
+                ) from None
             notes.append("causal-learn is not installed: OLS fallback")
             use_pc = False
     if use_pc:
@@ -254,8 +318,12 @@ def plot_analysis(analysis: InterventionAnalysis, path: str, *, dpi: int = 300) 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(OUTCOMES), figsize=(5 * len(OUTCOMES), 1 + 0.6 * len(
-        analysis.treatments)), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(OUTCOMES),
+        figsize=(5 * len(OUTCOMES), 1 + 0.6 * len(analysis.treatments)),
+        squeeze=False,
+    )
     for ax, y in zip(axes[0], OUTCOMES, strict=True):
         effs = [e for e in analysis.effects if e.outcome == y]
         pos = np.arange(len(effs))
@@ -271,7 +339,9 @@ def plot_analysis(analysis: InterventionAnalysis, path: str, *, dpi: int = 300) 
         ax.set_title(y)
         if not math.isfinite(float(np.sum(est))):
             ax.text(0.5, 0.5, "non-finite estimate", transform=ax.transAxes, ha="center")
-    fig.suptitle(f"Intervention effects ({analysis.method}, n={analysis.n}, 95 % CI; red = changed)")
+    fig.suptitle(
+        f"Intervention effects ({analysis.method}, n={analysis.n}, 95 % CI; red = changed)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

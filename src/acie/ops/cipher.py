@@ -13,8 +13,13 @@ __all__ = ["TELEMETRY_KEY_ENV", "codec_for"]
 TELEMETRY_KEY_ENV = "TELEMETRY_KEY"
 
 
-def codec_for(path: Path | str, *, key: str | None = None, stream_id: str | None = None,
-              required: bool = False):  # -> acie.privacy.aead.LineCipher | None
+def codec_for(
+    path: Path | str,
+    *,
+    key: str | None = None,
+    stream_id: str | None = None,
+    required: bool = False,
+):  # -> acie.privacy.aead.LineCipher | None
     """The per-line cipher for the telemetry file ``path``, or ``None`` without a key.
 
     ``key`` is a keyring spec in base64 (one key, or ``"kid1:b64,kid2:b64"`` for rotation,

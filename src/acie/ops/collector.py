@@ -85,7 +85,9 @@ class Reference:
         for name in ("infra_cost_usd", "qps", "latency_p95_ms"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise InputValidationError(f"reference {name} must be a finite number > 0; got {v!r}")
+                raise InputValidationError(
+                    f"reference {name} must be a finite number > 0; got {v!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,13 @@ class OpsReport:
             "skipped": dict(self.skipped),
             "lambda_asdpi_per_day": self.lambda_asdpi,
             "worst_grade": self.worst_grade.value if self.worst_grade else None,
-            "units": {"infra_cost_usd": "USD", "qps": "1/s", "latency_p95_ms": "ms",
-                      "days_since_change": "d", "fti": "dimensionless"},
+            "units": {
+                "infra_cost_usd": "USD",
+                "qps": "1/s",
+                "latency_p95_ms": "ms",
+                "days_since_change": "d",
+                "fti": "dimensionless",
+            },
             "experiments": [asdict(e) for e in self.experiments],
         }
 
@@ -168,9 +175,17 @@ def _window(label: str, records: Sequence[Mapping[str, Any]], ref: Reference) ->
     cost = c / ref.infra_cost_usd
     perf = (q / ref.qps) * (ref.latency_p95_ms / lat)
     fti = cost / perf if perf > 0 else math.inf
-    return WindowStats(label=label, n=len(records), start=str(records[0]["timestamp"]),
-                       infra_cost_usd=c, qps=q, latency_p95_ms=lat, normalised_cost=cost,
-                       normalised_performance=perf, fti=fti)
+    return WindowStats(
+        label=label,
+        n=len(records),
+        start=str(records[0]["timestamp"]),
+        infra_cost_usd=c,
+        qps=q,
+        latency_p95_ms=lat,
+        normalised_cost=cost,
+        normalised_performance=perf,
+        fti=fti,
+    )
 
 
 def _segments(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -184,8 +199,14 @@ def _segments(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapp
     return out
 
 
-def _summarise(name: str, records: list[Mapping[str, Any]], *, reference: Reference | None,
-               now: datetime, lambda_asdpi: float) -> ExperimentSummary:
+def _summarise(
+    name: str,
+    records: list[Mapping[str, Any]],
+    *,
+    reference: Reference | None,
+    now: datetime,
+    lambda_asdpi: float,
+) -> ExperimentSummary:
     records = sorted(records, key=lambda r: (_time(r), r["step"]))
     segs = _segments(records)
     if reference is None:
@@ -208,17 +229,28 @@ def _summarise(name: str, records: list[Mapping[str, Any]], *, reference: Refere
     else:
         sibg, days, last_change = 0.0, 0.0, None
     return ExperimentSummary(
-        experiment=name, n_records=len(records), reference=reference, current=current,
-        segments=windows, grade=grade_fti(current.fti), lambda_sibg=sibg,
-        lambda_effective=sibg * math.exp(-lambda_asdpi * days), days_since_change=days,
+        experiment=name,
+        n_records=len(records),
+        reference=reference,
+        current=current,
+        segments=windows,
+        grade=grade_fti(current.fti),
+        lambda_sibg=sibg,
+        lambda_effective=sibg * math.exp(-lambda_asdpi * days),
+        days_since_change=days,
         last_change=last_change,
     )
 
 
-def collect(records: Iterable[Mapping[str, Any]], *,
-            reference: Reference | Mapping[str, Reference] | None = None,
-            now: datetime | None = None, lambda_asdpi: float = DEFAULT_LAMBDA_ASDPI,
-            skipped: Mapping[str, int] | None = None, lines: int = 0) -> OpsReport:
+def collect(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    reference: Reference | Mapping[str, Reference] | None = None,
+    now: datetime | None = None,
+    lambda_asdpi: float = DEFAULT_LAMBDA_ASDPI,
+    skipped: Mapping[str, int] | None = None,
+    lines: int = 0,
+) -> OpsReport:
     """Summarise validated telemetry records per experiment (see the module docstring).
 
     Parameters
@@ -233,7 +265,9 @@ def collect(records: Iterable[Mapping[str, Any]], *,
         Decay rate of λ_effective, per day (≥ 0).
     """
     if not (math.isfinite(lambda_asdpi) and lambda_asdpi >= 0):
-        raise InputValidationError(f"lambda_asdpi must be a finite rate >= 0 per day; got {lambda_asdpi!r}")
+        raise InputValidationError(
+            f"lambda_asdpi must be a finite rate >= 0 per day; got {lambda_asdpi!r}"
+        )
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         groups.setdefault(str(r["experiment"]), []).append(r)
@@ -245,7 +279,13 @@ def collect(records: Iterable[Mapping[str, Any]], *,
     summaries = []
     for name in sorted(groups):
         ref = reference.get(name) if isinstance(reference, Mapping) else reference
-        summaries.append(_summarise(name, groups[name], reference=ref, now=now_t,
-                                    lambda_asdpi=lambda_asdpi))
-    return OpsReport(experiments=summaries, skipped=dict(Counter(skipped or {})), lines=lines,
-                     as_of=now_t.isoformat(), lambda_asdpi=lambda_asdpi)
+        summaries.append(
+            _summarise(name, groups[name], reference=ref, now=now_t, lambda_asdpi=lambda_asdpi)
+        )
+    return OpsReport(
+        experiments=summaries,
+        skipped=dict(Counter(skipped or {})),
+        lines=lines,
+        as_of=now_t.isoformat(),
+        lambda_asdpi=lambda_asdpi,
+    )

@@ -39,8 +39,14 @@ class TelemetryEmitter:
         AES-GCM envelope bound to the stream and the line's position.
     """
 
-    def __init__(self, path: Path | str, *, batch_size: int = 100, compress: bool = False,
-                 codec: LineCodec | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        batch_size: int = 100,
+        compress: bool = False,
+        codec: LineCodec | None = None,
+    ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InputValidationError(f"batch_size must be an integer >= 1; got {batch_size!r}")
         self.path = Path(path)
@@ -71,7 +77,9 @@ class TelemetryEmitter:
         rec = {"schema_version": SCHEMA_VERSION, **record}
         problems = validate_record(rec)
         if problems:
-            raise InputValidationError("telemetry record breaks the contract: " + "; ".join(problems))
+            raise InputValidationError(
+                "telemetry record breaks the contract: " + "; ".join(problems)
+            )
         data = json.dumps(rec, separators=(",", ":"), sort_keys=True).encode()
         if self.codec is not None:
             data = self.codec.encrypt_line(data, self.position + 1).encode()
@@ -104,6 +112,10 @@ class TelemetryEmitter:
     def __enter__(self) -> TelemetryEmitter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()

@@ -23,21 +23,37 @@ def read_files(paths: Sequence[Path | str], *, key: str | None = None) -> Teleme
     return total
 
 
-def collect_files(paths: Sequence[Path | str], *, key: str | None = None,
-                  reference: Reference | None = None, now: datetime | None = None,
-                  lambda_asdpi: float = DEFAULT_LAMBDA_ASDPI) -> OpsReport:
+def collect_files(
+    paths: Sequence[Path | str],
+    *,
+    key: str | None = None,
+    reference: Reference | None = None,
+    now: datetime | None = None,
+    lambda_asdpi: float = DEFAULT_LAMBDA_ASDPI,
+) -> OpsReport:
     """Read ``paths`` and :func:`~acie.ops.collector.collect` their records."""
     read = read_files(paths, key=key)
-    return collect(read.records, reference=reference, now=now, lambda_asdpi=lambda_asdpi,
-                   skipped=read.skipped, lines=read.lines)
+    return collect(
+        read.records,
+        reference=reference,
+        now=now,
+        lambda_asdpi=lambda_asdpi,
+        skipped=read.skipped,
+        lines=read.lines,
+    )
 
 
 def render_text(report: OpsReport) -> str:
     """A readable table of the report for the terminal."""
-    lines = [f"telemetry report as of {report.as_of}  "
-             f"({report.lines} lines, skipped: {dict(report.skipped) or 'none'})", ""]
-    header = (f"{'experiment':<24} {'grade':<5} {'FTI':>7} {'cost/ref':>9} {'perf/ref':>9} "
-              f"{'qps':>9} {'p95 ms':>9} {'cost USD':>10} {'λ_SIBG':>7} {'λ_eff':>7} {'days':>6}")
+    lines = [
+        f"telemetry report as of {report.as_of}  "
+        f"({report.lines} lines, skipped: {dict(report.skipped) or 'none'})",
+        "",
+    ]
+    header = (
+        f"{'experiment':<24} {'grade':<5} {'FTI':>7} {'cost/ref':>9} {'perf/ref':>9} "
+        f"{'qps':>9} {'p95 ms':>9} {'cost USD':>10} {'λ_SIBG':>7} {'λ_eff':>7} {'days':>6}"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for e in report.experiments:
@@ -49,12 +65,15 @@ def render_text(report: OpsReport) -> str:
             f"{e.days_since_change:>6.1f}"
         )
     lines.append("")
-    lines.append("FTI = (cost/cost_ref) / ((qps/qps_ref)·(p95_ref/p95)); OK ≤ 1.0 < WARN ≤ 1.05 < FAIL")
+    lines.append(
+        "FTI = (cost/cost_ref) / ((qps/qps_ref)·(p95_ref/p95)); OK ≤ 1.0 < WARN ≤ 1.05 < FAIL"
+    )
     return "\n".join(lines)
 
 
 def report_json(report: OpsReport) -> bytes:
     """The report as compact JSON bytes."""
+
     def default(o: Any) -> Any:
         return o.value if hasattr(o, "value") else str(o)
 

@@ -51,21 +51,32 @@ def render_metrics(report: OpsReport, *, age_s: float = 0.0, failures: int = 0) 
     reg = CollectorRegistry(auto_describe=False)
     labels = ["experiment"]
     fti = Gauge("acie_ops_fti", "FTI of the current window (dimensionless)", labels, registry=reg)
-    grade = Gauge("acie_ops_grade", "1 for the experiment's current grade", [*labels, "grade"],
-                  registry=reg)
+    grade = Gauge(
+        "acie_ops_grade", "1 for the experiment's current grade", [*labels, "grade"], registry=reg
+    )
     sibg = Gauge("acie_ops_lambda_sibg", "FTI improvement of the last change", labels, registry=reg)
     leff = Gauge("acie_ops_lambda_effective", "lambda_SIBG decayed to now", labels, registry=reg)
     days = Gauge("acie_ops_days_since_change", "days since the last change", labels, registry=reg)
-    qps = Gauge("acie_ops_qps_median", "median throughput of the current window (1/s)", labels,
-                registry=reg)
-    lat = Gauge("acie_ops_latency_p95_ms_median", "median p95 latency of the current window (ms)",
-                labels, registry=reg)
-    cost = Gauge("acie_ops_infra_cost_usd_median", "median cost of the current window (USD)",
-                 labels, registry=reg)
+    qps = Gauge(
+        "acie_ops_qps_median", "median throughput of the current window (1/s)", labels, registry=reg
+    )
+    lat = Gauge(
+        "acie_ops_latency_p95_ms_median",
+        "median p95 latency of the current window (ms)",
+        labels,
+        registry=reg,
+    )
+    cost = Gauge(
+        "acie_ops_infra_cost_usd_median",
+        "median cost of the current window (USD)",
+        labels,
+        registry=reg,
+    )
     recs = Gauge("acie_ops_records", "valid records read", labels, registry=reg)
     skipped = Gauge("acie_ops_lines_skipped", "lines skipped, by reason", ["reason"], registry=reg)
-    age = Gauge("acie_ops_report_age_seconds", "seconds since the report was computed",
-                registry=reg)
+    age = Gauge(
+        "acie_ops_report_age_seconds", "seconds since the report was computed", registry=reg
+    )
     fails = Counter("acie_ops_refresh_failures", "report refreshes that failed", registry=reg)
     for e in report.experiments:
         fti.labels(e.experiment).set(e.current.fti)
@@ -170,8 +181,9 @@ class ReportCache:
         now = time.monotonic()
         if now - self._metrics_at >= 1.0:
             with self._lock:
-                self._metrics = render_metrics(snap.report, age_s=now - snap.computed_at,
-                                               failures=self.failures)
+                self._metrics = render_metrics(
+                    snap.report, age_s=now - snap.computed_at, failures=self.failures
+                )
                 self._metrics_at = now
         return self._metrics
 
@@ -198,8 +210,9 @@ def create_router(cache: ReportCache):  # -> fastapi.APIRouter
     def report() -> Response:
         body = cache.report_body()
         if body is None:
-            return JSONResponse({"detail": "the first report is still being computed"},
-                                status_code=503)
+            return JSONResponse(
+                {"detail": "the first report is still being computed"}, status_code=503
+            )
         return Response(content=body, media_type="application/json")
 
     @router.get("/metrics", summary="Report as Prometheus metrics")

@@ -142,8 +142,9 @@ def _looks_encrypted(obj: object) -> bool:
     return isinstance(obj, dict) and {"kid", "nonce", "ct"} <= set(obj) and "experiment" not in obj
 
 
-def iter_decoded(lines: list[bytes], codec: LineCodec | None
-                 ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def iter_decoded(
+    lines: list[bytes], codec: LineCodec | None
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """Yield ``(line_number, record_or_None, skip_reason_or_None)`` for each line."""
     for position, raw in enumerate(lines):
         number = position + 1

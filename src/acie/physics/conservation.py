@@ -36,13 +36,15 @@ NANOMAGGY_ZERO_POINT = 22.5
 LOG_MASS_TO_LIGHT_BOUNDS = (-1.0, 1.0)
 
 
-def baryon_excess(log_halo_mass, log_stellar_mass, log_gas_mass,
-                  baryon_fraction: float = BARYON_FRACTION):
+def baryon_excess(
+    log_halo_mass, log_stellar_mass, log_gas_mass, baryon_fraction: float = BARYON_FRACTION
+):
     """``max(0, log10((M_* + M_gas) / (f_b M_h)))`` [dex]: 0 when baryons fit in the halo."""
     xp = namespace(log_halo_mass, log_stellar_mass, log_gas_mass)
     ln10 = math.log(10.0)
-    log_baryons = xp.logaddexp(xp.asarray(log_stellar_mass) * ln10,
-                               xp.asarray(log_gas_mass) * ln10) / ln10
+    log_baryons = (
+        xp.logaddexp(xp.asarray(log_stellar_mass) * ln10, xp.asarray(log_gas_mass) * ln10) / ln10
+    )
     return xp.relu(log_baryons - xp.asarray(log_halo_mass) - math.log10(baryon_fraction))
 
 

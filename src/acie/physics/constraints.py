@@ -76,8 +76,14 @@ EXTRA_NAMES: tuple[str, ...] = ("flux_r", "luminosity_distance")
 #: Inputs of each constraint.
 CONSTRAINT_INPUTS: dict[str, tuple[str, ...]] = {
     "baryon_fraction": ("log_halo_mass", "log_stellar_mass", "log_gas_mass"),
-    "virial": ("log_halo_mass", "log_stellar_mass", "log_gas_mass", "log_size", "sersic_n",
-               "velocity_dispersion"),
+    "virial": (
+        "log_halo_mass",
+        "log_stellar_mass",
+        "log_gas_mass",
+        "log_size",
+        "sersic_n",
+        "velocity_dispersion",
+    ),
     "mass_to_light": ("log_stellar_mass", "log_luminosity"),
     "stellar_age": ("age",),
     "flux_distance": ("log_luminosity", "flux_r", "luminosity_distance"),
@@ -86,8 +92,14 @@ CONSTRAINT_INPUTS: dict[str, tuple[str, ...]] = {
 
 def _virial(p):
     xp = namespace(*p.values())
-    r = virial_residual(p["log_halo_mass"], p["log_stellar_mass"], p["log_gas_mass"],
-                        p["log_size"], p["sersic_n"], p["velocity_dispersion"])
+    r = virial_residual(
+        p["log_halo_mass"],
+        p["log_stellar_mass"],
+        p["log_gas_mass"],
+        p["log_size"],
+        p["sersic_n"],
+        p["velocity_dispersion"],
+    )
     return xp.relu(xp.abs(r) - VIRIAL_BAND_DEX)
 
 
@@ -104,8 +116,9 @@ def _flux(p):
 
 
 _SCORES: dict[str, Callable] = {
-    "baryon_fraction": lambda p: baryon_excess(p["log_halo_mass"], p["log_stellar_mass"],
-                                               p["log_gas_mass"]),
+    "baryon_fraction": lambda p: baryon_excess(
+        p["log_halo_mass"], p["log_stellar_mass"], p["log_gas_mass"]
+    ),
     "virial": _virial,
     "mass_to_light": lambda p: mass_to_light_excess(p["log_stellar_mass"], p["log_luminosity"]),
     "stellar_age": _age,
@@ -178,8 +191,11 @@ def violation_scores(props: Mapping) -> dict:
         No constraint can be evaluated from the given keys.
     """
     p, _ = _prepare(props)
-    out = {name: _SCORES[name](p) for name, needs in CONSTRAINT_INPUTS.items()
-           if all(k in p for k in needs)}
+    out = {
+        name: _SCORES[name](p)
+        for name, needs in CONSTRAINT_INPUTS.items()
+        if all(k in p for k in needs)
+    }
     if not out:
         raise InputValidationError(
             "no physics constraint can be evaluated: each needs one of these sets of inputs: "
@@ -206,8 +222,11 @@ def penalty(props: Mapping):
     import torch
 
     if not is_torch(*props.values()):
-        props = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in props.items()
-                 if k not in NUISANCE_NAMES}
+        props = {
+            k: torch.as_tensor(np.asarray(v, dtype=np.float64))
+            for k, v in props.items()
+            if k not in NUISANCE_NAMES
+        }
     scores = violation_scores(props)
     total = sum(s**2 for s in scores.values())
     return total.mean()
@@ -261,8 +280,14 @@ def _defaults(steps, tolerance):
     return int(steps), float(tolerance)
 
 
-def project(props: Mapping, *, steps: int | None = None, tolerance: float | None = None,
-            fixed: Iterable[str] = (), max_step_dex: float = 1.0) -> ProjectionResult:
+def project(
+    props: Mapping,
+    *,
+    steps: int | None = None,
+    tolerance: float | None = None,
+    fixed: Iterable[str] = (),
+    max_step_dex: float = 1.0,
+) -> ProjectionResult:
     """Bounded projection of galaxies onto the physical manifold.
 
     Each step moves every violating galaxy by the minimum-norm step (in dex: log10 of
@@ -297,8 +322,12 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
     ref = next(iter(p.values()))
     dtype = torch.float64
     device = ref.device if was_torch else None
-    tens = {k: (v.detach().to(dtype) if was_torch else torch.as_tensor(v, dtype=dtype)).expand(n)
-            .clone() for k, v in p.items()}
+    tens = {
+        k: (v.detach().to(dtype) if was_torch else torch.as_tensor(v, dtype=dtype))
+        .expand(n)
+        .clone()
+        for k, v in p.items()
+    }
     movable = tuple(k for k in PROPERTY_NAMES if k in tens and k not in fixed)
     # work in log10 for the linear quantities so that every coordinate is in dex
     free = {}
@@ -325,18 +354,24 @@ def project(props: Mapping, *, steps: int | None = None, tolerance: float | None
             leaves = {k: v.detach().requires_grad_(True) for k, v in free.items()}
             total = violation_score(current(leaves))
             grads = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
-        grads = [g if g is not None else torch.zeros_like(v) for g, v in zip(grads, leaves.values(),
-                                                                          strict=True)]
+        grads = [
+            g if g is not None else torch.zeros_like(v)
+            for g, v in zip(grads, leaves.values(), strict=True)
+        ]
         norm2 = sum(g**2 for g in grads)
         # overshoot slightly below the tolerance so hinge corners are crossed
         target = torch.clamp(total.detach() - 0.5 * tolerance, min=0.0)
-        scale = torch.where(active & (norm2 > 0), target / norm2.clamp_min(1e-300),
-                            torch.zeros_like(norm2))
+        scale = torch.where(
+            active & (norm2 > 0), target / norm2.clamp_min(1e-300), torch.zeros_like(norm2)
+        )
         step_norm = scale * norm2.sqrt()
-        scale = torch.where(step_norm > max_step_dex, scale * max_step_dex / step_norm.clamp_min(
-            1e-300), scale)
+        scale = torch.where(
+            step_norm > max_step_dex, scale * max_step_dex / step_norm.clamp_min(1e-300), scale
+        )
         touched |= scale != 0
-        free = {k: (v.detach() - scale * g) for (k, v), g in zip(leaves.items(), grads, strict=True)}
+        free = {
+            k: (v.detach() - scale * g) for (k, v), g in zip(leaves.items(), grads, strict=True)
+        }
         with torch.no_grad():
             score = violation_score(current(free))
         taken += 1
@@ -378,7 +413,8 @@ def fixed_for_counterfactual(intervened: Iterable[str]) -> tuple[str, ...]:
     for f in intervened:
         if f not in PROPERTY_NAMES:
             raise UnknownNameError(
-                f"unknown property {f!r}; properties are: {', '.join(PROPERTY_NAMES)}")
+                f"unknown property {f!r}; properties are: {', '.join(PROPERTY_NAMES)}"
+            )
     if not intervened:
         return PROPERTY_NAMES
     movable = set(descendants(intervened)) - set(intervened)
@@ -396,8 +432,9 @@ def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
     """
     _, tolerance = _defaults(0, tolerance)
     scores = violation_scores(props)
-    as_np = {k: (v.detach().cpu().numpy() if is_torch(v) else np.asarray(v)) for k, v in
-             scores.items()}
+    as_np = {
+        k: (v.detach().cpu().numpy() if is_torch(v) else np.asarray(v)) for k, v in scores.items()
+    }
     total = sum(as_np.values())
     worst = int(np.argmax(total))
     if total[worst] > tolerance:
@@ -413,8 +450,13 @@ def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
     return total
 
 
-def enforce(props: Mapping, *, steps: int | None = None, tolerance: float | None = None,
-            fixed: Iterable[str] = ()) -> ProjectionResult:
+def enforce(
+    props: Mapping,
+    *,
+    steps: int | None = None,
+    tolerance: float | None = None,
+    fixed: Iterable[str] = (),
+) -> ProjectionResult:
     """Project onto the physical manifold, then refuse if the residual stays above tolerance.
 
     The PHYSICS_CHECK stage of a counterfactual: :func:`project` with ``fixed`` (typically
@@ -437,5 +479,3 @@ def enforce(props: Mapping, *, steps: int | None = None, tolerance: float | None
             tolerance=tolerance,
         )
     return result
-
-

@@ -35,8 +35,9 @@ def _check(positions, masses, softening):
     if tuple(positions.shape[1:]) != (3,) or positions.ndim != 2:
         raise ShapeError(f"positions must have shape (N, 3) [kpc]; got {tuple(positions.shape)}")
     if tuple(masses.shape) != (positions.shape[0],):
-        raise ShapeError(f"masses must have shape ({positions.shape[0]},) [M_sun]; got "
-                         f"{tuple(masses.shape)}")
+        raise ShapeError(
+            f"masses must have shape ({positions.shape[0]},) [M_sun]; got {tuple(masses.shape)}"
+        )
     if not softening >= 0:
         raise NonPhysicalValueError(f"softening must be >= 0 kpc; got {softening!r}")
 
@@ -48,8 +49,9 @@ def _pairs(positions, block: int):
         yield lo, hi, positions[None, :, :] - positions[lo:hi, None, :]  # (b, N, 3): r_j - r_i
 
 
-def accelerations(positions, masses, *, softening: float = 0.0,
-                  g: float = G_KPC_KMS2_PER_MSUN, block: int = 1024):
+def accelerations(
+    positions, masses, *, softening: float = 0.0, g: float = G_KPC_KMS2_PER_MSUN, block: int = 1024
+):
     """Gravitational acceleration of every particle [(km/s)^2 / kpc], shape (N, 3).
 
     ``a_i = G sum_j m_j (r_j - r_i) / (|r_j - r_i|^2 + eps^2)^(3/2)``; the self term vanishes.
@@ -72,8 +74,10 @@ def accelerations(positions, masses, *, softening: float = 0.0,
         else:
             r2[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
             if (r2 == 0).any():
-                raise NonPhysicalValueError("two particles coincide and softening is 0: the force "
-                                            "is infinite; give softening > 0")
+                raise NonPhysicalValueError(
+                    "two particles coincide and softening is 0: the force "
+                    "is infinite; give softening > 0"
+                )
             inv = r2**-1.5
         parts.append(g * ((masses[None, :] * inv)[..., None] * d).sum(1))
     if torch_mode:
@@ -83,8 +87,9 @@ def accelerations(positions, masses, *, softening: float = 0.0,
     return np.concatenate(parts, 0)
 
 
-def acceleration_field(points, positions, masses, *, softening: float = 0.0,
-                       g: float = G_KPC_KMS2_PER_MSUN):
+def acceleration_field(
+    points, positions, masses, *, softening: float = 0.0, g: float = G_KPC_KMS2_PER_MSUN
+):
     """Acceleration at arbitrary ``points`` (M, 3) [kpc] due to the particles [(km/s)^2/kpc].
 
     The field felt by massless test particles; shape (M, 3).
@@ -104,8 +109,9 @@ def acceleration_field(points, positions, masses, *, softening: float = 0.0,
     return g * ((masses[None, :] * r2**-1.5)[..., None] * d).sum(1)
 
 
-def potential_energy(positions, masses, *, softening: float = 0.0,
-                     g: float = G_KPC_KMS2_PER_MSUN, block: int = 1024):
+def potential_energy(
+    positions, masses, *, softening: float = 0.0, g: float = G_KPC_KMS2_PER_MSUN, block: int = 1024
+):
     """Total potential energy ``-G sum_{i<j} m_i m_j / sqrt(r_ij^2 + eps^2)`` [M_sun (km/s)^2]."""
     torch_mode = is_torch(positions, masses)
     if not torch_mode:
@@ -124,10 +130,11 @@ def potential_energy(positions, masses, *, softening: float = 0.0,
         else:
             mask = np.arange(positions.shape[0])[None, :] > (lo + idx)[:, None]
             with np.errstate(divide="ignore"):
-                inv = np.where(mask, r2 ** -0.5, 0.0)
+                inv = np.where(mask, r2**-0.5, 0.0)
             if np.isinf(inv).any():
-                raise NonPhysicalValueError("two particles coincide and softening is 0: the "
-                                            "potential energy is infinite")
+                raise NonPhysicalValueError(
+                    "two particles coincide and softening is 0: the potential energy is infinite"
+                )
         total = total - g * (masses[lo:hi, None] * masses[None, :] * inv).sum()
     return total
 
@@ -172,8 +179,9 @@ def leapfrog(positions, velocities, masses, *, dt: float, steps: int, softening:
     return x, v
 
 
-def plummer_sphere(n: int, *, mass: float, scale_radius: float, seed: int,
-                   g: float = G_KPC_KMS2_PER_MSUN):
+def plummer_sphere(
+    n: int, *, mass: float, scale_radius: float, seed: int, g: float = G_KPC_KMS2_PER_MSUN
+):
     """Equal-mass particles of an isotropic Plummer sphere in equilibrium.
 
     Parameters
@@ -191,8 +199,10 @@ def plummer_sphere(n: int, *, mass: float, scale_radius: float, seed: int,
         Shapes (n, 3), (n, 3), (n,), centred on zero position and momentum.
     """
     if n < 2 or not mass > 0 or not scale_radius > 0:
-        raise InputValidationError(f"need n >= 2, mass > 0, scale_radius > 0; got n={n}, "
-                                   f"mass={mass}, scale_radius={scale_radius}")
+        raise InputValidationError(
+            f"need n >= 2, mass > 0, scale_radius > 0; got n={n}, "
+            f"mass={mass}, scale_radius={scale_radius}"
+        )
     rng = np.random.default_rng(seed)
 
     def isotropic(r):

@@ -68,11 +68,14 @@ def virial_velocity_dispersion(log_halo_mass, log_stellar_mass, log_gas_mass, lo
     return xp.sqrt(G_KPC_KMS2_PER_MSUN * m_dyn / (structure_constant(xp.asarray(sersic_n)) * r_e))
 
 
-def virial_residual(log_halo_mass, log_stellar_mass, log_gas_mass, log_size, sersic_n,
-                    velocity_dispersion):
+def virial_residual(
+    log_halo_mass, log_stellar_mass, log_gas_mass, log_size, sersic_n, velocity_dispersion
+):
     """``log10(sigma^2 / sigma_vir^2)`` [dex]: 0 in exact virial equilibrium."""
-    xp = namespace(log_halo_mass, log_stellar_mass, log_gas_mass, log_size, sersic_n,
-                   velocity_dispersion)
-    sigma_vir = virial_velocity_dispersion(log_halo_mass, log_stellar_mass, log_gas_mass,
-                                           log_size, sersic_n)
+    xp = namespace(
+        log_halo_mass, log_stellar_mass, log_gas_mass, log_size, sersic_n, velocity_dispersion
+    )
+    sigma_vir = virial_velocity_dispersion(
+        log_halo_mass, log_stellar_mass, log_gas_mass, log_size, sersic_n
+    )
     return 2.0 * (xp.log(xp.asarray(velocity_dispersion)) - xp.log(sigma_vir)) / math.log(10.0)

@@ -76,20 +76,27 @@ def decode_key(text: str) -> bytes:
         raise InputValidationError(f"an AES key must be a base64 string; got {type(text).__name__}")
     raw = text.strip()
     try:
-        key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4),
-                               validate=True)
+        key = base64.b64decode(
+            raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4), validate=True
+        )
     except (binascii.Error, ValueError) as exc:
         raise InputValidationError(
             f"an AES key must be valid base64; got {len(raw)} characters that do not decode"
         ) from exc
     if len(key) not in _KEY_SIZES:
-        raise InputValidationError(f"an AES key must decode to 16, 24 or 32 bytes; got {len(key)} bytes")
+        raise InputValidationError(
+            f"an AES key must decode to 16, 24 or 32 bytes; got {len(key)} bytes"
+        )
     return key
 
 
 def _check_kid(kid: object) -> str:
-    if not isinstance(kid, str) or not kid or len(kid) > 64 or not all(
-            ch.isalnum() or ch in "-_." for ch in kid):
+    if (
+        not isinstance(kid, str)
+        or not kid
+        or len(kid) > 64
+        or not all(ch.isalnum() or ch in "-_." for ch in kid)
+    ):
         raise InputValidationError(
             f"a key id must be 1-64 characters of letters, digits, '-', '_' or '.'; got {kid!r}"
         )
@@ -122,7 +129,9 @@ class Keyring:
                 )
             checked[kid] = bytes(key)
         if current not in checked:
-            raise InputValidationError(f"current key id {current!r} is not in the keyring ({', '.join(checked)})")
+            raise InputValidationError(
+                f"current key id {current!r} is not in the keyring ({', '.join(checked)})"
+            )
         self._keys = checked
         self.current = current
         self._ciphers: dict[str, AESGCM] = {}
@@ -160,7 +169,9 @@ class Keyring:
                     key = decode_key(part)
                     keys[key_id_for(key)] = key
         else:
-            raise InputValidationError(f"keyring spec must be a string or a mapping; got {type(spec).__name__}")
+            raise InputValidationError(
+                f"keyring spec must be a string or a mapping; got {type(spec).__name__}"
+            )
         if not keys:
             raise InputValidationError("keyring spec holds no keys")
         return cls(keys, current=current if current is not None else next(iter(keys)))
@@ -170,7 +181,9 @@ class Keyring:
         order = [self.current, *[k for k in self._keys if k != self.current]]
         return ",".join(f"{kid}:{encode_key(self._keys[kid])}" for kid in order)
 
-    def with_key(self, key: bytes, *, key_id: str | None = None, make_current: bool = True) -> Keyring:
+    def with_key(
+        self, key: bytes, *, key_id: str | None = None, make_current: bool = True
+    ) -> Keyring:
         """A new keyring with ``key`` added (rotation); old keys still decrypt."""
         kid = key_id or key_id_for(key)
         keys = {**self._keys, kid: bytes(key)}
@@ -205,7 +218,9 @@ class LineCipher:
         if not isinstance(keyring, Keyring):
             raise InputValidationError(f"keyring must be a Keyring; got {type(keyring).__name__}")
         if not isinstance(stream_id, str) or not stream_id or "\x00" in stream_id:
-            raise InputValidationError(f"stream_id must be a non-empty string without NUL; got {stream_id!r}")
+            raise InputValidationError(
+                f"stream_id must be a non-empty string without NUL; got {stream_id!r}"
+            )
         self.keyring = keyring
         self.stream_id = stream_id
 
@@ -214,13 +229,25 @@ class LineCipher:
 
     def associated_data(self, key_id: str, position: int) -> bytes:
         """The associated data binding a line to this stream, its key id and its position."""
-        return (_AD_DOMAIN + self.stream_id.encode("utf-8") + b"\x00" + key_id.encode("ascii")
-                + b"\x00" + position.to_bytes(8, "big"))
+        return (
+            _AD_DOMAIN
+            + self.stream_id.encode("utf-8")
+            + b"\x00"
+            + key_id.encode("ascii")
+            + b"\x00"
+            + position.to_bytes(8, "big")
+        )
 
     @staticmethod
     def _position(position: object) -> int:
-        if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < 1 << 64:
-            raise InputValidationError(f"position must be an integer in [0, 2^64); got {position!r}")
+        if (
+            isinstance(position, bool)
+            or not isinstance(position, int)
+            or not 0 <= position < 1 << 64
+        ):
+            raise InputValidationError(
+                f"position must be an integer in [0, 2^64); got {position!r}"
+            )
         return position
 
     def encrypt_line(self, record: Any, position: int) -> str:
@@ -245,18 +272,25 @@ class LineCipher:
             data = record.encode("utf-8")
         else:
             try:
-                data = json.dumps(record, separators=(",", ":"), sort_keys=True, allow_nan=False).encode("utf-8")
+                data = json.dumps(
+                    record, separators=(",", ":"), sort_keys=True, allow_nan=False
+                ).encode("utf-8")
             except (TypeError, ValueError) as exc:
-                raise InputValidationError(f"record for line {position} is not JSON-serialisable: {exc}") from exc
+                raise InputValidationError(
+                    f"record for line {position} is not JSON-serialisable: {exc}"
+                ) from exc
         kid = self.keyring.current
         nonce = os.urandom(_NONCE_BYTES)
         ct = self.keyring.cipher(kid).encrypt(nonce, data, self.associated_data(kid, position))
-        return json.dumps({
-            "v": LINE_VERSION,
-            "kid": kid,
-            "nonce": base64.urlsafe_b64encode(nonce).decode("ascii"),
-            "ct": base64.urlsafe_b64encode(ct).decode("ascii"),
-        }, separators=(",", ":"))
+        return json.dumps(
+            {
+                "v": LINE_VERSION,
+                "kid": kid,
+                "nonce": base64.urlsafe_b64encode(nonce).decode("ascii"),
+                "ct": base64.urlsafe_b64encode(ct).decode("ascii"),
+            },
+            separators=(",", ":"),
+        )
 
     def _fail(self, position: int, reason: str) -> IntegrityError:
         err = IntegrityError(f"line {position} of stream {self.stream_id!r}: {reason}")
@@ -284,14 +318,18 @@ class LineCipher:
         if not all(isinstance(v, str) for v in (kid, nonce_b64, ct_b64)):
             raise self._fail(position, "encrypted line lacks 'kid', 'nonce' or 'ct'")
         if kid not in self.keyring:
-            raise self._fail(position, f"key id {kid!r} is not in the keyring ({', '.join(self.keyring.ids)})")
+            raise self._fail(
+                position, f"key id {kid!r} is not in the keyring ({', '.join(self.keyring.ids)})"
+            )
         try:
             nonce = base64.urlsafe_b64decode(nonce_b64)
             ct = base64.urlsafe_b64decode(ct_b64)
         except (binascii.Error, ValueError):
             raise self._fail(position, "nonce or ciphertext is not valid base64") from None
         if len(nonce) != _NONCE_BYTES or len(ct) < 16:
-            raise self._fail(position, "nonce must be 12 bytes and the ciphertext hold a 16-byte tag")
+            raise self._fail(
+                position, "nonce must be 12 bytes and the ciphertext hold a 16-byte tag"
+            )
         try:
             return self.keyring.cipher(kid).decrypt(nonce, ct, self.associated_data(kid, position))
         except InvalidTag:

@@ -56,10 +56,17 @@ class BlindInferenceClient:
         Declared public bound on ``|feature|``.
     """
 
-    def __init__(self, *, private_key: PaillierPrivateKey, precision: int = DEFAULT_PRECISION,
-                 value_bound: float = DEFAULT_VALUE_BOUND) -> None:
+    def __init__(
+        self,
+        *,
+        private_key: PaillierPrivateKey,
+        precision: int = DEFAULT_PRECISION,
+        value_bound: float = DEFAULT_VALUE_BOUND,
+    ) -> None:
         if not isinstance(private_key, PaillierPrivateKey):
-            raise InputValidationError(f"private_key must be a PaillierPrivateKey; got {type(private_key).__name__}")
+            raise InputValidationError(
+                f"private_key must be a PaillierPrivateKey; got {type(private_key).__name__}"
+            )
         self.private_key = private_key
         self.precision = precision
         self.value_bound = value_bound
@@ -70,8 +77,9 @@ class BlindInferenceClient:
 
     def encrypt(self, features: ArrayLike) -> EncryptedVector:
         """Encrypt a 1-D feature vector (key-holder CRT encryption)."""
-        return EncryptedVector.encrypt(self.private_key, features, precision=self.precision,
-                                       value_bound=self.value_bound)
+        return EncryptedVector.encrypt(
+            self.private_key, features, precision=self.precision, value_bound=self.value_bound
+        )
 
     def request(self, features: ArrayLike) -> dict[str, Any]:
         """The JSON-safe request for ``features``: public key and encrypted input."""
@@ -87,7 +95,9 @@ class BlindInferenceClient:
             return response.decrypt(self.private_key)
         if not isinstance(response, dict) or response.get("format") != RESPONSE_FORMAT:
             got = response.get("format") if isinstance(response, dict) else type(response).__name__
-            raise DataFormatError(f"a blind-inference response must have format {RESPONSE_FORMAT!r}; got {got!r}")
+            raise DataFormatError(
+                f"a blind-inference response must have format {RESPONSE_FORMAT!r}; got {got!r}"
+            )
         output = EncryptedVector.from_dict(response.get("output"), self.public_key)
         return output.decrypt(self.private_key)
 
@@ -106,10 +116,17 @@ class BlindInferenceServer:
         half full (``gmpy2.powmod_base_list`` releases the GIL, so requests keep flowing).
     """
 
-    def __init__(self, *, layer: EncryptedLinearLayer, pool_capacity: int = 256,
-                 background_refill: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        layer: EncryptedLinearLayer,
+        pool_capacity: int = 256,
+        background_refill: bool = False,
+    ) -> None:
         if not isinstance(layer, EncryptedLinearLayer):
-            raise InputValidationError(f"layer must be an EncryptedLinearLayer; got {type(layer).__name__}")
+            raise InputValidationError(
+                f"layer must be an EncryptedLinearLayer; got {type(layer).__name__}"
+            )
         self.layer = layer
         self.pool_capacity = pool_capacity
         self.background_refill = background_refill
@@ -122,7 +139,9 @@ class BlindInferenceServer:
         with self._lock:
             pool = self._pools.get(public_key.fingerprint)
             if pool is None:
-                pool = self._pools[public_key.fingerprint] = RandomnessPool(public_key, capacity=self.pool_capacity)
+                pool = self._pools[public_key.fingerprint] = RandomnessPool(
+                    public_key, capacity=self.pool_capacity
+                )
         return pool
 
     def refill_async(self, public_key: PaillierPublicKey) -> threading.Thread | None:
@@ -135,8 +154,9 @@ class BlindInferenceServer:
             running = self._refills.get(public_key.fingerprint)
             if running is not None and running.is_alive():
                 return None
-            thread = threading.Thread(target=pool.fill, name=f"acie-pool-{public_key.fingerprint[:8]}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=pool.fill, name=f"acie-pool-{public_key.fingerprint[:8]}", daemon=True
+            )
             self._refills[public_key.fingerprint] = thread
             thread.start()
         return thread
@@ -153,7 +173,9 @@ class BlindInferenceServer:
             self.refill_async(x.public_key)
         return y
 
-    def evaluate(self, request: dict[str, Any], *, public_key: PaillierPublicKey | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, request: dict[str, Any], *, public_key: PaillierPublicKey | None = None
+    ) -> dict[str, Any]:
         """Answer a JSON request (see the module docstring).
 
         Parameters
@@ -166,7 +188,9 @@ class BlindInferenceServer:
         """
         if not isinstance(request, dict) or request.get("format") != REQUEST_FORMAT:
             got = request.get("format") if isinstance(request, dict) else type(request).__name__
-            raise DataFormatError(f"a blind-inference request must have format {REQUEST_FORMAT!r}; got {got!r}")
+            raise DataFormatError(
+                f"a blind-inference request must have format {REQUEST_FORMAT!r}; got {got!r}"
+            )
         key = PaillierPublicKey.from_dict(request.get("public_key"))
         if public_key is not None and key != public_key:
             raise KeyMismatchError(
@@ -175,12 +199,22 @@ class BlindInferenceServer:
             )
         x = EncryptedVector.from_dict(request.get("input"), key)
         y = self.evaluate_vector(x)
-        return {"format": RESPONSE_FORMAT, "key_fingerprint": key.fingerprint, "output": y.to_dict()}
+        return {
+            "format": RESPONSE_FORMAT,
+            "key_fingerprint": key.fingerprint,
+            "output": y.to_dict(),
+        }
 
 
-def blind_infer(features: ArrayLike, *, layer: EncryptedLinearLayer, private_key: PaillierPrivateKey,
-                precision: int = DEFAULT_PRECISION, value_bound: float = DEFAULT_VALUE_BOUND,
-                pool: RandomnessPool | None = None) -> np.ndarray:
+def blind_infer(
+    features: ArrayLike,
+    *,
+    layer: EncryptedLinearLayer,
+    private_key: PaillierPrivateKey,
+    precision: int = DEFAULT_PRECISION,
+    value_bound: float = DEFAULT_VALUE_BOUND,
+    pool: RandomnessPool | None = None,
+) -> np.ndarray:
     """Run one blind inference in-process: encrypt, evaluate with the public key, decrypt.
 
     Returns
@@ -188,6 +222,8 @@ def blind_infer(features: ArrayLike, *, layer: EncryptedLinearLayer, private_key
     numpy.ndarray
         The decrypted ``W x + b`` (quantised model), float64.
     """
-    client = BlindInferenceClient(private_key=private_key, precision=precision, value_bound=value_bound)
+    client = BlindInferenceClient(
+        private_key=private_key, precision=precision, value_bound=value_bound
+    )
     x = client.encrypt(features)
     return client.decrypt(layer(x, pool=pool))

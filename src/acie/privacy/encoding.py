@@ -22,7 +22,13 @@ from numpy.typing import ArrayLike
 
 from acie.errors import EncodingOverflowError, InputValidationError
 
-__all__ = ["DEFAULT_PRECISION", "DEFAULT_VALUE_BOUND", "FixedPointEncoding", "decode_at", "round_scaled"]
+__all__ = [
+    "DEFAULT_PRECISION",
+    "DEFAULT_VALUE_BOUND",
+    "FixedPointEncoding",
+    "decode_at",
+    "round_scaled",
+]
 
 #: Default fractional bits: 24 bits, an absolute resolution of 6e-8.
 DEFAULT_PRECISION = 24
@@ -47,15 +53,22 @@ class FixedPointEncoding:
     value_bound: float = DEFAULT_VALUE_BOUND
 
     def __post_init__(self) -> None:
-        if isinstance(self.precision, bool) or not isinstance(self.precision, int | np.integer) \
-                or not 0 <= int(self.precision) <= 1024:
+        if (
+            isinstance(self.precision, bool)
+            or not isinstance(self.precision, int | np.integer)
+            or not 0 <= int(self.precision) <= 1024
+        ):
             raise InputValidationError(
                 f"precision must be an integer number of fractional bits in [0, 1024]; got {self.precision!r}"
             )
         object.__setattr__(self, "precision", int(self.precision))
         vb = self.value_bound
-        if isinstance(vb, bool) or not isinstance(vb, int | float | np.floating | np.integer) \
-                or not math.isfinite(float(vb)) or float(vb) <= 0:
+        if (
+            isinstance(vb, bool)
+            or not isinstance(vb, int | float | np.floating | np.integer)
+            or not math.isfinite(float(vb))
+            or float(vb) <= 0
+        ):
             raise InputValidationError(f"value_bound must be a positive finite number; got {vb!r}")
         object.__setattr__(self, "value_bound", float(vb))
 

@@ -103,11 +103,15 @@ class _StrausPlan:
         try:
             correction = gmpy2.invert(gmpy2.powmod(prod, self.offset, n2), n2)
         except ZeroDivisionError:
-            raise CryptoError("an input ciphertext is not invertible modulo n²: it is not a valid "
-                              "Paillier ciphertext") from None
+            raise CryptoError(
+                "an input ciphertext is not invertible modulo n²: it is not a valid "
+                "Paillier ciphertext"
+            ) from None
         if correction == 0:
-            raise CryptoError("an input ciphertext is not invertible modulo n²: it is not a valid "
-                              "Paillier ciphertext")
+            raise CryptoError(
+                "an input ciphertext is not invertible modulo n²: it is not a valid "
+                "Paillier ciphertext"
+            )
         out = []
         for per_bit in self.schedule:
             acc: mpz | None = None
@@ -135,24 +139,46 @@ class EncryptedLinearLayer:
         Signed width of the quantised weights (16 by default): ``|W_int| < 2^(weight_bits-1)``.
     """
 
-    def __init__(self, weights: ArrayLike, bias: ArrayLike | None = None, *, precision: int,
-                 weight_bits: int = 16) -> None:
+    def __init__(
+        self,
+        weights: ArrayLike,
+        bias: ArrayLike | None = None,
+        *,
+        precision: int,
+        weight_bits: int = 16,
+    ) -> None:
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 2 or 0 in w.shape:
-            raise ShapeError(f"weights must be a non-empty 2-D array (out_features, in_features); got shape {w.shape}")
+            raise ShapeError(
+                f"weights must be a non-empty 2-D array (out_features, in_features); got shape {w.shape}"
+            )
         if not np.all(np.isfinite(w)):
             raise InputValidationError("weights must be finite")
-        if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 2 <= weight_bits <= 62:
-            raise InputValidationError(f"weight_bits must be an integer in [2, 62]; got {weight_bits!r}")
-        if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 1024:
-            raise InputValidationError(f"precision must be an integer in [0, 1024]; got {precision!r}")
+        if (
+            isinstance(weight_bits, bool)
+            or not isinstance(weight_bits, int)
+            or not 2 <= weight_bits <= 62
+        ):
+            raise InputValidationError(
+                f"weight_bits must be an integer in [2, 62]; got {weight_bits!r}"
+            )
+        if (
+            isinstance(precision, bool)
+            or not isinstance(precision, int)
+            or not 0 <= precision <= 1024
+        ):
+            raise InputValidationError(
+                f"precision must be an integer in [0, 1024]; got {precision!r}"
+            )
         b = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
         if b.shape != (w.shape[0],):
             raise ShapeError(f"bias must have shape ({w.shape[0]},); got {b.shape}")
         if not np.all(np.isfinite(b)):
             raise InputValidationError("bias must be finite")
         limit = (1 << (weight_bits - 1)) - 1
-        w_int = np.array([[round_scaled(float(v), precision) for v in row] for row in w], dtype=object)
+        w_int = np.array(
+            [[round_scaled(float(v), precision) for v in row] for row in w], dtype=object
+        )
         biggest = int(np.max(np.abs(w_int)))
         if biggest > limit:
             raise EncodingOverflowError(
@@ -169,8 +195,10 @@ class EncryptedLinearLayer:
         self._plan = _StrausPlan(self.weights_int, weight_bits)
 
     def __repr__(self) -> str:
-        return (f"EncryptedLinearLayer(out_features={self.out_features}, in_features={self.in_features}, "
-                f"precision={self.precision}, weight_bits={self.weight_bits})")
+        return (
+            f"EncryptedLinearLayer(out_features={self.out_features}, in_features={self.in_features}, "
+            f"precision={self.precision}, weight_bits={self.weight_bits})"
+        )
 
     @property
     def in_features(self) -> int:
@@ -202,13 +230,18 @@ class EncryptedLinearLayer:
     def output_bound(self, input_bound: int, input_precision: int) -> int:
         """Public bound on ``|y_int|`` given the bound on ``|x_int|``."""
         b_int = self.bias_int(input_precision)
-        return max(s * input_bound + abs(bj) for s, bj in zip(self._abs_row_sums, b_int, strict=True))
+        return max(
+            s * input_bound + abs(bj) for s, bj in zip(self._abs_row_sums, b_int, strict=True)
+        )
 
     def forward_int(self, x_int: list[int], input_precision: int) -> list[int]:
         """Exact integer reference ``W_int x_int + b_int`` (what decryption must return)."""
         b_int = self.bias_int(input_precision)
         w = self.weights_int.tolist()
-        return [sum(wi * xi for wi, xi in zip(row, x_int, strict=True)) + bj for row, bj in zip(w, b_int, strict=True)]
+        return [
+            sum(wi * xi for wi, xi in zip(row, x_int, strict=True)) + bj
+            for row, bj in zip(w, b_int, strict=True)
+        ]
 
     def __call__(self, x: EncryptedVector, *, pool: Any = None) -> EncryptedVector:
         """Evaluate ``E(W x + b)`` with fresh randomness on every output.
@@ -240,7 +273,10 @@ class EncryptedLinearLayer:
         n2 = pk.nsquare
         take = randomness_source(pk, pool)
         products = self._plan.run(x.ciphertexts, n2)
-        out = [y * pk.plaintext_factor(bj) % n2 * take() % n2
-               for y, bj in zip(products, self.bias_int(x.precision), strict=True)]
-        return EncryptedVector(public_key=pk, ciphertexts=out, precision=x.precision + self.precision,
-                               bound=bound)
+        out = [
+            y * pk.plaintext_factor(bj) % n2 * take() % n2
+            for y, bj in zip(products, self.bias_int(x.precision), strict=True)
+        ]
+        return EncryptedVector(
+            public_key=pk, ciphertexts=out, precision=x.precision + self.precision, bound=bound
+        )

@@ -192,14 +192,18 @@ class PaillierPublicKey:
     def from_dict(cls, data: dict[str, Any]) -> PaillierPublicKey:
         """Rebuild a public key from :meth:`to_dict` output (also accepts a private-key mapping)."""
         if not isinstance(data, dict):
-            raise DataFormatError(f"a Paillier public key must be a JSON object; got {type(data).__name__}")
+            raise DataFormatError(
+                f"a Paillier public key must be a JSON object; got {type(data).__name__}"
+            )
         kind = data.get("kind")
         if kind not in (_PUBLIC_KIND, _PRIVATE_KIND):
             raise DataFormatError(
                 f"Paillier key 'kind' must be {_PUBLIC_KIND!r} or {_PRIVATE_KIND!r}; got {kind!r}"
             )
         if data.get("g", "n+1") != "n+1":
-            raise DataFormatError(f"only g = n + 1 is supported (field 'g' = 'n+1'); got {data.get('g')!r}")
+            raise DataFormatError(
+                f"only g = n + 1 is supported (field 'g' = 'n+1'); got {data.get('g')!r}"
+            )
         key = cls(n=_parse_decimal(data, "n"))
         expected = data.get("fingerprint")
         if expected is not None and expected != key.fingerprint:
@@ -243,8 +247,18 @@ class PaillierPrivateKey:
         Distinct primes with ``p·q = n``.
     """
 
-    __slots__ = ("_encryptor", "_encryptor_lock", "_hp", "_hq", "_p2", "_q2", "_qinv", "p",
-                 "public_key", "q")
+    __slots__ = (
+        "_encryptor",
+        "_encryptor_lock",
+        "_hp",
+        "_hq",
+        "_p2",
+        "_q2",
+        "_qinv",
+        "p",
+        "public_key",
+        "q",
+    )
 
     def __init__(self, *, public_key: PaillierPublicKey, p: int, q: int) -> None:
         if not isinstance(public_key, PaillierPublicKey):
@@ -429,7 +443,9 @@ class PaillierPrivateKey:
         """Rebuild a private key from :meth:`to_dict` output, checking p·q = n and primality."""
         if not isinstance(data, dict) or data.get("kind") != _PRIVATE_KIND:
             got = data.get("kind") if isinstance(data, dict) else type(data).__name__
-            raise DataFormatError(f"a Paillier private key must have kind {_PRIVATE_KIND!r}; got {got!r}")
+            raise DataFormatError(
+                f"a Paillier private key must have kind {_PRIVATE_KIND!r}; got {got!r}"
+            )
         public = PaillierPublicKey.from_dict(data)
         return cls(public_key=public, p=_parse_decimal(data, "p"), q=_parse_decimal(data, "q"))
 
@@ -673,7 +689,9 @@ class PaillierCiphertext:
 
     def __init__(self, public_key: PaillierPublicKey, value: int) -> None:
         if not isinstance(public_key, PaillierPublicKey):
-            raise InputValidationError(f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}")
+            raise InputValidationError(
+                f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}"
+            )
         value = mpz(_as_int(value, "ciphertext"))
         if not 0 < value < public_key.nsquare:
             raise InputValidationError(
@@ -687,8 +705,11 @@ class PaillierCiphertext:
         return f"PaillierCiphertext(key={self.public_key.fingerprint[:16]}…)"
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, PaillierCiphertext) and self.public_key == other.public_key
-                and self.value == other.value)
+        return (
+            isinstance(other, PaillierCiphertext)
+            and self.public_key == other.public_key
+            and self.value == other.value
+        )
 
     def __hash__(self) -> int:
         return hash((self.public_key, int(self.value)))
@@ -712,7 +733,9 @@ class PaillierCiphertext:
     __radd__ = __add__
 
     def __neg__(self) -> PaillierCiphertext:
-        return PaillierCiphertext(self.public_key, gmpy2.invert(self.value, self.public_key.nsquare))
+        return PaillierCiphertext(
+            self.public_key, gmpy2.invert(self.value, self.public_key.nsquare)
+        )
 
     def __sub__(self, other: object) -> PaillierCiphertext:
         if isinstance(other, PaillierCiphertext):

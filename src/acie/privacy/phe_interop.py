@@ -49,14 +49,18 @@ def public_key_to_phe(public_key: PaillierPublicKey) -> Any:
 def public_key_from_phe(phe_public_key: Any) -> PaillierPublicKey:
     """A ``phe.PaillierPublicKey`` as a :class:`PaillierPublicKey` (g must be n + 1)."""
     if phe_public_key.g != phe_public_key.n + 1:
-        raise InputValidationError(f"only g = n + 1 is supported; phe key has g = n + {phe_public_key.g - phe_public_key.n}")
+        raise InputValidationError(
+            f"only g = n + 1 is supported; phe key has g = n + {phe_public_key.g - phe_public_key.n}"
+        )
     return PaillierPublicKey(n=int(phe_public_key.n))
 
 
 def private_key_to_phe(private_key: PaillierPrivateKey) -> Any:
     """The same key as a ``phe.PaillierPrivateKey``."""
     phe = _phe()
-    return phe.PaillierPrivateKey(public_key_to_phe(private_key.public_key), int(private_key.p), int(private_key.q))
+    return phe.PaillierPrivateKey(
+        public_key_to_phe(private_key.public_key), int(private_key.p), int(private_key.q)
+    )
 
 
 def private_key_from_phe(phe_private_key: Any) -> PaillierPrivateKey:
@@ -65,7 +69,9 @@ def private_key_from_phe(phe_private_key: Any) -> PaillierPrivateKey:
     return PaillierPrivateKey(public_key=public, p=int(phe_private_key.p), q=int(phe_private_key.q))
 
 
-def ciphertext_to_phe(ciphertext: PaillierCiphertext, *, exponent: int = 0, phe_public_key: Any = None) -> Any:
+def ciphertext_to_phe(
+    ciphertext: PaillierCiphertext, *, exponent: int = 0, phe_public_key: Any = None
+) -> Any:
     """The same ciphertext as a ``phe.EncryptedNumber`` (phe exponent ``exponent``, base 16)."""
     phe = _phe()
     pk = phe_public_key if phe_public_key is not None else public_key_to_phe(ciphertext.public_key)
@@ -74,7 +80,9 @@ def ciphertext_to_phe(ciphertext: PaillierCiphertext, *, exponent: int = 0, phe_
     return phe.EncryptedNumber(pk, int(ciphertext.value), exponent)
 
 
-def ciphertext_from_phe(encrypted_number: Any, *, public_key: PaillierPublicKey | None = None) -> PaillierCiphertext:
+def ciphertext_from_phe(
+    encrypted_number: Any, *, public_key: PaillierPublicKey | None = None
+) -> PaillierCiphertext:
     """A ``phe.EncryptedNumber`` with exponent 0 (an integer) as a :class:`PaillierCiphertext`."""
     if encrypted_number.exponent != 0:
         raise InputValidationError(
@@ -94,10 +102,15 @@ def vector_to_phe(vector: EncryptedVector) -> list[Any]:
             f"precision must be a multiple of 4 to map onto phe's base-16 exponents; got {vector.precision}"
         )
     phe_pk = public_key_to_phe(vector.public_key)
-    return [ciphertext_to_phe(c, exponent=-(vector.precision // 4), phe_public_key=phe_pk) for c in vector]
+    return [
+        ciphertext_to_phe(c, exponent=-(vector.precision // 4), phe_public_key=phe_pk)
+        for c in vector
+    ]
 
 
-def vector_from_phe(numbers: Sequence[Any], *, bound: int, public_key: PaillierPublicKey | None = None) -> EncryptedVector:
+def vector_from_phe(
+    numbers: Sequence[Any], *, bound: int, public_key: PaillierPublicKey | None = None
+) -> EncryptedVector:
     """A list of ``phe.EncryptedNumber`` as an :class:`EncryptedVector`.
 
     Parameters
@@ -122,4 +135,6 @@ def vector_from_phe(numbers: Sequence[Any], *, bound: int, public_key: PaillierP
         if x.exponent != exponent:
             x = x.decrease_exponent_to(exponent)
         cts.append(x.ciphertext(be_secure=False))
-    return EncryptedVector(public_key=pk, ciphertexts=cts, precision=-4 * exponent, bound=int(bound))
+    return EncryptedVector(
+        public_key=pk, ciphertexts=cts, precision=-4 * exponent, bound=int(bound)
+    )

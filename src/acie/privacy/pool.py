@@ -55,10 +55,17 @@ class RandomnessPool:
         Most values kept; :meth:`fill` stops there.
     """
 
-    def __init__(self, public_key: PaillierPublicKey, *, private_key: PaillierPrivateKey | None = None,
-                 capacity: int = 1024) -> None:
+    def __init__(
+        self,
+        public_key: PaillierPublicKey,
+        *,
+        private_key: PaillierPrivateKey | None = None,
+        capacity: int = 1024,
+    ) -> None:
         if not isinstance(public_key, PaillierPublicKey):
-            raise InputValidationError(f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}")
+            raise InputValidationError(
+                f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}"
+            )
         if private_key is not None and private_key.public_key != public_key:
             raise CryptoError("private_key does not belong to public_key")
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
@@ -74,11 +81,15 @@ class RandomnessPool:
         _LIVE_POOLS.add(self)
 
     def __repr__(self) -> str:
-        return (f"RandomnessPool(key={self.public_key.fingerprint[:16]}…, available={self.available}, "
-                f"capacity={self.capacity}, taken={self.taken}, misses={self.misses})")
+        return (
+            f"RandomnessPool(key={self.public_key.fingerprint[:16]}…, available={self.available}, "
+            f"capacity={self.capacity}, taken={self.taken}, misses={self.misses})"
+        )
 
     def __reduce__(self) -> Any:
-        raise TypeError("a RandomnessPool cannot be pickled: its values must never leave this process")
+        raise TypeError(
+            "a RandomnessPool cannot be pickled: its values must never leave this process"
+        )
 
     def __copy__(self) -> Any:
         raise TypeError("a RandomnessPool cannot be copied: its values must be used once")

@@ -69,12 +69,22 @@ class EncryptedVector:
 
     __slots__ = ("bound", "ciphertexts", "precision", "public_key")
 
-    def __init__(self, *, public_key: PaillierPublicKey, ciphertexts: Sequence[int], precision: int,
-                 bound: int) -> None:
+    def __init__(
+        self,
+        *,
+        public_key: PaillierPublicKey,
+        ciphertexts: Sequence[int],
+        precision: int,
+        bound: int,
+    ) -> None:
         if not isinstance(public_key, PaillierPublicKey):
-            raise InputValidationError(f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}")
+            raise InputValidationError(
+                f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}"
+            )
         if isinstance(precision, bool) or not isinstance(precision, int) or precision < 0:
-            raise InputValidationError(f"precision must be a non-negative integer; got {precision!r}")
+            raise InputValidationError(
+                f"precision must be a non-negative integer; got {precision!r}"
+            )
         if isinstance(bound, bool) or not isinstance(bound, int) or bound < 0:
             raise InputValidationError(f"bound must be a non-negative integer; got {bound!r}")
         if bound > public_key.max_int:
@@ -86,7 +96,9 @@ class EncryptedVector:
         cts = [mpz(c) for c in ciphertexts]
         for i, c in enumerate(cts):
             if not 0 < c < n2:
-                raise InputValidationError(f"ciphertext {i} must lie in (0, n²); got a {int(c).bit_length()}-bit value")
+                raise InputValidationError(
+                    f"ciphertext {i} must lie in (0, n²); got a {int(c).bit_length()}-bit value"
+                )
         self.public_key = public_key
         self.ciphertexts = cts
         self.precision = precision
@@ -94,9 +106,15 @@ class EncryptedVector:
 
     # construction ------------------------------------------------------------------
     @classmethod
-    def encrypt(cls, key: PaillierPublicKey | PaillierPrivateKey, values: ArrayLike, *,
-                precision: int = DEFAULT_PRECISION, value_bound: float = DEFAULT_VALUE_BOUND,
-                pool: Any = None) -> EncryptedVector:
+    def encrypt(
+        cls,
+        key: PaillierPublicKey | PaillierPrivateKey,
+        values: ArrayLike,
+        *,
+        precision: int = DEFAULT_PRECISION,
+        value_bound: float = DEFAULT_VALUE_BOUND,
+        pool: Any = None,
+    ) -> EncryptedVector:
         """Encrypt a 1-D float array.
 
         Parameters
@@ -144,8 +162,10 @@ class EncryptedVector:
         return PaillierCiphertext(self.public_key, self.ciphertexts[index])
 
     def __repr__(self) -> str:
-        return (f"EncryptedVector(len={len(self)}, precision={self.precision}, "
-                f"key={self.public_key.fingerprint[:16]}…)")
+        return (
+            f"EncryptedVector(len={len(self)}, precision={self.precision}, "
+            f"key={self.public_key.fingerprint[:16]}…)"
+        )
 
     @property
     def key_fingerprint(self) -> str:
@@ -156,7 +176,9 @@ class EncryptedVector:
     def decrypt_integers(self, private_key: PaillierPrivateKey) -> list[int]:
         """Decrypt to the encoded integers, checked against the public bound."""
         if not isinstance(private_key, PaillierPrivateKey):
-            raise InputValidationError(f"private_key must be a PaillierPrivateKey; got {type(private_key).__name__}")
+            raise InputValidationError(
+                f"private_key must be a PaillierPrivateKey; got {type(private_key).__name__}"
+            )
         if private_key.public_key != self.public_key:
             raise KeyMismatchError(
                 f"vector encrypted under key {self.key_fingerprint[:16]}… cannot be decrypted with "
@@ -170,8 +192,12 @@ class EncryptedVector:
 
     # arithmetic --------------------------------------------------------------------------
     def _like(self, cts: list[mpz], bound: int, precision: int | None = None) -> EncryptedVector:
-        return EncryptedVector(public_key=self.public_key, ciphertexts=cts,
-                               precision=self.precision if precision is None else precision, bound=bound)
+        return EncryptedVector(
+            public_key=self.public_key,
+            ciphertexts=cts,
+            precision=self.precision if precision is None else precision,
+            bound=bound,
+        )
 
     def __add__(self, other: object) -> EncryptedVector:
         n2 = self.public_key.nsquare
@@ -195,7 +221,9 @@ class EncryptedVector:
         if arr.shape != (len(self),):
             raise ShapeError(f"plaintext must have shape ({len(self)},); got {arr.shape}")
         bound_x = float(np.max(np.abs(arr))) if arr.size else 0.0
-        enc = FixedPointEncoding(precision=self.precision, value_bound=max(bound_x, 2.0**-self.precision))
+        enc = FixedPointEncoding(
+            precision=self.precision, value_bound=max(bound_x, 2.0**-self.precision)
+        )
         ints = enc.encode(arr)
         pk = self.public_key
         cts = [c * pk.plaintext_factor(m) % n2 for c, m in zip(self.ciphertexts, ints, strict=True)]
@@ -218,10 +246,16 @@ class EncryptedVector:
         if ks.ndim == 0:
             ks = np.full(len(self), ks)
         if ks.shape != (len(self),) or not np.issubdtype(ks.dtype, np.integer):
-            raise InputValidationError(f"factors must be {len(self)} integers; got dtype {ks.dtype}, shape {ks.shape}")
-        out = [(PaillierCiphertext(self.public_key, c) * int(k)).value
-               for c, k in zip(self.ciphertexts, ks, strict=True)]
-        return self._like(out, self.bound * int(np.max(np.abs(ks.astype(object)))) if len(ks) else 0)
+            raise InputValidationError(
+                f"factors must be {len(self)} integers; got dtype {ks.dtype}, shape {ks.shape}"
+            )
+        out = [
+            (PaillierCiphertext(self.public_key, c) * int(k)).value
+            for c, k in zip(self.ciphertexts, ks, strict=True)
+        ]
+        return self._like(
+            out, self.bound * int(np.max(np.abs(ks.astype(object)))) if len(ks) else 0
+        )
 
     def rerandomize(self, *, pool: Any = None) -> EncryptedVector:
         """The same plaintexts under fresh randomness."""
@@ -235,7 +269,10 @@ class EncryptedVector:
         """JSON-safe mapping (see the module docstring); ``ciphertext_encoding`` is base64 or decimal."""
         if ciphertext_encoding == "base64":
             width = (int(self.public_key.nsquare.bit_length()) + 7) // 8
-            cts = [base64.b64encode(int(c).to_bytes(width, "big")).decode("ascii") for c in self.ciphertexts]
+            cts = [
+                base64.b64encode(int(c).to_bytes(width, "big")).decode("ascii")
+                for c in self.ciphertexts
+            ]
         elif ciphertext_encoding == "decimal":
             cts = [str(int(c)) for c in self.ciphertexts]
         else:
@@ -263,23 +300,33 @@ class EncryptedVector:
             The payload names a different key.
         """
         if not isinstance(data, dict):
-            raise DataFormatError(f"an encrypted vector must be a JSON object; got {type(data).__name__}")
+            raise DataFormatError(
+                f"an encrypted vector must be a JSON object; got {type(data).__name__}"
+            )
         if data.get("format") != VECTOR_FORMAT:
-            raise DataFormatError(f"encrypted vector 'format' must be {VECTOR_FORMAT!r}; got {data.get('format')!r}")
+            raise DataFormatError(
+                f"encrypted vector 'format' must be {VECTOR_FORMAT!r}; got {data.get('format')!r}"
+            )
         if data.get("key_fingerprint") != public_key.fingerprint:
             raise KeyMismatchError(
                 f"encrypted vector is under key {str(data.get('key_fingerprint'))[:16]}…, "
                 f"expected {public_key.fingerprint[:16]}…"
             )
         precision = data.get("precision")
-        if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 4096:
+        if (
+            isinstance(precision, bool)
+            or not isinstance(precision, int)
+            or not 0 <= precision <= 4096
+        ):
             raise DataFormatError(f"'precision' must be an integer in [0, 4096]; got {precision!r}")
         bound = data.get("bound")
         if not isinstance(bound, str) or not bound.isdigit():
             raise DataFormatError(f"'bound' must be a decimal string; got {bound!r:.60}")
         raw = data.get("ciphertexts")
         if not isinstance(raw, list) or len(raw) > _MAX_ELEMENTS:
-            raise DataFormatError(f"'ciphertexts' must be a list of at most {_MAX_ELEMENTS} strings")
+            raise DataFormatError(
+                f"'ciphertexts' must be a list of at most {_MAX_ELEMENTS} strings"
+            )
         encoding = data.get("ciphertext_encoding", "base64")
         cts: list[int] = []
         for i, item in enumerate(raw):
@@ -292,11 +339,17 @@ class EncryptedVector:
                     raise DataFormatError(f"ciphertext {i} is not valid base64: {exc}") from exc
             elif encoding == "decimal":
                 if not item.isdigit():
-                    raise DataFormatError(f"ciphertext {i} must be a decimal string; got {item[:40]!r}")
+                    raise DataFormatError(
+                        f"ciphertext {i} must be a decimal string; got {item[:40]!r}"
+                    )
                 cts.append(int(item))
             else:
-                raise DataFormatError(f"'ciphertext_encoding' must be 'base64' or 'decimal'; got {encoding!r}")
+                raise DataFormatError(
+                    f"'ciphertext_encoding' must be 'base64' or 'decimal'; got {encoding!r}"
+                )
         try:
-            return cls(public_key=public_key, ciphertexts=cts, precision=precision, bound=int(bound))
+            return cls(
+                public_key=public_key, ciphertexts=cts, precision=precision, bound=int(bound)
+            )
         except InputValidationError as exc:
             raise DataFormatError(f"encrypted vector is malformed: {exc}") from exc

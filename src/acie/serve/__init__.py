@@ -45,12 +45,24 @@ __all__ = [
 ]
 
 _WHERE = {
-    "SCOPE_INFERENCE_READ": "auth", "SCOPE_INFERENCE_WRITE": "auth", "Action": "auth",
-    "Principal": "auth", "Role": "auth", "TokenVerifier": "auth", "mint_token": "auth",
-    "BlindLayer": "blind", "GrpcServer": "grpc_server", "TlsConfig": "grpc_server",
-    "InferenceCore": "inference", "MemoryRateLimiter": "ratelimit",
-    "RedisRateLimiter": "ratelimit", "Server": "server", "build_runtime": "server",
-    "ServiceMetrics": "metrics", "ServingRuntime": "runtime", "create_app": "rest",
+    "SCOPE_INFERENCE_READ": "auth",
+    "SCOPE_INFERENCE_WRITE": "auth",
+    "Action": "auth",
+    "Principal": "auth",
+    "Role": "auth",
+    "TokenVerifier": "auth",
+    "mint_token": "auth",
+    "BlindLayer": "blind",
+    "GrpcServer": "grpc_server",
+    "TlsConfig": "grpc_server",
+    "InferenceCore": "inference",
+    "MemoryRateLimiter": "ratelimit",
+    "RedisRateLimiter": "ratelimit",
+    "Server": "server",
+    "build_runtime": "server",
+    "ServiceMetrics": "metrics",
+    "ServingRuntime": "runtime",
+    "create_app": "rest",
     "require": "rest",
 }
 

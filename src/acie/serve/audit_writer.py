@@ -48,20 +48,30 @@ class AuditWriter:
         self._thread = threading.Thread(target=self._loop, name="acie-audit", daemon=True)
         self._thread.start()
 
-    def record(self, *, actor: str | None, action: str, outcome: str,
-               request_id: str | None = None, resource: str | None = None,
-               duration_ms: float | None = None, violation_score: float | None = None,
-               ip: str | None = None) -> None:
+    def record(
+        self,
+        *,
+        actor: str | None,
+        action: str,
+        outcome: str,
+        request_id: str | None = None,
+        resource: str | None = None,
+        duration_ms: float | None = None,
+        violation_score: float | None = None,
+        ip: str | None = None,
+    ) -> None:
         """Queue one audit row (returns at once)."""
-        self._queue.put({
-            "request_id": request_id or current_trace_id() or new_trace_id(),
-            "user_sub": actor,
-            "action": f"{action}:{outcome}"[:200],
-            "resource": resource,
-            "compute_duration_ms": duration_ms,
-            "physics_violation_score": violation_score,
-            "ip": ip,
-        })
+        self._queue.put(
+            {
+                "request_id": request_id or current_trace_id() or new_trace_id(),
+                "user_sub": actor,
+                "action": f"{action}:{outcome}"[:200],
+                "resource": resource,
+                "compute_duration_ms": duration_ms,
+                "physics_violation_score": violation_score,
+                "ip": ip,
+            }
+        )
 
     def _store(self, records: list[dict[str, Any]]) -> None:
         many = getattr(self.audit_log, "append_many", None)

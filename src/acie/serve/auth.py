@@ -190,7 +190,9 @@ class TokenVerifier:
                     self._rsa_keys[key.key_id] = key.key
             if not self._rsa_keys:
                 raise ConfigurationError("the JWKS must hold at least one RSA key; got none")
-        self.algorithms = (["HS256"] if self._secret else []) + (["RS256"] if self._rsa_keys else [])
+        self.algorithms = (["HS256"] if self._secret else []) + (
+            ["RS256"] if self._rsa_keys else []
+        )
 
     @classmethod
     def from_settings(cls, settings: Any, *, secret: str | None = None) -> TokenVerifier:
@@ -205,8 +207,12 @@ class TokenVerifier:
                 raise ConfigurationError(
                     f"JWKS_FILE {str(settings.JWKS_FILE)!r} cannot be read as JSON: {exc}"
                 ) from exc
-        return cls(audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER,
-                   hs256_secret=secret, jwks=jwks)
+        return cls(
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+            hs256_secret=secret,
+            jwks=jwks,
+        )
 
     def verify(self, token: str | None) -> Principal:
         """Check ``token`` and return its principal, or raise :class:`AuthenticationError`."""
@@ -236,21 +242,25 @@ class TokenVerifier:
                 )
         try:
             claims = jwt.decode(
-                token, key, algorithms=[alg], audience=self.audience, leeway=self.leeway_s,
+                token,
+                key,
+                algorithms=[alg],
+                audience=self.audience,
+                leeway=self.leeway_s,
                 options={"require": ["exp", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError:
             raise AuthenticationError("the token has expired") from None
         except jwt.InvalidAudienceError:
-            raise AuthenticationError(
-                f"the token's audience must be {self.audience!r}") from None
+            raise AuthenticationError(f"the token's audience must be {self.audience!r}") from None
         except jwt.InvalidSignatureError:
             raise AuthenticationError("the token's signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"the token is not valid: {exc}") from None
         if self.issuer and "iss" in claims and claims["iss"] != self.issuer:
             raise AuthenticationError(
-                f"the token's issuer must be {self.issuer!r}; got {claims['iss']!r}")
+                f"the token's issuer must be {self.issuer!r}; got {claims['iss']!r}"
+            )
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise AuthenticationError(f"the token's 'sub' must be a non-empty string; got {sub!r}")
@@ -297,8 +307,13 @@ def mint_token(
     role = Role(role)
     issued = time.time() if now is None else now
     claims: dict[str, Any] = {
-        "sub": subject, "aud": audience, "role": role.value, "scope": " ".join(sorted(scopes)),
-        "iat": int(issued), "exp": int(issued + ttl_s), "jti": secrets.token_hex(8),
+        "sub": subject,
+        "aud": audience,
+        "role": role.value,
+        "scope": " ".join(sorted(scopes)),
+        "iat": int(issued),
+        "exp": int(issued + ttl_s),
+        "jti": secrets.token_hex(8),
     }
     if issuer:
         claims["iss"] = issuer

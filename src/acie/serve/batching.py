@@ -45,8 +45,7 @@ class BatchItem:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (frozenset(self.interventions), self.tolerance, self.steps,
-                self.images.shape[1:])
+        return (frozenset(self.interventions), self.tolerance, self.steps, self.images.shape[1:])
 
 
 def split_result(result: Any, sizes: list[int]) -> list[Any]:
@@ -57,10 +56,12 @@ def split_result(result: Any, sizes: list[int]) -> list[Any]:
         sl = slice(start, start + n)
         parts = {
             "images": np.asarray(result.images)[sl],
-            "factual_properties": {k: np.asarray(v)[sl] for k, v in
-                                   (result.factual_properties or {}).items()},
-            "counterfactual_properties": {k: np.asarray(v)[sl] for k, v in
-                                          (result.counterfactual_properties or {}).items()},
+            "factual_properties": {
+                k: np.asarray(v)[sl] for k, v in (result.factual_properties or {}).items()
+            },
+            "counterfactual_properties": {
+                k: np.asarray(v)[sl] for k, v in (result.counterfactual_properties or {}).items()
+            },
             "violation_score": np.atleast_1d(np.asarray(result.violation_score))[sl],
             "confidence": np.atleast_1d(np.asarray(result.confidence))[sl],
         }
@@ -91,8 +92,14 @@ class MicroBatcher:
         first model call in a new thread is several times slower than later ones).
     """
 
-    def __init__(self, *, run: Callable[..., Any], workers: int = 2, max_images: int = 64,
-                 on_start: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        run: Callable[..., Any],
+        workers: int = 2,
+        max_images: int = 64,
+        on_start: Callable[[], Any] | None = None,
+    ) -> None:
         self._run = run
         self._on_start = on_start
         self.max_images = max_images
@@ -103,8 +110,10 @@ class MicroBatcher:
         self._closed = False
         self.batches = 0
         self.batched_requests = 0
-        self._threads = [threading.Thread(target=self._loop, name=f"acie-infer-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"acie-infer-{i}", daemon=True)
+            for i in range(workers)
+        ]
         for t in self._threads:
             t.start()
 
@@ -144,9 +153,12 @@ class MicroBatcher:
     def _execute(self, batch: list[BatchItem]) -> None:
         images = np.concatenate([it.images for it in batch]) if len(batch) > 1 else batch[0].images
         sizes = [it.images.shape[0] for it in batch]
-        ivs = {name: np.concatenate([np.full(it.images.shape[0], it.interventions[name])
-                                     for it in batch])
-               for name in batch[0].interventions}
+        ivs = {
+            name: np.concatenate(
+                [np.full(it.images.shape[0], it.interventions[name]) for it in batch]
+            )
+            for name in batch[0].interventions
+        }
         result = self._run(images, ivs, batch[0].tolerance, batch[0].steps, batch)
         for it, part in zip(batch, split_result(result, sizes), strict=True):
             it.future.set_result(part)

@@ -32,7 +32,8 @@ def _checkpoint(engine: Any) -> Any:
     if ckpt is None or not hasattr(getattr(ckpt, "model", None), "encoder"):
         raise ConfigurationError(
             "blind inference needs a deep-SCM CounterfactualEngine (encoder property head); "
-            f"got {type(engine).__name__}")
+            f"got {type(engine).__name__}"
+        )
     return ckpt
 
 
@@ -63,16 +64,25 @@ class BlindLayer:
         Signed bits of the quantised weights.
     """
 
-    def __init__(self, *, weights: Any, bias: Any, output_names: Sequence[str], version: str,
-                 scaler: dict[str, Any] | None = None, weight_bits: int = 16,
-                 description: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        weights: Any,
+        bias: Any,
+        output_names: Sequence[str],
+        version: str,
+        scaler: dict[str, Any] | None = None,
+        weight_bits: int = 16,
+        description: str = "",
+    ) -> None:
         from acie.privacy import EncryptedLinearLayer
         from acie.privacy.blind import BlindInferenceServer
 
         w = np.asarray(weights, dtype=np.float64)
         precision = min(EncryptedLinearLayer.max_precision(w, weight_bits=weight_bits), 24)
-        self.layer = EncryptedLinearLayer(w, np.asarray(bias, dtype=np.float64),
-                                          precision=precision, weight_bits=weight_bits)
+        self.layer = EncryptedLinearLayer(
+            w, np.asarray(bias, dtype=np.float64), precision=precision, weight_bits=weight_bits
+        )
         # outputs are re-randomised from a per-key pool refilled off the request path
         self.server = BlindInferenceServer(layer=self.layer, background_refill=True)
         self.output_names = list(output_names)
@@ -90,10 +100,15 @@ class BlindLayer:
         w = head.weight.detach().double().cpu().numpy()[:d]
         b = head.bias.detach().double().cpu().numpy()[:d]
         digest = hashlib.sha256(f"{engine.model_version}:property_head".encode()).hexdigest()
-        return cls(weights=w, bias=b, output_names=names, version=digest,
-                   scaler=ckpt.properties.to_dict(),
-                   description="mean of q(s|x) in standardised coordinates from the encoder "
-                               f"features of model {engine.model_version}")
+        return cls(
+            weights=w,
+            bias=b,
+            output_names=names,
+            version=digest,
+            scaler=ckpt.properties.to_dict(),
+            description="mean of q(s|x) in standardised coordinates from the encoder "
+            f"features of model {engine.model_version}",
+        )
 
     def describe(self) -> dict[str, Any]:
         """What a client needs: sizes, output names and how to read the outputs."""

@@ -44,7 +44,8 @@ _METHOD_ACTIONS: dict[str, Action | None] = {
     f"/{SERVICE_NAME}/HealthCheck": None,
 }
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "acie_grpc_principal", default=None)
+    "acie_grpc_principal", default=None
+)
 
 
 def current_principal() -> Principal:
@@ -90,8 +91,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         method: str = handler_call_details.method
-        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ())
-                    if isinstance(v, str)}
+        metadata = {
+            k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)
+        }
         rt = self.runtime
         short = method.rsplit("/", 1)[-1]
 
@@ -100,12 +102,18 @@ class AuthInterceptor(grpc.ServerInterceptor):
             context.set_trailing_metadata((("x-trace-id", tid),))
             return tid, time.perf_counter()
 
-        def fail(exc: BaseException, context, method_name: str, subject: str | None) -> grpc.StatusCode:
+        def fail(
+            exc: BaseException, context, method_name: str, subject: str | None
+        ) -> grpc.StatusCode:
             code = code_for(exc)
             if code is grpc.StatusCode.INTERNAL:
                 log.exception("internal error in %s", method_name)
-            rt.audit.record(actor=subject, action=f"grpc.{method_name}", outcome=code.name,
-                            resource=f"model/{rt.model_version}")
+            rt.audit.record(
+                actor=subject,
+                action=f"grpc.{method_name}",
+                outcome=code.name,
+                resource=f"model/{rt.model_version}",
+            )
             return code
 
         if handler.unary_unary is not None:
@@ -125,21 +133,31 @@ class AuthInterceptor(grpc.ServerInterceptor):
                         finally:
                             _principal.reset(tok)
                         if principal is not None:
-                            rt.audit.record(actor=subject, action=f"grpc.{short}", outcome="OK",
-                                            request_id=getattr(request, "request_id", None) or None,
-                                            resource=f"model/{rt.model_version}",
-                                            duration_ms=(time.perf_counter() - t0) * 1e3)
+                            rt.audit.record(
+                                actor=subject,
+                                action=f"grpc.{short}",
+                                outcome="OK",
+                                request_id=getattr(request, "request_id", None) or None,
+                                resource=f"model/{rt.model_version}",
+                                duration_ms=(time.perf_counter() - t0) * 1e3,
+                            )
                         return response
                     except Exception as exc:  # every error leaves as a status code
                         code = fail(exc, context, short, subject)
                         context.abort(code, public_message(exc, code, tid))
                     finally:
-                        rt.metrics.observe_request(protocol="grpc", method=short, code=code.name,
-                                                   seconds=time.perf_counter() - t0)
+                        rt.metrics.observe_request(
+                            protocol="grpc",
+                            method=short,
+                            code=code.name,
+                            seconds=time.perf_counter() - t0,
+                        )
 
             return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
 
         if handler.stream_stream is not None:
             inner_s = handler.stream_stream
@@ -153,8 +171,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
                         principal = self._admit(method, metadata)
                         subject = principal.subject if principal else None
                         if principal is not None:
-                            rt.audit.record(actor=subject, action=f"grpc.{short}", outcome="OPENED",
-                                            resource=f"model/{rt.model_version}")
+                            rt.audit.record(
+                                actor=subject,
+                                action=f"grpc.{short}",
+                                outcome="OPENED",
+                                resource=f"model/{rt.model_version}",
+                            )
                         tok = _principal.set(principal)
                         try:
                             yield from inner_s(request_iterator, context)
@@ -164,19 +186,29 @@ class AuthInterceptor(grpc.ServerInterceptor):
                         code = fail(exc, context, short, subject)
                         context.abort(code, public_message(exc, code, tid))
                     finally:
-                        rt.metrics.observe_request(protocol="grpc", method=short, code=code.name,
-                                                   seconds=time.perf_counter() - t0)
+                        rt.metrics.observe_request(
+                            protocol="grpc",
+                            method=short,
+                            code=code.name,
+                            seconds=time.perf_counter() - t0,
+                        )
 
             return grpc.stream_stream_rpc_method_handler(
-                stream, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 
 def _to_response(request_id: str, result: Any, latency_ms: float) -> pb.CounterfactualResponse:
     shape, dtype, data = encode_tensor(np.asarray(result.images))
     names_f = dict(result.factual_properties) if result.factual_properties is not None else {}
-    names_c = dict(result.counterfactual_properties) if result.counterfactual_properties is not None else {}
+    names_c = (
+        dict(result.counterfactual_properties)
+        if result.counterfactual_properties is not None
+        else {}
+    )
     return pb.CounterfactualResponse(
         request_id=request_id,
         counterfactual=pb.Tensor(shape=shape, dtype=dtype, data=data),
@@ -198,14 +230,18 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         self.stream_concurrency = stream_concurrency
 
     def _call(self, request: pb.CounterfactualRequest):
-        obs = decode_tensor(request.observation.shape, request.observation.dtype,
-                            request.observation.data)
+        obs = decode_tensor(
+            request.observation.shape, request.observation.dtype, request.observation.data
+        )
         return self.runtime.core.validate(
-            request_id=request.request_id, observation=obs,
+            request_id=request.request_id,
+            observation=obs,
             interventions=dict(request.interventions),
-            physics_tolerance=(request.physics_tolerance
-                               if request.HasField("physics_tolerance") else None),
-            physics_steps=request.physics_steps if request.HasField("physics_steps") else None)
+            physics_tolerance=(
+                request.physics_tolerance if request.HasField("physics_tolerance") else None
+            ),
+            physics_steps=request.physics_steps if request.HasField("physics_steps") else None,
+        )
 
     def CounterfactualInference(self, request, context):
         principal = current_principal()
@@ -237,21 +273,31 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             code = code_for(exc)
             if code is grpc.StatusCode.INTERNAL:
                 log.error("internal error in stream request %r", request_id, exc_info=exc)
-            rt.audit.record(actor=principal.subject, action="grpc.StreamInference.request",
-                            outcome=code.name, request_id=request_id or None,
-                            resource=f"model/{rt.model_version}")
+            rt.audit.record(
+                actor=principal.subject,
+                action="grpc.StreamInference.request",
+                outcome=code.name,
+                request_id=request_id or None,
+                resource=f"model/{rt.model_version}",
+            )
             return pb.CounterfactualResponse(
-                request_id=request_id, trace_id=trace_id or "",
-                status=pb.Status(code=code.value[0], message=public_message(exc, code, trace_id)))
+                request_id=request_id,
+                trace_id=trace_id or "",
+                status=pb.Status(code=code.value[0], message=public_message(exc, code, trace_id)),
+            )
 
         def deliver(request_id: str, t0: float, fut: Future) -> None:
             try:
                 result = fut.result()
-                rt.audit.record(actor=principal.subject, action="grpc.StreamInference.request",
-                                outcome="OK", request_id=request_id or None,
-                                resource=f"model/{rt.model_version}",
-                                duration_ms=(time.perf_counter() - t0) * 1e3,
-                                violation_score=float(np.max(result.violation_score)))
+                rt.audit.record(
+                    actor=principal.subject,
+                    action="grpc.StreamInference.request",
+                    outcome="OK",
+                    request_id=request_id or None,
+                    resource=f"model/{rt.model_version}",
+                    duration_ms=(time.perf_counter() - t0) * 1e3,
+                    violation_score=float(np.max(result.violation_score)),
+                )
                 with trace_context(trace_id):
                     out.put(_to_response(request_id, result, (time.perf_counter() - t0) * 1e3))
             except Exception as exc:
@@ -274,7 +320,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                             out.put(error_response(request.request_id, exc))
                             finish_one()
                             continue
-                        fut.add_done_callback(lambda f, r=request.request_id, t=t0: deliver(r, t, f))
+                        fut.add_done_callback(
+                            lambda f, r=request.request_id, t=t0: deliver(r, t, f)
+                        )
                 except Exception as exc:  # the client went away or sent garbage
                     log.info("stream reader stopped: %s", exc)
                 finally:
@@ -295,9 +343,13 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     def HealthCheck(self, request, context):
         rt = self.runtime
         return pb.HealthCheckResponse(
-            status=pb.HealthCheckResponse.SERVING if rt.serving else pb.HealthCheckResponse.NOT_SERVING,
-            gpu_count=rt.gpu_count(), model_version=rt.model_version or "",
-            queue_depth=rt.queue_depth())
+            status=pb.HealthCheckResponse.SERVING
+            if rt.serving
+            else pb.HealthCheckResponse.NOT_SERVING,
+            gpu_count=rt.gpu_count(),
+            model_version=rt.model_version or "",
+            queue_depth=rt.queue_depth(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +384,15 @@ class GrpcServer:
         Threads serving RPCs (each stream holds one while open).
     """
 
-    def __init__(self, runtime: ServingRuntime, *, host: str = "127.0.0.1", port: int = 0,
-                 tls: TlsConfig | None = None, max_workers: int = 64) -> None:
+    def __init__(
+        self,
+        runtime: ServingRuntime,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: TlsConfig | None = None,
+        max_workers: int = 64,
+    ) -> None:
         self.runtime = runtime
         self.health = health.HealthServicer(experimental_non_blocking=True)
         options = [
@@ -341,10 +400,12 @@ class GrpcServer:
             ("grpc.max_send_message_length", max(runtime.settings.MAX_REQUEST_BYTES, 64 << 20)),
             ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=max_workers,
-                                                      thread_name_prefix="acie-grpc"),
-                                   interceptors=[AuthInterceptor(runtime)], options=options,
-                                   maximum_concurrent_rpcs=max_workers)
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acie-grpc"),
+            interceptors=[AuthInterceptor(runtime)],
+            options=options,
+            maximum_concurrent_rpcs=max_workers,
+        )
         pb_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(runtime), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{host}:{port}"
@@ -352,8 +413,10 @@ class GrpcServer:
             self.port = self._server.add_insecure_port(address)
         else:
             creds = grpc.ssl_server_credentials(
-                [(tls.private_key, tls.certificate_chain)], root_certificates=tls.client_ca,
-                require_client_auth=tls.client_ca is not None)
+                [(tls.private_key, tls.certificate_chain)],
+                root_certificates=tls.client_ca,
+                require_client_auth=tls.client_ca is not None,
+            )
             self.port = self._server.add_secure_port(address, creds)
         if self.port == 0:
             raise OSError(f"gRPC server could not bind {address}")
@@ -361,8 +424,11 @@ class GrpcServer:
 
     def set_serving(self, serving: bool) -> None:
         """Flip the standard health status of the service and of the server as a whole."""
-        status = (health_pb2.HealthCheckResponse.SERVING if serving
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", SERVICE_NAME):
             self.health.set(name, status)
 
@@ -377,4 +443,3 @@ class GrpcServer:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._server.wait_for_termination(timeout)
-

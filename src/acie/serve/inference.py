@@ -42,8 +42,13 @@ from acie.serve.batching import BatchItem, MicroBatcher
 from acie.serve.metrics import ServiceMetrics
 from acie.serve.tracing import current_trace_id, trace_context
 
-__all__ = ["MAX_BATCH", "CounterfactualCall", "CounterfactualModel", "InferenceCore",
-           "result_payload"]
+__all__ = [
+    "MAX_BATCH",
+    "CounterfactualCall",
+    "CounterfactualModel",
+    "InferenceCore",
+    "result_payload",
+]
 
 log = logging.getLogger("acie.serve.inference")
 
@@ -61,9 +66,16 @@ class CounterfactualModel(Protocol):
     property_names: Sequence[str]
     image_shape: tuple[int, int, int]
 
-    def counterfactual(self, images: np.ndarray, interventions: Mapping[str, float], *,
-                       physics_tolerance: float, physics_steps: int, watermark: bool = True,
-                       on_stage: Callable[[str], None] | None = None) -> Any: ...
+    def counterfactual(
+        self,
+        images: np.ndarray,
+        interventions: Mapping[str, float],
+        *,
+        physics_tolerance: float,
+        physics_steps: int,
+        watermark: bool = True,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,27 +133,45 @@ class InferenceCore:
         (:meth:`wait_ready` waits for them).
     """
 
-    def __init__(self, *, model: CounterfactualModel, metrics: ServiceMetrics,
-                 max_concurrency: int = 2, max_pending: int = 1000, timeout_s: float = 30.0,
-                 physics_tolerance: float = 0.05, physics_steps: int = 50,
-                 max_batch_images: int = MAX_MICRO_BATCH, warm_up: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        model: CounterfactualModel,
+        metrics: ServiceMetrics,
+        max_concurrency: int = 2,
+        max_pending: int = 1000,
+        timeout_s: float = 30.0,
+        physics_tolerance: float = 0.05,
+        physics_steps: int = 50,
+        max_batch_images: int = MAX_MICRO_BATCH,
+        warm_up: bool = True,
+    ) -> None:
         self.model = model
         self.metrics = metrics
         self.max_pending = max_pending
         self.timeout_s = timeout_s
         self.physics_tolerance = physics_tolerance
         self.physics_steps = physics_steps
-        self._pool = MicroBatcher(run=self._run_batch, workers=max_concurrency,
-                                  max_images=max(1, max_batch_images),
-                                  on_start=self.warm_up if warm_up else None)
+        self._pool = MicroBatcher(
+            run=self._run_batch,
+            workers=max_concurrency,
+            max_images=max(1, max_batch_images),
+            on_start=self.warm_up if warm_up else None,
+        )
         self._lock = threading.Lock()
         self._inflight: set[tuple[str, str]] = set()
         self._pending = 0
 
     # -- validation -------------------------------------------------------------------------
-    def validate(self, *, request_id: str, observation: np.ndarray,
-                 interventions: Mapping[str, float], physics_tolerance: float | None = None,
-                 physics_steps: int | None = None) -> CounterfactualCall:
+    def validate(
+        self,
+        *,
+        request_id: str,
+        observation: np.ndarray,
+        interventions: Mapping[str, float],
+        physics_tolerance: float | None = None,
+        physics_steps: int | None = None,
+    ) -> CounterfactualCall:
         """Check a request against the model and return it as a :class:`CounterfactualCall`.
 
         Raises
@@ -158,8 +188,9 @@ class InferenceCore:
         want = tuple(self.model.image_shape)
         got = tuple(observation.shape)
         if observation.ndim != 4 or got[1:] != want:
-            raise ShapeError(expected_got("observation shape", f"(n, {', '.join(map(str, want))})",
-                                          got))
+            raise ShapeError(
+                expected_got("observation shape", f"(n, {', '.join(map(str, want))})", got)
+            )
         if not 1 <= got[0] <= MAX_BATCH:
             raise ShapeError(expected_got("observation batch size n", f"1 to {MAX_BATCH}", got[0]))
         names: list[object] = list(self.model.property_names)
@@ -167,16 +198,22 @@ class InferenceCore:
             if name not in names:
                 raise UnknownNodeError(name, names)
             if not math.isfinite(float(value)):
-                raise DataFormatError(expected_got(f"intervention value of {name!r}", "finite",
-                                                   value))
-        if physics_tolerance is not None and not (physics_tolerance > 0 and
-                                                  math.isfinite(physics_tolerance)):
+                raise DataFormatError(
+                    expected_got(f"intervention value of {name!r}", "finite", value)
+                )
+        if physics_tolerance is not None and not (
+            physics_tolerance > 0 and math.isfinite(physics_tolerance)
+        ):
             raise DataFormatError(expected_got("physics_tolerance", "> 0", physics_tolerance))
         if physics_steps is not None and not 0 <= physics_steps <= 100_000:
             raise DataFormatError(expected_got("physics_steps", "0 to 100000", physics_steps))
-        return CounterfactualCall(request_id=request_id, observation=observation,
-                                  interventions={k: float(v) for k, v in interventions.items()},
-                                  physics_tolerance=physics_tolerance, physics_steps=physics_steps)
+        return CounterfactualCall(
+            request_id=request_id,
+            observation=observation,
+            interventions={k: float(v) for k, v in interventions.items()},
+            physics_tolerance=physics_tolerance,
+            physics_steps=physics_steps,
+        )
 
     # -- execution --------------------------------------------------------------------------
     @property
@@ -209,8 +246,16 @@ class InferenceCore:
         steps = self.physics_steps if call.physics_steps is None else call.physics_steps
         return float(tolerance), int(steps)
 
-    def _call_model(self, images: np.ndarray, interventions: Mapping[str, Any], tolerance: float,
-                    steps: int, stages: list[Callable[[str], None]], *, alone: bool) -> Any:
+    def _call_model(
+        self,
+        images: np.ndarray,
+        interventions: Mapping[str, Any],
+        tolerance: float,
+        steps: int,
+        stages: list[Callable[[str], None]],
+        *,
+        alone: bool,
+    ) -> Any:
         for cb in stages:
             cb("PROCESSING")
 
@@ -220,48 +265,75 @@ class InferenceCore:
 
         try:
             result = self.model.counterfactual(
-                images, interventions, physics_tolerance=tolerance, physics_steps=steps,
-                watermark=True, on_stage=stage)
+                images,
+                interventions,
+                physics_tolerance=tolerance,
+                physics_steps=steps,
+                watermark=True,
+                on_stage=stage,
+            )
         except PhysicsViolationError as exc:
             if alone:  # a shared batch that fails is re-run request by request: count once
                 self.metrics.physics_violations.inc()
                 if exc.score is not None:
                     self.metrics.violation_score.observe(float(exc.score))
-                log.info("counterfactual refused: physics violation", extra={
-                    "score": exc.score, "tolerance": tolerance})
+                log.info(
+                    "counterfactual refused: physics violation",
+                    extra={"score": exc.score, "tolerance": tolerance},
+                )
             raise
         for s in np.atleast_1d(np.asarray(result.violation_score, dtype=float)):
             self.metrics.violation_score.observe(float(s))
         return result
 
-    def _run_batch(self, images: np.ndarray, interventions: Mapping[str, Any], tolerance: float,
-                   steps: int, items: list[BatchItem]) -> Any:
+    def _run_batch(
+        self,
+        images: np.ndarray,
+        interventions: Mapping[str, Any],
+        tolerance: float,
+        steps: int,
+        items: list[BatchItem],
+    ) -> Any:
         trace_id = items[0].context[0]
         with trace_context(trace_id):
             if len(items) > 1:
                 log.debug("micro-batch", extra={"requests": len(items), "images": len(images)})
             stages = [it.context[1] for it in items if it.context[1] is not None]
-            return self._call_model(images, interventions, tolerance, steps, stages,
-                                    alone=len(items) == 1)
+            return self._call_model(
+                images, interventions, tolerance, steps, stages, alone=len(items) == 1
+            )
 
-    def run(self, call: CounterfactualCall, *,
-            on_stage: Callable[[str], None] | None = None) -> Any:
+    def run(
+        self, call: CounterfactualCall, *, on_stage: Callable[[str], None] | None = None
+    ) -> Any:
         """Run ``call`` in the calling thread (the job worker), without admission control."""
         tolerance, steps = self._settings(call)
-        return self._call_model(call.observation, call.interventions, tolerance, steps,
-                                [on_stage] if on_stage else [], alone=True)
+        return self._call_model(
+            call.observation,
+            call.interventions,
+            tolerance,
+            steps,
+            [on_stage] if on_stage else [],
+            alone=True,
+        )
 
-    def submit(self, owner: str, call: CounterfactualCall, *,
-               on_stage: Callable[[str], None] | None = None) -> Future:
+    def submit(
+        self, owner: str, call: CounterfactualCall, *, on_stage: Callable[[str], None] | None = None
+    ) -> Future:
         """Admit ``call`` for ``owner`` and queue it; the future holds the model's result.
 
         Raises :class:`ConflictError` or :class:`RateLimitError` at once if not admitted.
         """
         self._admit(owner, call.request_id)
         tolerance, steps = self._settings(call)
-        item = BatchItem(images=call.observation, interventions=call.interventions,
-                         tolerance=tolerance, steps=steps, future=Future(),
-                         context=(current_trace_id(), on_stage))
+        item = BatchItem(
+            images=call.observation,
+            interventions=call.interventions,
+            tolerance=tolerance,
+            steps=steps,
+            future=Future(),
+            context=(current_trace_id(), on_stage),
+        )
         item.future.add_done_callback(lambda _f: self._release(owner, call.request_id))
         try:
             return self._pool.submit(item)
@@ -269,8 +341,14 @@ class InferenceCore:
             item.future.cancel()
             raise
 
-    def infer(self, owner: str, call: CounterfactualCall, *, timeout_s: float | None = None,
-              on_stage: Callable[[str], None] | None = None) -> Any:
+    def infer(
+        self,
+        owner: str,
+        call: CounterfactualCall,
+        *,
+        timeout_s: float | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> Any:
         """Run ``call`` and wait for the result (at most ``timeout_s``, else the default)."""
         t0 = time.perf_counter()
         fut = self.submit(owner, call, on_stage=on_stage)
@@ -299,15 +377,20 @@ class InferenceCore:
         t0 = time.perf_counter()
         blank = np.zeros((1, *tuple(self.model.image_shape)), dtype=np.float32)
         try:
-            first = self.model.counterfactual(blank, {}, physics_tolerance=float("inf"),
-                                              physics_steps=0, watermark=False)
+            first = self.model.counterfactual(
+                blank, {}, physics_tolerance=float("inf"), physics_steps=0, watermark=False
+            )
             name = next(iter(self.model.property_names))
             value = float(np.asarray(first.factual_properties[name]).ravel()[0])
             for _ in range(2):
                 try:
-                    self.model.counterfactual(blank, {name: value},
-                                              physics_tolerance=self.physics_tolerance,
-                                              physics_steps=self.physics_steps, watermark=True)
+                    self.model.counterfactual(
+                        blank,
+                        {name: value},
+                        physics_tolerance=self.physics_tolerance,
+                        physics_steps=self.physics_steps,
+                        watermark=True,
+                    )
                 except PhysicsViolationError:
                     pass
         except Exception as exc:
@@ -323,8 +406,9 @@ def _per_image(values: Any) -> list[float]:
     return [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
 
 
-def result_payload(request_id: str, result: Any, latency_ms: float,
-                   trace_id: str | None) -> dict[str, Any]:
+def result_payload(
+    request_id: str, result: Any, latency_ms: float, trace_id: str | None
+) -> dict[str, Any]:
     """JSON form of a model result (the REST response and the stored job result)."""
     from acie.serve.tensors import encode_b64
 

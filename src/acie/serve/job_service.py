@@ -27,8 +27,16 @@ from acie.serve.status_codes import code_for_class
 from acie.serve.tensors import decode_b64
 from acie.serve.tracing import trace_context
 
-__all__ = ["JobRunner", "get_job", "job_events", "parse_error", "queue_request_id", "recent_jobs", "search",
-           "submit_job"]
+__all__ = [
+    "JobRunner",
+    "get_job",
+    "job_events",
+    "parse_error",
+    "queue_request_id",
+    "recent_jobs",
+    "search",
+    "submit_job",
+]
 
 log = logging.getLogger("acie.serve.jobs")
 
@@ -84,8 +92,13 @@ def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[An
     with queue.engine.connect() as conn:
         rows = conn.execute(stmt).all()
     jobs = [_to_job(r) for r in rows]
-    out = [j for j in jobs if can_read_job(principal, owner=j.user_sub or "",
-                                           shared=bool((j.payload or {}).get("shared")))]
+    out = [
+        j
+        for j in jobs
+        if can_read_job(
+            principal, owner=j.user_sub or "", shared=bool((j.payload or {}).get("shared"))
+        )
+    ]
     return out[:limit]
 
 
@@ -100,8 +113,14 @@ def parse_error(error: str) -> tuple[str, str]:
     return "INTERNAL", error
 
 
-def search(index: Any, principal: Principal, vector: Sequence[float], *, k: int,
-           where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def search(
+    index: Any,
+    principal: Principal,
+    vector: Sequence[float],
+    *,
+    k: int,
+    where: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
     """k nearest neighbours of ``vector`` that ``principal`` may see, as JSON-ready hits.
 
     Researchers search their own jobs' images, collaborators the shared ones, admins all.
@@ -109,8 +128,9 @@ def search(index: Any, principal: Principal, vector: Sequence[float], *, k: int,
     from acie.errors import ShapeError
 
     if len(vector) != index.dim:
-        raise ShapeError(f"search vector must have {index.dim} elements (the index dimension); "
-                         f"got {len(vector)}")
+        raise ShapeError(
+            f"search vector must have {index.dim} elements (the index dimension); got {len(vector)}"
+        )
     filters = dict(where or {})
     for reserved in ("owner", "shared"):
         filters.pop(reserved, None)
@@ -119,8 +139,10 @@ def search(index: Any, principal: Principal, vector: Sequence[float], *, k: int,
     elif principal.role is Role.collaborator:
         filters["shared"] = True
     hits = index.search(np.asarray(vector, dtype=np.float32), k=k, filters=filters)
-    return [{"id": str(h.id), "distance": float(h.distance), "metadata": dict(h.metadata or {})}
-            for h in hits]
+    return [
+        {"id": str(h.id), "distance": float(h.distance), "metadata": dict(h.metadata or {})}
+        for h in hits
+    ]
 
 
 class JobRunner:
@@ -136,8 +158,9 @@ class JobRunner:
         factual properties as metadata (for ``POST /v1/search``).
     """
 
-    def __init__(self, *, core: InferenceCore, vector_index: Any = None,
-                 embedder: Any = None) -> None:
+    def __init__(
+        self, *, core: InferenceCore, vector_index: Any = None, embedder: Any = None
+    ) -> None:
         self.core = core
         self.vector_index = vector_index
         self.embedder = embedder
@@ -153,11 +176,13 @@ class JobRunner:
                 observation=decode_b64(obs["shape"], obs.get("dtype", "float32"), obs["data"]),
                 interventions=p.get("interventions") or {},
                 physics_tolerance=p.get("physics_tolerance"),
-                physics_steps=p.get("physics_steps"))
+                physics_steps=p.get("physics_steps"),
+            )
             log.info("job started", extra={"job_id": str(job.id), "attempt": job.attempts})
             result = self.core.run(call)
-            payload = result_payload(call.request_id, result, (time.perf_counter() - t0) * 1e3,
-                                     p.get("trace_id"))
+            payload = result_payload(
+                call.request_id, result, (time.perf_counter() - t0) * 1e3, p.get("trace_id")
+            )
             payload["physics_tolerance"] = call.physics_tolerance or self.core.physics_tolerance
             return payload
 
@@ -168,7 +193,9 @@ class JobRunner:
         if not worst <= tol:
             raise PhysicsViolationError(
                 f"job {job.id}: physics violation score {worst:.4g} above tolerance {tol:.4g}",
-                score=worst, tolerance=tol)
+                score=worst,
+                tolerance=tol,
+            )
         if self.vector_index is not None and self.embedder is not None:
             self._index(job, result)
 
@@ -179,9 +206,14 @@ class JobRunner:
         vectors = np.asarray(self.embedder(images), dtype=np.float32)
         metas = []
         for i in range(len(vectors)):
-            meta: dict[str, Any] = {"job_id": str(job.id), "request_id": p["request_id"],
-                                    "owner": job.user_sub or "", "shared": bool(p.get("shared")),
-                                    "image": i, "model_version": result["model_version"]}
+            meta: dict[str, Any] = {
+                "job_id": str(job.id),
+                "request_id": p["request_id"],
+                "owner": job.user_sub or "",
+                "shared": bool(p.get("shared")),
+                "image": i,
+                "model_version": result["model_version"],
+            }
             for name, values in result["factual_properties"].items():
                 meta[name] = float(values[i])
             metas.append(meta)

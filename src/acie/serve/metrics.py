@@ -24,8 +24,23 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
 
 # seconds; resolves the 100 ms goal and the slow tail of physics projection
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
-                    2.5, 5.0, 10.0, 30.0)
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 _SCORE_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -34,22 +49,42 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("acie_requests_total", "Requests by protocol, method and status code",
-                                ["protocol", "method", "code"], registry=self.registry)
-        self.latency = Histogram("acie_request_latency_seconds", "Request latency, seconds",
-                                 ["protocol", "method"], buckets=_LATENCY_BUCKETS,
-                                 registry=self.registry)
-        self.queue_depth = Gauge("inference_queue_depth",
-                                 "Work waiting: queued jobs, or requests in the inference pool",
-                                 ["queue"], registry=self.registry)
-        self.physics_violations = Counter("acie_physics_violations_total",
-                                          "Counterfactuals refused because the physics violation "
-                                          "score stayed above tolerance", registry=self.registry)
-        self.violation_score = Histogram("acie_physics_violation_score",
-                                         "Physics violation score of counterfactuals (dimensionless)",
-                                         buckets=_SCORE_BUCKETS, registry=self.registry)
-        self.rate_limited = Counter("acie_rate_limited_total", "Requests refused by the rate limit",
-                                    ["protocol"], registry=self.registry)
+        self.requests = Counter(
+            "acie_requests_total",
+            "Requests by protocol, method and status code",
+            ["protocol", "method", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "acie_request_latency_seconds",
+            "Request latency, seconds",
+            ["protocol", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "inference_queue_depth",
+            "Work waiting: queued jobs, or requests in the inference pool",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.physics_violations = Counter(
+            "acie_physics_violations_total",
+            "Counterfactuals refused because the physics violation score stayed above tolerance",
+            registry=self.registry,
+        )
+        self.violation_score = Histogram(
+            "acie_physics_violation_score",
+            "Physics violation score of counterfactuals (dimensionless)",
+            buckets=_SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "acie_rate_limited_total",
+            "Requests refused by the rate limit",
+            ["protocol"],
+            registry=self.registry,
+        )
 
     def observe_request(self, *, protocol: str, method: str, code: str, seconds: float) -> None:
         """Count one finished request and record its latency."""

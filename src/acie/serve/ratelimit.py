@@ -69,8 +69,11 @@ class MemoryRateLimiter:
                 raise _refused(key, self.per_minute, (1.0 - tokens) / self._rate)
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > 100_000:  # drop full buckets so memory stays bounded
-                full = [k for k, (t, s) in self._buckets.items()
-                        if t + (now - s) * self._rate >= self.per_minute]
+                full = [
+                    k
+                    for k, (t, s) in self._buckets.items()
+                    if t + (now - s) * self._rate >= self.per_minute
+                ]
                 for k in full:
                     del self._buckets[k]
 
@@ -132,7 +135,9 @@ class RedisRateLimiter:
                 args=[self.per_minute, self.per_minute / 60.0, time.time(), ttl],
             )
         except redis.RedisError as exc:
-            raise BackendUnavailableError(f"rate-limit store at Redis is unreachable: {exc}") from exc
+            raise BackendUnavailableError(
+                f"rate-limit store at Redis is unreachable: {exc}"
+            ) from exc
         if not int(allowed):
             raise _refused(key, self.per_minute, int(wait_ms) / 1000.0)
 

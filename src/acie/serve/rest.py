@@ -81,7 +81,8 @@ DASHBOARD_DIR = Path(__file__).with_name("dashboard")
 _bearer = HTTPBearer(auto_error=False, description="JWT from `acie auth token`")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": desc} for code, desc in {
+    code: {"model": ErrorResponse, "description": desc}
+    for code, desc in {
         400: "INVALID_ARGUMENT: malformed request, wrong shape, unknown intervention variable",
         401: "UNAUTHENTICATED: missing, expired or forged token",
         403: "PERMISSION_DENIED: missing scope or role",
@@ -103,8 +104,9 @@ def _runtime(request: Request | WebSocket) -> ServingRuntime:
 def require(action: Action) -> Callable[..., Principal]:
     """A FastAPI dependency: verify the bearer token, check scope and role, take a rate token."""
 
-    def dependency(request: Request,
-                   creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    def dependency(
+        request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
         rt = _runtime(request)
         if not rt.serving:
             raise BackendUnavailableError("the server is shutting down; retry on another replica")
@@ -121,12 +123,18 @@ def require(action: Action) -> Callable[..., Principal]:
     return dependency
 
 
-def _error_response(exc: BaseException, *, status: int | None = None,
-                    code_name: str | None = None) -> JSONResponse:
+def _error_response(
+    exc: BaseException, *, status: int | None = None, code_name: str | None = None
+) -> JSONResponse:
     code = code_for(exc)
     tid = current_trace_id()
-    body = {"error": {"code": code_name or code.name, "message": public_message(exc, code, tid),
-                      "trace_id": tid}}
+    body = {
+        "error": {
+            "code": code_name or code.name,
+            "message": public_message(exc, code, tid),
+            "trace_id": tid,
+        }
+    }
     headers = {}
     retry = getattr(exc, "retry_after_s", None)
     if retry is not None:
@@ -172,12 +180,12 @@ class _Observability:
             finally:
                 self._record(scope, status["code"], time.perf_counter() - t0)
 
-    async def _limit_body(self, scope: dict, headers: dict[str, str], receive: Callable,
-                          send: Callable) -> Callable | None:
+    async def _limit_body(
+        self, scope: dict, headers: dict[str, str], receive: Callable, send: Callable
+    ) -> Callable | None:
         limit = self.runtime.settings.MAX_REQUEST_BYTES
         declared = headers.get("content-length")
-        too_big = RateLimitError(
-            f"request body must be at most {limit} bytes (MAX_REQUEST_BYTES)")
+        too_big = RateLimitError(f"request body must be at most {limit} bytes (MAX_REQUEST_BYTES)")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:
                 await _error_response(too_big, status=413)(scope, receive, send)
@@ -215,8 +223,11 @@ class _Observability:
         path = getattr(route, "path", None)
         if path is None:
             raw = scope.get("path", "")
-            path = "/dashboard/*" if raw.startswith("/dashboard") else (
-                raw if raw in ("/openapi.json", "/docs", "/redoc") else "unmatched")
+            path = (
+                "/dashboard/*"
+                if raw.startswith("/dashboard")
+                else (raw if raw in ("/openapi.json", "/docs", "/redoc") else "unmatched")
+            )
         method = scope.get("method", "WS")
         label = f"{method} {path}"
         rt = self.runtime
@@ -224,10 +235,14 @@ class _Observability:
         if path.startswith("/v1/"):
             principal = scope.get("state", {}).get("principal")
             client = scope.get("client")
-            rt.audit.record(actor=principal.subject if principal else None,
-                            action=f"rest.{label}", outcome=str(status),
-                            resource=f"model/{rt.model_version}", duration_ms=seconds * 1e3,
-                            ip=client[0] if client else None)
+            rt.audit.record(
+                actor=principal.subject if principal else None,
+                action=f"rest.{label}",
+                outcome=str(status),
+                resource=f"model/{rt.model_version}",
+                duration_ms=seconds * 1e3,
+                ip=client[0] if client else None,
+            )
 
 
 def _job_view(rt: ServingRuntime, job: Any) -> JobView:
@@ -239,22 +254,30 @@ def _job_view(rt: ServingRuntime, job: Any) -> JobView:
     if job.error:
         err = serve_jobs.parse_error(job.error)
         error = ErrorBody(code=err[0], message=err[1], trace_id=payload.get("trace_id"))
-    return JobView(job_id=str(job.id), request_id=payload.get("request_id", job.request_id),
-                   state=job.state.value, owner=job.user_sub, shared=bool(payload.get("shared")),
-                   created_at=job.created_at.isoformat() if job.created_at else None,
-                   updated_at=job.updated_at.isoformat() if job.updated_at else None,
-                   result=result, error=error)
+    return JobView(
+        job_id=str(job.id),
+        request_id=payload.get("request_id", job.request_id),
+        state=job.state.value,
+        owner=job.user_sub,
+        shared=bool(payload.get("shared")),
+        created_at=job.created_at.isoformat() if job.created_at else None,
+        updated_at=job.updated_at.isoformat() if job.updated_at else None,
+        result=result,
+        error=error,
+    )
 
 
 def _visible_job(rt: ServingRuntime, principal: Principal, job_id: str) -> Any:
     if rt.job_queue is None:
         raise BackendUnavailableError("this server runs no job queue")
     job = serve_jobs.get_job(rt.job_queue, job_id)
-    if not can_read_job(principal, owner=job.user_sub or "",
-                        shared=bool((job.payload or {}).get("shared"))):
+    if not can_read_job(
+        principal, owner=job.user_sub or "", shared=bool((job.payload or {}).get("shared"))
+    ):
         raise AuthorizationError(
             f"job {job_id} belongs to another user and is not shared with your role "
-            f"({principal.role.value})")
+            f"({principal.role.value})"
+        )
     return job
 
 
@@ -265,51 +288,88 @@ def _api_router() -> APIRouter:
     def models(request: Request, _p: Principal = Depends(require(Action.read))) -> ModelList:
         rt = _runtime(request)
         m = rt.model
-        return ModelList(models=[ModelInfo(name=rt.model_name, version=rt.model_version,
-                                           property_names=list(m.property_names),
-                                           image_shape=list(m.image_shape))])
+        return ModelList(
+            models=[
+                ModelInfo(
+                    name=rt.model_name,
+                    version=rt.model_version,
+                    property_names=list(m.property_names),
+                    image_shape=list(m.image_shape),
+                )
+            ]
+        )
 
-    @r.post("/counterfactual", response_model=CounterfactualResponse,
-            summary="Counterfactual inference, answered when done")
-    async def counterfactual(body: CounterfactualRequest, request: Request,
-                             principal: Principal = Depends(require(Action.submit))
-                             ) -> CounterfactualResponse:
+    @r.post(
+        "/counterfactual",
+        response_model=CounterfactualResponse,
+        summary="Counterfactual inference, answered when done",
+    )
+    async def counterfactual(
+        body: CounterfactualRequest,
+        request: Request,
+        principal: Principal = Depends(require(Action.submit)),
+    ) -> CounterfactualResponse:
         rt = _runtime(request)
         t0 = time.perf_counter()
         obs = decode_b64(body.observation.shape, body.observation.dtype, body.observation.data)
-        call = rt.core.validate(request_id=body.request_id, observation=obs,
-                                interventions=body.interventions,
-                                physics_tolerance=body.physics_tolerance,
-                                physics_steps=body.physics_steps)
+        call = rt.core.validate(
+            request_id=body.request_id,
+            observation=obs,
+            interventions=body.interventions,
+            physics_tolerance=body.physics_tolerance,
+            physics_steps=body.physics_steps,
+        )
         fut = rt.core.submit(principal.subject, call)
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(fut), timeout=rt.core.timeout_s)
         except TimeoutError:
-            raise TimeoutError(f"request {body.request_id!r} did not finish within "
-                               f"{rt.core.timeout_s:.3g} s (REQUEST_TIMEOUT_S)") from None
-        return CounterfactualResponse(**result_payload(
-            body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()))
+            raise TimeoutError(
+                f"request {body.request_id!r} did not finish within "
+                f"{rt.core.timeout_s:.3g} s (REQUEST_TIMEOUT_S)"
+            ) from None
+        return CounterfactualResponse(
+            **result_payload(
+                body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()
+            )
+        )
 
-    @r.post("/jobs", response_model=JobView, status_code=202,
-            summary="Submit a counterfactual job to the queue")
-    def submit_job(body: JobSubmitRequest, request: Request,
-                   principal: Principal = Depends(require(Action.submit))) -> JobView:
+    @r.post(
+        "/jobs",
+        response_model=JobView,
+        status_code=202,
+        summary="Submit a counterfactual job to the queue",
+    )
+    def submit_job(
+        body: JobSubmitRequest,
+        request: Request,
+        principal: Principal = Depends(require(Action.submit)),
+    ) -> JobView:
         rt = _runtime(request)
         if rt.job_queue is None:
             raise BackendUnavailableError("this server runs no job queue")
         obs = decode_b64(body.observation.shape, body.observation.dtype, body.observation.data)
-        rt.core.validate(request_id=body.request_id, observation=obs,
-                         interventions=body.interventions,
-                         physics_tolerance=body.physics_tolerance,
-                         physics_steps=body.physics_steps)
-        job = serve_jobs.submit_job(rt.job_queue, owner=principal.subject, body=body.model_dump(),
-                                    trace_id=current_trace_id())
+        rt.core.validate(
+            request_id=body.request_id,
+            observation=obs,
+            interventions=body.interventions,
+            physics_tolerance=body.physics_tolerance,
+            physics_steps=body.physics_steps,
+        )
+        job = serve_jobs.submit_job(
+            rt.job_queue,
+            owner=principal.subject,
+            body=body.model_dump(),
+            trace_id=current_trace_id(),
+        )
         rt.queue_depth()
         return _job_view(rt, job)
 
     @r.get("/jobs", response_model=JobList, summary="Recent jobs you may see")
-    def list_jobs(request: Request, limit: int = Query(20, ge=1, le=200),
-                  principal: Principal = Depends(require(Action.read))) -> JobList:
+    def list_jobs(
+        request: Request,
+        limit: int = Query(20, ge=1, le=200),
+        principal: Principal = Depends(require(Action.read)),
+    ) -> JobList:
         rt = _runtime(request)
         if rt.job_queue is None:
             raise BackendUnavailableError("this server runs no job queue")
@@ -317,14 +377,16 @@ def _api_router() -> APIRouter:
         return JobList(jobs=[_job_view(rt, j) for j in jobs])
 
     @r.get("/jobs/{job_id}", response_model=JobView, summary="State and result of a job")
-    def get_job(job_id: str, request: Request,
-                principal: Principal = Depends(require(Action.read))) -> JobView:
+    def get_job(
+        job_id: str, request: Request, principal: Principal = Depends(require(Action.read))
+    ) -> JobView:
         rt = _runtime(request)
         return _job_view(rt, _visible_job(rt, principal, job_id))
 
     @r.websocket("/jobs/{job_id}/progress")
-    async def progress(websocket: WebSocket, job_id: str,
-                       access_token: str | None = Query(None)) -> None:
+    async def progress(
+        websocket: WebSocket, job_id: str, access_token: str | None = Query(None)
+    ) -> None:
         """Stream the job's states as JSON messages until COMPLETE or FAILED.
 
         Browsers cannot set headers on a WebSocket, so the token may come as the
@@ -341,8 +403,10 @@ def _api_router() -> APIRouter:
             job = await asyncio.to_thread(_visible_job, rt, principal, job_id)
         except AcieError as exc:
             code = code_for(exc)
-            await websocket.close(code=4000 + http_status_for(code),
-                                  reason=f"{code.name}: {public_message(exc, code, None)}"[:120])
+            await websocket.close(
+                code=4000 + http_status_for(code),
+                reason=f"{code.name}: {public_message(exc, code, None)}"[:120],
+            )
             return
         await websocket.accept()
         # replay the job's recorded state changes in order (none is skipped, however fast
@@ -353,13 +417,13 @@ def _api_router() -> APIRouter:
             while time.monotonic() < deadline:
                 events = await asyncio.to_thread(serve_jobs.job_events, rt.job_queue, job)
                 for ev in events[sent:]:
-                    await websocket.send_json({"job_id": str(job.id), "state": ev["to"],
-                                               "at": ev["at"]})
+                    await websocket.send_json(
+                        {"job_id": str(job.id), "state": ev["to"], "at": ev["at"]}
+                    )
                 sent = len(events)
                 if job.terminal:
                     view = _job_view(rt, job)
-                    await websocket.send_json({"final": True,
-                                               **json.loads(view.model_dump_json())})
+                    await websocket.send_json({"final": True, **json.loads(view.model_dump_json())})
                     break
                 await asyncio.sleep(0.05)
                 job = await asyncio.to_thread(serve_jobs.get_job, rt.job_queue, str(job.id))
@@ -368,26 +432,37 @@ def _api_router() -> APIRouter:
             return
 
     @r.post("/search", response_model=SearchResponse, summary="k nearest neighbours")
-    def search(body: SearchRequest, request: Request,
-               principal: Principal = Depends(require(Action.read))) -> SearchResponse:
+    def search(
+        body: SearchRequest, request: Request, principal: Principal = Depends(require(Action.read))
+    ) -> SearchResponse:
         rt = _runtime(request)
         if rt.vector_index is None:
             raise BackendUnavailableError("this server has no embedding index")
-        hits = serve_jobs.search(rt.vector_index, principal, body.vector, k=body.k,
-                                 where=body.filter)
+        hits = serve_jobs.search(
+            rt.vector_index, principal, body.vector, k=body.k, where=body.filter
+        )
         return SearchResponse(hits=[SearchHit(**h) for h in hits])
 
-    @r.post("/blind/infer", response_model=BlindInferenceResponse,
-            summary="Blind inference: encrypted vector in, encrypted vector out")
-    def blind_infer(body: BlindInferenceRequest, request: Request,
-                    _p: Principal = Depends(require(Action.submit))) -> BlindInferenceResponse:
+    @r.post(
+        "/blind/infer",
+        response_model=BlindInferenceResponse,
+        summary="Blind inference: encrypted vector in, encrypted vector out",
+    )
+    def blind_infer(
+        body: BlindInferenceRequest,
+        request: Request,
+        _p: Principal = Depends(require(Action.submit)),
+    ) -> BlindInferenceResponse:
         rt = _runtime(request)
         if rt.blind_layer is None:
             raise BackendUnavailableError("this server has no blind-inference layer")
         out = rt.blind_layer.apply_json(body.encrypted_input)
-        return BlindInferenceResponse(request_id=body.request_id, encrypted_output=out,
-                                      output_names=list(rt.blind_layer.output_names),
-                                      model_version=rt.blind_layer.version)
+        return BlindInferenceResponse(
+            request_id=body.request_id,
+            encrypted_output=out,
+            output_names=list(rt.blind_layer.output_names),
+            model_version=rt.blind_layer.version,
+        )
 
     @r.get("/blind/layer", summary="Shape and meaning of the blind-inference layer")
     def blind_layer(request: Request, _p: Principal = Depends(require(Action.read))) -> dict:
@@ -409,10 +484,13 @@ def create_app(runtime: ServingRuntime, *, extra_routers: Sequence[APIRouter] = 
         Mounted after the built-in routes (the operations report mounts here); they see
         the runtime as ``request.app.state.runtime`` and may use :func:`require`.
     """
-    app = FastAPI(title="ACIE inference API", version=__version__,
-                  description="Counterfactual inference on galaxy images with physics checks, "
-                              "jobs, kNN search and blind (Paillier) inference. Errors carry "
-                              "the gRPC status code name; see docs/serving.md.")
+    app = FastAPI(
+        title="ACIE inference API",
+        version=__version__,
+        description="Counterfactual inference on galaxy images with physics checks, "
+        "jobs, kNN search and blind (Paillier) inference. Errors carry "
+        "the gRPC status code name; see docs/serving.md.",
+    )
     app.state.runtime = runtime
 
     @app.exception_handler(AcieError)
@@ -429,24 +507,51 @@ def create_app(runtime: ServingRuntime, *, extra_routers: Sequence[APIRouter] = 
         for err in exc.errors()[:5]:
             loc = ".".join(str(p) for p in err.get("loc", ()))
             parts.append(f"{loc}: {err.get('msg')}")
-        return JSONResponse({"error": {"code": "INVALID_ARGUMENT",
-                                       "message": "invalid request: " + "; ".join(parts),
-                                       "trace_id": current_trace_id()}}, status_code=400)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "INVALID_ARGUMENT",
+                    "message": "invalid request: " + "; ".join(parts),
+                    "trace_id": current_trace_id(),
+                }
+            },
+            status_code=400,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        names = {404: "NOT_FOUND", 405: "UNIMPLEMENTED", 401: "UNAUTHENTICATED",
-                 403: "PERMISSION_DENIED"}
-        return JSONResponse({"error": {"code": names.get(exc.status_code, "UNKNOWN"),
-                                       "message": str(exc.detail), "trace_id": current_trace_id()}},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        names = {
+            404: "NOT_FOUND",
+            405: "UNIMPLEMENTED",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+        }
+        return JSONResponse(
+            {
+                "error": {
+                    "code": names.get(exc.status_code, "UNKNOWN"),
+                    "message": str(exc.detail),
+                    "trace_id": current_trace_id(),
+                }
+            },
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health}},
-             summary="Service health")
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": Health}},
+        summary="Service health",
+    )
     def healthz() -> Any:
         rt = runtime
-        body = Health(status="SERVING" if rt.serving else "NOT_SERVING", gpu_count=rt.gpu_count(),
-                      model_version=rt.model_version, queue_depth=rt.queue_depth())
+        body = Health(
+            status="SERVING" if rt.serving else "NOT_SERVING",
+            gpu_count=rt.gpu_count(),
+            model_version=rt.model_version,
+            queue_depth=rt.queue_depth(),
+        )
         return JSONResponse(body.model_dump(), status_code=200 if rt.serving else 503)
 
     @app.get("/metrics", include_in_schema=False)
@@ -464,4 +569,3 @@ def create_app(runtime: ServingRuntime, *, extra_routers: Sequence[APIRouter] = 
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
     app.add_middleware(_Observability, runtime=runtime)
     return app
-

@@ -66,26 +66,46 @@ class ServingRuntime:
     _closers: list[Any] = field(default_factory=list)
 
     @classmethod
-    def build(cls, *, settings: Any, model: CounterfactualModel, audit_log: Any,
-              secret: str | None = None, job_queue: Any = None, vector_index: Any = None,
-              blind_layer: Any = None, rate_limiter: RateLimiter | None = None,
-              model_name: str = "galaxy-deepscm") -> ServingRuntime:
+    def build(
+        cls,
+        *,
+        settings: Any,
+        model: CounterfactualModel,
+        audit_log: Any,
+        secret: str | None = None,
+        job_queue: Any = None,
+        vector_index: Any = None,
+        blind_layer: Any = None,
+        rate_limiter: RateLimiter | None = None,
+        model_name: str = "galaxy-deepscm",
+    ) -> ServingRuntime:
         """Assemble a runtime from settings and already-opened backends."""
         metrics = ServiceMetrics()
-        core = InferenceCore(model=model, metrics=metrics,
-                             max_concurrency=settings.WORKER_THREADS,
-                             max_pending=settings.QUEUE_MAX_DEPTH,
-                             timeout_s=settings.REQUEST_TIMEOUT_S,
-                             physics_tolerance=settings.PHYSICS_TOLERANCE,
-                             physics_steps=settings.PHYSICS_STEPS)
+        core = InferenceCore(
+            model=model,
+            metrics=metrics,
+            max_concurrency=settings.WORKER_THREADS,
+            max_pending=settings.QUEUE_MAX_DEPTH,
+            timeout_s=settings.REQUEST_TIMEOUT_S,
+            physics_tolerance=settings.PHYSICS_TOLERANCE,
+            physics_steps=settings.PHYSICS_STEPS,
+        )
         return cls(
-            settings=settings, model=model,
+            settings=settings,
+            model=model,
             verifier=TokenVerifier.from_settings(settings, secret=secret),
             audit=AuditWriter(audit_log=audit_log),
-            rate_limiter=rate_limiter or open_rate_limiter(
-                per_minute=settings.RATE_LIMIT_PER_MINUTE, redis_url=settings.REDIS_URL),
-            metrics=metrics, core=core, job_queue=job_queue, vector_index=vector_index,
-            blind_layer=blind_layer, model_name=model_name)
+            rate_limiter=rate_limiter
+            or open_rate_limiter(
+                per_minute=settings.RATE_LIMIT_PER_MINUTE, redis_url=settings.REDIS_URL
+            ),
+            metrics=metrics,
+            core=core,
+            job_queue=job_queue,
+            vector_index=vector_index,
+            blind_layer=blind_layer,
+            model_name=model_name,
+        )
 
     @property
     def model_version(self) -> str:

@@ -26,9 +26,15 @@ __all__ = [
 ]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-RequestId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$",
-                                 description="caller-chosen id, unique among your requests "
-                                             "in flight")]
+RequestId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="caller-chosen id, unique among your requests in flight",
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -49,10 +55,13 @@ class CounterfactualRequest(_Strict):
     request_id: RequestId
     observation: TensorJSON = Field(description="images, shape (n, C, H, W)")
     interventions: dict[Annotated[str, Field(min_length=1, max_length=64)], FiniteFloat] = Field(
-        default_factory=dict, max_length=64,
-        description="do(name = value), values in the units of the model's properties")
+        default_factory=dict,
+        max_length=64,
+        description="do(name = value), values in the units of the model's properties",
+    )
     physics_tolerance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
-        default=None, description="largest allowed physics violation score (dimensionless)")
+        default=None, description="largest allowed physics violation score (dimensionless)"
+    )
     physics_steps: Annotated[int, Field(ge=0, le=100_000)] | None = None
 
 
@@ -133,10 +142,13 @@ class SearchRequest(_Strict):
 
     vector: list[FiniteFloat] = Field(min_length=1, max_length=4096)
     k: Annotated[int, Field(ge=1, le=1000)] = 10
-    filter: dict[Annotated[str, Field(min_length=1, max_length=64)],
-                 Scalar | dict[Literal["==", "!=", "<", "<=", ">", ">=", "in"],
-                               Scalar | list[Scalar]]] | None = Field(
-        default=None, description='metadata filter, e.g. {"log_stellar_mass": {">": 10}}')
+    filter: (
+        dict[
+            Annotated[str, Field(min_length=1, max_length=64)],
+            Scalar | dict[Literal["==", "!=", "<", "<=", ">", ">=", "in"], Scalar | list[Scalar]],
+        ]
+        | None
+    ) = Field(default=None, description='metadata filter, e.g. {"log_stellar_mass": {">": 10}}')
 
 
 class SearchHit(BaseModel):
@@ -154,12 +166,14 @@ class BlindInferenceRequest(_Strict):
 
     request_id: RequestId
     encrypted_input: dict[str, Any] = Field(
-        description="acie.privacy EncryptedVector in its JSON form (public key included)")
+        description="acie.privacy EncryptedVector in its JSON form (public key included)"
+    )
 
 
 class BlindInferenceResponse(BaseModel):
     request_id: str
     encrypted_output: dict[str, Any] = Field(
-        description="EncryptedVector under the same public key; only the client can decrypt")
+        description="EncryptedVector under the same public key; only the client can decrypt"
+    )
     output_names: list[str]
     model_version: str

@@ -57,7 +57,9 @@ def resolve_jwt_secret(settings: Any) -> str | None:
     secret, created = load_or_create_local_secret(settings.ACIE_DATA_DIR)
     path = settings.ACIE_DATA_DIR / "jwt_secret"
     if created:
-        log.warning("JWT_SECRET is not set: generated a local HS256 secret", extra={"path": str(path)})
+        log.warning(
+            "JWT_SECRET is not set: generated a local HS256 secret", extra={"path": str(path)}
+        )
     else:
         log.info("JWT_SECRET is not set: using the local HS256 secret", extra={"path": str(path)})
     return secret
@@ -74,8 +76,14 @@ def _optional(what: str, build: Any) -> Any:
         return None
 
 
-def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
-                  blind_layer: Any = None, job_queue: Any = None) -> ServingRuntime:
+def build_runtime(
+    settings: Any,
+    *,
+    model: Any = None,
+    vector_index: Any = None,
+    blind_layer: Any = None,
+    job_queue: Any = None,
+) -> ServingRuntime:
     """Open the database, audit log, job queue and model the settings name.
 
     Parameters
@@ -102,23 +110,39 @@ def build_runtime(settings: Any, *, model: Any = None, vector_index: Any = None,
         from acie.deepscm.engine import load_default_model
 
         model = load_default_model(device="cuda" if settings.ENABLE_CUDA else "cpu")
-    queue = job_queue if job_queue is not None else open_job_queue(
-        settings, engine=engine, migrate_schema=False)
+    queue = (
+        job_queue
+        if job_queue is not None
+        else open_job_queue(settings, engine=engine, migrate_schema=False)
+    )
     if blind_layer is None:
         blind_layer = _optional("blind-inference layer", lambda: BlindLayer.from_engine(model))
     embedder = None
     if vector_index is None and blind_layer is not None:
         # kNN over the encoder features of finished jobs (the vectors blind clients encrypt)
-        model_id = ensure_model(engine, "galaxy-deepscm", model.model_version,
-                                {"image_shape": list(model.image_shape)})
-        vector_index = _optional("embedding index", lambda: open_vector_index(
-            settings, model_id=model_id, dim=blind_layer.layer.in_features, engine=engine))
+        model_id = ensure_model(
+            engine, "galaxy-deepscm", model.model_version, {"image_shape": list(model.image_shape)}
+        )
+        vector_index = _optional(
+            "embedding index",
+            lambda: open_vector_index(
+                settings, model_id=model_id, dim=blind_layer.layer.in_features, engine=engine
+            ),
+        )
     if vector_index is not None and blind_layer is not None:
+
         def embedder(images):
             return encoder_features(model, images)
-    rt = ServingRuntime.build(settings=settings, model=model, audit_log=AuditLog(engine),
-                              secret=secret, job_queue=queue, vector_index=vector_index,
-                              blind_layer=blind_layer)
+
+    rt = ServingRuntime.build(
+        settings=settings,
+        model=model,
+        audit_log=AuditLog(engine),
+        secret=secret,
+        job_queue=queue,
+        vector_index=vector_index,
+        blind_layer=blind_layer,
+    )
     rt.embedder = embedder
     rt.on_close(engine.dispose)
     rt.on_close(queue.close)
@@ -142,9 +166,17 @@ class Server:
         Also run a job worker thread on the runtime's job queue.
     """
 
-    def __init__(self, runtime: ServingRuntime, *, host: str = "127.0.0.1", http_port: int = 0,
-                 grpc_port: int = 0, grpc_tls: TlsConfig | None = None,
-                 extra_routers: Sequence[Any] = (), run_worker: bool = True) -> None:
+    def __init__(
+        self,
+        runtime: ServingRuntime,
+        *,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        grpc_port: int = 0,
+        grpc_tls: TlsConfig | None = None,
+        extra_routers: Sequence[Any] = (),
+        run_worker: bool = True,
+    ) -> None:
         import uvicorn
 
         from acie.serve.rest import create_app
@@ -152,9 +184,18 @@ class Server:
         self.runtime = runtime
         self.host = host
         self.app = create_app(runtime, extra_routers=extra_routers)
-        self._uvicorn = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=http_port, log_config=None, access_log=False,
-            lifespan="off", ws="websockets-sansio", timeout_graceful_shutdown=10))
+        self._uvicorn = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=host,
+                port=http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                ws="websockets-sansio",
+                timeout_graceful_shutdown=10,
+            )
+        )
         self.grpc = GrpcServer(runtime, host=host, port=grpc_port, tls=grpc_tls)
         self._http_thread: threading.Thread | None = None
         self._worker: Any = None
@@ -187,28 +228,41 @@ class Server:
             log.warning("inference threads still warming up; serving anyway")
         log.info("model warmed up", extra={"seconds": round(time.perf_counter() - t0, 3)})
         self.grpc.start()
-        self._http_thread = threading.Thread(target=self._uvicorn.run, name="acie-http",
-                                             daemon=True)
+        self._http_thread = threading.Thread(
+            target=self._uvicorn.run, name="acie-http", daemon=True
+        )
         self._http_thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._uvicorn.started:
             if not self._http_thread.is_alive() or time.monotonic() > deadline:
                 self.grpc.stop(0)
-                raise OSError(f"the REST server did not start on {self.host}:"
-                              f"{self._uvicorn.config.port} within {timeout_s} s")
+                raise OSError(
+                    f"the REST server did not start on {self.host}:"
+                    f"{self._uvicorn.config.port} within {timeout_s} s"
+                )
             time.sleep(0.01)
         if self._run_worker:
-            runner = JobRunner(core=self.runtime.core, vector_index=self.runtime.vector_index,
-                               embedder=self.runtime.embedder)
-            self._worker = Worker(self.runtime.job_queue, runner.handle,
-                                  physics_check=runner.physics_check)
-            self._worker_thread = threading.Thread(target=self._worker.run,
-                                                   kwargs={"poll_s": 0.5},
-                                                   name="acie-worker", daemon=True)
+            runner = JobRunner(
+                core=self.runtime.core,
+                vector_index=self.runtime.vector_index,
+                embedder=self.runtime.embedder,
+            )
+            self._worker = Worker(
+                self.runtime.job_queue, runner.handle, physics_check=runner.physics_check
+            )
+            self._worker_thread = threading.Thread(
+                target=self._worker.run, kwargs={"poll_s": 0.5}, name="acie-worker", daemon=True
+            )
             self._worker_thread.start()
         self.runtime.serving = True
-        log.info("serving", extra={"http": self.http_url, "grpc": f"{self.host}:{self.grpc_port}",
-                                   "model_version": self.runtime.model_version})
+        log.info(
+            "serving",
+            extra={
+                "http": self.http_url,
+                "grpc": f"{self.host}:{self.grpc_port}",
+                "model_version": self.runtime.model_version,
+            },
+        )
         return self
 
     def stop(self, *, grace_s: float = 5.0, drain_s: float = 0.0) -> None:
@@ -224,8 +278,9 @@ class Server:
         self._stopped = True
         self.runtime.serving = False
         self.grpc.set_serving(False)
-        log.info("shutting down: health is NOT_SERVING", extra={"grace_s": grace_s,
-                                                                "drain_s": drain_s})
+        log.info(
+            "shutting down: health is NOT_SERVING", extra={"grace_s": grace_s, "drain_s": drain_s}
+        )
         if drain_s > 0:
             time.sleep(drain_s)
         if self._worker is not None:

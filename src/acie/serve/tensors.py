@@ -62,7 +62,9 @@ def decode_b64(shape: Sequence[int], dtype: str, data: str) -> np.ndarray:
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise DataFormatError(f"tensor data must be base64 text; got an invalid string ({exc})") from None
+        raise DataFormatError(
+            f"tensor data must be base64 text; got an invalid string ({exc})"
+        ) from None
     return decode_tensor(shape, dtype, raw)
 
 

@@ -18,10 +18,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["JsonFormatter", "configure_logging", "current_trace_id", "new_trace_id",
-           "parse_trace_id", "trace_context"]
+__all__ = [
+    "JsonFormatter",
+    "configure_logging",
+    "current_trace_id",
+    "new_trace_id",
+    "parse_trace_id",
+    "trace_context",
+]
 
-_trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("acie_trace_id", default=None)
+_trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "acie_trace_id", default=None
+)
 _VALID = re.compile(r"^[0-9A-Za-z._-]{8,64}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 

@@ -153,17 +153,20 @@ def _validate(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: record.get(k) for k in _FIELDS}
     for name in ("request_id", "action"):
         if not isinstance(out[name], str) or not out[name]:
-            raise InputValidationError(f"audit field {name!r} must be a non-empty string; "
-                                       f"got {out[name]!r}")
+            raise InputValidationError(
+                f"audit field {name!r} must be a non-empty string; got {out[name]!r}"
+            )
     for name in ("user_sub", "resource", "ip"):
         if out[name] is not None and not isinstance(out[name], str):
-            raise InputValidationError(f"audit field {name!r} must be a string or None; "
-                                       f"got {out[name]!r}")
+            raise InputValidationError(
+                f"audit field {name!r} must be a string or None; got {out[name]!r}"
+            )
     for name, limit in _MAX_LENGTH.items():
         value = out[name]
         if isinstance(value, str) and len(value) > limit:
-            raise InputValidationError(f"audit field {name!r} must be at most {limit} "
-                                       f"characters; got {len(value)}")
+            raise InputValidationError(
+                f"audit field {name!r} must be at most {limit} characters; got {len(value)}"
+            )
     for name in ("compute_duration_ms", "physics_violation_score"):
         v = out[name]
         if v is not None:
@@ -174,8 +177,9 @@ def _validate(record: dict[str, Any]) -> dict[str, Any]:
             out[name] = float(v)
     ts = out["timestamp"] if out["timestamp"] is not None else utcnow()
     if not isinstance(ts, datetime) or ts.tzinfo is None:
-        raise InputValidationError(f"audit field 'timestamp' must be a timezone-aware "
-                                   f"datetime; got {ts!r}")
+        raise InputValidationError(
+            f"audit field 'timestamp' must be a timezone-aware datetime; got {ts!r}"
+        )
     out["timestamp"] = ts.astimezone(UTC)
     return out
 
@@ -338,20 +342,28 @@ class AuditLog:
                 failure = (expected_seq, f"row {expected_seq} is missing (next row is {rec.seq})")
                 break
             if rec.prev_hash != prev:
-                failure = (rec.seq, f"row {rec.seq}: prev_hash does not match row "
-                                    f"{rec.seq - 1}'s hash (a row was removed or rewritten)")
+                failure = (
+                    rec.seq,
+                    f"row {rec.seq}: prev_hash does not match row "
+                    f"{rec.seq - 1}'s hash (a row was removed or rewritten)",
+                )
                 break
             fields = {k: getattr(rec, k) for k in _FIELDS}
             if row_digest(rec.seq, rec.prev_hash, fields) != rec.row_hash:
-                failure = (rec.seq, f"row {rec.seq}: contents do not match its hash "
-                                    f"(the row was modified)")
+                failure = (
+                    rec.seq,
+                    f"row {rec.seq}: contents do not match its hash (the row was modified)",
+                )
                 break
             prev, n, expected_seq = rec.row_hash, n + 1, rec.seq + 1
         head = AuditHead(n, prev)
         if failure is None and anchor is not None and anchor.seq > 0:
             if n < anchor.seq:
-                failure = (n + 1, f"the log ends at row {n} but the anchor names row "
-                                  f"{anchor.seq}: rows {n + 1}..{anchor.seq} were deleted")
+                failure = (
+                    n + 1,
+                    f"the log ends at row {n} but the anchor names row "
+                    f"{anchor.seq}: rows {n + 1}..{anchor.seq} were deleted",
+                )
             else:
                 with translate_errors(), self.engine.connect() as conn:
                     h = conn.execute(
@@ -361,7 +373,8 @@ class AuditLog:
                     failure = (anchor.seq, f"row {anchor.seq}'s hash differs from the anchor's")
         if failure is not None:
             if raise_on_error:
-                raise AuditIntegrityError(f"audit log verification failed: {failure[1]}",
-                                          row=failure[0])
+                raise AuditIntegrityError(
+                    f"audit log verification failed: {failure[1]}", row=failure[0]
+                )
             return VerifyResult(False, n, head, bad_row=failure[0], message=failure[1])
         return VerifyResult(True, n, head)

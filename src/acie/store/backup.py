@@ -112,8 +112,16 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
                 raise StoreError(f"the SQLite backup failed its integrity check: {ok}")
         else:
             proc = subprocess.run(
-                [_tool("pg_dump"), "--format=custom", "--no-password", f"--file={tmp}",
-                 libpq_url(url)], capture_output=True, text=True)
+                [
+                    _tool("pg_dump"),
+                    "--format=custom",
+                    "--no-password",
+                    f"--file={tmp}",
+                    libpq_url(url),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 raise BackendUnavailableError(f"pg_dump failed: {proc.stderr.strip()}")
         os.replace(tmp, dest)
@@ -125,8 +133,9 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
         head = AuditLog(engine).head()
     finally:
         engine.dispose()
-    return BackupInfo(backend.value, str(dest), dest.stat().st_size,
-                      time.perf_counter() - t0, asdict(head))
+    return BackupInfo(
+        backend.value, str(dest), dest.stat().st_size, time.perf_counter() - t0, asdict(head)
+    )
 
 
 def _check_format(src: Path, backend: Backend) -> None:
@@ -138,13 +147,18 @@ def _check_format(src: Path, backend: Backend) -> None:
     expected = _SQLITE_MAGIC if backend is Backend.sqlite else _PGDUMP_MAGIC
     if not magic.startswith(expected):
         kind = "a SQLite database" if backend is Backend.sqlite else "a pg_dump custom archive"
-        raise DataFormatError(f"restoring into {backend.value} needs {kind}; "
-                              f"{str(src)!r} starts with {magic[:8]!r}")
+        raise DataFormatError(
+            f"restoring into {backend.value} needs {kind}; {str(src)!r} starts with {magic[:8]!r}"
+        )
 
 
-def restore(url: str, src: str | os.PathLike[str], *,
-            anchor: AuditHead | str | os.PathLike[str] | None = None,
-            verify: bool = True) -> RestoreInfo:
+def restore(
+    url: str,
+    src: str | os.PathLike[str],
+    *,
+    anchor: AuditHead | str | os.PathLike[str] | None = None,
+    verify: bool = True,
+) -> RestoreInfo:
     """Replace the database at ``url`` with the backup ``src``, then verify the audit log.
 
     Raises
@@ -176,9 +190,19 @@ def restore(url: str, src: str | os.PathLike[str], *,
             s.close()
     else:
         proc = subprocess.run(
-            [_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction",
-             "--no-owner", "--no-password", f"--dbname={libpq_url(url)}", str(src)],
-            capture_output=True, text=True)
+            [
+                _tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--single-transaction",
+                "--no-owner",
+                "--no-password",
+                f"--dbname={libpq_url(url)}",
+                str(src),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise StoreError(f"pg_restore failed: {proc.stderr.strip()}")
     result: VerifyResult | None = None
@@ -188,5 +212,9 @@ def restore(url: str, src: str | os.PathLike[str], *,
             result = AuditLog(engine).verify(anchor=anchor)
         finally:
             engine.dispose()
-    return RestoreInfo(backend.value, str(src), time.perf_counter() - t0,
-                       result.as_dict() if result is not None else {})
+    return RestoreInfo(
+        backend.value,
+        str(src),
+        time.perf_counter() - t0,
+        result.as_dict() if result is not None else {},
+    )

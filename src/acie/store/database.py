@@ -158,9 +158,17 @@ def _looks_unreachable(err: exc.DBAPIError) -> bool:
     text = str(err.orig).lower()
     return any(
         s in text
-        for s in ("connection refused", "could not connect", "server closed", "connection is closed",
-                  "terminating connection", "unable to open database", "connection failed",
-                  "no such host", "timeout expired")
+        for s in (
+            "connection refused",
+            "could not connect",
+            "server closed",
+            "connection is closed",
+            "terminating connection",
+            "unable to open database",
+            "connection failed",
+            "no such host",
+            "timeout expired",
+        )
     )
 
 

@@ -29,18 +29,22 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def ensure_model(engine: Engine, name: str, version: str,
-                 metadata: Mapping[str, Any] | None = None) -> int:
+def ensure_model(
+    engine: Engine, name: str, version: str, metadata: Mapping[str, Any] | None = None
+) -> int:
     """The id of model ``name`` at ``version`` (a SHA-256 hex digest), created if missing."""
     if not isinstance(name, str) or not name or len(name) > 255:
-        raise InputValidationError(f"model name must be a non-empty string of at most 255 "
-                                   f"characters; got {name!r}")
+        raise InputValidationError(
+            f"model name must be a non-empty string of at most 255 characters; got {name!r}"
+        )
     if not isinstance(version, str) or not _SHA256.match(version):
-        raise InputValidationError(f"model version must be a lowercase hex SHA-256 "
-                                   f"(64 characters); got {version!r}")
+        raise InputValidationError(
+            f"model version must be a lowercase hex SHA-256 (64 characters); got {version!r}"
+        )
     with session_scope(engine) as s:
-        found = s.execute(select(Model.id).where(Model.name == name,
-                                                 Model.version == version)).scalar()
+        found = s.execute(
+            select(Model.id).where(Model.name == name, Model.version == version)
+        ).scalar()
         if found is not None:
             return int(found)
         row = Model(name=name, version=version, meta=dict(metadata or {}))
@@ -57,6 +61,7 @@ def find_model(engine: Engine, name: str, version: str | None = None) -> int:
     with session_scope(engine) as s:
         found = s.execute(stmt.order_by(Model.id.desc()).limit(1)).scalar()
     if found is None:
-        raise NotFoundError(f"no model named {name!r}"
-                            + (f" at version {version}" if version else ""))
+        raise NotFoundError(
+            f"no model named {name!r}" + (f" at version {version}" if version else "")
+        )
     return int(found)

@@ -70,8 +70,16 @@ class FilterOp(StrEnum):
     isin = "in"
 
 
-_OP_ALIASES = {"=": "==", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">",
-               "ge": ">=", "in": "in"}
+_OP_ALIASES = {
+    "=": "==",
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "in": "in",
+}
 
 
 @dataclass(frozen=True)
@@ -92,25 +100,31 @@ class Filter:
                 f"filter operators are {', '.join(o.value for o in FilterOp)}; got {self.op!r}"
             ) from None
         if not isinstance(self.field, str) or not self.field:
-            raise InputValidationError(f"filter field must be a non-empty string; "
-                                       f"got {self.field!r}")
+            raise InputValidationError(
+                f"filter field must be a non-empty string; got {self.field!r}"
+            )
         values = self.value if self.op is FilterOp.isin else [self.value]
-        if self.op is FilterOp.isin and (isinstance(self.value, str | bytes)
-                                         or not isinstance(self.value, Iterable)):
-            raise InputValidationError(f"an 'in' filter takes a list of values; "
-                                       f"got {self.value!r}")
+        if self.op is FilterOp.isin and (
+            isinstance(self.value, str | bytes) or not isinstance(self.value, Iterable)
+        ):
+            raise InputValidationError(f"an 'in' filter takes a list of values; got {self.value!r}")
         if self.op is FilterOp.isin:
             object.__setattr__(self, "value", list(values))
         for v in values:
             if not isinstance(v, bool | int | float | str):
-                raise InputValidationError(f"filter values must be numbers, strings or "
-                                           f"booleans; got {v!r} for {self.field!r}")
+                raise InputValidationError(
+                    f"filter values must be numbers, strings or "
+                    f"booleans; got {v!r} for {self.field!r}"
+                )
             if isinstance(v, float) and not math.isfinite(v):
                 raise InputValidationError(f"filter values must be finite; got {v!r}")
         if self.op in (FilterOp.lt, FilterOp.le, FilterOp.gt, FilterOp.ge) and (
-                isinstance(self.value, bool) or not isinstance(self.value, int | float)):
-            raise InputValidationError(f"the {FilterOp(self.op).value!r} filter compares numbers; "
-                                       f"got {self.value!r} for {self.field!r}")
+            isinstance(self.value, bool) or not isinstance(self.value, int | float)
+        ):
+            raise InputValidationError(
+                f"the {FilterOp(self.op).value!r} filter compares numbers; "
+                f"got {self.value!r} for {self.field!r}"
+            )
 
 
 FilterSpec = Mapping[str, Any] | Sequence[Filter] | None
@@ -153,9 +167,14 @@ class VectorIndex(Protocol):
     dim: int
     metric: Metric
 
-    def add(self, ids: Sequence[uuid.UUID | str] | None, vectors: Any,
-            metadata: Sequence[Mapping[str, Any]] | None = None, *,
-            contents: Sequence[Mapping[str, Any]] | None = None) -> list[uuid.UUID]: ...
+    def add(
+        self,
+        ids: Sequence[uuid.UUID | str] | None,
+        vectors: Any,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        contents: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[uuid.UUID]: ...
 
     def search(self, vector: Any, k: int = 10, *, filters: FilterSpec = None) -> list[Hit]: ...
 
@@ -193,10 +212,12 @@ def _check_k(k: Any) -> int:
     return int(k)
 
 
-def _normalise_inputs(ids: Sequence[Any] | None, n: int,
-                      metadata: Sequence[Mapping[str, Any]] | None,
-                      contents: Sequence[Mapping[str, Any]] | None,
-                      ) -> tuple[list[uuid.UUID], list[dict[str, Any]], list[dict[str, Any]]]:
+def _normalise_inputs(
+    ids: Sequence[Any] | None,
+    n: int,
+    metadata: Sequence[Mapping[str, Any]] | None,
+    contents: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[uuid.UUID], list[dict[str, Any]], list[dict[str, Any]]]:
     if ids is None:
         uids = [uuid.uuid4() for _ in range(n)]
     else:
@@ -215,31 +236,59 @@ def _normalise_inputs(ids: Sequence[Any] | None, n: int,
     return uids, metas, conts
 
 
-def _insert_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UUID],
-                       x: np.ndarray, metas: list[dict[str, Any]], conts: list[dict[str, Any]],
-                       batch: int = 5000) -> None:
+def _insert_embeddings(
+    engine: Engine,
+    model_id: int,
+    dim: int,
+    uids: list[uuid.UUID],
+    x: np.ndarray,
+    metas: list[dict[str, Any]],
+    conts: list[dict[str, Any]],
+    batch: int = 5000,
+) -> None:
     """Store embeddings in one transaction (PostgreSQL: binary COPY; SQLite: executemany)."""
     with translate_errors():
         with engine.connect() as conn:
-            other = conn.execute(select(Embedding.dim).where(Embedding.model_id == model_id,
-                                                             Embedding.dim != dim)
-                                 .limit(1)).scalar()
+            other = conn.execute(
+                select(Embedding.dim)
+                .where(Embedding.model_id == model_id, Embedding.dim != dim)
+                .limit(1)
+            ).scalar()
         if other is not None:
-            raise ShapeError(f"model {model_id} already has embeddings of dimension {other}; "
-                             f"got vectors of dimension {dim}")
+            raise ShapeError(
+                f"model {model_id} already has embeddings of dimension {other}; "
+                f"got vectors of dimension {dim}"
+            )
         if backend_of(engine) is Backend.postgresql:
             _copy_embeddings(engine, model_id, dim, uids, x, metas, conts)
             return
         with engine.begin() as conn:
             for s in range(0, len(x), batch):
-                conn.execute(insert(Embedding), [
-                    {"id": uids[i], "model_id": model_id, "content": conts[i], "vector": x[i],
-                     "dim": dim, "metadata": metas[i]} for i in range(s, min(s + batch, len(x)))])
+                conn.execute(
+                    insert(Embedding),
+                    [
+                        {
+                            "id": uids[i],
+                            "model_id": model_id,
+                            "content": conts[i],
+                            "vector": x[i],
+                            "dim": dim,
+                            "metadata": metas[i],
+                        }
+                        for i in range(s, min(s + batch, len(x)))
+                    ],
+                )
 
 
-def _copy_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UUID],
-                     x: np.ndarray, metas: list[dict[str, Any]],
-                     conts: list[dict[str, Any]]) -> None:
+def _copy_embeddings(
+    engine: Engine,
+    model_id: int,
+    dim: int,
+    uids: list[uuid.UUID],
+    x: np.ndarray,
+    metas: list[dict[str, Any]],
+    conts: list[dict[str, Any]],
+) -> None:
     from pgvector.psycopg import register_vector
     from psycopg.types.json import Jsonb
 
@@ -251,13 +300,15 @@ def _copy_embeddings(engine: Engine, model_id: int, dim: int, uids: list[uuid.UU
         pg: Any = raw.driver_connection
         register_vector(pg)
         with pg.cursor() as cur:
-            with cur.copy("COPY embeddings (id, model_id, content, vector, dim, metadata, "
-                          "created_at) FROM STDIN WITH (FORMAT BINARY)") as cp:
-                cp.set_types(["uuid", "int4", "jsonb", "vector", "int4", "jsonb",
-                              "timestamptz"])
+            with cur.copy(
+                "COPY embeddings (id, model_id, content, vector, dim, metadata, "
+                "created_at) FROM STDIN WITH (FORMAT BINARY)"
+            ) as cp:
+                cp.set_types(["uuid", "int4", "jsonb", "vector", "int4", "jsonb", "timestamptz"])
                 for i in range(len(x)):
-                    cp.write_row((uids[i], model_id, Jsonb(conts[i]), x[i], dim,
-                                  Jsonb(metas[i]), now))
+                    cp.write_row(
+                        (uids[i], model_id, Jsonb(conts[i]), x[i], dim, Jsonb(metas[i]), now)
+                    )
         raw.commit()
     except BaseException:
         raw.rollback()
@@ -291,10 +342,18 @@ class MemoryVectorIndex:
 
     backend_name = "memory"
 
-    def __init__(self, *, dim: int, metric: Metric | str = Metric.l2,
-                 ivf_min_size: int = 20_000, nlist: int | None = None,
-                 nprobe: int | None = None, seed: int = 0, engine: Engine | None = None,
-                 model_id: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dim: int,
+        metric: Metric | str = Metric.l2,
+        ivf_min_size: int = 20_000,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        seed: int = 0,
+        engine: Engine | None = None,
+        model_id: int | None = None,
+    ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 16_000:
             raise InputValidationError(f"dim must be an integer in [1, 16000]; got {dim!r}")
         try:
@@ -307,8 +366,9 @@ class MemoryVectorIndex:
         self.nprobe = nprobe
         self.seed = seed
         if (engine is None) != (model_id is None):
-            raise InputValidationError("give both engine and model_id (to persist embeddings) "
-                                       "or neither")
+            raise InputValidationError(
+                "give both engine and model_id (to persist embeddings) or neither"
+            )
         self.engine = engine
         self.model_id = model_id
         self._chunks: list[np.ndarray] = []
@@ -338,9 +398,14 @@ class MemoryVectorIndex:
             self._chunks = []
         return self._x
 
-    def add(self, ids: Sequence[uuid.UUID | str] | None, vectors: Any,
-            metadata: Sequence[Mapping[str, Any]] | None = None, *,
-            contents: Sequence[Mapping[str, Any]] | None = None) -> list[uuid.UUID]:
+    def add(
+        self,
+        ids: Sequence[uuid.UUID | str] | None,
+        vectors: Any,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        contents: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[uuid.UUID]:
         """Add vectors (shape ``(n, dim)``) with optional ids (UUIDs), metadata and content."""
         raw = _as_matrix(vectors, self.dim)
         x = self._prepare(raw)
@@ -389,10 +454,15 @@ class MemoryVectorIndex:
 
     def info(self) -> dict[str, Any]:
         """Size and index parameters."""
-        return {"backend": self.backend_name, "n": len(self), "dim": self.dim,
-                "metric": self.metric.value,
-                "index": "ivfflat" if self._ivf is not None else "exact",
-                "nlist": self.nlist_, "nprobe": self.nprobe_}
+        return {
+            "backend": self.backend_name,
+            "n": len(self),
+            "dim": self.dim,
+            "metric": self.metric.value,
+            "index": "ivfflat" if self._ivf is not None else "exact",
+            "nlist": self.nlist_,
+            "nprobe": self.nprobe_,
+        }
 
     def _column(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(kind, numeric value, raw value) of one metadata field for every row, cached.
@@ -402,9 +472,20 @@ class MemoryVectorIndex:
         col = self._columns.get(name)
         if col is None or len(col[0]) != len(self._meta):
             raw = [m.get(name) for m in self._meta]
-            kind = np.fromiter((3 if isinstance(v, bool) else 1 if isinstance(v, int | float)
-                                else 2 if isinstance(v, str) else 0 for v in raw),
-                               dtype=np.int8, count=len(raw))
+            kind = np.fromiter(
+                (
+                    3
+                    if isinstance(v, bool)
+                    else 1
+                    if isinstance(v, int | float)
+                    else 2
+                    if isinstance(v, str)
+                    else 0
+                    for v in raw
+                ),
+                dtype=np.int8,
+                count=len(raw),
+            )
             num = np.full(len(raw), np.nan)
             is_num = np.flatnonzero(kind == 1)
             num[is_num] = [float(raw[i]) for i in is_num]  # type: ignore[arg-type]
@@ -458,8 +539,9 @@ class MemoryVectorIndex:
             return d2 / 2.0  # unit vectors: |a-b|² = 2(1 - cos)
         return np.sqrt(d2)
 
-    def _exact(self, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+    def _exact(
+        self, q: np.ndarray, k: int, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         x = self._matrix()
         sub = x if rows is None else x[rows]
         if len(sub) == 0:
@@ -472,8 +554,9 @@ class MemoryVectorIndex:
         pos = order if rows is None else rows[order]
         return pos, d2[order]
 
-    def search(self, vector: Any, k: int = 10, *, filters: FilterSpec = None,
-               exact: bool = False) -> list[Hit]:
+    def search(
+        self, vector: Any, k: int = 10, *, filters: FilterSpec = None, exact: bool = False
+    ) -> list[Hit]:
         """The ``k`` nearest vectors that pass ``filters``, nearest first.
 
         ``exact=True`` forces exact search (the reference the benchmark compares to).
@@ -490,11 +573,14 @@ class MemoryVectorIndex:
             if len(pos) < want:  # the probed cells held too few matching rows
                 pos, d2 = self._exact(q, k, rows)
         dist = self._to_distance(np.asarray(d2, dtype=np.float64))
-        return [Hit(self._ids[p], float(d), self._meta[p], self._content[p])
-                for p, d in zip(pos.tolist(), dist.tolist(), strict=True)]
+        return [
+            Hit(self._ids[p], float(d), self._meta[p], self._content[p])
+            for p, d in zip(pos.tolist(), dist.tolist(), strict=True)
+        ]
 
-    def _ivf_search(self, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray,
-                                                                                   np.ndarray]:
+    def _ivf_search(
+        self, q: np.ndarray, k: int, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         params = faiss.SearchParametersIVF(nprobe=self.nprobe_)  # type: ignore[call-arg]
@@ -505,8 +591,9 @@ class MemoryVectorIndex:
         keep = pos[0] >= 0
         return pos[0][keep].astype(np.int64), d2[0][keep]
 
-    def search_many(self, queries: Any, k: int = 10, *, exact: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def search_many(
+        self, queries: Any, k: int = 10, *, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Unfiltered batch search; returns (positions (m, k), distances (m, k)).
 
         Positions index :attr:`ids`. Used by the benchmark; FAISS runs the batch at once.
@@ -535,19 +622,27 @@ class MemoryVectorIndex:
     def from_store(cls, engine: Engine, model_id: int, **kwargs: Any) -> MemoryVectorIndex:
         """Load every embedding of ``model_id`` from the ``embeddings`` table."""
         with translate_errors(), engine.connect() as conn:
-            dim = conn.execute(select(Embedding.dim).where(Embedding.model_id == model_id)
-                               .limit(1)).scalar()
+            dim = conn.execute(
+                select(Embedding.dim).where(Embedding.model_id == model_id).limit(1)
+            ).scalar()
             if dim is None and "dim" not in kwargs:
                 raise InputValidationError(f"model {model_id} has no embeddings; give dim=")
             kwargs = {"dim": dim, **kwargs}
-            rows = conn.execute(select(Embedding.id, Embedding.vector,
-                                       Embedding.meta.label("meta"), Embedding.content)
-                                .where(Embedding.model_id == model_id)
-                                .order_by(Embedding.created_at, Embedding.id)).all()
+            rows = conn.execute(
+                select(
+                    Embedding.id, Embedding.vector, Embedding.meta.label("meta"), Embedding.content
+                )
+                .where(Embedding.model_id == model_id)
+                .order_by(Embedding.created_at, Embedding.id)
+            ).all()
         index = cls(**kwargs)  # loads without persisting, then persists later adds
         if rows:
-            index.add([r.id for r in rows], np.stack([r.vector for r in rows]),
-                      [r.meta for r in rows], contents=[r.content for r in rows])
+            index.add(
+                [r.id for r in rows],
+                np.stack([r.vector for r in rows]),
+                [r.meta for r in rows],
+                contents=[r.content for r in rows],
+            )
         index.engine, index.model_id = engine, model_id
         return index
 
@@ -588,13 +683,23 @@ class PgVectorIndex:
 
     backend_name = "pgvector"
 
-    def __init__(self, *, engine: Engine, model_id: int, dim: int,
-                 metric: Metric | str = Metric.l2, kind: IndexKind | str = IndexKind.ivfflat,
-                 lists: int | None = None, probes: int | None = None, ef_search: int = 40,
-                 iterative_scan: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        model_id: int,
+        dim: int,
+        metric: Metric | str = Metric.l2,
+        kind: IndexKind | str = IndexKind.ivfflat,
+        lists: int | None = None,
+        probes: int | None = None,
+        ef_search: int = 40,
+        iterative_scan: bool = True,
+    ) -> None:
         if backend_of(engine) is not Backend.postgresql:
-            raise ConfigurationError(f"PgVectorIndex needs PostgreSQL; got a "
-                                     f"{engine.dialect.name} engine")
+            raise ConfigurationError(
+                f"PgVectorIndex needs PostgreSQL; got a {engine.dialect.name} engine"
+            )
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 16_000:
             raise InputValidationError(f"dim must be an integer in [1, 16000]; got {dim!r}")
         if isinstance(model_id, bool) or not isinstance(model_id, int):
@@ -603,8 +708,9 @@ class PgVectorIndex:
             self.metric = Metric(metric)
             self.kind = IndexKind(kind)
         except ValueError:
-            raise UnknownNameError(f"metric must be l2|cosine and kind ivfflat|hnsw; got "
-                                   f"{metric!r}, {kind!r}") from None
+            raise UnknownNameError(
+                f"metric must be l2|cosine and kind ivfflat|hnsw; got {metric!r}, {kind!r}"
+            ) from None
         self.engine = engine
         self.model_id = model_id
         self.dim = dim
@@ -623,13 +729,23 @@ class PgVectorIndex:
 
     def __len__(self) -> int:
         with translate_errors(), self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Embedding)
-                                    .where(Embedding.model_id == self.model_id)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(Embedding)
+                    .where(Embedding.model_id == self.model_id)
+                ).scalar_one()
+            )
 
-    def add(self, ids: Sequence[uuid.UUID | str] | None, vectors: Any,
-            metadata: Sequence[Mapping[str, Any]] | None = None, *,
-            contents: Sequence[Mapping[str, Any]] | None = None,
-            batch: int = 5000) -> list[uuid.UUID]:
+    def add(
+        self,
+        ids: Sequence[uuid.UUID | str] | None,
+        vectors: Any,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        contents: Sequence[Mapping[str, Any]] | None = None,
+        batch: int = 5000,
+    ) -> list[uuid.UUID]:
         """Insert embeddings of this model (one binary COPY, one transaction)."""
         x = _as_matrix(vectors, self.dim)
         uids, metas, conts = _normalise_inputs(ids, len(x), metadata, contents)
@@ -637,8 +753,9 @@ class PgVectorIndex:
         return uids
 
     def _exists(self, conn: Any) -> bool:
-        return conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"),
-                            {"n": self.index_name}).scalar_one()
+        return conn.execute(
+            text("SELECT to_regclass(:n) IS NOT NULL"), {"n": self.index_name}
+        ).scalar_one()
 
     def build(self) -> dict[str, Any]:
         """Create the index if it does not exist yet (build it after loading data)."""
@@ -660,9 +777,12 @@ class PgVectorIndex:
         with translate_errors(), self.engine.begin() as conn:
             conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
             conn.execute(text(f"DROP INDEX IF EXISTS {self.index_name}"))
-            conn.execute(text(
-                f"CREATE INDEX {self.index_name} ON embeddings USING {self.kind.value} "
-                f"({self._expr()} {ops}) WITH {with_} WHERE model_id = {int(self.model_id)}"))
+            conn.execute(
+                text(
+                    f"CREATE INDEX {self.index_name} ON embeddings USING {self.kind.value} "
+                    f"({self._expr()} {ops}) WITH {with_} WHERE model_id = {int(self.model_id)}"
+                )
+            )
             conn.execute(text("ANALYZE embeddings"))
         return self.info()
 
@@ -670,17 +790,24 @@ class PgVectorIndex:
         """Size and index parameters (``lists`` read back from the catalog)."""
         with translate_errors(), self.engine.connect() as conn:
             exists = self._exists(conn)
-            opts = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = :n"),
-                                {"n": self.index_name}).scalar()
+            opts = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": self.index_name}
+            ).scalar()
         lists = None
         for opt in opts or []:
             if opt.startswith("lists="):
                 lists = int(opt.split("=", 1)[1])
-        return {"backend": self.backend_name, "n": len(self), "dim": self.dim,
-                "metric": self.metric.value, "index": self.kind.value if exists else "none",
-                "index_name": self.index_name, "lists": lists,
-                "probes": self._probes(lists) if self.kind is IndexKind.ivfflat else None,
-                "ef_search": self.ef_search if self.kind is IndexKind.hnsw else None}
+        return {
+            "backend": self.backend_name,
+            "n": len(self),
+            "dim": self.dim,
+            "metric": self.metric.value,
+            "index": self.kind.value if exists else "none",
+            "index_name": self.index_name,
+            "lists": lists,
+            "probes": self._probes(lists) if self.kind is IndexKind.ivfflat else None,
+            "ef_search": self.ef_search if self.kind is IndexKind.hnsw else None,
+        }
 
     def _probes(self, lists: int | None) -> int:
         if self.probes:
@@ -700,8 +827,9 @@ class PgVectorIndex:
             elif all(isinstance(v, str) for v in values):
                 typ, expr = "string", f"(metadata ->> :{fk})"
             else:
-                raise InputValidationError(f"an 'in' filter's values must share one type; "
-                                           f"got {values!r}")
+                raise InputValidationError(
+                    f"an 'in' filter's values must share one type; got {values!r}"
+                )
             guard = f"jsonb_typeof(metadata -> :{fk}) = '{typ}'"
             # CASE keeps the cast from running on rows of another type
             if f.op is FilterOp.isin:
@@ -714,8 +842,9 @@ class PgVectorIndex:
                 clauses.append(f"(CASE WHEN {guard} THEN {expr} {sql_op} :{vk} ELSE false END)")
         return " AND ".join(clauses)
 
-    def search(self, vector: Any, k: int = 10, *, filters: FilterSpec = None,
-               exact: bool = False) -> list[Hit]:
+    def search(
+        self, vector: Any, k: int = 10, *, filters: FilterSpec = None, exact: bool = False
+    ) -> list[Hit]:
         """The ``k`` nearest embeddings of this model that pass ``filters``.
 
         ``exact=True`` disables index scans for this query (sequential exact search).
@@ -727,9 +856,11 @@ class PgVectorIndex:
         where = self._where(fl, params)
         _, op = _PG_OPS[self.metric]
         dist = f"{self._expr()} {op} CAST(:q AS vector({self.dim}))"
-        sql = (f"WITH c AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
-               f"FROM embeddings WHERE {where} ORDER BY {dist} LIMIT :k) "
-               f"SELECT id, metadata, content, distance FROM c ORDER BY distance")
+        sql = (
+            f"WITH c AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
+            f"FROM embeddings WHERE {where} ORDER BY {dist} LIMIT :k) "
+            f"SELECT id, metadata, content, distance FROM c ORDER BY distance"
+        )
         gucs: dict[str, str] = {}
         if exact:
             gucs = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
@@ -742,21 +873,32 @@ class PgVectorIndex:
             if self.iterative_scan and fl:
                 gucs["hnsw.iterative_scan"] = "relaxed_order"
         # one round trip: transaction-local settings (set_config(..., true) = SET LOCAL)
-        set_sql = "SELECT " + ", ".join(f"set_config(:g{i}, :s{i}, true)"
-                                        for i in range(len(gucs)))
+        set_sql = "SELECT " + ", ".join(f"set_config(:g{i}, :s{i}, true)" for i in range(len(gucs)))
         set_params = {}
         for i, (name, value) in enumerate(gucs.items()):
             set_params[f"g{i}"], set_params[f"s{i}"] = name, value
         with translate_errors(), self.engine.begin() as conn:
             conn.execute(text(set_sql), set_params)
             rows = conn.execute(text(sql), params).all()
-        return [Hit(r.id if isinstance(r.id, uuid.UUID) else uuid.UUID(str(r.id)),
-                    float(r.distance), dict(r.metadata or {}), dict(r.content or {}))
-                for r in rows]
+        return [
+            Hit(
+                r.id if isinstance(r.id, uuid.UUID) else uuid.UUID(str(r.id)),
+                float(r.distance),
+                dict(r.metadata or {}),
+                dict(r.content or {}),
+            )
+            for r in rows
+        ]
 
 
-def open_vector_index(settings_or_url: Any = None, *, model_id: int, dim: int | None = None,
-                      engine: Engine | None = None, **options: Any) -> VectorIndex:
+def open_vector_index(
+    settings_or_url: Any = None,
+    *,
+    model_id: int,
+    dim: int | None = None,
+    engine: Engine | None = None,
+    **options: Any,
+) -> VectorIndex:
     """The vector index the configuration asks for.
 
     ``VECTOR_BACKEND``: ``pgvector`` (needs a PostgreSQL ``ACIE_DATABASE_URL``),
@@ -784,16 +926,16 @@ def open_vector_index(settings_or_url: Any = None, *, model_id: int, dim: int | 
         s = settings_or_url if settings_or_url is not None else get_settings()
         url, choice = s.database_url, str(s.VECTOR_BACKEND).lower()
     if choice not in {"auto", "memory", "pgvector"}:
-        raise ConfigurationError(f"VECTOR_BACKEND must be auto, memory or pgvector; "
-                                 f"got {choice!r}")
+        raise ConfigurationError(f"VECTOR_BACKEND must be auto, memory or pgvector; got {choice!r}")
     eng = engine if engine is not None else create_engine_for(url)
     backend = backend_of(eng)
     if choice == "auto":
         choice = "pgvector" if backend is Backend.postgresql else "memory"
     if dim is None:
         with translate_errors(), eng.connect() as conn:
-            dim = conn.execute(select(Embedding.dim).where(Embedding.model_id == model_id)
-                               .limit(1)).scalar()
+            dim = conn.execute(
+                select(Embedding.dim).where(Embedding.model_id == model_id).limit(1)
+            ).scalar()
         if dim is None:
             raise InputValidationError(f"model {model_id} has no embeddings yet; give dim=")
     if choice == "pgvector":
