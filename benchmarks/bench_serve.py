@@ -211,10 +211,10 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
     import httpx
 
     from acie.deepscm.engine import CounterfactualEngine
-    from acie.serve._proto import inference_pb2 as pb
-    from acie.serve._proto import inference_pb2_grpc as pb_grpc
     from acie.serve.auth import mint_token
-    from acie.serve.tensors import encode_b64
+    from acie.wire.proto import inference_pb2 as pb
+    from acie.wire.proto import inference_pb2_grpc as pb_grpc
+    from acie.wire.tensors import encode_b64
 
     ckpt, trained = _model(args.model, tmp)
     engine = CounterfactualEngine.from_checkpoint(ckpt)

@@ -8,8 +8,8 @@ import grpc
 import httpx
 import numpy as np
 
-from acie.serve._proto import inference_pb2 as pb
-from acie.serve._proto import inference_pb2_grpc as pb_grpc
+from acie.wire.proto import inference_pb2 as pb
+from acie.wire.proto import inference_pb2_grpc as pb_grpc
 
 CLIENTS = 12
 PER_CLIENT = 15  # 180 requests in all: a few seconds on 2 cores

@@ -16,7 +16,7 @@ __all__ = ["GrpcClient"]
 
 
 def _answer(resp: Any) -> CounterfactualAnswer:
-    from acie.serve.tensors import decode_tensor
+    from acie.wire.tensors import decode_tensor
 
     t = resp.counterfactual
     return CounterfactualAnswer(
@@ -64,8 +64,8 @@ class GrpcClient:
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        from acie.serve._proto import inference_pb2 as pb
-        from acie.serve._proto import inference_pb2_grpc as pb_grpc
+        from acie.wire.proto import inference_pb2 as pb
+        from acie.wire.proto import inference_pb2_grpc as pb_grpc
 
         self._pb = pb
         self.target = target

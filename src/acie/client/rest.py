@@ -18,13 +18,13 @@ __all__ = ["RestClient"]
 
 
 def _tensor(arr: np.ndarray) -> dict[str, Any]:
-    from acie.serve.tensors import encode_b64
+    from acie.wire.tensors import encode_b64
 
     return encode_b64(np.asarray(arr, dtype=np.float32))
 
 
 def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
-    from acie.serve.tensors import decode_b64
+    from acie.wire.tensors import decode_b64
 
     t = body["counterfactual"]
     return CounterfactualAnswer(

@@ -23,12 +23,12 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
-from acie.serve._proto import inference_pb2 as pb
-from acie.serve._proto import inference_pb2_grpc as pb_grpc
 from acie.serve.auth import Action, Principal, authorize
 from acie.serve.status_codes import code_for, public_message
-from acie.serve.tensors import decode_tensor, encode_tensor
 from acie.serve.tracing import current_trace_id, parse_trace_id, trace_context
+from acie.wire.proto import inference_pb2 as pb
+from acie.wire.proto import inference_pb2_grpc as pb_grpc
+from acie.wire.tensors import decode_tensor, encode_tensor
 
 if TYPE_CHECKING:
     from acie.serve.runtime import ServingRuntime

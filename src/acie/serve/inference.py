@@ -410,7 +410,7 @@ def result_payload(
     request_id: str, result: Any, latency_ms: float, trace_id: str | None
 ) -> dict[str, Any]:
     """JSON form of a model result (the REST response and the stored job result)."""
-    from acie.serve.tensors import encode_b64
+    from acie.wire.tensors import encode_b64
 
     factual = result.factual_properties or {}
     counter = result.counterfactual_properties or {}

@@ -24,8 +24,8 @@ from acie.errors import NotFoundError, PhysicsViolationError
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.inference import InferenceCore, result_payload
 from acie.serve.status_codes import code_for_class
-from acie.serve.tensors import decode_b64
 from acie.serve.tracing import trace_context
+from acie.wire.tensors import decode_b64
 
 __all__ = [
     "JobRunner",

@@ -70,8 +70,8 @@ from acie.serve.schemas import (
     SearchResponse,
 )
 from acie.serve.status_codes import code_for, http_status_for, public_message
-from acie.serve.tensors import decode_b64
 from acie.serve.tracing import current_trace_id, parse_trace_id, trace_context
+from acie.wire.tensors import decode_b64
 
 __all__ = ["create_app", "require"]
 
