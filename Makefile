@@ -1,4 +1,5 @@
-# The two commands: `make run` (main job, embedded defaults) and `make test`.
+# The two commands: `make run` (main job, embedded defaults) and `make test`
+# (`make test-fast` is the inner loop).
 # Both create .venv when missing and install the project into it; a stamp file makes
 # the install step a no-op until pyproject.toml changes.
 
@@ -8,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.acie-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test lint services bench clean
+.PHONY: setup run demo test test-fast lint services bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +28,15 @@ demo: setup
 services:
 	@bash scripts/services.sh
 
+# everything (what CI runs, with CI=true: a skip fails unless the test is marked gpu)
 test: setup services
 	@$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# the inner loop: no slow tests and no tests needing PostgreSQL, Redis or a browser
+FAST_MARKERS := not slow and not postgres and not redis and not browser
+test-fast: setup
+	@$(PY) -m pytest -n 2 --timeout=600 -m "$(FAST_MARKERS)" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: setup

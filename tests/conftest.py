@@ -8,6 +8,9 @@ fails: CI must exercise the production backends.
 
 Override the servers with ``ACIE_TEST_POSTGRES_URL`` (an admin URL, database
 ``postgres``) and ``ACIE_TEST_REDIS_URL``.
+
+Under ``CI=true`` every other skip is a failure too, unless the test is marked ``gpu``:
+the hooks of ``ci_policy`` (re-exported here) turn skipped reports into failed ones.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import os
 import uuid
 
 import pytest
+from ci_policy import in_ci
+from ci_policy import pytest_make_collect_report as pytest_make_collect_report
+from ci_policy import pytest_runtest_makereport as pytest_runtest_makereport
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -24,7 +30,7 @@ REDIS_TEST_URL = os.environ.get("ACIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    if in_ci():
         pytest.fail(f"{reason} (CI=true: production backends are required)", pytrace=False)
     pytest.skip(reason)
 
