@@ -77,6 +77,7 @@ def test_update_and_delete_are_refused(engine, statement):
     assert log.verify().rows == 2
 
 
+@pytest.mark.postgres
 def test_postgres_refuses_truncate_and_the_app_role_cannot_rewrite(postgres_engine):
     log = AuditLog(postgres_engine)
     _fill(log, 2)

@@ -25,7 +25,9 @@ def test_migrations_match_the_models(engine):
     assert current_revision(engine) == "0002"
 
 
-@pytest.mark.parametrize("empty_url", ["sqlite_url", "postgres_url"])
+@pytest.mark.parametrize(
+    "empty_url", ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)]
+)
 def test_migrate_from_empty_then_again_is_a_no_op(request, empty_url):
     url = request.getfixturevalue(empty_url)
     assert migrate(url) == "0002"
@@ -99,6 +101,7 @@ def test_backend_is_chosen_by_url():
         create_engine_for("postgresql+asyncpg://u@h/db")
 
 
+@pytest.mark.postgres
 def test_postgres_has_pgvector(postgres_engine):
     with postgres_engine.connect() as conn:
         version = conn.execute(

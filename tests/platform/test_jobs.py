@@ -21,7 +21,13 @@ from acie.store import create_engine_for
 LEASE_S = 1.0  # long enough that a loaded CI machine does not lose leases by accident
 
 
-@pytest.fixture(params=["sql-sqlite", "sql-postgres", "redis"])
+@pytest.fixture(
+    params=[
+        "sql-sqlite",
+        pytest.param("sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 def make_queue(request, unique_name):
     """Factory of queues of one backend sharing one fresh database (and stream)."""
     backend = request.param
@@ -238,6 +244,7 @@ def test_redis_down_raises_backend_unavailable(sqlite_engine, unique_name):
         q.lease("w", timeout=0)
 
 
+@pytest.mark.redis
 def test_open_job_queue_follows_the_settings(migrated_sqlite_url, redis_url, tmp_path):
     from acie.config import load_settings
     from acie.jobs import open_job_queue

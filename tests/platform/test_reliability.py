@@ -87,7 +87,14 @@ def _start_worker(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sql-sqlite", "sql-postgres", "redis"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sql-sqlite",
+        pytest.param("sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ],
+)
 def test_worker_killed_mid_job_completes_each_job_exactly_once(
     backend, request, tmp_path, unique_name
 ):
@@ -214,12 +221,18 @@ class _OwnRedis:
             self.proc.wait(10)
 
 
-@pytest.mark.slow
-def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path):
+def _require_redis_server() -> None:
+    """Skip without a ``redis-server`` binary; fail under ``CI=true``."""
     if shutil.which("redis-server") is None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail("redis-server is not installed (CI=true)")
         pytest.skip("redis-server is not installed")
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path):
+    _require_redis_server()
     server = _OwnRedis(tmp_path)
     server.start()
     try:
@@ -257,9 +270,9 @@ def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path
         server.stop()
 
 
+@pytest.mark.redis
 def test_worker_waits_out_a_redis_outage(sqlite_engine, tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    _require_redis_server()
     import threading
 
     server = _OwnRedis(tmp_path)

@@ -41,14 +41,18 @@ def _dataset(seed: int = 7):
     return x, meta, rng
 
 
-@pytest.fixture(scope="module", params=["memory", "pgvector"])
+@pytest.fixture(
+    scope="module", params=["memory", pytest.param("pgvector", marks=pytest.mark.postgres)]
+)
 def loaded(request, tmp_path_factory):
     """(index, ids, vectors, metadata) with the dataset loaded into one backend.
 
-    Module-scoped: the tests below only read from it.
+    Module-scoped: the tests below only read from it. The memory index trains a FAISS
+    IVF index (3000 vectors ≥ ``ivf_min_size``), so it needs faiss.
     """
     x, meta, _ = _dataset()
     if request.param == "memory":
+        request.getfixturevalue("faiss")
         url = f"sqlite:///{tmp_path_factory.mktemp('vectors') / 'v.sqlite3'}"
         migrate(url)
     else:
@@ -165,6 +169,7 @@ def test_bad_input(loaded):
         index.add(None, np.full((1, DIM), np.nan))
 
 
+@pytest.mark.postgres
 def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     x, meta, _ = _dataset()
     mid = ensure_model(postgres_engine, "enc", "d" * 64)
@@ -195,6 +200,7 @@ def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     assert len(few) < 10 and len(full) == 10
 
 
+@pytest.mark.postgres
 def test_pgvector_rebuild_and_hnsw(postgres_engine):
     x, meta, _ = _dataset()
     mid = ensure_model(postgres_engine, "enc", "e" * 64)
@@ -233,6 +239,7 @@ def test_memory_index_cosine_and_persistence(migrated_sqlite_url, sqlite_engine)
         MemoryVectorIndex(dim=8, engine=sqlite_engine, model_id=mid).add(None, np.ones((1, 8)))
 
 
+@pytest.mark.postgres
 def test_open_vector_index_picks_pgvector_on_postgres(migrated_postgres_url, postgres_engine):
     mid = ensure_model(postgres_engine, "enc", "9" * 64)
     index = open_vector_index(migrated_postgres_url, model_id=mid, dim=4)
@@ -241,7 +248,7 @@ def test_open_vector_index_picks_pgvector_on_postgres(migrated_postgres_url, pos
         open_vector_index(migrated_postgres_url, model_id=mid)
 
 
-@pytest.mark.parametrize("which", ["sqlite", "postgres"])
+@pytest.mark.parametrize("which", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_cli_index_build_and_rebuild(request, which):
     import json
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 
-from acie.jobs.table import Job
+from acie.jobs.job import Job
 
 __all__ = ["JobQueue", "open_job_queue"]
 

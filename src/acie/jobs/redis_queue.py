@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 
 from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
+from acie.jobs.job import Job
 from acie.jobs.state import TERMINAL_STATES, JobState
-from acie.jobs.table import Job, JobTable
+from acie.jobs.table import JobTable
 from acie.store.database import translate_errors
 from acie.store.schema import Job as JobRow
 from acie.store.schema import JobEvent, utcnow

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 
 from acie.errors import ConflictError, InputValidationError
+from acie.jobs.job import Job
 from acie.jobs.state import JobState
-from acie.jobs.table import Job, JobTable
+from acie.jobs.table import JobTable
 from acie.store.database import Backend, translate_errors
 from acie.store.schema import Job as JobRow
 from acie.store.schema import utcnow

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -23,74 +22,15 @@ from acie.errors import (
     NotFoundError,
     RateLimitError,
 )
+from acie.jobs.job import Job, to_job
 from acie.jobs.state import TERMINAL_STATES, JobState, check_transition
 from acie.store.database import Backend, backend_of, translate_errors
 from acie.store.schema import Job as JobRow
 from acie.store.schema import JobEvent, utcnow
 
-__all__ = ["Job", "JobTable", "DEAD_LETTER_PREFIX", "to_job"]
+__all__ = ["JobTable", "DEAD_LETTER_PREFIX"]
 
 DEAD_LETTER_PREFIX = "dead letter"
-
-
-@dataclass(frozen=True)
-class Job:
-    """A snapshot of one job row."""
-
-    id: uuid.UUID
-    request_id: str
-    state: JobState
-    payload: dict[str, Any] = field(default_factory=dict)
-    user_sub: str | None = None
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    attempts: int = 0
-    lease_owner: str | None = None
-    lease_expires_at: datetime | None = None
-    delivery_id: str | None = None
-    model_id: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (ids as strings, timestamps ISO 8601 UTC)."""
-        out: dict[str, Any] = {}
-        for k in self.__dataclass_fields__:
-            v = getattr(self, k)
-            if isinstance(v, uuid.UUID):
-                v = str(v)
-            elif isinstance(v, datetime):
-                v = v.isoformat()
-            elif isinstance(v, JobState):
-                v = v.value
-            out[k] = v
-        return out
-
-
-def _to_job(row: Any) -> Job:
-    return Job(
-        id=row.id,
-        request_id=row.request_id,
-        state=JobState(row.state),
-        payload=row.payload,
-        user_sub=row.user_sub,
-        result=row.result,
-        error=row.error,
-        attempts=row.attempts,
-        lease_owner=row.lease_owner,
-        lease_expires_at=row.lease_expires_at,
-        delivery_id=row.delivery_id,
-        model_id=row.model_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-to_job = _to_job  # public name: a Job snapshot from a ``jobs`` row
 
 
 def _as_uuid(job_id: uuid.UUID | str) -> uuid.UUID | None:
@@ -241,7 +181,7 @@ class JobTable:
                 ).first()
         if row is None:
             raise NotFoundError(f"no job with id or request_id {str(job_id_or_request_id)!r}")
-        return _to_job(row)
+        return to_job(row)
 
     def depth(self) -> int:
         """Number of jobs waiting (state QUEUED): the queue-depth metric."""
@@ -288,7 +228,7 @@ class JobTable:
         if user_sub is not None:
             stmt = stmt.where(JobRow.user_sub == user_sub)
         with translate_errors(), self.engine.connect() as conn:
-            return [_to_job(r) for r in conn.execute(stmt).all()]
+            return [to_job(r) for r in conn.execute(stmt).all()]
 
     def dead_letters(self) -> list[Job]:
         """Jobs failed because they were delivered ``max_attempts`` times."""
@@ -301,7 +241,7 @@ class JobTable:
                 )
                 .order_by(JobRow.updated_at)
             ).all()
-        return [_to_job(r) for r in rows]
+        return [to_job(r) for r in rows]
 
     # ------------------------------------------------------------------ writes
     def _cas(
@@ -330,7 +270,7 @@ class JobTable:
                 f"compare-and-set {expected.value} → {new.value} refused"
             )
         self._event(conn, job_id, expected, new, worker_id, row.attempts)
-        return _to_job(row)
+        return to_job(row)
 
     def transition(
         self,
@@ -431,7 +371,7 @@ class JobTable:
                 f"worker {worker_id!r} does not hold the lease of job {jid} "
                 f"(expired and taken by another worker, or finished)"
             )
-        return _to_job(row)
+        return to_job(row)
 
     def _take(self, conn: Connection, row: Any, worker_id: str, **values: Any) -> Job | None:
         """Lease ``row`` to ``worker_id`` inside the caller's locked transaction, or
@@ -469,4 +409,4 @@ class JobTable:
             .values(updated_at=now, **lease)
             .returning(JobRow)
         ).first()
-        return None if got is None else _to_job(got)
+        return None if got is None else to_job(got)

@@ -28,9 +28,9 @@ from acie.errors import (
     PhysicsViolationError,
     UnknownNameError,
 )
+from acie.jobs.job import Job
 from acie.jobs.queue import JobQueue
 from acie.jobs.state import JobState
-from acie.jobs.table import Job
 
 __all__ = ["Worker", "Handler", "PhysicsCheck", "load_handler"]
 

@@ -81,7 +81,7 @@ def job_events(queue: Any, job: Any) -> list[dict[str, Any]]:
 
 def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[Any]:
     """Newest jobs ``principal`` may see, at most ``limit``."""
-    from acie.jobs.table import _to_job
+    from acie.jobs.job import to_job
     from acie.store.schema import Job as JobRow
 
     stmt = select(JobRow).order_by(JobRow.created_at.desc())
@@ -91,7 +91,7 @@ def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[An
         stmt = stmt.limit(limit if principal.role is Role.admin else max(limit * 10, 200))
     with queue.engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    jobs = [_to_job(r) for r in rows]
+    jobs = [to_job(r) for r in rows]
     out = [
         j
         for j in jobs

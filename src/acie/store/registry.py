@@ -1,12 +1,12 @@
-"""Model registry rows: a model is a name plus the SHA-256 of its weights."""
+"""Model registry rows: a model is a name plus the SHA-256 of its weights.
+
+The version of a checkpoint file is :func:`acie.deepscm.checkpoint.sha256_file`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -15,18 +15,9 @@ from acie.errors import InputValidationError, NotFoundError
 from acie.store.database import session_scope
 from acie.store.schema import Model
 
-__all__ = ["ensure_model", "find_model", "sha256_file"]
+__all__ = ["ensure_model", "find_model"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
-    """Lowercase hex SHA-256 of a file (the model version of a weights file)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def ensure_model(
