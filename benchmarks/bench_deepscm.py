@@ -113,7 +113,7 @@ def main() -> None:
     # -- training time per epoch ------------------------------------------------------
     from acie.deepscm.galaxy_data import POSITIVE, model_parents, simulate_training_set
     from acie.deepscm.training import TrainConfig, train
-    from acie.physics.constraints import penalty
+    from acie.galaxy.constraints import penalty
 
     cfg = engine.metadata.get("train_config", {})
     images, values, _ = simulate_training_set(

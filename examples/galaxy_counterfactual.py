@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 
+from acie.galaxy.constraints import enforce, violation_score
 from acie.galaxy.measure import measure_properties
 from acie.galaxy.simulator import GalaxySimulator
-from acie.physics import enforce, violation_score
 
 
 def main(out: str = "galaxy_counterfactual.png") -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from acie.errors import PhysicsViolationError
+from acie.galaxy.constraints import enforce, fixed_for_counterfactual, violation_scores
 from acie.galaxy.simulator import GalaxySimulator
-from acie.physics import enforce, fixed_for_counterfactual, violation_scores
 
 
 def main() -> None:

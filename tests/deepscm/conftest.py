@@ -17,7 +17,7 @@ def tiny_data():
 def tiny_model(tmp_path_factory, tiny_data):
     images, values, sim_cfg = tiny_data
     out = tmp_path_factory.mktemp("tiny_model")
-    from acie.physics.constraints import penalty
+    from acie.galaxy.constraints import penalty
 
     result = train(
         images=images,

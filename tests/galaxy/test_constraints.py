@@ -1,9 +1,18 @@
 import numpy as np
 import pytest
 
-from acie.config import get_settings
 from acie.errors import InputValidationError, PhysicsViolationError, ShapeError, UnknownNameError
-from acie.physics import check, enforce, penalty, project, violation_score, violation_scores
+from acie.galaxy.constraints import (
+    GALAXY_CONSTRAINTS,
+    check,
+    enforce,
+    fixed_for_counterfactual,
+    penalty,
+    project,
+    violation_score,
+    violation_scores,
+)
+from acie.galaxy.properties import NUISANCE_NAMES, PROPERTY_NAMES
 from acie.physics.conservation import flux_from_luminosity, luminosity_from_flux
 from acie.physics.constants import BARYON_FRACTION
 from acie.physics.virial import virial_velocity_dispersion
@@ -137,17 +146,21 @@ def test_check_raises_with_score_and_names_the_constraint():
     assert info.value.score == pytest.approx((30.0 - 13.787) / 13.787, rel=1e-9)
 
 
-def test_defaults_come_from_settings(monkeypatch):
-    monkeypatch.setenv("PHYSICS_TOLERANCE", "0.5")
-    monkeypatch.setenv("PHYSICS_STEPS", "0")
-    get_settings.cache_clear()
-    try:
-        p = physical(1)
-        p["age"] = np.array([20.0])  # score 0.45 < 0.5
-        assert check(p)[0] == pytest.approx((20 - 13.787) / 13.787)
-        assert project(p).steps == 0
-    finally:
-        get_settings.cache_clear()
+def test_tolerance_is_an_argument():
+    p = physical(1)
+    p["age"] = np.array([20.0])  # score 0.45
+    assert check(p, tolerance=0.5)[0] == pytest.approx((20 - 13.787) / 13.787)
+    with pytest.raises(PhysicsViolationError):
+        check(p)  # default tolerance 0.05
+    assert project(p, steps=0).steps == 0
+
+
+def test_the_table_names_the_galaxy_properties_and_ignores_nuisances():
+    assert GALAXY_CONSTRAINTS.properties == PROPERTY_NAMES
+    assert set(GALAXY_CONSTRAINTS.ignored) == set(NUISANCE_NAMES)
+    p = physical(2)
+    with_nuisances = {**p, **{k: np.ones(2) for k in NUISANCE_NAMES}}
+    np.testing.assert_array_equal(violation_score(with_nuisances), violation_score(p))
 
 
 def test_bad_input_is_typed():
@@ -164,8 +177,6 @@ def test_bad_input_is_typed():
 
 
 def test_fixed_for_counterfactual_pins_non_descendants():
-    from acie.physics import fixed_for_counterfactual
-
     fixed = fixed_for_counterfactual(["log_stellar_mass"])
     assert "log_halo_mass" in fixed and "log_stellar_mass" in fixed
     assert "velocity_dispersion" not in fixed and "log_gas_mass" not in fixed

@@ -10,9 +10,9 @@ from acie.errors import (
     UnknownNodeError,
 )
 from acie.galaxy import relations as R
+from acie.galaxy.constraints import violation_scores
 from acie.galaxy.properties import PROPERTY_NAMES, descendants
 from acie.galaxy.simulator import EXOGENOUS_NAMES, GalaxySimulator
-from acie.physics import violation_scores
 from acie.physics.virial import virial_residual
 
 

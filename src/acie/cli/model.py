@@ -29,6 +29,15 @@ def _parse_sets(sets: list[str]) -> dict[str, float]:
     return out
 
 
+def _device(device: str) -> str:
+    """``--device auto`` is CUDA only when the ``ENABLE_CUDA`` setting allows it."""
+    if device != "auto":
+        return device
+    from acie.config import get_settings
+
+    return "auto" if get_settings().ENABLE_CUDA else "cpu"
+
+
 @app.command()
 def train(
     out: Path = typer.Option(..., "--out", help="Output directory (model.pt, history.json)."),
@@ -56,7 +65,7 @@ def train(
     from acie.deepscm.galaxy_data import POSITIVE, model_parents, simulate_training_set
     from acie.deepscm.training import TrainConfig
     from acie.deepscm.training import train as run_train
-    from acie.physics.constraints import penalty
+    from acie.galaxy.constraints import penalty
 
     images, values, sim_cfg = simulate_training_set(
         n_train, seed=seed, image_size=image_size, bands=tuple(bands), progress=progress
@@ -70,7 +79,7 @@ def train(
         width=width,
         mechanism=mechanism,
         physics_weight=physics_weight,
-        device=device,
+        device=_device(device),
         threads=threads,
         progress=progress,
         keep_epoch_checkpoints=keep_epochs,
@@ -131,16 +140,23 @@ def counterfactual(
     plot: Path | None = typer.Option(
         None, "--plot", help="Write a factual/counterfactual grid (PNG/PDF)."
     ),
-    physics_tolerance: float | None = typer.Option(None, "--physics-tolerance"),
-    physics_steps: int | None = typer.Option(None, "--physics-steps"),
+    physics_tolerance: float | None = typer.Option(
+        None, "--physics-tolerance", help="Largest violation score [dex] (PHYSICS_TOLERANCE)."
+    ),
+    physics_steps: int | None = typer.Option(
+        None, "--physics-steps", help="Projection steps, 0 = none (PHYSICS_STEPS)."
+    ),
     watermark: bool = typer.Option(True, "--watermark/--no-watermark"),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
 ) -> None:
     """Counterfactual galaxy images under do(NAME=VALUE); prints a JSON summary."""
     import numpy as np
 
+    from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
 
+    settings = get_settings()
+    device = _device(device)
     engine = (
         CounterfactualEngine.from_checkpoint(model, device=device)
         if model
@@ -157,8 +173,10 @@ def counterfactual(
     r = engine.counterfactual(
         x,
         _parse_sets(set_),
-        physics_tolerance=physics_tolerance,
-        physics_steps=physics_steps,
+        physics_tolerance=(
+            settings.PHYSICS_TOLERANCE if physics_tolerance is None else physics_tolerance
+        ),
+        physics_steps=settings.PHYSICS_STEPS if physics_steps is None else physics_steps,
         watermark=watermark,
     )
     if out is not None:
@@ -210,14 +228,16 @@ def evaluate(
     model: Path | None = typer.Option(None, "--model", help="Checkpoint (default: shipped model)."),
     n: int = typer.Option(200, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
 ) -> None:
     """Evaluate against the simulator's exact counterfactuals; write a report with plots."""
+    from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
     from acie.deepscm.reporting import write_report
     from acie.galaxy.simulator import GalaxySimulator
 
+    device = _device(device)
     engine = (
         CounterfactualEngine.from_checkpoint(model, device=device)
         if model
@@ -226,7 +246,9 @@ def evaluate(
     c, h, _ = engine.image_shape
     sim_cfg = dict(engine.metadata.get("simulator", {}))
     sim = GalaxySimulator(image_size=h, bands=tuple(sim_cfg.get("bands", ("g", "r", "i")))[:c])
-    result = run_eval(engine, sim, n=n, seed=seed)
+    result = run_eval(
+        engine, sim, n=n, seed=seed, physics_tolerance=get_settings().PHYSICS_TOLERANCE
+    )
     paths = write_report(result, report)
     typer.echo(
         json.dumps(

@@ -9,7 +9,7 @@ a batch of galaxy images,
    learned mechanisms;
 3. ``prediction``: decode the counterfactual image;
 4. ``physics_check``: score the counterfactual properties against the physics
-   constraints (:mod:`acie.physics.constraints`); above the tolerance, project them
+   constraints (:mod:`acie.galaxy.constraints`); above the tolerance, project them
    onto the physical manifold (intervened values held fixed, at most
    ``physics_steps`` steps) and decode again; still above: refuse with
    :class:`~acie.errors.PhysicsViolationError`.
@@ -47,6 +47,7 @@ from acie.errors import (
     UnknownNodeError,
     expected_got,
 )
+from acie.physics.constraints import DEFAULT_STEPS, DEFAULT_TOLERANCE
 
 __all__ = [
     "STAGES",
@@ -106,7 +107,8 @@ class CounterfactualEngine:
     checkpoint : Checkpoint
         A loaded checkpoint (see :func:`from_checkpoint`).
     device : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when ``ENABLE_CUDA`` and present).
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"`` (CUDA when a GPU is present). The
+        interfaces map the ``ENABLE_CUDA`` setting to this argument.
     watermark : Watermark
         The mark added to generated images.
     warmup : bool
@@ -149,7 +151,6 @@ class CounterfactualEngine:
                 physics_steps=0,
                 physics_tolerance=1e9,
             )
-            self._physics_defaults(None, None)  # reads the settings once
 
     @classmethod
     def from_checkpoint(
@@ -262,8 +263,8 @@ class CounterfactualEngine:
         images: np.ndarray,
         interventions: Mapping[str, object],
         *,
-        physics_tolerance: float | None = None,
-        physics_steps: int | None = None,
+        physics_tolerance: float = DEFAULT_TOLERANCE,
+        physics_steps: int = DEFAULT_STEPS,
         watermark: bool = True,
         on_stage: Callable[[str], None] | None = None,
     ) -> CounterfactualResult:
@@ -276,10 +277,12 @@ class CounterfactualEngine:
         interventions : mapping of str to float or ndarray (n,)
             Property name -> value(s) in the units of :data:`acie.galaxy.properties.UNITS`
             (``log_*`` nodes in dex). Empty = the null intervention.
-        physics_tolerance : float, optional
-            Largest allowed violation score (default: the ``PHYSICS_TOLERANCE`` setting).
-        physics_steps : int, optional
-            Projection steps (default: the ``PHYSICS_STEPS`` setting; 0 = no projection).
+        physics_tolerance : float
+            Largest allowed violation score [dex], > 0 (default 0.05, the default of the
+            ``PHYSICS_TOLERANCE`` setting, which the command line and server pass here).
+        physics_steps : int
+            Projection steps, >= 0 (default 50, the ``PHYSICS_STEPS`` setting's default;
+            0 = no projection).
         watermark : bool
             Add the invisible watermark to the returned images.
         on_stage : callable, optional
@@ -289,6 +292,8 @@ class CounterfactualEngine:
         ------
         ShapeError, UnknownNodeError, NonPhysicalValueError, OutOfRangeError
             Bad input (wrong image shape, unknown property, impossible or uncalibrated value).
+        InputValidationError
+            ``physics_tolerance`` or ``physics_steps`` out of range.
         PhysicsViolationError
             A counterfactual still violates the physics beyond the tolerance after projection.
         """
@@ -297,7 +302,7 @@ class CounterfactualEngine:
         x, single = self._images(images)
         n = x.shape[0]
         ivs = self._interventions(interventions, n)
-        tol, steps = self._physics_defaults(physics_tolerance, physics_steps)
+        tol, steps = _physics_arguments(physics_tolerance, physics_steps)
         props, model = self._ckpt.properties, self._model
 
         stage("abduction")
@@ -315,7 +320,7 @@ class CounterfactualEngine:
         x_cf = model.predict(ab, s_cf)
 
         stage("physics_check")
-        from acie.physics import constraints
+        from acie.galaxy import constraints
 
         cf_props = self._physical(s_cf)
         score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
@@ -387,19 +392,13 @@ class CounterfactualEngine:
         allp = self._ckpt.properties.decode(s.cpu().numpy().astype(np.float64))
         return {k: allp[k] for k in self._property_names}
 
-    @staticmethod
-    def _physics_defaults(tol: float | None, steps: int | None) -> tuple[float, int]:
-        if tol is None or steps is None:
-            from acie.config import get_settings
 
-            settings = get_settings()
-            tol = settings.PHYSICS_TOLERANCE if tol is None else tol
-            steps = settings.PHYSICS_STEPS if steps is None else steps
-        if not (isinstance(tol, int | float) and tol > 0):
-            raise InputValidationError(expected_got("physics_tolerance", "a number > 0", tol))
-        if not (isinstance(steps, int) and steps >= 0):
-            raise InputValidationError(expected_got("physics_steps", "an integer >= 0", steps))
-        return float(tol), int(steps)
+def _physics_arguments(tol: object, steps: object) -> tuple[float, int]:
+    if isinstance(tol, bool) or not (isinstance(tol, int | float) and tol > 0):
+        raise InputValidationError(expected_got("physics_tolerance", "a number > 0", tol))
+    if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 0):
+        raise InputValidationError(expected_got("physics_steps", "an integer >= 0", steps))
+    return float(tol), int(steps)
 
 
 def load_default_model(*, device: str = "cpu", threads: int | None = 1) -> CounterfactualEngine:

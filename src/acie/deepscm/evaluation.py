@@ -41,6 +41,7 @@ import numpy as np
 
 from acie.deepscm.engine import CounterfactualEngine
 from acie.deepscm.watermark import measure_rates
+from acie.physics.constraints import DEFAULT_TOLERANCE
 
 __all__ = [
     "DEFAULT_INTERVENTIONS",
@@ -164,6 +165,7 @@ def evaluate(
     batch_size: int = 100,
     n_examples: int = 6,
     noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0),
+    physics_tolerance: float = DEFAULT_TOLERANCE,
 ) -> EvaluationReport:
     """Evaluate ``engine`` against ``simulator``'s exact counterfactuals.
 
@@ -177,6 +179,9 @@ def evaluate(
     interventions : mapping of str to float, optional
         Node -> shift added to each galaxy's true factual value, clipped to the node's
         validity range (default :data:`DEFAULT_INTERVENTIONS`).
+    physics_tolerance : float
+        Violation score [dex] above which an unprojected counterfactual counts in
+        ``above_tolerance`` (default 0.05, the ``PHYSICS_TOLERANCE`` setting's default).
     """
     from acie.galaxy.properties import PROPERTY_NAMES, descendants
 
@@ -210,9 +215,9 @@ def evaluate(
     _, conf = engine.infer_properties(x)
     recon = _reconstruction_rms(engine, x, sigma)
 
-    from acie.physics.constraints import violation_score
+    from acie.galaxy.constraints import violation_score
 
-    tolerance = _tolerance()
+    tolerance = float(physics_tolerance)
     results, examples = [], {}
     for node, shift in interventions.items():
         target = shifted_values(truth[node], node, shift)
@@ -296,12 +301,6 @@ def evaluate(
         mean_confidence=float(np.mean(conf)),
         examples=examples,
     )
-
-
-def _tolerance() -> float:
-    from acie.config import get_settings
-
-    return get_settings().PHYSICS_TOLERANCE
 
 
 def _reconstruction_rms(engine: CounterfactualEngine, x: np.ndarray, sigma: np.ndarray) -> float:

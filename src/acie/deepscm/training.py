@@ -9,7 +9,7 @@ The objective per galaxy (nats) is
 where ``s_cf`` are counterfactual properties under a random ``do`` on each batch: a
 random node is set to values drawn from the batch's own values of that node (so they
 stay inside the data's support) and its descendants are propagated through the learned
-mechanisms. The penalty (e.g. :func:`acie.physics.constraints.penalty`) is thus applied
+mechanisms. The penalty (e.g. :func:`acie.galaxy.constraints.penalty`) is thus applied
 exactly where the model must extrapolate. Everything random is seeded: weights
 (``torch.manual_seed``), batch order and the training/validation split (a
 ``torch.Generator``), reparameterisation noise and interventions.
@@ -37,21 +37,26 @@ __all__ = ["PhysicsPenalty", "TrainConfig", "TrainResult", "resolve_device", "tr
 
 PhysicsPenalty = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 """Maps physical property tensors (name -> (n,)) to a penalty >= 0, per galaxy (n,) or
-a batch mean (0-d), e.g. :func:`acie.physics.constraints.penalty`."""
+a batch mean (0-d), e.g. :func:`acie.galaxy.constraints.penalty`."""
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     """The torch device to use.
 
-    ``"auto"`` is CUDA when the ``ENABLE_CUDA`` setting is on and a GPU is present,
-    else CPU. An explicit ``"cuda"`` without a usable GPU is a
-    :class:`~acie.errors.ConfigurationError`.
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"`` (``"cuda:N"``) or ``"auto"``: CUDA when a GPU is
+        present, else CPU. Library code never reads settings; the command line and the
+        server turn the ``ENABLE_CUDA`` setting into this argument.
+
+    Raises
+    ------
+    ConfigurationError
+        ``"cuda"`` on a machine without a usable GPU.
     """
     if str(device) == "auto":
-        from acie.config import get_settings
-
-        use = get_settings().ENABLE_CUDA and torch.cuda.is_available()
-        return torch.device("cuda" if use else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigurationError(

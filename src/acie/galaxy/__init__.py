@@ -3,8 +3,10 @@ ground-truth counterfactuals.
 
 Modules: :mod:`~acie.galaxy.properties` (nodes, units, DAG), :mod:`~acie.galaxy.relations`
 (cited scaling relations), :mod:`~acie.galaxy.simulator` (the SCM), :mod:`~acie.galaxy.render`
-(Sérsic renderer), :mod:`~acie.galaxy.measure` (image measurements) and
-:mod:`~acie.galaxy.dataset` (HDF5 datasets). Heavy imports are deferred to first use.
+(Sérsic renderer), :mod:`~acie.galaxy.measure` (image measurements),
+:mod:`~acie.galaxy.constraints` (physics constraints on the properties, projection and
+refusal) and :mod:`~acie.galaxy.dataset` (HDF5 datasets). Heavy imports are deferred to
+first use.
 """
 
 from acie.galaxy.properties import NUISANCE_NAMES, PROPERTY_NAMES, UNITS, property_graph

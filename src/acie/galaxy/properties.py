@@ -1,7 +1,7 @@
 """The physical property nodes of a galaxy, their units, validity ranges and causal graph.
 
 This module is the public contract between the simulator (:mod:`acie.galaxy.simulator`),
-the physics constraints (:mod:`acie.physics.constraints`) and the deep SCM
+the physics constraints (:mod:`acie.galaxy.constraints`) and the deep SCM
 (:mod:`acie.deepscm`). Masses, star-formation rate, size and luminosity are carried in
 ``log10`` of the physical quantity ("dex"), the others linearly.
 

@@ -130,7 +130,7 @@ class GalaxyBatch:
 
     def physics_inputs(self) -> dict[str, np.ndarray]:
         """Properties plus ``flux_r`` [nanomaggies] and ``luminosity_distance`` [Mpc] for
-        :func:`acie.physics.constraints.violation_scores`."""
+        :func:`acie.galaxy.constraints.violation_scores`."""
         out = dict(self.properties)
         if "r" in self.bands:
             out["flux_r"] = self.flux[:, self.bands.index("r")]

@@ -1,16 +1,21 @@
-"""Physics constraints for galaxies (conservation, virial equilibrium) and N-body forces.
+"""Physics constraints (conservation, virial equilibrium), NFW haloes and N-body forces.
 
-See :mod:`acie.physics.constraints` for the violation scores, penalty, projection and
-refusal used on every counterfactual; :mod:`acie.physics.halo`, :mod:`acie.physics.virial`,
-:mod:`acie.physics.conservation` for the building blocks and :mod:`acie.physics.nbody` for
+:mod:`acie.physics.constraints` scores, penalises, projects and refuses against any
+:class:`~acie.physics.constraints.ConstraintSet`; the galaxy table and the functions
+bound to it, used on every counterfactual, are in :mod:`acie.galaxy.constraints`.
+:mod:`acie.physics.nfw` (NFW dark-matter haloes), :mod:`acie.physics.virial` and
+:mod:`acie.physics.conservation` are the building blocks, :mod:`acie.physics.nbody`
 direct-summation gravity. Torch is imported only by the functions that need it.
 """
 
 from acie.physics.constraints import (
+    DEFAULT_STEPS,
+    DEFAULT_TOLERANCE,
+    Constraint,
+    ConstraintSet,
     ProjectionResult,
     check,
     enforce,
-    fixed_for_counterfactual,
     penalty,
     project,
     violation_score,
@@ -18,10 +23,13 @@ from acie.physics.constraints import (
 )
 
 __all__ = [
+    "DEFAULT_STEPS",
+    "DEFAULT_TOLERANCE",
+    "Constraint",
+    "ConstraintSet",
     "ProjectionResult",
     "check",
     "enforce",
-    "fixed_for_counterfactual",
     "penalty",
     "project",
     "violation_score",

@@ -1,36 +1,26 @@
-"""Physics constraints on galaxy properties: violation scores, penalty, projection, refusal.
+"""Generic physics constraints: violation scores, penalty, projection and refusal.
 
-Every constraint gives a non-negative, dimensionless score per galaxy (in dex, i.e. the
-log10 of a ratio by which the galaxy misses the physical set); 0 means physical.
-
-==================  =======================================================  ==================
-name                what it measures                                         inputs
-==================  =======================================================  ==================
-``baryon_fraction``  ``max(0, log10((M_*+M_gas) / (f_b M_h)))``              halo, stellar, gas
-``virial``           ``max(0, |log10(sigma^2 / sigma_vir^2)| - band)``        halo, stellar, gas,
-                     with ``sigma_vir^2 = G M_dyn / (beta(n) R_e)``           size, n, sigma
-``mass_to_light``    distance of ``log10(M_*/L_r)`` outside [-1, 1]           stellar, luminosity
-``stellar_age``      ``max(0, age - t_0) / t_0``, ``t_0`` = age of Universe   age
-``flux_distance``    ``|log10(4 pi d_L^2 F_r / L_r)|`` (less 1e-9 rounding)  luminosity,
-                                                                            ``flux_r`` [nmgy],
-                                                                            ``luminosity_distance``
-                                                                            [Mpc]
-==================  =======================================================  ==================
-
-The virial band is :data:`VIRIAL_BAND_DEX` = 0.3 dex, about four times the 0.08 dex
-scatter of virial masses (Cappellari et al. 2006), so galaxies drawn from
-:class:`acie.galaxy.simulator.GalaxySimulator` score 0 to within its stated scatter.
-Only the constraints whose inputs are present are evaluated.
+A :class:`ConstraintSet` names a system's state variables and the constraints on them.
+Each :class:`Constraint` maps its inputs to a non-negative, dimensionless score per
+object (in dex, i.e. the log10 of a ratio by which the object misses the physical set);
+0 means physical. The functions here evaluate, penalise and repair against any such set;
+the galaxy table (baryon fraction, virial equilibrium, mass-to-light, stellar age,
+flux–distance) is :data:`acie.galaxy.constraints.GALAXY_CONSTRAINTS`, with functions
+bound to it in :mod:`acie.galaxy.constraints`.
 
 All functions accept a mapping of names to numpy arrays *or* torch tensors of shape
 ``(n,)`` (or scalars) and answer in kind; with torch everything is differentiable, so
-:func:`penalty` can be added to a training loss.
+:func:`penalty` can be added to a training loss. Tolerance and steps are arguments with
+the defaults :data:`DEFAULT_TOLERANCE` and :data:`DEFAULT_STEPS` (the defaults of the
+``PHYSICS_TOLERANCE`` and ``PHYSICS_STEPS`` settings, which the command line and the
+server read and pass down).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,111 +29,108 @@ from acie.errors import (
     PhysicsViolationError,
     ShapeError,
     UnknownNameError,
+    expected_got,
 )
-from acie.galaxy.properties import AGE_OF_UNIVERSE_GYR, NUISANCE_NAMES, PROPERTY_NAMES
 from acie.physics._backend import is_torch, namespace
-from acie.physics.conservation import baryon_excess, luminosity_from_flux, mass_to_light_excess
-from acie.physics.virial import virial_residual
 
 __all__ = [
-    "CONSTRAINT_INPUTS",
-    "EXTRA_NAMES",
-    "FLUX_DISTANCE_ROUNDING_DEX",
-    "R_BAND_ABS_MAG_SUN",
-    "VIRIAL_BAND_DEX",
+    "DEFAULT_STEPS",
+    "DEFAULT_TOLERANCE",
+    "Constraint",
+    "ConstraintSet",
     "ProjectionResult",
     "check",
     "enforce",
-    "fixed_for_counterfactual",
     "penalty",
     "project",
     "violation_score",
     "violation_scores",
 ]
 
-#: Allowed deviation of ``log10 sigma^2`` from virial equilibrium before it counts [dex].
-VIRIAL_BAND_DEX = 0.3
+#: Default largest allowed total violation score [dex] (the ``PHYSICS_TOLERANCE`` default).
+DEFAULT_TOLERANCE = 0.05
 
-#: Rounding allowance of the flux–distance identity [dex] (floating-point magnitudes).
-FLUX_DISTANCE_ROUNDING_DEX = 1e-9
-
-#: Absolute AB magnitude of the Sun in SDSS r (Willmer 2018, ApJS 236, 47, Table 3).
-R_BAND_ABS_MAG_SUN = 4.65
-
-#: Extra (non-property) inputs the constraints understand.
-EXTRA_NAMES: tuple[str, ...] = ("flux_r", "luminosity_distance")
-
-#: Inputs of each constraint.
-CONSTRAINT_INPUTS: dict[str, tuple[str, ...]] = {
-    "baryon_fraction": ("log_halo_mass", "log_stellar_mass", "log_gas_mass"),
-    "virial": (
-        "log_halo_mass",
-        "log_stellar_mass",
-        "log_gas_mass",
-        "log_size",
-        "sersic_n",
-        "velocity_dispersion",
-    ),
-    "mass_to_light": ("log_stellar_mass", "log_luminosity"),
-    "stellar_age": ("age",),
-    "flux_distance": ("log_luminosity", "flux_r", "luminosity_distance"),
-}
+#: Default maximum number of projection steps (the ``PHYSICS_STEPS`` default).
+DEFAULT_STEPS = 50
 
 
-def _virial(p):
-    xp = namespace(*p.values())
-    r = virial_residual(
-        p["log_halo_mass"],
-        p["log_stellar_mass"],
-        p["log_gas_mass"],
-        p["log_size"],
-        p["sersic_n"],
-        p["velocity_dispersion"],
-    )
-    return xp.relu(xp.abs(r) - VIRIAL_BAND_DEX)
+@dataclass(frozen=True)
+class Constraint:
+    """One physical constraint.
+
+    Attributes
+    ----------
+    name : str
+    inputs : tuple of str
+        The names it reads; it is evaluated only when all are present.
+    score : callable
+        Maps a dict of the inputs (numpy arrays or torch tensors of shape ``(n,)``) to
+        the non-negative violation score per object [dex], in the same array type.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    score: Callable[[Mapping[str, Any]], Any]
 
 
-def _age(p):
-    xp = namespace(p["age"])
-    age = p["age"]
-    return (xp.relu(age - AGE_OF_UNIVERSE_GYR) + xp.relu(-age)) / AGE_OF_UNIVERSE_GYR
+@dataclass(frozen=True)
+class ConstraintSet:
+    """The constraints of a system and the roles of its variables.
+
+    Attributes
+    ----------
+    constraints : tuple of Constraint
+    properties : tuple of str
+        State variables a projection may move, in canonical order.
+    observations : tuple of str
+        Inputs the constraints read that are observations and never move (e.g. a flux).
+    ignored : tuple of str
+        Names accepted and dropped (e.g. image nuisances that no constraint reads).
+    log_parametrised : frozenset of str
+        Properties carried linearly but projected in log10, so every move is in dex.
+    noun : str
+        What one row is, for messages (``"galaxy"``); the plural adds an ``s``.
+    """
+
+    constraints: tuple[Constraint, ...]
+    properties: tuple[str, ...]
+    observations: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+    log_parametrised: frozenset[str] = field(default_factory=frozenset)
+    noun: str = "object"
+
+    @property
+    def inputs(self) -> dict[str, tuple[str, ...]]:
+        """Constraint name -> the names it reads."""
+        return {c.name: c.inputs for c in self.constraints}
 
 
-def _flux(p):
-    xp = namespace(*p.values())
-    logl = luminosity_from_flux(p["flux_r"], p["luminosity_distance"], R_BAND_ABS_MAG_SUN)
-    return xp.relu(xp.abs(logl - p["log_luminosity"]) - FLUX_DISTANCE_ROUNDING_DEX)
+def _validate_set(constraints: object) -> ConstraintSet:
+    if not isinstance(constraints, ConstraintSet):
+        raise InputValidationError(
+            expected_got("constraints", "a ConstraintSet", type(constraints).__name__)
+        )
+    return constraints
 
 
-_SCORES: dict[str, Callable] = {
-    "baryon_fraction": lambda p: baryon_excess(
-        p["log_halo_mass"], p["log_stellar_mass"], p["log_gas_mass"]
-    ),
-    "virial": _virial,
-    "mass_to_light": lambda p: mass_to_light_excess(p["log_stellar_mass"], p["log_luminosity"]),
-    "stellar_age": _age,
-    "flux_distance": _flux,
-}
-
-
-def _prepare(props: Mapping) -> tuple[dict, int]:
+def _prepare(props: Mapping, cs: ConstraintSet) -> tuple[dict, int]:
     """Validate names and shapes; return arrays/tensors of shape (n,) and n."""
     if not isinstance(props, Mapping):
         raise InputValidationError(
             f"props must be a mapping of property name to array; got {type(props).__name__}"
         )
-    allowed = set(PROPERTY_NAMES) | set(NUISANCE_NAMES) | set(EXTRA_NAMES)
+    allowed = set(cs.properties) | set(cs.observations) | set(cs.ignored)
     unknown = [k for k in props if k not in allowed]
     if unknown:
         raise UnknownNameError(
             f"unknown property {unknown[0]!r}; the physics constraints know: "
-            f"{', '.join(PROPERTY_NAMES + EXTRA_NAMES)}"
+            f"{', '.join(cs.properties + cs.observations)}"
         )
     torch_mode = is_torch(*props.values())
     out: dict = {}
     n = None
     for k, v in props.items():
-        if k in NUISANCE_NAMES:
+        if k in cs.ignored:
             continue
         if torch_mode:
             xp = namespace(*props.values())
@@ -167,14 +154,25 @@ def _prepare(props: Mapping) -> tuple[dict, int]:
     return out, (n or 0)
 
 
-def violation_scores(props: Mapping) -> dict:
+def _scores(p: dict, cs: ConstraintSet, given: Iterable[str]) -> dict:
+    out = {c.name: c.score(p) for c in cs.constraints if all(k in p for k in c.inputs)}
+    if not out:
+        raise InputValidationError(
+            "no physics constraint can be evaluated: each needs one of these sets of inputs: "
+            + "; ".join(f"{c.name}: {', '.join(c.inputs)}" for c in cs.constraints)
+            + f"; got {sorted(given)}"
+        )
+    return out
+
+
+def violation_scores(props: Mapping, constraints: ConstraintSet) -> dict:
     """Per-constraint violation scores [dex, dimensionless], each of shape ``(n,)``.
 
     Parameters
     ----------
     props : mapping of str to array-like or torch.Tensor
-        Property values in the units of :data:`acie.galaxy.properties.UNITS`; optional
-        ``flux_r`` [nanomaggies] and ``luminosity_distance`` [Mpc]. Nuisances are ignored.
+        Values of the set's properties and observations; ignored names are dropped.
+    constraints : ConstraintSet
 
     Returns
     -------
@@ -184,50 +182,42 @@ def violation_scores(props: Mapping) -> dict:
     Raises
     ------
     UnknownNameError
-        A key is neither a property, a nuisance nor an extra input.
+        A key is neither a property, an observation nor an ignored name of the set.
     ShapeError
         Arrays of different lengths or more than one dimension.
     InputValidationError
-        No constraint can be evaluated from the given keys.
+        No constraint can be evaluated from the given keys, or ``constraints`` is not a
+        :class:`ConstraintSet`.
     """
-    p, _ = _prepare(props)
-    out = {
-        name: _SCORES[name](p)
-        for name, needs in CONSTRAINT_INPUTS.items()
-        if all(k in p for k in needs)
-    }
-    if not out:
-        raise InputValidationError(
-            "no physics constraint can be evaluated: each needs one of these sets of inputs: "
-            + "; ".join(f"{c}: {', '.join(v)}" for c, v in CONSTRAINT_INPUTS.items())
-            + f"; got {sorted(props)}"
-        )
-    return out
+    cs = _validate_set(constraints)
+    p, _ = _prepare(props, cs)
+    return _scores(p, cs, props)
 
 
-def violation_score(props: Mapping):
-    """Total violation per galaxy: the sum of :func:`violation_scores` [dex], 0 when physical."""
-    scores = list(violation_scores(props).values())
+def violation_score(props: Mapping, constraints: ConstraintSet):
+    """Total violation per object: the sum of :func:`violation_scores` [dex], 0 when physical."""
+    scores = list(violation_scores(props, constraints).values())
     total = scores[0]
     for s in scores[1:]:
         total = total + s
     return total
 
 
-def penalty(props: Mapping):
-    """Differentiable training penalty: mean over galaxies of the summed squared scores.
+def penalty(props: Mapping, constraints: ConstraintSet):
+    """Differentiable training penalty: mean over objects of the summed squared scores.
 
     Returns a 0-d torch tensor (numpy inputs are converted to float64 tensors).
     """
     import torch
 
+    cs = _validate_set(constraints)
     if not is_torch(*props.values()):
         props = {
             k: torch.as_tensor(np.asarray(v, dtype=np.float64))
             for k, v in props.items()
-            if k not in NUISANCE_NAMES
+            if k not in cs.ignored
         }
-    scores = violation_scores(props)
+    scores = violation_scores(props, cs)
     total = sum(s**2 for s in scores.values())
     return total.mean()
 
@@ -241,13 +231,13 @@ class ProjectionResult:
     properties : dict
         Projected values, same keys and array type as the input.
     score : ndarray
-        Total violation per galaxy after projection [dex].
+        Total violation per object after projection [dex].
     initial_score : ndarray
-        Total violation per galaxy before projection [dex].
+        Total violation per object before projection [dex].
     steps : int
         Projection steps taken.
     converged : bool
-        Whether every galaxy ends at or below ``tolerance``.
+        Whether every object ends at or below ``tolerance``.
     tolerance : float
     moved : tuple of str
         The properties the projection was allowed to change.
@@ -262,63 +252,67 @@ class ProjectionResult:
     moved: tuple[str, ...] = field(default=())
 
 
-# Properties the projection may move, and the log10 map that makes every move in dex.
-_LOG_PARAMETRISED = {"sersic_n", "velocity_dispersion", "age"}
-
-
-def _defaults(steps, tolerance):
-    if steps is None or tolerance is None:
-        from acie.config import get_settings
-
-        s = get_settings()
-        steps = s.PHYSICS_STEPS if steps is None else steps
-        tolerance = s.PHYSICS_TOLERANCE if tolerance is None else tolerance
-    if int(steps) < 0:
-        raise InputValidationError(f"steps must be >= 0; got {steps!r}")
-    if not tolerance >= 0:
-        raise InputValidationError(f"tolerance must be >= 0; got {tolerance!r}")
+def _validated(steps: object, tolerance: object) -> tuple[int, float]:
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise InputValidationError(expected_got("steps", "an integer >= 0", steps))
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float | np.floating)
+        or not tolerance >= 0
+    ):
+        raise InputValidationError(expected_got("tolerance", "a number >= 0", tolerance))
     return int(steps), float(tolerance)
 
 
 def project(
     props: Mapping,
+    constraints: ConstraintSet,
     *,
-    steps: int | None = None,
-    tolerance: float | None = None,
+    steps: int = DEFAULT_STEPS,
+    tolerance: float = DEFAULT_TOLERANCE,
     fixed: Iterable[str] = (),
     max_step_dex: float = 1.0,
 ) -> ProjectionResult:
-    """Bounded projection of galaxies onto the physical manifold.
+    """Bounded projection onto the physical manifold of ``constraints``.
 
-    Each step moves every violating galaxy by the minimum-norm step (in dex: log10 of
-    masses, size, SFR, Sérsic index, velocity dispersion and age) that zeroes the
-    linearised total violation, capped at ``max_step_dex``, until every score is at most
-    ``tolerance`` or ``steps`` steps are spent. Galaxies already within tolerance are not
-    touched. Extra inputs (flux, distance) are observations and never move.
+    Each step moves every violating object by the minimum-norm step (in dex: the
+    properties as given, those of ``constraints.log_parametrised`` in log10) that zeroes
+    the linearised total violation, capped at ``max_step_dex``, until every score is at
+    most ``tolerance`` or ``steps`` steps are spent. Objects already within tolerance
+    are not touched. Observations (e.g. flux, distance) never move.
 
     Parameters
     ----------
     props : mapping of str to array-like or torch.Tensor
-    steps : int, optional
-        Maximum number of steps (default ``PHYSICS_STEPS`` from :mod:`acie.config`).
-    tolerance : float, optional
-        Target violation score [dex] (default ``PHYSICS_TOLERANCE``).
+    constraints : ConstraintSet
+    steps : int
+        Maximum number of steps (default :data:`DEFAULT_STEPS`; 0 = score only).
+    tolerance : float
+        Target violation score [dex] (default :data:`DEFAULT_TOLERANCE`).
     fixed : iterable of str
         Properties that must not move, e.g. the intervened nodes of a counterfactual.
     max_step_dex : float
         Largest move per step (Euclidean norm over the moved properties) [dex].
+
+    Raises
+    ------
+    InputValidationError
+        Negative ``steps`` or ``tolerance``.
+    UnknownNameError
+        A name in ``fixed`` is not a property of ``constraints``.
     """
     import torch
 
-    steps, tolerance = _defaults(steps, tolerance)
+    cs = _validate_set(constraints)
+    steps, tolerance = _validated(steps, tolerance)
     fixed = set(fixed)
     for f in fixed:
-        if f not in PROPERTY_NAMES:
+        if f not in cs.properties:
             raise UnknownNameError(
-                f"unknown property {f!r} in fixed; properties are: {', '.join(PROPERTY_NAMES)}"
+                f"unknown property {f!r} in fixed; properties are: {', '.join(cs.properties)}"
             )
     was_torch = is_torch(*props.values())
-    p, n = _prepare(props)
+    p, n = _prepare(props, cs)
     ref = next(iter(p.values()))
     dtype = torch.float64
     device = ref.device if was_torch else None
@@ -328,21 +322,26 @@ def project(
         .clone()
         for k, v in p.items()
     }
-    movable = tuple(k for k in PROPERTY_NAMES if k in tens and k not in fixed)
+    movable = tuple(k for k in cs.properties if k in tens and k not in fixed)
+    logp = cs.log_parametrised
     # work in log10 for the linear quantities so that every coordinate is in dex
     free = {}
     for k in movable:
         v = tens[k]
-        free[k] = torch.log10(v.clamp_min(1e-30)) if k in _LOG_PARAMETRISED else v.clone()
+        free[k] = torch.log10(v.clamp_min(1e-30)) if k in logp else v.clone()
 
     def current(free_vals):
         out = dict(tens)
         for k, v in free_vals.items():
-            out[k] = 10.0**v if k in _LOG_PARAMETRISED else v
+            out[k] = 10.0**v if k in logp else v
         return out
 
+    def total_score(free_vals):
+        scores = list(_scores(current(free_vals), cs, props).values())
+        return sum(scores[1:], scores[0])
+
     with torch.no_grad():
-        initial = violation_score(current(free))
+        initial = total_score(free)
     score = initial
     taken = 0
     touched = torch.zeros(n, dtype=torch.bool, device=device)
@@ -352,7 +351,7 @@ def project(
             break
         with torch.enable_grad():  # callers may run under torch.no_grad()
             leaves = {k: v.detach().requires_grad_(True) for k, v in free.items()}
-            total = violation_score(current(leaves))
+            total = total_score(leaves)
             grads = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
         grads = [
             g if g is not None else torch.zeros_like(v)
@@ -373,13 +372,13 @@ def project(
             k: (v.detach() - scale * g) for (k, v), g in zip(leaves.items(), grads, strict=True)
         }
         with torch.no_grad():
-            score = violation_score(current(free))
+            score = total_score(free)
         taken += 1
     final = current(free)
     out: dict = {}
     for k, v in props.items():
         if k in movable:
-            # galaxies never moved keep their exact input values (no log/exp round trip)
+            # objects never moved keep their exact input values (no log/exp round trip)
             val = torch.where(touched, final[k].detach(), tens[k])
             if was_torch:
                 out[k] = val.to(dtype=v.dtype if v.is_floating_point() else dtype, device=device)
@@ -399,39 +398,20 @@ def project(
     )
 
 
-def fixed_for_counterfactual(intervened: Iterable[str]) -> tuple[str, ...]:
-    """The nodes a counterfactual's projection must not move: the intervened nodes and
-    every node that is not their descendant.
-
-    In a counterfactual, abduction pins the non-descendants of the intervention to their
-    factual values, so a physical repair may only move descendants. Pass the result as
-    ``fixed`` to :func:`project` / :func:`enforce`.
-    """
-    from acie.galaxy.properties import descendants
-
-    intervened = tuple(intervened)
-    for f in intervened:
-        if f not in PROPERTY_NAMES:
-            raise UnknownNameError(
-                f"unknown property {f!r}; properties are: {', '.join(PROPERTY_NAMES)}"
-            )
-    if not intervened:
-        return PROPERTY_NAMES
-    movable = set(descendants(intervened)) - set(intervened)
-    return tuple(k for k in PROPERTY_NAMES if k not in movable)
-
-
-def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
-    """Return the total violation per galaxy, or refuse if any exceeds ``tolerance``.
+def check(
+    props: Mapping, constraints: ConstraintSet, *, tolerance: float = DEFAULT_TOLERANCE
+) -> np.ndarray:
+    """Return the total violation per object, or refuse if any exceeds ``tolerance``.
 
     Raises
     ------
     PhysicsViolationError
-        With ``score`` (the worst galaxy's total) and ``tolerance``; the message names the
-        galaxy and the constraint that dominates its score.
+        With ``score`` (the worst object's total) and ``tolerance``; the message names the
+        object and the constraint that dominates its score.
     """
-    _, tolerance = _defaults(0, tolerance)
-    scores = violation_scores(props)
+    _, tolerance = _validated(0, tolerance)
+    cs = _validate_set(constraints)
+    scores = violation_scores(props, cs)
     as_np = {
         k: (v.detach().cpu().numpy() if is_torch(v) else np.asarray(v)) for k, v in scores.items()
     }
@@ -441,8 +421,8 @@ def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
         name = max(as_np, key=lambda k: as_np[k][worst])
         n_bad = int((total > tolerance).sum())
         raise PhysicsViolationError(
-            f"{n_bad} of {total.size} galaxies violate physics beyond tolerance {tolerance:g}: "
-            f"galaxy {worst} has total score {total[worst]:.3g} dex, mostly {name} "
+            f"{n_bad} of {total.size} {cs.noun}s violate physics beyond tolerance {tolerance:g}: "
+            f"{cs.noun} {worst} has total score {total[worst]:.3g} dex, mostly {name} "
             f"({as_np[name][worst]:.3g} dex)",
             score=float(total[worst]),
             tolerance=tolerance,
@@ -452,30 +432,32 @@ def check(props: Mapping, *, tolerance: float | None = None) -> np.ndarray:
 
 def enforce(
     props: Mapping,
+    constraints: ConstraintSet,
     *,
-    steps: int | None = None,
-    tolerance: float | None = None,
+    steps: int = DEFAULT_STEPS,
+    tolerance: float = DEFAULT_TOLERANCE,
     fixed: Iterable[str] = (),
 ) -> ProjectionResult:
     """Project onto the physical manifold, then refuse if the residual stays above tolerance.
 
     The PHYSICS_CHECK stage of a counterfactual: :func:`project` with ``fixed`` (typically
-    the intervened nodes) followed by :func:`check` on the result.
+    the intervened nodes) followed by the refusal of :func:`check`.
 
     Raises
     ------
     PhysicsViolationError
-        The projection could not bring every galaxy within ``tolerance`` in ``steps`` steps.
+        The projection could not bring every object within ``tolerance`` in ``steps`` steps.
     """
-    steps, tolerance = _defaults(steps, tolerance)
-    result = project(props, steps=steps, tolerance=tolerance, fixed=fixed)
+    cs = _validate_set(constraints)
+    fixed = tuple(fixed)
+    result = project(props, cs, steps=steps, tolerance=tolerance, fixed=fixed)
     if not result.converged:
         worst = int(np.argmax(result.score))
         raise PhysicsViolationError(
-            f"counterfactual refused: after {result.steps} projection steps galaxy {worst} still "
-            f"has violation score {result.score[worst]:.3g} dex > tolerance {tolerance:g} "
+            f"counterfactual refused: after {result.steps} projection steps {cs.noun} {worst} still "
+            f"has violation score {result.score[worst]:.3g} dex > tolerance {result.tolerance:g} "
             f"(fixed: {', '.join(sorted(fixed)) or 'none'})",
             score=float(result.score[worst]),
-            tolerance=tolerance,
+            tolerance=result.tolerance,
         )
     return result

@@ -25,7 +25,7 @@ import math
 
 from acie.physics._backend import namespace
 from acie.physics.constants import G_KPC_KMS2_PER_MSUN
-from acie.physics.halo import enclosed_mass
+from acie.physics.nfw import enclosed_mass
 
 __all__ = [
     "VIRIAL_SCATTER_DEX",
