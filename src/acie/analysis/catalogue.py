@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
+from acie._files import atomic_output
 from acie.errors import DataFormatError, InputValidationError, UnknownNameError, expected_got
 
 __all__ = ["CatalogueFormat", "load_catalogue", "save_catalogue"]
@@ -175,10 +175,7 @@ def save_catalogue(
     units = dict(units if units is not None else frame.attrs.get("units", {}))
     units = {k: v for k, v in units.items() if k in frame.columns and v}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_output(path) as tmp:
         if fmt is CatalogueFormat.CSV:
             frame.to_csv(tmp, index=False)
         elif fmt is CatalogueFormat.PARQUET:
@@ -208,8 +205,4 @@ def save_catalogue(
                     names = hdul[1].columns.names
                     for col, unit in raw.items():
                         hdul[1].header[f"TUNIT{names.index(col) + 1}"] = unit
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

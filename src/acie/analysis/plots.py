@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from acie._files import atomic_output
 from acie.errors import InputValidationError, UnknownNameError, expected_got
 
 if TYPE_CHECKING:
@@ -46,15 +46,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 300) -> Path
         raise InputValidationError(
             expected_got("the figure path", "a .png or .pdf file", str(path))
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower(), bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -87,22 +87,12 @@ def _table(batch, title: str) -> None:
 
 
 def _save(fig, path: Path) -> None:
-    import os
-    import tempfile
+    """Write ``fig`` to ``path`` (300 dpi; PNG unless the suffix names another format)."""
+    from acie._files import atomic_output
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.",
-        suffix=path.suffix or ".png",
-        dir=path.parent if str(path.parent) else ".",
-    )
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=300)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=300, format=path.suffix[1:].lower() or "png")
 
 
 @app.command()

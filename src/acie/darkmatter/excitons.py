@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 
+from acie._files import atomic_output
 from acie.darkmatter.formfactor_io import FormFactorTable
 from acie.darkmatter.units import BOHR
 from acie.errors import DataFormatError, expected_got
@@ -305,10 +305,7 @@ def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> P
     dk = (kpts[None, :, :] - kpts[:, None, :]).reshape(-1, 3)
     qpts = np.unique(np.round(dk, 12), axis=0)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as fh:
             fh.attrs.update(
                 {
@@ -341,8 +338,4 @@ def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> P
             fh["excitation_energies"].attrs["note"] = (
                 "independent-particle threshold (band gap), not a BSE eigenvalue"
             )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -8,13 +8,13 @@ state) with units on the axes; :func:`save_figure` writes it at 300 dpi as PNG o
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 
+from acie._files import atomic_output
 from acie.darkmatter.formfactor_io import FormFactorTable
 from acie.darkmatter.reach import ReachCurve
 from acie.darkmatter.uncertainty import Band
@@ -54,16 +54,8 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = DPI) -> Path:
         raise InputValidationError(
             expected_got("figure file name", "ending in .png or .pdf", path.name)
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=fmt)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,62 +8,30 @@ colour images map i, r, g to red, green, blue.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from acie._files import atomic_output, write_text
 from acie.deepscm.evaluation import EvaluationReport
 
 __all__ = ["plot_pairs", "save_npz_atomic", "write_report"]
 
 
-def _atomic_path(path: Path):  # noqa: ANN202
-    """A fresh temporary file beside ``path`` (readable like a normal file: 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    return Path(tmp)
-
-
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write a ``.npz`` file atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _atomic_path(path.with_suffix(".npz"))
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = _atomic_path(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, tmp.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return Path(path)
 
 
 def _savefig(fig, path: Path) -> list[Path]:  # noqa: ANN001
     out = []
     for suffix in (".png", ".pdf"):
         target = path.with_suffix(suffix)
-        tmp = _atomic_path(target)
-        try:
+        with atomic_output(target) as tmp:
             fig.savefig(tmp, dpi=300, bbox_inches="tight", format=suffix[1:])
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         out.append(target)
     return out
 
@@ -154,7 +122,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     metrics = out / "metrics.json"
-    _write_text_atomic(metrics, json.dumps(report.to_dict(), indent=2, default=float))
+    write_text(metrics, json.dumps(report.to_dict(), indent=2, default=float))
     paths.append(metrics)
 
     for node, ex in report.examples.items():
@@ -211,7 +179,7 @@ def write_report(
     plt.close(fig)
 
     md = out / "REPORT.md"
-    _write_text_atomic(md, _markdown(report))
+    write_text(md, _markdown(report))
     paths.append(md)
     return paths
 

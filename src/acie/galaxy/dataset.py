@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from acie._files import atomic_output
 from acie.errors import DataFormatError, InputValidationError
 from acie.galaxy.properties import NUISANCE_NAMES, NUISANCE_UNITS, PROPERTY_NAMES, UNITS
 from acie.galaxy.simulator import EXOGENOUS_NAMES, GalaxyBatch, GalaxySimulator
@@ -84,10 +84,7 @@ def write_dataset(
     n_chunks = -(-int(n) // int(chunk_size))
     seeds = np.random.SeedSequence(int(seed)).spawn(n_chunks)
     b, s = len(simulator.bands), simulator.image_size
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(
                 {
@@ -146,10 +143,6 @@ def write_dataset(
                         for name, arr in data.items():
                             groups[gname][name][lo:hi] = arr
                     bar.update(hi - lo)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
