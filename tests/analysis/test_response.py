@@ -1,4 +1,4 @@
-"""Sensitivity of observables to latent properties, checked against the analytic
+"""Response of observables to latent properties, checked against the analytic
 derivative of the simulator's scaling relations (derived below by the chain rule)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from acie.analysis.sensitivity import (
+from acie.analysis.response import (
     counterfactual_response,
     image_total_flux,
     model_flux,

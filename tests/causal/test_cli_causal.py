@@ -49,7 +49,7 @@ def test_demo_text_report():
         "unit counterfactual",
         "backdoor",
         "AIPW",
-        "sensitivity",
+        "dose-response derivative",
         "PC discovery",
     ):
         assert heading in result.output

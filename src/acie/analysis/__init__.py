@@ -2,7 +2,7 @@
 
 Modules::
 
-    sensitivity.py   response of an observable to a latent property: exact
+    response.py      response of an observable to a latent property: exact
                      counterfactual finite differences, observational EIF estimates
     hierarchical.py  lme4-style formulas ("y ~ x + (1 + x | g)") fitted by statsmodels MixedLM
     surveys.py       multi-survey catalogues from the simulator, and their true relation
@@ -19,14 +19,14 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    # sensitivity
-    "Observable": "sensitivity",
-    "ResponseCurve": "sensitivity",
-    "counterfactual_response": "sensitivity",
-    "image_total_flux": "sensitivity",
-    "model_flux": "sensitivity",
-    "observational_response": "sensitivity",
-    "property_observable": "sensitivity",
+    # response of an observable to a latent property
+    "Observable": "response",
+    "ResponseCurve": "response",
+    "counterfactual_response": "response",
+    "image_total_flux": "response",
+    "model_flux": "response",
+    "observational_response": "response",
+    "property_observable": "response",
     # hierarchical fits and survey catalogues
     "HierarchicalFit": "hierarchical",
     "ParsedFormula": "hierarchical",

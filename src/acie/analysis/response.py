@@ -1,4 +1,4 @@
-"""Sensitivity of an observable to a latent galaxy property: dE[Y(z)]/dz over a range.
+"""Response of an observable to a latent galaxy property: dE[Y(z)]/dz over a range.
 
 Two routes, each with an uncertainty:
 
@@ -35,7 +35,7 @@ from acie.errors import InputValidationError, OutOfRangeError, UnknownNameError,
 if TYPE_CHECKING:
     import pandas as pd
 
-    from acie.causal.sensitivity import DerivativeEstimate
+    from acie.causal.dose_response import DerivativeEstimate
     from acie.galaxy.simulator import GalaxyBatch, GalaxySimulator
 
 __all__ = [
@@ -403,7 +403,7 @@ def observational_response(
 
     import pandas as pd
 
-    from acie.causal.sensitivity import dose_response_derivative
+    from acie.causal.dose_response import dose_response_derivative
 
     if not isinstance(data, pd.DataFrame):
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))

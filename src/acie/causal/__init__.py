@@ -1,5 +1,5 @@
 """acie.causal: structural causal models, ``do``, counterfactuals, identification,
-effect estimation, sensitivity and discovery.
+effect estimation, dose–response derivatives and discovery.
 
 The public API, by module::
 
@@ -12,7 +12,7 @@ The public API, by module::
     fitting.py           fit_scm: mechanisms fitted from data given a DAG
     identification.py    backdoor_adjustment_set, is_backdoor_set (d-separation)
     estimators.py        regression_adjustment, ipw, aipw, estimate_effect
-    sensitivity.py       interventional_derivative (SCM), dose_response_derivative (data)
+    dose_response.py     interventional_derivative (SCM), dose_response_derivative (data)
     discovery.py         pc_discover: causal-learn's PC with background knowledge
     reference_models.py  galaxy_scm: a halo -> galaxy SCM with closed-form answers
 
@@ -21,6 +21,11 @@ functions that need them.
 """
 
 from acie.causal.discovery import IndependenceTest, PCResult, pc_discover
+from acie.causal.dose_response import (
+    DerivativeEstimate,
+    dose_response_derivative,
+    interventional_derivative,
+)
 from acie.causal.estimators import (
     EffectEstimate,
     EffectMethod,
@@ -47,11 +52,6 @@ from acie.causal.mechanisms import (
 )
 from acie.causal.reference_models import galaxy_interventional_means, galaxy_scm
 from acie.causal.scm import StructuralCausalModel
-from acie.causal.sensitivity import (
-    DerivativeEstimate,
-    dose_response_derivative,
-    interventional_derivative,
-)
 
 __all__ = [
     "AdditiveNoiseMechanism",

@@ -1,4 +1,7 @@
-"""Sensitivity of an outcome to an intervention: dE[Y(z)]/dz at a point z0.
+"""Dose–response derivative of an outcome under an intervention: dE[Y(z)]/dz at z0.
+
+Not a sensitivity analysis for unmeasured confounding: this is the slope of the
+interventional mean (dose–response curve) ``E[Y(do(z))]``.
 
 Two routes, each with an uncertainty:
 

@@ -69,9 +69,9 @@ def _print_demo(report: dict[str, Any]) -> None:
             f"   {e['method']:<24}{e['estimate']:8.3f} ± {e['std_error']:.3f}   "
             f"95% CI [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
         )
-    se = report["sensitivity"]
+    se = report["dose_response_derivative"]
     fd, dr = se["scm_finite_difference"], se["doubly_robust_from_data"]
-    echo(f"\n4. sensitivity {se['quantity']} [{se['unit']}]")
+    echo(f"\n4. dose-response derivative {se['quantity']} [{se['unit']}]")
     echo(f"   analytic                 {se['analytic']:.4f}")
     echo(f"   SCM finite differences   {fd['estimate']:.4f} ± {fd['std_error']:.1e}")
     echo(
@@ -97,7 +97,7 @@ def demo(
     ] = 5000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Run the causal demo: do, counterfactuals, backdoor, estimators, sensitivity, PC."""
+    """Run the causal demo: do, counterfactuals, backdoor, estimators, dose response, PC."""
     from threadpoolctl import threadpool_limits
 
     from acie.causal.demo import run_demo
