@@ -31,12 +31,12 @@ def test_invalid_value_gives_readable_error(monkeypatch):
 
 def test_settings_file_is_read_and_environment_wins(monkeypatch, tmp_path):
     f = tmp_path / "acie.json"
-    f.write_text(json.dumps({"log_level": "DEBUG", "max_steps": 7}))
+    f.write_text(json.dumps({"log_level": "DEBUG", "max_steps": 70}))
     monkeypatch.setenv("ACIE_SETTINGS_FILE", str(f))
-    monkeypatch.setenv("MAX_STEPS", "9")
+    monkeypatch.setenv("MAX_STEPS", "90")
     s = load_settings()
     assert s.LOG_LEVEL.value == "DEBUG"
-    assert s.MAX_STEPS == 9
+    assert s.MAX_STEPS == 90
 
 
 def test_settings_file_not_a_mapping(monkeypatch, tmp_path):

@@ -19,16 +19,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from acie.errors import ConfigurationError
 
 
 class Environment(StrEnum):
+    """``ACIE_ENV``: ``production`` and ``staging`` refuse insecure serving configurations."""
+
     development = "development"
     test = "test"
+    staging = "staging"
     production = "production"
+
+    @property
+    def strict(self) -> bool:
+        """Whether the production checks apply (``production`` and ``staging``)."""
+        return self in (Environment.staging, Environment.production)
 
 
 class LogLevel(StrEnum):
@@ -56,19 +64,20 @@ class Settings(BaseSettings):
     # compute
     WORKER_THREADS: int = Field(default=2, ge=1, le=1024)
     ENABLE_CUDA: bool = False
-    DASK_SCHEDULER_ADDRESS: str | None = None
 
     # physics checks of counterfactuals
     PHYSICS_TOLERANCE: float = Field(default=0.05, gt=0.0)
     PHYSICS_STEPS: int = Field(default=50, ge=0, le=100_000)
-    MAX_STEPS: int = Field(default=1000, ge=1, le=10_000_000)
+    MAX_STEPS: int = Field(
+        default=1000, ge=1, le=100_000
+    )  # largest physics_steps a request may ask
 
     # security
     JWT_SECRET: SecretStr | None = None
     JWT_AUDIENCE: str = "acie"
     JWT_ISSUER: str = "acie"
     JWKS_FILE: Path | None = None
-    PAILLIER_PUB_KEY: Path | None = None
+    PAILLIER_PUB_KEY: Path | None = None  # blind inference accepts only this client key
     TELEMETRY_KEY: SecretStr | None = None  # base64 AES-GCM key for ops telemetry lines
 
     # backends
@@ -80,6 +89,9 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(default=8000, ge=0, le=65535)
     GRPC_PORT: int = Field(default=50051, ge=0, le=65535)
+    TLS_CERT_FILE: Path | None = None  # server certificate chain (PEM), REST and gRPC
+    TLS_KEY_FILE: Path | None = None  # its private key (PEM)
+    TLS_CLIENT_CA_FILE: Path | None = None  # CA of client certificates: mutual TLS on gRPC
     RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
     MAX_REQUEST_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
     REQUEST_TIMEOUT_S: float = Field(default=30.0, gt=0.0)
@@ -93,6 +105,18 @@ class Settings(BaseSettings):
 
     # feature flags
     FLAGS_FILE: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.PHYSICS_STEPS > self.MAX_STEPS:
+            raise ValueError(
+                f"PHYSICS_STEPS ({self.PHYSICS_STEPS}) must be at most MAX_STEPS ({self.MAX_STEPS})"
+            )
+        if (self.TLS_CERT_FILE is None) != (self.TLS_KEY_FILE is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together; got only one")
+        if self.TLS_CLIENT_CA_FILE is not None and self.TLS_CERT_FILE is None:
+            raise ValueError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE")
+        return self
 
     @property
     def database_url(self) -> str:
@@ -157,7 +181,15 @@ class FeatureFlags:
 
     A missing file means every flag takes its default. A malformed file raises
     :class:`ConfigurationError` on the read that finds it, and the last good flags stay
-    in force for later reads, so a bad edit never takes a running service down.
+    in force for later reads (until the file changes), so a bad edit never takes a
+    running service down.
+
+    Parameters
+    ----------
+    path : path or None
+        The flags file (``FLAGS_FILE``); ``None``: every flag at its default.
+    defaults : dict of str to bool
+        Values of flags the file does not name.
     """
 
     def __init__(self, path: Path | str | None, defaults: dict[str, bool] | None = None) -> None:
@@ -177,13 +209,16 @@ class FeatureFlags:
             return
         if mtime == self._mtime_ns:
             return
+        # this version of the file is read once: a bad one raises here, and later reads
+        # keep the last good flags until the file changes again
+        self._mtime_ns = mtime
         data = _read_settings_file(self.path)
         bad = {k: v for k, v in data.items() if not isinstance(v, bool)}
         if bad:
             raise ConfigurationError(
                 f"flags file {str(self.path)!r}: every flag must be true or false; got {bad!r}"
             )
-        self._flags, self._mtime_ns = {k.lower(): v for k, v in data.items()}, mtime
+        self._flags = {k.lower(): v for k, v in data.items()}
 
     def enabled(self, name: str) -> bool:
         """Whether the flag ``name`` is on (file value, else default, else ``False``)."""

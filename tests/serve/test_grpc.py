@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from acie.serve.grpc_server import TlsConfig
+from acie.serve.tls import TlsConfig
 from acie.wire.proto import inference_pb2 as pb
 from acie.wire.proto import inference_pb2_grpc as pb_grpc
 

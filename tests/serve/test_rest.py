@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends
 from websockets.sync.client import connect as ws_connect
 
 from acie.serve.auth import Action, Principal
-from acie.serve.rest import require
+from acie.serve.deps import require
 from acie.serve.tracing import JsonFormatter
 
 LOOSE = 1e9

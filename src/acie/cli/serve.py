@@ -22,10 +22,16 @@ def register(app: typer.Typer) -> None:
         model: Path | None = typer.Option(
             None, help="deep-SCM checkpoint to serve (default: the shipped model)"
         ),
-        tls_cert: Path | None = typer.Option(None, help="gRPC server certificate chain (PEM)"),
-        tls_key: Path | None = typer.Option(None, help="gRPC server private key (PEM)"),
+        tls_cert: Path | None = typer.Option(
+            None, help="server certificate chain (PEM), REST and gRPC (default: TLS_CERT_FILE)"
+        ),
+        tls_key: Path | None = typer.Option(
+            None, help="server private key (PEM) (default: TLS_KEY_FILE)"
+        ),
         tls_client_ca: Path | None = typer.Option(
-            None, help="CA of client certificates: enables mutual TLS on gRPC"
+            None,
+            help="CA of client certificates: enables mutual TLS on gRPC "
+            "(default: TLS_CLIENT_CA_FILE)",
         ),
         worker: bool = typer.Option(True, help="run a job worker in this process"),
         grace: float = typer.Option(5.0, help="seconds running calls get on shutdown"),
@@ -37,30 +43,22 @@ def register(app: typer.Typer) -> None:
 
         Works with no configuration: SQLite database and job queue in ACIE_DATA_DIR,
         in-memory rate limits, and a local JWT secret generated there when JWT_SECRET is
-        unset (mint tokens with `acie auth token`).
+        unset (mint tokens with `acie auth token`). With ACIE_ENV=production (or staging)
+        it refuses that local secret, plaintext listeners and Paillier keys under 2048 bits.
         """
         import signal
         import threading
 
         from acie.config import get_settings
-        from acie.errors import ConfigurationError
-        from acie.serve.grpc_server import TlsConfig
+        from acie.serve.policy import check_transport
         from acie.serve.server import Server, build_runtime, configure_torch_threads
+        from acie.serve.tls import tls_from_settings
         from acie.serve.tracing import configure_logging
 
         settings = get_settings()
         configure_logging(settings.LOG_LEVEL.value)
-        tls = None
-        if tls_cert or tls_key:
-            if not (tls_cert and tls_key):
-                raise ConfigurationError("--tls-cert and --tls-key go together; got only one")
-            tls = TlsConfig(
-                certificate_chain=tls_cert.read_bytes(),
-                private_key=tls_key.read_bytes(),
-                client_ca=tls_client_ca.read_bytes() if tls_client_ca else None,
-            )
-        elif tls_client_ca:
-            raise ConfigurationError("--tls-client-ca needs --tls-cert and --tls-key")
+        tls = tls_from_settings(settings, cert=tls_cert, key=tls_key, client_ca=tls_client_ca)
+        check_transport(settings, http_tls=tls, grpc_tls=tls)  # before loading the model
         configure_torch_threads(settings.WORKER_THREADS)
         engine = None
         if model is not None:
@@ -69,23 +67,19 @@ def register(app: typer.Typer) -> None:
             engine = CounterfactualEngine.from_checkpoint(
                 model, device="cuda" if settings.ENABLE_CUDA else "cpu"
             )
-        from acie.ops.api import build_ops_router
-
         runtime = build_runtime(settings, model=engine)
-        ops_router, ops_cache = build_ops_router(settings)  # /ops/report, /ops/metrics, /ops/health
-        server = Server(
+        server = Server(  # the REST app of acie.serve.app.create_app, with /ops mounted
             runtime,
             host=host or settings.HOST,
             http_port=settings.HTTP_PORT if http_port is None else http_port,
             grpc_port=settings.GRPC_PORT if grpc_port is None else grpc_port,
             grpc_tls=tls,
-            extra_routers=[ops_router],
+            http_tls=tls,
             run_worker=worker,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        ops_cache.start()
         server.start()
         typer.echo(
             f"acie serve: REST {server.http_url}  gRPC {server.host}:{server.grpc_port}  "
@@ -97,4 +91,3 @@ def register(app: typer.Typer) -> None:
                 pass
         finally:
             server.stop(grace_s=grace, drain_s=drain)
-            ops_cache.stop()

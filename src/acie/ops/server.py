@@ -206,7 +206,9 @@ def create_router(cache: ReportCache):  # -> fastapi.APIRouter
 
     router = APIRouter(tags=["ops"])
 
-    @router.get("/report", summary="Latest telemetry report (JSON)")
+    # response_model=None: the return annotations name Response, imported in this function,
+    # which FastAPI cannot resolve under `from __future__ import annotations`
+    @router.get("/report", summary="Latest telemetry report (JSON)", response_model=None)
     def report() -> Response:
         body = cache.report_body()
         if body is None:
@@ -215,11 +217,11 @@ def create_router(cache: ReportCache):  # -> fastapi.APIRouter
             )
         return Response(content=body, media_type="application/json")
 
-    @router.get("/metrics", summary="Report as Prometheus metrics")
+    @router.get("/metrics", summary="Report as Prometheus metrics", response_model=None)
     def metrics() -> Response:
         return Response(content=cache.metrics_body(), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/health", summary="Cache age and refresh status")
+    @router.get("/health", summary="Cache age and refresh status", response_model=None)
     def health() -> JSONResponse:
         h = cache.health()
         return JSONResponse(h, status_code=200 if h["status"] == "ok" else 503)

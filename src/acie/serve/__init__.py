@@ -5,8 +5,10 @@ stays quick)::
 
     Server, build_runtime    server.py        REST + gRPC + worker in one process
     ServingRuntime           runtime.py       what the three parts share
-    create_app, require      rest.py          the FastAPI app; auth dependency for extra routers
-    GrpcServer, TlsConfig    grpc_server.py   InferenceService, auth interceptor, health, TLS
+    create_app               app.py           the FastAPI app (routes in routes/, middleware.py)
+    require                  deps.py          auth dependency of the routes and extra routers
+    GrpcServer               grpc_server.py   InferenceService, auth interceptor, health
+    TlsConfig                tls.py           TLS of REST and gRPC
     InferenceCore            inference.py     validation, admission, micro-batching, timeouts
     TokenVerifier, mint_token, Principal, Role, Action,
     SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE      auth.py
@@ -54,7 +56,7 @@ _WHERE = {
     "mint_token": "auth",
     "BlindLayer": "blind",
     "GrpcServer": "grpc_server",
-    "TlsConfig": "grpc_server",
+    "TlsConfig": "tls",
     "InferenceCore": "inference",
     "MemoryRateLimiter": "ratelimit",
     "RedisRateLimiter": "ratelimit",
@@ -62,8 +64,8 @@ _WHERE = {
     "build_runtime": "server",
     "ServiceMetrics": "metrics",
     "ServingRuntime": "runtime",
-    "create_app": "rest",
-    "require": "rest",
+    "create_app": "app",
+    "require": "deps",
 }
 
 

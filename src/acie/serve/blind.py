@@ -11,6 +11,10 @@ decrypt, and it turns the standardised means into physical units with the scaler
 
 Wire format: the request and response dictionaries of :mod:`acie.privacy.blind`
 (``acie.blind.request/v1`` / ``acie.blind.response/v1``).
+
+Key policy: with ``PAILLIER_PUB_KEY`` set, the server evaluates only requests under that
+one client key (``KeyMismatchError``, INVALID_ARGUMENT, for any other); in production and
+staging a request's key must have at least 2048 bits (:mod:`acie.serve.policy`).
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ class BlindLayer:
         ``names``, ``log``, ``mean``, ``std`` for turning outputs into physical units.
     weight_bits : int
         Signed bits of the quantised weights.
+    description : str
+        What the layer computes, for :meth:`describe`.
+    client_key : PaillierPublicKey or None
+        The only client key accepted (``PAILLIER_PUB_KEY``); ``None``: any key.
+    min_key_bits : int or None
+        Smallest client key accepted, bits; ``None``: any size.
     """
 
     def __init__(
@@ -74,6 +84,8 @@ class BlindLayer:
         scaler: dict[str, Any] | None = None,
         weight_bits: int = 16,
         description: str = "",
+        client_key: Any = None,
+        min_key_bits: int | None = None,
     ) -> None:
         from acie.privacy import EncryptedLinearLayer
         from acie.privacy.blind import BlindInferenceServer
@@ -89,10 +101,17 @@ class BlindLayer:
         self.version = version
         self.scaler = dict(scaler or {})
         self.description = description
+        self.client_key = client_key
+        self.min_key_bits = min_key_bits
 
     @classmethod
-    def from_engine(cls, engine: Any) -> BlindLayer:
-        """The property-posterior-mean head of a deep-SCM engine's encoder."""
+    def from_engine(
+        cls, engine: Any, *, client_key: Any = None, min_key_bits: int | None = None
+    ) -> BlindLayer:
+        """The property-posterior-mean head of a deep-SCM engine's encoder.
+
+        ``client_key`` and ``min_key_bits`` are the key policy (see the class).
+        """
         ckpt = _checkpoint(engine)
         head = ckpt.model.encoder.property_head
         names = list(ckpt.properties.names)
@@ -108,6 +127,8 @@ class BlindLayer:
             scaler=ckpt.properties.to_dict(),
             description="mean of q(s|x) in standardised coordinates from the encoder "
             f"features of model {engine.model_version}",
+            client_key=client_key,
+            min_key_bits=min_key_bits,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -122,8 +143,26 @@ class BlindLayer:
             "description": self.description,
             "output_scaler": self.scaler,
             "request_format": "acie.blind.request/v1",
+            "client_key_fingerprint": self.client_key.fingerprint if self.client_key else None,
+            "min_key_bits": self.min_key_bits,
         }
 
     def apply_json(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Evaluate on a JSON request; returns the JSON response (still encrypted)."""
-        return self.server.evaluate(request)
+        """Evaluate on a JSON request; returns the JSON response (still encrypted).
+
+        Raises
+        ------
+        KeyMismatchError
+            A client key is configured and the request uses another.
+        CryptoError
+            The request's key is smaller than ``min_key_bits``.
+        DataFormatError
+            A malformed request.
+        """
+        from acie.privacy.paillier import PaillierPublicKey
+        from acie.serve.policy import check_client_key_bits
+
+        if self.min_key_bits is not None and isinstance(request, dict):
+            key = PaillierPublicKey.from_dict(request.get("public_key"))
+            check_client_key_bits(key.bits, self.min_key_bits)
+        return self.server.evaluate(request, public_key=self.client_key)

@@ -5,17 +5,19 @@ metadata, verifies the token, checks the method's scope and role, takes a rate-l
 token, writes an audit record, sets the trace id (``x-trace-id`` metadata in, the same key
 in the trailing metadata out) and turns ACIE errors raised by the servicer into status
 codes (:mod:`acie.serve.status_codes`). ``HealthCheck`` and ``grpc.health.v1`` are open.
+``StreamInference`` answers UNAVAILABLE while the ``grpc_streaming`` feature flag is off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -24,8 +26,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
 from acie.serve.auth import Action, Principal, authorize
+from acie.serve.features import require_feature
 from acie.serve.status_codes import code_for, public_message
+from acie.serve.tls import TlsConfig
 from acie.serve.tracing import current_trace_id, parse_trace_id, trace_context
+from acie.wire.proto import SERVICE_NAME
 from acie.wire.proto import inference_pb2 as pb
 from acie.wire.proto import inference_pb2_grpc as pb_grpc
 from acie.wire.tensors import decode_tensor, encode_tensor
@@ -33,11 +38,10 @@ from acie.wire.tensors import decode_tensor, encode_tensor
 if TYPE_CHECKING:
     from acie.serve.runtime import ServingRuntime
 
-__all__ = ["AuthInterceptor", "GrpcServer", "InferenceServicer", "TlsConfig", "current_principal"]
+__all__ = ["AuthInterceptor", "GrpcServer", "InferenceServicer", "current_principal"]
 
 log = logging.getLogger("acie.serve.grpc")
 
-SERVICE_NAME = "acie.v1.InferenceService"
 _METHOD_ACTIONS: dict[str, Action | None] = {
     f"/{SERVICE_NAME}/CounterfactualInference": Action.submit,
     f"/{SERVICE_NAME}/StreamInference": Action.submit,
@@ -63,7 +67,12 @@ def _bearer(metadata: dict[str, str]) -> str | None:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Authentication, authorisation, rate limit, audit, trace id and error mapping."""
+    """Authentication, authorisation, rate limit, audit, trace id and error mapping.
+
+    Unary and streaming methods go through the same :meth:`_guard`; they differ only in
+    when the call is audited (a unary call when it is answered, a stream when it opens:
+    each request on a stream is audited by the servicer).
+    """
 
     def __init__(self, runtime: ServingRuntime) -> None:
         self.runtime = runtime
@@ -86,6 +95,64 @@ class AuthInterceptor(grpc.ServerInterceptor):
             raise
         return principal
 
+    @contextlib.contextmanager
+    def _guard(
+        self, method: str, metadata: dict[str, str], context: Any, *, request: Any = None
+    ) -> Iterator[None]:
+        """Around one call: trace id, admission, caller, audit, metrics, error to status.
+
+        ``request`` is the unary request (``None`` for a stream): a unary call is audited
+        when it is answered, with its request id and duration; a stream when it opens.
+        """
+        rt = self.runtime
+        short = method.rsplit("/", 1)[-1]
+        tid = parse_trace_id(metadata.get("x-trace-id"), metadata.get("traceparent"))
+        context.set_trailing_metadata((("x-trace-id", tid),))
+        t0 = time.perf_counter()
+        code = grpc.StatusCode.OK
+        subject = None
+        streaming = request is None
+
+        def audit(outcome: str, **extra: Any) -> None:
+            rt.audit.record(
+                actor=subject,
+                action=f"grpc.{short}",
+                outcome=outcome,
+                resource=f"model/{rt.model_version}",
+                **extra,
+            )
+
+        with trace_context(tid):
+            try:
+                principal = self._admit(method, metadata)
+                subject = principal.subject if principal else None
+                if principal is not None and streaming:
+                    audit("OPENED")
+                tok = _principal.set(principal)
+                try:
+                    yield
+                finally:
+                    _principal.reset(tok)
+                if principal is not None and not streaming:
+                    audit(
+                        "OK",
+                        request_id=getattr(request, "request_id", None) or None,
+                        duration_ms=(time.perf_counter() - t0) * 1e3,
+                    )
+            except Exception as exc:  # every error leaves as a status code
+                code = code_for(exc)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.exception("internal error in %s", short)
+                audit(code.name)
+                context.abort(code, public_message(exc, code, tid))
+            finally:
+                rt.metrics.observe_request(
+                    protocol="grpc",
+                    method=short,
+                    code=code.name,
+                    seconds=time.perf_counter() - t0,
+                )
+
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None:
@@ -94,104 +161,25 @@ class AuthInterceptor(grpc.ServerInterceptor):
         metadata = {
             k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)
         }
-        rt = self.runtime
-        short = method.rsplit("/", 1)[-1]
-
-        def begin(context) -> tuple[str, float]:
-            tid = parse_trace_id(metadata.get("x-trace-id"), metadata.get("traceparent"))
-            context.set_trailing_metadata((("x-trace-id", tid),))
-            return tid, time.perf_counter()
-
-        def fail(
-            exc: BaseException, context, method_name: str, subject: str | None
-        ) -> grpc.StatusCode:
-            code = code_for(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.exception("internal error in %s", method_name)
-            rt.audit.record(
-                actor=subject,
-                action=f"grpc.{method_name}",
-                outcome=code.name,
-                resource=f"model/{rt.model_version}",
-            )
-            return code
-
+        guard = self._guard
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             def unary(request, context):
-                tid, t0 = begin(context)
-                code = grpc.StatusCode.OK
-                subject = None
-                with trace_context(tid):
-                    try:
-                        principal = self._admit(method, metadata)
-                        subject = principal.subject if principal else None
-                        tok = _principal.set(principal)
-                        try:
-                            response = inner(request, context)
-                        finally:
-                            _principal.reset(tok)
-                        if principal is not None:
-                            rt.audit.record(
-                                actor=subject,
-                                action=f"grpc.{short}",
-                                outcome="OK",
-                                request_id=getattr(request, "request_id", None) or None,
-                                resource=f"model/{rt.model_version}",
-                                duration_ms=(time.perf_counter() - t0) * 1e3,
-                            )
-                        return response
-                    except Exception as exc:  # every error leaves as a status code
-                        code = fail(exc, context, short, subject)
-                        context.abort(code, public_message(exc, code, tid))
-                    finally:
-                        rt.metrics.observe_request(
-                            protocol="grpc",
-                            method=short,
-                            code=code.name,
-                            seconds=time.perf_counter() - t0,
-                        )
+                with guard(method, metadata, context, request=request):
+                    return inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-
         if handler.stream_stream is not None:
             inner_s = handler.stream_stream
 
             def stream(request_iterator, context):
-                tid, t0 = begin(context)
-                code = grpc.StatusCode.OK
-                subject = None
-                with trace_context(tid):
-                    try:
-                        principal = self._admit(method, metadata)
-                        subject = principal.subject if principal else None
-                        if principal is not None:
-                            rt.audit.record(
-                                actor=subject,
-                                action=f"grpc.{short}",
-                                outcome="OPENED",
-                                resource=f"model/{rt.model_version}",
-                            )
-                        tok = _principal.set(principal)
-                        try:
-                            yield from inner_s(request_iterator, context)
-                        finally:
-                            _principal.reset(tok)
-                    except Exception as exc:
-                        code = fail(exc, context, short, subject)
-                        context.abort(code, public_message(exc, code, tid))
-                    finally:
-                        rt.metrics.observe_request(
-                            protocol="grpc",
-                            method=short,
-                            code=code.name,
-                            seconds=time.perf_counter() - t0,
-                        )
+                with guard(method, metadata, context):
+                    yield from inner_s(request_iterator, context)
 
             return grpc.stream_stream_rpc_method_handler(
                 stream,
@@ -254,6 +242,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     def StreamInference(self, request_iterator, context):
         principal = current_principal()
         rt = self.runtime
+        require_feature(rt.flags, "grpc_streaming")
         out: queue.Queue = queue.Queue()
         slots = threading.BoundedSemaphore(self.stream_concurrency)
         state = {"outstanding": 0, "reading": True}
@@ -350,24 +339,6 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             model_version=rt.model_version or "",
             queue_depth=rt.queue_depth(),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class TlsConfig:
-    """Server TLS material (PEM bytes).
-
-    Parameters
-    ----------
-    certificate_chain, private_key : bytes
-        The server certificate (chain) and its key.
-    client_ca : bytes or None
-        CA certificates of clients; when given, clients must present a certificate it
-        signed (mutual TLS).
-    """
-
-    certificate_chain: bytes
-    private_key: bytes
-    client_ca: bytes | None = None
 
 
 class GrpcServer:

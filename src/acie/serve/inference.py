@@ -32,6 +32,7 @@ import numpy as np
 from acie.errors import (
     ConflictError,
     DataFormatError,
+    OutOfRangeError,
     PhysicsViolationError,
     RateLimitError,
     ShapeError,
@@ -126,6 +127,8 @@ class InferenceCore:
         Default largest violation score.
     physics_steps : int
         Default projection steps.
+    max_steps : int
+        Most projection steps a request may ask for (``MAX_STEPS``).
     max_batch_images : int
         Largest micro-batch, images (1 disables batching).
     warm_up : bool
@@ -143,6 +146,7 @@ class InferenceCore:
         timeout_s: float = 30.0,
         physics_tolerance: float = 0.05,
         physics_steps: int = 50,
+        max_steps: int = 100_000,
         max_batch_images: int = MAX_MICRO_BATCH,
         warm_up: bool = True,
     ) -> None:
@@ -152,6 +156,7 @@ class InferenceCore:
         self.timeout_s = timeout_s
         self.physics_tolerance = physics_tolerance
         self.physics_steps = physics_steps
+        self.max_steps = max_steps
         self._pool = MicroBatcher(
             run=self._run_batch,
             workers=max_concurrency,
@@ -182,6 +187,8 @@ class InferenceCore:
             The observation is not ``(n, C, H, W)`` with the model's ``(C, H, W)``.
         UnknownNodeError
             An intervention names a variable the model does not have (named in the message).
+        OutOfRangeError
+            ``physics_steps`` above ``max_steps`` (``MAX_STEPS``).
         """
         if not request_id or len(request_id) > 128:
             raise DataFormatError(expected_got("request_id", "1 to 128 characters", request_id))
@@ -205,8 +212,10 @@ class InferenceCore:
             physics_tolerance > 0 and math.isfinite(physics_tolerance)
         ):
             raise DataFormatError(expected_got("physics_tolerance", "> 0", physics_tolerance))
-        if physics_steps is not None and not 0 <= physics_steps <= 100_000:
-            raise DataFormatError(expected_got("physics_steps", "0 to 100000", physics_steps))
+        if physics_steps is not None and not 0 <= physics_steps <= self.max_steps:
+            raise OutOfRangeError(
+                expected_got("physics_steps", f"0 to {self.max_steps} (MAX_STEPS)", physics_steps)
+            )
         return CounterfactualCall(
             request_id=request_id,
             observation=observation,

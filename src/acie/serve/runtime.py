@@ -1,7 +1,7 @@
 """Everything a running server shares: settings, model, auth, limits, metrics, audit, backends.
 
 One :class:`ServingRuntime` is built per server process and handed to the REST app
-(:func:`acie.serve.rest.create_app`), the gRPC server (:class:`acie.serve.grpc_server.GrpcServer`)
+(:func:`acie.serve.app.create_app`), the gRPC server (:class:`acie.serve.grpc_server.GrpcServer`)
 and the job worker, so the three see the same rules, the same metrics registry and the same
 health flag.
 """
@@ -48,6 +48,9 @@ class ServingRuntime:
         images (n, C, H, W) -> vectors (n, dim) stored in ``vector_index`` for finished jobs.
     model_name : str
         Name under which the model is listed.
+    flags : acie.config.FeatureFlags or None
+        Feature flags read per request (``FLAGS_FILE``; :mod:`acie.serve.features`);
+        ``None``: every feature at its default.
     """
 
     settings: Any
@@ -62,6 +65,7 @@ class ServingRuntime:
     blind_layer: Any = None
     model_name: str = "galaxy-deepscm"
     embedder: Any = None
+    flags: Any = None
     serving: bool = True
     _closers: list[Any] = field(default_factory=list)
 
@@ -80,6 +84,8 @@ class ServingRuntime:
         model_name: str = "galaxy-deepscm",
     ) -> ServingRuntime:
         """Assemble a runtime from settings and already-opened backends."""
+        from acie.serve.features import open_flags
+
         metrics = ServiceMetrics()
         core = InferenceCore(
             model=model,
@@ -89,6 +95,7 @@ class ServingRuntime:
             timeout_s=settings.REQUEST_TIMEOUT_S,
             physics_tolerance=settings.PHYSICS_TOLERANCE,
             physics_steps=settings.PHYSICS_STEPS,
+            max_steps=settings.MAX_STEPS,
         )
         return cls(
             settings=settings,
@@ -105,6 +112,7 @@ class ServingRuntime:
             vector_index=vector_index,
             blind_layer=blind_layer,
             model_name=model_name,
+            flags=open_flags(settings),
         )
 
     @property

@@ -10,15 +10,17 @@ the worker finishes its job, and the audit log is flushed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from acie.serve.grpc_server import GrpcServer, TlsConfig
+from acie.serve.grpc_server import GrpcServer
 from acie.serve.job_service import JobRunner
 from acie.serve.runtime import ServingRuntime
+from acie.serve.tls import TlsConfig, pem_files
 
 __all__ = ["Server", "build_runtime", "configure_torch_threads", "resolve_jwt_secret"]
 
@@ -46,14 +48,17 @@ def resolve_jwt_secret(settings: Any) -> str | None:
     """``JWT_SECRET``, else (without a JWKS file) the local secret in ``ACIE_DATA_DIR``.
 
     A generated secret is logged (its path, never its value), so an operator knows that
-    tokens must come from ``acie auth token`` on this machine.
+    tokens must come from ``acie auth token`` on this machine. ``ACIE_ENV=production``
+    refuses the local secret (:func:`acie.serve.policy.check_jwt_secret`).
     """
     from acie.serve.auth import load_or_create_local_secret
+    from acie.serve.policy import check_jwt_secret
 
     if settings.JWT_SECRET is not None:
         return settings.JWT_SECRET.get_secret_value()
     if settings.JWKS_FILE is not None:
         return None
+    check_jwt_secret(settings)
     secret, created = load_or_create_local_secret(settings.ACIE_DATA_DIR)
     path = settings.ACIE_DATA_DIR / "jwt_secret"
     if created:
@@ -97,6 +102,7 @@ def build_runtime(
     """
     from acie.jobs import open_job_queue
     from acie.serve.blind import BlindLayer, encoder_features
+    from acie.serve.policy import client_key_bits_floor, load_paillier_key
     from acie.store.audit import AuditLog
     from acie.store.database import create_engine_for, migrate
     from acie.store.registry import ensure_model
@@ -104,6 +110,7 @@ def build_runtime(
 
     settings.ACIE_DATA_DIR.mkdir(parents=True, exist_ok=True)
     secret = resolve_jwt_secret(settings)
+    client_key = load_paillier_key(settings)  # PAILLIER_PUB_KEY: the one key blind requests use
     engine = create_engine_for(settings.database_url)
     migrate(settings.database_url, engine=engine)
     if model is None:
@@ -116,7 +123,12 @@ def build_runtime(
         else open_job_queue(settings, engine=engine, migrate_schema=False)
     )
     if blind_layer is None:
-        blind_layer = _optional("blind-inference layer", lambda: BlindLayer.from_engine(model))
+        blind_layer = _optional(
+            "blind-inference layer",
+            lambda: BlindLayer.from_engine(
+                model, client_key=client_key, min_key_bits=client_key_bits_floor(settings)
+            ),
+        )
     embedder = None
     if vector_index is None and blind_layer is not None:
         # kNN over the encoder features of finished jobs (the vectors blind clients encrypt)
@@ -160,8 +172,10 @@ class Server:
         0 picks free ports; the bound ports are :attr:`http_port`, :attr:`grpc_port`.
     grpc_tls : TlsConfig or None
         TLS (and, with ``client_ca``, mutual TLS) for gRPC.
+    http_tls : TlsConfig or None
+        TLS for REST (server certificate only; ``client_ca`` is not used here).
     extra_routers : sequence of fastapi.APIRouter
-        Mounted into the REST app (see :func:`acie.serve.rest.create_app`).
+        Mounted into the REST app (see :func:`acie.serve.app.create_app`).
     run_worker : bool
         Also run a job worker thread on the runtime's job queue.
     """
@@ -174,15 +188,19 @@ class Server:
         http_port: int = 0,
         grpc_port: int = 0,
         grpc_tls: TlsConfig | None = None,
+        http_tls: TlsConfig | None = None,
         extra_routers: Sequence[Any] = (),
         run_worker: bool = True,
     ) -> None:
         import uvicorn
 
-        from acie.serve.rest import create_app
+        from acie.serve.app import create_app
+        from acie.serve.policy import check_transport
 
+        check_transport(runtime.settings, http_tls=http_tls, grpc_tls=grpc_tls)
         self.runtime = runtime
         self.host = host
+        self.http_tls = http_tls
         self.app = create_app(runtime, extra_routers=extra_routers)
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
@@ -191,7 +209,7 @@ class Server:
                 port=http_port,
                 log_config=None,
                 access_log=False,
-                lifespan="off",
+                lifespan="on",  # starts and stops the ops report's cache
                 ws="websockets-sansio",
                 timeout_graceful_shutdown=10,
             )
@@ -217,7 +235,8 @@ class Server:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        scheme = "https" if self.http_tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.http_port}"
 
     def start(self, *, timeout_s: float = 20.0) -> Server:
         """Start all parts; returns when REST and gRPC accept connections."""
@@ -228,6 +247,10 @@ class Server:
             log.warning("inference threads still warming up; serving anyway")
         log.info("model warmed up", extra={"seconds": round(time.perf_counter() - t0, 3)})
         self.grpc.start()
+        tls_files = contextlib.ExitStack()  # uvicorn reads the PEM files once, at start-up
+        if self.http_tls is not None:
+            cert, key = tls_files.enter_context(pem_files(self.http_tls))
+            self._uvicorn.config.ssl_certfile, self._uvicorn.config.ssl_keyfile = cert, key
         self._http_thread = threading.Thread(
             target=self._uvicorn.run, name="acie-http", daemon=True
         )
@@ -235,12 +258,14 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while not self._uvicorn.started:
             if not self._http_thread.is_alive() or time.monotonic() > deadline:
+                tls_files.close()
                 self.grpc.stop(0)
                 raise OSError(
                     f"the REST server did not start on {self.host}:"
                     f"{self._uvicorn.config.port} within {timeout_s} s"
                 )
             time.sleep(0.01)
+        tls_files.close()
         if self._run_worker:
             runner = JobRunner(
                 core=self.runtime.core,

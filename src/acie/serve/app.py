@@ -1,0 +1,104 @@
+"""The REST gateway (FastAPI): the one app factory, used by ``acie serve`` and the tests.
+
+Routes (the OpenAPI document is at ``/openapi.json``, interactive docs at ``/docs``):
+
+======================================  =========  ==============================================
+route                                   needs      what
+======================================  =========  ==============================================
+``GET /healthz``                        —          SERVING/NOT_SERVING (503 while shutting down)
+``GET /metrics``                        —          Prometheus text format
+``GET /dashboard/``                     —          web dashboard (static HTML + JS)
+``GET /v1/models``                      read       served models with SHA-256 versions
+``POST /v1/counterfactual``             submit     synchronous counterfactual
+``POST /v1/jobs``                       submit     asynchronous counterfactual job (202)
+``GET /v1/jobs``                        read       recent jobs the caller may see
+``GET /v1/jobs/{job_id}``               read       state and result of one job
+``WS /v1/jobs/{job_id}/progress``       read       QUEUED → PROCESSING → PHYSICS_CHECK → COMPLETE
+``POST /v1/search``                     read       k nearest neighbours in the embedding index
+``POST /v1/blind/infer``                submit     encrypted vector in, encrypted vector out
+``GET /v1/blind/layer``                 read       what the blind layer computes (names, sizes)
+``GET /ops/report``, ``/ops/metrics``,  —          the operations report (:mod:`acie.ops.api`)
+``/ops/health``
+======================================  =========  ==============================================
+
+The routes live in :mod:`acie.serve.routes` (one module per resource), their
+dependencies (runtime, :func:`~acie.serve.deps.require`) in :mod:`acie.serve.deps`, the
+error bodies in :mod:`acie.serve.http_errors` and the trace/limit/metrics/audit
+middleware in :mod:`acie.serve.middleware`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from acie import __version__
+from acie.serve.http_errors import install_error_handlers
+from acie.serve.middleware import Observability
+from acie.serve.routes import ROUTERS
+from acie.serve.runtime import ServingRuntime
+
+__all__ = ["create_app"]
+
+DASHBOARD_DIR = Path(__file__).with_name("dashboard")
+
+
+def create_app(
+    runtime: ServingRuntime, *, extra_routers: Sequence[APIRouter] = (), ops_report: bool = True
+) -> FastAPI:
+    """The FastAPI application over ``runtime``, exactly as ``acie serve`` serves it.
+
+    Parameters
+    ----------
+    runtime : ServingRuntime
+    extra_routers : sequence of fastapi.APIRouter
+        Mounted after the built-in routes; they see the runtime as
+        ``request.app.state.runtime`` and may protect routes with :func:`acie.serve.deps.require`.
+    ops_report : bool
+        Mount the operations report under ``/ops`` (:func:`acie.ops.api.build_ops_router`,
+        telemetry from ``OPS_TELEMETRY_FILES``). Its cache is refreshed in the background
+        while the app runs (started and stopped by the app's lifespan).
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    cache: Any = None
+    routers = list(ROUTERS)
+    if ops_report:
+        from acie.ops.api import build_ops_router
+
+        ops_router, cache = build_ops_router(runtime.settings)
+        routers.append(ops_router)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if cache is not None:
+            cache.start()
+        try:
+            yield
+        finally:
+            if cache is not None:
+                cache.stop()
+
+    app = FastAPI(
+        title="ACIE inference API",
+        version=__version__,
+        description="Counterfactual inference on galaxy images with physics checks, "
+        "jobs, kNN search and blind (Paillier) inference. Errors carry "
+        "the gRPC status code name; see docs/serving.md.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.ops_cache = cache
+    install_error_handlers(app)
+    for router in [*routers, *extra_routers]:
+        app.include_router(router)
+    app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    app.add_middleware(Observability, runtime=runtime)
+    return app

@@ -1,0 +1,114 @@
+"""What ``ACIE_ENV=production`` (and ``staging``) refuses.
+
+In ``development`` and ``test`` the server starts on anything, for a quick local run.
+In ``production`` and ``staging`` (the same checks; staging exists so a deployment can be
+rehearsed with production's rules before it takes traffic) it refuses, at start-up:
+
+* a JWT secret generated into ``ACIE_DATA_DIR``: set ``JWT_SECRET`` or ``JWKS_FILE``;
+* plaintext REST or gRPC: set ``TLS_CERT_FILE`` and ``TLS_KEY_FILE`` (or
+  ``acie serve --tls-cert/--tls-key``);
+* a ``PAILLIER_PUB_KEY`` under 2048 bits;
+
+and, per request, a blind-inference request under a Paillier key of fewer than 2048 bits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acie.errors import ConfigurationError, CryptoError
+
+__all__ = [
+    "MIN_PRODUCTION_KEY_BITS",
+    "check_client_key_bits",
+    "check_jwt_secret",
+    "check_transport",
+    "client_key_bits_floor",
+    "load_paillier_key",
+]
+
+#: smallest Paillier modulus accepted in production and staging, bits
+MIN_PRODUCTION_KEY_BITS = 2048
+
+
+def _strict(settings: Any) -> bool:
+    return bool(settings.ACIE_ENV.strict)
+
+
+def check_jwt_secret(settings: Any) -> None:
+    """Refuse to generate or use a local JWT secret in production.
+
+    Raises
+    ------
+    ConfigurationError
+        ``ACIE_ENV`` is production or staging and neither ``JWT_SECRET`` nor ``JWKS_FILE``
+        is set.
+    """
+    if _strict(settings) and settings.JWT_SECRET is None and settings.JWKS_FILE is None:
+        raise ConfigurationError(
+            f"ACIE_ENV={settings.ACIE_ENV.value} refuses a JWT secret generated into "
+            "ACIE_DATA_DIR: set JWT_SECRET (HS256) or JWKS_FILE (RS256)"
+        )
+
+
+def check_transport(settings: Any, *, http_tls: Any, grpc_tls: Any) -> None:
+    """Refuse plaintext REST or gRPC in production.
+
+    Raises
+    ------
+    ConfigurationError
+        ``ACIE_ENV`` is production or staging and a listener has no TLS.
+    """
+    if not _strict(settings):
+        return
+    plain = [name for name, tls in (("REST", http_tls), ("gRPC", grpc_tls)) if tls is None]
+    if plain:
+        raise ConfigurationError(
+            f"ACIE_ENV={settings.ACIE_ENV.value} refuses plaintext {' and '.join(plain)}: "
+            "set TLS_CERT_FILE and TLS_KEY_FILE (or acie serve --tls-cert/--tls-key)"
+        )
+
+
+def client_key_bits_floor(settings: Any) -> int | None:
+    """The smallest Paillier key a blind-inference request may use (``None``: any)."""
+    return MIN_PRODUCTION_KEY_BITS if _strict(settings) else None
+
+
+def check_client_key_bits(bits: int, floor: int | None) -> None:
+    """Refuse a client's Paillier key smaller than ``floor`` bits.
+
+    Raises
+    ------
+    CryptoError
+        The key is too small (INVALID_ARGUMENT on the wire).
+    """
+    if floor is not None and bits < floor:
+        raise CryptoError(
+            f"the request's Paillier key has {bits} bits; this server accepts keys of at "
+            f"least {floor} bits (ACIE_ENV=production)"
+        )
+
+
+def load_paillier_key(settings: Any) -> Any:
+    """The client key of ``PAILLIER_PUB_KEY`` (``None`` when unset).
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be read, or (production, staging) the key has fewer than 2048 bits.
+    """
+    path = settings.PAILLIER_PUB_KEY
+    if path is None:
+        return None
+    from acie.privacy.paillier import PaillierPublicKey
+
+    try:
+        key = PaillierPublicKey.load(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"PAILLIER_PUB_KEY {str(path)!r} is not usable: {exc}") from exc
+    if _strict(settings) and key.bits < MIN_PRODUCTION_KEY_BITS:
+        raise ConfigurationError(
+            f"ACIE_ENV={settings.ACIE_ENV.value} refuses the {key.bits}-bit Paillier key of "
+            f"PAILLIER_PUB_KEY {str(path)!r}: use at least {MIN_PRODUCTION_KEY_BITS} bits"
+        )
+    return key

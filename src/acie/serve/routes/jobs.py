@@ -1,0 +1,167 @@
+"""Counterfactual jobs: submit (202), list, read one, and follow its progress over a WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+
+from acie.errors import AcieError, AuthorizationError, BackendUnavailableError
+from acie.serve import job_service
+from acie.serve.auth import Action, Principal, authorize, can_read_job
+from acie.serve.deps import require, runtime_of
+from acie.serve.http_errors import ERROR_RESPONSES
+from acie.serve.runtime import ServingRuntime
+from acie.serve.schemas import (
+    CounterfactualResponse,
+    ErrorBody,
+    JobList,
+    JobSubmitRequest,
+    JobView,
+)
+from acie.serve.status_codes import code_for, http_status_for, public_message
+from acie.serve.tracing import current_trace_id
+from acie.wire.tensors import decode_b64
+
+__all__ = ["job_view", "router"]
+
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+
+
+def _queue(rt: ServingRuntime) -> Any:
+    if rt.job_queue is None:
+        raise BackendUnavailableError("this server runs no job queue")
+    return rt.job_queue
+
+
+def job_view(job: Any) -> JobView:
+    """The API view of a queued job (its result once COMPLETE, its error once FAILED)."""
+    payload = job.payload or {}
+    result = None
+    error = None
+    if job.result is not None and job.state.value == "COMPLETE":
+        result = CounterfactualResponse(**job.result)
+    if job.error:
+        err = job_service.parse_error(job.error)
+        error = ErrorBody(code=err[0], message=err[1], trace_id=payload.get("trace_id"))
+    return JobView(
+        job_id=str(job.id),
+        request_id=payload.get("request_id", job.request_id),
+        state=job.state.value,
+        owner=job.user_sub,
+        shared=bool(payload.get("shared")),
+        created_at=job.created_at.isoformat() if job.created_at else None,
+        updated_at=job.updated_at.isoformat() if job.updated_at else None,
+        result=result,
+        error=error,
+    )
+
+
+def _visible_job(rt: ServingRuntime, principal: Principal, job_id: str) -> Any:
+    job = job_service.get_job(_queue(rt), job_id)
+    if not can_read_job(
+        principal, owner=job.user_sub or "", shared=bool((job.payload or {}).get("shared"))
+    ):
+        raise AuthorizationError(
+            f"job {job_id} belongs to another user and is not shared with your role "
+            f"({principal.role.value})"
+        )
+    return job
+
+
+@router.post(
+    "/jobs",
+    response_model=JobView,
+    status_code=202,
+    summary="Submit a counterfactual job to the queue",
+)
+def submit_job(
+    body: JobSubmitRequest,
+    request: Request,
+    principal: Principal = Depends(require(Action.submit)),
+) -> JobView:
+    rt = runtime_of(request)
+    queue = _queue(rt)
+    obs = decode_b64(body.observation.shape, body.observation.dtype, body.observation.data)
+    rt.core.validate(
+        request_id=body.request_id,
+        observation=obs,
+        interventions=body.interventions,
+        physics_tolerance=body.physics_tolerance,
+        physics_steps=body.physics_steps,
+    )
+    job = job_service.submit_job(
+        queue, owner=principal.subject, body=body.model_dump(), trace_id=current_trace_id()
+    )
+    rt.queue_depth()
+    return job_view(job)
+
+
+@router.get("/jobs", response_model=JobList, summary="Recent jobs you may see")
+def list_jobs(
+    request: Request,
+    limit: int = Query(20, ge=1, le=200),
+    principal: Principal = Depends(require(Action.read)),
+) -> JobList:
+    rt = runtime_of(request)
+    jobs = job_service.recent_jobs(_queue(rt), principal, limit=limit)
+    return JobList(jobs=[job_view(j) for j in jobs])
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, summary="State and result of a job")
+def get_job(
+    job_id: str, request: Request, principal: Principal = Depends(require(Action.read))
+) -> JobView:
+    return job_view(_visible_job(runtime_of(request), principal, job_id))
+
+
+@router.websocket("/jobs/{job_id}/progress")
+async def progress(
+    websocket: WebSocket, job_id: str, access_token: str | None = Query(None)
+) -> None:
+    """Stream the job's states as JSON messages until COMPLETE or FAILED.
+
+    Browsers cannot set headers on a WebSocket, so the token may come as the
+    ``access_token`` query parameter as well as an ``Authorization`` header.
+    """
+    rt = runtime_of(websocket)
+    header = websocket.headers.get("authorization", "")
+    token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else None
+    try:
+        principal = rt.verifier.verify(token or access_token)
+        websocket.scope.setdefault("state", {})["principal"] = principal
+        authorize(principal, Action.read)
+        rt.rate_limiter.hit(principal.subject)
+        job = await asyncio.to_thread(_visible_job, rt, principal, job_id)
+    except AcieError as exc:
+        code = code_for(exc)
+        await websocket.close(
+            code=4000 + http_status_for(code),
+            reason=f"{code.name}: {public_message(exc, code, None)}"[:120],
+        )
+        return
+    await websocket.accept()
+    # replay the job's recorded state changes in order (none is skipped, however fast
+    # the worker), then follow new ones until the job is COMPLETE or FAILED
+    sent = 0
+    deadline = time.monotonic() + max(rt.core.timeout_s, 60.0) * 10
+    try:
+        while time.monotonic() < deadline:
+            events = await asyncio.to_thread(job_service.job_events, rt.job_queue, job)
+            for ev in events[sent:]:
+                await websocket.send_json(
+                    {"job_id": str(job.id), "state": ev["to"], "at": ev["at"]}
+                )
+            sent = len(events)
+            if job.terminal:
+                view = job_view(job)
+                await websocket.send_json({"final": True, **json.loads(view.model_dump_json())})
+                break
+            await asyncio.sleep(0.05)
+            job = await asyncio.to_thread(job_service.get_job, rt.job_queue, str(job.id))
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
