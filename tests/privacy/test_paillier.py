@@ -20,11 +20,11 @@ from acie.errors import (
     IntegrityError,
     KeyMismatchError,
 )
+from acie.privacy._crt import factor_group_order
 from acie.privacy.paillier import (
     PaillierCiphertext,
     PaillierPrivateKey,
     PaillierPublicKey,
-    _factor_group_order,
     generate_keypair,
 )
 
@@ -40,7 +40,7 @@ def test_keygen_properties(keys512):
     assert gmpy2.gcd(pk.n, (sk.p - 1) * (sk.q - 1)) == 1
     assert pk.g == pk.n + 1
     # p - 1 fully factored by trial division + a prime cofactor: the CRT tables apply
-    assert _factor_group_order(sk.p) is not None and _factor_group_order(sk.q) is not None
+    assert factor_group_order(sk.p) is not None and factor_group_order(sk.q) is not None
     assert sk.prepare()._encryptor.pside.table is not None
 
 

@@ -3,6 +3,7 @@
 Modules
 -------
 paillier      keys, encryption, CRT decryption, ciphertext arithmetic (gmpy2)
+_crt          (private) CRT decryption and encryption of the key holder, prime search
 encoding      fixed-point encoding of reals with an explicit precision and public bound
 pool          precomputed randomness r^n mod n², each value used once
 vector        EncryptedVector: batch encryption, arithmetic, JSON form for the REST API

@@ -1,4 +1,4 @@
-"""The Paillier cryptosystem: keys, encryption, CRT decryption and ciphertext arithmetic.
+"""The Paillier cryptosystem: keys, encryption, decryption and ciphertext arithmetic.
 
 Paillier (Eurocrypt 1999) with ``g = n + 1``: a plaintext ``m`` in Z_n is encrypted as
 
@@ -19,16 +19,17 @@ Speed-ups and who may use them
   modulo n². ``decrypt_bounded`` goes further when the caller knows ``|m| < p/2``: it
   decrypts modulo p only.
 * **CRT encryption** (private key): the random factor ``r^n mod n²`` is built from its
-  residues modulo p² and q². Modulo p² the n-th residues form the cyclic subgroup of
-  order p − 1 (the Teichmüller lifts of Z_p^*); :func:`generate_keypair` draws primes
-  with ``p − 1 = 2·k·s`` (k < 2^17, s prime), so a generator is known and a uniform
-  element is ``G^e`` with ``e`` uniform in ``[0, p − 1)``, computed from a fixed-base
-  table (8-bit windows, about 8 MiB per prime for a 2048-bit key, built on first use).
-  The distribution is exactly that of ``r^n`` for uniform ``r``. For keys whose
-  ``p − 1`` cannot be factored (e.g. made by ``phe``), a uniform lift ``s^p mod p²``
-  is used instead (still CRT, slower).
+  residues modulo p² and q² with fixed-base tables (built on first use, or by
+  :meth:`PaillierPrivateKey.prepare`); :func:`generate_keypair` draws primes with
+  ``p − 1 = 2·k·s`` (k < 2^17, s prime) so that this is possible. The distribution is
+  exactly that of ``r^n`` for uniform ``r``.
 * **Randomness pool** (public key only): ``r^n mod n²`` precomputed ahead of time by
   :class:`acie.privacy.pool.RandomnessPool`; each value is handed out once.
+
+The CRT arithmetic lives in the private module :mod:`acie.privacy._crt`. What remains
+here (~600 lines) is the scheme's three public types, which depend on one another (a key
+encrypts to a ciphertext, a ciphertext checks its key, a private key decrypts it), with
+their validation and serialisation.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import json
 import os
 import secrets
 import threading
-from functools import lru_cache
 from numbers import Integral
 from typing import Any
 
@@ -53,6 +53,7 @@ from acie.errors import (
     IntegrityError,
     KeyMismatchError,
 )
+from acie.privacy._crt import MR_ROUNDS, CrtDecryptor, CrtEncryptor, random_prime
 
 __all__ = [
     "DEFAULT_KEY_BITS",
@@ -73,8 +74,6 @@ MAX_KEY_BITS = 16384
 _PUBLIC_KIND = "acie.paillier.public/v1"
 _PRIVATE_KIND = "acie.paillier.private/v1"
 _FINGERPRINT_DOMAIN = b"acie.paillier.n/v1\x00"
-_SMALL_PRIME_LIMIT = 1 << 17  # cofactor k of p - 1 = 2·k·s is below this
-_MR_ROUNDS = 40
 
 
 def _as_int(value: object, what: str) -> int:
@@ -247,18 +246,7 @@ class PaillierPrivateKey:
         Distinct primes with ``p·q = n``.
     """
 
-    __slots__ = (
-        "_encryptor",
-        "_encryptor_lock",
-        "_hp",
-        "_hq",
-        "_p2",
-        "_q2",
-        "_qinv",
-        "p",
-        "public_key",
-        "q",
-    )
+    __slots__ = ("_decryptor", "_encryptor", "_encryptor_lock", "p", "public_key", "q")
 
     def __init__(self, *, public_key: PaillierPublicKey, p: int, q: int) -> None:
         if not isinstance(public_key, PaillierPublicKey):
@@ -271,21 +259,16 @@ class PaillierPrivateKey:
                 "the primes do not match the public key: p·q must equal n "
                 f"(fingerprint {public_key.fingerprint[:16]}…)"
             )
-        if p == q or not gmpy2.is_prime(p, _MR_ROUNDS) or not gmpy2.is_prime(q, _MR_ROUNDS):
+        if p == q or not gmpy2.is_prime(p, MR_ROUNDS) or not gmpy2.is_prime(q, MR_ROUNDS):
             raise CryptoError("p and q must be distinct primes")
         if q > p:  # canonical order
             p, q = q, p
         self.public_key = public_key
         self.p, self.q = p, q
-        self._p2, self._q2 = p * p, q * q
-        n = public_key.n
-        # h_p = L_p(g^(p-1) mod p²)^-1 mod p, with g = n + 1: L_p(...) = (p-1)·q mod p
-        self._hp = gmpy2.invert((p - 1) * q % p, p)
-        self._hq = gmpy2.invert((q - 1) * p % q, q)
-        self._qinv = gmpy2.invert(q, p)
-        if gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
+        if gmpy2.gcd(public_key.n, (p - 1) * (q - 1)) != 1:
             raise CryptoError("gcd(n, (p-1)(q-1)) must be 1 for a Paillier key")
-        self._encryptor: _CrtEncryptor | None = None
+        self._decryptor = CrtDecryptor(p, q)
+        self._encryptor: CrtEncryptor | None = None
         self._encryptor_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never print the primes
@@ -315,21 +298,9 @@ class PaillierPrivateKey:
             )
         return ciphertext.value
 
-    def _residue_mod_p(self, c: mpz) -> mpz:
-        p = self.p
-        return (gmpy2.powmod(c % self._p2, p - 1, self._p2) - 1) // p * self._hp % p
-
-    def _residue_mod_q(self, c: mpz) -> mpz:
-        q = self.q
-        return (gmpy2.powmod(c % self._q2, q - 1, self._q2) - 1) // q * self._hq % q
-
-    def _combine(self, mp: mpz, mq: mpz) -> mpz:
-        return mq + self.q * ((mp - mq) * self._qinv % self.p)
-
     def decrypt_raw(self, ciphertext: PaillierCiphertext) -> int:
         """Decrypt to the residue in ``[0, n)`` (CRT)."""
-        c = self._check(ciphertext)
-        return int(self._combine(self._residue_mod_p(c), self._residue_mod_q(c)))
+        return self._decryptor.residue(self._check(ciphertext))
 
     def decrypt(self, ciphertext: PaillierCiphertext) -> int:
         """Decrypt to the signed integer in ``[-max_int, max_int]`` (CRT).
@@ -344,17 +315,7 @@ class PaillierPrivateKey:
     def decrypt_many(self, ciphertexts: list[PaillierCiphertext]) -> list[int]:
         """Decrypt many ciphertexts to signed integers (batched CRT exponentiations)."""
         cs = [self._check(c) for c in ciphertexts]
-        if not cs:
-            return []
-        p, q = self.p, self.q
-        xs = gmpy2.powmod_base_list([c % self._p2 for c in cs], p - 1, self._p2)
-        ys = gmpy2.powmod_base_list([c % self._q2 for c in cs], q - 1, self._q2)
-        out = []
-        for x, y in zip(xs, ys, strict=True):
-            mp = (x - 1) // p * self._hp % p
-            mq = (y - 1) // q * self._hq % q
-            out.append(_to_signed(int(self._combine(mp, mq)), self.public_key))
-        return out
+        return [_to_signed(r, self.public_key) for r in self._decryptor.residues(cs)]
 
     def decrypt_bounded(self, ciphertexts: list[PaillierCiphertext], bound: int) -> list[int]:
         """Decrypt plaintexts known to satisfy ``|m| <= bound < (p - 1)/2`` modulo p only.
@@ -387,12 +348,8 @@ class PaillierPrivateKey:
                     )
             return values
         cs = [self._check(c) for c in ciphertexts]
-        if not cs:
-            return []
-        xs = gmpy2.powmod_base_list([c % self._p2 for c in cs], p - 1, self._p2)
         out = []
-        for i, x in enumerate(xs):
-            mp = int((x - 1) // p * self._hp % p)
+        for i, mp in enumerate(self._decryptor.residues_mod_p(cs)):
             if mp <= bound:
                 out.append(mp)
             elif mp >= p - bound:
@@ -405,12 +362,12 @@ class PaillierPrivateKey:
         return out
 
     # key-holder encryption -----------------------------------------------------
-    def _crt(self) -> _CrtEncryptor:
+    def _crt(self) -> CrtEncryptor:
         enc = self._encryptor
         if enc is None:
             with self._encryptor_lock:
                 if self._encryptor is None:
-                    self._encryptor = _CrtEncryptor(self.p, self.q)
+                    self._encryptor = CrtEncryptor(self.p, self.q)
                 enc = self._encryptor
         return enc
 
@@ -512,131 +469,7 @@ def _to_signed(residue: int, public_key: PaillierPublicKey) -> int:
     )
 
 
-# --------------------------------------------------------------------------- CRT encryption
-
-
-@lru_cache(maxsize=1)
-def _small_primes() -> tuple[int, ...]:
-    """Primes below ``_SMALL_PRIME_LIMIT`` (sieve of Eratosthenes)."""
-    limit = _SMALL_PRIME_LIMIT
-    sieve = bytearray([1]) * limit
-    sieve[0:2] = b"\x00\x00"
-    for i in range(2, int(limit**0.5) + 1):
-        if sieve[i]:
-            sieve[i * i :: i] = bytearray(len(range(i * i, limit, i)))
-    return tuple(i for i in range(limit) if sieve[i])
-
-
-def _factor_group_order(p: mpz) -> list[mpz] | None:
-    """Distinct prime factors of p − 1 if its cofactor after small primes is 1 or prime, else None."""
-    m = p - 1
-    factors: list[mpz] = []
-    for ell in _small_primes():
-        if m % ell == 0:
-            factors.append(mpz(ell))
-            while m % ell == 0:
-                m //= ell
-        if m == 1:
-            return factors
-    if gmpy2.is_prime(m, _MR_ROUNDS):
-        factors.append(m)
-        return factors
-    return None
-
-
-class _FixedBaseTable:
-    """Fixed-base exponentiation with 8-bit windows: G^e as one product of table entries."""
-
-    __slots__ = ("modulus", "nbytes", "table")
-
-    def __init__(self, base: mpz, modulus: mpz, exponent_bits: int) -> None:
-        self.modulus = modulus
-        self.nbytes = (exponent_bits + 7) // 8
-        table: list[mpz] = []
-        b = base
-        for _ in range(self.nbytes):
-            row = [mpz(1), b]
-            last = b
-            for _ in range(254):
-                last = last * b % modulus
-                row.append(last)
-            table.extend(row)
-            b = last * b % modulus  # base^(256^(i+1))
-        self.table = table
-
-    def pow(self, e: int) -> mpz:
-        table, mod = self.table, self.modulus
-        acc = None
-        for i, byte in enumerate(e.to_bytes(self.nbytes, "little")):
-            if byte:
-                x = table[(i << 8) | byte]
-                acc = x if acc is None else acc * x % mod
-        return mpz(1) if acc is None else acc
-
-
-class _PrimeSide:
-    """Uniform n-th residues modulo p² for one prime p (Teichmüller subgroup of order p − 1)."""
-
-    __slots__ = ("p", "p2", "table")
-
-    def __init__(self, p: mpz) -> None:
-        self.p, self.p2 = p, p * p
-        self.table: _FixedBaseTable | None = None
-        factors = _factor_group_order(p)
-        if factors is not None:
-            g = mpz(2)
-            while any(gmpy2.powmod(g, (p - 1) // f, p) == 1 for f in factors):
-                g += 1
-            lift = gmpy2.powmod(g, p, self.p2)  # generator of the order-(p-1) subgroup mod p²
-            self.table = _FixedBaseTable(lift, self.p2, int((p - 1).bit_length()))
-
-    def residue(self) -> mpz:
-        if self.table is not None:
-            return self.table.pow(secrets.randbelow(int(self.p) - 1))
-        s = mpz(secrets.randbelow(int(self.p) - 1) + 1)
-        return gmpy2.powmod(s, self.p, self.p2)  # uniform Teichmüller lift
-
-
-class _CrtEncryptor:
-    """Key-holder encryption: r^n mod n² from its residues mod p² and q²."""
-
-    __slots__ = ("_n", "pside", "q2", "q2inv", "qside")
-
-    def __init__(self, p: mpz, q: mpz) -> None:
-        self.pside, self.qside = _PrimeSide(p), _PrimeSide(q)
-        self.q2 = q * q
-        self.q2inv = gmpy2.invert(self.q2, p * p)
-
-    def _combine(self, a: mpz, b: mpz) -> mpz:
-        return b + self.q2 * ((a - b) * self.q2inv % self.pside.p2)
-
-    def random_nth_residue(self) -> mpz:
-        return self._combine(self.pside.residue(), self.qside.residue())
-
-    def encrypt(self, m: int, n: mpz) -> mpz:
-        ps, qs = self.pside, self.qside
-        cp = (1 + (m % ps.p) * n) * ps.residue() % ps.p2
-        cq = (1 + (m % qs.p) * n) * qs.residue() % qs.p2
-        return self._combine(cp, cq)
-
-
 # --------------------------------------------------------------------------- key generation
-
-
-def _random_prime(bits: int) -> mpz:
-    """A prime of exactly ``bits`` bits, top two bits set, with p − 1 = 2·k·s (s prime, k < 2^17)."""
-    s_bits = bits - 17
-    while True:
-        s = gmpy2.next_prime(mpz(secrets.randbits(s_bits)) | (mpz(1) << (s_bits - 1)))
-        if s.bit_length() != s_bits:
-            continue
-        lo = ((mpz(3) << (bits - 2)) - 1) // (2 * s) + 1
-        hi = ((mpz(1) << bits) - 2) // (2 * s)
-        span = int(hi - lo + 1)
-        for _ in range(40 * bits):
-            p = 2 * (lo + secrets.randbelow(span)) * s + 1
-            if gmpy2.is_prime(p, _MR_ROUNDS):
-                return p
 
 
 def generate_keypair(bits: int = DEFAULT_KEY_BITS) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
@@ -663,8 +496,8 @@ def generate_keypair(bits: int = DEFAULT_KEY_BITS) -> tuple[PaillierPublicKey, P
         )
     half = bits // 2
     while True:
-        p = _random_prime(half)
-        q = _random_prime(half)
+        p = random_prime(half)
+        q = random_prime(half)
         if abs(p - q).bit_length() <= half - 100:
             continue
         n = p * q
