@@ -1,9 +1,11 @@
+import dataclasses
 import json
 
 import pytest
 
 from acie.errors import InputValidationError
-from acie.ops.analysis import analyze_interventions, plot_analysis, telemetry_frame
+from acie.ops.attribution import analyze_interventions, telemetry_frame
+from acie.ops.attribution_report import explain, plot_analysis
 from acie.ops.simulate import simulate_telemetry
 
 
@@ -87,3 +89,48 @@ def test_report_and_plot(tmp_path, randomised):
     out = tmp_path / "effects.png"
     plot_analysis(a, str(out), dpi=50)
     assert out.stat().st_size > 1000
+
+
+def test_changed_is_the_test_of_no_effect_at_5_percent(randomised):
+    a = analyze_interventions(randomised, seed=0)
+    for e in a.effects:
+        assert e.changed == (e.p_value < 0.05), e
+        assert e.z == pytest.approx(e.estimate / e.std_error)
+    d = a.to_dict()
+    assert d["alpha"] == 0.01 and d["level"] == 0.95
+    assert all(set(x["explanation"]) == {"changed", "path", "agreement"} for x in d["effects"])
+
+
+def test_every_verdict_is_explained_in_words(randomised):
+    a = analyze_interventions(randomised, seed=0)
+    cache = explain(effect(a, "knob:cache", "latency_p95_ms"), a)
+    assert cache.changed.startswith("yes: knob:cache moved latency_p95_ms by -")
+    assert "95 % CI [" in cache.changed and "AIPW" in cache.changed and "p < " in cache.changed
+    assert "directed path knob:cache → latency_p95_ms" in cache.path
+    assert cache.agreement == "They agree: knob:cache changes latency_p95_ms."
+    noop = explain(effect(a, "knob:noop", "infra_cost_usd"), a)
+    assert noop.changed.startswith("no: ") and "contains 0" in noop.changed
+    assert "no directed path from knob:noop to infra_cost_usd" in noop.path
+    assert noop.agreement.startswith("They agree: no sign")
+    # the two disagreements, each with what it means
+    e = effect(a, "knob:cache", "latency_p95_ms")
+    lost_edge = dataclasses.replace(e, path_in_graph=False, graph_path=())
+    assert "They disagree" in explain(lost_edge, a).agreement
+    assert "PC missed the edge" in explain(lost_edge, a).agreement
+    weak = dataclasses.replace(e, estimate=0.5, std_error=0.24, ci_low=0.03, ci_high=0.97)
+    weak_lost = dataclasses.replace(weak, path_in_graph=False)
+    assert "1 in 20" in explain(weak_lost, a).agreement
+    unmeasured = dataclasses.replace(e, estimate=0.1, ci_low=-0.4, ci_high=0.6)
+    assert "too small to measure with 240 records" in explain(unmeasured, a).agreement
+    ols = analyze_interventions(randomised, method="ols")
+    v = explain(effect(ols, "knob:cache", "latency_p95_ms"), ols)
+    assert v.path.startswith("n/a: no causal graph") and "HC3" in v.changed
+
+
+def test_report_explains_the_columns_and_each_verdict(randomised):
+    a = analyze_interventions(randomised, seed=0)
+    md = a.to_markdown()
+    assert "## How to read this" in md and "directed path intervention → … → metric" in md
+    assert md.count("\n### ") == len(a.effects) == 6
+    assert "### knob:big_instance → infra_cost_usd" in md
+    assert "Changed: " in md and "Discovered graph (directed edges): " in md

@@ -35,6 +35,11 @@ def test_simulate_validate_collect_gate_analyze(tmp_path, key_b64):
     assert r.exit_code == 0, r.output
     assert (out / "report.md").exists() and (out / "effects.png").exists()
     assert json.loads((out / "effects.json").read_text())["method"] == "ols"
+    # every verdict is explained, in the terminal and in report.md
+    for text in (r.output, (out / "report.md").read_text()):
+        assert "## How to read this" in text
+        assert "- **changed** — " in text and "the test of no effect" in text
+        assert "- **path in graph** — n/a: no causal graph was discovered" in text
 
 
 def test_gate_fails_on_fail_grade(tmp_path):

@@ -102,14 +102,20 @@ def analyze(
     files: list[Path] = FilesArg,
     key: str | None = KeyOpt,
     out: Path = typer.Option(
-        Path("ops-analysis"), help="Folder for report.md, effects.json, effects.png."
+        Path("out/ops-analysis"), help="Folder for report.md, effects.json, effects.png."
     ),
     method: str = typer.Option("auto", help="auto | pc | ols"),
     alpha: float = typer.Option(0.01, help="PC significance level."),
     seed: int = typer.Option(0, help="Seed of the estimators."),
 ) -> None:
-    """Which interventions changed cost or latency: PC discovery + effect estimates (OLS fallback)."""
-    from acie.ops.analysis import analyze_interventions, plot_analysis
+    """Which interventions changed cost or latency: PC discovery + effect estimates (OLS fallback).
+
+    Every (intervention, metric) pair gets two verdicts, each explained in words:
+    *changed* (the effect's 95 % interval excludes 0) and *path in graph* (the discovered
+    causal graph has a directed path from the intervention to the metric).
+    """
+    from acie.ops.attribution import analyze_interventions
+    from acie.ops.attribution_report import plot_analysis
     from acie.ops.report import read_files
 
     read = read_files(files, key=key)

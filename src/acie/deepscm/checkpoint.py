@@ -45,7 +45,21 @@ class Checkpoint:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file's bytes."""
+    """Lowercase hex SHA-256 of a file's bytes: the model version of a checkpoint.
+
+    The one definition of a model version; :func:`acie.store.registry.ensure_model`
+    registers models under it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to hash (read in 1 MiB blocks).
+
+    Returns
+    -------
+    str
+        64 lowercase hexadecimal characters.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -15,6 +15,11 @@ the set stays a valid backdoor set, for precision).
 Method ``"ols"`` (the fallback, used when causal-learn is unavailable, discovery fails, or
 there are fewer rows than ``min_rows_for_discovery``): ordinary least squares of each
 outcome on all treatments with heteroskedasticity-robust (HC3) standard errors.
+
+Each effect carries two verdicts: *changed* (the estimate's 95 % interval excludes 0,
+i.e. the two-sided test of no effect rejects at the 5 % level) and *path in graph* (the
+discovered graph has a directed path from the treatment to the outcome).
+:mod:`acie.ops.attribution_report` explains both in words and renders the report.
 """
 
 from __future__ import annotations
@@ -26,22 +31,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from acie.errors import EstimationError, InputValidationError
 from acie.ops.collector import BASELINE_LABELS
 
 __all__ = [
+    "LEVEL",
     "OUTCOMES",
+    "UNITS",
     "InterventionAnalysis",
     "InterventionEffect",
     "analyze_interventions",
-    "plot_analysis",
     "telemetry_frame",
 ]
 
 OUTCOMES = ("infra_cost_usd", "latency_p95_ms")
 LOAD = "qps"
 UNITS = {"infra_cost_usd": "USD", "latency_p95_ms": "ms", "qps": "1/s"}
+LEVEL = 0.95  # confidence level of every interval (normal approximation)
 
 
 def telemetry_frame(records: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
@@ -93,7 +101,29 @@ def telemetry_frame(records: Iterable[Mapping[str, Any]]) -> tuple[pd.DataFrame,
 
 @dataclass(frozen=True)
 class InterventionEffect:
-    """Estimated effect of one treatment on one outcome."""
+    """Estimated effect of one treatment on one outcome.
+
+    Attributes
+    ----------
+    treatment, outcome : str
+        Column names (``knob:<name>`` or ``intervention:<label>``; an outcome of
+        :data:`OUTCOMES`).
+    units : str
+        Units of the outcome, hence of the effect (per unit of the treatment).
+    estimate, std_error : float
+        The effect and its standard error.
+    ci_low, ci_high : float
+        The 95 % confidence interval (estimate ± 1.96 standard errors).
+    method : str
+        ``"ols-hc3"`` or ``"pc+<estimator>"``.
+    adjustment_set : tuple of str
+        The covariates the estimate adjusts for.
+    path_in_graph : bool or None
+        Whether the discovered graph has a directed path treatment → … → outcome;
+        None without discovery (OLS).
+    graph_path : tuple of str
+        One shortest such path (empty when there is none).
+    """
 
     treatment: str
     outcome: str
@@ -105,21 +135,53 @@ class InterventionEffect:
     method: str
     adjustment_set: tuple[str, ...]
     path_in_graph: bool | None
+    graph_path: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         """The 95 % interval of the effect excludes zero.
 
-        Whether discovery found a directed path is reported beside it
-        (``path_in_graph``); the two can disagree when an effect is small next to the
-        noise, and the report shows both.
+        Equivalently the two-sided test of "no effect" rejects at the 5 % level
+        (:attr:`p_value` < 0.05). Whether discovery found a directed path is reported
+        beside it (:attr:`path_in_graph`); the two can disagree, and
+        :func:`acie.ops.attribution_report.explain` says what that means.
         """
         return self.ci_low > 0 or self.ci_high < 0
+
+    @property
+    def z(self) -> float:
+        """Test statistic of "no effect": estimate / standard error."""
+        if self.std_error > 0:
+            return self.estimate / self.std_error
+        return math.copysign(math.inf, self.estimate) if self.estimate else 0.0
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p-value of "no effect" (normal approximation, as the interval)."""
+        return float(2.0 * stats.norm.sf(abs(self.z)))
 
 
 @dataclass
 class InterventionAnalysis:
-    """Result of :func:`analyze_interventions`."""
+    """Result of :func:`analyze_interventions`.
+
+    Attributes
+    ----------
+    method : {"pc", "ols"}
+        What was run.
+    n : int
+        Telemetry records analysed.
+    treatments : list of str
+        Treatment columns that vary.
+    effects : list of InterventionEffect
+        One per (treatment, outcome).
+    graph : dict, optional
+        The discovered graph (``pc`` only; see :meth:`acie.causal.PCResult.to_dict`).
+    notes : list of str
+        Why a fallback was used, if one was.
+    alpha : float, optional
+        Significance level of PC's independence tests (``pc`` only).
+    """
 
     method: str
     n: int
@@ -127,60 +189,41 @@ class InterventionAnalysis:
     effects: list[InterventionEffect]
     graph: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    alpha: float | None = None
 
     def changed(self) -> list[InterventionEffect]:
+        """The effects whose 95 % interval excludes zero."""
         return [e for e in self.effects if e.changed]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; each effect with its verdicts explained in words."""
+        from acie.ops.attribution_report import explain
+
         return {
             "method": self.method,
             "n": self.n,
+            "alpha": self.alpha,
+            "level": LEVEL,
             "treatments": self.treatments,
             "graph": self.graph,
             "notes": self.notes,
-            "effects": [{**asdict(e), "changed": e.changed} for e in self.effects],
+            "effects": [
+                {
+                    **asdict(e),
+                    "changed": e.changed,
+                    "z": e.z,
+                    "p_value": e.p_value,
+                    "explanation": explain(e, self).as_dict(),
+                }
+                for e in self.effects
+            ],
         }
 
     def to_markdown(self) -> str:
-        out = [
-            "# Which interventions changed cost or latency",
-            "",
-            f"Method: **{self.method}** on {self.n} telemetry records.",
-            "",
-        ]
-        out += [f"- {n}" for n in self.notes]
-        if self.graph:
-            out += [
-                "",
-                "Discovered graph (directed edges): "
-                + ", ".join(f"{a} → {b}" for a, b in self.graph.get("directed", []))
-                or "none",
-            ]
-            if self.graph.get("undirected"):
-                out.append(
-                    "Unoriented edges: "
-                    + ", ".join(f"{a} — {b}" for a, b in self.graph["undirected"])
-                )
-        out += [
-            "",
-            "| intervention | outcome | effect | 95 % CI | adjusted for | path in graph "
-            "| changed? |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for e in self.effects:
-            adj = ", ".join(e.adjustment_set) or "—"
-            path = {True: "yes", False: "no", None: "n/a"}[e.path_in_graph]
-            out.append(
-                f"| {e.treatment} | {e.outcome} | {e.estimate:+.4g} {e.units} | "
-                f"[{e.ci_low:+.4g}, {e.ci_high:+.4g}] | {adj} | {path} | "
-                f"{'**yes**' if e.changed else 'no'} |"
-            )
-        out += [
-            "",
-            "Effects are per unit of the knob (the change from off to on for 0/1 "
-            "knobs and intervention labels).",
-        ]
-        return "\n".join(out) + "\n"
+        """The report (``report.md``): the table, then every verdict in words."""
+        from acie.ops.attribution_report import render_markdown
+
+        return render_markdown(self)
 
 
 def _ols(frame: pd.DataFrame, treatments: Sequence[str]) -> list[InterventionEffect]:
@@ -212,6 +255,8 @@ def _ols(frame: pd.DataFrame, treatments: Sequence[str]) -> list[InterventionEff
 def _discovery(
     frame: pd.DataFrame, treatments: Sequence[str], alpha: float, seed: int
 ) -> tuple[list[InterventionEffect], dict[str, Any]]:
+    import networkx as nx
+
     from acie.causal import (
         backdoor_adjustment_set,
         estimate_effect,
@@ -221,6 +266,7 @@ def _discovery(
 
     result = pc_discover(frame, alpha=alpha, tiers=[list(treatments), [LOAD], list(OUTCOMES)])
     dag = result.to_dag()
+    g = dag.to_networkx()
     effects = []
     for t in treatments:
         binary = set(np.unique(frame[t])) <= {0.0, 1.0}
@@ -232,6 +278,7 @@ def _discovery(
             wider = minimal | extra
             adjust = sorted(wider if is_backdoor_set(dag, t, y, wider) else minimal)
             path = y in dag.descendants(t)
+            route = tuple(nx.shortest_path(g, t, y)) if path else ()
             est = estimate_effect(
                 frame,
                 treatment=t,
@@ -252,6 +299,7 @@ def _discovery(
                     method=f"pc+{est.method}",
                     adjustment_set=tuple(adjust),
                     path_in_graph=path,
+                    graph_path=route,
                 )
             )
     return effects, result.to_dict()
@@ -303,45 +351,9 @@ def analyze_interventions(
     if use_pc:
         try:
             effects, graph = _discovery(frame, treatments, alpha, seed)
-            return InterventionAnalysis("pc", n, treatments, effects, graph, notes)
+            return InterventionAnalysis("pc", n, treatments, effects, graph, notes, alpha)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
             if method == "pc":
                 raise EstimationError(f"discovery failed: {exc}") from exc
             notes.append(f"discovery failed ({exc}): OLS fallback")
     return InterventionAnalysis("ols", n, treatments, _ols(frame, treatments), None, notes)
-
-
-def plot_analysis(analysis: InterventionAnalysis, path: str, *, dpi: int = 300) -> None:
-    """A forest plot of every effect with its 95 % interval, one panel per outcome."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1,
-        len(OUTCOMES),
-        figsize=(5 * len(OUTCOMES), 1 + 0.6 * len(analysis.treatments)),
-        squeeze=False,
-    )
-    for ax, y in zip(axes[0], OUTCOMES, strict=True):
-        effs = [e for e in analysis.effects if e.outcome == y]
-        pos = np.arange(len(effs))
-        est = np.array([e.estimate for e in effs])
-        lo = est - np.array([e.ci_low for e in effs])
-        hi = np.array([e.ci_high for e in effs]) - est
-        for p, e, x, a, b in zip(pos, effs, est, lo, hi, strict=True):
-            color = "tab:red" if e.changed else "tab:gray"
-            ax.errorbar([x], [p], xerr=[[a], [b]], fmt="o", color=color, capsize=3)
-        ax.axvline(0.0, color="k", lw=0.8)
-        ax.set_yticks(pos, [e.treatment for e in effs])
-        ax.set_xlabel(f"effect on {y} [{UNITS[y]}]")
-        ax.set_title(y)
-        if not math.isfinite(float(np.sum(est))):
-            ax.text(0.5, 0.5, "non-finite estimate", transform=ax.transAxes, ha="center")
-    fig.suptitle(
-        f"Intervention effects ({analysis.method}, n={analysis.n}, 95 % CI; red = changed)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
