@@ -23,7 +23,7 @@ from scipy import integrate
 from scipy.special import erf
 
 from acie.darkmatter import electron as E
-from acie.darkmatter.formfactor_io import read_formfactor
+from acie.darkmatter.formfactor.io import read_formfactor
 from acie.darkmatter.units import ALPHA, C_CM_S, KG_EV, ME_EV, SECONDS_PER_YEAR
 
 DEFAULT = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")

@@ -37,21 +37,20 @@ def main() -> None:
     from pyscf import lib
     from pyscf.pbc.dft import numint
 
-    from acie.darkmatter import formfactor as ff
-    from acie.darkmatter.formfactor_run import compute_form_factor
+    from acie.darkmatter.formfactor import dft, transitions
+    from acie.darkmatter.formfactor.runner import compute_form_factor
+    from acie.darkmatter.formfactor.settings import FormFactorSettings
 
     km = tuple(int(x) for x in args.kmesh.split("x"))
-    s = ff.FormFactorSettings(
-        kmesh=km, basis=args.basis, pseudo=args.pseudo, xc=args.xc, n_q=args.n_q
-    )
+    s = FormFactorSettings(kmesh=km, basis=args.basis, pseudo=args.pseudo, xc=args.xc, n_q=args.n_q)
     print(
         f"Si, kmesh {km}, {args.basis}/{args.pseudo}/{args.xc}, q < {s.q_max:.1f} α mₑ, "
         f"{args.workers} workers, {lib.num_threads()} BLAS/OpenMP threads"
     )
 
     t0 = time.perf_counter()
-    cell = ff.build_cell("Si", s)
-    bands = ff.run_dft("Si", s, cell=cell)
+    cell = dft.build_cell("Si", s)
+    bands = dft.run_dft("Si", s, cell=cell)
     t_dft = time.perf_counter() - t0
     t1 = time.perf_counter()
     table = compute_form_factor("Si", s, n_workers=args.workers, bands=bands, progress=True)
@@ -59,7 +58,7 @@ def main() -> None:
     total = t_dft + t_pairs
     print(f"DFT                 {t_dft:8.1f} s")
     print(
-        f"k-pairs + binning   {t_pairs:8.1f} s   ({len(ff.k_pairs(len(bands.kpts)))} unordered pairs)"
+        f"k-pairs + binning   {t_pairs:8.1f} s   ({len(transitions.k_pairs(len(bands.kpts)))} unordered pairs)"
     )
     print(
         f"total               {total:8.1f} s   (goal 600 s: {'met' if total <= 600 else 'NOT met'})"
@@ -68,13 +67,13 @@ def main() -> None:
     print(f"f2 sum              {table.f2.sum():.6e}")
 
     # peer: real-space quadrature of the same matrix elements for one k-pair
-    val, cond = ff.band_window(bands, s)
+    val, cond = dft.band_window(bands, s)
     ki, kf = bands.kpts[0], bands.kpts[-1]
-    g = ff.g_vectors(cell, s.q_max, 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))))
+    g = transitions.g_vectors(cell, s.q_max, 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))))
     q = kf - ki + g
     q = q[np.linalg.norm(q, axis=1) < s.q_max]
     t2 = time.perf_counter()
-    m_ft = ff.transition_matrix_elements(
+    m_ft = transitions.transition_matrix_elements(
         cell, ki, q, bands.coeffs[-1][:, cond], bands.coeffs[0][:, val]
     )
     t_ft = time.perf_counter() - t2

@@ -12,7 +12,7 @@ import astropy.units as u
 import numpy as np
 
 from acie.darkmatter import electron, plots, reach
-from acie.darkmatter.formfactor_io import read_formfactor
+from acie.darkmatter.formfactor.io import read_formfactor
 
 DEFAULT = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped form-factor tables in
-# src/acie/darkmatter/data/formfactors/ (see REFERENCE.md there for settings and limits).
+# src/acie/darkmatter/formfactor/data/ (see REFERENCE.md there for settings and limits).
 # Laptop settings: Γ-centred k-mesh 2x2x2 for CsI, 3x3x3 for Si, GaAs and NaI, 4x4x4
 # for Ge (plus 3x3x3/DZVP, 2x2x2/DZVP and 2x2x2/SZV Ge tables kept for the convergence
 # study; a later --basis or --workers overrides the default); GTH-PBE pseudopotentials,
@@ -13,7 +13,7 @@
 # keeps a checkpoint folder until it finishes). Two lanes run side by side at nice 10 on
 # a shared 2-core machine. The Ge-vs-QCDark comparison and the convergence figure follow.
 set -euo pipefail
-OUT=src/acie/darkmatter/data/formfactors
+OUT=src/acie/darkmatter/formfactor/data
 ACIE=${ACIE:-.venv/bin/acie}
 QCDARK=${QCDARK:-../shared/reference/qcdark-ge/Ge_final.hdf5}
 one() {  # one MATERIAL KMESH OUTPUT_NAME [extra options]

@@ -13,7 +13,7 @@ from scipy import integrate
 from scipy.special import erf
 
 from acie.darkmatter import electron as E
-from acie.darkmatter.formfactor_io import read_formfactor, write_acie
+from acie.darkmatter.formfactor.io import read_formfactor, write_acie
 from acie.darkmatter.halo import eta_shm_kms, get_halo_parameters
 from acie.darkmatter.ionization import ne_probability, ne_step
 from acie.errors import NonPhysicalValueError, OutOfRangeError, UnitsError, UnknownNameError

@@ -75,7 +75,7 @@ def test_nuclear_reach_scales_with_exposure():
 
 @needs_qcdark_ge
 def test_electron_reach_threshold_background_and_exposure():
-    from acie.darkmatter.formfactor_io import read_qcdark
+    from acie.darkmatter.formfactor.io import read_qcdark
 
     ge = read_qcdark(QCDARK_GE)
     m = np.array([5.0, 50.0, 500.0]) * u.MeV

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 from reference_data import QCDARK_GE, require
 
-from acie.darkmatter import formfactor as ff
+from acie.darkmatter.formfactor import dft
+from acie.darkmatter.formfactor.settings import FormFactorSettings
 
-TINY = ff.FormFactorSettings(
+TINY = FormFactorSettings(
     kmesh=(3, 1, 1),
     basis="gth-szv",
     pseudo="gth-pade",
@@ -28,14 +29,14 @@ TINY = ff.FormFactorSettings(
 
 @pytest.fixture(scope="session")
 def si():
-    cell = ff.build_cell("Si", TINY)
-    bands = ff.run_dft("Si", TINY, cell=cell)
+    cell = dft.build_cell("Si", TINY)
+    bands = dft.run_dft("Si", TINY, cell=cell)
     return cell, bands
 
 
 @pytest.fixture(scope="session")
 def table(si):
-    from acie.darkmatter.formfactor_run import compute_form_factor
+    from acie.darkmatter.formfactor.runner import compute_form_factor
 
     _, bands = si
     return compute_form_factor("Si", TINY, progress=False, bands=bands)
@@ -48,7 +49,7 @@ def qcdark_path():
 
 @pytest.fixture(scope="session")
 def qcdark_ge():
-    from acie.darkmatter.formfactor_io import read_qcdark
+    from acie.darkmatter.formfactor.io import read_qcdark
 
     return read_qcdark(require(QCDARK_GE), material="Ge")
 

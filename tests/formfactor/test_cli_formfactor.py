@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from acie.cli.main import app
@@ -19,8 +20,9 @@ def test_materials_list_and_show():
     assert data["pair_energy_eV"] == 3.749 and "Rodrigues" in data["references"]["pair_energy"]
 
 
+@pytest.mark.slow
 def test_formfactor_command_writes_a_readable_table(tmp_path):
-    from acie.darkmatter.formfactor_io import read_acie
+    from acie.darkmatter.formfactor.io import read_acie
 
     out = tmp_path / "Si.h5"
     r = runner.invoke(
@@ -67,12 +69,9 @@ def test_formfactor_bad_kmesh_is_a_clear_error():
     assert "kmesh" in str(r.exception) or "kmesh" in r.output
 
 
-def test_exciton_example_validate_compare(table, tmp_path):
-    from acie.darkmatter.formfactor_io import write_acie
-
-    src = write_acie(table, tmp_path / "Si.h5")
-    ex = tmp_path / "ex.h5"
-    assert runner.invoke(app, ["dm", "exciton", "example", str(src), "-o", str(ex)]).exit_code == 0
+def test_exciton_example_validate_compare(tmp_path):
+    ex = tmp_path / "ex.h5"  # from the shipped Si table, by material name
+    assert runner.invoke(app, ["dm", "exciton", "example", "Si", "-o", str(ex)]).exit_code == 0
     r = runner.invoke(app, ["dm", "exciton", "validate", str(ex)])
     assert r.exit_code == 0 and "valid" in r.output
     png = tmp_path / "cmp.png"
@@ -82,10 +81,11 @@ def test_exciton_example_validate_compare(table, tmp_path):
     assert r.exit_code == 0 and "external/DFT rate = 1.0000" in r.output and png.stat().st_size > 0
 
 
-def test_select_with_explicit_tables(table, tmp_path, qcdark_ge):
-    from acie.darkmatter.formfactor_io import write_acie
+def test_select_with_explicit_tables(tmp_path, qcdark_ge):
+    from acie.darkmatter.formfactor.io import write_acie
+    from acie.darkmatter.formfactor.shipped import shipped_table_path
 
-    si = write_acie(table, tmp_path / "Si.h5")
+    si = shipped_table_path("Si")
     ge = write_acie(qcdark_ge, tmp_path / "Ge.h5")
     r = runner.invoke(
         app,
@@ -98,10 +98,11 @@ def test_select_with_explicit_tables(table, tmp_path, qcdark_ge):
     )
 
 
-def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
-    from acie.darkmatter.formfactor_io import write_acie
+def test_compare_qcdark_writes_plot_and_csv(tmp_path, qcdark_path):
+    from acie.darkmatter.formfactor.io import write_acie
+    from acie.darkmatter.formfactor.shipped import shipped_table
 
-    ours = write_acie(table, tmp_path / "Si_as_ours.h5")
+    ours = write_acie(shipped_table("Ge"), tmp_path / "Ge_as_ours.h5")
     png, csv = tmp_path / "ratio.png", tmp_path / "ratio.csv"
     r = runner.invoke(
         app,
@@ -129,7 +130,7 @@ def test_compare_qcdark_writes_plot_and_csv(table, tmp_path, qcdark_path):
 def test_convergence_command_from_tables(qcdark_ge, tmp_path):
     from dataclasses import replace
 
-    from acie.darkmatter.formfactor_io import write_acie
+    from acie.darkmatter.formfactor.io import write_acie
 
     coarse = replace(
         qcdark_ge, f2=qcdark_ge.f2 * 0.9, metadata={"settings": {"kmesh": [1, 1, 1], "n_ao": 8}}

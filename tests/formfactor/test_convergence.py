@@ -8,7 +8,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from acie.darkmatter.convergence import (
+from acie.darkmatter.formfactor.convergence import (
     compare_rates,
     convergence_study,
     recommend_settings,
@@ -67,10 +67,11 @@ def test_advisor_picks_the_cheapest_setting_within_tolerance(qcdark_ge):
         convergence_study("Ge", MASSES, tables={"only": tables["ref"]})
 
 
+@pytest.mark.slow
 def test_study_on_real_dft_tables(table, si, tiny):
     # Γ-only vs (3,1,1) tiny silicon runs: both positive, the study runs end to end
     from acie.darkmatter.formfactor import FormFactorSettings, run_dft
-    from acie.darkmatter.formfactor_run import compute_form_factor
+    from acie.darkmatter.formfactor.runner import compute_form_factor
 
     gamma = FormFactorSettings(**{**tiny.as_dict(), "kmesh": (1, 1, 1)})
     t1 = compute_form_factor("Si", gamma, progress=False, bands=run_dft("Si", gamma, cell=si[0]))

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from acie.darkmatter.excitons import read_excitons, validate_excitons, write_example_excitons
+from acie.darkmatter.formfactor.shipped import shipped_table
 from acie.errors import DataFormatError
+
+
+@pytest.fixture(scope="module")
+def table():
+    # a DFT table as users have it: the shipped Si (3×3×3 Γ-centred k-mesh), no PySCF run
+    return shipped_table("Si")
 
 
 @pytest.fixture
@@ -22,8 +29,8 @@ def test_example_file_is_valid_and_labelled_not_bse(example, table):
     np.testing.assert_array_equal(data.table.f2, table.f2)
     np.testing.assert_array_equal(data.baseline.f2, table.f2)
     assert data.excitation_energies.to_value("eV")[0] == pytest.approx(1.12)
-    # k-mesh (3,1,1): k = 0, ±b/3; q-points are their differences 0, ±b/3, ±2b/3
-    assert data.kpoints.shape == (3, 3) and data.qpoints.shape == (5, 3)
+    # k-mesh 3×3×3: 27 k-points; q-points are their differences, (2·3 − 1)³ = 125 distinct
+    assert data.kpoints.shape == (27, 3) and data.qpoints.shape == (125, 3)
 
 
 def test_loader_plugs_into_the_rate_engine(example, table):

@@ -1,4 +1,8 @@
-"""Tests of the PySCF form-factor pipeline on a tiny silicon calculation (see conftest)."""
+"""Tests of the PySCF form-factor pipeline on a tiny silicon calculation (see conftest).
+
+Every test here runs PySCF (the session's tiny SCF and k-pair sums, real-space
+quadratures): marked slow, so ``-m "not slow"`` skips them and ``make test`` runs them.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import json
 import numpy as np
 import pytest
 
-from acie.darkmatter import formfactor as ff
-from acie.darkmatter.formfactor_io import read_acie, write_acie
-from acie.darkmatter.formfactor_run import compute_form_factor
+from acie.darkmatter.formfactor import dft, transitions
+from acie.darkmatter.formfactor.io import read_acie, write_acie
+from acie.darkmatter.formfactor.runner import compute_form_factor
+from acie.darkmatter.formfactor.settings import FormFactorSettings
 from acie.darkmatter.materials import get_material
 from acie.errors import ConflictError, InputValidationError, NonPhysicalValueError, OutOfRangeError
+
+pytestmark = pytest.mark.slow
 
 
 def _quadrature(cell, k_i, k_f, q, mesh=48):
@@ -44,7 +51,7 @@ def test_ao_pair_transforms_match_real_space_quadrature(si):
         g = cell.reciprocal_vectors()
         q = np.array([k_f - k_i, k_f - k_i + g[0], k_f - k_i - g[1] + g[2]])
         eye = np.eye(cell.nao)
-        got = ff.transition_matrix_elements(cell, k_i, q, eye, eye)
+        got = transitions.transition_matrix_elements(cell, k_i, q, eye, eye)
         assert np.max(np.abs(got - _quadrature(cell, k_i, k_f, q))) < 1e-6, (i, j)
 
 
@@ -55,9 +62,9 @@ def test_reverse_transition_uses_hermitian_conjugate(si):
     k_i, k_f = b.kpts[1], b.kpts[2]
     q = (k_f - k_i + cell.reciprocal_vectors()[0])[None, :]
     c_i, c_f = b.coeffs[1], b.coeffs[2]
-    ao = ff._ao_pair(cell, q, k_i)
-    rev = ff._reverse_elements(ao, c_i, c_f)
-    direct = ff.transition_matrix_elements(cell, k_f, -q, c_i, c_f)
+    ao = transitions._ao_pair(cell, q, k_i)
+    rev = transitions._reverse_elements(ao, c_i, c_f)
+    direct = transitions.transition_matrix_elements(cell, k_f, -q, c_i, c_f)
     # equal to the lattice-sum truncation of PySCF (cell.precision = 1e-8)
     np.testing.assert_allclose(rev, direct, rtol=0, atol=1e-8)
 
@@ -67,12 +74,12 @@ def test_completeness_is_exact_at_q0_and_bounded_by_bessel(si):
     k = b.kpts[1]
     c_all = b.coeffs[1]
     # q = 0: orthonormal Bloch states -> Σ_f |⟨f|i⟩|² = 1 (to SCF/integral precision 1e-8)
-    s0 = ff.completeness_sums(cell, k, np.zeros((1, 3)), c_all, c_all[:, : b.n_occ])
+    s0 = transitions.completeness_sums(cell, k, np.zeros((1, 3)), c_all, c_all[:, : b.n_occ])
     np.testing.assert_allclose(s0, 1.0, atol=1e-8)
     # q = G ≠ 0: Bessel's inequality Σ_f |⟨f|e^{iGr}|i⟩|² <= 1, and it drops with |G| as
     # the finite basis cannot represent e^{iG·r}ψ
-    g = ff.g_vectors(cell, 6.0, 0.0)[1:]
-    sums = ff.completeness_sums(cell, k, g, c_all, c_all[:, : b.n_occ])
+    g = transitions.g_vectors(cell, 6.0, 0.0)[1:]
+    sums = transitions.completeness_sums(cell, k, g, c_all, c_all[:, : b.n_occ])
     assert np.all(sums <= 1 + 1e-8)
     assert sums[-1].mean() < sums[0].mean()
 
@@ -99,8 +106,8 @@ def test_normalisation_matches_an_independent_evaluation(si, table, tiny):
     # QCDark formula typed out here (Dreyer et al. 2024 eq. (13); routines.py getprefactor /
     # bin_to_f2): f2 = 2π²/(α mₑ² V) · q/(Δq ΔE) · N_k⁻² Σ |M|². Tolerance 1e-5 (quadrature).
     cell, b = si
-    val, cond = ff.band_window(b, tiny)
-    g = ff.g_vectors(cell, tiny.q_max, 2 * np.max(np.linalg.norm(b.kpts, axis=1)))
+    val, cond = dft.band_window(b, tiny)
+    g = transitions.g_vectors(cell, tiny.q_max, 2 * np.max(np.linalg.norm(b.kpts, axis=1)))
     hist = np.zeros((tiny.n_q, tiny.n_E))
     for i in range(3):
         for j in range(3):
@@ -140,7 +147,7 @@ def test_blocks_workers_and_resume_give_identical_output(si, table, tmp_path, ti
     np.testing.assert_array_equal(resumed.f2, table.f2)
     assert not list(wd.glob("*.tmp"))
     # other block sizes: same sums up to floating-point reassociation
-    other = ff.FormFactorSettings(**{**tiny.as_dict(), "kmesh": (3, 1, 1), "pairs_per_block": 4})
+    other = FormFactorSettings(**{**tiny.as_dict(), "kmesh": (3, 1, 1), "pairs_per_block": 4})
     np.testing.assert_allclose(
         compute_form_factor("Si", other, progress=False, bands=bands).f2,
         table.f2,
@@ -177,14 +184,14 @@ def test_q_grid_is_qcdark_binning(table):
 
 def test_bad_settings_raise_typed_errors(si):
     with pytest.raises(InputValidationError, match="kmesh"):
-        ff.FormFactorSettings(kmesh=(0, 1, 1))
+        FormFactorSettings(kmesh=(0, 1, 1))
     with pytest.raises(NonPhysicalValueError, match="dq"):
-        ff.FormFactorSettings(dq=-1.0)
+        FormFactorSettings(dq=-1.0)
     _, b = si
     with pytest.raises(OutOfRangeError, match="n_valence"):
-        ff.band_window(b, ff.FormFactorSettings(n_valence=99))
+        dft.band_window(b, FormFactorSettings(n_valence=99))
     with pytest.raises(InputValidationError, match="basis"):
-        ff.build_cell("CsI", ff.FormFactorSettings(basis="gth-szv", pseudo="gth-pade"))
+        dft.build_cell("CsI", FormFactorSettings(basis="gth-szv", pseudo="gth-pade"))
 
 
 def test_all_electron_option_and_band_window():
@@ -192,7 +199,7 @@ def test_all_electron_option_and_band_window():
     # (1s 2s 2p core + valence of Si₂). Core levels lie ~100 eV (2p) and deeper below the
     # valence band, so with E < 50 eV keeping only the top 4 valence bands must give the
     # identical f2 — a check of the band-window selection.
-    settings = ff.FormFactorSettings(
+    settings = FormFactorSettings(
         kmesh=(1, 1, 1),
         basis="sto-3g",
         pseudo=None,
@@ -203,12 +210,12 @@ def test_all_electron_option_and_band_window():
         dE=0.25,
         n_E=200,
     )
-    cell = ff.build_cell("Si", settings)
-    bands = ff.run_dft("Si", settings, cell=cell)
+    cell = dft.build_cell("Si", settings)
+    bands = dft.run_dft("Si", settings, cell=cell)
     assert bands.n_occ == 14
     assert bands.energies[0, : bands.n_occ - 4].max() < -50.0  # eV, core below the window
     full = compute_form_factor("Si", settings, progress=False, bands=bands)
-    top4 = ff.FormFactorSettings(**{**settings.as_dict(), "kmesh": (1, 1, 1), "n_valence": 4})
+    top4 = FormFactorSettings(**{**settings.as_dict(), "kmesh": (1, 1, 1), "n_valence": 4})
     np.testing.assert_array_equal(
         compute_form_factor("Si", top4, progress=False, bands=bands).f2, full.f2
     )

@@ -1,4 +1,4 @@
-"""Tests of the shipped form-factor tables (data/formfactors/*.h5) and their provenance."""
+"""Tests of the shipped form-factor tables (acie/darkmatter/formfactor/data/*.h5) and their provenance."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from acie.darkmatter.formfactor_tables import shipped_materials, shipped_table, shipped_table_path
+from acie.darkmatter.formfactor.shipped import shipped_materials, shipped_table, shipped_table_path
 from acie.darkmatter.materials import get_material
 from acie.errors import UnknownNameError
 
@@ -58,7 +58,7 @@ def test_shipped_germanium_against_qcdark(qcdark_ge):
     # +9 to +14 % at 10 MeV - 1 GeV; the rest of the 2x2x2 excess was the k-mesh); (2) over
     # QCDark's full range the heavy-mediator rate at 1 GeV is LOWER by more than 2x: we have
     # no core (3d) states and no q > 4 α mₑ.
-    from acie.darkmatter.convergence import compare_rates
+    from acie.darkmatter.formfactor.convergence import compare_rates
 
     cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [10, 100, 1000] * u.MeV)
     for med in ("heavy", "light"):
@@ -69,8 +69,8 @@ def test_shipped_germanium_against_qcdark(qcdark_ge):
 def test_germanium_k_mesh_converges_towards_qcdark(qcdark_ge):
     # k-mesh convergence evidence: 2x2x2 -> 3x3x3 -> 4x4x4 (shipped Ge) approach QCDark
     # (6x6x6) monotonically in the common q range, for both mediators at 10 MeV - 1 GeV.
-    from acie.darkmatter.convergence import compare_rates
-    from acie.darkmatter.formfactor_io import read_acie
+    from acie.darkmatter.formfactor.convergence import compare_rates
+    from acie.darkmatter.formfactor.io import read_acie
 
     folder = shipped_table_path("Ge").parent
     tables = [

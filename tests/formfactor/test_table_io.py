@@ -11,13 +11,8 @@ import pytest
 from reference_data import QCDARK_GE
 from reference_data import needs_qcdark_ge as needs_ge
 
-from acie.darkmatter.formfactor_io import (
-    FormFactorTable,
-    read_acie,
-    read_formfactor,
-    read_qcdark,
-    write_acie,
-)
+from acie.darkmatter.formfactor.io import read_acie, read_formfactor, read_qcdark, write_acie
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.units import BOHR
 from acie.errors import DataFormatError
 
@@ -131,27 +126,47 @@ def test_not_a_formfactor_file(tmp_path):
 
 def test_public_surface_is_pinned():
     import acie.darkmatter as dm
-    from acie.darkmatter import electron, formfactor_io, halo, nuclear, reach, uncertainty
+    from acie.darkmatter import electron, formfactor, halo, nuclear, reach, uncertainty
+    from acie.darkmatter.formfactor import io, table
 
     assert set(dm.__all__) >= {
         "halo",
         "nuclear",
         "electron",
-        "formfactor_io",
+        "formfactor",
         "reach",
         "uncertainty",
         "plots",
     }
     assert dm.halo is halo
-    assert set(formfactor_io.__all__) == {
+    assert set(io.__all__) == {
         "ACIE_FORMAT",
         "ACIE_FORMAT_VERSION",
-        "FormFactorTable",
         "read_acie",
         "read_formfactor",
         "read_qcdark",
         "write_acie",
     }
+    assert table.__all__ == ["FormFactorTable"]
+    assert formfactor.FormFactorTable is table.FormFactorTable
+    assert formfactor.read_formfactor is io.read_formfactor
+    assert sorted(formfactor.__all__) == sorted(formfactor._EXPORTS)
+    for name in formfactor.__all__:  # every lazy export resolves
+        assert getattr(formfactor, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        formfactor.nope  # noqa: B018
     for mod in (electron, halo, nuclear, reach, uncertainty):
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
+
+
+def test_importing_the_formfactor_package_loads_neither_pyscf_nor_h5py():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, acie.darkmatter.formfactor as f; f.FormFactorSettings; f.compute_form_factor; "
+        "print(sorted(m for m in ('pyscf', 'h5py') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -108,7 +108,7 @@ def _emit(
 
 
 def _table(path: Path | None):
-    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.formfactor.io import read_formfactor
     from acie.errors import InputValidationError
 
     if path is None:
@@ -595,7 +595,7 @@ def plot_cmd(
 
     from acie.darkmatter import electron, nuclear
     from acie.darkmatter import plots as P
-    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.formfactor.io import read_formfactor
     from acie.darkmatter.halo import available_halo_parameters, eta, resolve_halo
 
     h = resolve_halo(halo_name)

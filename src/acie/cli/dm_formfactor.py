@@ -63,8 +63,8 @@ def formfactor(
     import shutil
 
     from acie.darkmatter.formfactor import FormFactorSettings
-    from acie.darkmatter.formfactor_io import write_acie
-    from acie.darkmatter.formfactor_run import compute_form_factor
+    from acie.darkmatter.formfactor.io import write_acie
+    from acie.darkmatter.formfactor.runner import compute_form_factor
     from acie.darkmatter.materials import get_material
 
     mat = get_material(material)
@@ -171,8 +171,8 @@ def materials(
 
 def _table(spec: str):
     """A table from a file path, or the shipped table of a material name."""
-    from acie.darkmatter.formfactor_io import read_formfactor
-    from acie.darkmatter.formfactor_tables import shipped_table
+    from acie.darkmatter.formfactor.io import read_formfactor
+    from acie.darkmatter.formfactor.shipped import shipped_table
 
     p = Path(spec)
     return read_formfactor(p) if p.suffix in (".h5", ".hdf5") or p.exists() else shipped_table(spec)
@@ -228,7 +228,7 @@ def select(
     """Rank the materials by computed σ̄e reach at one mass (lower is better)."""
     import astropy.units as u
 
-    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.formfactor.io import read_formfactor
     from acie.darkmatter.selector import select_material
 
     tables = None
@@ -281,8 +281,8 @@ def compare_qcdark(
     ),
 ) -> None:
     """Rate ratio of our Ge form factor to QCDark's versus mass, heavy and light mediators."""
-    from acie.darkmatter.convergence import compare_rates
-    from acie.darkmatter.formfactor_io import read_qcdark
+    from acie.darkmatter.formfactor.convergence import compare_rates
+    from acie.darkmatter.formfactor.io import read_qcdark
 
     cmp = compare_rates(
         _table(ours),
@@ -292,7 +292,7 @@ def compare_qcdark(
     )
     rows = cmp.as_rows()
     if plot is not None:
-        from acie.darkmatter.formfactor_plots import plot_rate_comparison
+        from acie.darkmatter.formfactor.plots import plot_rate_comparison
         from acie.darkmatter.plots import save_figure
 
         save_figure(
@@ -339,9 +339,9 @@ def convergence(
     ),
 ) -> None:
     """Run a k-mesh × basis convergence study and recommend settings, with the evidence."""
-    from acie.darkmatter.convergence import convergence_study, recommend_settings
     from acie.darkmatter.formfactor import FormFactorSettings
-    from acie.darkmatter.formfactor_io import read_formfactor
+    from acie.darkmatter.formfactor.convergence import convergence_study, recommend_settings
+    from acie.darkmatter.formfactor.io import read_formfactor
 
     tables = {}
     for item in table or []:
@@ -364,7 +364,7 @@ def convergence(
     )
     advice = recommend_settings(study, rtol=rtol)
     if plot is not None:
-        from acie.darkmatter.formfactor_plots import plot_convergence
+        from acie.darkmatter.formfactor.plots import plot_convergence
         from acie.darkmatter.plots import save_figure
 
         save_figure(plot_convergence(study), plot)
@@ -435,7 +435,7 @@ def exciton_compare(
 
     from acie.darkmatter.electron import total_rate
     from acie.darkmatter.excitons import read_excitons
-    from acie.darkmatter.formfactor_plots import plot_exciton_comparison
+    from acie.darkmatter.formfactor.plots import plot_exciton_comparison
     from acie.darkmatter.plots import save_figure
 
     data = read_excitons(path)

@@ -8,11 +8,12 @@ Modules, each one concept (imported lazily on first attribute access, so
 ``electron``       DM–electron rates from crystal form factors |f(q, E)|²
 ``ionization``     energy → electron–hole pairs (step and Fano models)
 ``screening``      optional Thomas–Fermi-type screening
-``formfactor_io``  FormFactorTable, QCDark and ACIE HDF5 readers/writer
+``formfactor``     subpackage: FormFactorTable, its HDF5 files, shipped tables, PySCF DFT,
+                   the resumable runner, convergence and its plots
 ``reach``          Poisson / Feldman–Cousins / CLs limits and σ reach curves
 ``uncertainty``    seeded halo Monte Carlo, median and 68/95 % bands
 ``plots``          300 dpi figures with units
-``materials``, ``formfactor``, ``excitons``, ``selector``: the form-factor part.
+``materials``, ``excitons``, ``selector``: materials library, external (BSE) tables, ranking.
 
 Physics functions take astropy Quantities and return Quantities; see ``docs/darkmatter.md``.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 __all__ = [
     "electron",
-    "formfactor_io",
+    "formfactor",
     "halo",
     "ionization",
     "nuclear",
@@ -35,7 +36,7 @@ __all__ = [
     "units",
 ]
 
-_LAZY = set(__all__) | {"materials", "formfactor", "excitons", "selector"}
+_LAZY = set(__all__) | {"materials", "excitons", "selector"}
 
 
 def __getattr__(name: str) -> Any:

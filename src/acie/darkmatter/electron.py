@@ -21,7 +21,7 @@ import math
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.halo import HaloParameters, eta_shm_kms, eta_shmpp_kms, resolve_halo
 from acie.darkmatter.ionization import material_ionization, ne_probability
 from acie.darkmatter.screening import get_screening, inverse_dielectric_squared

@@ -4,7 +4,7 @@ ACIE does not solve the Bethe–Salpeter equation. This module defines the HDF5 
 (``acie.excitons`` v1, documented in ``docs/excitons-format.md``) in which form factors
 computed elsewhere — with excitonic (BSE) or quasiparticle (GW) corrections — are handed
 to the rate engine, validates such files with precise messages, loads them as a
-:class:`~acie.darkmatter.formfactor_io.FormFactorTable`, and writes example files from the
+:class:`~acie.darkmatter.formfactor.table.FormFactorTable`, and writes example files from the
 project's own DFT tables. Example files are labelled ``is_bse = False`` and
 ``method = "DFT (NOT BSE)"``; nothing here invents or applies an enhancement factor.
 
@@ -22,7 +22,7 @@ import astropy.units as u
 import numpy as np
 
 from acie._files import atomic_output
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.units import BOHR
 from acie.errors import DataFormatError, expected_got
 

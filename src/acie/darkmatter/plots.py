@@ -15,7 +15,7 @@ import astropy.units as u
 import numpy as np
 
 from acie._files import atomic_output
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.reach import ReachCurve
 from acie.darkmatter.uncertainty import Band
 from acie.errors import InputValidationError, expected_got

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from acie.darkmatter import electron, nuclear
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.halo import HaloParameters
 from acie.darkmatter.units import as_positive, as_value
 from acie.errors import InputValidationError, NonPhysicalValueError, UnknownNameError, expected_got

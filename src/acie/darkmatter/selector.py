@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.materials import get_material
 from acie.darkmatter.units import as_positive, as_value
 from acie.errors import InputValidationError, UnknownNameError, expected_got
@@ -111,7 +111,7 @@ def select_material(
         raise InputValidationError(expected_got("mass", "a scalar Quantity", mass))
     expo = as_positive(exposure, u.kg * u.yr, "exposure")
     if tables is None:
-        from acie.darkmatter.formfactor_tables import shipped_materials, shipped_table
+        from acie.darkmatter.formfactor.shipped import shipped_materials, shipped_table
 
         names = materials or shipped_materials()
         tables = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.formfactor_io import FormFactorTable
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.units import as_positive
 from acie.errors import InputValidationError, expected_got
 
@@ -220,7 +220,7 @@ def convergence_study(
     tables : dict of label to FormFactorTable, optional
         Already computed tables (e.g. from files).
     settings : dict of label to FormFactorSettings, optional
-        Settings to compute now (with :func:`~acie.darkmatter.formfactor_run.compute_form_factor`;
+        Settings to compute now (with :func:`~acie.darkmatter.formfactor.runner.compute_form_factor`;
         checkpoints under ``workdir/label`` if given).
     """
     from pathlib import Path
@@ -228,7 +228,7 @@ def convergence_study(
     m = np.atleast_1d(as_positive(masses, u.MeV, "masses")) * u.MeV
     tables = dict(tables or {})
     if settings:
-        from acie.darkmatter.formfactor_run import compute_form_factor
+        from acie.darkmatter.formfactor.runner import compute_form_factor
 
         for label, s in settings.items():
             wd = Path(workdir) / label if workdir is not None else None

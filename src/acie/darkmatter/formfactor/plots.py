@@ -9,7 +9,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.convergence import ConvergenceStudy, RateComparison
+from acie.darkmatter.formfactor.convergence import ConvergenceStudy, RateComparison
 
 __all__ = ["plot_convergence", "plot_exciton_comparison", "plot_rate_comparison"]
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter import formfactor as ff
+from acie.darkmatter.formfactor import dft, transitions
+from acie.darkmatter.formfactor.dft import BandStructure
+from acie.darkmatter.formfactor.settings import FormFactorSettings
 from acie.darkmatter.materials import Material, get_material
 from acie.darkmatter.units import ALPHA, AMU_EV, BOHR, ME_EV
 from acie.errors import ConflictError, InputValidationError, expected_got
@@ -71,7 +73,7 @@ def _atomic_text(path: Path, text: str) -> None:
         raise
 
 
-def _bands_to_arrays(b: ff.BandStructure) -> dict:
+def _bands_to_arrays(b: BandStructure) -> dict:
     return {
         "kpts": b.kpts,
         "energies": b.energies,
@@ -83,9 +85,9 @@ def _bands_to_arrays(b: ff.BandStructure) -> dict:
     }
 
 
-def _bands_from_file(path: Path) -> ff.BandStructure:
+def _bands_from_file(path: Path) -> BandStructure:
     with np.load(path) as z:
-        return ff.BandStructure(
+        return BandStructure(
             kpts=z["kpts"],
             energies=z["energies"],
             coeffs=z["coeffs"],
@@ -102,8 +104,8 @@ _WORKER: dict = {}
 
 def _init_worker(
     material: str,
-    settings: ff.FormFactorSettings,
-    bands: ff.BandStructure,
+    settings: FormFactorSettings,
+    bands: BandStructure,
     gvecs: np.ndarray,
     threads: int,
 ) -> None:
@@ -111,7 +113,7 @@ def _init_worker(
 
     lib.num_threads(threads)
     _WORKER.update(
-        cell=ff.build_cell(material, settings), settings=settings, bands=bands, gvecs=gvecs
+        cell=dft.build_cell(material, settings), settings=settings, bands=bands, gvecs=gvecs
     )
 
 
@@ -119,7 +121,7 @@ def _run_block(
     index: int, pairs: list[tuple[int, int]]
 ) -> tuple[int, np.ndarray, np.ndarray, float]:
     t0 = time.perf_counter()
-    hist, counts = ff.histogram_pairs(
+    hist, counts = transitions.histogram_pairs(
         _WORKER["cell"], _WORKER["bands"], _WORKER["settings"], pairs, _WORKER["gvecs"]
     )
     return index, hist, counts, time.perf_counter() - t0
@@ -127,13 +129,13 @@ def _run_block(
 
 def compute_form_factor(
     material: str | Material,
-    settings: ff.FormFactorSettings | None = None,
+    settings: FormFactorSettings | None = None,
     *,
     workdir: str | os.PathLike | None = None,
     n_workers: int = 1,
     progress: bool = True,
     max_blocks: int | None = None,
-    bands: ff.BandStructure | None = None,
+    bands: BandStructure | None = None,
 ):
     """Compute the crystal form factor of ``material``.
 
@@ -151,7 +153,7 @@ def compute_form_factor(
     max_blocks : int, optional
         Stop after this many new blocks (for staged runs); then returns ``None``.
     bands : BandStructure, optional
-        Bands from an earlier :func:`~acie.darkmatter.formfactor.run_dft` with the same
+        Bands from an earlier :func:`~acie.darkmatter.formfactor.dft.run_dft` with the same
         DFT settings (skips the DFT).
 
     Returns
@@ -166,14 +168,14 @@ def compute_form_factor(
     """
     from tqdm.auto import tqdm
 
-    from acie.darkmatter.formfactor_io import FormFactorTable
+    from acie.darkmatter.formfactor.table import FormFactorTable
 
     mat = get_material(material)
-    settings = settings or ff.FormFactorSettings()
+    settings = settings or FormFactorSettings()
     if int(n_workers) < 1:
         raise InputValidationError(expected_got("n_workers", "an integer >= 1", n_workers))
     t_start = time.perf_counter()
-    cell = ff.build_cell(mat, settings)
+    cell = dft.build_cell(mat, settings)
     wd = Path(workdir) if workdir is not None else None
     key = {"material": mat.name, "settings": settings.as_dict(), "version": _CHECKPOINT_VERSION}
     if wd is not None:
@@ -199,13 +201,13 @@ def compute_form_factor(
     elif bands_file is not None and bands_file.exists():
         bands = _bands_from_file(bands_file)
     else:
-        bands = ff.run_dft(mat, settings, cell=cell)
+        bands = dft.run_dft(mat, settings, cell=cell)
     if bands_file is not None and not bands_file.exists():
         _atomic_savez(bands_file, **_bands_to_arrays(bands))
     n_k = len(bands.kpts)
     k_extent = 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))) if n_k > 1 else 0.0
-    gvecs = ff.g_vectors(cell, settings.q_max, k_extent)
-    pairs = ff.k_pairs(n_k)
+    gvecs = transitions.g_vectors(cell, settings.q_max, k_extent)
+    pairs = transitions.k_pairs(n_k)
     blocks = [
         pairs[i : i + settings.pairs_per_block]
         for i in range(0, len(pairs), settings.pairs_per_block)
@@ -262,8 +264,10 @@ def compute_form_factor(
     for i in range(len(blocks)):  # fixed order: deterministic sums
         hist += results[i][0]
         counts += results[i][1]
-    f2 = ff.normalise_histogram(hist, n_k=n_k, cell_volume_bohr3=float(cell.vol), settings=settings)
-    val, cond = ff.band_window(bands, settings)
+    f2 = transitions.normalise_histogram(
+        hist, n_k=n_k, cell_volume_bohr3=float(cell.vol), settings=settings
+    )
+    val, cond = dft.band_window(bands, settings)
     # Bessel bound: per initial band, Σ_f |M|² <= 1; mean over (k, q-vector) per q bin.
     with np.errstate(invalid="ignore", divide="ignore"):
         per_band = np.where(

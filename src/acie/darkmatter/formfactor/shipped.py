@@ -1,7 +1,7 @@
-"""The form-factor tables shipped with ACIE (``acie/darkmatter/data/formfactors/*.h5``).
+"""The form-factor tables shipped with ACIE (``acie/darkmatter/formfactor/data/*.h5``).
 
 Produced by ``scripts/make_formfactor_tables.sh``; settings, timings and known systematic
-limits are in ``data/formfactors/REFERENCE.md`` and in each file's provenance. Files are read
+limits are in ``data/REFERENCE.md`` beside them and in each file's provenance. Files are read
 lazily and cached per process.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from acie.darkmatter.formfactor_io import FormFactorTable, read_acie
+from acie.darkmatter.formfactor.io import read_acie
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.materials import get_material
 from acie.errors import UnknownNameError
 
@@ -18,7 +19,7 @@ __all__ = ["shipped_materials", "shipped_table", "shipped_table_path"]
 
 
 def _folder():
-    return resources.files("acie.darkmatter") / "data" / "formfactors"
+    return resources.files("acie.darkmatter.formfactor") / "data"
 
 
 def shipped_materials() -> list[str]:

@@ -1,0 +1,118 @@
+"""Settings of a form-factor calculation: :class:`FormFactorSettings`.
+
+Everything that determines a table (k-mesh, basis, pseudopotential, functional, band
+window, binning, DFT precision, block size), validated on construction. Momenta are in
+bohr⁻¹ (= α mₑ, atomic units), energies in eV.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from acie.errors import InputValidationError, NonPhysicalValueError, expected_got
+
+__all__ = ["FormFactorSettings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormFactorSettings:
+    """Everything that determines a form-factor table.
+
+    Attributes
+    ----------
+    kmesh : tuple of int
+        Γ-centred Monkhorst–Pack mesh.
+    basis : str
+        PySCF basis name (``"gth-dzvp-molopt-sr"``, ``"gth-szv"``, ``"def2-svp"``…).
+    pseudo : str or None
+        GTH pseudopotential (``"gth-pbe"``, ``"gth-pade"``); ``None`` = all-electron.
+    xc : str
+        Exchange–correlation functional (libxc name understood by PySCF).
+    n_valence, n_conduction : int or None
+        Highest valence / lowest conduction bands kept; ``None`` = all of them.
+    dq : float, bohr⁻¹ (= α mₑ)
+        q bin width (QCDark: 0.02).
+    n_q : int
+        Number of q bins, starting at 0.
+    dE : float, eV
+        Energy bin width (QCDark: 0.1).
+    n_E : int
+        Number of energy bins, starting at 0.
+    scissor : bool
+        Shift the conduction bands to the material's experimental gap.
+    ke_cutoff : float or None, hartree
+        Plane-wave cutoff of the DFT density (``None``: PySCF's choice from ``precision``).
+    precision : float
+        PySCF integral precision.
+    conv_tol : float, hartree
+        SCF convergence threshold.
+    density_fit : bool
+        Gaussian density fitting (advised for all-electron bases).
+    pairs_per_block : int
+        k-pairs per checkpoint block.
+    max_memory_mb : float, MB
+        Bound on the AO-pair Fourier-transform buffer of one worker.
+    """
+
+    kmesh: tuple[int, int, int] = (3, 3, 3)
+    basis: str = "gth-dzvp-molopt-sr"
+    pseudo: str | None = "gth-pbe"
+    xc: str = "pbe"
+    n_valence: int | None = None
+    n_conduction: int | None = None
+    dq: float = 0.02
+    n_q: int = 300
+    dE: float = 0.1
+    n_E: int = 500
+    scissor: bool = True
+    ke_cutoff: float | None = None
+    precision: float = 1e-8
+    conv_tol: float = 1e-8
+    density_fit: bool = False
+    pairs_per_block: int = 8
+    max_memory_mb: float = 256.0
+
+    def __post_init__(self) -> None:
+        km = tuple(int(k) for k in self.kmesh)
+        if len(km) != 3 or min(km) < 1:
+            raise InputValidationError(expected_got("kmesh", "three integers >= 1", self.kmesh))
+        object.__setattr__(self, "kmesh", km)
+        for name in ("dq", "dE", "precision", "conv_tol", "max_memory_mb"):
+            val = getattr(self, name)
+            if not (isinstance(val, int | float) and math.isfinite(val) and val > 0):
+                raise NonPhysicalValueError(expected_got(name, "a finite number > 0", val))
+        for name in ("n_q", "n_E", "pairs_per_block"):
+            if int(getattr(self, name)) < 1:
+                raise InputValidationError(
+                    expected_got(name, "an integer >= 1", getattr(self, name))
+                )
+        for name in ("n_valence", "n_conduction"):
+            val = getattr(self, name)
+            if val is not None and int(val) < 1:
+                raise InputValidationError(expected_got(name, "None or an integer >= 1", val))
+
+    @property
+    def q_max(self) -> float:
+        """Upper edge of the q grid, bohr⁻¹."""
+        return self.dq * self.n_q
+
+    def as_dict(self) -> dict:
+        """JSON-able settings (for provenance and checkpoint keys)."""
+        d = asdict(self)
+        d["kmesh"] = list(self.kmesh)
+        return d
+
+    def dft_key(self) -> dict:
+        """The subset of settings that determines the DFT result."""
+        keys = (
+            "kmesh",
+            "basis",
+            "pseudo",
+            "xc",
+            "ke_cutoff",
+            "precision",
+            "conv_tol",
+            "density_fit",
+        )
+        return {k: self.as_dict()[k] for k in keys}
