@@ -87,7 +87,13 @@ def test_serve_help():
 
 
 def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoint):
-    """No JWT_SECRET, no database URL: the server makes what it needs in ACIE_DATA_DIR."""
+    """No JWT_SECRET, no database URL: the server makes what it needs in ACIE_DATA_DIR.
+
+    The real ``acie serve`` (free ports, a temporary data folder) publishes a valid
+    OpenAPI document, interactive docs and the ops report, and stops on SIGTERM.
+    """
+    import schemathesis
+
     env = _clean_env(tmp_path / "data")
     from acie.ops.emitter import TelemetryEmitter
     from acie.ops.simulate import simulate_telemetry
@@ -162,6 +168,12 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
             )
             assert "acie_ops_fti{" in c.get("/ops/metrics").text
             assert c.get("/ops/health").json()["status"] == "ok"
+            spec = c.get("/openapi.json")
+            assert spec.status_code == 200, spec.text[:500]
+            schemathesis.openapi.from_dict(spec.json()).validate()  # a valid OpenAPI document
+            assert {"/v1/counterfactual", "/ops/report"} <= set(spec.json()["paths"])
+            docs = c.get("/docs")
+            assert docs.status_code == 200 and "/openapi.json" in docs.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

@@ -1,4 +1,8 @@
-"""A bounded load test on loopback: many concurrent clients, both protocols, nothing lost."""
+"""A bounded load test on loopback: many concurrent clients, both protocols, nothing lost.
+
+Every request is counted (metrics and audit) before its response completes, so the counts
+read right after the last answer are exact (no wait, no poll).
+"""
 
 from __future__ import annotations
 
@@ -97,3 +101,47 @@ def test_concurrent_clients_all_answered_once(server, token, make_obs, tensor_js
     assert actions.count("grpc.CounterfactualInference:OK") == grpc_ok
     assert actions.count("rest.POST /v1/counterfactual:200") == rest_ok
     assert np.isfinite(grpc_ok)
+
+
+def test_a_request_is_counted_before_its_response_completes(tiny_engine, settings_factory):
+    """The race behind a flaky load test: a client that has its answer must find it counted.
+
+    Drives the ASGI app directly and reads the metrics at the moment the last body chunk
+    is handed to the server, i.e. before any client could have read the whole response.
+    """
+    import asyncio
+
+    from acie.serve.app import create_app
+    from acie.serve.server import build_runtime
+
+    rt = build_runtime(settings_factory(), model=tiny_engine)
+    try:
+        app = create_app(rt)
+        seen: list[str] = []
+        counted = 'acie_requests_total{code="200",method="GET /healthz",protocol="rest"} 1.0'
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                seen.append(rt.metrics.render().decode())
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/healthz",
+            "raw_path": b"/healthz",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 1234),
+            "server": ("testserver", 80),
+        }
+        asyncio.run(app(scope, receive, send))
+        assert len(seen) == 1 and counted in seen[0]
+    finally:
+        rt.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -10,7 +11,8 @@ import grpc
 import numpy as np
 
 from acie.client.results import CounterfactualAnswer, error_for
-from acie.client.retry import RetryPolicy
+from acie.client.retry import RetryPolicy, wait_until_available
+from acie.errors import BackendUnavailableError
 
 __all__ = ["GrpcClient"]
 
@@ -51,6 +53,10 @@ class GrpcClient:
         Deadline of each call, seconds.
     retry : RetryPolicy
         Retries of RESOURCE_EXHAUSTED and UNAVAILABLE.
+    max_reconnect_backoff_s : float
+        Longest pause between the channel's attempts to reconnect to an unreachable
+        server (gRPC's default is 120 s; a short one lets :meth:`health` with ``wait``
+        notice a server soon after it starts).
     """
 
     def __init__(
@@ -63,6 +69,7 @@ class GrpcClient:
         client_key: bytes | None = None,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        max_reconnect_backoff_s: float = 2.0,
     ) -> None:
         from acie.wire.proto import inference_pb2 as pb
         from acie.wire.proto import inference_pb2_grpc as pb_grpc
@@ -73,15 +80,21 @@ class GrpcClient:
         self.retry = retry or RetryPolicy()
         self.attempts = 0
         self._metadata = (("authorization", f"Bearer {token}"),)
+        backoff_ms = max(100, int(max_reconnect_backoff_s * 1000))
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", min(backoff_ms, 1000)),
+            ("grpc.min_reconnect_backoff_ms", min(backoff_ms, 1000)),
+            ("grpc.max_reconnect_backoff_ms", backoff_ms),
+        ]
         if root_certificates is not None:
             creds = grpc.ssl_channel_credentials(
                 root_certificates=root_certificates,
                 private_key=client_key,
                 certificate_chain=client_certificate,
             )
-            self._channel = grpc.secure_channel(target, creds)
+            self._channel = grpc.secure_channel(target, creds, options=options)
         else:
-            self._channel = grpc.insecure_channel(target)
+            self._channel = grpc.insecure_channel(target, options=options)
         self._stub = pb_grpc.InferenceServiceStub(self._channel)
 
     def _raise(self, exc: grpc.RpcError) -> None:
@@ -170,10 +183,11 @@ class GrpcClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
-    def health(self) -> dict[str, Any]:
-        """Status, GPU count, model version and queue depth."""
+    def _health_once(self, timeout_s: float, wait_for_ready: bool) -> dict[str, Any]:
         try:
-            r = self._stub.HealthCheck(self._pb.HealthCheckRequest(), timeout=self.timeout_s)
+            r = self._stub.HealthCheck(
+                self._pb.HealthCheckRequest(), timeout=timeout_s, wait_for_ready=wait_for_ready
+            )
         except grpc.RpcError as exc:
             self._raise(exc)
         return {
@@ -182,6 +196,38 @@ class GrpcClient:
             "model_version": r.model_version,
             "queue_depth": r.queue_depth,
         }
+
+    def health(self, *, wait: float = 0.0) -> dict[str, Any]:
+        """Status, GPU count, model version and queue depth.
+
+        Parameters
+        ----------
+        wait : float
+            Seconds to wait for a server that is still starting (the call waits for the
+            channel to connect) or not SERVING yet; 0 (the default): ask once.
+
+        Raises
+        ------
+        BackendUnavailableError
+            The server is unreachable (or, with ``wait``, not SERVING within ``wait`` s).
+        """
+        if wait <= 0:
+            return self._health_once(self.timeout_s, False)
+        deadline = time.monotonic() + wait
+
+        def attempt() -> dict[str, Any]:
+            remaining = deadline - time.monotonic()
+            try:
+                out = self._health_once(max(remaining, 0.05), True)
+            except TimeoutError as exc:  # the channel did not connect before the deadline
+                raise BackendUnavailableError(
+                    f"UNAVAILABLE: {self.target} did not answer within {wait:g} s"
+                ) from exc
+            if out["status"] != "SERVING":
+                raise BackendUnavailableError(f"UNAVAILABLE: {self.target} is {out['status']}")
+            return out
+
+        return wait_until_available(attempt, wait_s=wait)
 
     def close(self) -> None:
         self._channel.close()

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 
 from acie.client.results import CounterfactualAnswer, error_for
-from acie.client.retry import RetryPolicy
+from acie.client.retry import RetryPolicy, wait_until_available
 from acie.errors import BackendUnavailableError
 
 __all__ = ["RestClient"]
@@ -126,8 +126,23 @@ class RestClient:
         return self.retry.call(lambda: self._once(method, path, **kw))
 
     # -- operations -------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        """``/healthz`` (raises BackendUnavailableError while NOT_SERVING, after retries)."""
+    def health(self, *, wait: float = 0.0) -> dict[str, Any]:
+        """``/healthz``: status, GPU count, model version and queue depth.
+
+        Parameters
+        ----------
+        wait : float
+            Seconds to wait for a server that is still starting (connection refused) or
+            not serving yet; 0 (the default): only the :class:`RetryPolicy`'s retries.
+
+        Raises
+        ------
+        BackendUnavailableError
+            The server is unreachable or NOT_SERVING (after ``wait`` seconds, or after the
+            retries).
+        """
+        if wait > 0:
+            return wait_until_available(lambda: self._once("GET", "/healthz"), wait_s=wait)
         return self._call("GET", "/healthz")
 
     def models(self) -> list[dict[str, Any]]:

@@ -5,6 +5,9 @@ Only RESOURCE_EXHAUSTED (rate or queue limit; not HTTP 413, too large) and UNAVA
 later". Every other error is final. The wait before attempt ``k`` (k = 1, 2, …) is
 ``min(max_backoff_s, initial_backoff_s * multiplier**(k-1))`` times a random factor in
 ``[1 - jitter, 1 + jitter]``, and at least the server's ``Retry-After`` when it sends one.
+
+:func:`wait_until_available` is the other kind of patience: for a server that is still
+starting (connection refused, NOT_SERVING), poll until it answers or a deadline passes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TypeVar
 
 from acie.errors import BackendUnavailableError, ConfigurationError, RateLimitError
 
-__all__ = ["RETRYABLE", "RetryPolicy"]
+__all__ = ["RETRYABLE", "RetryPolicy", "wait_until_available"]
 
 T = TypeVar("T")
 
@@ -93,3 +96,42 @@ class RetryPolicy:
                     on_retry(attempt, exc, wait)
                 self.sleep(wait)
                 attempt += 1
+
+
+def wait_until_available(
+    fn: Callable[[], T],
+    *,
+    wait_s: float,
+    poll_s: float = 0.25,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call ``fn`` until it stops raising :class:`BackendUnavailableError`, for ``wait_s`` at most.
+
+    Parameters
+    ----------
+    fn : callable
+        One attempt (for example one health check).
+    wait_s : float
+        Seconds to keep trying.
+    poll_s : float
+        Seconds between attempts.
+    sleep, clock : callable
+        Injectable for tests.
+
+    Raises
+    ------
+    BackendUnavailableError
+        Still unavailable when ``wait_s`` seconds have passed (the last error is chained).
+    """
+    deadline = clock() + wait_s
+    while True:
+        try:
+            return fn()
+        except BackendUnavailableError as exc:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise BackendUnavailableError(
+                    f"{exc} (still unavailable after waiting {wait_s:g} s)"
+                ) from exc
+            sleep(min(poll_s, remaining))
