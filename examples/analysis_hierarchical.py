@@ -3,8 +3,8 @@
 Simulates twelve surveys from the causal galaxy simulator, each with its own stellar-mass
 calibration offset (random intercepts) and tilt (random slopes) and its own noise,
 writes the catalogue to Parquet and reads it back, fits
-``log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)`` with statsmodels
-MixedLM, and compares the fixed effects with the simulator's true relation and with a
+``log10(mass) ~ log10(luminosity) + (1 + log10(luminosity) | survey_id)`` (``log10`` is
+base 10, dex; ``log`` would be the natural logarithm) with statsmodels MixedLM, and compares the fixed effects with the simulator's true relation and with a
 naive pooled least-squares fit.
 
 Run: ``python examples/analysis_hierarchical.py [out.png]``
@@ -48,29 +48,29 @@ def main(out: str = "analysis_hierarchical.png") -> None:
     )
 
     fit = fit_hierarchical_model(
-        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", catalogue
+        "log10(mass) ~ log10(luminosity) + (1 + log10(luminosity) | survey_id)", catalogue
     )
     print(fit.summary())
-    slope = fit.fixed_effects.loc["log(luminosity)"]
+    slope = fit.fixed_effects.loc["log10(luminosity)"]
     print(
         f"true slope {truth.slope:.4f}; mixed model {slope.estimate:.4f} ± "
         f"{slope.std_error:.4f} ({(slope.estimate - truth.slope) / slope.std_error:+.2f} s.e.)"
     )
-    pooled = weighted_linear_fit("np.log(mass) ~ np.log(luminosity)", catalogue)
+    pooled = weighted_linear_fit("log10(mass) ~ log10(luminosity)", catalogue)
     ps, pse = pooled.params.iloc[1], pooled.std_errors.iloc[1]
     print(
         f"pooled OLS {ps:.4f} ± {pse:.4f} (its s.e. ignores the survey-to-survey "
         f"scatter of slopes: {(ps - truth.slope) / pse:+.2f} s.e. from the truth)"
     )
     tilts = np.array([s.slope_offset for s in surveys])
-    blup = fit.group_effects.loc[[s.name for s in surveys], "log(luminosity)"].to_numpy()
+    blup = fit.group_effects.loc[[s.name for s in surveys], "log10(luminosity)"].to_numpy()
     print("drawn survey tilts:", np.round(tilts, 3))
     print(
         "BLUP slopes:       ",
         np.round(blup, 3),
         f"(correlation {np.corrcoef(tilts, blup)[0, 1]:.2f})",
     )
-    fig = hierarchical_fit_figure(fit, x_unit="ln(L / L_sun)", y_unit="ln(M / M_sun)")
+    fig = hierarchical_fit_figure(fit, x_unit="dex(L_sun)", y_unit="dex(M_sun)")
     print("wrote", save_figure(fig, out))
 
 

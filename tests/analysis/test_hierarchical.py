@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acie.analysis.hierarchical import fit_hierarchical_model, parse_formula
+from acie.analysis.formula import parse_formula
+from acie.analysis.hierarchical import fit_hierarchical_model
+from acie.analysis.selection import weighted_linear_fit
 from acie.analysis.surveys import (
     SurveySpec,
     random_surveys,
@@ -88,18 +90,15 @@ def test_fit_recovers_the_true_relation_across_surveys(sim):
     cat = simulate_survey_catalogue(sim, surveys, seed=4)
     assert set(cat.columns) >= {"survey_id", "mass", "luminosity"}
     assert cat.attrs["units"]["mass"] == "solMass"
-    fit = fit_hierarchical_model("log(mass) ~ log(luminosity) + (1 | survey_id)", cat)
+    fit = fit_hierarchical_model("log10(mass) ~ log10(luminosity) + (1 | survey_id)", cat)
     fe = fit.fixed_effects
     # within 3 standard errors (the truth's own error is ~10x smaller and is added)
-    slope, icpt = fe.loc["log(luminosity)"], fe.loc["Intercept"]
+    slope, icpt = fe.loc["log10(luminosity)"], fe.loc["Intercept"]
     assert abs(slope.estimate - truth.slope) < 3 * np.hypot(slope.std_error, truth.slope_se)
-    ln10 = np.log(10)
-    assert abs(icpt.estimate - truth.intercept_ln) < 3 * np.hypot(
-        icpt.std_error, truth.intercept_se * ln10
-    )
-    # the survey variance interval covers the variance of the drawn offsets (in ln units)
+    assert abs(icpt.estimate - truth.intercept) < 3 * np.hypot(icpt.std_error, truth.intercept_se)
+    # the survey variance interval covers the variance of the drawn offsets [dex²]
     var = fit.variance_components.loc["survey_id Intercept Var"]
-    drawn = np.var([s.mass_offset_dex * ln10 for s in surveys], ddof=1)
+    drawn = np.var([s.mass_offset_dex for s in surveys], ddof=1)
     assert var.ci_low < drawn < var.ci_high
     # naive pooled OLS ignores survey structure: its slope SE is too small and it cannot
     # give the offsets; the BLUPs track the drawn offsets (correlation > 0.95)
@@ -112,12 +111,35 @@ def test_random_slopes_across_surveys(sim):
     surveys = random_surveys(12, n_galaxies=250, offset_sd_dex=0.1, slope_sd=0.05, seed=3)
     cat = simulate_survey_catalogue(sim, surveys, seed=4)
     fit = fit_hierarchical_model(
-        "log(mass) ~ log(luminosity) + (1 + log(luminosity) | survey_id)", cat
+        "log10(mass) ~ log10(luminosity) + (1 + log10(luminosity) | survey_id)", cat
     )
-    slope = fit.fixed_effects.loc["log(luminosity)"]
+    slope = fit.fixed_effects.loc["log10(luminosity)"]
     assert abs(slope.estimate - truth.slope) < 3 * slope.std_error
     assert fit.random_covariance.shape == (2, 2)
-    assert "survey_id log(luminosity) Var" in fit.variance_components.index
+    assert "survey_id log10(luminosity) Var" in fit.variance_components.index
+
+
+def test_log_is_natural_and_log10_is_decimal(sim):
+    """Same data, both bases: the slope is base-free, log-unit quantities scale by ln 10."""
+    cat = simulate_survey_catalogue(sim, random_surveys(6, n_galaxies=150, seed=5), seed=6)
+    dex = fit_hierarchical_model("log10(mass) ~ log10(luminosity) + (1 | survey_id)", cat)
+    nat = fit_hierarchical_model("log(mass) ~ log(luminosity) + (1 | survey_id)", cat)
+    via_np = fit_hierarchical_model("np.log10(mass) ~ np.log10(luminosity) + (1 | survey_id)", cat)
+    ln10 = np.log(10.0)
+    assert nat.fixed_effects.loc["log(luminosity)", "estimate"] == pytest.approx(
+        dex.fixed_effects.loc["log10(luminosity)", "estimate"], rel=1e-5
+    )
+    assert nat.fixed_effects.loc["Intercept", "estimate"] == pytest.approx(
+        ln10 * dex.fixed_effects.loc["Intercept", "estimate"], rel=1e-5
+    )
+    assert nat.residual_variance == pytest.approx(ln10**2 * dex.residual_variance, rel=1e-4)
+    np.testing.assert_allclose(
+        via_np.fixed_effects["estimate"].to_numpy(), dex.fixed_effects["estimate"].to_numpy()
+    )
+    # the weighted least-squares fits share the formula functions
+    ols = weighted_linear_fit("log10(mass) ~ log10(luminosity)", cat)
+    ols_np = weighted_linear_fit("np.log10(mass) ~ np.log10(luminosity)", cat)
+    assert ols.params.iloc[1] == pytest.approx(ols_np.params.iloc[1], rel=1e-12)
 
 
 def test_parse_formula():
@@ -128,6 +150,8 @@ def test_parse_formula():
     assert parse_formula("y ~ x + (0 + x | g)").random == "0 + x"
     assert parse_formula("y ~ (1 | g) + (x | g)").random == "1 + x"
     assert parse_formula("y ~ (1 | g)").fixed == "y ~ 1"
+    p = parse_formula("np.log10(mass) ~ numpy.log10(luminosity) + (1 | g)")
+    assert set(p.variables) == {"mass", "luminosity", "g"}  # np is not a column
 
 
 @pytest.mark.parametrize(
@@ -139,6 +163,7 @@ def test_parse_formula():
         ("y ~ x + (1 | g", "unbalanced"),
         ("y ~ x + 1 | g", "in parentheses"),
         ("y ~ evil(x) + (1 | g)", "unknown function"),
+        ("y ~ np.sin(x) + (1 | g)", "unknown function.*np.sin"),
         ("y ~ x +  + (1 | g)", "empty term"),
         ("y ~ x", "no random-effects term"),
     ],

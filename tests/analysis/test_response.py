@@ -270,3 +270,36 @@ def test_grid_accepts_quantities(sim, population):
     np.testing.assert_allclose(curve.grid, [11.5, 12.0])
     np.testing.assert_allclose(curve.derivative, shmr_slope(curve.grid), rtol=1e-5)
     assert curve.treatment_unit == "dex(solMass)"
+
+
+def test_table_puts_each_estimate_beside_its_error_and_interval(sim, population):
+    curve = counterfactual_response(
+        sim,
+        population[:50],
+        treatment="log_halo_mass",
+        observable=model_flux("r"),
+        grid=[11.5, 12.0],
+        epsilon=1e-3,
+        level=0.9,
+    )
+    table = curve.to_dataframe()
+    du = "dex(nmgy) / dex(solMass)"
+    assert list(table.columns) == [
+        "log_halo_mass [dex(solMass)]",
+        f"derivative [{du}]",
+        f"derivative_se [{du}]",
+        f"derivative_ci_low [{du}]",
+        f"derivative_ci_high [{du}]",
+        "response [dex(nmgy)]",
+        "response_se [dex(nmgy)]",
+    ]
+    np.testing.assert_array_equal(table[f"derivative_ci_low [{du}]"], curve.ci_low)
+    # the interval is the derivative's (at the curve's level), not the response's
+    half = (curve.ci_high - curve.ci_low) / 2
+    np.testing.assert_allclose(half, 1.6448536 * curve.derivative_se, rtol=1e-6)
+    np.testing.assert_allclose((curve.ci_high + curve.ci_low) / 2, curve.derivative)
+    plain = curve.to_dataframe(unit_names=False)
+    assert list(plain.columns) == [c.split(" [")[0] for c in table.columns]
+    assert plain.attrs["units"]["derivative"] == du
+    assert plain.attrs["units"]["log_halo_mass"] == "dex(solMass)"
+    np.testing.assert_array_equal(plain.to_numpy(), table.to_numpy())

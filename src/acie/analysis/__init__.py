@@ -4,7 +4,9 @@ Modules::
 
     response.py      response of an observable to a latent property: exact
                      counterfactual finite differences, observational EIF estimates
-    hierarchical.py  lme4-style formulas ("y ~ x + (1 + x | g)") fitted by statsmodels MixedLM
+    formula.py       lme4-style formulas ("y ~ x + (1 + x | g)"): parsing, allowed functions
+                     (log is natural, log10 is base 10)
+    hierarchical.py  mixed-effects fits of such formulas by statsmodels MixedLM
     surveys.py       multi-survey catalogues from the simulator, and their true relation
     selection.py     flux- and surface-brightness-limited completeness, IPW, weighted fits
     catalogue.py     load/save catalogues: CSV, FITS (astropy), Parquet (pyarrow)
@@ -29,9 +31,9 @@ _EXPORTS: dict[str, str] = {
     "property_observable": "response",
     # hierarchical fits and survey catalogues
     "HierarchicalFit": "hierarchical",
-    "ParsedFormula": "hierarchical",
+    "ParsedFormula": "formula",
     "fit_hierarchical_model": "hierarchical",
-    "parse_formula": "hierarchical",
+    "parse_formula": "formula",
     "MassLuminosityRelation": "surveys",
     "SurveySpec": "surveys",
     "random_surveys": "surveys",

@@ -1,25 +1,12 @@
 """Hierarchical (linear mixed-effects) fits with lme4-style formulas, on statsmodels MixedLM.
 
-``fit_hierarchical_model("log(mass) ~ log(luminosity) + (1 | survey_id)", data)`` fits
-the fixed effects of the part outside parentheses and, for each ``(terms | group)``
-part, correlated random effects of ``terms`` that vary by ``group``:
-
-=====================  ===============================================================
-``(1 | g)``            random intercept per level of ``g``
-``(1 + x | g)``        random intercept and slope of ``x``, correlated (lme4 meaning)
-``(x | g)``            the same (as in lme4 the intercept is implied)
-``(0 + x | g)``        random slope only
-=====================  ===============================================================
-
-Several random terms with the same grouping factor are merged into one block;
-MixedLM has a single grouping factor, so a second factor (crossed effects) and the
-uncorrelated ``||`` syntax raise :class:`~acie.errors.InputValidationError`.
-
-Functions inside the formula follow R: ``log`` is the natural logarithm; ``log10``,
-``log2``, ``exp``, ``sqrt``, ``abs`` are available, and patsy's ``I()``, ``C()``,
-``center()``, ``standardize()``. Design matrices are built with patsy and the model is
-fitted by :class:`statsmodels.regression.mixed_linear_model.MixedLM` (REML by default,
-as lme4).
+``fit_hierarchical_model("log10(mass) ~ log10(luminosity) + (1 | survey_id)", data)``
+fits the fixed effects of the part outside parentheses and, for each
+``(terms | group)`` part, correlated random effects of ``terms`` that vary by ``group``
+(formula syntax and functions: :mod:`acie.analysis.formula`; note that **``log`` is the
+natural logarithm and ``log10`` the base-10 one**). Design matrices are built with patsy
+and the model is fitted by
+:class:`statsmodels.regression.mixed_linear_model.MixedLM` (REML by default, as lme4).
 
 Intervals: fixed effects use the Wald interval from the REML/ML covariance; variances
 of random effects use a Wald interval on the log variance (delta method, so they stay
@@ -32,8 +19,6 @@ likelihood (``result.result.profile_re``) or a parametric bootstrap there.
 
 from __future__ import annotations
 
-import io
-import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from acie.analysis.formula import ParsedFormula, formula_environment, parse_formula
 from acie.errors import (
     EstimationError,
     InputValidationError,
@@ -48,184 +34,7 @@ from acie.errors import (
     expected_got,
 )
 
-__all__ = ["HierarchicalFit", "ParsedFormula", "fit_hierarchical_model", "parse_formula"]
-
-#: Functions a formula may call (R meaning: ``log`` is natural).
-FORMULA_FUNCTIONS: dict[str, Any] = {
-    "log": np.log,
-    "log10": np.log10,
-    "log2": np.log2,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-}
-_PATSY_BUILTINS = {
-    "I",
-    "C",
-    "center",
-    "standardize",
-    "scale",
-    "Q",
-    "bs",
-    "cr",
-    "cc",
-    "te",
-    "Treatment",
-    "Sum",
-    "Poly",
-    "Diff",
-    "Helmert",
-}
-
-
-@dataclass(frozen=True)
-class ParsedFormula:
-    """An lme4-style formula split into its parts.
-
-    Attributes
-    ----------
-    response : str
-        Left-hand side, e.g. ``"log(mass)"``.
-    fixed : str
-        Patsy formula of the fixed effects, e.g. ``"log(mass) ~ log(luminosity)"``.
-    random : str or None
-        Patsy right-hand side of the random effects (``"1"``, ``"1 + x"``, ``"0 + x"``).
-    group : str or None
-        Name of the grouping column.
-    variables : tuple of str
-        Data columns the formula uses (including the group).
-    """
-
-    response: str
-    fixed: str
-    random: str | None
-    group: str | None
-    variables: tuple[str, ...]
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split ``text`` at ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise InputValidationError(f"unbalanced parentheses in formula part {text!r}")
-        if ch == sep and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if depth != 0:
-        raise InputValidationError(f"unbalanced parentheses in formula part {text!r}")
-    parts.append("".join(cur))
-    return [p.strip() for p in parts]
-
-
-def _names(expr: str) -> tuple[set[str], set[str]]:
-    """Variable names and called function names of a formula expression."""
-    try:
-        toks = list(tokenize.generate_tokens(io.StringIO(expr).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise InputValidationError(f"cannot read formula part {expr!r}: {exc}") from None
-    variables, calls = set(), set()
-    for i, tok in enumerate(toks):
-        if tok.type != tokenize.NAME:
-            continue
-        nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if nxt is not None and nxt.type == tokenize.OP and nxt.string == "(":
-            calls.add(tok.string)
-        elif tok.string not in {"and", "or", "not", "in", "is", "True", "False", "None"}:
-            variables.add(tok.string)
-    return variables, calls
-
-
-def parse_formula(formula: str) -> ParsedFormula:
-    """Split an lme4-style formula into fixed and random parts.
-
-    Raises
-    ------
-    InputValidationError
-        Not a string, no ``~``, empty sides, unbalanced parentheses, ``||``, several
-        grouping factors, a random term without ``|`` or with a non-name group, or a
-        function that is not allowed.
-    """
-    if not isinstance(formula, str):
-        raise InputValidationError(
-            expected_got("formula", "a string like 'y ~ x + (1 | g)'", formula)
-        )
-    sides = _split_top(formula, "~")
-    if len(sides) != 2 or not sides[0] or not sides[1]:
-        raise InputValidationError(
-            expected_got(
-                "formula", "one '~' with a response on the left and terms on the right", formula
-            )
-        )
-    response, rhs = sides
-    fixed_terms: list[str] = []
-    random_terms: list[str] = []
-    group: str | None = None
-    for term in _split_top(rhs, "+"):
-        if not term:
-            raise InputValidationError(f"empty term in formula {formula!r} (a stray '+')")
-        inner = term[1:-1].strip() if term.startswith("(") and term.endswith(")") else None
-        if inner is not None and "|" in inner and len(_split_top(inner, "|")) > 1:
-            if "||" in inner:
-                raise InputValidationError(
-                    f"uncorrelated random effects ('||') are not supported by MixedLM; got "
-                    f"{term!r}; write one correlated block '(1 + x | g)' instead"
-                )
-            lhs, _, grp = inner.rpartition("|")
-            grp, lhs = grp.strip(), lhs.strip()
-            if not grp.isidentifier():
-                raise InputValidationError(
-                    expected_got(f"the grouping factor of {term!r}", "a column name", grp)
-                )
-            if not lhs:
-                raise InputValidationError(f"random term {term!r} has no terms before '|'")
-            if group is not None and grp != group:
-                raise InputValidationError(
-                    f"MixedLM fits one grouping factor; the formula has {group!r} and "
-                    f"{grp!r} (crossed or nested factors are not supported)"
-                )
-            group = grp
-            random_terms.append(lhs)
-        elif "|" in term:
-            raise InputValidationError(
-                expected_got("a random-effects term", "in parentheses, like '(1 | g)'", term)
-            )
-        else:
-            fixed_terms.append(term)
-    random = None
-    if random_terms:
-        parts = [p for t in random_terms for p in _split_top(t, "+")]
-        no_intercept = any(p in {"0", "-1"} for p in parts)
-        slopes = [p for p in parts if p not in {"0", "1", "-1"}]
-        random = " + ".join(["0" if no_intercept else "1", *dict.fromkeys(slopes)])
-        if no_intercept and not slopes:
-            raise InputValidationError(f"random term(s) {random_terms} have no effects left")
-    fixed = f"{response} ~ {' + '.join(fixed_terms) if fixed_terms else '1'}"
-    variables: set[str] = set()
-    for part in (response, *fixed_terms, *(random_terms or [])):
-        v, calls = _names(part)
-        bad = calls - set(FORMULA_FUNCTIONS) - _PATSY_BUILTINS
-        if bad:
-            raise InputValidationError(
-                f"unknown function(s) {sorted(bad)} in formula {formula!r}; allowed: "
-                f"{', '.join(sorted(FORMULA_FUNCTIONS))} and patsy's I, C, center, standardize"
-            )
-        variables |= v
-    if group is not None:
-        variables.add(group)
-    return ParsedFormula(
-        response=response,
-        fixed=fixed,
-        random=random,
-        group=group,
-        variables=tuple(sorted(variables)),
-    )
+__all__ = ["HierarchicalFit", "fit_hierarchical_model"]
 
 
 @dataclass(frozen=True)
@@ -301,7 +110,7 @@ class HierarchicalFit:
 def _design(parsed: ParsedFormula, data: pd.DataFrame):
     import patsy
 
-    env = patsy.EvalEnvironment([dict(FORMULA_FUNCTIONS)])
+    env = formula_environment()
     try:
         with np.errstate(all="ignore"):  # non-finite results are reported below
             y, x = patsy.dmatrices(
@@ -343,8 +152,9 @@ def fit_hierarchical_model(
     Parameters
     ----------
     formula : str
-        E.g. ``"log(mass) ~ log(luminosity) + (1 | survey_id)"`` or
-        ``"Weight ~ Time + (1 + Time | Pig)"``.
+        E.g. ``"log10(mass) ~ log10(luminosity) + (1 | survey_id)"`` or
+        ``"Weight ~ Time + (1 + Time | Pig)"``. ``log`` is the natural logarithm,
+        ``log10`` the base-10 one (dex); see :mod:`acie.analysis.formula`.
     data : pandas.DataFrame
         One row per observation.
     reml : bool

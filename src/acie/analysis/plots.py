@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from acie.analysis.hierarchical import HierarchicalFit
+    from acie.analysis.response import ResponseCurve
     from acie.analysis.selection import CompletenessFunction, LinearFit
-    from acie.analysis.sensitivity import ResponseCurve
 
 __all__ = [
     "hierarchical_fit_figure",

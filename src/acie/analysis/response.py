@@ -176,22 +176,41 @@ class ResponseCurve:
     method: str = "counterfactual finite differences"
     details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per grid point; column names carry the units."""
+    def to_dataframe(self, *, unit_names: bool = True) -> pd.DataFrame:
+        """One row per grid point, each estimate followed by its standard error and interval.
+
+        Parameters
+        ----------
+        unit_names : bool
+            Put the units in the column names (``"derivative [dex(nmgy) / dex(solMass)]"``,
+            the default) or use plain names (``"derivative"``), which print narrower.
+            Either way ``frame.attrs["units"]`` maps each plain name to its unit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: the treatment; ``derivative``, ``derivative_se``,
+            ``derivative_ci_low``, ``derivative_ci_high`` (interval at :attr:`level`);
+            ``response``, ``response_se``.
+        """
         import pandas as pd
 
         tu, ou = self.treatment_unit or "1", self.observable_unit or "1"
-        return pd.DataFrame(
-            {
-                f"{self.treatment} [{tu}]": self.grid,
-                f"response [{ou}]": self.response,
-                f"response_se [{ou}]": self.response_se,
-                f"derivative [{ou} / {tu}]": self.derivative,
-                f"derivative_se [{ou} / {tu}]": self.derivative_se,
-                "ci_low": self.ci_low,
-                "ci_high": self.ci_high,
-            }
+        du = f"{ou} / {tu}"
+        columns = {
+            self.treatment: (self.grid, tu),
+            "derivative": (self.derivative, du),
+            "derivative_se": (self.derivative_se, du),
+            "derivative_ci_low": (self.ci_low, du),
+            "derivative_ci_high": (self.ci_high, du),
+            "response": (self.response, ou),
+            "response_se": (self.response_se, ou),
+        }
+        frame = pd.DataFrame(
+            {(f"{k} [{unit}]" if unit_names else k): v for k, (v, unit) in columns.items()}
         )
+        frame.attrs["units"] = {k: unit for k, (_, unit) in columns.items()}
+        return frame
 
 
 def _z_value(level: float) -> float:

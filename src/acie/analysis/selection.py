@@ -290,16 +290,28 @@ def weighted_linear_fit(
 ) -> LinearFit:
     """Least squares (``weights=None``: the naive fit) or IPW-weighted least squares with
     HC1 sandwich standard errors, for a patsy formula such as ``"log_luminosity ~
-    log_stellar_mass"``."""
+    log_stellar_mass"``.
+
+    The formula may call the functions of :mod:`acie.analysis.formula` (``log`` is the
+    natural logarithm, ``log10`` the base-10 one; also as ``np.log10``).
+    """
     import patsy
     import statsmodels.api as sm
+
+    from acie.analysis.formula import formula_environment
 
     if not isinstance(data, pd.DataFrame):
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     if not 0 < level < 1:
         raise InputValidationError(expected_got("level", "in (0, 1)", level))
     try:
-        y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="raise")
+        y, x = patsy.dmatrices(
+            formula,
+            data,
+            eval_env=formula_environment(),
+            return_type="dataframe",
+            NA_action="raise",
+        )
     except patsy.PatsyError as exc:
         msg = str(exc)
         if "is not defined" in msg or "NameError" in msg:

@@ -152,7 +152,7 @@ def counterfactual(
     import numpy as np
 
     from acie.errors import InputValidationError
-    from acie.physics import violation_score
+    from acie.galaxy.constraints import violation_score
 
     sim = _simulator(image_size, band, seed)
     batch = sim.sample(n, seed=seed)
