@@ -70,3 +70,29 @@ def test_bad_flags_file_raises_and_keeps_last_good(tmp_path):
     os.utime(f, ns=(time.time_ns(), time.time_ns() + 2_000_000))
     with pytest.raises(ConfigurationError, match="true or false"):
         flags.enabled("a")
+    assert flags.enabled("a") is True  # the last good flags, until the file changes again
+    f.write_text(json.dumps({"a": False}))
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 4_000_000))
+    assert flags.enabled("a") is False
+
+
+def test_environment_values_and_strictness():
+    from acie.config import Environment
+
+    assert load_settings(ACIE_ENV="staging").ACIE_ENV is Environment.staging
+    assert [e.value for e in Environment if e.strict] == ["staging", "production"]
+    with pytest.raises(ConfigurationError, match="ACIE_ENV"):
+        load_settings(ACIE_ENV="prod")
+
+
+def test_physics_steps_may_not_exceed_max_steps():
+    assert load_settings(PHYSICS_STEPS=10, MAX_STEPS=10).MAX_STEPS == 10
+    with pytest.raises(ConfigurationError, match="at most MAX_STEPS"):
+        load_settings(PHYSICS_STEPS=11, MAX_STEPS=10)
+
+
+def test_tls_files_go_together(tmp_path):
+    with pytest.raises(ConfigurationError, match="go together"):
+        load_settings(TLS_CERT_FILE=tmp_path / "cert.pem")
+    with pytest.raises(ConfigurationError, match="TLS_CLIENT_CA_FILE needs"):
+        load_settings(TLS_CLIENT_CA_FILE=tmp_path / "ca.pem")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -148,6 +149,54 @@ def test_retry_gives_up_on_unavailable_with_exponential_waits(token, make_obs, p
         client.counterfactual(make_obs(), {})
     assert client.attempts == 4
     assert waits == pytest.approx([0.1, 0.2, 0.4])
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_health_waits_for_a_server_that_is_still_starting(
+    tiny_engine, settings_factory, token, protocol
+):
+    """What the README's serving block relies on: ask before the server listens, get SERVING."""
+    from acie.serve.server import Server, build_runtime
+
+    http_port, grpc_port = _free_port(), _free_port()
+    if protocol == "rest":
+        client = RestClient(
+            f"http://127.0.0.1:{http_port}", token=token(), retry=RetryPolicy(max_attempts=1)
+        )
+    else:
+        client = GrpcClient(f"127.0.0.1:{grpc_port}", token=token())
+    started = []
+
+    def start_later():
+        time.sleep(1.0)
+        rt = build_runtime(settings_factory(), model=tiny_engine)
+        started.append(Server(rt, http_port=http_port, grpc_port=grpc_port).start())
+
+    with client:
+        with pytest.raises(BackendUnavailableError):  # nothing listens yet: no wait, no answer
+            client.health()
+        thread = threading.Thread(target=start_later)
+        thread.start()
+        try:
+            health = client.health(wait=120)
+        finally:
+            thread.join(120)
+            for srv in started:
+                srv.stop(grace_s=0.5)
+    assert health["status"] == "SERVING" and started
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_health_wait_gives_up_at_its_deadline(token, protocol):
+    port = _free_port()  # nothing listens here
+    if protocol == "rest":
+        client = RestClient(f"http://127.0.0.1:{port}", token=token())
+    else:
+        client = GrpcClient(f"127.0.0.1:{port}", token=token())
+    t0 = time.monotonic()
+    with client, pytest.raises(BackendUnavailableError, match="after waiting 1 s"):
+        client.health(wait=1.0)
+    assert 0.9 <= time.monotonic() - t0 < 10
 
 
 def test_rate_limit_retry_respects_retry_after(server_factory, token):
