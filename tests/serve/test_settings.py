@@ -258,3 +258,27 @@ def test_acie_serve_in_production_refuses_plaintext_before_loading_a_model(tmp_p
     assert isinstance(r.exception, ConfigurationError), r.output
     assert "refuses plaintext REST and gRPC" in str(r.exception)
     assert not (tmp_path / "acie.sqlite3").exists()  # stopped before opening anything
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["auth", "token", "--sub", "op"], "JWT_SECRET"),
+        (["keys", "paillier", "--bits", "1024", "--out", "KEYS"], "under 2048 bits"),
+    ],
+)
+def test_the_cli_applies_the_production_checks(tmp_path, monkeypatch, args, what):
+    from acie.cli.main import app
+    from acie.config import get_settings
+
+    monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ACIE_ENV", "production")
+    for name in ("JWT_SECRET", "JWKS_FILE", "ACIE_SETTINGS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, [str(tmp_path / "keys") if a == "KEYS" else a for a in args])
+    finally:
+        get_settings.cache_clear()
+    assert r.exception is not None and what in str(r.exception), r.output
+    assert not (tmp_path / "jwt_secret").exists() and not (tmp_path / "keys").exists()

@@ -14,12 +14,15 @@ app = typer.Typer(
 
 
 def _local_secret() -> tuple[str | None, str]:
+    """``JWT_SECRET``, else the local secret (refused under ``ACIE_ENV=production``)."""
     from acie.config import get_settings
     from acie.serve.auth import load_or_create_local_secret
+    from acie.serve.policy import check_jwt_secret
 
     settings = get_settings()
     if settings.JWT_SECRET is not None:
         return settings.JWT_SECRET.get_secret_value(), "JWT_SECRET"
+    check_jwt_secret(settings)
     secret, created = load_or_create_local_secret(settings.ACIE_DATA_DIR)
     path = settings.ACIE_DATA_DIR / "jwt_secret"
     return secret, f"{path} ({'created now' if created else 'local secret'})"

@@ -49,11 +49,22 @@ def paillier(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a Paillier key pair: private key file (mode 0600) and public key file."""
+    """Generate a Paillier key pair: private key file (mode 0600) and public key file.
+
+    Under ``ACIE_ENV=production`` (or staging) keys under 2048 bits are refused.
+    """
+    from acie.config import get_settings
     from acie.privacy.paillier import generate_keypair
+    from acie.serve.policy import MIN_PRODUCTION_KEY_BITS
 
     if not name or "/" in name or name.startswith("."):
         raise InputValidationError(f"--name must be a plain file name stem; got {name!r}")
+    env = get_settings().ACIE_ENV
+    if env.strict and bits < MIN_PRODUCTION_KEY_BITS:
+        raise InputValidationError(
+            f"ACIE_ENV={env.value} refuses Paillier keys under {MIN_PRODUCTION_KEY_BITS} bits; "
+            f"got --bits {bits}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     priv, pub = out / f"{name}.key.json", out / f"{name}.pub.json"
     _refuse_overwrite([priv, pub], force)
