@@ -6,6 +6,7 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -43,7 +44,7 @@ def validate(
     from acie.ops.report import read_files
 
     bad_total = 0
-    out = []
+    out: list[dict[str, Any]] = []
     for f in files:
         read = read_files([f], key=key)
         bad_total += len(read.bad) + read.skipped.get("truncated", 0)
