@@ -1,10 +1,13 @@
 """Stream counterfactual requests to a running `acie serve` over gRPC.
 
-Start the server first (`acie serve`), then::
+Start the server (`acie serve`), then::
 
-    python examples/client_grpc.py [--target 127.0.0.1:50051] [--token TOKEN]
+    python examples/client_grpc.py [--target HOST:GRPC_PORT] [--token TOKEN] [--wait 60]
 
-Sends one unary request, then eight requests on one bidirectional stream; the answers
+The target defaults to the HOST and GRPC_PORT settings (127.0.0.1:50051). The example
+first waits for the server's health to be SERVING (up to ``--wait`` seconds: a server
+just started needs ~10 s to load and warm up its model), then sends one unary request,
+then eight requests on one bidirectional stream; the answers
 come back as they finish (out of order), matched by request id. One request asks for an
 unknown variable on purpose: it comes back as an INVALID_ARGUMENT error for that request
 alone, and the stream goes on.
@@ -18,20 +21,23 @@ import numpy as np
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="127.0.0.1:50051")
-    ap.add_argument("--token", default=None)
-    args = ap.parse_args()
-
     from acie.client import GrpcClient
+    from acie.config import get_settings
     from acie.galaxy.simulator import GalaxySimulator
+
+    settings = get_settings()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default=f"{settings.HOST}:{settings.GRPC_PORT}")
+    ap.add_argument("--token", default=None)
+    ap.add_argument("--wait", type=float, default=60.0, help="seconds to wait for SERVING")
+    args = ap.parse_args()
 
     if args.token is None:
         from client_rest import local_token
 
         args.token = local_token()
     with GrpcClient(args.target, token=args.token) as client:
-        health = client.health()
+        health = client.health(wait=args.wait)
         print(
             f"server {health['status']}, model {health['model_version'][:12]}…, "
             f"GPUs {health['gpu_count']}"

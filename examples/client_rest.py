@@ -1,19 +1,23 @@
 """Ask a running `acie serve` a counterfactual over REST: "had this galaxy twice the stellar mass".
 
-Start the server first (`acie serve`), then::
+Start the server (`acie serve`), then::
 
-    python examples/client_rest.py [--url http://127.0.0.1:8000] [--token TOKEN] [--out cf.png]
+    python examples/client_rest.py [--url URL] [--token TOKEN] [--out out/client_rest.png]
 
-Without ``--token`` a researcher token is minted with this machine's local secret (what
-`acie auth token` does). The galaxies come from ACIE's causal galaxy simulator with the
-served model's bands and image size. The example runs one synchronous counterfactual,
-then the same question as a queued job followed over the WebSocket progress stream,
-and saves observed and counterfactual images side by side (PNG, 300 dpi).
+The URL defaults to the HOST and HTTP_PORT settings (http://127.0.0.1:8000); the example
+first waits for the server's health to be SERVING (up to ``--wait`` seconds, 60 by
+default). Without ``--token`` a researcher token is minted with this machine's local
+secret (what `acie auth token` does). The galaxies come from ACIE's causal galaxy
+simulator with the served model's bands and image size. The example runs one
+synchronous counterfactual, then the same question as a queued job followed over the
+WebSocket progress stream, and saves observed and counterfactual images side by side
+(PNG, 300 dpi) into ``out/`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -32,16 +36,20 @@ def local_token(sub: str = "example-user") -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default="http://127.0.0.1:8000")
-    ap.add_argument("--token", default=None)
-    ap.add_argument("--out", default="client_rest.png")
-    args = ap.parse_args()
-
     from acie.client import RestClient
+    from acie.config import get_settings
     from acie.galaxy.simulator import GalaxySimulator
 
+    settings = get_settings()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", default=f"http://{settings.HOST}:{settings.HTTP_PORT}")
+    ap.add_argument("--token", default=None)
+    ap.add_argument("--out", default="out/client_rest.png")
+    ap.add_argument("--wait", type=float, default=60.0, help="seconds to wait for SERVING")
+    args = ap.parse_args()
+
     with RestClient(args.url, token=args.token or local_token()) as client:
+        client.health(wait=args.wait)
         model = client.models()[0]
         c, h, _ = model["image_shape"]
         print(
@@ -84,6 +92,7 @@ def main() -> None:
         ax.set_ylabel("y [arcsec]")
         fig.colorbar(im, ax=ax, fraction=0.046, label="asinh(flux / 0.01 nanomaggy)")
     fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=300)
     print(f"saved {args.out}")
 
