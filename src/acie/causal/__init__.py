@@ -11,6 +11,7 @@ The public API, by module::
     intervention.py      do: function, method and context manager (effect handler)
     fitting.py           fit_scm: mechanisms fitted from data given a DAG
     identification.py    backdoor_adjustment_set, is_backdoor_set (d-separation)
+    effect_estimate.py   EffectEstimate, TreatmentKind: what the estimators return
     estimators.py        regression_adjustment, ipw, aipw, estimate_effect
     dose_response.py     interventional_derivative (SCM), dose_response_derivative (data)
     discovery.py         pc_discover: causal-learn's PC with background knowledge
@@ -26,10 +27,9 @@ from acie.causal.dose_response import (
     dose_response_derivative,
     interventional_derivative,
 )
+from acie.causal.effect_estimate import EffectEstimate, TreatmentKind
 from acie.causal.estimators import (
-    EffectEstimate,
     EffectMethod,
-    TreatmentKind,
     aipw,
     estimate_effect,
     ipw,

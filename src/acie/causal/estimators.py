@@ -28,13 +28,14 @@ Methods
   standard error ``sd(φ)/√n`` and optional K-fold cross-fitting.
 
 Default nuisance models are parametric (ordinary least squares; a logistic GLM
-from statsmodels); any scikit-learn regressor/classifier can be passed instead.
+from statsmodels); any scikit-learn regressor/classifier can be passed instead. They
+live in :mod:`acie.causal._nuisance`; the result type :class:`EffectEstimate` and the
+input checks in :mod:`acie.causal.effect_estimate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -42,12 +43,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from acie.errors import EstimationError, InputValidationError, ShapeError, expected_got
+from acie.causal._nuisance import (
+    arm_predictions,
+    derivative,
+    design,
+    folds,
+    gaussian_gps,
+    propensity,
+    regressor,
+)
+from acie.causal.effect_estimate import (
+    EffectEstimate,
+    TreatmentKind,
+    check_arrays,
+    normal_estimate,
+    resolve_kind,
+)
+from acie.errors import EstimationError, InputValidationError, expected_got
 
 __all__ = [
-    "EffectEstimate",
     "EffectMethod",
-    "TreatmentKind",
     "aipw",
     "estimate_effect",
     "ipw",
@@ -63,232 +78,6 @@ class EffectMethod(StrEnum):
     AIPW = "aipw"
 
 
-class TreatmentKind(StrEnum):
-    """Binary (0/1) or continuous treatment."""
-
-    BINARY = "binary"
-    CONTINUOUS = "continuous"
-
-
-@dataclass(frozen=True)
-class EffectEstimate:
-    """An effect estimate with its uncertainty.
-
-    Attributes
-    ----------
-    estimand : str
-        ``"ATE"`` (binary) or ``"average derivative dE[Y]/dT"`` (continuous).
-    method : str
-        Estimator name.
-    estimate : float [outcome units, or outcome units per treatment unit]
-        Point estimate.
-    std_error : float
-        Standard error (same units).
-    ci_low, ci_high : float
-        Two-sided confidence interval at ``level`` (normal approximation).
-    level : float
-        Confidence level, e.g. 0.95.
-    n : int
-        Number of rows used.
-    treatment_kind : str
-        ``"binary"`` or ``"continuous"``.
-    details : dict
-        Estimator-specific diagnostics (e.g. propensity range, weights, folds).
-    """
-
-    estimand: str
-    method: str
-    estimate: float
-    std_error: float
-    ci_low: float
-    ci_high: float
-    level: float
-    n: int
-    treatment_kind: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        pct = round(100 * self.level)
-        return (
-            f"{self.method}: {self.estimand} = {self.estimate:.4g} ± {self.std_error:.2g} "
-            f"({pct}% CI {self.ci_low:.4g} to {self.ci_high:.4g}, n={self.n})"
-        )
-
-
-# ---- input handling -------------------------------------------------------------------
-def _prepare(
-    outcome: Any, treatment: Any, covariates: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y = np.asarray(outcome, dtype=float)
-    t = np.asarray(treatment, dtype=float)
-    if y.ndim != 1 or t.ndim != 1:
-        raise ShapeError(
-            expected_got("outcome and treatment", "1-D arrays", f"shapes {y.shape} and {t.shape}")
-        )
-    n = y.shape[0]
-    if covariates is None:
-        x = np.empty((n, 0))
-    else:
-        x = np.asarray(covariates, dtype=float)
-        if x.ndim == 1:
-            x = x[:, None]
-    if x.ndim != 2 or t.shape[0] != n or x.shape[0] != n:
-        raise ShapeError(
-            expected_got(
-                "outcome, treatment and covariates",
-                "one common number of rows",
-                f"{n}, {t.shape[0]} and {x.shape}",
-            )
-        )
-    for name, arr in (("outcome", y), ("treatment", t), ("covariates", x)):
-        if not np.all(np.isfinite(arr)):
-            raise InputValidationError(expected_got(name, "finite values", "NaN or inf"))
-    if n < max(10, x.shape[1] + 3):
-        raise InputValidationError(
-            expected_got("the number of rows", f"at least {max(10, x.shape[1] + 3)}", n)
-        )
-    return y, t, x
-
-
-def _kind(t: np.ndarray, kind: TreatmentKind | str | None) -> TreatmentKind:
-    if t.min() == t.max():
-        raise EstimationError(
-            f"the treatment takes the single value {t[0]:g}; there is no contrast to estimate"
-        )
-    binary = bool(np.all((t == 0) | (t == 1)))
-    if kind is None:
-        return TreatmentKind.BINARY if binary else TreatmentKind.CONTINUOUS
-    kind = TreatmentKind(kind)
-    if kind is TreatmentKind.BINARY and not binary:
-        raise InputValidationError(
-            expected_got("a binary treatment", "values in {0, 1}", np.unique(t)[:5].tolist())
-        )
-    return kind
-
-
-def _finish(
-    method: str,
-    kind: TreatmentKind,
-    est: float,
-    se: float,
-    n: int,
-    level: float,
-    details: dict[str, Any],
-) -> EffectEstimate:
-    if not 0.0 < level < 1.0:
-        raise InputValidationError(expected_got("level", "in (0, 1)", level))
-    if not (np.isfinite(est) and np.isfinite(se)):
-        raise EstimationError(f"{method} produced a non-finite estimate ({est}, se {se})")
-    z = stats.norm.ppf(0.5 + level / 2)
-    estimand = "ATE" if kind is TreatmentKind.BINARY else "average derivative dE[Y]/dT"
-    return EffectEstimate(
-        estimand=estimand,
-        method=method,
-        estimate=float(est),
-        std_error=float(se),
-        ci_low=float(est - z * se),
-        ci_high=float(est + z * se),
-        level=level,
-        n=n,
-        treatment_kind=str(kind),
-        details=details,
-    )
-
-
-# ---- nuisance models ------------------------------------------------------------------
-def _design(*cols: np.ndarray) -> np.ndarray:
-    parts = [np.ones((cols[0].shape[0], 1))]
-    for c in cols:
-        parts.append(c if c.ndim == 2 else c[:, None])
-    return np.hstack(parts)
-
-
-class _OLS:
-    """Ordinary least squares with an intercept (lstsq; tolerant of collinearity)."""
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _OLS:
-        self.coef_, *_ = np.linalg.lstsq(_design(x), y, rcond=None)
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return _design(x) @ self.coef_
-
-
-def _regressor(model: Any) -> Any:
-    if model is None:
-        return _OLS()
-    from sklearn.base import clone
-
-    return clone(model)
-
-
-def _propensity(
-    t: np.ndarray, x: np.ndarray, model: Any, x_new: np.ndarray | None = None
-) -> np.ndarray:
-    """P(T=1 | X) for rows of ``x_new`` (default ``x``), fitted on (x, t)."""
-    x_new = x if x_new is None else x_new
-    if model is None:
-        import warnings
-
-        import statsmodels.api as sm
-        from statsmodels.tools.sm_exceptions import (
-            PerfectSeparationWarning,
-            SingularMatrixWarning,
-        )
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PerfectSeparationWarning)
-            # collinear covariates leave the coefficients unidentified but the fitted
-            # probabilities unique (pseudo-inverse), which is all IPW/AIPW use
-            warnings.simplefilter("ignore", SingularMatrixWarning)
-            try:
-                fit = sm.GLM(t, _design(x), family=sm.families.Binomial()).fit()
-            except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError) as exc:
-                raise EstimationError(f"the logistic propensity model failed: {exc}") from exc
-        return np.asarray(fit.predict(_design(x_new)), dtype=float)
-    from sklearn.base import clone
-
-    clf = clone(model).fit(x, t.astype(int))
-    classes = list(clf.classes_)
-    return np.asarray(clf.predict_proba(x_new)[:, classes.index(1)], dtype=float)
-
-
-def _folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    if k == 0:
-        idx = np.arange(n)
-        return [(idx, idx)]
-    if k < 2 or k > n // 5:
-        raise InputValidationError(
-            expected_got("cross_fit", f"0 or an integer in [2, {n // 5}]", k)
-        )
-    perm = np.random.default_rng(seed).permutation(n)
-    chunks = np.array_split(perm, k)
-    return [(np.setdiff1d(perm, c, assume_unique=True), c) for c in chunks]
-
-
-def _arm_predictions(
-    y: np.ndarray, t: np.ndarray, x: np.ndarray, model: Any, separate_arms: bool, x_new: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """μ1(x_new), μ0(x_new) from per-arm fits, or from one fit on columns [T, X]."""
-    treated, control = t == 1, t == 0
-    if treated.sum() < 2 or control.sum() < 2:
-        raise EstimationError(
-            "outcome models need at least two rows per arm; got "
-            f"{int(treated.sum())} treated and {int(control.sum())} control"
-        )
-    if separate_arms:
-        m1 = _regressor(model).fit(x[treated], y[treated])
-        m0 = _regressor(model).fit(x[control], y[control])
-        return m1.predict(x_new), m0.predict(x_new)
-    m = _regressor(model).fit(np.column_stack([t, x]), y)
-    ones, zeros = np.ones(x_new.shape[0]), np.zeros(x_new.shape[0])
-    return (m.predict(np.column_stack([ones, x_new])), m.predict(np.column_stack([zeros, x_new])))
-
-
 # ---- regression adjustment ----------------------------------------------------------
 def _ra_point(
     y: np.ndarray,
@@ -299,20 +88,10 @@ def _ra_point(
     separate_arms: bool = True,
 ) -> float:
     if kind is TreatmentKind.BINARY:
-        mu1, mu0 = _arm_predictions(y, t, x, model, separate_arms, x)
+        mu1, mu0 = arm_predictions(y, t, x, model, separate_arms, x)
         return float(np.mean(mu1 - mu0))
-    m = _regressor(model).fit(np.column_stack([t, x]), y)
-    return float(np.mean(_derivative(m, t, x)))
-
-
-def _derivative(model: Any, t: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """∂μ/∂t at (T_i, X_i): the coefficient for OLS, central differences otherwise."""
-    if isinstance(model, _OLS):
-        return np.full(t.shape[0], model.coef_[1])
-    h = 1e-3 * (np.std(t) or 1.0)
-    up = model.predict(np.column_stack([t + h, x]))
-    down = model.predict(np.column_stack([t - h, x]))
-    return (up - down) / (2 * h)
+    m = regressor(model).fit(np.column_stack([t, x]), y)
+    return float(np.mean(derivative(m, t, x)))
 
 
 def regression_adjustment(
@@ -358,8 +137,8 @@ def regression_adjustment(
     -------
     EffectEstimate
     """
-    y, t, x = _prepare(outcome, treatment, covariates)
-    kind = _kind(t, treatment_kind)
+    y, t, x = check_arrays(outcome, treatment, covariates)
+    kind = resolve_kind(t, treatment_kind)
     if n_bootstrap < 20:
         raise InputValidationError(expected_got("n_bootstrap", "at least 20", n_bootstrap))
     est = _ra_point(y, t, x, kind, outcome_model, separate_arms)
@@ -372,7 +151,7 @@ def regression_adjustment(
             continue
         reps.append(_ra_point(y[idx], t[idx], x[idx], kind, outcome_model, separate_arms))
     se = float(np.std(reps, ddof=1))
-    return _finish(
+    return normal_estimate(
         "regression adjustment",
         kind,
         est,
@@ -382,34 +161,12 @@ def regression_adjustment(
         {
             "n_bootstrap": len(reps),
             "seed": seed,
-            "outcome_model": type(_regressor(outcome_model)).__name__,
+            "outcome_model": type(regressor(outcome_model)).__name__,
         },
     )
 
 
 # ---- IPW ------------------------------------------------------------------------------
-def _gaussian_gps(
-    t: np.ndarray,
-    x: np.ndarray,
-    model: Any,
-    x_fit: np.ndarray | None = None,
-    t_fit: np.ndarray | None = None,
-) -> tuple[np.ndarray, float]:
-    """Conditional mean m(X) of T (at rows x) and residual sd, fitted on (x_fit, t_fit)."""
-    x_fit = x if x_fit is None else x_fit
-    t_fit = t if t_fit is None else t_fit
-    reg = _regressor(model).fit(x_fit, t_fit)
-    resid = t_fit - reg.predict(x_fit)
-    dof = max(t_fit.shape[0] - x_fit.shape[1] - 1, 1)
-    sigma = float(np.sqrt(np.sum(resid**2) / dof))
-    if sigma <= 0:
-        raise EstimationError(
-            "the treatment is a deterministic function of the covariates "
-            "(zero residual variance): positivity fails"
-        )
-    return reg.predict(x), sigma
-
-
 def ipw(
     *,
     outcome: Any,
@@ -442,13 +199,13 @@ def ipw(
         ``details`` holds the propensity range, the number of clipped rows, and the
         mean and maximum of the stabilised weights (≈ 1 when the model is right).
     """
-    y, t, x = _prepare(outcome, treatment, covariates)
-    kind = _kind(t, treatment_kind)
+    y, t, x = check_arrays(outcome, treatment, covariates)
+    kind = resolve_kind(t, treatment_kind)
     if not 0.0 <= trim < 0.5:
         raise InputValidationError(expected_got("trim", "in [0, 0.5)", trim))
     n = y.shape[0]
     if kind is TreatmentKind.BINARY:
-        e_raw = _propensity(t, x, propensity_model)
+        e_raw = propensity(t, x, propensity_model)
         e = np.clip(e_raw, trim, 1 - trim) if trim > 0 else e_raw
         if np.any((e <= 0) | (e >= 1)):
             raise EstimationError("propensities of exactly 0 or 1: positivity fails; use trim > 0")
@@ -467,8 +224,8 @@ def ipw(
             "weight_max": float(w.max()),
             "trim": trim,
         }
-        return _finish("IPW (stabilised)", kind, est, se, n, level, details)
-    mean_t, sigma = _gaussian_gps(t, x, propensity_model)
+        return normal_estimate("IPW (stabilised)", kind, est, se, n, level, details)
+    mean_t, sigma = gaussian_gps(t, x, propensity_model)
     numerator = stats.norm.pdf(t, t.mean(), t.std(ddof=1))
     w_raw = numerator / stats.norm.pdf(t, mean_t, sigma)
     if trim > 0:
@@ -476,12 +233,12 @@ def ipw(
         w = np.clip(w_raw, lo, hi)
     else:
         w = w_raw
-    design = _design(t)
-    xtwx = design.T @ (w[:, None] * design)
-    beta = np.linalg.solve(xtwx, design.T @ (w * y))
-    resid = y - design @ beta
+    msm = design(t)  # the marginal structural model's columns [1, T]
+    xtwx = msm.T @ (w[:, None] * msm)
+    beta = np.linalg.solve(xtwx, msm.T @ (w * y))
+    resid = y - msm @ beta
     bread = np.linalg.inv(xtwx)
-    meat = design.T @ ((w * resid)[:, None] ** 2 * design)
+    meat = msm.T @ ((w * resid)[:, None] ** 2 * msm)
     cov = bread @ meat @ bread
     details = {
         "gps_sigma": sigma,
@@ -491,7 +248,7 @@ def ipw(
         "trim": trim,
         "msm_intercept": float(beta[0]),
     }
-    return _finish(
+    return normal_estimate(
         "IPW (stabilised, MSM slope)",
         kind,
         float(beta[1]),
@@ -547,18 +304,18 @@ def aipw(
     -------
     EffectEstimate
     """
-    y, t, x = _prepare(outcome, treatment, covariates)
-    kind = _kind(t, treatment_kind)
+    y, t, x = check_arrays(outcome, treatment, covariates)
+    kind = resolve_kind(t, treatment_kind)
     if not 0.0 <= trim < 0.5:
         raise InputValidationError(expected_got("trim", "in [0, 0.5)", trim))
     n = y.shape[0]
     phi = np.empty(n)
     e_all = np.empty(n)
-    for train, test in _folds(n, cross_fit, seed):
+    for train, test in folds(n, cross_fit, seed):
         yt, tt, xt = y[train], t[train], x[train]
         if kind is TreatmentKind.BINARY:
-            mu1, mu0 = _arm_predictions(yt, tt, xt, outcome_model, separate_arms, x[test])
-            e_raw = _propensity(tt, xt, propensity_model, x[test])
+            mu1, mu0 = arm_predictions(yt, tt, xt, outcome_model, separate_arms, x[test])
+            e_raw = propensity(tt, xt, propensity_model, x[test])
             e_all[test] = e_raw
             e = np.clip(e_raw, trim, 1 - trim) if trim > 0 else e_raw
             if np.any((e <= 0) | (e >= 1)):
@@ -568,11 +325,11 @@ def aipw(
             tk, yk = t[test], y[test]
             phi[test] = mu1 - mu0 + tk * (yk - mu1) / e - (1 - tk) * (yk - mu0) / (1 - e)
         else:
-            m = _regressor(outcome_model).fit(np.column_stack([tt, xt]), yt)
-            mean_t, sigma = _gaussian_gps(t[test], x[test], propensity_model, xt, tt)
+            m = regressor(outcome_model).fit(np.column_stack([tt, xt]), yt)
+            mean_t, sigma = gaussian_gps(t[test], x[test], propensity_model, xt, tt)
             tk, yk, xk = t[test], y[test], x[test]
             mu = m.predict(np.column_stack([tk, xk]))
-            phi[test] = _derivative(m, tk, xk) + (tk - mean_t) / sigma**2 * (yk - mu)
+            phi[test] = derivative(m, tk, xk) + (tk - mean_t) / sigma**2 * (yk - mu)
     est = float(phi.mean())
     se = float(phi.std(ddof=1) / np.sqrt(n))
     details: dict[str, Any] = {"cross_fit": cross_fit, "seed": seed}
@@ -583,7 +340,7 @@ def aipw(
             trim=trim,
             separate_arms=separate_arms,
         )
-    return _finish("AIPW (EIF)", kind, est, se, n, level, details)
+    return normal_estimate("AIPW (EIF)", kind, est, se, n, level, details)
 
 
 # ---- data-frame front end -----------------------------------------------------------
