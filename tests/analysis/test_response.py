@@ -43,7 +43,7 @@ def _x_of_log_b(log_b):
 
 def analytic_dlogflux_dhalo(props, noise):
     """d log10 F_r / d log M_h per galaxy, by the chain rule through the mechanisms of
-    ``acie.galaxy.simulator`` (module docstring) and ``acie.galaxy.relations``:
+    ``acie.galaxy.mechanisms`` (module docstring) and ``acie.galaxy.relations``:
 
     m = SHMR(h) + c; gas excess is pure noise, so
     s = MS(m) - 1.5 expit((f_q(m) - u)/0.02) + c    (Speagle 2014, Peng 2010)

@@ -10,6 +10,8 @@ import pytest
         "acie.galaxy.properties",
         "acie.galaxy.relations",
         "acie.galaxy.render",
+        "acie.galaxy.mechanisms",
+        "acie.galaxy.batch",
         "acie.galaxy.simulator",
         "acie.galaxy.measure",
         "acie.galaxy.dataset",

@@ -11,8 +11,9 @@ from acie.errors import (
 )
 from acie.galaxy import relations as R
 from acie.galaxy.constraints import violation_scores
+from acie.galaxy.mechanisms import EXOGENOUS_NAMES
 from acie.galaxy.properties import PROPERTY_NAMES, descendants
-from acie.galaxy.simulator import EXOGENOUS_NAMES, GalaxySimulator
+from acie.galaxy.simulator import GalaxySimulator
 from acie.physics.virial import virial_residual
 
 

@@ -42,7 +42,7 @@ from acie.errors import (
 )
 
 if TYPE_CHECKING:
-    from acie.galaxy.simulator import GalaxyBatch
+    from acie.galaxy.batch import GalaxyBatch
 
 __all__ = [
     "CompletenessFunction",

@@ -2,8 +2,9 @@
 ground-truth counterfactuals.
 
 Modules: :mod:`~acie.galaxy.properties` (nodes, units, DAG), :mod:`~acie.galaxy.relations`
-(cited scaling relations), :mod:`~acie.galaxy.simulator` (the SCM), :mod:`~acie.galaxy.render`
-(Sérsic renderer), :mod:`~acie.galaxy.measure` (image measurements),
+(cited scaling relations), :mod:`~acie.galaxy.mechanisms` (the structural equations),
+:mod:`~acie.galaxy.simulator` (the simulator), :mod:`~acie.galaxy.batch` (its output),
+:mod:`~acie.galaxy.render` (Sérsic renderer), :mod:`~acie.galaxy.measure` (image measurements),
 :mod:`~acie.galaxy.constraints` (physics constraints on the properties, projection and
 refusal) and :mod:`~acie.galaxy.dataset` (HDF5 datasets). Heavy imports are deferred to
 first use.
@@ -22,8 +23,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in ("GalaxySimulator", "GalaxyBatch"):
-        from acie.galaxy import simulator
+    if name == "GalaxySimulator":
+        from acie.galaxy.simulator import GalaxySimulator
 
-        return getattr(simulator, name)
+        return GalaxySimulator
+    if name == "GalaxyBatch":
+        from acie.galaxy.batch import GalaxyBatch
+
+        return GalaxyBatch
     raise AttributeError(f"module 'acie.galaxy' has no attribute {name!r}")

@@ -30,8 +30,10 @@ import numpy as np
 
 from acie._files import atomic_output
 from acie.errors import DataFormatError, InputValidationError
+from acie.galaxy.batch import GalaxyBatch
+from acie.galaxy.mechanisms import EXOGENOUS_NAMES
 from acie.galaxy.properties import NUISANCE_NAMES, NUISANCE_UNITS, PROPERTY_NAMES, UNITS
-from acie.galaxy.simulator import EXOGENOUS_NAMES, GalaxyBatch, GalaxySimulator
+from acie.galaxy.simulator import GalaxySimulator
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "GalaxyH5Dataset", "read_dataset", "write_dataset"]
 

@@ -2,23 +2,11 @@
 
 The structural causal model has one mechanism per property node of
 :mod:`acie.galaxy.properties`, each a published scaling relation
-(:mod:`acie.galaxy.relations`) plus explicit exogenous noise, and an image model: the
-properties and the nuisances (axis ratio, position angle, PSF, redshift, pixel-noise seed)
-are rendered into multi-band images in nanomaggies per pixel (AB zero point 22.5).
-
-Mechanisms (``e_*`` standard normal truncated at ±3, ``u_*`` uniform on [0, 1))::
-
-    log_halo_mass    = lo + (hi - lo) u_halo                       (uniform in log M_h)
-    log_stellar_mass = SHMR_Moster13(M_h) + 0.15 e
-    log_gas_mass     = log M_* + fgas_PS11(M_*) + 0.30 e
-    log_sfr          = MS_Speagle14(M_*) + 0.5 (gas excess) + 0.13 e
-                       - 1.5 step(f_q,Peng10(M_*) - u_quench)      (mass quenching)
-    metallicity      = FMR_Curti20(M_*, SFR) + 0.054 e
-    age              = tau-model age(b = SFR T (1-R) / M_* x 10^(0.2 e))
-    log_size         = sizemass_vdW14(M_*, w_q) + sigma(w_q) e     (w_q: quiescence weight)
-    sersic_n         = clip(10^(w_q log10 4 + 0.08 e), 0.3, 6.2)
-    log_luminosity   = log M_* - log Upsilon_r(age, Z) + 0.10 e
-    velocity_disp.   = sqrt(G M_dyn / (beta(n) R_e)) x 10^(0.04 e)  (virial, Cappellari+06)
+(:mod:`acie.galaxy.relations`) plus explicit exogenous noise; the equations are in
+:mod:`acie.galaxy.mechanisms`. :class:`GalaxySimulator` draws the noise and the
+nuisances (axis ratio, position angle, PSF, redshift, pixel-noise seed), evaluates the
+mechanisms and renders multi-band images in nanomaggies per pixel (AB zero point 22.5)
+into a :class:`~acie.galaxy.batch.GalaxyBatch`.
 
 A counterfactual keeps every exogenous noise (including the pixel-noise seed), sets the
 intervened nodes, recomputes their descendants and re-renders; non-descendants are
@@ -28,133 +16,28 @@ untouched, so it is the exact ground truth of "what would this galaxy have looke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.special import expit
 
 from acie.errors import InputValidationError, ShapeError, UnknownNameError, UnknownNodeError
 from acie.galaxy import relations as rel
+from acie.galaxy.batch import GalaxyBatch
+from acie.galaxy.mechanisms import EXOGENOUS_NAMES, draw_exogenous, propagate
 from acie.galaxy.properties import (
     NUISANCE_NAMES,
     PROPERTY_NAMES,
     descendants,
     validate_values,
 )
-from acie.galaxy.render import SERSIC_N_RANGE, render_sersic
+from acie.galaxy.render import render_sersic
 from acie.physics.conservation import flux_from_luminosity
-from acie.physics.virial import virial_velocity_dispersion
 
-__all__ = ["EXOGENOUS_NAMES", "GalaxyBatch", "GalaxySimulator", "SCATTER_DEX"]
-
-#: Exogenous noise variables: one per property node, plus the quenching draw.
-EXOGENOUS_NAMES: tuple[str, ...] = (*PROPERTY_NAMES, "quench")
-_UNIFORM_NOISE = ("log_halo_mass", "quench")
-
-#: Log-normal scatter of each mechanism [dex] (see :mod:`acie.galaxy.relations`).
-SCATTER_DEX: dict[str, float] = {
-    "log_stellar_mass": 0.15,  # Moster et al. 2013
-    "log_gas_mass": 0.30,  # cf. Zhang et al. 2009 (0.31 dex)
-    "log_sfr": 0.13,  # with 0.5 x 0.30 from gas: 0.20 dex total (Speagle et al. 2014)
-    "metallicity": 0.054,  # Curti et al. 2020 FMR
-    "age": 0.20,  # on the birthrate parameter
-    "sersic_n": 0.08,
-    "log_luminosity": 0.10,  # Bell et al. 2003 M/L scatter
-    "velocity_dispersion": 0.04,  # 0.08 dex in sigma^2, Cappellari et al. 2006
-}
-_GAS_TO_SFR = 0.5  # Brown et al. 2015: gas excess raises SFR (integrated KS law)
-_QUENCH_DEPTH_DEX = 1.5
-_QUENCH_WIDTH = 0.02
-
-
-@dataclass(frozen=True)
-class GalaxyBatch:
-    """A batch of simulated galaxies.
-
-    Attributes
-    ----------
-    properties : dict of str to ndarray, shape (n,)
-        Property nodes in the units of :data:`acie.galaxy.properties.UNITS`.
-    noise : dict of str to ndarray, shape (n,)
-        Exogenous noise of each mechanism (:data:`EXOGENOUS_NAMES`).
-    nuisances : dict of str to ndarray, shape (n,)
-        Axis ratio, position angle [rad], PSF FWHM [arcsec], redshift, noise seed (int64).
-    images : ndarray, shape (n, n_bands, H, W), float32 [nanomaggies / pixel]
-        Rendered images with pixel noise.
-    bands : tuple of str
-    pixel_scale : float [arcsec / pixel]
-    flux : ndarray, shape (n, n_bands) [nanomaggies]
-        Noise-free total flux of each galaxy in each band.
-    luminosity_distance, angular_diameter_distance : ndarray, shape (n,) [Mpc]
-    """
-
-    properties: dict[str, np.ndarray]
-    noise: dict[str, np.ndarray]
-    nuisances: dict[str, np.ndarray]
-    images: np.ndarray
-    bands: tuple[str, ...]
-    pixel_scale: float
-    flux: np.ndarray
-    luminosity_distance: np.ndarray
-    angular_diameter_distance: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def __getitem__(self, idx) -> GalaxyBatch:
-        """A sub-batch (``idx``: int, slice, index array or boolean mask)."""
-        if isinstance(idx, (int, np.integer)):
-            idx = [int(idx)]
-
-        def take(d):
-            return {k: np.asarray(v)[idx] for k, v in d.items()}
-
-        return GalaxyBatch(
-            properties=take(self.properties),
-            noise=take(self.noise),
-            nuisances=take(self.nuisances),
-            images=self.images[idx],
-            bands=self.bands,
-            pixel_scale=self.pixel_scale,
-            flux=self.flux[idx],
-            luminosity_distance=self.luminosity_distance[idx],
-            angular_diameter_distance=self.angular_diameter_distance[idx],
-            meta=dict(self.meta),
-        )
-
-    def property_matrix(self) -> np.ndarray:
-        """Properties as an ``(n, 10)`` float64 array in :data:`PROPERTY_NAMES` order."""
-        return np.stack([self.properties[k] for k in PROPERTY_NAMES], axis=1)
-
-    def physics_inputs(self) -> dict[str, np.ndarray]:
-        """Properties plus ``flux_r`` [nanomaggies] and ``luminosity_distance`` [Mpc] for
-        :func:`acie.galaxy.constraints.violation_scores`."""
-        out = dict(self.properties)
-        if "r" in self.bands:
-            out["flux_r"] = self.flux[:, self.bands.index("r")]
-            out["luminosity_distance"] = self.luminosity_distance
-        return out
-
-    def to_dataframe(self):
-        """A pandas DataFrame of properties and nuisances (one row per galaxy)."""
-        import pandas as pd
-
-        return pd.DataFrame({**self.properties, **self.nuisances})
-
-
-def _truncated_normal(rng: np.random.Generator, n: int, limit: float = 3.0) -> np.ndarray:
-    x = rng.standard_normal(n)
-    bad = np.abs(x) > limit
-    while bad.any():
-        x[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(x) > limit
-    return x
+__all__ = ["GalaxySimulator"]
 
 
 class GalaxySimulator:
-    """Causal galaxy simulator (see the module docstring for the mechanisms).
+    """Causal galaxy simulator (mechanisms in :mod:`acie.galaxy.mechanisms`).
 
     Parameters
     ----------
@@ -271,61 +154,9 @@ class GalaxySimulator:
         return np.interp(redshift, z, d_l), np.interp(redshift, z, d_a)
 
     # -- the SCM -----------------------------------------------------------------------
-    def _mechanism(self, name: str, v: Mapping[str, np.ndarray], e: Mapping[str, np.ndarray]):
-        s = SCATTER_DEX
-        if name == "log_halo_mass":
-            lo, hi = self.log_halo_mass_range
-            return lo + (hi - lo) * e["log_halo_mass"]
-        ms = v.get("log_stellar_mass")
-        if name == "log_stellar_mass":
-            return rel.moster13_shmr(v["log_halo_mass"]) + s[name] * e[name]
-        if name == "log_gas_mass":
-            return ms + rel.gas_fraction_ps11(ms) + s[name] * e[name]
-        if name == "log_sfr":
-            gas_excess = v["log_gas_mass"] - ms - rel.gas_fraction_ps11(ms)
-            f_q = rel.quenched_fraction_peng10(ms)
-            quenched = expit((f_q - e["quench"]) / _QUENCH_WIDTH)
-            return (
-                rel.speagle14_main_sequence(ms)
-                + _GAS_TO_SFR * gas_excess
-                + s[name] * e[name]
-                - _QUENCH_DEPTH_DEX * quenched
-            )
-        if name == "metallicity":
-            return rel.curti20_fmr(ms, v["log_sfr"]) + s[name] * e[name]
-        if name == "age":
-            return rel.mass_weighted_age(ms, v["log_sfr"] + s[name] * e[name])
-        if name == "log_size":
-            mu, sig = rel.size_vdw14(ms, rel.quiescence_weight(ms, v["log_sfr"]))
-            return mu + sig * e[name]
-        if name == "sersic_n":
-            w = rel.quiescence_weight(ms, v["log_sfr"])
-            return np.clip(10.0 ** (rel.sersic_index(w) + s[name] * e[name]), *SERSIC_N_RANGE)
-        if name == "log_luminosity":
-            return ms - rel.log_mass_to_light_r(v["age"], v["metallicity"]) + s[name] * e[name]
-        if name == "velocity_dispersion":
-            sigma = virial_velocity_dispersion(
-                v["log_halo_mass"], ms, v["log_gas_mass"], v["log_size"], v["sersic_n"]
-            )
-            return sigma * 10.0 ** (s[name] * e[name])
-        raise UnknownNodeError(name, list(PROPERTY_NAMES))  # pragma: no cover
-
-    def _propagate(self, noise, fixed: Mapping[str, np.ndarray], recompute) -> dict:
-        v: dict[str, np.ndarray] = {}
-        for name in PROPERTY_NAMES:
-            if name in fixed:
-                v[name] = np.asarray(fixed[name], dtype=np.float64)
-            elif name in recompute:
-                v[name] = np.asarray(self._mechanism(name, v, noise), dtype=np.float64)
-            else:  # pragma: no cover - callers pass every node in fixed or recompute
-                raise KeyError(name)
-        return v
-
     def draw_noise(self, n: int, rng: np.random.Generator) -> tuple[dict, dict]:
         """Draw exogenous noise and nuisances for ``n`` galaxies from ``rng``."""
-        noise = {}
-        for name in EXOGENOUS_NAMES:
-            noise[name] = rng.random(n) if name in _UNIFORM_NOISE else _truncated_normal(rng, n)
+        noise = draw_exogenous(n, rng)
         nuis = {
             "axis_ratio": rng.uniform(0.2, 1.0, n),
             "position_angle": rng.uniform(0.0, np.pi, n),
@@ -372,7 +203,7 @@ class GalaxySimulator:
                     raise ShapeError(f"{k} must have shape ({n},); got {np.shape(val)}")
         noise = {k: np.asarray(noise[k], dtype=np.float64) for k in EXOGENOUS_NAMES}
         nuisances = {k: np.asarray(nuisances[k]) for k in NUISANCE_NAMES}
-        props = self._propagate(noise, {}, set(PROPERTY_NAMES))
+        props = propagate(noise, {}, set(PROPERTY_NAMES), self.log_halo_mass_range)
         return self._batch(props, noise, nuisances, render=render)
 
     def counterfactual(
@@ -417,7 +248,7 @@ class GalaxySimulator:
         keep = {
             k: batch.properties[k] for k in PROPERTY_NAMES if k not in recompute and k not in fixed
         }
-        props = self._propagate(batch.noise, {**keep, **fixed}, recompute)
+        props = propagate(batch.noise, {**keep, **fixed}, recompute, self.log_halo_mass_range)
         return self._batch(props, dict(batch.noise), dict(batch.nuisances), render=render)
 
     # -- images ------------------------------------------------------------------------
