@@ -5,6 +5,9 @@ deep-SCM public API (config, scalers, checkpoint) with untrained, seeded weights
 16x16 images, so inference takes milliseconds. Its outputs are meaningless as science
 but exercise every code path of the server: shape and name validation, physics scores
 and refusals, confidences, model versions.
+
+Servers are built exactly as ``acie serve`` builds them: :class:`acie.serve.server.Server`
+over :func:`acie.serve.app.create_app` (the one app factory, ops report mounted).
 """
 
 from __future__ import annotations

@@ -498,3 +498,14 @@ def test_extra_routers_are_mounted_with_the_same_auth(server_factory, token):
     assert ok.json() == {"sub": "ops"}
     assert denied.status_code == 401
     assert "/v1/extra/whoami" in spec["paths"]
+
+
+def test_the_served_openapi_document_includes_every_router(server):
+    """The app under test is the app ``acie serve`` serves (ops report included)."""
+    with httpx.Client(base_url=server.http_url) as c:
+        spec = c.get("/openapi.json")
+        docs = c.get("/docs")
+    assert spec.status_code == 200, spec.text[:300]
+    paths = set(spec.json()["paths"])
+    assert {"/healthz", "/v1/counterfactual", "/v1/blind/infer", "/ops/report"} <= paths
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -163,6 +163,6 @@ class BlindLayer:
         from acie.serve.policy import check_client_key_bits
 
         if self.min_key_bits is not None and isinstance(request, dict):
-            key = PaillierPublicKey.from_dict(request.get("public_key"))
+            key = PaillierPublicKey.from_dict(cast(dict[str, Any], request.get("public_key")))
             check_client_key_bits(key.bits, self.min_key_bits)
         return self.server.evaluate(request, public_key=self.client_key)

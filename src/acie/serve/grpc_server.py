@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import queue
 import threading
@@ -309,9 +310,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                             out.put(error_response(request.request_id, exc))
                             finish_one()
                             continue
-                        fut.add_done_callback(
-                            lambda f, r=request.request_id, t=t0: deliver(r, t, f)
-                        )
+                        fut.add_done_callback(functools.partial(deliver, request.request_id, t0))
                 except Exception as exc:  # the client went away or sent garbage
                     log.info("stream reader stopped: %s", exc)
                 finally:
