@@ -18,6 +18,7 @@ import pytest
         "acie.galaxy.plots",
         "acie.physics",
         "acie.physics.constraints",
+        "acie.physics.projection",
         "acie.galaxy.constraints",
         "acie.physics.nfw",
         "acie.physics.virial",

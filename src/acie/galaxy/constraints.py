@@ -25,7 +25,7 @@ Only the constraints whose inputs are present are evaluated.
 The table is :data:`GALAXY_CONSTRAINTS`, a :class:`acie.physics.constraints.ConstraintSet`
 built from the building blocks of :mod:`acie.physics.virial` and
 :mod:`acie.physics.conservation`. The functions below are those of
-:mod:`acie.physics.constraints` bound to it, plus :func:`fixed_for_counterfactual`, the
+:mod:`acie.physics.constraints` and :mod:`acie.physics.projection` bound to it, plus :func:`fixed_for_counterfactual`, the
 causal rule for what a counterfactual's repair may move. They accept a mapping of names
 to numpy arrays *or* torch tensors of shape ``(n,)`` (or scalars) in the units of
 :data:`acie.galaxy.properties.UNITS` and answer in kind; image nuisances are ignored.
@@ -45,6 +45,7 @@ from acie.galaxy.properties import (
     descendants,
 )
 from acie.physics import constraints as _generic
+from acie.physics import projection as _projection
 from acie.physics._backend import namespace
 from acie.physics.conservation import baryon_excess, luminosity_from_flux, mass_to_light_excess
 from acie.physics.constraints import (
@@ -52,8 +53,8 @@ from acie.physics.constraints import (
     DEFAULT_TOLERANCE,
     Constraint,
     ConstraintSet,
-    ProjectionResult,
 )
+from acie.physics.projection import ProjectionResult
 from acie.physics.virial import virial_residual
 
 __all__ = [
@@ -201,7 +202,7 @@ def project(
 ) -> ProjectionResult:
     """Bounded projection of galaxies onto the physical manifold.
 
-    :func:`acie.physics.constraints.project` on :data:`GALAXY_CONSTRAINTS`: every move is
+    :func:`acie.physics.projection.project` on :data:`GALAXY_CONSTRAINTS`: every move is
     in dex (log10 of masses, size, SFR, Sérsic index, velocity dispersion and age);
     flux and distance never move.
 
@@ -217,7 +218,7 @@ def project(
     max_step_dex : float
         Largest move per step (Euclidean norm over the moved properties) [dex].
     """
-    return _generic.project(
+    return _projection.project(
         props,
         GALAXY_CONSTRAINTS,
         steps=steps,
@@ -255,7 +256,7 @@ def enforce(
     PhysicsViolationError
         The projection could not bring every galaxy within ``tolerance`` in ``steps`` steps.
     """
-    return _generic.enforce(
+    return _projection.enforce(
         props, GALAXY_CONSTRAINTS, steps=steps, tolerance=tolerance, fixed=fixed
     )
 
