@@ -8,13 +8,8 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from acie.analysis.response import (
-    counterfactual_response,
-    image_total_flux,
-    model_flux,
-    observational_response,
-    property_observable,
-)
+from acie.analysis.observables import image_total_flux, model_flux, property_observable
+from acie.analysis.response import counterfactual_response, observational_response
 from acie.errors import InputValidationError, OutOfRangeError, UnknownNameError
 from acie.galaxy.simulator import GalaxySimulator
 

@@ -2,6 +2,7 @@
 
 Modules::
 
+    observables.py   what is measured on each galaxy: image flux, model flux, a property
     response.py      response of an observable to a latent property: exact
                      counterfactual finite differences, observational EIF estimates
     formula.py       lme4-style formulas ("y ~ x + (1 + x | g)"): parsing, allowed functions
@@ -22,13 +23,13 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     # response of an observable to a latent property
-    "Observable": "response",
+    "Observable": "observables",
     "ResponseCurve": "response",
     "counterfactual_response": "response",
-    "image_total_flux": "response",
-    "model_flux": "response",
+    "image_total_flux": "observables",
+    "model_flux": "observables",
     "observational_response": "response",
-    "property_observable": "response",
+    "property_observable": "observables",
     # hierarchical fits and survey catalogues
     "HierarchicalFit": "hierarchical",
     "ParsedFormula": "formula",

@@ -19,114 +19,31 @@ local derivatives (trapezoid rule): for a smooth curve they agree to
 ``O(Δz² · Y''')``; a jump or an unresolved kink makes them disagree by many standard
 errors (both are computed on the same galaxies, so the difference has a paired
 standard error).
+
+What is measured is an :class:`~acie.analysis.observables.Observable`
+(:mod:`acie.analysis.observables`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
+from acie.analysis.observables import Observable
 from acie.errors import InputValidationError, OutOfRangeError, UnknownNameError, expected_got
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from acie.causal.dose_response import DerivativeEstimate
-    from acie.galaxy.simulator import GalaxyBatch, GalaxySimulator
+    from acie.galaxy.batch import GalaxyBatch
+    from acie.galaxy.simulator import GalaxySimulator
 
-__all__ = [
-    "Observable",
-    "ResponseCurve",
-    "counterfactual_response",
-    "image_total_flux",
-    "model_flux",
-    "observational_response",
-    "property_observable",
-]
-
-
-@dataclass(frozen=True)
-class Observable:
-    """A scalar measurement of each galaxy of a :class:`~acie.galaxy.simulator.GalaxyBatch`.
-
-    Attributes
-    ----------
-    name : str
-        Label (used on plot axes).
-    unit : str
-        Unit of the values (astropy spelling, e.g. ``"dex(nmgy)"``).
-    func : callable
-        ``func(batch) -> ndarray of shape (n,)``.
-    needs_images : bool
-        Whether ``func`` reads ``batch.images`` (so counterfactuals must be re-rendered).
-    """
-
-    name: str
-    unit: str
-    func: Callable[[GalaxyBatch], np.ndarray]
-    needs_images: bool = False
-
-    def __call__(self, batch: GalaxyBatch) -> np.ndarray:
-        return np.asarray(self.func(batch), dtype=np.float64)
-
-
-def _band_index(batch: GalaxyBatch, band: str) -> int:
-    if band not in batch.bands:
-        raise UnknownNameError(
-            f"unknown band {band!r}; the batch has bands: {', '.join(batch.bands)}"
-        )
-    return batch.bands.index(band)
-
-
-def image_total_flux(band: str = "r", *, log: bool = True) -> Observable:
-    """Total flux measured on the rendered image (sum over the stamp, pixel noise included).
-
-    Parameters
-    ----------
-    band : str
-        One of the batch's bands.
-    log : bool
-        Return ``log10(flux / nanomaggy)`` (non-positive sums become NaN) instead of
-        nanomaggies.
-    """
-
-    def func(batch: GalaxyBatch) -> np.ndarray:
-        from acie.galaxy.measure import total_flux
-
-        f = total_flux(batch.images)[:, _band_index(batch, band)]
-        if not log:
-            return f
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(f > 0, np.log10(np.where(f > 0, f, 1.0)), np.nan)
-
-    name = f"log10 total flux ({band}, image)" if log else f"total flux ({band}, image)"
-    return Observable(name=name, unit="dex(nmgy)" if log else "nmgy", func=func, needs_images=True)
-
-
-def model_flux(band: str = "r", *, log: bool = True) -> Observable:
-    """Noise-free total flux of the model (no stamp truncation, no pixel noise)."""
-
-    def func(batch: GalaxyBatch) -> np.ndarray:
-        f = batch.flux[:, _band_index(batch, band)]
-        return np.log10(f) if log else f
-
-    name = f"log10 model flux ({band})" if log else f"model flux ({band})"
-    return Observable(name=name, unit="dex(nmgy)" if log else "nmgy", func=func)
-
-
-def property_observable(name: str) -> Observable:
-    """A property node of the simulator used as the observable (e.g. ``"log_stellar_mass"``)."""
-    from acie.galaxy.properties import PROPERTY_NAMES, UNITS
-
-    if name not in PROPERTY_NAMES:
-        raise UnknownNameError(
-            f"unknown property {name!r}; the properties are: {', '.join(PROPERTY_NAMES)}"
-        )
-    return Observable(name=name, unit=UNITS[name], func=lambda batch: batch.properties[name])
+__all__ = ["ResponseCurve", "counterfactual_response", "observational_response"]
 
 
 @dataclass(frozen=True)
@@ -245,7 +162,7 @@ def counterfactual_response(
     treatment : str
         A property node, e.g. ``"log_halo_mass"``.
     observable : Observable
-        What is measured, e.g. :func:`image_total_flux`.
+        What is measured, e.g. :func:`~acie.analysis.observables.image_total_flux`.
     grid : array-like or Quantity, shape (k,) [treatment units]
         Increasing treatment values; ``grid ± epsilon`` must lie in the node's validity
         range (:data:`acie.galaxy.properties.RANGES`).
@@ -278,8 +195,8 @@ def counterfactual_response(
     InputValidationError
         Non-increasing grid, non-positive ``epsilon``, too few galaxies.
     """
+    from acie.galaxy.batch import GalaxyBatch
     from acie.galaxy.properties import PROPERTY_NAMES, RANGES, UNITS, validate_values
-    from acie.galaxy.simulator import GalaxyBatch
 
     if treatment not in PROPERTY_NAMES:
         raise UnknownNameError(
