@@ -152,6 +152,41 @@ def test_no_cycles_between_science_and_model_packages() -> None:
     assert not cycles, f"packages that import each other: {sorted(set(cycles))}"
 
 
+MAX_MODULE_LINES = 400
+LONG_MODULE_REASON = "longer than ~400 lines because"
+
+
+def _long_modules_without_a_reason() -> list[str]:
+    """Modules over :data:`MAX_MODULE_LINES` whose docstring does not say why."""
+    bad = []
+    for path in _sources():
+        rel = path.relative_to(SRC)
+        if rel.parts[:2] == ("store", "migrations"):
+            continue  # generated migration scripts
+        text = path.read_text()
+        n_lines = len(text.splitlines())
+        if n_lines <= MAX_MODULE_LINES:
+            continue
+        docstring = " ".join((ast.get_docstring(ast.parse(text)) or "").split())
+        if LONG_MODULE_REASON not in docstring:
+            bad.append(f"{rel}: {n_lines} lines")
+    return bad
+
+
+def test_modules_are_short_or_say_why() -> None:
+    """One concept per module: at most 400 lines, or the module docstring says why not.
+
+    The reason is one sentence containing "longer than ~400 lines because" (line breaks
+    inside it are allowed). The generated gRPC stubs and the migration scripts are
+    exempt.
+    """
+    bad = _long_modules_without_a_reason()
+    assert not bad, (
+        f"modules over {MAX_MODULE_LINES} lines whose docstring does not say "
+        f"'{LONG_MODULE_REASON} ...':\n  " + "\n  ".join(bad)
+    )
+
+
 def test_every_package_is_in_a_layer() -> None:
     units = {
         p.stem if p.is_file() else p.name

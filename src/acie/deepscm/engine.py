@@ -25,6 +25,10 @@ standardised training marginal), over the ``d`` modelled properties and nuisance
 equals ``1 - (geometric mean of the posterior standard deviations)`` in units of the
 training spread: 0 when the image tells nothing beyond the training distribution, 1
 for a certain posterior.
+
+This module is longer than ~400 lines because it is one concept, the engine: its
+input checks, its four stages and the result type they fill share the loaded
+checkpoint and one request's path, which reads best in one file.
 """
 
 from __future__ import annotations

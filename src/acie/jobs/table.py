@@ -4,6 +4,11 @@ The row is the truth for a job's state. Every state change is a compare-and-set
 (``UPDATE … WHERE id = :id AND state = :expected``) and writes a ``job_events`` row in
 the same transaction, so a redelivered or late worker can never move a job backwards
 or complete it twice.
+
+This module is longer than ~400 lines because :class:`JobTable` is one concept, the
+base class both queue backends inherit: its reads and its compare-and-set writes share
+the connection discipline, the event log and the lease rules, and splitting the class
+into mixins would hide which method a queue inherits from where.
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ Speed-ups and who may use them
 * **Randomness pool** (public key only): ``r^n mod n²`` precomputed ahead of time by
   :class:`acie.privacy.pool.RandomnessPool`; each value is handed out once.
 
-The CRT arithmetic lives in the private module :mod:`acie.privacy._crt`. What remains
-here (~600 lines) is the scheme's three public types, which depend on one another (a key
-encrypts to a ciphertext, a ciphertext checks its key, a private key decrypts it), with
-their validation and serialisation.
+The CRT arithmetic lives in the private module :mod:`acie.privacy._crt`. This module is
+longer than ~400 lines because what remains (~600 lines) is the scheme's three public
+types, which depend on one another (a key encrypts to a ciphertext, a ciphertext checks
+its key, a private key decrypts it), with their validation and serialisation.
 """
 
 from __future__ import annotations
