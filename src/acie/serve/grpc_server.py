@@ -1,23 +1,17 @@
-"""The gRPC side: ``acie.v1.InferenceService``, the auth interceptor, health, TLS.
+"""The gRPC side: ``acie.v1.InferenceService``, health, TLS.
 
-Every call passes :class:`AuthInterceptor` first. It reads the ``authorization: Bearer …``
-metadata, verifies the token, checks the method's scope and role, takes a rate-limit
-token, writes an audit record, sets the trace id (``x-trace-id`` metadata in, the same key
-in the trailing metadata out) and turns ACIE errors raised by the servicer into status
-codes (:mod:`acie.serve.status_codes`). ``HealthCheck`` and ``grpc.health.v1`` are open.
+Every call passes :class:`acie.serve.grpc_auth.AuthInterceptor` first (authentication,
+authorisation, rate limit, audit, trace id, metrics, errors to status codes).
 ``StreamInference`` answers UNAVAILABLE while the ``grpc_streaming`` feature flag is off.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +19,11 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
-from acie.serve.auth import Action, Principal, authorize
 from acie.serve.features import require_feature
+from acie.serve.grpc_auth import AuthInterceptor, current_principal
 from acie.serve.status_codes import code_for, public_message
 from acie.serve.tls import TlsConfig
-from acie.serve.tracing import current_trace_id, parse_trace_id, trace_context
+from acie.serve.tracing import current_trace_id, trace_context
 from acie.wire.proto import SERVICE_NAME
 from acie.wire.proto import inference_pb2 as pb
 from acie.wire.proto import inference_pb2_grpc as pb_grpc
@@ -39,155 +32,9 @@ from acie.wire.tensors import decode_tensor, encode_tensor
 if TYPE_CHECKING:
     from acie.serve.runtime import ServingRuntime
 
-__all__ = ["AuthInterceptor", "GrpcServer", "InferenceServicer", "current_principal"]
+__all__ = ["GrpcServer", "InferenceServicer"]
 
 log = logging.getLogger("acie.serve.grpc")
-
-_METHOD_ACTIONS: dict[str, Action | None] = {
-    f"/{SERVICE_NAME}/CounterfactualInference": Action.submit,
-    f"/{SERVICE_NAME}/StreamInference": Action.submit,
-    f"/{SERVICE_NAME}/HealthCheck": None,
-}
-_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "acie_grpc_principal", default=None
-)
-
-
-def current_principal() -> Principal:
-    """The caller of the running gRPC method (set by :class:`AuthInterceptor`)."""
-    p = _principal.get()
-    if p is None:
-        raise AuthenticationError("no authenticated caller on this call")
-    return p
-
-
-def _bearer(metadata: dict[str, str]) -> str | None:
-    value = metadata.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-class AuthInterceptor(grpc.ServerInterceptor):
-    """Authentication, authorisation, rate limit, audit, trace id and error mapping.
-
-    Unary and streaming methods go through the same :meth:`_guard`; they differ only in
-    when the call is audited (a unary call when it is answered, a stream when it opens:
-    each request on a stream is audited by the servicer).
-    """
-
-    def __init__(self, runtime: ServingRuntime) -> None:
-        self.runtime = runtime
-
-    def _admit(self, method: str, metadata: dict[str, str]) -> Principal | None:
-        if method not in _METHOD_ACTIONS:
-            return None  # grpc.health.v1, reflection: open
-        action = _METHOD_ACTIONS[method]
-        if action is None:
-            return None
-        rt = self.runtime
-        if not rt.serving:
-            raise BackendUnavailableError("the server is shutting down; retry on another replica")
-        principal = rt.verifier.verify(_bearer(metadata))
-        authorize(principal, action)
-        try:
-            rt.rate_limiter.hit(principal.subject)
-        except AcieError:
-            rt.metrics.rate_limited.labels("grpc").inc()
-            raise
-        return principal
-
-    @contextlib.contextmanager
-    def _guard(
-        self, method: str, metadata: dict[str, str], context: Any, *, request: Any = None
-    ) -> Iterator[None]:
-        """Around one call: trace id, admission, caller, audit, metrics, error to status.
-
-        ``request`` is the unary request (``None`` for a stream): a unary call is audited
-        when it is answered, with its request id and duration; a stream when it opens.
-        """
-        rt = self.runtime
-        short = method.rsplit("/", 1)[-1]
-        tid = parse_trace_id(metadata.get("x-trace-id"), metadata.get("traceparent"))
-        context.set_trailing_metadata((("x-trace-id", tid),))
-        t0 = time.perf_counter()
-        code = grpc.StatusCode.OK
-        subject = None
-        streaming = request is None
-
-        def audit(outcome: str, **extra: Any) -> None:
-            rt.audit.record(
-                actor=subject,
-                action=f"grpc.{short}",
-                outcome=outcome,
-                resource=f"model/{rt.model_version}",
-                **extra,
-            )
-
-        with trace_context(tid):
-            try:
-                principal = self._admit(method, metadata)
-                subject = principal.subject if principal else None
-                if principal is not None and streaming:
-                    audit("OPENED")
-                tok = _principal.set(principal)
-                try:
-                    yield
-                finally:
-                    _principal.reset(tok)
-                if principal is not None and not streaming:
-                    audit(
-                        "OK",
-                        request_id=getattr(request, "request_id", None) or None,
-                        duration_ms=(time.perf_counter() - t0) * 1e3,
-                    )
-            except Exception as exc:  # every error leaves as a status code
-                code = code_for(exc)
-                if code is grpc.StatusCode.INTERNAL:
-                    log.exception("internal error in %s", short)
-                audit(code.name)
-                context.abort(code, public_message(exc, code, tid))
-            finally:
-                rt.metrics.observe_request(
-                    protocol="grpc",
-                    method=short,
-                    code=code.name,
-                    seconds=time.perf_counter() - t0,
-                )
-
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
-        metadata = {
-            k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)
-        }
-        guard = self._guard
-        if handler.unary_unary is not None:
-            inner = handler.unary_unary
-
-            def unary(request, context):
-                with guard(method, metadata, context, request=request):
-                    return inner(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:
-            inner_s = handler.stream_stream
-
-            def stream(request_iterator, context):
-                with guard(method, metadata, context):
-                    yield from inner_s(request_iterator, context)
-
-            return grpc.stream_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
 
 
 def _to_response(request_id: str, result: Any, latency_ms: float) -> pb.CounterfactualResponse:

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from acie import errors
 from acie.errors import NotFoundError, PhysicsViolationError
 from acie.serve.auth import Principal, Role, can_read_job
-from acie.serve.inference import InferenceCore, result_payload
+from acie.serve.calls import result_payload
+from acie.serve.inference import InferenceCore
 from acie.serve.status_codes import code_for_class
 from acie.serve.tracing import trace_context
 from acie.wire.tensors import decode_b64

@@ -8,9 +8,9 @@ import time
 from fastapi import APIRouter, Depends, Request
 
 from acie.serve.auth import Action, Principal
+from acie.serve.calls import result_payload
 from acie.serve.deps import require, runtime_of
 from acie.serve.http_errors import ERROR_RESPONSES
-from acie.serve.inference import result_payload
 from acie.serve.schemas import CounterfactualRequest, CounterfactualResponse
 from acie.serve.tracing import current_trace_id
 from acie.wire.tensors import decode_b64
