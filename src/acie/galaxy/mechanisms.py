@@ -23,7 +23,7 @@ the result.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
@@ -85,7 +85,7 @@ def mechanism(
     name: str,
     v: Mapping[str, np.ndarray],
     e: Mapping[str, np.ndarray],
-    log_halo_mass_range: tuple[float, float],
+    log_halo_mass_range: Sequence[float],
 ) -> np.ndarray:
     """The structural equation of property ``name`` (see the module docstring).
 
@@ -143,7 +143,7 @@ def propagate(
     noise: Mapping[str, np.ndarray],
     fixed: Mapping[str, np.ndarray],
     recompute: Collection[str],
-    log_halo_mass_range: tuple[float, float],
+    log_halo_mass_range: Sequence[float],
 ) -> dict[str, np.ndarray]:
     """Evaluate the nodes in topological order: ``fixed`` values are kept, the nodes in
     ``recompute`` are computed from their mechanism; every node must be in one of the two.
