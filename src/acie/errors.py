@@ -39,6 +39,8 @@ built-in exception a Python user would expect, so ``except ValueError`` keeps wo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class AcieError(Exception):
     """Base class of every error ACIE raises on purpose."""
@@ -99,9 +101,9 @@ class InvalidInterventionError(AcieError, ValueError):
 class UnknownNodeError(InvalidInterventionError, UnknownNameError):
     """An intervention or query names a node the model does not have."""
 
-    def __init__(self, node: object, known: list[object]) -> None:
+    def __init__(self, node: object, known: Iterable[object]) -> None:
         self.node = node
-        self.known = list(known)
+        self.known: list[object] = list(known)
         super().__init__(
             f"unknown node {node!r}; the model's nodes are: {', '.join(map(str, self.known))}"
         )
