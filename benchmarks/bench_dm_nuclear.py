@@ -26,7 +26,8 @@ import numpy as np
 from _timing import best_of
 
 from acie.darkmatter import nuclear as N
-from acie.darkmatter.halo import get_halo_parameters
+from acie.darkmatter import targets as T
+from acie.darkmatter.halo_parameters import get_halo_parameters
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     ours = N.dr_de(e_q, mass * u.GeV, sigma * u.cm**2, "Xe").to_value(N.DRU) * 1e3 * year_days
 
     h = get_halo_parameters("baxter2021").with_values(v_earth=ve * u.km / u.s)
-    mean_xe = N.Target(name="Xe-mean", elements=(("Xe", (N.Isotope(131.293, 131.293, 1.0),), 1.0),))
+    mean_xe = T.Target(name="Xe-mean", elements=(("Xe", (T.Isotope(131.293, 131.293, 1.0),), 1.0),))
     z = 544.0 / 238.0
     n_esc = math.erf(z) - 2 * z * math.exp(-z * z) / math.sqrt(math.pi)
     t_kernel = best_of(

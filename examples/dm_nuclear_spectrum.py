@@ -1,11 +1,13 @@
 """Xe and NaI spin-independent spectra with halo-uncertainty bands, and a Xe reach curve.
 
-Run: ``python examples/dm_nuclear_spectrum.py [output-folder]`` (default: ./dm_figures).
+Run: ``python examples/dm_nuclear_spectrum.py [--out out/dm_nuclear_spectrum]``.
+
+Figures go to the output folder (created if missing; ``out/`` is git-ignored).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import astropy.units as u
@@ -16,6 +18,7 @@ from acie.darkmatter import nuclear, plots, reach, uncertainty
 
 
 def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     e = np.linspace(0.5, 60, 120) * u.keV
     sigma = 1e-45 * u.cm**2
     halos = uncertainty.sample_halos(
@@ -50,9 +53,12 @@ def main(out: Path) -> None:
     )
     best = np.argmin(curve.cross_section)
     print(
-        f"best Xe sensitivity {curve.cross_section[best]:.3g} at {masses[best]:.3g}; figures in {out}"
+        f"best Xe sensitivity {curve.cross_section[best]:.3g} at {masses[best]:.3g}; "
+        f"figures in {out}/: nuclear_spectra.png, nuclear_reach.pdf"
     )
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("dm_figures"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("out/dm_nuclear_spectrum"))
+    main(ap.parse_args().out)

@@ -14,9 +14,17 @@ from scipy.special import erf
 
 from acie.darkmatter import electron as E
 from acie.darkmatter.formfactor.io import read_formfactor, write_acie
-from acie.darkmatter.halo import eta_shm_kms, get_halo_parameters
+from acie.darkmatter.formfactor.shipped import shipped_table
+from acie.darkmatter.halo import eta_shm_kms
+from acie.darkmatter.halo_parameters import get_halo_parameters
 from acie.darkmatter.ionization import ne_probability, ne_step
-from acie.errors import NonPhysicalValueError, OutOfRangeError, UnitsError, UnknownNameError
+from acie.errors import (
+    DataFormatError,
+    NonPhysicalValueError,
+    OutOfRangeError,
+    UnitsError,
+    UnknownNameError,
+)
 
 pytestmark = needs_qcdark_ge
 SIG = 1e-39 * u.cm**2
@@ -71,7 +79,7 @@ def _qcdark_reference(table, m_x, fdm_exp, astro):
     return np.array(out) / cm2sec / sec2yr / e_arr
 
 
-@pytest.mark.parametrize("mass_mev, fdm_exp", [(10.0, 0), (100.0, 0), (100.0, 2)])
+@pytest.mark.parametrize(("mass_mev", "fdm_exp"), [(10.0, 0), (100.0, 0), (100.0, 2)])
 def test_matches_qcdark_rate_formula(ge, mass_mev, fdm_exp):
     astro = {"v0": 238.0, "ve": 250.2, "vesc": 544.0, "rho": 0.3e9}
     ref = _qcdark_reference(ge, mass_mev * 1e6, fdm_exp, astro)
@@ -88,7 +96,8 @@ def test_matches_qcdark_rate_formula(ge, mass_mev, fdm_exp):
 
 def test_positivity_and_kinematic_threshold(ge):
     spec = E.dr_de(ge, [1.0, 10.0, 1000.0] * u.MeV, SIG).to_value(E.RATE_UNIT)
-    assert np.all(spec >= 0) and np.all(spec.sum(axis=1) > 0)
+    assert np.all(spec >= 0)
+    assert np.all(spec.sum(axis=1) > 0)
     # E_max = mχ v_max²/2: for 1 MeV and v_max = 794.2 km/s, 2.2 eV; nothing above it
     e_max = 0.5 * 1e6 * (794.2 / 299792.458) ** 2
     assert np.all(spec[0, ge.energy_eV > e_max + 0.1] == 0)
@@ -145,13 +154,47 @@ def test_eta_lookup_accuracy():
 
 
 def test_rate_per_ne_step_and_fano(ge):
-    step = E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=40, **GE).to_value(RATE)
-    fano = E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=40, ionization="fano", **GE).to_value(RATE)
+    step = E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=40, **GE).rate.to_value(RATE)
+    fano = E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=40, ionization="fano", **GE)
+    fano = fano.rate.to_value(RATE)
     tot = E.total_rate(ge, 100 * u.MeV, SIG).to_value(RATE)
     # n_e = 1 + floor(49.95 eV - 0.67)/2.9 = 17 < 40: every bin accounted for
     assert step.sum() == pytest.approx(tot, rel=1e-12)
     assert fano.sum() == pytest.approx(tot, rel=1e-6)
-    assert step[1] > 0 and np.all(step >= 0) and np.all(fano >= 0)
+    assert step[1] > 0
+    assert np.all(step >= 0)
+    assert np.all(fano >= 0)
+
+
+def test_rate_per_ne_says_which_n_e_each_value_is():
+    # n_max=4 gives the five bins n_e = 0…4, named, with selection by n_e
+    ge = shipped_table("Ge")
+    r = E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=4, **GE)
+    assert r.n_e.tolist() == [0, 1, 2, 3, 4]
+    assert len(r) == 5
+    assert r.rate.shape == (5,)
+    assert r.rate.unit == u.Unit("1 / (kg yr)")
+    assert r.at(2) == r.rate[2]
+    assert r.at_least(2) == r.rate[2:].sum()
+    rows = r.as_rows()
+    assert [row["ne"] for row in rows] == [0, 1, 2, 3, 4]
+    assert rows[1]["rate_per_kg_yr"] == pytest.approx(r.rate[1].to_value(RATE))
+    text = str(r).splitlines()
+    assert text[0].split() == ["n_e", "rate", "[1", "/", "(kg", "yr)]"]
+    assert len(text) == 6
+    assert text[1].split()[0] == "0"
+    assert text[-1].split()[0] == "4"
+    with pytest.raises(OutOfRangeError, match="n_e"):
+        r.at(5)
+    with pytest.raises(OutOfRangeError, match="n_max"):
+        E.rate_per_ne(ge, 100 * u.MeV, SIG, n_max=-1, **GE)
+    # several masses: leading axis per mass, last axis still n_e
+    many = E.rate_per_ne(ge, [10, 100] * u.MeV, SIG, n_max=4, **GE)
+    assert many.rate.shape == (2, 5)
+    assert many.at(1).shape == (2,)
+    np.testing.assert_allclose(many.rate[1].value, r.rate.value, rtol=1e-12)
+    with pytest.raises(DataFormatError, match="one mass"):
+        many.as_rows()
 
 
 def test_ionization_models():
@@ -168,7 +211,8 @@ def test_ionization_models():
         model="fano",
     )
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
-    assert p[0, 0] == 1.0 and p[1, 0] == 0.0
+    assert p[0, 0] == 1.0
+    assert p[1, 0] == 0.0
     mean = p @ np.arange(31)
     # mean pair number follows (E − gap)/ε + ½ up to the truncation at n ≥ 1 (tolerance 0.02 pairs)
     assert mean[3] == pytest.approx((30 - 0.67) / 2.9 + 0.5, abs=0.02)
@@ -206,12 +250,13 @@ def test_faster_earth_raises_light_dm_rate_and_energy_range(ge):
     fast = E.total_rate(ge, 5 * u.MeV, SIG, v_earth=265 * u.km / u.s).value
     assert fast > slow > 0
     # restricting to the full table range changes nothing; a sub-range counts less
-    full = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, **GE).value
+    full = E.rate_per_ne(ge, 50 * u.MeV, SIG, n_max=20, **GE).rate.value
     same = E.rate_per_ne(
         ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 50 * u.eV), **GE
-    ).value
+    ).rate.value
     part = E.rate_per_ne(
         ge, 50 * u.MeV, SIG, n_max=20, energy_range=(0 * u.eV, 10 * u.eV), **GE
-    ).value
+    ).rate.value
     np.testing.assert_allclose(same, full, rtol=1e-12)
-    assert part.sum() < full.sum() and part[5:].sum() == 0.0  # 10 eV gives at most n_e = 4
+    assert part.sum() < full.sum()
+    assert part[5:].sum() == 0.0

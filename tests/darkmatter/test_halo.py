@@ -12,6 +12,7 @@ from astropy.time import Time
 from scipy import integrate
 
 from acie.darkmatter import halo as H
+from acie.darkmatter import halo_parameters as HP
 from acie.errors import DataFormatError, NonPhysicalValueError, UnitsError, UnknownNameError
 
 KMS = u.km / u.s
@@ -27,7 +28,7 @@ def _gal_pdf(w, v0, vesc):
     return np.where(w < vesc, np.exp(-((w / v0) ** 2)), 0.0) / norm
 
 
-@pytest.mark.parametrize("v0, vesc, ve", CASES)
+@pytest.mark.parametrize(("v0", "vesc", "ve"), CASES)
 def test_speed_distribution_normalised(v0, vesc, ve):
     # ∫ f(v) dv = 1 (tolerance 1e-9: quad accuracy with the kink as a break point)
     pts = [abs(vesc - ve)]
@@ -43,7 +44,7 @@ def test_speed_distribution_normalised(v0, vesc, ve):
     assert total == pytest.approx(1.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("v0, vesc, ve", CASES)
+@pytest.mark.parametrize(("v0", "vesc", "ve"), CASES)
 def test_eta_closed_form_matches_direct_integration(v0, vesc, ve):
     # Independent η: speed integral (quad) of an angular integral (Gauss–Legendre over cos θ up to
     # the escape cut) of the galactic-frame Maxwellian boosted by v_E
@@ -92,7 +93,7 @@ def test_eta_units_and_rescaling_invariance():
 
 
 def test_shmpp_reduces_to_shm():
-    pp = H.get_halo_parameters("shmpp2019")
+    pp = HP.get_halo_parameters("shmpp2019")
     vm = np.linspace(0, 780, 40) * KMS
     ve = np.linalg.norm(pp.v_sun)
     shm = H.eta_shm(vm, pp, v_earth=ve)
@@ -107,7 +108,7 @@ def test_shmpp_reduces_to_shm():
 
 def test_shmpp_against_monte_carlo():
     # Independent check: sample the truncated anisotropic Gaussian (Evans+2019 eq. 2), boost, average 1/v
-    pp = H.get_halo_parameters("shmpp2019").with_values(sausage_fraction=1.0)
+    pp = HP.get_halo_parameters("shmpp2019").with_values(sausage_fraction=1.0)
     v0, vesc, beta = 233.0, 528.0, 0.9
     sr = math.sqrt(3 * v0**2 / (2 * (3 - 2 * beta)))
     st = math.sqrt(3 * v0**2 * (1 - beta) / (2 * (3 - 2 * beta)))
@@ -125,7 +126,7 @@ def test_shmpp_against_monte_carlo():
 
 
 def test_earth_velocity_annual_cycle():
-    h = H.get_halo_parameters("baxter2021")
+    h = HP.get_halo_parameters("baxter2021")
     t = Time("2023-01-01") + np.arange(0, 365, 1.0) * u.day
     vel = H.earth_velocity(t, h).to_value(KMS)
     speed = np.linalg.norm(vel, axis=1)
@@ -146,12 +147,12 @@ def test_earth_velocity_annual_cycle():
 
 def test_parameter_sets_and_files(tmp_path):
     assert {"baxter2021", "qedark2016", "shmpp2019", "lewin-smith1996"} <= set(
-        H.available_halo_parameters()
+        HP.available_halo_parameters()
     )
-    b = H.get_halo_parameters("baxter2021")
+    b = HP.get_halo_parameters("baxter2021")
     assert (b.v0, b.vesc, b.rho) == (238 * KMS, 544 * KMS, 0.3 * u.GeV / u.cm**3)
     assert "2105.00599" in b.citation
-    q = H.get_halo_parameters("qedark2016")
+    q = HP.get_halo_parameters("qedark2016")
     assert (q.v0.value, q.v_earth.value, q.vesc.value, q.rho.value) == (230, 240, 600, 0.4)
     spec = {
         "name": "mine",
@@ -162,15 +163,15 @@ def test_parameter_sets_and_files(tmp_path):
     }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(spec))
-    mine = H.resolve_halo(str(path))
+    mine = HP.resolve_halo(str(path))
     assert mine.v0.to_value(KMS) == pytest.approx(220.0)
     # 0.0079 Msun/pc^3 = 0.300 GeV/cm^3 (1 GeV/cm^3 = 0.0263 Msun/pc^3)
     assert mine.rho.to_value(u.GeV / u.cm**3) == pytest.approx(0.300, rel=3e-3)
     with pytest.raises(UnknownNameError, match="baxter2021"):
-        H.get_halo_parameters("nope")
+        HP.get_halo_parameters("nope")
     with pytest.raises(NonPhysicalValueError):
         b.with_values(v0=-5 * KMS)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**spec, "v0": 220}))
     with pytest.raises(DataFormatError, match="v0"):
-        H.load_halo_parameters(bad)
+        HP.load_halo_parameters(bad)

@@ -13,14 +13,16 @@ from astropy.time import Time
 from scipy import integrate
 
 from acie.darkmatter import nuclear as N
-from acie.darkmatter.halo import get_halo_parameters, shm_speed_pdf_kms
+from acie.darkmatter import targets as T
+from acie.darkmatter.halo import shm_speed_pdf_kms
+from acie.darkmatter.halo_parameters import get_halo_parameters
 from acie.errors import NonPhysicalValueError, UnitsError, UnknownNameError
 
 SIGMA = 1e-45 * u.cm**2
 
 
-def _mean_target(symbol: str, a: float) -> N.Target:
-    return N.Target(name=f"{symbol}-mean", elements=((symbol, (N.Isotope(a, a, 1.0),), 1.0),))
+def _mean_target(symbol: str, a: float) -> T.Target:
+    return T.Target(name=f"{symbol}-mean", elements=((symbol, (T.Isotope(a, a, 1.0),), 1.0),))
 
 
 def test_helm_against_numerical_fourier_transform():
@@ -30,7 +32,7 @@ def test_helm_against_numerical_fourier_transform():
     c = 1.23 * a_mass ** (1 / 3) - 0.60
     rn = math.sqrt(c**2 + 7 / 3 * math.pi**2 * 0.52**2 - 5 * 0.9**2)
     hbarc = (const.hbar * const.c).to_value(u.MeV * u.fm)
-    tgt = N.Target(name="Xe131", elements=(("Xe", (N.Isotope(a_mass, m_u, 1.0),), 1.0),))
+    tgt = T.Target(name="Xe131", elements=(("Xe", (T.Isotope(a_mass, m_u, 1.0),), 1.0),))
     for e_kev in (1.0, 10.0, 40.0, 80.0):
         q = math.sqrt(2 * m_u * 931.49410242 * e_kev * 1e-3) / hbarc
         sphere = integrate.quad(

@@ -28,7 +28,7 @@ def test_poisson_limits_closed_form():
 
 
 @pytest.mark.parametrize(
-    "n, b, lo, hi",
+    ("n", "b", "lo", "hi"),
     [
         # Feldman & Cousins, PRD 57, 3873 (1998), Table IV (90 % CL); grid step 0.005, table rounded to 0.01
         (0, 0.0, 0.00, 2.44),
@@ -90,7 +90,8 @@ def test_electron_reach_threshold_background_and_exposure():
     assert fc.signal_limit == pytest.approx(R.feldman_cousins_interval(2, 1.5)[1])
     # projected reach: n_obs defaults to the median of Poisson(b), so a background weakens the reach
     with_bkg = R.electron_reach(ge, m, 1 * u.kg * u.yr, background=5.0, method="cls", **GE)
-    assert with_bkg.settings["n_obs"] == 5 and np.all(with_bkg.cross_section > base.cross_section)
+    assert with_bkg.settings["n_obs"] == 5
+    assert np.all(with_bkg.cross_section > base.cross_section)
     # a background given as a rate is multiplied by the exposure: 0.75 /(kg yr) x 2 kg yr = 1.5 events
     rate_bkg = R.electron_reach(
         ge, m, 2 * u.kg * u.yr, n_obs=2, background=0.75 / (u.kg * u.yr), method="fc", **GE
@@ -114,9 +115,9 @@ def test_halo_monte_carlo_bands_are_seeded_and_ordered():
     e = np.array([2.0, 10.0, 30.0]) * u.keV
     bd = propagate(lambda h: N.dr_de(e, 50 * u.GeV, 1e-45 * u.cm**2, "Xe", halo=h), a)
     assert bd.samples.shape == (64, 3)
-    assert (
-        np.all(bd.lo95 <= bd.lo68) and np.all(bd.lo68 <= bd.median) and np.all(bd.median <= bd.hi68)
-    )
+    assert np.all(bd.lo95 <= bd.lo68)
+    assert np.all(bd.lo68 <= bd.median)
+    assert np.all(bd.median <= bd.hi68)
     assert np.all(bd.hi68 <= bd.hi95)
     central = N.dr_de(e, 50 * u.GeV, 1e-45 * u.cm**2, "Xe")
     assert np.all((bd.lo95 < central) & (central < bd.hi95))

@@ -14,10 +14,13 @@ runner = CliRunner()
 
 def test_materials_list_and_show():
     r = runner.invoke(app, ["dm", "materials"])
-    assert r.exit_code == 0 and "CsI" in r.output and "cesium-chloride" in r.output
+    assert r.exit_code == 0
+    assert "CsI" in r.output
+    assert "cesium-chloride" in r.output
     r = runner.invoke(app, ["dm", "materials", "si", "--json"])
     data = json.loads(r.output)
-    assert data["pair_energy_eV"] == 3.749 and "Rodrigues" in data["references"]["pair_energy"]
+    assert data["pair_energy_eV"] == 3.749
+    assert "Rodrigues" in data["references"]["pair_energy"]
 
 
 @pytest.mark.slow
@@ -49,17 +52,27 @@ def test_formfactor_command_writes_a_readable_table(tmp_path):
             "100",
             "--de",
             "0.5",
-            "--no-progress",
             "--output",
             str(out),
             "--json",
         ],
     )
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.output)
+    summary = json.loads(r.stdout)  # progress goes to stderr, the JSON alone to stdout
+    log = r.stderr.splitlines()
+    headers = [line for line in log if line.startswith("[")]
+    assert [h[:5] for h in headers] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"], log
+    assert "(estimate" in headers[1]
+    assert "(estimate" in headers[2]
+    assert str(out) in headers[3]
+    assert any("estimated time: SCF" in line and "k-pairs" in line for line in log)
+    assert any("SCF: cycle 1" in line and "s/cycle" in line for line in log)
+    assert any("k-pair blocks: 1/1 blocks" in line for line in log)
+    assert sum("done in" in line for line in log) == 4
     assert summary["shape"] == [40, 100]
     t = read_acie(out)
-    assert t.metadata["settings"]["kmesh"] == [1, 1, 1] and t.f2.max() > 0
+    assert t.metadata["settings"]["kmesh"] == [1, 1, 1]
+    assert t.f2.max() > 0
     assert not (tmp_path / "Si.h5.work").exists()  # checkpoint folder removed after success
 
 
@@ -73,12 +86,15 @@ def test_exciton_example_validate_compare(tmp_path):
     ex = tmp_path / "ex.h5"  # from the shipped Si table, by material name
     assert runner.invoke(app, ["dm", "exciton", "example", "Si", "-o", str(ex)]).exit_code == 0
     r = runner.invoke(app, ["dm", "exciton", "validate", str(ex)])
-    assert r.exit_code == 0 and "valid" in r.output
+    assert r.exit_code == 0
+    assert "valid" in r.output
     png = tmp_path / "cmp.png"
     r = runner.invoke(
         app, ["dm", "exciton", "compare", str(ex), "--plot", str(png), "--mass", "50"]
     )
-    assert r.exit_code == 0 and "external/DFT rate = 1.0000" in r.output and png.stat().st_size > 0
+    assert r.exit_code == 0
+    assert "external/DFT rate = 1.0000" in r.output
+    assert png.stat().st_size > 0
 
 
 def test_select_with_explicit_tables(tmp_path, qcdark_ge):
@@ -124,7 +140,8 @@ def test_compare_qcdark_writes_plot_and_csv(tmp_path, qcdark_path):
     assert r.exit_code == 0, r.output
     assert png.stat().st_size > 10_000
     lines = csv.read_text().splitlines()
-    assert lines[0].startswith("mediator,mass_MeV") and len(lines) == 5
+    assert lines[0].startswith("mediator,mass_MeV")
+    assert len(lines) == 5
 
 
 def test_convergence_command_from_tables(qcdark_ge, tmp_path):

@@ -31,7 +31,8 @@ def test_truncating_q_removes_rate_and_ratio_cut_accounts_for_it(qcdark_ge):
     # heavy mediator at high mass, while the same-q-range ratio is exactly 1.
     cut = truncate_q(qcdark_ge, 14.9 * u.keV)
     cmp = compare_rates(cut, qcdark_ge, MASSES)
-    assert np.all(cmp.ratio["heavy"] <= 1 + 1e-12) and cmp.ratio["heavy"][-1] < 0.99
+    assert np.all(cmp.ratio["heavy"] <= 1 + 1e-12)
+    assert cmp.ratio["heavy"][-1] < 0.99
     np.testing.assert_allclose(cmp.ratio_cut["heavy"], 1.0, rtol=1e-12)
     # the light mediator weighs low q (|F_DM|² ∝ q⁻⁴): it loses much less than the heavy one
     assert cmp.ratio["light"][-1] > cmp.ratio["heavy"][-1]
@@ -57,11 +58,11 @@ def test_advisor_picks_the_cheapest_setting_within_tolerance(qcdark_ge):
     study = convergence_study("Ge", MASSES, tables=tables)
     assert study.reference().label == "ref"
     dev = study.deviations()
-    assert dev["cheap"] == pytest.approx(0.05, rel=1e-9) and dev["mid"] == pytest.approx(
-        0.2, rel=1e-9
-    )
+    assert dev["cheap"] == pytest.approx(0.05, rel=1e-9)
+    assert dev["mid"] == pytest.approx(0.2, rel=1e-9)
     advice = recommend_settings(study, rtol=0.1)
-    assert advice["recommended"] == "cheap" and "within 10%" in advice["reason"]
+    assert advice["recommended"] == "cheap"
+    assert "within 10%" in advice["reason"]
     assert recommend_settings(study, rtol=0.01)["recommended"] == "ref"
     with pytest.raises(InputValidationError):
         convergence_study("Ge", MASSES, tables={"only": tables["ref"]})

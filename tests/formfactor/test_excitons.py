@@ -25,12 +25,14 @@ def example(table, tmp_path):
 def test_example_file_is_valid_and_labelled_not_bse(example, table):
     assert validate_excitons(example) == []
     data = read_excitons(example)
-    assert data.is_bse is False and "NOT BSE" in data.method
+    assert data.is_bse is False
+    assert "NOT BSE" in data.method
     np.testing.assert_array_equal(data.table.f2, table.f2)
     np.testing.assert_array_equal(data.baseline.f2, table.f2)
     assert data.excitation_energies.to_value("eV")[0] == pytest.approx(1.12)
     # k-mesh 3×3×3: 27 k-points; q-points are their differences, (2·3 − 1)³ = 125 distinct
-    assert data.kpoints.shape == (27, 3) and data.qpoints.shape == (125, 3)
+    assert data.kpoints.shape == (27, 3)
+    assert data.qpoints.shape == (125, 3)
 
 
 def test_loader_plugs_into_the_rate_engine(example, table):
@@ -104,7 +106,7 @@ def test_every_validator_error_is_precise(example, mutation, message):
     _mutate(example, mutation)
     errs = validate_excitons(example)
     assert any(message in e for e in errs), errs
-    with pytest.raises(DataFormatError, match="acie.excitons|must|missing|below"):
+    with pytest.raises(DataFormatError, match=r"acie\.excitons|must|missing|below"):
         read_excitons(example)
 
 

@@ -90,12 +90,14 @@ def test_table_diagnostic_obeys_bessel(table):
     comp = np.array(
         [np.nan if c is None else c for c in table.metadata["diagnostics"]["completeness_per_band"]]
     )
-    assert np.nanmax(comp) <= 1 + 1e-8 and np.nanmax(comp) > 0.01
+    assert np.nanmax(comp) <= 1 + 1e-8
+    assert np.nanmax(comp) > 0.01
 
 
 def test_form_factor_is_positive_and_respects_the_gap(table, tiny):
     f2 = table.f2
-    assert np.all(f2 >= 0) and f2.sum() > 0
+    assert np.all(f2 >= 0)
+    assert f2.sum() > 0
     # no transition below the scissored gap (1.12 eV): E bins with upper edge < gap are empty
     below = table.energy_eV + 0.5 * tiny.dE < 1.12
     assert np.all(f2[:, below] == 0)

@@ -19,7 +19,8 @@ def tables(table, qcdark_ge):
 def test_ranking_is_ordered_by_the_reach_it_reports(tables):
     r = select_material(50 * u.MeV, 1 * u.kg * u.yr, 1, 0.0, tables=tables)
     sig = [row["sigma_limit_cm2"] for row in r.rows]
-    assert sig == sorted(sig) and len(sig) == 2
+    assert sig == sorted(sig)
+    assert len(sig) == 2
     # each number is exactly electron_reach at that mass (the selector computes, not guesses)
     for row in r.rows:
         ref = electron_reach(

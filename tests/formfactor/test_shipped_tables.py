@@ -25,18 +25,19 @@ def test_shipped_table_is_small_physical_and_documented(name):
     assert path.stat().st_size < 5e6  # compressed, well under 5 MB
     t = shipped_table(name)
     mat = get_material(name)
-    assert t.material == mat.name and t.scissor_applied
+    assert t.material == mat.name
+    assert t.scissor_applied
     assert t.band_gap_eV == pytest.approx(mat.band_gap)
-    assert np.all(t.f2 >= 0) and t.f2.sum() > 0
+    assert np.all(t.f2 >= 0)
+    assert t.f2.sum() > 0
     below = t.energy_eV + 0.05 < mat.band_gap  # bins entirely below the gap are empty
     assert np.all(t.f2[:, below] == 0)
     s = t.metadata["settings"]
-    assert (
-        s["kmesh"] == KMESH[name]
-        and s["basis"] == "gth-dzvp-molopt-sr"
-        and s["pseudo"] == "gth-pbe"
-    )
-    assert t.metadata["software"]["pyscf"] and t.metadata["timings"]["dft_seconds"] > 0
+    assert s["kmesh"] == KMESH[name]
+    assert s["basis"] == "gth-dzvp-molopt-sr"
+    assert s["pseudo"] == "gth-pbe"
+    assert t.metadata["software"]["pyscf"]
+    assert t.metadata["timings"]["dft_seconds"] > 0
     # cell volume = primitive-cell volume from the library (Å³ -> bohr³, CODATA a0)
     assert t.cell_volume_bohr3 == pytest.approx(mat.cell_volume / 0.529177210903**3, rel=1e-9)
     # Bessel bound on the stored completeness diagnostic
@@ -84,4 +85,5 @@ def test_germanium_k_mesh_converges_towards_qcdark(qcdark_ge):
         for med in errs:
             errs[med].append(np.abs(np.log(cmp.ratio_cut[med])))
     for med, e in errs.items():
-        assert np.all(e[2] < e[1]) and np.all(e[1] < e[0]), (med, e)
+        assert np.all(e[2] < e[1]), (med, e)
+        assert np.all(e[1] < e[0]), (med, e)

@@ -36,15 +36,18 @@ def small_table(**over) -> FormFactorTable:
 @needs_ge
 def test_qcdark_ge_reader_values():
     t = read_qcdark(QCDARK_GE)
-    assert t.material == "Ge" and t.shape == (1000, 500)
+    assert t.material == "Ge"
+    assert t.shape == (1000, 500)
     # dq = 0.02 alpha m_e = 74.58 eV; bin centres at (i + 1/2) dq (QCDark dark_matter_rates.py)
     assert t.q_eV[0] == pytest.approx(0.01 * 3728.94, rel=1e-5)
-    assert t.energy_eV[0] == pytest.approx(0.05) and t.energy_eV[-1] == pytest.approx(49.95)
+    assert t.energy_eV[0] == pytest.approx(0.05)
+    assert t.energy_eV[-1] == pytest.approx(49.95)
     # Ge diamond primitive cell: a^3/4 with a = 5.6575 A (2 x 2.82875 A in run_settings/a)
     assert t.cell_volume.to_value(u.AA**3) == pytest.approx(5.6575**3 / 4, rel=1e-4)
     # two Ge atoms: 2 x 72.63 u x 931.494 MeV/u (QCDark uses 72.63 u, rel 1e-3)
     assert t.cell_mass_eV == pytest.approx(2 * 72.63 * 931.494e6, rel=1e-3)
-    assert t.band_gap_eV == pytest.approx(0.67) and t.scissor_applied
+    assert t.band_gap_eV == pytest.approx(0.67)
+    assert t.scissor_applied
 
 
 @needs_ge
@@ -56,23 +59,24 @@ def test_round_trip_qcdark_to_acie(tmp_path):
     np.testing.assert_allclose(back.q_keV, t.q_keV, rtol=0)
     assert back.metadata["settings"]["xc"] == "pbe0"
     with h5py.File(out) as fh:
-        assert fh.attrs["format"] == "acie.formfactor" and fh["f2"].compression == "gzip"
+        assert fh.attrs["format"] == "acie.formfactor"
+        assert fh["f2"].compression == "gzip"
 
 
 def test_round_trip_small(tmp_path):
     t = small_table()
     back = read_acie(write_acie(t, tmp_path / "t.h5"))
     np.testing.assert_array_equal(back.f2, t.f2)
-    assert back.metadata["settings"] == {"xc": "pbe"} and back.metadata["timings"] == {
-        "total_s": 1.5
-    }
-    assert back.cell_volume_bohr3 == pytest.approx(270.0) and back.scissor_applied
+    assert back.metadata["settings"] == {"xc": "pbe"}
+    assert back.metadata["timings"] == {"total_s": 1.5}
+    assert back.cell_volume_bohr3 == pytest.approx(270.0)
+    assert back.scissor_applied
     assert "acie" in back.metadata["software"]
     assert [p.name for p in tmp_path.iterdir()] == ["t.h5"]  # no temp file left
 
 
 @pytest.mark.parametrize(
-    "over, match",
+    ("over", "match"),
     [
         (dict(f2=np.ones((4, 6))), "shape"),
         (dict(f2=-np.ones((6, 4))), ">= 0"),
@@ -99,7 +103,7 @@ def _corrupt(path: Path, fn) -> Path:
 
 
 @pytest.mark.parametrize(
-    "fn, match",
+    ("fn", "match"),
     [
         (lambda fh: fh["q"].attrs.__setitem__("units", "eV"), "units"),
         (lambda fh: fh.__delitem__("energy"), "energy"),

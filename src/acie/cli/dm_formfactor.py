@@ -1,4 +1,4 @@
-"""`acie dm formfactor|materials|select|…`: ab-initio form factors and the materials library.
+"""`acie dm formfactor|materials|select|compare-qcdark|convergence`: ab-initio form factors.
 
 Registered onto the ``acie dm`` group by :func:`register`.
 """
@@ -10,20 +10,8 @@ from pathlib import Path
 
 import typer
 
-
-def _kmesh(text: str) -> tuple[int, int, int]:
-    from acie.errors import InputValidationError, expected_got
-
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        km = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputValidationError(expected_got("--kmesh", "'NxNxN' (e.g. 3x3x3)", text)) from None
-    if len(km) == 1:
-        km = km * 3
-    if len(km) != 3:
-        raise InputValidationError(expected_got("--kmesh", "'NxNxN' (e.g. 3x3x3)", text))
-    return km  # type: ignore[return-value]
+from acie.cli.dm_options import load_table, parse_kmesh, parse_mass_grid, parse_mediator
+from acie.cli.dm_output import halo_text, print_settings
 
 
 def formfactor(
@@ -53,23 +41,30 @@ def formfactor(
         None, help="Checkpoint folder (default: OUTPUT + '.work'); reused to resume."
     ),
     resume: bool = typer.Option(True, help="Resume from the checkpoint folder if it exists."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output HDF5 (default: MATERIAL.h5)."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Output HDF5 (default: out/MATERIAL.h5; folders are created)."
+    ),
+    progress: bool = typer.Option(
+        True, help="Report each stage with a time estimate, SCF cycles and a k-pair bar (stderr)."
+    ),
     json_out: bool = typer.Option(
         False, "--json", help="Print a JSON summary (times in s, energies in eV)."
     ),
 ) -> None:
-    """Compute |f_crystal(q,E)|² for MATERIAL with periodic DFT (PySCF) and write ACIE HDF5."""
+    """Compute |f_crystal(q,E)|² for MATERIAL with periodic DFT (PySCF) and write ACIE HDF5.
+
+    Stages (each announced on stderr with an estimated time): structure, SCF, k-pair
+    blocks, normalise and write. Interrupted runs resume from the checkpoint folder.
+    """
     import shutil
 
-    from acie.darkmatter.formfactor import FormFactorSettings
-    from acie.darkmatter.formfactor.io import write_acie
     from acie.darkmatter.formfactor.runner import compute_form_factor
+    from acie.darkmatter.formfactor.settings import FormFactorSettings
     from acie.darkmatter.materials import get_material
 
     mat = get_material(material)
     settings = FormFactorSettings(
-        kmesh=_kmesh(kmesh),
+        kmesh=parse_kmesh(kmesh),
         basis=basis,
         pseudo=None if pseudo.lower() == "none" else pseudo,
         xc=xc,
@@ -84,14 +79,13 @@ def formfactor(
         density_fit=density_fit,
         pairs_per_block=pairs_per_block,
     )
-    output = output or Path(f"{mat.name}.h5")
+    output = output or Path("out") / f"{mat.name}.h5"
     workdir = workdir or output.with_name(output.name + ".work")
     if not resume and workdir.exists():
         shutil.rmtree(workdir)
     table = compute_form_factor(
-        mat, settings, workdir=workdir, n_workers=workers, progress=progress
+        mat, settings, workdir=workdir, n_workers=workers, progress=progress, output=output
     )
-    write_acie(table, output)
     shutil.rmtree(workdir, ignore_errors=True)
     summary = {
         "material": mat.name,
@@ -169,47 +163,8 @@ def materials(
         typer.echo(f"estimates (not measurements): {', '.join(r['estimates'])}")
 
 
-def _table(spec: str):
-    """A table from a file path, or the shipped table of a material name."""
-    from acie.darkmatter.formfactor.io import read_formfactor
-    from acie.darkmatter.formfactor.shipped import shipped_table
-
-    p = Path(spec)
-    return read_formfactor(p) if p.suffix in (".h5", ".hdf5") or p.exists() else shipped_table(spec)
-
-
-def _masses(text: str):
-    import astropy.units as u
-    import numpy as np
-
-    from acie.errors import InputValidationError, expected_got
-
-    try:
-        vals = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise InputValidationError(
-            expected_got("--masses", "comma-separated MeV values or 'lo:hi:n'", text)
-        ) from None
-    return np.asarray(vals) * u.MeV
-
-
-def _mass_grid(text: str):
-    import astropy.units as u
-    import numpy as np
-
-    if ":" in text:
-        lo, hi, n = text.split(":")
-        return np.geomspace(float(lo), float(hi), int(n)) * u.MeV
-    return _masses(text)
-
-
-def _mediator(text: str):
-    import astropy.units as u
-
-    return text if text in ("heavy", "light") else float(text) * u.MeV
-
-
 def select(
+    ctx: typer.Context,
     mass: float = typer.Option(..., help="Dark-matter mass, MeV."),
     exposure: float = typer.Option(1.0, help="Exposure, kg·yr."),
     threshold: int = typer.Option(1, help="n_e threshold (electron–hole pairs)."),
@@ -243,7 +198,7 @@ def select(
         exposure * u.kg * u.yr,
         thr,
         background,
-        mediator=_mediator(mediator),
+        mediator=parse_mediator(mediator),
         tables=tables,
     )
     if json_out:
@@ -251,16 +206,37 @@ def select(
             json.dumps({"settings": r.settings, "ranking": r.rows, "skipped": r.skipped}, indent=2)
         )
         return
-    typer.echo(
-        f"m = {mass:g} MeV, exposure {exposure:g} kg·yr, {mediator} mediator, background {background:g}"
+    from acie.darkmatter.halo_parameters import resolve_halo
+
+    st = r.settings
+    print_settings(
+        ctx,
+        "Targets ranked by σ̄e reach at one mass (lower is better)",
+        [
+            ("mass", f"{mass:g} MeV", "mass"),
+            ("exposure", f"{exposure:g} kg yr", "exposure"),
+            (
+                "threshold",
+                f"E ≥ {threshold_ev:g} eV (per material n_e below)"
+                if threshold_ev > 0
+                else f"n_e ≥ {threshold}",
+                ("threshold", "threshold_ev"),
+            ),
+            ("background", f"{background:g} events (observed = {st['n_obs']})", "background"),
+            ("mediator", mediator, "mediator"),
+            ("limit", f"{st['method']}, {st['cl']:g} CL", None),
+            ("halo", halo_text(resolve_halo(None)), None),
+            ("form factors", "shipped tables" if not table else ", ".join(table), "table"),
+        ],
     )
     typer.echo(
-        f"{'rank':4} {'material':8} {'σ̄e reach [cm²]':>16} {'events @1e-37 cm²':>18} {'ne thr':>6}"
+        f"{'rank':4} {'material':8} {'σ̄e reach [cm²]':>16} {'events [per 1e-37 cm²]':>23} "
+        f"{'n_e threshold':>13}"
     )
     for i, row in enumerate(r.rows, 1):
         typer.echo(
-            f"{i:<4} {row['material']:8} {row['sigma_limit_cm2']:16.3e} {row['events_per_1e-37cm2']:18.3e} "
-            f"{row['ne_threshold']:6d}"
+            f"{i:<4} {row['material']:8} {row['sigma_limit_cm2']:16.3e} "
+            f"{row['events_per_1e-37cm2']:23.3e} {row['ne_threshold']:13d}"
         )
     for name, why in r.skipped.items():
         typer.echo(f"skipped {name}: {why}")
@@ -269,7 +245,9 @@ def select(
 def compare_qcdark(
     ours: str = typer.Option("Ge", help="Our table: a path or a shipped material name."),
     reference: Path = typer.Option(
-        Path("../shared/reference/qcdark-ge/Ge_final.hdf5"), help="QCDark HDF5 file."
+        ...,
+        help="QCDark's Ge form factor (Ge_final.hdf5 from the QCDark repository, "
+        "github.com/asingal14/QCDark, results/; not shipped with ACIE).",
     ),
     masses: str = typer.Option("3:1000:25", help="MeV: 'lo:hi:n' (log grid) or comma-separated."),
     plot: Path = typer.Option(None, help="Write the figure (.png or .pdf, 300 dpi)."),
@@ -283,11 +261,12 @@ def compare_qcdark(
     """Rate ratio of our Ge form factor to QCDark's versus mass, heavy and light mediators."""
     from acie.darkmatter.formfactor.convergence import compare_rates
     from acie.darkmatter.formfactor.io import read_qcdark
+    from acie.darkmatter.halo_parameters import resolve_halo
 
     cmp = compare_rates(
-        _table(ours),
+        load_table(ours),
         read_qcdark(reference, material="Ge"),
-        _mass_grid(masses),
+        parse_mass_grid(masses),
         labels=("ACIE", "QCDark"),
     )
     rows = cmp.as_rows()
@@ -308,10 +287,17 @@ def compare_qcdark(
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
-    typer.echo(f"{'mediator':8} {'m [MeV]':>9} {'ACIE/QCDark':>12} {'same q range':>13}")
+    typer.echo(
+        f"Total-rate ratio ACIE/QCDark (σ̄e = 1e-37 cm², E ≤ table maximum; halo "
+        f"{halo_text(resolve_halo(None))}; 'same q range': QCDark cut to our q_max)"
+    )
+    typer.echo(
+        f"{'mediator':8} {'mass [MeV]':>10} {'ACIE/QCDark [1]':>16} {'same q range [1]':>17}"
+    )
     for r in rows:
         typer.echo(
-            f"{r['mediator']:8} {r['mass_MeV']:9.2f} {r['ratio']:12.3f} {r['ratio_same_q_range']:13.3f}"
+            f"{r['mediator']:8} {r['mass_MeV']:10.2f} {r['ratio']:16.3f} "
+            f"{r['ratio_same_q_range']:17.3f}"
         )
 
 
@@ -326,7 +312,7 @@ def convergence(
     n_q: int = typer.Option(200, help="q bins of 0.02 α mₑ."),
     masses: str = typer.Option("3:1000:15", help="MeV: 'lo:hi:n' or comma-separated."),
     rtol: float = typer.Option(0.1, help="Advisor tolerance on rates (relative)."),
-    workdir: Path = typer.Option(Path("convergence.work"), help="Checkpoint folder."),
+    workdir: Path = typer.Option(Path("out/convergence.work"), help="Checkpoint folder."),
     table: list[str] = typer.Option(
         None,
         "--table",
@@ -352,11 +338,11 @@ def convergence(
         for km in kmeshes.split(","):
             for b in bases.split(","):
                 settings[f"{km}/{b}"] = FormFactorSettings(
-                    kmesh=_kmesh(km), basis=b, pseudo=pseudo, xc=xc, n_q=n_q
+                    kmesh=parse_kmesh(km), basis=b, pseudo=pseudo, xc=xc, n_q=n_q
                 )
     study = convergence_study(
         material,
-        _mass_grid(masses),
+        parse_mass_grid(masses),
         tables=tables,
         settings=settings,
         workdir=workdir,
@@ -393,62 +379,6 @@ def convergence(
     typer.echo(advice["reason"])
 
 
-exciton_app = typer.Typer(
-    help="External (BSE/GW) form factors: validate, make examples, compare with DFT.",
-    no_args_is_help=True,
-)
-
-
-@exciton_app.command("validate")
-def exciton_validate(path: Path = typer.Argument(..., help="acie.excitons HDF5 file.")) -> None:
-    """Check a file against the acie.excitons v1 rules; exit status 1 if invalid."""
-    from acie.darkmatter.excitons import validate_excitons
-
-    errs = validate_excitons(path)
-    for e in errs:
-        typer.echo(f"error: {e}", err=True)
-    if errs:
-        raise typer.Exit(1)
-    typer.echo(f"{path}: valid acie.excitons v1")
-
-
-@exciton_app.command("example")
-def exciton_example(
-    material: str = typer.Argument(..., help="Shipped material name or a form-factor file."),
-    output: Path = typer.Option(..., "--output", "-o", help="Example file to write."),
-) -> None:
-    """Write an example acie.excitons file from a DFT table (labelled NOT BSE)."""
-    from acie.darkmatter.excitons import write_example_excitons
-
-    write_example_excitons(_table(material), output)
-    typer.echo(f"wrote {output} (DFT copy, is_bse = false: a template, not excitonic physics)")
-
-
-@exciton_app.command("compare")
-def exciton_compare(
-    path: Path = typer.Argument(..., help="acie.excitons HDF5 file."),
-    plot: Path = typer.Option(..., help="Figure to write (.png or .pdf)."),
-    mass: float = typer.Option(100.0, help="Mass for the rate ratio, MeV."),
-) -> None:
-    """Plot external vs DFT spectra and print the rate ratio (needs /f2_dft in the file)."""
-    import astropy.units as u
-
-    from acie.darkmatter.electron import total_rate
-    from acie.darkmatter.excitons import read_excitons
-    from acie.darkmatter.formfactor.plots import plot_exciton_comparison
-    from acie.darkmatter.plots import save_figure
-
-    data = read_excitons(path)
-    save_figure(plot_exciton_comparison(data), plot)
-    if data.baseline is not None:
-        for med in ("heavy", "light"):
-            r = total_rate(data.table, mass * u.MeV, 1e-37 * u.cm**2, mediator=med) / total_rate(
-                data.baseline, mass * u.MeV, 1e-37 * u.cm**2, mediator=med
-            )
-            typer.echo(f"{med} mediator, m = {mass:g} MeV: external/DFT rate = {float(r):.4f}")
-    typer.echo(f"wrote {plot}")
-
-
 def register(app: typer.Typer) -> None:
     """Attach the form-factor and materials commands to ``app`` (the ``dm`` group)."""
     app.command("formfactor")(formfactor)
@@ -456,4 +386,3 @@ def register(app: typer.Typer) -> None:
     app.command("select")(select)
     app.command("compare-qcdark")(compare_qcdark)
     app.command("convergence")(convergence)
-    app.add_typer(exciton_app, name="exciton")

@@ -3,8 +3,10 @@
 Modules, each one concept (imported lazily on first attribute access, so
 ``import acie.darkmatter`` loads nothing heavy):
 
-``halo``           SHM (closed-form η), SHM++, Earth velocity (astropy), cited parameter sets
+``halo``           SHM (closed-form η), SHM++, Earth velocity (astropy)
+``halo_parameters`` HaloParameters and the cited, switchable parameter sets
 ``nuclear``        spin-independent WIMP–nucleus spectra, Helm form factor, modulation
+``targets``        nuclear targets: natural isotope mixtures and compounds
 ``electron``       DM–electron rates from crystal form factors |f(q, E)|²
 ``ionization``     energy → electron–hole pairs (step and Fano models)
 ``screening``      optional Thomas–Fermi-type screening
@@ -27,11 +29,13 @@ __all__ = [
     "electron",
     "formfactor",
     "halo",
+    "halo_parameters",
     "ionization",
     "nuclear",
     "plots",
     "reach",
     "screening",
+    "targets",
     "uncertainty",
     "units",
 ]

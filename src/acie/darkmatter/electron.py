@@ -17,12 +17,14 @@ one numpy expression per mass chunk; no per-point quadrature.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
 
 from acie.darkmatter.formfactor.table import FormFactorTable
-from acie.darkmatter.halo import HaloParameters, eta_shm_kms, eta_shmpp_kms, resolve_halo
+from acie.darkmatter.halo import eta_shm_kms, eta_shmpp_kms
+from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.darkmatter.ionization import material_ionization, ne_probability
 from acie.darkmatter.screening import get_screening, inverse_dielectric_squared
 from acie.darkmatter.units import (
@@ -45,6 +47,7 @@ from acie.errors import (
 
 __all__ = [
     "RATE_UNIT",
+    "RatesPerNe",
     "dm_form_factor_squared",
     "dr_de",
     "rate_per_ne",
@@ -247,6 +250,63 @@ def dr_de(
     return (out if m.ndim else out[0]) * RATE_UNIT
 
 
+@dataclass(frozen=True)
+class RatesPerNe:
+    """Event rates per number of electron–hole pairs n_e, as returned by :func:`rate_per_ne`.
+
+    Attributes
+    ----------
+    n_e : ndarray of int, shape (n_max + 1,)
+        The n_e of each bin: ``0, 1, …, n_max``. Bin 0 (no pair) holds the rate of
+        deposits below the gap, which no detector sees.
+    rate : Quantity ['1/(kg yr)'], shape (…, n_max + 1)
+        Rate in each n_e bin, last axis aligned with ``n_e``; leading axes follow the mass
+        (and cross-section) inputs.
+    """
+
+    n_e: np.ndarray
+    rate: u.Quantity
+
+    def __post_init__(self) -> None:
+        if self.rate.shape[-1] != self.n_e.size:
+            raise DataFormatError(
+                expected_got("rate", f"a last axis of {self.n_e.size} (n_e)", self.rate.shape)
+            )
+
+    def __len__(self) -> int:
+        return int(self.n_e.size)
+
+    def at(self, n_e: int) -> u.Quantity:
+        """Rate in the bin with exactly ``n_e`` pairs (shape of the leading axes)."""
+        return self.rate[..., self._index(n_e)]
+
+    def at_least(self, threshold: int) -> u.Quantity:
+        """Rate summed over n_e >= ``threshold`` up to ``n_max`` (a threshold experiment)."""
+        return self.rate[..., self._index(threshold) :].sum(axis=-1)
+
+    def _index(self, n: int) -> int:
+        if not (isinstance(n, int | np.integer) and 0 <= n <= int(self.n_e[-1])):
+            raise OutOfRangeError(expected_got("n_e", f"an integer in 0…{int(self.n_e[-1])}", n))
+        return int(n)
+
+    def as_rows(self) -> list[dict]:
+        """``[{"ne": n, "rate_per_kg_yr": r}, …]`` for a single mass (1-D ``rate``)."""
+        if self.rate.ndim != 1:
+            raise DataFormatError(expected_got("rate", "one mass (1-D)", self.rate.shape))
+        vals = self.rate.to_value(1 / (u.kg * u.yr))
+        return [
+            {"ne": int(n), "rate_per_kg_yr": float(v)} for n, v in zip(self.n_e, vals, strict=True)
+        ]
+
+    def __str__(self) -> str:
+        unit = self.rate.unit.to_string()
+        if self.rate.ndim != 1:
+            return f"RatesPerNe(n_e = 0…{int(self.n_e[-1])}, rate shape {self.rate.shape} [{unit}])"
+        lines = [f"{'n_e':>4}  rate [{unit}]"]
+        lines += [f"{int(n):>4}  {v:.4g}" for n, v in zip(self.n_e, self.rate.value, strict=True)]
+        return "\n".join(lines)
+
+
 def rate_per_ne(
     table: FormFactorTable,
     mass,
@@ -262,8 +322,8 @@ def rate_per_ne(
     screening: bool | str = False,
     v_earth=None,
     energy_range=None,
-) -> u.Quantity:
-    """Rates in each n_e = 0 … n_max bin, events/(kg yr), shape (…, n_max + 1).
+) -> RatesPerNe:
+    """Rates in each bin n_e = 0, 1, …, n_max (``n_max + 1`` bins), events/(kg yr).
 
     Gap, ε and Fano factor default to the material library's values for
     ``table.material``; pass them explicitly to override (Quantity or float eV).
@@ -271,9 +331,20 @@ def rate_per_ne(
 
     Parameters
     ----------
+    n_max : int
+        Largest n_e; bins run from 0 (deposits below the gap) to ``n_max``.
     energy_range : (Quantity, Quantity), optional
         Only energies inside are counted; must lie within the table's energy range.
+
+    Returns
+    -------
+    RatesPerNe
+        ``.n_e`` (0…n_max) and ``.rate`` (Quantity, shape (…, n_max + 1), last axis
+        aligned with ``.n_e``); ``.at(n)`` and ``.at_least(n)`` select by n_e, and
+        printing it shows an ``n_e | rate`` table.
     """
+    if not (isinstance(n_max, int | np.integer) and n_max >= 0):
+        raise OutOfRangeError(expected_got("n_max", "an integer >= 0", n_max))
     gap, eps, f = material_ionization(
         table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano
     )
@@ -300,7 +371,8 @@ def rate_per_ne(
             )
         keep = (e >= lo) & (e < hi)
     prob = ne_probability(e, n_max, band_gap=gap, pair_energy=eps, fano=f, model=ionization)
-    return np.einsum("...e,en->...n", spec * widths * keep, prob) * u.Unit("1 / (kg yr)")
+    rate = np.einsum("...e,en->...n", spec * widths * keep, prob) * u.Unit("1 / (kg yr)")
+    return RatesPerNe(n_e=np.arange(int(n_max) + 1), rate=rate)
 
 
 def total_rate(table: FormFactorTable, mass, cross_section, **kwargs) -> u.Quantity:

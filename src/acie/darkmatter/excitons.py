@@ -104,10 +104,16 @@ def _s(v) -> object:
 
 def _check_file(fh) -> list[str]:
     """Every problem with an open file, as precise messages (empty list = valid)."""
-    errs: list[str] = []
-    for a in REQUIRED_ATTRS:
-        if a not in fh.attrs:
-            errs.append(f"missing root attribute {a!r}")
+    errs = _check_attrs(fh)
+    data = _read_datasets(fh, errs)
+    _check_grids(data, errs)
+    _check_form_factors(data, errs)
+    return errs
+
+
+def _check_attrs(fh) -> list[str]:
+    """Problems with the root attributes."""
+    errs: list[str] = [f"missing root attribute {a!r}" for a in REQUIRED_ATTRS if a not in fh.attrs]
     if "format" in fh.attrs and _s(fh.attrs["format"]) != EXCITON_FORMAT:
         errs.append(
             expected_got("root attribute 'format'", repr(EXCITON_FORMAT), _s(fh.attrs["format"]))
@@ -127,6 +133,11 @@ def _check_file(fh) -> list[str]:
                 errs.append(expected_got(f"root attribute {a!r}", "finite and > 0", v))
     if "is_bse" in fh.attrs and not isinstance(fh.attrs["is_bse"], bool | np.bool_):
         errs.append(expected_got("root attribute 'is_bse'", "a boolean", fh.attrs["is_bse"]))
+    return errs
+
+
+def _read_datasets(fh, errs: list[str]) -> dict[str, np.ndarray]:
+    """The datasets with the right units, dimensions and finite values; problems to ``errs``."""
     data: dict[str, np.ndarray] = {}
     for name, (unit, ndim) in {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}.items():
         if name not in fh:
@@ -149,6 +160,11 @@ def _check_file(fh) -> list[str]:
             )
             continue
         data[name] = arr
+    return data
+
+
+def _check_grids(data: dict[str, np.ndarray], errs: list[str]) -> None:
+    """k/q-point shapes, the q and energy grids, and the excitation energies."""
     for name in ("kpoints", "qpoints"):
         if name in data and data[name].shape[1:] != (3,):
             errs.append(expected_got(f"'/{name}'", "shape (n, 3)", f"shape {data[name].shape}"))
@@ -179,6 +195,10 @@ def _check_file(fh) -> list[str]:
             errs.append(
                 expected_got("'/excitation_energies'", "values > 0 eV", f"minimum {x.min()}")
             )
+
+
+def _check_form_factors(data: dict[str, np.ndarray], errs: list[str]) -> None:
+    """Shapes and signs of the f2 arrays, and no absorption below the lowest excitation."""
     shape = (data["q"].size, data["energy"].size) if "q" in data and "energy" in data else None
     for name in ("f2", "f2_dft", "f2_uncertainty"):
         if name not in data:
@@ -191,25 +211,20 @@ def _check_file(fh) -> list[str]:
             )
         elif np.any(data[name] < 0):
             errs.append(expected_got(f"'/{name}'", "values >= 0", f"minimum {data[name].min()}"))
-    if (
-        shape is not None
-        and "f2" in data
-        and data["f2"].shape == shape
-        and "excitation_energies" in data
-        and data["excitation_energies"].size
-        and "energy" in data
-        and data["energy"].size >= 2
-    ):
-        e = data["energy"]
-        half = 0.5 * np.diff(e).min()
-        below = e + half < data["excitation_energies"].min()
-        if np.any(data["f2"][:, below] > 0):
-            first = float(e[below][np.any(data["f2"][:, below] > 0, axis=0)][0])
-            errs.append(
-                f"'/f2' is non-zero at E = {first:g} eV, below the lowest excitation energy "
-                f"{data['excitation_energies'].min():g} eV (nothing can be absorbed there)"
-            )
-    return errs
+    x = data.get("excitation_energies")
+    if shape is None or "f2" not in data or data["f2"].shape != shape or x is None or not x.size:
+        return
+    e = data["energy"]
+    if e.size < 2:
+        return
+    half = 0.5 * np.diff(e).min()
+    below = e + half < x.min()
+    if np.any(data["f2"][:, below] > 0):
+        first = float(e[below][np.any(data["f2"][:, below] > 0, axis=0)][0])
+        errs.append(
+            f"'/f2' is non-zero at E = {first:g} eV, below the lowest excitation energy "
+            f"{x.min():g} eV (nothing can be absorbed there)"
+        )
 
 
 def validate_excitons(path: str | os.PathLike) -> list[str]:
@@ -305,37 +320,36 @@ def write_example_excitons(table: FormFactorTable, path: str | os.PathLike) -> P
     dk = (kpts[None, :, :] - kpts[:, None, :]).reshape(-1, 3)
     qpts = np.unique(np.round(dk, 12), axis=0)
     path = Path(path)
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as fh:
-            fh.attrs.update(
-                {
-                    "format": EXCITON_FORMAT,
-                    "format_version": EXCITON_FORMAT_VERSION,
-                    "material": table.material,
-                    "method": "DFT (NOT BSE)",
-                    "code": "ACIE/PySCF independent-particle DFT (example file)",
-                    "reference": "none: example generated from an ACIE DFT table; contains no excitonic physics",
-                    "is_bse": False,
-                    "normalisation": "qcdark",
-                    "band_gap_eV": table.band_gap_eV,
-                    "cell_volume_bohr3": table.cell_volume_bohr3,
-                    "cell_mass_eV": table.cell_mass_eV,
-                    "metadata_json": json.dumps({"source_settings": settings}, default=str),
-                }
-            )
-            for name, arr in (
-                ("f2", table.f2),
-                ("f2_dft", table.f2),
-                ("q", table.q_keV),
-                ("energy", table.energy_eV),
-                ("kpoints", kpts),
-                ("qpoints", qpts),
-                ("excitation_energies", np.array([table.band_gap_eV])),
-            ):
-                unit = {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}[name][0]
-                ds = fh.create_dataset(name, data=np.asarray(arr, dtype=float), compression="gzip")
-                ds.attrs["units"] = unit
-            fh["excitation_energies"].attrs["note"] = (
-                "independent-particle threshold (band gap), not a BSE eigenvalue"
-            )
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh.attrs.update(
+            {
+                "format": EXCITON_FORMAT,
+                "format_version": EXCITON_FORMAT_VERSION,
+                "material": table.material,
+                "method": "DFT (NOT BSE)",
+                "code": "ACIE/PySCF independent-particle DFT (example file)",
+                "reference": "none: example generated from an ACIE DFT table; contains no excitonic physics",
+                "is_bse": False,
+                "normalisation": "qcdark",
+                "band_gap_eV": table.band_gap_eV,
+                "cell_volume_bohr3": table.cell_volume_bohr3,
+                "cell_mass_eV": table.cell_mass_eV,
+                "metadata_json": json.dumps({"source_settings": settings}, default=str),
+            }
+        )
+        for name, arr in (
+            ("f2", table.f2),
+            ("f2_dft", table.f2),
+            ("q", table.q_keV),
+            ("energy", table.energy_eV),
+            ("kpoints", kpts),
+            ("qpoints", qpts),
+            ("excitation_energies", np.array([table.band_gap_eV])),
+        ):
+            unit = {**REQUIRED_DATASETS, **OPTIONAL_DATASETS}[name][0]
+            ds = fh.create_dataset(name, data=np.asarray(arr, dtype=float), compression="gzip")
+            ds.attrs["units"] = unit
+        fh["excitation_energies"].attrs["note"] = (
+            "independent-particle threshold (band gap), not a BSE eigenvalue"
+        )
     return path

@@ -23,7 +23,7 @@ from scipy.special import erf
 from acie.darkmatter.units import as_positive, as_value
 from acie.errors import NonPhysicalValueError, UnknownNameError, expected_got
 
-__all__ = ["IONIZATION_MODELS", "material_ionization", "ne_step", "ne_probability"]
+__all__ = ["IONIZATION_MODELS", "material_ionization", "ne_probability", "ne_step"]
 
 IONIZATION_MODELS = ("step", "fano")
 

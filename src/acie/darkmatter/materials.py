@@ -26,7 +26,7 @@ import numpy as np
 
 from acie.errors import UnknownNameError, expected_got
 
-__all__ = ["Element", "Material", "get_material", "list_materials", "STRUCTURES"]
+__all__ = ["STRUCTURES", "Element", "Material", "get_material", "list_materials"]
 
 #: Crystal structures the library knows, with their Bravais lattice.
 STRUCTURES: Mapping[str, str] = MappingProxyType(

@@ -10,154 +10,38 @@ References
 ----------
 * J. D. Lewin, P. F. Smith, Astropart. Phys. 6, 87 (1996): Helm form factor with
   c = 1.23 A^{1/3} − 0.60 fm, a = 0.52 fm, s = 0.9 fm, r_n² = c² + (7/3)π² a² − 5 s² (Sec. 4.3).
-* Isotopic masses and abundances: J. S. Coursey et al., NIST "Atomic Weights and Isotopic
-  Compositions" (NIST Standard Reference Database 144), representative IUPAC abundances.
+* Targets, isotopes and abundances: :mod:`acie.darkmatter.targets`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.halo import (
-    HaloParameters,
-    earth_velocity,
-    eta_shm_kms,
-    eta_shmpp_kms,
-    resolve_halo,
-)
+from acie.darkmatter.halo import earth_velocity, eta_shm_kms, eta_shmpp_kms
+from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
+from acie.darkmatter.targets import Target, get_target
 from acie.darkmatter.units import AMU_EV, C_CM_S, C_KMS, HBARC_EV_CM, as_positive, as_value
-from acie.errors import NonPhysicalValueError, ShapeError, UnknownNameError, expected_got
+from acie.errors import NonPhysicalValueError, ShapeError, expected_got
 
 __all__ = [
-    "Isotope",
-    "Target",
-    "TARGETS",
-    "get_target",
-    "helm_form_factor_squared",
-    "vmin_nuclear",
-    "dr_de",
-    "integrated_rate",
-    "annual_modulation",
-    "fit_annual_modulation",
     "DRU",
+    "annual_modulation",
+    "dr_de",
+    "fit_annual_modulation",
+    "helm_form_factor_squared",
+    "integrated_rate",
+    "vmin_nuclear",
 ]
 
 #: Differential rate unit: events / (keV kg day).
 DRU = u.Unit("1 / (keV kg d)")
 _HBARC_MEV_FM = HBARC_EV_CM * 1e7  # eV cm -> MeV fm: 1e-6 MeV/eV * 1e13 fm/cm
 _PROTON_AMU = 1.007276466621  # CODATA 2018, m_p in u (nucleon mass convention, see docs)
-
-
-@dataclass(frozen=True)
-class Isotope:
-    """One isotope: mass number ``A``, atomic mass (u) and abundance (atom fraction)."""
-
-    A: int
-    mass_u: float
-    abundance: float
-
-
-@dataclass(frozen=True, kw_only=True)
-class Target:
-    """A detector target: elements (each a tuple of isotopes) with mass fractions."""
-
-    name: str
-    elements: tuple[tuple[str, tuple[Isotope, ...], float], ...]
-
-    def nuclei(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(A, m_N in eV, mass-fraction weight) of every isotope, flattened."""
-        a, m, w = [], [], []
-        for _, isotopes, mass_fraction in self.elements:
-            atom_total = sum(i.abundance for i in isotopes)
-            mean_mass = sum(i.abundance * i.mass_u for i in isotopes) / atom_total
-            for iso in isotopes:
-                a.append(iso.A)
-                m.append(iso.mass_u * AMU_EV)
-                # weight = mass fraction of this isotope in the element x element mass fraction
-                w.append(mass_fraction * iso.abundance * iso.mass_u / (atom_total * mean_mass))
-        return np.array(a, float), np.array(m, float), np.array(w, float)
-
-
-def _element(
-    symbol: str, isotopes: list[tuple[int, float, float]]
-) -> tuple[str, tuple[Isotope, ...]]:
-    return symbol, tuple(Isotope(a, m, f) for a, m, f in isotopes)
-
-
-# NIST SRD 144 isotopic compositions (A, atomic mass in u, atom fraction)
-_ELEMENTS = dict(
-    [
-        _element(
-            "Xe",
-            [
-                (124, 123.905893, 0.000952),
-                (126, 125.904274, 0.000890),
-                (128, 127.903531, 0.019102),
-                (129, 128.904779, 0.264006),
-                (130, 129.903508, 0.040710),
-                (131, 130.905082, 0.212324),
-                (132, 131.904154, 0.269086),
-                (134, 133.905395, 0.104357),
-                (136, 135.907219, 0.088573),
-            ],
-        ),
-        _element(
-            "Ar", [(36, 35.967545, 0.003336), (38, 37.962732, 0.000629), (40, 39.962383, 0.996035)]
-        ),
-        _element(
-            "Ge",
-            [
-                (70, 69.924247, 0.2057),
-                (72, 71.922076, 0.2745),
-                (73, 72.923459, 0.0775),
-                (74, 73.921178, 0.3650),
-                (76, 75.921403, 0.0773),
-            ],
-        ),
-        _element(
-            "Si", [(28, 27.976927, 0.92223), (29, 28.976495, 0.04685), (30, 29.973770, 0.03092)]
-        ),
-        _element("Na", [(23, 22.989770, 1.0)]),
-        _element("I", [(127, 126.904468, 1.0)]),
-        _element("Cs", [(133, 132.905447, 1.0)]),
-    ]
-)
-
-
-def _atomic_weight(symbol: str) -> float:
-    isos = _ELEMENTS[symbol]
-    return sum(i.abundance * i.mass_u for i in isos) / sum(i.abundance for i in isos)
-
-
-def _compound(name: str, formula: dict[str, int]) -> Target:
-    total = sum(n * _atomic_weight(s) for s, n in formula.items())
-    return Target(
-        name=name,
-        elements=tuple(
-            (s, _ELEMENTS[s], n * _atomic_weight(s) / total) for s, n in formula.items()
-        ),
-    )
-
-
-TARGETS: dict[str, Target] = {
-    s: Target(name=s, elements=((s, iso, 1.0),)) for s, iso in _ELEMENTS.items()
-}
-TARGETS["NaI"] = _compound("NaI", {"Na": 1, "I": 1})
-TARGETS["CsI"] = _compound("CsI", {"Cs": 1, "I": 1})
-
-
-def get_target(target: str | Target) -> Target:
-    """A built-in target by name (Xe, Ar, Ge, Si, Na, I, Cs, NaI, CsI), or pass a Target through."""
-    if isinstance(target, Target):
-        return target
-    if target not in TARGETS:
-        raise UnknownNameError(expected_got("nuclear target", f"one of {sorted(TARGETS)}", target))
-    return TARGETS[target]
 
 
 # ------------------------------------------------------------- float kernels
@@ -355,7 +239,7 @@ def integrated_rate(
         table = (ee, vals)
         # the interpolated efficiency has kinks at its knots: integrate piecewise between them
         breaks = sorted({lo, hi, *[float(x) for x in ee if lo < x < hi]})
-    pieces = [_gauss_nodes(a, b, n_nodes) for a, b in zip(breaks[:-1], breaks[1:], strict=True)]
+    pieces = [_gauss_nodes(a, b, n_nodes) for a, b in itertools.pairwise(breaks)]
     nodes = np.concatenate([p[0] for p in pieces])
     weights = np.concatenate([p[1] for p in pieces])
     eff = np.ones_like(nodes)

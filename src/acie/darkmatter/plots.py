@@ -15,20 +15,21 @@ import astropy.units as u
 import numpy as np
 
 from acie._files import atomic_output
+from acie.darkmatter.electron import RatesPerNe
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.reach import ReachCurve
 from acie.darkmatter.uncertainty import Band
-from acie.errors import InputValidationError, expected_got
+from acie.errors import DataFormatError, InputValidationError, expected_got
 
 __all__ = [
     "DPI",
-    "save_figure",
-    "plot_spectrum",
-    "plot_rates_per_ne",
     "plot_eta",
-    "plot_reach",
-    "plot_material_comparison",
     "plot_formfactor",
+    "plot_material_comparison",
+    "plot_rates_per_ne",
+    "plot_reach",
+    "plot_spectrum",
+    "save_figure",
 ]
 
 DPI = 300
@@ -108,13 +109,23 @@ def plot_spectrum(
     return fig
 
 
-def plot_rates_per_ne(rates: Mapping[str, u.Quantity], *, title: str = ""):
-    """Rates in each n_e bin (bar-like steps), one line per label."""
+def plot_rates_per_ne(rates: Mapping[str, RatesPerNe], *, title: str = ""):
+    """Rates in each n_e ≥ 1 bin (bar-like steps), one line per label.
+
+    Parameters
+    ----------
+    rates : mapping of label to RatesPerNe
+        Results of :func:`acie.darkmatter.electron.rate_per_ne` for one mass each.
+    """
     fig, ax = _figure()
-    unit = next(iter(rates.values())).unit
+    unit = next(iter(rates.values())).rate.unit
     for i, (label, r) in enumerate(rates.items()):
-        n = np.arange(r.shape[-1])
-        ax.step(n[1:], r.to_value(unit)[1:], where="mid", color=f"C{i}", label=label)
+        if not isinstance(r, RatesPerNe):
+            raise DataFormatError(
+                expected_got(f"rates[{label!r}]", "a RatesPerNe", type(r).__name__)
+            )
+        seen = r.n_e >= 1
+        ax.step(r.n_e[seen], r.rate.to_value(unit)[seen], where="mid", color=f"C{i}", label=label)
     ax.set_xlabel("number of electron–hole pairs $n_e$")
     ax.set_ylabel(f"rate [{_label(unit)}]")
     ax.set_yscale("log")

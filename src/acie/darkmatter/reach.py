@@ -28,20 +28,20 @@ from scipy import optimize, stats
 
 from acie.darkmatter import electron, nuclear
 from acie.darkmatter.formfactor.table import FormFactorTable
-from acie.darkmatter.halo import HaloParameters
+from acie.darkmatter.halo_parameters import HaloParameters
 from acie.darkmatter.units import as_positive, as_value
 from acie.errors import InputValidationError, NonPhysicalValueError, UnknownNameError, expected_got
 
 __all__ = [
     "LIMIT_METHODS",
     "ReachCurve",
-    "poisson_upper_limit",
-    "feldman_cousins_interval",
     "cls_upper_limit",
-    "signal_upper_limit",
-    "median_background_outcome",
     "electron_reach",
+    "feldman_cousins_interval",
+    "median_background_outcome",
     "nuclear_reach",
+    "poisson_upper_limit",
+    "signal_upper_limit",
 ]
 
 LIMIT_METHODS = ("poisson", "fc", "cls")
@@ -248,7 +248,7 @@ def electron_reach(
         mediator=mediator,
         halo=halo,
         screening=screening,
-    ).to_value(1 / (u.kg * u.yr))
+    ).rate.to_value(1 / (u.kg * u.yr))
     per_ne = np.atleast_2d(per_ne)
     counted = per_ne[:, ne_bin] if ne_bin is not None else per_ne[:, ne_threshold:].sum(axis=1)
     expected = counted * expo * efficiency

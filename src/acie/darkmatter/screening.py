@@ -19,7 +19,7 @@ import numpy as np
 from acie.darkmatter.units import ME_EV
 from acie.errors import UnknownNameError, expected_got
 
-__all__ = ["ScreeningParameters", "SCREENING", "get_screening", "inverse_dielectric_squared"]
+__all__ = ["SCREENING", "ScreeningParameters", "get_screening", "inverse_dielectric_squared"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,7 +135,7 @@ def select_material(
     if not np.isfinite(b_events) or b_events < 0:
         raise InputValidationError(expected_got("background", "finite and >= 0 events", b_events))
     # sensitivity: the observed count is taken equal to the expected background (rounded)
-    n_obs = int(round(b_events))
+    n_obs = round(b_events)
     rows = []
     for name, table in tables.items():
         ne_thr = _ne_threshold(threshold, name)

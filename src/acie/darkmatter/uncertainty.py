@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
-from acie.darkmatter.halo import HaloParameters, resolve_halo
+from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError, expected_got
 
-__all__ = ["PARAMETER_UNITS", "Band", "sample_halos", "band", "propagate"]
+__all__ = ["PARAMETER_UNITS", "Band", "band", "propagate", "sample_halos"]
 
 PARAMETER_UNITS = {
     "v0": u.km / u.s,

@@ -20,10 +20,10 @@ __all__ = [
     "BOHR",
     "C_CM_S",
     "C_KMS",
+    "HBARC_EV_CM",
     "KG_EV",
     "ME_EV",
     "SECONDS_PER_YEAR",
-    "HBARC_EV_CM",
     "as_positive",
     "as_value",
 ]

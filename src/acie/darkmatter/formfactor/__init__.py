@@ -9,7 +9,10 @@ package loads neither PySCF nor h5py):
 ``settings``     :class:`FormFactorSettings`, everything that determines a computed table
 ``dft``          PySCF periodic Kohn–Sham DFT: cell, SCF, scissor-corrected bands
 ``transitions``  Bloch matrix elements ⟨c k'|e^{iq·r}|v k⟩, binning, QCDark normalisation
-``runner``       :func:`compute_form_factor`: checkpoints, resume, workers, progress
+``checkpoint``   the checkpoint folder of a run: settings key, bands, k-pair blocks
+``estimate``     up-front run-time estimates of a calculation, per stage
+``progress``     stage-by-stage progress on stderr (SCF per cycle, k-pair bar)
+``runner``       :func:`compute_form_factor`: stages, resume, workers
 ``convergence``  rate comparisons, k-mesh × basis studies and the settings advisor
 ``plots``        figures of comparisons and convergence studies
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
         recommend_settings,
     )
     from acie.darkmatter.formfactor.dft import BandStructure, build_cell, run_dft
+    from acie.darkmatter.formfactor.estimate import RunEstimate, estimate_run
     from acie.darkmatter.formfactor.io import read_acie, read_formfactor, read_qcdark, write_acie
     from acie.darkmatter.formfactor.runner import compute_form_factor
     from acie.darkmatter.formfactor.settings import FormFactorSettings
@@ -54,6 +58,8 @@ _EXPORTS = {
     "BandStructure": "dft",
     "build_cell": "dft",
     "run_dft": "dft",
+    "RunEstimate": "estimate",
+    "estimate_run": "estimate",
     "compute_form_factor": "runner",
     "ConvergenceStudy": "convergence",
     "RateComparison": "convergence",
@@ -68,6 +74,9 @@ _MODULES = {
     "settings",
     "dft",
     "transitions",
+    "checkpoint",
+    "estimate",
+    "progress",
     "runner",
     "convergence",
     "plots",
@@ -79,10 +88,12 @@ __all__ = [
     "FormFactorSettings",
     "FormFactorTable",
     "RateComparison",
+    "RunEstimate",
     "build_cell",
     "compare_rates",
     "compute_form_factor",
     "convergence_study",
+    "estimate_run",
     "read_acie",
     "read_formfactor",
     "read_qcdark",

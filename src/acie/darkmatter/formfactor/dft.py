@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -103,8 +105,25 @@ def build_cell(material: str | Material, settings: FormFactorSettings):
     return cell
 
 
-def run_dft(material: str | Material, settings: FormFactorSettings, *, cell=None) -> BandStructure:
+def run_dft(
+    material: str | Material,
+    settings: FormFactorSettings,
+    *,
+    cell=None,
+    monitor: Callable[[Any], None] | None = None,
+) -> BandStructure:
     """Run periodic Kohn–Sham DFT and return scissor-corrected bands.
+
+    Parameters
+    ----------
+    material : str or Material
+    settings : FormFactorSettings
+    cell : pyscf.pbc.gto.Cell, optional
+        A cell from :func:`build_cell` with the same settings (built if omitted).
+    monitor : callable, optional
+        Called with the ``pyscf.pbc.dft.KRKS`` object before the SCF starts, to install
+        progress hooks (``callback``, ``pre_kernel``); see
+        :meth:`acie.darkmatter.formfactor.progress.Progress.scf`.
 
     Raises
     ------
@@ -123,6 +142,8 @@ def run_dft(material: str | Material, settings: FormFactorSettings, *, cell=None
     mf.xc = settings.xc
     mf.conv_tol = settings.conv_tol
     mf.verbose = 0
+    if monitor is not None:
+        monitor(mf)
     e_tot = mf.kernel()
     if not mf.converged:
         raise EstimationError(

@@ -1,35 +1,37 @@
-"""Running a form-factor calculation: checkpoints, resume, parallel k-pair blocks, progress.
+"""Running a form-factor calculation: stages, resume, parallel k-pair blocks, progress.
 
-:func:`compute_form_factor` drives :mod:`acie.darkmatter.formfactor`. With a ``workdir`` it
-writes the DFT bands once (``bands.npz``) and one file per block of k-pairs
-(``block_NNNNN.npz``), each atomically (temporary file + rename), so an interrupted run
-resumes where it stopped; files from different settings are refused. Blocks are summed in
-a fixed order, so the output does not depend on the number of workers.
+:func:`compute_form_factor` drives :mod:`~acie.darkmatter.formfactor.dft` and
+:mod:`~acie.darkmatter.formfactor.transitions`. With a ``workdir`` the bands and every
+finished block of k-pairs are kept in a :class:`~acie.darkmatter.formfactor.checkpoint.Checkpoint`,
+so an interrupted run resumes where it stopped. Blocks are summed in a fixed order, so
+the output does not depend on the number of workers. Progress and up-front time estimates
+come from :mod:`~acie.darkmatter.formfactor.progress` and
+:mod:`~acie.darkmatter.formfactor.estimate`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 
 from acie.darkmatter.formfactor import dft, transitions
+from acie.darkmatter.formfactor.checkpoint import Checkpoint
 from acie.darkmatter.formfactor.dft import BandStructure
+from acie.darkmatter.formfactor.estimate import estimate_run
+from acie.darkmatter.formfactor.io import write_acie
+from acie.darkmatter.formfactor.progress import Progress
 from acie.darkmatter.formfactor.settings import FormFactorSettings
+from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.materials import Material, get_material
 from acie.darkmatter.units import ALPHA, AMU_EV, BOHR, ME_EV
-from acie.errors import ConflictError, InputValidationError, expected_got
+from acie.errors import InputValidationError, expected_got
 
 __all__ = ["compute_form_factor", "software_versions"]
-
-_CHECKPOINT_VERSION = 1
 
 
 def software_versions() -> dict[str, str]:
@@ -48,54 +50,6 @@ def software_versions() -> dict[str, str]:
         "h5py": h5py.__version__,
         "python": platform.python_version(),
     }
-
-
-def _atomic_savez(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _bands_to_arrays(b: BandStructure) -> dict:
-    return {
-        "kpts": b.kpts,
-        "energies": b.energies,
-        "coeffs": b.coeffs,
-        "n_occ": np.array(b.n_occ),
-        "dft_gap": np.array(b.dft_gap),
-        "scissor_shift": np.array(b.scissor_shift),
-        "info_json": np.array(json.dumps(b.info)),
-    }
-
-
-def _bands_from_file(path: Path) -> BandStructure:
-    with np.load(path) as z:
-        return BandStructure(
-            kpts=z["kpts"],
-            energies=z["energies"],
-            coeffs=z["coeffs"],
-            n_occ=int(z["n_occ"]),
-            dft_gap=float(z["dft_gap"]),
-            scissor_shift=float(z["scissor_shift"]),
-            info=json.loads(str(z["info_json"])),
-        )
 
 
 # worker state (one per process; set by the initialiser)
@@ -133,11 +87,16 @@ def compute_form_factor(
     *,
     workdir: str | os.PathLike | None = None,
     n_workers: int = 1,
-    progress: bool = True,
+    progress: bool | Progress = True,
     max_blocks: int | None = None,
     bands: BandStructure | None = None,
+    output: str | os.PathLike | None = None,
 ):
     """Compute the crystal form factor of ``material``.
+
+    Four stages, each announced on stderr with its estimated time when ``progress`` is on:
+    structure (cell, k-points, G-vectors), SCF (live per cycle), k-pair blocks (bar with
+    ETA), normalisation (and writing ``output``).
 
     Parameters
     ----------
@@ -145,16 +104,18 @@ def compute_form_factor(
     settings : FormFactorSettings, optional
         Defaults to ``FormFactorSettings()``.
     workdir : path-like, optional
-        Checkpoint folder; reuse it to resume. Without it nothing is written.
+        Checkpoint folder; reuse it to resume. Without it nothing is written there.
     n_workers : int
         Processes over k-pair blocks (1 = in this process).
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool or Progress
+        Report stages, estimates and live progress on stderr (or on a given reporter).
     max_blocks : int, optional
         Stop after this many new blocks (for staged runs); then returns ``None``.
     bands : BandStructure, optional
         Bands from an earlier :func:`~acie.darkmatter.formfactor.dft.run_dft` with the same
         DFT settings (skips the DFT).
+    output : path-like, optional
+        Also write the table there (ACIE format v1, atomically) as the last stage.
 
     Returns
     -------
@@ -166,104 +127,135 @@ def compute_form_factor(
     ConflictError
         If ``workdir`` holds a checkpoint made with other settings.
     """
-    from tqdm.auto import tqdm
-
-    from acie.darkmatter.formfactor.table import FormFactorTable
+    from pyscf import lib
 
     mat = get_material(material)
     settings = settings or FormFactorSettings()
     if int(n_workers) < 1:
         raise InputValidationError(expected_got("n_workers", "an integer >= 1", n_workers))
-    t_start = time.perf_counter()
-    cell = dft.build_cell(mat, settings)
-    wd = Path(workdir) if workdir is not None else None
-    key = {"material": mat.name, "settings": settings.as_dict(), "version": _CHECKPOINT_VERSION}
-    if wd is not None:
-        wd.mkdir(parents=True, exist_ok=True)
-        key_file = wd / "checkpoint.json"
-        if key_file.exists():
-            old = json.loads(key_file.read_text())
-            if old != key:
-                raise ConflictError(
-                    expected_got(f"checkpoint in {str(wd)!r}", f"settings {key}", old)
-                    + "; use another --workdir or delete it"
-                )
-        else:
-            _atomic_text(key_file, json.dumps(key, sort_keys=True))
-    bands_file = wd / "bands.npz" if wd is not None else None
-    if bands is not None:
-        if bands.kpts.shape[0] != int(np.prod(settings.kmesh)):
-            raise InputValidationError(
-                expected_got(
-                    "bands", f"{int(np.prod(settings.kmesh))} k-points (kmesh)", bands.kpts.shape[0]
-                )
+    if bands is not None and bands.kpts.shape[0] != int(np.prod(settings.kmesh)):
+        raise InputValidationError(
+            expected_got(
+                "bands", f"{int(np.prod(settings.kmesh))} k-points (kmesh)", bands.kpts.shape[0]
             )
-    elif bands_file is not None and bands_file.exists():
-        bands = _bands_from_file(bands_file)
+        )
+    prog = progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
+    t_start = time.perf_counter()
+    checkpoint = Checkpoint(workdir, mat.name, settings)
+    with prog.stage(f"structure: {mat.name} primitive cell, k-points, G-vectors"):
+        cell = dft.build_cell(mat, settings)
+        kpts = cell.make_kpts(list(settings.kmesh), wrap_around=True, with_gamma_point=True)
+        gvecs = transitions.g_vectors(cell, settings.q_max, _k_extent(kpts))
+        pairs = transitions.k_pairs(len(kpts))
+        blocks = [
+            pairs[i : i + settings.pairs_per_block]
+            for i in range(0, len(pairs), settings.pairs_per_block)
+        ]
+        done = {i: r for i in range(len(blocks)) if (r := checkpoint.load_block(i)) is not None}
+        todo = [i for i in range(len(blocks)) if i not in done]
+        if max_blocks is not None:
+            todo = todo[:max_blocks]
+        if bands is None:
+            bands = checkpoint.load_bands()
+        n_images = len(cell.get_lattice_Ls())
+        prog.note(
+            f"{mat.name} ({mat.structure}, a = {mat.lattice_constant:g} Å), {settings.basis} "
+            f"({cell.nao} AOs), {settings.pseudo or 'all-electron'}, {settings.xc}; FFT mesh "
+            f"{'×'.join(map(str, cell.mesh))}; {len(kpts)} k-points, {len(pairs)} k-pairs in "
+            f"{len(blocks)} blocks ({len(done)} done), {len(gvecs)} G-vectors"
+        )
+        est = estimate_run(
+            n_k=len(kpts),
+            n_ao=int(cell.nao),
+            n_grid=int(np.prod(cell.mesh)),
+            n_images=n_images,
+            n_q_vectors=_count_q(kpts, gvecs, settings.q_max, [blocks[i] for i in todo]),
+            n_workers=min(int(n_workers), max(1, len(todo))),
+            threads=lib.num_threads(),
+            run_scf=bands is None,
+        )
+        prog.note(est.summary())
+    if bands is None:
+        with (
+            prog.stage(f"SCF: PySCF KRKS ({settings.xc}) on {len(kpts)} k-points", est.scf_s),
+            prog.scf(settings.conv_tol) as monitor,
+        ):
+            bands = dft.run_dft(mat, settings, cell=cell, monitor=monitor)
     else:
-        bands = dft.run_dft(mat, settings, cell=cell)
-    if bands_file is not None and not bands_file.exists():
-        _atomic_savez(bands_file, **_bands_to_arrays(bands))
-    n_k = len(bands.kpts)
-    k_extent = 2 * float(np.max(np.linalg.norm(bands.kpts, axis=1))) if n_k > 1 else 0.0
-    gvecs = transitions.g_vectors(cell, settings.q_max, k_extent)
-    pairs = transitions.k_pairs(n_k)
-    blocks = [
-        pairs[i : i + settings.pairs_per_block]
-        for i in range(0, len(pairs), settings.pairs_per_block)
-    ]
-    hist = np.zeros((settings.n_q, settings.n_E))
-    counts = np.zeros(settings.n_q)
-    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    block_seconds = 0.0
-    todo = []
-    for i in range(len(blocks)):
-        f = wd / f"block_{i:05d}.npz" if wd is not None else None
-        if f is not None and f.exists():
-            with np.load(f) as z:
-                results[i] = (z["hist"], z["counts"])
-                block_seconds += float(z["seconds"])
-        else:
-            todo.append(i)
-    if max_blocks is not None:
-        todo = todo[:max_blocks]
-    bar = tqdm(
-        total=len(blocks),
-        initial=len(results),
-        desc=f"{mat.name} k-pair blocks",
-        disable=not progress,
-        unit="block",
+        prog.skip("SCF", "bands from the checkpoint or the caller, not recomputed")
+    checkpoint.save_bands(bands)
+    # the same G-vectors as above unless the caller's bands have other k-points
+    gvecs = transitions.g_vectors(cell, settings.q_max, _k_extent(bands.kpts))
+    results = {i: (h, c) for i, (h, c, _) in done.items()}
+    block_seconds = sum(sec for _, _, sec in done.values())
+    with prog.stage(
+        f"k-pair blocks: {len(todo)} of {len(blocks)} to compute, {n_workers} worker(s)",
+        est.pairs_s,
+    ):
+        bar = prog.bar(total=len(blocks), initial=len(done), desc="k-pair blocks", unit="block")
+
+        def _store(i: int, h: np.ndarray, c: np.ndarray, sec: float) -> None:
+            nonlocal block_seconds
+            results[i] = (h, c)
+            block_seconds += sec
+            checkpoint.save_block(i, h, c, sec)
+            bar.update(1)
+
+        with prog.heartbeat(bar):
+            if n_workers == 1 or len(todo) <= 1:
+                _init_worker(mat.name, settings, bands, gvecs, threads=lib.num_threads())
+                _WORKER["cell"] = cell
+                for i in todo:
+                    _store(*_run_block(i, blocks[i]))
+                _WORKER.clear()
+            else:
+                with ProcessPoolExecutor(
+                    max_workers=int(n_workers),
+                    initializer=_init_worker,
+                    initargs=(mat.name, settings, bands, gvecs, 1),
+                ) as pool:
+                    futures = [pool.submit(_run_block, i, blocks[i]) for i in todo]
+                    for fut in futures:
+                        _store(*fut.result())
+        bar.close()
+    if len(results) < len(blocks):
+        prog.skip("normalise", f"stopped after {len(todo)} new blocks (max_blocks)")
+        return None
+    title = "sum blocks, normalise" + (f", write {output}" if output is not None else "")
+    with prog.stage(title, est.finish_s):
+        table = _table(mat, settings, cell, bands, blocks, results)
+        timings = table.metadata["timings"]
+        timings["k_pair_seconds"] = block_seconds
+        timings["n_workers"] = int(n_workers)
+        timings["wall_seconds_this_run"] = time.perf_counter() - t_start
+        if output is not None:
+            write_acie(table, output)
+    return table
+
+
+def _k_extent(kpts: np.ndarray) -> float:
+    return 2 * float(np.max(np.linalg.norm(kpts, axis=1))) if len(kpts) > 1 else 0.0
+
+
+def _count_q(kpts: np.ndarray, gvecs: np.ndarray, q_max: float, blocks) -> int:
+    """q-vectors with |q| < q_max over the given blocks of k-pairs (for the estimate)."""
+    return int(
+        sum(
+            np.count_nonzero(np.linalg.norm(kpts[j] - kpts[i] + gvecs, axis=1) < q_max)
+            for block in blocks
+            for i, j in block
+        )
     )
 
-    def _store(i: int, h: np.ndarray, c: np.ndarray, sec: float) -> None:
-        nonlocal block_seconds
-        results[i] = (h, c)
-        block_seconds += sec
-        if wd is not None:
-            _atomic_savez(wd / f"block_{i:05d}.npz", hist=h, counts=c, seconds=np.array(sec))
-        bar.update(1)
 
-    if n_workers == 1 or len(todo) <= 1:
-        _init_worker(mat.name, settings, bands, gvecs, threads=_threads_default())
-        _WORKER["cell"] = cell
-        for i in todo:
-            _store(*_run_block(i, blocks[i]))
-        _WORKER.clear()
-    else:
-        with ProcessPoolExecutor(
-            max_workers=int(n_workers),
-            initializer=_init_worker,
-            initargs=(mat.name, settings, bands, gvecs, 1),
-        ) as pool:
-            futures = [pool.submit(_run_block, i, blocks[i]) for i in todo]
-            for fut in futures:
-                _store(*fut.result())
-    bar.close()
-    if len(results) < len(blocks):
-        return None
-    for i in range(len(blocks)):  # fixed order: deterministic sums
+def _table(mat, settings, cell, bands, blocks, results):
+    """Sum the blocks in a fixed order (deterministic), normalise, attach provenance."""
+    hist = np.zeros((settings.n_q, settings.n_E))
+    counts = np.zeros(settings.n_q)
+    for i in range(len(blocks)):
         hist += results[i][0]
         counts += results[i][1]
+    n_k = len(bands.kpts)
     f2 = transitions.normalise_histogram(
         hist, n_k=n_k, cell_volume_bohr3=float(cell.vol), settings=settings
     )
@@ -292,12 +284,7 @@ def compute_form_factor(
             "normalisation": "QCDark eq. (13), alpha=1/137, m_e=0.51099895 MeV",
         },
         "software": software_versions(),
-        "timings": {
-            "dft_seconds": bands.info.get("dft_seconds"),
-            "k_pair_seconds": block_seconds,
-            "wall_seconds_this_run": time.perf_counter() - t_start,
-            "n_workers": int(n_workers),
-        },
+        "timings": {"dft_seconds": bands.info.get("dft_seconds")},
         "diagnostics": {
             "completeness_per_band": [None if not np.isfinite(x) else float(x) for x in per_band]
         },
@@ -321,9 +308,3 @@ def compute_form_factor(
         scissor_applied=settings.scissor,
         metadata=metadata,
     )
-
-
-def _threads_default() -> int:
-    from pyscf import lib
-
-    return lib.num_threads()

@@ -144,12 +144,12 @@ class FormFactorTable:
     # float views for hot loops
     @property
     def q_keV(self) -> np.ndarray:
-        """q bin centres as floats, keV."""
+        """Q bin centres as floats, keV."""
         return self.q.to_value(u.keV)
 
     @property
     def q_eV(self) -> np.ndarray:
-        """q bin centres as floats, eV."""
+        """Q bin centres as floats, eV."""
         return self.q.to_value(u.eV)
 
     @property

@@ -1,0 +1,350 @@
+"""`acie dm reach|modulation`: cross-section reach curves and annual modulation.
+
+Registered onto the ``acie dm`` group by :func:`register`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from acie.cli.dm_options import (
+    Channel,
+    CsvOpt,
+    FormFactorOpt,
+    HaloOpt,
+    JsonOpt,
+    Mediator,
+    Method,
+    TargetOpt,
+    geomspace,
+    load_table,
+    table_text,
+)
+from acie.cli.dm_output import emit, halo_text
+
+
+def _reach_curve(channel: Channel, masses, *, halo, o: dict[str, Any]):
+    import astropy.units as u
+
+    from acie.darkmatter import reach as R
+
+    if channel is Channel.nuclear:
+        return R.nuclear_reach(
+            masses * u.GeV,
+            o["exposure"] * u.kg * u.yr,
+            target=o["target"],
+            e_min=o["e_min"] * u.keV,
+            e_max=o["e_max"] * u.keV,
+            n_obs=o["n_obs"],
+            background=o["background"],
+            cl=o["cl"],
+            method=str(o["method"]),
+            halo=halo,
+        )
+    return R.electron_reach(
+        o["table"],
+        masses * u.MeV,
+        o["exposure"] * u.kg * u.yr,
+        ne_threshold=o["threshold"],
+        ne_bin=o["ne_bin"],
+        efficiency=o["efficiency"],
+        n_obs=o["n_obs"],
+        background=o["background"],
+        cl=o["cl"],
+        method=str(o["method"]),
+        mediator=str(o["mediator"]),
+        halo=halo,
+    )
+
+
+def reach(
+    ctx: typer.Context,
+    channel: Annotated[Channel, typer.Option(help="nuclear or electron.")] = Channel.electron,
+    formfactor: FormFactorOpt = None,
+    target: TargetOpt = "Xe",
+    exposure: Annotated[float, typer.Option(help="Exposure, kg yr.")] = 1.0,
+    mass_min: Annotated[
+        float, typer.Option(help="Lowest mass: MeV (electron, default 1) or GeV (nuclear, 5).")
+    ] = math.nan,
+    mass_max: Annotated[
+        float, typer.Option(help="Highest mass: MeV (electron) or GeV (nuclear); default 1000.")
+    ] = math.nan,
+    n_masses: Annotated[int, typer.Option(help="Number of log-spaced masses.")] = 30,
+    threshold: Annotated[int, typer.Option(help="Electron: count n_e >= threshold.")] = 1,
+    ne_bin: Annotated[int | None, typer.Option(help="Electron: count only this n_e bin.")] = None,
+    efficiency: Annotated[float, typer.Option(help="Electron: overall signal efficiency.")] = 1.0,
+    e_min: Annotated[float, typer.Option(help="Nuclear: window start, keV.")] = 1.0,
+    e_max: Annotated[float, typer.Option(help="Nuclear: window end, keV.")] = 60.0,
+    n_obs: Annotated[
+        int | None, typer.Option(help="Observed events (default: median background-only outcome).")
+    ] = None,
+    background: Annotated[float, typer.Option(help="Known expected background, events.")] = 0.0,
+    cl: Annotated[float, typer.Option(help="Confidence level.")] = 0.9,
+    method: Annotated[
+        Method, typer.Option(help="poisson (background-free), fc (Feldman–Cousins), cls.")
+    ] = Method.poisson,
+    mediator: Annotated[Mediator, typer.Option(help="Electron channel mediator.")] = Mediator.heavy,
+    halo_name: HaloOpt = "baxter2021",
+    halo_mc: Annotated[
+        int, typer.Option(help="Monte Carlo halo samples for 68/95 % bands (0: none).")
+    ] = 0,
+    v0_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of v0, km/s.")] = 10.0,
+    vesc_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of vesc, km/s.")] = 30.0,
+    rho_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of rho, GeV/cm3.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="MC seed.")] = 0,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also save a 300 dpi plot (.png or .pdf).")
+    ] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Cross-section upper limit (reach) against mass for a counting experiment."""
+    import astropy.units as u
+    from scipy import stats
+
+    from acie.darkmatter.halo_parameters import resolve_halo
+
+    h = resolve_halo(halo_name)
+    electron = channel is Channel.electron
+    table = load_table(formfactor) if electron else None
+    lo = (1.0 if electron else 5.0) if math.isnan(mass_min) else mass_min
+    hi = 1000.0 if math.isnan(mass_max) else mass_max
+    masses = geomspace(lo, hi, n_masses, "mass range")
+    o = dict(
+        table=table,
+        target=target,
+        exposure=exposure,
+        threshold=threshold,
+        ne_bin=ne_bin,
+        efficiency=efficiency,
+        n_obs=n_obs,
+        background=background,
+        cl=cl,
+        method=method,
+        mediator=mediator,
+        e_min=e_min,
+        e_max=e_max,
+    )
+    curve = _reach_curve(channel, masses, halo=h, o=o)
+    band = None
+    if halo_mc:
+        from acie.darkmatter.uncertainty import propagate, sample_halos
+
+        dists = {
+            "v0": stats.norm(h.v0.value, v0_sigma),
+            "vesc": stats.norm(h.vesc.value, vesc_sigma),
+            "rho": stats.norm(h.rho.value, rho_sigma),
+        }
+        halos = sample_halos(h, dists, halo_mc, seed=seed)
+        band = propagate(
+            lambda x: _reach_curve(channel, masses, halo=x, o=o).cross_section,
+            halos,
+            progress=True,
+        )
+    mass_unit = "MeV" if electron else "GeV"
+    rows = []
+    for i, (m, s) in enumerate(zip(masses, curve.cross_section.to_value(u.cm**2), strict=True)):
+        row: dict[str, Any] = {f"mass_{mass_unit}": float(m), "sigma_limit_cm2": float(s)}
+        if band is not None:
+            for key in ("median", "lo68", "hi68", "lo95", "hi95"):
+                row[f"sigma_{key}_cm2"] = float(getattr(band, key)[i].to_value(u.cm**2))
+        rows.append(row)
+    meta = {
+        "channel": str(channel),
+        "method": str(method),
+        "cl": cl,
+        "signal_limit_events": curve.signal_limit,
+        "settings": curve.settings,
+        "halo": h.name,
+    }
+    if plot is not None:
+        from acie.darkmatter.plots import plot_reach, save_figure
+
+        save_figure(
+            plot_reach(
+                [curve],
+                bands={0: band} if band is not None else None,
+                title=f"{curve.settings.get('material', target)}, {exposure:g} kg yr",
+            ),
+            plot,
+        )
+    from acie.darkmatter.reach import median_background_outcome
+
+    n_used = median_background_outcome(background) if n_obs is None else n_obs
+    settings = [
+        ("channel", str(channel), "channel"),
+        (
+            ("form factor", table_text(formfactor, table), "formfactor")
+            if electron
+            else ("target", target, "target")
+        ),
+        ("exposure", f"{exposure:g} kg yr", "exposure"),
+        ("masses", f"{lo:g}–{hi:g} {mass_unit}, {n_masses} log-spaced", _MASS_OPTS),
+    ]
+    if electron:
+        settings += [
+            (
+                ("counted", f"n_e = {ne_bin} only", "ne_bin")
+                if ne_bin is not None
+                else ("threshold", f"n_e ≥ {threshold}", "threshold")
+            ),
+            ("efficiency", f"{efficiency:g}", "efficiency"),
+            ("mediator", str(mediator), "mediator"),
+        ]
+    else:
+        settings.append(("energy window", f"{e_min:g}–{e_max:g} keV", ("e_min", "e_max")))
+    settings += [
+        ("background", f"{background:g} events", "background"),
+        (
+            "observed",
+            f"{n_used} events" + (" (median if background only)" * (n_obs is None)),
+            "n_obs",
+        ),
+        ("limit", f"{method}, {cl:g} CL: ≤ {curve.signal_limit:.4g} signal events", _LIMIT_OPTS),
+        ("halo", halo_text(h), "halo_name"),
+    ]
+    if halo_mc:
+        settings.append(
+            (
+                "halo Monte Carlo",
+                f"{halo_mc} samples, seed {seed}; σ(v0) = {v0_sigma:g} km/s, σ(vesc) = "
+                f"{vesc_sigma:g} km/s, σ(ρ) = {rho_sigma:g} GeV/cm³",
+                None,
+            )
+        )
+    emit(
+        rows,
+        {"mass": mass_unit, "sigma": "cm2", "exposure": "kg yr"},
+        as_json=as_json,
+        as_csv=as_csv,
+        meta=meta,
+        ctx=ctx,
+        title=f"{'σ̄e' if electron else 'σ_n (SI, per nucleon)'} upper limit (reach) per mass",
+        settings=settings,
+    )
+
+
+_MASS_OPTS = ("mass_min", "mass_max", "n_masses")
+_LIMIT_OPTS = ("method", "cl")
+
+
+def modulation(
+    ctx: typer.Context,
+    channel: Annotated[Channel, typer.Option(help="nuclear or electron.")] = Channel.nuclear,
+    mass: Annotated[float, typer.Option(help="Mass: GeV (nuclear) or MeV (electron).")] = 60.0,
+    sigma: Annotated[
+        float, typer.Option(help="Cross-section, cm²; default 1e-45 / 1e-39.")
+    ] = math.nan,
+    target: TargetOpt = "Xe",
+    formfactor: FormFactorOpt = None,
+    energy: Annotated[
+        list[float] | None, typer.Option(help="Nuclear recoil energies, keV (repeatable).")
+    ] = None,
+    year: Annotated[int, typer.Option(help="Calendar year.")] = 2025,
+    n_days: Annotated[int, typer.Option(help="Number of dates through the year.")] = 24,
+    halo_name: HaloOpt = "baxter2021",
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Annual modulation: rates through the year and a fit S0 + Sm cos(2π(t − t_peak)/yr).
+
+    The peak day moves from early June to early December below the crossing energy (phase flip).
+    """
+    import astropy.units as u
+    import numpy as np
+    from astropy.time import Time
+
+    from acie.darkmatter import electron, nuclear
+    from acie.darkmatter.halo import earth_speed
+    from acie.darkmatter.halo_parameters import resolve_halo
+
+    h = resolve_halo(halo_name)
+    days = np.linspace(0, 365.25, n_days, endpoint=False)
+    times = Time(f"{year}-01-01") + days * u.day
+    rows = []
+    settings = [("channel", str(channel), "channel")]
+    if channel is Channel.nuclear:
+        s = 1e-45 if math.isnan(sigma) else sigma
+        es = np.asarray(energy or [1.0, 5.0, 20.0, 40.0]) * u.keV
+        r = nuclear.annual_modulation(
+            es, mass * u.GeV, s * u.cm**2, target, times=times, halo=h
+        ).to_value(nuclear.DRU)
+        for i, t in enumerate(times):
+            for j, e in enumerate(es.value):
+                rows.append(
+                    {
+                        "date": t.iso[:10],
+                        "energy_keV": float(e),
+                        "dRdE_per_keV_kg_day": float(r[i, j]),
+                    }
+                )
+        rate_unit = "1/(keV kg day)"
+        s0, sm, t0 = nuclear.fit_annual_modulation(times, r)
+        fit = [
+            {"energy_keV": float(e), "S0": float(a), "Sm": float(b), "t_peak_day": float(c)}
+            for e, a, b, c in zip(es.value, s0, sm, t0, strict=True)
+        ]
+        settings += [
+            ("target", target, "target"),
+            ("mass", f"{mass:g} GeV", "mass"),
+            ("σ_n (per nucleon)", f"{s:g} cm²", "sigma"),
+            ("energies", ", ".join(f"{e:g}" for e in es.value) + " keV", "energy"),
+        ]
+        unit = {"energy": "keV", "dRdE": rate_unit}
+    else:
+        table = load_table(formfactor)
+        s = 1e-39 if math.isnan(sigma) else sigma
+        speeds = earth_speed(times, h).to_value(u.km / u.s)
+        for t, v in zip(times, speeds, strict=True):
+            tot = electron.total_rate(
+                table, mass * u.MeV, s * u.cm**2, halo=h, v_earth=v * u.km / u.s
+            )
+            rows.append(
+                {"date": t.iso[:10], "v_earth_km_s": float(v), "rate_per_kg_yr": float(tot.value)}
+            )
+        rate_unit = "1/(kg yr)"
+        s0, sm, t0 = nuclear.fit_annual_modulation(
+            times, np.array([r["rate_per_kg_yr"] for r in rows])
+        )
+        fit = [{"S0": float(s0), "Sm": float(sm), "t_peak_day": float(t0)}]
+        settings += [
+            ("form factor", table_text(formfactor, table), "formfactor"),
+            ("mass", f"{mass:g} MeV", "mass"),
+            ("σ̄e", f"{s:g} cm²", "sigma"),
+            ("mediator", "heavy", None),
+        ]
+        unit = {"v_earth": "km/s", "rate": rate_unit}
+    unit.update({"S0": rate_unit, "Sm": rate_unit, "t_peak": "day of year"})
+    settings += [
+        ("dates", f"{n_days} through {year}", ("n_days", "year")),
+        ("halo", halo_text(h), "halo_name"),
+    ]
+    if not (as_json or as_csv):  # plain text: the fit, one row per energy
+        emit(
+            fit,
+            unit,
+            as_json=False,
+            as_csv=False,
+            ctx=ctx,
+            title="Annual modulation fit R(t) = S0 + Sm cos(2π(t − t_peak)/yr)",
+            settings=settings,
+            header_units={"rate": rate_unit},
+        )
+        return
+    emit(
+        rows,
+        unit,
+        as_json=as_json,
+        as_csv=as_csv,
+        meta={"channel": str(channel), "halo": h.name, "fit": fit},
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``reach`` and ``modulation`` to ``app`` (the ``dm`` group)."""
+    app.command()(reach)
+    app.command()(modulation)
