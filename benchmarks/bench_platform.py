@@ -260,7 +260,8 @@ def bench_jobs(args) -> list[dict[str, Any]]:
             t0 = time.perf_counter()
             done = w.run(max_jobs=args.jobs, poll_s=0.2)
             t_drain = time.perf_counter() - t0
-            assert done == args.jobs and q.counts()["COMPLETE"] >= args.jobs
+            assert done == args.jobs
+            assert q.counts()["COMPLETE"] >= args.jobs
             results.append(
                 {
                     "backend": name,
@@ -404,9 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     if "memory" not in args.skip:
         rows += bench_memory(x, q, meta, truth, args.k, args)
-    if "pgvector" not in args.skip:
-        if _pg_database_available(args.pg_url):
-            rows += bench_pgvector(x, q, meta, truth, args.k, args)
+    if "pgvector" not in args.skip and _pg_database_available(args.pg_url):
+        rows += bench_pgvector(x, q, meta, truth, args.k, args)
     print(
         f"\n{'backend':9} {'setting':52} {'recall@10':>9} {'median ms':>10} {'p95 ms':>8} "
         f"{'× exact':>8}"

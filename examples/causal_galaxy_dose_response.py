@@ -19,11 +19,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
 
-from acie.causal import (  # noqa: E402
+from acie.causal import (
     backdoor_adjustment_set,
     dose_response_derivative,
     galaxy_interventional_means,
