@@ -72,7 +72,8 @@ def test_discover_json(galaxy_csv):
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["n_rows"] == 1500 and ["log_halo_mass", "log_stellar_mass"] in out["directed"]
+    assert out["n_rows"] == 1500
+    assert ["log_halo_mass", "log_stellar_mass"] in out["directed"]
 
 
 def test_discover_text_with_required_edge(galaxy_csv):

@@ -62,8 +62,10 @@ def test_errors(linear_scm):
         fit_scm(linear_scm.graph, data.drop(columns="z"))
     with pytest.raises(UnknownNodeError):
         fit_scm(linear_scm.graph, data, kinds={"q": "linear"})
-    with pytest.raises(ValueError):
+    with pytest.raises(InputValidationError, match="quantum"):
         fit_scm(linear_scm.graph, data, default="quantum")
+    with pytest.raises(InputValidationError, match="'x'"):
+        fit_scm(linear_scm.graph, data, kinds={"x": "quantum"})
     with pytest.raises(InputValidationError, match="finite"):
         fit_scm(linear_scm.graph, data.assign(x=np.inf))
     with pytest.raises(InputValidationError):

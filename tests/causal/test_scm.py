@@ -89,7 +89,8 @@ def test_do_handler_context_manager_and_nesting(linear_scm):
         assert np.all(linear_scm.sample(10, seed=0)["y"] == 1.0)
         with do({"y": 2.0, "x": 0.0}):
             df = linear_scm.sample(10, seed=0)
-            assert np.all(df["y"] == 2.0) and np.all(df["x"] == 0.0)
+            assert np.all(df["y"] == 2.0)
+            assert np.all(df["x"] == 0.0)
         assert active_interventions() == {"y": 1.0}
     assert active_interventions() == {}
     assert not np.all(linear_scm.sample(10, seed=0)["y"] == 1.0)
@@ -124,9 +125,8 @@ def test_unknown_node_error_lists_nodes(linear_scm):
     with pytest.raises(UnknownNodeError) as info:
         linear_scm.do({"w": 1.0})
     assert info.value.known == ["x", "y", "z"]
-    with pytest.raises(UnknownNodeError):
-        with do({"w": 1.0}):
-            linear_scm.sample(5, seed=0)
+    with pytest.raises(UnknownNodeError), do({"w": 1.0}):
+        linear_scm.sample(5, seed=0)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, "abc", np.ones((2, 2))])

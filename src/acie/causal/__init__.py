@@ -1,5 +1,7 @@
-"""acie.causal: structural causal models, ``do``, counterfactuals, identification,
-effect estimation, dose–response derivatives and discovery.
+"""acie.causal: structural causal models and the causal questions asked of them.
+
+``do``, counterfactuals, identification, effect estimation, dose–response derivatives
+and discovery.
 
 The public API, by module::
 

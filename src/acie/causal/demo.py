@@ -1,6 +1,7 @@
-"""The causal demo behind ``acie causal demo`` (and ``make run``): every part of
-:mod:`acie.causal` on the halo → galaxy reference SCM, each result next to the value
-it should have.
+"""The causal demo behind ``acie causal demo`` (and ``make run``).
+
+Every part of :mod:`acie.causal` runs on the halo → galaxy reference SCM, each result
+next to the value it should have.
 
 :func:`run_demo` returns a plain dict (JSON-serialisable); the CLI prints it.
 """

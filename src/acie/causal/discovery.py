@@ -178,10 +178,40 @@ def pc_discover(
     -------
     PCResult
     """
-    from causallearn.graph.GraphNode import GraphNode
     from causallearn.search.ConstraintBased.PC import pc
-    from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
 
+    names, values = _checked_values(data)
+    if not 0.0 < alpha < 1.0:
+        raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
+    try:
+        test = IndependenceTest(test)
+    except ValueError:
+        raise InputValidationError(
+            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
+        ) from None
+    bk = _background_knowledge(names, required, forbidden, tiers)
+    cg = pc(
+        values,
+        alpha=alpha,
+        indep_test=str(test),
+        stable=stable,
+        background_knowledge=bk,
+        show_progress=False,
+        node_names=names,
+    )
+    directed, undirected, bidirected = _edges(np.asarray(cg.G.graph), names)
+    return PCResult(
+        nodes=tuple(names),
+        directed=tuple(directed),
+        undirected=tuple(undirected),
+        bidirected=tuple(bidirected),
+        alpha=alpha,
+        test=str(test),
+    )
+
+
+def _checked_values(data: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The column names and the ``(n, k)`` float values of ``data``, validated for PC."""
     if not isinstance(data, pd.DataFrame):
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
     names = [str(c) for c in data.columns]
@@ -201,41 +231,41 @@ def pc_discover(
         raise InputValidationError(
             expected_got("the number of rows", "at least 10", values.shape[0])
         )
-    if not 0.0 < alpha < 1.0:
-        raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
-    try:
-        test = IndependenceTest(test)
-    except ValueError:
-        raise InputValidationError(
-            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
-        ) from None
+    return names, values
+
+
+def _background_knowledge(
+    names: list[str],
+    required: Iterable[tuple[str, str]],
+    forbidden: Iterable[tuple[str, str]],
+    tiers: Sequence[Iterable[str]] | None,
+) -> Any:
+    """causal-learn's ``BackgroundKnowledge`` for the constraints, or None when there are none."""
+    from causallearn.graph.GraphNode import GraphNode
+    from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
 
     required_pairs = _pairs(required, names, "required")
     forbidden_pairs = _pairs(forbidden, names, "forbidden")
-    bk = None
-    if required_pairs or forbidden_pairs or tiers:
-        bk = BackgroundKnowledge()
-        for a, b in required_pairs:
-            bk.add_required_by_node(GraphNode(a), GraphNode(b))
-        for a, b in forbidden_pairs:
-            bk.add_forbidden_by_node(GraphNode(a), GraphNode(b))
-        for i, tier in enumerate(tiers or ()):
-            for node in tier:
-                if node not in names:
-                    raise UnknownNodeError(node, names)
-                bk.add_node_to_tier(GraphNode(str(node)), i)
+    if not (required_pairs or forbidden_pairs or tiers):
+        return None
+    bk = BackgroundKnowledge()
+    for a, b in required_pairs:
+        bk.add_required_by_node(GraphNode(a), GraphNode(b))
+    for a, b in forbidden_pairs:
+        bk.add_forbidden_by_node(GraphNode(a), GraphNode(b))
+    for i, tier in enumerate(tiers or ()):
+        for node in tier:
+            if node not in names:
+                raise UnknownNodeError(node, names)
+            bk.add_node_to_tier(GraphNode(str(node)), i)
+    return bk
 
-    cg = pc(
-        values,
-        alpha=alpha,
-        indep_test=str(test),
-        stable=stable,
-        background_knowledge=bk,
-        show_progress=False,
-        node_names=names,
-    )
+
+def _edges(
+    g: np.ndarray, names: list[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Directed, undirected and bidirected edges of causal-learn's endpoint matrix ``g``."""
     # causal-learn's encoding: G[j, i] == 1 and G[i, j] == -1 means i -> j
-    g = np.asarray(cg.G.graph)
     directed, undirected, bidirected = [], [], []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
@@ -250,11 +280,4 @@ def pc_discover(
                 undirected.append((names[i], names[j]))
             else:
                 bidirected.append((names[i], names[j]))
-    return PCResult(
-        nodes=tuple(names),
-        directed=tuple(directed),
-        undirected=tuple(undirected),
-        bidirected=tuple(bidirected),
-        alpha=alpha,
-        test=str(test),
-    )
+    return directed, undirected, bidirected

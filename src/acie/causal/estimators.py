@@ -35,7 +35,7 @@ input checks in :mod:`acie.causal.effect_estimate`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -353,8 +353,9 @@ def estimate_effect(
     method: EffectMethod | str = EffectMethod.AIPW,
     **options: Any,
 ) -> EffectEstimate:
-    """Estimate the effect of column ``treatment`` on column ``outcome`` adjusting for
-    ``covariates``, with the named method (options are passed on).
+    """Estimate the effect of column ``treatment`` on column ``outcome``.
+
+    The named ``method`` adjusts for ``covariates``; further ``options`` are passed on to it.
 
     Raises
     ------
@@ -376,11 +377,12 @@ def estimate_effect(
         raise InputValidationError(
             expected_got("method", f"one of {[m.value for m in EffectMethod]}", method)
         ) from None
-    func = {
+    estimators: dict[EffectMethod, Callable[..., EffectEstimate]] = {
         EffectMethod.REGRESSION: regression_adjustment,
         EffectMethod.IPW: ipw,
         EffectMethod.AIPW: aipw,
-    }[method]
+    }
+    func = estimators[method]
     x = data[list(covariates)].to_numpy(dtype=float) if covariates else None
     return func(
         outcome=data[outcome].to_numpy(dtype=float),

@@ -52,6 +52,16 @@ def _is_discrete(values: np.ndarray) -> bool:
     return levels.size <= 10 and bool(np.all(levels == np.round(levels)))
 
 
+def _kind(value: MechanismKind | str, what: str) -> MechanismKind:
+    """``value`` as a :class:`MechanismKind` (InputValidationError naming the choices)."""
+    try:
+        return MechanismKind(value)
+    except ValueError:
+        raise InputValidationError(
+            expected_got(what, f"one of {[k.value for k in MechanismKind]}", value)
+        ) from None
+
+
 def _regressor(kind: MechanismKind, seed: int) -> Any:
     if kind is MechanismKind.LINEAR:
         from sklearn.linear_model import LinearRegression
@@ -105,11 +115,11 @@ def fit_scm(
                 f"no column {', '.join(map(str, missing))}",
             )
         )
-    kinds = {k: MechanismKind(v) for k, v in (kinds or {}).items()}
-    for node in kinds:
+    node_kinds = {k: _kind(v, f"the mechanism kind of {k!r}") for k, v in (kinds or {}).items()}
+    for node in node_kinds:
         if node not in graph:
             raise UnknownNodeError(node, list(graph.nodes))
-    default = MechanismKind(default)
+    default_kind = _kind(default, "default")
     if len(data) < 10:
         raise InputValidationError(expected_got("the number of rows", "at least 10", len(data)))
     cols = {n: data[n].to_numpy(dtype=float) for n in graph.nodes}
@@ -122,7 +132,7 @@ def fit_scm(
     for node in graph.nodes:
         parents = graph.parents(node)
         y = cols[node]
-        kind = kinds.get(node, default)
+        kind = node_kinds.get(node, default_kind)
         if kind is MechanismKind.AUTO:
             kind = MechanismKind.CLASSIFIER if _is_discrete(y) else MechanismKind.LINEAR
         if kind is MechanismKind.CLASSIFIER:

@@ -1,14 +1,14 @@
-"""Causal DAGs on networkx: validation, graph surgery and d-separation.
+r"""Causal DAGs on networkx: validation, graph surgery and d-separation.
 
 A :class:`CausalDAG` is an immutable view of a :class:`networkx.DiGraph` whose
 acyclicity has been checked. Graph surgery (:meth:`CausalDAG.do`) returns a new
 graph with the incoming edges of the intervened nodes removed, as in Pearl's
-mutilated graph :math:`G_{\\overline{X}}`.
+mutilated graph :math:`G_{\overline{X}}`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
@@ -16,7 +16,8 @@ from acie.errors import CycleError, GraphError, UnknownNodeError, expected_got
 
 __all__ = ["CausalDAG"]
 
-Node = Hashable
+# Nodes are variable names: the SCM's mechanism keys and the data's column names.
+Node = str
 
 
 class CausalDAG:
@@ -78,7 +79,7 @@ class CausalDAG:
         return cls(edges=list(graph.edges), nodes=list(graph.nodes))
 
     @classmethod
-    def from_parents(cls, parents: dict[Node, Iterable[Node]]) -> CausalDAG:
+    def from_parents(cls, parents: Mapping[Node, Iterable[Node]]) -> CausalDAG:
         """Build from a mapping ``node -> parents``."""
         nodes = list(parents)
         edges = [(p, child) for child, ps in parents.items() for p in ps]
@@ -119,7 +120,7 @@ class CausalDAG:
         edges = ", ".join(f"{u}->{v}" for u, v in self.edges)
         return f"CausalDAG({edges or ', '.join(map(str, self.nodes))})"
 
-    def check_nodes(self, nodes: Iterable[Node]) -> None:
+    def check_nodes(self, nodes: Iterable[object]) -> None:
         """Raise :class:`~acie.errors.UnknownNodeError` for the first unknown node."""
         for node in nodes:
             if node not in self._g:
@@ -168,7 +169,7 @@ class CausalDAG:
         return CausalDAG(edges=kept, nodes=self._order)
 
     def remove_outgoing(self, nodes: Iterable[Node]) -> CausalDAG:
-        """Return the graph with every outgoing edge of ``nodes`` removed (:math:`G_{\\underline{X}}`)."""
+        r"""Return the graph with every outgoing edge of ``nodes`` removed (:math:`G_{\underline{X}}`)."""
         targets = set(nodes)
         self.check_nodes(targets)
         kept = [(u, v) for u, v in self._g.edges if u not in targets]

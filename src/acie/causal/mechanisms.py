@@ -51,7 +51,11 @@ class Mechanism(ABC):
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
         """Return the node's values for the given parent values and noise."""
 
-    def abduct(self, parents: ParentValues, value: np.ndarray) -> np.ndarray:
+    def abduct(
+        self,
+        parents: ParentValues,  # noqa: ARG002 - the signature invertible mechanisms override
+        value: np.ndarray,  # noqa: ARG002 - (this base refuses, whatever the values)
+    ) -> np.ndarray:
         """Return the noise that, with ``parents``, produces ``value``.
 
         Raises
@@ -106,10 +110,12 @@ class AdditiveNoiseMechanism(Mechanism):
         return np.broadcast_to(out, (n,))
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
+        """Return ``g(parents) + noise``."""
         noise = np.asarray(noise, dtype=float)
         return self.mean(parents, noise.shape[0]) + noise
 
     def abduct(self, parents: ParentValues, value: np.ndarray) -> np.ndarray:
+        """Return the exact noise ``value - g(parents)``."""
         value = np.asarray(value, dtype=float)
         return value - self.mean(parents, value.shape[0])
 
@@ -142,6 +148,7 @@ class LinearMechanism(AdditiveNoiseMechanism):
         super().__init__(parents=tuple(self.coefficients), function=linear)
 
     def mean(self, parents: ParentValues, n: int) -> np.ndarray:
+        """The noise-free part ``intercept + sum_j coefficients[j] * parent_j``."""
         if not self.parents:
             return np.full(n, self.intercept)
         return super().mean(parents, n)
@@ -180,12 +187,14 @@ class FunctionalMechanism(Mechanism):
         self.invertible = inverse is not None
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
+        """Return ``f(parents, noise)``, broadcast to the noise's shape."""
         noise = np.asarray(noise, dtype=float)
         return np.broadcast_to(
             np.asarray(self.function(parents, noise), dtype=float), noise.shape
         ).copy()
 
     def abduct(self, parents: ParentValues, value: np.ndarray) -> np.ndarray:
+        """Return ``inverse(parents, value)``; refused when no inverse was given."""
         if self.inverse is None:
             return super().abduct(parents, value)
         value = np.asarray(value, dtype=float)
@@ -219,6 +228,7 @@ class RegressorMechanism(AdditiveNoiseMechanism):
         super().__init__(parents=parents, function=predict if parents else None)
 
     def mean(self, parents: ParentValues, n: int) -> np.ndarray:
+        """The regressor's prediction (its intercept when there are no parents)."""
         if not self.parents:
             return np.full(n, float(getattr(self.regressor, "intercept_", 0.0)))
         return super().mean(parents, n)
@@ -255,6 +265,7 @@ class ClassifierMechanism(Mechanism):
         return np.asarray(self.classifier.predict_proba(x), dtype=float)
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
+        """Return the class whose cumulative probability first exceeds ``noise`` in [0, 1)."""
         u = np.asarray(noise, dtype=float)
         cdf = np.cumsum(self.probabilities(parents, u.shape[0]), axis=1)
         idx = (u[:, None] >= cdf[:, :-1]).sum(axis=1)
@@ -279,7 +290,12 @@ class ConstantMechanism(Mechanism):
                 )
             )
 
-    def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
+    def __call__(
+        self,
+        parents: ParentValues,  # noqa: ARG002 - the Mechanism signature; do() cuts the parents
+        noise: np.ndarray,
+    ) -> np.ndarray:
+        """Return the set value, one per unit (the noise only gives the number of units)."""
         n = np.asarray(noise).shape[0]
         if self.value.ndim == 1 and self.value.shape[0] != n:
             raise ShapeError(
@@ -304,6 +320,7 @@ class ShiftedMechanism(Mechanism):
         self.parents = base.parents
 
     def __call__(self, parents: ParentValues, noise: np.ndarray) -> np.ndarray:
+        """Return ``transform`` of the value the base mechanism would have produced."""
         natural = self.base(parents, noise)
         return np.broadcast_to(
             np.asarray(self.transform(natural), dtype=float), natural.shape

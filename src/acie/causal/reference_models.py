@@ -16,6 +16,8 @@ the tanh colour term.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from scipy import special, stats
 
@@ -67,7 +69,7 @@ def galaxy_scm() -> StructuralCausalModel:
     """
     p = GALAXY_PARAMETERS
 
-    def merger(parents: dict, u: np.ndarray) -> np.ndarray:
+    def merger(parents: Mapping[str, np.ndarray], u: np.ndarray) -> np.ndarray:
         logit = p["merger_logit0"] + p["merger_logit_slope"] * (
             parents["log_halo_mass"] - p["halo_mean"]
         )

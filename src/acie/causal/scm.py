@@ -119,7 +119,7 @@ class StructuralCausalModel:
     @property
     def nodes(self) -> tuple[str, ...]:
         """Node names in topological order."""
-        return self.graph.nodes  # type: ignore[return-value]
+        return self.graph.nodes
 
     def __repr__(self) -> str:
         return f"StructuralCausalModel(nodes={list(self.nodes)}, edges={list(self.graph.edges)})"
