@@ -57,7 +57,8 @@ def test_projection_moves_only_free_properties_and_never_observations():
     p = {"log_a": np.array([3.0, 0.0]), "log_b": np.array([2.0, 2.0]), "label": [1, 2]}
     p["x"], p["cap"] = np.array([100.0, 1.0]), np.array([10.0, 10.0])
     res = project(p, TOY, tolerance=1e-3, fixed=["log_b"])
-    assert res.converged and res.moved == ("log_a", "x")
+    assert res.converged
+    assert res.moved == ("log_a", "x")
     np.testing.assert_array_equal(res.properties["log_b"], p["log_b"])
     np.testing.assert_array_equal(res.properties["cap"], p["cap"])
     assert res.properties["log_a"][0] <= 2.0 + 1e-3
@@ -69,7 +70,7 @@ def test_projection_moves_only_free_properties_and_never_observations():
 
 def test_refusal_names_the_constraint_and_uses_the_noun():
     p = {"log_a": [0.0, 3.0], "log_b": [2.0, 2.0]}
-    with pytest.raises(PhysicsViolationError, match="widget 1 .*order") as info:
+    with pytest.raises(PhysicsViolationError, match=r"widget 1 .*order") as info:
         check(p, TOY, tolerance=0.5)
     assert info.value.score == pytest.approx(1.0)
     with pytest.raises(PhysicsViolationError, match="widget 1") as info:
@@ -91,7 +92,9 @@ def test_defaults_are_the_settings_defaults_and_settings_are_not_read(monkeypatc
     assert DEFAULT_STEPS == Settings.model_fields["PHYSICS_STEPS"].default == 50
     monkeypatch.setenv("PHYSICS_STEPS", "0")  # library code takes arguments, not the env
     res = project({"log_a": [3.0], "log_b": [2.0]}, TOY)
-    assert res.steps > 0 and res.converged and res.tolerance == DEFAULT_TOLERANCE
+    assert res.steps > 0
+    assert res.converged
+    assert res.tolerance == DEFAULT_TOLERANCE
 
 
 def test_bad_input_is_typed():

@@ -31,7 +31,7 @@ class _Numpy:
         return np.logaddexp(a, b)
 
     @staticmethod
-    def asarray(x, like=None):
+    def asarray(x, like=None):  # noqa: ARG004 - _Torch.asarray's signature; numpy needs no dtype/device template
         return np.asarray(x, dtype=np.float64)
 
 

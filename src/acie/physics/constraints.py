@@ -170,8 +170,15 @@ def prepare_inputs(props: Mapping, cs: ConstraintSet) -> tuple[dict, int]:
 
 
 def evaluate_scores(p: dict, cs: ConstraintSet, given: Iterable[str]) -> dict:
-    """The score of every constraint whose inputs are all in ``p`` (InputValidationError
-    naming what each needs when there is none; ``given`` are the caller's keys)."""
+    """The score of every constraint whose inputs are all in ``p``.
+
+    ``given`` are the caller's keys, named in the error.
+
+    Raises
+    ------
+    InputValidationError
+        When no constraint can be evaluated; the message names what each needs.
+    """
     out = {c.name: c.score(p) for c in cs.constraints if all(k in p for k in c.inputs)}
     if not out:
         raise InputValidationError(
@@ -273,7 +280,7 @@ def check(
     as_np = {
         k: (v.detach().cpu().numpy() if is_torch(v) else np.asarray(v)) for k, v in scores.items()
     }
-    total = sum(as_np.values())
+    total: np.ndarray = np.sum(list(as_np.values()), axis=0)
     worst = int(np.argmax(total))
     if total[worst] > tolerance:
         name = max(as_np, key=lambda k: as_np[k][worst])

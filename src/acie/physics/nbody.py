@@ -14,6 +14,8 @@ Plummer potential energy ``W = -3 pi G M^2 / (32 a)`` and acceleration
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from acie.errors import InputValidationError, NonPhysicalValueError, ShapeError
@@ -122,6 +124,7 @@ def potential_energy(
     for lo, hi, d in _pairs(positions, block):
         r2 = (d**2).sum(-1) + softening**2
         idx = np.arange(hi - lo)
+        inv: Any  # 1 / r per pair: a torch tensor or a numpy array, by mode
         if torch_mode:
             import torch
 

@@ -154,12 +154,12 @@ def project(
         with torch.enable_grad():  # callers may run under torch.no_grad()
             leaves = {k: v.detach().requires_grad_(True) for k, v in free.items()}
             total = total_score(leaves)
-            grads = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
+            raw = torch.autograd.grad(total.sum(), list(leaves.values()), allow_unused=True)
         grads = [
             g if g is not None else torch.zeros_like(v)
-            for g, v in zip(grads, leaves.values(), strict=True)
+            for g, v in zip(raw, leaves.values(), strict=True)
         ]
-        norm2 = sum(g**2 for g in grads)
+        norm2 = torch.stack([g**2 for g in grads]).sum(dim=0)
         # overshoot slightly below the tolerance so hinge corners are crossed
         target = torch.clamp(total.detach() - 0.5 * tolerance, min=0.0)
         scale = torch.where(
