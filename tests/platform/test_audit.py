@@ -7,6 +7,7 @@ import sys
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
@@ -51,10 +52,12 @@ def test_append_and_verify(engine):
     rows = list(log.records())
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.row_hash for a, b in pairwise(rows))
     assert rows[2].timestamp == datetime(2025, 1, 1, 0, 0, 2, tzinfo=UTC)
     result = log.verify()
-    assert result.ok and result.rows == 5 and result.head == log.head()
+    assert result.ok
+    assert result.rows == 5
+    assert result.head == log.head()
 
 
 @pytest.mark.parametrize(
@@ -68,22 +71,32 @@ def test_append_and_verify(engine):
 def test_update_and_delete_are_refused(engine, statement):
     log = AuditLog(engine)
     _fill(log, 2)
-    with pytest.raises(StoreError, match="append-only"):
-        with engine.begin() as conn:
-            from acie.store.database import translate_errors
+    from acie.store.database import translate_errors
 
-            with translate_errors():
-                conn.execute(text(statement))
+    with (
+        pytest.raises(StoreError, match="append-only"),
+        engine.begin() as conn,
+        translate_errors(),
+    ):
+        conn.execute(text(statement))
     assert log.verify().rows == 2
+
+
+def _execute_as_app_role(engine, statement):
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL ROLE acie_app"))
+        conn.execute(text(statement))
 
 
 @pytest.mark.postgres
 def test_postgres_refuses_truncate_and_the_app_role_cannot_rewrite(postgres_engine):
     log = AuditLog(postgres_engine)
     _fill(log, 2)
-    with pytest.raises(Exception, match="append-only: TRUNCATE refused"):
-        with postgres_engine.begin() as conn:
-            conn.execute(text("TRUNCATE inference_logs"))
+    with (
+        pytest.raises(Exception, match="append-only: TRUNCATE refused"),
+        postgres_engine.begin() as conn,
+    ):
+        conn.execute(text("TRUNCATE inference_logs"))
     # the restricted application role may insert and read, never update or delete
     with postgres_engine.begin() as conn:
         conn.execute(text("SET LOCAL ROLE acie_app"))
@@ -94,9 +107,7 @@ def test_postgres_refuses_truncate_and_the_app_role_cannot_rewrite(postgres_engi
         "TRUNCATE inference_logs",
     ):
         with pytest.raises(Exception, match="permission denied"):
-            with postgres_engine.begin() as conn:
-                conn.execute(text("SET LOCAL ROLE acie_app"))
-                conn.execute(text(stmt))
+            _execute_as_app_role(postgres_engine, stmt)
     assert log.verify().rows == 2
 
 
@@ -108,7 +119,9 @@ def test_modified_row_is_named(engine):
         log.verify()
     assert info.value.row == 5
     result = log.verify(raise_on_error=False)
-    assert not result.ok and result.bad_row == 5 and result.rows == 4
+    assert not result.ok
+    assert result.bad_row == 5
+    assert result.rows == 4
 
 
 def test_rehashed_row_breaks_the_next_link(engine):
@@ -117,7 +130,7 @@ def test_rehashed_row_breaks_the_next_link(engine):
 
     log = AuditLog(engine)
     _fill(log, 6)
-    r3 = [r for r in log.records() if r.seq == 3][0]
+    r3 = next(r for r in log.records() if r.seq == 3)
     fields = {
         k: getattr(r3, k)
         for k in (
@@ -157,10 +170,11 @@ def test_deleting_the_newest_rows_is_caught_by_the_anchor(engine, tmp_path):
     _fill(log, 6)
     anchor = tmp_path / "audit-head.json"
     head = log.export_head(anchor)
-    assert head.seq == 6 and AuditHead.read(anchor) == head
+    assert head.seq == 6
+    assert AuditHead.read(anchor) == head
     _tamper(engine, "DELETE FROM inference_logs WHERE seq >= 5")
     assert log.verify().ok  # a shorter chain is still a valid chain…
-    with pytest.raises(AuditIntegrityError, match="rows 5..6 were deleted") as info:
+    with pytest.raises(AuditIntegrityError, match=r"rows 5\.\.6 were deleted") as info:
         log.verify(anchor=anchor)  # …but not the one that was anchored
     assert info.value.row == 5
 
@@ -195,7 +209,8 @@ def test_concurrent_appends_from_threads_never_break_the_chain(engine):
         th.join()
     assert errors == []
     result = log.verify()
-    assert result.ok and result.rows == 90
+    assert result.ok
+    assert result.rows == 90
 
 
 def test_concurrent_appends_from_processes_never_break_the_chain(db_url):
@@ -215,7 +230,8 @@ def test_concurrent_appends_from_processes_never_break_the_chain(db_url):
         result = AuditLog(eng).verify()
     finally:
         eng.dispose()
-    assert result.ok and result.rows == 60
+    assert result.ok
+    assert result.rows == 60
 
 
 def test_bad_records_are_refused(sqlite_engine):
@@ -240,9 +256,8 @@ def test_duplicate_hash_cannot_be_inserted_twice(sqlite_engine):
 
     log = AuditLog(sqlite_engine)
     rec = log.append(request_id="r", action="x")
-    with pytest.raises(ConflictError):
-        with translate_errors(), sqlite_engine.begin() as conn:
-            conn.execute(insert(InferenceLog).values(**{**rec.__dict__, "seq": 2}))
+    with pytest.raises(ConflictError), translate_errors(), sqlite_engine.begin() as conn:
+        conn.execute(insert(InferenceLog).values(**{**rec.__dict__, "seq": 2}))
 
 
 def test_append_many_is_one_chained_all_or_nothing_batch(engine):
@@ -261,7 +276,8 @@ def test_append_many_is_one_chained_all_or_nothing_batch(engine):
     assert [r.seq for r in rows] == [3, 4, 5, 6, 7]
     assert rows[0].prev_hash == list(log.records())[1].row_hash
     assert log.append(request_id="after", action="x").seq == 8
-    assert log.verify().ok and log.verify().rows == 8
+    assert log.verify().ok
+    assert log.verify().rows == 8
     with pytest.raises(InputValidationError, match="request_id"):
         log.append_many([{"request_id": "ok", "action": "a"}, {"request_id": "", "action": "a"}])
     assert log.count() == 8  # nothing of the bad batch was written
@@ -284,4 +300,5 @@ def test_concurrent_append_many_and_append_keep_the_chain(engine):
     for t in threads:
         t.join()
     result = log.verify()
-    assert result.ok and result.rows == 4 * (2 * 1 + 3 * 3)
+    assert result.ok
+    assert result.rows == 4 * (2 * 1 + 3 * 3)

@@ -28,7 +28,8 @@ def test_backup_then_restore_returns_to_the_snapshot(db_url, tmp_path):
         log.append(request_id=f"r{i}", action="rest.POST /v1/jobs:OK", user_sub="alice")
         queue.submit(f"r{i}", {"i": i})
     info = backup(db_url, tmp_path / "snap.bak")
-    assert info.audit_head["seq"] == 5 and info.bytes > 0
+    assert info.audit_head["seq"] == 5
+    assert info.bytes > 0
     anchor = log.export_head(tmp_path / "head.json")
     # life goes on after the backup…
     for i in range(5, 8):
@@ -37,14 +38,15 @@ def test_backup_then_restore_returns_to_the_snapshot(db_url, tmp_path):
     engine.dispose()
     # …then the database is restored to the snapshot and verified against its anchor
     restored = restore(db_url, tmp_path / "snap.bak", anchor=anchor)
-    assert restored.audit["ok"] and restored.audit["rows"] == 5
+    assert restored.audit["ok"]
+    assert restored.audit["rows"] == 5
     engine = create_engine_for(db_url)
     try:
-        assert AuditLog(engine).head().seq == 5 and _count_jobs(engine) == 5
+        assert AuditLog(engine).head().seq == 5
+        assert _count_jobs(engine) == 5
         # the restored database keeps its protections: still append-only
-        with pytest.raises(Exception, match="append-only"):
-            with engine.begin() as conn:
-                conn.execute(text("DELETE FROM inference_logs"))
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM inference_logs"))
         AuditLog(engine).append(request_id="after", action="x")
         assert AuditLog(engine).verify().rows == 6
     finally:
@@ -96,14 +98,16 @@ def test_cli_backup_restore_and_audit_verify(migrated_sqlite_url, tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["rows"] == 3
     out = acie("backup", str(tmp_path / "cli.bak"), "--json")
-    assert out.returncode == 0 and json.loads(out.stdout)["audit_head"]["seq"] == 3
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["audit_head"]["seq"] == 3
     engine = create_engine_for(migrated_sqlite_url)
     with engine.begin() as conn:  # an attacker removes the newest row
         conn.exec_driver_sql("DROP TRIGGER inference_logs_no_delete")
         conn.exec_driver_sql("DELETE FROM inference_logs WHERE seq = 3")
     engine.dispose()
     out = acie("audit-verify", "--anchor", str(tmp_path / "head.json"))
-    assert out.returncode == 1 and "FAILED at row 3" in out.stdout
+    assert out.returncode == 1
+    assert "FAILED at row 3" in out.stdout
     out = acie("restore", str(tmp_path / "cli.bak"), "--anchor", str(tmp_path / "head.json"))
     assert out.returncode == 0, out.stderr
     assert "audit log intact, 3 rows" in out.stdout

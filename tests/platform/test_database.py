@@ -35,9 +35,8 @@ def test_migrate_from_empty_then_again_is_a_no_op(request, empty_url):
 
 
 def test_foreign_keys_are_enforced(engine):
-    with pytest.raises(ConflictError, match="conflicts"):
-        with session_scope(engine) as s:
-            s.add(Embedding(model_id=424242, content={}, vector=np.zeros(3), dim=3, meta={}))
+    with pytest.raises(ConflictError, match="conflicts"), session_scope(engine) as s:
+        s.add(Embedding(model_id=424242, content={}, vector=np.zeros(3), dim=3, meta={}))
 
 
 def test_embedding_round_trip_and_uuid(engine):
@@ -59,9 +58,11 @@ def test_embedding_round_trip_and_uuid(engine):
         row = s.get(Embedding, eid)
         assert row is not None
         np.testing.assert_array_equal(row.vector, vec)  # float32 exactly, both backends
-        assert row.meta == {"z": 0.1} and row.content == {"name": "NGC 1"}
+        assert row.meta == {"z": 0.1}
+        assert row.content == {"name": "NGC 1"}
         model = s.get(Model, mid)
-        assert model is not None and model.meta == {"epochs": 3}
+        assert model is not None
+        assert model.meta == {"epochs": 3}
         assert model.created_at.tzinfo is not None
 
 
@@ -72,16 +73,16 @@ def test_users_and_roles(engine):
     with session_scope(engine) as s:
         alice = s.execute(select(User).where(User.sub == "alice")).scalar_one()
         assert sorted(r.name for r in alice.roles) == ["admin", "viewer"]
-    with pytest.raises(ConflictError):
-        with session_scope(engine) as s:
-            s.add(User(sub="alice"))
+    with pytest.raises(ConflictError), session_scope(engine) as s:
+        s.add(User(sub="alice"))
 
 
 def test_model_registry(engine):
     a = ensure_model(engine, "m", "0" * 64)
     assert ensure_model(engine, "m", "0" * 64) == a
     b = ensure_model(engine, "m", "1" * 64)
-    assert find_model(engine, "m") == b and find_model(engine, "m", "0" * 64) == a
+    assert find_model(engine, "m") == b
+    assert find_model(engine, "m", "0" * 64) == a
     with pytest.raises(InputValidationError, match="SHA-256"):
         ensure_model(engine, "m", "not-a-hash")
 
@@ -108,7 +109,8 @@ def test_postgres_has_pgvector(postgres_engine):
             text("select extversion from pg_extension where extname = 'vector'")
         ).scalar()
     # iterative index scans (used for filtered kNN) arrived in pgvector 0.8.0
-    assert version is not None and tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
+    assert version is not None
+    assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
 
 
 def test_unreachable_database_is_a_typed_error():

@@ -178,7 +178,9 @@ def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     )
     strict.add(None, x, meta)
     info = strict.build()
-    assert info["index"] == "ivfflat" and info["lists"] == 30 and info["n"] == N
+    assert info["index"] == "ivfflat"
+    assert info["lists"] == 30
+    assert info["n"] == N
     q = "[" + ",".join(map(str, x[0])) + "]"
     with postgres_engine.begin() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
@@ -197,7 +199,8 @@ def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     few = strict.search(x[0], 10, filters={"redshift": {">": 2.9}})
     relaxed = PgVectorIndex(engine=postgres_engine, model_id=mid, dim=DIM, lists=30, probes=1)
     full = relaxed.search(x[0], 10, filters={"redshift": {">": 2.9}})
-    assert len(few) < 10 and len(full) == 10
+    assert len(few) < 10
+    assert len(full) == 10
 
 
 @pytest.mark.postgres
@@ -233,7 +236,8 @@ def test_memory_index_cosine_and_persistence(migrated_sqlite_url, sqlite_engine)
     np.testing.assert_allclose([h.distance for h in hits], cos, atol=1e-5)
     # the embeddings went to the database: a new process-like open finds them
     reopened = open_vector_index(migrated_sqlite_url, model_id=mid, metric="cosine")
-    assert isinstance(reopened, MemoryVectorIndex) and len(reopened) == 500
+    assert isinstance(reopened, MemoryVectorIndex)
+    assert len(reopened) == 500
     assert [h.id for h in reopened.search(q, 3)] == [h.id for h in hits]
     with pytest.raises(ShapeError, match="dimension 16"):
         MemoryVectorIndex(dim=8, engine=sqlite_engine, model_id=mid).add(None, np.ones((1, 8)))

@@ -1,9 +1,9 @@
-"""The append-only, hash-chained audit log (``inference_logs``).
+r"""The append-only, hash-chained audit log (``inference_logs``).
 
 Every row carries ``seq`` (1, 2, 3 … without gaps), ``prev_hash`` (the previous row's
 hash; 64 zeros for the first row) and ``row_hash``::
 
-    row_hash = SHA-256( prev_hash ‖ "\\n" ‖ canonical JSON of the row's fields and seq )
+    row_hash = SHA-256( prev_hash ‖ "\n" ‖ canonical JSON of the row's fields and seq )
 
 The sequence number is assigned while holding the log's lock (SQLite: ``BEGIN
 IMMEDIATE``, the database write lock; PostgreSQL: a transaction-scoped advisory lock),
@@ -36,7 +36,7 @@ from acie.errors import AuditIntegrityError, DataFormatError, InputValidationErr
 from acie.store.database import Backend, backend_of, translate_errors
 from acie.store.schema import InferenceLog, utcnow
 
-__all__ = ["AuditLog", "AuditHead", "AuditRecord", "VerifyResult", "GENESIS_HASH", "row_digest"]
+__all__ = ["GENESIS_HASH", "AuditHead", "AuditLog", "AuditRecord", "VerifyResult", "row_digest"]
 
 GENESIS_HASH = "0" * 64
 
@@ -83,6 +83,7 @@ class AuditHead:
     row_hash: str
 
     def to_json(self) -> str:
+        """The anchor-file text: ``{"row_hash": ..., "seq": ...}`` with sorted keys."""
         return json.dumps({"seq": self.seq, "row_hash": self.row_hash}, sort_keys=True)
 
     @classmethod
@@ -112,6 +113,7 @@ class VerifyResult:
     message: str = "audit chain intact"
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, the head as a nested mapping."""
         d = asdict(self)
         d["head"] = asdict(self.head)
         return d

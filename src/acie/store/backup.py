@@ -45,6 +45,7 @@ class BackupInfo:
     audit_head: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (size in bytes, duration in seconds)."""
         return asdict(self)
 
 
@@ -58,6 +59,7 @@ class RestoreInfo:
     audit: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (duration in seconds, audit verification result)."""
         return asdict(self)
 
 

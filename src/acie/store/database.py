@@ -27,15 +27,15 @@ from acie.errors import (
 )
 
 __all__ = [
+    "MIGRATIONS_DIR",
     "Backend",
     "backend_of",
     "create_engine_for",
-    "migrate",
     "current_revision",
+    "libpq_url",
+    "migrate",
     "session_scope",
     "translate_errors",
-    "libpq_url",
-    "MIGRATIONS_DIR",
 ]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -140,8 +140,11 @@ def libpq_url(url: str | URL) -> str:
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn driver errors into ACIE's: unreachable server → BackendUnavailableError,
-    unique or foreign-key violation → ConflictError, anything else → StoreError."""
+    """Turn driver errors into ACIE's.
+
+    Unreachable server → BackendUnavailableError, unique or foreign-key violation →
+    ConflictError, anything else → StoreError.
+    """
     try:
         yield
     except exc.IntegrityError as err:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sqlalchemy import (
@@ -39,16 +39,16 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "Base",
-    "User",
-    "Role",
-    "UserRole",
-    "Model",
+    "Embedding",
+    "EmbeddingVector",
+    "InferenceLog",
+    "JSONDocument",
     "Job",
     "JobEvent",
-    "Embedding",
-    "InferenceLog",
-    "EmbeddingVector",
-    "JSONDocument",
+    "Model",
+    "Role",
+    "User",
+    "UserRole",
     "utcnow",
 ]
 
@@ -65,6 +65,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """UTC for the driver (naive on SQLite); naive input raises ValueError."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -72,7 +73,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 (TypeDecorator's signature; UTC on both dialects)
+    ) -> datetime | None:
+        """An aware UTC timestamp from either dialect's stored value."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -93,6 +99,7 @@ class EmbeddingVector(TypeDecorator[np.ndarray]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """The pgvector ``vector`` type on PostgreSQL, ``LargeBinary`` elsewhere."""
         if dialect.name == "postgresql":
             from pgvector.sqlalchemy import VECTOR
 
@@ -100,6 +107,7 @@ class EmbeddingVector(TypeDecorator[np.ndarray]):
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """A flat float32 array on PostgreSQL, little-endian float32 bytes elsewhere."""
         if value is None:
             return None
         arr = np.asarray(value, dtype=np.float32).ravel()
@@ -107,7 +115,12 @@ class EmbeddingVector(TypeDecorator[np.ndarray]):
             return arr
         return arr.astype("<f4").tobytes()
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> np.ndarray | None:
+    def process_result_value(
+        self,
+        value: Any,
+        dialect: Dialect,  # noqa: ARG002 (TypeDecorator's signature; the value's type decides)
+    ) -> np.ndarray | None:
+        """A float32 array (dim,) from stored bytes or a pgvector value."""
         if value is None:
             return None
         if isinstance(value, bytes | bytearray | memoryview):
@@ -118,7 +131,7 @@ class EmbeddingVector(TypeDecorator[np.ndarray]):
 class Base(DeclarativeBase):
     """Declarative base of every ACIE table."""
 
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class Role(Base):

@@ -87,16 +87,16 @@ def _copy_embeddings(
     try:
         pg: Any = raw.driver_connection
         register_vector(pg)
-        with pg.cursor() as cur:
-            with cur.copy(
+        with (
+            pg.cursor() as cur,
+            cur.copy(
                 "COPY embeddings (id, model_id, content, vector, dim, metadata, "
                 "created_at) FROM STDIN WITH (FORMAT BINARY)"
-            ) as cp:
-                cp.set_types(["uuid", "int4", "jsonb", "vector", "int4", "jsonb", "timestamptz"])
-                for i in range(len(x)):
-                    cp.write_row(
-                        (uids[i], model_id, Jsonb(conts[i]), x[i], dim, Jsonb(metas[i]), now)
-                    )
+            ) as cp,
+        ):
+            cp.set_types(["uuid", "int4", "jsonb", "vector", "int4", "jsonb", "timestamptz"])
+            for i in range(len(x)):
+                cp.write_row((uids[i], model_id, Jsonb(conts[i]), x[i], dim, Jsonb(metas[i]), now))
         raw.commit()
     except BaseException:
         raw.rollback()

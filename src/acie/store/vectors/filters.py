@@ -44,8 +44,11 @@ _OP_ALIASES = {
 
 @dataclass(frozen=True)
 class Filter:
-    """``metadata[field] <op> value``; rows lacking the field, or holding a value of
-    another type (a string where a number is compared), never match."""
+    """One condition ``metadata[field] <op> value``.
+
+    Rows lacking the field, or holding a value of another type (a string where a number
+    is compared), never match.
+    """
 
     field: str
     op: FilterOp | str
@@ -91,8 +94,11 @@ FilterSpec = Mapping[str, Any] | Sequence[Filter] | None
 
 
 def parse_filters(filters: FilterSpec) -> list[Filter]:
-    """Normalise filters: a list of :class:`Filter`, or a mapping ``field → value``
-    (equality) / ``field → {op: value, ...}``."""
+    """Normalise filters to a list of :class:`Filter`.
+
+    Accepts a list of :class:`Filter`, or a mapping ``field → value`` (equality) /
+    ``field → {op: value, ...}``.
+    """
     if filters is None:
         return []
     if isinstance(filters, Mapping):

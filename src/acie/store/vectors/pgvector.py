@@ -106,6 +106,7 @@ class PgVectorIndex:
 
     @property
     def index_name(self) -> str:
+        """Name of this model's ANN index (one per model, index kind and metric)."""
         return f"ix_embeddings_m{self.model_id}_{self.kind.value}_{self.metric.value}"
 
     def _expr(self) -> str:
@@ -196,7 +197,7 @@ class PgVectorIndex:
     def _probes(self, lists: int | None) -> int:
         if self.probes:
             return int(self.probes)
-        return max(1, int(round(math.sqrt(lists or self.lists_ or 1))))
+        return max(1, round(math.sqrt(lists or self.lists_ or 1)))
 
     def _where(self, filters: list[Filter], params: dict[str, Any]) -> str:
         clauses = [f"model_id = {int(self.model_id)}"]
