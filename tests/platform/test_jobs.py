@@ -63,14 +63,19 @@ def queue(make_queue):
 
 def test_submit_lease_complete(queue):
     job = queue.submit("req-1", {"galaxy": 7}, user_sub="alice")
-    assert job.state is JobState.QUEUED and queue.depth() == 1
+    assert job.state is JobState.QUEUED
+    assert queue.depth() == 1
     leased = queue.lease("w1", timeout=2)
-    assert leased is not None and leased.id == job.id
-    assert leased.state is JobState.PROCESSING and leased.attempts == 1
-    assert leased.lease_owner == "w1" and queue.depth() == 0
+    assert leased is not None
+    assert leased.id == job.id
+    assert leased.state is JobState.PROCESSING
+    assert leased.attempts == 1
+    assert leased.lease_owner == "w1"
+    assert queue.depth() == 0
     queue.transition(job.id, JobState.PROCESSING, JobState.PHYSICS_CHECK, worker_id="w1")
     done = queue.complete(job.id, {"mass": 1.5}, worker_id="w1")
-    assert done.state is JobState.COMPLETE and done.result == {"mass": 1.5}
+    assert done.state is JobState.COMPLETE
+    assert done.result == {"mass": 1.5}
     assert queue.get("req-1") == queue.get(str(job.id)) == done
     assert [e["to"] for e in queue.events(job.id)] == [
         "QUEUED",
@@ -93,7 +98,9 @@ def test_duplicate_request_ids(queue):
     queue.transition(leased.id, "PROCESSING", "PHYSICS_CHECK")
     queue.complete(leased.id, {"ok": True})
     again = queue.submit("dup", {"a": 3})  # finished: replay returns the stored job
-    assert again.id == job.id and again.result == {"ok": True} and again.payload == {"a": 1}
+    assert again.id == job.id
+    assert again.result == {"ok": True}
+    assert again.payload == {"a": 1}
 
 
 def test_queue_depth_limit(make_queue):
@@ -130,8 +137,10 @@ def test_expired_lease_is_redelivered_without_moving_backwards(queue):
     assert queue.lease("w2", timeout=0.1) is None  # lease still live
     time.sleep(LEASE_S + 0.1)
     again = queue.lease("w2", timeout=2)
-    assert again is not None and again.id == job.id
-    assert again.state is JobState.PHYSICS_CHECK and again.attempts == 2
+    assert again is not None
+    assert again.id == job.id
+    assert again.state is JobState.PHYSICS_CHECK
+    assert again.attempts == 2
     assert again.lease_owner == "w2"
     with pytest.raises(ConflictError):
         queue.extend_lease(job.id, "w1")  # the old worker lost its lease
@@ -154,14 +163,17 @@ def test_dead_letter_after_max_attempts(make_queue):
     job = q.submit("poison", {})
     for attempt in (1, 2):
         got = q.lease("w", timeout=2)
-        assert got is not None and got.attempts == attempt
+        assert got is not None
+        assert got.attempts == attempt
         q.release(job.id, "w")  # as a crashed handler would
     assert q.lease("w", timeout=0.2) is None
     dead = q.get(job.id)
-    assert dead.state is JobState.FAILED and dead.error.startswith(DEAD_LETTER_PREFIX)
+    assert dead.state is JobState.FAILED
+    assert dead.error.startswith(DEAD_LETTER_PREFIX)
     assert [j.id for j in q.dead_letters()] == [job.id]
     if isinstance(q, RedisJobQueue):
-        assert q.client.xlen(q.dead_stream) == 1 and q.pending() == 0
+        assert q.client.xlen(q.dead_stream) == 1
+        assert q.pending() == 0
 
 
 def test_worker_runs_each_request_once(queue):
@@ -194,7 +206,8 @@ def test_worker_retries_a_crashing_handler_then_fails_it(make_queue):
     w.run_once(timeout=2)
     assert calls == [1, 2]
     job = q.get("flaky")
-    assert job.state is JobState.FAILED and "GPU fell off the bus" in job.error
+    assert job.state is JobState.FAILED
+    assert "GPU fell off the bus" in job.error
 
 
 def test_physics_check_failure_fails_the_job(queue):
@@ -207,7 +220,8 @@ def test_physics_check_failure_fails_the_job(queue):
     queue.submit("phys", {})
     w = Worker(queue, lambda job: {"violation": 0.3}, physics_check=check)
     job = w.run_once(timeout=2)
-    assert job.state is JobState.FAILED and "energy not conserved" in job.error
+    assert job.state is JobState.FAILED
+    assert "energy not conserved" in job.error
     assert [e["to"] for e in queue.events(job.id)][-2:] == ["PHYSICS_CHECK", "FAILED"]
 
 
@@ -220,7 +234,8 @@ def test_long_job_heartbeat(queue):
         return {"ok": True}
 
     job = Worker(queue, slow).run_once(timeout=2)
-    assert job.state is JobState.COMPLETE and job.attempts == 1
+    assert job.state is JobState.COMPLETE
+    assert job.attempts == 1
 
 
 def test_bad_input(queue):
@@ -256,7 +271,8 @@ def test_open_job_queue_follows_the_settings(migrated_sqlite_url, redis_url, tmp
         JOB_MAX_ATTEMPTS=2,
     )
     q = open_job_queue(s)
-    assert isinstance(q, SQLiteJobQueue) and (q.max_depth, q.lease_s, q.max_attempts) == (7, 3.0, 2)
+    assert isinstance(q, SQLiteJobQueue)
+    assert (q.max_depth, q.lease_s, q.max_attempts) == (7, 3.0, 2)
     q.engine.dispose()
     r = open_job_queue(s.model_copy(update={"REDIS_URL": redis_url}))
     assert isinstance(r, RedisJobQueue)

@@ -139,7 +139,8 @@ def test_worker_killed_mid_job_completes_each_job_exactly_once(
         victim_runs = [r for r in runs if r[0] == "victim"]
         # at-least-once delivery: the victim's handler ran twice (attempts 1 and 2)…
         assert [int(r[2]) for r in victim_runs] == [1, 2]
-        assert int(victim_runs[0][1]) == a.pid and int(victim_runs[1][1]) == b.pid
+        assert int(victim_runs[0][1]) == a.pid
+        assert int(victim_runs[1][1]) == b.pid
         for rid in ["victim", *[f"job-{i}" for i in range(5)]]:
             job = q.get(rid)
             # …but every job reached COMPLETE exactly once, with one result

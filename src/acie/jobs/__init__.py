@@ -11,12 +11,12 @@ from acie.jobs.worker import Worker, load_handler
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "DEAD_LETTER_PREFIX",
+    "TERMINAL_STATES",
     "Job",
     "JobQueue",
     "JobState",
     "RedisJobQueue",
     "SQLiteJobQueue",
-    "TERMINAL_STATES",
     "Worker",
     "load_handler",
     "open_job_queue",

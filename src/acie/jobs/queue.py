@@ -15,8 +15,11 @@ __all__ = ["JobQueue", "open_job_queue"]
 
 @runtime_checkable
 class JobQueue(Protocol):
-    """What both queue backends offer (see :class:`~acie.jobs.sql_queue.SQLiteJobQueue`
-    and :class:`~acie.jobs.redis_queue.RedisJobQueue`)."""
+    """What both queue backends offer.
+
+    See :class:`~acie.jobs.sql_queue.SQLiteJobQueue` and
+    :class:`~acie.jobs.redis_queue.RedisJobQueue`.
+    """
 
     backend_name: str
     engine: Engine
@@ -31,39 +34,67 @@ class JobQueue(Protocol):
         *,
         user_sub: str | None = None,
         model_id: int | None = None,
-    ) -> Job: ...
+    ) -> Job:
+        """Queue a job (state QUEUED); a finished request_id returns its job unchanged."""
+        ...
 
-    def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None: ...
+    def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
+        """Lease the next job, waiting up to ``timeout`` seconds; None if there is none."""
+        ...
 
     def extend_lease(
         self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
-    ) -> Job: ...
+    ) -> Job:
+        """Extend the lease this worker holds by ``seconds`` [s] (default: the lease time)."""
+        ...
 
-    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None: ...
+    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None:
+        """Give a lease back so the job is delivered again at once."""
+        ...
 
     def transition(
         self, job_id: uuid.UUID | str, expected: Any, new: Any, *, worker_id: str | None = None
-    ) -> Job: ...
+    ) -> Job:
+        """Move a job ``expected → new`` by compare-and-set."""
+        ...
 
     def complete(
         self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
-    ) -> Job: ...
+    ) -> Job:
+        """PHYSICS_CHECK → COMPLETE with ``result``."""
+        ...
 
-    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job: ...
+    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+        """Any non-terminal state → FAILED with ``error``."""
+        ...
 
-    def get(self, job_id_or_request_id: uuid.UUID | str) -> Job: ...
+    def get(self, job_id_or_request_id: uuid.UUID | str) -> Job:
+        """The job with this id (UUID) or request_id."""
+        ...
 
-    def depth(self) -> int: ...
+    def depth(self) -> int:
+        """Number of jobs waiting to be leased."""
+        ...
 
-    def counts(self) -> dict[str, int]: ...
+    def counts(self) -> dict[str, int]:
+        """Number of jobs in each state."""
+        ...
 
-    def events(self, job_id: uuid.UUID | str) -> list[dict[str, Any]]: ...
+    def events(self, job_id: uuid.UUID | str) -> list[dict[str, Any]]:
+        """The job's state changes, oldest first."""
+        ...
 
-    def recent(self, limit: int = 20, *, user_sub: str | None = None) -> list[Job]: ...
+    def recent(self, limit: int = 20, *, user_sub: str | None = None) -> list[Job]:
+        """The newest jobs (of one user when ``user_sub`` is given), newest first."""
+        ...
 
-    def dead_letters(self) -> list[Job]: ...
+    def dead_letters(self) -> list[Job]:
+        """Jobs failed because they were delivered ``max_attempts`` times."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the queue holds (connections); the engine stays the caller's."""
+        ...
 
 
 def open_job_queue(

@@ -1,6 +1,6 @@
-"""The production job queue: a Redis Streams consumer group, with the database row as truth.
+r"""The production job queue: a Redis Streams consumer group, with the database row as truth.
 
-* ``submit`` commits the job row (QUEUED) and then ``XADD``\\s its id to the stream; if
+* ``submit`` commits the job row (QUEUED) and then ``XADD``\s its id to the stream; if
   Redis cannot take it the row is removed again and
   :class:`~acie.errors.BackendUnavailableError` is raised, so a job the caller saw
   accepted is always in the stream. Run Redis with ``appendonly yes`` and
@@ -173,8 +173,15 @@ class RedisJobQueue(JobTable):
         return self.get(job.id)
 
     def recover(self, *, older_than_s: float | None = None) -> int:
-        """Publish QUEUED rows that never reached the stream (a submitter crashed between
-        commit and XADD). Returns how many were published."""
+        """Publish QUEUED rows that never reached the stream.
+
+        Such rows are left when a submitter crashed between commit and XADD.
+
+        Returns
+        -------
+        int
+            How many rows were published.
+        """
         cutoff = utcnow() - timedelta(
             seconds=self.lease_s if older_than_s is None else older_than_s
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["JobState", "ALLOWED_TRANSITIONS", "TERMINAL_STATES", "check_transition"]
+__all__ = ["ALLOWED_TRANSITIONS", "TERMINAL_STATES", "JobState", "check_transition"]
 
 
 class JobState(StrEnum):
@@ -28,6 +28,7 @@ class JobState(StrEnum):
 
     @property
     def terminal(self) -> bool:
+        """Whether no transition leaves this state (COMPLETE or FAILED)."""
         return self in TERMINAL_STATES
 
 

@@ -33,7 +33,7 @@ from acie.store.database import Backend, backend_of, translate_errors
 from acie.store.schema import Job as JobRow
 from acie.store.schema import JobEvent, utcnow
 
-__all__ = ["JobTable", "DEAD_LETTER_PREFIX"]
+__all__ = ["DEAD_LETTER_PREFIX", "JobTable"]
 
 DEAD_LETTER_PREFIX = "dead letter"
 
@@ -379,8 +379,10 @@ class JobTable:
         return to_job(row)
 
     def _take(self, conn: Connection, row: Any, worker_id: str, **values: Any) -> Job | None:
-        """Lease ``row`` to ``worker_id`` inside the caller's locked transaction, or
-        dead-letter it when it has used up its attempts (returns None then)."""
+        """Lease ``row`` to ``worker_id`` inside the caller's locked transaction.
+
+        A row that has used up its attempts is dead-lettered instead (returns None then).
+        """
         state = JobState(row.state)
         now = utcnow()
         if row.attempts >= self.max_attempts:

@@ -10,6 +10,7 @@ its length, so long jobs are not redelivered.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -32,7 +33,7 @@ from acie.jobs.job import Job
 from acie.jobs.queue import JobQueue
 from acie.jobs.state import JobState
 
-__all__ = ["Worker", "Handler", "PhysicsCheck", "load_handler"]
+__all__ = ["Handler", "PhysicsCheck", "Worker", "load_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,8 @@ class Worker:
                 log.exception("job %s: handler raised; it will be delivered again", job.id)
                 if job.attempts >= self.queue.max_attempts:
                     return self._fail(job, f"{type(err).__name__}: {err}")
-                try:
+                with contextlib.suppress(ConflictError):
                     self.queue.release(job.id, self.worker_id)
-                except ConflictError:
-                    pass
                 return self.queue.get(job.id)
         finally:
             done.set()
