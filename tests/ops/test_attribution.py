@@ -40,9 +40,11 @@ def test_discovery_recovers_planted_effects(randomised):
 
 def test_fallback_ols_for_few_rows(randomised):
     a = analyze_interventions(randomised[:25])
-    assert a.method == "ols" and "fallback" in a.notes[0]
+    assert a.method == "ols"
+    assert "fallback" in a.notes[0]
     e = effect(a, "knob:cache", "latency_p95_ms")
-    assert e.method == "ols-hc3" and e.ci_high < 0
+    assert e.method == "ols-hc3"
+    assert e.ci_high < 0
     forced = analyze_interventions(randomised, method="ols")
     assert abs(effect(forced, "knob:cache", "latency_p95_ms").estimate + 20) < 1.0
 
@@ -59,7 +61,8 @@ def test_fallback_when_causal_learn_is_missing(randomised, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_causallearn)
     a = analyze_interventions(randomised)
-    assert a.method == "ols" and any("not installed" in n for n in a.notes)
+    assert a.method == "ols"
+    assert any("not installed" in n for n in a.notes)
 
 
 def test_intervention_labels_when_no_knobs():
@@ -97,7 +100,8 @@ def test_changed_is_the_test_of_no_effect_at_5_percent(randomised):
         assert e.changed == (e.p_value < 0.05), e
         assert e.z == pytest.approx(e.estimate / e.std_error)
     d = a.to_dict()
-    assert d["alpha"] == 0.01 and d["level"] == 0.95
+    assert d["alpha"] == 0.01
+    assert d["level"] == 0.95
     assert all(set(x["explanation"]) == {"changed", "path", "agreement"} for x in d["effects"])
 
 
@@ -105,11 +109,14 @@ def test_every_verdict_is_explained_in_words(randomised):
     a = analyze_interventions(randomised, seed=0)
     cache = explain(effect(a, "knob:cache", "latency_p95_ms"), a)
     assert cache.changed.startswith("yes: knob:cache moved latency_p95_ms by -")
-    assert "95 % CI [" in cache.changed and "AIPW" in cache.changed and "p < " in cache.changed
+    assert "95 % CI [" in cache.changed
+    assert "AIPW" in cache.changed
+    assert "p < " in cache.changed
     assert "directed path knob:cache → latency_p95_ms" in cache.path
     assert cache.agreement == "They agree: knob:cache changes latency_p95_ms."
     noop = explain(effect(a, "knob:noop", "infra_cost_usd"), a)
-    assert noop.changed.startswith("no: ") and "contains 0" in noop.changed
+    assert noop.changed.startswith("no: ")
+    assert "contains 0" in noop.changed
     assert "no directed path from knob:noop to infra_cost_usd" in noop.path
     assert noop.agreement.startswith("They agree: no sign")
     # the two disagreements, each with what it means
@@ -124,13 +131,16 @@ def test_every_verdict_is_explained_in_words(randomised):
     assert "too small to measure with 240 records" in explain(unmeasured, a).agreement
     ols = analyze_interventions(randomised, method="ols")
     v = explain(effect(ols, "knob:cache", "latency_p95_ms"), ols)
-    assert v.path.startswith("n/a: no causal graph") and "HC3" in v.changed
+    assert v.path.startswith("n/a: no causal graph")
+    assert "HC3" in v.changed
 
 
 def test_report_explains_the_columns_and_each_verdict(randomised):
     a = analyze_interventions(randomised, seed=0)
     md = a.to_markdown()
-    assert "## How to read this" in md and "directed path intervention → … → metric" in md
+    assert "## How to read this" in md
+    assert "directed path intervention → … → metric" in md
     assert md.count("\n### ") == len(a.effects) == 6
     assert "### knob:big_instance → infra_cost_usd" in md
-    assert "Changed: " in md and "Discovered graph (directed edges): " in md
+    assert "Changed: " in md
+    assert "Discovered graph (directed edges): " in md

@@ -15,9 +15,11 @@ def test_simulate_validate_collect_gate_analyze(tmp_path, key_b64):
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["ops", "validate", str(f)], env=env)
-    assert r.exit_code == 0 and "60/60 lines valid" in r.output
+    assert r.exit_code == 0
+    assert "60/60 lines valid" in r.output
     r = runner.invoke(app, ["ops", "validate", str(f)], env={"TELEMETRY_KEY": ""})
-    assert r.exit_code == 1 and "no key was given" in r.output
+    assert r.exit_code == 1
+    assert "no key was given" in r.output
 
     r = runner.invoke(app, ["ops", "collect", str(f), "--json"], env=env)
     assert r.exit_code == 0, r.output
@@ -33,12 +35,14 @@ def test_simulate_validate_collect_gate_analyze(tmp_path, key_b64):
         app, ["ops", "analyze", str(f), "--out", str(out), "--method", "ols"], env=env
     )
     assert r.exit_code == 0, r.output
-    assert (out / "report.md").exists() and (out / "effects.png").exists()
+    assert (out / "report.md").exists()
+    assert (out / "effects.png").exists()
     assert json.loads((out / "effects.json").read_text())["method"] == "ols"
     # every verdict is explained, in the terminal and in report.md
     for text in (r.output, (out / "report.md").read_text()):
         assert "## How to read this" in text
-        assert "- **changed** — " in text and "the test of no effect" in text
+        assert "- **changed** — " in text
+        assert "the test of no effect" in text
         assert "- **path in graph** — n/a: no causal graph was discovered" in text
 
 
@@ -63,4 +67,5 @@ def test_gate_fails_on_fail_grade(tmp_path):
         )
     f.write_text("\n".join(lines) + "\n")
     r = runner.invoke(app, ["ops", "collect", str(f), "--gate"])
-    assert r.exit_code == 1 and "FAIL" in r.output
+    assert r.exit_code == 1
+    assert "FAIL" in r.output

@@ -28,7 +28,8 @@ def test_grade_boundaries():
     assert grade_fti(1.0000001) is Grade.WARN
     assert grade_fti(1.05) is Grade.WARN
     assert grade_fti(1.0500001) is Grade.FAIL
-    assert grade_fti(math.inf) is Grade.FAIL and grade_fti(math.nan) is Grade.FAIL
+    assert grade_fti(math.inf) is Grade.FAIL
+    assert grade_fti(math.nan) is Grade.FAIL
 
 
 def test_known_fti_and_lambda():
@@ -58,7 +59,9 @@ def test_worse_change_fails_and_gives_no_gain():
     worse = [rec(5 + i, cost=12, qps=100, lat=50, intervention="bigger") for i in range(3)]
     (e,) = collect(base + worse).experiments
     assert e.current.fti == pytest.approx(1.2)
-    assert e.grade is Grade.FAIL and e.lambda_sibg == 0.0 and e.lambda_effective == 0.0
+    assert e.grade is Grade.FAIL
+    assert e.lambda_sibg == 0.0
+    assert e.lambda_effective == 0.0
 
 
 def test_records_out_of_order_and_several_experiments():
@@ -78,7 +81,8 @@ def test_explicit_reference_and_no_baseline_label():
     (e,) = collect(
         rs, reference=Reference(infra_cost_usd=10, qps=100, latency_p95_ms=50)
     ).experiments
-    assert e.current.fti == pytest.approx(2.0) and e.grade is Grade.FAIL
+    assert e.current.fti == pytest.approx(2.0)
+    assert e.grade is Grade.FAIL
     (e2,) = collect(rs).experiments  # first segment is the reference when none is baseline
     assert e2.current.fti == pytest.approx(1.0)
 
@@ -96,5 +100,6 @@ def test_bad_reference_and_rate():
 def test_skipped_counts_carried_into_report():
     report = collect([rec(0, cost=1, qps=1, lat=1)], skipped={"malformed": 2}, lines=3)
     d = report.to_dict()
-    assert d["skipped"] == {"malformed": 2} and d["lines"] == 3
+    assert d["skipped"] == {"malformed": 2}
+    assert d["lines"] == 3
     assert d["units"]["latency_p95_ms"] == "ms"

@@ -54,7 +54,8 @@ def test_good_record_and_optional_fields_accepted():
 )
 def test_bad_records_rejected_with_the_field_named(change, fragment):
     problems = validate_record({**GOOD, **change})
-    assert problems and any(fragment in p for p in problems), problems
+    assert problems
+    assert any(fragment in p for p in problems), problems
 
 
 def test_missing_required_field_named():
@@ -74,7 +75,8 @@ def test_validate_lines_reports_every_bad_line_by_number():
     assert [b.number for b in report.bad] == [2, 4]
     assert "not valid JSON" in report.bad[0].reason
     assert "qps" in report.bad[1].reason
-    assert report.valid == 2 and not report.ok
+    assert report.valid == 2
+    assert not report.ok
 
 
 def test_fast_and_reference_validators_agree():

@@ -42,7 +42,8 @@ def test_appending_resumes_positions_and_format(tmp_path, records, key_b64):
         for r in records[:15]:
             em.emit(r)
     with TelemetryEmitter(path, compress=False, codec=codec) as em:  # keeps the file's gzip
-        assert em.compress and em.position == 15
+        assert em.compress
+        assert em.position == 15
         for r in records[15:]:
             em.emit(r)
     assert read_telemetry(path, codec=codec).records == records
@@ -70,7 +71,8 @@ def test_wrong_key_tamper_and_reorder_are_skipped_and_counted(tmp_path, records,
             em.emit(r)
     other_key = codec_for(path, key=base64.b64encode(bytes(range(32))).decode())
     wrong = read_telemetry(path, codec=other_key)
-    assert wrong.records == [] and wrong.skipped["undecryptable"] == 10
+    assert wrong.records == []
+    assert wrong.skipped["undecryptable"] == 10
 
     lines = path.read_bytes().split(b"\n")[:-1]
     env = json.loads(lines[2])
@@ -96,11 +98,13 @@ def test_torn_tail_is_ignored_then_repaired(tmp_path, records):
     with open(path, "ab") as fh:
         fh.write(b'{"schema_version": "1.0", "timest')
     read = read_telemetry(path)
-    assert len(read.records) == 5 and read.skipped["truncated"] == 1
+    assert len(read.records) == 5
+    assert read.skipped["truncated"] == 1
     with TelemetryEmitter(path) as em:  # repairs on open, then appends
         em.emit(records[5])
     read = read_telemetry(path)
-    assert read.records == records[:6] and not read.skipped
+    assert read.records == records[:6]
+    assert not read.skipped
 
 
 def test_torn_gzip_member_is_repaired(tmp_path, records):
@@ -112,7 +116,8 @@ def test_torn_gzip_member_is_repaired(tmp_path, records):
     with open(path, "ab") as fh:
         fh.write(member[: len(member) // 2])
     read = read_telemetry(path)
-    assert len(read.records) == 10 and read.skipped["truncated"] == 1
+    assert len(read.records) == 10
+    assert read.skipped["truncated"] == 1
     assert repair(path) == len(member) // 2
     assert read_telemetry(path).records == records[:10]
 
@@ -145,7 +150,8 @@ def test_kill_minus_9_leaves_only_whole_lines(tmp_path, compress):
     proc.wait()
     read = read_telemetry(path)
     assert read.records, "the writer wrote nothing before it was killed"
-    assert set(read.skipped) <= {"truncated"} and not read.bad
+    assert set(read.skipped) <= {"truncated"}
+    assert not read.bad
     assert [r["step"] for r in read.records] == list(range(len(read.records)))
     with TelemetryEmitter(path) as em:  # appending after the crash works
         assert em.position == len(read.records)

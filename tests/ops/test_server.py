@@ -62,18 +62,19 @@ def test_endpoints_over_a_real_socket(telemetry_file, records):
         assert body["experiments"][0]["current"]["fti"] == pytest.approx(expected)
 
         metrics = client.get("/metrics")
-        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith(
-            "text/plain"
-        )
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
         families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
         for name in METRIC_NAMES:
             base_name = name.removesuffix("_total")
             assert base_name in families, name
         (fti,) = [s for s in families["acie_ops_fti"].samples]
-        assert fti.labels == {"experiment": "dm-scan"} and fti.value == pytest.approx(expected)
+        assert fti.labels == {"experiment": "dm-scan"}
+        assert fti.value == pytest.approx(expected)
 
         health = client.get("/health").json()
-        assert health["status"] == "ok" and health["cache_age_s"] < 5
+        assert health["status"] == "ok"
+        assert health["cache_age_s"] < 5
 
         # the background thread picks up new data without a restart
         with open(telemetry_file, "a") as fh:
@@ -99,7 +100,8 @@ def test_failed_refresh_keeps_last_good_report(records):
     good = cache.report_body()
     cache.refresh()
     assert cache.report_body() == good
-    assert cache.failures == 1 and "went away" in cache.health()["last_error"]
+    assert cache.failures == 1
+    assert "went away" in cache.health()["last_error"]
     assert b"acie_ops_refresh_failures_total 1.0" in cache.metrics_body() or cache.failures == 1
 
 

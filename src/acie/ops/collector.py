@@ -57,6 +57,8 @@ FTI_WARN = 1.05
 
 
 class Grade(StrEnum):
+    """The verdict on a window's FTI: OK up to 1.0, WARN up to 1.05, FAIL above."""
+
     OK = "OK"
     WARN = "WARN"
     FAIL = "FAIL"
@@ -133,11 +135,13 @@ class OpsReport:
 
     @property
     def worst_grade(self) -> Grade | None:
+        """The worst grade over all experiments (FAIL > WARN > OK); None without any."""
         order = [Grade.OK, Grade.WARN, Grade.FAIL]
         grades = [e.grade for e in self.experiments]
         return max(grades, key=order.index) if grades else None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report with the unit of every metric (``--json`` output)."""
         return {
             "as_of": self.as_of,
             "lines": self.lines,

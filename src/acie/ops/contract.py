@@ -23,8 +23,8 @@ __all__ = [
     "BadLine",
     "ValidationReport",
     "telemetry_schema",
-    "validate_record",
     "validate_lines",
+    "validate_record",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -105,10 +105,12 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every line was valid."""
         return not self.bad
 
     @property
     def valid(self) -> int:
+        """Number of valid lines (a line with several problems counts once)."""
         return self.total - len({b.number for b in self.bad})
 
 

@@ -107,6 +107,7 @@ class TelemetryEmitter:
         self._buffer.clear()
 
     def close(self) -> None:
+        """Write and fsync the buffered records (no file stays open between flushes)."""
         self.flush()
 
     def __enter__(self) -> TelemetryEmitter:

@@ -155,6 +155,7 @@ class ReportCache:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop the refresh thread (waits up to 5 s for it); the last report stays served."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -166,10 +167,12 @@ class ReportCache:
 
     @property
     def age_s(self) -> float | None:
+        """Seconds since the cached report was computed; None before the first."""
         snap = self._snapshot
         return None if snap is None else time.monotonic() - snap.computed_at
 
     def report_body(self) -> bytes | None:
+        """The cached report as JSON bytes; None before the first computation."""
         snap = self._snapshot
         return None if snap is None else snap.report_body
 
@@ -188,6 +191,7 @@ class ReportCache:
         return self._metrics
 
     def health(self) -> dict[str, object]:
+        """Health document: status, cache age [s], refresh interval [s] and failures."""
         snap = self._snapshot
         return {
             "status": "ok" if snap is not None else "starting",

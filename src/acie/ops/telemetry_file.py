@@ -1,8 +1,8 @@
-"""Reading and repairing telemetry JSONL files: plain, gzip, and AES-GCM per line.
+r"""Reading and repairing telemetry JSONL files: plain, gzip, and AES-GCM per line.
 
 File layout
 -----------
-* plain: UTF-8 JSON objects, one per ``\\n``-terminated line;
+* plain: UTF-8 JSON objects, one per ``\n``-terminated line;
 * gzip: the same bytes as a series of gzip members, one per emitted batch (a valid gzip
   stream that ``zcat`` reads); detected by the gzip magic bytes, not by the name;
 * encrypted: every line is an AES-GCM envelope made by :mod:`acie.privacy.aead`, bound to
@@ -43,9 +43,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 class LineCodec(Protocol):
     """What the emitter and reader need from a per-line cipher."""
 
-    def encrypt_line(self, record: Any, position: int) -> str: ...
+    def encrypt_line(self, record: Any, position: int) -> str:
+        """Encrypt one record (bytes, str or JSON-serialisable) for line ``position``."""
+        ...
 
-    def decrypt_line(self, line: str | bytes, position: int) -> bytes: ...
+    def decrypt_line(self, line: str | bytes, position: int) -> bytes:
+        """Decrypt line ``position`` to its plaintext bytes; raise if it fails authentication."""
+        ...
 
 
 def default_stream_id(path: Path | str) -> str:
@@ -132,6 +136,7 @@ class TelemetryRead:
     lines: int = 0
 
     def extend(self, other: TelemetryRead) -> None:
+        """Append ``other``'s records, skip counts, bad lines and line count to this read."""
         self.records.extend(other.records)
         self.skipped.update(other.skipped)
         self.bad.extend(other.bad)
