@@ -65,7 +65,8 @@ def test_dataset_command(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["n"] == 3 and out.is_file()
+    assert json.loads(r.output)["n"] == 3
+    assert out.is_file()
 
 
 def test_bad_interventions_are_reported():

@@ -17,7 +17,9 @@ def test_round_trip_and_reproducibility(sim, tmp_path):
     path = write_dataset(tmp_path / "d.h5", sim, 25, seed=9, chunk_size=10, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]  # no temporary left behind
     b = read_dataset(path)
-    assert len(b) == 25 and b.images.dtype == np.float32 and b.images.shape == (25, 1, 32, 32)
+    assert len(b) == 25
+    assert b.images.dtype == np.float32
+    assert b.images.shape == (25, 1, 32, 32)
     # the stored galaxies are exactly what the simulator gives for the stored noise
     again = sim.from_noise(b.noise, b.nuisances)
     for k in PROPERTY_NAMES:
@@ -38,7 +40,9 @@ def test_map_style_dataset(sim, tmp_path):
     path = write_dataset(tmp_path / "d.h5", sim, 5, seed=1, progress=False)
     ds = GalaxyH5Dataset(path)
     img, props = ds[3]
-    assert len(ds) == 5 and img.shape == (1, 32, 32) and props.shape == (len(PROPERTY_NAMES),)
+    assert len(ds) == 5
+    assert img.shape == (1, 32, 32)
+    assert props.shape == (len(PROPERTY_NAMES),)
     ds.close()
 
 

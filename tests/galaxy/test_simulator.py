@@ -130,6 +130,12 @@ def test_bad_constructor_and_sample_arguments(sim):
         GalaxySimulator(image_size=4)
     with pytest.raises(LookupError):
         GalaxySimulator(bands=("u",))
+    with pytest.raises(InputValidationError, match="redshift_range must be a"):
+        GalaxySimulator(redshift_range=(0.1, 0.2, 0.3))
+    with pytest.raises(InputValidationError, match="psf_fwhm_range must be a"):
+        GalaxySimulator(psf_fwhm_range=0.8)
+    with pytest.raises(InputValidationError, match="log_halo_mass_range must be increasing"):
+        GalaxySimulator(log_halo_mass_range=(13.0, 11.0))
 
 
 @pytest.fixture(scope="module")

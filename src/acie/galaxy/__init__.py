@@ -1,5 +1,6 @@
-"""Causal galaxy simulator with explicit exogenous noise, image rendering and exact
-ground-truth counterfactuals.
+"""Causal galaxy simulator.
+
+Explicit exogenous noise, image rendering and exact ground-truth counterfactuals.
 
 Modules: :mod:`~acie.galaxy.properties` (nodes, units, DAG), :mod:`~acie.galaxy.relations`
 (cited scaling relations), :mod:`~acie.galaxy.mechanisms` (the structural equations),
@@ -10,7 +11,13 @@ refusal) and :mod:`~acie.galaxy.dataset` (HDF5 datasets). Heavy imports are defe
 first use.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from acie.galaxy.properties import NUISANCE_NAMES, PROPERTY_NAMES, UNITS, property_graph
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
+    from acie.galaxy.batch import GalaxyBatch
+    from acie.galaxy.simulator import GalaxySimulator
 
 __all__ = [
     "NUISANCE_NAMES",
@@ -22,7 +29,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
+    """Import the simulator and its batch type on first use (they pull in scipy)."""
     if name == "GalaxySimulator":
         from acie.galaxy.simulator import GalaxySimulator
 

@@ -77,8 +77,10 @@ class GalaxyBatch:
         return np.stack([self.properties[k] for k in PROPERTY_NAMES], axis=1)
 
     def physics_inputs(self) -> dict[str, np.ndarray]:
-        """Properties plus ``flux_r`` [nanomaggies] and ``luminosity_distance`` [Mpc] for
-        :func:`acie.galaxy.constraints.violation_scores`."""
+        """Properties plus ``flux_r`` [nanomaggies] and ``luminosity_distance`` [Mpc].
+
+        These are the inputs of :func:`acie.galaxy.constraints.violation_scores`.
+        """
         out = dict(self.properties)
         if "r" in self.bands:
             out["flux_r"] = self.flux[:, self.bands.index("r")]

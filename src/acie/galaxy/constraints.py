@@ -262,8 +262,9 @@ def enforce(
 
 
 def fixed_for_counterfactual(intervened: Iterable[str]) -> tuple[str, ...]:
-    """The nodes a counterfactual's projection must not move: the intervened nodes and
-    every node that is not their descendant.
+    """The nodes a counterfactual's projection must not move.
+
+    These are the intervened nodes and every node that is not their descendant.
 
     In a counterfactual, abduction pins the non-descendants of the intervention to their
     factual values, so a physical repair may only move descendants. Pass the result as

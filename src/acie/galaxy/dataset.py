@@ -25,6 +25,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from acie.galaxy.batch import GalaxyBatch
 from acie.galaxy.mechanisms import EXOGENOUS_NAMES
 from acie.galaxy.properties import NUISANCE_NAMES, NUISANCE_UNITS, PROPERTY_NAMES, UNITS
 from acie.galaxy.simulator import GalaxySimulator
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "GalaxyH5Dataset", "read_dataset", "write_dataset"]
 
@@ -86,69 +90,69 @@ def write_dataset(
     n_chunks = -(-int(n) // int(chunk_size))
     seeds = np.random.SeedSequence(int(seed)).spawn(n_chunks)
     b, s = len(simulator.bands), simulator.image_size
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(
-                {
-                    "format": FORMAT,
-                    "format_version": FORMAT_VERSION,
-                    "bands": json.dumps(list(simulator.bands)),
-                    "pixel_scale": simulator.pixel_scale,
-                    "image_unit": "nanomaggy / pixel",
-                    "seed": int(seed),
-                    "chunk_size": int(chunk_size),
-                    "simulator": json.dumps(simulator.config()),
-                    "acie_version": __version__,
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            )
-            images = f.create_dataset(
-                "images",
-                shape=(n, b, s, s),
-                dtype="f2",
-                chunks=(min(64, n), b, s, s),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            flux = f.create_dataset("flux", shape=(n, b), dtype="f8")
-            d_l = f.create_dataset("luminosity_distance", shape=(n,), dtype="f8")
-            d_l.attrs["unit"] = "Mpc"
-            d_a = f.create_dataset("angular_diameter_distance", shape=(n,), dtype="f8")
-            d_a.attrs["unit"] = "Mpc"
-            groups = {}
-            for gname, names, units in (
-                ("properties", PROPERTY_NAMES, UNITS),
-                ("noise", EXOGENOUS_NAMES, {}),
-                ("nuisances", NUISANCE_NAMES, NUISANCE_UNITS),
-            ):
-                g = f.create_group(gname)
-                for name in names:
-                    dt = "i8" if name == "noise_seed" else "f8"
-                    ds = g.create_dataset(name, shape=(n,), dtype=dt)
-                    ds.attrs["unit"] = units.get(name, "")
-                groups[gname] = g
-            with tqdm(total=n, desc="galaxies", unit="gal", disable=not progress) as bar:
-                for k, ss in enumerate(seeds):
-                    lo, hi = k * chunk_size, min((k + 1) * chunk_size, n)
-                    noise, nuis = simulator.draw_noise(hi - lo, np.random.default_rng(ss))
-                    batch = simulator.from_noise(noise, nuis)
-                    images[lo:hi] = batch.images.astype(np.float16)
-                    flux[lo:hi] = batch.flux
-                    d_l[lo:hi] = batch.luminosity_distance
-                    d_a[lo:hi] = batch.angular_diameter_distance
-                    for gname, data in (
-                        ("properties", batch.properties),
-                        ("noise", batch.noise),
-                        ("nuisances", batch.nuisances),
-                    ):
-                        for name, arr in data.items():
-                            groups[gname][name][lo:hi] = arr
-                    bar.update(hi - lo)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "bands": json.dumps(list(simulator.bands)),
+                "pixel_scale": simulator.pixel_scale,
+                "image_unit": "nanomaggy / pixel",
+                "seed": int(seed),
+                "chunk_size": int(chunk_size),
+                "simulator": json.dumps(simulator.config()),
+                "acie_version": __version__,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        images = f.create_dataset(
+            "images",
+            shape=(n, b, s, s),
+            dtype="f2",
+            chunks=(min(64, n), b, s, s),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
+        flux = f.create_dataset("flux", shape=(n, b), dtype="f8")
+        d_l = f.create_dataset("luminosity_distance", shape=(n,), dtype="f8")
+        d_l.attrs["unit"] = "Mpc"
+        d_a = f.create_dataset("angular_diameter_distance", shape=(n,), dtype="f8")
+        d_a.attrs["unit"] = "Mpc"
+        groups = {}
+        for gname, names, units in (
+            ("properties", PROPERTY_NAMES, UNITS),
+            ("noise", EXOGENOUS_NAMES, {}),
+            ("nuisances", NUISANCE_NAMES, NUISANCE_UNITS),
+        ):
+            g = f.create_group(gname)
+            for name in names:
+                dt = "i8" if name == "noise_seed" else "f8"
+                ds = g.create_dataset(name, shape=(n,), dtype=dt)
+                ds.attrs["unit"] = units.get(name, "")
+            groups[gname] = g
+        with tqdm(total=n, desc="galaxies", unit="gal", disable=not progress) as bar:
+            for k, ss in enumerate(seeds):
+                lo, hi = k * chunk_size, min((k + 1) * chunk_size, n)
+                noise, nuis = simulator.draw_noise(hi - lo, np.random.default_rng(ss))
+                batch = simulator.from_noise(noise, nuis)
+                images[lo:hi] = batch.images.astype(np.float16)
+                flux[lo:hi] = batch.flux
+                d_l[lo:hi] = batch.luminosity_distance
+                d_a[lo:hi] = batch.angular_diameter_distance
+                for gname, data in (
+                    ("properties", batch.properties),
+                    ("noise", batch.noise),
+                    ("nuisances", batch.nuisances),
+                ):
+                    for name, arr in data.items():
+                        groups[gname][name][lo:hi] = arr
+                bar.update(hi - lo)
     return path
 
 
-def _open(path):
+def _open(path: str | os.PathLike) -> h5py.File:
+    """Open an ACIE galaxy dataset read-only, checking its format attributes."""
     import h5py
 
     path = Path(path)
@@ -242,15 +246,16 @@ class GalaxyH5Dataset:
                 np.float32
             )
             self.bands = tuple(json.loads(f.attrs["bands"]))
-        self._file = None
+        self._file: h5py.File | None = None
 
     def __len__(self) -> int:
         return self._props.shape[0]
 
     def __getitem__(self, i: int):
-        if self._file is None:
-            self._file = _open(self.path)
-        return self._file["images"][i].astype(np.float32), self._props[i]
+        f = self._file
+        if f is None:
+            f = self._file = _open(self.path)
+        return f["images"][i].astype(np.float32), self._props[i]
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -258,6 +263,7 @@ class GalaxyH5Dataset:
         return state
 
     def close(self) -> None:
+        """Close the lazily opened file (it reopens on the next access)."""
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -215,7 +215,7 @@ def sersic_fit(images, *, psf_fwhm, noise_sigma=None, n_radii: int = 20) -> dict
             flux = (m * g * w).sum(-1) / (m * m * w).sum(-1)
             return ((g - flux[..., None] * m) ** 2 * w).sum(-1), flux
 
-        chi, flux = chi2_table(log_re)
+        chi, _ = chi2_table(log_re)
         j_n, j_r = np.unravel_index(np.argmin(chi), chi.shape)
         best_lre = log_re[j_r]
         if 0 < j_r < log_re.size - 1:  # parabola through the three grid points
@@ -224,7 +224,7 @@ def sersic_fit(images, *, psf_fwhm, noise_sigma=None, n_radii: int = 20) -> dict
             if den > 0:
                 step = log_re[1] - log_re[0]
                 best_lre = log_re[j_r] + 0.5 * step * (y0 - y2) / den
-        chi_b, flux_b = chi2_table(np.array([best_lre]))
+        _, flux_b = chi2_table(np.array([best_lre]))
         out["flux"][i] = flux_b[j_n, 0]
         out["sersic_n"][i] = ngrid[j_n]
         out["half_light_radius"][i] = 10.0**best_lre

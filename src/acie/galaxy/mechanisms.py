@@ -145,8 +145,10 @@ def propagate(
     recompute: Collection[str],
     log_halo_mass_range: Sequence[float],
 ) -> dict[str, np.ndarray]:
-    """Evaluate the nodes in topological order: ``fixed`` values are kept, the nodes in
-    ``recompute`` are computed from their mechanism; every node must be in one of the two.
+    """Evaluate the nodes in topological order.
+
+    ``fixed`` values are kept, the nodes in ``recompute`` are computed from their
+    mechanism; every node must be in one of the two.
     """
     v: dict[str, np.ndarray] = {}
     for name in PROPERTY_NAMES:

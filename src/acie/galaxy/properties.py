@@ -129,6 +129,7 @@ class Interval:
     open_low: bool = False
 
     def contains(self, x: np.ndarray) -> np.ndarray:
+        """Elementwise whether ``x`` (in the property's unit) lies in the interval."""
         lo = x > self.low if self.open_low else x >= self.low
         return lo & (x <= self.high)
 

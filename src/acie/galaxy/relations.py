@@ -57,8 +57,8 @@ __all__ = [
     "SOLAR_OH",
     "band_log_luminosity",
     "curti20_fmr",
-    "gas_fraction_ps11",
     "g_minus_r",
+    "gas_fraction_ps11",
     "log_mass_to_light_r",
     "mass_weighted_age",
     "moster13_shmr",
@@ -130,8 +130,10 @@ def quiescence_weight(
 
 
 def size_vdw14(log_stellar_mass, weight_quiescent):
-    """Median ``log10 R_e / kpc`` and its scatter [dex], mixing the van der Wel et al. (2014)
-    late- and early-type relations by the quiescence weight."""
+    """Median ``log10 R_e / kpc`` and its scatter [dex] (van der Wel et al. 2014).
+
+    The late- and early-type relations are mixed by the quiescence weight.
+    """
     x = np.asarray(log_stellar_mass, dtype=float) - np.log10(5e10)
     w = np.asarray(weight_quiescent, dtype=float)
     late = 0.86 + 0.25 * x

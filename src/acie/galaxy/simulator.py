@@ -15,12 +15,18 @@ untouched, so it is the exact ground truth of "what would this galaxy have looke
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
 
-from acie.errors import InputValidationError, ShapeError, UnknownNameError, UnknownNodeError
+from acie.errors import (
+    InputValidationError,
+    ShapeError,
+    UnknownNameError,
+    UnknownNodeError,
+    expected_got,
+)
 from acie.galaxy import relations as rel
 from acie.galaxy.batch import GalaxyBatch
 from acie.galaxy.mechanisms import EXOGENOUS_NAMES, draw_exogenous, propagate
@@ -34,6 +40,17 @@ from acie.galaxy.render import render_sersic
 from acie.physics.conservation import flux_from_luminosity
 
 __all__ = ["GalaxySimulator"]
+
+
+def _range(name: str, value: Sequence[float]) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of floats (InputValidationError otherwise)."""
+    try:
+        lo, hi = value
+        return float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise InputValidationError(
+            expected_got(name, "a (low, high) pair of numbers", value)
+        ) from None
 
 
 class GalaxySimulator:
@@ -78,9 +95,9 @@ class GalaxySimulator:
         self.bands = tuple(bands)
         self.pixel_scale = pixel_scale
         self.seed = seed
-        self.log_halo_mass_range = tuple(log_halo_mass_range)
-        self.redshift_range = tuple(redshift_range)
-        self.psf_fwhm_range = tuple(psf_fwhm_range)
+        self.log_halo_mass_range = _range("log_halo_mass_range", log_halo_mass_range)
+        self.redshift_range = _range("redshift_range", redshift_range)
+        self.psf_fwhm_range = _range("psf_fwhm_range", psf_fwhm_range)
         self.sky_sigma = (
             dict(sky_sigma) if sky_sigma is not None else {"g": 0.008, "r": 0.01, "i": 0.015}
         )
