@@ -48,5 +48,5 @@ def test_corrupt_or_foreign_files_are_refused(tmp_path):
         load_checkpoint(bad)
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else"}, other)
-    with pytest.raises(DataFormatError, match="acie-deepscm-checkpoint/1.*something-else"):
+    with pytest.raises(DataFormatError, match=r"acie-deepscm-checkpoint/1.*something-else"):
         load_checkpoint(other)

@@ -26,15 +26,18 @@ def test_evaluation_against_simulator_truth(tiny_model):
     # composition is exact by construction of the abduction (float32 rounding)
     assert rep.composition_max_abs < 1e-2
     (m,) = rep.interventions
-    assert m.node == "log_stellar_mass" and m.n == 12
+    assert m.node == "log_stellar_mass"
+    assert m.n == 12
     # halo mass is the only non-descendant of stellar mass
     assert set(m.minimality_mae) == {"log_halo_mass"}
-    assert m.pixel_rms_baseline > 0 and m.pixel_rms_model > 0
+    assert m.pixel_rms_baseline > 0
+    assert m.pixel_rms_model > 0
     assert np.isfinite(m.reversibility_rms)
     wm = rep.watermark["simulated_images"]
     # a 16 x 16 stamp gives the mark a score of only ~sqrt(256) * 0.3 = 4.8, about the
     # threshold (the 64 x 64 rates are tested in test_watermark.py); no false positives
-    assert wm["false_positive_rate"] == 0.0 and 0.0 < wm["detection_rate"]["0.0"] <= 1.0
+    assert wm["false_positive_rate"] == 0.0
+    assert 0.0 < wm["detection_rate"]["0.0"] <= 1.0
     json.dumps(rep.to_dict(), default=float)
 
 
@@ -61,11 +64,13 @@ def test_cli_counterfactual_and_evaluate(tiny_model, tmp_path):
     )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
-    assert summary["n"] == 3 and summary["units"]["log_stellar_mass"] == "dex(solMass)"
+    assert summary["n"] == 3
+    assert summary["units"]["log_stellar_mass"] == "dex(solMass)"
     assert summary["counterfactual_properties"]["log_stellar_mass"] == [10.5] * 3
     with np.load(out) as data:
         assert data["images"].shape == (3, 1, 16, 16)
-    assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "grid.pdf").exists()
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert (tmp_path / "grid.pdf").exists()
 
     report = tmp_path / "report"
     res = runner.invoke(
@@ -125,6 +130,7 @@ def test_cli_train_tiny(tmp_path):
     )
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
-    assert (tmp_path / "model.pt").exists() and len(info["model_version"]) == 64
+    assert (tmp_path / "model.pt").exists()
+    assert len(info["model_version"]) == 64
     hist = json.loads((tmp_path / "history.json").read_text())
     assert hist["model_version"] == info["model_version"]

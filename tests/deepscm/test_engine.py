@@ -38,7 +38,8 @@ def test_batched_counterfactual_shapes_and_fields(engine, galaxies):
         galaxies.images, {"log_stellar_mass": target}, on_stage=seen.append, physics_tolerance=1e6
     )
     assert seen == list(STAGES)
-    assert r.images.shape == (5, 1, 16, 16) and r.images.dtype == np.float32
+    assert r.images.shape == (5, 1, 16, 16)
+    assert r.images.dtype == np.float32
     assert set(r.factual_properties) == set(r.counterfactual_properties) == set(PROPERTY_NAMES)
     np.testing.assert_allclose(r.counterfactual_properties["log_stellar_mass"], target, rtol=1e-6)
     # log_halo_mass is not a descendant of stellar mass: it keeps its abducted value
@@ -47,9 +48,12 @@ def test_batched_counterfactual_shapes_and_fields(engine, galaxies):
         r.factual_properties["log_halo_mass"],
         rtol=1e-6,
     )
-    assert r.violation_score.shape == (5,) and np.all(r.violation_score >= 0)
-    assert r.confidence.shape == (5,) and np.all((r.confidence >= 0) & (r.confidence <= 1))
-    assert r.model_version == engine.model_version and r.latency_ms > 0
+    assert r.violation_score.shape == (5,)
+    assert np.all(r.violation_score >= 0)
+    assert r.confidence.shape == (5,)
+    assert np.all((r.confidence >= 0) & (r.confidence <= 1))
+    assert r.model_version == engine.model_version
+    assert r.latency_ms > 0
     assert engine.watermark.detect(r.images).all()
     assert not engine.watermark.detect(galaxies.images).any()
 
@@ -96,7 +100,8 @@ def test_physics_violation_is_refused_without_projection(engine, galaxies):
             physics_steps=0,
             physics_tolerance=0.05,
         )
-    assert info.value.tolerance == 0.05 and info.value.score > 0.05
+    assert info.value.tolerance == 0.05
+    assert info.value.score > 0.05
 
 
 def test_projection_repairs_what_it_can(engine, galaxies):
@@ -139,7 +144,8 @@ def test_encoder_features_feed_the_property_head(engine, galaxies):
     import torch
 
     f = engine.encoder_features(galaxies.images)
-    assert f.shape[0] == 5 and f.dtype == np.float64
+    assert f.shape[0] == 5
+    assert f.dtype == np.float64
     head = engine.checkpoint.model.encoder.property_head
     d = len(engine.modelled_names)
     mean = (torch.from_numpy(f).float() @ head.weight[:d].T + head.bias[:d]).detach().numpy()

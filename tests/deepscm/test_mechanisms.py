@@ -27,7 +27,7 @@ def test_topological_order_puts_parents_first():
 
 
 def test_cycle_and_unknown_parent_are_typed_errors():
-    with pytest.raises(CycleError, match="a -> b -> a|b -> a -> b"):
+    with pytest.raises(CycleError, match=r"a -> b -> a|b -> a -> b"):
         topological_order({"a": ["b"], "b": ["a"]})
     with pytest.raises(GraphError, match="'z'"):
         topological_order({"a": ["z"]})
@@ -77,7 +77,7 @@ def test_do_sets_node_changes_only_descendants():
 
 def test_do_on_unknown_node_is_typed():
     m = PropertyMechanisms(parents=CHAIN)
-    with pytest.raises(UnknownNodeError, match="'x'.*a, b, c|'x'"):
+    with pytest.raises(UnknownNodeError, match=r"'x'.*a, b, c|'x'"):
         m.predict(torch.zeros(1, 3), {"x": torch.tensor(0.0)})
 
 

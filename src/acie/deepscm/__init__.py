@@ -16,7 +16,16 @@ The public API (torch is imported on first use, not by ``import acie.deepscm``):
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
+    from acie.deepscm.checkpoint import load_checkpoint
+    from acie.deepscm.engine import CounterfactualEngine, CounterfactualResult, load_default_model
+    from acie.deepscm.evaluation import evaluate
+    from acie.deepscm.mechanisms import PropertyMechanisms
+    from acie.deepscm.model import DeepSCM, DeepSCMConfig
+    from acie.deepscm.training import TrainConfig, train
+    from acie.deepscm.watermark import Watermark
 
 __all__ = [
     "CounterfactualEngine",
@@ -48,6 +57,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use (torch loads then)."""
     if name in _WHERE:
         return getattr(import_module(f"acie.deepscm.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'acie.deepscm' has no attribute {name!r}")

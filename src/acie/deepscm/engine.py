@@ -197,10 +197,12 @@ class CounterfactualEngine:
 
     @property
     def device(self) -> str:
+        """The torch device the model runs on (``cpu``, ``cuda:0`` …)."""
         return str(self._device)
 
     @property
     def metadata(self) -> dict[str, object]:
+        """A copy of the checkpoint's metadata (training config, data, history …)."""
         return dict(self._ckpt.metadata)
 
     @property
@@ -210,8 +212,11 @@ class CounterfactualEngine:
 
     @torch.no_grad()
     def encoder_features(self, images: np.ndarray) -> np.ndarray:
-        """Encoder features (n, F) float64 of images (n, C, H, W): the input of the property
-        head ``checkpoint.model.encoder.property_head`` (rows ``:d`` give the posterior mean)."""
+        """Encoder features (n, F) float64 of images (n, C, H, W).
+
+        They are the input of the property head ``checkpoint.model.encoder.property_head``
+        (rows ``:d`` give the posterior mean).
+        """
         x, _ = self._images(images)
         xt = self._ckpt.images.forward(torch.from_numpy(x).to(self._device))
         return self._model.encoder(xt).double().cpu().numpy()
@@ -224,6 +229,7 @@ class CounterfactualEngine:
     # -- validation -------------------------------------------------------------------
     def _images(self, images: object) -> tuple[np.ndarray, bool]:
         x = np.asarray(images, dtype=np.float32)
+        given = x.shape
         single = x.ndim == 3
         if single:
             x = x[None]
@@ -233,7 +239,7 @@ class CounterfactualEngine:
                     "images",
                     f"a float array (n, {', '.join(map(str, self.image_shape))}) "
                     f"or {self.image_shape} for one image",
-                    np.shape(images),
+                    given,
                 )
             )
         if not np.all(np.isfinite(x)):

@@ -99,18 +99,20 @@ class _ParentNet(nn.Module):
             self.const = nn.Parameter(torch.zeros(n_out))
             self.net = None
         else:
+            last = nn.Linear(hidden, n_out)
+            # start near the identity mechanism (mu = 0, sigma = 1)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
             self.net = nn.Sequential(
                 nn.Linear(n_parents, hidden),
                 nn.SiLU(),
                 nn.Linear(hidden, hidden),
                 nn.SiLU(),
-                nn.Linear(hidden, n_out),
+                last,
             )
-            # start near the identity mechanism (mu = 0, sigma = 1)
-            nn.init.zeros_(self.net[-1].weight)
-            nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, pa: torch.Tensor) -> torch.Tensor:
+        """Mechanism parameters (n, n_out) for parents ``pa`` (n, p)."""
         if self.net is None:
             return self.const.expand(pa.shape[0], -1)
         return self.net(pa)
@@ -170,15 +172,18 @@ class ConditionalSinhArcsinhFlow(ConditionalGaussianMechanism):
         return p[:, 0], p[:, 1].clamp(min=_MIN_LOG_SIGMA), p[:, 2], delta
 
     def forward(self, u: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """Generate ``s`` (n,) from noise ``u`` (n,) and parents ``pa`` (n, p)."""
         mu, log_sigma, eps, delta = self._all(pa)
         return mu + log_sigma.exp() * torch.sinh((torch.asinh(u) + eps) / delta)
 
     def inverse(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """Abduct the noise ``u`` (n,) that produced ``s`` (n,) given the parents."""
         mu, log_sigma, eps, delta = self._all(pa)
         t = (s - mu) * torch.exp(-log_sigma)
         return torch.sinh(delta * torch.asinh(t) - eps)
 
     def log_prob(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """``log p(s | pa)`` (n,) in nats per standardised unit."""
         mu, log_sigma, eps, delta = self._all(pa)
         t = (s - mu) * torch.exp(-log_sigma)
         a = delta * torch.asinh(t) - eps
@@ -272,7 +277,7 @@ class PropertyMechanisms(nn.Module):
             if name not in self.index:
                 raise UnknownNodeError(name, self.names)
         n = u.shape[0]
-        cols: list[torch.Tensor | None] = [None] * len(self.names)
+        cols: dict[int, torch.Tensor] = {}  # column index -> values (n,), filled in order
         for name in self.order:
             i = self.index[name]
             if name in interventions:
@@ -285,7 +290,7 @@ class PropertyMechanisms(nn.Module):
             pa_idx = self._parent_idx[name]
             pa = torch.stack([cols[j] for j in pa_idx], dim=1) if pa_idx else u.new_zeros(n, 0)
             cols[i] = self.mechanism(name)(u[:, i], pa)
-        return torch.stack(cols, dim=1)  # type: ignore[arg-type]
+        return torch.stack([cols[i] for i in range(len(self.names))], dim=1)
 
     def sample(
         self,

@@ -27,7 +27,7 @@ for the network to get right is the change ``mu(z, s') - mu(z, s_hat)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -70,12 +70,14 @@ class DeepSCMConfig:
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (the image shape as a list), the inverse of :meth:`from_dict`."""
         d = asdict(self)
         d["image_shape"] = list(self.image_shape)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> DeepSCMConfig:
+        """The config that :meth:`to_dict` wrote."""
         d = dict(d)
         d["image_shape"] = tuple(d["image_shape"])  # type: ignore[arg-type]
         return cls(**d)  # type: ignore[arg-type]
@@ -133,6 +135,7 @@ class DeepSCM(nn.Module):
 
     @property
     def property_names(self) -> list[str]:
+        """The property nodes in column order of the property matrix ``s`` (n, d)."""
         return list(self.mechanisms.names)
 
     def elbo_terms(self, x: torch.Tensor, s: torch.Tensor) -> ElboTerms:
@@ -187,6 +190,3 @@ class DeepSCM(nn.Module):
         ab = self.abduct(x)
         s_cf = self.act(ab, interventions)
         return self.predict(ab, s_cf), ab, s_cf
-
-    def standard_names(self) -> Sequence[str]:
-        return self.mechanisms.names

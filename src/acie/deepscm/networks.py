@@ -16,6 +16,8 @@ Spatial sizes must be multiples of 16 (four stride-2 stages); 64 x 64 is the def
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -64,7 +66,7 @@ class ImageEncoder(nn.Module):
         c, h, w = _check_shape(image_shape)
         chans = [c, width, 2 * width, 4 * width, 4 * width]
         layers: list[nn.Module] = []
-        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+        for cin, cout in pairwise(chans):
             layers += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.SiLU()]
         self.conv = nn.Sequential(*layers, nn.Flatten())
         flat = chans[-1] * (h // 2**_STAGES) * (w // 2**_STAGES)
@@ -127,7 +129,7 @@ class ConditionalDecoder(nn.Module):
         )
         chans = [4 * width, 4 * width, 2 * width, width]
         layers: list[nn.Module] = []
-        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+        for cin, cout in pairwise(chans):
             layers += [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), nn.SiLU()]
         layers += [
             nn.ConvTranspose2d(chans[-1], width, 4, stride=2, padding=1),

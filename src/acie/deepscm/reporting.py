@@ -22,11 +22,11 @@ __all__ = ["plot_pairs", "save_npz_atomic", "write_report"]
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write a ``.npz`` file atomically (temp file + rename)."""
     with atomic_output(path) as tmp, tmp.open("wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(fh, allow_pickle=False, **arrays)
     return Path(path)
 
 
-def _savefig(fig, path: Path) -> list[Path]:  # noqa: ANN001
+def _savefig(fig, path: Path) -> list[Path]:
     out = []
     for suffix in (".png", ".pdf"):
         target = path.with_suffix(suffix)
@@ -69,7 +69,16 @@ def _grid(
         for i, nm in enumerate(names):
             ax = axes[i, j]
             h, w = shown[i].shape[:2]
-            ext = [-w / 2 * pixel_scale, w / 2 * pixel_scale] * 2 if pixel_scale else None
+            ext = (
+                [
+                    -w / 2 * pixel_scale,
+                    w / 2 * pixel_scale,
+                    -h / 2 * pixel_scale,
+                    h / 2 * pixel_scale,
+                ]
+                if pixel_scale
+                else None
+            )
             ax.imshow(shown[i], origin="lower", cmap="magma", extent=ext)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -101,11 +101,11 @@ class PropertyScaler:
         )
 
     def decode(self, z: np.ndarray) -> dict[str, np.ndarray]:
-        """name -> physical values (n,) from a standardised matrix (n, d)."""
+        """Name -> physical values (n,) from a standardised matrix (n, d)."""
         return {n: self.from_standard(n, z[:, i]) for i, n in enumerate(self.names)}
 
-    def decode_torch(self, z):  # noqa: ANN001, ANN201
-        """name -> physical values as torch tensors (n,), differentiable in ``z`` (n, d)."""
+    def decode_torch(self, z):
+        """Name -> physical values as torch tensors (n,), differentiable in ``z`` (n, d)."""
         out = {}
         for i, n in enumerate(self.names):
             v = z[:, i] * self.std[i] + self.mean[i]
@@ -113,6 +113,7 @@ class PropertyScaler:
         return out
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields; ``mean`` and ``std`` are of the (log10 where ``log``) values."""
         return {"names": self.names, "log": self.log, "mean": self.mean, "std": self.std}
 
 
@@ -158,7 +159,7 @@ class ImageScaler:
             std.append(float(max(t.std(), 1e-6)))
         return cls(softening=soft, mean=mean, std=std, shape=tuple(x.shape[1:]))
 
-    def _cols(self, xp_like: object, values: list[float]):  # noqa: ANN202
+    def _cols(self, xp_like: object, values: list[float]):
         import torch
 
         if isinstance(xp_like, torch.Tensor):
@@ -167,7 +168,7 @@ class ImageScaler:
             )
         return np.asarray(values, dtype=np.float32).reshape(1, -1, 1, 1)
 
-    def forward(self, x):  # noqa: ANN001, ANN201
+    def forward(self, x):
         """Standardised stretched image from image (numpy array or torch tensor)."""
         import torch
 
@@ -175,7 +176,7 @@ class ImageScaler:
         asinh = torch.asinh if isinstance(x, torch.Tensor) else np.arcsinh
         return (asinh(x / b) - m) / s
 
-    def inverse(self, t):  # noqa: ANN001, ANN201
+    def inverse(self, t):
         """Image in physical units from the standardised stretched image."""
         import torch
 
@@ -184,6 +185,7 @@ class ImageScaler:
         return b * sinh(t * s + m)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields: softening [image units], stretch mean and std, (C, H, W)."""
         return {
             "softening": self.softening,
             "mean": self.mean,

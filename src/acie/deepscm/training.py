@@ -163,7 +163,7 @@ def _epoch_losses(
                     phys = phys.expand_as(loss)
                 loss = loss + cfg.physics_weight * phys
             mean_loss = loss.mean()
-        if train:
+        if opt is not None:
             opt.zero_grad(set_to_none=True)
             mean_loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
@@ -247,7 +247,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
 
     perm = torch.randperm(n, generator=gen)
-    n_val = int(round(config.validation_fraction * n))
+    n_val = round(config.validation_fraction * n)
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     tr = train_idx.numpy()
     prop_scaler = PropertyScaler.fit(

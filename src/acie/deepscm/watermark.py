@@ -94,7 +94,9 @@ class Watermark:
             raise ShapeError(expected_got("images", "(H, W), (C, H, W) or (n, C, H, W)", x.shape))
         return x
 
-    def embed(self, images: np.ndarray, noise_sigma: float | Sequence[float]) -> np.ndarray:
+    def embed(
+        self, images: np.ndarray, noise_sigma: float | Sequence[float] | np.ndarray
+    ) -> np.ndarray:
         """Images with the mark added (same shape, float32).
 
         Parameters
@@ -135,6 +137,7 @@ class WatermarkRates:
     mark_rms_over_noise: float
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (detection-rate keys as strings, noise in units of sigma)."""
         return {
             "n_images": self.n_images,
             "false_positive_rate": self.false_positive_rate,
@@ -147,7 +150,7 @@ class WatermarkRates:
 def measure_rates(
     watermark: Watermark,
     images: np.ndarray,
-    noise_sigma: float | Sequence[float],
+    noise_sigma: float | Sequence[float] | np.ndarray,
     *,
     noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0),
     seed: int = 0,
