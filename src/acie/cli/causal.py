@@ -206,7 +206,10 @@ def estimate(
         graph = CausalDAG(edges=[_edge(e) for e in edge])
         derived = sorted(
             backdoor_adjustment_set(
-                graph, treatment, outcome, observed=[c for c in graph.nodes if c in frame]
+                graph,
+                treatment,
+                outcome,
+                observed=[c for c in graph.nodes if isinstance(c, str) and c in frame],
             )
         )
         if covariates and set(covariates) != set(derived):

@@ -46,7 +46,7 @@ def _rows(batch) -> list[dict[str, Any]]:
 
     rows = []
     for i in range(len(batch)):
-        row = {k: float(batch.properties[k][i]) for k in PROPERTY_NAMES}
+        row: dict[str, Any] = {k: float(batch.properties[k][i]) for k in PROPERTY_NAMES}
         row.update(
             {
                 k: (

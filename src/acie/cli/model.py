@@ -6,10 +6,14 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from acie.errors import InputValidationError, expected_got
+
+if TYPE_CHECKING:
+    from acie.deepscm.engine import CounterfactualEngine
 
 app = typer.Typer(
     help="Deep SCM: train, generate counterfactual galaxy images, evaluate.", no_args_is_help=True
@@ -36,6 +40,14 @@ def _device(device: str) -> str:
     from acie.config import get_settings
 
     return "auto" if get_settings().ENABLE_CUDA else "cpu"
+
+
+def _training_bands(engine: CounterfactualEngine) -> tuple[str, ...]:
+    """The bands the model was trained on (the checkpoint's simulator config), or gri."""
+    c = engine.image_shape[0]
+    sim = engine.metadata.get("simulator")
+    bands = sim.get("bands") if isinstance(sim, dict) else None
+    return tuple(bands or ("g", "r", "i"))[:c]
 
 
 @app.command()
@@ -167,9 +179,12 @@ def counterfactual(
     else:
         from acie.galaxy.simulator import GalaxySimulator
 
-        c, h, _ = engine.image_shape
-        bands = tuple(engine.metadata.get("simulator", {}).get("bands", ("g", "r", "i")))[:c]
-        x = GalaxySimulator(image_size=h, bands=bands).sample(simulate, seed=seed).images
+        _, h, _ = engine.image_shape
+        x = (
+            GalaxySimulator(image_size=h, bands=_training_bands(engine))
+            .sample(simulate, seed=seed)
+            .images
+        )
     r = engine.counterfactual(
         x,
         _parse_sets(set_),
@@ -243,9 +258,8 @@ def evaluate(
         if model
         else load_default_model(device=device)
     )
-    c, h, _ = engine.image_shape
-    sim_cfg = dict(engine.metadata.get("simulator", {}))
-    sim = GalaxySimulator(image_size=h, bands=tuple(sim_cfg.get("bands", ("g", "r", "i")))[:c])
+    _, h, _ = engine.image_shape
+    sim = GalaxySimulator(image_size=h, bands=_training_bands(engine))
     result = run_eval(
         engine, sim, n=n, seed=seed, physics_tolerance=get_settings().PHYSICS_TOLERANCE
     )
