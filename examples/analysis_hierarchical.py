@@ -7,7 +7,8 @@ writes the catalogue to Parquet and reads it back, fits
 base 10, dex; ``log`` would be the natural logarithm) with statsmodels MixedLM, and compares the fixed effects with the simulator's true relation and with a
 naive pooled least-squares fit.
 
-Run: ``python examples/analysis_hierarchical.py [out.png]``
+Run: ``python examples/analysis_hierarchical.py [OUTPUT.png]`` (default
+``out/analysis_hierarchical.png``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from acie.analysis import (
 from acie.galaxy.simulator import GalaxySimulator
 
 
-def main(out: str = "analysis_hierarchical.png") -> None:
+def main(out: str = "out/analysis_hierarchical.png") -> None:
     sim = GalaxySimulator(image_size=32, bands=("r",), seed=0)
     truth = true_mass_luminosity_relation(sim, n=200_000)
     surveys = random_surveys(

@@ -8,7 +8,8 @@ observational data alone with the causal core's doubly-robust (EIF) estimator.
 The figure shows individual galaxies (with quenching jumps), the mean response, and
 the two derivative estimates.
 
-Run: ``python examples/analysis_response.py [out.png]``
+Run: ``python examples/analysis_response.py [OUTPUT.png]`` (default
+``out/analysis_response.png``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from acie.analysis import (
 from acie.galaxy.simulator import GalaxySimulator
 
 
-def main(out: str = "analysis_response.png") -> None:
+def main(out: str = "out/analysis_response.png") -> None:
     sim = GalaxySimulator(image_size=64, bands=("r",), seed=0)
     population = sim.sample(300, seed=1)  # rendered: the observable is image-based
     grid = np.linspace(11.1, 12.9, 10)  # [dex(M_sun)]

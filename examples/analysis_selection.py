@@ -8,7 +8,8 @@ mu_e = 22.5 mag/arcsec², width 0.4 mag) steepens the size–mass relation. Weig
 selected galaxy by 1 / completeness recovers the parent fit; the completeness can
 also be estimated from injection–recovery data.
 
-Run: ``python examples/analysis_selection.py [out_prefix]``
+Run: ``python examples/analysis_selection.py [OUT_PREFIX]`` (default
+``out/analysis_selection``: writes ``OUT_PREFIX_<figure>.png``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from acie.galaxy.properties import UNITS
 from acie.galaxy.simulator import GalaxySimulator
 
 
-def main(prefix: str = "analysis_selection") -> None:
+def main(prefix: str = "out/analysis_selection") -> None:
     sim = GalaxySimulator(image_size=32, bands=("r",), seed=0)
     parent = photometry_frame(sim.sample(40000, seed=7, render=False))
     parent = parent[parent["log_stellar_mass"] > 9.8].reset_index(drop=True)

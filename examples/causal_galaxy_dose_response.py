@@ -8,7 +8,8 @@ Samples the halo -> galaxy reference SCM, then plots
 and prints the doubly robust estimate of the slope at log M* = 10.5 from the
 observational sample alone.
 
-Run: ``python examples/causal_galaxy_dose_response.py [OUTPUT.png]``
+Run: ``python examples/causal_galaxy_dose_response.py [OUTPUT.png]`` (default
+``out/causal_dose_response.png``).
 """
 
 from __future__ import annotations
@@ -71,9 +72,10 @@ def main(output: Path) -> None:
     ax.set_ylabel(r"$g - r$ colour [mag]")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=300)
     print(f"wrote {output}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("causal_dose_response.png"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("out/causal_dose_response.png"))

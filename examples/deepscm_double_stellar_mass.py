@@ -3,7 +3,7 @@
 Runs the shipped deep SCM on four simulated galaxies, compares with the simulator's
 exact counterfactual, and writes a factual / model / truth grid (PNG and PDF).
 
-    python examples/deepscm_double_stellar_mass.py [out_dir]
+    python examples/deepscm_double_stellar_mass.py [OUT_DIR]   # default: out/
 """
 
 import sys
@@ -15,7 +15,7 @@ from acie.deepscm import load_default_model
 from acie.deepscm.reporting import plot_pairs
 from acie.galaxy.simulator import GalaxySimulator
 
-out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+out = Path(sys.argv[1] if len(sys.argv) > 1 else "out")
 engine = load_default_model()
 sim = GalaxySimulator()  # 64 x 64, bands g, r, i, nanomaggies per pixel
 galaxies = sim.sample(4, seed=2024)

@@ -4,12 +4,14 @@ Simulates galaxies, applies do(log_stellar_mass + log10 2) with every exogenous 
 kept (the exact ground truth), checks physics, measures the images, and plots
 factual / counterfactual pairs.
 
-Run: ``python examples/galaxy_counterfactual.py [out.png]``
+Run: ``python examples/galaxy_counterfactual.py [OUTPUT.png]`` (default
+``out/galaxy_counterfactual.png``).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from acie.galaxy.measure import measure_properties
 from acie.galaxy.simulator import GalaxySimulator
 
 
-def main(out: str = "galaxy_counterfactual.png") -> None:
+def main(out: str = "out/galaxy_counterfactual.png") -> None:
     sim = GalaxySimulator(image_size=64, bands=("g", "r", "i"), seed=0)
     factual = sim.sample(6, seed=42)
     doubled = factual.properties["log_stellar_mass"] + np.log10(2.0)
@@ -67,6 +69,7 @@ def main(out: str = "galaxy_counterfactual.png") -> None:
     from acie.galaxy.plots import counterfactual_figure
 
     fig = counterfactual_figure(factual, cf, label="do(M* -> 2 M*), same exogenous noise")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=300)
     print("wrote", out)
 

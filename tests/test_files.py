@@ -49,12 +49,16 @@ def test_atomic_output_gets_the_mode_of_a_normally_created_file(tmp_path, umask)
     assert _no_temporaries(tmp_path) == []
 
 
+def _fail_halfway(target: Path) -> None:
+    with atomic_output(target) as tmp:
+        tmp.write_text("half a file")
+        raise RuntimeError("writer failed")
+
+
 def test_atomic_output_replaces_only_on_success(tmp_path):
     target = write_text(tmp_path / "table.csv", "old\n")
     with pytest.raises(RuntimeError, match="writer failed"):
-        with atomic_output(target) as tmp:
-            tmp.write_text("half a file")
-            raise RuntimeError("writer failed")
+        _fail_halfway(target)
     assert target.read_text() == "old\n"
     assert _no_temporaries(tmp_path) == []
 
@@ -62,8 +66,11 @@ def test_atomic_output_replaces_only_on_success(tmp_path):
 def test_atomic_output_creates_folders_and_keeps_the_name_ending(tmp_path):
     target = tmp_path / "out" / "figures" / "cf.csv.gz"
     with atomic_output(target) as tmp:
-        assert tmp.parent == target.parent and tmp.name.endswith(".cf.csv.gz")
-        assert tmp.name.startswith(".") and tmp.exists() and tmp.stat().st_size == 0
+        assert tmp.parent == target.parent
+        assert tmp.name.endswith(".cf.csv.gz")
+        assert tmp.name.startswith(".")
+        assert tmp.exists()
+        assert tmp.stat().st_size == 0
         tmp.write_bytes(b"data")
     assert target.read_bytes() == b"data"
 
