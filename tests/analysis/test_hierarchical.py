@@ -48,7 +48,9 @@ def test_random_intercepts_match_lme4_on_dietox(dietox):
     )
     np.testing.assert_allclose(fit.residual_variance, 11.36692, rtol=1e-4)
     np.testing.assert_allclose(fit.log_likelihood, -2404.775, rtol=1e-5)
-    assert fit.n_groups == 72 and fit.n_obs == 861 and fit.converged
+    assert fit.n_groups == 72
+    assert fit.n_obs == 861
+    assert fit.converged
     # the standard error of the group variance agrees with the balanced one-way ANOVA
     # closed form Var(s_b^2) ~ 2/(m-1) (s_b^2 + s^2/k)^2 (m = 72 pigs, k = 12 weighings;
     # Searle, Casella & McCulloch 1992, ch. 3) within 10 %
@@ -145,7 +147,8 @@ def test_log_is_natural_and_log10_is_decimal(sim):
 def test_parse_formula():
     p = parse_formula("log(mass) ~ log(luminosity) + (1 | survey_id)")
     assert p.fixed == "log(mass) ~ log(luminosity)"
-    assert p.random == "1" and p.group == "survey_id"
+    assert p.random == "1"
+    assert p.group == "survey_id"
     assert set(p.variables) == {"mass", "luminosity", "survey_id"}
     assert parse_formula("y ~ x + (0 + x | g)").random == "0 + x"
     assert parse_formula("y ~ (1 | g) + (x | g)").random == "1 + x"

@@ -51,10 +51,11 @@ def test_response_curve_figure(tmp_path, batch):
     )
     fig = response_curve_figure(curve, reference=([11.5, 12.5], [1.0, 0.4]))
     path = save_figure(fig, tmp_path / "curve.png")
-    h, w = _png_size(path)[:2]
+    _, w = _png_size(path)[:2]
     assert w > 6.0 * 300 * 0.8  # 6.4 in wide at 300 dpi (tight bbox trims a little)
     labels = _labels(fig)
-    assert "[dex(solMass)]" in labels[1][0] and "[dex(nmgy)]" in labels[0][1]
+    assert "[dex(solMass)]" in labels[1][0]
+    assert "[dex(nmgy)]" in labels[0][1]
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
 
 
@@ -90,7 +91,7 @@ def test_hierarchical_and_selection_figures(tmp_path, batch):
     )
     save_figure(fig, tmp_path / "sel.png")
     assert "[mag]" in _labels(fig)[0][0]
-    with pytest.raises(InputValidationError, match=".png or .pdf"):
+    with pytest.raises(InputValidationError, match=r"\.png or \.pdf"):
         save_figure(fig, tmp_path / "sel.jpg")
 
 

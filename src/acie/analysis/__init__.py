@@ -19,7 +19,49 @@ Names are imported lazily (statsmodels, astropy and matplotlib load on first use
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
+    from acie.analysis.catalogue import CatalogueFormat, load_catalogue, save_catalogue
+    from acie.analysis.formula import ParsedFormula, parse_formula
+    from acie.analysis.hierarchical import HierarchicalFit, fit_hierarchical_model
+    from acie.analysis.observables import (
+        Observable,
+        image_total_flux,
+        model_flux,
+        property_observable,
+    )
+    from acie.analysis.plots import (
+        hierarchical_fit_figure,
+        response_curve_figure,
+        save_figure,
+        selection_bias_figure,
+    )
+    from acie.analysis.response import (
+        ResponseCurve,
+        counterfactual_response,
+        observational_response,
+    )
+    from acie.analysis.selection import (
+        CompletenessFunction,
+        LinearFit,
+        SelectionKind,
+        apparent_magnitude,
+        estimate_completeness,
+        flux_limited,
+        inverse_propensity_weights,
+        mean_surface_brightness,
+        photometry_frame,
+        surface_brightness_limited,
+        weighted_linear_fit,
+    )
+    from acie.analysis.surveys import (
+        MassLuminosityRelation,
+        SurveySpec,
+        random_surveys,
+        simulate_survey_catalogue,
+        true_mass_luminosity_relation,
+    )
 
 _EXPORTS: dict[str, str] = {
     # response of an observable to a latent property
@@ -63,10 +105,47 @@ _EXPORTS: dict[str, str] = {
     "selection_bias_figure": "plots",
 }
 
-__all__ = sorted(_EXPORTS)
+# a literal list, so that linters and type checkers read it (a test checks it equals _EXPORTS)
+__all__ = [
+    "CatalogueFormat",
+    "CompletenessFunction",
+    "HierarchicalFit",
+    "LinearFit",
+    "MassLuminosityRelation",
+    "Observable",
+    "ParsedFormula",
+    "ResponseCurve",
+    "SelectionKind",
+    "SurveySpec",
+    "apparent_magnitude",
+    "counterfactual_response",
+    "estimate_completeness",
+    "fit_hierarchical_model",
+    "flux_limited",
+    "hierarchical_fit_figure",
+    "image_total_flux",
+    "inverse_propensity_weights",
+    "load_catalogue",
+    "mean_surface_brightness",
+    "model_flux",
+    "observational_response",
+    "parse_formula",
+    "photometry_frame",
+    "property_observable",
+    "random_surveys",
+    "response_curve_figure",
+    "save_catalogue",
+    "save_figure",
+    "selection_bias_figure",
+    "simulate_survey_catalogue",
+    "surface_brightness_limited",
+    "true_mass_luminosity_relation",
+    "weighted_linear_fit",
+]
 
 
 def __getattr__(name: str) -> Any:
+    """Import an exported name's module on first use (statsmodels, astropy, matplotlib)."""
     if name in _EXPORTS:
         module = importlib.import_module(f"acie.analysis.{_EXPORTS[name]}")
         return getattr(module, name)
@@ -74,4 +153,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """The module's names, the lazily imported ones included."""
     return sorted(set(globals()) | set(__all__))

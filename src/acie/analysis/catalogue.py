@@ -1,5 +1,6 @@
-"""Read and write galaxy catalogues: CSV (pandas), FITS binary tables (astropy), Parquet
-(pyarrow), with column units where the format can carry them.
+"""Read and write galaxy catalogues, with column units where the format can carry them.
+
+CSV goes through pandas, FITS binary tables through astropy and Parquet through pyarrow.
 
 * FITS: the units of the ``TUNITn`` keywords, read with :class:`astropy.table.Table`.
 * Parquet: a JSON object ``{"column": "unit"}`` in the schema metadata under
@@ -158,8 +159,10 @@ def save_catalogue(
     format: CatalogueFormat | str | None = None,
     units: dict[str, str] | None = None,
 ) -> Path:
-    """Write a catalogue atomically; units from ``units`` or ``frame.attrs["units"]``
-    are stored in FITS ``TUNITn`` and Parquet metadata (CSV has none).
+    """Write a catalogue atomically.
+
+    Units from ``units`` or ``frame.attrs["units"]`` are stored in FITS ``TUNITn`` and
+    Parquet metadata (CSV has none).
 
     Returns
     -------

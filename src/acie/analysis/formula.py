@@ -95,7 +95,9 @@ class ParsedFormula:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split ``text`` at ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -147,6 +149,34 @@ def _names(expr: str) -> tuple[set[str], set[str]]:
     return variables, calls
 
 
+def _random_term(term: str, inner: str) -> tuple[str, str]:
+    """The terms before ``|`` and the grouping factor of the random term ``(inner)``."""
+    if "||" in inner:
+        raise InputValidationError(
+            f"uncorrelated random effects ('||') are not supported by MixedLM; got "
+            f"{term!r}; write one correlated block '(1 + x | g)' instead"
+        )
+    lhs, _, grp = inner.rpartition("|")
+    grp, lhs = grp.strip(), lhs.strip()
+    if not grp.isidentifier():
+        raise InputValidationError(
+            expected_got(f"the grouping factor of {term!r}", "a column name", grp)
+        )
+    if not lhs:
+        raise InputValidationError(f"random term {term!r} has no terms before '|'")
+    return lhs, grp
+
+
+def _random_rhs(random_terms: list[str]) -> str:
+    """One patsy right-hand side (``"1 + x"`` or ``"0 + x"``) for the random terms."""
+    parts = [p for t in random_terms for p in _split_top(t, "+")]
+    no_intercept = any(p in {"0", "-1"} for p in parts)
+    slopes = [p for p in parts if p not in {"0", "1", "-1"}]
+    if no_intercept and not slopes:
+        raise InputValidationError(f"random term(s) {random_terms} have no effects left")
+    return " + ".join(["0" if no_intercept else "1", *dict.fromkeys(slopes)])
+
+
 def parse_formula(formula: str) -> ParsedFormula:
     """Split an lme4-style formula into fixed and random parts.
 
@@ -177,19 +207,7 @@ def parse_formula(formula: str) -> ParsedFormula:
             raise InputValidationError(f"empty term in formula {formula!r} (a stray '+')")
         inner = term[1:-1].strip() if term.startswith("(") and term.endswith(")") else None
         if inner is not None and "|" in inner and len(_split_top(inner, "|")) > 1:
-            if "||" in inner:
-                raise InputValidationError(
-                    f"uncorrelated random effects ('||') are not supported by MixedLM; got "
-                    f"{term!r}; write one correlated block '(1 + x | g)' instead"
-                )
-            lhs, _, grp = inner.rpartition("|")
-            grp, lhs = grp.strip(), lhs.strip()
-            if not grp.isidentifier():
-                raise InputValidationError(
-                    expected_got(f"the grouping factor of {term!r}", "a column name", grp)
-                )
-            if not lhs:
-                raise InputValidationError(f"random term {term!r} has no terms before '|'")
+            lhs, grp = _random_term(term, inner)
             if group is not None and grp != group:
                 raise InputValidationError(
                     f"MixedLM fits one grouping factor; the formula has {group!r} and "
@@ -203,14 +221,7 @@ def parse_formula(formula: str) -> ParsedFormula:
             )
         else:
             fixed_terms.append(term)
-    random = None
-    if random_terms:
-        parts = [p for t in random_terms for p in _split_top(t, "+")]
-        no_intercept = any(p in {"0", "-1"} for p in parts)
-        slopes = [p for p in parts if p not in {"0", "1", "-1"}]
-        random = " + ".join(["0" if no_intercept else "1", *dict.fromkeys(slopes)])
-        if no_intercept and not slopes:
-            raise InputValidationError(f"random term(s) {random_terms} have no effects left")
+    random = _random_rhs(random_terms) if random_terms else None
     fixed = f"{response} ~ {' + '.join(fixed_terms) if fixed_terms else '1'}"
     variables: set[str] = set()
     for part in (response, *fixed_terms, *(random_terms or [])):

@@ -19,6 +19,7 @@ likelihood (``result.result.profile_re``) or a parametric bootstrap there.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,86 @@ def _design(parsed: ParsedFormula, data: pd.DataFrame):
     return y.iloc[:, 0], x, z
 
 
+def _fit(model: Any, formula: str, reml: bool, method: str | list[str] | None, n_fixed: int) -> Any:
+    """Fit ``model`` (a statsmodels MixedLM); the first converged, sane optimum is returned.
+
+    Without a converged one, the first sane (finite, positive fixed-effect variances) one.
+    """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    # Optimisers are tried one at a time until one converges to a sane optimum (finite
+    # log-likelihood, positive fixed-effect variances). L-BFGS alone stops short on random
+    # slopes (dietox: Pig variance 30.3 instead of lme4's 19.49, flagged not converged);
+    # statsmodels' chained ["lbfgs", "cg"] can run off to an infinite likelihood.
+    res, fallback = None, None
+    for meth in [method] if method is not None else ["cg", "lbfgs", "powell"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message=".*(boundary|Hessian|singular).*")
+            try:
+                cand = model.fit(reml=reml, method=meth)
+                sane = (
+                    np.isfinite(cand.llf)
+                    and np.all(np.isfinite(cand.fe_params))
+                    and np.all(np.diag(cand.cov_params())[:n_fixed] > 0)
+                )
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                if method is not None:
+                    raise EstimationError(f"MixedLM failed to fit {formula!r}: {exc}") from exc
+                continue
+        if sane and cand.converged:
+            res = cand
+            break
+        if sane and fallback is None:
+            fallback = cand
+    res = res if res is not None else fallback
+    if res is None:
+        raise EstimationError(f"MixedLM produced no finite estimate for {formula!r}")
+    return res
+
+
+def _variance_components(
+    res: Any, names: list[str], group: str, zc: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The random-effects covariance (named) and the variance-component table with CIs.
+
+    ``zc`` is the normal quantile of the confidence level; variance intervals are
+    log-normal (positive), covariance intervals symmetric.
+    """
+    cov_re = res.cov_re.copy()
+    cov_re.index = cov_re.columns = names
+    k = len(names)
+    # MixedLM parametrises the random-effects covariance divided by the residual
+    # variance; its ``bse_re`` is sqrt(scale) x SE(cov_re / scale), so the standard error
+    # of cov_re itself (scale held fixed) is one more factor sqrt(scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se_re = np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2] * np.sqrt(float(res.scale))
+    rows, j = {}, 0
+    for a in range(k):  # lower triangle, row by row, as MixedLM orders it
+        for b in range(a + 1):
+            est = float(cov_re.iloc[a, b])
+            se = float(se_re[j]) if j < se_re.size else float("nan")
+            j += 1
+            if a == b:
+                label = f"{group} {names[a]} Var"
+                if est > 0 and np.isfinite(se):
+                    half = zc * se / est
+                    lo, hi = est * np.exp(-half), est * np.exp(half)
+                else:
+                    lo, hi = float("nan"), float("nan")
+            else:
+                label = f"{group} {names[b]} x {names[a]} Cov"
+                lo, hi = est - zc * se, est + zc * se
+            rows[label] = (est, se, lo, hi)
+    rows["Residual Var"] = (float(res.scale), float("nan"), float("nan"), float("nan"))
+    vc = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["estimate", "std_error", "ci_low", "ci_high"]
+    )
+    return cov_re, vc
+
+
 def fit_hierarchical_model(
     formula: str,
     data: pd.DataFrame,
@@ -181,10 +262,7 @@ def fit_hierarchical_model(
     EstimationError
         The optimiser fails.
     """
-    import warnings
-
     from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     if not isinstance(data, pd.DataFrame):
         raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
@@ -217,37 +295,7 @@ def fit_hierarchical_model(
         raise InputValidationError(
             expected_got(f"the grouping factor {parsed.group!r}", "at least 2 levels", n_groups)
         )
-    model = MixedLM(y, x, groups=groups, exog_re=z)
-    res = None
-    # Optimisers are tried one at a time until one converges to a sane optimum (finite
-    # log-likelihood, positive fixed-effect variances). L-BFGS alone stops short on random
-    # slopes (dietox: Pig variance 30.3 instead of lme4's 19.49, flagged not converged);
-    # statsmodels' chained ["lbfgs", "cg"] can run off to an infinite likelihood.
-    res, fallback = None, None
-    for meth in [method] if method is not None else ["cg", "lbfgs", "powell"]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.filterwarnings("ignore", message=".*(boundary|Hessian|singular).*")
-            try:
-                cand = model.fit(reml=reml, method=meth)
-                sane = (
-                    np.isfinite(cand.llf)
-                    and np.all(np.isfinite(cand.fe_params))
-                    and np.all(np.diag(cand.cov_params())[: x.shape[1]] > 0)
-                )
-            except (np.linalg.LinAlgError, ValueError) as exc:
-                if method is not None:
-                    raise EstimationError(f"MixedLM failed to fit {formula!r}: {exc}") from exc
-                continue
-        if sane and cand.converged:
-            res = cand
-            break
-        if sane and fallback is None:
-            fallback = cand
-    res = res if res is not None else fallback
-    if res is None:
-        raise EstimationError(f"MixedLM produced no finite estimate for {formula!r}")
+    res = _fit(MixedLM(y, x, groups=groups, exog_re=z), formula, reml, method, x.shape[1])
 
     zc = float(stats.norm.ppf(0.5 + level / 2))
     fe = res.fe_params
@@ -262,37 +310,8 @@ def fit_hierarchical_model(
             "p_value": 2 * stats.norm.sf(np.abs(fe / bse)),
         }
     )
-    cov_re = res.cov_re.copy()
     names = [str(c) for c in z.columns]
-    cov_re.index = cov_re.columns = names
-    k = len(names)
-    # MixedLM parametrises the random-effects covariance divided by the residual
-    # variance; its ``bse_re`` is sqrt(scale) x SE(cov_re / scale), so the standard error
-    # of cov_re itself (scale held fixed) is one more factor sqrt(scale)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        se_re = np.asarray(res.bse_re, dtype=float)[: k * (k + 1) // 2] * np.sqrt(float(res.scale))
-    rows, j = {}, 0
-    for a in range(k):  # lower triangle, row by row, as MixedLM orders it
-        for b in range(a + 1):
-            est = float(cov_re.iloc[a, b])
-            se = float(se_re[j]) if j < se_re.size else float("nan")
-            j += 1
-            if a == b:
-                label = f"{parsed.group} {names[a]} Var"
-                if est > 0 and np.isfinite(se):
-                    half = zc * se / est
-                    lo, hi = est * np.exp(-half), est * np.exp(half)
-                else:
-                    lo, hi = float("nan"), float("nan")
-            else:
-                label = f"{parsed.group} {names[b]} x {names[a]} Cov"
-                lo, hi = est - zc * se, est + zc * se
-            rows[label] = (est, se, lo, hi)
-    rows["Residual Var"] = (float(res.scale), float("nan"), float("nan"), float("nan"))
-    vc = pd.DataFrame.from_dict(
-        rows, orient="index", columns=["estimate", "std_error", "ci_low", "ci_high"]
-    )
+    cov_re, vc = _variance_components(res, names, str(parsed.group), zc)
     blup = pd.DataFrame.from_dict(
         {g: np.asarray(v, dtype=float) for g, v in res.random_effects.items()},
         orient="index",

@@ -44,6 +44,7 @@ class Observable:
     needs_images: bool = False
 
     def __call__(self, batch: GalaxyBatch) -> np.ndarray:
+        """The observable of every galaxy in ``batch``, float64, in :attr:`unit`."""
         return np.asarray(self.func(batch), dtype=np.float64)
 
 

@@ -148,8 +148,10 @@ def hierarchical_fit_figure(
     max_points: int = 4000,
     seed: int = 0,
 ) -> Figure:
-    """Data coloured by group with each group's line (fixed effect + BLUP), the fixed
-    line, and a caterpillar plot of one random effect (± 2 conditional s.d.).
+    """Data and lines of a mixed-model fit, and a caterpillar plot of one random effect.
+
+    The data are coloured by group, with each group's line (fixed effect + BLUP) and the
+    fixed line; the caterpillar plot shows ± 2 conditional s.d.
 
     The x axis is the first non-intercept fixed-effect term (as transformed by the
     formula), the y axis the response; ``x_unit``/``y_unit`` label them. ``effect``
@@ -219,8 +221,10 @@ def selection_bias_figure(
     max_points: int = 5000,
     seed: int = 0,
 ) -> Figure:
-    """Completeness over the selection variable (left) and the relation ``y`` vs ``x``
-    with the fitted lines (right)."""
+    """Completeness over the selection variable, and the relation ``y`` vs ``x``.
+
+    The left panel shows the completeness, the right one the data with the fitted lines.
+    """
     from matplotlib.figure import Figure
 
     units = dict(units or {})
@@ -231,7 +235,8 @@ def selection_bias_figure(
     fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     c = completeness.column
-    bins = np.linspace(*np.percentile(parent[c], [0.5, 99.5]), 40)
+    lo, hi = np.percentile(parent[c], [0.5, 99.5])
+    bins = np.linspace(lo, hi, 40)
     left.hist(parent[c], bins=bins, color="0.7", label=f"parent ({len(parent)})")
     left.hist(selected[c], bins=bins, color="C0", alpha=0.7, label=f"selected ({len(selected)})")
     left.set_xlabel(_label(c, completeness.unit))
@@ -264,11 +269,12 @@ def selection_bias_figure(
         alpha=0.5,
         label="selected",
     )
-    xl = np.linspace(*np.percentile(parent[x], [1, 99]), 50)
+    x_lo, x_hi = np.percentile(parent[x], [1, 99])
+    xl = np.linspace(x_lo, x_hi, 50)
     styles = ["k-", "C3--", "C2-", "C1:", "C4-."]
     for (name, f), st in zip(fits.items(), styles * 3, strict=False):
         p = f.params
-        slope_name = [k for k in p.index if k != "Intercept"][0]
+        slope_name = next(k for k in p.index if k != "Intercept")
         right.plot(
             xl,
             p.get("Intercept", 0.0) + p[slope_name] * xl,

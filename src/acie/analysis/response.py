@@ -150,8 +150,9 @@ def counterfactual_response(
     n_unit_curves: int = 8,
     progress: bool = False,
 ) -> ResponseCurve:
-    """Response of ``observable`` to ``do(treatment = z)`` over ``grid`` from exact
-    counterfactuals of a seeded population.
+    """Response of ``observable`` to ``do(treatment = z)`` over ``grid``.
+
+    Computed from exact counterfactuals of a seeded population.
 
     Parameters
     ----------
@@ -312,8 +313,10 @@ def observational_response(
     level: float = 0.95,
     **options: Any,
 ) -> list[DerivativeEstimate]:
-    """dE[Y(z)]/dz at each grid point from observational data with the causal core's
-    doubly-robust estimator (:func:`acie.causal.dose_response_derivative`).
+    """dE[Y(z)]/dz at each grid point, estimated from observational data.
+
+    The estimator is the causal core's doubly-robust one
+    (:func:`acie.causal.dose_response_derivative`).
 
     Parameters
     ----------

@@ -1,5 +1,6 @@
-"""Selection functions of flux- and surface-brightness-limited samples, and inverse-
-propensity weights that undo the bias they cause in fitted relations.
+"""Selection functions of flux- and surface-brightness-limited samples.
+
+Also the inverse-propensity weights that undo the bias they cause in fitted relations.
 
 A survey detects a galaxy with a probability that depends on its apparent magnitude
 (flux-limited: the source of Malmquist bias) or on its mean surface brightness within
@@ -288,9 +289,10 @@ class LinearFit:
 def weighted_linear_fit(
     formula: str, data: pd.DataFrame, *, weights: Any = None, level: float = 0.95
 ) -> LinearFit:
-    """Least squares (``weights=None``: the naive fit) or IPW-weighted least squares with
-    HC1 sandwich standard errors, for a patsy formula such as ``"log_luminosity ~
-    log_stellar_mass"``.
+    """Least squares, naive or IPW-weighted, with HC1 sandwich standard errors.
+
+    ``weights=None`` gives the naive fit. ``formula`` is a patsy formula such as
+    ``"log_luminosity ~ log_stellar_mass"``.
 
     The formula may call the functions of :mod:`acie.analysis.formula` (``log`` is the
     natural logarithm, ``log10`` the base-10 one; also as ``np.log10``).
@@ -355,8 +357,10 @@ def apparent_magnitude(flux: Any) -> np.ndarray:
 
 
 def mean_surface_brightness(magnitude: Any, half_light_radius_arcsec: Any) -> np.ndarray:
-    """Mean surface brightness within the half-light radius [mag arcsec⁻²]:
-    half the flux over ``π R_e²``, i.e. ``m + 2.5 log10(2 π R_e²)``."""
+    """Mean surface brightness within the half-light radius [mag arcsec⁻²].
+
+    Half the flux over ``π R_e²``, i.e. ``m + 2.5 log10(2 π R_e²)``.
+    """
     m = np.asarray(magnitude, dtype=float)
     r = np.asarray(half_light_radius_arcsec, dtype=float)
     if np.any(~(r > 0)):
@@ -367,8 +371,11 @@ def mean_surface_brightness(magnitude: Any, half_light_radius_arcsec: Any) -> np
 
 
 def photometry_frame(batch: GalaxyBatch, *, band: str = "r") -> pd.DataFrame:
-    """Properties, nuisances and model photometry of simulated galaxies: ``mag_<band>``
-    [mag], ``re_arcsec`` [arcsec] and ``mu_e_<band>`` [mag arcsec⁻²]."""
+    """Properties, nuisances and model photometry of simulated galaxies.
+
+    The photometry columns are ``mag_<band>`` [mag], ``re_arcsec`` [arcsec] and
+    ``mu_e_<band>`` [mag arcsec⁻²].
+    """
     if band not in batch.bands:
         raise UnknownNameError(
             f"unknown band {band!r}; the batch has bands: {', '.join(batch.bands)}"

@@ -1,5 +1,7 @@
-"""Multi-survey galaxy catalogues from the causal galaxy simulator, with survey-specific
-calibration offsets and measurement noise, and the true relation they were drawn from.
+"""Multi-survey galaxy catalogues from the causal galaxy simulator.
+
+Each has survey-specific calibration offsets and measurement noise; the module also gives
+the true relation they were drawn from.
 
 Each survey observes its own seeded draw of the simulator's population (same physics,
 same redshift range). Its catalogue reports the r-band luminosity ``luminosity``
@@ -105,8 +107,11 @@ def random_surveys(
     noise_range_dex: tuple[float, float] = (0.05, 0.2),
     seed: int = 0,
 ) -> list[SurveySpec]:
-    """Surveys with offsets ~ N(0, offset_sd_dex), tilts ~ N(0, slope_sd) and noise levels
-    uniform in ``noise_range_dex``, named ``S00``, ``S01`` …"""
+    """Random survey specifications, named ``S00``, ``S01`` ….
+
+    Offsets are drawn from N(0, offset_sd_dex), tilts from N(0, slope_sd) and noise levels
+    uniformly in ``noise_range_dex``.
+    """
     if not isinstance(n_surveys, (int, np.integer)) or n_surveys < 2:
         raise InputValidationError(expected_got("n_surveys", "an integer >= 2", n_surveys))
     lo, hi = noise_range_dex
@@ -212,8 +217,11 @@ class MassLuminosityRelation:
 def true_mass_luminosity_relation(
     simulator: GalaxySimulator, *, n: int = 200_000, seed: int = 12345
 ) -> MassLuminosityRelation:
-    """Least-squares line of the simulator's noise-free ``log M_*`` on ``log L_r`` over a
-    large seeded draw (with its own, small, heteroscedasticity-robust sampling error)."""
+    """Least-squares line of the simulator's noise-free ``log M_*`` on ``log L_r``.
+
+    Fitted over a large seeded draw, with its own, small, heteroscedasticity-robust
+    sampling error.
+    """
     import statsmodels.api as sm
 
     if not isinstance(n, (int, np.integer)) or n < 100:

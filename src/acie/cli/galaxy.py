@@ -230,6 +230,7 @@ def dataset(
 
     sim = _simulator(image_size, band, seed)
     t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)  # e.g. out/ on the first run
     path = write_dataset(out, sim, n, seed=seed, chunk_size=chunk_size, progress=progress)
     dt = time.perf_counter() - t0
     info = {
