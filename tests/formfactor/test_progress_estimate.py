@@ -86,6 +86,7 @@ def test_stages_in_a_log_print_headers_estimates_and_durations():
     assert lines[4] == "[3/4] k-pair blocks (estimate ~5 min)"
     assert "k-pair blocks: 1/3 blocks" in lines[5]
     assert "left" in lines[5]
+    assert "left" not in lines[-2]
     assert "k-pair blocks: 3/3 blocks" in lines[-2]
     assert lines[-1].strip().startswith("done in")
 

@@ -81,7 +81,7 @@ class _Lines:
                 head = (
                     f"{self.n}/{self.total} {self.unit}s, {format_duration(elapsed, approx=False)}"
                 )
-                head += f" elapsed, {format_duration(left)} left"
+                head += " elapsed" + ("" if last else f", {format_duration(left)} left")
             else:
                 head = f"{self.unit} {self.n}, {format_duration(elapsed, approx=False)} elapsed"
             tail = f" ({self.postfix})" if self.postfix else ""
@@ -189,7 +189,8 @@ class Progress:
             state["t_last"] = now
             d_e = float(envs.get("e_tot", 0.0) - envs.get("last_hf_e", 0.0))
             bar.set_postfix_str(
-                f"ΔE {d_e:+.1e} Ha (converged below {conv_tol:.0e}), {per_cycle:.0f} s/cycle, "
+                f"ΔE {d_e:+.1e} Ha (converged below {conv_tol:.0e}), "
+                f"{format_duration(per_cycle, approx=False)}/cycle, "
                 f"usually {TYPICAL_SCF_CYCLES[0]}–{TYPICAL_SCF_CYCLES[1]} cycles",
                 refresh=False,
             )
