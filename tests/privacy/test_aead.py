@@ -22,7 +22,8 @@ def test_round_trip_and_format():
     lines = _stream(cipher)
     assert all("\n" not in line for line in lines)
     obj = json.loads(lines[0])
-    assert obj["v"] == 1 and obj["kid"] == "tel-1"
+    assert obj["v"] == 1
+    assert obj["kid"] == "tel-1"
     assert len(base64.urlsafe_b64decode(obj["nonce"])) == 12
     assert [json.loads(b) for b in cipher.decrypt_lines(lines)] == RECORDS
     assert cipher.decrypt_json(lines[1], 2) == RECORDS[1]
@@ -42,7 +43,7 @@ def test_tampered_line_names_the_line():
     with pytest.raises(IntegrityError, match="line 2 of stream 's': authentication failed") as info:
         list(cipher.decrypt_lines(lines))
     assert info.value.line == 2
-    with pytest.raises(IntegrityError, match="line 3 .*not valid JSON"):
+    with pytest.raises(IntegrityError, match=r"line 3 .*not valid JSON"):
         list(cipher.decrypt_lines([lines[0], _stream(cipher)[1], "garbage"]))
 
 
@@ -60,10 +61,10 @@ def test_reordered_and_foreign_lines_fail():
 def test_wrong_key_and_unknown_key_id():
     lines = _stream(LineCipher(Keyring.generate(key_id="k1"), stream_id="s"))
     wrong = LineCipher(Keyring({"k1": generate_key()}, current="k1"), stream_id="s")
-    with pytest.raises(IntegrityError, match="line 1 .*different key"):
+    with pytest.raises(IntegrityError, match=r"line 1 .*different key"):
         wrong.decrypt_line(lines[0], 1)
     unknown = LineCipher(Keyring.generate(key_id="k2"), stream_id="s")
-    with pytest.raises(IntegrityError, match="line 3 .*key id 'k1' is not in the keyring"):
+    with pytest.raises(IntegrityError, match=r"line 3 .*key id 'k1' is not in the keyring"):
         unknown.decrypt_line(lines[2], 3)
 
 
@@ -71,7 +72,8 @@ def test_rotation_keeps_old_lines_readable():
     old = Keyring.generate(key_id="2024")
     old_lines = _stream(LineCipher(old, stream_id="s"))
     new = old.with_key(generate_key(), key_id="2025")
-    assert new.current == "2025" and set(new.ids) == {"2024", "2025"}
+    assert new.current == "2025"
+    assert set(new.ids) == {"2024", "2025"}
     cipher = LineCipher(new, stream_id="s")
     new_line = cipher.encrypt_line({"x": 1}, 4)
     assert json.loads(new_line)["kid"] == "2025"
@@ -86,7 +88,8 @@ def test_keyring_specs_and_errors():
     urlsafe = base64.urlsafe_b64encode(key).decode().rstrip("=")
     assert decode_key(urlsafe) == key
     ring = Keyring.from_base64(f"new:{encode_key(generate_key())}, old:{encode_key(key)}")
-    assert ring.current == "new" and ring.ids == ["new", "old"]
+    assert ring.current == "new"
+    assert ring.ids == ["new", "old"]
     assert Keyring.from_base64(ring.to_base64()).to_base64() == ring.to_base64()
     assert Keyring.from_base64({"a": encode_key(key)}).current == "a"
     assert encode_key(key) not in repr(ring)

@@ -25,7 +25,8 @@ def test_client_server_round_trip(keys1024):
     client = BlindInferenceClient(private_key=sk, precision=24, value_bound=100.0)
     server = BlindInferenceServer(layer=layer, pool_capacity=8)
     request = json.loads(json.dumps(client.request(x)))  # over the wire
-    assert "p" not in request["public_key"] and "q" not in request["public_key"]
+    assert "p" not in request["public_key"]
+    assert "q" not in request["public_key"]
     assert server.prefill(pk) == 8
     response = json.loads(json.dumps(server.evaluate(request, public_key=pk)))
     assert server.pool(pk).taken == 3
@@ -47,7 +48,8 @@ def test_background_refill(keys512):
     )  # empty pool: 3 misses, refill starts
     thread = server._refills[pk.fingerprint]
     thread.join(timeout=60)
-    assert not thread.is_alive() and server.pool(pk).available == 6
+    assert not thread.is_alive()
+    assert server.pool(pk).available == 6
     assert server.pool(pk).misses == 3
 
 

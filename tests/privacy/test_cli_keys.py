@@ -26,7 +26,8 @@ def test_paillier_export_inspect(tmp_path):
     priv, pub = tmp_path / "lab.key.json", tmp_path / "lab.pub.json"
     assert stat.S_IMODE(os.stat(priv).st_mode) == 0o600
     sk = PaillierPrivateKey.load(priv)
-    assert PaillierPublicKey.load(pub) == sk.public_key and info["fingerprint"] == sk.fingerprint
+    assert PaillierPublicKey.load(pub) == sk.public_key
+    assert info["fingerprint"] == sk.fingerprint
     assert info["bits"] == 512
     res = runner.invoke(
         app, ["keys", "export-public", str(priv), "--out", str(tmp_path / "x.pub.json")]
@@ -52,9 +53,11 @@ def test_aes_key(tmp_path):
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     ring = Keyring.from_base64(info["spec"])
-    assert ring.current == "tel-1" and info["bits"] == 256
+    assert ring.current == "tel-1"
+    assert info["bits"] == 256
     out = tmp_path / "aes.key"
     res = runner.invoke(app, ["keys", "aes", "--out", str(out)])
-    assert res.exit_code == 0 and stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert res.exit_code == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     assert Keyring.from_base64(out.read_text().strip()).current in res.output
     assert out.read_text().split(":")[1].strip() not in res.output

@@ -35,7 +35,8 @@ def test_round_half_to_even_and_exact_large_precision():
 
 def test_bound_and_overflow():
     enc = FixedPointEncoding(precision=8, value_bound=10.0)
-    assert enc.bound == 2560 and enc.scale == 256
+    assert enc.bound == 2560
+    assert enc.scale == 256
     assert enc.encode([10.0, -10.0]) == [2560, -2560]
     with pytest.raises(EncodingOverflowError, match="value_bound 10"):
         enc.encode([0.0, 10.001])

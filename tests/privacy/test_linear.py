@@ -39,7 +39,7 @@ def test_group_size_choice():
 
 
 def test_layer_is_exact_against_integer_reference(keys1024):
-    pk, sk = keys1024
+    _, sk = keys1024
     rng = np.random.default_rng(7)
     w, b, x = rng.normal(size=(4, 10)), rng.normal(size=4), rng.normal(size=10)
     precision = EncryptedLinearLayer.max_precision(w)
@@ -68,7 +68,8 @@ def test_outputs_are_rerandomised(keys512):
     a, b = layer(ev, pool=pool), layer(ev)
     assert pool.taken == 2
     # both outputs are 0, yet the ciphertexts differ and are not the deterministic Enc(0) = 1
-    assert a.ciphertexts[1] != b.ciphertexts[1] and 1 not in a.ciphertexts
+    assert a.ciphertexts[1] != b.ciphertexts[1]
+    assert 1 not in a.ciphertexts
     unrandomised = layer._plan.run(ev.ciphertexts, pk.nsquare)
     assert all(u != o for u, o in zip(unrandomised, a.ciphertexts, strict=True))
     np.testing.assert_array_equal(a.decrypt(sk), [0.0, 0.0])
@@ -87,7 +88,7 @@ def test_overflow_is_detected_before_evaluation(keys512):
 
 
 def test_construction_errors(keys512):
-    pk, sk = keys512
+    _, sk = keys512
     with pytest.raises(EncodingOverflowError, match="use precision <= 14"):
         EncryptedLinearLayer(np.array([[1.5]]), precision=15)
     assert EncryptedLinearLayer.max_precision(np.array([[1.5]])) == 14

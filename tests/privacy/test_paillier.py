@@ -33,14 +33,18 @@ small_ints = st.integers(min_value=-(2**64), max_value=2**64)
 
 def test_keygen_properties(keys512):
     pk, sk = keys512
-    assert pk.bits == 512 and pk.n == sk.p * sk.q
-    assert sk.p != sk.q and gmpy2.is_prime(sk.p) and gmpy2.is_prime(sk.q)
+    assert pk.bits == 512
+    assert pk.n == sk.p * sk.q
+    assert sk.p != sk.q
+    assert gmpy2.is_prime(sk.p)
+    assert gmpy2.is_prime(sk.q)
     assert sk.p.bit_length() == sk.q.bit_length() == 256
     assert abs(sk.p - sk.q).bit_length() > 256 - 100  # far apart
     assert gmpy2.gcd(pk.n, (sk.p - 1) * (sk.q - 1)) == 1
     assert pk.g == pk.n + 1
     # p - 1 fully factored by trial division + a prime cofactor: the CRT tables apply
-    assert factor_group_order(sk.p) is not None and factor_group_order(sk.q) is not None
+    assert factor_group_order(sk.p) is not None
+    assert factor_group_order(sk.q) is not None
     assert sk.prepare()._encryptor.pside.table is not None
 
 
@@ -58,7 +62,8 @@ def test_2048_bit_key_round_trip_and_phe_agrees():
     assert pk.bits == 2048
     m = -(2**300) + 12345
     c_holder, c_public = sk.encrypt(m), pk.encrypt(m)
-    assert sk.decrypt(c_holder) == m and sk.decrypt(c_public) == m
+    assert sk.decrypt(c_holder) == m
+    assert sk.decrypt(c_public) == m
     psk = phe.PaillierPrivateKey(phe.PaillierPublicKey(int(pk.n)), int(sk.p), int(sk.q))
     # phe decrypts our key-holder ciphertext (independent implementation)
     assert psk.decrypt(phe.EncryptedNumber(psk.public_key, int(c_holder.value))) == m
@@ -100,7 +105,7 @@ def test_edges_of_plaintext_space(keys512):
 
 
 def test_decrypt_many_and_bounded(keys512):
-    pk, sk = keys512
+    _, sk = keys512
     ms = [0, 5, -7, 2**60, -(2**60)]
     cts = [sk.encrypt(m) for m in ms]
     assert sk.decrypt_many(cts) == ms
@@ -125,7 +130,8 @@ def test_key_holder_randomness_is_a_uniform_nth_residue(keys512):
     residues = [sk.random_nth_residue() for _ in range(400)]
     assert len(set(residues)) == 400
     for r in residues[:20]:
-        assert gmpy2.powmod(r, lam, pk.nsquare) == 1 and r != 1  # in the subgroup of n-th residues
+        assert gmpy2.powmod(r, lam, pk.nsquare) == 1
+        assert r != 1
     # r^n mod p is uniform on Z_p^*, so half are quadratic residues mod p (and mod q).
     # A generator mistake (table base a square) would give 100 %. Binomial(400, 1/2):
     # sigma = 10; tolerance 5 sigma.
@@ -156,14 +162,15 @@ def test_rerandomize_changes_ciphertext_not_plaintext(keys512):
     pk, sk = keys512
     c = sk.encrypt(99)
     d = c.rerandomize()
-    assert d != c and sk.decrypt(d) == 99
+    assert d != c
+    assert sk.decrypt(d) == 99
     assert c * 0 == PaillierCiphertext(pk, 1)  # deterministic: why outputs are re-randomised
     assert sk.decrypt((c * 0).rerandomize()) == 0
 
 
 def test_type_and_key_errors(keys512, other_keys512):
     pk, sk = keys512
-    pk2, sk2 = other_keys512
+    _, sk2 = other_keys512
     c = sk.encrypt(1)
     with pytest.raises(InputValidationError, match="integer"):
         pk.encrypt(1.5)
@@ -191,9 +198,11 @@ def test_json_round_trip(keys512):
     pk, sk = keys512
     assert PaillierPublicKey.from_json(pk.to_json()) == pk
     sk2 = PaillierPrivateKey.from_json(sk.to_json())
-    assert sk2 == sk and sk2.decrypt(sk.encrypt(-5)) == -5
+    assert sk2 == sk
+    assert sk2.decrypt(sk.encrypt(-5)) == -5
     assert PaillierPublicKey.from_json(sk.to_json()) == pk  # public part of a private key
-    assert str(int(sk.p)) not in repr(sk) and str(int(sk.q)) not in repr(sk)
+    assert str(int(sk.p)) not in repr(sk)
+    assert str(int(sk.q)) not in repr(sk)
 
 
 def test_files_permissions_and_atomicity(keys512, tmp_path):

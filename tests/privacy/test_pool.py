@@ -33,14 +33,18 @@ print(json.dumps([str(v) for v in out]))
 def test_take_is_single_use(keys512):
     pk, sk = keys512
     pool = RandomnessPool(pk, capacity=8)
-    assert pool.fill() == 8 and pool.available == 8
+    assert pool.fill() == 8
+    assert pool.available == 8
     assert pool.fill() == 0  # full
     values = [pool.take() for _ in range(10)]
-    assert pool.taken == 8 and pool.misses == 2 and pool.available == 0
+    assert pool.taken == 8
+    assert pool.misses == 2
+    assert pool.available == 0
     assert len(set(values)) == 10
     lam = (sk.p - 1) * (sk.q - 1)
     assert all(gmpy2.powmod(v, lam, pk.nsquare) == 1 for v in values)  # n-th residues
-    assert pool.fill(3) == 3 and pool.available == 3
+    assert pool.fill(3) == 3
+    assert pool.available == 3
 
 
 def test_key_holder_pool(keys512):
@@ -112,5 +116,6 @@ def test_distinct_randomness_across_processes(keys512, tmp_path):
             timeout=60,
         )
         outs.extend(json.loads(res.stdout))
-    assert len(outs) == 30 and len(set(outs)) == 30
+    assert len(outs) == 30
+    assert len(set(outs)) == 30
     assert all(sk.decrypt(PaillierCiphertext(sk.public_key, int(v))) == 0 for v in outs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -31,11 +32,13 @@ def test_encrypt_decrypt_with_either_key(keys512):
         EncryptedVector.encrypt(pk, x),
         EncryptedVector.encrypt(pk, x, pool=pool),
     ):
-        assert len(ev) == 12 and ev.precision == 24
+        assert len(ev) == 12
+        assert ev.precision == 24
         np.testing.assert_allclose(
             ev.decrypt(sk), x, rtol=0, atol=2.0**-25
         )  # half a step at 24 bits
-    assert pool.available == 0 and pool.misses == 0
+    assert pool.available == 0
+    assert pool.misses == 0
 
 
 @pytest.mark.parametrize("encoding", ["base64", "decimal"])
@@ -44,10 +47,12 @@ def test_json_round_trip(keys512, encoding):
     x = np.array([0.5, -1.25, 3.0e3])
     ev = EncryptedVector.encrypt(sk, x, precision=16, value_bound=1e4)
     payload = json.loads(json.dumps(ev.to_dict(ciphertext_encoding=encoding)))
-    assert payload["key_fingerprint"] == pk.fingerprint and payload["precision"] == 16
+    assert payload["key_fingerprint"] == pk.fingerprint
+    assert payload["precision"] == 16
     assert payload["bound"] == str(10_000 * 2**16)
     back = EncryptedVector.from_dict(payload, pk)
-    assert back.ciphertexts == ev.ciphertexts and back.bound == ev.bound
+    assert back.ciphertexts == ev.ciphertexts
+    assert back.bound == ev.bound
     np.testing.assert_array_equal(back.decrypt(sk), x)
 
 
@@ -136,10 +141,8 @@ def test_from_dict_fuzz_only_typed_errors(keys512, field, value):
     """Any JSON value in any field gives a typed ACIE error or a valid vector, nothing else."""
     pk, sk = keys512
     payload = {**_payload(sk), field: value}
-    try:
+    with contextlib.suppress(DataFormatError, KeyMismatchError, EncodingOverflowError):
         EncryptedVector.from_dict(payload, pk)
-    except (DataFormatError, KeyMismatchError, EncodingOverflowError):
-        pass
 
 
 _PAYLOADS: dict[str, dict] = {}

@@ -1,4 +1,4 @@
-"""Per-line AES-GCM encryption of JSONL streams, with key ids for rotation.
+r"""Per-line AES-GCM encryption of JSONL streams, with key ids for rotation.
 
 Each plaintext line (a JSON object or raw bytes) becomes one line of JSON::
 
@@ -8,7 +8,7 @@ Each plaintext line (a JSON object or raw bytes) becomes one line of JSON::
   (``os.urandom``), 128-bit tag.
 * The associated data binds the line to its stream and its position::
 
-      b"acie.jsonl/v1\\0" + stream_id + b"\\0" + key_id + b"\\0" + position (8 bytes, big-endian)
+      b"acie.jsonl/v1\0" + stream_id + b"\0" + key_id + b"\0" + position (8 bytes, big-endian)
 
   so a line that is altered, moved to another position, copied into another stream,
   or decrypted with another key fails authentication, and the error names the line.
@@ -191,6 +191,7 @@ class Keyring:
 
     @property
     def ids(self) -> list[str]:
+        """The ids of every key in the ring (each can decrypt)."""
         return list(self._keys)
 
     def __contains__(self, kid: object) -> bool:
@@ -315,7 +316,11 @@ class LineCipher:
         if not isinstance(obj, dict) or obj.get("v") != LINE_VERSION:
             raise self._fail(position, f"not an encrypted line of version {LINE_VERSION}")
         kid, nonce_b64, ct_b64 = obj.get("kid"), obj.get("nonce"), obj.get("ct")
-        if not all(isinstance(v, str) for v in (kid, nonce_b64, ct_b64)):
+        if (
+            not isinstance(kid, str)
+            or not isinstance(nonce_b64, str)
+            or not isinstance(ct_b64, str)
+        ):
             raise self._fail(position, "encrypted line lacks 'kid', 'nonce' or 'ct'")
         if kid not in self.keyring:
             raise self._fail(

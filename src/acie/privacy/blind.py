@@ -73,6 +73,7 @@ class BlindInferenceClient:
 
     @property
     def public_key(self) -> PaillierPublicKey:
+        """The public half of the client's key pair (sent with every request)."""
         return self.private_key.public_key
 
     def encrypt(self, features: ArrayLike) -> EncryptedVector:

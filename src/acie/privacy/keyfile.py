@@ -9,6 +9,7 @@ old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -54,10 +55,8 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, mod
             os.fsync(handle.fileno())
         os.replace(tmp_name, dest)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     return dest
 

@@ -202,10 +202,12 @@ class EncryptedLinearLayer:
 
     @property
     def in_features(self) -> int:
+        """Length of the input vector (columns of the weight matrix)."""
         return int(self.weights.shape[1])
 
     @property
     def out_features(self) -> int:
+        """Length of the output vector (rows of the weight matrix)."""
         return int(self.weights.shape[0])
 
     @staticmethod

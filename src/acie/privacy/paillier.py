@@ -188,7 +188,7 @@ class PaillierPublicKey:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PaillierPublicKey:
+    def from_dict(cls, data: object) -> PaillierPublicKey:
         """Rebuild a public key from :meth:`to_dict` output (also accepts a private-key mapping)."""
         if not isinstance(data, dict):
             raise DataFormatError(
@@ -396,7 +396,7 @@ class PaillierPrivateKey:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PaillierPrivateKey:
+    def from_dict(cls, data: object) -> PaillierPrivateKey:
         """Rebuild a private key from :meth:`to_dict` output, checking p·q = n and primality."""
         if not isinstance(data, dict) or data.get("kind") != _PRIVATE_KIND:
             got = data.get("kind") if isinstance(data, dict) else type(data).__name__

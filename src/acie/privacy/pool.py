@@ -114,7 +114,7 @@ class RandomnessPool:
         import secrets
 
         n, n2 = self.public_key.n, self.public_key.nsquare
-        rs = []
+        rs: list[mpz] = []
         while len(rs) < count:
             r = mpz(secrets.randbelow(int(n) - 1) + 1)
             if gmpy2.gcd(r, n) == 1:

@@ -289,7 +289,7 @@ class EncryptedVector:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], public_key: PaillierPublicKey) -> EncryptedVector:
+    def from_dict(cls, data: object, public_key: PaillierPublicKey) -> EncryptedVector:
         """Rebuild from :meth:`to_dict` output; the fingerprint must match ``public_key``.
 
         Raises
