@@ -1,7 +1,10 @@
 """Benchmark: DM–electron rate scan over 30 masses on the QCDark germanium form factor.
 
 Run: ``python benchmarks/bench_dm_electron.py [path/to/Ge_final.hdf5]``. Goal: the 30-mass
-scan of dR/dE on the full (1000 q × 500 E) grid in < 0.5 s.
+scan of dR/dE on the full (1000 q × 500 E) grid in < 0.5 s. The file is QCDark's
+(``results/Ge_final.hdf5`` of github.com/asingal14/QCDark, not shipped with ACIE); without
+an argument it is looked for in ``$ACIE_REFERENCE_DIR/qcdark-ge/`` and in
+``shared/reference/qcdark-ge/`` beside the checkout.
 
 Peer, measured in the same run: a per-energy loop in the style of QCDark's ``d_rate``
 (closed-form η evaluated per (q, E) point, Simpson over q for each E; QCDark's own
@@ -13,6 +16,7 @@ Both are compared value-by-value with ACIE's ``q_rule="simpson"``.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +30,20 @@ from acie.darkmatter import electron as E
 from acie.darkmatter.formfactor.io import read_formfactor
 from acie.darkmatter.units import ALPHA, C_CM_S, KG_EV, ME_EV, SECONDS_PER_YEAR
 
-DEFAULT = Path("/work/shared/reference/qcdark-ge/Ge_final.hdf5")
+_REFERENCE_DIRS = [
+    *([Path(os.environ["ACIE_REFERENCE_DIR"])] if os.environ.get("ACIE_REFERENCE_DIR") else []),
+    Path(__file__).resolve().parents[2] / "shared" / "reference",
+]
+
+
+def _default_file() -> Path:
+    for base in _REFERENCE_DIRS:
+        if (base / "qcdark-ge" / "Ge_final.hdf5").exists():
+            return base / "qcdark-ge" / "Ge_final.hdf5"
+    raise SystemExit(
+        "QCDark's Ge_final.hdf5 not found: download it from github.com/asingal14/QCDark "
+        "(results/) and pass its path, or set ACIE_REFERENCE_DIR"
+    )
 
 
 def peer_dr_de(table, m_x: float, v0=238.0, ve=250.2, vesc=544.0, rho=0.3e9) -> np.ndarray:
@@ -63,7 +80,7 @@ def peer_dr_de(table, m_x: float, v0=238.0, ve=250.2, vesc=544.0, rho=0.3e9) -> 
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else _default_file()
     table = read_formfactor(path)
     masses = np.geomspace(0.5, 1000.0, 30) * u.MeV
     sigma = 1e-39 * u.cm**2
