@@ -29,7 +29,7 @@ from acie.cli.dm_options import (
     load_table,
     table_text,
 )
-from acie.cli.dm_output import emit, halo_text
+from acie.cli.dm_output import Setting, emit, halo_text
 
 app = typer.Typer(
     help="Dark-matter detection physics: rates, reach curves, modulation, form factors, plots.",
@@ -193,7 +193,7 @@ def rate(
         "mediator": str(mediator),
         "halo": h.name,
     }
-    settings = [
+    settings: list[Setting] = [
         ("form factor", table_text(formfactor, table), "formfactor"),
         ("mass", f"{mass:g} MeV", "mass"),
         ("σ̄e", f"{s:g} cm²", "sigma"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -111,7 +112,7 @@ def materials(
     from acie.darkmatter.materials import get_material, list_materials
 
     names = [name] if name else list_materials()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in names:
         m = get_material(n)
         rows.append(

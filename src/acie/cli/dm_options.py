@@ -95,11 +95,11 @@ def load_table(spec: str | None):
     return shipped_table(spec)
 
 
-def table_text(spec: str, table) -> str:
+def table_text(spec: str | None, table) -> str:
     """How the settings block names a table: source, material, k-mesh and grid."""
     from acie.darkmatter.formfactor.shipped import shipped_materials
 
-    p = Path(spec)
+    p = Path(spec or table.material)
     source = "shipped table" if spec in shipped_materials() and not p.exists() else str(p)
     km = table.metadata.get("settings", {}).get("kmesh")
     mesh = f", {'×'.join(map(str, km))} k-mesh" if km else ""
@@ -133,7 +133,7 @@ def parse_kmesh(text: str) -> tuple[int, int, int]:
         km = km * 3
     if len(km) != 3:
         raise InputValidationError(expected_got("--kmesh", "'NxNxN' (e.g. 3x3x3)", text))
-    return km  # type: ignore[return-value]
+    return (km[0], km[1], km[2])
 
 
 def _masses(text: str):

@@ -24,7 +24,7 @@ from acie.cli.dm_options import (
     load_table,
     table_text,
 )
-from acie.cli.dm_output import emit, halo_text
+from acie.cli.dm_output import Setting, emit, halo_text
 
 
 def _reach_curve(channel: Channel, masses, *, halo, o: dict[str, Any]):
@@ -175,7 +175,7 @@ def reach(
     from acie.darkmatter.reach import median_background_outcome
 
     n_used = median_background_outcome(background) if n_obs is None else n_obs
-    settings = [
+    settings: list[Setting] = [
         ("channel", str(channel), "channel"),
         (
             ("form factor", table_text(formfactor, table), "formfactor")
@@ -266,7 +266,7 @@ def modulation(
     days = np.linspace(0, 365.25, n_days, endpoint=False)
     times = Time(f"{year}-01-01") + days * u.day
     rows = []
-    settings = [("channel", str(channel), "channel")]
+    settings: list[Setting] = [("channel", str(channel), "channel")]
     if channel is Channel.nuclear:
         s = 1e-45 if math.isnan(sigma) else sigma
         es = np.asarray(energy or [1.0, 5.0, 20.0, 40.0]) * u.keV

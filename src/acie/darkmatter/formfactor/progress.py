@@ -170,22 +170,23 @@ class Progress:
         bar = self.bar(total=None, desc="SCF setup (integrals, initial guess)", unit="cycle")
         if isinstance(bar, _Lines):
             bar.interval = 0.0  # a line per cycle in logs
-        state = {"t_start": time.perf_counter(), "t_last": None, "setup_s": None}
+        t_start = time.perf_counter()
+        state: dict[str, float | None] = {"t_last": None, "setup_s": None}
 
         def pre_kernel(_envs: dict) -> None:  # PySCF passes the SCF's locals
             now = time.perf_counter()
             state["t_last"] = now
-            state["setup_s"] = now - state["t_start"]
+            state["setup_s"] = setup = now - t_start
             if isinstance(bar, _Lines):
-                self.note(f"SCF setup (integrals, initial guess) took {state['setup_s']:.0f} s")
+                self.note(f"SCF setup (integrals, initial guess) took {setup:.0f} s")
                 bar.set_description_str("SCF")
             else:
-                bar.set_description_str(f"      SCF cycles (setup took {state['setup_s']:.0f} s)")
+                bar.set_description_str(f"      SCF cycles (setup took {setup:.0f} s)")
                 bar.refresh()
 
         def callback(envs: dict) -> None:
             now = time.perf_counter()
-            per_cycle = now - (state["t_last"] or state["t_start"])
+            per_cycle = now - (state["t_last"] or t_start)
             state["t_last"] = now
             d_e = float(envs.get("e_tot", 0.0) - envs.get("last_hf_e", 0.0))
             bar.set_postfix_str(

@@ -175,4 +175,5 @@ class FormFactorTable:
     @property
     def shape(self) -> tuple[int, int]:
         """(n_q, n_E)."""
-        return self.f2.shape  # type: ignore[return-value]
+        n_q, n_e = self.f2.shape
+        return n_q, n_e
