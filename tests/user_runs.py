@@ -116,7 +116,8 @@ def base_env(data_dir: Path) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["PIP_DRY_RUN"] = "1"  # the mirror links the real .venv: a block may not change it
     env[NESTED] = "1"
-    env.pop("ACIE_SETTINGS_FILE", None)
+    for name in ("ACIE_SETTINGS_FILE", "COLUMNS", "LINES"):  # tables are 80 wide, as in a pipe
+        env.pop(name, None)
     return env
 
 
