@@ -25,8 +25,10 @@ def test_invalid_value_gives_readable_error(monkeypatch):
     with pytest.raises(ConfigurationError) as info:
         load_settings()
     msg = str(info.value)
-    assert "PHYSICS_TOLERANCE" in msg and "'-1'" in msg
-    assert "WORKER_THREADS" in msg and "'many'" in msg
+    assert "PHYSICS_TOLERANCE" in msg
+    assert "'-1'" in msg
+    assert "WORKER_THREADS" in msg
+    assert "'many'" in msg
 
 
 def test_settings_file_is_read_and_environment_wins(monkeypatch, tmp_path):

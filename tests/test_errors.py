@@ -39,8 +39,9 @@ def test_cycle_error_names_the_cycle():
 
 def test_unknown_node_lists_known_nodes_and_is_catchable_as_value_and_lookup():
     exc = errors.UnknownNodeError("z", ["x", "y"])
-    assert "'z'" in str(exc) and "x, y" in str(exc)
-    with pytest.raises(ValueError):
+    assert "'z'" in str(exc)
+    assert "x, y" in str(exc)
+    with pytest.raises(ValueError, match="'z'"):
         raise exc
     with pytest.raises(LookupError):
         raise errors.UnknownNodeError("z", ["x"])
@@ -49,3 +50,15 @@ def test_unknown_node_lists_known_nodes_and_is_catchable_as_value_and_lookup():
 
 def test_expected_got_message():
     assert errors.expected_got("mass", "> 0 GeV", -1.0) == "mass must be > 0 GeV; got -1.0"
+
+
+def test_rate_limit_error_carries_retry_after_and_survives_pickling():
+    import pickle
+
+    exc = errors.RateLimitError("slow down", retry_after_s=2.5)
+    assert str(exc) == "slow down"
+    assert exc.retry_after_s == 2.5
+    again = pickle.loads(pickle.dumps(exc))
+    assert again.retry_after_s == 2.5
+    assert str(again) == "slow down"
+    assert errors.RateLimitError("queue is full").retry_after_s is None

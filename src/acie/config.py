@@ -40,6 +40,8 @@ class Environment(StrEnum):
 
 
 class LogLevel(StrEnum):
+    """Threshold of the service's log records (``LOG_LEVEL``), as the :mod:`logging` names."""
+
     DEBUG = "DEBUG"
     INFO = "INFO"
     WARNING = "WARNING"

@@ -193,7 +193,17 @@ class AuthorizationError(AuthError):
 
 
 class RateLimitError(AcieError, RuntimeError):
-    """A rate limit or queue limit was exceeded."""
+    """A rate limit or queue limit was exceeded.
+
+    Attributes
+    ----------
+    retry_after_s : float or None
+        Seconds until a retry can succeed, when the limiter knows (a token bucket does).
+    """
+
+    def __init__(self, *args: object, retry_after_s: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after_s = retry_after_s
 
 
 def expected_got(what: str, expected: str, got: object) -> str:
