@@ -153,10 +153,12 @@ class GrpcClient:
     def stream(
         self, requests: Iterable[Mapping[str, Any]]
     ) -> Iterator[CounterfactualAnswer | BaseException]:
-        """Send many requests on one stream; yields answers (or per-request errors) as they
-        complete, in completion order. Each request is a mapping with ``observation``,
-        ``interventions`` and optionally ``request_id``, ``physics_tolerance``,
-        ``physics_steps``. Not retried (a stream is not idempotent as a whole).
+        """Send many requests on one stream and yield their answers in completion order.
+
+        Each request is a mapping with ``observation``, ``interventions`` and optionally
+        ``request_id``, ``physics_tolerance``, ``physics_steps``. A request that fails
+        yields its ACIE error instead of an answer. Not retried (a stream is not idempotent
+        as a whole).
         """
         reqs = (
             self._request(
@@ -230,6 +232,7 @@ class GrpcClient:
         return wait_until_available(attempt, wait_s=wait)
 
     def close(self) -> None:
+        """Close the gRPC channel; the client cannot be used afterwards."""
         self._channel.close()
 
     def __enter__(self) -> GrpcClient:

@@ -237,7 +237,7 @@ class RestClient:
     def search(
         self, vector: Any, *, k: int = 10, filter: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """k nearest neighbours among the images of finished jobs you may read."""
+        """The ``k`` nearest neighbours among the images of finished jobs you may read."""
         body: dict[str, Any] = {"vector": [float(v) for v in np.ravel(vector)], "k": k}
         if filter is not None:
             body["filter"] = dict(filter)
@@ -276,6 +276,7 @@ class RestClient:
         return client.decrypt(resp["encrypted_output"])
 
     def close(self) -> None:
+        """Close the HTTP connection pool; the client cannot be used afterwards."""
         self._http.close()
 
     def __enter__(self) -> RestClient:
