@@ -63,7 +63,9 @@ def test_rs256_token_with_jwks(rsa_key):
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     p = v.verify(mint_token(subject="bob", private_key=pem, kid="k1"))
-    assert p.subject == "bob" and p.role is Role.researcher and p.scopes == frozenset(BOTH)
+    assert p.subject == "bob"
+    assert p.role is Role.researcher
+    assert p.scopes == frozenset(BOTH)
 
 
 def test_scp_list_claim_is_read_as_scopes():
@@ -236,7 +238,10 @@ def test_job_visibility():
 def test_local_secret_is_created_once_private_and_reused(tmp_path):
     s1, created1 = load_or_create_local_secret(tmp_path / "d")
     s2, created2 = load_or_create_local_secret(tmp_path / "d")
-    assert created1 and not created2 and s1 == s2 and len(s1) >= 32
+    assert created1
+    assert not created2
+    assert s1 == s2
+    assert len(s1) >= 32
     mode = stat.S_IMODE((tmp_path / "d" / "jwt_secret").stat().st_mode)
     assert mode == 0o600
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["jwt_secret"]  # no temp files left

@@ -29,7 +29,8 @@ def test_rs256_tokens_from_a_jwks_file(server_factory, settings_factory, tmp_pat
     with httpx.Client(base_url=server.http_url) as c:
         assert c.get("/v1/models", headers={"Authorization": f"Bearer {good}"}).status_code == 200
         r = c.get("/v1/models", headers={"Authorization": f"Bearer {hs}"})
-    assert r.status_code == 401 and "RS256" in r.json()["error"]["message"]
+    assert r.status_code == 401
+    assert "RS256" in r.json()["error"]["message"]
     # no local secret is generated when a JWKS is configured
     assert not (tmp_path / "data" / "jwt_secret").exists()
 
@@ -78,7 +79,8 @@ def test_postgres_and_redis_backends(
             assert state["state"] == "COMPLETE", state
             query = encoder_features(tiny_engine, obs)[0].tolist()
             hits = c.post("/v1/search", json={"vector": query, "k": 1}).json()["hits"]
-        assert hits[0]["metadata"]["job_id"] == job["job_id"] and hits[0]["distance"] < 1e-3
+        assert hits[0]["metadata"]["job_id"] == job["job_id"]
+        assert hits[0]["distance"] < 1e-3
         assert server.runtime.audit.flush()
         assert server.runtime.audit.audit_log.verify().ok
         assert any(r.user_sub == sub for r in server.runtime.audit.audit_log.records())

@@ -65,8 +65,10 @@ def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
         )
         assert r.exit_code == 0, r.output
         out = json.loads(r.output)
-        assert out["sub"] == "alice" and out["scopes"] == ["inference:read"]
-        assert out["expires_at"] - time.time() <= 60 and "jwt_secret" in out["signed_with"]
+        assert out["sub"] == "alice"
+        assert out["scopes"] == ["inference:read"]
+        assert out["expires_at"] - time.time() <= 60
+        assert "jwt_secret" in out["signed_with"]
         assert (tmp_path / "jwt_secret").exists()
         v = runner.invoke(app, ["auth", "verify", out["token"]])
         assert v.exit_code == 0, v.output
@@ -83,7 +85,9 @@ def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
 
 def test_serve_help():
     r = runner.invoke(app, ["serve", "--help"])
-    assert r.exit_code == 0 and "--grpc-port" in r.output and "--tls-client-ca" in r.output
+    assert r.exit_code == 0
+    assert "--grpc-port" in r.output
+    assert "--tls-client-ca" in r.output
 
 
 def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoint):
@@ -163,9 +167,8 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
                 c.get("/v1/models", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
             )
             ops = c.get("/ops/report").json()
-            assert (
-                ops["lines"] == 30 and ops["experiments"][0]["current"]["label"] == "enable_cache"
-            )
+            assert ops["lines"] == 30
+            assert ops["experiments"][0]["current"]["label"] == "enable_cache"
             assert "acie_ops_fti{" in c.get("/ops/metrics").text
             assert c.get("/ops/health").json()["status"] == "ok"
             spec = c.get("/openapi.json")
@@ -173,7 +176,8 @@ def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoin
             schemathesis.openapi.from_dict(spec.json()).validate()  # a valid OpenAPI document
             assert {"/v1/counterfactual", "/ops/report"} <= set(spec.json()["paths"])
             docs = c.get("/docs")
-            assert docs.status_code == 200 and "/openapi.json" in docs.text
+            assert docs.status_code == 200
+            assert "/openapi.json" in docs.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

@@ -71,11 +71,14 @@ def test_unary_ok_with_trace_id(stub, token, make_obs, tiny_engine):
     resp, call = stub.CounterfactualInference.with_call(
         _req(make_obs, n=3), metadata=(*_md(token()), ("x-trace-id", "grpc-trace-0001"))
     )
-    assert resp.request_id == "g1" and list(resp.counterfactual.shape) == [3, 1, 16, 16]
+    assert resp.request_id == "g1"
+    assert list(resp.counterfactual.shape) == [3, 1, 16, 16]
     images = np.frombuffer(resp.counterfactual.data, "<f4").reshape(3, 1, 16, 16)
     assert np.all(np.isfinite(images))
-    assert len(resp.confidence) == 3 and all(0 <= c <= 1 for c in resp.confidence)
-    assert len(resp.violation_score) == 3 and resp.latency_ms > 0
+    assert len(resp.confidence) == 3
+    assert all(0 <= c <= 1 for c in resp.confidence)
+    assert len(resp.violation_score) == 3
+    assert resp.latency_ms > 0
     assert resp.model_version == tiny_engine.model_version
     assert resp.counterfactual_properties_mean["log_stellar_mass"] == pytest.approx(10.5, abs=1e-6)
     assert dict(call.trailing_metadata())["x-trace-id"] == "grpc-trace-0001" == resp.trace_id
@@ -87,13 +90,15 @@ def test_invalid_argument_names_the_problem(stub, token, make_obs):
             _req(make_obs, shape=(1, 3, 16, 16)), metadata=_md(token())
         )
     )
-    assert code is C.INVALID_ARGUMENT and "(n, 1, 16, 16)" in details
+    assert code is C.INVALID_ARGUMENT
+    assert "(n, 1, 16, 16)" in details
     code, details = _code(
         lambda: stub.CounterfactualInference(
             _req(make_obs, interventions={"phlogiston": 1.0}), metadata=_md(token())
         )
     )
-    assert code is C.INVALID_ARGUMENT and "'phlogiston'" in details
+    assert code is C.INVALID_ARGUMENT
+    assert "'phlogiston'" in details
     code, _ = _code(
         lambda: stub.CounterfactualInference(
             _req(make_obs, interventions={"log_stellar_mass": -1.0}), metadata=_md(token())
@@ -113,7 +118,8 @@ def test_already_exists_while_in_flight(server, stub, token, make_obs):
     finally:
         release.set()
         fut.result(10)
-    assert code is C.ALREADY_EXISTS and "'same'" in details
+    assert code is C.ALREADY_EXISTS
+    assert "'same'" in details
     # once finished, the id may be used again
     stub.CounterfactualInference(
         _req(make_obs, request_id="same"), metadata=_md(token(sub="alice"))
@@ -132,7 +138,8 @@ def test_resource_exhausted_queue_limit_and_rate_limit(server_factory, token, ma
         finally:
             release.set()
             fut.result(10)
-        assert code is C.RESOURCE_EXHAUSTED and "queue is full" in details
+        assert code is C.RESOURCE_EXHAUSTED
+        assert "queue is full" in details
         stub.CounterfactualInference(_req(make_obs, request_id="a"), metadata=_md(token()))
         stub.CounterfactualInference(_req(make_obs, request_id="b"), metadata=_md(token()))
         code, details = _code(
@@ -140,7 +147,8 @@ def test_resource_exhausted_queue_limit_and_rate_limit(server_factory, token, ma
                 _req(make_obs, request_id="c"), metadata=_md(token())
             )
         )
-        assert code is C.RESOURCE_EXHAUSTED and "rate limit" in details
+        assert code is C.RESOURCE_EXHAUSTED
+        assert "rate limit" in details
 
 
 def test_resource_exhausted_message_size(server_factory, token, make_obs):
@@ -159,7 +167,8 @@ def test_failed_precondition_on_physics_violation(stub, token, make_obs):
             _req(make_obs, physics_tolerance=1e-12, physics_steps=0), metadata=_md(token())
         )
     )
-    assert code is C.FAILED_PRECONDITION and "tolerance" in details
+    assert code is C.FAILED_PRECONDITION
+    assert "tolerance" in details
 
 
 def test_unauthenticated_and_permission_denied(stub, token, make_obs):
@@ -181,13 +190,15 @@ def test_unauthenticated_and_permission_denied(stub, token, make_obs):
             _req(make_obs), metadata=_md(token(role="collaborator"))
         )
     )
-    assert code is C.PERMISSION_DENIED and "collaborator" in details
+    assert code is C.PERMISSION_DENIED
+    assert "collaborator" in details
     code, details = _code(
         lambda: stub.CounterfactualInference(
             _req(make_obs), metadata=_md(token(scopes=("inference:read",)))
         )
     )
-    assert code is C.PERMISSION_DENIED and "inference:write" in details
+    assert code is C.PERMISSION_DENIED
+    assert "inference:write" in details
     # streams are guarded by the same interceptor
     code, _ = _code(lambda: list(stub.StreamInference(iter([_req(make_obs)]))))
     assert code is C.UNAUTHENTICATED
@@ -212,7 +223,8 @@ def test_deadline_exceeded(server_factory, token, make_obs):
         finally:
             release.set()
             fut.result(10)
-    assert server_side[0] is C.DEADLINE_EXCEEDED and "REQUEST_TIMEOUT_S" in server_side[1]
+    assert server_side[0] is C.DEADLINE_EXCEEDED
+    assert "REQUEST_TIMEOUT_S" in server_side[1]
     assert client_side[0] is C.DEADLINE_EXCEEDED
 
 
@@ -243,7 +255,8 @@ def test_stream_answers_out_of_order_matched_by_request_id(server, stub, token, 
     assert list(by_id["first"].counterfactual.shape) == [2, 1, 16, 16]
     for i in range(6):
         ok = by_id[f"ok-{i}"]
-        assert ok.status.code == 0 and list(ok.counterfactual.shape) == [1, 1, 16, 16]
+        assert ok.status.code == 0
+        assert list(ok.counterfactual.shape) == [1, 1, 16, 16]
 
 
 def test_stream_duplicate_request_id_in_flight(server, stub, token, make_obs):

@@ -67,7 +67,8 @@ def test_concurrent_clients_all_answered_once(server, token, make_obs, tensor_js
                     got = r.json()["request_id"]
                     cf = r.json()["counterfactual_properties"]["log_stellar_mass"][0]
                 # each answer belongs to its own request, even when batched with others
-                assert got == rid and abs(cf - value) < 1e-6, (rid, got, cf, value)
+                assert got == rid, (rid, got)
+                assert abs(cf - value) < 1e-6, (rid, cf, value)
                 with lock:
                     answers[rid] = got
             except Exception as exc:  # collected, asserted below
@@ -142,6 +143,7 @@ def test_a_request_is_counted_before_its_response_completes(tiny_engine, setting
             "server": ("testserver", 80),
         }
         asyncio.run(app(scope, receive, send))
-        assert len(seen) == 1 and counted in seen[0]
+        assert len(seen) == 1
+        assert counted in seen[0]
     finally:
         rt.close()

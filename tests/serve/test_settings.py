@@ -60,23 +60,25 @@ def test_max_steps_bounds_a_requests_physics_steps(server_factory, token, make_o
         over = c.post("/v1/counterfactual", json=body(6))
         job = c.post("/v1/jobs", json=body(6))
     assert ok.status_code == 200, ok.text
-    assert over.status_code == 400 and job.status_code == 400
+    assert over.status_code == 400
+    assert job.status_code == 400
     err = over.json()["error"]
-    assert err["code"] == "INVALID_ARGUMENT" and "MAX_STEPS" in err["message"], err
+    assert err["code"] == "INVALID_ARGUMENT", err
+    assert "MAX_STEPS" in err["message"], err
     obs = make_obs(1)
-    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
-        with pytest.raises(grpc.RpcError) as info:
-            pb_grpc.InferenceServiceStub(ch).CounterfactualInference(
-                pb.CounterfactualRequest(
-                    request_id="g",
-                    observation=pb.Tensor(
-                        shape=list(obs.shape), dtype="float32", data=obs.tobytes()
-                    ),
-                    physics_steps=6,
-                ),
-                metadata=(("authorization", f"Bearer {token()}"),),
-                timeout=30,
-            )
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch,
+        pytest.raises(grpc.RpcError) as info,
+    ):
+        pb_grpc.InferenceServiceStub(ch).CounterfactualInference(
+            pb.CounterfactualRequest(
+                request_id="g",
+                observation=pb.Tensor(shape=list(obs.shape), dtype="float32", data=obs.tobytes()),
+                physics_steps=6,
+            ),
+            metadata=(("authorization", f"Bearer {token()}"),),
+            timeout=30,
+        )
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "MAX_STEPS" in info.value.details()
 
@@ -104,7 +106,8 @@ def test_feature_flags_switch_features_without_restart(
             rest.blind_layer()
         with httpx.Client(base_url=server.http_url, headers=_auth(token())) as h:
             r = h.post("/v1/blind/infer", json={"request_id": "b", "encrypted_input": {}})
-        assert r.status_code == 503 and r.json()["error"]["code"] == "UNAVAILABLE"
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "UNAVAILABLE"
         assert [a.request_id for a in g.stream(stream_request)] == ["s1"]  # untouched
 
         _write(flags, {"blind_inference": True, "grpc_streaming": False})
@@ -168,7 +171,8 @@ def test_production_refuses_a_generated_jwt_secret(settings_factory, env):
     assert not (strict.ACIE_DATA_DIR / "jwt_secret").exists()
     assert resolve_jwt_secret(settings_factory(ACIE_ENV=env)).startswith("test-secret-")
     relaxed = settings_factory(ACIE_ENV="development", JWT_SECRET=None)
-    assert resolve_jwt_secret(relaxed) and (relaxed.ACIE_DATA_DIR / "jwt_secret").exists()
+    assert resolve_jwt_secret(relaxed)
+    assert (relaxed.ACIE_DATA_DIR / "jwt_secret").exists()
 
 
 @pytest.mark.parametrize("env", ["production", "staging"])
@@ -220,7 +224,8 @@ def test_production_refuses_plaintext_and_serves_tls(
         with pytest.raises(ConfigurationError, match="plaintext REST"):
             Server(rt, grpc_tls=TlsConfig(pki["server_cert"], pki["server_key"]))
         tls = tls_from_settings(settings)
-        assert tls is not None and tls.private_key == pki["server_key"]
+        assert tls is not None
+        assert tls.private_key == pki["server_key"]
         server = Server(rt, grpc_tls=tls, http_tls=tls).start()
     except BaseException:
         rt.close()
@@ -280,5 +285,7 @@ def test_the_cli_applies_the_production_checks(tmp_path, monkeypatch, args, what
         r = CliRunner().invoke(app, [str(tmp_path / "keys") if a == "KEYS" else a for a in args])
     finally:
         get_settings.cache_clear()
-    assert r.exception is not None and what in str(r.exception), r.output
-    assert not (tmp_path / "jwt_secret").exists() and not (tmp_path / "keys").exists()
+    assert r.exception is not None, r.output
+    assert what in str(r.exception), r.output
+    assert not (tmp_path / "jwt_secret").exists()
+    assert not (tmp_path / "keys").exists()

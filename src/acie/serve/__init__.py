@@ -22,7 +22,28 @@ See ``docs/serving.md``.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
+    from acie.serve.app import create_app
+    from acie.serve.auth import (
+        SCOPE_INFERENCE_READ,
+        SCOPE_INFERENCE_WRITE,
+        Action,
+        Principal,
+        Role,
+        TokenVerifier,
+        mint_token,
+    )
+    from acie.serve.blind import BlindLayer
+    from acie.serve.deps import require
+    from acie.serve.grpc_server import GrpcServer
+    from acie.serve.inference import InferenceCore
+    from acie.serve.metrics import ServiceMetrics
+    from acie.serve.ratelimit import MemoryRateLimiter, RedisRateLimiter
+    from acie.serve.runtime import ServingRuntime
+    from acie.serve.server import Server, build_runtime
+    from acie.serve.tls import TlsConfig
 
 __all__ = [
     "SCOPE_INFERENCE_READ",
@@ -70,6 +91,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (PEP 562)."""
     if name in _WHERE:
         value = getattr(import_module(f"acie.serve.{_WHERE[name]}"), name)
         globals()[name] = value

@@ -45,6 +45,7 @@ class BatchItem:
 
     @property
     def key(self) -> tuple[Any, ...]:
+        """What requests must share to run in one batch: properties, settings, image shape."""
         return (frozenset(self.interventions), self.tolerance, self.steps, self.images.shape[1:])
 
 

@@ -52,7 +52,9 @@ class CounterfactualModel(Protocol):
         physics_steps: int,
         watermark: bool = True,
         on_stage: Callable[[str], None] | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """Answer the question for ``images`` (a result with images, properties, scores)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 )
 
     def intercept_service(self, continuation, handler_call_details):
+        """Wrap the method's handler in the guard (auth, trace id, metrics, status codes)."""
         handler = continuation(handler_call_details)
         if handler is None:
             return None

@@ -80,6 +80,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         )
 
     def CounterfactualInference(self, request, context):
+        """Answer one counterfactual request within the call's deadline."""
         principal = current_principal()
         t0 = time.perf_counter()
         call = self._call(request)
@@ -88,6 +89,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         return _to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
 
     def StreamInference(self, request_iterator, context):
+        """Answer a stream of requests concurrently, each response as soon as it is ready."""
         principal = current_principal()
         rt = self.runtime
         require_feature(rt.flags, "grpc_streaming")
@@ -175,7 +177,8 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                 return
             yield item
 
-    def HealthCheck(self, request, context):
+    def HealthCheck(self, request, context):  # noqa: ARG002 - the servicer signature gRPC calls
+        """Serving status, GPU count, model version and queue depth of this server."""
         rt = self.runtime
         return pb.HealthCheckResponse(
             status=pb.HealthCheckResponse.SERVING
@@ -250,6 +253,7 @@ class GrpcServer:
             self.health.set(name, status)
 
     def start(self) -> None:
+        """Start accepting calls and report SERVING."""
         self._server.start()
         self.set_serving(True)
 
@@ -259,4 +263,5 @@ class GrpcServer:
         return self._server.stop(grace_s)
 
     def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server stops or ``timeout`` seconds pass (``False`` on timeout)."""
         return self._server.wait_for_termination(timeout)

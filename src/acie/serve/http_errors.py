@@ -65,11 +65,11 @@ def error_response(exc: BaseException, *, status: int | None = None) -> JSONResp
     )
 
 
-async def _acie_error(request: Request, exc: Exception) -> JSONResponse:
+async def _acie_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
-async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     parts = []
     for err in exc.errors()[:5]:
@@ -80,7 +80,7 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return JSONResponse(
         _body(_HTTP_NAMES.get(exc.status_code, "UNKNOWN"), str(exc.detail)),

@@ -17,6 +17,7 @@ service's rules, whatever the protocol:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -115,8 +116,11 @@ class InferenceCore:
         physics_tolerance: float | None = None,
         physics_steps: int | None = None,
     ) -> CounterfactualCall:
-        """Check a request against the served model (:func:`acie.serve.calls.validate_call`,
-        with ``max_steps``)."""
+        """Check a request against the served model.
+
+        See :func:`acie.serve.calls.validate_call`; ``physics_steps`` above this core's
+        ``max_steps`` is refused.
+        """
         return validate_call(
             self.model,
             request_id=request_id,
@@ -279,12 +283,16 @@ class InferenceCore:
         return self._pool.wait_ready(timeout)
 
     def warm_up(self) -> float:
-        """Run the model a few times on a blank image so the first requests pay no start-up
-        cost (lazy imports, allocator and convolution caches), including one intervention
-        with the physics projection.
+        """Run the model a few times on a blank image so the first requests start fast.
 
-        Returns the seconds it took. Failures are logged, never raised: a model that
-        cannot answer a blank image may still answer real ones.
+        The runs pay the start-up costs (lazy imports, allocator and convolution caches),
+        including interventions with the physics projection. Failures are logged, never
+        raised: a model that cannot answer a blank image may still answer real ones.
+
+        Returns
+        -------
+        float
+            The seconds it took.
         """
         t0 = time.perf_counter()
         blank = np.zeros((1, *tuple(self.model.image_shape)), dtype=np.float32)
@@ -295,7 +303,7 @@ class InferenceCore:
             name = next(iter(self.model.property_names))
             value = float(np.asarray(first.factual_properties[name]).ravel()[0])
             for _ in range(2):
-                try:
+                with contextlib.suppress(PhysicsViolationError):
                     self.model.counterfactual(
                         blank,
                         {name: value},
@@ -303,8 +311,6 @@ class InferenceCore:
                         physics_steps=self.physics_steps,
                         watermark=True,
                     )
-                except PhysicsViolationError:
-                    pass
         except Exception as exc:
             log.warning("model warm-up incomplete: %s", exc)
         return time.perf_counter() - t0

@@ -122,7 +122,7 @@ def search(
     k: int,
     where: Mapping[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    """k nearest neighbours of ``vector`` that ``principal`` may see, as JSON-ready hits.
+    """The ``k`` nearest neighbours of ``vector`` that ``principal`` may see, as JSON-ready hits.
 
     Researchers search their own jobs' images, collaborators the shared ones, admins all.
     """

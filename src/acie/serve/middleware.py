@@ -39,6 +39,7 @@ class Observability:
         self.runtime = runtime
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Handle one ASGI call: HTTP and WebSocket calls are measured, others pass through."""
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return

@@ -23,12 +23,11 @@ __all__ = ["MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "open_rate_li
 
 
 def _refused(key: str, per_minute: int, wait_s: float) -> RateLimitError:
-    exc = RateLimitError(
+    return RateLimitError(
         f"rate limit of {per_minute} requests per minute exceeded for {key!r}; "
-        f"retry after {wait_s:.2f} s"
+        f"retry after {wait_s:.2f} s",
+        retry_after_s=wait_s,
     )
-    exc.retry_after_s = wait_s  # type: ignore[attr-defined]
-    return exc
 
 
 class RateLimiter(Protocol):
@@ -36,7 +35,9 @@ class RateLimiter(Protocol):
 
     per_minute: int
 
-    def hit(self, key: str) -> None: ...
+    def hit(self, key: str) -> None:
+        """Take one token from ``key``'s bucket; :class:`RateLimitError` when it is empty."""
+        ...
 
 
 class MemoryRateLimiter:
@@ -60,6 +61,7 @@ class MemoryRateLimiter:
         self._lock = threading.Lock()
 
     def hit(self, key: str) -> None:
+        """Take one token from ``key``'s bucket; :class:`RateLimitError` when it is empty."""
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.per_minute), now))
@@ -126,6 +128,15 @@ class RedisRateLimiter:
         self._script = self._redis.register_script(_LUA_BUCKET)
 
     def hit(self, key: str) -> None:
+        """Take one token from ``key``'s bucket in Redis (atomically, in a Lua script).
+
+        Raises
+        ------
+        RateLimitError
+            The bucket is empty; ``retry_after_s`` says when it holds a token again.
+        BackendUnavailableError
+            Redis cannot be reached.
+        """
         import redis
 
         ttl = max(2, math.ceil(60.0 * 2))
@@ -142,6 +153,7 @@ class RedisRateLimiter:
             raise _refused(key, self.per_minute, int(wait_ms) / 1000.0)
 
     def close(self) -> None:
+        """Close the Redis connection pool."""
         self._redis.close()
 
 

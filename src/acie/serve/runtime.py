@@ -117,6 +117,7 @@ class ServingRuntime:
 
     @property
     def model_version(self) -> str:
+        """The served model's version (SHA-256 of its weights), ``""`` when it has none."""
         return str(getattr(self.model, "model_version", ""))
 
     def gpu_count(self) -> int:

@@ -86,16 +86,22 @@ class CounterfactualResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """What went wrong: the status code name, a message safe to show, the trace id."""
+
     code: str = Field(description="gRPC status code name, e.g. INVALID_ARGUMENT")
     message: str
     trace_id: str | None = None
 
 
 class ErrorResponse(BaseModel):
+    """The body of every error answer: ``{"error": {...}}``."""
+
     error: ErrorBody
 
 
 class Health(BaseModel):
+    """Whether the service takes requests, with its GPUs, model and queue depth."""
+
     status: Literal["SERVING", "NOT_SERVING"]
     gpu_count: int
     model_version: str
@@ -103,6 +109,8 @@ class Health(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """The served model: name, weights hash, property names and image shape."""
+
     name: str
     version: str = Field(description="SHA-256 of the weights")
     property_names: list[str]
@@ -110,10 +118,14 @@ class ModelInfo(BaseModel):
 
 
 class ModelList(BaseModel):
+    """The models this server serves (``GET /v1/models``)."""
+
     models: list[ModelInfo]
 
 
 class JobView(BaseModel):
+    """A job as its owner (or a collaborator, when shared) sees it: state, result or error."""
+
     job_id: str
     request_id: str
     state: Literal["QUEUED", "PROCESSING", "PHYSICS_CHECK", "COMPLETE", "FAILED"]
@@ -126,6 +138,8 @@ class JobView(BaseModel):
 
 
 class JobList(BaseModel):
+    """The jobs the caller may read, newest first (``GET /v1/jobs``)."""
+
     jobs: list[JobView]
 
 
@@ -152,12 +166,16 @@ class SearchRequest(_Strict):
 
 
 class SearchHit(BaseModel):
+    """One neighbour: the stored image's id, its distance to the query and its metadata."""
+
     id: str
     distance: float
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class SearchResponse(BaseModel):
+    """The nearest neighbours of the query, nearest first."""
+
     hits: list[SearchHit]
 
 
@@ -171,6 +189,8 @@ class BlindInferenceRequest(_Strict):
 
 
 class BlindInferenceResponse(BaseModel):
+    """The encrypted layer output, with the names of its entries and the model version."""
+
     request_id: str
     encrypted_output: dict[str, Any] = Field(
         description="EncryptedVector under the same public key; only the client can decrypt"

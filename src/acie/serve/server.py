@@ -223,10 +223,12 @@ class Server:
 
     @property
     def grpc_port(self) -> int:
+        """The port gRPC listens on (the bound one when 0 was asked for)."""
         return self.grpc.port
 
     @property
     def http_port(self) -> int:
+        """The port REST listens on (the bound one once started, else the configured one)."""
         servers = getattr(self._uvicorn, "servers", None) or []
         for s in servers:
             for sock in s.sockets:
@@ -235,6 +237,7 @@ class Server:
 
     @property
     def http_url(self) -> str:
+        """The base URL of the REST API (``https`` with TLS)."""
         scheme = "https" if self.http_tls is not None else "http"
         return f"{scheme}://{self.host}:{self.http_port}"
 

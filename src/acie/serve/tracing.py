@@ -73,6 +73,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, trace_id, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON, with its trace id, extra fields and exception text."""
         out = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
