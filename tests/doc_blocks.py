@@ -1,6 +1,6 @@
 """The code blocks of README.md and docs/*.md, as ``tests/test_docs.py`` runs them.
 
-Conventions for writers of the docs (also in CONTRIBUTING.md):
+Conventions for writers of the docs:
 
 * Fenced blocks tagged ``python`` (``py``) run with the project's Python in a fresh
   empty directory; blocks tagged ``bash`` (``sh``, ``shell``) run with ``bash -e`` from
