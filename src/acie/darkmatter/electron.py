@@ -34,7 +34,9 @@ from acie.darkmatter.units import (
     KG_EV,
     ME_EV,
     SECONDS_PER_YEAR,
+    as_float,
     as_positive,
+    as_positive_float,
     as_value,
 )
 from acie.errors import (
@@ -236,7 +238,7 @@ def dr_de(
         raise DataFormatError(expected_got("table", "a FormFactorTable", type(table).__name__))
     m, s = _inputs(mass, cross_section)
     h = resolve_halo(halo)
-    ve = None if v_earth is None else float(as_positive(v_earth, u.km / u.s, "v_earth"))
+    ve = None if v_earth is None else as_positive_float(v_earth, u.km / u.s, "v_earth")
     out = dr_de_kernel(
         table,
         m,
@@ -361,7 +363,7 @@ def rate_per_ne(
     widths = _energy_bin_widths(e)
     keep = np.ones_like(e, dtype=bool)
     if energy_range is not None:
-        lo, hi = (float(as_value(x, u.eV, "energy_range")) for x in energy_range)
+        lo, hi = (as_float(x, u.eV, "energy_range") for x in energy_range)
         e_lo, e_hi = e[0] - widths[0] / 2, e[-1] + widths[-1] / 2
         if lo < e_lo - 1e-12 or hi > e_hi + 1e-12 or lo >= hi:
             raise OutOfRangeError(

@@ -20,10 +20,11 @@ from functools import lru_cache
 
 import astropy.units as u
 import numpy as np
+import numpy.typing as npt
 from scipy.special import erf
 
 from acie.darkmatter.halo_parameters import KMS, HaloParameters, resolve_halo
-from acie.darkmatter.units import as_positive, as_value
+from acie.darkmatter.units import as_positive, as_positive_float, as_value
 from acie.errors import DataFormatError, NonPhysicalValueError, expected_got
 
 __all__ = [
@@ -42,7 +43,7 @@ def _n_esc(z: float) -> float:
     return math.erf(z) - 2.0 * z * math.exp(-z * z) / math.sqrt(math.pi)
 
 
-def shm_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, ve: float) -> np.ndarray:
+def shm_speed_pdf_kms(v: npt.ArrayLike, v0: float, vesc: float, ve: float) -> np.ndarray:
     """Lab-frame SHM speed distribution f(v), s/km; floats in km/s (hot-loop form)."""
     v = np.asarray(v, dtype=float)
     norm = 1.0 / (math.pi**1.5 * v0**3 * _n_esc(vesc / v0))
@@ -58,7 +59,7 @@ def shm_speed_pdf_kms(v: np.ndarray, v0: float, vesc: float, ve: float) -> np.nd
     return np.where((v >= 0) & (np.abs(v - ve) < vesc), np.maximum(val, 0.0), 0.0)
 
 
-def eta_shm_kms(vmin: np.ndarray, v0: float, vesc: float, ve: np.ndarray | float) -> np.ndarray:
+def eta_shm_kms(vmin: npt.ArrayLike, v0: float, vesc: float, ve: npt.ArrayLike) -> np.ndarray:
     """Closed-form SHM η(v_min), s/km, for every regime (McCabe 2010, App. B); km/s floats.
 
     ``ve`` broadcasts against ``vmin`` (time-dependent Earth speeds).
@@ -88,10 +89,14 @@ def shm_speed_distribution(
     v : Quantity ['speed']
     halo : HaloParameters or name, optional
     v_earth : Quantity ['speed'], optional
-        Earth speed; default ``halo.v_earth``.
+        Earth speed (a scalar); default ``halo.v_earth``.
     """
     h = resolve_halo(halo)
-    ve = h.v_earth.to_value(KMS) if v_earth is None else as_positive(v_earth, KMS, "v_earth")
+    ve = (
+        float(h.v_earth.to_value(KMS))
+        if v_earth is None
+        else as_positive_float(v_earth, KMS, "v_earth")
+    )
     return shm_speed_pdf_kms(
         as_value(v, KMS, "v"), h.v0.to_value(KMS), h.vesc.to_value(KMS), ve
     ) * (u.s / u.km)
@@ -136,11 +141,11 @@ def _sausage_norm(v0: float, vesc: float, beta: float) -> tuple[float, float, fl
 
 
 def sausage_speed_pdf_kms(
-    v: np.ndarray,
+    v: npt.ArrayLike,
     v0: float,
     vesc: float,
     beta: float,
-    v_earth_vec: np.ndarray,
+    v_earth_vec: npt.ArrayLike,
     *,
     n_angle: int = 40,
 ) -> np.ndarray:
@@ -171,9 +176,9 @@ def sausage_speed_pdf_kms(
 
 
 def eta_shmpp_kms(
-    vmin: np.ndarray,
+    vmin: npt.ArrayLike,
     h: HaloParameters,
-    v_earth_vec: np.ndarray | None = None,
+    v_earth_vec: npt.ArrayLike | None = None,
     *,
     n_speed: int = 160,
 ) -> np.ndarray:

@@ -20,7 +20,7 @@ import astropy.units as u
 import numpy as np
 from scipy.special import erf
 
-from acie.darkmatter.units import as_positive, as_value
+from acie.darkmatter.units import as_positive_float, as_value
 from acie.errors import NonPhysicalValueError, UnknownNameError, expected_got
 
 __all__ = ["IONIZATION_MODELS", "material_ionization", "ne_probability", "ne_step"]
@@ -38,13 +38,13 @@ def material_ionization(
     vals: dict[str, float | None] = {
         "band_gap": None
         if band_gap is None
-        else float(as_positive(band_gap, u.eV, "band gap", allow_plain=True)),
+        else as_positive_float(band_gap, u.eV, "band gap", allow_plain=True),
         "pair_energy": None
         if pair_energy is None
-        else float(as_positive(pair_energy, u.eV, "pair energy ε", allow_plain=True)),
+        else as_positive_float(pair_energy, u.eV, "pair energy ε", allow_plain=True),
         "fano": None
         if fano is None
-        else float(as_positive(fano, u.dimensionless_unscaled, "Fano factor")),
+        else as_positive_float(fano, u.dimensionless_unscaled, "Fano factor"),
     }
     if any(v is None for v in vals.values()):
         from acie.darkmatter.materials import get_material
@@ -82,8 +82,8 @@ def ne_probability(
     model : {"step", "fano"}
     """
     e = np.atleast_1d(as_value(energy, u.eV, "energy", allow_plain=True))
-    gap = float(as_positive(band_gap, u.eV, "band gap", allow_plain=True))
-    eps = float(as_positive(pair_energy, u.eV, "pair energy ε", allow_plain=True))
+    gap = as_positive_float(band_gap, u.eV, "band gap", allow_plain=True)
+    eps = as_positive_float(pair_energy, u.eV, "pair energy ε", allow_plain=True)
     if model not in IONIZATION_MODELS:
         raise UnknownNameError(
             expected_got("ionization model", f"one of {IONIZATION_MODELS}", model)

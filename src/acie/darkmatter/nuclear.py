@@ -25,7 +25,15 @@ import numpy as np
 from acie.darkmatter.halo import earth_velocity, eta_shm_kms, eta_shmpp_kms
 from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.darkmatter.targets import Target, get_target
-from acie.darkmatter.units import AMU_EV, C_CM_S, C_KMS, HBARC_EV_CM, as_positive, as_value
+from acie.darkmatter.units import (
+    AMU_EV,
+    C_CM_S,
+    C_KMS,
+    HBARC_EV_CM,
+    as_float,
+    as_positive,
+    as_value,
+)
 from acie.errors import NonPhysicalValueError, ShapeError, expected_got
 
 __all__ = [
@@ -62,7 +70,7 @@ def helm_ff2_kev(e_kev: np.ndarray, a: np.ndarray, m_ev: np.ndarray) -> np.ndarr
     return (3.0 * j1_over_x) ** 2 * np.exp(-((q_fm * s) ** 2))
 
 
-def _vmin_kms(e_kev: np.ndarray, m_chi_ev: np.ndarray, m_n_ev: np.ndarray) -> np.ndarray:
+def _vmin_kms(e_kev: np.ndarray, m_chi_ev: np.ndarray | float, m_n_ev: np.ndarray) -> np.ndarray:
     mu = m_chi_ev * m_n_ev / (m_chi_ev + m_n_ev)
     return np.sqrt(m_n_ev * e_kev * 1e3 / 2.0) / mu * C_KMS
 
@@ -218,8 +226,8 @@ def integrated_rate(
     efficiency : callable E[keV] -> [0, 1], or (energies Quantity, values) table, optional
         Linearly interpolated; zero outside the table.
     """
-    lo = as_value(e_min, u.keV, "e_min")
-    hi = as_value(e_max, u.keV, "e_max")
+    lo = as_float(e_min, u.keV, "e_min")
+    hi = as_float(e_max, u.keV, "e_max")
     if not 0 <= lo < hi:
         raise NonPhysicalValueError(expected_got("energy window", "0 <= e_min < e_max", (lo, hi)))
     breaks = [lo, hi]

@@ -29,7 +29,7 @@ from scipy import optimize, stats
 from acie.darkmatter import electron, nuclear
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.halo_parameters import HaloParameters
-from acie.darkmatter.units import as_positive, as_value
+from acie.darkmatter.units import as_float, as_positive_float, as_value
 from acie.errors import InputValidationError, NonPhysicalValueError, UnknownNameError, expected_got
 
 __all__ = [
@@ -174,13 +174,13 @@ class ReachCurve:
 
 
 def _exposure(exposure) -> float:
-    return float(as_positive(exposure, u.kg * u.yr, "exposure"))
+    return as_positive_float(exposure, u.kg * u.yr, "exposure")
 
 
 def _background_events(background, exposure_kgyr: float) -> float:
     if isinstance(background, u.Quantity) and not background.unit.is_equivalent(u.one):
-        return float(as_value(background, 1 / (u.kg * u.yr), "background rate")) * exposure_kgyr
-    return float(as_value(background, u.one, "background"))
+        return as_float(background, 1 / (u.kg * u.yr), "background rate") * exposure_kgyr
+    return as_float(background, u.one, "background")
 
 
 def electron_reach(
@@ -316,8 +316,8 @@ def nuclear_reach(
         sigma = np.where(expected > 0, s_up * sigma_ref.value / expected, np.inf)
     settings = {
         "exposure_kg_yr": expo,
-        "e_min_keV": float(as_value(lo, u.keV, "e_min")),
-        "e_max_keV": float(as_value(hi, u.keV, "e_max")),
+        "e_min_keV": as_float(lo, u.keV, "e_min"),
+        "e_max_keV": as_float(hi, u.keV, "e_max"),
         "n_obs": n_obs,
         "background_events": b,
         "target": str(target),

@@ -15,7 +15,7 @@ import numpy as np
 
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.materials import get_material
-from acie.darkmatter.units import as_positive, as_value
+from acie.darkmatter.units import as_float, as_positive_float
 from acie.errors import InputValidationError, UnknownNameError, expected_got
 
 __all__ = ["MaterialRanking", "select_material"]
@@ -56,7 +56,7 @@ class MaterialRanking:
 
 def _ne_threshold(threshold, material: str) -> int:
     if isinstance(threshold, u.Quantity):
-        e = float(as_value(threshold, u.eV, "threshold"))
+        e = as_float(threshold, u.eV, "threshold")
         m = get_material(material)
         return max(1, int(1 + np.floor((e - m.band_gap) / m.pair_energy)) if e > m.band_gap else 1)
     if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:
@@ -106,10 +106,8 @@ def select_material(
     """
     from acie.darkmatter.reach import electron_reach
 
-    m_ev = as_positive(mass, u.eV, "dark-matter mass")
-    if np.ndim(m_ev):
-        raise InputValidationError(expected_got("mass", "a scalar Quantity", mass))
-    expo = as_positive(exposure, u.kg * u.yr, "exposure")
+    m_ev = as_positive_float(mass, u.eV, "dark-matter mass")
+    expo = as_positive_float(exposure, u.kg * u.yr, "exposure")
     if tables is None:
         from acie.darkmatter.formfactor.shipped import shipped_materials, shipped_table
 
@@ -129,9 +127,9 @@ def select_material(
                 k: v for k, v in tables.items() if k in {get_material(n).name for n in materials}
             }
     if isinstance(background, u.Quantity) and not background.unit.is_equivalent(u.one):
-        b_events = float(as_value(background, 1 / (u.kg * u.yr), "background rate")) * expo
+        b_events = as_float(background, 1 / (u.kg * u.yr), "background rate") * expo
     else:
-        b_events = float(as_value(background, u.one, "background"))
+        b_events = as_float(background, u.one, "background")
     if not np.isfinite(b_events) or b_events < 0:
         raise InputValidationError(expected_got("background", "finite and >= 0 events", b_events))
     # sensitivity: the observed count is taken equal to the expected background (rounded)

@@ -8,11 +8,14 @@ derived from :mod:`astropy.constants` (CODATA 2018), not typed in by hand.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import astropy.constants as const
 import astropy.units as u
 import numpy as np
+import numpy.typing as npt
 
-from acie.errors import NonPhysicalValueError, UnitsError, expected_got
+from acie.errors import NonPhysicalValueError, ShapeError, UnitsError, expected_got
 
 __all__ = [
     "ALPHA",
@@ -24,7 +27,11 @@ __all__ = [
     "KG_EV",
     "ME_EV",
     "SECONDS_PER_YEAR",
+    "FloatArray",
+    "UnitLike",
+    "as_float",
     "as_positive",
+    "as_positive_float",
     "as_value",
 ]
 
@@ -40,8 +47,17 @@ SECONDS_PER_YEAR: float = (1.0 * u.yr).to_value(u.s)
 #: The Bohr radius as an astropy unit (cell volumes are stored in bohr³).
 BOHR = u.def_unit("bohr", const.a0.to(u.m))
 
+#: What a unit argument may be: an astropy unit or a string astropy parses ("km/s").
+UnitLike: TypeAlias = u.UnitBase | str
 
-def as_value(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | float:
+
+#: A float array, the form array-valued inputs take inside (units stripped).
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+
+def as_value(
+    x: object, unit: UnitLike, what: str, *, allow_plain: bool = False
+) -> FloatArray | float:
     """Strip the unit of ``x`` after converting it to ``unit``.
 
     Parameters
@@ -49,10 +65,18 @@ def as_value(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | f
     x : Quantity or array-like
         The value. Plain numbers are accepted only when ``allow_plain`` (then read in
         ``unit``).
-    unit : astropy unit
+    unit : astropy unit or str
         The unit to express ``x`` in.
     what : str
         Name used in the error message.
+    allow_plain : bool
+        Whether a number without a unit is accepted (read in ``unit``).
+
+    Returns
+    -------
+    float or ndarray of float
+        A float for a scalar ``x``, else an array of ``x``'s shape. Use :func:`as_float`
+        where only a scalar makes sense.
 
     Raises
     ------
@@ -74,16 +98,57 @@ def as_value(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | f
     return float(val) if np.ndim(val) == 0 else np.asarray(val, dtype=float)
 
 
-def as_positive(x, unit, what: str, *, allow_plain: bool = False) -> np.ndarray | float:
+def as_float(x: object, unit: UnitLike, what: str, *, allow_plain: bool = False) -> float:
+    """Like :func:`as_value` for a quantity that must be a scalar.
+
+    Raises
+    ------
+    UnitsError
+        As :func:`as_value`.
+    ShapeError
+        If ``x`` is an array (of any size, even 1).
+    """
+    val = as_value(x, unit, what, allow_plain=allow_plain)
+    if not isinstance(val, float):
+        raise ShapeError(expected_got(what, "a scalar", f"an array of shape {val.shape}"))
+    return val
+
+
+def _check_positive(val: FloatArray | float, unit: UnitLike, what: str) -> None:
+    arr = np.asarray(val)
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise NonPhysicalValueError(expected_got(what, f"finite and > 0 (in {u.Unit(unit)})", val))
+
+
+def as_positive(
+    x: object, unit: UnitLike, what: str, *, allow_plain: bool = False
+) -> FloatArray | float:
     """Like :func:`as_value`, but every element must be finite and > 0.
 
     Raises
     ------
+    UnitsError
+        As :func:`as_value`.
     NonPhysicalValueError
-        If any element is zero, negative or not finite.
+        If any element is zero, negative or not finite, or ``x`` is empty.
     """
     val = as_value(x, unit, what, allow_plain=allow_plain)
-    arr = np.asarray(val)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise NonPhysicalValueError(expected_got(what, f"finite and > 0 (in {u.Unit(unit)})", val))
+    _check_positive(val, unit, what)
+    return val
+
+
+def as_positive_float(x: object, unit: UnitLike, what: str, *, allow_plain: bool = False) -> float:
+    """Like :func:`as_float`, but the value must be finite and > 0.
+
+    Raises
+    ------
+    UnitsError
+        As :func:`as_value`.
+    ShapeError
+        If ``x`` is an array.
+    NonPhysicalValueError
+        If the value is zero, negative or not finite.
+    """
+    val = as_float(x, unit, what, allow_plain=allow_plain)
+    _check_positive(val, unit, what)
     return val

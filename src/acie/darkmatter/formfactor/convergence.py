@@ -18,7 +18,7 @@ import astropy.units as u
 import numpy as np
 
 from acie.darkmatter.formfactor.table import FormFactorTable
-from acie.darkmatter.units import as_positive
+from acie.darkmatter.units import as_positive, as_positive_float
 from acie.errors import InputValidationError, expected_got
 
 __all__ = [
@@ -37,7 +37,7 @@ _SIGMA = 1e-37 * u.cm**2
 
 def truncate_q(table: FormFactorTable, q_max) -> FormFactorTable:
     """A copy of ``table`` keeping only q bins with centre below ``q_max`` (Quantity, keV)."""
-    qmax = float(as_positive(q_max, u.keV, "q_max"))
+    qmax = as_positive_float(q_max, u.keV, "q_max")
     keep = table.q_keV < qmax
     if keep.sum() < 2:
         raise InputValidationError(
