@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import astropy.units as u
 import numpy as np
+import numpy.typing as npt
 
 from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError, expected_got
 
-__all__ = ["PARAMETER_UNITS", "Band", "band", "propagate", "sample_halos"]
+__all__ = ["PARAMETER_UNITS", "Band", "Distribution", "band", "propagate", "sample_halos"]
 
 PARAMETER_UNITS = {
     "v0": u.km / u.s,
@@ -31,6 +33,26 @@ PARAMETER_UNITS = {
     "sausage_fraction": u.one,
 }
 _PERCENTILES = (2.275, 15.866, 50.0, 84.134, 97.725)
+
+
+class Distribution(Protocol):
+    """What :func:`sample_halos` draws from, e.g. a frozen :mod:`scipy.stats` distribution."""
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> npt.ArrayLike:
+        """Draw ``size`` values (in the parameter's unit of :data:`PARAMETER_UNITS`).
+
+        Parameters
+        ----------
+        size : int
+            Number of values.
+        random_state : numpy.random.Generator
+            The generator every draw comes from (so the samples are reproducible).
+
+        Returns
+        -------
+        array-like of float, shape (size,)
+        """
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +86,7 @@ def _valid(name: str, values: np.ndarray) -> np.ndarray:
 
 def sample_halos(
     base: HaloParameters | str | None,
-    distributions: Mapping[str, object],
+    distributions: Mapping[str, Distribution],
     n: int,
     *,
     seed: int = 0,
@@ -76,7 +98,7 @@ def sample_halos(
     ----------
     base : HaloParameters or name
         Values of the parameters not listed in ``distributions``.
-    distributions : mapping name -> distribution
+    distributions : mapping name -> Distribution
         Each with ``rvs(size, random_state)``, in the units of :data:`PARAMETER_UNITS`.
     n : int
         Number of samples.
@@ -94,12 +116,12 @@ def sample_halos(
                 expected_got("halo parameter", f"one of {sorted(PARAMETER_UNITS)}", name)
             )
         dist = distributions[name]
-        vals = np.asarray(dist.rvs(size=n, random_state=rng), dtype=float)  # type: ignore[attr-defined]
+        vals = np.asarray(dist.rvs(size=n, random_state=rng), dtype=float)
         for _ in range(max_redraws):
             bad = ~_valid(name, vals)
             if not bad.any():
                 break
-            vals[bad] = np.asarray(dist.rvs(size=int(bad.sum()), random_state=rng), dtype=float)  # type: ignore[attr-defined]
+            vals[bad] = np.asarray(dist.rvs(size=int(bad.sum()), random_state=rng), dtype=float)
         else:
             raise EstimationError(
                 f"could not draw physical values of {name} in {max_redraws} redraws; "
