@@ -66,6 +66,20 @@ CASES = [
         "'cell_volume_bohr3' must be finite and > 0",
     ),
     (lambda fh: fh.attrs.__setitem__("is_bse", "yes"), "'is_bse' must be a boolean"),
+    (lambda fh: fh.attrs.__setitem__("format_version", 1.5), "format_version must be 1; got 1.5"),
+    (
+        lambda fh: fh.attrs.__setitem__("band_gap_eV", "1.1"),
+        "root attribute 'band_gap_eV' must be a number; got '1.1'",
+    ),
+    (lambda fh: fh.attrs.__setitem__("material", 14), "root attribute 'material' must be a string"),
+    (
+        lambda fh: fh.attrs.__setitem__("metadata_json", "{not json"),
+        "root attribute 'metadata_json' must be valid JSON",
+    ),
+    (
+        lambda fh: fh.attrs.__setitem__("metadata_json", "[1, 2]"),
+        "root attribute 'metadata_json' must be a JSON object; got 'list'",
+    ),
     (lambda fh: fh.__delitem__("qpoints"), "missing required dataset '/qpoints'"),
     (
         lambda fh: fh["q"].attrs.__setitem__("units", "1/bohr"),

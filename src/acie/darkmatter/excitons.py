@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import astropy.units as u
 import numpy as np
@@ -64,6 +66,11 @@ REQUIRED_ATTRS = (
     "cell_volume_bohr3",
     "cell_mass_eV",
 )
+#: the required attributes by type (``is_bse`` is a boolean)
+_TEXT_ATTRS = ("format", "material", "method", "code", "reference", "normalisation")
+_NUMBER_ATTRS = ("format_version", "band_gap_eV", "cell_volume_bohr3", "cell_mass_eV")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,41 +105,81 @@ class ExcitonData:
     metadata: dict = field(default_factory=dict)
 
 
-def _s(v) -> object:
+def _s(v: object) -> object:
     return v.decode() if isinstance(v, bytes) else v
+
+
+def _text(value: object, what: str) -> str:
+    """An HDF5 string attribute as str (fixed-length ones are stored as bytes)."""
+    text = _s(value)
+    if not isinstance(text, str):
+        raise DataFormatError(expected_got(what, "a string", text))
+    return text
+
+
+def _number(value: object, what: str) -> float:
+    """An HDF5 numeric attribute as float; booleans and strings are not numbers."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise DataFormatError(expected_got(what, "a number", _s(value)))
+    return float(value)
+
+
+def _metadata(value: object, what: str) -> dict[str, object]:
+    """The ``metadata_json`` attribute, parsed: it must hold a JSON object."""
+    try:
+        meta = json.loads(_text(value, what))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(expected_got(what, "valid JSON", str(exc))) from None
+    if not isinstance(meta, dict):
+        raise DataFormatError(expected_got(what, "a JSON object", type(meta).__name__))
+    return meta
 
 
 def _check_file(fh) -> list[str]:
     """Every problem with an open file, as precise messages (empty list = valid)."""
-    errs = _check_attrs(fh)
+    errs = _check_attrs(fh.attrs)
     data = _read_datasets(fh, errs)
     _check_grids(data, errs)
     _check_form_factors(data, errs)
     return errs
 
 
-def _check_attrs(fh) -> list[str]:
-    """Problems with the root attributes."""
-    errs: list[str] = [f"missing root attribute {a!r}" for a in REQUIRED_ATTRS if a not in fh.attrs]
-    if "format" in fh.attrs and _s(fh.attrs["format"]) != EXCITON_FORMAT:
-        errs.append(
-            expected_got("root attribute 'format'", repr(EXCITON_FORMAT), _s(fh.attrs["format"]))
-        )
-    if "format_version" in fh.attrs and int(fh.attrs["format_version"]) != EXCITON_FORMAT_VERSION:
-        errs.append(
-            expected_got(
-                "format_version", str(EXCITON_FORMAT_VERSION), int(fh.attrs["format_version"])
-            )
-        )
-    if "normalisation" in fh.attrs and _s(fh.attrs["normalisation"]) != "qcdark":
-        errs.append(expected_got("normalisation", "'qcdark'", _s(fh.attrs["normalisation"])))
+def _parsed(
+    attrs, names: tuple[str, ...], parse: Callable[[object, str], _T], errs: list[str]
+) -> dict[str, _T]:
+    """The attributes ``names`` that are present and parse; each failure to ``errs``."""
+    out: dict[str, _T] = {}
+    for a in names:
+        if a in attrs:
+            try:
+                out[a] = parse(attrs[a], f"root attribute {a!r}")
+            except DataFormatError as exc:
+                errs.append(str(exc))
+    return out
+
+
+def _check_attrs(attrs) -> list[str]:
+    """Problems with the root attributes (``attrs``: the file's ``h5py`` attribute set)."""
+    errs: list[str] = [f"missing root attribute {a!r}" for a in REQUIRED_ATTRS if a not in attrs]
+    text = _parsed(attrs, _TEXT_ATTRS, _text, errs)
+    number = _parsed(attrs, _NUMBER_ATTRS, _number, errs)
+    if "format" in text and text["format"] != EXCITON_FORMAT:
+        errs.append(expected_got("root attribute 'format'", repr(EXCITON_FORMAT), text["format"]))
+    version = number.get("format_version")
+    if version is not None and version != EXCITON_FORMAT_VERSION:
+        got = int(version) if version.is_integer() else version
+        errs.append(expected_got("format_version", str(EXCITON_FORMAT_VERSION), got))
+    if "normalisation" in text and text["normalisation"] != "qcdark":
+        errs.append(expected_got("normalisation", "'qcdark'", text["normalisation"]))
     for a in ("band_gap_eV", "cell_volume_bohr3", "cell_mass_eV"):
-        if a in fh.attrs:
-            v = float(fh.attrs[a])
-            if not np.isfinite(v) or v < 0 or (a != "band_gap_eV" and v == 0):
-                errs.append(expected_got(f"root attribute {a!r}", "finite and > 0", v))
-    if "is_bse" in fh.attrs and not isinstance(fh.attrs["is_bse"], bool | np.bool_):
-        errs.append(expected_got("root attribute 'is_bse'", "a boolean", fh.attrs["is_bse"]))
+        v = number.get(a)
+        if v is not None and (not np.isfinite(v) or v < 0 or (a != "band_gap_eV" and v == 0)):
+            errs.append(expected_got(f"root attribute {a!r}", "finite and > 0", v))
+    if "is_bse" in attrs and not isinstance(attrs["is_bse"], bool | np.bool_):
+        errs.append(expected_got("root attribute 'is_bse'", "a boolean", attrs["is_bse"]))
+    _parsed(attrs, ("metadata_json",), _metadata, errs)  # whether it parses
     return errs
 
 
@@ -152,12 +199,9 @@ def _read_datasets(fh, errs: list[str]) -> dict[str, np.ndarray]:
             errs.append(expected_got(f"'/{name}'", f"a {ndim}-D array", f"shape {ds.shape}"))
             continue
         arr = np.asarray(ds[...], dtype=float)
-        if not np.all(np.isfinite(arr)):
-            errs.append(
-                expected_got(
-                    f"'/{name}'", "finite values", f"{int(np.sum(~np.isfinite(arr)))} non-finite"
-                )
-            )
+        n_bad = int(np.sum(~np.isfinite(arr)))
+        if n_bad:
+            errs.append(expected_got(f"'/{name}'", "finite values", f"{n_bad} non-finite"))
             continue
         data[name] = arr
     return data
@@ -186,15 +230,11 @@ def _check_grids(data: dict[str, np.ndarray], errs: list[str]) -> None:
                     )
                 )
     if "excitation_energies" in data:
-        x = data["excitation_energies"]
+        x, what = data["excitation_energies"], "'/excitation_energies'"
         if x.size == 0:
-            errs.append(
-                expected_got("'/excitation_energies'", "at least one energy", "an empty array")
-            )
+            errs.append(expected_got(what, "at least one energy", "an empty array"))
         elif np.any(x <= 0):
-            errs.append(
-                expected_got("'/excitation_energies'", "values > 0 eV", f"minimum {x.min()}")
-            )
+            errs.append(expected_got(what, "values > 0 eV", f"minimum {x.min()}"))
 
 
 def _check_form_factors(data: dict[str, np.ndarray], errs: list[str]) -> None:
@@ -263,27 +303,32 @@ def read_excitons(path: str | os.PathLike) -> ExcitonData:
     if errs:
         raise DataFormatError(f"{path}: " + "; ".join(errs))
     with h5py.File(path, "r") as fh:
-        a = {k: _s(v) for k, v in fh.attrs.items()}
+        attrs = fh.attrs
+        text = {a: _text(attrs[a], f"root attribute {a!r}") for a in _TEXT_ATTRS}
+        number = {a: _number(attrs[a], f"root attribute {a!r}") for a in _NUMBER_ATTRS}
+        is_bse = bool(attrs["is_bse"])
+        meta = (
+            _metadata(attrs["metadata_json"], "metadata_json") if "metadata_json" in attrs else {}
+        )
         d = {k: fh[k][...] for k in fh if k in REQUIRED_DATASETS or k in OPTIONAL_DATASETS}
-        meta = json.loads(a.get("metadata_json", "{}"))
 
     def table(f2: np.ndarray) -> FormFactorTable:
         return FormFactorTable(
-            material=str(a["material"]),
+            material=text["material"],
             q=d["q"] * u.keV,
             energy=d["energy"] * u.eV,
             f2=f2,
-            band_gap=float(a["band_gap_eV"]) * u.eV,
-            cell_volume=float(a["cell_volume_bohr3"]) * BOHR**3,
-            cell_mass=float(a["cell_mass_eV"]) * u.eV,
+            band_gap=number["band_gap_eV"] * u.eV,
+            cell_volume=number["cell_volume_bohr3"] * BOHR**3,
+            cell_mass=number["cell_mass_eV"] * u.eV,
             scissor_applied=False,
             metadata={
                 "settings": meta,
                 "provenance": {
-                    "method": a["method"],
-                    "code": a["code"],
-                    "reference": a["reference"],
-                    "is_bse": bool(a["is_bse"]),
+                    "method": text["method"],
+                    "code": text["code"],
+                    "reference": text["reference"],
+                    "is_bse": is_bse,
                 },
             },
         )
@@ -295,10 +340,10 @@ def read_excitons(path: str | os.PathLike) -> ExcitonData:
         kpoints=d["kpoints"],
         qpoints=d["qpoints"],
         excitation_energies=d["excitation_energies"] * u.eV,
-        method=str(a["method"]),
-        code=str(a["code"]),
-        reference=str(a["reference"]),
-        is_bse=bool(a["is_bse"]),
+        method=text["method"],
+        code=text["code"],
+        reference=text["reference"],
+        is_bse=is_bse,
         metadata=meta,
     )
 
