@@ -23,27 +23,50 @@ Physics functions take astropy Quantities and return Quantities; see ``docs/dark
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
+    from acie.darkmatter import (
+        electron,
+        excitons,
+        formfactor,
+        halo,
+        halo_parameters,
+        ionization,
+        materials,
+        nuclear,
+        plots,
+        reach,
+        screening,
+        selector,
+        targets,
+        uncertainty,
+        units,
+    )
 
 __all__ = [
     "electron",
+    "excitons",
     "formfactor",
     "halo",
     "halo_parameters",
     "ionization",
+    "materials",
     "nuclear",
     "plots",
     "reach",
     "screening",
+    "selector",
     "targets",
     "uncertainty",
     "units",
 ]
 
-_LAZY = set(__all__) | {"materials", "excitons", "selector"}
+_LAZY = set(__all__)
 
 
 def __getattr__(name: str) -> Any:
+    """Import the submodule ``name`` on first use."""
     if name in _LAZY:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
+    # the submodules (re-exported: ``formfactor.plots`` and the like resolve to them)
+    from acie.darkmatter.formfactor import checkpoint as checkpoint
+    from acie.darkmatter.formfactor import convergence as convergence
+    from acie.darkmatter.formfactor import dft as dft
+    from acie.darkmatter.formfactor import estimate as estimate
+    from acie.darkmatter.formfactor import io as io
+    from acie.darkmatter.formfactor import plots as plots
+    from acie.darkmatter.formfactor import progress as progress
+    from acie.darkmatter.formfactor import runner as runner
+    from acie.darkmatter.formfactor import settings as settings
+    from acie.darkmatter.formfactor import shipped as shipped
+    from acie.darkmatter.formfactor import table as table
+    from acie.darkmatter.formfactor import transitions as transitions
     from acie.darkmatter.formfactor.convergence import (
         ConvergenceStudy,
         RateComparison,
@@ -107,6 +120,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    """Import an exported name's module, or the submodule ``name``, on first use."""
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     if name in _MODULES:
