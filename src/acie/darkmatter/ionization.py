@@ -35,25 +35,28 @@ def material_ionization(
 
     Falls back to :func:`acie.darkmatter.materials.get_material` for values not given.
     """
-    vals: dict[str, float | None] = {
-        "band_gap": None
-        if band_gap is None
-        else as_positive_float(band_gap, u.eV, "band gap", allow_plain=True),
-        "pair_energy": None
-        if pair_energy is None
-        else as_positive_float(pair_energy, u.eV, "pair energy ε", allow_plain=True),
-        "fano": None
-        if fano is None
-        else as_positive_float(fano, u.dimensionless_unscaled, "Fano factor"),
-    }
-    if any(v is None for v in vals.values()):
+
+    def library(key: str) -> float:
         from acie.darkmatter.materials import get_material
 
-        mat = get_material(material)
-        for key in vals:
-            if vals[key] is None:
-                vals[key] = float(getattr(mat, key))
-    return vals["band_gap"], vals["pair_energy"], vals["fano"]  # type: ignore[return-value]
+        return float(getattr(get_material(material), key))
+
+    gap = (
+        library("band_gap")
+        if band_gap is None
+        else as_positive_float(band_gap, u.eV, "band gap", allow_plain=True)
+    )
+    eps = (
+        library("pair_energy")
+        if pair_energy is None
+        else as_positive_float(pair_energy, u.eV, "pair energy ε", allow_plain=True)
+    )
+    f = (
+        library("fano")
+        if fano is None
+        else as_positive_float(fano, u.dimensionless_unscaled, "Fano factor")
+    )
+    return gap, eps, f
 
 
 def ne_step(energy_ev: np.ndarray, band_gap_ev: float, pair_energy_ev: float) -> np.ndarray:
