@@ -144,7 +144,32 @@ def _npz(path: Path) -> None:
     save_npz_atomic(path, a=np.arange(3))
 
 
+def _formfactor_table(path: Path) -> None:
+    from acie.darkmatter.formfactor.io import write_acie
+    from acie.darkmatter.formfactor.shipped import shipped_table
+
+    write_acie(shipped_table("Si"), path)
+
+
+def _excitons(path: Path) -> None:
+    from acie.darkmatter.excitons import write_example_excitons
+    from acie.darkmatter.formfactor.shipped import shipped_table
+
+    write_example_excitons(shipped_table("Si"), path)
+
+
+def _checkpoint(path: Path) -> None:
+    from acie.deepscm.checkpoint import load_checkpoint, save_checkpoint
+    from acie.deepscm.engine import default_model_path
+
+    ckpt = load_checkpoint(default_model_path())
+    save_checkpoint(path, model=ckpt.model, properties=ckpt.properties, images=ckpt.images)
+
+
 WRITERS = {
+    "darkmatter.formfactor.io.write_acie": (_formfactor_table, "si.h5"),
+    "darkmatter.excitons.write_example_excitons": (_excitons, "si_excitons.h5"),
+    "deepscm.checkpoint.save_checkpoint": (_checkpoint, "model.pt"),
     "acie galaxy sample --plot": (_galaxy_plot, "cf.png"),
     "galaxy.dataset.write_dataset": (_galaxy_dataset, "galaxies.h5"),
     "analysis.catalogue.save_catalogue": (_catalogue, "cat.csv"),

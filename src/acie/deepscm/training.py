@@ -18,8 +18,6 @@ exactly where the model must extrapolate. Everything random is seeded: weights
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from acie._files import write_text
 from acie.deepscm.checkpoint import save_checkpoint
 from acie.deepscm.model import DeepSCM, DeepSCMConfig
 from acie.deepscm.scaling import ImageScaler, PropertyScaler
@@ -110,15 +109,7 @@ class TrainResult:
 
 
 def _write_json_atomic(path: Path, obj: object) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(obj, indent=2))
 
 
 def _epoch_losses(

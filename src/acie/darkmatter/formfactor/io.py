@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from acie._files import atomic_output
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.units import ALPHA, BOHR, ME_EV
 from acie.errors import DataFormatError, expected_got
@@ -215,47 +215,33 @@ def write_acie(table: FormFactorTable, path: str | os.PathLike) -> Path:
     settings = meta.pop("settings", {})
     timings = meta.pop("timings", {})
     created = meta.pop("created_utc", None) or datetime.now(UTC).isoformat(timespec="seconds")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)
-        with h5py.File(tmp, "w") as fh:
-            fh.attrs["format"] = ACIE_FORMAT
-            fh.attrs["format_version"] = ACIE_FORMAT_VERSION
-            fh.attrs["material"] = table.material
-            fh.attrs["normalisation"] = _NORMALISATION
-            fh.attrs["band_gap_eV"] = table.band_gap_eV
-            fh.attrs["cell_volume_bohr3"] = table.cell_volume_bohr3
-            fh.attrs["cell_mass_eV"] = table.cell_mass_eV
-            fh.attrs["scissor_applied"] = table.scissor_applied
-            for name, data, unit in (
-                ("f2", table.f2, "dimensionless"),
-                ("q", table.q_keV, "keV"),
-                ("energy", table.energy_eV, "eV"),
-            ):
-                ds = fh.create_dataset(
-                    name,
-                    data=np.asarray(data, dtype=np.float64),
-                    compression="gzip",
-                    compression_opts=4,
-                )
-                ds.attrs["units"] = unit
-            prov = fh.create_group("provenance")
-            prov.attrs["settings_json"] = json.dumps(
-                settings, default=_json_default, sort_keys=True
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh.attrs["format"] = ACIE_FORMAT
+        fh.attrs["format_version"] = ACIE_FORMAT_VERSION
+        fh.attrs["material"] = table.material
+        fh.attrs["normalisation"] = _NORMALISATION
+        fh.attrs["band_gap_eV"] = table.band_gap_eV
+        fh.attrs["cell_volume_bohr3"] = table.cell_volume_bohr3
+        fh.attrs["cell_mass_eV"] = table.cell_mass_eV
+        fh.attrs["scissor_applied"] = table.scissor_applied
+        for name, data, unit in (
+            ("f2", table.f2, "dimensionless"),
+            ("q", table.q_keV, "keV"),
+            ("energy", table.energy_eV, "eV"),
+        ):
+            ds = fh.create_dataset(
+                name,
+                data=np.asarray(data, dtype=np.float64),
+                compression="gzip",
+                compression_opts=4,
             )
-            prov.attrs["software_json"] = json.dumps(
-                software, default=_json_default, sort_keys=True
-            )
-            prov.attrs["timings_json"] = json.dumps(timings, default=_json_default, sort_keys=True)
-            prov.attrs["created_utc"] = created
-            prov.attrs["extra_json"] = json.dumps(meta, default=_json_default, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            ds.attrs["units"] = unit
+        prov = fh.create_group("provenance")
+        prov.attrs["settings_json"] = json.dumps(settings, default=_json_default, sort_keys=True)
+        prov.attrs["software_json"] = json.dumps(software, default=_json_default, sort_keys=True)
+        prov.attrs["timings_json"] = json.dumps(timings, default=_json_default, sort_keys=True)
+        prov.attrs["created_utc"] = created
+        prov.attrs["extra_json"] = json.dumps(meta, default=_json_default, sort_keys=True)
     return path
 
 
