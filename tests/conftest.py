@@ -15,13 +15,26 @@ the hooks of ``ci_policy`` (re-exported here) turn skipped reports into failed o
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
 from ci_policy import in_ci
 from ci_policy import pytest_make_collect_report as pytest_make_collect_report
 from ci_policy import pytest_runtest_makereport as pytest_runtest_makereport
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# property tests keep no example database: nothing is written into the repository
+# (.hypothesis/), and every run draws from its seed alone
+hypothesis_settings.register_profile("acie", database=None, derandomize=True)
+hypothesis_settings.load_profile("acie")
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="acie-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ACIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

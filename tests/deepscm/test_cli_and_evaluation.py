@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from acie.cli.main import app
@@ -41,6 +42,7 @@ def test_evaluation_against_simulator_truth(tiny_model):
     json.dumps(rep.to_dict(), default=float)
 
 
+@pytest.mark.slow
 def test_cli_counterfactual_and_evaluate(tiny_model, tmp_path):
     out = tmp_path / "cf.npz"
     res = runner.invoke(

@@ -6,14 +6,16 @@ import astropy.units as u
 import numpy as np
 import pytest
 
+from acie.darkmatter.formfactor import shipped_table
 from acie.darkmatter.reach import electron_reach
 from acie.darkmatter.selector import select_material
 from acie.errors import InputValidationError, UnitsError
 
 
 @pytest.fixture(scope="module")
-def tables(table, qcdark_ge):
-    return {"Si": table, "Ge": qcdark_ge}
+def tables(qcdark_ge):
+    # the shipped Si table (no DFT run here) beside QCDark's Ge
+    return {"Si": shipped_table("Si"), "Ge": qcdark_ge}
 
 
 def test_ranking_is_ordered_by_the_reach_it_reports(tables):

@@ -68,6 +68,7 @@ def test_server_refuses_wrong_key_and_bad_payloads(keys1024, keys512):
         client.decrypt({"format": "nope"})
 
 
+@pytest.mark.slow
 def test_example_runs(tmp_path):
     import subprocess
     import sys

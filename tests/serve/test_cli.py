@@ -13,6 +13,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from acie.cli.main import app
@@ -90,6 +91,7 @@ def test_serve_help():
     assert "--tls-client-ca" in r.output
 
 
+@pytest.mark.slow
 def test_acie_serve_fresh_machine_then_graceful_sigterm(tmp_path, tiny_checkpoint):
     """No JWT_SECRET, no database URL: the server makes what it needs in ACIE_DATA_DIR.
 
