@@ -129,7 +129,10 @@ def rate(
         float, typer.Option(help="Dark-matter mass: GeV (nuclear) or MeV (electron).")
     ] = 50.0,
     sigma: Annotated[
-        float, typer.Option(help="Cross-section, cm² (σ_n or σ̄e); default 1e-45 / 1e-39.")
+        float,
+        typer.Option(
+            help="Cross-section, cm² (σ_n or σ̄e); default 1e-45 / 1e-39.", show_default=False
+        ),
     ] = math.nan,
     target: TargetOpt = "Xe",
     formfactor: FormFactorOpt = None,

@@ -68,10 +68,16 @@ def reach(
     target: TargetOpt = "Xe",
     exposure: Annotated[float, typer.Option(help="Exposure, kg yr.")] = 1.0,
     mass_min: Annotated[
-        float, typer.Option(help="Lowest mass: MeV (electron, default 1) or GeV (nuclear, 5).")
+        float,
+        typer.Option(
+            help="Lowest mass: MeV (electron, default 1) or GeV (nuclear, 5).", show_default=False
+        ),
     ] = math.nan,
     mass_max: Annotated[
-        float, typer.Option(help="Highest mass: MeV (electron) or GeV (nuclear); default 1000.")
+        float,
+        typer.Option(
+            help="Highest mass: MeV (electron) or GeV (nuclear); default 1000.", show_default=False
+        ),
     ] = math.nan,
     n_masses: Annotated[int, typer.Option(help="Number of log-spaced masses.")] = 30,
     threshold: Annotated[int, typer.Option(help="Electron: count n_e >= threshold.")] = 1,
@@ -237,7 +243,7 @@ def modulation(
     channel: Annotated[Channel, typer.Option(help="nuclear or electron.")] = Channel.nuclear,
     mass: Annotated[float, typer.Option(help="Mass: GeV (nuclear) or MeV (electron).")] = 60.0,
     sigma: Annotated[
-        float, typer.Option(help="Cross-section, cm²; default 1e-45 / 1e-39.")
+        float, typer.Option(help="Cross-section, cm²; default 1e-45 / 1e-39.", show_default=False)
     ] = math.nan,
     target: TargetOpt = "Xe",
     formfactor: FormFactorOpt = None,
