@@ -35,7 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from acie import __version__
 from acie.serve.http_errors import install_error_handlers
@@ -93,6 +96,8 @@ def create_app(
         "jobs, kNN search and blind (Paillier) inference. Errors carry "
         "the gRPC status code name; see docs/serving.md.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: the CDN default breaks offline
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.ops_cache = cache
@@ -100,5 +105,25 @@ def create_app(
     for router in [*routers, *extra_routers]:
         app.include_router(router)
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    _mount_swagger_ui(app)
     app.add_middleware(Observability, runtime=runtime)
     return app
+
+
+def _mount_swagger_ui(app: FastAPI) -> None:
+    """Interactive API docs at ``/docs``, with Swagger UI's files served by this app.
+
+    FastAPI's default page loads Swagger UI from a CDN; the ``swagger-ui-bundle`` package
+    ships the same files, so ``/docs`` works on a machine without internet access.
+    """
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )

@@ -21,7 +21,7 @@ from acie.serve.tracing import parse_trace_id, trace_context
 
 __all__ = ["Observability"]
 
-_OPEN_PATHS = ("/openapi.json", "/docs", "/redoc")
+_OPEN_PATHS = ("/openapi.json", "/docs")
 
 
 class Observability:
@@ -123,6 +123,8 @@ class Observability:
             path = (
                 "/dashboard/*"
                 if raw.startswith("/dashboard")
+                else "/docs/assets/*"
+                if raw.startswith("/docs/assets/")
                 else (raw if raw in _OPEN_PATHS else "unmatched")
             )
         method = scope.get("method", "WS")
