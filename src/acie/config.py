@@ -70,9 +70,8 @@ class Settings(BaseSettings):
     # physics checks of counterfactuals
     PHYSICS_TOLERANCE: float = Field(default=0.05, gt=0.0)
     PHYSICS_STEPS: int = Field(default=50, ge=0, le=100_000)
-    MAX_STEPS: int = Field(
-        default=1000, ge=1, le=100_000
-    )  # largest physics_steps a request may ask
+    # the largest physics_steps a request may ask for
+    MAX_STEPS: int = Field(default=1000, ge=1, le=100_000)
 
     # security
     JWT_SECRET: SecretStr | None = None

@@ -15,9 +15,8 @@ grpc_streaming    on       the gRPC ``StreamInference`` method
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from acie.config import FeatureFlags
+from acie.config import FeatureFlags, Settings
 from acie.errors import BackendUnavailableError, ConfigurationError
 
 __all__ = ["FEATURES", "open_flags", "require_feature"]
@@ -28,7 +27,7 @@ log = logging.getLogger("acie.serve.features")
 FEATURES: dict[str, bool] = {"blind_inference": True, "grpc_streaming": True}
 
 
-def open_flags(settings: Any) -> FeatureFlags:
+def open_flags(settings: Settings) -> FeatureFlags:
     """The flags of ``FLAGS_FILE`` (every flag at its default when the setting is unset)."""
     return FeatureFlags(settings.FLAGS_FILE, defaults=FEATURES)
 

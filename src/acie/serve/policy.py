@@ -14,9 +14,13 @@ and, per request, a blind-inference request under a Paillier key of fewer than 2
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acie.errors import ConfigurationError, CryptoError
+
+if TYPE_CHECKING:
+    from acie.config import Settings
+    from acie.privacy.paillier import PaillierPublicKey
 
 __all__ = [
     "MIN_PRODUCTION_KEY_BITS",
@@ -31,11 +35,11 @@ __all__ = [
 MIN_PRODUCTION_KEY_BITS = 2048
 
 
-def _strict(settings: Any) -> bool:
-    return bool(settings.ACIE_ENV.strict)
+def _strict(settings: Settings) -> bool:
+    return settings.ACIE_ENV.strict
 
 
-def check_jwt_secret(settings: Any) -> None:
+def check_jwt_secret(settings: Settings) -> None:
     """Refuse to generate or use a local JWT secret in production.
 
     Raises
@@ -51,7 +55,7 @@ def check_jwt_secret(settings: Any) -> None:
         )
 
 
-def check_transport(settings: Any, *, http_tls: Any, grpc_tls: Any) -> None:
+def check_transport(settings: Settings, *, http_tls: Any, grpc_tls: Any) -> None:
     """Refuse plaintext REST or gRPC in production.
 
     Raises
@@ -69,7 +73,7 @@ def check_transport(settings: Any, *, http_tls: Any, grpc_tls: Any) -> None:
         )
 
 
-def client_key_bits_floor(settings: Any) -> int | None:
+def client_key_bits_floor(settings: Settings) -> int | None:
     """The smallest Paillier key a blind-inference request may use (``None``: any)."""
     return MIN_PRODUCTION_KEY_BITS if _strict(settings) else None
 
@@ -89,7 +93,7 @@ def check_client_key_bits(bits: int, floor: int | None) -> None:
         )
 
 
-def load_paillier_key(settings: Any) -> Any:
+def load_paillier_key(settings: Settings) -> PaillierPublicKey | None:
     """The client key of ``PAILLIER_PUB_KEY`` (``None`` when unset).
 
     Raises
