@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -62,30 +63,21 @@ def token(
         ) from None
     now = time.time()
     if private_key is not None:
-        tok = mint_token(
-            subject=sub,
-            role=role_value,
-            scopes=scope,
-            audience=settings.JWT_AUDIENCE,
-            issuer=settings.JWT_ISSUER,
-            ttl_s=ttl,
-            private_key=private_key.read_bytes(),
-            kid=kid,
-            now=now,
-        )
+        signing: dict[str, Any] = {"private_key": private_key.read_bytes(), "kid": kid}
         source = f"RS256 key {private_key}"
     else:
         secret, source = _local_secret()
-        tok = mint_token(
-            subject=sub,
-            role=role_value,
-            scopes=scope,
-            audience=settings.JWT_AUDIENCE,
-            issuer=settings.JWT_ISSUER,
-            ttl_s=ttl,
-            secret=secret,
-            now=now,
-        )
+        signing = {"secret": secret}
+    tok = mint_token(
+        subject=sub,
+        role=role_value,
+        scopes=scope,
+        audience=settings.JWT_AUDIENCE,
+        issuer=settings.JWT_ISSUER,
+        ttl_s=ttl,
+        now=now,
+        **signing,
+    )
     if as_json:
         typer.echo(
             json.dumps(
