@@ -84,6 +84,40 @@ def test_auth_token_and_verify_with_the_local_secret(tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
+def test_auth_token_rs256_with_a_private_key(tmp_path, monkeypatch):
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from acie.config import get_settings
+
+    monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "signing.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    try:
+        r = runner.invoke(
+            app,
+            ["auth", "token", "--sub", "bob", "--private-key", str(pem), "--kid", "k1", "--json"],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["signed_with"] == f"RS256 key {pem}"
+    assert jwt.get_unverified_header(out["token"]) == {"alg": "RS256", "kid": "k1", "typ": "JWT"}
+    claims = jwt.decode(out["token"], key.public_key(), algorithms=["RS256"], audience="acie")
+    assert claims["sub"] == "bob"
+    assert not (tmp_path / "jwt_secret").exists()  # no local HS256 secret was made
+
+
 def test_serve_help():
     r = runner.invoke(app, ["serve", "--help"])
     assert r.exit_code == 0
