@@ -33,8 +33,8 @@ test: setup services
 	@$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-# the inner loop: no slow tests and no tests needing PostgreSQL, Redis or a browser
-FAST_MARKERS := not slow and not postgres and not redis and not browser
+# the inner loop: no slow tests and no tests needing PostgreSQL, Redis, a browser or R
+FAST_MARKERS := not slow and not postgres and not redis and not browser and not r
 test-fast: setup
 	@$(PY) -m pytest -n 2 --timeout=600 -m "$(FAST_MARKERS)" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
