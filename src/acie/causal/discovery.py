@@ -20,6 +20,7 @@ import pandas as pd
 
 from acie.causal.graph import CausalDAG
 from acie.errors import (
+    CycleError,
     GraphError,
     InputValidationError,
     UnknownNodeError,
@@ -165,7 +166,11 @@ def pc_discover(
     test : IndependenceTest or str
         ``"fisherz"`` (default), ``"kci"``, ``"chisq"`` or ``"gsq"``.
     required : iterable of (cause, effect)
-        Edges that must be present and point this way.
+        Edges that must be present and point this way. causal-learn uses them only to
+        orient edges its tests kept; here every required edge is put in the result
+        (added when the tests removed it, oriented cause → effect when found either
+        way), the other edges are PC's. Required edges that form a cycle, that are
+        also forbidden, or that point back across ``tiers`` are refused.
     forbidden : iterable of (cause, effect)
         Directed edges that must not appear.
     tiers : sequence of iterables of str, optional
@@ -189,6 +194,9 @@ def pc_discover(
         raise InputValidationError(
             expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
         ) from None
+    required = _pairs(required, names, "required")
+    forbidden = _pairs(forbidden, names, "forbidden")
+    _check_required(required, forbidden, tiers)
     bk = _background_knowledge(names, required, forbidden, tiers)
     cg = pc(
         values,
@@ -200,6 +208,12 @@ def pc_discover(
         node_names=names,
     )
     directed, undirected, bidirected = _edges(np.asarray(cg.G.graph), names)
+    for a, b in required:  # enforce: present, and pointing cause -> effect
+        pair = {(a, b), (b, a)}
+        directed = [e for e in directed if e not in pair]
+        undirected = [e for e in undirected if e not in pair]
+        bidirected = [e for e in bidirected if e not in pair]
+        directed.append((a, b))
     return PCResult(
         nodes=tuple(names),
         directed=tuple(directed),
@@ -208,6 +222,32 @@ def pc_discover(
         alpha=alpha,
         test=str(test),
     )
+
+
+def _check_required(
+    required: list[tuple[str, str]],
+    forbidden: list[tuple[str, str]],
+    tiers: Sequence[Iterable[str]] | None,
+) -> None:
+    """Refuse required edges that cannot all hold: forbidden too, cyclic, or against tiers."""
+    both = sorted(set(required) & set(forbidden))
+    if both:
+        raise InputValidationError(
+            expected_got("background knowledge", "no edge both required and forbidden", both)
+        )
+    if required:
+        try:
+            CausalDAG(edges=required)
+        except CycleError as exc:
+            raise InputValidationError(
+                expected_got("required edges", "no directed cycle", f"the cycle in {required}")
+            ) from exc
+    tier_of = {str(n): i for i, tier in enumerate(tiers or ()) for n in tier}
+    back = [(a, b) for a, b in required if tier_of.get(a, -1) > tier_of.get(b, 1 << 30)]
+    if back:
+        raise InputValidationError(
+            expected_got("required edges", "pointing forward across the tiers", back)
+        )
 
 
 def _checked_values(data: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -244,8 +284,8 @@ def _background_knowledge(
     from causallearn.graph.GraphNode import GraphNode
     from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
 
-    required_pairs = _pairs(required, names, "required")
-    forbidden_pairs = _pairs(forbidden, names, "forbidden")
+    required_pairs = list(required)
+    forbidden_pairs = list(forbidden)
     if not (required_pairs or forbidden_pairs or tiers):
         return None
     bk = BackgroundKnowledge()

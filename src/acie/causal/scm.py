@@ -200,7 +200,7 @@ class StructuralCausalModel:
         values: dict[str, np.ndarray] = {}
         for node in model.nodes:
             values[node] = model.mechanisms[node](values, cols[node])
-        out = pd.DataFrame({node: values[node] for node in self.nodes})
+        out = pd.DataFrame({node: values[node] for node in self.nodes}, index=_index(noise))
         out.attrs["units"] = {k: str(v) for k, v in self.units.items()}
         return out
 
@@ -252,7 +252,7 @@ class StructuralCausalModel:
                     "mechanism, or give FunctionalMechanism an inverse)"
                 )
             noise[node] = mech.abduct(obs, obs[node])
-        return pd.DataFrame(noise)
+        return pd.DataFrame(noise, index=_index(observed))
 
     def counterfactual(
         self,
@@ -294,7 +294,7 @@ class StructuralCausalModel:
         affected |= {n for n, v in interventions.items() if is_soft(v)}
         affected -= {n for n, v in interventions.items() if not is_soft(v)}
         order = [n for n in self.nodes if n in affected]
-        noise = self.abduct(obs, order)  # abduction
+        noise = self.abduct(obs, order)  # abduction (positional: obs holds arrays)
         model = self.do(interventions)  # action
         values: dict[str, np.ndarray] = {}
         n = len(next(iter(obs.values())))
@@ -306,9 +306,14 @@ class StructuralCausalModel:
                 values[node] = mech(values, np.zeros(n))
             else:
                 values[node] = obs[node].copy()
-        out = pd.DataFrame({node: values[node] for node in self.nodes})
+        out = pd.DataFrame({node: values[node] for node in self.nodes}, index=_index(observed))
         out.attrs["units"] = {k: str(v) for k, v in self.units.items()}
         return out
+
+
+def _index(frame: Any) -> pd.Index | None:
+    """The caller's row index when it gave a data frame (results keep it), else None."""
+    return frame.index if isinstance(frame, pd.DataFrame) else None
 
 
 def _check_n(n: int) -> int:
