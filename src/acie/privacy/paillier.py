@@ -174,7 +174,7 @@ class PaillierPublicKey:
         """
         factor = self.plaintext_factor(m)
         rn = randomness_source(self, pool)()
-        return PaillierCiphertext(self, factor * rn % self.nsquare)
+        return PaillierCiphertext(self, factor * rn % self.nsquare, abs(int(m)))
 
     # serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -308,9 +308,17 @@ class PaillierPrivateKey:
         Raises
         ------
         EncodingOverflowError
-            The residue lies in the middle band: the computation overflowed.
+            The residue lies in the middle band (the computation overflowed), or the
+            plaintext exceeds the ciphertext's declared :attr:`~PaillierCiphertext.bound`.
         """
-        return _to_signed(self.decrypt_raw(ciphertext), self.public_key)
+        m = _to_signed(self.decrypt_raw(ciphertext), self.public_key)
+        if abs(m) > ciphertext.bound:
+            raise EncodingOverflowError(
+                f"the decrypted plaintext ({abs(m).bit_length()} bits) exceeds the ciphertext's "
+                f"declared bound ({ciphertext.bound.bit_length()} bits): the ciphertext was altered "
+                "or its bound misdeclared"
+            )
+        return m
 
     def decrypt_many(self, ciphertexts: list[PaillierCiphertext]) -> list[int]:
         """Decrypt many ciphertexts to signed integers (batched CRT exponentiations)."""
@@ -381,7 +389,7 @@ class PaillierPrivateKey:
         m = _as_int(m, "plaintext")
         if abs(m) > pk.max_int:
             pk.plaintext_factor(m)  # raises the standard overflow error
-        return PaillierCiphertext(pk, self._crt().encrypt(m % pk.n, pk.n))
+        return PaillierCiphertext(pk, self._crt().encrypt(m % pk.n, pk.n), abs(m))
 
     def prepare(self) -> PaillierPrivateKey:
         """Build the CRT-encryption tables now instead of on first use; returns ``self``."""
@@ -511,16 +519,22 @@ def generate_keypair(bits: int = DEFAULT_KEY_BITS) -> tuple[PaillierPublicKey, P
 
 
 class PaillierCiphertext:
-    """One Paillier ciphertext with its public key; supports ``+``, ``-`` and ``*`` by integers.
+    """One Paillier ciphertext with its public key and a public bound on ``|plaintext|``.
 
     ``a + b`` adds plaintexts, ``a + k`` adds the integer ``k``, ``a * k`` multiplies the
     plaintext by the integer ``k``. None of these re-randomises: call :meth:`rerandomize`
     before handing a result to someone who must not learn how it was computed.
+
+    Every operation tracks :attr:`bound`, a public upper bound on the magnitude of the
+    plaintext, and refuses (:class:`~acie.errors.EncodingOverflowError`) any result whose
+    bound exceeds ``max_int``, and any scalar outside ``[-max_int, max_int]``: arithmetic
+    never wraps silently modulo n. A ciphertext built from a bare value (received from
+    elsewhere) has bound ``max_int``; declare a tighter one with :meth:`with_bound`.
     """
 
-    __slots__ = ("public_key", "value")
+    __slots__ = ("bound", "public_key", "value")
 
-    def __init__(self, public_key: PaillierPublicKey, value: int) -> None:
+    def __init__(self, public_key: PaillierPublicKey, value: int, bound: int | None = None) -> None:
         if not isinstance(public_key, PaillierPublicKey):
             raise InputValidationError(
                 f"public_key must be a PaillierPublicKey; got {type(public_key).__name__}"
@@ -531,11 +545,19 @@ class PaillierCiphertext:
                 f"a ciphertext must lie in (0, n²) for key {public_key.fingerprint[:16]}…; "
                 f"got a {int(value).bit_length()}-bit value"
             )
+        max_int = int(public_key.max_int)
+        bound = max_int if bound is None else _as_int(bound, "ciphertext bound")
+        if not 0 <= bound <= max_int:
+            raise InputValidationError(
+                f"a ciphertext bound must lie in [0, max_int] (max_int has {max_int.bit_length()} "
+                f"bits); got {'a negative number' if bound < 0 else f'{bound.bit_length()} bits'}"
+            )
         self.public_key = public_key
         self.value = value
+        self.bound = bound
 
     def __repr__(self) -> str:
-        return f"PaillierCiphertext(key={self.public_key.fingerprint[:16]}…)"
+        return f"PaillierCiphertext(key={self.public_key.fingerprint[:16]}…, bound={self.bound.bit_length()} bits)"
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -546,6 +568,25 @@ class PaillierCiphertext:
 
     def __hash__(self) -> int:
         return hash((self.public_key, int(self.value)))
+
+    def with_bound(self, bound: int) -> PaillierCiphertext:
+        """The same ciphertext declaring the public bound ``|plaintext| <= bound``.
+
+        Decryption checks the declaration (:meth:`PaillierPrivateKey.decrypt` raises if the
+        plaintext exceeds it).
+        """
+        return PaillierCiphertext(self.public_key, self.value, bound)
+
+    def _checked(self, value: mpz, bound: int, what: str) -> PaillierCiphertext:
+        pk = self.public_key
+        if bound > pk.max_int:
+            raise EncodingOverflowError(
+                f"{what} could reach a {bound.bit_length()}-bit plaintext, beyond max_int "
+                f"({int(pk.max_int).bit_length()} bits) of the {pk.bits}-bit key: refused as an "
+                "overflow instead of wrapping modulo n (if the operand's bound is looser than "
+                "its value, declare the true one with with_bound)"
+            )
+        return PaillierCiphertext(pk, value, bound)
 
     def _same_key(self, other: PaillierCiphertext) -> None:
         if other.public_key != self.public_key:
@@ -558,16 +599,20 @@ class PaillierCiphertext:
         pk = self.public_key
         if isinstance(other, PaillierCiphertext):
             self._same_key(other)
-            return PaillierCiphertext(pk, self.value * other.value % pk.nsquare)
+            return self._checked(
+                self.value * other.value % pk.nsquare, self.bound + other.bound, "the sum"
+            )
         if isinstance(other, bool) or not isinstance(other, Integral | type(mpz(0))):
             return NotImplemented
-        return PaillierCiphertext(pk, self.value * pk.plaintext_factor(int(other)) % pk.nsquare)
+        k = int(other)
+        factor = pk.plaintext_factor(k)
+        return self._checked(self.value * factor % pk.nsquare, self.bound + abs(k), "the sum")
 
     __radd__ = __add__
 
     def __neg__(self) -> PaillierCiphertext:
         return PaillierCiphertext(
-            self.public_key, gmpy2.invert(self.value, self.public_key.nsquare)
+            self.public_key, gmpy2.invert(self.value, self.public_key.nsquare), self.bound
         )
 
     def __sub__(self, other: object) -> PaillierCiphertext:
@@ -584,14 +629,20 @@ class PaillierCiphertext:
         if isinstance(other, bool) or not isinstance(other, Integral | type(mpz(0))):
             return NotImplemented
         pk = self.public_key
-        k = int(other) % int(pk.n)
-        if k > int(pk.n) // 2:  # negative scalar: invert once, short exponent
-            base, k = gmpy2.invert(self.value, pk.nsquare), int(pk.n) - k
-        else:
-            base = self.value
+        k = int(other)
+        if abs(k) > pk.max_int:
+            raise EncodingOverflowError(
+                f"a scalar must satisfy |k| <= max_int ({int(pk.max_int).bit_length()} bits) for "
+                f"this {pk.bits}-bit key; got a {abs(k).bit_length()}-bit scalar (it would be "
+                "taken modulo n and the product would wrap)"
+            )
         if k == 0:
-            return PaillierCiphertext(pk, 1)
-        return PaillierCiphertext(pk, gmpy2.powmod(base, k, pk.nsquare))
+            return PaillierCiphertext(pk, 1, 0)
+        if k < 0:  # negative scalar: invert once, short exponent
+            base, e = gmpy2.invert(self.value, pk.nsquare), -k
+        else:
+            base, e = self.value, k
+        return self._checked(gmpy2.powmod(base, e, pk.nsquare), self.bound * abs(k), "the product")
 
     __rmul__ = __mul__
 
@@ -599,4 +650,4 @@ class PaillierCiphertext:
         """The same plaintext under fresh randomness (a pool entry or a new exponentiation)."""
         pk = self.public_key
         rn = randomness_source(pk, pool)()
-        return PaillierCiphertext(pk, self.value * rn % pk.nsquare)
+        return PaillierCiphertext(pk, self.value * rn % pk.nsquare, self.bound)

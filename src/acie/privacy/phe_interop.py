@@ -81,9 +81,14 @@ def ciphertext_to_phe(
 
 
 def ciphertext_from_phe(
-    encrypted_number: Any, *, public_key: PaillierPublicKey | None = None
+    encrypted_number: Any, *, public_key: PaillierPublicKey | None = None, bound: int | None = None
 ) -> PaillierCiphertext:
-    """A ``phe.EncryptedNumber`` with exponent 0 (an integer) as a :class:`PaillierCiphertext`."""
+    """A ``phe.EncryptedNumber`` with exponent 0 (an integer) as a :class:`PaillierCiphertext`.
+
+    ``bound`` declares the public bound on ``|plaintext|`` (default: ``max_int``, which
+    allows additions but no scalar multiplication beyond 1; see
+    :meth:`PaillierCiphertext.with_bound`).
+    """
     if encrypted_number.exponent != 0:
         raise InputValidationError(
             f"only integer phe numbers (exponent 0) convert to a single ciphertext; got exponent "
@@ -92,7 +97,7 @@ def ciphertext_from_phe(
     pk = public_key or public_key_from_phe(encrypted_number.public_key)
     if int(encrypted_number.public_key.n) != int(pk.n):
         raise KeyMismatchError("phe number and public key differ")
-    return PaillierCiphertext(pk, encrypted_number.ciphertext(be_secure=False))
+    return PaillierCiphertext(pk, encrypted_number.ciphertext(be_secure=False), bound)
 
 
 def vector_to_phe(vector: EncryptedVector) -> list[Any]:

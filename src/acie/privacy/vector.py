@@ -156,10 +156,10 @@ class EncryptedVector:
         return len(self.ciphertexts)
 
     def __iter__(self) -> Iterator[PaillierCiphertext]:
-        return (PaillierCiphertext(self.public_key, c) for c in self.ciphertexts)
+        return (PaillierCiphertext(self.public_key, c, self.bound) for c in self.ciphertexts)
 
     def __getitem__(self, index: int) -> PaillierCiphertext:
-        return PaillierCiphertext(self.public_key, self.ciphertexts[index])
+        return PaillierCiphertext(self.public_key, self.ciphertexts[index], self.bound)
 
     def __repr__(self) -> str:
         return (
@@ -250,7 +250,7 @@ class EncryptedVector:
                 f"factors must be {len(self)} integers; got dtype {ks.dtype}, shape {ks.shape}"
             )
         out = [
-            (PaillierCiphertext(self.public_key, c) * int(k)).value
+            (PaillierCiphertext(self.public_key, c, self.bound) * int(k)).value
             for c, k in zip(self.ciphertexts, ks, strict=True)
         ]
         return self._like(
