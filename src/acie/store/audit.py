@@ -8,7 +8,10 @@ hash; 64 zeros for the first row) and ``row_hash``::
 The sequence number is assigned while holding the log's lock (SQLite: ``BEGIN
 IMMEDIATE``, the database write lock; PostgreSQL: a transaction-scoped advisory lock),
 so concurrent appends from threads or processes always extend the chain one by one.
-UPDATE, DELETE and TRUNCATE are refused by triggers (migration ``0002``).
+UPDATE, DELETE and TRUNCATE are refused by triggers (migration ``0002``); an INSERT
+onto an existing ``seq`` or ``row_hash`` (SQLite's ``INSERT OR REPLACE``) is refused, and
+PostgreSQL computes ``seq``, ``prev_hash`` and ``row_hash`` itself in a trigger, so a
+client that may INSERT cannot place a row or choose its hash (migration ``0003``).
 
 :meth:`AuditLog.verify` recomputes the chain and names the first bad row. Deleting
 the newest rows leaves a valid, shorter chain; to catch that, export the head
@@ -263,6 +266,15 @@ class AuditLog:
                     rows.append({**fields, "seq": seq, "prev_hash": prev, "row_hash": row_hash})
                     prev = row_hash
                 conn.execute(insert(InferenceLog), rows)
+                if self._backend is Backend.postgresql:
+                    # the database computed seq, prev_hash and row_hash (migration 0003)
+                    stored = conn.execute(
+                        select(InferenceLog)
+                        .where(InferenceLog.seq > rows[0]["seq"] - 1)
+                        .order_by(InferenceLog.seq)
+                        .limit(len(rows))
+                    ).all()
+                    return [_to_record(row) for row in stored]
         return [AuditRecord(**values) for values in rows]
 
     def head(self) -> AuditHead:
