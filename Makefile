@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e ".[all]"
+	@# Darfur data and peer of causal/sensitivity.py; --no-deps: it lists jupyter as a dependency
+	$(PY) -m pip install --quiet --no-deps PySensemakr==0.0.8
 	@touch $(STAMP)
 
 setup: $(STAMP)
