@@ -240,7 +240,6 @@ def _converted(
 
 
 def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise InputValidationError(expected_got(name, "a positive finite number", value))
-    if not math.isfinite(value):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
         raise InputValidationError(expected_got(name, "a positive finite number", value))
