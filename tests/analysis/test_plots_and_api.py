@@ -132,6 +132,11 @@ def test_public_surface():
             "surface_brightness_limited",
             "true_mass_luminosity_relation",
             "weighted_linear_fit",
+            # named samples and the analyst-named sensitivity analysis (ACIEr's engine side)
+            "list_samples",
+            "load_sample",
+            "sample_population",
+            "sensitivity_analysis",
         ]
     )
     for name in analysis.__all__:

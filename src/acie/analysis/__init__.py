@@ -11,6 +11,8 @@ Modules::
     surveys.py       multi-survey catalogues from the simulator, and their true relation
     selection.py     flux- and surface-brightness-limited completeness, IPW, weighted fits
     catalogue.py     load/save catalogues: CSV, FITS (astropy), Parquet (pyarrow)
+    samples.py       named catalogue samples (cluster_sim_a …): seeded simulator draws
+    sensitivity.py   response of a sample's observable by analyst names (dm_mass, flux)
     plots.py         response curves, mixed-model fits, selection bias (300 dpi)
 
 Names are imported lazily (statsmodels, astropy and matplotlib load on first use).
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
         counterfactual_response,
         observational_response,
     )
+    from acie.analysis.samples import list_samples, load_sample, sample_population
     from acie.analysis.selection import (
         CompletenessFunction,
         LinearFit,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
         surface_brightness_limited,
         weighted_linear_fit,
     )
+    from acie.analysis.sensitivity import sensitivity_analysis
     from acie.analysis.surveys import (
         MassLuminosityRelation,
         SurveySpec,
@@ -94,7 +98,11 @@ _EXPORTS: dict[str, str] = {
     "photometry_frame": "selection",
     "surface_brightness_limited": "selection",
     "weighted_linear_fit": "selection",
-    # catalogues
+    # catalogues and named samples
+    "list_samples": "samples",
+    "load_sample": "samples",
+    "sample_population": "samples",
+    "sensitivity_analysis": "sensitivity",
     "CatalogueFormat": "catalogue",
     "load_catalogue": "catalogue",
     "save_catalogue": "catalogue",
@@ -125,7 +133,9 @@ __all__ = [
     "hierarchical_fit_figure",
     "image_total_flux",
     "inverse_propensity_weights",
+    "list_samples",
     "load_catalogue",
+    "load_sample",
     "mean_surface_brightness",
     "model_flux",
     "observational_response",
@@ -134,9 +144,11 @@ __all__ = [
     "property_observable",
     "random_surveys",
     "response_curve_figure",
+    "sample_population",
     "save_catalogue",
     "save_figure",
     "selection_bias_figure",
+    "sensitivity_analysis",
     "simulate_survey_catalogue",
     "surface_brightness_limited",
     "true_mass_luminosity_relation",
