@@ -250,6 +250,7 @@ def test_bad_keys_are_refused(keys512, other_keys512, tmp_path):
     with pytest.raises(DataFormatError, match="not valid JSON"):
         PaillierPublicKey.load(bad)
     bad.write_text(json.dumps([1, 2]))
+    bad.chmod(0o600)  # a private key file readable by others is refused before parsing
     with pytest.raises(DataFormatError, match="JSON object"):
         PaillierPrivateKey.load(bad)
     with pytest.raises(DataFormatError, match="cannot be read"):

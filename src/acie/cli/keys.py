@@ -23,6 +23,13 @@ app = typer.Typer(
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-mode",
+        help="Load a private key file that the group or others may read (refused by default).",
+    ),
+]
 
 
 def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
@@ -94,13 +101,18 @@ def export_public(
     ],
     out: Annotated[Path, typer.Option("--out", help="Public key file to write.")],
     force: ForceOpt = False,
+    allow_insecure_mode: InsecureOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the public key of a private key file (what a server is given)."""
+    """Write the public key of a private key file (what a server is given).
+
+    A private key file that the group or others may read is refused (``chmod 600`` it),
+    unless ``--allow-insecure-mode``.
+    """
     from acie.privacy.paillier import PaillierPrivateKey
 
     _refuse_overwrite([out], force)
-    key = PaillierPrivateKey.load(private_key)
+    key = PaillierPrivateKey.load(private_key, allow_insecure_mode=allow_insecure_mode)
     key.public_key.save(out)
     _emit(
         {"public_key": str(out), "bits": key.public_key.bits, "fingerprint": key.fingerprint},
@@ -123,8 +135,6 @@ def aes(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate an AES-GCM key; the spec ``KEY_ID:BASE64`` is what TELEMETRY_KEY takes."""
-    import os
-
     from acie.privacy.aead import Keyring
 
     ring = Keyring.generate(key_id=key_id, bits=bits)
@@ -132,19 +142,9 @@ def aes(
     data: dict[str, Any] = {"key_id": ring.current, "bits": bits}
     if out is not None:
         _refuse_overwrite([out], force)
-        from acie.privacy.keyfile import PRIVATE_FILE_MODE
+        from acie.privacy.keyfile import PRIVATE_FILE_MODE, write_text_atomic
 
-        tmp = out.with_name(f".{out.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(spec + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text_atomic(out, spec + "\n", mode=PRIVATE_FILE_MODE)
         data["file"] = str(out)
         _emit(data, as_json, f"AES-{bits} key {ring.current} written to {out} (mode 0600)")
     else:
@@ -157,20 +157,36 @@ def inspect(
     path: Annotated[Path, typer.Argument(help="A Paillier key file.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the kind, size and fingerprint of a Paillier key file (never the secret)."""
-    from acie.privacy.keyfile import read_json
+    """Show the kind, size and fingerprint of a Paillier key file (never the secret).
+
+    Warns (``warning`` in ``--json``; a line on stderr otherwise) when a private key file
+    may be read by the group or others.
+    """
+    from acie.privacy.keyfile import insecure_mode_warning, read_json
     from acie.privacy.paillier import PaillierPrivateKey, PaillierPublicKey
 
     data = read_json(path, what="Paillier key")
+    warning = None
     if data.get("kind") == "acie.paillier.private/v1":
         key = PaillierPrivateKey.from_dict(data).public_key
         kind = "private"
+        warning = insecure_mode_warning(path)
     else:
         key = PaillierPublicKey.from_dict(data)
         kind = "public"
     mode = oct(path.stat().st_mode & 0o777)
+    info: dict[str, Any] = {
+        "kind": kind,
+        "bits": key.bits,
+        "fingerprint": key.fingerprint,
+        "mode": mode,
+    }
+    if warning is not None:
+        info["warning"] = warning
+        if not as_json:
+            typer.echo(f"warning: {warning}", err=True)
     _emit(
-        {"kind": kind, "bits": key.bits, "fingerprint": key.fingerprint, "mode": mode},
+        info,
         as_json,
         f"{kind} Paillier key, {key.bits} bits, fingerprint {key.fingerprint}, mode {mode}",
     )

@@ -34,12 +34,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from acie.errors import InputValidationError, IntegrityError
+from acie.errors import CryptoError, InputValidationError, IntegrityError
 
 __all__ = [
     "LINE_VERSION",
     "Keyring",
     "LineCipher",
+    "check_not_weak",
     "decode_key",
     "encode_key",
     "generate_key",
@@ -87,7 +88,29 @@ def decode_key(text: str) -> bytes:
         raise InputValidationError(
             f"an AES key must decode to 16, 24 or 32 bytes; got {len(key)} bytes"
         )
+    check_not_weak(key)
     return key
+
+
+def check_not_weak(key: bytes, kid: str | None = None) -> None:
+    """Refuse a trivially weak AES key: all zero, all one byte, or a pattern of period <= 4.
+
+    Such keys come from placeholders and mistakes (``bytes(32)``, ``"A" * 32``), never
+    from a CSPRNG (the chance is below 2^-120 for a 16-byte key).
+
+    Raises
+    ------
+    CryptoError
+        The key repeats a block of 1 to 4 bytes.
+    """
+    name = "an AES key" if kid is None else f"AES key {kid!r}"
+    for period in (1, 2, 3, 4):
+        if key == (key[:period] * (len(key) // period + 1))[: len(key)]:
+            what = "all zero bytes" if not any(key) else f"a repeated {period}-byte pattern"
+            raise CryptoError(
+                f"{name} is trivially weak ({what}); expected {len(key)} random bytes "
+                "(generate one with `acie keys aes`)"
+            )
 
 
 def _check_kid(kid: object) -> str:
@@ -127,6 +150,7 @@ class Keyring:
                     f"key {kid!r} must be 16, 24 or 32 raw bytes; got "
                     f"{len(key) if isinstance(key, bytes | bytearray) else type(key).__name__}"
                 )
+            check_not_weak(bytes(key), kid)
             checked[kid] = bytes(key)
         if current not in checked:
             raise InputValidationError(

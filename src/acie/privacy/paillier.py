@@ -27,7 +27,7 @@ Speed-ups and who may use them
   :class:`acie.privacy.pool.RandomnessPool`; each value is handed out once.
 
 The CRT arithmetic lives in the private module :mod:`acie.privacy._crt`. This module is
-longer than ~400 lines because what remains (~600 lines) is the scheme's three public
+longer than ~400 lines because what remains (~650 lines) is the scheme's three public
 types, which depend on one another (a key encrypts to a ciphertext, a ciphertext checks
 its key, a private key decrypts it), with their validation and serialisation.
 """
@@ -86,6 +86,30 @@ def _as_int(value: object, what: str) -> int:
     return int(value)
 
 
+#: Public moduli are trial-divided by every prime below this bound.
+SMALL_PRIME_BOUND = 10_000
+_SMALL_PRIMORIAL = gmpy2.primorial(SMALL_PRIME_BOUND)
+
+
+def _check_not_weak(n: int) -> None:
+    """Refuse a modulus with a prime factor below :data:`SMALL_PRIME_BOUND` or a perfect power.
+
+    Both are cheap (one gcd with the primorial, one ``gmpy2.is_power``) and catch moduli
+    that are not a product of two large primes: such a "key" is trivially factored.
+    """
+    g = int(gmpy2.gcd(n, _SMALL_PRIMORIAL))
+    if g != 1:
+        factor = next(p for p in range(3, SMALL_PRIME_BOUND, 2) if g % p == 0)
+        raise CryptoError(
+            f"Paillier modulus n has the small prime factor {factor} (trial division by the "
+            f"primes below {SMALL_PRIME_BOUND}); expected a product of two large primes"
+        )
+    if gmpy2.is_power(n):
+        raise CryptoError(
+            "Paillier modulus n is a perfect power; expected a product of two distinct large primes"
+        )
+
+
 # --------------------------------------------------------------------------- keys
 
 
@@ -107,6 +131,7 @@ class PaillierPublicKey:
                 f"Paillier modulus n must be an odd integer of {MIN_KEY_BITS} to {MAX_KEY_BITS} bits; "
                 f"got a {n.bit_length()}-bit {'even' if n % 2 == 0 else 'odd'} number"
             )
+        _check_not_weak(n)
         self.n = mpz(n)
         self.nsquare = self.n * self.n
         self.max_int = self.n // 3 - 1
@@ -430,11 +455,33 @@ class PaillierPrivateKey:
         write_json_atomic(path, self.to_dict(), mode=PRIVATE_FILE_MODE)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> PaillierPrivateKey:
-        """Read a private key written by :meth:`save`."""
+    def load(
+        cls, path: str | os.PathLike[str], *, allow_insecure_mode: bool = False
+    ) -> PaillierPrivateKey:
+        """Read a private key written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+            The key file.
+        allow_insecure_mode : bool
+            Accept a file that the group or others may read (refused by default).
+
+        Raises
+        ------
+        CryptoError
+            The file's mode lets the group or others read it (fix: ``chmod 600``).
+        """
         from acie.privacy.keyfile import read_json
 
-        return cls.from_dict(read_json(path, what="Paillier private key"))
+        return cls.from_dict(
+            read_json(
+                path,
+                what="Paillier private key",
+                private=True,
+                allow_insecure_mode=allow_insecure_mode,
+            )
+        )
 
 
 def randomness_source(public_key: PaillierPublicKey, pool: Any = None) -> Any:
