@@ -58,7 +58,8 @@ def test_cli_refuses_and_inspect_warns(tmp_path, keys512):
     assert info["mode"] == "0o666"
     assert "chmod 600" in info["warning"]
     res = runner.invoke(app, ["keys", "inspect", str(path)])
-    assert "warning" in res.output.lower() and "chmod 600" in res.output
+    assert "warning" in res.output.lower()
+    assert "chmod 600" in res.output
     os.chmod(path, 0o600)
     res = runner.invoke(app, ["keys", "inspect", str(path), "--json"])
     assert "warning" not in json.loads(res.stdout)
