@@ -335,7 +335,7 @@ class CounterfactualEngine:
         cf_props = self._physical(s_cf)
         score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
         projected = np.zeros(n, dtype=bool)
-        if steps > 0 and np.any(score > tol):
+        if steps > 0 and not np.all(score <= tol):  # a NaN score is a violation too
             with torch.enable_grad():  # the projection differentiates the constraints
                 new_props = constraints.project(
                     cf_props, fixed=list(ivs), steps=steps, tolerance=tol
@@ -358,8 +358,8 @@ class CounterfactualEngine:
                 x_cf = model.predict(ab, s_cf)
                 cf_props = self._physical(s_cf)
                 score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
-        if np.any(score > tol):
-            bad = np.flatnonzero(score > tol)
+        if not np.all(score <= tol):  # NaN and infinite scores violate
+            bad = np.flatnonzero(~(score <= tol))
             raise PhysicsViolationError(
                 f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
                 f"score {float(score[bad].max()):.3g} must be <= the tolerance {tol:g} "

@@ -17,8 +17,9 @@ route                                   needs      what
 ``POST /v1/search``                     read       k nearest neighbours in the embedding index
 ``POST /v1/blind/infer``                submit     encrypted vector in, encrypted vector out
 ``GET /v1/blind/layer``                 read       what the blind layer computes (names, sizes)
-``GET /ops/report``, ``/ops/metrics``,  —          the operations report (:mod:`acie.ops.api`)
-``/ops/health``
+``GET /ops/report``, ``/ops/metrics``,  ops:read   the operations report (:mod:`acie.ops.api`);
+``/ops/health``                                    open without ``TELEMETRY_KEY`` or with
+                                                   ``OPS_OPEN``
 ======================================  =========  ==============================================
 
 The routes live in :mod:`acie.serve.routes` (one module per resource), their
@@ -34,14 +35,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from acie import __version__
-from acie.serve.http_errors import install_error_handlers
+from acie.serve.deps import require_ops
+from acie.serve.http_errors import ERROR_RESPONSES, install_error_handlers
 from acie.serve.middleware import Observability
 from acie.serve.routes import ROUTERS
 from acie.serve.runtime import ServingRuntime
@@ -73,11 +75,12 @@ def create_app(
     """
     cache: Any = None
     routers = list(ROUTERS)
+    guarded: list[APIRouter] = []
     if ops_report:
         from acie.ops.api import build_ops_router
 
         ops_router, cache = build_ops_router(runtime.settings)
-        routers.append(ops_router)
+        guarded.append(ops_router)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,9 +107,15 @@ def create_app(
     install_error_handlers(app)
     for router in [*routers, *extra_routers]:
         app.include_router(router)
+    for router in guarded:  # decrypted telemetry: a token with ops:read (deps.require_ops)
+        app.include_router(
+            router,
+            dependencies=[Depends(require_ops)],
+            responses={k: ERROR_RESPONSES[k] for k in (401, 403, 429)},
+        )
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
     _mount_swagger_ui(app)
-    app.add_middleware(Observability, runtime=runtime)
+    app.add_middleware(Observability, runtime=runtime, routes=app.routes)
     return app
 
 

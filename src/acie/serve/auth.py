@@ -40,6 +40,7 @@ from acie.errors import AuthenticationError, AuthorizationError, ConfigurationEr
 __all__ = [
     "SCOPE_INFERENCE_READ",
     "SCOPE_INFERENCE_WRITE",
+    "SCOPE_OPS_READ",
     "Action",
     "Principal",
     "Role",
@@ -52,6 +53,7 @@ __all__ = [
 
 SCOPE_INFERENCE_WRITE = "inference:write"
 SCOPE_INFERENCE_READ = "inference:read"
+SCOPE_OPS_READ = "ops:read"
 
 #: shortest HS256 secret accepted, bytes (RFC 7518 §3.2: a key of at least the hash size)
 MIN_SECRET_BYTES = 32
@@ -70,13 +72,18 @@ class Action(StrEnum):
 
     submit = "submit"  # counterfactual inference, jobs, blind inference
     read = "read"  # job results (ownership checked separately), models, search, listing
+    ops = "ops"  # the operations report under /ops (when TELEMETRY_KEY is set)
 
 
-_ACTION_SCOPE = {Action.submit: SCOPE_INFERENCE_WRITE, Action.read: SCOPE_INFERENCE_READ}
-_ROLE_ACTIONS = {
-    Role.researcher: frozenset({Action.submit, Action.read}),
-    Role.collaborator: frozenset({Action.read}),
-    Role.admin: frozenset({Action.submit, Action.read}),
+_ACTION_SCOPE = {
+    Action.submit: SCOPE_INFERENCE_WRITE,
+    Action.read: SCOPE_INFERENCE_READ,
+    Action.ops: SCOPE_OPS_READ,
+}
+_ROLE_ACTIONS = {  # ops: any role holding the scope (operators are not a role)
+    Role.researcher: frozenset({Action.submit, Action.read, Action.ops}),
+    Role.collaborator: frozenset({Action.read, Action.ops}),
+    Role.admin: frozenset({Action.submit, Action.read, Action.ops}),
 }
 
 
@@ -92,11 +99,19 @@ class Principal:
         The token's ``role`` claim.
     scopes : frozenset of str
         The granted scopes.
+    expires_at : float or None
+        The token's ``exp`` (Unix seconds); long-lived calls (gRPC streams) re-check it.
     """
 
     subject: str
     role: Role
     scopes: frozenset[str]
+    expires_at: float | None = None
+
+    def check_expiry(self, now: float | None = None, leeway_s: float = 0.0) -> None:
+        """Raise :class:`AuthenticationError` once the token has expired."""
+        if self.expires_at is not None and (now or time.time()) > self.expires_at + leeway_s:
+            raise AuthenticationError("the token has expired")
 
 
 def authorize(principal: Principal, action: Action) -> None:
@@ -271,7 +286,13 @@ class TokenVerifier:
                 f"the token's 'role' must be one of {[r.value for r in Role]}; "
                 f"got {claims.get('role')!r}"
             ) from None
-        return Principal(subject=sub, role=role, scopes=_scopes_of(claims))
+        exp = claims.get("exp")
+        return Principal(
+            subject=sub,
+            role=role,
+            scopes=_scopes_of(claims),
+            expires_at=float(exp) if isinstance(exp, int | float) else None,
+        )
 
 
 def mint_token(

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from acie.errors import AcieError, BackendUnavailableError
+from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
 from acie.serve.auth import Action, Principal, authorize
 from acie.serve.runtime import ServingRuntime
 
-__all__ = ["require", "runtime_of"]
+__all__ = ["authenticate", "client_address", "require", "require_ops", "runtime_of"]
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from `acie auth token`")
 
@@ -27,6 +27,54 @@ _bearer = HTTPBearer(auto_error=False, description="JWT from `acie auth token`")
 def runtime_of(request: Request | WebSocket) -> ServingRuntime:
     """The runtime of the app serving ``request``."""
     return request.app.state.runtime
+
+
+def client_address(request: Request | WebSocket) -> str | None:
+    """The caller's IP address as the server saw it (``None`` when unknown)."""
+    return request.client.host if request.client else None
+
+
+def authenticate(rt: ServingRuntime, token: str | None, address: str | None) -> Principal:
+    """Verify ``token`` under the per-address failed-authentication limit.
+
+    An address over ``AUTH_FAILURES_PER_MINUTE`` is refused (RESOURCE_EXHAUSTED) before
+    its token is parsed; each failed verification counts against it.
+    """
+    limits = rt.address_limits
+    if limits is None:
+        return rt.verifier.verify(token)
+    try:
+        limits.may_authenticate(address)
+    except AcieError:
+        rt.metrics.rate_limited.labels("rest").inc()
+        raise
+    try:
+        return rt.verifier.verify(token)
+    except AuthenticationError:
+        limits.failed(address)
+        raise
+
+
+def require_ops(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """Guard of ``/ops/*``: a token with the scope ``ops:read``, unless the ops report is open.
+
+    Open when ``OPS_OPEN`` is set, or when no ``TELEMETRY_KEY`` is configured (then the
+    report holds no decrypted telemetry).
+    """
+    rt = runtime_of(request)
+    settings = rt.settings
+    if settings.OPS_OPEN or settings.TELEMETRY_KEY is None:
+        return
+    principal = authenticate(rt, creds.credentials if creds else None, client_address(request))
+    request.state.principal = principal
+    authorize(principal, Action.ops)
+    try:
+        rt.rate_limiter.hit(principal.subject)
+    except AcieError:
+        rt.metrics.rate_limited.labels("rest").inc()
+        raise
 
 
 def require(action: Action) -> Callable[..., Principal]:
@@ -50,7 +98,7 @@ def require(action: Action) -> Callable[..., Principal]:
         rt = runtime_of(request)
         if not rt.serving:
             raise BackendUnavailableError("the server is shutting down; retry on another replica")
-        principal = rt.verifier.verify(creds.credentials if creds else None)
+        principal = authenticate(rt, creds.credentials if creds else None, client_address(request))
         request.state.principal = principal
         authorize(principal, action)
         try:

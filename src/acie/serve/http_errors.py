@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,7 +21,12 @@ from acie.serve.schemas import ErrorResponse
 from acie.serve.status_codes import code_for, http_status_for, public_message
 from acie.serve.tracing import current_trace_id
 
-__all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "error_response",
+    "install_error_handlers",
+    "internal_error_response",
+]
 
 #: the error statuses every ``/v1`` route may answer (for the OpenAPI document)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -40,11 +46,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _HTTP_NAMES = {
-    404: "NOT_FOUND",
-    405: "UNIMPLEMENTED",
+    400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    409: "ALREADY_EXISTS",
+    413: "RESOURCE_EXHAUSTED",
+    422: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
+#: what FastAPI says when a body cannot be parsed at all (too deep, not UTF-8, ...)
+_PARSE_FAILURE = "There was an error parsing the body"
 
 
 def _body(code: str, message: str) -> dict[str, Any]:
@@ -80,10 +97,26 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def internal_error_response() -> JSONResponse:
+    """The 500 answer to an unhandled exception: code INTERNAL, nothing but the trace id."""
+    tid = current_trace_id()
+    return JSONResponse(
+        _body("INTERNAL", public_message(RuntimeError(), grpc.StatusCode.INTERNAL, tid)),
+        status_code=500,
+    )
+
+
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    if exc.status_code == 400 and message == _PARSE_FAILURE:
+        cause = exc.__cause__
+        why = {RecursionError: "nested too deeply", UnicodeDecodeError: "not UTF-8"}.get(
+            type(cause), "not parseable"
+        )
+        message = f"the request body must be well-formed UTF-8 JSON; got one {why}"
     return JSONResponse(
-        _body(_HTTP_NAMES.get(exc.status_code, "UNKNOWN"), str(exc.detail)),
+        _body(_HTTP_NAMES.get(exc.status_code, "UNKNOWN"), message),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )

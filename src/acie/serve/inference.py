@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,13 +35,42 @@ from acie.serve.calls import CounterfactualCall, CounterfactualModel, validate_c
 from acie.serve.metrics import ServiceMetrics
 from acie.serve.tracing import current_trace_id, trace_context
 
-__all__ = ["CounterfactualCall", "CounterfactualModel", "InferenceCore"]
+__all__ = ["CounterfactualCall", "CounterfactualModel", "InferenceCore", "check_finite"]
 
 log = logging.getLogger("acie.serve.inference")
 
 #: most images in one micro-batch of several requests (CPU cost per image is lowest
 #: around 8-32 images per call on the default model; larger batches only add latency)
 MAX_MICRO_BATCH = 16
+
+
+def check_finite(result: Any) -> None:
+    """Refuse a model result holding NaN or infinity (never returned to a caller).
+
+    The images, violation scores, confidences and factual and counterfactual properties
+    must all be finite; a model that produced anything else gets the request refused
+    with :class:`PhysicsViolationError` (FAILED_PRECONDITION, 422) naming what was not.
+
+    Raises
+    ------
+    PhysicsViolationError
+        Some part of ``result`` is not finite.
+    """
+    parts: list[tuple[str, Any]] = [
+        ("images", result.images),
+        ("violation_score", result.violation_score),
+        ("confidence", result.confidence),
+    ]
+    for kind in ("factual_properties", "counterfactual_properties"):
+        parts += [(f"{kind}[{k!r}]", v) for k, v in (getattr(result, kind) or {}).items()]
+    bad = [name for name, v in parts if not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
+    if bad:
+        score = np.asarray(result.violation_score, dtype=np.float64)
+        finite = score[np.isfinite(score)]
+        raise PhysicsViolationError(
+            f"the counterfactual must be finite; got NaN or infinity in {', '.join(bad[:5])}",
+            score=float(finite.max()) if finite.size and finite.size == score.size else None,
+        )
 
 
 def _stage_name(stage: object) -> str:
@@ -188,10 +218,11 @@ class InferenceCore:
                 watermark=True,
                 on_stage=stage,
             )
+            check_finite(result)
         except PhysicsViolationError as exc:
             if alone:  # a shared batch that fails is re-run request by request: count once
                 self.metrics.physics_violations.inc()
-                if exc.score is not None:
+                if exc.score is not None and math.isfinite(exc.score):
                     self.metrics.violation_score.observe(float(exc.score))
                 log.info(
                     "counterfactual refused: physics violation",

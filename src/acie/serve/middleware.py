@@ -2,26 +2,43 @@
 
 Every HTTP request and WebSocket passes :class:`Observability`. It reads or makes the
 trace id (``X-Trace-Id`` or W3C ``traceparent``) and returns it as ``x-trace-id``,
-refuses bodies over ``MAX_REQUEST_BYTES`` (413, also when chunked), and records the
-request in the metrics and (for ``/v1/`` routes) the audit log. The record is written
+applies the per-address request limit to the authenticated routes (``/v1/``, ``/ops/``)
+before anything else (429, ``ADDRESS_RATE_LIMIT_PER_MINUTE``), refuses bodies over
+``MAX_REQUEST_BYTES`` (413, also when chunked), turns an unhandled exception into the
+documented JSON 500, and records the request in the metrics and (for ``/v1/`` and
+``/ops/`` routes, refusals in the middleware included) the audit log, refused calls
+aggregated (:meth:`acie.serve.audit_writer.AuditWriter.refused`). The record is written
 when the response's last body chunk is handed to the server, before the client can have
 read the whole response, so a client that has its answer also finds it counted.
+
+Metric labels are bounded: the method is one of :data:`METHODS` (else ``OTHER``) and the
+route is a route template of the app, a static mount, or ``unmatched``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from acie.errors import RateLimitError
-from acie.serve.http_errors import error_response
+from starlette.routing import Match
+
+from acie.errors import AcieError, RateLimitError
+from acie.serve.http_errors import error_response, internal_error_response
 from acie.serve.runtime import ServingRuntime
 from acie.serve.tracing import parse_trace_id, trace_context
 
-__all__ = ["Observability"]
+__all__ = ["METHODS", "Observability"]
+
+log = logging.getLogger("acie.serve.http")
 
 _OPEN_PATHS = ("/openapi.json", "/docs")
+#: HTTP methods that get their own metric label; any other is counted as ``OTHER``
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: statuses of refused calls: audited aggregated, not one row each
+_REFUSED = frozenset({401, 403, 413, 429})
+_GUARDED = ("/v1/", "/ops/")
 
 
 class Observability:
@@ -34,9 +51,10 @@ class Observability:
         Where the limit, the metrics registry and the audit writer come from.
     """
 
-    def __init__(self, app: Any, runtime: ServingRuntime) -> None:
+    def __init__(self, app: Any, runtime: ServingRuntime, routes: Sequence[Any] = ()) -> None:
         self.app = app
         self.runtime = runtime
+        self.routes = routes  # the app's routes: names the route of calls refused here
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         """Handle one ASGI call: HTTP and WebSocket calls are measured, others pass through."""
@@ -46,7 +64,7 @@ class Observability:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         tid = parse_trace_id(headers.get("x-trace-id"), headers.get("traceparent"))
         t0 = time.perf_counter()
-        state = {"code": 500, "recorded": False}
+        state = {"code": 500, "recorded": False, "started": False}
 
         def record() -> None:
             if not state["recorded"]:
@@ -57,6 +75,7 @@ class Observability:
             kind = message["type"]
             if kind == "http.response.start":
                 state["code"] = message["status"]
+                state["started"] = True
                 message["headers"] = [*message.get("headers", []), (b"x-trace-id", tid.encode())]
             elif kind == "http.response.body" and not message.get("more_body", False):
                 record()  # before the last chunk leaves: a client never sees an uncounted answer
@@ -69,13 +88,34 @@ class Observability:
         with trace_context(tid):
             try:
                 if scope["type"] == "http":
+                    if not await self._limit_address(scope, receive, send_wrapper):
+                        return
                     limited = await self._limit_body(scope, headers, receive, send_wrapper)
                     if limited is None:
                         return
                     receive = limited
                 await self.app(scope, receive, send_wrapper)
+            except Exception:
+                if scope["type"] != "http" or state["code"] != 500 or state["started"]:
+                    raise
+                log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+                await internal_error_response()(scope, receive, send_wrapper)
             finally:
                 record()  # WebSockets, and requests that ended without a complete response
+
+    async def _limit_address(self, scope: dict, receive: Callable, send: Callable) -> bool:
+        """Per-address request limit on the authenticated routes, before any token is read."""
+        limits = self.runtime.address_limits
+        if limits is None or not scope.get("path", "").startswith(_GUARDED):
+            return True
+        client = scope.get("client")
+        try:
+            limits.request(client[0] if client else None)
+        except AcieError as exc:
+            self.runtime.metrics.rate_limited.labels("rest").inc()
+            await error_response(exc)(scope, receive, send)
+            return False
+        return True
 
     async def _limit_body(
         self, scope: dict, headers: dict[str, str], receive: Callable, send: Callable
@@ -115,11 +155,24 @@ class Observability:
 
         return replay
 
+    def _route_of(self, scope: dict) -> str | None:
+        """The route template of a call the app did not route (refused in the middleware)."""
+        for route in self.routes:
+            try:
+                match, _ = route.matches(scope)
+            except Exception:  # a mount or route that cannot match this scope
+                continue
+            if match is Match.FULL:
+                return getattr(route, "path", None)
+        return None
+
     def _record(self, scope: dict, status: int, seconds: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", None)
+        raw = scope.get("path", "")
+        if path is None and raw.startswith(_GUARDED):
+            path = self._route_of(scope)
         if path is None:
-            raw = scope.get("path", "")
             path = (
                 "/dashboard/*"
                 if raw.startswith("/dashboard")
@@ -128,17 +181,31 @@ class Observability:
                 else (raw if raw in _OPEN_PATHS else "unmatched")
             )
         method = scope.get("method", "WS")
+        if method != "WS" and method not in METHODS:
+            method = "OTHER"  # invented methods must not create metric series
         label = f"{method} {path}"
         rt = self.runtime
         rt.metrics.observe_request(protocol="rest", method=label, code=str(status), seconds=seconds)
-        if path.startswith("/v1/"):
+        if path.startswith(_GUARDED) or (path == "unmatched" and raw.startswith(_GUARDED)):
             principal = scope.get("state", {}).get("principal")
             client = scope.get("client")
-            rt.audit.record(
-                actor=principal.subject if principal else None,
-                action=f"rest.{label}",
-                outcome=str(status),
-                resource=f"model/{rt.model_version}",
-                duration_ms=seconds * 1e3,
-                ip=client[0] if client else None,
-            )
+            actor = principal.subject if principal else None
+            ip = client[0] if client else None
+            resource = f"model/{rt.model_version}"
+            if status in _REFUSED:
+                rt.audit.refused(
+                    actor=actor,
+                    action=f"rest.{label}",
+                    outcome=str(status),
+                    ip=ip,
+                    resource=resource,
+                )
+            else:
+                rt.audit.record(
+                    actor=actor,
+                    action=f"rest.{label}",
+                    outcome=str(status),
+                    resource=resource,
+                    duration_ms=seconds * 1e3,
+                    ip=ip,
+                )

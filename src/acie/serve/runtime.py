@@ -17,7 +17,7 @@ from acie.serve.audit_writer import AuditWriter
 from acie.serve.auth import TokenVerifier
 from acie.serve.inference import CounterfactualModel, InferenceCore
 from acie.serve.metrics import ServiceMetrics
-from acie.serve.ratelimit import RateLimiter, open_rate_limiter
+from acie.serve.ratelimit import AddressLimits, RateLimiter, open_rate_limiter
 
 __all__ = ["ServingRuntime"]
 
@@ -51,6 +51,8 @@ class ServingRuntime:
     flags : acie.config.FeatureFlags or None
         Feature flags read per request (``FLAGS_FILE``; :mod:`acie.serve.features`);
         ``None``: every feature at its default.
+    address_limits : AddressLimits or None
+        Limits per client address applied before token verification (``None``: none).
     """
 
     settings: Any
@@ -66,6 +68,7 @@ class ServingRuntime:
     model_name: str = "galaxy-deepscm"
     embedder: Any = None
     flags: Any = None
+    address_limits: AddressLimits | None = None
     serving: bool = True
     _closers: list[Any] = field(default_factory=list)
 
@@ -101,7 +104,7 @@ class ServingRuntime:
             settings=settings,
             model=model,
             verifier=TokenVerifier.from_settings(settings, secret=secret),
-            audit=AuditWriter(audit_log=audit_log),
+            audit=AuditWriter(audit_log=audit_log, window_s=settings.AUDIT_AGGREGATE_WINDOW_S),
             rate_limiter=rate_limiter
             or open_rate_limiter(
                 per_minute=settings.RATE_LIMIT_PER_MINUTE, redis_url=settings.REDIS_URL
@@ -113,6 +116,10 @@ class ServingRuntime:
             blind_layer=blind_layer,
             model_name=model_name,
             flags=open_flags(settings),
+            address_limits=AddressLimits(
+                per_minute=settings.ADDRESS_RATE_LIMIT_PER_MINUTE,
+                failures_per_minute=settings.AUTH_FAILURES_PER_MINUTE,
+            ),
         )
 
     @property

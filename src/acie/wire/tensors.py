@@ -15,10 +15,23 @@ import numpy as np
 
 from acie.errors import DataFormatError, ShapeError, expected_got
 
-__all__ = ["MAX_ELEMENTS", "decode_b64", "decode_tensor", "encode_b64", "encode_tensor"]
+__all__ = [
+    "MAX_DIM",
+    "MAX_ELEMENTS",
+    "MAX_NDIM",
+    "check_shape",
+    "decode_b64",
+    "decode_tensor",
+    "encode_b64",
+    "encode_tensor",
+]
 
 #: largest tensor accepted, elements (the request size limit usually bites first)
 MAX_ELEMENTS = 64 * 1024 * 1024
+#: most dimensions of a tensor
+MAX_NDIM = 8
+#: largest single dimension; a zero-size tensor may not hide huge other dimensions either
+MAX_DIM = MAX_ELEMENTS
 _DTYPES = {"float32": np.dtype("<f4"), "": np.dtype("<f4")}
 
 
@@ -34,13 +47,8 @@ def decode_tensor(shape: Sequence[int], dtype: str, data: bytes) -> np.ndarray:
     """
     if dtype not in _DTYPES:
         raise DataFormatError(expected_got("tensor dtype", "'float32'", dtype))
-    dims = [int(d) for d in shape]
-    if not dims or any(d < 0 for d in dims):
-        raise ShapeError(expected_got("tensor shape", "a non-empty list of sizes >= 0", dims))
-    count = math.prod(dims)
-    if count > MAX_ELEMENTS:
-        raise ShapeError(expected_got("tensor size", f"at most {MAX_ELEMENTS} elements", count))
-    want = count * 4
+    dims = check_shape(shape)
+    want = math.prod(dims) * 4
     if len(data) != want:
         raise ShapeError(
             f"tensor data must be {want} bytes for shape {dims} float32; got {len(data)} bytes"
@@ -49,6 +57,43 @@ def decode_tensor(shape: Sequence[int], dtype: str, data: bytes) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise DataFormatError("tensor values must all be finite; got NaN or infinity")
     return arr
+
+
+def check_shape(shape: Sequence[int]) -> list[int]:
+    """``shape`` as a list of ints once every dimension and the size are in bounds.
+
+    Each dimension must be 0 to :data:`MAX_DIM`, there must be 1 to :data:`MAX_NDIM` of
+    them, and the product of the non-zero dimensions must be at most
+    :data:`MAX_ELEMENTS` (so a zero dimension cannot smuggle in ``[0, 2**20, 2**20, …]``,
+    which no array library can reshape). The product is checked as it is built, so it
+    never grows past the bound.
+
+    Raises
+    ------
+    ShapeError
+        A shape outside those bounds (the message names the bound and the value).
+    """
+    if not 1 <= len(shape) <= MAX_NDIM:
+        raise ShapeError(
+            expected_got("tensor shape", f"1 to {MAX_NDIM} dimensions", f"{len(shape)} dimensions")
+        )
+    dims = [int(d) for d in shape]
+    span = 1
+    for d in dims:
+        if not 0 <= d <= MAX_DIM:
+            raise ShapeError(
+                expected_got("tensor shape", f"sizes from 0 to {MAX_DIM} in each dimension", dims)
+            )
+        span *= max(d, 1)
+        if span > MAX_ELEMENTS:
+            raise ShapeError(
+                expected_got(
+                    "tensor shape",
+                    f"at most {MAX_ELEMENTS} elements across its non-zero dimensions",
+                    dims,
+                )
+            )
+    return dims
 
 
 def encode_tensor(array: np.ndarray) -> tuple[list[int], str, bytes]:
