@@ -92,13 +92,21 @@ class Settings(BaseSettings):
     GRPC_PORT: int = Field(default=50051, ge=0, le=65535)
     TLS_CERT_FILE: Path | None = None  # server certificate chain (PEM), REST and gRPC
     TLS_KEY_FILE: Path | None = None  # its private key (PEM)
-    TLS_CLIENT_CA_FILE: Path | None = None  # CA of client certificates: mutual TLS on gRPC
+    TLS_CLIENT_CA_FILE: Path | None = None  # CA of client certificates: mutual TLS, both
     RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    # per client address, before any token is verified (docs/serving.md, "Limits")
+    ADDRESS_RATE_LIMIT_PER_MINUTE: int = Field(default=6000, ge=1)
+    AUTH_FAILURES_PER_MINUTE: int = Field(default=60, ge=1)
+    AUDIT_AGGREGATE_WINDOW_S: float = Field(default=10.0, gt=0.0, le=3600.0)
+    OPS_OPEN: bool = False  # /ops/* without a token even when TELEMETRY_KEY is set
     MAX_REQUEST_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
     REQUEST_TIMEOUT_S: float = Field(default=30.0, gt=0.0)
     QUEUE_MAX_DEPTH: int = Field(default=1000, ge=1)
+    QUEUE_MAX_PER_USER: int = Field(default=100, ge=1)  # unfinished jobs per user
     JOB_MAX_ATTEMPTS: int = Field(default=5, ge=1)
     JOB_LEASE_S: float = Field(default=30.0, gt=0.0)
+    JOB_STREAM_RETENTION_S: float = Field(default=3600.0, ge=0.0)  # acked Redis entries kept
+    WS_MAX_WATCHERS_PER_USER: int = Field(default=16, ge=1)  # open progress WebSockets
 
     # operations
     OPS_REFRESH_INTERVAL_S: float = Field(default=30.0, gt=0.0)
@@ -106,6 +114,12 @@ class Settings(BaseSettings):
 
     # feature flags
     FLAGS_FILE: Path | None = None
+
+    # audit anchors (docs/platform.md, "Audit log"): the signed head `acie serve` exports
+    AUDIT_ANCHOR_FILE: Path | None = None  # where the head is written (unset: not exported)
+    AUDIT_ANCHOR_KEY_FILE: Path | None = None  # Ed25519 private key (PEM) that signs it
+    AUDIT_ANCHOR_PUBLIC_KEY_FILE: Path | None = None  # the key that verifies anchors
+    AUDIT_ANCHOR_INTERVAL_S: float = Field(default=60.0, gt=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
