@@ -225,7 +225,7 @@ class _Context:
 
 
 def _null_rule(ctx: _Context, name: str, runs: list[EffectEstimate]) -> Refutation:
-    """Placebo and dummy-outcome reading: are the intervals' misses of 0 too many?"""
+    """Read placebo and dummy-outcome runs: are the intervals' misses of 0 too many."""
     est = np.array([r.estimate for r in runs])
     misses = int(sum(not (r.ci_low <= 0.0 <= r.ci_high) for r in runs))
     p = float(stats.binom.sf(misses - 1, len(runs), 1 - ctx.level))  # P(≥ misses)
@@ -309,7 +309,7 @@ def _random_common_cause(ctx: _Context, *, k: float, **_: Any) -> Refutation:
 
 def _subset(ctx: _Context, *, subset_fraction: float, k: float, **_: Any) -> Refutation:
     n = len(ctx.data)
-    m = int(round(subset_fraction * n))
+    m = round(subset_fraction * n)
     est = []
     for _i in range(ctx.n):
         idx = np.sort(ctx.rng.choice(n, m, replace=False))
