@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     AUDIT_ANCHOR_PUBLIC_KEY_FILE: Path | None = None  # the key that verifies anchors
     AUDIT_ANCHOR_INTERVAL_S: float = Field(default=60.0, gt=0.0)
 
+    # audit anchors (docs/platform.md, "Audit log"): the signed head `acie serve` exports
+    AUDIT_ANCHOR_FILE: Path | None = None  # where the head is written (unset: not exported)
+    AUDIT_ANCHOR_KEY_FILE: Path | None = None  # Ed25519 private key (PEM) that signs it
+    AUDIT_ANCHOR_PUBLIC_KEY_FILE: Path | None = None  # the key that verifies anchors
+    AUDIT_ANCHOR_INTERVAL_S: float = Field(default=60.0, gt=0.0)
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.PHYSICS_STEPS > self.MAX_STEPS:

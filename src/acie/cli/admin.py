@@ -70,22 +70,59 @@ def backup(
     )
 
 
+AnchorKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchor-key",
+        help="Ed25519 key (public or private PEM) the anchor must be signed with "
+        "(default: AUDIT_ANCHOR_PUBLIC_KEY_FILE or AUDIT_ANCHOR_KEY_FILE; none: unsigned ok).",
+    ),
+]
+
+
+def _public_key(path: Path | None) -> Any:
+    from acie.config import get_settings
+    from acie.store.anchors import anchor_public_key
+
+    return anchor_public_key(get_settings(), path)
+
+
 @app.command()
 def restore(
     src: Annotated[Path, typer.Argument(help="Backup file written by `acie admin backup`.")],
     url: UrlOpt = None,
     anchor: Annotated[Path | None, typer.Option(help="Audit head anchor file to check.")] = None,
+    anchor_key: AnchorKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore the database from a backup, then verify the audit log."""
+    """Restore the database from a backup once a copy of it has verified (chain, anchor)."""
     from acie.store.backup import restore as run_restore
 
-    info = run_restore(_url(url), src, anchor=anchor)
+    key = _public_key(anchor_key) if anchor is not None else None
+    info = run_restore(_url(url), src, anchor=anchor, public_key=key)
     _emit(
         info.as_dict(),
         as_json,
         f"{info.backend} database restored from {info.path} ({info.seconds:.2f} s); "
         f"audit log intact, {info.audit['rows']} rows",
+    )
+
+
+@app.command("anchor-keygen")
+def anchor_keygen(
+    path: Annotated[Path, typer.Argument(help="Private key file to create (mode 0600).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Make an Ed25519 key pair for signing audit anchors (PATH and PATH.pub)."""
+    from acie.store.anchors import generate_key, key_id, load_public_key
+
+    priv, pub = generate_key(path)
+    kid = key_id(load_public_key(pub))
+    _emit(
+        {"private_key": str(priv), "public_key": str(pub), "key_id": kid},
+        as_json,
+        f"anchor signing key {kid}: {priv} (keep secret; AUDIT_ANCHOR_KEY_FILE), "
+        f"{pub} (for verifiers; AUDIT_ANCHOR_PUBLIC_KEY_FILE)",
     )
 
 
@@ -96,22 +133,40 @@ def audit_verify(
         Path | None,
         typer.Option(help="Head anchor file exported earlier; detects deleted newest rows."),
     ] = None,
+    anchor_key: AnchorKeyOpt = None,
     export_head: Annotated[
         Path | None,
-        typer.Option(help="After a successful check, write the current head to this file."),
+        typer.Option(
+            help="After a successful check, write the current head to this file "
+            "(signed with AUDIT_ANCHOR_KEY_FILE when set)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify the audit log's hash chain; name the first bad row (exit status 1)."""
-    from acie.store.audit import AuditLog
+    """Verify the audit log's hash chain and the anchor's signature; exit status 1 if bad."""
+    from acie.config import get_settings
+    from acie.errors import AuditIntegrityError
+    from acie.store.anchors import export_anchor, load_private_key, read_anchor
+    from acie.store.audit import AuditHead, AuditLog, VerifyResult
     from acie.store.database import create_engine_for
 
+    head = None
+    failure: VerifyResult | None = None
+    if anchor is not None:
+        try:
+            head = read_anchor(anchor, public_key=_public_key(anchor_key))
+        except AuditIntegrityError as err:
+            failure = VerifyResult(False, 0, AuditHead(0, "0" * 64), err.row, str(err))
     engine = create_engine_for(_url(url))
     try:
         log = AuditLog(engine)
-        result = log.verify(anchor=anchor, raise_on_error=False)
+        result = failure or log.verify(anchor=head, raise_on_error=False)
         if result.ok and export_head is not None:
-            log.export_head(export_head)
+            settings = get_settings()
+            key = settings.AUDIT_ANCHOR_KEY_FILE
+            export_anchor(
+                log, export_head, private_key=load_private_key(key) if key is not None else None
+            )
     finally:
         engine.dispose()
     if result.ok:

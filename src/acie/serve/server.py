@@ -103,6 +103,7 @@ def build_runtime(
     from acie.jobs import open_job_queue
     from acie.serve.blind import BlindLayer, encoder_features
     from acie.serve.policy import client_key_bits_floor, load_paillier_key
+    from acie.store.anchors import anchor_exporter
     from acie.store.audit import AuditLog
     from acie.store.database import create_engine_for, migrate
     from acie.store.registry import ensure_model
@@ -158,6 +159,10 @@ def build_runtime(
     rt.embedder = embedder
     rt.on_close(engine.dispose)
     rt.on_close(queue.close)
+    exporter = anchor_exporter(settings, AuditLog(engine))
+    if exporter is not None:  # signed audit heads on a schedule; the last one at shutdown
+        exporter.start()
+        rt.on_close(exporter.stop)  # closers run in reverse: before the engine is disposed
     return rt
 
 

@@ -13,6 +13,7 @@ a restored database that does not hold an intact log is reported at once.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +27,7 @@ from sqlalchemy import make_url
 
 from acie.errors import BackendUnavailableError, DataFormatError, StoreError
 from acie.store.audit import AuditHead, AuditLog, VerifyResult
-from acie.store.database import Backend, backend_of, create_engine_for, libpq_url
+from acie.store.database import Backend, backend_of, create_engine_for, libpq_url, migrate
 
 __all__ = ["BackupInfo", "RestoreInfo", "backup", "restore"]
 
@@ -95,7 +96,12 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
     dest = Path(dest)
     backend = backend_of(url)
     t0 = time.perf_counter()
-    tmp = _tmp_beside(dest)
+    try:
+        tmp = _tmp_beside(dest)
+    except OSError as err:
+        raise StoreError(
+            f"a backup needs a writable directory for {str(dest)!r}; got: {err.strerror or err}"
+        ) from err
     try:
         if backend is Backend.sqlite:
             src_path = _sqlite_path(url)
@@ -127,6 +133,11 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
             if proc.returncode != 0:
                 raise BackendUnavailableError(f"pg_dump failed: {proc.stderr.strip()}")
         os.replace(tmp, dest)
+    except (OSError, sqlite3.Error) as err:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(
+            f"writing the backup {str(dest)!r} failed, nothing was written: {err}"
+        ) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -154,66 +165,190 @@ def _check_format(src: Path, backend: Backend) -> None:
         )
 
 
-def restore(
-    url: str,
-    src: str | os.PathLike[str],
-    *,
-    anchor: AuditHead | str | os.PathLike[str] | None = None,
-    verify: bool = True,
-) -> RestoreInfo:
-    """Replace the database at ``url`` with the backup ``src``, then verify the audit log.
+def _anchor_head(
+    anchor: AuditHead | str | os.PathLike[str] | None, public_key: Any | None
+) -> AuditHead | None:
+    if anchor is None or isinstance(anchor, AuditHead):
+        if public_key is not None and anchor is not None:
+            raise DataFormatError("a signature can be checked only on an anchor file")
+        return anchor
+    from acie.store.anchors import read_anchor
 
-    Raises
-    ------
-    DataFormatError
-        ``src`` is not a backup of this backend's kind.
-    AuditIntegrityError
-        The restored audit log fails verification (``.row`` names the first bad row).
-    """
-    src = Path(src)
-    backend = backend_of(url)
-    _check_format(src, backend)
-    t0 = time.perf_counter()
-    if backend is Backend.sqlite:
-        target = _sqlite_path(url)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        s = sqlite3.connect(src)
+    return read_anchor(anchor, public_key=public_key)
+
+
+def _verify_copy(url: str, head: AuditHead | None, verify: bool) -> VerifyResult | None:
+    """Bring the copy to the newest schema, then verify its chain against ``head``."""
+    engine = create_engine_for(url)
+    try:
+        result = AuditLog(engine).verify(anchor=head) if verify else None
+    finally:
+        engine.dispose()
+    migrate(url)
+    return result
+
+
+def _restore_sqlite(
+    url: str, src: Path, head: AuditHead | None, verify: bool
+) -> VerifyResult | None:
+    target = _sqlite_path(url)
+    copy = _tmp_beside(target)
+    try:
         try:
-            ok = s.execute("PRAGMA integrity_check").fetchone()[0]
-            if ok != "ok":
-                raise DataFormatError(f"backup {str(src)!r} fails SQLite's integrity check: {ok}")
-            t = sqlite3.connect(target, timeout=30)
+            s = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
             try:
-                s.backup(t)  # page-by-page copy under the target's write lock
-                t.execute("PRAGMA journal_mode = WAL")
+                ok = s.execute("PRAGMA integrity_check").fetchone()[0]
+                if ok != "ok":
+                    raise DataFormatError(
+                        f"backup {str(src)!r} fails SQLite's integrity check: {ok}"
+                    )
+                c = sqlite3.connect(copy)
+                try:
+                    s.backup(c)
+                finally:
+                    c.close()
             finally:
-                t.close()
+                s.close()
+        except sqlite3.DatabaseError as err:
+            raise DataFormatError(
+                f"backup {str(src)!r} is not a readable SQLite database: {err}"
+            ) from err
+        result = _verify_copy(f"sqlite:///{copy}", head, verify)
+        # the swap: one page-by-page copy in one write transaction of the live database,
+        # so a crash or error leaves it as it was (SQLite's journal rolls it back)
+        c = sqlite3.connect(copy)
+        t = sqlite3.connect(target, timeout=30)
+        try:
+            c.backup(t)
+            t.execute("PRAGMA journal_mode = WAL")
         finally:
-            s.close()
-    else:
+            t.close()
+            c.close()
+        return result
+    finally:
+        for p in (copy, copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+            p.unlink(missing_ok=True)
+
+
+def _pg_admin(url: str) -> Any:
+    import psycopg
+
+    admin = make_url(url).set(database="postgres")
+    return psycopg.connect(libpq_url(admin), autocommit=True, connect_timeout=5)
+
+
+def _restore_postgres(
+    url: str, src: Path, head: AuditHead | None, verify: bool
+) -> VerifyResult | None:
+    from psycopg import errors as pg_errors
+    from psycopg import sql
+
+    live = make_url(url).database
+    if not live:
+        raise DataFormatError(f"a PostgreSQL restore needs a database name in the URL; got {url!r}")
+    copy_name = f"{live[:40]}_restore_{secrets.token_hex(4)}"
+    copy_url = make_url(url).set(database=copy_name).render_as_string(hide_password=False)
+    with _pg_admin(url) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(copy_name))
+        )
+    swapped = False
+    try:
         proc = subprocess.run(
             [
                 _tool("pg_restore"),
-                "--clean",
-                "--if-exists",
                 "--single-transaction",
+                "--exit-on-error",
                 "--no-owner",
                 "--no-password",
-                f"--dbname={libpq_url(url)}",
+                f"--dbname={libpq_url(copy_url)}",
                 str(src),
             ],
             capture_output=True,
             text=True,
         )
         if proc.returncode != 0:
-            raise StoreError(f"pg_restore failed: {proc.stderr.strip()}")
-    result: VerifyResult | None = None
-    if verify:
-        engine = create_engine_for(url)
-        try:
-            result = AuditLog(engine).verify(anchor=anchor)
-        finally:
-            engine.dispose()
+            raise DataFormatError(
+                f"pg_restore of {str(src)!r} failed: {proc.stderr.strip().splitlines()[-1:]}"
+            )
+        result = _verify_copy(copy_url, head, verify)
+        old_name = f"{live[:40]}_old_{secrets.token_hex(4)}"
+        with _pg_admin(url) as admin:
+            for _ in range(100):
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (live,),
+                )
+                try:
+                    with admin.transaction():  # both renames or neither
+                        admin.execute(
+                            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                sql.Identifier(live), sql.Identifier(old_name)
+                            )
+                        )
+                        admin.execute(
+                            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                sql.Identifier(copy_name), sql.Identifier(live)
+                            )
+                        )
+                    swapped = True
+                    break
+                except pg_errors.ObjectInUse:
+                    time.sleep(0.05)
+            if not swapped:
+                raise BackendUnavailableError(
+                    f"database {live!r} kept being used by other sessions; nothing was restored"
+                )
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old_name))
+            )
+        return result
+    finally:
+        if not swapped:
+            with _pg_admin(url) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(copy_name)
+                    )
+                )
+
+
+def restore(
+    url: str,
+    src: str | os.PathLike[str],
+    *,
+    anchor: AuditHead | str | os.PathLike[str] | None = None,
+    public_key: Any | None = None,
+    verify: bool = True,
+) -> RestoreInfo:
+    """Replace the database at ``url`` with the backup ``src`` once the backup has verified.
+
+    The backup is restored into a temporary copy (a file beside the SQLite database; a
+    new PostgreSQL database), brought to the newest schema and its audit chain verified,
+    against ``anchor`` if given (with ``public_key`` the anchor's Ed25519 signature must
+    verify too). Only then is the copy swapped in: SQLite copies it into the live file in
+    one write transaction; PostgreSQL renames the two databases in one transaction
+    (sessions on the live database are ended first). On any failure the live database is
+    untouched and the copy removed.
+
+    Raises
+    ------
+    DataFormatError
+        ``src`` is not a (readable, complete) backup of this backend's kind.
+    AuditIntegrityError
+        The backup's audit log fails verification (``.row`` names the first bad row), or
+        the anchor's signature does not verify.
+    """
+    src = Path(src)
+    backend = backend_of(url)
+    _check_format(src, backend)
+    head = _anchor_head(anchor, public_key)
+    t0 = time.perf_counter()
+    if backend is Backend.sqlite:
+        result = _restore_sqlite(url, src, head, verify)
+    else:
+        result = _restore_postgres(url, src, head, verify)
     return RestoreInfo(
         backend.value,
         str(src),
