@@ -18,7 +18,7 @@ from typing import Any
 
 from acie.errors import InputValidationError
 from acie.ops.contract import SCHEMA_VERSION, validate_record
-from acie.ops.telemetry_file import GZIP_MAGIC, LineCodec, repair, split_lines
+from acie.ops.telemetry_file import GZIP_MAGIC, LineCodec, last_position, repair
 
 __all__ = ["TelemetryEmitter"]
 
@@ -58,7 +58,7 @@ class TelemetryEmitter:
         if self.path.exists() and self.path.stat().st_size:
             with open(self.path, "rb") as fh:
                 self.compress = fh.read(2) == GZIP_MAGIC
-            self._position = len(split_lines(self.path)[0])
+            self._position = last_position(self.path, codec)
         else:
             self.compress = compress
             self._position = 0

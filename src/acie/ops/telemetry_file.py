@@ -11,17 +11,22 @@ File layout
 
 A crash can leave at most one torn tail: a final line without its newline, or a final gzip
 member without its trailer. Readers ignore and count it; :func:`repair` cuts it off so
-that appending can resume.
+that appending can resume, after copying it to a quarantine file beside the telemetry file
+(nothing is ever deleted). A corrupt gzip member elsewhere (a flipped bit on disk) costs
+only its own lines: readers skip it, find the next sound member and read on; encrypted
+streams recover their line numbering after it.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,12 +37,16 @@ __all__ = [
     "LineCodec",
     "TelemetryRead",
     "default_stream_id",
+    "last_position",
+    "quarantined",
     "read_telemetry",
     "repair",
+    "scan_lines",
     "split_lines",
 ]
 
 GZIP_MAGIC = b"\x1f\x8b"
+_MEMBER_START = GZIP_MAGIC + b"\x08"  # magic and the deflate method byte
 
 
 class LineCodec(Protocol):
@@ -58,67 +67,136 @@ def default_stream_id(path: Path | str) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def _gzip_members(data: bytes) -> tuple[bytes, int, bool]:
-    """Decompress concatenated gzip members.
+def _complete_member(data: bytes, offset: int) -> tuple[bytes, int] | None:
+    """The plaintext and end offset of the gzip member at ``offset``, if it is whole and sound."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        chunk = d.decompress(data[offset:])
+    except zlib.error:
+        return None
+    if not d.eof:
+        return None
+    return chunk, len(data) - len(d.unused_data)
 
-    Returns the plaintext of the complete members, the byte offset where the last complete
-    member ends, and whether a torn (incomplete) member follows it.
-    """
-    out = bytearray()
-    offset = 0
+
+def _next_member(data: bytes, start: int) -> int | None:
+    """Offset of the next sound gzip member at or after ``start`` (resynchronisation)."""
+    pos = data.find(_MEMBER_START, start)
+    while pos >= 0:
+        if _complete_member(data, pos) is not None:
+            return pos
+        pos = data.find(_MEMBER_START, pos + 1)
+    return None
+
+
+@dataclass
+class _Scan:
+    """A telemetry file split into readable text runs (``None``: an unreadable gap)."""
+
+    parts: list[bytes | None]
+    end: int  # bytes up to here are kept by repair; the rest is a torn or unreadable tail
+    gz: bool
+
+
+def _scan(data: bytes) -> _Scan:
+    if not data.startswith(GZIP_MAGIC):
+        end = data.rfind(b"\n") + 1
+        return _Scan([data[:end]], end, False)
+    parts: list[bytes | None] = []
+    offset = end = 0
     while offset < len(data):
-        d = zlib.decompressobj(wbits=31)
-        try:
-            chunk = d.decompress(data[offset:])
-        except zlib.error:
-            return bytes(out), offset, True
-        if not d.eof:
-            return bytes(out), offset, True
-        out += chunk
-        offset = len(data) - len(d.unused_data)
-    return bytes(out), offset, False
+        member = _complete_member(data, offset)
+        if member is not None:
+            parts.append(member[0])
+            offset = end = member[1]
+            continue
+        nxt = _next_member(data, offset + 1)
+        if nxt is None:
+            break  # the tail from `offset` is torn (or unreadable): repair's to cut
+        parts.append(None)  # a corrupt member in the middle: skip it, keep what follows
+        offset = nxt
+    return _Scan(parts, end, True)
 
 
-def _raw_text(path: Path) -> tuple[bytes, bool, bool]:
-    """File content as JSONL bytes, whether it was gzip, and whether a torn tail was dropped."""
-    data = path.read_bytes()
-    if data.startswith(GZIP_MAGIC):
-        text, _, torn = _gzip_members(data)
-        gz = True
-    else:
-        text, gz, torn = data, False, False
-    if text and not text.endswith(b"\n"):
-        cut = text.rfind(b"\n") + 1
-        text, torn = text[:cut], True
-    return text, gz, torn
+def scan_lines(path: Path | str) -> tuple[list[bytes | None], bool]:
+    """The complete lines of a telemetry file with ``None`` where an unreadable gap is.
 
-
-def split_lines(path: Path | str) -> tuple[list[bytes], bool]:
-    """The complete lines of a telemetry file (newline removed) and whether a torn tail existed."""
+    Returns the lines (newline removed; a ``None`` entry stands for a corrupt gzip member,
+    an unknown number of lines) and whether a torn or unreadable tail follows them.
+    """
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"telemetry file {str(p)!r} does not exist")
-    text, _, torn = _raw_text(p)
-    return text.split(b"\n")[:-1] if text else [], torn
+    data = p.read_bytes()
+    scan = _scan(data)
+    torn = scan.end < len(data)
+    lines: list[bytes | None] = []
+    run = b""
+    for part in scan.parts:
+        if part is not None:
+            run += part
+            continue
+        # a gap: the complete lines before it, then the gap (a partial line before it is lost)
+        cut = run.rfind(b"\n") + 1
+        lines.extend(run[:cut].split(b"\n")[:-1])
+        lines.append(None)
+        run = b""
+    cut = run.rfind(b"\n") + 1
+    lines.extend(run[:cut].split(b"\n")[:-1])
+    if run[cut:]:
+        torn = True  # a final line without its newline
+    return lines, torn
+
+
+def split_lines(path: Path | str) -> tuple[list[bytes], bool]:
+    """The complete, readable lines of a telemetry file and whether a torn tail existed."""
+    lines, torn = scan_lines(path)
+    return [line for line in lines if line is not None], torn
+
+
+def quarantined(path: Path | str) -> list[Path]:
+    """The files :func:`repair` moved aside from ``path``, oldest first."""
+    p = Path(path)
+    return sorted(p.parent.glob(f"{glob.escape(p.name)}.quarantine-*"))
+
+
+def _quarantine(p: Path, data: bytes) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    dest = p.with_name(f"{p.name}.quarantine-{stamp}")
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return dest
 
 
 def repair(path: Path | str) -> int:
-    """Cut a torn tail (partial line or partial gzip member) off ``path``; return bytes removed."""
+    """Cut a torn tail off ``path`` so appending can resume; return the bytes cut.
+
+    Only ever the tail is cut: a partial last line, or the bytes after the last sound gzip
+    member. The cut bytes are first written (fsynced) to ``<file>.quarantine-<UTC time>``
+    beside the file (:func:`quarantined`), so nothing is deleted. A corrupt member in the
+    middle is left where it is: readers skip it and read on.
+    """
     p = Path(path)
     if not p.exists():
         return 0
     data = p.read_bytes()
-    if data.startswith(GZIP_MAGIC):
-        text, end, _ = _gzip_members(data)
-        if text and not text.endswith(b"\n"):
-            # a complete member that ends inside a line cannot come from the emitter
-            raise DataFormatError(
-                f"{str(p)!r}: a gzip member ends inside a line; expected whole lines per member"
-            )
-    else:
-        end = data.rfind(b"\n") + 1
+    scan = _scan(data)
+    end = scan.end
+    last = scan.parts[-1] if scan.parts else None
+    if scan.gz and last and not last.endswith(b"\n"):
+        # a complete member that ends inside a line cannot come from the emitter
+        raise DataFormatError(
+            f"{str(p)!r}: a gzip member ends inside a line; expected whole lines per member"
+        )
     removed = len(data) - end
     if removed:
+        _quarantine(p, data[end:])
         with open(p, "r+b") as fh:
             fh.truncate(end)
             fh.flush()
@@ -147,21 +225,54 @@ def _looks_encrypted(obj: object) -> bool:
     return isinstance(obj, dict) and {"kid", "nonce", "ct"} <= set(obj) and "experiment" not in obj
 
 
+#: how many line numbers past a corrupt gap an encrypted line is tried at
+RESYNC_WINDOW = 100_000
+#: lines after a gap that may resynchronise before the stream is taken as lost
+_RESYNC_TRIES = 3
+
+
+def _decrypt_resync(codec: LineCodec, raw: bytes, first: int) -> tuple[int, bytes] | None:
+    """Find the line number (``first`` … ``first + RESYNC_WINDOW``) ``raw`` decrypts at."""
+    for number in range(first, first + RESYNC_WINDOW):
+        try:
+            return number, codec.decrypt_line(raw, number)
+        except Exception:  # any cipher failure: not this position
+            continue
+    return None
+
+
 def iter_decoded(
-    lines: list[bytes], codec: LineCodec | None
+    lines: list[bytes | None], codec: LineCodec | None
 ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield ``(line_number, record_or_None, skip_reason_or_None)`` for each line."""
-    for position, raw in enumerate(lines):
-        number = position + 1
+    """Yield ``(line_number, record_or_None, skip_reason_or_None)`` for each line.
+
+    A ``None`` entry is a corrupt gap of unknown length (:func:`scan_lines`): it is
+    reported once as ``corrupt``; an encrypted stream then finds the line number of the
+    next line by trying the numbers after the gap (each line is bound to its number).
+    """
+    number = 0
+    resync = 0
+    for raw in lines:
+        if raw is None:
+            yield number + 1, None, "corrupt: an unreadable gzip member was skipped"
+            resync = _RESYNC_TRIES
+            continue
+        number += 1
         if not raw.strip():
             continue
-        text = raw
+        text: bytes = raw
         if codec is not None:
-            try:
-                text = codec.decrypt_line(raw, number)
-            except Exception as exc:  # every cipher failure means: skip and count
-                yield number, None, f"undecryptable: {exc}"
-                continue
+            found = _decrypt_resync(codec, raw, number) if resync else None
+            if found is not None:
+                number, text = found
+                resync = 0
+            else:
+                resync = max(resync - 1, 0)
+                try:
+                    text = codec.decrypt_line(raw, number)
+                except Exception as exc:  # every cipher failure means: skip and count
+                    yield number, None, f"undecryptable: {exc}"
+                    continue
         try:
             obj = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -177,10 +288,25 @@ def iter_decoded(
         yield number, obj, None
 
 
+def last_position(path: Path | str, codec: LineCodec | None = None) -> int:
+    """The line number of the last line of the stream (where appending continues).
+
+    Without a corrupt gap this is the number of complete lines; after one, an encrypted
+    stream's numbering is recovered by :func:`iter_decoded`.
+    """
+    lines, _ = scan_lines(path)
+    if None not in lines or codec is None:
+        return sum(1 for line in lines if line is not None)
+    last = 0
+    for number, _, _ in iter_decoded(lines, codec):
+        last = max(last, number)
+    return last if lines[-1] is not None else last - 1
+
+
 def read_telemetry(path: Path | str, *, codec: LineCodec | None = None) -> TelemetryRead:
-    """Read one telemetry file, skipping and counting malformed or undecryptable lines."""
-    lines, torn = split_lines(path)
-    result = TelemetryRead(lines=len(lines))
+    """Read one telemetry file, skipping and counting malformed, undecryptable or corrupt parts."""
+    lines, torn = scan_lines(path)
+    result = TelemetryRead(lines=sum(1 for line in lines if line is not None))
     if torn:
         result.skipped["truncated"] += 1
     for number, record, reason in iter_decoded(lines, codec):
