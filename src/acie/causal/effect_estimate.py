@@ -20,7 +20,20 @@ from scipy import stats
 
 from acie.errors import EstimationError, InputValidationError, ShapeError, expected_got
 
-__all__ = ["EffectEstimate", "TreatmentKind", "check_arrays", "normal_estimate", "resolve_kind"]
+__all__ = [
+    "EffectEstimate",
+    "Estimand",
+    "TreatmentKind",
+    "UnreliableEstimateWarning",
+    "check_arrays",
+    "normal_estimate",
+    "resolve_estimand",
+    "resolve_kind",
+]
+
+
+class UnreliableEstimateWarning(UserWarning):
+    """An estimate whose diagnostics (weights, instrument strength) say not to trust it."""
 
 
 class TreatmentKind(StrEnum):
@@ -30,6 +43,14 @@ class TreatmentKind(StrEnum):
     CONTINUOUS = "continuous"
 
 
+class Estimand(StrEnum):
+    """Average effect in everyone (ATE), in the treated (ATT) or in the controls (ATC)."""
+
+    ATE = "ate"
+    ATT = "att"
+    ATC = "atc"
+
+
 @dataclass(frozen=True)
 class EffectEstimate:
     """An effect estimate with its uncertainty.
@@ -37,7 +58,8 @@ class EffectEstimate:
     Attributes
     ----------
     estimand : str
-        ``"ATE"`` (binary) or ``"average derivative dE[Y]/dT"`` (continuous).
+        ``"ATE"``, ``"ATT"`` or ``"ATC"`` (binary) or ``"average derivative dE[Y]/dT"``
+        (continuous).
     method : str
         Estimator name.
     estimate : float [outcome units, or outcome units per treatment unit]
@@ -147,6 +169,31 @@ def resolve_kind(t: np.ndarray, kind: TreatmentKind | str | None) -> TreatmentKi
     return kind
 
 
+def resolve_estimand(estimand: Estimand | str, kind: TreatmentKind) -> Estimand:
+    """``estimand`` as an :class:`Estimand`, checked against the treatment kind.
+
+    Raises
+    ------
+    InputValidationError
+        An unknown estimand, or ATT/ATC for a continuous treatment.
+    """
+    try:
+        target = Estimand(str(estimand).lower())
+    except ValueError:
+        raise InputValidationError(
+            expected_got("estimand", f"one of {[e.value for e in Estimand]}", estimand)
+        ) from None
+    if kind is TreatmentKind.CONTINUOUS and target is not Estimand.ATE:
+        raise InputValidationError(
+            expected_got(
+                f"a binary treatment for the {target.value.upper()}",
+                "values in {0, 1}",
+                "a continuous treatment (its estimand is the average derivative)",
+            )
+        )
+    return target
+
+
 def normal_estimate(
     method: str,
     kind: TreatmentKind,
@@ -155,6 +202,8 @@ def normal_estimate(
     n: int,
     level: float,
     details: dict[str, Any],
+    *,
+    estimand: Estimand = Estimand.ATE,
 ) -> EffectEstimate:
     """An :class:`EffectEstimate` with the normal-approximation interval at ``level``.
 
@@ -170,9 +219,11 @@ def normal_estimate(
     if not (np.isfinite(est) and np.isfinite(se)):
         raise EstimationError(f"{method} produced a non-finite estimate ({est}, se {se})")
     z = stats.norm.ppf(0.5 + level / 2)
-    estimand = "ATE" if kind is TreatmentKind.BINARY else "average derivative dE[Y]/dT"
+    label = (
+        estimand.value.upper() if kind is TreatmentKind.BINARY else "average derivative dE[Y]/dT"
+    )
     return EffectEstimate(
-        estimand=estimand,
+        estimand=label,
         method=method,
         estimate=float(est),
         std_error=float(se),

@@ -3,7 +3,8 @@
 Estimands
 ---------
 * binary treatment T ∈ {0, 1}: the average treatment effect
-  ``ATE = E[Y(1)] − E[Y(0)]``;
+  ``ATE = E[Y(1)] − E[Y(0)]``, or (``estimand="att"``/``"atc"``) the average effect
+  in the treated ``E[Y(1) − Y(0) | T=1]`` or in the controls ``… | T=0``;
 * continuous treatment: the average derivative of the dose–response,
   ``θ = E[∂μ(t, X)/∂t at t = T]`` with ``μ(t, x) = E[Y | T=t, X=x]``, which is the
   slope of ``E[Y(t)]`` when the dose–response is linear.
@@ -15,13 +16,9 @@ Methods
 -------
 * :func:`regression_adjustment` (g-computation): plug-in of an outcome model; the
   standard error comes from a seeded nonparametric bootstrap of the whole fit.
-* :func:`ipw`: stabilised inverse-probability weights (Hernán & Robins, *Causal
-  Inference: What If*, 2020, §12.3), propensities clipped to ``[trim, 1 − trim]``;
-  for continuous treatments a Gaussian generalised propensity score, weights
-  truncated at the ``trim`` and ``1 − trim`` quantiles, and the slope of the
-  marginal structural model ``E[Y(t)] = b0 + b1 t`` fitted by weighted least
-  squares. Standard errors are the robust (sandwich) ones, which ignore the
-  estimation of the propensity and so are conservative, as in What If.
+* :func:`~acie.causal.ipw.ipw` (in :mod:`acie.causal.ipw`, re-exported here):
+  Hájek inverse-probability weights for binary T; entropy-balancing weights and the
+  slope of the marginal structural model for continuous T, with weight diagnostics.
 * :func:`aipw`: the one-step estimator from the efficient influence function
   (Robins, Rotnitzky & Zhao 1994; for the average derivative with a Gaussian
   conditional treatment density, the Riesz representer ``(T − m(X))/σ²``), with
@@ -41,12 +38,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from acie.causal._nuisance import (
     arm_predictions,
     derivative,
-    design,
     folds,
     gaussian_gps,
     propensity,
@@ -54,11 +49,14 @@ from acie.causal._nuisance import (
 )
 from acie.causal.effect_estimate import (
     EffectEstimate,
+    Estimand,
     TreatmentKind,
     check_arrays,
     normal_estimate,
+    resolve_estimand,
     resolve_kind,
 )
+from acie.causal.ipw import ipw
 from acie.errors import EstimationError, InputValidationError, expected_got
 
 __all__ = [
@@ -78,6 +76,15 @@ class EffectMethod(StrEnum):
     AIPW = "aipw"
 
 
+def _rows(t: np.ndarray, target: Estimand) -> np.ndarray:
+    """The rows an estimand averages over: all (ATE), treated (ATT), controls (ATC)."""
+    if target is Estimand.ATT:
+        return t == 1
+    if target is Estimand.ATC:
+        return t == 0
+    return np.ones(t.shape[0], dtype=bool)
+
+
 # ---- regression adjustment ----------------------------------------------------------
 def _ra_point(
     y: np.ndarray,
@@ -86,10 +93,12 @@ def _ra_point(
     kind: TreatmentKind,
     model: Any,
     separate_arms: bool = True,
+    target: Estimand = Estimand.ATE,
 ) -> float:
     if kind is TreatmentKind.BINARY:
         mu1, mu0 = arm_predictions(y, t, x, model, separate_arms, x)
-        return float(np.mean(mu1 - mu0))
+        rows = _rows(t, target)
+        return float(np.mean((mu1 - mu0)[rows]))
     m = regressor(model).fit(np.column_stack([t, x]), y)
     return float(np.mean(derivative(m, t, x)))
 
@@ -101,6 +110,7 @@ def regression_adjustment(
     covariates: Any = None,
     outcome_model: Any = None,
     treatment_kind: TreatmentKind | str | None = None,
+    estimand: Estimand | str = Estimand.ATE,
     separate_arms: bool = True,
     level: float = 0.95,
     n_bootstrap: int = 200,
@@ -122,6 +132,8 @@ def regression_adjustment(
         Default: OLS, linear in X (and T).
     treatment_kind : {"binary", "continuous"}, optional
         Default: binary when T only takes 0 and 1.
+    estimand : {"ate", "att", "atc"}
+        Binary only: ``mean(μ1 − μ0)`` over all rows, the treated or the controls.
     separate_arms : bool
         Binary only: per-arm models (default) or one model whose first input
         column is T (so a pipeline can add T × X interactions).
@@ -139,9 +151,10 @@ def regression_adjustment(
     """
     y, t, x = check_arrays(outcome, treatment, covariates)
     kind = resolve_kind(t, treatment_kind)
+    target = resolve_estimand(estimand, kind)
     if n_bootstrap < 20:
         raise InputValidationError(expected_got("n_bootstrap", "at least 20", n_bootstrap))
-    est = _ra_point(y, t, x, kind, outcome_model, separate_arms)
+    est = _ra_point(y, t, x, kind, outcome_model, separate_arms, target)
     rng = np.random.default_rng(seed)
     n = y.shape[0]
     reps = []
@@ -149,7 +162,7 @@ def regression_adjustment(
         idx = rng.integers(0, n, n)
         if kind is TreatmentKind.BINARY and min(t[idx].sum(), n - t[idx].sum()) < 2:
             continue
-        reps.append(_ra_point(y[idx], t[idx], x[idx], kind, outcome_model, separate_arms))
+        reps.append(_ra_point(y[idx], t[idx], x[idx], kind, outcome_model, separate_arms, target))
     se = float(np.std(reps, ddof=1))
     return normal_estimate(
         "regression adjustment",
@@ -163,99 +176,7 @@ def regression_adjustment(
             "seed": seed,
             "outcome_model": type(regressor(outcome_model)).__name__,
         },
-    )
-
-
-# ---- IPW ------------------------------------------------------------------------------
-def ipw(
-    *,
-    outcome: Any,
-    treatment: Any,
-    covariates: Any = None,
-    propensity_model: Any = None,
-    treatment_kind: TreatmentKind | str | None = None,
-    trim: float = 0.01,
-    level: float = 0.95,
-) -> EffectEstimate:
-    """Stabilised inverse-probability weighting.
-
-    Parameters
-    ----------
-    outcome, treatment, covariates : array-like
-        As in :func:`regression_adjustment`.
-    propensity_model : scikit-learn classifier (binary) or regressor (continuous), optional
-        Default: logistic GLM (binary) / OLS for the mean of a Gaussian T | X.
-    treatment_kind : {"binary", "continuous"}, optional
-        Default: binary when T only takes 0 and 1.
-    trim : float in [0, 0.5)
-        Binary: propensities clipped to ``[trim, 1 − trim]``. Continuous: stabilised
-        weights truncated at their ``trim`` and ``1 − trim`` quantiles. 0 disables.
-    level : float
-        Confidence level.
-
-    Returns
-    -------
-    EffectEstimate
-        ``details`` holds the propensity range, the number of clipped rows, and the
-        mean and maximum of the stabilised weights (≈ 1 when the model is right).
-    """
-    y, t, x = check_arrays(outcome, treatment, covariates)
-    kind = resolve_kind(t, treatment_kind)
-    if not 0.0 <= trim < 0.5:
-        raise InputValidationError(expected_got("trim", "in [0, 0.5)", trim))
-    n = y.shape[0]
-    if kind is TreatmentKind.BINARY:
-        e_raw = propensity(t, x, propensity_model)
-        e = np.clip(e_raw, trim, 1 - trim) if trim > 0 else e_raw
-        if np.any((e <= 0) | (e >= 1)):
-            raise EstimationError("propensities of exactly 0 or 1: positivity fails; use trim > 0")
-        p1 = t.mean()
-        w = np.where(t == 1, p1 / e, (1 - p1) / (1 - e))
-        a1, a0 = w * t, w * (1 - t)
-        mu1, mu0 = np.sum(a1 * y) / np.sum(a1), np.sum(a0 * y) / np.sum(a0)
-        est = mu1 - mu0
-        phi = a1 * (y - mu1) / np.mean(a1) - a0 * (y - mu0) / np.mean(a0)
-        se = float(np.sqrt(np.mean(phi**2) / n))
-        details = {
-            "propensity_min": float(e_raw.min()),
-            "propensity_max": float(e_raw.max()),
-            "n_clipped": int(np.sum(e != e_raw)),
-            "weight_mean": float(w.mean()),
-            "weight_max": float(w.max()),
-            "trim": trim,
-        }
-        return normal_estimate("IPW (stabilised)", kind, est, se, n, level, details)
-    mean_t, sigma = gaussian_gps(t, x, propensity_model)
-    numerator = stats.norm.pdf(t, t.mean(), t.std(ddof=1))
-    w_raw = numerator / stats.norm.pdf(t, mean_t, sigma)
-    if trim > 0:
-        lo, hi = np.quantile(w_raw, [trim, 1 - trim])
-        w = np.clip(w_raw, lo, hi)
-    else:
-        w = w_raw
-    msm = design(t)  # the marginal structural model's columns [1, T]
-    xtwx = msm.T @ (w[:, None] * msm)
-    beta = np.linalg.solve(xtwx, msm.T @ (w * y))
-    resid = y - msm @ beta
-    bread = np.linalg.inv(xtwx)
-    meat = msm.T @ ((w * resid)[:, None] ** 2 * msm)
-    cov = bread @ meat @ bread
-    details = {
-        "gps_sigma": sigma,
-        "n_truncated": int(np.sum(w != w_raw)),
-        "weight_mean": float(w.mean()),
-        "weight_max": float(w.max()),
-        "trim": trim,
-        "msm_intercept": float(beta[0]),
-    }
-    return normal_estimate(
-        "IPW (stabilised, MSM slope)",
-        kind,
-        float(beta[1]),
-        float(np.sqrt(cov[1, 1])),
-        n,
-        level,
-        details,
+        estimand=target,
     )
 
 
@@ -268,6 +189,7 @@ def aipw(
     outcome_model: Any = None,
     propensity_model: Any = None,
     treatment_kind: TreatmentKind | str | None = None,
+    estimand: Estimand | str = Estimand.ATE,
     trim: float = 0.01,
     cross_fit: int = 0,
     separate_arms: bool = True,
@@ -280,7 +202,9 @@ def aipw(
     Continuous (average derivative, Gaussian T | X with mean m(X) and sd σ):
     ``φ = ∂μ(T, X)/∂t + (T − m(X))/σ² · (Y − μ(T, X))``. The estimate is ``mean(φ)``
     and the standard error ``sd(φ)/√n``. Doubly robust: consistent if either the
-    outcome or the treatment model is right.
+    outcome or the treatment model is right. ATT (controls only need μ0):
+    ``φ = [T (Y − μ0) − (1 − T) e/(1 − e) (Y − μ0) − T·ATT] / P(T=1)``; the ATC
+    mirrors it with μ1 and ``(1 − e)/e``.
 
     Parameters
     ----------
@@ -288,6 +212,8 @@ def aipw(
         As in :func:`regression_adjustment`.
     outcome_model, propensity_model : scikit-learn estimators, optional
         Defaults: OLS and a logistic GLM (binary) / OLS for m(X) (continuous).
+    estimand : {"ate", "att", "atc"}
+        Binary only.
     trim : float in [0, 0.5)
         Binary only: propensities clipped to ``[trim, 1 − trim]``.
     cross_fit : int
@@ -306,6 +232,7 @@ def aipw(
     """
     y, t, x = check_arrays(outcome, treatment, covariates)
     kind = resolve_kind(t, treatment_kind)
+    target = resolve_estimand(estimand, kind)
     if not 0.0 <= trim < 0.5:
         raise InputValidationError(expected_got("trim", "in [0, 0.5)", trim))
     n = y.shape[0]
@@ -323,15 +250,26 @@ def aipw(
                     "propensities of exactly 0 or 1: positivity fails; use trim > 0"
                 )
             tk, yk = t[test], y[test]
-            phi[test] = mu1 - mu0 + tk * (yk - mu1) / e - (1 - tk) * (yk - mu0) / (1 - e)
+            if target is Estimand.ATT:  # numerator terms; divided by P(T=1) below
+                phi[test] = (tk - (1 - tk) * e / (1 - e)) * (yk - mu0)
+            elif target is Estimand.ATC:
+                phi[test] = (tk * (1 - e) / e - (1 - tk)) * (yk - mu1)
+            else:
+                phi[test] = mu1 - mu0 + tk * (yk - mu1) / e - (1 - tk) * (yk - mu0) / (1 - e)
         else:
             m = regressor(outcome_model).fit(np.column_stack([tt, xt]), yt)
             mean_t, sigma = gaussian_gps(t[test], x[test], propensity_model, xt, tt)
             tk, yk, xk = t[test], y[test], x[test]
             mu = m.predict(np.column_stack([tk, xk]))
             phi[test] = derivative(m, tk, xk) + (tk - mean_t) / sigma**2 * (yk - mu)
-    est = float(phi.mean())
-    se = float(phi.std(ddof=1) / np.sqrt(n))
+    if target is Estimand.ATE:
+        est = float(phi.mean())
+        se = float(phi.std(ddof=1) / np.sqrt(n))
+    else:
+        share = _rows(t, target).astype(float)
+        est = float(phi.sum() / share.sum())
+        psi = (phi - share * est) / share.mean()
+        se = float(psi.std(ddof=1) / np.sqrt(n))
     details: dict[str, Any] = {"cross_fit": cross_fit, "seed": seed}
     if kind is TreatmentKind.BINARY:
         details.update(
@@ -340,7 +278,7 @@ def aipw(
             trim=trim,
             separate_arms=separate_arms,
         )
-    return normal_estimate("AIPW (EIF)", kind, est, se, n, level, details)
+    return normal_estimate("AIPW (EIF)", kind, est, se, n, level, details, estimand=target)
 
 
 # ---- data-frame front end -----------------------------------------------------------

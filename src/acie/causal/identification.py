@@ -1,4 +1,4 @@
-"""Identification by the backdoor criterion, decided by d-separation.
+"""Identification by the backdoor and front-door criteria, decided by d-separation.
 
 A set Z satisfies the backdoor criterion for (T, Y) (Pearl, *Causality*, 2009,
 Def. 3.3.1) when no node of Z is a descendant of T and Z d-separates T from Y in the
@@ -15,7 +15,7 @@ import networkx as nx
 from acie.causal.graph import CausalDAG
 from acie.errors import IdentificationError, InputValidationError, expected_got
 
-__all__ = ["backdoor_adjustment_set", "is_backdoor_set"]
+__all__ = ["backdoor_adjustment_set", "is_backdoor_set", "is_frontdoor_set"]
 
 
 def _as_set(nodes: str | Iterable[str]) -> set[str]:
@@ -110,3 +110,38 @@ def backdoor_adjustment_set(
         f"the effect of {sorted(t)} on {sorted(y)} is not identifiable by backdoor adjustment: "
         f"no subset of the observed non-descendants {sorted(allowed)} blocks every backdoor path"
     )
+
+
+def is_frontdoor_set(
+    graph: CausalDAG, treatment: str, outcome: str, mediators: Iterable[str]
+) -> bool:
+    """Whether ``mediators`` satisfies the front-door criterion for treatment → outcome.
+
+    Pearl (*Causality*, 2009, Def. 3.3.3): M intercepts every directed path from T to
+    Y; there is no unblocked backdoor path from T to M; every backdoor path from M to Y
+    is blocked by T. Unobserved confounders are nodes of ``graph`` (never in M).
+
+    Raises
+    ------
+    acie.errors.UnknownNodeError
+        If a node is not in the graph.
+    """
+    m = set(mediators)
+    graph.check_nodes([treatment, outcome, *m])
+    if not m or treatment in m or outcome in m or treatment == outcome:
+        raise InputValidationError(
+            expected_got(
+                "treatment, outcome and mediators",
+                "disjoint, with at least one mediator",
+                (treatment, outcome, sorted(m)),
+            )
+        )
+    g = graph.to_networkx()
+    cut = g.copy()
+    cut.remove_nodes_from(m)
+    if nx.has_path(cut, treatment, outcome):
+        return False  # (i) a directed path avoids M
+    no_out = graph.remove_outgoing({treatment}).to_networkx()
+    if not nx.is_d_separator(no_out, {treatment}, m, set()):
+        return False  # (ii) a backdoor path T <- ... -> M
+    return bool(graph.remove_outgoing(m).is_d_separated(m, {outcome}, {treatment}))
