@@ -15,45 +15,9 @@ from acie.errors import (
     PhysicsViolationError,
     RateLimitError,
 )
-from acie.jobs import DEAD_LETTER_PREFIX, JobQueue, JobState, RedisJobQueue, SQLiteJobQueue, Worker
-from acie.store import create_engine_for
+from acie.jobs import DEAD_LETTER_PREFIX, JobState, RedisJobQueue, SQLiteJobQueue, Worker
 
 LEASE_S = 1.0  # long enough that a loaded CI machine does not lose leases by accident
-
-
-@pytest.fixture(
-    params=[
-        "sql-sqlite",
-        pytest.param("sql-postgres", marks=pytest.mark.postgres),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def make_queue(request, unique_name):
-    """Factory of queues of one backend sharing one fresh database (and stream)."""
-    backend = request.param
-    url = request.getfixturevalue(
-        "migrated_postgres_url" if backend == "sql-postgres" else "migrated_sqlite_url"
-    )
-    engine = create_engine_for(url)
-    made: list = []
-
-    def make(**kw) -> JobQueue:
-        opts = {"lease_s": LEASE_S, "max_attempts": 3, "max_depth": 100, **kw}
-        if backend == "redis":
-            q = RedisJobQueue(
-                engine, request.getfixturevalue("redis_url"), stream=unique_name, **opts
-            )
-        else:
-            q = SQLiteJobQueue(engine, **opts)
-        made.append(q)
-        return q
-
-    yield make
-    for q in made:
-        if isinstance(q, RedisJobQueue):
-            q.drop_streams()
-        q.close()
-    engine.dispose()
 
 
 @pytest.fixture

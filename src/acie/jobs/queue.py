@@ -26,6 +26,8 @@ class JobQueue(Protocol):
     lease_s: float
     max_attempts: int
     max_depth: int
+    max_per_user: int | None
+    notifier: Any
 
     def submit(
         self,
@@ -43,29 +45,69 @@ class JobQueue(Protocol):
         ...
 
     def extend_lease(
-        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        seconds: float | None = None,
+        *,
+        token: int | None = None,
     ) -> Job:
         """Extend the lease this worker holds by ``seconds`` [s] (default: the lease time)."""
         ...
 
-    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None:
-        """Give a lease back so the job is delivered again at once."""
+    def release(
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        *,
+        token: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Give a lease back so the job is delivered again at once (``error``: why)."""
         ...
 
     def transition(
-        self, job_id: uuid.UUID | str, expected: Any, new: Any, *, worker_id: str | None = None
+        self,
+        job_id: uuid.UUID | str,
+        expected: Any,
+        new: Any,
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """Move a job ``expected → new`` by compare-and-set."""
+        """Move a job ``expected → new`` by compare-and-set (fenced by ``token``)."""
         ...
 
     def complete(
-        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+        self,
+        job_id: uuid.UUID | str,
+        result: Mapping[str, Any],
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """PHYSICS_CHECK → COMPLETE with ``result``."""
+        """PHYSICS_CHECK → COMPLETE with ``result`` (fenced by ``token``)."""
         ...
 
-    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+    def fail(
+        self,
+        job_id: uuid.UUID | str,
+        error: str,
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
+    ) -> Job:
         """Any non-terminal state → FAILED with ``error``."""
+        ...
+
+    def dead_letter(
+        self, job_id: uuid.UUID | str, error: str, *, worker_id: str, token: int | None = None
+    ) -> Job:
+        """FAILED as a dead letter (attempts used up), ``error`` kept as the last error."""
+        ...
+
+    def reconcile(self) -> int:
+        """Re-enqueue unfinished jobs the queue lost; returns how many."""
         ...
 
     def get(self, job_id_or_request_id: uuid.UUID | str) -> Job:
@@ -98,9 +140,17 @@ class JobQueue(Protocol):
 
 
 def open_job_queue(
-    settings: Any = None, *, engine: Engine | None = None, migrate_schema: bool = True
+    settings: Any = None,
+    *,
+    engine: Engine | None = None,
+    migrate_schema: bool = True,
+    stream: str | None = None,
 ) -> JobQueue:
     """The queue the settings ask for: Redis when ``REDIS_URL`` is set, else the SQL lease table.
+
+    A Redis queue is checked for persistence first
+    (:func:`~acie.jobs.durability.check_redis_durability`): without AOF, production and
+    staging refuse it, other environments log a warning.
 
     Parameters
     ----------
@@ -110,8 +160,16 @@ def open_job_queue(
         Engine of ``settings.database_url``; created when not given.
     migrate_schema : bool
         Run :func:`~acie.store.database.migrate` first (cheap when already at head).
+    stream : str, optional
+        Redis stream key (default ``acie:jobs``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``ACIE_ENV`` is production or staging and Redis runs without AOF.
     """
     from acie.config import get_settings
+    from acie.jobs.durability import check_redis_durability
     from acie.jobs.redis_queue import RedisJobQueue
     from acie.jobs.sql_queue import SQLiteJobQueue
     from acie.store.database import create_engine_for, migrate
@@ -121,9 +179,24 @@ def open_job_queue(
         engine = create_engine_for(s.database_url)
     if migrate_schema:
         migrate(s.database_url, engine=engine)
-    lease_s, attempts, depth = s.JOB_LEASE_S, s.JOB_MAX_ATTEMPTS, s.QUEUE_MAX_DEPTH
+    opts: dict[str, Any] = {
+        "lease_s": s.JOB_LEASE_S,
+        "max_attempts": s.JOB_MAX_ATTEMPTS,
+        "max_depth": s.QUEUE_MAX_DEPTH,
+        "max_per_user": s.QUEUE_MAX_PER_USER,
+    }
     if s.REDIS_URL:
-        return RedisJobQueue(
-            engine, s.REDIS_URL, lease_s=lease_s, max_attempts=attempts, max_depth=depth
+        queue = RedisJobQueue(
+            engine,
+            s.REDIS_URL,
+            stream=stream or "acie:jobs",
+            retention_s=s.JOB_STREAM_RETENTION_S,
+            **opts,
         )
-    return SQLiteJobQueue(engine, lease_s=lease_s, max_attempts=attempts, max_depth=depth)
+        try:
+            check_redis_durability(queue.client, s.REDIS_URL, strict=s.ACIE_ENV.strict)
+        except BaseException:
+            queue.close()
+            raise
+        return queue
+    return SQLiteJobQueue(engine, **opts)

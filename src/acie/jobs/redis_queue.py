@@ -6,12 +6,17 @@ r"""The production job queue: a Redis Streams consumer group, with the database 
   accepted is always in the stream. Run Redis with ``appendonly yes`` and
   ``appendfsync always`` so an acknowledged ``XADD`` survives a crash.
 * ``lease`` first claims entries whose consumer went quiet for longer than the lease
-  (``XAUTOCLAIM``), then reads new ones (``XREADGROUP``). A job delivered
-  ``max_attempts`` times is moved to the dead-letter stream ``<stream>:dead`` and FAILED.
+  (``XAUTOCLAIM``, paging through the whole pending list with the returned cursor),
+  then reads new ones (``XREADGROUP``). A job delivered ``max_attempts`` times is
+  moved to the dead-letter stream ``<stream>:dead`` and FAILED.
 * ``complete``/``fail`` move the row by compare-and-set, then ``XACK``. An entry whose
   row is already finished is simply acknowledged, so redelivery never repeats a result.
 * ``extend_lease`` re-claims the entry for the same consumer (``XCLAIM … 0``), which
   resets its idle time.
+* If Redis comes back empty (its data lost), the next call that meets ``NOGROUP``
+  recreates the group and runs :meth:`RedisJobQueue.reconcile`, which re-enqueues
+  every unfinished row that no stream entry and no live lease covers
+  (:mod:`acie.jobs.reconcile`); workers also reconcile at start and periodically.
 """
 
 from __future__ import annotations
@@ -21,18 +26,19 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
 from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
 from acie.jobs.job import Job
+from acie.jobs.notify import RedisProgressNotifier
+from acie.jobs.reconcile import reconcile_stream, trim_stream
 from acie.jobs.state import TERMINAL_STATES, JobState
 from acie.jobs.table import JobTable
 from acie.store.database import translate_errors
 from acie.store.schema import Job as JobRow
-from acie.store.schema import JobEvent, utcnow
+from acie.store.schema import JobEvent
 
 __all__ = ["RedisJobQueue"]
 
@@ -51,6 +57,12 @@ def _redis_errors(url: str) -> Iterator[None]:
         raise BackendUnavailableError(f"Redis at {url} is loading its data: {err}") from err
 
 
+def _nogroup(err: BaseException) -> bool:
+    import redis
+
+    return isinstance(err, redis.exceptions.ResponseError) and "NOGROUP" in str(err)
+
+
 class RedisJobQueue(JobTable):
     """Job queue on a Redis stream consumer group; job state lives in the database.
 
@@ -64,8 +76,11 @@ class RedisJobQueue(JobTable):
         Stream key (the dead-letter stream is ``<stream>:dead``).
     group : str
         Consumer group name; every worker is a consumer in it.
-    lease_s, max_attempts, max_depth
+    lease_s, max_attempts, max_depth, max_per_user
         As for :class:`~acie.jobs.table.JobTable`.
+    retention_s : float [s]
+        How long acknowledged entries stay in the stream before :meth:`trim` removes
+        them (``JOB_STREAM_RETENTION_S``).
     """
 
     backend_name = "redis"
@@ -80,10 +95,23 @@ class RedisJobQueue(JobTable):
         lease_s: float = 30.0,
         max_attempts: int = 5,
         max_depth: int = 1000,
+        max_per_user: int | None = None,
+        retention_s: float = 3600.0,
     ) -> None:
         import redis
 
-        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts, max_depth=max_depth)
+        super().__init__(
+            engine,
+            lease_s=lease_s,
+            max_attempts=max_attempts,
+            max_depth=max_depth,
+            max_per_user=max_per_user,
+        )
+        if not (isinstance(retention_s, int | float) and retention_s >= 0):
+            raise InputValidationError(
+                f"retention_s must be a number of seconds ≥ 0; got {retention_s!r}"
+            )
+        self.retention_s = float(retention_s)
         if not isinstance(redis_url, str) or not redis_url.startswith(
             ("redis://", "rediss://", "unix://")
         ):
@@ -102,10 +130,12 @@ class RedisJobQueue(JobTable):
             decode_responses=True,
         )
         self._group_ready = False
+        self._next_claim_scan = 0.0
+        self.notifier = RedisProgressNotifier(self.client, f"{stream}:progress")
 
     # ------------------------------------------------------------------ redis helpers
-    def _ensure_group(self) -> None:
-        if self._group_ready:
+    def _ensure_group(self, *, force: bool = False) -> None:
+        if self._group_ready and not force:
             return
         import redis
 
@@ -127,12 +157,29 @@ class RedisJobQueue(JobTable):
     def _ack(self, delivery_id: str | None) -> None:
         if not delivery_id:
             return
+        import redis
+
         try:
             with _redis_errors(self.redis_url):
                 self.client.xack(self.stream, self.group, delivery_id)
-        except BackendUnavailableError as err:
-            # the row is already final; the entry will be redelivered, seen final and acked
+        except (BackendUnavailableError, redis.exceptions.ResponseError) as err:
+            # the row is already final; the entry will be redelivered, seen final and
+            # acked (or, if Redis lost the group, it is gone anyway)
             log.warning("could not acknowledge %s: %s", delivery_id, err)
+
+    def _group_lost(self, err: BaseException) -> None:
+        """Redis answered NOGROUP: it lost its data. Recreate the group, re-enqueue."""
+        log.warning(
+            "Redis at %s has no group %s on %s (%s): it lost its data; recreating the "
+            "group and re-enqueueing unfinished jobs",
+            self.redis_url,
+            self.group,
+            self.stream,
+            err,
+        )
+        self._ensure_group(force=True)
+        # no grace: a duplicate entry of a submit in progress is seen stale and acked
+        self.reconcile(grace_s=0.0)
 
     # ------------------------------------------------------------------ interface
     def submit(
@@ -150,12 +197,16 @@ class RedisJobQueue(JobTable):
         ConflictError
             The request_id is already in flight.
         RateLimitError
-            ``max_depth`` jobs are queued.
+            ``max_depth`` jobs are queued, or the user has ``max_per_user`` unfinished
+            jobs (checked after the idempotent replay).
         BackendUnavailableError
             Redis cannot be reached; nothing was queued.
         """
         self._validate_submit(request_id, payload, user_sub)
-        self._check_depth()
+        replay = self._replay(request_id)
+        if replay is not None:
+            return replay
+        self._check_depth(user_sub)
         try:
             with translate_errors(), self._write_conn() as conn, conn.begin():
                 job = self._insert(conn, request_id, payload, user_sub, model_id)
@@ -170,38 +221,38 @@ class RedisJobQueue(JobTable):
             raise
         with translate_errors(), self._write_conn() as conn, conn.begin():
             conn.execute(update(JobRow).where(JobRow.id == job.id).values(delivery_id=delivery))
+        self._notify(job.id)
         return self.get(job.id)
 
     def recover(self, *, older_than_s: float | None = None) -> int:
-        """Publish QUEUED rows that never reached the stream.
+        """Publish unfinished rows that no stream entry or live lease covers (see :meth:`reconcile`)."""
+        return self.reconcile(grace_s=older_than_s)
 
-        Such rows are left when a submitter crashed between commit and XADD.
+    def reconcile(self, *, grace_s: float | None = None) -> int:
+        """Re-enqueue every unfinished row that no stream entry and no live lease covers.
+
+        Such rows are left when a submitter crashed between commit and ``XADD``, or when
+        Redis lost its data. Rows changed less than ``grace_s`` (default: the lease
+        length) ago are left alone, so a submit in progress is not published twice.
+        Acknowledged entries older than ``retention_s`` are trimmed afterwards.
 
         Returns
         -------
         int
-            How many rows were published.
+            How many rows were re-enqueued.
         """
-        cutoff = utcnow() - timedelta(
-            seconds=self.lease_s if older_than_s is None else older_than_s
-        )
-        with translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(
-                select(JobRow).where(
-                    JobRow.state == JobState.QUEUED.value,
-                    JobRow.delivery_id.is_(None),
-                    JobRow.created_at < cutoff,
-                )
-            ).all()
-        for row in rows:
-            delivery = self._xadd(self.get(row.id))
-            with translate_errors(), self._write_conn() as conn, conn.begin():
-                conn.execute(
-                    update(JobRow)
-                    .where(JobRow.id == row.id, JobRow.delivery_id.is_(None))
-                    .values(delivery_id=delivery)
-                )
-        return len(rows)
+        # XGROUP CREATE every time: cheap, and the group may have vanished with the data
+        self._ensure_group(force=True)
+        with _redis_errors(self.redis_url):
+            n = reconcile_stream(self, self.lease_s if grace_s is None else grace_s)
+            trim_stream(self)
+        return n
+
+    def trim(self) -> int:
+        """Delete acknowledged entries older than ``retention_s``; returns how many."""
+        self._ensure_group()
+        with _redis_errors(self.redis_url):
+            return trim_stream(self)
 
     def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
         """Lease the next job for consumer ``worker_id``, waiting up to ``timeout`` seconds.
@@ -215,27 +266,24 @@ class RedisJobQueue(JobTable):
         lease_ms = int(self.lease_s * 1000)
         while True:
             entries: list[Any]
-            with _redis_errors(self.redis_url):
-                claimed: Any = self.client.xautoclaim(
-                    self.stream,
-                    self.group,
-                    worker_id,
-                    min_idle_time=lease_ms,
-                    start_id="0-0",
-                    count=1,
-                )
-            entries = claimed[1] if claimed else []
-            if not entries:
-                block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
-                with _redis_errors(self.redis_url):
-                    got: Any = self.client.xreadgroup(
-                        self.group,
-                        worker_id,
-                        {self.stream: ">"},
-                        count=1,
-                        block=block_ms if block_ms > 0 else None,
-                    )
-                entries = got[0][1] if got else []
+            try:
+                entries = self._claim_idle(worker_id, lease_ms)
+                if not entries:
+                    block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+                    with _redis_errors(self.redis_url):
+                        got: Any = self.client.xreadgroup(
+                            self.group,
+                            worker_id,
+                            {self.stream: ">"},
+                            count=1,
+                            block=block_ms if block_ms > 0 else None,
+                        )
+                    entries = got[0][1] if got else []
+            except Exception as err:
+                if not _nogroup(err):
+                    raise
+                self._group_lost(err)
+                continue
             for entry_id, fields in entries:
                 if fields is None:  # entry deleted from the stream
                     self._ack(entry_id)
@@ -246,6 +294,38 @@ class RedisJobQueue(JobTable):
             if time.monotonic() >= deadline and not entries:
                 return None
 
+    def _claim_idle(self, worker_id: str, lease_ms: int) -> list[Any]:
+        """Claim one entry idle longer than the lease, paging through the pending list.
+
+        ``XAUTOCLAIM … COUNT 1`` looks at no more than ten pending entries per call and
+        returns a cursor; following the cursor until it comes back to ``0-0`` finds a
+        dead worker's entry however many live ones are older. An empty full scan is
+        not repeated for a quarter of the lease (nothing can become idle faster).
+        """
+        now = time.monotonic()
+        if now < self._next_claim_scan:
+            return []
+        cursor = "0-0"
+        while True:
+            with _redis_errors(self.redis_url):
+                claimed: Any = self.client.xautoclaim(
+                    self.stream,
+                    self.group,
+                    worker_id,
+                    min_idle_time=lease_ms,
+                    start_id=cursor,
+                    count=1,
+                )
+            if not claimed:
+                break
+            cursor, entries = str(claimed[0]), claimed[1]
+            if entries:
+                return list(entries)
+            if cursor in ("0-0", "0"):
+                break
+        self._next_claim_scan = now + min(self.lease_s / 4.0, 1.0)
+        return []
+
     def _deliver(self, entry_id: str, fields: Mapping[str, str], worker_id: str) -> Job | None:
         try:
             job_id = uuid.UUID(fields.get("job_id", ""))
@@ -255,7 +335,9 @@ class RedisJobQueue(JobTable):
             return None
         with translate_errors(), self._write_conn() as conn, conn.begin():
             row = conn.execute(select(JobRow).where(JobRow.id == job_id)).first()
-            if row is None or JobState(row.state) in TERMINAL_STATES:
+            # finished, or a stale entry of a row re-enqueued under a newer entry
+            stale = row is not None and row.delivery_id not in (None, entry_id)
+            if row is None or JobState(row.state) in TERMINAL_STATES or stale:
                 job = None
                 finished = True
             else:
@@ -265,54 +347,104 @@ class RedisJobQueue(JobTable):
         if finished:
             self._ack(entry_id)
             return None
+        self._notify(job_id)
         if job is None and dead:
-            with _redis_errors(self.redis_url):
-                entry: dict[Any, Any] = {**fields, "entry_id": entry_id}
-                self.client.xadd(self.dead_stream, entry)
-            self._ack(entry_id)
+            self._to_dead_stream(entry_id, fields, self.get(job_id).error)
         return job
 
+    def _to_dead_stream(self, entry_id: str, fields: Mapping[str, str], error: str | None) -> None:
+        with _redis_errors(self.redis_url):
+            entry: dict[Any, Any] = {**fields, "entry_id": entry_id, "error": error or ""}
+            self.client.xadd(self.dead_stream, entry)
+        self._ack(entry_id)
+
     def extend_lease(
-        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        seconds: float | None = None,
+        *,
+        token: int | None = None,
     ) -> Job:
         """Reset the entry's idle time and push the row's lease ahead."""
-        job = self.extend_lease_row(job_id, worker_id, seconds)
+        job = self.extend_lease_row(job_id, worker_id, seconds, token=token)
         if job.delivery_id:
-            with _redis_errors(self.redis_url):
-                got = self.client.xclaim(
-                    self.stream, self.group, worker_id, 0, [job.delivery_id], justid=True
-                )
+            try:
+                with _redis_errors(self.redis_url):
+                    got = self.client.xclaim(
+                        self.stream, self.group, worker_id, 0, [job.delivery_id], justid=True
+                    )
+            except Exception as err:
+                if not _nogroup(err):
+                    raise
+                self._group_lost(err)
+                got = []
             if not got:
                 raise ConflictError(f"the stream entry of job {job.id} is no longer pending")
         return job
 
-    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None:
+    def release(
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        *,
+        token: int | None = None,
+        error: str | None = None,
+    ) -> None:
         """Give the lease back so the next ``lease`` call claims the job at once."""
-        job = self.extend_lease_row(job_id, worker_id, seconds=-1.0)
+        job = self.extend_lease_row(job_id, worker_id, seconds=-1.0, token=token, error=error)
+        self._next_claim_scan = 0.0
         if job.delivery_id:
-            with _redis_errors(self.redis_url):
-                self.client.xclaim(
-                    self.stream,
-                    self.group,
-                    worker_id,
-                    0,
-                    [job.delivery_id],
-                    idle=int(self.lease_s * 1000) + 1,
-                    justid=True,
-                )
+            try:
+                with _redis_errors(self.redis_url):
+                    self.client.xclaim(
+                        self.stream,
+                        self.group,
+                        worker_id,
+                        0,
+                        [job.delivery_id],
+                        idle=int(self.lease_s * 1000) + 1,
+                        justid=True,
+                    )
+            except Exception as err:
+                if not _nogroup(err):
+                    raise
+                self._group_lost(err)
 
     def complete(
-        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+        self,
+        job_id: uuid.UUID | str,
+        result: Mapping[str, Any],
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """PHYSICS_CHECK → COMPLETE, then acknowledge the stream entry."""
-        job = self.complete_row(job_id, result, worker_id=worker_id)
+        """PHYSICS_CHECK → COMPLETE (fenced by ``token``), then acknowledge the entry."""
+        job = self.complete_row(job_id, result, worker_id=worker_id, token=token)
         self._ack(job.delivery_id)
         return job
 
-    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+    def fail(
+        self,
+        job_id: uuid.UUID | str,
+        error: str,
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
+    ) -> Job:
         """Any non-terminal state → FAILED, then acknowledge the stream entry."""
-        job = self.fail_row(job_id, error, worker_id=worker_id)
+        job = self.fail_row(job_id, error, worker_id=worker_id, token=token)
         self._ack(job.delivery_id)
+        return job
+
+    def dead_letter(
+        self, job_id: uuid.UUID | str, error: str, *, worker_id: str, token: int | None = None
+    ) -> Job:
+        """FAILED as a dead letter, copied to ``<stream>:dead`` with its last error."""
+        job = self.dead_letter_row(job_id, error, worker_id=worker_id, token=token)
+        if job.delivery_id:
+            fields = {"job_id": str(job.id), "request_id": job.request_id}
+            self._to_dead_stream(job.delivery_id, fields, job.error)
         return job
 
     def pending(self) -> int:
@@ -328,5 +460,6 @@ class RedisJobQueue(JobTable):
         self._group_ready = False
 
     def close(self) -> None:
-        """Close the Redis connection pool."""
+        """Stop the progress listener and close the Redis connection pool."""
+        self.notifier.close()
         self.client.close()

@@ -42,14 +42,28 @@ class SQLiteJobQueue(JobTable):
         Deliveries before dead-lettering (``JOB_MAX_ATTEMPTS``).
     max_depth : int
         Queued jobs before :meth:`submit` refuses (``QUEUE_MAX_DEPTH``).
+    max_per_user : int or None
+        Unfinished jobs per user before :meth:`submit` refuses (``QUEUE_MAX_PER_USER``).
     """
 
     backend_name = "sql"
 
     def __init__(
-        self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5, max_depth: int = 1000
+        self,
+        engine: Engine,
+        *,
+        lease_s: float = 30.0,
+        max_attempts: int = 5,
+        max_depth: int = 1000,
+        max_per_user: int | None = None,
     ) -> None:
-        super().__init__(engine, lease_s=lease_s, max_attempts=max_attempts, max_depth=max_depth)
+        super().__init__(
+            engine,
+            lease_s=lease_s,
+            max_attempts=max_attempts,
+            max_depth=max_depth,
+            max_per_user=max_per_user,
+        )
 
     def submit(
         self,
@@ -69,15 +83,21 @@ class SQLiteJobQueue(JobTable):
         ConflictError
             The request_id is already in flight.
         RateLimitError
-            ``max_depth`` jobs are already queued.
+            ``max_depth`` jobs are already queued, or the user has ``max_per_user``
+            unfinished jobs (checked after the idempotent replay).
         """
         self._validate_submit(request_id, payload, user_sub)
-        self._check_depth()
+        replay = self._replay(request_id)
+        if replay is not None:
+            return replay
+        self._check_depth(user_sub)
         try:
             with translate_errors(), self._write_conn() as conn, conn.begin():
-                return self._insert(conn, request_id, payload, user_sub, model_id)
+                job = self._insert(conn, request_id, payload, user_sub, model_id)
         except ConflictError:
             return self._existing_for_duplicate(request_id)
+        self._notify(job.id)
+        return job
 
     def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
         """Lease the next job, waiting up to ``timeout`` seconds; None if there is none.
@@ -113,29 +133,67 @@ class SQLiteJobQueue(JobTable):
                 if row is None:
                     return None
                 job = self._take(conn, row, worker_id)
+            self._notify(row.id)
             if job is not None:
                 return job
             # it was dead-lettered: look for the next one
 
     def extend_lease(
-        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        seconds: float | None = None,
+        *,
+        token: int | None = None,
     ) -> Job:
         """Extend the lease this worker holds (long jobs); ConflictError if it was lost."""
-        return self.extend_lease_row(job_id, worker_id, seconds)
+        return self.extend_lease_row(job_id, worker_id, seconds, token=token)
 
-    def release(self, job_id: uuid.UUID | str, worker_id: str) -> None:
-        """Give a lease back so the job is delivered again at once (handler crashed)."""
-        self.extend_lease_row(job_id, worker_id, seconds=-1.0)
+    def release(
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        *,
+        token: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Give a lease back so the job is delivered again at once (handler crashed).
+
+        ``error``, the handler's error, is kept as the job's last error.
+        """
+        self.extend_lease_row(job_id, worker_id, seconds=-1.0, token=token, error=error)
 
     def complete(
-        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+        self,
+        job_id: uuid.UUID | str,
+        result: Mapping[str, Any],
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """PHYSICS_CHECK → COMPLETE with ``result``; ConflictError if already finished."""
-        return self.complete_row(job_id, result, worker_id=worker_id)
+        """PHYSICS_CHECK → COMPLETE with ``result``; ConflictError if finished or fenced off."""
+        return self.complete_row(job_id, result, worker_id=worker_id, token=token)
 
-    def fail(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+    def fail(
+        self,
+        job_id: uuid.UUID | str,
+        error: str,
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
+    ) -> Job:
         """Any non-terminal state → FAILED with ``error``."""
-        return self.fail_row(job_id, error, worker_id=worker_id)
+        return self.fail_row(job_id, error, worker_id=worker_id, token=token)
+
+    def dead_letter(
+        self, job_id: uuid.UUID | str, error: str, *, worker_id: str, token: int | None = None
+    ) -> Job:
+        """FAILED as a dead letter (its attempts are used up), ``error`` kept as last error."""
+        return self.dead_letter_row(job_id, error, worker_id=worker_id, token=token)
+
+    def reconcile(self) -> int:
+        """Nothing to do: the table is the queue (an expired lease is simply due again)."""
+        return 0
 
     def close(self) -> None:
         """Nothing to close (the engine belongs to the caller)."""

@@ -28,6 +28,7 @@ from acie.errors import (
     RateLimitError,
 )
 from acie.jobs.job import Job, to_job
+from acie.jobs.notify import ProgressNotifier
 from acie.jobs.state import TERMINAL_STATES, JobState, check_transition
 from acie.store.database import Backend, backend_of, translate_errors
 from acie.store.schema import Job as JobRow
@@ -60,10 +61,24 @@ class JobTable:
         Deliveries before a job is dead-lettered (FAILED, error ``"dead letter: …"``).
     max_depth : int
         Queued jobs above which :meth:`submit` raises :class:`~acie.errors.RateLimitError`.
+    max_per_user : int or None
+        Unfinished jobs one user may have before :meth:`submit` refuses theirs
+        (``QUEUE_MAX_PER_USER``); None: no per-user quota.
+
+    Every write a worker makes may carry a *fencing token*, the ``attempts`` count of
+    the delivery it holds: the compare-and-set then also requires that the row is still
+    at that attempt and that its lease has not run out, so a worker whose lease expired
+    (and was perhaps taken over) cannot move or complete the job with a stale result.
     """
 
     def __init__(
-        self, engine: Engine, *, lease_s: float = 30.0, max_attempts: int = 5, max_depth: int = 1000
+        self,
+        engine: Engine,
+        *,
+        lease_s: float = 30.0,
+        max_attempts: int = 5,
+        max_depth: int = 1000,
+        max_per_user: int | None = None,
     ) -> None:
         if not (isinstance(lease_s, int | float) and math.isfinite(lease_s) and lease_s > 0):
             raise InputValidationError(
@@ -73,7 +88,14 @@ class JobTable:
             raise InputValidationError(f"max_attempts must be an integer ≥ 1; got {max_attempts!r}")
         if not isinstance(max_depth, int) or max_depth < 1:
             raise InputValidationError(f"max_depth must be an integer ≥ 1; got {max_depth!r}")
+        if max_per_user is not None and (not isinstance(max_per_user, int) or max_per_user < 1):
+            raise InputValidationError(
+                f"max_per_user must be an integer ≥ 1 or None; got {max_per_user!r}"
+            )
         self.engine = engine
+        self.max_per_user = max_per_user
+        #: told the job's id after each committed state change (progress push)
+        self.notifier: ProgressNotifier = ProgressNotifier()
         self.lease_s = float(lease_s)
         self.max_attempts = max_attempts
         self.max_depth = max_depth
@@ -164,13 +186,46 @@ class JobTable:
             f"{existing.id} (state {existing.state.value})"
         )
 
-    def _check_depth(self) -> None:
+    def _replay(self, request_id: str) -> Job | None:
+        """The finished job of ``request_id`` (idempotent replay), None if there is none.
+
+        Checked before the depth and quota checks, so replaying a finished request
+        never counts against a full queue. An unfinished one raises ConflictError.
+        """
+        with translate_errors(), self.engine.connect() as conn:
+            row = conn.execute(select(JobRow).where(JobRow.request_id == request_id)).first()
+        if row is None:
+            return None
+        return self._existing_for_duplicate(request_id)
+
+    def _check_depth(self, user_sub: str | None = None) -> None:
         depth = self.depth()
         if depth >= self.max_depth:
             raise RateLimitError(
                 f"the job queue is full: {depth} jobs queued, "
                 f"QUEUE_MAX_DEPTH is {self.max_depth}; retry later"
             )
+        if user_sub is None or self.max_per_user is None:
+            return
+        with translate_errors(), self.engine.connect() as conn:
+            mine = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(JobRow)
+                    .where(
+                        JobRow.user_sub == user_sub,
+                        JobRow.state.not_in([s.value for s in TERMINAL_STATES]),
+                    )
+                ).scalar_one()
+            )
+        if mine >= self.max_per_user:
+            raise RateLimitError(
+                f"user {user_sub!r} has {mine} unfinished jobs, QUEUE_MAX_PER_USER is "
+                f"{self.max_per_user}; retry when some have finished"
+            )
+
+    def _notify(self, job_id: uuid.UUID) -> None:
+        self.notifier.publish(job_id)
 
     # ------------------------------------------------------------------ reads
     def get(self, job_id_or_request_id: uuid.UUID | str) -> Job:
@@ -256,26 +311,39 @@ class JobTable:
         expected: JobState,
         new: JobState,
         worker_id: str | None,
+        token: int | None = None,
         **values: Any,
     ) -> Job:
         now = utcnow()
-        res = conn.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.state == expected.value)
-            .values(state=new.value, updated_at=now, **values)
-            .returning(JobRow)
-        )
+        stmt = update(JobRow).where(JobRow.id == job_id, JobRow.state == expected.value)
+        if token is not None:
+            stmt = stmt.where(*self._fence(token, now))
+        res = conn.execute(stmt.values(state=new.value, updated_at=now, **values).returning(JobRow))
         row = res.first()
         if row is None:
-            current = conn.execute(select(JobRow.state).where(JobRow.id == job_id)).scalar()
-            if current is None:
+            cur = conn.execute(select(JobRow).where(JobRow.id == job_id)).first()
+            if cur is None:
                 raise NotFoundError(f"no job with id {job_id}")
+            current = cur.state
+            if token is not None and current == expected.value:
+                raise ConflictError(
+                    f"job {job_id}: fencing token {token} is stale (the job is at attempt "
+                    f"{cur.attempts}, leased by {cur.lease_owner!r} until "
+                    f"{cur.lease_expires_at}): {expected.value} → {new.value} refused"
+                )
             raise ConflictError(
                 f"job {job_id} is in state {current}, not {expected.value}: "
                 f"compare-and-set {expected.value} → {new.value} refused"
             )
         self._event(conn, job_id, expected, new, worker_id, row.attempts)
         return to_job(row)
+
+    @staticmethod
+    def _fence(token: int, now: Any) -> tuple[Any, ...]:
+        """Conditions of a write fenced by ``token``: same attempt, lease not run out."""
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise InputValidationError(f"a fencing token is an attempt number; got {token!r}")
+        return (JobRow.attempts == token, JobRow.lease_expires_at > now)
 
     def transition(
         self,
@@ -284,15 +352,17 @@ class JobTable:
         new: JobState | str,
         *,
         worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """Move a job ``expected → new`` by compare-and-set.
+        """Move a job ``expected → new`` by compare-and-set (fenced by ``token`` if given).
 
         Raises
         ------
         InvalidTransitionError
             The state machine forbids ``expected → new``.
         ConflictError
-            The job is not in ``expected`` any more (another worker moved it).
+            The job is not in ``expected`` any more (another worker moved it), or the
+            fencing token is stale (the lease ran out or another delivery holds it).
         NotFoundError
             No such job.
         """
@@ -301,7 +371,9 @@ class JobTable:
         if new_state in TERMINAL_STATES:
             raise ConflictError(f"use complete() or fail() to finish job {jid}")
         with translate_errors(), self._write_conn() as conn, conn.begin():
-            return self._cas(conn, jid, old, new_state, worker_id)
+            job = self._cas(conn, jid, old, new_state, worker_id, token)
+        self._notify(jid)
+        return job
 
     def _finish(
         self,
@@ -310,6 +382,7 @@ class JobTable:
         *,
         expected: JobState | None,
         worker_id: str | None,
+        token: int | None = None,
         **values: Any,
     ) -> Job:
         jid = self.get(job_id).id
@@ -320,21 +393,29 @@ class JobTable:
                 if expected in TERMINAL_STATES:
                     raise ConflictError(f"job {jid} already finished ({expected.value})")
             check_transition(expected, new)
-            return self._cas(
+            job = self._cas(
                 conn,
                 jid,
                 expected,
                 new,
                 worker_id,
+                token,
                 lease_owner=None,
                 lease_expires_at=None,
                 **values,
             )
+        self._notify(jid)
+        return job
 
     def complete_row(
-        self, job_id: uuid.UUID | str, result: Mapping[str, Any], *, worker_id: str | None = None
+        self,
+        job_id: uuid.UUID | str,
+        result: Mapping[str, Any],
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
     ) -> Job:
-        """PHYSICS_CHECK → COMPLETE with the result; ConflictError if already finished."""
+        """PHYSICS_CHECK → COMPLETE with the result; ConflictError if finished or fenced off."""
         if not isinstance(result, Mapping):
             raise InputValidationError(
                 f"a job result must be a JSON object (a mapping); got {type(result).__name__}"
@@ -344,33 +425,77 @@ class JobTable:
             JobState.COMPLETE,
             expected=JobState.PHYSICS_CHECK,
             worker_id=worker_id,
+            token=token,
             result=dict(result),
             error=None,
         )
 
-    def fail_row(self, job_id: uuid.UUID | str, error: str, *, worker_id: str | None = None) -> Job:
+    def fail_row(
+        self,
+        job_id: uuid.UUID | str,
+        error: str,
+        *,
+        worker_id: str | None = None,
+        token: int | None = None,
+    ) -> Job:
         """Any non-terminal state → FAILED with the error message."""
         return self._finish(
-            job_id, JobState.FAILED, expected=None, worker_id=worker_id, error=str(error)
+            job_id,
+            JobState.FAILED,
+            expected=None,
+            worker_id=worker_id,
+            token=token,
+            error=str(error),
+        )
+
+    def dead_letter_message(self, attempts: int, last_error: str | None) -> str:
+        """The stored error of a dead-lettered job (it starts with ``"dead letter"``)."""
+        msg = (
+            f"{DEAD_LETTER_PREFIX}: delivered {attempts} times "
+            f"(JOB_MAX_ATTEMPTS={self.max_attempts}) without finishing"
+        )
+        return f"{msg}; last error: {last_error}" if last_error else msg
+
+    def dead_letter_row(
+        self, job_id: uuid.UUID | str, error: str, *, worker_id: str, token: int | None = None
+    ) -> Job:
+        """FAILED as a dead letter (attempts used up), keeping ``error`` as the last error."""
+        job = self.get(job_id)
+        return self.fail_row(
+            job.id,
+            self.dead_letter_message(job.attempts, error),
+            worker_id=worker_id,
+            token=token,
         )
 
     def extend_lease_row(
-        self, job_id: uuid.UUID | str, worker_id: str, seconds: float | None = None
+        self,
+        job_id: uuid.UUID | str,
+        worker_id: str,
+        seconds: float | None = None,
+        *,
+        token: int | None = None,
+        error: str | None = None,
     ) -> Job:
-        """Push the lease of a job this worker holds ``seconds`` (default lease_s) ahead."""
+        """Push the lease of a job this worker holds ``seconds`` (default lease_s) ahead.
+
+        With ``token`` the row must still be at that attempt; ``error`` (a handler's
+        error before a retry) is kept on the row as its last error.
+        """
         jid = self.get(job_id).id
         until = utcnow() + timedelta(seconds=self.lease_s if seconds is None else seconds)
+        stmt = update(JobRow).where(
+            JobRow.id == jid,
+            JobRow.lease_owner == worker_id,
+            JobRow.state.in_([JobState.PROCESSING.value, JobState.PHYSICS_CHECK.value]),
+        )
+        if token is not None:
+            stmt = stmt.where(JobRow.attempts == token)
+        values: dict[str, Any] = {"lease_expires_at": until}
+        if error is not None:
+            values["error"] = str(error)
         with translate_errors(), self._write_conn() as conn, conn.begin():
-            row = conn.execute(
-                update(JobRow)
-                .where(
-                    JobRow.id == jid,
-                    JobRow.lease_owner == worker_id,
-                    JobRow.state.in_([JobState.PROCESSING.value, JobState.PHYSICS_CHECK.value]),
-                )
-                .values(lease_expires_at=until)
-                .returning(JobRow)
-            ).first()
+            row = conn.execute(stmt.values(**values).returning(JobRow)).first()
         if row is None:
             raise ConflictError(
                 f"worker {worker_id!r} does not hold the lease of job {jid} "
@@ -386,10 +511,7 @@ class JobTable:
         state = JobState(row.state)
         now = utcnow()
         if row.attempts >= self.max_attempts:
-            msg = (
-                f"{DEAD_LETTER_PREFIX}: delivered {row.attempts} times "
-                f"(JOB_MAX_ATTEMPTS={self.max_attempts}) without finishing"
-            )
+            msg = self.dead_letter_message(row.attempts, row.error)
             self._cas(
                 conn,
                 row.id,

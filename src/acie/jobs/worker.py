@@ -6,6 +6,11 @@ job's *state* moves forward only and reaches COMPLETE at most once: every step i
 compare-and-set on the job row, and a step that finds the job already finished is
 dropped. While the handler runs, a heartbeat thread extends the lease every third of
 its length, so long jobs are not redelivered.
+
+Every write the worker makes carries the job's ``attempts`` as a fencing token: once
+its lease has run out (and perhaps been taken over), its result is refused rather
+than stored. A handler that raises is retried until the job has been delivered
+``max_attempts`` times; then the job is dead-lettered with the last error.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +65,9 @@ class Worker:
         Default ``<host>:<pid>:<n>``.
     heartbeat : bool
         Extend the lease while the handler runs.
+    reconcile_s : float [s]
+        How often :meth:`run` reconciles the queue with the database (re-enqueues jobs
+        Redis lost); it also does so at start.
     """
 
     _counter = 0
@@ -71,6 +80,7 @@ class Worker:
         physics_check: PhysicsCheck | None = None,
         worker_id: str | None = None,
         heartbeat: bool = True,
+        reconcile_s: float = 60.0,
     ) -> None:
         if not callable(handler):
             raise InputValidationError(f"handler must be callable; got {handler!r}")
@@ -80,6 +90,7 @@ class Worker:
         self.physics_check = physics_check
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{Worker._counter}"
         self.heartbeat = heartbeat
+        self.reconcile_s = float(reconcile_s)
         self.processed = 0
         self._stop = threading.Event()
 
@@ -91,7 +102,7 @@ class Worker:
         period = max(self.queue.lease_s / 3.0, 0.01)
         while not done.wait(period):
             try:
-                self.queue.extend_lease(job.id, self.worker_id)
+                self.queue.extend_lease(job.id, self.worker_id, token=job.attempts)
             except (ConflictError, NotFoundError):
                 log.warning("worker %s lost the lease of job %s", self.worker_id, job.id)
                 return
@@ -113,17 +124,19 @@ class Worker:
                         f"the handler must return a mapping (JSON "
                         f"object); got {type(result).__name__}"
                     )
+                token = job.attempts
                 if job.state is JobState.PROCESSING:
                     self.queue.transition(
                         job.id,
                         JobState.PROCESSING,
                         JobState.PHYSICS_CHECK,
                         worker_id=self.worker_id,
+                        token=token,
                     )
                 if self.physics_check is not None:
                     self.physics_check(job, result)
                 done.set()
-                return self.queue.complete(job.id, result, worker_id=self.worker_id)
+                return self.queue.complete(job.id, result, worker_id=self.worker_id, token=token)
             except ConflictError as err:
                 # another delivery finished (or moved) it: nothing left to do
                 log.info("job %s: %s", job.id, err)
@@ -136,11 +149,30 @@ class Worker:
                 raise
             except Exception as err:  # the handler crashed: retry (up to max_attempts)
                 done.set()
-                log.exception("job %s: handler raised; it will be delivered again", job.id)
-                if job.attempts >= self.queue.max_attempts:
-                    return self._fail(job, f"{type(err).__name__}: {err}")
+                message = f"{type(err).__name__}: {err}"
+                last = self.queue.max_attempts
+                if job.attempts >= last:
+                    log.error(
+                        "job %s: handler raised on its final attempt (%d of %d); dead-lettered",
+                        job.id,
+                        job.attempts,
+                        last,
+                        exc_info=True,
+                    )
+                    try:
+                        return self.queue.dead_letter(
+                            job.id, message, worker_id=self.worker_id, token=job.attempts
+                        )
+                    except ConflictError:
+                        return self.queue.get(job.id)
+                log.exception(
+                    "job %s: handler raised on attempt %d of %d; it will be delivered again",
+                    job.id,
+                    job.attempts,
+                    last,
+                )
                 with contextlib.suppress(ConflictError):
-                    self.queue.release(job.id, self.worker_id)
+                    self.queue.release(job.id, self.worker_id, token=job.attempts, error=message)
                 return self.queue.get(job.id)
         finally:
             done.set()
@@ -150,9 +182,16 @@ class Worker:
 
     def _fail(self, job: Job, message: str) -> Job:
         try:
-            return self.queue.fail(job.id, message, worker_id=self.worker_id)
+            return self.queue.fail(job.id, message, worker_id=self.worker_id, token=job.attempts)
         except ConflictError:
             return self.queue.get(job.id)
+
+    def _reconcile(self) -> None:
+        """Re-enqueue jobs the queue lost (Redis data loss); never fatal."""
+        try:
+            getattr(self.queue, "reconcile", _noop)()
+        except BackendUnavailableError as err:
+            log.warning("worker %s: reconciliation skipped: %s", self.worker_id, err)
 
     def run_once(self, *, timeout: float = 1.0) -> Job | None:
         """Lease and process one job; None when none arrived within ``timeout`` seconds."""
@@ -174,16 +213,15 @@ class Worker:
         int
             Jobs processed.
         """
-        recover = getattr(self.queue, "recover", None)
-        if callable(recover):
-            try:
-                recover()
-            except BackendUnavailableError as err:
-                log.warning("worker %s: recovery skipped: %s", self.worker_id, err)
+        self._reconcile()
+        next_reconcile = time.monotonic() + self.reconcile_s
         n = 0
         idle = 0.0
         backoff = 0.0
         while not self._stop.is_set() and (max_jobs is None or n < max_jobs):
+            if time.monotonic() >= next_reconcile:
+                self._reconcile()
+                next_reconcile = time.monotonic() + self.reconcile_s
             try:
                 job = self.run_once(timeout=poll_s)
             except BackendUnavailableError as err:
@@ -201,6 +239,10 @@ class Worker:
             idle = 0.0
             n += 1
         return n
+
+
+def _noop() -> int:
+    return 0
 
 
 def load_handler(spec: str) -> Callable[..., Any]:
