@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     JWT_ISSUER: str = "acie"
     JWKS_FILE: Path | None = None
     PAILLIER_PUB_KEY: Path | None = None  # blind inference accepts only this client key
+    # blind inference: client Paillier key sizes accepted, randomness-pool cache bounds
+    BLIND_MIN_KEY_BITS: int = Field(default=2048, ge=256, le=16384)
+    BLIND_MAX_KEY_BITS: int = Field(default=4096, ge=256, le=16384)
+    BLIND_POOL_MAX_KEYS: int = Field(default=32, ge=1, le=100_000)
+    BLIND_POOL_MAX_BYTES: int = Field(default=32 * 2**20, ge=1024)
     TELEMETRY_KEY: SecretStr | None = None  # base64 AES-GCM key for ops telemetry lines
 
     # backends
@@ -121,12 +126,6 @@ class Settings(BaseSettings):
     AUDIT_ANCHOR_PUBLIC_KEY_FILE: Path | None = None  # the key that verifies anchors
     AUDIT_ANCHOR_INTERVAL_S: float = Field(default=60.0, gt=0.0)
 
-    # audit anchors (docs/platform.md, "Audit log"): the signed head `acie serve` exports
-    AUDIT_ANCHOR_FILE: Path | None = None  # where the head is written (unset: not exported)
-    AUDIT_ANCHOR_KEY_FILE: Path | None = None  # Ed25519 private key (PEM) that signs it
-    AUDIT_ANCHOR_PUBLIC_KEY_FILE: Path | None = None  # the key that verifies anchors
-    AUDIT_ANCHOR_INTERVAL_S: float = Field(default=60.0, gt=0.0)
-
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.PHYSICS_STEPS > self.MAX_STEPS:
@@ -137,6 +136,11 @@ class Settings(BaseSettings):
             raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together; got only one")
         if self.TLS_CLIENT_CA_FILE is not None and self.TLS_CERT_FILE is None:
             raise ValueError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE")
+        if self.BLIND_MIN_KEY_BITS > self.BLIND_MAX_KEY_BITS:
+            raise ValueError(
+                f"BLIND_MIN_KEY_BITS ({self.BLIND_MIN_KEY_BITS}) must be at most "
+                f"BLIND_MAX_KEY_BITS ({self.BLIND_MAX_KEY_BITS})"
+            )
         return self
 
     @property

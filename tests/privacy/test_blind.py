@@ -46,9 +46,7 @@ def test_background_refill(keys512):
     client.decrypt(
         server.evaluate(client.request(np.zeros(8)))
     )  # empty pool: 3 misses, refill starts
-    thread = server._refills[pk.fingerprint]
-    thread.join(timeout=60)
-    assert not thread.is_alive()
+    assert server.pools.join_refill(timeout=60)
     assert server.pool(pk).available == 6
     assert server.pool(pk).misses == 3
 

@@ -236,8 +236,9 @@ def test_jitter_is_seeded_and_bounded():
         assert 0.5 * base <= x <= 1.5 * base
 
 
-def test_blind_inference_end_to_end(server, token, make_obs, tiny_engine):
+def test_blind_inference_end_to_end(server_factory, token, make_obs, tiny_engine):
     """Client-side encryption: the server computes the property head on ciphertexts only."""
+    server = server_factory(BLIND_MIN_KEY_BITS=512)  # small keys: fast test
     import torch
 
     from acie.privacy import generate_keypair
@@ -267,8 +268,11 @@ def test_blind_inference_end_to_end(server, token, make_obs, tiny_engine):
     assert np.all(np.abs(out - expected) <= bound)
 
 
-def test_blind_inference_reveals_nothing_to_the_server(server, token, make_obs, tiny_engine):
+def test_blind_inference_reveals_nothing_to_the_server(
+    server_factory, token, make_obs, tiny_engine
+):
     """The request carries the public key only; the answer is useless without the private key."""
+    server = server_factory(BLIND_MIN_KEY_BITS=512)  # small keys: fast test
     import httpx
 
     from acie.privacy import generate_keypair

@@ -18,7 +18,6 @@ Response (server → client)::
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from acie.privacy.encoding import DEFAULT_PRECISION, DEFAULT_VALUE_BOUND
 from acie.privacy.linear import EncryptedLinearLayer
 from acie.privacy.paillier import PaillierPrivateKey, PaillierPublicKey
 from acie.privacy.pool import RandomnessPool
+from acie.privacy.pool_cache import PoolCache
 from acie.privacy.vector import EncryptedVector
 
 __all__ = [
@@ -111,10 +111,12 @@ class BlindInferenceServer:
     layer : EncryptedLinearLayer
         The model.
     pool_capacity : int
-        Capacity of the per-key :class:`RandomnessPool` used to re-randomise outputs.
+        Most precomputed values per client key (see :class:`PoolCache`).
     background_refill : bool
-        After each request, refill that key's pool in a daemon thread when it is below
-        half full (``gmpy2.powmod_base_list`` releases the GIL, so requests keep flowing).
+        After each request, queue that key's pool for refilling by the cache's single
+        background thread when it is below half full.
+    pools : PoolCache, optional
+        The per-key randomness pools (default: a new cache with ``pool_capacity``).
     """
 
     def __init__(
@@ -123,59 +125,49 @@ class BlindInferenceServer:
         layer: EncryptedLinearLayer,
         pool_capacity: int = 256,
         background_refill: bool = False,
+        pools: PoolCache | None = None,
     ) -> None:
         if not isinstance(layer, EncryptedLinearLayer):
             raise InputValidationError(
                 f"layer must be an EncryptedLinearLayer; got {type(layer).__name__}"
             )
         self.layer = layer
-        self.pool_capacity = pool_capacity
+        self.pools = pools if pools is not None else PoolCache(capacity_per_key=pool_capacity)
         self.background_refill = background_refill
-        self._pools: dict[str, RandomnessPool] = {}
-        self._refills: dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
+        self.cancelled = 0
 
     def pool(self, public_key: PaillierPublicKey) -> RandomnessPool:
         """The randomness pool for ``public_key`` (created empty on first use)."""
-        with self._lock:
-            pool = self._pools.get(public_key.fingerprint)
-            if pool is None:
-                pool = self._pools[public_key.fingerprint] = RandomnessPool(
-                    public_key, capacity=self.pool_capacity
-                )
-        return pool
-
-    def refill_async(self, public_key: PaillierPublicKey) -> threading.Thread | None:
-        """Start filling the pool of ``public_key`` in a daemon thread (unless one is running).
-
-        Returns the thread (join it to wait), or None if a refill was already running.
-        """
-        pool = self.pool(public_key)
-        with self._lock:
-            running = self._refills.get(public_key.fingerprint)
-            if running is not None and running.is_alive():
-                return None
-            thread = threading.Thread(
-                target=pool.fill, name=f"acie-pool-{public_key.fingerprint[:8]}", daemon=True
-            )
-            self._refills[public_key.fingerprint] = thread
-            thread.start()
-        return thread
+        return self.pools.get(public_key)
 
     def prefill(self, public_key: PaillierPublicKey, count: int | None = None) -> int:
         """Precompute randomness for ``public_key`` (call off the request path); returns how many."""
         return self.pool(public_key).fill(count)
 
-    def evaluate_vector(self, x: EncryptedVector) -> EncryptedVector:
-        """``E(W x + b)`` for an encrypted input, re-randomised from the key's pool."""
+    def evaluate_vector(
+        self, x: EncryptedVector, *, deadline: float | None = None
+    ) -> EncryptedVector:
+        """``E(W x + b)`` for an encrypted input, re-randomised from the key's pool.
+
+        ``deadline`` (a ``time.monotonic()`` value) stops the work itself with
+        :class:`TimeoutError` once passed; :attr:`cancelled` counts such stops.
+        """
         pool = self.pool(x.public_key)
-        y = self.layer(x, pool=pool)
+        try:
+            y = self.layer(x, pool=pool, deadline=deadline)
+        except TimeoutError:
+            self.cancelled += 1
+            raise
         if self.background_refill and pool.available < pool.capacity // 2:
-            self.refill_async(x.public_key)
+            self.pools.request_refill(x.public_key)
         return y
 
     def evaluate(
-        self, request: dict[str, Any], *, public_key: PaillierPublicKey | None = None
+        self,
+        request: dict[str, Any],
+        *,
+        public_key: PaillierPublicKey | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """Answer a JSON request (see the module docstring).
 
@@ -186,6 +178,8 @@ class BlindInferenceServer:
         public_key : PaillierPublicKey, optional
             If the server is configured with the client's key (``PAILLIER_PUB_KEY``), the
             request's key must match it.
+        deadline : float, optional
+            ``time.monotonic()`` value after which the work stops (:class:`TimeoutError`).
         """
         if not isinstance(request, dict) or request.get("format") != REQUEST_FORMAT:
             got = request.get("format") if isinstance(request, dict) else type(request).__name__
@@ -199,7 +193,7 @@ class BlindInferenceServer:
                 f"{public_key.fingerprint[:16]}…"
             )
         x = EncryptedVector.from_dict(request.get("input"), key)
-        y = self.evaluate_vector(x)
+        y = self.evaluate_vector(x, deadline=deadline)
         return {
             "format": RESPONSE_FORMAT,
             "key_fingerprint": key.fingerprint,

@@ -27,6 +27,7 @@ and is built once, when the layer is constructed.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gmpy2
@@ -39,7 +40,17 @@ from acie.privacy.encoding import round_scaled
 from acie.privacy.paillier import randomness_source
 from acie.privacy.vector import EncryptedVector
 
-__all__ = ["EncryptedLinearLayer"]
+__all__ = ["EncryptedLinearLayer", "check_deadline"]
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`TimeoutError` once ``time.monotonic()`` has passed ``deadline``.
+
+    Encrypted evaluations call it between units of work (a table group, an output), so
+    a caller's time limit stops the work itself, not only the wait for it.
+    """
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeoutError("the encrypted evaluation passed its deadline and was stopped")
 
 
 def _group_size(k: int, m: int, bits: int) -> int:
@@ -84,11 +95,12 @@ class _StrausPlan:
             schedule.append(per_bit)
         self.schedule = schedule
 
-    def run(self, cts: list[mpz], n2: mpz) -> list[mpz]:
+    def run(self, cts: list[mpz], n2: mpz, deadline: float | None = None) -> list[mpz]:
         t = self.t
         size = 1 << t
         table: list[mpz] = []
         for members in self.groups:
+            check_deadline(deadline)
             tbl = [mpz(1)] * size
             for a, i in enumerate(members):
                 tbl[1 << a] = cts[i]
@@ -114,6 +126,7 @@ class _StrausPlan:
             )
         out = []
         for per_bit in self.schedule:
+            check_deadline(deadline)
             acc: mpz | None = None
             for idxs in per_bit:
                 if acc is not None:
@@ -245,7 +258,9 @@ class EncryptedLinearLayer:
             for row, bj in zip(w, b_int, strict=True)
         ]
 
-    def __call__(self, x: EncryptedVector, *, pool: Any = None) -> EncryptedVector:
+    def __call__(
+        self, x: EncryptedVector, *, pool: Any = None, deadline: float | None = None
+    ) -> EncryptedVector:
         """Evaluate ``E(W x + b)`` with fresh randomness on every output.
 
         Parameters
@@ -253,6 +268,8 @@ class EncryptedLinearLayer:
         x : EncryptedVector, length in_features
         pool : RandomnessPool, optional
             Precomputed ``r^n`` for re-randomising; without one, fresh exponentiations.
+        deadline : float, optional
+            ``time.monotonic()`` value after which the work stops with :class:`TimeoutError`.
 
         Raises
         ------
@@ -260,6 +277,8 @@ class EncryptedLinearLayer:
             Wrong input length.
         EncodingOverflowError
             The output could exceed the plaintext space.
+        TimeoutError
+            ``deadline`` passed before the work finished.
         """
         if not isinstance(x, EncryptedVector):
             raise InputValidationError(f"input must be an EncryptedVector; got {type(x).__name__}")
@@ -274,11 +293,11 @@ class EncryptedLinearLayer:
             )
         n2 = pk.nsquare
         take = randomness_source(pk, pool)
-        products = self._plan.run(x.ciphertexts, n2)
-        out = [
-            y * pk.plaintext_factor(bj) % n2 * take() % n2
-            for y, bj in zip(products, self.bias_int(x.precision), strict=True)
-        ]
+        products = self._plan.run(x.ciphertexts, n2, deadline)
+        out = []
+        for y, bj in zip(products, self.bias_int(x.precision), strict=True):
+            check_deadline(deadline)  # take() may exponentiate when the pool is empty
+            out.append(y * pk.plaintext_factor(bj) % n2 * take() % n2)
         return EncryptedVector(
             public_key=pk, ciphertexts=out, precision=x.precision + self.precision, bound=bound
         )

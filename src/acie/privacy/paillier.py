@@ -206,7 +206,7 @@ class PaillierPublicKey:
         """JSON-safe mapping: kind, n (decimal string), g, bits and fingerprint."""
         return {
             "kind": _PUBLIC_KIND,
-            "n": str(int(self.n)),
+            "n": self.n.digits(10),
             "g": "n+1",
             "bits": self.bits,
             "fingerprint": self.fingerprint,
@@ -425,7 +425,7 @@ class PaillierPrivateKey:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe mapping with n, p and q as decimal strings. Secret: store with mode 0600."""
         data = self.public_key.to_dict()
-        data.update(kind=_PRIVATE_KIND, p=str(int(self.p)), q=str(int(self.q)))
+        data.update(kind=_PRIVATE_KIND, p=mpz(self.p).digits(10), q=mpz(self.q).digits(10))
         return data
 
     @classmethod
@@ -495,13 +495,27 @@ def randomness_source(public_key: PaillierPublicKey, pool: Any = None) -> Any:
     return pool.take
 
 
+#: Most decimal digits of a key field: a MAX_KEY_BITS-bit number has at most this many.
+MAX_KEY_DIGITS = MAX_KEY_BITS * 30103 // 100000 + 1
+
+
+def decimal_bits(text: str) -> int:
+    """Bit length of the number a decimal string denotes, without Python's int/str limit."""
+    return int(mpz(text).bit_length())
+
+
 def _parse_decimal(data: dict[str, Any], field: str) -> int:
     value = data.get(field)
-    if not isinstance(value, str) or not value.isdigit():
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
         raise DataFormatError(
             f"Paillier key field {field!r} must be a decimal string of digits; got {value!r:.60}"
         )
-    return int(value)
+    if len(value) > MAX_KEY_DIGITS:  # checked before any conversion: bounded work
+        raise InputValidationError(
+            f"Paillier key field {field!r} has {len(value)} decimal digits; a key of at most "
+            f"{MAX_KEY_BITS} bits has at most {MAX_KEY_DIGITS}"
+        )
+    return int(mpz(value))  # gmpy2 parses without Python's 4300-digit int/str limit
 
 
 def _loads(text: str, what: str) -> dict[str, Any]:

@@ -274,7 +274,7 @@ class EncryptedVector:
                 for c in self.ciphertexts
             ]
         elif ciphertext_encoding == "decimal":
-            cts = [str(int(c)) for c in self.ciphertexts]
+            cts = [mpz(c).digits(10) for c in self.ciphertexts]
         else:
             raise InputValidationError(
                 f"ciphertext_encoding must be 'base64' or 'decimal'; got {ciphertext_encoding!r}"
@@ -283,7 +283,7 @@ class EncryptedVector:
             "format": VECTOR_FORMAT,
             "key_fingerprint": self.key_fingerprint,
             "precision": self.precision,
-            "bound": str(self.bound),
+            "bound": mpz(self.bound).digits(10),
             "ciphertext_encoding": ciphertext_encoding,
             "ciphertexts": cts,
         }
@@ -320,14 +320,22 @@ class EncryptedVector:
         ):
             raise DataFormatError(f"'precision' must be an integer in [0, 4096]; got {precision!r}")
         bound = data.get("bound")
-        if not isinstance(bound, str) or not bound.isdigit():
+        # a bound beyond max_int is refused anyway: its digit count is checked before parsing
+        max_digits = len(public_key.max_int.digits(10))
+        if not isinstance(bound, str) or not bound.isascii() or not bound.isdigit():
             raise DataFormatError(f"'bound' must be a decimal string; got {bound!r:.60}")
+        if len(bound) > max_digits:
+            raise EncodingOverflowError(
+                f"'bound' has {len(bound)} digits: it exceeds the plaintext space of the "
+                f"{public_key.bits}-bit key (max_int has {max_digits} digits)"
+            )
         raw = data.get("ciphertexts")
         if not isinstance(raw, list) or len(raw) > _MAX_ELEMENTS:
             raise DataFormatError(
                 f"'ciphertexts' must be a list of at most {_MAX_ELEMENTS} strings"
             )
         encoding = data.get("ciphertext_encoding", "base64")
+        ct_digits = len(public_key.nsquare.digits(10))
         cts: list[int] = []
         for i, item in enumerate(raw):
             if not isinstance(item, str):
@@ -338,18 +346,19 @@ class EncryptedVector:
                 except (binascii.Error, ValueError) as exc:
                     raise DataFormatError(f"ciphertext {i} is not valid base64: {exc}") from exc
             elif encoding == "decimal":
-                if not item.isdigit():
+                if not item.isascii() or not item.isdigit() or len(item) > ct_digits:
                     raise DataFormatError(
-                        f"ciphertext {i} must be a decimal string; got {item[:40]!r}"
+                        f"ciphertext {i} must be a decimal string of at most {ct_digits} digits; "
+                        f"got {item[:40]!r}"
                     )
-                cts.append(int(item))
+                cts.append(int(mpz(item)))
             else:
                 raise DataFormatError(
                     f"'ciphertext_encoding' must be 'base64' or 'decimal'; got {encoding!r}"
                 )
         try:
             return cls(
-                public_key=public_key, ciphertexts=cts, precision=precision, bound=int(bound)
+                public_key=public_key, ciphertexts=cts, precision=precision, bound=int(mpz(bound))
             )
         except InputValidationError as exc:
             raise DataFormatError(f"encrypted vector is malformed: {exc}") from exc

@@ -13,21 +13,71 @@ Wire format: the request and response dictionaries of :mod:`acie.privacy.blind`
 (``acie.blind.request/v1`` / ``acie.blind.response/v1``).
 
 Key policy: with ``PAILLIER_PUB_KEY`` set, the server evaluates only requests under that
-one client key (``KeyMismatchError``, INVALID_ARGUMENT, for any other); in production and
-staging a request's key must have at least 2048 bits (:mod:`acie.serve.policy`).
+one client key (``KeyMismatchError``, INVALID_ARGUMENT, for any other); a request's key
+must have ``BLIND_MIN_KEY_BITS`` to ``BLIND_MAX_KEY_BITS`` bits (2048–4096 by default;
+at least 2048 in production and staging, :mod:`acie.serve.policy`), checked on the
+decimal digits of ``n`` before any parsing or exponentiation (CryptoError,
+INVALID_ARGUMENT).
+
+Resource bounds: one randomness pool per client key in an LRU
+(:class:`acie.privacy.pool_cache.PoolCache`, ``BLIND_POOL_MAX_KEYS`` pools and
+``BLIND_POOL_MAX_BYTES`` bytes, one refill thread), and ``REQUEST_TIMEOUT_S`` is a
+deadline on the encrypted work itself: past it the evaluation stops (DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
-from acie.errors import ConfigurationError
+from acie.errors import ConfigurationError, CryptoError, DataFormatError
 
-__all__ = ["BlindLayer", "encoder_features"]
+__all__ = ["BlindLayer", "check_request_key", "encoder_features"]
+
+#: Decimal digits per bit, to bound a key's size from its digit count before parsing it.
+_LOG10_2 = 0.30102999566398120
+
+
+def check_request_key(public_key: object, min_bits: int, max_bits: int) -> None:
+    """Refuse a request's public key outside ``[min_bits, max_bits]`` before any work.
+
+    Looks only at the decimal string ``n`` (its digit count first, then a linear-time
+    gmpy2 parse when that is plausible): no exponentiation, no Python int/str
+    conversion (which refuses more than 4300 digits), whatever the payload claims in
+    its other fields.
+
+    Raises
+    ------
+    CryptoError
+        The key is smaller or larger than allowed (INVALID_ARGUMENT on the wire).
+    DataFormatError
+        ``n`` is missing or not a decimal string.
+    """
+    import gmpy2
+
+    from acie.privacy.paillier import MAX_KEY_DIGITS
+
+    text = public_key.get("n") if isinstance(public_key, dict) else None
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        raise DataFormatError(
+            "the request's public_key must be a JSON object whose 'n' is a decimal string"
+        )
+    digits = len(text.lstrip("0")) or 1
+    if digits > MAX_KEY_DIGITS:
+        size = f"about {int((digits - 1) / _LOG10_2) + 1} bits ({digits} decimal digits)"
+    else:
+        bits = int(gmpy2.mpz(text).bit_length())
+        if min_bits <= bits <= max_bits:
+            return
+        size = f"{bits} bits"
+    raise CryptoError(
+        f"the request's Paillier key has {size}; this server accepts keys of {min_bits} to "
+        f"{max_bits} bits (BLIND_MIN_KEY_BITS, BLIND_MAX_KEY_BITS)"
+    )
 
 
 def _checkpoint(engine: Any) -> Any:
@@ -147,22 +197,51 @@ class BlindLayer:
             "min_key_bits": self.min_key_bits,
         }
 
-    def apply_json(self, request: dict[str, Any]) -> dict[str, Any]:
+    def key_limits(self, settings: Any = None) -> tuple[int, int]:
+        """``(min_bits, max_bits)`` of the client keys accepted under ``settings``."""
+        from acie.privacy.paillier import MAX_KEY_BITS
+
+        lo = settings.BLIND_MIN_KEY_BITS if settings is not None else 0
+        hi = settings.BLIND_MAX_KEY_BITS if settings is not None else MAX_KEY_BITS
+        return max(lo, self.min_key_bits or 0), hi
+
+    def apply_json(self, request: dict[str, Any], *, settings: Any = None) -> dict[str, Any]:
         """Evaluate on a JSON request; returns the JSON response (still encrypted).
+
+        Parameters
+        ----------
+        request : dict
+            ``acie.blind.request/v1``.
+        settings : acie.config.Settings, optional
+            Key-size bounds (``BLIND_MIN_KEY_BITS``, ``BLIND_MAX_KEY_BITS``), pool bounds
+            (``BLIND_POOL_MAX_KEYS``, ``BLIND_POOL_MAX_BYTES``) and the deadline
+            (``REQUEST_TIMEOUT_S``); without them only ``min_key_bits`` applies.
 
         Raises
         ------
         KeyMismatchError
             A client key is configured and the request uses another.
         CryptoError
-            The request's key is smaller than ``min_key_bits``.
+            The request's key is outside the accepted sizes.
         DataFormatError
             A malformed request.
+        TimeoutError
+            The evaluation ran past ``REQUEST_TIMEOUT_S`` and was stopped.
         """
-        from acie.privacy.paillier import PaillierPublicKey
-        from acie.serve.policy import check_client_key_bits
-
-        if self.min_key_bits is not None and isinstance(request, dict):
-            key = PaillierPublicKey.from_dict(cast(dict[str, Any], request.get("public_key")))
-            check_client_key_bits(key.bits, self.min_key_bits)
-        return self.server.evaluate(request, public_key=self.client_key)
+        lo, hi = self.key_limits(settings)
+        if isinstance(request, dict):
+            check_request_key(request.get("public_key"), lo, hi)
+        deadline = None
+        if settings is not None:
+            self.server.pools.configure(
+                max_keys=settings.BLIND_POOL_MAX_KEYS, max_bytes=settings.BLIND_POOL_MAX_BYTES
+            )
+            deadline = time.monotonic() + settings.REQUEST_TIMEOUT_S
+        try:
+            return self.server.evaluate(request, public_key=self.client_key, deadline=deadline)
+        except TimeoutError:
+            limit = settings.REQUEST_TIMEOUT_S if settings is not None else None
+            raise TimeoutError(
+                f"blind inference did not finish within {limit:.3g} s (REQUEST_TIMEOUT_S); "
+                "the encrypted evaluation was stopped"
+            ) from None

@@ -41,7 +41,7 @@ def blind_infer(
     _p: Principal = Depends(require(Action.submit)),
 ) -> BlindInferenceResponse:
     layer = _layer(request)
-    out = layer.apply_json(body.encrypted_input)
+    out = layer.apply_json(body.encrypted_input, settings=runtime_of(request).settings)
     return BlindInferenceResponse(
         request_id=body.request_id,
         encrypted_output=out,
