@@ -33,6 +33,7 @@ input checks in :mod:`acie.causal.effect_estimate`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -56,6 +57,7 @@ from acie.causal.effect_estimate import (
     resolve_estimand,
     resolve_kind,
 )
+from acie.causal.encoding import encode_columns
 from acie.causal.ipw import ipw
 from acie.errors import EstimationError, InputValidationError, expected_got
 
@@ -289,42 +291,51 @@ def estimate_effect(
     outcome: str,
     covariates: Sequence[str] = (),
     method: EffectMethod | str = EffectMethod.AIPW,
+    treatment_type: str | None = None,
     **options: Any,
 ) -> EffectEstimate:
     """Estimate the effect of column ``treatment`` on column ``outcome``.
 
-    The named ``method`` adjusts for ``covariates``; further ``options`` are passed on to it.
+    The named ``method`` adjusts for ``covariates``; further ``options`` (``estimand``,
+    ``level``, …) are passed on to it. Columns are checked and encoded by
+    :func:`acie.causal.encoding.encode_columns` (distinct roles; two-label treatments
+    mapped to 0/1; categorical covariates one-hot encoded; a two-valued numeric
+    treatment other than 0/1 needs ``treatment_type``); the encodings applied are
+    listed in ``details["encoding"]``.
 
     Raises
     ------
     acie.errors.UnknownNameError
         If a column is missing; the message lists the available columns.
+    acie.errors.InputValidationError
+        Columns in more than one role, a non-numeric outcome, missing values, an
+        ambiguous treatment, or an unknown method.
     """
-    from acie.errors import UnknownNameError
-
-    if not isinstance(data, pd.DataFrame):
-        raise InputValidationError(expected_got("data", "a pandas DataFrame", type(data).__name__))
-    for col in (treatment, outcome, *covariates):
-        if col not in data.columns:
-            raise UnknownNameError(
-                f"unknown column {col!r}; the columns are: {', '.join(map(str, data.columns))}"
-            )
     try:
         method = EffectMethod(method)
     except ValueError:
         raise InputValidationError(
             expected_got("method", f"one of {[m.value for m in EffectMethod]}", method)
         ) from None
+    cols = encode_columns(
+        data,
+        treatment=treatment,
+        outcome=outcome,
+        covariates=covariates,
+        treatment_type=treatment_type,
+    )
     estimators: dict[EffectMethod, Callable[..., EffectEstimate]] = {
         EffectMethod.REGRESSION: regression_adjustment,
         EffectMethod.IPW: ipw,
         EffectMethod.AIPW: aipw,
     }
-    func = estimators[method]
-    x = data[list(covariates)].to_numpy(dtype=float) if covariates else None
-    return func(
-        outcome=data[outcome].to_numpy(dtype=float),
-        treatment=data[treatment].to_numpy(dtype=float),
-        covariates=x,
+    options.setdefault("treatment_kind", cols.treatment_kind)
+    result = estimators[method](
+        outcome=cols.outcome,
+        treatment=cols.treatment,
+        covariates=cols.covariates if cols.covariates.shape[1] else None,
         **options,
     )
+    if not cols.notes:
+        return result
+    return replace(result, details={**result.details, "encoding": cols.notes})
