@@ -115,7 +115,9 @@ def create_app(
         )
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
     _mount_swagger_ui(app)
-    app.add_middleware(Observability, runtime=runtime, routes=app.routes)
+    app.add_middleware(
+        Observability, runtime=runtime, templates=lambda: list(app.openapi().get("paths", {}))
+    )
     return app
 
 

@@ -28,7 +28,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ class Principal:
     subject: str
     role: Role
     scopes: frozenset[str]
-    expires_at: float | None = None
+    expires_at: float | None = field(default=None, compare=False)
 
     def check_expiry(self, now: float | None = None, leeway_s: float = 0.0) -> None:
         """Raise :class:`AuthenticationError` once the token has expired."""

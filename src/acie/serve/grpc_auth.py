@@ -14,13 +14,20 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from acie.errors import AcieError, AuthenticationError, BackendUnavailableError
+from acie.errors import (
+    AcieError,
+    AuthenticationError,
+    BackendUnavailableError,
+    DataFormatError,
+    RateLimitError,
+)
 from acie.serve.auth import Action, Principal, authorize
 from acie.serve.status_codes import code_for, public_message
 from acie.serve.tracing import parse_trace_id, trace_context
@@ -29,7 +36,7 @@ from acie.wire.proto import SERVICE_NAME
 if TYPE_CHECKING:
     from acie.serve.runtime import ServingRuntime
 
-__all__ = ["AuthInterceptor", "current_principal"]
+__all__ = ["AuthInterceptor", "current_principal", "peer_address"]
 
 log = logging.getLogger("acie.serve.grpc")
 
@@ -38,6 +45,14 @@ _METHOD_ACTIONS: dict[str, Action | None] = {
     f"/{SERVICE_NAME}/StreamInference": Action.submit,
     f"/{SERVICE_NAME}/HealthCheck": None,
 }
+#: refusals audited aggregated (a flood of them must not grow the audit log one row each)
+_REFUSED = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "acie_grpc_principal", default=None
 )
@@ -68,7 +83,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def __init__(self, runtime: ServingRuntime) -> None:
         self.runtime = runtime
 
-    def _admit(self, method: str, metadata: dict[str, str]) -> Principal | None:
+    def _admit(self, method: str, metadata: dict[str, str], peer: str | None) -> Principal | None:
         if method not in _METHOD_ACTIONS:
             return None  # grpc.health.v1, reflection: open
         action = _METHOD_ACTIONS[method]
@@ -77,7 +92,20 @@ class AuthInterceptor(grpc.ServerInterceptor):
         rt = self.runtime
         if not rt.serving:
             raise BackendUnavailableError("the server is shutting down; retry on another replica")
-        principal = rt.verifier.verify(_bearer(metadata))
+        limits = rt.address_limits
+        if limits is not None:  # before the token is even parsed
+            try:
+                limits.request(peer)
+                limits.may_authenticate(peer)
+            except AcieError:
+                rt.metrics.rate_limited.labels("grpc").inc()
+                raise
+        try:
+            principal = rt.verifier.verify(_bearer(metadata))
+        except AuthenticationError:
+            if limits is not None:
+                limits.failed(peer)
+            raise
         authorize(principal, action)
         try:
             rt.rate_limiter.hit(principal.subject)
@@ -88,12 +116,14 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     @contextlib.contextmanager
     def _guard(
-        self, method: str, metadata: dict[str, str], context: Any, *, request: Any = None
-    ) -> Iterator[None]:
+        self, method: str, metadata: dict[str, str], context: Any, *, streaming: bool
+    ) -> Iterator[dict[str, Any]]:
         """Around one call: trace id, admission, caller, audit, metrics, error to status.
 
-        ``request`` is the unary request (``None`` for a stream): a unary call is audited
-        when it is answered, with its request id and duration; a stream when it opens.
+        Yields a dict with the caller (``principal``); a unary call puts its ``request``
+        there once received and is audited when it is answered, with its request id and
+        duration; a stream is audited when it opens (each of its requests by the servicer).
+        Refusals are audited aggregated (:meth:`AuditWriter.refused`).
         """
         rt = self.runtime
         short = method.rsplit("/", 1)[-1]
@@ -102,7 +132,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         t0 = time.perf_counter()
         code = grpc.StatusCode.OK
         subject = None
-        streaming = request is None
+        peer = peer_address(context)
+        call: dict[str, Any] = {"principal": None, "request": None}
 
         def audit(outcome: str, **extra: Any) -> None:
             rt.audit.record(
@@ -110,31 +141,42 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 action=f"grpc.{short}",
                 outcome=outcome,
                 resource=f"model/{rt.model_version}",
+                ip=peer,
                 **extra,
             )
 
         with trace_context(tid):
             try:
-                principal = self._admit(method, metadata)
+                principal = self._admit(method, metadata, peer)
+                call["principal"] = principal
                 subject = principal.subject if principal else None
                 if principal is not None and streaming:
                     audit("OPENED")
                 tok = _principal.set(principal)
                 try:
-                    yield
+                    yield call
                 finally:
                     _principal.reset(tok)
                 if principal is not None and not streaming:
                     audit(
                         "OK",
-                        request_id=getattr(request, "request_id", None) or None,
+                        request_id=getattr(call["request"], "request_id", None) or None,
                         duration_ms=(time.perf_counter() - t0) * 1e3,
                     )
             except Exception as exc:  # every error leaves as a status code
                 code = code_for(exc)
                 if code is grpc.StatusCode.INTERNAL:
                     log.exception("internal error in %s", short)
-                audit(code.name)
+                if code in _REFUSED:
+                    rt.audit.refused(
+                        actor=subject,
+                        action=f"grpc.{short}",
+                        outcome=code.name,
+                        ip=peer,
+                        resource=f"model/{rt.model_version}",
+                    )
+                else:
+                    audit(code.name)
                 context.abort(code, public_message(exc, code, tid))
             finally:
                 rt.metrics.observe_request(
@@ -145,7 +187,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 )
 
     def intercept_service(self, continuation, handler_call_details):
-        """Wrap the method's handler in the guard (auth, trace id, metrics, status codes)."""
+        """Wrap the method's handler in the guard (auth, trace id, metrics, status codes).
+
+        A unary method is served as stream-unary, so that a request message the server
+        refuses to receive (larger than ``MAX_REQUEST_BYTES``) reaches the guard and is
+        audited instead of vanishing inside the gRPC runtime.
+        """
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -154,14 +201,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
             k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)
         }
         guard = self._guard
+        limit = self.runtime.settings.MAX_REQUEST_BYTES
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
-            def unary(request, context):
-                with guard(method, metadata, context, request=request):
-                    return inner(request, context)
+            def unary(request_iterator, context):
+                with guard(method, metadata, context, streaming=False) as call:
+                    call["request"] = _one_request(request_iterator, limit)
+                    return inner(call["request"], context)
 
-            return grpc.unary_unary_rpc_method_handler(
+            return grpc.stream_unary_rpc_method_handler(
                 unary,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
@@ -170,8 +219,22 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_s = handler.stream_stream
 
             def stream(request_iterator, context):
-                with guard(method, metadata, context):
-                    yield from inner_s(request_iterator, context)
+                with guard(method, metadata, context, streaming=True) as call:
+                    principal = call["principal"]
+                    if principal is None:
+                        yield from inner_s(request_iterator, context)
+                        return
+                    expired = threading.Event()
+                    for response in inner_s(
+                        _until_expired(request_iterator, principal, expired), context
+                    ):
+                        principal.check_expiry()
+                        yield response
+                    if expired.is_set():
+                        raise AuthenticationError(
+                            "the token expired while the stream was open; "
+                            "open a new stream with a fresh token"
+                        )
 
             return grpc.stream_stream_rpc_method_handler(
                 stream,
@@ -179,3 +242,43 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         return handler
+
+
+def peer_address(context: Any) -> str | None:
+    """The client's IP address of a gRPC call (``ipv4:1.2.3.4:5`` → ``1.2.3.4``)."""
+    try:
+        peer = str(context.peer())
+    except Exception:
+        return None
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return rest or None
+
+
+def _one_request(request_iterator: Iterator[Any], limit: int) -> Any:
+    """The single request of a unary call; a refused (oversized) message is an error."""
+    try:
+        return next(request_iterator)
+    except StopIteration:
+        raise DataFormatError("a unary call needs exactly one request message; got none") from None
+    except grpc.RpcError:
+        raise RateLimitError(
+            f"the request message was not received: larger than {limit} bytes "
+            "(MAX_REQUEST_BYTES), or the client cancelled the call"
+        ) from None
+
+
+def _until_expired(
+    request_iterator: Iterator[Any], principal: Principal, expired: threading.Event
+) -> Iterator[Any]:
+    """The stream's requests while the caller's token is valid (checked per message)."""
+    for request in request_iterator:
+        try:
+            principal.check_expiry()
+        except AuthenticationError:
+            expired.set()
+            return
+        yield request

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from acie.errors import AcieError, RateLimitError
 from acie.serve.http_errors import error_response, internal_error_response
@@ -49,12 +49,21 @@ class Observability:
     app : ASGI application
     runtime : ServingRuntime
         Where the limit, the metrics registry and the audit writer come from.
+    templates : callable
+        Returns the app's path templates (``/v1/jobs/{job_id}``): the route label of calls
+        refused before routing (413, 429 per address).
     """
 
-    def __init__(self, app: Any, runtime: ServingRuntime, routes: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        app: Any,
+        runtime: ServingRuntime,
+        templates: Callable[[], Iterable[str]] = tuple,
+    ) -> None:
         self.app = app
         self.runtime = runtime
-        self.routes = routes  # the app's routes: names the route of calls refused here
+        self.templates = templates  # the app's path templates: name calls refused here
+        self._compiled: list[tuple[Any, str]] | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         """Handle one ASGI call: HTTP and WebSocket calls are measured, others pass through."""
@@ -157,13 +166,16 @@ class Observability:
 
     def _route_of(self, scope: dict) -> str | None:
         """The route template of a call the app did not route (refused in the middleware)."""
-        for route in self.routes:
+        if self._compiled is None:
             try:
-                match, _ = route.matches(scope)
-            except Exception:  # a mount or route that cannot match this scope
-                continue
-            if match is Match.FULL:
-                return getattr(route, "path", None)
+                self._compiled = [(compile_path(t)[0], t) for t in self.templates()]
+            except Exception:  # no document: such calls are counted as unmatched
+                log.warning("route templates unavailable", exc_info=True)
+                self._compiled = []
+        raw = scope.get("path", "")
+        for regex, template in self._compiled:
+            if regex.match(raw):
+                return template
         return None
 
     def _record(self, scope: dict, status: int, seconds: float) -> None:
