@@ -93,8 +93,9 @@ def test_bad_reference_and_rate():
     with pytest.raises(InputValidationError, match="lambda_asdpi"):
         collect([], lambda_asdpi=-1)
     zero = [rec(i, cost=0, qps=100, lat=50) for i in range(3)]
-    with pytest.raises(InputValidationError, match="cost"):
-        collect(zero)
+    report = collect(zero)  # listed as unrated with a note, not an error for everyone
+    assert report.experiments == []
+    assert "cost 0.0 USD" in report.unrated[0].note
 
 
 def test_skipped_counts_carried_into_report():

@@ -69,14 +69,36 @@ def validate(
     raise typer.Exit(1 if bad_total else 0)
 
 
+def _parse_now(text: str | None) -> datetime | None:
+    """``--now``: ISO 8601 with an explicit timezone; a bare local time is refused."""
+    from acie.errors import InputValidationError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputValidationError(
+            f"--now must be an ISO 8601 time with a timezone, e.g. 2026-01-05T00:00:00Z; "
+            f"got {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        raise InputValidationError(
+            f"--now must say its timezone (append Z for UTC or an offset like +02:00); got {text!r}"
+        )
+    return value
+
+
 @app.command()
 def collect(
     files: list[Path] = FilesArg,
     key: str | None = KeyOpt,
     gate: bool = typer.Option(False, "--gate", help="Exit 1 if any experiment grades FAIL."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    now: datetime | None = typer.Option(
-        None, help="Time λ_effective decays to (default: newest record)."
+    now: str | None = typer.Option(
+        None,
+        help="Time λ_effective decays to, ISO 8601 with a timezone "
+        "(2026-01-05T00:00:00Z or …+02:00); default: the newest record.",
     ),
     half_life_days: float = typer.Option(
         30.0, help="Half-life of λ_effective, days (λ_ASDPI = ln2 / half-life)."
@@ -88,7 +110,9 @@ def collect(
 
     if not half_life_days > 0:
         raise InputValidationError(f"--half-life-days must be > 0; got {half_life_days}")
-    report = collect_files(files, key=key, now=now, lambda_asdpi=math.log(2) / half_life_days)
+    report = collect_files(
+        files, key=key, now=_parse_now(now), lambda_asdpi=math.log(2) / half_life_days
+    )
     if as_json:
         typer.echo(report_json(report).decode())
     else:

@@ -15,13 +15,15 @@ Definitions (also in ``docs/ops.md``), for one experiment with records sorted by
     latency gained, both 1 at the reference;
   - ``FTI = C / P``. FTI = 1 at the reference; below 1 the setup got more cost-efficient.
 
+* An experiment whose reference medians of cost or qps are 0 cannot be normalised: it is
+  listed as *unrated* with a note saying why, and the other experiments are graded as usual.
 * The *current* window is the last segment (everything since the last change). Its FTI
   is graded **OK** (≤ 1.0), **WARN** (≤ 1.05) or **FAIL** (> 1.05).
 * ``λ_SIBG`` (the step-improvement gain) is the relative FTI improvement of the last change:
   ``max(0, (FTI_prev − FTI_cur) / FTI_prev)`` with ``FTI_prev`` the FTI of the segment
   before it; 0 without a change.
 * ``λ_effective = λ_SIBG · exp(−λ_ASDPI · Δt)``, with Δt the days from the first record of
-  the current segment to ``now`` (default: the newest record of the input) and ``λ_ASDPI``
+  the current segment to ``now`` (timezone-aware; default: the newest record of the input) and ``λ_ASDPI``
   the per-day decay of an improvement's credit (default ln 2 / 30: a 30-day half-life).
 """
 
@@ -31,7 +33,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -45,6 +47,7 @@ __all__ = [
     "Grade",
     "OpsReport",
     "Reference",
+    "UnratedExperiment",
     "WindowStats",
     "collect",
     "grade_fti",
@@ -123,6 +126,15 @@ class ExperimentSummary:
     last_change: str | None
 
 
+@dataclass(frozen=True)
+class UnratedExperiment:
+    """An experiment with valid records that cannot be graded, and why (``note``)."""
+
+    experiment: str
+    n_records: int
+    note: str
+
+
 @dataclass
 class OpsReport:
     """Everything ``acie ops collect`` reports."""
@@ -132,6 +144,8 @@ class OpsReport:
     lines: int = 0
     as_of: str = ""
     lambda_asdpi: float = DEFAULT_LAMBDA_ASDPI
+    #: experiments whose records are valid but cannot be normalised (e.g. zero cost)
+    unrated: list[UnratedExperiment] = field(default_factory=list)
 
     @property
     def worst_grade(self) -> Grade | None:
@@ -156,6 +170,7 @@ class OpsReport:
                 "fti": "dimensionless",
             },
             "experiments": [asdict(e) for e in self.experiments],
+            "unrated": [asdict(u) for u in self.unrated],
         }
 
 
@@ -203,6 +218,10 @@ def _segments(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapp
     return out
 
 
+class _Unrated(Exception):
+    """The experiment cannot be graded; the message says why (kept as its note)."""
+
+
 def _summarise(
     name: str,
     records: list[Mapping[str, Any]],
@@ -217,9 +236,9 @@ def _summarise(
         base = [r for label, rs in segs if label == "baseline" for r in rs] or segs[0][1]
         c, q, lat = _medians(base)
         if c <= 0 or q <= 0:
-            raise InputValidationError(
-                f"experiment {name!r}: the reference window needs median cost > 0 USD and "
-                f"qps > 0 to normalise against; got cost {c} USD, qps {q}/s"
+            raise _Unrated(
+                f"not graded: its reference window has median cost {c} USD and qps {q}/s; "
+                f"the FTI normalises by both, so each must be > 0"
             )
         reference = Reference(infra_cost_usd=c, qps=q, latency_p95_ms=lat)
     windows = [_window(label, rs, reference) for label, rs in segs]
@@ -277,16 +296,26 @@ def collect(
         groups.setdefault(str(r["experiment"]), []).append(r)
     all_times = [_time(r) for rs in groups.values() for r in rs]
     if now is None:
-        now_t = max(all_times) if all_times else datetime.now().astimezone()
+        now_t = max(all_times) if all_times else datetime.now(UTC)
+    elif now.tzinfo is None or now.utcoffset() is None:
+        raise InputValidationError(
+            f"now must be timezone-aware (e.g. 2026-01-05T00:00:00Z or …+02:00); got {now!r}, "
+            f"which could be any of 24 hours apart"
+        )
     else:
-        now_t = now if now.tzinfo else now.astimezone()
+        now_t = now
     summaries = []
+    unrated = []
     for name in sorted(groups):
         ref = reference.get(name) if isinstance(reference, Mapping) else reference
-        summaries.append(
-            _summarise(name, groups[name], reference=ref, now=now_t, lambda_asdpi=lambda_asdpi)
-        )
+        try:
+            summaries.append(
+                _summarise(name, groups[name], reference=ref, now=now_t, lambda_asdpi=lambda_asdpi)
+            )
+        except _Unrated as why:  # one experiment's data never takes the others down
+            unrated.append(UnratedExperiment(name, len(groups[name]), str(why)))
     return OpsReport(
+        unrated=unrated,
         experiments=summaries,
         skipped=dict(Counter(skipped or {})),
         lines=lines,

@@ -64,6 +64,8 @@ def render_text(report: OpsReport) -> str:
             f"{c.infra_cost_usd:>10.2f} {e.lambda_sibg:>7.3f} {e.lambda_effective:>7.3f} "
             f"{e.days_since_change:>6.1f}"
         )
+    for u in report.unrated:
+        lines.append(f"{u.experiment[:24]:<24} {'-':<5} {u.note}")
     lines.append("")
     lines.append(
         "FTI = (cost/cost_ref) / ((qps/qps_ref)·(p95_ref/p95)); OK ≤ 1.0 < WARN ≤ 1.05 < FAIL"

@@ -46,8 +46,13 @@ METRIC_NAMES = (
 )
 
 
-def render_metrics(report: OpsReport, *, age_s: float = 0.0, failures: int = 0) -> bytes:
-    """The report in the Prometheus text exposition format."""
+def render_metrics(report: OpsReport, *, age_s: float = 0.0, failures: int | None = 0) -> bytes:
+    """The report in the Prometheus text exposition format.
+
+    ``failures=None`` leaves the refresh-failure counter out: :class:`ReportCache` keeps
+    one counter for its whole life and appends it itself (a counter made anew at every
+    render would look to Prometheus like a counter reset each scrape).
+    """
     reg = CollectorRegistry(auto_describe=False)
     labels = ["experiment"]
     fti = Gauge("acie_ops_fti", "FTI of the current window (dimensionless)", labels, registry=reg)
@@ -77,7 +82,6 @@ def render_metrics(report: OpsReport, *, age_s: float = 0.0, failures: int = 0) 
     age = Gauge(
         "acie_ops_report_age_seconds", "seconds since the report was computed", registry=reg
     )
-    fails = Counter("acie_ops_refresh_failures", "report refreshes that failed", registry=reg)
     for e in report.experiments:
         fti.labels(e.experiment).set(e.current.fti)
         for g in Grade:
@@ -89,11 +93,18 @@ def render_metrics(report: OpsReport, *, age_s: float = 0.0, failures: int = 0) 
         lat.labels(e.experiment).set(e.current.latency_p95_ms)
         cost.labels(e.experiment).set(e.current.infra_cost_usd)
         recs.labels(e.experiment).set(e.n_records)
-    for reason in ("malformed", "undecryptable", "truncated"):
+    for reason in ("malformed", "undecryptable", "truncated", "corrupt"):
         skipped.labels(reason).set(report.skipped.get(reason, 0))
     age.set(age_s)
-    fails.inc(failures)
+    for u in report.unrated:
+        recs.labels(u.experiment).set(u.n_records)
+    if failures is not None:
+        _failure_counter(reg).inc(failures)
     return generate_latest(reg)
+
+
+def _failure_counter(registry: CollectorRegistry) -> Counter:
+    return Counter("acie_ops_refresh_failures", "report refreshes that failed", registry=registry)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,8 @@ class ReportCache:
         self._metrics: bytes = b""
         self._metrics_at = -1.0
         self.failures = 0
+        self._counters = CollectorRegistry(auto_describe=False)
+        self._failures_total = _failure_counter(self._counters)  # once, for the cache's life
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,14 +150,18 @@ class ReportCache:
         except Exception as exc:  # any failure of the source must not kill the server
             with self._lock:
                 self.failures += 1
+                self._failures_total.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("ops report refresh failed: %s", exc)
             return
         with self._lock:
             self._snapshot = snap
             self.last_error = None
-            self._metrics = render_metrics(snap.report, failures=self.failures)
+            self._metrics = self._render(snap.report, 0.0)
             self._metrics_at = snap.computed_at
+
+    def _render(self, report: OpsReport, age_s: float) -> bytes:
+        return render_metrics(report, age_s=age_s, failures=None) + generate_latest(self._counters)
 
     def start(self) -> None:
         """Compute once synchronously, then refresh in a daemon thread."""
@@ -184,9 +201,7 @@ class ReportCache:
         now = time.monotonic()
         if now - self._metrics_at >= 1.0:
             with self._lock:
-                self._metrics = render_metrics(
-                    snap.report, age_s=now - snap.computed_at, failures=self.failures
-                )
+                self._metrics = self._render(snap.report, now - snap.computed_at)
                 self._metrics_at = now
         return self._metrics
 
