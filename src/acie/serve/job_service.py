@@ -81,26 +81,32 @@ def job_events(queue: Any, job: Any) -> list[dict[str, Any]]:
 
 
 def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[Any]:
-    """Newest jobs ``principal`` may see, at most ``limit``."""
+    """Newest jobs ``principal`` may see, at most ``limit``.
+
+    The visibility rule of :func:`~acie.serve.auth.can_read_job` is applied in the
+    query (researchers: their own jobs; collaborators: shared jobs; admins: all), so
+    the newest ``limit`` visible jobs are found however many others are newer.
+    """
+    from sqlalchemy import true
+
     from acie.jobs.job import to_job
     from acie.store.schema import Job as JobRow
 
-    stmt = select(JobRow).order_by(JobRow.created_at.desc())
+    stmt = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit)
     if principal.role is Role.researcher:
-        stmt = stmt.where(JobRow.user_sub == principal.subject).limit(limit)
-    else:
-        stmt = stmt.limit(limit if principal.role is Role.admin else max(limit * 10, 200))
+        stmt = stmt.where(JobRow.user_sub == principal.subject)
+    elif principal.role is not Role.admin:
+        stmt = stmt.where(JobRow.payload["shared"].as_boolean() == true())
     with queue.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    jobs = [to_job(r) for r in rows]
-    out = [
+        jobs = [to_job(r) for r in conn.execute(stmt).all()]
+    # the same rule once more, on the decoded rows (defence in depth)
+    return [
         j
         for j in jobs
         if can_read_job(
             principal, owner=j.user_sub or "", shared=bool((j.payload or {}).get("shared"))
         )
     ]
-    return out[:limit]
 
 
 def parse_error(error: str) -> tuple[str, str]:
