@@ -47,6 +47,7 @@ __all__ = [
     "check_sample_rows",
     "list_samples",
     "load_sample",
+    "sample_images",
     "sample_population",
 ]
 
@@ -250,3 +251,17 @@ def check_sample_rows(data: Any) -> tuple[str, np.ndarray]:
             f"{ids_int.min()}..{ids_int.max()}"
         )
     return spec.name, ids_int
+
+
+def sample_images(data: Any) -> np.ndarray:
+    """The rendered images of the rows of ``data`` (one sample's ``sample``/``galaxy_id``).
+
+    Returns
+    -------
+    ndarray, shape (n, n_bands, H, W), float32 [nanomaggies / pixel]
+        The simulator's images with their pixel noise (the input the shipped deep SCM
+        was trained on: 64 x 64 in g, r, i).
+    """
+    name, ids = check_sample_rows(data)
+    simulator, population = sample_population(name)
+    return simulator.counterfactual(population[ids], {}, render=True).images
