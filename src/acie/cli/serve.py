@@ -23,14 +23,16 @@ def register(app: typer.Typer) -> None:
             None, help="deep-SCM checkpoint to serve (default: the shipped model)"
         ),
         tls_cert: Path | None = typer.Option(
-            None, help="server certificate chain (PEM), REST and gRPC (default: TLS_CERT_FILE)"
+            None,
+            help="server certificate chain (PEM), REST and gRPC, TLS 1.3 only "
+            "(default: TLS_CERT_FILE)",
         ),
         tls_key: Path | None = typer.Option(
             None, help="server private key (PEM) (default: TLS_KEY_FILE)"
         ),
         tls_client_ca: Path | None = typer.Option(
             None,
-            help="CA of client certificates: enables mutual TLS on gRPC "
+            help="CA of client certificates: enables mutual TLS on REST and gRPC "
             "(default: TLS_CLIENT_CA_FILE)",
         ),
         worker: bool = typer.Option(True, help="run a job worker in this process"),

@@ -16,7 +16,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -80,8 +80,22 @@ class AuthInterceptor(grpc.ServerInterceptor):
     each request on a stream is audited by the servicer).
     """
 
-    def __init__(self, runtime: ServingRuntime) -> None:
+    def __init__(
+        self, runtime: ServingRuntime, *, client_of: Callable[[int], str | None] | None = None
+    ) -> None:
         self.runtime = runtime
+        self.client_of = client_of  # TLS front: loopback port -> client address
+
+    def _peer(self, context: Any) -> str | None:
+        """The client address; behind the TLS front, the one the front relayed."""
+        peer = peer_address(context)
+        if self.client_of is None:
+            return peer
+        try:
+            port = int(str(context.peer()).rsplit(":", 1)[1])
+        except (ValueError, IndexError):
+            return None
+        return self.client_of(port)
 
     def _admit(self, method: str, metadata: dict[str, str], peer: str | None) -> Principal | None:
         if method not in _METHOD_ACTIONS:
@@ -92,6 +106,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
         rt = self.runtime
         if not rt.serving:
             raise BackendUnavailableError("the server is shutting down; retry on another replica")
+        if self.client_of is not None and peer is None:
+            raise AuthenticationError(
+                "this port takes calls relayed by the TLS front only; connect with TLS"
+            )
         limits = rt.address_limits
         if limits is not None:  # before the token is even parsed
             try:
@@ -132,7 +150,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         t0 = time.perf_counter()
         code = grpc.StatusCode.OK
         subject = None
-        peer = peer_address(context)
+        peer = self._peer(context)
         call: dict[str, Any] = {"principal": None, "request": None}
 
         def audit(outcome: str, **extra: Any) -> None:

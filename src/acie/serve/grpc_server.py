@@ -22,7 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from acie.serve.features import require_feature
 from acie.serve.grpc_auth import AuthInterceptor, current_principal
 from acie.serve.status_codes import code_for, public_message
-from acie.serve.tls import TlsConfig
+from acie.serve.tls import TlsConfig, server_ssl_context
+from acie.serve.tls_front import TlsFront
 from acie.serve.tracing import current_trace_id, trace_context
 from acie.wire.proto import SERVICE_NAME
 from acie.wire.proto import inference_pb2 as pb
@@ -200,6 +201,7 @@ class GrpcServer:
     port : int
         0 picks a free port; :attr:`port` is the bound one after :meth:`start`.
     tls : TlsConfig or None
+        TLS 1.3 (mutual TLS with a client CA) through :class:`~acie.serve.tls_front.TlsFront`.
     max_workers : int
         Threads serving RPCs (each stream holds one while open).
     """
@@ -215,6 +217,12 @@ class GrpcServer:
     ) -> None:
         self.runtime = runtime
         self.health = health.HealthServicer(experimental_non_blocking=True)
+        # TLS: a TLS 1.3 front on the public port, the gRPC server on loopback behind it
+        self.front = (
+            TlsFront(host=host, port=port, context=server_ssl_context(tls, alpn=("h2",)))
+            if tls is not None
+            else None
+        )
         options = [
             ("grpc.max_receive_message_length", runtime.settings.MAX_REQUEST_BYTES),
             ("grpc.max_send_message_length", max(runtime.settings.MAX_REQUEST_BYTES, 64 << 20)),
@@ -222,24 +230,21 @@ class GrpcServer:
         ]
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acie-grpc"),
-            interceptors=[AuthInterceptor(runtime)],
+            interceptors=[
+                AuthInterceptor(
+                    runtime, client_of=self.front.client_of if self.front is not None else None
+                )
+            ],
             options=options,
             maximum_concurrent_rpcs=max_workers,
         )
         pb_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(runtime), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        address = f"{host}:{port}"
-        if tls is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            creds = grpc.ssl_server_credentials(
-                [(tls.private_key, tls.certificate_chain)],
-                root_certificates=tls.client_ca,
-                require_client_auth=tls.client_ca is not None,
-            )
-            self.port = self._server.add_secure_port(address, creds)
-        if self.port == 0:
+        address = f"{host}:{port}" if self.front is None else "127.0.0.1:0"
+        self._bound = self._server.add_insecure_port(address)
+        if self._bound == 0:
             raise OSError(f"gRPC server could not bind {address}")
+        self.port = self._bound if self.front is None else self.front.port
         self.host = host
 
     def set_serving(self, serving: bool) -> None:
@@ -255,12 +260,23 @@ class GrpcServer:
     def start(self) -> None:
         """Start accepting calls and report SERVING."""
         self._server.start()
+        if self.front is not None:
+            self.front.start(self._bound)
         self.set_serving(True)
 
     def stop(self, grace_s: float = 5.0) -> threading.Event:
         """Report NOT_SERVING, then stop, letting calls finish within ``grace_s``."""
         self.set_serving(False)
-        return self._server.stop(grace_s)
+        stopped = self._server.stop(grace_s)
+        front = self.front
+        if front is not None:
+
+            def close_front() -> None:  # after the grace period, so running calls can answer
+                stopped.wait(grace_s + 1)
+                front.stop()
+
+            threading.Thread(target=close_front, name="acie-grpc-tls-stop", daemon=True).start()
+        return stopped
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops or ``timeout`` seconds pass (``False`` on timeout)."""

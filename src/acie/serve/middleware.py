@@ -80,7 +80,7 @@ class Observability:
                 state["recorded"] = True
                 self._record(scope, int(state["code"]), time.perf_counter() - t0)
 
-        async def send_wrapper(message: dict) -> None:
+        async def send_wrapper(message: Any) -> None:
             kind = message["type"]
             if kind == "http.response.start":
                 state["code"] = message["status"]

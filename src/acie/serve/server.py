@@ -10,7 +10,6 @@ the worker finishes its job, and the audit log is flushed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 from acie.serve.grpc_server import GrpcServer
 from acie.serve.job_service import JobRunner
 from acie.serve.runtime import ServingRuntime
-from acie.serve.tls import TlsConfig, pem_files
+from acie.serve.tls import TlsConfig, server_ssl_context
 
 __all__ = ["Server", "build_runtime", "configure_torch_threads", "resolve_jwt_secret"]
 
@@ -176,9 +175,9 @@ class Server:
     http_port, grpc_port : int
         0 picks free ports; the bound ports are :attr:`http_port`, :attr:`grpc_port`.
     grpc_tls : TlsConfig or None
-        TLS (and, with ``client_ca``, mutual TLS) for gRPC.
+        TLS 1.3 (and, with ``client_ca``, mutual TLS) for gRPC.
     http_tls : TlsConfig or None
-        TLS for REST (server certificate only; ``client_ca`` is not used here).
+        TLS 1.3 (and, with ``client_ca``, mutual TLS) for REST.
     extra_routers : sequence of fastapi.APIRouter
         Mounted into the REST app (see :func:`acie.serve.app.create_app`).
     run_worker : bool
@@ -217,6 +216,12 @@ class Server:
                 lifespan="on",  # starts and stops the ops report's cache
                 ws="websockets-sansio",
                 timeout_graceful_shutdown=10,
+                # TLS 1.3 minimum, mutual TLS with a client CA (acie.serve.tls)
+                ssl_context_factory=(
+                    (lambda _config, _default: server_ssl_context(http_tls))
+                    if http_tls is not None
+                    else None
+                ),
             )
         )
         self.grpc = GrpcServer(runtime, host=host, port=grpc_port, tls=grpc_tls)
@@ -255,10 +260,6 @@ class Server:
             log.warning("inference threads still warming up; serving anyway")
         log.info("model warmed up", extra={"seconds": round(time.perf_counter() - t0, 3)})
         self.grpc.start()
-        tls_files = contextlib.ExitStack()  # uvicorn reads the PEM files once, at start-up
-        if self.http_tls is not None:
-            cert, key = tls_files.enter_context(pem_files(self.http_tls))
-            self._uvicorn.config.ssl_certfile, self._uvicorn.config.ssl_keyfile = cert, key
         self._http_thread = threading.Thread(
             target=self._uvicorn.run, name="acie-http", daemon=True
         )
@@ -266,14 +267,12 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while not self._uvicorn.started:
             if not self._http_thread.is_alive() or time.monotonic() > deadline:
-                tls_files.close()
                 self.grpc.stop(0)
                 raise OSError(
                     f"the REST server did not start on {self.host}:"
                     f"{self._uvicorn.config.port} within {timeout_s} s"
                 )
             time.sleep(0.01)
-        tls_files.close()
         if self._run_worker:
             runner = JobRunner(
                 core=self.runtime.core,

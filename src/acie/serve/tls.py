@@ -1,10 +1,13 @@
 """TLS material of the server: one certificate and key for REST and gRPC.
 
 The files come from ``TLS_CERT_FILE`` / ``TLS_KEY_FILE`` (and ``TLS_CLIENT_CA_FILE``
-for mutual TLS on gRPC), or from ``acie serve --tls-cert/--tls-key/--tls-client-ca``,
-which take precedence. gRPC takes the PEM bytes; uvicorn (REST) reads files, so
-:func:`pem_files` writes the bytes to a private temporary folder for the moment uvicorn
-loads them.
+for mutual TLS), or from ``acie serve --tls-cert/--tls-key/--tls-client-ca``, which take
+precedence. Both protocols accept TLS 1.3 only (:data:`MIN_TLS_VERSION`): REST through
+the :class:`ssl.SSLContext` of :func:`server_ssl_context`, gRPC through the same context
+in front of it (:mod:`acie.serve.tls_front`; the gRPC Python API cannot pin a version).
+With a client CA, clients must present a certificate it signed (mutual TLS), on both.
+:func:`pem_files` writes PEM bytes to a private temporary folder for the moment a file
+path is needed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import ssl
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +24,16 @@ from typing import Any
 
 from acie.errors import ConfigurationError
 
-__all__ = ["TlsConfig", "pem_files", "tls_from_settings"]
+__all__ = [
+    "MIN_TLS_VERSION",
+    "TlsConfig",
+    "pem_files",
+    "server_ssl_context",
+    "tls_from_settings",
+]
+
+#: the oldest TLS version either protocol accepts
+MIN_TLS_VERSION = ssl.TLSVersion.TLSv1_3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +45,8 @@ class TlsConfig:
     certificate_chain, private_key : bytes
         The server certificate (chain) and its key.
     client_ca : bytes or None
-        CA certificates of clients; when given, gRPC clients must present a certificate
-        it signed (mutual TLS). REST uses server TLS only.
+        CA certificates of clients; when given, REST and gRPC clients must present a
+        certificate it signed (mutual TLS).
     """
 
     certificate_chain: bytes
@@ -98,3 +111,34 @@ def pem_files(tls: TlsConfig) -> Iterator[tuple[str, str]]:
         yield cert, key
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def server_ssl_context(tls: TlsConfig, *, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
+    """A server :class:`ssl.SSLContext`: TLS 1.3 minimum, mutual TLS with a client CA.
+
+    Parameters
+    ----------
+    tls : TlsConfig
+    alpn : tuple of str
+        Application protocols offered (``("h2",)`` for gRPC).
+
+    Raises
+    ------
+    ConfigurationError
+        The certificate, key or client CA cannot be loaded.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = MIN_TLS_VERSION
+    try:
+        with pem_files(tls) as (cert, key):
+            ctx.load_cert_chain(cert, key)
+        if tls.client_ca is not None:
+            ctx.load_verify_locations(cadata=tls.client_ca.decode("ascii"))
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        raise ConfigurationError(
+            f"the TLS certificate, key or client CA is not usable: {exc}"
+        ) from None
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
