@@ -11,6 +11,7 @@ restores so the job's log lines carry it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from acie.wire.tensors import decode_b64
 
 __all__ = [
     "JobRunner",
+    "WatcherSlots",
     "get_job",
     "job_events",
     "parse_error",
@@ -107,6 +109,48 @@ def recent_jobs(queue: Any, principal: Principal, *, limit: int = 20) -> list[An
             principal, owner=j.user_sub or "", shared=bool((j.payload or {}).get("shared"))
         )
     ]
+
+
+class WatcherSlots:
+    """How many progress watchers each user has open, capped at ``limit`` per user.
+
+    Parameters
+    ----------
+    limit : int
+        ``WS_MAX_WATCHERS_PER_USER``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, subject: str) -> None:
+        """Take a slot for ``subject``; :class:`~acie.errors.RateLimitError` when all are taken."""
+        with self._lock:
+            n = self._open.get(subject, 0)
+            if n >= self.limit:
+                raise errors.RateLimitError(
+                    f"{n} progress watchers are open for {subject!r}; "
+                    f"WS_MAX_WATCHERS_PER_USER is {self.limit}: close one first"
+                )
+            self._open[subject] = n + 1
+
+    def release(self, subject: str | None) -> None:
+        """Give ``subject``'s slot back (None: nothing was taken)."""
+        if subject is None:
+            return
+        with self._lock:
+            n = self._open.get(subject, 0) - 1
+            if n > 0:
+                self._open[subject] = n
+            else:
+                self._open.pop(subject, None)
+
+    def open(self, subject: str) -> int:
+        """Watchers ``subject`` has open now."""
+        with self._lock:
+            return self._open.get(subject, 0)
 
 
 def parse_error(error: str) -> tuple[str, str]:

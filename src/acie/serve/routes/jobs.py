@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -125,43 +126,94 @@ async def progress(
     """Stream the job's states as JSON messages until COMPLETE or FAILED.
 
     Browsers cannot set headers on a WebSocket, so the token may come as the
-    ``access_token`` query parameter as well as an ``Authorization`` header.
+    ``access_token`` query parameter as well as an ``Authorization`` header. A refused
+    watcher is accepted and then closed with ``4000 + HTTP status`` (4401 no or bad
+    token, 4403 not allowed, 4404 no such job, 4429 too many watchers or calls) and
+    the error code and message as the reason. The worker pushes each state change
+    (:mod:`acie.jobs.notify`); a watcher reads the database only when woken, and
+    every :data:`RECHECK_S` seconds in case a push was lost.
     """
     rt = runtime_of(websocket)
     header = websocket.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else None
+    await websocket.accept()
+    slots = _watcher_slots(websocket, rt)
+    subject: str | None = None
     try:
         principal = rt.verifier.verify(token or access_token)
         websocket.scope.setdefault("state", {})["principal"] = principal
         authorize(principal, Action.read)
         rt.rate_limiter.hit(principal.subject)
         job = await asyncio.to_thread(_visible_job, rt, principal, job_id)
+        slots.acquire(principal.subject)
+        subject = principal.subject
     except AcieError as exc:
         code = code_for(exc)
-        await websocket.close(
-            code=4000 + http_status_for(code),
-            reason=f"{code.name}: {public_message(exc, code, None)}"[:120],
-        )
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(
+                code=4000 + http_status_for(code),
+                reason=f"{code.name}: {public_message(exc, code, None)}"[:120],
+            )
         return
-    await websocket.accept()
-    # replay the job's recorded state changes in order (none is skipped, however fast
-    # the worker), then follow new ones until the job is COMPLETE or FAILED
-    sent = 0
-    deadline = time.monotonic() + max(rt.core.timeout_s, 60.0) * 10
     try:
-        while time.monotonic() < deadline:
-            events = await asyncio.to_thread(job_service.job_events, rt.job_queue, job)
-            for ev in events[sent:]:
-                await websocket.send_json(
-                    {"job_id": str(job.id), "state": ev["to"], "at": ev["at"]}
-                )
-            sent = len(events)
-            if job.terminal:
-                view = job_view(job)
-                await websocket.send_json({"final": True, **json.loads(view.model_dump_json())})
-                break
-            await asyncio.sleep(0.05)
-            job = await asyncio.to_thread(job_service.get_job, rt.job_queue, str(job.id))
-        await websocket.close()
+        await _follow(websocket, rt, job)
     except WebSocketDisconnect:
         return
+    finally:
+        slots.release(subject)
+
+
+#: seconds between a watcher's own re-reads of the job when no push arrives
+RECHECK_S = 10.0
+
+
+async def _follow(websocket: WebSocket, rt: ServingRuntime, job: Any) -> None:
+    # replay the job's recorded state changes in order (none is skipped, however fast
+    # the worker), then follow new ones until the job is COMPLETE or FAILED
+    queue = _queue(rt)
+    sent = 0
+    deadline = time.monotonic() + max(rt.core.timeout_s, 60.0) * 10
+    gone = asyncio.ensure_future(_disconnected(websocket))
+    try:
+        with queue.notifier.subscribe(job.id) as waiter:
+            while time.monotonic() < deadline:
+                waiter.clear()  # a change after this point wakes the wait below
+                job = await asyncio.to_thread(job_service.get_job, queue, str(job.id))
+                events = await asyncio.to_thread(job_service.job_events, queue, job)
+                for ev in events[sent:]:
+                    await websocket.send_json(
+                        {"job_id": str(job.id), "state": ev["to"], "at": ev["at"]}
+                    )
+                sent = len(events)
+                if job.terminal:
+                    view = job_view(job)
+                    await websocket.send_json({"final": True, **json.loads(view.model_dump_json())})
+                    break
+                woken = asyncio.ensure_future(
+                    waiter.wait(min(RECHECK_S, max(0.0, deadline - time.monotonic())))
+                )
+                await asyncio.wait({woken, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone.done():  # the client left: free its slot now, not at the next push
+                    woken.cancel()
+                    return
+    finally:
+        gone.cancel()
+    await websocket.close()
+
+
+async def _disconnected(websocket: WebSocket) -> None:
+    """Return when the client closes (watchers send nothing, so anything else is ignored)."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+def _watcher_slots(websocket: WebSocket, rt: ServingRuntime) -> job_service.WatcherSlots:
+    """The app's per-user count of open progress watchers (created on first use)."""
+    state = websocket.app.state
+    slots = getattr(state, "job_watchers", None)
+    if slots is None:
+        slots = job_service.WatcherSlots(rt.settings.WS_MAX_WATCHERS_PER_USER)
+        state.job_watchers = slots
+    return slots
