@@ -1,0 +1,4 @@
+library(testthat)
+library(ACIEr)
+
+test_check("ACIEr")
