@@ -93,6 +93,33 @@ def _material_from_atoms(atom: str) -> str:
     return "".join(symbols) or "unknown"
 
 
+def _check_binning(shape: tuple[int, ...], binning) -> None:
+    """Refuse an f2 whose shape is not the (n_q, n_E) of ``run_settings/binning``.
+
+    QCDark's binning is ``[[q0, dq, n_q], [E0, dE, n_E]]``; an f2 stored (n_E, n_q) would
+    otherwise be read with its axes swapped.
+    """
+    expected = (round(float(binning[0][2])), round(float(binning[1][2])))
+    if tuple(shape) == expected:
+        return
+    if tuple(shape) == expected[::-1]:
+        raise DataFormatError(
+            expected_got(
+                "QCDark results/f2",
+                f"shape (n_q, n_E) = {expected} from run_settings/binning "
+                "(it looks transposed)",
+                f"shape {tuple(shape)}",
+            )
+        )
+    raise DataFormatError(
+        expected_got(
+            "QCDark results/f2",
+            f"shape (n_q, n_E) = {expected} from run_settings/binning",
+            f"shape {tuple(shape)}",
+        )
+    )
+
+
 def read_qcdark(path: str | os.PathLike, *, material: str | None = None) -> FormFactorTable:
     """Read a QCDark ``*.hdf5`` crystal form factor.
 
@@ -142,6 +169,7 @@ def read_qcdark(path: str | os.PathLike, *, material: str | None = None) -> Form
         q0 = e0 = 0.0
         binning = settings.get("binning")
         if binning is not None and np.shape(binning) == (2, 3):
+            _check_binning(f2.shape, binning)
             q0 = float(binning[0][0]) * ALPHA * ME_EV
             e0 = float(binning[1][0])
     n_q, n_e = f2.shape
