@@ -275,6 +275,79 @@ class RestClient:
         resp = self._call("POST", "/v1/blind/infer", json=body)
         return client.decrypt(resp["encrypted_output"])
 
+    def blind_head(
+        self,
+        features: Any,
+        *,
+        private_key: Any,
+        head: str = "property",
+        request_id: str | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Blind inference of a whole head in rounds; the server sees only ciphertexts.
+
+        Each round the server evaluates one linear layer on your ciphertexts; this client
+        decrypts, applies the non-linearity the head declares, re-encrypts and sends the
+        next round (see ``docs/privacy.md``).
+
+        Parameters
+        ----------
+        features : array (in_features,)
+            The head's input: for ``property``, the encoder features
+            (:func:`acie.serve.blind.encoder_features`); for ``encoder``, the
+            convolutional trunk's output (:func:`acie.serve.blind.trunk_features`).
+        private_key : acie.privacy.PaillierPrivateKey
+            Your key pair; only the public half leaves this process.
+        head : str
+            A head named by ``blind_layer()["heads"]``.
+        request_id : str, optional
+            Prefix of the rounds' request ids.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``output`` (the head's raw output), ``mean`` and ``logvar`` (clamped as the
+            model clamps it) of the standardised property posterior, and
+            ``activations`` (what you learned in between, one row per hidden layer).
+        """
+        from acie.privacy.network import ROUND_FORMAT, SESSION_FORMAT, BlindNetworkClient
+        from acie.privacy.vector import EncryptedVector
+
+        spec = self.blind_layer()["heads"][head]
+        client = BlindNetworkClient(private_key=private_key, rounds=spec["rounds"])
+        rid = request_id or uuid.uuid4().hex
+        x = client.encrypt_round(0, np.asarray(features, dtype=np.float64))
+        session = {
+            "format": SESSION_FORMAT,
+            "head": head,
+            "public_key": private_key.public_key.to_dict(),
+            "input": x.to_dict(),
+        }
+        resp = self._call(
+            "POST", "/v1/blind/sessions", json={"request_id": f"{rid}-0", "session": session}
+        )
+        sid = resp["session_id"]
+        for k in range(len(spec["rounds"])):
+            out = EncryptedVector.from_dict(
+                resp["encrypted_output"]["output"], private_key.public_key
+            )
+            nxt = client.next_input(k, out)
+            if nxt is None:
+                break
+            body = {
+                "request_id": f"{rid}-{k + 1}",
+                "round": {"format": ROUND_FORMAT, "round": k + 1, "input": nxt.to_dict()},
+            }
+            resp = self._call("POST", f"/v1/blind/sessions/{sid}/rounds", json=body)
+        layout = spec["output_layout"]
+        y = client.output
+        lo, hi = layout["logvar_clamp"]
+        return {
+            "output": y,
+            "mean": y[layout["mean"][0] : layout["mean"][1]],
+            "logvar": np.clip(y[layout["logvar"][0] : layout["logvar"][1]], lo, hi),
+            "activations": np.asarray(client.activations),
+        }
+
     def close(self) -> None:
         """Close the HTTP connection pool; the client cannot be used afterwards."""
         self._http.close()

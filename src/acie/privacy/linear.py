@@ -205,7 +205,14 @@ class EncryptedLinearLayer:
         self.weight_bits = weight_bits
         self.weights_int = w_int.astype(np.int64)
         self._abs_row_sums = [int(s) for s in np.abs(self.weights_int).sum(axis=1).tolist()]
-        self._plan = _StrausPlan(self.weights_int, weight_bits)
+        self._plan_cache: _StrausPlan | None = None
+
+    @property
+    def _plan(self) -> _StrausPlan:
+        """The multi-exponentiation schedule, built on first evaluation (it depends on W only)."""
+        if self._plan_cache is None:
+            self._plan_cache = _StrausPlan(self.weights_int, self.weight_bits)
+        return self._plan_cache
 
     def __repr__(self) -> str:
         return (

@@ -28,6 +28,7 @@ deadline on the encrypted work itself: past it the evaluation stops (DEADLINE_EX
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +37,7 @@ import numpy as np
 
 from acie.errors import ConfigurationError, CryptoError, DataFormatError
 
-__all__ = ["BlindLayer", "check_request_key", "encoder_features"]
+__all__ = ["BlindLayer", "check_request_key", "encoder_features", "trunk_features"]
 
 #: Decimal digits per bit, to bound a key's size from its digit count before parsing it.
 _LOG10_2 = 0.30102999566398120
@@ -102,8 +103,58 @@ def encoder_features(engine: Any, images: np.ndarray) -> np.ndarray:
     return np.asarray(engine.encoder_features(np.asarray(images, dtype=np.float32)))
 
 
+def trunk_features(engine: Any, images: np.ndarray) -> np.ndarray:
+    """The convolutional trunk's output (n, flat) of images (n, C, H, W): the ``encoder`` head's input.
+
+    Runs on the client's machine with the published model; the ``encoder`` head (the
+    encoder's feature layer, SiLU, property head) is then evaluated blind, in two rounds.
+    """
+    import torch
+
+    ckpt = _checkpoint(engine)
+    x = np.asarray(images, dtype=np.float32)
+    feats = encoder_features(engine, x)  # validates the images like every engine call
+    with torch.no_grad():
+        xt = ckpt.images.forward(torch.from_numpy(x))
+        enc = ckpt.model.encoder.to("cpu")
+        out = enc.conv(xt).double().numpy()
+    if out.shape[0] != feats.shape[0]:
+        raise ConfigurationError("the encoder trunk and features disagree on the batch size")
+    return out
+
+
+def _head_networks(ckpt: Any) -> dict[str, Any]:
+    """Factories of the served heads: ``property`` (one round) and ``encoder`` (two rounds)."""
+    from acie.privacy.network import BlindNetwork
+
+    enc = ckpt.model.encoder
+
+    def numpy(linear: Any) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            linear.weight.detach().double().cpu().numpy(),
+            linear.bias.detach().double().cpu().numpy(),
+        )
+
+    return {
+        "property": lambda: BlindNetwork(
+            [numpy(enc.property_head)], [], input_value_bound=HEAD_INPUT_BOUND
+        ),
+        "encoder": lambda: BlindNetwork(
+            [numpy(enc.features[0]), numpy(enc.property_head)],
+            ["silu"],
+            input_value_bound=HEAD_INPUT_BOUND,
+        ),
+    }
+
+
+#: Public bound on |input| of the served heads (encoder features / trunk outputs).
+HEAD_INPUT_BOUND = 2.0**16
+#: The shipped encoder clamps the property log-variances to this range (networks.py).
+LOGVAR_CLAMP = (-12.0, 6.0)
+
+
 class BlindLayer:
-    """A linear layer served for blind inference.
+    """A linear layer served for blind inference, and the heads served in rounds.
 
     Parameters
     ----------
@@ -122,6 +173,9 @@ class BlindLayer:
         The only client key accepted (``PAILLIER_PUB_KEY``); ``None``: any key.
     min_key_bits : int or None
         Smallest client key accepted, bits; ``None``: any size.
+    heads : dict of str to callable, optional
+        Factories of the :class:`~acie.privacy.network.BlindNetwork` heads served in
+        rounds (built on first use).
     """
 
     def __init__(
@@ -136,9 +190,11 @@ class BlindLayer:
         description: str = "",
         client_key: Any = None,
         min_key_bits: int | None = None,
+        heads: dict[str, Any] | None = None,
     ) -> None:
         from acie.privacy import EncryptedLinearLayer
         from acie.privacy.blind import BlindInferenceServer
+        from acie.serve.blind_sessions import SessionStore
 
         w = np.asarray(weights, dtype=np.float64)
         precision = min(EncryptedLinearLayer.max_precision(w, weight_bits=weight_bits), 24)
@@ -153,6 +209,23 @@ class BlindLayer:
         self.description = description
         self.client_key = client_key
         self.min_key_bits = min_key_bits
+        self._head_factories = dict(heads or {})
+        self._heads: dict[str, Any] = {}
+        self._heads_lock = threading.Lock()
+        self.sessions = SessionStore()
+        self.cancelled = 0  # evaluations stopped at REQUEST_TIMEOUT_S
+
+    def head(self, name: str) -> Any:
+        """The :class:`~acie.privacy.network.BlindNetwork` ``name`` (built on first use)."""
+        with self._heads_lock:
+            if name not in self._heads:
+                if name not in self._head_factories:
+                    raise DataFormatError(
+                        f"unknown blind head {name!r:.40}; this server has "
+                        f"{sorted(self._head_factories)}"
+                    )
+                self._heads[name] = self._head_factories[name]()
+            return self._heads[name]
 
     @classmethod
     def from_engine(
@@ -179,6 +252,7 @@ class BlindLayer:
             f"features of model {engine.model_version}",
             client_key=client_key,
             min_key_bits=min_key_bits,
+            heads=_head_networks(ckpt),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -195,7 +269,92 @@ class BlindLayer:
             "request_format": "acie.blind.request/v1",
             "client_key_fingerprint": self.client_key.fingerprint if self.client_key else None,
             "min_key_bits": self.min_key_bits,
+            "heads": {
+                name: {
+                    "rounds": self.head(name).describe(),
+                    "output_layout": {
+                        "mean": [0, len(self.output_names)],
+                        "logvar": [len(self.output_names), 2 * len(self.output_names)],
+                        "logvar_clamp": list(LOGVAR_CLAMP),
+                    },
+                }
+                for name in sorted(self._head_factories)
+            },
+            "session_format": "acie.blind.session/v1",
         }
+
+    def _limits(self, payload: Any, settings: Any) -> float | None:
+        """Check the payload's key size; configure the pools; the deadline of the work."""
+        lo, hi = self.key_limits(settings)
+        if isinstance(payload, dict):
+            check_request_key(payload.get("public_key"), lo, hi)
+        if settings is None:
+            return None
+        self.server.pools.configure(
+            max_keys=settings.BLIND_POOL_MAX_KEYS, max_bytes=settings.BLIND_POOL_MAX_BYTES
+        )
+        return time.monotonic() + settings.REQUEST_TIMEOUT_S
+
+    def _timed(self, settings: Any, work: Any) -> dict[str, Any]:
+        try:
+            return work()
+        except TimeoutError:
+            self.cancelled += 1
+            limit = settings.REQUEST_TIMEOUT_S if settings is not None else float("nan")
+            raise TimeoutError(
+                f"blind inference did not finish within {limit:.3g} s (REQUEST_TIMEOUT_S); "
+                "the encrypted evaluation was stopped"
+            ) from None
+
+    def _extra(self) -> dict[str, Any]:
+        return {"output_names": self.output_names, "model_version": self.version}
+
+    def open_session(self, payload: Any, *, owner: str, settings: Any = None) -> dict[str, Any]:
+        """Open a session of a head (``acie.blind.session/v1``) and evaluate its round 0.
+
+        Same key checks, pools and deadline as :meth:`apply_json`; see
+        :mod:`acie.serve.blind_sessions`.
+        """
+        from acie.serve.blind_sessions import open_session
+
+        deadline = self._limits(payload, settings)
+        head = payload.get("head", "property") if isinstance(payload, dict) else None
+        heads = {str(head): self.head(str(head))} if head is not None else {}
+        return self._timed(
+            settings,
+            lambda: open_session(
+                self.sessions,
+                heads,
+                payload,
+                owner=owner,
+                client_key=self.client_key,
+                pools=self.server.pools,
+                deadline=deadline,
+                extra=self._extra(),
+            ),
+        )
+
+    def session_round(
+        self, session_id: str, payload: Any, *, owner: str, settings: Any = None
+    ) -> dict[str, Any]:
+        """Evaluate the next round (``acie.blind.round/v1``) of an open session."""
+        from acie.serve.blind_sessions import continue_session
+
+        deadline = None
+        if settings is not None:
+            deadline = time.monotonic() + settings.REQUEST_TIMEOUT_S
+        return self._timed(
+            settings,
+            lambda: continue_session(
+                self.sessions,
+                session_id,
+                payload,
+                owner=owner,
+                pools=self.server.pools,
+                deadline=deadline,
+                extra=self._extra(),
+            ),
+        )
 
     def key_limits(self, settings: Any = None) -> tuple[int, int]:
         """``(min_bits, max_bits)`` of the client keys accepted under ``settings``."""
@@ -228,20 +387,8 @@ class BlindLayer:
         TimeoutError
             The evaluation ran past ``REQUEST_TIMEOUT_S`` and was stopped.
         """
-        lo, hi = self.key_limits(settings)
-        if isinstance(request, dict):
-            check_request_key(request.get("public_key"), lo, hi)
-        deadline = None
-        if settings is not None:
-            self.server.pools.configure(
-                max_keys=settings.BLIND_POOL_MAX_KEYS, max_bytes=settings.BLIND_POOL_MAX_BYTES
-            )
-            deadline = time.monotonic() + settings.REQUEST_TIMEOUT_S
-        try:
-            return self.server.evaluate(request, public_key=self.client_key, deadline=deadline)
-        except TimeoutError:
-            limit = settings.REQUEST_TIMEOUT_S if settings is not None else None
-            raise TimeoutError(
-                f"blind inference did not finish within {limit:.3g} s (REQUEST_TIMEOUT_S); "
-                "the encrypted evaluation was stopped"
-            ) from None
+        deadline = self._limits(request, settings)
+        return self._timed(
+            settings,
+            lambda: self.server.evaluate(request, public_key=self.client_key, deadline=deadline),
+        )
