@@ -11,7 +11,7 @@ from acie.errors import InputValidationError
 def test_breastfeeding_example_of_vanderweele_ding_2017():
     # VanderWeele & Ding, Ann. Intern. Med. 167, 268 (2017), worked example: RR 3.9
     # (95 % CI 1.8 to 8.7) -> E-value 7.26 for the estimate and 3.0 for the lower limit
-    # (the paper prints 7.26 and 3.0; the R package EValue prints 7.262 and 3.015)
+    # (the paper prints 7.26 and 3.0: 3.9 + √(3.9·2.9) = 7.263 and 1.8 + √(1.8·0.8) = 3.0)
     ev = evalue_rr(3.9, 1.8, 8.7)
     assert ev.point == pytest.approx(7.26, abs=0.005)
     assert ev.ci == pytest.approx(3.0, abs=0.02)

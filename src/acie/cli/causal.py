@@ -167,3 +167,9 @@ def discover(
 from acie.cli import causal_estimate  # noqa: E402  (the estimate command's own module)
 
 causal_estimate.register(app)
+
+from acie.cli import causal_identify, causal_refute, causal_sensitivity  # noqa: E402
+
+causal_identify.register(app)
+causal_refute.register(app)
+causal_sensitivity.register(app)
