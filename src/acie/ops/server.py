@@ -221,7 +221,7 @@ class ReportCache:
 def create_router(cache: ReportCache):  # -> fastapi.APIRouter
     """A FastAPI router with ``/report``, ``/metrics`` and ``/health`` served from ``cache``."""
     from fastapi import APIRouter, Response
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
 
     router = APIRouter(tags=["ops"])
 
@@ -236,7 +236,12 @@ def create_router(cache: ReportCache):  # -> fastapi.APIRouter
             )
         return Response(content=body, media_type="application/json")
 
-    @router.get("/metrics", summary="Report as Prometheus metrics", response_model=None)
+    @router.get(
+        "/metrics",
+        summary="Report as Prometheus metrics",
+        response_model=None,
+        response_class=PlainTextResponse,  # documented as text/plain, as it is served
+    )
     def metrics() -> Response:
         return Response(content=cache.metrics_body(), media_type=CONTENT_TYPE_LATEST)
 
