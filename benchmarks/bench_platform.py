@@ -14,7 +14,9 @@ speed-up over the same backend's exact search. Results go to ``--out``
 (``platform.json`` and ``platform_recall_latency.png``).
 
 Jobs: ``--jobs`` no-op jobs submitted, then drained by one in-process worker, for the
-SQL lease table on SQLite, on PostgreSQL, and the Redis Streams queue (jobs/s).
+SQL lease table on SQLite, on PostgreSQL, and the Redis Streams queue (jobs/s). The
+SQLite queue commits its writes with ``synchronous=FULL`` (fsynced, safe on power loss);
+it runs once more with ``synchronous=NORMAL`` to show what FULL costs.
 """
 
 from __future__ import annotations
@@ -228,6 +230,14 @@ def bench_jobs(args) -> list[dict[str, Any]]:
             lambda: SQLiteJobQueue(create_engine_for(sqlite_url), max_depth=10 * args.jobs),
         )
     )
+
+    def sqlite_normal() -> Any:
+        # the same queue committing with synchronous=NORMAL: what FULL costs
+        q = SQLiteJobQueue(create_engine_for(sqlite_url), max_depth=10 * args.jobs)
+        q.sqlite_synchronous = "NORMAL"
+        return q
+
+    backends.append(("sql lease table (SQLite, NORMAL)", sqlite_normal))
     pg = _pg_database(args)
     if pg is not None:
         migrate(pg[0])
@@ -428,9 +438,17 @@ def main(argv: list[str] | None = None) -> int:
         base = jobs[0]["process_per_s"] if jobs else None
         for r in jobs:
             print(
-                f"  {r['backend']:32} submit {r['submit_per_s']:8.1f}/s   "
+                f"  {r['backend']:34} submit {r['submit_per_s']:8.1f}/s   "
                 f"process {r['process_per_s']:8.1f}/s   "
                 f"(× SQLite lease table: {r['process_per_s'] / base:.2f})"
+            )
+        full = next((r for r in jobs if r["backend"] == "sql lease table (SQLite)"), None)
+        normal = next((r for r in jobs if r["backend"].endswith("NORMAL)")), None)
+        if full and normal:
+            print(
+                f"  synchronous=FULL costs SQLite × {normal['submit_per_s'] / full['submit_per_s']:.2f}"
+                f" submit and × {normal['process_per_s'] / full['process_per_s']:.2f} process "
+                f"time against NORMAL"
             )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "platform.json").write_text(

@@ -102,10 +102,16 @@ class JobTable:
         self._backend = backend_of(engine)
 
     # ------------------------------------------------------------------ helpers
+    #: SQLite ``synchronous`` level of job writes; None: FULL (write transactions of
+    #: :mod:`acie.store.database`); ``"NORMAL"`` only to measure what FULL costs
+    sqlite_synchronous: str | None = None
+
     def _write_conn(self) -> Connection:
         conn = self.engine.connect()
         if self._backend is Backend.sqlite:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            conn = conn.execution_options(
+                sqlite_begin="IMMEDIATE", sqlite_synchronous=self.sqlite_synchronous
+            )
         return conn
 
     @staticmethod

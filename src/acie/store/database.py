@@ -87,8 +87,19 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    # `conn.execution_options(sqlite_begin="IMMEDIATE")` takes the write lock at once
-    mode = conn.get_execution_options().get("sqlite_begin", "")
+    # `conn.execution_options(sqlite_begin="IMMEDIATE")` takes the write lock at once.
+    # Those are the writes that are acknowledged to someone (job-queue transitions, audit
+    # rows): they commit with synchronous=FULL, so the WAL is fsynced before the commit
+    # returns and a power loss cannot take them back; other transactions keep NORMAL
+    # (durable against a process crash). `sqlite_synchronous` overrides either.
+    opts = conn.get_execution_options()
+    mode = opts.get("sqlite_begin", "")
+    sync = opts.get("sqlite_synchronous") or ("FULL" if mode == "IMMEDIATE" else "NORMAL")
+    if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ConfigurationError(
+            f"sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA; got {sync!r}"
+        )
+    conn.exec_driver_sql(f"PRAGMA synchronous = {sync}")
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
