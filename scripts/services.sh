@@ -43,12 +43,22 @@ if pg_up && ! pg_login; then
 fi
 pg_login || log "PostgreSQL is NOT reachable as postgres@127.0.0.1:5432"
 
+# Redis keeps an append-only file (AOF) so a restart loses no acknowledged job; the queue
+# warns (development) or refuses to start (ACIE_ENV=production) without one. Production
+# should also use --appendfsync always; the shared test server fsyncs once a second.
 if ! redis_up && command -v redis-server >/dev/null 2>&1; then
   log "starting Redis"
   mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+    --appendonly yes --appendfsync everysec \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log >/dev/null || true
   for _ in $(seq 1 30); do redis_up && break; sleep 1; done
+fi
+# a server already running without AOF (started by an older version of this script) is
+# switched over online: CONFIG SET rewrites the AOF in the background, no restart
+if redis_up && [ "$(redis-cli -h 127.0.0.1 -p 6379 config get appendonly 2>/dev/null | tail -1)" = "no" ]; then
+  log "turning on Redis' append-only file (CONFIG SET appendonly yes)"
+  redis-cli -h 127.0.0.1 -p 6379 config set appendonly yes >/dev/null || log "could NOT turn on AOF"
 fi
 redis_up || log "Redis is NOT up on 127.0.0.1:6379"
 
