@@ -78,6 +78,12 @@ def test_any_valid_adjustment_set_is_accepted_and_invalid_ones_refused(
     assert code == 0
     r = json.loads(out)["estimates"][0]
     assert abs(r["estimate"] - 0.5) < 4 * r["std_error"]
+    # a valid set that is not the minimal one: {x, group} with group -> y
+    code, out, err = run(
+        monkeypatch, capsys, *base, "--edge", "group->y", "--covariate", "x", "--covariate", "group"
+    )
+    assert code == 0, err
+    assert json.loads(out)["covariates"] == ["x", "group"]
 
 
 def test_graph_nodes_missing_from_the_data_are_named(monkeypatch, capsys, confounded):
