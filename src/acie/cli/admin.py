@@ -89,16 +89,40 @@ def _public_key(path: Path | None) -> Any:
 
 @app.command()
 def restore(
-    src: Annotated[Path, typer.Argument(help="Backup file written by `acie admin backup`.")],
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="Backup file written by `acie admin backup`, or with --to-time the base "
+            "backup folder written by `acie admin base-backup`."
+        ),
+    ],
     url: UrlOpt = None,
     anchor: Annotated[Path | None, typer.Option(help="Audit head anchor file to check.")] = None,
     anchor_key: AnchorKeyOpt = None,
+    to_time: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL point-in-time recovery to this ISO 8601 time with a timezone "
+            "(needs --wal-archive and --data-dir; the server must be stopped)."
+        ),
+    ] = None,
+    wal_archive: Annotated[
+        Path | None, typer.Option(help="WAL archive folder (archive_command's target).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="The stopped cluster's data directory.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore the database from a backup once a copy of it has verified (chain, anchor)."""
+    """Restore from a backup (or to a point in time) once a copy has verified (chain, anchor)."""
     from acie.store.backup import restore as run_restore
 
     key = _public_key(anchor_key) if anchor is not None else None
+    if to_time is not None:
+        from acie.cli.admin_pitr import restore_to_time
+
+        restore_to_time(src, to_time, wal_archive, data_dir, anchor, key, as_json)
+        return
     info = run_restore(_url(url), src, anchor=anchor, public_key=key)
     _emit(
         info.as_dict(),
@@ -106,6 +130,16 @@ def restore(
         f"{info.backend} database restored from {info.path} ({info.seconds:.2f} s); "
         f"audit log intact, {info.audit['rows']} rows",
     )
+
+
+def _register_pitr() -> None:
+    from acie.cli import admin_pitr
+
+    app.command("base-backup")(admin_pitr.base_backup)
+    app.command("wal-archive-config")(admin_pitr.wal_archive_config)
+
+
+_register_pitr()
 
 
 @app.command("anchor-keygen")
