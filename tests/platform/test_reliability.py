@@ -2,15 +2,13 @@
 
 Workers run as separate ``acie admin worker`` processes; Redis runs as our own
 ``redis-server`` on a free port with ``--appendonly yes --appendfsync always`` in a
-temporary directory (the shared server on 6379 is never touched).
+temporary directory (the ``own_redis`` fixture; the shared server is never touched).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -42,12 +40,6 @@ HANDLER = textwrap.dedent("""
         os.replace(tmp, out)
         return {"pid": os.getpid()}
 """)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(cond, timeout: float, what: str) -> None:
@@ -160,82 +152,10 @@ def test_worker_killed_mid_job_completes_each_job_exactly_once(
         engine.dispose()
 
 
-class _OwnRedis:
-    """A redis-server of our own, with AOF fsynced on every write."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        import redis
-
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--logfile",
-                str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-
-        def up() -> bool:
-            try:
-                return bool(client.ping())
-            except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
-                return False
-
-        try:
-            _wait_for(up, 20, f"redis-server on port {self.port}")
-        finally:
-            client.close()
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-def _require_redis_server() -> None:
-    """Skip without a ``redis-server`` binary; fail under ``CI=true``."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("redis-server is not installed (CI=true)")
-        pytest.skip("redis-server is not installed")
-
-
 @pytest.mark.slow
 @pytest.mark.redis
-def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path):
-    _require_redis_server()
-    server = _OwnRedis(tmp_path)
-    server.start()
+def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, own_redis):
+    server = own_redis(aof=True)
     try:
         q = RedisJobQueue(sqlite_engine, server.url, stream="jobs", lease_s=0.5)
         acknowledged = [q.submit(f"r{i}", {"i": i}).request_id for i in range(20)]
@@ -272,12 +192,10 @@ def test_redis_killed_with_aof_loses_no_acknowledged_job(sqlite_engine, tmp_path
 
 
 @pytest.mark.redis
-def test_worker_waits_out_a_redis_outage(sqlite_engine, tmp_path):
-    _require_redis_server()
+def test_worker_waits_out_a_redis_outage(sqlite_engine, own_redis):
     import threading
 
-    server = _OwnRedis(tmp_path)
-    server.start()
+    server = own_redis(aof=True)
     try:
         q = RedisJobQueue(sqlite_engine, server.url, stream="jobs", lease_s=0.5)
         q.submit("before", {"i": 1})
