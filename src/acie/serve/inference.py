@@ -209,15 +209,19 @@ class InferenceCore:
             for cb in stages:
                 cb(_stage_name(s))
 
+        cpu0 = time.thread_time()  # torch runs one intra-op thread per worker (acie serve)
         try:
-            result = self.model.counterfactual(
-                images,
-                interventions,
-                physics_tolerance=tolerance,
-                physics_steps=steps,
-                watermark=True,
-                on_stage=stage,
-            )
+            try:
+                result = self.model.counterfactual(
+                    images,
+                    interventions,
+                    physics_tolerance=tolerance,
+                    physics_steps=steps,
+                    watermark=True,
+                    on_stage=stage,
+                )
+            finally:
+                self.metrics.model_cpu.inc(time.thread_time() - cpu0)
             check_finite(result)
         except PhysicsViolationError as exc:
             if alone:  # a shared batch that fails is re-run request by request: count once

@@ -13,6 +13,8 @@ name                                      type       labels
 ``acie_physics_violations_total``         counter    —  counterfactuals refused for physics
 ``acie_physics_violation_score``          histogram  —  violation score of every counterfactual
 ``acie_rate_limited_total``               counter    protocol
+``acie_model_cpu_seconds_total``          counter    —  CPU of the model's own calls (so the
+                                                     serving overhead is the rest)
 ========================================  =========  =============================================
 """
 
@@ -77,6 +79,11 @@ class ServiceMetrics:
             "acie_physics_violation_score",
             "Physics violation score of counterfactuals (dimensionless)",
             buckets=_SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.model_cpu = Counter(
+            "acie_model_cpu_seconds_total",
+            "CPU seconds spent inside the model's counterfactual calls (inference threads)",
             registry=self.registry,
         )
         self.rate_limited = Counter(
