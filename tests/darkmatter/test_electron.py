@@ -30,7 +30,7 @@ pytestmark = needs_qcdark_ge
 SIG = 1e-39 * u.cm**2
 RATE = 1 / (u.kg * u.yr)
 GE = dict(
-    band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13
+    band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13, warn_beyond=None
 )  # explicit: no dependence on materials
 
 

@@ -14,7 +14,7 @@ from acie.darkmatter import reach as R
 from acie.darkmatter.uncertainty import band, propagate, sample_halos
 from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError
 
-GE = dict(band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13)
+GE = dict(band_gap=0.67 * u.eV, pair_energy=2.9 * u.eV, fano=0.13, warn_beyond=None)
 
 
 def test_poisson_limits_closed_form():

@@ -17,7 +17,6 @@ one numpy expression per mass chunk; no per-point quadrature.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
@@ -26,7 +25,13 @@ from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.halo import eta_shm_kms, eta_shmpp_kms
 from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.darkmatter.ionization import material_ionization, ne_probability
+from acie.darkmatter.rates_per_ne import RatesPerNe
 from acie.darkmatter.screening import get_screening, inverse_dielectric_squared
+from acie.darkmatter.table_range import (
+    DEFAULT_WARN_FRACTION,
+    beyond_table_fraction,
+    warn_if_beyond,
+)
 from acie.darkmatter.units import (
     ALPHA,
     C_CM_S,
@@ -252,63 +257,6 @@ def dr_de(
     return (out if m.ndim else out[0]) * RATE_UNIT
 
 
-@dataclass(frozen=True)
-class RatesPerNe:
-    """Event rates per number of electron–hole pairs n_e, as returned by :func:`rate_per_ne`.
-
-    Attributes
-    ----------
-    n_e : ndarray of int, shape (n_max + 1,)
-        The n_e of each bin: ``0, 1, …, n_max``. Bin 0 (no pair) holds the rate of
-        deposits below the gap, which no detector sees.
-    rate : Quantity ['1/(kg yr)'], shape (…, n_max + 1)
-        Rate in each n_e bin, last axis aligned with ``n_e``; leading axes follow the mass
-        (and cross-section) inputs.
-    """
-
-    n_e: np.ndarray
-    rate: u.Quantity
-
-    def __post_init__(self) -> None:
-        if self.rate.shape[-1] != self.n_e.size:
-            raise DataFormatError(
-                expected_got("rate", f"a last axis of {self.n_e.size} (n_e)", self.rate.shape)
-            )
-
-    def __len__(self) -> int:
-        return int(self.n_e.size)
-
-    def at(self, n_e: int) -> u.Quantity:
-        """Rate in the bin with exactly ``n_e`` pairs (shape of the leading axes)."""
-        return self.rate[..., self._index(n_e)]
-
-    def at_least(self, threshold: int) -> u.Quantity:
-        """Rate summed over n_e >= ``threshold`` up to ``n_max`` (a threshold experiment)."""
-        return self.rate[..., self._index(threshold) :].sum(axis=-1)
-
-    def _index(self, n: int) -> int:
-        if not (isinstance(n, int | np.integer) and 0 <= n <= int(self.n_e[-1])):
-            raise OutOfRangeError(expected_got("n_e", f"an integer in 0…{int(self.n_e[-1])}", n))
-        return int(n)
-
-    def as_rows(self) -> list[dict]:
-        """``[{"ne": n, "rate_per_kg_yr": r}, …]`` for a single mass (1-D ``rate``)."""
-        if self.rate.ndim != 1:
-            raise DataFormatError(expected_got("rate", "one mass (1-D)", self.rate.shape))
-        vals = self.rate.to_value(1 / (u.kg * u.yr))
-        return [
-            {"ne": int(n), "rate_per_kg_yr": float(v)} for n, v in zip(self.n_e, vals, strict=True)
-        ]
-
-    def __str__(self) -> str:
-        unit = self.rate.unit.to_string()
-        if self.rate.ndim != 1:
-            return f"RatesPerNe(n_e = 0…{int(self.n_e[-1])}, rate shape {self.rate.shape} [{unit}])"
-        lines = [f"{'n_e':>4}  rate [{unit}]"]
-        lines += [f"{int(n):>4}  {v:.4g}" for n, v in zip(self.n_e, self.rate.value, strict=True)]
-        return "\n".join(lines)
-
-
 def rate_per_ne(
     table: FormFactorTable,
     mass,
@@ -324,6 +272,7 @@ def rate_per_ne(
     screening: bool | str = False,
     v_earth=None,
     energy_range=None,
+    warn_beyond: float | None = DEFAULT_WARN_FRACTION,
 ) -> RatesPerNe:
     """Rates in each bin n_e = 0, 1, …, n_max (``n_max + 1`` bins), events/(kg yr).
 
@@ -336,7 +285,11 @@ def rate_per_ne(
     n_max : int
         Largest n_e; bins run from 0 (deposits below the gap) to ``n_max``.
     energy_range : (Quantity, Quantity), optional
-        Only energies inside are counted; must lie within the table's energy range.
+        Only energies inside are counted; must lie within the table's energy range. A bin
+        cut by a limit counts with the fraction of its width inside (no rounding to bins).
+    warn_beyond : float or None
+        Warn (:class:`~acie.darkmatter.table_range.TableRangeWarning`) when the estimated
+        fraction of the rate beyond the table's q/E range exceeds this; None: don't.
 
     Returns
     -------
@@ -371,13 +324,28 @@ def rate_per_ne(
                     "energy_range", f"inside the table's [{e_lo:g}, {e_hi:g}] eV", (lo, hi)
                 )
             )
-        keep = (e >= lo) & (e < hi)
+        left = e - widths / 2
+        keep = np.clip(np.minimum(hi, left + widths) - np.maximum(lo, left), 0.0, None) / widths
     prob = ne_probability(e, n_max, band_gap=gap, pair_energy=eps, fano=f, model=ionization)
     rate = np.einsum("...e,en->...n", spec * widths * keep, prob) * u.Unit("1 / (kg yr)")
-    return RatesPerNe(n_e=np.arange(int(n_max) + 1), rate=rate)
+    beyond = beyond_table_fraction(
+        table, mass, mediator=mediator, halo=halo, screening=screening, v_earth=v_earth
+    )
+    warn_if_beyond(beyond, table.material, warn_beyond)
+    return RatesPerNe(n_e=np.arange(int(n_max) + 1), rate=rate, beyond_table=np.asarray(beyond))
 
 
-def total_rate(table: FormFactorTable, mass, cross_section, **kwargs) -> u.Quantity:
-    """Total rate above the band gap, events/(kg yr) (Σ over the table's energy bins)."""
+def total_rate(
+    table: FormFactorTable, mass, cross_section, *, warn_beyond: float | None = None, **kwargs
+) -> u.Quantity:
+    """Total rate above the band gap, events/(kg yr) (Σ over the table's energy bins).
+
+    ``warn_beyond`` (off by default here): warn when the estimated fraction of the rate
+    beyond the table's q/E range exceeds it (see :mod:`acie.darkmatter.table_range`).
+    """
     spec = dr_de(table, mass, cross_section, **kwargs).to_value(RATE_UNIT)
+    if warn_beyond is not None:
+        keys = ("mediator", "halo", "screening", "v_earth")
+        frac = beyond_table_fraction(table, mass, **{k: kwargs[k] for k in keys if k in kwargs})
+        warn_if_beyond(frac, table.material, warn_beyond)
     return np.sum(spec * _energy_bin_widths(table.energy_eV), axis=-1) * u.Unit("1 / (kg yr)")

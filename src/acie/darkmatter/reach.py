@@ -29,6 +29,7 @@ from scipy import optimize, stats
 from acie.darkmatter import electron, nuclear
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.halo_parameters import HaloParameters
+from acie.darkmatter.table_range import DEFAULT_WARN_FRACTION
 from acie.darkmatter.units import as_float, as_positive_float, as_value
 from acie.errors import InputValidationError, NonPhysicalValueError, UnknownNameError, expected_got
 
@@ -202,6 +203,8 @@ def electron_reach(
     fano=None,
     ionization: str = "step",
     screening: bool | str = False,
+    energy_threshold=None,
+    warn_beyond: float | None = DEFAULT_WARN_FRACTION,
 ) -> ReachCurve:
     """σ̄e reach over masses for an electron-recoil counting experiment.
 
@@ -222,6 +225,12 @@ def electron_reach(
         Known expected background: events, or a rate multiplied by the exposure.
     cl : float
     method : {"poisson", "fc", "cls"}
+    energy_threshold : Quantity ['energy'], optional
+        Count only deposits with E ≥ this (the bin holding it is split at it), in every
+        n_e ≥ 1 bin; replaces ``ne_threshold``.
+    warn_beyond : float or None
+        Warn when the estimated fraction of the rate beyond the table's q/E range exceeds
+        it; the fractions are in ``settings["beyond_table_fraction"]`` either way.
     """
     expo = _exposure(exposure)
     if not 0 < efficiency <= 1:
@@ -236,7 +245,19 @@ def electron_reach(
         table.material, band_gap=band_gap, pair_energy=pair_energy, fano=fano
     )
     n_max = int(1 + np.floor((table.energy_eV[-1] - gap) / eps)) + 2
-    per_ne = electron.rate_per_ne(
+    e_range = None
+    if energy_threshold is not None:
+        if ne_bin is not None:
+            raise InputValidationError("give either energy_threshold or ne_bin, not both")
+        e_thr = as_float(energy_threshold, u.eV, "energy threshold")
+        e_top = float(table.energy_eV[-1] + (table.energy_eV[-1] - table.energy_eV[-2]) / 2)
+        if not 0 <= e_thr < e_top:
+            raise InputValidationError(
+                expected_got("energy threshold", f"in [0, {e_top:g}) eV (the table's range)", e_thr)
+            )
+        e_range = (e_thr * u.eV, e_top * u.eV)
+        ne_threshold = 1
+    rates = electron.rate_per_ne(
         table,
         masses,
         sigma_ref,
@@ -248,8 +269,10 @@ def electron_reach(
         mediator=mediator,
         halo=halo,
         screening=screening,
-    ).rate.to_value(1 / (u.kg * u.yr))
-    per_ne = np.atleast_2d(per_ne)
+        energy_range=e_range,
+        warn_beyond=warn_beyond,
+    )
+    per_ne = np.atleast_2d(rates.rate.to_value(1 / (u.kg * u.yr)))
     counted = per_ne[:, ne_bin] if ne_bin is not None else per_ne[:, ne_threshold:].sum(axis=1)
     expected = counted * expo * efficiency
     with np.errstate(divide="ignore"):
@@ -264,6 +287,8 @@ def electron_reach(
         "mediator": str(mediator),
         "material": table.material,
         "ionization": ionization,
+        "energy_threshold_eV": None if e_range is None else e_range[0].value,
+        "beyond_table_fraction": np.atleast_1d(rates.beyond_table).tolist(),
     }
     return ReachCurve(
         mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV,

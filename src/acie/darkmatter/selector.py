@@ -32,7 +32,9 @@ class MaterialRanking:
     rows : list of dict
         Best first. Keys: ``material``, ``sigma_limit_cm2`` (reach), ``events_per_1e-37cm2``
         (expected signal events for σ̄e = 1e-37 cm² at this exposure), ``ne_threshold``,
-        ``band_gap_eV``, ``pair_energy_eV``, ``background_events``, ``signal_limit``.
+        ``band_gap_eV``, ``pair_energy_eV``, ``background_events``, ``signal_limit``,
+        ``energy_threshold_eV`` (None for an n_e threshold), ``beyond_table_fraction``
+        (estimated share of the rate beyond the table's q/E range).
     skipped : dict
         Materials not ranked and why (e.g. no table).
     settings : dict
@@ -55,6 +57,7 @@ class MaterialRanking:
 
 
 def _ne_threshold(threshold, material: str) -> int:
+    """The n_e threshold, or for an energy threshold the n_e of the bin holding it."""
     if isinstance(threshold, u.Quantity):
         e = as_float(threshold, u.eV, "threshold")
         m = get_material(material)
@@ -64,6 +67,20 @@ def _ne_threshold(threshold, material: str) -> int:
             expected_got("threshold", "an integer n_e >= 1 or an energy Quantity", threshold)
         )
     return int(threshold)
+
+
+def _check_material(name: str, table: FormFactorTable, allow: bool) -> None:
+    recorded = table.material
+    try:
+        same = get_material(recorded).name == name
+    except UnknownNameError:
+        same = recorded == name
+    if not same and not allow:
+        raise InputValidationError(
+            f"table given for {name!r} records material {recorded!r}; rank it under "
+            f"{recorded!r}, or allow the mismatch explicitly (allow_material_mismatch=True, "
+            "--allow-material-mismatch)"
+        )
 
 
 def select_material(
@@ -77,6 +94,8 @@ def select_material(
     materials: list[str] | None = None,
     cl: float = 0.9,
     method: str = "poisson",
+    allow_material_mismatch: bool = False,
+    warn_beyond: float | None = None,
 ) -> MaterialRanking:
     """Rank target materials by their σ̄e reach at one dark-matter mass.
 
@@ -86,8 +105,9 @@ def select_material(
         Dark-matter mass (scalar).
     exposure : Quantity ['mass' × 'time']
     threshold : int or Quantity ['energy']
-        n_e threshold (events with n_e ≥ threshold count), or an energy threshold turned
-        into each material's n_e threshold with its gap and ε.
+        n_e threshold (events with n_e ≥ threshold count), or an energy threshold: only
+        deposits with E ≥ threshold count (the energy bin holding it is split there, not
+        rounded down to a whole n_e bin).
     background : float or Quantity ['1/(mass time)']
         Expected background events, or a background rate (multiplied by the exposure).
         The reach is the sensitivity for an observed count equal to the expected
@@ -99,6 +119,11 @@ def select_material(
         Restrict the ranking (default: every material in ``tables`` or with a shipped table).
     cl, method
         Confidence level and limit method of :func:`~acie.darkmatter.reach.electron_reach`.
+    allow_material_mismatch : bool
+        Rank a table under a name other than the material it records (refused by default).
+    warn_beyond : float or None
+        Warn when a material's estimated rate fraction beyond its table's q/E range exceeds
+        this (default: no warning; each row carries ``beyond_table_fraction`` anyway).
 
     Returns
     -------
@@ -121,6 +146,8 @@ def select_material(
                 skipped[get_material(n).name] = str(exc)
     else:
         tables = {get_material(k).name: v for k, v in tables.items()}
+        for key, tab in tables.items():
+            _check_material(key, tab, allow_material_mismatch)
         skipped = {}
         if materials is not None:
             tables = {
@@ -138,6 +165,7 @@ def select_material(
     for name, table in tables.items():
         ne_thr = _ne_threshold(threshold, name)
         mat = get_material(name)
+        e_thr = threshold if isinstance(threshold, u.Quantity) else None
         reach = electron_reach(
             table,
             np.atleast_1d(m_ev) * u.eV,
@@ -148,6 +176,8 @@ def select_material(
             cl=cl,
             method=method,
             mediator=mediator,
+            energy_threshold=e_thr,
+            warn_beyond=warn_beyond,
         )
         sigma = float(reach.cross_section.to_value(u.cm**2)[0])
         events = (
@@ -163,6 +193,8 @@ def select_material(
                 "pair_energy_eV": mat.pair_energy,
                 "background_events": reach.settings["background_events"],
                 "signal_limit": reach.signal_limit,
+                "energy_threshold_eV": reach.settings["energy_threshold_eV"],
+                "beyond_table_fraction": reach.settings["beyond_table_fraction"][0],
                 "form_factor": table.metadata.get("provenance", {}).get("producer", "table")
                 if isinstance(table.metadata, dict)
                 else "table",
