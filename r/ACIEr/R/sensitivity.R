@@ -101,6 +101,19 @@ sensitivity_analysis <- function(data, target_var, intervention_var, epsilon = 0
 }
 
 #' @export
+`[.acie_sensitivity` <- function(x, ...) {
+  out <- NextMethod()
+  if (is.data.frame(out)) {  # a subset is a plain data frame (the analysis is the whole)
+    for (a in c("target_var", "intervention_var", "treatment", "observable", "epsilon",
+                "level", "n", "discontinuities")) {
+      attr(out, a) <- NULL
+    }
+    class(out) <- "data.frame"
+  }
+  out
+}
+
+#' @export
 print.acie_sensitivity <- function(x, ...) {
   cat(sprintf("Sensitivity of %s to do(%s = %s), %d galaxies, epsilon %g:\n",
               attr(x, "observable"), attr(x, "intervention_var"), attr(x, "treatment"),
@@ -172,5 +185,8 @@ plot_sensitivity <- function(sens) {
   }
   plot
 }
+
+#' @importFrom utils globalVariables
+NULL
 
 utils::globalVariables(c("z", "estimate", "low", "high", "panel"))
