@@ -282,6 +282,7 @@ class RestClient:
         private_key: Any,
         head: str = "property",
         request_id: str | None = None,
+        pool: Any = None,
     ) -> dict[str, np.ndarray]:
         """Blind inference of a whole head in rounds; the server sees only ciphertexts.
 
@@ -301,6 +302,9 @@ class RestClient:
             A head named by ``blind_layer()["heads"]``.
         request_id : str, optional
             Prefix of the rounds' request ids.
+        pool : acie.privacy.RandomnessPool, optional
+            Your randomness precomputed off-line (``RandomnessPool(public_key,
+            private_key=private_key)``): encrypting then costs a multiplication per value.
 
         Returns
         -------
@@ -313,7 +317,7 @@ class RestClient:
         from acie.privacy.vector import EncryptedVector
 
         spec = self.blind_layer()["heads"][head]
-        client = BlindNetworkClient(private_key=private_key, rounds=spec["rounds"])
+        client = BlindNetworkClient(private_key=private_key, rounds=spec["rounds"], pool=pool)
         rid = request_id or uuid.uuid4().hex
         x = client.encrypt_round(0, np.asarray(features, dtype=np.float64))
         session = {

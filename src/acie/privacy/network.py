@@ -289,9 +289,16 @@ class BlindNetworkClient:
         The client's key pair.
     rounds : list of dict
         The network's :meth:`BlindNetwork.describe` (as the server publishes it).
+    pool : RandomnessPool, optional
+        Randomness ``r^n`` precomputed off the request path (for example
+        ``RandomnessPool(public_key, private_key=private_key)``, filled while idle); then
+        encrypting a round costs one multiplication per value. Without one, key-holder
+        CRT encryption (one fixed-base exponentiation per value).
     """
 
-    def __init__(self, *, private_key: PaillierPrivateKey, rounds: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, *, private_key: PaillierPrivateKey, rounds: list[dict[str, Any]], pool: Any = None
+    ) -> None:
         if not isinstance(private_key, PaillierPrivateKey):
             raise InputValidationError(
                 f"private_key must be a PaillierPrivateKey; got {type(private_key).__name__}"
@@ -300,6 +307,7 @@ class BlindNetworkClient:
             raise DataFormatError("the network description must be a non-empty list of rounds")
         self.private_key = private_key
         self.rounds = rounds
+        self.pool = pool
         self.activations: list[np.ndarray] = []  # what the client learns, per hidden layer
 
     def encrypt_round(self, round_index: int, values: ArrayLike) -> EncryptedVector:
@@ -311,10 +319,11 @@ class BlindNetworkClient:
                 f"round {round_index} takes {spec['in_features']} values; got shape {v.shape}"
             )
         return EncryptedVector.encrypt(
-            self.private_key,
+            self.private_key if self.pool is None else self.private_key.public_key,
             v,
             precision=int(spec["input_precision"]),
             value_bound=float(spec["input_value_bound"]),
+            pool=self.pool,
         )
 
     def next_input(self, round_index: int, output: EncryptedVector) -> EncryptedVector | None:

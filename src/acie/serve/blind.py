@@ -319,7 +319,9 @@ class BlindLayer:
 
         deadline = self._limits(payload, settings)
         head = payload.get("head", "property") if isinstance(payload, dict) else None
-        heads = {str(head): self.head(str(head))} if head is not None else {}
+        if head is not None and not isinstance(head, str):
+            raise DataFormatError(f"'head' must be a string; got {type(head).__name__}")
+        heads = {head: self.head(head)} if head is not None else {}
         return self._timed(
             settings,
             lambda: open_session(
