@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from acie.errors import InputValidationError
+from acie.errors import InputValidationError, StoreError
 from acie.ops.contract import SCHEMA_VERSION, validate_record
 from acie.ops.telemetry_file import GZIP_MAGIC, LineCodec, last_position, repair
 
@@ -88,23 +88,49 @@ class TelemetryEmitter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered lines as one append and fsync them."""
+        """Write the buffered lines as one append and fsync them.
+
+        Raises
+        ------
+        StoreError
+            The write or fsync failed (disk full, I/O error). The part of this batch that
+            reached the file is cut off again, so the file holds whole records only, and
+            the batch stays buffered: a later ``flush`` writes it once there is room.
+        """
         if not self._buffer:
             return
         payload = b"".join(self._buffer)
         if self.compress:
             payload = gzip.compress(payload, mtime=0)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise self._failed(err) from err
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(payload)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError as err:
+                try:  # our own partial batch only: the records are still in the buffer
+                    os.ftruncate(fd, start)
+                    os.fsync(fd)
+                except OSError:
+                    pass  # a torn tail then, which readers skip and repair() cuts
+                raise self._failed(err) from err
         finally:
             os.close(fd)
         self._position += len(self._buffer)
         self._buffer.clear()
+
+    def _failed(self, err: OSError) -> StoreError:
+        return StoreError(
+            f"telemetry write to {str(self.path)!r} failed ({err.strerror or err}); "
+            f"{len(self._buffer)} records kept in memory, flush again once the disk has room"
+        )
 
     def close(self) -> None:
         """Write and fsync the buffered records (no file stays open between flushes)."""
