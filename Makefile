@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.acie-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test test-fast lint services bench clean
+.PHONY: setup setup-r run demo test test-fast lint services bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,25 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# R and the ACIEr package (r/ACIEr), for `make test` only (`make run` needs no R): the
+# Debian packages when R or one of them is missing (never CRAN), then ACIEr itself into
+# R's default library; a stamp makes it a no-op until r/ACIEr changes.
+R_DEBS  := r-base-core r-cran-reticulate r-cran-lme4 r-cran-ggplot2 r-cran-testthat \
+           r-cran-knitr r-cran-rmarkdown r-cran-roxygen2 pandoc
+R_PKGS  := c("reticulate", "lme4", "ggplot2", "testthat", "knitr", "rmarkdown")
+R_STAMP := $(VENV)/.acier-installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(R_STAMP): $(STAMP) $(shell find r/ACIEr -type f 2>/dev/null)
+	@command -v Rscript >/dev/null && command -v pandoc >/dev/null && \
+	  Rscript -e 'quit(status = !all(sapply($(R_PKGS), requireNamespace, quietly = TRUE)))' || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+	    -y -qq --no-install-recommends $(R_DEBS); }
+	$(SUDO) R CMD INSTALL r/ACIEr
+	@touch $(R_STAMP)
+
+setup-r: $(R_STAMP)
+
 run: setup
 	$(VENV)/bin/acie serve
 
@@ -31,7 +50,7 @@ services:
 	@bash scripts/services.sh
 
 # everything (what CI runs, with CI=true: a skip fails unless the test is marked gpu)
-test: setup services
+test: setup setup-r services
 	@$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
