@@ -32,6 +32,19 @@ def _owner() -> str:
     return "postgres"
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc; no procps needed)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 class OwnCluster:
     """One private PostgreSQL cluster (``root/data``), optionally archiving WAL."""
 
@@ -96,13 +109,11 @@ class OwnCluster:
     def kill9(self) -> None:
         """SIGKILL the postmaster and every backend (a power cut, as far as they know)."""
         pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
-        children = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True
-        ).stdout.split()
+        children = _children(pid)
         os.kill(pid, signal.SIGKILL)
         for child in children:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(child), signal.SIGKILL)
+                os.kill(child, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
