@@ -18,6 +18,8 @@ from acie.errors import EstimationError, InputValidationError, expected_got
 __all__ = [
     "OLS",
     "arm_predictions",
+    "batched_wls",
+    "bootstrap_counts",
     "derivative",
     "design",
     "folds",
@@ -44,6 +46,28 @@ class OLS:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return design(x) @ self.coef_
+
+
+def batched_wls(d: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of ``v`` on the columns of ``d`` for each row of weights.
+
+    ``d`` is ``(n, k)``, ``v`` is ``(n,)``, ``w`` is ``(B, n)`` (bootstrap counts, or ones);
+    returns ``(B, k)``. The normal equations of all B fits are two matrix products.
+    """
+    k = d.shape[1]
+    outer = (d[:, :, None] * d[:, None, :]).reshape(d.shape[0], k * k)
+    xtx = (w @ outer).reshape(-1, k, k)
+    xty = w @ (d * v[:, None])
+    return np.linalg.solve(xtx, xty[..., None])[..., 0]
+
+
+def bootstrap_counts(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
+    """``(n_bootstrap, n)`` multiplicities of rows resampled with replacement (seeded)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, (n_bootstrap, n))
+    counts = np.zeros((n_bootstrap, n))
+    np.add.at(counts, (np.arange(n_bootstrap)[:, None], idx), 1.0)
+    return counts
 
 
 def regressor(model: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from acie.causal._nuisance import OLS, regressor
+from acie.causal._nuisance import OLS, batched_wls, bootstrap_counts, regressor
 from acie.causal.effect_estimate import (
     EffectEstimate,
     TreatmentKind,
@@ -45,6 +45,21 @@ def _point(y: np.ndarray, t: np.ndarray, m: np.ndarray, kind: TreatmentKind, mod
     a = OLS().fit(t[:, None], m).coef_[1]  # dE[M]/dT per mediator, shape (k,)
     b = OLS().fit(np.column_stack([m, t]), y).coef_[1 : 1 + m.shape[1]]  # dE[Y]/dM | T
     return float(np.dot(a, b))
+
+
+def _batched(y: np.ndarray, t: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The linear-model front-door estimate for each row of weights ``w`` (B, n)."""
+    ones = np.ones_like(t)
+    k = m.shape[1]
+    b = batched_wls(np.column_stack([ones, m, t]), y, w)[:, 1 : 1 + k]  # dE[Y]/dM | T
+    if np.all((t == 0) | (t == 1)):  # Σ_t' P(t') E[Y|m, t'] is linear in m: contrast E[M|t]
+        m1 = (w * t) @ m / (w @ t)[:, None]
+        m0 = (w * (1 - t)) @ m / (w @ (1 - t))[:, None]
+        return np.einsum("bk,bk->b", b, m1 - m0)
+    a = np.stack(
+        [batched_wls(np.column_stack([ones, t]), m[:, j], w)[:, 1] for j in range(k)], axis=1
+    )
+    return np.einsum("bk,bk->b", a, b)
 
 
 def frontdoor_effect(
@@ -93,14 +108,21 @@ def frontdoor_effect(
     if n_bootstrap < 20:
         raise InputValidationError(expected_got("n_bootstrap", "at least 20", n_bootstrap))
     est = _point(y, t, m, kind, outcome_model)
-    rng = np.random.default_rng(seed)
     n = y.shape[0]
-    reps = []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, n, n)
-        if kind is TreatmentKind.BINARY and not 2 <= t[idx].sum() <= n - 2:
-            continue
-        reps.append(_point(y[idx], t[idx], m[idx], kind, outcome_model))
+    if outcome_model is None:  # linear models: every replicate in two matrix products
+        counts = bootstrap_counts(n, n_bootstrap, seed)
+        if kind is TreatmentKind.BINARY:
+            treated = counts @ t
+            counts = counts[(treated >= 2) & (treated <= n - 2)]
+        reps = list(_batched(y, t, m, counts))
+    else:
+        rng = np.random.default_rng(seed)
+        reps = []
+        for _ in range(n_bootstrap):
+            idx = rng.integers(0, n, n)
+            if kind is TreatmentKind.BINARY and not 2 <= t[idx].sum() <= n - 2:
+                continue
+            reps.append(_point(y[idx], t[idx], m[idx], kind, outcome_model))
     return normal_estimate(
         "front-door adjustment",
         kind,

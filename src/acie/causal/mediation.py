@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from acie.causal._nuisance import batched_wls, bootstrap_counts
 from acie.causal.effect_estimate import check_arrays
 from acie.errors import InputValidationError, expected_got
 
@@ -73,13 +74,6 @@ class MediationEffects:
         )
 
 
-def _solve(d: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Least squares of v on d with row counts w, batched over the first axis of w."""
-    xtx = np.einsum("bi,ij,ik->bjk", w, d, d)
-    xty = np.einsum("bi,ij,i->bj", w, d, v)
-    return np.linalg.solve(xtx, xty[..., None])[..., 0]
-
-
 def _effects(
     y: np.ndarray,
     t: np.ndarray,
@@ -92,9 +86,9 @@ def _effects(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ones = np.ones_like(t)
     dm = np.column_stack([ones, t, x])
-    a = _solve(dm, m, w)
+    a = batched_wls(dm, m, w)
     cols = [ones, t, m, *([t * m] if interaction else []), x]
-    b = _solve(np.column_stack(cols), y, w)
+    b = batched_wls(np.column_stack(cols), y, w)
     b1, b2 = b[:, 1], b[:, 2]
     b3 = b[:, 3] if interaction else np.zeros(len(b))
     xbar = (w @ x) / w.sum(axis=1, keepdims=True)
@@ -152,10 +146,7 @@ def mediation_effects(
         raise InputValidationError(expected_got("t0 and t1", "two different levels", t0))
     n = y.shape[0]
     nde, nie, a, b = _effects(y, t, m, x, np.ones((1, n)), t0, t1, interaction)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, (n_bootstrap, n))
-    counts = np.zeros((n_bootstrap, n))
-    np.add.at(counts, (np.arange(n_bootstrap)[:, None], idx), 1.0)
+    counts = bootstrap_counts(n, n_bootstrap, seed)
     bn, bi, _, _ = _effects(y, t, m, x, counts, t0, t1, interaction)
     q = [50 * (1 - level), 50 * (1 + level)]
 
