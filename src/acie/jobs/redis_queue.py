@@ -4,7 +4,8 @@ r"""The production job queue: a Redis Streams consumer group, with the database 
   Redis cannot take it the row is removed again and
   :class:`~acie.errors.BackendUnavailableError` is raised, so a job the caller saw
   accepted is always in the stream. Run Redis with ``appendonly yes`` and
-  ``appendfsync always`` so an acknowledged ``XADD`` survives a crash.
+  ``appendfsync always`` (:mod:`acie.jobs.durability` checks) so an acknowledged
+  ``XADD`` survives a crash.
 * ``lease`` first claims entries whose consumer went quiet for longer than the lease
   (``XAUTOCLAIM``, paging through the whole pending list with the returned cursor),
   then reads new ones (``XREADGROUP``). A job delivered ``max_attempts`` times is
@@ -21,19 +22,20 @@ r"""The production job queue: a Redis Streams consumer group, with the database 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
 from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
+from acie.jobs.admission import admit, existing_for_duplicate
 from acie.jobs.job import Job
 from acie.jobs.notify import RedisProgressNotifier
 from acie.jobs.reconcile import reconcile_stream, trim_stream
+from acie.jobs.redis_stream import claim_idle, create_group, is_nogroup, redis_errors
 from acie.jobs.state import TERMINAL_STATES, JobState
 from acie.jobs.table import JobTable
 from acie.store.database import translate_errors
@@ -43,24 +45,6 @@ from acie.store.schema import JobEvent
 __all__ = ["RedisJobQueue"]
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _redis_errors(url: str) -> Iterator[None]:
-    import redis
-
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
-        raise BackendUnavailableError(f"Redis at {url} cannot be reached: {err}") from err
-    except redis.exceptions.BusyLoadingError as err:  # pragma: no cover - timing dependent
-        raise BackendUnavailableError(f"Redis at {url} is loading its data: {err}") from err
-
-
-def _nogroup(err: BaseException) -> bool:
-    import redis
-
-    return isinstance(err, redis.exceptions.ResponseError) and "NOGROUP" in str(err)
 
 
 class RedisJobQueue(JobTable):
@@ -100,13 +84,8 @@ class RedisJobQueue(JobTable):
     ) -> None:
         import redis
 
-        super().__init__(
-            engine,
-            lease_s=lease_s,
-            max_attempts=max_attempts,
-            max_depth=max_depth,
-            max_per_user=max_per_user,
-        )
+        limits = {"max_attempts": max_attempts, "max_depth": max_depth}
+        super().__init__(engine, lease_s=lease_s, max_per_user=max_per_user, **limits)
         if not (isinstance(retention_s, int | float) and retention_s >= 0):
             raise InputValidationError(
                 f"retention_s must be a number of seconds ≥ 0; got {retention_s!r}"
@@ -123,11 +102,7 @@ class RedisJobQueue(JobTable):
         self.dead_stream = f"{stream}:dead"
         self.group = group
         self.client = redis.Redis.from_url(
-            redis_url,
-            socket_connect_timeout=2.0,
-            socket_timeout=None,
-            retry_on_timeout=False,
-            decode_responses=True,
+            redis_url, socket_connect_timeout=2.0, socket_timeout=None, decode_responses=True
         )
         self._group_ready = False
         self._next_claim_scan = 0.0
@@ -137,19 +112,12 @@ class RedisJobQueue(JobTable):
     def _ensure_group(self, *, force: bool = False) -> None:
         if self._group_ready and not force:
             return
-        import redis
-
-        with _redis_errors(self.redis_url):
-            try:
-                self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-            except redis.exceptions.ResponseError as err:
-                if "BUSYGROUP" not in str(err):
-                    raise
+        create_group(self.client, self.stream, self.group, self.redis_url)
         self._group_ready = True
 
     def _xadd(self, job: Job) -> str:
         self._ensure_group()
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             return str(
                 self.client.xadd(self.stream, {"job_id": str(job.id), "request_id": job.request_id})
             )
@@ -160,7 +128,7 @@ class RedisJobQueue(JobTable):
         import redis
 
         try:
-            with _redis_errors(self.redis_url):
+            with redis_errors(self.redis_url):
                 self.client.xack(self.stream, self.group, delivery_id)
         except (BackendUnavailableError, redis.exceptions.ResponseError) as err:
             # the row is already final; the entry will be redelivered, seen final and
@@ -202,16 +170,14 @@ class RedisJobQueue(JobTable):
         BackendUnavailableError
             Redis cannot be reached; nothing was queued.
         """
-        self._validate_submit(request_id, payload, user_sub)
-        replay = self._replay(request_id)
+        replay = admit(self, request_id, payload, user_sub)
         if replay is not None:
             return replay
-        self._check_depth(user_sub)
         try:
             with translate_errors(), self._write_conn() as conn, conn.begin():
                 job = self._insert(conn, request_id, payload, user_sub, model_id)
         except ConflictError:
-            return self._existing_for_duplicate(request_id)
+            return existing_for_duplicate(self, request_id)
         try:
             delivery = self._xadd(job)
         except BackendUnavailableError:
@@ -223,10 +189,6 @@ class RedisJobQueue(JobTable):
             conn.execute(update(JobRow).where(JobRow.id == job.id).values(delivery_id=delivery))
         self._notify(job.id)
         return self.get(job.id)
-
-    def recover(self, *, older_than_s: float | None = None) -> int:
-        """Publish unfinished rows that no stream entry or live lease covers (see :meth:`reconcile`)."""
-        return self.reconcile(grace_s=older_than_s)
 
     def reconcile(self, *, grace_s: float | None = None) -> int:
         """Re-enqueue every unfinished row that no stream entry and no live lease covers.
@@ -243,7 +205,7 @@ class RedisJobQueue(JobTable):
         """
         # XGROUP CREATE every time: cheap, and the group may have vanished with the data
         self._ensure_group(force=True)
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             n = reconcile_stream(self, self.lease_s if grace_s is None else grace_s)
             trim_stream(self)
         return n
@@ -251,7 +213,7 @@ class RedisJobQueue(JobTable):
     def trim(self) -> int:
         """Delete acknowledged entries older than ``retention_s``; returns how many."""
         self._ensure_group()
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             return trim_stream(self)
 
     def lease(self, worker_id: str, *, timeout: float = 0.0) -> Job | None:
@@ -270,7 +232,7 @@ class RedisJobQueue(JobTable):
                 entries = self._claim_idle(worker_id, lease_ms)
                 if not entries:
                     block_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
-                    with _redis_errors(self.redis_url):
+                    with redis_errors(self.redis_url):
                         got: Any = self.client.xreadgroup(
                             self.group,
                             worker_id,
@@ -280,7 +242,7 @@ class RedisJobQueue(JobTable):
                         )
                     entries = got[0][1] if got else []
             except Exception as err:
-                if not _nogroup(err):
+                if not is_nogroup(err):
                     raise
                 self._group_lost(err)
                 continue
@@ -295,36 +257,15 @@ class RedisJobQueue(JobTable):
                 return None
 
     def _claim_idle(self, worker_id: str, lease_ms: int) -> list[Any]:
-        """Claim one entry idle longer than the lease, paging through the pending list.
-
-        ``XAUTOCLAIM … COUNT 1`` looks at no more than ten pending entries per call and
-        returns a cursor; following the cursor until it comes back to ``0-0`` finds a
-        dead worker's entry however many live ones are older. An empty full scan is
-        not repeated for a quarter of the lease (nothing can become idle faster).
-        """
+        # an empty full scan is not repeated for a quarter of the lease (nothing can
+        # become idle faster than that)
         now = time.monotonic()
         if now < self._next_claim_scan:
             return []
-        cursor = "0-0"
-        while True:
-            with _redis_errors(self.redis_url):
-                claimed: Any = self.client.xautoclaim(
-                    self.stream,
-                    self.group,
-                    worker_id,
-                    min_idle_time=lease_ms,
-                    start_id=cursor,
-                    count=1,
-                )
-            if not claimed:
-                break
-            cursor, entries = str(claimed[0]), claimed[1]
-            if entries:
-                return list(entries)
-            if cursor in ("0-0", "0"):
-                break
-        self._next_claim_scan = now + min(self.lease_s / 4.0, 1.0)
-        return []
+        got = claim_idle(self.client, self.stream, self.group, worker_id, lease_ms, self.redis_url)
+        if not got:
+            self._next_claim_scan = now + min(self.lease_s / 4.0, 1.0)
+        return got
 
     def _deliver(self, entry_id: str, fields: Mapping[str, str], worker_id: str) -> Job | None:
         try:
@@ -353,10 +294,24 @@ class RedisJobQueue(JobTable):
         return job
 
     def _to_dead_stream(self, entry_id: str, fields: Mapping[str, str], error: str | None) -> None:
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             entry: dict[Any, Any] = {**fields, "entry_id": entry_id, "error": error or ""}
             self.client.xadd(self.dead_stream, entry)
         self._ack(entry_id)
+
+    def _xclaim(self, delivery_id: str, worker_id: str, **kw: Any) -> list[Any]:
+        """``XCLAIM`` the entry for ``worker_id``; [] when it is gone (group lost: recreated)."""
+        try:
+            with redis_errors(self.redis_url):
+                got = self.client.xclaim(
+                    self.stream, self.group, worker_id, 0, [delivery_id], justid=True, **kw
+                )
+        except Exception as err:
+            if not is_nogroup(err):
+                raise
+            self._group_lost(err)
+            return []
+        return list(got or [])
 
     def extend_lease(
         self,
@@ -368,19 +323,8 @@ class RedisJobQueue(JobTable):
     ) -> Job:
         """Reset the entry's idle time and push the row's lease ahead."""
         job = self.extend_lease_row(job_id, worker_id, seconds, token=token)
-        if job.delivery_id:
-            try:
-                with _redis_errors(self.redis_url):
-                    got = self.client.xclaim(
-                        self.stream, self.group, worker_id, 0, [job.delivery_id], justid=True
-                    )
-            except Exception as err:
-                if not _nogroup(err):
-                    raise
-                self._group_lost(err)
-                got = []
-            if not got:
-                raise ConflictError(f"the stream entry of job {job.id} is no longer pending")
+        if job.delivery_id and not self._xclaim(job.delivery_id, worker_id):
+            raise ConflictError(f"the stream entry of job {job.id} is no longer pending")
         return job
 
     def release(
@@ -395,21 +339,7 @@ class RedisJobQueue(JobTable):
         job = self.extend_lease_row(job_id, worker_id, seconds=-1.0, token=token, error=error)
         self._next_claim_scan = 0.0
         if job.delivery_id:
-            try:
-                with _redis_errors(self.redis_url):
-                    self.client.xclaim(
-                        self.stream,
-                        self.group,
-                        worker_id,
-                        0,
-                        [job.delivery_id],
-                        idle=int(self.lease_s * 1000) + 1,
-                        justid=True,
-                    )
-            except Exception as err:
-                if not _nogroup(err):
-                    raise
-                self._group_lost(err)
+            self._xclaim(job.delivery_id, worker_id, idle=int(self.lease_s * 1000) + 1)
 
     def complete(
         self,
@@ -450,12 +380,12 @@ class RedisJobQueue(JobTable):
     def pending(self) -> int:
         """Entries delivered but not yet acknowledged (Redis' own count)."""
         self._ensure_group()
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             return int(self.client.xpending(self.stream, self.group)["pending"])
 
     def drop_streams(self) -> None:
         """Delete this queue's streams (tests and tear-down)."""
-        with _redis_errors(self.redis_url):
+        with redis_errors(self.redis_url):
             self.client.delete(self.stream, self.dead_stream)
         self._group_ready = False
 

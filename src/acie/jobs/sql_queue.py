@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 
 from acie.errors import ConflictError, InputValidationError
+from acie.jobs.admission import admit, existing_for_duplicate
 from acie.jobs.job import Job
 from acie.jobs.state import JobState
 from acie.jobs.table import JobTable
@@ -86,16 +87,14 @@ class SQLiteJobQueue(JobTable):
             ``max_depth`` jobs are already queued, or the user has ``max_per_user``
             unfinished jobs (checked after the idempotent replay).
         """
-        self._validate_submit(request_id, payload, user_sub)
-        replay = self._replay(request_id)
+        replay = admit(self, request_id, payload, user_sub)
         if replay is not None:
             return replay
-        self._check_depth(user_sub)
         try:
             with translate_errors(), self._write_conn() as conn, conn.begin():
                 job = self._insert(conn, request_id, payload, user_sub, model_id)
         except ConflictError:
-            return self._existing_for_duplicate(request_id)
+            return existing_for_duplicate(self, request_id)
         self._notify(job.id)
         return job
 

@@ -25,7 +25,6 @@ from acie.errors import (
     ConflictError,
     InputValidationError,
     NotFoundError,
-    RateLimitError,
 )
 from acie.jobs.job import Job, to_job
 from acie.jobs.notify import ProgressNotifier
@@ -168,67 +167,6 @@ class JobTable:
             created_at=now,
             updated_at=now,
         )
-
-    @staticmethod
-    def _validate_submit(request_id: Any, payload: Any, user_sub: Any) -> None:
-        if not isinstance(request_id, str) or not request_id or len(request_id) > 255:
-            raise InputValidationError(
-                f"request_id must be a non-empty string of at most "
-                f"255 characters; got {request_id!r}"
-            )
-        if not isinstance(payload, Mapping):
-            raise InputValidationError(
-                f"payload must be a JSON object (a mapping); got {type(payload).__name__}"
-            )
-        if user_sub is not None and not isinstance(user_sub, str):
-            raise InputValidationError(f"user_sub must be a string or None; got {user_sub!r}")
-
-    def _existing_for_duplicate(self, request_id: str) -> Job:
-        existing = self.get(request_id)
-        if existing.terminal:
-            return existing
-        raise ConflictError(
-            f"request_id {request_id!r} is already in flight as job "
-            f"{existing.id} (state {existing.state.value})"
-        )
-
-    def _replay(self, request_id: str) -> Job | None:
-        """The finished job of ``request_id`` (idempotent replay), None if there is none.
-
-        Checked before the depth and quota checks, so replaying a finished request
-        never counts against a full queue. An unfinished one raises ConflictError.
-        """
-        with translate_errors(), self.engine.connect() as conn:
-            row = conn.execute(select(JobRow).where(JobRow.request_id == request_id)).first()
-        if row is None:
-            return None
-        return self._existing_for_duplicate(request_id)
-
-    def _check_depth(self, user_sub: str | None = None) -> None:
-        depth = self.depth()
-        if depth >= self.max_depth:
-            raise RateLimitError(
-                f"the job queue is full: {depth} jobs queued, "
-                f"QUEUE_MAX_DEPTH is {self.max_depth}; retry later"
-            )
-        if user_sub is None or self.max_per_user is None:
-            return
-        with translate_errors(), self.engine.connect() as conn:
-            mine = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(JobRow)
-                    .where(
-                        JobRow.user_sub == user_sub,
-                        JobRow.state.not_in([s.value for s in TERMINAL_STATES]),
-                    )
-                ).scalar_one()
-            )
-        if mine >= self.max_per_user:
-            raise RateLimitError(
-                f"user {user_sub!r} has {mine} unfinished jobs, QUEUE_MAX_PER_USER is "
-                f"{self.max_per_user}; retry when some have finished"
-            )
 
     def _notify(self, job_id: uuid.UUID) -> None:
         self.notifier.publish(job_id)
