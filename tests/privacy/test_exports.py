@@ -20,6 +20,8 @@ CONTRACT = {
     "acie.privacy.linear": {"EncryptedLinearLayer"},
     "acie.privacy.pool": {"RandomnessPool"},
     "acie.privacy.blind": {"BlindInferenceClient", "BlindInferenceServer", "blind_infer"},
+    "acie.privacy.network": {"BlindNetwork", "BlindNetworkClient", "BlindSession"},
+    "acie.privacy.pool_cache": {"PoolCache"},
     "acie.privacy.aead": {"Keyring", "LineCipher", "generate_key", "key_id_for"},
     "acie.privacy.phe_interop": {
         "public_key_to_phe",

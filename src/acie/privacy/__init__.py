@@ -8,7 +8,9 @@ encoding      fixed-point encoding of reals with an explicit precision and publi
 pool          precomputed randomness r^n mod n², each value used once
 vector        EncryptedVector: batch encryption, arithmetic, JSON form for the REST API
 linear        EncryptedLinearLayer: y = Wx + b on encrypted x, re-randomised outputs
+pool_cache    per-key randomness pools: an LRU bounded in keys and bytes, one refill thread
 blind         end-to-end blind inference: client encrypts, server evaluates, client decrypts
+network       blind inference of a multi-layer head in rounds (non-linearities at the client)
 aead          per-line AES-GCM for JSONL streams with key ids and position binding
 phe_interop   conversion of keys and ciphertexts to and from the ``phe`` package
 keyfile       atomic key-file writer/reader (private keys 0600)
