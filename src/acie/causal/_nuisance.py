@@ -65,9 +65,8 @@ def bootstrap_counts(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
     """``(n_bootstrap, n)`` multiplicities of rows resampled with replacement (seeded)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, (n_bootstrap, n))
-    counts = np.zeros((n_bootstrap, n))
-    np.add.at(counts, (np.arange(n_bootstrap)[:, None], idx), 1.0)
-    return counts
+    flat = (np.arange(n_bootstrap)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(float)
 
 
 def regressor(model: Any) -> Any:
