@@ -137,3 +137,14 @@ def test_session_key_limits_and_unknown_head(server, srv, token, keys, make_obs,
         r = _post(h, "/v1/blind/sessions", {"request_id": "k", "session": session}, token())
         assert r.status_code == 400
         assert "nope" in json.dumps(r.json())
+
+
+def test_session_rounds_refill_the_key_pool(srv, token, keys, make_obs, tiny_engine):
+    _, sk = keys
+    feats = encoder_features(tiny_engine, make_obs(1))[0]
+    with RestClient(srv.http_url, token=token()) as c:
+        c.blind_head(feats, private_key=sk)
+    pools = srv.runtime.blind_layer.server.pools
+    assert pools.join_refill(timeout=60)
+    pool = pools.get(sk.public_key)
+    assert pool.available == pool.capacity  # refilled off the request path after the round

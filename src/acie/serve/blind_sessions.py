@@ -118,6 +118,14 @@ def _vector(payload: Any, key: Any) -> Any:
     return EncryptedVector.from_dict(payload, key)
 
 
+def _refill(pools: Any, key: Any) -> None:
+    """Queue the key's pool for the background refill once it is below half full."""
+    if pools is not None:
+        pool = pools.get(key)
+        if pool.available < pool.capacity // 2:
+            pools.request_refill(key)
+
+
 def _answer(
     sid: str, round_index: int, session: BlindSession, z: Any, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -173,6 +181,7 @@ def open_session(
     x = _vector(payload.get("input"), key)
     session = heads[head].open(key)
     z = session.evaluate(0, x, pools=pools, deadline=deadline)
+    _refill(pools, key)
     sid = store.open(session, owner=owner, head=head)
     answer = _answer(sid, 0, session, z, extra)
     store.get(sid, owner=owner).last = (0, input_digest(payload.get("input")), answer)
@@ -215,6 +224,7 @@ def continue_session(
         session = entry.session
         x = _vector(payload.get("input"), session.public_key)
         z = session.evaluate(k, x, pools=pools, deadline=deadline)
+        _refill(pools, session.public_key)
         answer = _answer(sid, k, session, z, extra)
         entry.last = (k, digest, answer)
         return answer
