@@ -123,8 +123,9 @@ init_local <- function(python = NULL) {
 #' counterfactuals of the deep SCM, not analyses of samples).
 #'
 #' @param host Server host name.
-#' @param port gRPC port (`GRPC_PORT`, default 50051).
-#' @param http_port REST port (`HTTP_PORT`, default 8000).
+#' @param port gRPC port (default: the `GRPC_PORT` setting of `acie serve` in the
+#'   environment, else 50051).
+#' @param http_port REST port (default: `HTTP_PORT` in the environment, else 8000).
 #' @param token Bearer token. Default: the environment variable `ACIE_TOKEN`;
 #'   else, for a server on this machine, a token minted like
 #'   `acie auth token --sub $USER` does (with this machine's `JWT_SECRET` or
@@ -138,7 +139,9 @@ init_local <- function(python = NULL) {
 #' \dontrun{
 #' init_client(host = "localhost", port = 50051)
 #' }
-init_client <- function(host = "localhost", port = 50051, http_port = 8000,
+init_client <- function(host = "localhost",
+                        port = as.integer(Sys.getenv("GRPC_PORT", "50051")),
+                        http_port = as.integer(Sys.getenv("HTTP_PORT", "8000")),
                         token = Sys.getenv("ACIE_TOKEN", ""), timeout = 60,
                         wait = 10, python = NULL) {
   .bind_python(python)
