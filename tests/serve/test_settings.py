@@ -139,7 +139,7 @@ def test_paillier_pub_key_is_the_only_client_key_accepted(
     configured_pub, configured = generate_keypair(512)
     _, stranger = generate_keypair(512)
     configured_pub.save(tmp_path / "client.pub.json")
-    server = server_factory(PAILLIER_PUB_KEY=tmp_path / "client.pub.json")
+    server = server_factory(PAILLIER_PUB_KEY=tmp_path / "client.pub.json", BLIND_MIN_KEY_BITS=512)
     feats = encoder_features(tiny_engine, make_obs(1))[0]
     with RestClient(server.http_url, token=token(), retry=RetryPolicy(max_attempts=1)) as c:
         layer = c.blind_layer()

@@ -76,8 +76,8 @@ def check_request_key(public_key: object, min_bits: int, max_bits: int) -> None:
             return
         size = f"{bits} bits"
     raise CryptoError(
-        f"the request's Paillier key has {size}; this server accepts keys of {min_bits} to "
-        f"{max_bits} bits (BLIND_MIN_KEY_BITS, BLIND_MAX_KEY_BITS)"
+        f"the request's Paillier key has {size}; this server accepts keys of at least "
+        f"{min_bits} bits and at most {max_bits} bits (BLIND_MIN_KEY_BITS, BLIND_MAX_KEY_BITS)"
     )
 
 
