@@ -3,11 +3,13 @@
 * SQLite: SQLite's online backup API (a consistent snapshot even while writers are
   active, WAL included) into a temporary file that is integrity-checked and then
   renamed into place.
-* PostgreSQL: ``pg_dump --format=custom`` into a temporary file, renamed into place;
-  restore with ``pg_restore --clean --if-exists --single-transaction``.
+* PostgreSQL: ``pg_dump --format=custom`` into a temporary file, renamed into place.
 
-A restore ends by verifying the audit chain (optionally against an exported head), so
-a restored database that does not hold an intact log is reported at once.
+A restore never touches the live database first: the backup is restored into a
+temporary copy (a file beside the SQLite database; a new PostgreSQL database), brought to
+the newest schema and its audit chain verified (optionally against a signed anchor), and
+only then swapped in — SQLite in one write transaction, PostgreSQL by renaming the two
+databases in one transaction. On any failure the live database keeps every row.
 """
 
 from __future__ import annotations
@@ -131,7 +133,9 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
                 text=True,
             )
             if proc.returncode != 0:
-                raise BackendUnavailableError(f"pg_dump failed: {proc.stderr.strip()}")
+                err = proc.stderr.strip()
+                kind = BackendUnavailableError if "connection" in err.lower() else StoreError
+                raise kind(f"pg_dump failed, nothing was written: {err}")
         os.replace(tmp, dest)
     except (OSError, sqlite3.Error) as err:
         tmp.unlink(missing_ok=True)
@@ -268,8 +272,9 @@ def _restore_postgres(
             text=True,
         )
         if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise DataFormatError(
-                f"pg_restore of {str(src)!r} failed: {proc.stderr.strip().splitlines()[-1:]}"
+                f"pg_restore of {str(src)!r} failed, the live database is unchanged: {why}"
             )
         result = _verify_copy(copy_url, head, verify)
         old_name = f"{live[:40]}_old_{secrets.token_hex(4)}"
