@@ -92,3 +92,28 @@ def test_att_of_a_continuous_treatment_is_refused():
     y, t, x = _linear(50, 0)
     with pytest.raises(InputValidationError, match="binary treatment for the ATT"):
         ipw(outcome=y, treatment=t, covariates=x, estimand="att")
+
+
+def test_degree_two_balances_a_quadratic_confounder():
+    rng = np.random.default_rng(8)
+    n = 3000
+    x = rng.normal(size=(n, 1))
+    t = x[:, 0] ** 2 + rng.normal(size=n)  # T depends on X², not linearly on X
+    y = 1.5 * t + 2.0 * x[:, 0] ** 2 + rng.normal(size=n)
+    linear = ipw(outcome=y, treatment=t, covariates=x)
+    quadratic = ipw(outcome=y, treatment=t, covariates=x, balance_degree=2)
+    assert abs(linear.estimate - 1.5) > 8 * linear.std_error  # X² left unbalanced
+    assert abs(quadratic.estimate - 1.5) < 4 * quadratic.std_error
+
+
+def test_binary_ipw_reports_weight_diagnostics_per_arm():
+    y, t, x = _heterogeneous(2000, 9)
+    r = ipw(outcome=y, treatment=t, covariates=x, estimand="att")
+    assert 0 < r.details["effective_sample_size"] <= 2000
+    assert r.details["weights_reliable"] is True
+    rng = np.random.default_rng(10)
+    xs = rng.normal(size=300)
+    ts = (rng.uniform(size=300) < 1 / (1 + np.exp(-4 * xs))).astype(float)  # near separation
+    with pytest.warns(UnreliableEstimateWarning, match="cannot be trusted"):
+        bad = ipw(outcome=xs + ts, treatment=ts, covariates=xs, trim=0.0)
+    assert bad.details["weights_reliable"] is False

@@ -17,8 +17,9 @@ regression also has the covariates as columns (``Y ~ 1 + T + X``): under exact b
 its T coefficient equals the weighted MSM slope (Frisch–Waugh), and the covariates take
 their part of Y out of the residuals. The standard error is the HC3 sandwich of that
 weighted regression with the weights held fixed (HC3 because heavy weights give rows
-high leverage; with HC0 the 95 % intervals covered 91 % in the replications of
-``tests/causal/test_weighting.py``, with HC3 95 %).
+high leverage: in 200 seeded replications of the design of
+``tests/causal/test_weighting.py``, n = 300, the 95 % intervals covered 91.5 % with HC0
+and 95 % with HC3).
 
 :func:`weight_diagnostics` reports the effective sample size (Kish) and the largest
 weight's share of the total; the estimators warn with
