@@ -27,7 +27,7 @@ Speed-ups and who may use them
   :class:`acie.privacy.pool.RandomnessPool`; each value is handed out once.
 
 The CRT arithmetic lives in the private module :mod:`acie.privacy._crt`. This module is
-longer than ~400 lines because what remains (~650 lines) is the scheme's three public
+longer than ~400 lines because what remains (~700 lines) is the scheme's three public
 types, which depend on one another (a key encrypts to a ciphertext, a ciphertext checks
 its key, a private key decrypts it), with their validation and serialisation.
 """
