@@ -112,3 +112,12 @@ def test_cli_keygen_export_and_verify_signed(migrated_sqlite_url, sqlite_engine,
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_export_to_an_unwritable_place_is_one_line(migrated_sqlite_url):
+    proc = _acie(
+        "admin", "audit-verify", "--url", migrated_sqlite_url, "--export-head", "/proc/no/h.json"
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

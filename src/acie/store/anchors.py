@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from acie.errors import AuditIntegrityError, DataFormatError
+from acie.errors import AuditIntegrityError, DataFormatError, StoreError
 from acie.store.audit import AuditHead, AuditLog
 
 __all__ = [
@@ -51,7 +51,22 @@ def _crypto() -> Any:
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file and a rename."""
+    """Write ``data`` to ``path`` through a fsynced temporary file and a rename.
+
+    Raises
+    ------
+    StoreError
+        The folder cannot be written (missing, read-only, full); ``path`` is unchanged.
+    """
+    try:
+        _write_atomically(path, data, mode)
+    except OSError as err:
+        raise StoreError(
+            f"writing {str(path)!r} failed, it is unchanged: {err.strerror or err}"
+        ) from err
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
