@@ -42,7 +42,7 @@ def test_figures_have_units_and_300_dpi(tmp_path):
 def test_cli_rate_json_and_csv_state_units():
     res = runner.invoke(app, ["dm", "rate", "--mass", "50", "--n-energies", "3", "--json"])
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["units"]["dRdE"] == "1/(keV kg day)"
     assert len(data["rows"]) == 3
     res = runner.invoke(app, ["dm", "rate", "--target", "NaI", "--n-energies", "2", "--csv"])
@@ -51,13 +51,13 @@ def test_cli_rate_json_and_csv_state_units():
 
 def test_cli_halo_eta_and_modulation():
     res = runner.invoke(app, ["dm", "halo", "baxter2021", "--json"])
-    assert json.loads(res.output)["rows"][0]["v0_km_s"] == 238.0
+    assert json.loads(res.stdout)["rows"][0]["v0_km_s"] == 238.0
     res = runner.invoke(app, ["dm", "eta", "--n", "3", "--csv"])
     assert res.output.splitlines()[0] == "vmin_km_s,eta_s_km"
     res = runner.invoke(
         app, ["dm", "modulation", "--energy", "0.5", "--energy", "30", "--n-days", "12", "--json"]
     )
-    fit = json.loads(res.output)["fit"]
+    fit = json.loads(res.stdout)["fit"]
     # phase flip: peak in early December at 0.5 keV, early June at 30 keV (60 GeV on Xe)
     assert 320 < fit[0]["t_peak_day"] < 350
     assert 140 < fit[1]["t_peak_day"] < 165
@@ -80,7 +80,7 @@ def test_cli_electron_reach_and_plot(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["units"]["sigma"] == "cm2"
     assert data["units"]["mass"] == "MeV"
     assert (tmp_path / "reach.png").exists()
@@ -161,7 +161,7 @@ def test_every_plain_text_column_has_a_header_with_its_unit(argv):
 
 def test_formfactor_option_takes_a_shipped_material_or_names_a_missing_file(tmp_path):
     res = runner.invoke(app, ["dm", "rate", "--channel", "electron", "-f", "GaAs", "--json"])
-    assert json.loads(res.output)["material"] == "GaAs"
+    assert json.loads(res.stdout)["material"] == "GaAs"
     res = runner.invoke(app, ["dm", "rate", "--channel", "electron", "-f", "Xe"])
     assert res.exit_code != 0
     assert "known materials are: Si, Ge" in str(res.exception)

@@ -58,4 +58,5 @@ def test_fraction_is_zero_when_kinematics_stay_inside_the_table():
     # 1 MeV: q ≤ 2 m v_max ≈ 5.3 keV and E ≤ ½ m v_max² ≈ 3.6 eV, inside the table
     assert beyond_table_fraction(si, 1 * u.MeV) == pytest.approx(0.0, abs=1e-12)
     f = beyond_table_fraction(si, MASSES, mediator="light")
-    assert f.shape == (3,) and np.all((f >= 0) & (f < 0.05))
+    assert f.shape == (3,)
+    assert np.all((f >= 0) & (f < 0.05))

@@ -24,10 +24,16 @@ from acie.cli.dm_options import (
     HaloOpt,
     Ionization,
     JsonOpt,
-    Mediator,
+    MediatorOpt,
     TargetOpt,
+    WarnBeyondOpt,
+    check_range,
     load_table,
+    mediator_text,
+    parse_mediator,
     table_text,
+    table_uncertainty,
+    table_warnings,
 )
 from acie.cli.dm_output import Setting, emit, halo_text
 
@@ -136,7 +142,7 @@ def rate(
     ] = math.nan,
     target: TargetOpt = "Xe",
     formfactor: FormFactorOpt = None,
-    mediator: Annotated[Mediator, typer.Option(help="Electron channel mediator.")] = Mediator.heavy,
+    mediator: MediatorOpt = "heavy",
     e_min: Annotated[float, typer.Option(help="Nuclear: lowest recoil energy, keV.")] = 1.0,
     e_max: Annotated[float, typer.Option(help="Nuclear: highest recoil energy, keV.")] = 60.0,
     n_energies: Annotated[int, typer.Option(help="Nuclear: number of energies.")] = 60,
@@ -151,6 +157,7 @@ def rate(
         bool, typer.Option("--screening", help="Electron: Thomas–Fermi screening.")
     ] = False,
     halo_name: HaloOpt = "baxter2021",
+    warn_beyond: WarnBeyondOpt = 0.05,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -164,6 +171,7 @@ def rate(
     h = resolve_halo(halo_name)
     if channel is Channel.nuclear:
         s = 1e-45 if math.isnan(sigma) else sigma
+        check_range(e_min, e_max, n_energies, ("--e-min", "--e-max", "--n-energies"))
         e = np.linspace(e_min, e_max, n_energies) * u.keV
         r = nuclear.dr_de(e, mass * u.GeV, s * u.cm**2, target, halo=h).to_value(nuclear.DRU)
         rows = [
@@ -188,40 +196,67 @@ def rate(
         )
         return
     table = load_table(formfactor)
+    med = parse_mediator(mediator)
     s = 1e-39 if math.isnan(sigma) else sigma
+    from acie.darkmatter.table_range import beyond_table_fraction
+
+    beyond = float(
+        beyond_table_fraction(table, mass * u.MeV, mediator=med, halo=h, screening=screening)
+    )
     meta = {
         "material": table.material,
         "mass_MeV": mass,
         "sigma_cm2": s,
-        "mediator": str(mediator),
+        "mediator": mediator_text(med),
         "halo": h.name,
+        "beyond_table_fraction": beyond,
     }
+    unc_table = table_uncertainty(formfactor, table)
     settings: list[Setting] = [
         ("form factor", table_text(formfactor, table), "formfactor"),
         ("mass", f"{mass:g} MeV", "mass"),
         ("σ̄e", f"{s:g} cm²", "sigma"),
-        ("mediator", str(mediator), "mediator"),
+        ("mediator", mediator_text(med), "mediator"),
         ("screening", "Thomas–Fermi" if screening else "off", "screening"),
         ("halo", halo_text(h), "halo_name"),
+        (
+            "beyond table",
+            f"{beyond:.1%} of the rate (estimated; warn above {warn_beyond:.0%})",
+            "warn_beyond",
+        ),
     ]
+    if unc_table is not None:
+        settings.append(("f2 uncertainty", "from the file, fully correlated (1σ)", None))
+    with table_warnings():
+        from acie.darkmatter.table_range import warn_if_beyond
+
+        warn_if_beyond(beyond, table.material, warn_beyond)
+    kw = dict(mediator=med, halo=h, screening=screening)
     if per_ne:
-        res = electron.rate_per_ne(
-            table,
-            mass * u.MeV,
-            s * u.cm**2,
-            n_max=n_max,
-            ionization=str(ionization),
-            mediator=str(mediator),
-            halo=h,
-            screening=screening,
-        )
+
+        def per_ne_rate(tab):
+            return electron.rate_per_ne(
+                tab,
+                mass * u.MeV,
+                s * u.cm**2,
+                n_max=n_max,
+                ionization=str(ionization),
+                warn_beyond=None,
+                **kw,
+            )
+
+        res = per_ne_rate(table)
+        rows_ne = res.as_rows()
+        if unc_table is not None:
+            for row, du in zip(rows_ne, per_ne_rate(unc_table).as_rows(), strict=True):
+                row["rate_unc_per_kg_yr"] = du["rate_per_kg_yr"]
         gap, eps, fano = electron.material_ionization(table.material)
         model = f"{ionization}: gap {gap:g} eV, ε = {eps:g} eV" + (
             f", Fano {fano:g}" if ionization is Ionization.fano else ""
         )
         emit(
-            res.as_rows(),
-            {"ne": "electron-hole pairs", "rate": "1/(kg yr)"},
+            rows_ne,
+            {"ne": "electron-hole pairs", "rate": "1/(kg yr)", "mass": "MeV", "sigma": "cm2"},
             as_json=as_json,
             as_csv=as_csv,
             meta=meta,
@@ -235,16 +270,18 @@ def rate(
             ],
         )
         return
-    r = electron.dr_de(
-        table, mass * u.MeV, s * u.cm**2, mediator=str(mediator), halo=h, screening=screening
-    ).to_value(electron.RATE_UNIT)
+    r = electron.dr_de(table, mass * u.MeV, s * u.cm**2, **kw).to_value(electron.RATE_UNIT)
     rows = [
         {"energy_eV": float(a), "dRdE_per_eV_kg_yr": float(b)}
         for a, b in zip(table.energy_eV, r, strict=True)
     ]
+    if unc_table is not None:
+        du = electron.dr_de(unc_table, mass * u.MeV, s * u.cm**2, **kw).to_value(electron.RATE_UNIT)
+        for row, d in zip(rows, du, strict=True):
+            row["dRdE_unc_per_eV_kg_yr"] = float(d)
     emit(
         rows,
-        {"energy": "eV", "dRdE": "1/(eV kg yr)"},
+        {"energy": "eV", "dRdE": "1/(eV kg yr)", "mass": "MeV", "sigma": "cm2"},
         as_json=as_json,
         as_csv=as_csv,
         meta=meta,

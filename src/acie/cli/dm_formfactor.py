@@ -173,10 +173,16 @@ def select(
         0.0, help="Energy threshold in eV instead (0 = use --threshold)."
     ),
     background: float = typer.Option(0.0, help="Expected background events in the exposure."),
-    mediator: str = typer.Option("heavy", help="heavy, light, or a mediator mass in MeV."),
-    table: list[str] = typer.Option(
-        None, "--table", help="MATERIAL=PATH to use instead of a shipped table."
+    mediator: str = typer.Option(
+        "heavy", help="heavy, light, or a mediator mass (10keV; a plain number is MeV)."
     ),
+    table: list[str] = typer.Option(
+        None,
+        "--table",
+        help="MATERIAL=PATH or MATERIAL=SHIPPED (a form-factor or exciton file, or a shipped "
+        "material's table) instead of the shipped table.",
+    ),
+    allow_material_mismatch: bool = typer.Option(False, help="Allow --table X=<non-X table>."),
     json_out: bool = typer.Option(
         False, "--json", help="JSON (σ̄e in cm², mass MeV, exposure kg·yr)."
     ),
@@ -184,23 +190,27 @@ def select(
     """Rank the materials by computed σ̄e reach at one mass (lower is better)."""
     import astropy.units as u
 
-    from acie.darkmatter.formfactor.io import read_formfactor
     from acie.darkmatter.selector import select_material
+    from acie.errors import InputValidationError
 
     tables = None
+    med = parse_mediator(mediator)
     if table:
         tables = {}
         for item in table:
             name, _, path = item.partition("=")
-            tables[name] = read_formfactor(path)
+            if not name or not path:
+                raise InputValidationError(f"--table must be MATERIAL=PATH; got {item!r}")
+            tables[name] = load_table(path, "--table")
     thr = threshold_ev * u.eV if threshold_ev > 0 else threshold
     r = select_material(
         mass * u.MeV,
         exposure * u.kg * u.yr,
         thr,
         background,
-        mediator=parse_mediator(mediator),
+        mediator=med,
         tables=tables,
+        allow_material_mismatch=allow_material_mismatch,
     )
     if json_out:
         typer.echo(
@@ -232,12 +242,13 @@ def select(
     )
     typer.echo(
         f"{'rank':4} {'material':8} {'σ̄e reach [cm²]':>16} {'events [per 1e-37 cm²]':>23} "
-        f"{'n_e threshold':>13}"
+        f"{'n_e threshold':>13} {'beyond table [1]':>16}"
     )
     for i, row in enumerate(r.rows, 1):
         typer.echo(
             f"{i:<4} {row['material']:8} {row['sigma_limit_cm2']:16.3e} "
-            f"{row['events_per_1e-37cm2']:23.3e} {row['ne_threshold']:13d}"
+            f"{row['events_per_1e-37cm2']:23.3e} {row['ne_threshold']:13d} "
+            f"{row['beyond_table_fraction']:16.3f}"
         )
     for name, why in r.skipped.items():
         typer.echo(f"skipped {name}: {why}")

@@ -63,12 +63,26 @@ FormFactorOpt = Annotated[
         "(QCDark or ACIE format); electron channel.",
     ),
 ]
+MediatorOpt = Annotated[
+    str,
+    typer.Option(
+        help="Electron channel mediator: heavy, light, or a mass with units (10keV, 0.5MeV; "
+        "a plain number is MeV)."
+    ),
+]
+WarnBeyondOpt = Annotated[
+    float,
+    typer.Option(
+        help="Electron: warn when more than this fraction of the rate is estimated to lie "
+        "beyond the form-factor table's q/E range (1 = never)."
+    ),
+]
 TargetOpt = Annotated[
     str, typer.Option("--target", "-t", help="Nuclear target: Xe, Ar, Ge, Si, Na, I, Cs, NaI, CsI.")
 ]
 
 
-def load_table(spec: str | None):
+def load_table(spec: str | None, option: str = "--formfactor"):
     """The form-factor table named by ``spec``: a file path, or a shipped material's name.
 
     Raises
@@ -87,12 +101,43 @@ def load_table(spec: str | None):
         )
     p = Path(spec)
     if p.exists():
+        if _is_exciton_file(p):
+            from acie.darkmatter.excitons import read_excitons
+
+            return read_excitons(p).table
         return read_formfactor(p)
     if p.suffix in (".h5", ".hdf5") or len(p.parts) > 1:
         raise InputValidationError(
-            f"--formfactor {spec!r}: no such file (a shipped material name such as Ge needs no file)"
+            f"{option} {spec!r}: no such file (a shipped material name such as Ge needs no file)"
         )
     return shipped_table(spec)
+
+
+def _is_exciton_file(p: Path) -> bool:
+    import h5py
+
+    from acie.darkmatter.excitons import EXCITON_FORMAT
+
+    try:
+        with h5py.File(p, "r") as fh:
+            fmt = fh.attrs.get("format")
+    except OSError:
+        return False
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    return fmt == EXCITON_FORMAT
+
+
+def table_uncertainty(spec: str | None, table):
+    """The 1σ f2 uncertainty of an exciton file as a table on ``table``'s grid, else None."""
+    from dataclasses import replace
+
+    p = Path(spec or "")
+    if not (spec and p.exists() and _is_exciton_file(p)):
+        return None
+    from acie.darkmatter.excitons import read_excitons
+
+    unc = read_excitons(p).uncertainty
+    return None if unc is None else replace(table, f2=unc)
 
 
 def table_text(spec: str | None, table) -> str:
@@ -163,8 +208,66 @@ def parse_mass_grid(text: str):
     return _masses(text)
 
 
-def parse_mediator(text: str):
-    """``heavy``, ``light`` or a mediator mass in MeV."""
+def parse_mediator(text: str, option: str = "--mediator"):
+    """``heavy``, ``light``, a mass with units (``10keV``, ``0.5 MeV``) or a number in MeV."""
     import astropy.units as u
 
-    return text if text in ("heavy", "light") else float(text) * u.MeV
+    from acie.errors import InputValidationError, expected_got
+
+    t = str(text).strip()
+    if t.lower() in ("heavy", "light"):
+        return t.lower()
+    try:
+        q = u.Quantity(t) if any(c.isalpha() for c in t) else float(t) * u.MeV
+        val = q.to_value(u.MeV)
+    except (TypeError, ValueError, u.UnitsError):
+        raise InputValidationError(
+            expected_got(option, "heavy, light, or a mediator mass such as 10keV or 0.5", text)
+        ) from None
+    if not val >= 0 or val == float("inf"):
+        raise InputValidationError(expected_got(option, "a mediator mass >= 0", text))
+    return val * u.MeV
+
+
+def mediator_text(mediator) -> str:
+    """How the settings block names a parsed mediator."""
+    return mediator if isinstance(mediator, str) else f"{mediator.to_value('MeV'):g} MeV mass"
+
+
+def check_range(lo: float, hi: float, n: int, names: tuple[str, str, str], *, positive=False):
+    """Refuse an empty or reversed range, naming the options and values."""
+    from acie.errors import InputValidationError
+
+    a, b, c = names
+    if n < 1:
+        raise InputValidationError(f"{c} must be >= 1; got {n}")
+    if positive and lo <= 0:
+        raise InputValidationError(f"{a} must be > 0; got {lo:g}")
+    if lo < 0:
+        raise InputValidationError(f"{a} must be >= 0; got {lo:g}")
+    if hi < lo:
+        raise InputValidationError(f"{b} must be >= {a} ({lo:g}); got {hi:g}")
+
+
+class table_warnings:
+    """Collect :class:`TableRangeWarning` s and print each as one ``warning:`` line on stderr."""
+
+    def __enter__(self):
+        import warnings
+
+        from acie.darkmatter.table_range import TableRangeWarning
+
+        self._cm = warnings.catch_warnings(record=True)
+        self.caught = self._cm.__enter__()
+        warnings.simplefilter("always", TableRangeWarning)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from acie.darkmatter.table_range import TableRangeWarning
+
+        self._cm.__exit__(*exc)
+        seen = set()
+        for w in self.caught:
+            if issubclass(w.category, TableRangeWarning) and str(w.message) not in seen:
+                seen.add(str(w.message))
+                typer.echo(f"warning: {w.message}", err=True)

@@ -17,12 +17,16 @@ from acie.cli.dm_options import (
     FormFactorOpt,
     HaloOpt,
     JsonOpt,
-    Mediator,
+    MediatorOpt,
     Method,
     TargetOpt,
+    WarnBeyondOpt,
     geomspace,
     load_table,
+    mediator_text,
+    parse_mediator,
     table_text,
+    table_warnings,
 )
 from acie.cli.dm_output import Setting, emit, halo_text
 
@@ -56,8 +60,9 @@ def _reach_curve(channel: Channel, masses, *, halo, o: dict[str, Any]):
         background=o["background"],
         cl=o["cl"],
         method=str(o["method"]),
-        mediator=str(o["mediator"]),
+        mediator=o["mediator"],
         halo=halo,
+        warn_beyond=o["warn_beyond"],
     )
 
 
@@ -93,7 +98,8 @@ def reach(
     method: Annotated[
         Method, typer.Option(help="poisson (background-free), fc (Feldman–Cousins), cls.")
     ] = Method.poisson,
-    mediator: Annotated[Mediator, typer.Option(help="Electron channel mediator.")] = Mediator.heavy,
+    mediator: MediatorOpt = "heavy",
+    warn_beyond: WarnBeyondOpt = 0.05,
     halo_name: HaloOpt = "baxter2021",
     halo_mc: Annotated[
         int, typer.Option(help="Monte Carlo halo samples for 68/95 % bands (0: none).")
@@ -131,11 +137,13 @@ def reach(
         background=background,
         cl=cl,
         method=method,
-        mediator=mediator,
+        mediator=parse_mediator(mediator),
+        warn_beyond=warn_beyond,
         e_min=e_min,
         e_max=e_max,
     )
-    curve = _reach_curve(channel, masses, halo=h, o=o)
+    with table_warnings():
+        curve = _reach_curve(channel, masses, halo=h, o=o)
     band = None
     if halo_mc:
         from acie.darkmatter.uncertainty import propagate, sample_halos
@@ -145,12 +153,33 @@ def reach(
             "vesc": stats.norm(h.vesc.value, vesc_sigma),
             "rho": stats.norm(h.rho.value, rho_sigma),
         }
-        halos = sample_halos(h, dists, halo_mc, seed=seed)
-        band = propagate(
-            lambda x: _reach_curve(channel, masses, halo=x, o=o).cross_section,
-            halos,
-            progress=True,
-        )
+        if table is not None:
+            from acie.darkmatter.halo_mc import electron_reach_draws
+            from acie.darkmatter.uncertainty import band as make_band
+            from acie.darkmatter.uncertainty import sample_halo_arrays
+
+            draws = sample_halo_arrays(h, dists, halo_mc, seed=seed)
+            band = make_band(
+                electron_reach_draws(
+                    table,
+                    masses * u.MeV,
+                    exposure * u.kg * u.yr,
+                    draws,
+                    base=h,
+                    signal_limit=curve.signal_limit,
+                    ne_threshold=threshold,
+                    ne_bin=ne_bin,
+                    efficiency=efficiency,
+                    mediator=o["mediator"],
+                )
+            )
+        else:
+            halos = sample_halos(h, dists, halo_mc, seed=seed)
+            band = propagate(
+                lambda x: _reach_curve(channel, masses, halo=x, o=o).cross_section,
+                halos,
+                progress=True,
+            )
     mass_unit = "MeV" if electron else "GeV"
     rows = []
     for i, (m, s) in enumerate(zip(masses, curve.cross_section.to_value(u.cm**2), strict=True)):
@@ -158,6 +187,8 @@ def reach(
         if band is not None:
             for key in ("median", "lo68", "hi68", "lo95", "hi95"):
                 row[f"sigma_{key}_cm2"] = float(getattr(band, key)[i].to_value(u.cm**2))
+        if electron and curve.settings.get("beyond_table_fraction") is not None:
+            row["beyond_table_fraction"] = float(curve.settings["beyond_table_fraction"][i])
         rows.append(row)
     meta = {
         "channel": str(channel),
@@ -199,7 +230,7 @@ def reach(
                 else ("threshold", f"n_e ≥ {threshold}", "threshold")
             ),
             ("efficiency", f"{efficiency:g}", "efficiency"),
-            ("mediator", str(mediator), "mediator"),
+            ("mediator", mediator_text(o["mediator"]), "mediator"),
         ]
     else:
         settings.append(("energy window", f"{e_min:g}–{e_max:g} keV", ("e_min", "e_max")))
@@ -218,7 +249,7 @@ def reach(
             (
                 "halo Monte Carlo",
                 f"{halo_mc} samples, seed {seed}; σ(v0) = {v0_sigma:g} km/s, σ(vesc) = "
-                f"{vesc_sigma:g} km/s, σ(ρ) = {rho_sigma:g} GeV/cm³",
+                f"{vesc_sigma:g} km/s, σ(ρ) = {rho_sigma:g} GeV/cm³; v_E follows each v0",
                 None,
             )
         )
@@ -250,6 +281,7 @@ def modulation(
     energy: Annotated[
         list[float] | None, typer.Option(help="Nuclear recoil energies, keV (repeatable).")
     ] = None,
+    mediator: MediatorOpt = "heavy",
     year: Annotated[int, typer.Option(help="Calendar year.")] = 2025,
     n_days: Annotated[int, typer.Option(help="Number of dates through the year.")] = 24,
     halo_name: HaloOpt = "baxter2021",
@@ -267,8 +299,14 @@ def modulation(
     from acie.darkmatter import electron, nuclear
     from acie.darkmatter.halo import earth_speed
     from acie.darkmatter.halo_parameters import resolve_halo
+    from acie.errors import InputValidationError
 
+    if n_days < 3:
+        raise InputValidationError(
+            f"--n-days must be >= 3 (a cosine fit needs 3 dates); got {n_days}"
+        )
     h = resolve_halo(halo_name)
+    med = parse_mediator(mediator)
     days = np.linspace(0, 365.25, n_days, endpoint=False)
     times = Time(f"{year}-01-01") + days * u.day
     rows = []
@@ -307,7 +345,7 @@ def modulation(
         speeds = earth_speed(times, h).to_value(u.km / u.s)
         for t, v in zip(times, speeds, strict=True):
             tot = electron.total_rate(
-                table, mass * u.MeV, s * u.cm**2, halo=h, v_earth=v * u.km / u.s
+                table, mass * u.MeV, s * u.cm**2, halo=h, v_earth=v * u.km / u.s, mediator=med
             )
             rows.append(
                 {"date": t.iso[:10], "v_earth_km_s": float(v), "rate_per_kg_yr": float(tot.value)}
@@ -321,7 +359,7 @@ def modulation(
             ("form factor", table_text(formfactor, table), "formfactor"),
             ("mass", f"{mass:g} MeV", "mass"),
             ("σ̄e", f"{s:g} cm²", "sigma"),
-            ("mediator", "heavy", None),
+            ("mediator", mediator_text(med), "mediator"),
         ]
         unit = {"v_earth": "km/s", "rate": rate_unit}
     unit.update({"S0": rate_unit, "Sm": rate_unit, "t_peak": "day of year"})

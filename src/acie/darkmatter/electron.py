@@ -289,7 +289,8 @@ def rate_per_ne(
         cut by a limit counts with the fraction of its width inside (no rounding to bins).
     warn_beyond : float or None
         Warn (:class:`~acie.darkmatter.table_range.TableRangeWarning`) when the estimated
-        fraction of the rate beyond the table's q/E range exceeds this; None: don't.
+        fraction of the rate beyond the table's q/E range exceeds this (1 to report the
+        fraction in ``.beyond_table`` without warning); None: neither computed nor warned.
 
     Returns
     -------
@@ -328,11 +329,15 @@ def rate_per_ne(
         keep = np.clip(np.minimum(hi, left + widths) - np.maximum(lo, left), 0.0, None) / widths
     prob = ne_probability(e, n_max, band_gap=gap, pair_energy=eps, fano=f, model=ionization)
     rate = np.einsum("...e,en->...n", spec * widths * keep, prob) * u.Unit("1 / (kg yr)")
-    beyond = beyond_table_fraction(
-        table, mass, mediator=mediator, halo=halo, screening=screening, v_earth=v_earth
-    )
-    warn_if_beyond(beyond, table.material, warn_beyond)
-    return RatesPerNe(n_e=np.arange(int(n_max) + 1), rate=rate, beyond_table=np.asarray(beyond))
+    beyond = None
+    if warn_beyond is not None:
+        beyond = np.asarray(
+            beyond_table_fraction(
+                table, mass, mediator=mediator, halo=halo, screening=screening, v_earth=v_earth
+            )
+        )
+        warn_if_beyond(beyond, table.material, warn_beyond)
+    return RatesPerNe(n_e=np.arange(int(n_max) + 1), rate=rate, beyond_table=beyond)
 
 
 def total_rate(

@@ -152,6 +152,10 @@ def _parse(spec: dict, source: str) -> HaloParameters:
 def load_halo_parameters(path: str | Path) -> HaloParameters:
     """Load a parameter set from a JSON file (layout as in ``data/halo/*.json``)."""
     path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(
+            expected_got("halo parameter file", "an existing .json file", str(path))
+        )
     try:
         spec = json.loads(path.read_text())
     except json.JSONDecodeError as exc:

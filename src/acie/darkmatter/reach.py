@@ -230,7 +230,8 @@ def electron_reach(
         n_e ≥ 1 bin; replaces ``ne_threshold``.
     warn_beyond : float or None
         Warn when the estimated fraction of the rate beyond the table's q/E range exceeds
-        it; the fractions are in ``settings["beyond_table_fraction"]`` either way.
+        it; the fractions are in ``settings["beyond_table_fraction"]`` (None when
+        ``warn_beyond`` is None: not computed).
     """
     expo = _exposure(exposure)
     if not 0 < efficiency <= 1:
@@ -288,7 +289,9 @@ def electron_reach(
         "material": table.material,
         "ionization": ionization,
         "energy_threshold_eV": None if e_range is None else e_range[0].value,
-        "beyond_table_fraction": np.atleast_1d(rates.beyond_table).tolist(),
+        "beyond_table_fraction": None
+        if rates.beyond_table is None
+        else np.atleast_1d(rates.beyond_table).tolist(),
     }
     return ReachCurve(
         mass=np.atleast_1d(as_value(masses, u.MeV, "masses")) * u.MeV,

@@ -95,7 +95,7 @@ def select_material(
     cl: float = 0.9,
     method: str = "poisson",
     allow_material_mismatch: bool = False,
-    warn_beyond: float | None = None,
+    warn_beyond: float = 1.0,
 ) -> MaterialRanking:
     """Rank target materials by their σ̄e reach at one dark-matter mass.
 
@@ -121,9 +121,9 @@ def select_material(
         Confidence level and limit method of :func:`~acie.darkmatter.reach.electron_reach`.
     allow_material_mismatch : bool
         Rank a table under a name other than the material it records (refused by default).
-    warn_beyond : float or None
+    warn_beyond : float
         Warn when a material's estimated rate fraction beyond its table's q/E range exceeds
-        this (default: no warning; each row carries ``beyond_table_fraction`` anyway).
+        this (default 1: no warning; each row carries ``beyond_table_fraction`` anyway).
 
     Returns
     -------

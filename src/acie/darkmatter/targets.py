@@ -125,5 +125,11 @@ def get_target(target: str | Target) -> Target:
     if isinstance(target, Target):
         return target
     if target not in TARGETS:
-        raise UnknownNameError(expected_got("nuclear target", f"one of {sorted(TARGETS)}", target))
+        folded = {k.lower(): k for k in TARGETS}
+        key = str(target).lower()
+        if key not in folded:
+            raise UnknownNameError(
+                expected_got("nuclear target", f"one of {sorted(TARGETS)} (any case)", target)
+            )
+        return TARGETS[folded[key]]
     return TARGETS[target]

@@ -3,7 +3,9 @@
 Parameters (``v0``, ``vesc``, ``v_earth`` in km/s, ``rho`` in GeV/cm³, ``beta`` and
 ``sausage_fraction`` dimensionless) are drawn from user-given distributions — any object
 with ``rvs(size=..., random_state=...)``, e.g. a frozen :mod:`scipy.stats` distribution —
-in one vectorised draw per parameter from ``np.random.default_rng(seed)``. Draws that are
+in one vectorised draw per parameter from ``np.random.default_rng(seed)``. A drawn v0
+moves the Earth speed with it (the Sun moves at (0, v0, 0) + v_pec), unless v_earth is
+drawn itself or ``consistent_earth=False``. Draws that are
 unphysical (≤ 0, or v_esc ≤ v0) are redrawn. Each sampled halo is then pushed through a
 vectorised rate or reach function, and the bands are percentiles across samples:
 68 % = [15.87, 84.13], 95 % = [2.28, 97.72].
@@ -22,7 +24,15 @@ import numpy.typing as npt
 from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
 from acie.errors import EstimationError, NonPhysicalValueError, UnknownNameError, expected_got
 
-__all__ = ["PARAMETER_UNITS", "Band", "Distribution", "band", "propagate", "sample_halos"]
+__all__ = [
+    "PARAMETER_UNITS",
+    "Band",
+    "Distribution",
+    "band",
+    "propagate",
+    "sample_halo_arrays",
+    "sample_halos",
+]
 
 PARAMETER_UNITS = {
     "v0": u.km / u.s,
@@ -91,6 +101,7 @@ def sample_halos(
     *,
     seed: int = 0,
     max_redraws: int = 100,
+    consistent_earth: bool = True,
 ) -> list[HaloParameters]:
     """Draw ``n`` halo parameter sets around ``base``.
 
@@ -104,6 +115,39 @@ def sample_halos(
         Number of samples.
     seed : int
         Seed of ``np.random.default_rng``.
+    consistent_earth : bool
+        When v0 is drawn and v_earth is not, recompute each draw's Earth speed from its
+        Sun velocity (0, v0, 0) + v_pec
+        (:func:`acie.darkmatter.halo_mc.consistent_earth_speed`); False keeps it fixed.
+    """
+    h = resolve_halo(base)
+    drawn = sample_halo_arrays(
+        h, distributions, n, seed=seed, max_redraws=max_redraws, consistent_earth=consistent_earth
+    )
+    drawn = {k: v for k, v in drawn.items() if k in distributions or k == "v_earth"}
+    out = []
+    for i in range(n):
+        changes = {
+            k: v[i] * PARAMETER_UNITS[k] if PARAMETER_UNITS[k] != u.one else float(v[i])
+            for k, v in drawn.items()
+        }
+        out.append(h.with_values(name=f"{h.name}+mc{i}", **changes))
+    return out
+
+
+def sample_halo_arrays(
+    base: HaloParameters | str | None,
+    distributions: Mapping[str, Distribution],
+    n: int,
+    *,
+    seed: int = 0,
+    max_redraws: int = 100,
+    consistent_earth: bool = True,
+) -> dict[str, np.ndarray]:
+    """The draws of :func:`sample_halos` as arrays: ``v0``, ``vesc``, ``v_earth``, ``rho`` (n,).
+
+    Same parameters and random stream as :func:`sample_halos` (units of
+    :data:`PARAMETER_UNITS`); parameters not drawn repeat ``base``'s value.
     """
     h = resolve_halo(base)
     if n < 2:
@@ -132,13 +176,16 @@ def sample_halos(
     vesc = drawn.get("vesc", np.full(n, h.vesc.to_value(u.km / u.s)))
     if np.any(vesc <= v0):
         raise EstimationError("sampled vesc <= v0 for some draws; narrow the distributions")
-    out = []
-    for i in range(n):
-        changes = {
-            k: v[i] * PARAMETER_UNITS[k] if PARAMETER_UNITS[k] != u.one else float(v[i])
-            for k, v in drawn.items()
-        }
-        out.append(h.with_values(name=f"{h.name}+mc{i}", **changes))
+    out = dict(drawn)
+    out["v0"], out["vesc"] = v0, vesc
+    out.setdefault("rho", np.full(n, h.rho.to_value(u.GeV / u.cm**3)))
+    if "v_earth" not in drawn:
+        if consistent_earth and "v0" in drawn:
+            from acie.darkmatter.halo_mc import consistent_earth_speed
+
+            out["v_earth"] = consistent_earth_speed(v0, h)
+        else:
+            out["v_earth"] = np.full(n, h.v_earth.to_value(u.km / u.s))
     return out
 
 

@@ -106,8 +106,7 @@ def _check_binning(shape: tuple[int, ...], binning) -> None:
         raise DataFormatError(
             expected_got(
                 "QCDark results/f2",
-                f"shape (n_q, n_E) = {expected} from run_settings/binning "
-                "(it looks transposed)",
+                f"shape (n_q, n_E) = {expected} from run_settings/binning (it looks transposed)",
                 f"shape {tuple(shape)}",
             )
         )

@@ -1,0 +1,207 @@
+"""Vectorised halo Monte Carlo: consistent halo draws and the electron reach of every draw at once.
+
+**Consistent halos.** The halo model defines the Sun's Galactic velocity as
+v_☉ = (0, v0, 0) + v_☉,pec (:attr:`HaloParameters.v_sun`) and the Earth's as v_☉ plus its
+orbital velocity (:func:`acie.darkmatter.halo.earth_velocity`). A draw that changes v0
+therefore changes the Earth speed: :func:`consistent_earth_speed` gives
+
+    v_E,i = v_E + ⟨|v_orb(t) + v_☉,i|⟩ − ⟨|v_orb(t) + v_☉|⟩,
+
+the year-averaged Earth speed of draw i, anchored on the parameter set's own v_E (so the
+central draw reproduces the set exactly); ⟨·⟩ averages 96 dates through 2025.
+
+**Vectorised reach.** The counted signal of mass m is linear in η:
+N(m) = Σ_{q,E} K(q, E) η(v_min(q, E, m)), with K holding f2, the q weights, |F_DM|², the
+energy bin widths and the n_e counting. :func:`electron_reach_draws` histograms K onto a
+fine v_min grid once per mass (linear interpolation onto 1024 nodes), evaluates the
+closed-form SHM η of every draw on that grid in one array expression, and takes a matrix
+product: no Python loop over draws (SHM++ draws evaluate their sausage term per draw).
+Against the per-draw :func:`acie.darkmatter.reach.electron_reach` it agrees to < 1 % (< 10⁻³
+above the lowest, threshold-limited masses).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import astropy.units as u
+import numpy as np
+from scipy.special import erf
+
+from acie.darkmatter.formfactor.table import FormFactorTable
+from acie.darkmatter.halo_parameters import HaloParameters, resolve_halo
+from acie.darkmatter.units import C_KMS, as_positive
+from acie.errors import InputValidationError, NonPhysicalValueError, expected_got
+
+__all__ = ["consistent_earth_speed", "electron_reach_draws", "eta_shm_draws"]
+
+_N_NODES = 1024
+KMS = u.km / u.s
+
+
+@lru_cache(maxsize=1)
+def _orbital_velocities() -> np.ndarray:
+    """Earth's orbital velocity in Galactic axes at 96 dates of 2025, km/s, (96, 3)."""
+    from astropy.time import Time
+
+    from acie.darkmatter.halo import earth_velocity
+
+    base = resolve_halo(None)
+    t = Time("2025-01-01") + np.linspace(0.0, 365.25, 96, endpoint=False) * u.day
+    return earth_velocity(t, base).to_value(KMS) - base.v_sun.to_value(KMS)
+
+
+def consistent_earth_speed(v0, base: HaloParameters | str | None = None) -> np.ndarray:
+    """Year-averaged Earth speed for Sun velocities built from each ``v0``, km/s.
+
+    Parameters
+    ----------
+    v0 : array-like of float, km/s (or Quantity)
+    base : HaloParameters or name
+        Its ``v_earth`` anchors the result; its peculiar velocity is used.
+
+    Returns
+    -------
+    ndarray of float, km/s, shape of ``v0``
+    """
+    h = resolve_halo(base)
+    v0 = np.asarray(as_positive(v0, KMS, "v0", allow_plain=True), float)
+    orb = _orbital_velocities()
+    pec = h.v_sun_peculiar.to_value(KMS)
+
+    def mean_speed(v: np.ndarray) -> np.ndarray:
+        sun = np.zeros((*v.shape, 3)) + pec
+        sun[..., 1] += v
+        return np.linalg.norm(sun[..., None, :] + orb, axis=-1).mean(axis=-1)
+
+    ref = mean_speed(np.asarray(h.v0.to_value(KMS)))
+    return h.v_earth.to_value(KMS) + mean_speed(v0) - ref
+
+
+def _n_esc(z: np.ndarray) -> np.ndarray:
+    return erf(z) - 2.0 * z * np.exp(-z * z) / math.sqrt(math.pi)
+
+
+def eta_shm_draws(vmin, v0, vesc, ve) -> np.ndarray:
+    """Closed-form SHM η, s/km, on ``vmin`` (n_v,) for every draw (n_d,): shape (n_v, n_d).
+
+    The same regimes as :func:`acie.darkmatter.halo.eta_shm_kms` (McCabe 2010, App. B),
+    with v0, vesc and v_E arrays over draws (km/s floats).
+    """
+    v0, vesc, ve = (np.asarray(a, float)[None, :] for a in (v0, vesc, ve))
+    x = np.asarray(vmin, float)[:, None] / v0
+    y, z = ve / v0, vesc / v0
+    nesc, ez = _n_esc(z), np.exp(-z * z)
+    den = 2.0 * nesc * v0 * y
+    erf_xmy = erf(x - y)
+    low = (erf(x + y) - erf_xmy - 4.0 / math.sqrt(math.pi) * y * ez) / den
+    mid = (erf(z) - erf_xmy - 2.0 / math.sqrt(math.pi) * (y + z - x) * ez) / den
+    below = 1.0 / (v0 * y)
+    out = np.where(x < np.abs(y - z), np.where(z > y, low, below), np.where(x < y + z, mid, 0.0))
+    return np.maximum(out, 0.0)
+
+
+def _eta_matrix(nodes: np.ndarray, base: HaloParameters, draws: dict[str, np.ndarray]):
+    v0, vesc, ve = draws["v0"], draws["vesc"], draws["v_earth"]
+    if base.model != "shm++":
+        return eta_shm_draws(nodes, v0, vesc, ve)
+    from acie.darkmatter.halo import eta_shmpp_kms
+
+    cols = []
+    for i in range(v0.size):  # the sausage term is a numerical integral per halo
+        h = base.with_values(v0=v0[i] * KMS, vesc=vesc[i] * KMS, v_earth=ve[i] * KMS)
+        vec = h.v_sun.to_value(KMS)
+        cols.append(eta_shmpp_kms(nodes, h, vec * (ve[i] / np.linalg.norm(vec))))
+    return np.stack(cols, axis=1)
+
+
+def _counting_weights(table, n_max, ne_threshold, ne_bin, gap, eps, fano, ionization):
+    from acie.darkmatter.electron import _energy_bin_widths
+    from acie.darkmatter.ionization import ne_probability
+
+    e = table.energy_eV
+    prob = ne_probability(e, n_max, band_gap=gap, pair_energy=eps, fano=fano, model=ionization)
+    counted = prob[:, ne_bin] if ne_bin is not None else prob[:, ne_threshold:].sum(axis=1)
+    return _energy_bin_widths(e) * counted
+
+
+def electron_reach_draws(
+    table: FormFactorTable,
+    masses,
+    exposure,
+    draws: dict[str, np.ndarray],
+    *,
+    base: HaloParameters | str | None = None,
+    signal_limit: float,
+    ne_threshold: int = 1,
+    ne_bin: int | None = None,
+    efficiency: float = 1.0,
+    mediator="heavy",
+    ionization: str = "step",
+) -> u.Quantity:
+    """σ̄e reach of every halo draw at every mass, cm², shape (n_draws, n_masses).
+
+    Parameters
+    ----------
+    table : FormFactorTable
+    masses : Quantity ['mass'] or ['energy'], (n_m,)
+    exposure : Quantity ['mass' × 'time']
+    draws : dict of arrays (n_d,)
+        ``v0``, ``vesc``, ``v_earth`` (km/s) and ``rho`` (GeV/cm³) of each draw, e.g. from
+        :func:`acie.darkmatter.uncertainty.sample_halo_arrays`.
+    base : HaloParameters or name
+        The model (SHM or SHM++) and its fixed parameters.
+    signal_limit : float
+        Upper limit on the signal count (from :func:`acie.darkmatter.reach.signal_upper_limit`).
+    ne_threshold, ne_bin, efficiency, mediator, ionization
+        As for :func:`acie.darkmatter.reach.electron_reach`.
+    """
+    from acie.darkmatter.electron import _fdm2, _mediator_mass_ev, _q_weights
+    from acie.darkmatter.ionization import material_ionization
+    from acie.darkmatter.table_range import _prefactor
+
+    h = resolve_halo(base)
+    m = np.atleast_1d(np.asarray(as_positive(masses, u.eV, "dark-matter mass"), float))
+    expo = float(as_positive(exposure, u.kg * u.yr, "exposure"))
+    need = ("v0", "vesc", "v_earth", "rho")
+    if not isinstance(draws, dict) or any(k not in draws for k in need):
+        raise InputValidationError(expected_got("draws", f"a dict with keys {need}", draws))
+    d = {k: np.asarray(draws[k], float) for k in need}
+    if any(v.ndim != 1 or v.size != d["v0"].size for v in d.values()):
+        raise InputValidationError(
+            expected_got("draws", "1-D arrays of one length", {k: v.shape for k, v in d.items()})
+        )
+    if not 0 < efficiency <= 1:
+        raise NonPhysicalValueError(expected_got("efficiency", "in (0, 1]", efficiency))
+    gap, eps, fano = material_ionization(table.material)
+    n_max = int(1 + np.floor((table.energy_eV[-1] - gap) / eps)) + 2
+    ce = _counting_weights(table, n_max, ne_threshold, ne_bin, gap, eps, fano, ionization)
+    q, e = table.q_eV, table.energy_eV
+    kern = (
+        table.f2
+        * (_q_weights(q, "trapezoid") / q**2 * _fdm2(q, _mediator_mass_ev(mediator)))[:, None]
+    )
+    kern = kern * ce[None, :]
+    rows, cols = np.nonzero(kern > 0)
+    w = kern[rows, cols]
+    qs, es = q[rows], e[cols]
+    vtop = float(np.max(d["vesc"] + d["v_earth"]))
+    dv = vtop / (_N_NODES - 1)
+    nodes = np.arange(_N_NODES) * dv
+    base_v = es / qs * C_KMS
+    g = np.zeros((m.size, _N_NODES + 1))
+    for k, mk in enumerate(m):  # per mass (30), not per draw: one histogram each
+        pos = (qs / (2.0 * mk) * C_KMS + base_v) / dv
+        inside = pos < _N_NODES - 1
+        j = pos[inside].astype(np.intp)
+        frac = pos[inside] - j
+        g[k] = np.bincount(j, w[inside] * (1 - frac), _N_NODES + 1)
+        g[k] += np.bincount(j + 1, w[inside] * frac, _N_NODES + 1)
+    eta = _eta_matrix(nodes, h, d) * C_KMS  # (n_nodes, n_d), units of 1/c
+    counts = g[:, :_N_NODES] @ eta  # (n_m, n_d)
+    pref = _prefactor(table, m, h) / (h.rho.to_value(u.GeV / u.cm**3))
+    counts = counts * pref[:, None] * d["rho"][None, :] * (1e-37 * expo * efficiency)
+    with np.errstate(divide="ignore"):
+        sigma = np.where(counts > 0, signal_limit * 1e-37 / counts, np.inf)
+    return sigma.T * u.cm**2
