@@ -133,9 +133,9 @@ def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
                 text=True,
             )
             if proc.returncode != 0:
-                err = proc.stderr.strip()
-                kind = BackendUnavailableError if "connection" in err.lower() else StoreError
-                raise kind(f"pg_dump failed, nothing was written: {err}")
+                pg_message = proc.stderr.strip()
+                kind = BackendUnavailableError if "connection" in pg_message.lower() else StoreError
+                raise kind(f"pg_dump failed, nothing was written: {pg_message}")
         os.replace(tmp, dest)
     except (OSError, sqlite3.Error) as err:
         tmp.unlink(missing_ok=True)
