@@ -245,7 +245,10 @@ class InferenceLog(Base):
 
     ``seq`` is 1, 2, 3 … without gaps, assigned while holding the log's lock;
     ``row_hash`` = SHA-256 over ``prev_hash`` and the canonical form of the row
-    (see :mod:`acie.store.audit`).
+    (see :mod:`acie.store.audit`). Triggers, not declared here: UPDATE, DELETE and
+    TRUNCATE are refused (migration 0002); an INSERT onto an existing ``seq`` or
+    ``row_hash`` is refused, and on PostgreSQL the database sets ``seq``, ``prev_hash``
+    and ``row_hash`` of every inserted row itself (migration 0003).
     """
 
     __tablename__ = "inference_logs"
