@@ -10,9 +10,11 @@ R²_{Y~Z|D,X} 0.1246, adjusted estimate 0.0752 (se 0.0219, t 3.44).
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from acie.causal.sensitivity import (
     adjusted_estimate,
+    adjusted_se,
     benchmark_bounds,
     ols_sensitivity,
     partial_r2,
@@ -127,3 +129,27 @@ def test_bad_inputs():
     x = np.arange(20.0)
     with pytest.raises(EstimationError):
         ols_sensitivity(x, x, np.column_stack([x, 2 * x]))
+
+
+def test_adjusted_interval_covers_the_truth_in_replications():
+    # 200 seeded replications of Y = D + Z + 0.3 X + e, D = 0.6 Z + 0.5 X + u with Z hidden:
+    # the short regression's interval almost never covers the true effect 1, the interval
+    # adjusted with Z's partial R² (an oracle for its strength) covers it at about 95 %
+    hits_short = hits_adj = 0
+    reps = 200
+    for seed in range(reps):
+        rng = np.random.default_rng(1000 + seed)
+        n = 300
+        z, x = rng.normal(size=n), rng.normal(size=n)
+        d = 0.6 * z + 0.5 * x + rng.normal(size=n)
+        y = d + z + 0.3 * x + rng.normal(size=n)
+        short = ols_sensitivity(y, d, x)
+        r2dz = float(partial_r2(ols_sensitivity(d, z, x).t_statistic, n - 3))
+        r2yz = float(partial_r2(ols_sensitivity(y, z, np.column_stack([x, d])).t_statistic, n - 4))
+        est = adjusted_estimate(short.estimate, short.std_error, short.dof, r2dz, r2yz)
+        se = adjusted_se(short.std_error, short.dof, r2dz, r2yz)
+        crit = stats.t.ppf(0.975, short.dof - 1)
+        hits_adj += abs(est - 1.0) <= crit * se
+        hits_short += abs(short.estimate - 1.0) <= crit * short.std_error
+    assert hits_adj / reps >= 0.90
+    assert hits_short / reps < 0.05
