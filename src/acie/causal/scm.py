@@ -181,7 +181,8 @@ class StructuralCausalModel:
     def propagate(self, noise: pd.DataFrame | Mapping[str, np.ndarray]) -> pd.DataFrame:
         """Evaluate the mechanisms on given noise values (deterministic).
 
-        Interventions of enclosing ``with do(...)`` blocks apply.
+        Interventions of enclosing ``with do(...)`` blocks apply. A data frame ``noise``
+        lends its index to the result.
         """
         model = self._effective()
         cols = {node: np.asarray(noise[node], dtype=float) for node in model.nodes if node in noise}
@@ -274,7 +275,8 @@ class StructuralCausalModel:
         pandas.DataFrame
             Each unit's values had the intervention been applied, with the same noise.
             Nodes that are not descendants of the intervened nodes keep their
-            factual values exactly.
+            factual values exactly. A data frame ``observed`` lends its index to the
+            result, so the rows align with the factual ones.
 
         Raises
         ------
