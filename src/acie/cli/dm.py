@@ -93,7 +93,9 @@ def halo(
 @app.command()
 def eta(
     ctx: typer.Context,
-    vmin_max: Annotated[float, typer.Option(help="Largest v_min, km/s.")] = 800.0,
+    vmin_max: Annotated[
+        float, typer.Option(help="Largest v_min, km/s (default: the halo's vesc + v_E).")
+    ] = math.nan,
     n: Annotated[int, typer.Option(help="Number of points.")] = 41,
     halo_name: HaloOpt = "baxter2021",
     as_json: JsonOpt = False,
@@ -107,6 +109,8 @@ def eta(
     from acie.darkmatter.halo_parameters import resolve_halo
 
     h = resolve_halo(halo_name)
+    if math.isnan(vmin_max):
+        vmin_max = float((h.vesc + h.v_earth).to_value(u.km / u.s))
     v = np.linspace(0.0, vmin_max, n) * u.km / u.s
     e = eta_fn(v, h).to_value(u.s / u.km)
     rows = [{"vmin_km_s": float(a), "eta_s_km": float(b)} for a, b in zip(v.value, e, strict=True)]

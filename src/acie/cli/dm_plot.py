@@ -46,8 +46,10 @@ def plot_cmd(
     tables = [load_table(f) for f in files]
     sig_e = 1e-39 * u.cm**2
     if kind is PlotKind.eta:
-        v = np.linspace(0, 800, 200) * u.km / u.s
-        fig = P.plot_eta(v, {name: eta(v, name) for name in available_halo_parameters()})
+        halos = {n: resolve_halo(n) for n in available_halo_parameters()}
+        halos.setdefault(h.name, h)
+        v = P.eta_speed_grid(list(halos.values()))
+        fig = P.plot_eta(v, {name: eta(v, x) for name, x in halos.items()})
     elif kind is PlotKind.spectrum and not tables:
         e = np.linspace(0.5, 60, 120) * u.keV
         fig = P.plot_spectrum(

@@ -23,6 +23,7 @@ from acie.errors import DataFormatError, InputValidationError, expected_got
 
 __all__ = [
     "DPI",
+    "eta_speed_grid",
     "plot_eta",
     "plot_formfactor",
     "plot_material_comparison",
@@ -134,6 +135,12 @@ def plot_rates_per_ne(rates: Mapping[str, RatesPerNe], *, title: str = ""):
     return fig
 
 
+def eta_speed_grid(halos, n: int = 241) -> u.Quantity:
+    """v_min from 0 to the largest v_esc + v_E of ``halos`` (where every η reaches 0), km/s."""
+    top = max(float((h.vesc + h.v_earth).to_value(u.km / u.s)) for h in halos)
+    return np.linspace(0.0, top, n) * u.km / u.s
+
+
 def plot_eta(vmin: u.Quantity, curves: Mapping[str, u.Quantity]):
     """η(v_min) for labelled halo models."""
     fig, ax = _figure()
@@ -188,14 +195,44 @@ def plot_reach(
     return fig
 
 
+def rebin_spectrum(energy: u.Quantity, rate: u.Quantity, width: u.Quantity):
+    """Average dR/dE over bins of ``width`` from 0 eV (rate-conserving): (edges, values).
+
+    Each table bin (width from its centres) is shared among the new bins it overlaps, so
+    Σ values × width equals Σ rate × table bin width.
+    """
+    e = energy.to_value(u.eV)
+    r = rate.to_value(u.Unit("1/(kg yr eV)"))
+    w = float(width.to_value(u.eV))
+    if not w > 0:
+        raise InputValidationError(expected_got("bin width", "> 0 eV", w))
+    half = np.diff(e, prepend=2 * e[0] - e[1], append=2 * e[-1] - e[-2])
+    lo = e - half[:-1] / 2
+    hi = e + half[1:] / 2
+    edges = np.arange(0.0, hi[-1] + w, w)
+    # rate-weighted overlap of every table bin with every new bin (cumulative integral)
+    cum = np.concatenate([[0.0], np.cumsum(r * (hi - lo))])
+    grid = np.concatenate([lo[:1], hi])
+    at = np.interp(edges, grid, cum)
+    return edges, np.diff(at) / w
+
+
 def plot_material_comparison(
-    energy_by_material: Mapping[str, tuple[u.Quantity, u.Quantity]], *, title: str = ""
+    energy_by_material: Mapping[str, tuple[u.Quantity, u.Quantity]],
+    *,
+    title: str = "",
+    bin_width: u.Quantity = 1.0 * u.eV,
 ):
-    """dR/dE of several materials (each with its own energy grid) on one figure."""
+    """dR/dE of several materials on one figure, each averaged over ``bin_width`` bins.
+
+    The tables' fine bins (0.1 eV) are rebinned (:func:`rebin_spectrum`) and drawn as steps,
+    so a log axis shows the spectra, not a comb of single-bin spikes.
+    """
     fig, ax = _figure()
     for i, (name, (e, r)) in enumerate(energy_by_material.items()):
-        ax.plot(e.to_value(u.eV), r.to_value(u.Unit("1/(kg yr eV)")), color=f"C{i}", label=name)
-    ax.set_xlabel("energy [eV]")
+        edges, vals = rebin_spectrum(e, r, bin_width)
+        ax.stairs(np.where(vals > 0, vals, np.nan), edges, color=f"C{i}", label=name)
+    ax.set_xlabel(f"energy [eV], {bin_width.to_value(u.eV):g} eV bins")
     ax.set_ylabel("dR/dE [" + u.Unit("1/(kg yr eV)").to_string("latex_inline") + "]")
     ax.set_yscale("log")
     ax.set_title(title)
