@@ -7,7 +7,7 @@
   counterfactuals over gRPC, jobs over REST, engine errors as R conditions. No
   ``ACIE_PYTHON``: the package finds the project's virtualenv from the working directory.
   A testthat failure, error or skip fails this test.
-* ``test_r_doc_blocks``: every ```r block of README.md and docs/*.md, run by ``Rscript``
+* ``test_r_doc_blocks`` (slow, as the other doc blocks): every ```r block of README.md and docs/*.md, run by ``Rscript``
   in a mirror of the project (``tests/user_runs.py``) with ACIEr installed from the
   sources; the default ports 50051 and 8000 in a block are replaced by this server's.
 * ``test_r_cmd_check_is_clean`` (also marked slow: about 40 s of CPU, 2-3 min on a busy
@@ -20,8 +20,10 @@ these tests skip (and so fail under ``CI=true``).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -57,16 +59,32 @@ def server(tmp_path_factory):
     env = user_runs.base_env(tmp / "data")
     env.pop("ACIE_PYTHON", None)
     env["HTTP_PORT"], env["GRPC_PORT"] = str(user_runs.free_port()), str(user_runs.free_port())
-    with user_runs.acie_server(tmp, env):
-        token = _run(
-            [str(REPO / ".venv" / "bin" / "acie"), "auth", "token", "--sub", "r-tests"],
+    acie = str(REPO / ".venv" / "bin" / "acie")
+    with (tmp / "serve.log").open("w") as log:
+        proc = subprocess.Popen(  # a short drain and grace: the module ends sooner
+            [acie, "serve", "--drain", "0.2", "--grace", "1"],
             cwd=tmp,
             env=env,
-            timeout=60,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        assert token.returncode == 0, token.stderr
-        env["ACIE_TOKEN"] = token.stdout.strip().splitlines()[-1]
-        yield env
+        try:
+            try:
+                user_runs.wait_for_health(f"http://127.0.0.1:{env['HTTP_PORT']}/healthz", 180, proc)
+            except (TimeoutError, RuntimeError) as exc:
+                raise AssertionError(f"{exc}\n{(tmp / 'serve.log').read_text()[-4000:]}") from None
+            token = _run([acie, "auth", "token", "--sub", "r-tests"], cwd=tmp, env=env, timeout=60)
+            assert token.returncode == 0, token.stderr
+            env["ACIE_TOKEN"] = token.stdout.strip().splitlines()[-1]
+            yield env
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +125,12 @@ def _r_blocks():
     return [pytest.param(b, id=b.name) for b in blocks]
 
 
+@pytest.mark.slow  # as tests/test_docs.py runs doc blocks: each starts R, Python and the stack
 @pytest.mark.parametrize("block", _r_blocks())
 def test_r_doc_blocks(block, server, r_library, tmp_path):
     code = block.code
     if "continues" in block.options:
-        earlier = [
-            b for b in parse(block.path) if b.lang == "r" and b.line < block.line
-        ]
+        earlier = [b for b in parse(block.path) if b.lang == "r" and b.line < block.line]
         assert earlier, f"{block.name}: 'continues' but no earlier r block"
         code = earlier[-1].code + "\n" + code
     # the default ports of the commands are this server's
