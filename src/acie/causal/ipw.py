@@ -48,9 +48,16 @@ def arm_weights(e: np.ndarray, estimand: Estimand) -> tuple[np.ndarray, np.ndarr
     return 1 / e, 1 / (1 - e)
 
 
-def _arm_diagnostics(w1: np.ndarray, w0: np.ndarray) -> dict[str, Any]:
-    """Diagnostics per arm (each arm's weights estimate one mean), warning once if either fails."""
-    d1, d0 = weight_diagnostics(w1, warn=False), weight_diagnostics(w0, warn=False)
+def _arm_diagnostics(w1: np.ndarray, w0: np.ndarray, target: Estimand) -> dict[str, Any]:
+    """Diagnostics per arm (each arm's weights estimate one mean), warning once if either fails.
+
+    A reweighted arm stands for its own rows (ATE), or for the other arm's (the controls
+    in an ATT, the treated in an ATC: a large reservoir of controls is meant to be
+    mostly down-weighted).
+    """
+    n1, n0 = w1.shape[0], w0.shape[0]
+    d1 = weight_diagnostics(w1, warn=False, reference_n=n0 if target is Estimand.ATC else n1)
+    d0 = weight_diagnostics(w0, warn=False, reference_n=n1 if target is Estimand.ATT else n0)
     reasons = [f"treated: {r}" for r in d1["weight_warnings"]]
     reasons += [f"control: {r}" for r in d0["weight_warnings"]]
     if reasons:
@@ -135,7 +142,7 @@ def ipw(
     mu1, mu0 = np.sum(a1 * y) / np.sum(a1), np.sum(a0 * y) / np.sum(a0)
     phi = a1 * (y - mu1) / np.mean(a1) - a0 * (y - mu0) / np.mean(a0)
     se = float(np.sqrt(np.mean(phi**2) / n))
-    diag = _arm_diagnostics(a1[t == 1], a0[t == 0])
+    diag = _arm_diagnostics(a1[t == 1], a0[t == 0], target)
     details: dict[str, Any] = {
         "propensity_min": float(e_raw.min()),
         "propensity_max": float(e_raw.max()),

@@ -43,7 +43,9 @@ MIN_ESS_FRACTION = 0.1  # below: a tenth of the rows carry the estimate
 MAX_WEIGHT_SHARE = 0.05  # above: one row carries more than 5 % of the total weight
 
 
-def weight_diagnostics(w: np.ndarray, *, warn: bool = True) -> dict[str, Any]:
+def weight_diagnostics(
+    w: np.ndarray, *, warn: bool = True, reference_n: int | None = None
+) -> dict[str, Any]:
     """Effective sample size and largest weight share of non-negative weights ``w``.
 
     Parameters
@@ -52,7 +54,11 @@ def weight_diagnostics(w: np.ndarray, *, warn: bool = True) -> dict[str, Any]:
         Weights (any scale).
     warn : bool
         Issue :class:`UnreliableEstimateWarning` when the effective sample size is
-        below ``MIN_ESS_FRACTION · n`` or one weight exceeds ``MAX_WEIGHT_SHARE`` of the total.
+        below ``MIN_ESS_FRACTION · reference_n`` or one weight exceeds
+        ``MAX_WEIGHT_SHARE`` of the total.
+    reference_n : int, optional
+        The number of rows the weighted sample stands for (default: ``len(w)``; for the
+        controls reweighted to the treated in an ATT, the number of treated rows).
 
     Returns
     -------
@@ -65,11 +71,12 @@ def weight_diagnostics(w: np.ndarray, *, warn: bool = True) -> dict[str, Any]:
     total = float(w.sum())
     ess = total**2 / float(np.sum(w**2))
     share = float(w.max()) / total
+    ref = w.shape[0] if reference_n is None else int(reference_n)
     reasons = []
-    if ess < MIN_ESS_FRACTION * w.shape[0]:
+    if ess < MIN_ESS_FRACTION * ref:
         reasons.append(
             f"effective sample size {ess:.0f} is below {MIN_ESS_FRACTION:.0%} of the "
-            f"{w.shape[0]} rows"
+            f"{ref} rows it stands for"
         )
     if share > MAX_WEIGHT_SHARE:
         reasons.append(
