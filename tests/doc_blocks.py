@@ -5,8 +5,9 @@ Conventions for writers of the docs:
 * Fenced blocks tagged ``python`` (``py``) run with the project's Python in a fresh
   empty directory; blocks tagged ``bash`` (``sh``, ``shell``) run with ``bash -e`` from
   the project folder (see ``tests/user_runs.py``). Every other block says what it is in
-  its info string (``text``, ``json``, ``yaml``, ``console`` …) and is not run; a
-  block without an info string is an error.
+  its info string (``text``, ``json``, ``yaml``, ``console`` …) and is not run here; a
+  block without an info string is an error. (``r`` blocks run with ``Rscript`` in
+  ``tests/r/test_acier.py``, marked ``r``, against an ``acie serve`` of its own.)
 * A block that is not meant to run says why, in an HTML comment on the line(s) directly
   above it: ``<!-- no-test: needs a GPU cluster -->``. Keep these few.
 * Options for a block that runs, in the same place: ``<!-- test: server -->`` starts
