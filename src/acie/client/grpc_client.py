@@ -231,6 +231,74 @@ class GrpcClient:
 
         return wait_until_available(attempt, wait_s=wait)
 
+    def blind_head(
+        self,
+        features: Any,
+        *,
+        private_key: Any,
+        spec: dict[str, Any],
+        head: str = "property",
+        request_id: str | None = None,
+        pool: Any = None,
+    ) -> dict[str, np.ndarray]:
+        """Blind inference of a whole head in rounds over gRPC (see ``RestClient.blind_head``).
+
+        Parameters
+        ----------
+        features : array (in_features,)
+            The head's input.
+        private_key : acie.privacy.PaillierPrivateKey
+            Your key pair; only the public half leaves this process.
+        spec : dict
+            The head's description, ``RestClient.blind_layer()["heads"][head]``.
+        head : str
+            The head's name.
+        request_id : str, optional
+            Prefix of the rounds' request ids.
+        pool : acie.privacy.RandomnessPool, optional
+            Your randomness precomputed off-line.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``output``, ``mean``, ``logvar`` and ``activations``.
+        """
+        import json
+
+        from acie.client.blind import run_blind_head
+
+        pb = self._pb
+        rid = request_id or uuid.uuid4().hex
+
+        def call(method: Any, req: Any) -> dict[str, Any]:
+            def once() -> Any:
+                try:
+                    return method(req, metadata=self._metadata, timeout=self.timeout_s)
+                except grpc.RpcError as exc:
+                    self._raise(exc)
+
+            return json.loads(self.retry.call(once).output_json)
+
+        def open_session(session: dict[str, Any]) -> dict[str, Any]:
+            req = pb.BlindSessionRequest(request_id=f"{rid}-0", session_json=json.dumps(session))
+            return call(self._stub.OpenBlindSession, req)
+
+        def send_round(sid: str, k: int, payload: dict[str, Any]) -> dict[str, Any]:
+            req = pb.BlindRoundRequest(
+                request_id=f"{rid}-{k}", session_id=sid, round_json=json.dumps(payload)
+            )
+            return call(self._stub.BlindRound, req)
+
+        return run_blind_head(
+            features,
+            private_key=private_key,
+            head=head,
+            spec=spec,
+            open_session=open_session,
+            send_round=send_round,
+            pool=pool,
+        )
+
     def close(self) -> None:
         """Close the gRPC channel; the client cannot be used afterwards."""
         self._channel.close()

@@ -313,44 +313,29 @@ class RestClient:
             model clamps it) of the standardised property posterior, and
             ``activations`` (what you learned in between, one row per hidden layer).
         """
-        from acie.privacy.network import ROUND_FORMAT, SESSION_FORMAT, BlindNetworkClient
-        from acie.privacy.vector import EncryptedVector
+        from acie.client.blind import run_blind_head
 
-        spec = self.blind_layer()["heads"][head]
-        client = BlindNetworkClient(private_key=private_key, rounds=spec["rounds"], pool=pool)
         rid = request_id or uuid.uuid4().hex
-        x = client.encrypt_round(0, np.asarray(features, dtype=np.float64))
-        session = {
-            "format": SESSION_FORMAT,
-            "head": head,
-            "public_key": private_key.public_key.to_dict(),
-            "input": x.to_dict(),
-        }
-        resp = self._call(
-            "POST", "/v1/blind/sessions", json={"request_id": f"{rid}-0", "session": session}
-        )
-        sid = resp["session_id"]
-        for k in range(len(spec["rounds"])):
-            out = EncryptedVector.from_dict(
-                resp["encrypted_output"]["output"], private_key.public_key
-            )
-            nxt = client.next_input(k, out)
-            if nxt is None:
-                break
-            body = {
-                "request_id": f"{rid}-{k + 1}",
-                "round": {"format": ROUND_FORMAT, "round": k + 1, "input": nxt.to_dict()},
-            }
+        spec = self.blind_layer()["heads"][head]
+
+        def open_session(session: dict[str, Any]) -> dict[str, Any]:
+            body = {"request_id": f"{rid}-0", "session": session}
+            return self._call("POST", "/v1/blind/sessions", json=body)["encrypted_output"]
+
+        def send_round(sid: str, k: int, payload: dict[str, Any]) -> dict[str, Any]:
+            body = {"request_id": f"{rid}-{k}", "round": payload}
             resp = self._call("POST", f"/v1/blind/sessions/{sid}/rounds", json=body)
-        layout = spec["output_layout"]
-        y = client.output
-        lo, hi = layout["logvar_clamp"]
-        return {
-            "output": y,
-            "mean": y[layout["mean"][0] : layout["mean"][1]],
-            "logvar": np.clip(y[layout["logvar"][0] : layout["logvar"][1]], lo, hi),
-            "activations": np.asarray(client.activations),
-        }
+            return resp["encrypted_output"]
+
+        return run_blind_head(
+            features,
+            private_key=private_key,
+            head=head,
+            spec=spec,
+            open_session=open_session,
+            send_round=send_round,
+            pool=pool,
+        )
 
     def close(self) -> None:
         """Close the HTTP connection pool; the client cannot be used afterwards."""

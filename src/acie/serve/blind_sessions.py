@@ -22,12 +22,22 @@ from typing import Any
 from acie.errors import NotFoundError
 from acie.privacy.network import BlindSession
 
-__all__ = ["MAX_SESSIONS", "SESSION_TTL_S", "SessionStore"]
+__all__ = ["MAX_SESSIONS", "SESSION_TTL_S", "SessionStore", "parse_json"]
 
 #: Most open sessions kept (all users together); the least recently used go first.
 MAX_SESSIONS = 1024
 #: Seconds a session lives after its last round.
 SESSION_TTL_S = 300.0
+
+
+def parse_json(text: str, what: str) -> Any:
+    """Parse a JSON payload carried as text (gRPC); malformed or too deep → DataFormatError."""
+    from acie.errors import DataFormatError
+
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise DataFormatError(f"{what} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def input_digest(payload: Any) -> str:

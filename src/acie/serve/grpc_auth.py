@@ -44,6 +44,8 @@ _METHOD_ACTIONS: dict[str, Action | None] = {
     f"/{SERVICE_NAME}/CounterfactualInference": Action.submit,
     f"/{SERVICE_NAME}/StreamInference": Action.submit,
     f"/{SERVICE_NAME}/HealthCheck": None,
+    f"/{SERVICE_NAME}/OpenBlindSession": Action.submit,
+    f"/{SERVICE_NAME}/BlindRound": Action.submit,
 }
 #: refusals audited aggregated (a flood of them must not grow the audit log one row each)
 _REFUSED = frozenset(

@@ -190,6 +190,54 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             queue_depth=rt.queue_depth(),
         )
 
+    # -- blind inference in rounds (docs/privacy.md); payloads are the REST JSON documents --
+    def _blind_layer(self) -> Any:
+        from acie.errors import BackendUnavailableError
+
+        rt = self.runtime
+        require_feature(rt.flags, "blind_inference")
+        if rt.blind_layer is None:
+            raise BackendUnavailableError("this server has no blind-inference layer")
+        return rt.blind_layer
+
+    def _blind_response(self, request_id: str, out: dict[str, Any]) -> pb.BlindRoundResponse:
+        import json
+
+        return pb.BlindRoundResponse(
+            request_id=request_id,
+            session_id=out["session_id"],
+            round=out["round"],
+            rounds=out["rounds"],
+            done=out["done"],
+            output_json=json.dumps(out),
+            model_version=out["model_version"],
+        )
+
+    def OpenBlindSession(self, request, context):  # noqa: ARG002 - the servicer signature
+        """Open a blind session of a head and evaluate its round 0 on ciphertexts."""
+        from acie.serve.blind_sessions import parse_json
+
+        layer = self._blind_layer()
+        out = layer.open_session(
+            parse_json(request.session_json, "session_json"),
+            owner=current_principal().subject,
+            settings=self.runtime.settings,
+        )
+        return self._blind_response(request.request_id, out)
+
+    def BlindRound(self, request, context):  # noqa: ARG002 - the servicer signature
+        """Evaluate the next round of an open blind session."""
+        from acie.serve.blind_sessions import parse_json
+
+        layer = self._blind_layer()
+        out = layer.session_round(
+            request.session_id,
+            parse_json(request.round_json, "round_json"),
+            owner=current_principal().subject,
+            settings=self.runtime.settings,
+        )
+        return self._blind_response(request.request_id, out)
+
 
 class GrpcServer:
     """A gRPC server with the inference service and the standard health service.

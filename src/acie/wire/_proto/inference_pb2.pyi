@@ -107,3 +107,39 @@ class HealthCheckResponse(_message.Message):
     model_version: str
     queue_depth: int
     def __init__(self, status: _Optional[_Union[HealthCheckResponse.ServingStatus, str]] = ..., gpu_count: _Optional[int] = ..., model_version: _Optional[str] = ..., queue_depth: _Optional[int] = ...) -> None: ...
+
+class BlindSessionRequest(_message.Message):
+    __slots__ = ("request_id", "session_json")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_JSON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    session_json: str
+    def __init__(self, request_id: _Optional[str] = ..., session_json: _Optional[str] = ...) -> None: ...
+
+class BlindRoundRequest(_message.Message):
+    __slots__ = ("request_id", "session_id", "round_json")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_JSON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    session_id: str
+    round_json: str
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., round_json: _Optional[str] = ...) -> None: ...
+
+class BlindRoundResponse(_message.Message):
+    __slots__ = ("request_id", "session_id", "round", "rounds", "done", "output_json", "model_version")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    session_id: str
+    round: int
+    rounds: int
+    done: bool
+    output_json: str
+    model_version: str
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., round: _Optional[int] = ..., rounds: _Optional[int] = ..., done: _Optional[bool] = ..., output_json: _Optional[str] = ..., model_version: _Optional[str] = ...) -> None: ...

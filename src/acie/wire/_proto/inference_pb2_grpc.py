@@ -5,7 +5,7 @@ import warnings
 
 from . import inference_pb2 as acie_dot_v1_dot_inference__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -49,6 +49,16 @@ class InferenceServiceStub:
                 request_serializer=acie_dot_v1_dot_inference__pb2.HealthCheckRequest.SerializeToString,
                 response_deserializer=acie_dot_v1_dot_inference__pb2.HealthCheckResponse.FromString,
                 _registered_method=True)
+        self.OpenBlindSession = channel.unary_unary(
+                '/acie.v1.InferenceService/OpenBlindSession',
+                request_serializer=acie_dot_v1_dot_inference__pb2.BlindSessionRequest.SerializeToString,
+                response_deserializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
+                _registered_method=True)
+        self.BlindRound = channel.unary_unary(
+                '/acie.v1.InferenceService/BlindRound',
+                request_serializer=acie_dot_v1_dot_inference__pb2.BlindRoundRequest.SerializeToString,
+                response_deserializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -76,6 +86,20 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenBlindSession(self, request, context):
+        """Open a blind session of a head and evaluate its round 0.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlindRound(self, request, context):
+        """Evaluate the next round of an open blind session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +117,16 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.HealthCheck,
                     request_deserializer=acie_dot_v1_dot_inference__pb2.HealthCheckRequest.FromString,
                     response_serializer=acie_dot_v1_dot_inference__pb2.HealthCheckResponse.SerializeToString,
+            ),
+            'OpenBlindSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenBlindSession,
+                    request_deserializer=acie_dot_v1_dot_inference__pb2.BlindSessionRequest.FromString,
+                    response_serializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.SerializeToString,
+            ),
+            'BlindRound': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlindRound,
+                    request_deserializer=acie_dot_v1_dot_inference__pb2.BlindRoundRequest.FromString,
+                    response_serializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +210,60 @@ class InferenceService:
             '/acie.v1.InferenceService/HealthCheck',
             acie_dot_v1_dot_inference__pb2.HealthCheckRequest.SerializeToString,
             acie_dot_v1_dot_inference__pb2.HealthCheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenBlindSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acie.v1.InferenceService/OpenBlindSession',
+            acie_dot_v1_dot_inference__pb2.BlindSessionRequest.SerializeToString,
+            acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlindRound(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acie.v1.InferenceService/BlindRound',
+            acie_dot_v1_dot_inference__pb2.BlindRoundRequest.SerializeToString,
+            acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
             options,
             channel_credentials,
             insecure,
