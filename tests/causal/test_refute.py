@@ -77,6 +77,46 @@ def test_a_biased_estimator_fails_placebo_and_dummy_outcome(monkeypatch):
         assert r.details["binomial_p"] < 0.01
 
 
+def test_an_overconfident_standard_error_fails_the_bootstrap(monkeypatch):
+    import dataclasses
+
+    from acie.causal import refute
+
+    real = refute.estimate_effect
+
+    def overconfident(*args, **kwargs):
+        e = real(*args, **kwargs)
+        return dataclasses.replace(e, std_error=e.std_error / 10)
+
+    data = _confounded(600, 8)
+    honest = refute_estimate(
+        data, treatment="t", outcome="y", covariates=["x"], refuters=["bootstrap"], n_simulations=10
+    )
+    assert honest.passed, str(honest.refutations[0])
+    monkeypatch.setattr(refute, "estimate_effect", overconfident)
+    rep = refute_estimate(
+        data, treatment="t", outcome="y", covariates=["x"], refuters=["bootstrap"], n_simulations=10
+    )
+    assert not rep.passed
+    assert "outside the 99 % interval" in rep.refutations[0].rule
+
+
+def test_categorical_covariate_in_the_dummy_outcome():
+    # the dummy outcome's prediction from a text covariate uses its indicators
+    rng = np.random.default_rng(3)
+    n = 800
+    g = rng.choice(["a", "b", "c"], n)
+    x = rng.normal(size=n) + (g == "b")
+    t = (rng.uniform(size=n) < 1 / (1 + np.exp(-x))).astype(float)
+    y = 0.5 * t + x + 2.0 * (g == "c") + rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "g": g, "t": t, "y": y})
+    rep = refute_estimate(
+        df, treatment="t", outcome="y", covariates=["x", "g"], refuters=["dummy_outcome"],
+        n_simulations=10,
+    )  # fmt: skip
+    assert rep.passed, str(rep.refutations[0])
+
+
 def test_bad_arguments():
     data = _confounded(100, 0)
     with pytest.raises(InputValidationError, match="refuter"):
