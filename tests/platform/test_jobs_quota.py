@@ -41,15 +41,40 @@ def test_replay_of_a_finished_request_is_answered_even_when_the_queue_is_full(ma
         q.submit("new", {}, user_sub="dave")
 
 
-def test_collaborator_sees_shared_jobs_older_than_the_newest_200(make_queue):
+def test_collaborator_sees_shared_jobs_older_than_the_newest_200(engine):
+    """The listing is SQL over the ``jobs`` table: both database backends, no queue needed."""
+    import uuid
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from acie.jobs import SQLiteJobQueue
     from acie.serve.auth import Principal, Role
     from acie.serve.job_service import queue_request_id, recent_jobs
+    from acie.store.schema import Job as JobRow
+    from acie.store.schema import utcnow
 
-    q = make_queue(max_depth=1000)
+    q = SQLiteJobQueue(engine)
     shared = q.submit(queue_request_id("alice", "old-shared"), {"shared": True}, user_sub="alice")
-    for i in range(250):  # newer private jobs push the shared one out of the newest 200
-        q.submit(queue_request_id("alice", f"p{i}"), {"shared": False}, user_sub="alice")
+    t0 = utcnow()
+    rows = [  # newer private jobs push the shared one out of the newest 200
+        {
+            "id": uuid.uuid4(),
+            "request_id": queue_request_id("alice", f"p{i}"),
+            "user_sub": "alice",
+            "state": "QUEUED",
+            "payload": {"shared": False},
+            "attempts": 0,
+            "created_at": t0 + timedelta(seconds=i + 1),
+            "updated_at": t0 + timedelta(seconds=i + 1),
+        }
+        for i in range(250)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(JobRow), rows)
     carol = Principal(subject="carol", role=Role.collaborator, scopes=frozenset({"jobs:read"}))
     assert [j.id for j in recent_jobs(q, carol, limit=20)] == [shared.id]
     alice = Principal(subject="alice", role=Role.researcher, scopes=frozenset({"jobs:read"}))
-    assert len(recent_jobs(q, alice, limit=20)) == 20
+    assert [j.request_id for j in recent_jobs(q, alice, limit=3)] == [
+        queue_request_id("alice", f"p{i}") for i in (249, 248, 247)
+    ]
