@@ -138,8 +138,9 @@ class Worker:
                 done.set()
                 return self.queue.complete(job.id, result, worker_id=self.worker_id, token=token)
             except ConflictError as err:
-                # another delivery finished (or moved) it: nothing left to do
-                log.info("job %s: %s", job.id, err)
+                # another delivery finished (or moved) it, or our lease ran out (fenced):
+                # this delivery's result is dropped
+                log.warning("job %s: attempt %d dropped: %s", job.id, job.attempts, err)
                 return self.queue.get(job.id)
             except PERMANENT_ERRORS as err:
                 done.set()
