@@ -121,3 +121,21 @@ def test_cli_export_to_an_unwritable_place_is_one_line(migrated_sqlite_url):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_exporter_exports_on_its_schedule_without_being_asked(sqlite_engine, tmp_path):
+    import time
+
+    log = AuditLog(sqlite_engine)
+    exporter = AnchorExporter(log, tmp_path / "head.json", interval_s=0.05)
+    exporter.start()
+    try:
+        for i in range(3):
+            log.append(request_id=f"r{i}", action="x")
+        deadline = time.monotonic() + 30
+        while read_anchor(tmp_path / "head.json").seq != 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert read_anchor(tmp_path / "head.json").seq == 3  # written by the thread
+        assert exporter.exports >= 2
+    finally:
+        exporter.stop()
