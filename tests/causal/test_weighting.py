@@ -117,3 +117,18 @@ def test_binary_ipw_reports_weight_diagnostics_per_arm():
     with pytest.warns(UnreliableEstimateWarning, match="cannot be trusted"):
         bad = ipw(outcome=xs + ts, treatment=ts, covariates=xs, trim=0.0)
     assert bad.details["weights_reliable"] is False
+
+
+def test_att_controls_are_judged_against_the_treated_they_stand_for():
+    # 200 treated, 5000 controls mostly unlike them: the controls' ESS is small next to
+    # 5000 but ample next to the 200 treated it stands for, so the ATT does not warn
+    rng = np.random.default_rng(12)
+    x = np.concatenate([rng.normal(0.9, 1.0, 200), rng.normal(-0.9, 1.0, 5000)])
+    t = np.concatenate([np.ones(200), np.zeros(5000)])
+    y = t + x + rng.normal(size=x.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        r = ipw(outcome=y, treatment=t, covariates=x, estimand="att")
+    assert r.details["weights_reliable"] is True
+    assert r.details["effective_sample_size"] - 200 < 500  # controls: < 10 % of 5000
+    assert abs(r.estimate - 1.0) < 4 * r.std_error
