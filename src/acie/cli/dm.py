@@ -5,8 +5,8 @@ Commands import the physics lazily so ``acie --help`` stays fast. Machine output
 names (CSV, e.g. ``energy_keV``). Plain text prints the settings in force (defaults
 marked) above a table whose headers carry units (:mod:`acie.cli.dm_output`).
 
-This module holds ``halo``, ``eta`` and ``rate``; ``reach`` and ``modulation`` are in
-:mod:`acie.cli.dm_reach`, ``plot`` in :mod:`acie.cli.dm_plot`, the form-factor commands
+This module holds ``halo``, ``eta`` and ``rate``; ``reach`` is in
+:mod:`acie.cli.dm_reach`, ``modulation`` in :mod:`acie.cli.dm_modulation`, ``plot`` in :mod:`acie.cli.dm_plot`, the form-factor commands
 in :mod:`acie.cli.dm_formfactor` and :mod:`acie.cli.dm_exciton`.
 """
 

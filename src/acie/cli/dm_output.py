@@ -37,6 +37,8 @@ COLUMNS = {
     "sigma_lo68_cm2": "σ 68% low [cm²]",
     "sigma_hi68_cm2": "σ 68% high [cm²]",
     "sigma_lo95_cm2": "σ 95% low [cm²]",
+    "sigma_f2_lo_cm2": "σ f2 −1σ [cm²]",
+    "sigma_f2_hi_cm2": "σ f2 +1σ [cm²]",
     "sigma_hi95_cm2": "σ 95% high [cm²]",
     "date": "date [UTC]",
     "v_earth_km_s": "v_E [km/s]",

@@ -38,6 +38,7 @@ __all__ = [
     "ReachCurve",
     "cls_upper_limit",
     "electron_reach",
+    "f2_uncertainty_range",
     "feldman_cousins_interval",
     "median_background_outcome",
     "nuclear_reach",
@@ -302,6 +303,27 @@ def electron_reach(
         cl=cl,
         settings=settings,
     )
+
+
+def f2_uncertainty_range(sigma, sigma_of_uncertainty) -> tuple[np.ndarray, np.ndarray]:
+    """σ limits for the signal N ± δN, from σ (for N) and the σ computed with f2 → δf2 (for δN).
+
+    The limit is s_up σ_ref / N, so with σ_δ = s_up σ_ref / δN: σ± = 1 / (1/σ ∓ 1/σ_δ)
+    (``inf`` where N − δN ≤ 0). δf2 is taken fully correlated across (q, E), the
+    conservative choice when a file gives only the 1σ of each entry.
+
+    Returns
+    -------
+    (lo, hi) : ndarrays, cm² (or the inputs' unit)
+    """
+    s = np.asarray(u.Quantity(sigma).value, float)
+    sd = np.asarray(u.Quantity(sigma_of_uncertainty).value, float)
+    with np.errstate(divide="ignore"):
+        inv, inv_d = 1.0 / s, 1.0 / sd
+        lo = 1.0 / (inv + inv_d)
+        diff = inv - inv_d
+        hi = np.where(diff > 0, 1.0 / np.where(diff > 0, diff, 1.0), np.inf)
+    return lo, hi
 
 
 def nuclear_reach(

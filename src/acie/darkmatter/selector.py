@@ -96,6 +96,7 @@ def select_material(
     method: str = "poisson",
     allow_material_mismatch: bool = False,
     warn_beyond: float = 1.0,
+    f2_uncertainty: dict[str, FormFactorTable] | None = None,
 ) -> MaterialRanking:
     """Rank target materials by their σ̄e reach at one dark-matter mass.
 
@@ -124,6 +125,10 @@ def select_material(
     warn_beyond : float
         Warn when a material's estimated rate fraction beyond its table's q/E range exceeds
         this (default 1: no warning; each row carries ``beyond_table_fraction`` anyway).
+    f2_uncertainty : dict of str to FormFactorTable, optional
+        Per material, a table whose f2 is the 1σ uncertainty of that material's f2 (e.g. an
+        exciton file's ``f2_uncertainty``); its row then carries ``sigma_f2_lo_cm2`` and
+        ``sigma_f2_hi_cm2`` (:func:`~acie.darkmatter.reach.f2_uncertainty_range`).
 
     Returns
     -------
@@ -183,23 +188,41 @@ def select_material(
         events = (
             reach.signal_limit * _SIGMA_REF / sigma if np.isfinite(sigma) and sigma > 0 else 0.0
         )
-        rows.append(
-            {
-                "material": name,
-                "sigma_limit_cm2": sigma,
-                "events_per_1e-37cm2": events,
-                "ne_threshold": ne_thr,
-                "band_gap_eV": mat.band_gap,
-                "pair_energy_eV": mat.pair_energy,
-                "background_events": reach.settings["background_events"],
-                "signal_limit": reach.signal_limit,
-                "energy_threshold_eV": reach.settings["energy_threshold_eV"],
-                "beyond_table_fraction": reach.settings["beyond_table_fraction"][0],
-                "form_factor": table.metadata.get("provenance", {}).get("producer", "table")
-                if isinstance(table.metadata, dict)
-                else "table",
-            }
-        )
+        row = {
+            "material": name,
+            "sigma_limit_cm2": sigma,
+            "events_per_1e-37cm2": events,
+            "ne_threshold": ne_thr,
+            "band_gap_eV": mat.band_gap,
+            "pair_energy_eV": mat.pair_energy,
+            "background_events": reach.settings["background_events"],
+            "signal_limit": reach.signal_limit,
+            "energy_threshold_eV": reach.settings["energy_threshold_eV"],
+            "beyond_table_fraction": reach.settings["beyond_table_fraction"][0],
+            "form_factor": table.metadata.get("provenance", {}).get("producer", "table")
+            if isinstance(table.metadata, dict)
+            else "table",
+        }
+        unc = {get_material(k).name: v for k, v in (f2_uncertainty or {}).items()}.get(name)
+        if unc is not None:
+            from acie.darkmatter.reach import f2_uncertainty_range
+
+            r_unc = electron_reach(
+                unc,
+                np.atleast_1d(m_ev) * u.eV,
+                expo * u.kg * u.yr,
+                ne_threshold=ne_thr,
+                background=b_events,
+                n_obs=n_obs,
+                cl=cl,
+                method=method,
+                mediator=mediator,
+                energy_threshold=e_thr,
+                warn_beyond=None,
+            )
+            lo, hi = f2_uncertainty_range(reach.cross_section, r_unc.cross_section)
+            row["sigma_f2_lo_cm2"], row["sigma_f2_hi_cm2"] = float(lo[0]), float(hi[0])
+        rows.append(row)
     rows.sort(key=lambda r: (r["sigma_limit_cm2"], r["material"]))
     settings = {
         "mass_MeV": m_ev / 1e6,
