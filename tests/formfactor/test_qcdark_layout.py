@@ -35,7 +35,9 @@ def test_transposed_f2_is_refused(tmp_path):
 @needs_ge
 def test_f2_disagreeing_with_binning_is_refused(tmp_path):
     path = _copy_with_f2(tmp_path, lambda f2: f2[:900])
-    with pytest.raises(DataFormatError, match=r"\(1000, 500\) from run_settings/binning.*\(900, 500\)"):
+    with pytest.raises(
+        DataFormatError, match=r"\(1000, 500\) from run_settings/binning.*\(900, 500\)"
+    ):
         read_qcdark(path)
 
 
