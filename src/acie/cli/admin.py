@@ -327,7 +327,7 @@ def worker(
     import signal
 
     from acie.config import get_settings
-    from acie.jobs import RedisJobQueue, Worker, load_handler, open_job_queue
+    from acie.jobs import Worker, load_handler, open_job_queue
 
     logging.basicConfig(
         level=get_settings().LOG_LEVEL.value,
@@ -337,16 +337,7 @@ def worker(
     if redis_url:
         update["REDIS_URL"] = redis_url
     settings = get_settings().model_copy(update=update)
-    queue = open_job_queue(settings)
-    if stream and isinstance(queue, RedisJobQueue):
-        queue = RedisJobQueue(
-            queue.engine,
-            queue.redis_url,
-            stream=stream,
-            lease_s=queue.lease_s,
-            max_attempts=queue.max_attempts,
-            max_depth=queue.max_depth,
-        )
+    queue = open_job_queue(settings, stream=stream)
     w = Worker(
         queue,
         load_handler(handler),
