@@ -181,13 +181,16 @@ init_client <- function(host = "localhost",
   saved <- Sys.getenv(vars, unset = NA)
   Sys.unsetenv(vars)
   on.exit(for (k in names(saved)) if (!is.na(saved[[k]])) do.call(Sys.setenv, as.list(saved[k])))
+  errors <- tempfile()
+  on.exit(unlink(errors), add = TRUE)
   out <- suppressWarnings(system2(.acie$python, c("-m", "acie", "auth", "token", "--sub",
                                                   shQuote(user)),
-                                  stdout = TRUE, stderr = TRUE))
+                                  stdout = TRUE, stderr = errors))
   status <- attr(out, "status")
-  if (!is.null(status) && status != 0) {
+  if ((!is.null(status) && status != 0) || length(out) == 0) {
     stop(.acie_condition(
-      paste0("no ACIE_TOKEN and `acie auth token` failed: ", paste(out, collapse = " ")),
+      paste0("no ACIE_TOKEN and `acie auth token` failed: ",
+             paste(utils::tail(readLines(errors, warn = FALSE), 3), collapse = " ")),
       c("acie_authentication_error", "acie_auth_error")))
   }
   out[length(out)]
