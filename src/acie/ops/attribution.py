@@ -285,6 +285,7 @@ def _discovery(
                 outcome=y,
                 covariates=adjust,
                 method="aipw" if binary else "regression",
+                treatment_type="binary" if binary else "continuous",
                 seed=seed,
             )
             effects.append(
