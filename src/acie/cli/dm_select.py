@@ -77,7 +77,7 @@ def select(
             ("exposure", f"{exposure:g} kg yr", "exposure"),
             (
                 "threshold",
-                f"E ≥ {threshold_ev:g} eV (per material n_e below)"
+                f"E ≥ {threshold_ev:g} eV (its energy bin split there; the n_e it falls in below)"
                 if threshold_ev > 0
                 else f"n_e ≥ {threshold}",
                 ("threshold", "threshold_ev"),
