@@ -53,3 +53,21 @@ def test_vectorised_reach_equals_the_per_draw_loop():
         ).cross_section.to_value(u.cm**2)
         np.testing.assert_allclose(s[i], ref, rtol=1e-2)
         np.testing.assert_allclose(s[i, 2:], ref[2:], rtol=2e-3)
+
+
+def test_vectorised_nuclear_reach_equals_the_per_draw_loop():
+    from acie.darkmatter.halo_mc import nuclear_reach_draws
+    from acie.darkmatter.reach import nuclear_reach
+
+    h = resolve_halo("baxter2021")
+    masses = np.geomspace(8, 1000, 6) * u.GeV
+    arr = sample_halo_arrays(h, DISTS, 20, seed=5)
+    halos = sample_halos(h, DISTS, 20, seed=5)
+    s = nuclear_reach_draws(
+        masses, 1 * u.kg * u.yr, arr, signal_limit=2.302585, target="Ge", base=h
+    ).to_value(u.cm**2)
+    for i in (0, 19):
+        ref = nuclear_reach(
+            masses, 1 * u.kg * u.yr, target="Ge", halo=halos[i]
+        ).cross_section.to_value(u.cm**2)
+        np.testing.assert_allclose(s[i], ref, rtol=2e-3)

@@ -148,40 +148,41 @@ def reach(
         curve = _reach_curve(channel, masses, halo=h, o=o)
     band = None
     if halo_mc:
-        from acie.darkmatter.uncertainty import propagate, sample_halos
-
         dists = {
             "v0": stats.norm(h.v0.value, v0_sigma),
             "vesc": stats.norm(h.vesc.value, vesc_sigma),
             "rho": stats.norm(h.rho.value, rho_sigma),
         }
-        if table is not None:
-            from acie.darkmatter.halo_mc import electron_reach_draws
-            from acie.darkmatter.uncertainty import band as make_band
-            from acie.darkmatter.uncertainty import sample_halo_arrays
+        from acie.darkmatter.halo_mc import electron_reach_draws, nuclear_reach_draws
+        from acie.darkmatter.uncertainty import band as make_band
+        from acie.darkmatter.uncertainty import sample_halo_arrays
 
-            draws = sample_halo_arrays(h, dists, halo_mc, seed=seed)
-            band = make_band(
-                electron_reach_draws(
-                    table,
-                    masses * u.MeV,
-                    exposure * u.kg * u.yr,
-                    draws,
-                    base=h,
-                    signal_limit=curve.signal_limit,
-                    ne_threshold=threshold,
-                    ne_bin=ne_bin,
-                    efficiency=efficiency,
-                    mediator=o["mediator"],
-                )
+        draws = sample_halo_arrays(h, dists, halo_mc, seed=seed)
+        if table is not None:
+            samples = electron_reach_draws(
+                table,
+                masses * u.MeV,
+                exposure * u.kg * u.yr,
+                draws,
+                base=h,
+                signal_limit=curve.signal_limit,
+                ne_threshold=threshold,
+                ne_bin=ne_bin,
+                efficiency=efficiency,
+                mediator=o["mediator"],
             )
         else:
-            halos = sample_halos(h, dists, halo_mc, seed=seed)
-            band = propagate(
-                lambda x: _reach_curve(channel, masses, halo=x, o=o).cross_section,
-                halos,
-                progress=True,
+            samples = nuclear_reach_draws(
+                masses * u.GeV,
+                exposure * u.kg * u.yr,
+                draws,
+                signal_limit=curve.signal_limit,
+                target=target,
+                e_min=e_min * u.keV,
+                e_max=e_max * u.keV,
+                base=h,
             )
+        band = make_band(samples)
     unc_table = table_uncertainty(formfactor, table) if electron else None
     f2_lo = f2_hi = None
     if unc_table is not None:
