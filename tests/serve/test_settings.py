@@ -289,3 +289,28 @@ def test_the_cli_applies_the_production_checks(tmp_path, monkeypatch, args, what
     assert what in str(r.exception), r.output
     assert not (tmp_path / "jwt_secret").exists()
     assert not (tmp_path / "keys").exists()
+
+
+def test_paillier_pub_key_outside_the_blind_key_range_stops_the_start(
+    settings_factory, tiny_engine, tmp_path
+):
+    """A configured client key every blind request would refuse is refused at start-up."""
+    from acie.privacy import generate_keypair
+    from acie.serve.server import build_runtime
+
+    pub, _ = generate_keypair(512)
+    pub.save(tmp_path / "small.pub.json")
+    with pytest.raises(ConfigurationError, match=r"512-bit.*BLIND_MIN_KEY_BITS=1024"):
+        build_runtime(
+            settings_factory(PAILLIER_PUB_KEY=tmp_path / "small.pub.json", BLIND_MIN_KEY_BITS=1024),
+            model=tiny_engine,
+        )
+    with pytest.raises(ConfigurationError, match=r"512-bit.*BLIND_MAX_KEY_BITS=384"):
+        build_runtime(
+            settings_factory(
+                PAILLIER_PUB_KEY=tmp_path / "small.pub.json",
+                BLIND_MIN_KEY_BITS=256,
+                BLIND_MAX_KEY_BITS=384,
+            ),
+            model=tiny_engine,
+        )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from acie.errors import ConfigurationError, CryptoError
+from acie.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from acie.config import Settings
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_PRODUCTION_KEY_BITS",
-    "check_client_key_bits",
     "check_jwt_secret",
     "check_transport",
     "client_key_bits_floor",
@@ -78,28 +77,15 @@ def client_key_bits_floor(settings: Settings) -> int | None:
     return MIN_PRODUCTION_KEY_BITS if _strict(settings) else None
 
 
-def check_client_key_bits(bits: int, floor: int | None) -> None:
-    """Refuse a client's Paillier key smaller than ``floor`` bits.
-
-    Raises
-    ------
-    CryptoError
-        The key is too small (INVALID_ARGUMENT on the wire).
-    """
-    if floor is not None and bits < floor:
-        raise CryptoError(
-            f"the request's Paillier key has {bits} bits; this server accepts keys of at "
-            f"least {floor} bits (ACIE_ENV=production)"
-        )
-
-
 def load_paillier_key(settings: Settings) -> PaillierPublicKey | None:
     """The client key of ``PAILLIER_PUB_KEY`` (``None`` when unset).
 
     Raises
     ------
     ConfigurationError
-        The file cannot be read, or (production, staging) the key has fewer than 2048 bits.
+        The file cannot be read, the key lies outside ``BLIND_MIN_KEY_BITS`` to
+        ``BLIND_MAX_KEY_BITS`` (every blind request under it would be refused), or
+        (production, staging) it has fewer than 2048 bits.
     """
     path = settings.PAILLIER_PUB_KEY
     if path is None:
@@ -110,6 +96,13 @@ def load_paillier_key(settings: Settings) -> PaillierPublicKey | None:
         key = PaillierPublicKey.load(path)
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"PAILLIER_PUB_KEY {str(path)!r} is not usable: {exc}") from exc
+    lo, hi = settings.BLIND_MIN_KEY_BITS, settings.BLIND_MAX_KEY_BITS
+    if not lo <= key.bits <= hi:
+        bound = f"BLIND_MIN_KEY_BITS={lo}" if key.bits < lo else f"BLIND_MAX_KEY_BITS={hi}"
+        raise ConfigurationError(
+            f"the {key.bits}-bit Paillier key of PAILLIER_PUB_KEY {str(path)!r} is outside "
+            f"the accepted range ({bound}): every blind request under it would be refused"
+        )
     if _strict(settings) and key.bits < MIN_PRODUCTION_KEY_BITS:
         raise ConfigurationError(
             f"ACIE_ENV={settings.ACIE_ENV.value} refuses the {key.bits}-bit Paillier key of "
