@@ -204,3 +204,64 @@ def test_ops_report_needs_ops_read_when_telemetry_is_encrypted(server_factory, t
     unkeyed = server_factory()
     with httpx.Client(base_url=unkeyed.http_url) as c:
         assert c.get("/ops/report").status_code == 200
+
+
+class _StalledLog:
+    """An audit log whose writes wait until released (a database that has stalled)."""
+
+    def __init__(self):
+        import threading
+
+        self.release = threading.Event()
+        self.rows = []
+
+    def append(self, **rec):
+        self.release.wait(30)
+        self.rows.append(rec)
+
+    def append_many(self, recs):
+        self.release.wait(30)
+        self.rows.extend(recs)
+
+
+def test_audit_record_never_blocks_and_counts_what_it_drops():
+    from acie.serve.audit_writer import AuditWriter
+
+    log = _StalledLog()
+    writer = AuditWriter(audit_log=log, max_queue=10, window_s=300)
+    t0 = time.perf_counter()
+    for i in range(500):  # the writer thread is stuck on the first batch
+        writer.record(actor="a", action="rest.GET /v1/models", outcome="200", request_id=f"r{i}")
+    assert time.perf_counter() - t0 < 5.0  # returns at once (a blocking put would hang here)
+    assert writer.dropped >= 400
+    log.release.set()
+    assert writer.flush()
+    actions = [r["action"] for r in log.rows]
+    dropped = [a for a in actions if a.startswith("audit.dropped:*")]
+    assert dropped
+    assert sum(int(a.rsplit("*", 1)[1]) for a in dropped) == writer.dropped
+    assert len(actions) - len(dropped) + writer.dropped == 500
+    writer.close()
+
+
+def test_refused_calls_are_aggregated_per_window():
+    from acie.serve.audit_writer import AuditWriter
+
+    log = _StalledLog()
+    log.release.set()
+    writer = AuditWriter(audit_log=log, window_s=300, max_keys=3)
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        for _ in range(100):
+            writer.refused(actor=None, action="rest.GET /v1/models", outcome="401", ip=ip)
+    for k in range(50):  # more distinct keys than max_keys: counted under one overflow key
+        writer.refused(actor=f"u{k}", action="grpc.X", outcome="RESOURCE_EXHAUSTED", ip="10.0.0.3")
+    assert writer.flush()
+    actions = sorted(r["action"] for r in log.rows)
+    assert actions.count("rest.GET /v1/models:401") == 2
+    assert actions.count("rest.GET /v1/models:401*99") == 2
+    overflow = [a for a in actions if a.startswith("audit.overflow")]
+    assert len(log.rows) <= 8, actions
+    counted = sum(int(a.rsplit("*", 1)[1]) for a in actions if "*" in a)
+    assert counted + sum("*" not in a for a in actions) == 250
+    assert overflow
+    writer.close()

@@ -204,6 +204,8 @@ class Observability:
             actor = principal.subject if principal else None
             ip = client[0] if client else None
             resource = f"model/{rt.model_version}"
+            if raw.startswith("/ops/") and principal is None and status not in _REFUSED:
+                return  # the open ops report (no TELEMETRY_KEY, or OPS_OPEN): not an API call
             if status in _REFUSED:
                 rt.audit.refused(
                     actor=actor,
