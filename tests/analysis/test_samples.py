@@ -126,3 +126,17 @@ def test_mixed_fit_of_the_cluster_sim_surveys_reaches_lme4s_optimum():
     vc = fit.variance_components["estimate"]
     assert vc["survey_id Intercept Var"] == pytest.approx(0.04810525, rel=1e-5)
     assert vc["Residual Var"] == pytest.approx(0.19989591, rel=1e-5)
+
+
+def test_sample_images_render_the_rows_as_the_simulator_does():
+    from acie.analysis.samples import sample_images
+
+    rows = load_sample("cluster_sim_c").iloc[[5, 2]]
+    images = sample_images(rows)
+    assert images.shape == (2, 3, 64, 64)  # the shipped model's input
+    sim, pop = sample_population("cluster_sim_c")
+    again = sim.counterfactual(pop[[5, 2]], {}, render=True).images
+    np.testing.assert_array_equal(images, again)
+    # the rendered flux is the catalogue's model flux (plus pixel noise, minus the stamp's wings)
+    r_flux = images[:, 1].sum(axis=(1, 2))
+    np.testing.assert_allclose(r_flux, rows["flux"].to_numpy(), rtol=0.15)
