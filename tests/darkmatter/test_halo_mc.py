@@ -71,3 +71,20 @@ def test_vectorised_nuclear_reach_equals_the_per_draw_loop():
             masses, 1 * u.kg * u.yr, target="Ge", halo=halos[i]
         ).cross_section.to_value(u.cm**2)
         np.testing.assert_allclose(s[i], ref, rtol=2e-3)
+
+
+def test_shmpp_draws_match_the_loop():
+    t = shipped_table("Si")
+    h = resolve_halo("shmpp2019")
+    masses = np.geomspace(5, 1000, 4) * u.MeV
+    dists = {"v0": stats.norm(233, 10)}
+    arr = sample_halo_arrays(h, dists, 3, seed=2)
+    halos = sample_halos(h, dists, 3, seed=2)
+    s = electron_reach_draws(
+        t, masses, 1 * u.kg * u.yr, arr, base=h, signal_limit=2.302585
+    ).to_value(u.cm**2)
+    for i in range(3):
+        ref = electron_reach(
+            t, masses, 1 * u.kg * u.yr, halo=halos[i], warn_beyond=None
+        ).cross_section.to_value(u.cm**2)
+        np.testing.assert_allclose(s[i], ref, rtol=3e-3)

@@ -181,6 +181,7 @@ def eta_shmpp_kms(
     v_earth_vec: npt.ArrayLike | None = None,
     *,
     n_speed: int = 160,
+    n_angle: int = 40,
 ) -> np.ndarray:
     """SHM++ η(v_min), s/km: closed-form round part + numerically integrated sausage."""
     v0, vesc = h.v0.to_value(KMS), h.vesc.to_value(KMS)
@@ -200,7 +201,7 @@ def eta_shmpp_kms(
         vs.append(0.5 * (b - a) * (nodes + 1) + a)
         ws.append(0.5 * (b - a) * weights)
     vgrid, wgrid = np.concatenate(vs), np.concatenate(ws)
-    integrand = sausage_speed_pdf_kms(vgrid, v0, vesc, float(h.beta), vvec) / vgrid
+    integrand = sausage_speed_pdf_kms(vgrid, v0, vesc, float(h.beta), vvec, n_angle=n_angle) / vgrid
     # η(v_min) = Σ_{v_k > v_min} w_k f(v_k)/v_k, refined by linear interpolation of the cumulative sum
     order = np.argsort(vgrid)
     vs_sorted, contrib = vgrid[order], (wgrid * integrand)[order]
