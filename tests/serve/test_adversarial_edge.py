@@ -4,7 +4,7 @@ One live server (REST + gRPC + worker, :func:`acie.serve.app.create_app`, ops re
 mounted, telemetry encrypted) takes every attack of issue 14 in turn over real sockets.
 Each refusal is checked for its status and error code; afterwards the server must still
 answer health checks on both protocols, and its threads, memory, metric series and
-audit rows must have stayed bounded.
+audit rows must have stayed bounded, and it must be idle again (CPU seconds).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import threading
+import time
 
 import grpc
 import httpx
@@ -220,5 +221,10 @@ def test_attacks_are_refused_typed_and_leave_the_server_bounded(target, token):
     others = [n for n in names if not n.startswith(tuple(pooled))]
     assert len(others) <= threads0 + 2, sorted(others)
     assert _rss_mib() - rss0 < 300
+    # ... and idle: nothing the attacks started keeps burning CPU (a resource bound, with
+    # a wide margin: the worker's and writers' idle polling costs milliseconds a second)
+    cpu0 = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - cpu0 < 0.5
     c.close()
     ch.close()
