@@ -13,7 +13,9 @@ def test_serve_public_surface():
     assert set(acie.serve.__all__) == {
         "SCOPE_INFERENCE_READ",
         "SCOPE_INFERENCE_WRITE",
+        "SCOPE_OPS_READ",
         "Action",
+        "AddressLimits",
         "BlindLayer",
         "GrpcServer",
         "InferenceCore",

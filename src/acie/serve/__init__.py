@@ -11,8 +11,8 @@ stays quick)::
     TlsConfig                tls.py           TLS of REST and gRPC
     InferenceCore            inference.py     validation, admission, micro-batching, timeouts
     TokenVerifier, mint_token, Principal, Role, Action,
-    SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE      auth.py
-    MemoryRateLimiter, RedisRateLimiter              ratelimit.py
+    SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE, SCOPE_OPS_READ      auth.py
+    MemoryRateLimiter, RedisRateLimiter, AddressLimits              ratelimit.py
     ServiceMetrics           metrics.py       Prometheus registry of one server
     BlindLayer               blind.py         the served blind-inference layer
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
     from acie.serve.auth import (
         SCOPE_INFERENCE_READ,
         SCOPE_INFERENCE_WRITE,
+        SCOPE_OPS_READ,
         Action,
         Principal,
         Role,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
     from acie.serve.grpc_server import GrpcServer
     from acie.serve.inference import InferenceCore
     from acie.serve.metrics import ServiceMetrics
-    from acie.serve.ratelimit import MemoryRateLimiter, RedisRateLimiter
+    from acie.serve.ratelimit import AddressLimits, MemoryRateLimiter, RedisRateLimiter
     from acie.serve.runtime import ServingRuntime
     from acie.serve.server import Server, build_runtime
     from acie.serve.tls import TlsConfig
@@ -48,7 +49,9 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
 __all__ = [
     "SCOPE_INFERENCE_READ",
     "SCOPE_INFERENCE_WRITE",
+    "SCOPE_OPS_READ",
     "Action",
+    "AddressLimits",
     "BlindLayer",
     "GrpcServer",
     "InferenceCore",
@@ -70,6 +73,7 @@ __all__ = [
 _WHERE = {
     "SCOPE_INFERENCE_READ": "auth",
     "SCOPE_INFERENCE_WRITE": "auth",
+    "SCOPE_OPS_READ": "auth",
     "Action": "auth",
     "Principal": "auth",
     "Role": "auth",
@@ -81,6 +85,7 @@ _WHERE = {
     "InferenceCore": "inference",
     "MemoryRateLimiter": "ratelimit",
     "RedisRateLimiter": "ratelimit",
+    "AddressLimits": "ratelimit",
     "Server": "server",
     "build_runtime": "server",
     "ServiceMetrics": "metrics",
