@@ -142,6 +142,15 @@ def _register_pitr() -> None:
 _register_pitr()
 
 
+def _register_users() -> None:
+    from acie.cli import admin_users
+
+    app.add_typer(admin_users.app, name="user")
+
+
+_register_users()
+
+
 @app.command("anchor-keygen")
 def anchor_keygen(
     path: Annotated[Path, typer.Argument(help="Private key file to create (mode 0600).")],

@@ -154,6 +154,8 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: argon2id PHC string of a local account's password (migration 0004); None: no password
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
 
     roles: Mapped[list[Role]] = relationship(secondary="user_roles", lazy="selectin")
 
