@@ -1,7 +1,7 @@
 """The layers of ``docs/architecture.md``, enforced on the source.
 
 science (causal, physics, darkmatter, galaxy, privacy) <- models (deepscm, analysis)
-<- platform (store, jobs, config) <- interfaces (cli, serve, client, ops).
+<- platform (store, jobs, config, compute) <- interfaces (cli, serve, client, ops).
 
 Every ``import`` and ``from ... import`` in every module is read from the AST,
 including imports inside functions and under ``TYPE_CHECKING``, so a lazy import
@@ -32,6 +32,7 @@ LAYERS = {
     "store": 3,
     "jobs": 3,
     "config": 3,
+    "compute": 3,
     "cli": 4,
     "serve": 4,
     "client": 4,

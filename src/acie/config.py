@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     ACIE_DATABASE_URL: str | None = None  # default: SQLite file in ACIE_DATA_DIR
     REDIS_URL: str | None = None  # default: embedded SQLite job queue
     VECTOR_BACKEND: str = "auto"  # auto | memory | pgvector
+    DASK_SCHEDULER_ADDRESS: str | None = None  # heavy science on a Dask cluster (docs/scaling.md)
 
     # serving
     HOST: str = "127.0.0.1"
@@ -112,6 +113,16 @@ class Settings(BaseSettings):
     JOB_LEASE_S: float = Field(default=30.0, gt=0.0)
     JOB_STREAM_RETENTION_S: float = Field(default=3600.0, ge=0.0)  # acked Redis entries kept
     WS_MAX_WATCHERS_PER_USER: int = Field(default=16, ge=1)  # open progress WebSockets
+
+    # explorer: browser sessions and system alerts (docs/explorer.md)
+    SESSION_ACCESS_TTL_S: float = Field(default=900.0, gt=0.0, le=86400.0)
+    SESSION_REFRESH_TTL_S: float = Field(default=43200.0, gt=0.0, le=30 * 86400.0)
+    LOGIN_FAILURES_PER_USER_PER_MINUTE: int = Field(default=10, ge=1)
+    ALERT_VIOLATION_RATE: float = Field(default=0.2, gt=0.0, le=1.0)  # refused / scored
+    ALERT_VIOLATION_MIN_COUNT: int = Field(default=20, ge=1)  # scored calls before it fires
+    ALERT_WINDOW_S: float = Field(default=300.0, gt=0.0)
+    ALERT_QUEUE_DEPTH: int = Field(default=500, ge=1)
+    ALERT_POLL_INTERVAL_S: float = Field(default=2.0, gt=0.0, le=3600.0)
 
     # operations
     OPS_REFRESH_INTERVAL_S: float = Field(default=30.0, gt=0.0)

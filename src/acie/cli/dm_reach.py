@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from acie.cli.compute import SchedulerOpt, WorkersOpt
 from acie.cli.dm_options import (
     Channel,
     CsvOpt,
@@ -110,6 +111,8 @@ def reach(
     vesc_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of vesc, km/s.")] = 30.0,
     rho_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of rho, GeV/cm3.")] = 0.05,
     seed: Annotated[int, typer.Option(help="MC seed.")] = 0,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
     plot: Annotated[
         Path | None, typer.Option(help="Also save a 300 dpi plot (.png or .pdf).")
     ] = None,
@@ -153,34 +156,29 @@ def reach(
             "vesc": stats.norm(h.vesc.value, vesc_sigma),
             "rho": stats.norm(h.rho.value, rho_sigma),
         }
-        from acie.darkmatter.halo_mc import electron_reach_draws, nuclear_reach_draws
+        from acie.cli.compute import scan_executor
+        from acie.darkmatter.halo_mc_scan import reach_scan
         from acie.darkmatter.uncertainty import band as make_band
-        from acie.darkmatter.uncertainty import sample_halo_arrays
 
-        draws = sample_halo_arrays(h, dists, halo_mc, seed=seed)
-        if table is not None:
-            samples = electron_reach_draws(
-                table,
-                masses * u.MeV,
+        opts: dict[str, Any] = (
+            dict(ne_threshold=threshold, ne_bin=ne_bin, efficiency=efficiency, table=table)
+            if electron
+            else dict(target=target, e_min=e_min * u.keV, e_max=e_max * u.keV)
+        )
+        if electron:
+            opts["mediator"] = o["mediator"]
+        with scan_executor(scheduler, workers, "halo draws") as ex:
+            samples = reach_scan(
+                str(channel),
+                masses * (u.MeV if electron else u.GeV),
                 exposure * u.kg * u.yr,
-                draws,
+                dists,
+                halo_mc,
+                seed=seed,
                 base=h,
                 signal_limit=curve.signal_limit,
-                ne_threshold=threshold,
-                ne_bin=ne_bin,
-                efficiency=efficiency,
-                mediator=o["mediator"],
-            )
-        else:
-            samples = nuclear_reach_draws(
-                masses * u.GeV,
-                exposure * u.kg * u.yr,
-                draws,
-                signal_limit=curve.signal_limit,
-                target=target,
-                e_min=e_min * u.keV,
-                e_max=e_max * u.keV,
-                base=h,
+                map_tasks=ex,
+                **opts,
             )
         band = make_band(samples)
     unc_table = table_uncertainty(formfactor, table) if electron else None

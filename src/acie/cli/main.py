@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from acie import __version__
-from acie.cli import admin, auth, causal, dm, galaxy, keys, model, ops, serve
+from acie.cli import admin, auth, causal, compute, dm, galaxy, keys, model, ops, serve
 from acie.errors import AcieError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(auth.app, name="auth")
 app.add_typer(ops.app, name="ops")
 app.add_typer(admin.app, name="admin")
+app.add_typer(compute.app, name="compute")
 serve.register(app)
 
 
