@@ -1,0 +1,316 @@
+"""Systematic budget of an electron-recoil reach: each source's share of its variance per mass.
+
+Sources: every halo parameter with an uncertainty in a :mod:`~acie.darkmatter.halo_catalogue`
+set (``halo v0``, ``halo vesc``, ``halo rho``; the Earth speed follows each v0) and the three
+form-factor systematics of :mod:`~acie.darkmatter.formfactor_systematics` (convergence,
+functional, table uncertainty) as multiplicative f² scalings.
+
+**Decomposition (one at a time, on log10 σ).** With common random numbers — the same n
+draws of every source — the reach is evaluated (a) with one source varied and all others
+at their central values, for each source k, giving V_k(m) = Var[log10 σ(m)], and (b) with
+all sources varied together, V_all(m). The share of source k is V_k / Σ_j V_j, so the
+shares sum to 1 at every mass by construction, and a source with zero spread has V_k = 0
+and share 0. Independent sources that act multiplicatively on the reach (ρ, every f²
+scaling) are exactly additive in log10 σ; v0 and vesc act through η non-linearly, so
+Σ_j V_j ≠ V_all in general: :attr:`Budget.additivity` = Σ_j V_j / V_all reports how well the
+first-order picture holds (1 when there are no interactions).
+
+**Vectorised.** The halo draws of all one-at-a-time scenarios and of the joint run go
+through one call of :func:`acie.darkmatter.halo_mc.electron_reach_draws` (no loop over
+draws; ρ and the f² scalings rescale the central reach analytically), so 1000 draws × 30
+masses take well under a second (``benchmarks/bench_dm_budget.py``).
+:func:`budget_reach_loop` is the per-draw peer used to check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numpy as np
+
+from acie.darkmatter.formfactor.table import FormFactorTable
+from acie.darkmatter.formfactor_systematics import (
+    FormFactorSystematic,
+    draw_scalings,
+    formfactor_systematics,
+)
+from acie.darkmatter.halo_catalogue import CatalogueEntry, get_catalogue_entry
+from acie.errors import InputValidationError, expected_got
+
+__all__ = ["Budget", "budget_reach_loop", "plot_budget", "reach_budget"]
+
+_VELOCITY = ("v0", "vesc")
+_SUPPORTED = ("v0", "vesc", "rho")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """A reach's systematic budget.
+
+    Attributes
+    ----------
+    masses : Quantity ['energy'], MeV, (n_m,)
+    central : Quantity ['area'], cm², (n_m,)
+        Reach at the central halo and unscaled table.
+    sources : tuple of str
+    variance : dict source -> ndarray (n_m,)
+        Var[log10 σ] with only that source varied.
+    variance_all : ndarray (n_m,)
+        Var[log10 σ] with all sources varied together.
+    samples : Quantity ['area'], (n_draws, n_m)
+        The joint draws' reach.
+    basis : dict source -> str
+        What each source's spread was computed from.
+    settings : dict
+    """
+
+    masses: u.Quantity
+    central: u.Quantity
+    sources: tuple[str, ...]
+    variance: dict[str, np.ndarray]
+    variance_all: np.ndarray
+    samples: u.Quantity
+    basis: dict[str, str]
+    settings: dict = field(default_factory=dict)
+    method: str = (
+        "one-at-a-time variance of log10 σ with common random numbers; "
+        "share_k = V_k / Σ_j V_j (sums to 1); additivity = Σ_j V_j / V_all"
+    )
+
+    @property
+    def shares(self) -> dict[str, np.ndarray]:
+        """V_k / Σ_j V_j per mass (NaN where no source varies the reach)."""
+        tot = np.sum([self.variance[s] for s in self.sources], axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {s: np.where(tot > 0, self.variance[s] / tot, np.nan) for s in self.sources}
+
+    @property
+    def additivity(self) -> np.ndarray:
+        """Σ_j V_j / V_all per mass (1 when the sources do not interact)."""
+        tot = np.sum([self.variance[s] for s in self.sources], axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.variance_all > 0, tot / self.variance_all, np.nan)
+
+    def rows(self) -> list[dict]:
+        """One dict per mass: mass, central reach, 1σ of log10 σ and each share."""
+        sh, add = self.shares, self.additivity
+        out = []
+        for i, m in enumerate(self.masses.to_value(u.MeV)):
+            row = {
+                "mass_MeV": float(m),
+                "sigma_limit_cm2": float(self.central[i].to_value(u.cm**2)),
+                "sd_log10_sigma": float(np.sqrt(self.variance_all[i])),
+                "additivity": float(add[i]),
+            }
+            row.update({f"share {s}": float(sh[s][i]) for s in self.sources})
+            out.append(row)
+        return out
+
+
+def _log_var(sigma: np.ndarray) -> np.ndarray:
+    """Var over axis 0 of log10 σ; NaN where any draw has no reach (σ = ∞)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log10(sigma)
+    lg = lg - lg[:1]  # identical draws give exactly 0
+    v = np.var(np.where(np.isfinite(lg), lg, np.nan), axis=0)
+    return np.where(np.all(np.isfinite(lg), axis=0), v, np.nan)
+
+
+def _entry(halo: CatalogueEntry | str) -> CatalogueEntry:
+    e = halo if isinstance(halo, CatalogueEntry) else get_catalogue_entry(halo)
+    bad = sorted(set(e.distributions) - set(_SUPPORTED))
+    if bad or e.model != "shm":
+        raise InputValidationError(
+            expected_got(
+                f"halo set {e.name!r} for the budget",
+                "an SHM set whose uncertain parameters are among v0, vesc, rho "
+                "(e.g. shmpp2019-round)",
+                f"model {e.model}, uncertain {bad or sorted(e.distributions)}",
+            )
+        )
+    return e
+
+
+def reach_budget(
+    table: FormFactorTable,
+    masses,
+    exposure,
+    *,
+    signal_limit: float,
+    halo: CatalogueEntry | str = "shmpp2019-round",
+    n_draws: int = 1000,
+    seed: int = 0,
+    ne_threshold: int = 1,
+    ne_bin: int | None = None,
+    efficiency: float = 1.0,
+    mediator="heavy",
+    uncertainty: FormFactorTable | None = None,
+    systematics: list[FormFactorSystematic] | None = None,
+    series: dict[str, FormFactorTable] | None = None,
+    functional_tables: dict[str, FormFactorTable] | None = None,
+) -> Budget:
+    """Monte Carlo systematic budget of the σ̄e reach of ``table`` (see the module docstring).
+
+    Parameters
+    ----------
+    table : FormFactorTable
+    masses : Quantity ['energy'] or ['mass'], (n_m,)
+    exposure : Quantity ['mass' × 'time']
+    signal_limit : float
+        Upper limit on the signal count (:func:`acie.darkmatter.reach.signal_upper_limit`).
+    halo : CatalogueEntry or name
+        A catalogue set (SHM model; uncertain v0, vesc, rho).
+    n_draws, seed : int
+        Draws per scenario; one seed for the halo draws, seed + 1 for the f² scalings.
+    ne_threshold, ne_bin, efficiency, mediator
+        As for :func:`acie.darkmatter.reach.electron_reach`.
+    uncertainty : FormFactorTable, optional
+        The table's 1σ f² (exciton files).
+    systematics : list of FormFactorSystematic, optional
+        Precomputed form-factor systematics (else from ``series``, ``functional_tables``).
+    """
+    from acie.darkmatter.halo_mc import electron_reach_draws
+
+    e = _entry(halo)
+    h = e.halo()
+    kw = dict(
+        base=h,
+        signal_limit=signal_limit,
+        ne_threshold=ne_threshold,
+        ne_bin=ne_bin,
+        efficiency=efficiency,
+        mediator=mediator,
+    )
+    central_d = {
+        "v0": np.full(2, h.v0.value),
+        "vesc": np.full(2, h.vesc.value),
+        "v_earth": np.full(2, h.v_earth.value),
+        "rho": np.full(2, h.rho.value),
+    }
+
+    def counts(t: FormFactorTable) -> np.ndarray:
+        s = electron_reach_draws(t, masses, exposure, central_d, **kw)[0].to_value(u.cm**2)
+        with np.errstate(divide="ignore"):
+            return np.where(np.isfinite(s), 1.0 / s, 0.0)
+
+    central = 1.0 / np.where(c := counts(table), c, np.nan)
+    central = np.where(np.isfinite(central), central, np.inf)
+    if systematics is None:
+        systematics = formfactor_systematics(
+            table,
+            counts,
+            uncertainty=uncertainty,
+            series=series,
+            functional_tables=functional_tables,
+        )
+    d = e.draws(n_draws, seed=seed)
+    n = n_draws
+    vel = [p for p in _VELOCITY if p in e.distributions]
+    # one call: the one-at-a-time velocity scenarios, then the joint draws
+    blocks = []
+    for p in vel:
+        b = {k: np.full(n, v[0]) for k, v in central_d.items()}
+        b[p] = d[p]
+        if p == "v0":
+            b["v_earth"] = d["v_earth"]
+        blocks.append(b)
+    blocks.append({k: d[k] for k in ("v0", "vesc", "v_earth", "rho")})
+    stacked = {k: np.concatenate([b[k] for b in blocks]) for k in central_d}
+    sig = electron_reach_draws(table, masses, exposure, stacked, **kw).to_value(u.cm**2)
+    sig = sig.reshape(len(blocks), n, -1)
+    scal = draw_scalings(systematics, n, seed=seed + 1)
+    variance: dict[str, np.ndarray] = {}
+    basis: dict[str, str] = {}
+    for i, p in enumerate(vel):
+        variance[f"halo {p}"] = _log_var(sig[i])
+    if "rho" in e.distributions:
+        variance["halo rho"] = _log_var(central[None, :] * (h.rho.value / d["rho"])[:, None])
+    for p in e.distributions:
+        basis[f"halo {p}"] = f"{e.name}: {e.uncertainty_text()} ({e.citation})"
+    joint = sig[-1]
+    for s in systematics:
+        variance[s.source] = _log_var(central[None, :] / scal[s.source])
+        basis[s.source] = s.basis
+        joint = joint / scal[s.source]
+    sources = tuple(variance)
+    return Budget(
+        masses=np.atleast_1d(u.Quantity(masses).to(u.MeV, u.mass_energy())),
+        central=central * u.cm**2,
+        sources=sources,
+        variance=variance,
+        variance_all=_log_var(joint),
+        samples=joint * u.cm**2,
+        basis=basis,
+        settings={
+            "halo": e.name,
+            "n_draws": n,
+            "seed": seed,
+            "material": table.material,
+            "ne_threshold": ne_threshold,
+            "ne_bin": ne_bin,
+            "efficiency": efficiency,
+            "mediator": str(mediator),
+            "signal_limit": signal_limit,
+            "systematics_available": {s.source: s.available for s in systematics},
+        },
+    )
+
+
+def budget_reach_loop(
+    table: FormFactorTable,
+    masses,
+    exposure,
+    budget_draws: dict[str, np.ndarray],
+    scalings: np.ndarray,
+    *,
+    signal_limit: float,
+    halo: CatalogueEntry | str = "shmpp2019-round",
+    **kwargs,
+) -> np.ndarray:
+    """The per-draw peer: σ (cm²) of each draw via :func:`acie.darkmatter.reach.electron_reach`.
+
+    ``budget_draws`` are halo arrays (``v0``, ``vesc``, ``v_earth``, ``rho``), ``scalings``
+    the product of the f² scalings per draw (n, n_m); ``kwargs`` go to ``electron_reach``.
+    """
+    from acie.darkmatter.reach import electron_reach
+
+    h = _entry(halo).halo()
+    n = len(budget_draws["v0"])
+    if scalings.shape[0] != n:
+        raise InputValidationError(expected_got("scalings", f"{n} rows", scalings.shape))
+    out = []
+    for i in range(n):
+        hi = h.with_values(
+            v0=budget_draws["v0"][i] * u.km / u.s,
+            vesc=budget_draws["vesc"][i] * u.km / u.s,
+            v_earth=budget_draws["v_earth"][i] * u.km / u.s,
+            rho=budget_draws["rho"][i] * u.GeV / u.cm**3,
+        )
+        r = electron_reach(table, masses, exposure, halo=hi, warn_beyond=None, **kwargs)
+        sig = r.cross_section.to_value(u.cm**2) * signal_limit / r.signal_limit
+        out.append(sig / scalings[i])
+    return np.asarray(out)
+
+
+def plot_budget(budget: Budget, *, title: str | None = None):
+    """Stacked shares of the reach's variance against mass, with the total 1σ (log10 σ) above."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax0, ax1) = plt.subplots(
+        2, 1, figsize=(6.4, 5.6), sharex=True, gridspec_kw={"height_ratios": [1, 2]}
+    )
+    m = budget.masses.to_value(u.MeV)
+    ax0.plot(m, np.sqrt(budget.variance_all), "k-")
+    ax0.set_ylabel("1σ of log10 σ̄e [dex]")
+    sh = budget.shares
+    keep = [s for s in budget.sources if np.nanmax(np.nan_to_num(sh[s])) > 0]
+    ax1.stackplot(m, *[np.nan_to_num(sh[s]) for s in keep], labels=keep)
+    ax1.set_xscale("log")
+    ax1.set_ylim(0, 1)
+    ax1.set_xlabel("dark-matter mass [MeV]")
+    ax1.set_ylabel("share of variance [1]")
+    ax1.legend(loc="lower left", fontsize=7)
+    ax0.set_title(title or f"{budget.settings.get('material')}: systematic budget of the reach")
+    fig.tight_layout()
+    return fig
