@@ -38,7 +38,7 @@ from acie.darkmatter.formfactor_systematics import (
 from acie.darkmatter.halo_catalogue import CatalogueEntry, get_catalogue_entry
 from acie.errors import InputValidationError, expected_got
 
-__all__ = ["Budget", "budget_reach_loop", "plot_budget", "reach_budget"]
+__all__ = ["Budget", "budget_reach_loop", "counting_function", "plot_budget", "reach_budget"]
 
 _VELOCITY = ("v0", "vesc")
 _SUPPORTED = ("v0", "vesc", "rho")
@@ -112,7 +112,7 @@ def _log_var(sigma: np.ndarray) -> np.ndarray:
     """Var over axis 0 of log10 σ; NaN where any draw has no reach (σ = ∞)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         lg = np.log10(sigma)
-    lg = lg - lg[:1]  # identical draws give exactly 0
+        lg = lg - lg[:1]  # identical draws give exactly 0
     v = np.var(np.where(np.isfinite(lg), lg, np.nan), axis=0)
     return np.where(np.all(np.isfinite(lg), axis=0), v, np.nan)
 
@@ -132,6 +132,35 @@ def _entry(halo: CatalogueEntry | str) -> CatalogueEntry:
     return e
 
 
+def _central(h, n: int) -> dict[str, np.ndarray]:
+    return {
+        "v0": np.full(n, h.v0.value),
+        "vesc": np.full(n, h.vesc.value),
+        "v_earth": np.full(n, h.v_earth.value),
+        "rho": np.full(n, h.rho.value),
+    }
+
+
+def counting_function(masses, exposure, halo: CatalogueEntry | str, **kwargs):
+    """Counting function: table -> counted events per mass (n_m,) at the halo set's central values.
+
+    Counts are 1/σ̄e reach in units of 1/cm² (``kwargs``: ``signal_limit``, ``ne_threshold``,
+    ``ne_bin``, ``efficiency``, ``mediator`` of :func:`~acie.darkmatter.halo_mc.electron_reach_draws`);
+    only ratios of counts are used. A mass with no reach counts 0.
+    """
+    from acie.darkmatter.halo_mc import electron_reach_draws
+
+    h = _entry(halo).halo()
+    d = _central(h, 2)
+
+    def counts(t: FormFactorTable) -> np.ndarray:
+        s = electron_reach_draws(t, masses, exposure, d, base=h, **kwargs)[0].to_value(u.cm**2)
+        with np.errstate(divide="ignore"):
+            return np.where(np.isfinite(s), 1.0 / s, 0.0)
+
+    return counts
+
+
 def reach_budget(
     table: FormFactorTable,
     masses,
@@ -141,6 +170,7 @@ def reach_budget(
     halo: CatalogueEntry | str = "shmpp2019-round",
     n_draws: int = 1000,
     seed: int = 0,
+    scaling_seed: int | None = None,
     ne_threshold: int = 1,
     ne_bin: int | None = None,
     efficiency: float = 1.0,
@@ -162,7 +192,8 @@ def reach_budget(
     halo : CatalogueEntry or name
         A catalogue set (SHM model; uncertain v0, vesc, rho).
     n_draws, seed : int
-        Draws per scenario; one seed for the halo draws, seed + 1 for the f² scalings.
+        Draws per scenario; ``seed`` for the halo draws, ``scaling_seed`` (default
+        seed + 1) for the f² scalings.
     ne_threshold, ne_bin, efficiency, mediator
         As for :func:`acie.darkmatter.reach.electron_reach`.
     uncertainty : FormFactorTable, optional
@@ -175,25 +206,14 @@ def reach_budget(
     e = _entry(halo)
     h = e.halo()
     kw = dict(
-        base=h,
         signal_limit=signal_limit,
         ne_threshold=ne_threshold,
         ne_bin=ne_bin,
         efficiency=efficiency,
         mediator=mediator,
     )
-    central_d = {
-        "v0": np.full(2, h.v0.value),
-        "vesc": np.full(2, h.vesc.value),
-        "v_earth": np.full(2, h.v_earth.value),
-        "rho": np.full(2, h.rho.value),
-    }
-
-    def counts(t: FormFactorTable) -> np.ndarray:
-        s = electron_reach_draws(t, masses, exposure, central_d, **kw)[0].to_value(u.cm**2)
-        with np.errstate(divide="ignore"):
-            return np.where(np.isfinite(s), 1.0 / s, 0.0)
-
+    counts = counting_function(masses, exposure, e, **kw)
+    central_d = _central(h, 2)
     central = 1.0 / np.where(c := counts(table), c, np.nan)
     central = np.where(np.isfinite(central), central, np.inf)
     if systematics is None:
@@ -217,9 +237,10 @@ def reach_budget(
         blocks.append(b)
     blocks.append({k: d[k] for k in ("v0", "vesc", "v_earth", "rho")})
     stacked = {k: np.concatenate([b[k] for b in blocks]) for k in central_d}
-    sig = electron_reach_draws(table, masses, exposure, stacked, **kw).to_value(u.cm**2)
+    sig = electron_reach_draws(table, masses, exposure, stacked, base=h, **kw)
+    sig = sig.to_value(u.cm**2)
     sig = sig.reshape(len(blocks), n, -1)
-    scal = draw_scalings(systematics, n, seed=seed + 1)
+    scal = draw_scalings(systematics, n, seed=seed + 1 if scaling_seed is None else scaling_seed)
     variance: dict[str, np.ndarray] = {}
     basis: dict[str, str] = {}
     for i, p in enumerate(vel):
@@ -244,13 +265,14 @@ def reach_budget(
         basis=basis,
         settings={
             "halo": e.name,
+            "halo_entry": e,
             "n_draws": n,
             "seed": seed,
             "material": table.material,
             "ne_threshold": ne_threshold,
             "ne_bin": ne_bin,
             "efficiency": efficiency,
-            "mediator": str(mediator),
+            "mediator": mediator,
             "signal_limit": signal_limit,
             "systematics_available": {s.source: s.available for s in systematics},
         },
