@@ -23,6 +23,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from acie.serve.saturation import register_saturation
+
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
 
 # seconds; resolves the 100 ms goal and the slow tail of physics projection
@@ -92,6 +94,7 @@ class ServiceMetrics:
             ["protocol"],
             registry=self.registry,
         )
+        register_saturation(self.registry)  # CPU, memory, GPU: acie.serve.saturation
 
     def observe_request(self, *, protocol: str, method: str, code: str, seconds: float) -> None:
         """Count one finished request and record its latency."""
