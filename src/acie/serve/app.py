@@ -46,6 +46,7 @@ from acie.serve.deps import require_ops
 from acie.serve.http_errors import ERROR_RESPONSES, install_error_handlers
 from acie.serve.middleware import Observability
 from acie.serve.routes import ROUTERS
+from acie.serve.routes.explorer_api import EXPLORER_ROUTERS
 from acie.serve.runtime import ServingRuntime
 
 __all__ = ["create_app"]
@@ -74,7 +75,7 @@ def create_app(
     fastapi.FastAPI
     """
     cache: Any = None
-    routers = list(ROUTERS)
+    routers = [*ROUTERS, *EXPLORER_ROUTERS]
     guarded: list[APIRouter] = []
     if ops_report:
         from acie.ops.api import build_ops_router
