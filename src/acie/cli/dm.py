@@ -297,9 +297,10 @@ def rate(
 
 _E_OPTS = ("e_min", "e_max", "n_energies")
 
-from acie.cli import dm_exciton, dm_formfactor, dm_plot, dm_reach  # noqa: E402  (other modules)
+from acie.cli import dm_advise, dm_exciton, dm_formfactor, dm_plot, dm_reach  # noqa: E402  (other modules)
 
 dm_reach.register(app)
 dm_plot.register(app)
 dm_formfactor.register(app)
 dm_exciton.register(app)
+dm_advise.register(app)

@@ -111,6 +111,12 @@ def reach(
     vesc_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of vesc, km/s.")] = 30.0,
     rho_sigma: Annotated[float, typer.Option(help="MC: Gaussian width of rho, GeV/cm3.")] = 0.05,
     seed: Annotated[int, typer.Option(help="MC seed.")] = 0,
+    budget: Annotated[
+        int, typer.Option(help="Electron: systematic budget with this many MC draws (0: none).")
+    ] = 0,
+    budget_halo: Annotated[
+        str, typer.Option(help="Budget: halo catalogue set (acie dm halos).")
+    ] = "shmpp2019-round",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
     plot: Annotated[
@@ -147,6 +153,15 @@ def reach(
         e_min=e_min,
         e_max=e_max,
     )
+    if budget:
+        from acie.cli.dm_advise import budget_report
+        from acie.errors import InputValidationError
+
+        if table is None:
+            raise InputValidationError("--budget needs --channel electron; got nuclear")
+        u_t = table_uncertainty(formfactor, table)
+        budget_report(ctx, table=table, formfactor=formfactor, masses=masses, exposure=exposure, o=o, n_draws=budget, halo=budget_halo, seed=seed, unc_table=u_t, plot=plot, as_json=as_json, as_csv=as_csv)  # fmt: skip
+        return
     with table_warnings():
         curve = _reach_curve(channel, masses, halo=h, o=o)
     band = None
