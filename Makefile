@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[all]"
 	@# Darfur data and peer of causal/sensitivity.py; --no-deps: it lists jupyter as a dependency
 	$(PY) -m pip install --quiet --no-deps PySensemakr==0.0.8
+	@# tests/deploy: `docker-compose config` checks deploy/docker-compose.yml (no engine needed)
+	@command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-compose; }
 	@touch $(STAMP)
 
 setup: $(STAMP)

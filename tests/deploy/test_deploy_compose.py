@@ -62,3 +62,22 @@ def test_api_service_runs_acie_serve_on_all_interfaces():
     assert api["command"].startswith("acie serve")
     assert "--host 0.0.0.0" in api["command"]
     assert "8000:8000" in api["ports"]
+
+
+def test_docker_compose_config_accepts_the_file():
+    """A compose implementation parses and resolves the file (`make setup` installs it)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose is missing (make setup installs the Debian package)"
+    out = subprocess.run(
+        [exe, "-f", str(DEPLOY / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    resolved = yaml.safe_load(out.stdout)
+    assert set(resolved["services"]) == set(SERVICES)
+    assert resolved["services"]["acie-api"]["build"]["context"] == str(DEPLOY.parent)
