@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     ALERT_QUEUE_DEPTH: int = Field(default=500, ge=1)
     ALERT_POLL_INTERVAL_S: float = Field(default=2.0, gt=0.0, le=3600.0)
 
+    # OpenTelemetry traces (docs/deployment.md): on with OTEL_ENABLED or when
+    # OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporter reads the standard OTEL_* variables
+    OTEL_ENABLED: bool = False
+
     # operations
     OPS_REFRESH_INTERVAL_S: float = Field(default=30.0, gt=0.0)
     OPS_TELEMETRY_FILES: str | None = None  # comma-separated paths or globs for /ops/report
