@@ -1,0 +1,94 @@
+"""Systematic budget of the reach: shares, zero-spread sources, vectorised vs per-draw loop (#20)."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from acie.darkmatter.budget import (
+    budget_reach_loop,
+    counting_function,
+    plot_budget,
+    reach_budget,
+)
+from acie.darkmatter.formfactor.shipped import shipped_table
+from acie.darkmatter.formfactor_systematics import (
+    FormFactorSystematic,
+    draw_scalings,
+    formfactor_systematics,
+)
+from acie.darkmatter.halo_catalogue import CatalogueEntry, Normal, get_catalogue_entry
+from acie.errors import InputValidationError
+
+MASSES = np.geomspace(5.0, 500.0, 6) * u.MeV
+EXPO = 1.0 * u.kg * u.yr
+S_UP = 2.303
+
+
+@pytest.fixture(scope="module")
+def si():
+    return shipped_table("Si")
+
+
+@pytest.fixture(scope="module")
+def budget(si):
+    return reach_budget(si, MASSES, EXPO, signal_limit=S_UP, n_draws=400, seed=5)
+
+
+def test_shares_sum_to_one_and_unestimated_sources_get_zero(budget):
+    sh = budget.shares
+    assert np.allclose(np.sum([sh[s] for s in budget.sources], axis=0), 1.0, atol=1e-12)
+    for s in budget.sources:
+        assert np.all((sh[s] >= 0) & (sh[s] <= 1))
+    # no second functional and no f2_uncertainty ship for Si: exactly zero variance, zero share
+    assert not budget.settings["systematics_available"]["functional"]
+    assert np.all(sh["functional"] == 0) and np.all(sh["table uncertainty"] == 0)
+    # rho acts as 1/rho on the reach: its variance is that of log10 rho over the draws
+    d = get_catalogue_entry("shmpp2019-round").draws(400, seed=5)
+    assert budget.variance["halo rho"] == pytest.approx(np.var(np.log10(d["rho"])), rel=1e-9)
+    # independent, nearly multiplicative sources: first-order decomposition nearly exact
+    assert np.all(np.abs(budget.additivity - 1) < 0.05)
+
+
+def test_a_halo_parameter_with_zero_spread_gets_zero_share(si):
+    entry = CatalogueEntry(
+        name="test",
+        model="shm",
+        base="baxter2021",
+        citation="test",
+        description="",
+        values={"v0": 233.0, "vesc": 528.0, "rho": 0.55},
+        distributions={"v0": Normal(233.0, 3.0), "vesc": Normal(528.0, 0.0)},
+    )
+    none = [
+        FormFactorSystematic(source=s, rel_sigma=np.zeros(MASSES.size), available=False, basis="")
+        for s in ("convergence", "functional", "table uncertainty")
+    ]
+    b = reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo=entry, n_draws=50, systematics=none)
+    assert np.all(b.shares["halo vesc"] == 0)
+    assert np.allclose(b.shares["halo v0"], 1.0)
+    # v0 alone: the joint variance is the v0 variance
+    assert np.allclose(b.variance_all, b.variance["halo v0"], rtol=1e-9)
+
+
+def test_vectorised_agrees_with_the_per_draw_loop(si):
+    n, seed = 40, 2
+    b = reach_budget(si, MASSES, EXPO, signal_limit=S_UP, n_draws=n, seed=seed)
+    entry = get_catalogue_entry("shmpp2019-round")
+    d = entry.draws(n, seed=seed)
+    counts = counting_function(MASSES, EXPO, entry, signal_limit=S_UP)
+    scal = draw_scalings(formfactor_systematics(si, counts), n, seed=seed + 1)
+    prod = np.prod(list(scal.values()), axis=0)
+    k = slice(0, 3)
+    loop = budget_reach_loop(
+        si, MASSES, EXPO, {key: v[k] for key, v in d.items()}, prod[k], signal_limit=S_UP
+    )
+    assert np.allclose(b.samples.to_value(u.cm**2)[k], loop, rtol=1e-2)
+
+
+def test_budget_plot_and_bad_halo(budget, si):
+    fig = plot_budget(budget)
+    assert len(fig.axes) == 2
+    with pytest.raises(InputValidationError, match="for the budget"):
+        reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo="shmpp2019", n_draws=4)
