@@ -40,7 +40,8 @@ def test_picks_the_obvious_winner_with_confidence_one():
     assert a.best == "Si"
     assert a.confidence == {"Si": 1.0, "Ge": 0.0}
     text = "\n".join(a.lines())
-    assert "confidence 1.000" in text and "200 budget draws" in text
+    assert "confidence 1.000" in text
+    assert "200 budget draws" in text
     assert "exciton binding energy of Si not available" in text
     assert "no convergence study shipped for Si" in text
     # Ge ships a k-mesh series: the DFT advice names the deviations it rests on
@@ -74,7 +75,8 @@ def test_exciton_assessment_from_the_data():
     # baseline half the exciton rate: effect 1.0 > a zero spread -> can matter
     r = exciton_assessment("Si", _exciton(si, 0.015, 2.0), counts, None)
     assert r["binding_energy_eV"] == pytest.approx(0.015)
-    assert r["can_matter"] and np.allclose(r["effect"], 1.0)
+    assert r["can_matter"]
+    assert np.allclose(r["effect"], 1.0)
     assert "E_b = gap − lowest excitation" in r["text"]
     # identical baseline: no effect
     assert not exciton_assessment("Si", _exciton(si, 0.015, 1.0), counts, None)["can_matter"]
@@ -86,9 +88,11 @@ def test_bad_input_is_typed():
     with pytest.raises(NonPhysicalValueError, match="mass_min < mass_max"):
         advise(50 * u.MeV, 5 * u.MeV, 1 * u.kg * u.yr)
     r = runner.invoke(app, ["dm", "advise", "--target-accuracy", "2"])
-    assert isinstance(r.exception, AcieError) and "target accuracy" in str(r.exception)
+    assert isinstance(r.exception, AcieError)
+    assert "target accuracy" in str(r.exception)
     r = runner.invoke(app, ["dm", "advise", "--excitons", "Si=missing.h5"])
-    assert isinstance(r.exception, AcieError) and "no such file" in str(r.exception)
+    assert isinstance(r.exception, AcieError)
+    assert "no such file" in str(r.exception)
 
 
 def test_cli_advise_halos_and_budget(tmp_path):
@@ -104,7 +108,8 @@ def test_cli_advise_halos_and_budget(tmp_path):
     assert set(out["confidence"]) == {"Si", "GaAs"}
     assert sum(out["confidence"].values()) == pytest.approx(1.0)
     r = runner.invoke(app, ["dm", "halos"])
-    assert r.exit_code == 0 and "monari2018-vesc (shm): vesc = 580 ± 63" in r.output
+    assert r.exit_code == 0
+    assert "monari2018-vesc (shm): vesc = 580 ± 63" in r.output
     png = tmp_path / "b.png"
     r = runner.invoke(
         app,
@@ -115,10 +120,10 @@ def test_cli_advise_halos_and_budget(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)["rows"]
-    assert len(rows) == 4 and png.stat().st_size > 10_000
+    assert len(rows) == 4
+    assert png.stat().st_size > 10_000
     shares = [sum(v for k, v in row.items() if k.startswith("share")) for row in rows]
     assert np.allclose(shares, 1.0)
     r = runner.invoke(app, ["dm", "reach", "--channel", "nuclear", "--budget", "10"])
-    assert isinstance(r.exception, AcieError) and "--budget needs --channel electron" in str(
-        r.exception
-    )
+    assert isinstance(r.exception, AcieError)
+    assert "--budget needs --channel electron" in str(r.exception)

@@ -43,7 +43,8 @@ def test_shares_sum_to_one_and_unestimated_sources_get_zero(budget):
         assert np.all((sh[s] >= 0) & (sh[s] <= 1))
     # no second functional and no f2_uncertainty ship for Si: exactly zero variance, zero share
     assert not budget.settings["systematics_available"]["functional"]
-    assert np.all(sh["functional"] == 0) and np.all(sh["table uncertainty"] == 0)
+    assert np.all(sh["functional"] == 0)
+    assert np.all(sh["table uncertainty"] == 0)
     # rho acts as 1/rho on the reach: its variance is that of log10 rho over the draws
     d = get_catalogue_entry("shmpp2019-round").draws(400, seed=5)
     assert budget.variance["halo rho"] == pytest.approx(np.var(np.log10(d["rho"])), rel=1e-9)

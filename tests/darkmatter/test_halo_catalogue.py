@@ -56,14 +56,16 @@ def test_values_match_the_cited_source(name):
         elif name == "eilers2019" and key == "v0":  # formal 0.2 plus 5 % systematic
             assert d.sigma == pytest.approx(np.hypot(0.2, 0.05 * 229.0))
         else:
-            assert isinstance(d, Normal) and d.sigma == unc
+            assert isinstance(d, Normal)
+            assert d.sigma == unc
     assert e.citation
 
 
 def test_central_halo_is_consistent_and_inherits_the_base():
     e = get_catalogue_entry("eilers2019")
     h = e.halo()
-    assert h.v0.value == 229.0 and h.vesc.value == 544.0  # vesc inherited from baxter2021
+    assert h.v0.value == 229.0
+    assert h.vesc.value == 544.0
     assert "vesc" in e.inherited
     # the Earth speed follows v0: 9 km/s slower Sun, about 9 km/s slower Earth
     assert 250.2 - h.v_earth.value == pytest.approx(9.0, abs=0.3)

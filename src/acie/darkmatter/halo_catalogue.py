@@ -173,7 +173,9 @@ class CatalogueEntry:
 def _dist(name: str, value: float, spec: dict, where: str) -> Dist:
     kind = spec.get("kind")
     if kind not in _KINDS:
-        raise DataFormatError(expected_got(f"{where}: {name} uncertainty kind", _KINDS, kind))
+        raise DataFormatError(
+            expected_got(f"{where}: {name} uncertainty kind", f"one of {_KINDS}", kind)
+        )
     try:
         if kind == "normal":
             sigma = float(spec["sigma"])
@@ -203,7 +205,7 @@ def _entry(spec: dict, where: str) -> CatalogueEntry:
     for key, item in params.items():
         if key not in PARAMETER_UNITS:
             raise UnknownNameError(
-                expected_got(f"{where}: {name} parameter", sorted(PARAMETER_UNITS), key)
+                expected_got(f"{where}: {name} parameter", f"one of {sorted(PARAMETER_UNITS)}", key)
             )
         try:
             q = u.Quantity(float(item["value"]), u.Unit(item["unit"]) if item["unit"] else u.one)
