@@ -12,8 +12,9 @@ truncated sharply at v_esc in the Galactic frame, seen from a lab moving at v_E 
     N = 1 / (N_esc π^{3/2} v0³),  N_esc = erf(z) − 2z e^{−z²}/√π,  z = v_esc/v0,
 
 and 0 otherwise. Since ∫ dΩ f̂(w, q̂) = 2π η(w), integrating over the sphere gives back the
-non-directional dR/dE_R of :mod:`acie.darkmatter.nuclear`. The rate peaks at q̂ = −v̂_E:
-recoils are thrown along the WIMP wind, away from Cygnus, from where the wind comes.
+non-directional dR/dE_R of :mod:`acie.darkmatter.nuclear`. Recoils are thrown along the WIMP
+wind, away from Cygnus where it comes from: for v_min ≥ v_E the rate peaks at q̂ = −v̂_E; for
+lower v_min the maximum is the ring q̂·v_E = −v_min around it (Bozorgnia et al. 2012).
 
 Directions are unit vectors in Galactic Cartesian axes (x to the Galactic centre, y along the
 rotation, z to the north Galactic pole), the frame of :func:`acie.darkmatter.halo.earth_velocity`.
@@ -22,6 +23,7 @@ References
 ----------
 * P. Gondolo, Phys. Rev. D 66, 103513 (2002), arXiv:hep-ph/0209110, Eq. (17)-(19).
 * D. N. Spergel, Phys. Rev. D 37, 1353 (1988): the directional signal.
+* N. Bozorgnia, G. B. Gelmini, P. Gondolo, JCAP 06 (2012) 037, arXiv:1111.6361: the ring.
 """
 
 from __future__ import annotations
@@ -161,7 +163,10 @@ def d2r_de_domega(
 
 
 def peak_recoil_direction(time, halo: HaloParameters | str | None = None):
-    """Direction where d²R/dE dΩ peaks, −v̂_E(t), as a Galactic SkyCoord (away from Cygnus).
+    """The recoil axis −v̂_E(t) as a Galactic SkyCoord (pointing away from Cygnus).
+
+    d²R/dE dΩ peaks there for v_min ≥ v_E and on a ring of half-angle arccos(v_min/v_E)
+    around it below.
 
     Its antipode, v̂_E, is where the WIMP wind comes from (l ≈ 90°, b ≈ 0°, near Deneb in Cygnus).
     """
