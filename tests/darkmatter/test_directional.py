@@ -135,7 +135,8 @@ def test_daily_modulation_along_a_lab_axis():
     times = sidereal_day_times(T0, 12)
     e = np.array([10.0, 30.0]) * u.keV
     r = daily_modulation(e, 50 * u.GeV, SIGMA, LNGS, times)
-    assert r.shape == (12, 2) and r.unit == u.Unit("1 / (keV kg d sr)")
+    assert r.shape == (12, 2)
+    assert r.unit == u.Unit("1 / (keV kg d sr)")
     assert r[:, 0].max() > 3 * r[:, 0].min()  # a strong daily modulation along the east axis
     # each row is d2R/dEdOmega at that time along the axis converted to Galactic axes
     from astropy.coordinates import AltAz

@@ -62,7 +62,8 @@ def test_quadrature_converged_and_shells_add_up():
 def test_tables_shipped_for_every_element_with_binding_energies():
     for element in MIGDAL_ELEMENTS:
         e, cols = read_migdal_table(element)
-        assert np.all(np.diff(e) > 0) and e[0] == pytest.approx(1.0)
+        assert np.all(np.diff(e) > 0)
+        assert e[0] == pytest.approx(1.0)
         assert set(cols) == set(BINDING_EV[element])
         assert all(np.all(v >= 0) for v in cols.values())
 

@@ -106,7 +106,8 @@ def test_band_brackets_central_and_mass_array():
         dr_de_sd(e, 50 * u.GeV, SIGMA, coupling="neutron", band=b).value
         for b in ("down", "central", "up")
     )
-    assert np.all(lo < mid) and np.all(mid < hi)
+    assert np.all(lo < mid)
+    assert np.all(mid < hi)
     many = dr_de_sd(e, [20.0, 50.0] * u.GeV, SIGMA, coupling="neutron")
     assert many.shape == (2, 3)
     np.testing.assert_allclose(many[1].value, mid, rtol=1e-12)
