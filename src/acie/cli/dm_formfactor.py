@@ -42,6 +42,12 @@ def formfactor(
     density_fit: bool = typer.Option(False, help="Gaussian density fitting (all-electron bases)."),
     pairs_per_block: int = typer.Option(8, help="k-pairs per checkpoint block."),
     workers: int = typer.Option(1, help="Worker processes over k-pair blocks."),
+    scheduler: str = typer.Option(
+        None,
+        help="Dask scheduler address: k-pair blocks as tasks there (default: "
+        "DASK_SCHEDULER_ADDRESS; the checkpoint folder must be shared with the workers).",
+        show_default=False,
+    ),
     workdir: Path = typer.Option(
         None, help="Checkpoint folder (default: OUTPUT + '.work'); reused to resume."
     ),
@@ -88,9 +94,18 @@ def formfactor(
     workdir = workdir or output.with_name(output.name + ".work")
     if not resume and workdir.exists():
         shutil.rmtree(workdir)
-    table = compute_form_factor(
-        mat, settings, workdir=workdir, n_workers=workers, progress=progress, output=output
-    )
+    from acie.compute.executor import DaskExecutor, resolve_executor
+
+    with resolve_executor(scheduler, workers) as ex:
+        table = compute_form_factor(
+            mat,
+            settings,
+            workdir=workdir.resolve(),
+            n_workers=workers,
+            progress=progress,
+            output=output,
+            map_tasks=ex if isinstance(ex, DaskExecutor) else None,
+        )
     shutil.rmtree(workdir, ignore_errors=True)
     summary = {
         "material": mat.name,

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from acie.cli.compute import SchedulerOpt, WorkersOpt
+
 app = typer.Typer(
     help="Causal galaxy simulator, datasets, deep-SCM training and counterfactuals.",
     no_args_is_help=True,
@@ -221,17 +223,23 @@ def dataset(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar.")
     ] = True,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
     json_out: _JSON = False,
 ) -> None:
     """Write a seeded dataset of simulated galaxies to compact HDF5 (float16 images, gzip)."""
     import time
 
+    from acie.compute.executor import resolve_executor
     from acie.galaxy.dataset import write_dataset
 
     sim = _simulator(image_size, band, seed)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)  # e.g. out/ on the first run
-    path = write_dataset(out, sim, n, seed=seed, chunk_size=chunk_size, progress=progress)
+    with resolve_executor(scheduler, workers) as ex:
+        path = write_dataset(
+            out, sim, n, seed=seed, chunk_size=chunk_size, progress=progress, map_tasks=ex
+        )
     dt = time.perf_counter() - t0
     info = {
         "path": str(path),

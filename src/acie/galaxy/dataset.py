@@ -17,15 +17,19 @@ pixel noise. Chunk ``k`` of ``chunk_size`` galaxies is drawn from
 ``default_rng(SeedSequence(seed).spawn(n_chunks)[k])``, so a file is reproducible from
 ``(n, seed, chunk_size, simulator config)``. Files are written to a temporary name in the
 target folder and renamed when complete, so a crash never leaves a half-written file.
+Chunks are independent tasks: with ``map_tasks`` (e.g. an
+:class:`acie.compute.executor.Executor`) they are simulated elsewhere and written here in
+order, so the file is the same whatever the backend and worker count.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,6 +57,7 @@ def write_dataset(
     seed: int,
     chunk_size: int = 1000,
     progress: bool = True,
+    map_tasks: Callable[..., Iterable[Any]] | None = None,
 ) -> Path:
     """Simulate ``n`` galaxies and write them to an HDF5 file at ``path``.
 
@@ -69,6 +74,9 @@ def write_dataset(
         Galaxies simulated and written per block (memory ~ chunk_size x 40 x H x W x 4 B).
     progress : bool
         Show a tqdm progress bar on stderr.
+    map_tasks : callable, optional
+        ``map_tasks(fn, items, **common)`` yielding results in item order; simulates the
+        chunks there (default: in this process).
 
     Returns
     -------
@@ -132,10 +140,10 @@ def write_dataset(
                 ds.attrs["unit"] = units.get(name, "")
             groups[gname] = g
         with tqdm(total=n, desc="galaxies", unit="gal", disable=not progress) as bar:
-            for k, ss in enumerate(seeds):
-                lo, hi = k * chunk_size, min((k + 1) * chunk_size, n)
-                noise, nuis = simulator.draw_noise(hi - lo, np.random.default_rng(ss))
-                batch = simulator.from_noise(noise, nuis)
+            spans = [(k * chunk_size, min((k + 1) * chunk_size, n)) for k in range(n_chunks)]
+            tasks = [(ss, hi - lo) for ss, (lo, hi) in zip(seeds, spans, strict=True)]
+            batches = (map_tasks or _serial)(_simulate_chunk, tasks, simulator=simulator)
+            for (lo, hi), batch in zip(spans, batches, strict=True):
                 images[lo:hi] = batch.images.astype(np.float16)
                 flux[lo:hi] = batch.flux
                 d_l[lo:hi] = batch.luminosity_distance
@@ -149,6 +157,20 @@ def write_dataset(
                         groups[gname][name][lo:hi] = arr
                 bar.update(hi - lo)
     return path
+
+
+def _serial(fn, items, /, **common):
+    for item in items:
+        yield fn(item, **common)
+
+
+def _simulate_chunk(
+    task: tuple[np.random.SeedSequence, int], *, simulator: GalaxySimulator
+) -> GalaxyBatch:
+    """One chunk of galaxies from its own seed: the task of :func:`write_dataset`."""
+    ss, size = task
+    noise, nuis = simulator.draw_noise(size, np.random.default_rng(ss))
+    return simulator.from_noise(noise, nuis)
 
 
 def _open(path: str | os.PathLike) -> h5py.File:

@@ -4,7 +4,10 @@ A folder holds ``checkpoint.json`` (material, settings, format version), the DFT
 once (``bands.npz``) and one file per block of k-pairs (``block_NNNNN.npz``: binned
 Σ|M|², per-q counts and the seconds the block took). Every file is written atomically
 (temporary file + rename), so an interrupted run leaves only whole files and resumes where
-it stopped; a folder made with other settings is refused.
+it stopped; a folder made with other settings is refused. Blocks run as tasks (on local
+processes or Dask workers sharing the folder) save their own files, so several workers
+write one checkpoint without locks: each block is one file, and a rerun of a block whose
+worker died replaces it whole.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@
 :mod:`~acie.darkmatter.formfactor.transitions`. With a ``workdir`` the bands and every
 finished block of k-pairs are kept in a :class:`~acie.darkmatter.formfactor.checkpoint.Checkpoint`,
 so an interrupted run resumes where it stopped. Blocks are summed in a fixed order, so
-the output does not depend on the number of workers. Progress and up-front time estimates
+the output does not depend on the number of workers. With ``map_tasks`` (e.g. an
+:class:`acie.compute.executor.Executor` on a Dask cluster) every block is one task that
+builds its cell, computes its k-pairs and writes its own checkpoint file atomically, so
+blocks finished by a worker that later dies are kept and a rerun resumes from them. Progress and up-front time estimates
 come from :mod:`~acie.darkmatter.formfactor.progress` and
 :mod:`~acie.darkmatter.formfactor.estimate`.
 """
@@ -14,7 +17,10 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -81,6 +87,43 @@ def _run_block(
     return index, hist, counts, time.perf_counter() - t0
 
 
+@lru_cache(maxsize=2)
+def _task_cell(material: str, settings: FormFactorSettings):
+    return dft.build_cell(material, settings)
+
+
+def _block_task(
+    item: tuple[int, list[tuple[int, int]]],
+    *,
+    material: str,
+    settings: FormFactorSettings,
+    bands: BandStructure,
+    gvecs: np.ndarray,
+    workdir: str | None,
+    threads: int,
+) -> tuple[int, np.ndarray, np.ndarray, float]:
+    """One block of k-pairs as a self-contained task; saves its own checkpoint file."""
+    from pyscf import lib
+
+    index, pairs = item
+    checkpoint = Checkpoint(workdir, material, settings) if workdir is not None else None
+    if checkpoint is not None and (done := checkpoint.load_block(index)) is not None:
+        return (index, *done)  # a retried task whose block a dead worker already wrote
+    before = lib.num_threads()
+    lib.num_threads(threads)
+    try:
+        t0 = time.perf_counter()
+        hist, counts = transitions.histogram_pairs(
+            _task_cell(material, settings), bands, settings, pairs, gvecs
+        )
+        seconds = time.perf_counter() - t0
+    finally:
+        lib.num_threads(before)
+    if checkpoint is not None:
+        checkpoint.save_block(index, hist, counts, seconds)
+    return index, hist, counts, seconds
+
+
 def compute_form_factor(
     material: str | Material,
     settings: FormFactorSettings | None = None,
@@ -91,6 +134,7 @@ def compute_form_factor(
     max_blocks: int | None = None,
     bands: BandStructure | None = None,
     output: str | os.PathLike | None = None,
+    map_tasks: Callable[..., Iterable[Any]] | None = None,
 ):
     """Compute the crystal form factor of ``material``.
 
@@ -116,6 +160,10 @@ def compute_form_factor(
         DFT settings (skips the DFT).
     output : path-like, optional
         Also write the table there (ACIE format v1, atomically) as the last stage.
+    map_tasks : callable, optional
+        ``map_tasks(fn, items, **common)`` yielding results in item order (an
+        :class:`acie.compute.executor.Executor`): runs the blocks as tasks (one PySCF
+        thread each) instead of ``n_workers``; with a ``workdir`` each task writes its block.
 
     Returns
     -------
@@ -194,15 +242,30 @@ def compute_form_factor(
     ):
         bar = prog.bar(total=len(blocks), initial=len(done), desc="k-pair blocks", unit="block")
 
-        def _store(i: int, h: np.ndarray, c: np.ndarray, sec: float) -> None:
+        def _store(i: int, h: np.ndarray, c: np.ndarray, sec: float, save: bool = True) -> None:
             nonlocal block_seconds
             results[i] = (h, c)
             block_seconds += sec
-            checkpoint.save_block(i, h, c, sec)
+            if save:
+                checkpoint.save_block(i, h, c, sec)
             bar.update(1)
 
         with prog.heartbeat(bar):
-            if n_workers == 1 or len(todo) <= 1:
+            if map_tasks is not None:
+                folder = str(checkpoint.folder) if checkpoint.folder is not None else None
+                for r in map_tasks(
+                    _block_task,
+                    [(i, blocks[i]) for i in todo],
+                    material=mat.name,
+                    settings=settings,
+                    bands=bands,
+                    gvecs=gvecs,
+                    workdir=folder,
+                    threads=1,
+                ):
+                    index, hist, counts, seconds = r
+                    _store(index, hist, counts, seconds, save=False)
+            elif n_workers == 1 or len(todo) <= 1:
                 _init_worker(mat.name, settings, bands, gvecs, threads=lib.num_threads())
                 _WORKER["cell"] = cell
                 for i in todo:
