@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from acie.cli.dm_channels import BandOpt, Coupling, CouplingOpt, RateChannel, rate_extra
 from acie.cli.dm_options import (
     Channel,
     CsvOpt,
@@ -133,8 +134,11 @@ def eta(
 def rate(
     ctx: typer.Context,
     channel: Annotated[
-        Channel, typer.Option(help="nuclear (WIMP SI) or electron (crystal).")
-    ] = Channel.nuclear,
+        RateChannel,
+        typer.Option(
+            help="nuclear (WIMP SI), electron (crystal), nuclear-sd (spin-dependent) or migdal."
+        ),
+    ] = RateChannel.nuclear,
     mass: Annotated[
         float, typer.Option(help="Dark-matter mass: GeV (nuclear) or MeV (electron).")
     ] = 50.0,
@@ -162,6 +166,8 @@ def rate(
     ] = False,
     halo_name: HaloOpt = "baxter2021",
     warn_beyond: WarnBeyondOpt = 0.05,
+    coupling: CouplingOpt = Coupling.proton,
+    band: BandOpt = "central",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -172,6 +178,14 @@ def rate(
     from acie.darkmatter import electron, nuclear
     from acie.darkmatter.halo_parameters import resolve_halo
 
+    if channel in (RateChannel.nuclear_sd, RateChannel.migdal):  # acie.cli.dm_channels
+        rate_extra(
+            ctx, channel, mass=mass, sigma=sigma, target=target, coupling=coupling, band=band,
+            e_min=e_min, e_max=e_max, n_energies=n_energies, halo_name=halo_name,
+            as_json=as_json, as_csv=as_csv,
+        )  # fmt: skip
+        return
+    channel = Channel(str(channel))
     h = resolve_halo(halo_name)
     if channel is Channel.nuclear:
         s = 1e-45 if math.isnan(sigma) else sigma
@@ -297,10 +311,11 @@ def rate(
 
 _E_OPTS = ("e_min", "e_max", "n_energies")
 
-from acie.cli import dm_advise, dm_exciton, dm_formfactor, dm_plot, dm_reach  # noqa: E402  (other modules)
+from acie.cli import dm_advise, dm_channels, dm_exciton, dm_formfactor, dm_plot, dm_reach  # noqa: E402  (other modules)
 
 dm_reach.register(app)
 dm_plot.register(app)
 dm_formfactor.register(app)
 dm_exciton.register(app)
 dm_advise.register(app)
+dm_channels.register(app)

@@ -144,13 +144,15 @@ def sd_nuclei(target: Target) -> list[SdNucleus]:
                 continue
             w = mass_fraction * iso.abundance * iso.mass_u / (atom_total * mean_mass)
             out.append(SdNucleus(name, SPINS[name], iso.mass_u * AMU_EV, w))
-    if missing or not out:
+    avail = f"available: {', '.join(available_sd_isotopes())}, {_SOURCE}"
+    if not out and not missing:
         raise UnknownNameError(
-            expected_got(
-                f"spin-dependent target {target.name!r}",
-                f"a target whose odd isotopes all have shipped structure functions "
-                f"({available_sd_isotopes()}, {_SOURCE}); missing for",
-                missing or "no spin-carrying isotope",
-            )
+            f"spin-dependent target {target.name!r} must contain an odd isotope with nuclear "
+            f"spin; got none ({avail})"
+        )
+    if missing:
+        raise UnknownNameError(
+            f"spin-dependent target {target.name!r} must have shipped structure functions for "
+            f"all its odd isotopes ({avail}); got isotopes without them: {', '.join(missing)}"
         )
     return out
