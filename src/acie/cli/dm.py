@@ -19,7 +19,6 @@ import typer
 
 from acie.cli.dm_channels import BandOpt, Coupling, CouplingOpt, RateChannel, rate_extra
 from acie.cli.dm_options import (
-    Channel,
     CsvOpt,
     FormFactorOpt,
     HaloOpt,
@@ -185,9 +184,8 @@ def rate(
             as_json=as_json, as_csv=as_csv,
         )  # fmt: skip
         return
-    channel = Channel(str(channel))
     h = resolve_halo(halo_name)
-    if channel is Channel.nuclear:
+    if channel is RateChannel.nuclear:
         s = 1e-45 if math.isnan(sigma) else sigma
         check_range(e_min, e_max, n_energies, ("--e-min", "--e-max", "--n-energies"))
         e = np.linspace(e_min, e_max, n_energies) * u.keV

@@ -99,9 +99,13 @@ def rate_extra(
 
     h = resolve_halo(halo_name)
     lo, hi = _DEFAULT_E[str(channel)]
-    src = ctx.get_parameter_source
-    e_min = lo if src("e_min").name == "DEFAULT" else e_min
-    e_max = hi if src("e_max").name == "DEFAULT" else e_max
+
+    def given(name: str) -> bool:  # by name: typer vendors its own click's ParameterSource
+        src = ctx.get_parameter_source(name)
+        return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    e_min = e_min if given("e_min") else lo
+    e_max = e_max if given("e_max") else hi
     check_range(e_min, e_max, n_energies, ("--e-min", "--e-max", "--n-energies"))
     e = np.linspace(e_min, e_max, n_energies) * u.keV
     settings: list[Setting] = [
