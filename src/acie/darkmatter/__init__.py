@@ -16,6 +16,8 @@ Modules, each one concept (imported lazily on first attribute access, so
 ``uncertainty``    seeded halo Monte Carlo, median and 68/95 % bands
 ``plots``          300 dpi figures with units
 ``materials``, ``excitons``, ``selector``: materials library, external (BSE) tables, ranking.
+``halo_catalogue``, ``formfactor_systematics``, ``budget``, ``advisor``: Gaia-era halo sets
+with uncertainties, form-factor systematics, the reach's systematic budget, the advisor.
 
 Physics functions take astropy Quantities and return Quantities; see ``docs/darkmatter.md``.
 """
@@ -27,10 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
     from acie.darkmatter import (
+        advisor,
+        budget,
         electron,
         excitons,
         formfactor,
+        formfactor_systematics,
         halo,
+        halo_catalogue,
         halo_parameters,
         ionization,
         materials,
@@ -45,10 +51,14 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
     )
 
 __all__ = [
+    "advisor",
+    "budget",
     "electron",
     "excitons",
     "formfactor",
+    "formfactor_systematics",
     "halo",
+    "halo_catalogue",
     "halo_parameters",
     "ionization",
     "materials",

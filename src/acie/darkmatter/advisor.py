@@ -7,7 +7,8 @@
   draws are common to all materials (one sky), each material's form-factor scalings are
   independent (independent tables). A draw's score is the mean of log10 σ̄e over the mass
   range (the geometric-mean reach; masses no material reaches are left out, and a
-  material that cannot reach some other mass of the range scores +∞); the confidence of a material is the fraction of draws in which its score is the lowest.
+  material that cannot reach some other mass of the range scores +∞); the confidence of
+  a material is the fraction of draws in which its score is the lowest.
 * **Excitons.** From exciton data only (a file given per material,
   :class:`~acie.darkmatter.excitons.ExcitonData`): the binding energy E_b = gap − lowest
   excitation energy; with a DFT baseline in the file, the counted-rate ratio exciton/DFT
