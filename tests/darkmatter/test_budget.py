@@ -93,3 +93,44 @@ def test_budget_plot_and_bad_halo(budget, si):
     assert len(fig.axes) == 2
     with pytest.raises(InputValidationError, match="for the budget"):
         reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo="shmpp2019", n_draws=4)
+
+
+def _with(table, factor, **settings):
+    from dataclasses import replace
+
+    meta = {**table.metadata, "settings": {**table.metadata.get("settings", {}), **settings}}
+    return replace(table, f2=table.f2 * factor, metadata=meta)
+
+
+def test_each_formfactor_source_from_constructed_tables(si):
+    from acie.darkmatter.formfactor_systematics import (
+        convergence_spread,
+        functional_spread,
+        table_uncertainty_spread,
+    )
+
+    def counts(t):
+        return np.full(3, float(t.f2.sum()))
+
+    # functional: a table with another xc and 1.3x the strength -> 0.3 at every mass
+    f = functional_spread(si, counts, others={"pbe0": _with(si, 1.3, xc="pbe0")})
+    assert f.available
+    assert np.allclose(f.rel_sigma, 0.3)
+    # table uncertainty: sigma_f2 = 0.2 f2 -> 0.2
+    t = table_uncertainty_spread(si, _with(si, 0.2), counts)
+    assert np.allclose(t.rel_sigma, 0.2)
+    # convergence: 2x2x2 -> 3x3x3 -> 4x4x4 with rates 2.0, 1.2, 1.0; a 3x3x3 table takes the
+    # step to 4x4x4 (|1.2/1.0 - 1| = 0.2), a 4x4x4 table the last step too
+    series = {
+        "2": _with(si, 2.0, kmesh=[2, 2, 2]),
+        "3": _with(si, 1.2, kmesh=[3, 3, 3]),
+        "4": _with(si, 1.0, kmesh=[4, 4, 4]),
+    }
+    c = convergence_spread(_with(si, 1.0, kmesh=[3, 3, 3]), counts, series=series)
+    assert np.allclose(c.rel_sigma, 0.2)
+    c = convergence_spread(_with(si, 1.0, kmesh=[2, 2, 2]), counts, series=series)
+    assert np.allclose(c.rel_sigma, abs(2.0 / 1.2 - 1))
+    # seeded log-normal scalings: median 1, ln s has sd ln(1 + sigma)
+    s = draw_scalings([f], 20000, seed=4)["functional"]
+    assert np.std(np.log(s[:, 0])) == pytest.approx(np.log(1.3), rel=0.03)
+    assert np.array_equal(s, draw_scalings([f], 20000, seed=4)["functional"])
