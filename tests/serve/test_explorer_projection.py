@@ -155,3 +155,24 @@ def test_projection_methods():
         project(np.zeros((10, 1)), "pca")
     with pytest.raises(InputValidationError, match="finite"):
         project(np.full((10, 3), np.nan), "pca")
+
+
+@pytest.mark.slow
+def test_umap_projection_keeps_neighbourhoods_and_auto_shares_its_cache(tmp_path):
+    """UMAP (umap-learn) of a catalogue: neighbourhoods kept (sklearn's trustworthiness),
+    and ``auto`` resolves to the same cached file as ``umap``."""
+    pytest.importorskip("umap")
+    from sklearn.manifold import trustworthiness
+
+    from acie.analysis.embedding_catalogues import load_embedding_catalogue
+    from acie.store.projection_cache import ProjectionCache
+
+    cache = ProjectionCache(tmp_path)
+    first = cache.payload("cluster_sim_c", "v1", "umap")
+    again = cache.payload("cluster_sim_c", "v1", "auto")
+    assert (first.method, first.hit, again.hit) == ("umap", False, True)
+    cols, _ = decode_columns(first.data)
+    emb = load_embedding_catalogue("cluster_sim_c").embeddings.astype(np.float64)
+    z = (emb - emb.mean(0)) / emb.std(0)
+    xy = np.column_stack([cols["x"], cols["y"]])
+    assert trustworthiness(z, xy, n_neighbors=10) > 0.85

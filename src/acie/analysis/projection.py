@@ -126,6 +126,7 @@ def project(
             n_components=2,
             n_neighbors=max(2, min(n_neighbors, x.shape[0] - 1)),
             random_state=seed,
+            n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
             init="pca" if x.shape[0] > 3 else "random",
         )
         xy = np.asarray(reducer.fit_transform(z), dtype=np.float32)

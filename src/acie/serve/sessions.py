@@ -99,6 +99,7 @@ class SessionService:
 
     def __init__(self, runtime: ServingRuntime, secret: str) -> None:
         from acie.store.database import create_engine_for
+        from acie.store.users import prepare_hashing
 
         s = runtime.settings
         self.runtime = runtime
@@ -110,6 +111,7 @@ class SessionService:
         self._revoked: dict[str, float] = {}  # refresh-token jti -> its exp
         self._revoked_lock = threading.Lock()
         runtime.on_close(self.engine.dispose)
+        prepare_hashing()  # an unknown user's first sign-in must not take longer than others'
 
     # -- sign-in ---------------------------------------------------------------------
     def login(self, username: str, password: str, address: str | None) -> Role:

@@ -34,6 +34,7 @@ __all__ = [
     "check_password",
     "disable_user",
     "list_users",
+    "prepare_hashing",
 ]
 
 #: the roles a local account may hold (the serving layer's roles)
@@ -74,6 +75,11 @@ def _hasher() -> Any:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return str(_hasher().hash("acie-dummy-password-for-unknown-users"))
+
+
+def prepare_hashing() -> None:
+    """Build the hasher and the dummy hash now, so the first sign-in is not the slow one."""
+    _dummy_hash()
 
 
 def _check_username(username: str) -> str:
