@@ -235,3 +235,69 @@ def test_login_validation(server):
         )
         assert c.post("/v1/session/login", json={"username": "a"}).status_code == 400
         assert c.post("/v1/session/login", json=["a"]).status_code == 400
+
+
+def test_cookies_are_secure_over_tls(tiny_engine, settings_factory, pki):
+    import ssl
+
+    from acie.serve.server import Server, build_runtime
+    from acie.serve.tls import TlsConfig
+    from acie.store.database import create_engine_for
+    from acie.store.users import add_user
+
+    tls = TlsConfig(certificate_chain=pki["server_cert"], private_key=pki["server_key"])
+    rt = build_runtime(settings_factory(), model=tiny_engine)
+    srv = Server(rt, http_tls=tls).start()
+    try:
+        engine = create_engine_for(rt.settings.database_url)
+        add_user(engine, "tess", PASSWORD)
+        engine.dispose()
+        ctx = ssl.create_default_context(cadata=pki["ca"].decode())
+        with httpx.Client(base_url=srv.http_url, verify=ctx) as c:
+            r = _login(c, "tess")
+            assert r.status_code == 200, r.text
+            cookies = r.headers.get_list("set-cookie")
+            assert len(cookies) == 3
+            for h in cookies:
+                attrs = [a.strip().lower() for a in h.split(";")[1:]]
+                assert "secure" in attrs, h
+                assert "samesite=strict" in attrs, h
+            assert c.get("/v1/session").status_code == 200
+    finally:
+        srv.stop(grace_s=0.5)
+
+
+def test_failed_logins_are_limited_per_address(server_factory):
+    srv = server_factory(AUTH_FAILURES_PER_MINUTE=2)
+    with httpx.Client(base_url=srv.http_url) as c:
+        codes = [_login(c, f"someone-{i}", "guess-guess").status_code for i in range(3)]
+    assert codes == [401, 401, 429]
+
+
+def test_sign_in_spends_one_verification_whoever_asks(tmp_path, monkeypatch):
+    """Unknown user, wrong password, disabled account and success: one argon2 verify each
+    (the dummy hash stands in for a missing user), so the work does not tell them apart."""
+    from acie.store import users
+    from acie.store.database import create_engine_for, migrate
+
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    engine = create_engine_for(url)
+    migrate(url, engine=engine)
+    users.add_user(engine, "ivy", PASSWORD)
+    users.add_user(engine, "jon", PASSWORD)
+    users.disable_user(engine, "jon")
+    hasher = users._hasher()
+    calls = []
+    real = type(hasher).verify
+
+    def counting(self, hash_, password):
+        calls.append(hash_.split("$")[1])
+        return real(self, hash_, password)
+
+    monkeypatch.setattr(type(hasher), "verify", counting)
+    assert users.check_password(engine, "nobody", PASSWORD) is None
+    assert users.check_password(engine, "ivy", "wrong password") is None
+    assert users.check_password(engine, "jon", PASSWORD) is None
+    assert users.check_password(engine, "ivy", PASSWORD) == "researcher"
+    engine.dispose()
+    assert calls == ["argon2id"] * 4
