@@ -18,6 +18,9 @@ Modules, each one concept (imported lazily on first attribute access, so
 ``materials``, ``excitons``, ``selector``: materials library, external (BSE) tables, ranking.
 ``halo_catalogue``, ``formfactor_systematics``, ``budget``, ``advisor``: Gaia-era halo sets
 with uncertainties, form-factor systematics, the reach's systematic budget, the advisor.
+``spin_dependent``, ``structure_functions``, ``migdal``, ``directional``, ``daily_rotation``,
+``channel_data``: spin-dependent and Migdal spectra, d²R/dEdΩ, the lab-frame daily rotation,
+and the shipped tables they read.
 
 Physics functions take astropy Quantities and return Quantities; see ``docs/darkmatter.md``.
 """
@@ -31,6 +34,9 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
     from acie.darkmatter import (
         advisor,
         budget,
+        channel_data,
+        daily_rotation,
+        directional,
         electron,
         excitons,
         formfactor,
@@ -40,11 +46,14 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
         halo_parameters,
         ionization,
         materials,
+        migdal,
         nuclear,
         plots,
         reach,
         screening,
         selector,
+        spin_dependent,
+        structure_functions,
         targets,
         uncertainty,
         units,
@@ -53,6 +62,9 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
 __all__ = [
     "advisor",
     "budget",
+    "channel_data",
+    "daily_rotation",
+    "directional",
     "electron",
     "excitons",
     "formfactor",
@@ -62,11 +74,14 @@ __all__ = [
     "halo_parameters",
     "ionization",
     "materials",
+    "migdal",
     "nuclear",
     "plots",
     "reach",
     "screening",
     "selector",
+    "spin_dependent",
+    "structure_functions",
     "targets",
     "uncertainty",
     "units",
