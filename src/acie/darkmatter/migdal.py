@@ -41,7 +41,8 @@ __all__ = ["BINDING_EV", "DEFAULT_SHELLS", "dr_de_migdal", "dr_de_migdal_kernel"
 
 _PROTON_AMU = 1.007276466621
 
-#: Shell binding energies E_nl in eV, Ibe et al. 2018 Table II (Si: atomic values used by wimprates).
+#: Shell binding energies E_nl in eV: Ibe et al. 2018 Table II (Xe, Ar, Ge); Si: the atomic
+#: binding energies wimprates 0.5 uses (its cited source: the University of Guelph "bindener" table).
 BINDING_EV: dict[str, dict[str, float]] = {
     "Xe": {
         "1_0": 3.5e4, "2_0": 5.4e3, "2_1": 4.9e3, "3_0": 1.1e3, "3_1": 9.3e2, "3_2": 6.6e2,
