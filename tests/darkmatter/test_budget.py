@@ -91,8 +91,17 @@ def test_vectorised_agrees_with_the_per_draw_loop(si):
 def test_budget_plot_and_bad_halo(budget, si):
     fig = plot_budget(budget)
     assert len(fig.axes) == 2
+    beta = CatalogueEntry(
+        name="beta",
+        model="shm++",
+        base="shmpp2019",
+        citation="test",
+        description="",
+        values={"beta": 0.9},
+        distributions={"beta": Normal(0.9, 0.05)},
+    )
     with pytest.raises(InputValidationError, match="for the budget"):
-        reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo="shmpp2019", n_draws=4)
+        reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo=beta, n_draws=4)
 
 
 def _with(table, factor, **settings):
@@ -134,3 +143,18 @@ def test_each_formfactor_source_from_constructed_tables(si):
     s = draw_scalings([f], 20000, seed=4)["functional"]
     assert np.std(np.log(s[:, 0])) == pytest.approx(np.log(1.3), rel=0.03)
     assert np.array_equal(s, draw_scalings([f], 20000, seed=4)["functional"])
+
+
+def test_shmpp_budget_is_linear_in_the_sausage_fraction(si):
+    from acie.darkmatter.reach import electron_reach
+
+    m = MASSES[2:4]
+    b = reach_budget(si, m, EXPO, signal_limit=S_UP, halo="shmpp2019", n_draws=3, seed=0)
+    # the mixture (1 - f)/σ_round + f/σ_sausage reproduces the SHM++ reach of the halo module
+    h = get_catalogue_entry("shmpp2019").halo()
+    r = electron_reach(si, m, EXPO, halo=h, warn_beyond=None)
+    ref = r.cross_section.to_value(u.cm**2) * S_UP / r.signal_limit
+    assert np.allclose(b.central.to_value(u.cm**2), ref, rtol=2e-3)
+    assert "halo sausage_fraction" in b.sources
+    assert np.all(b.variance["halo sausage_fraction"] > 0)
+    assert np.allclose(np.sum(list(b.shares.values()), axis=0), 1.0)

@@ -1,7 +1,8 @@
 """Systematic budget of an electron-recoil reach: each source's share of its variance per mass.
 
 Sources: every halo parameter with an uncertainty in a :mod:`~acie.darkmatter.halo_catalogue`
-set (``halo v0``, ``halo vesc``, ``halo rho``; the Earth speed follows each v0) and the three
+set (``halo v0``, ``halo vesc``, ``halo rho``, ``halo sausage_fraction``; the Earth speed
+follows each v0) and the three
 form-factor systematics of :mod:`~acie.darkmatter.formfactor_systematics` (convergence,
 functional, table uncertainty) as multiplicative f² scalings.
 
@@ -18,7 +19,11 @@ first-order picture holds (1 when there are no interactions).
 **Vectorised.** The halo draws of all one-at-a-time scenarios and of the joint run go
 through one call of :func:`acie.darkmatter.halo_mc.electron_reach_draws` (no loop over
 draws; ρ and the f² scalings rescale the central reach analytically), so 1000 draws × 30
-masses take well under a second (``benchmarks/bench_dm_budget.py``).
+masses take well under a second for SHM sets (``benchmarks/bench_dm_budget.py``). SHM++
+sets use the linearity of η in the sausage fraction f: 1/σ = (1 − f)/σ_round + f/σ_sausage,
+the round part in closed form, the pure-sausage part a numerical integral per draw
+(5–100 ms each, so ~3 × n of them: use a few hundred draws); the sausage fraction alone
+needs only the two central parts.
 :func:`budget_reach_loop` is the per-draw peer used to check it.
 """
 
@@ -41,7 +46,7 @@ from acie.errors import InputValidationError, expected_got
 __all__ = ["Budget", "budget_reach_loop", "counting_function", "plot_budget", "reach_budget"]
 
 _VELOCITY = ("v0", "vesc")
-_SUPPORTED = ("v0", "vesc", "rho")
+_SUPPORTED = ("v0", "vesc", "rho", "sausage_fraction")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,16 +125,37 @@ def _log_var(sigma: np.ndarray) -> np.ndarray:
 def _entry(halo: CatalogueEntry | str) -> CatalogueEntry:
     e = halo if isinstance(halo, CatalogueEntry) else get_catalogue_entry(halo)
     bad = sorted(set(e.distributions) - set(_SUPPORTED))
-    if bad or e.model != "shm":
+    if bad or (e.model == "shm" and "sausage_fraction" in e.distributions):
         raise InputValidationError(
             expected_got(
                 f"halo set {e.name!r} for the budget",
-                "an SHM set whose uncertain parameters are among v0, vesc, rho "
-                "(e.g. shmpp2019-round)",
-                f"model {e.model}, uncertain {bad or sorted(e.distributions)}",
+                "uncertain parameters among v0, vesc, rho (and sausage_fraction for SHM++)",
+                f"model {e.model}, uncertain {sorted(e.distributions)}",
             )
         )
     return e
+
+
+def _sigma_draws(table, masses, exposure, d: dict, h, kw: dict) -> np.ndarray:
+    """σ̄e (cm²) of every draw, (n_d, n_m); SHM++ by linearity in the sausage fraction.
+
+    The SHM++ η is (1 − f) η_round + f η_sausage, so the counts are too:
+    1/σ = (1 − f)/σ_round + f/σ_sausage, with σ_sausage from the pure-sausage halo (its
+    numerical integral per draw, ~5 ms each) and σ_round in closed form.
+    """
+    from acie.darkmatter.halo_mc import electron_reach_draws
+
+    if h.model != "shm++":
+        return electron_reach_draws(table, masses, exposure, d, base=h, **kw).to_value(u.cm**2)
+    f = d.get("sausage_fraction", np.full(d["v0"].size, h.sausage_fraction))
+    core = {k: d[k] for k in ("v0", "vesc", "v_earth", "rho")}
+    r = h.with_values(model="shm", sausage_fraction=0.0, beta=0.0)
+    s_r = electron_reach_draws(table, masses, exposure, core, base=r, **kw).to_value(u.cm**2)
+    sg = h.with_values(sausage_fraction=1.0)
+    s_s = electron_reach_draws(table, masses, exposure, core, base=sg, **kw).to_value(u.cm**2)
+    counts = (1 - f)[:, None] / s_r + f[:, None] / s_s  # 1/∞ = 0
+    with np.errstate(divide="ignore"):
+        return np.where(counts > 0, 1.0 / counts, np.inf)
 
 
 def _central(h, n: int) -> dict[str, np.ndarray]:
@@ -138,6 +164,7 @@ def _central(h, n: int) -> dict[str, np.ndarray]:
         "vesc": np.full(n, h.vesc.value),
         "v_earth": np.full(n, h.v_earth.value),
         "rho": np.full(n, h.rho.value),
+        "sausage_fraction": np.full(n, float(h.sausage_fraction)),
     }
 
 
@@ -148,13 +175,11 @@ def counting_function(masses, exposure, halo: CatalogueEntry | str, **kwargs):
     ``ne_bin``, ``efficiency``, ``mediator`` of :func:`~acie.darkmatter.halo_mc.electron_reach_draws`);
     only ratios of counts are used. A mass with no reach counts 0.
     """
-    from acie.darkmatter.halo_mc import electron_reach_draws
-
     h = _entry(halo).halo()
     d = _central(h, 2)
 
     def counts(t: FormFactorTable) -> np.ndarray:
-        s = electron_reach_draws(t, masses, exposure, d, base=h, **kwargs)[0].to_value(u.cm**2)
+        s = _sigma_draws(t, masses, exposure, d, h, kwargs)[0]
         with np.errstate(divide="ignore"):
             return np.where(np.isfinite(s), 1.0 / s, 0.0)
 
@@ -201,8 +226,6 @@ def reach_budget(
     systematics : list of FormFactorSystematic, optional
         Precomputed form-factor systematics (else from ``series``, ``functional_tables``).
     """
-    from acie.darkmatter.halo_mc import electron_reach_draws
-
     e = _entry(halo)
     h = e.halo()
     kw = dict(
@@ -235,11 +258,9 @@ def reach_budget(
         if p == "v0":
             b["v_earth"] = d["v_earth"]
         blocks.append(b)
-    blocks.append({k: d[k] for k in ("v0", "vesc", "v_earth", "rho")})
+    blocks.append({k: d.get(k, np.full(n, central_d[k][0])) for k in central_d})
     stacked = {k: np.concatenate([b[k] for b in blocks]) for k in central_d}
-    sig = electron_reach_draws(table, masses, exposure, stacked, base=h, **kw)
-    sig = sig.to_value(u.cm**2)
-    sig = sig.reshape(len(blocks), n, -1)
+    sig = _sigma_draws(table, masses, exposure, stacked, h, kw).reshape(len(blocks), n, -1)
     scal = draw_scalings(systematics, n, seed=seed + 1 if scaling_seed is None else scaling_seed)
     variance: dict[str, np.ndarray] = {}
     basis: dict[str, str] = {}
@@ -247,6 +268,11 @@ def reach_budget(
         variance[f"halo {p}"] = _log_var(sig[i])
     if "rho" in e.distributions:
         variance["halo rho"] = _log_var(central[None, :] * (h.rho.value / d["rho"])[:, None])
+    if "sausage_fraction" in e.distributions:  # linear in f: the pure parts at the centre
+        one = _central(h, 2) | {"sausage_fraction": np.array([0.0, 1.0])}
+        s_r, s_s = _sigma_draws(table, masses, exposure, one, h, kw)
+        fs = d["sausage_fraction"][:, None]
+        variance["halo sausage_fraction"] = _log_var(1.0 / ((1 - fs) / s_r + fs / s_s))
     for p in e.distributions:
         basis[f"halo {p}"] = f"{e.name}: {e.uncertainty_text()} ({e.citation})"
     joint = sig[-1]
@@ -308,6 +334,9 @@ def budget_reach_loop(
             vesc=budget_draws["vesc"][i] * u.km / u.s,
             v_earth=budget_draws["v_earth"][i] * u.km / u.s,
             rho=budget_draws["rho"][i] * u.GeV / u.cm**3,
+            sausage_fraction=float(
+                budget_draws.get("sausage_fraction", np.full(n, h.sausage_fraction))[i]
+            ),
         )
         r = electron_reach(table, masses, exposure, halo=hi, warn_beyond=None, **kwargs)
         sig = r.cross_section.to_value(u.cm**2) * signal_limit / r.signal_limit
