@@ -17,16 +17,9 @@ MEMORY_LIMIT = 400 * 2**20
 
 @pytest.fixture(scope="session")
 def cluster():
-    from distributed import LocalCluster
+    from acie.compute.cluster import start_local_cluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=MEMORY_LIMIT,
-        dashboard_address=None,
-        host="127.0.0.1",
-    ) as c:
+    with start_local_cluster(2, memory_limit=MEMORY_LIMIT) as c:
         yield c
 
 

@@ -66,16 +66,15 @@ def local_cluster(
     ] = None,
 ) -> None:
     """Start a Dask scheduler and worker processes here; print the address to use."""
-    from distributed import LocalCluster
+    from acie.compute.cluster import start_local_cluster
 
     if workers < 1 or threads < 1:
         raise InputValidationError(
             expected_got("--workers and --threads", "integers >= 1", (workers, threads))
         )
-    cluster = LocalCluster(
-        n_workers=workers,
+    cluster = start_local_cluster(
+        workers,
         threads_per_worker=threads,
-        processes=True,
         memory_limit=memory_limit,
         host=host,
         scheduler_port=port,
