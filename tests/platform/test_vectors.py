@@ -174,7 +174,14 @@ def test_pgvector_uses_the_index_and_iterative_scan_fills_k(postgres_engine):
     x, meta, _ = _dataset()
     mid = ensure_model(postgres_engine, "enc", "d" * 64)
     strict = PgVectorIndex(
-        engine=postgres_engine, model_id=mid, dim=DIM, lists=30, probes=1, iterative_scan=False
+        engine=postgres_engine,
+        model_id=mid,
+        dim=DIM,
+        lists=30,
+        probes=1,
+        iterative_scan=False,
+        exact_filter_rows=0,  # the index path alone, not exact search of few matches
+        filtered_probes_fraction=1 / 30,
     )
     strict.add(None, x, meta)
     info = strict.build()

@@ -4,6 +4,17 @@ The index is an IVFFlat (``lists``/``probes``) or HNSW index on
 ``vector::vector(dim)`` restricted to one model: a partial expression index, so one
 table serves models of any dimension. Filtered queries still return ``k`` rows through
 pgvector's iterative index scans (pgvector ≥ 0.8).
+
+Filtered recall: a filter that keeps few rows defeats an approximate index (the
+candidates it visits mostly fail the filter). So a filtered query first counts the
+matching rows (stopping at ``exact_filter_rows + 1``); when at most
+``exact_filter_rows`` match, it searches them exactly (a sequential scan of the
+filtered rows: recall 1). Otherwise it scans the index iteratively
+(``relaxed_order``) with a larger candidate list (``filtered_ef_search``) or more
+IVFFlat probes (``filtered_probes_fraction`` of the lists), then re-sorts an
+oversampled candidate set (``filtered_oversample × k``). Measured on 30 000 clustered
+vectors (``tests/platform/test_pgvector_recall.py``, ``benchmarks/bench_vectors.py``):
+recall@10 ≥ 0.95 under 1 %, 10 % and 50 % filters on both index kinds.
 """
 
 from __future__ import annotations
@@ -64,6 +75,17 @@ class PgVectorIndex:
         HNSW candidate list size.
     iterative_scan : bool
         Let filtered queries scan further until ``k`` rows are found (pgvector ≥ 0.8).
+    exact_filter_rows : int
+        Filtered queries matching at most this many rows are answered by exact search
+        (0: never; the count stops at this many plus one).
+    filtered_ef_search : int
+        HNSW candidate list size of filtered index scans (at least ``ef_search``).
+    filtered_probes_fraction : float
+        IVFFlat lists probed by filtered index scans, as a fraction of all lists (at
+        least ``probes``).
+    filtered_oversample : int
+        Filtered index scans take ``k × filtered_oversample`` candidates, then keep the
+        nearest ``k``.
     """
 
     backend_name = "pgvector"
@@ -80,6 +102,10 @@ class PgVectorIndex:
         probes: int | None = None,
         ef_search: int = 40,
         iterative_scan: bool = True,
+        exact_filter_rows: int = 10_000,
+        filtered_ef_search: int = 200,
+        filtered_probes_fraction: float = 0.25,
+        filtered_oversample: int = 4,
     ) -> None:
         if backend_of(engine) is not Backend.postgresql:
             raise ConfigurationError(
@@ -102,6 +128,21 @@ class PgVectorIndex:
         self.probes = probes
         self.ef_search = int(ef_search)
         self.iterative_scan = iterative_scan
+        for name, value in (
+            ("exact_filter_rows", exact_filter_rows),
+            ("filtered_ef_search", filtered_ef_search),
+            ("filtered_oversample", filtered_oversample),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputValidationError(f"{name} must be an integer ≥ 0; got {value!r}")
+        if not 0.0 < float(filtered_probes_fraction) <= 1.0:
+            raise InputValidationError(
+                f"filtered_probes_fraction must be in (0, 1]; got {filtered_probes_fraction!r}"
+            )
+        self.exact_filter_rows = exact_filter_rows
+        self.filtered_ef_search = max(filtered_ef_search, self.ef_search)
+        self.filtered_probes_fraction = float(filtered_probes_fraction)
+        self.filtered_oversample = max(1, filtered_oversample)
         self.lists_: int | None = None
 
     @property
@@ -241,29 +282,36 @@ class PgVectorIndex:
         where = self._where(fl, params)
         _, op = _PG_OPS[self.metric]
         dist = f"{self._expr()} {op} CAST(:q AS vector({self.dim}))"
-        sql = (
-            f"WITH c AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
-            f"FROM embeddings WHERE {where} ORDER BY {dist} LIMIT :k) "
-            f"SELECT id, metadata, content, distance FROM c ORDER BY distance"
-        )
-        gucs: dict[str, str] = {}
-        if exact:
-            gucs = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
-        elif self.kind is IndexKind.ivfflat:
-            gucs["ivfflat.probes"] = str(self._probes(None))
-            if self.iterative_scan and fl:
-                gucs["ivfflat.iterative_scan"] = "relaxed_order"
-        else:
-            gucs["hnsw.ef_search"] = str(self.ef_search)
-            if self.iterative_scan and fl:
-                gucs["hnsw.iterative_scan"] = "relaxed_order"
-        # one round trip: transaction-local settings (set_config(..., true) = SET LOCAL)
-        set_sql = "SELECT " + ", ".join(f"set_config(:g{i}, :s{i}, true)" for i in range(len(gucs)))
-        set_params = {}
-        for i, (name, value) in enumerate(gucs.items()):
-            set_params[f"g{i}"], set_params[f"s{i}"] = name, value
+        limit = k
         with translate_errors(), self.engine.begin() as conn:
-            conn.execute(text(set_sql), set_params)
+            if fl and not exact and self.exact_filter_rows > 0:
+                exact = self._few_match(conn, where, params)
+            gucs: dict[str, str] = {}
+            if exact:
+                gucs = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
+            elif self.kind is IndexKind.ivfflat:
+                probes = self._probes(None)
+                if fl:
+                    lists = self.lists_ or self._lists(conn) or 1
+                    probes = max(probes, math.ceil(self.filtered_probes_fraction * lists))
+                    limit = k * self.filtered_oversample
+                    if self.iterative_scan:
+                        gucs["ivfflat.iterative_scan"] = "relaxed_order"
+                gucs["ivfflat.probes"] = str(probes)
+            else:
+                gucs["hnsw.ef_search"] = str(self.ef_search)
+                if fl:
+                    gucs["hnsw.ef_search"] = str(max(self.filtered_ef_search, k))
+                    limit = k * self.filtered_oversample
+                    if self.iterative_scan:
+                        gucs["hnsw.iterative_scan"] = "relaxed_order"
+            params["lim"], params["k"] = limit, k
+            sql = (
+                f"WITH c AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
+                f"FROM embeddings WHERE {where} ORDER BY {dist} LIMIT :lim) "
+                f"SELECT id, metadata, content, distance FROM c ORDER BY distance LIMIT :k"
+            )
+            self._set_local(conn, gucs)
             rows = conn.execute(text(sql), params).all()
         return [
             Hit(
@@ -274,3 +322,31 @@ class PgVectorIndex:
             )
             for r in rows
         ]
+
+    def _few_match(self, conn: Any, where: str, params: dict[str, Any]) -> bool:
+        """Whether at most ``exact_filter_rows`` rows pass the filter (a capped count)."""
+        n = conn.execute(
+            text(f"SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE {where} LIMIT :cap) s"),
+            {**params, "cap": self.exact_filter_rows + 1},
+        ).scalar_one()
+        return int(n) <= self.exact_filter_rows
+
+    def _lists(self, conn: Any) -> int | None:
+        opts = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": self.index_name}
+        ).scalar()
+        for opt in opts or []:
+            if opt.startswith("lists="):
+                self.lists_ = int(opt.split("=", 1)[1])
+        return self.lists_
+
+    @staticmethod
+    def _set_local(conn: Any, gucs: Mapping[str, str]) -> None:
+        if not gucs:
+            return
+        # one round trip: transaction-local settings (set_config(..., true) = SET LOCAL)
+        set_sql = "SELECT " + ", ".join(f"set_config(:g{i}, :s{i}, true)" for i in range(len(gucs)))
+        set_params = {}
+        for i, (name, value) in enumerate(gucs.items()):
+            set_params[f"g{i}"], set_params[f"s{i}"] = name, value
+        conn.execute(text(set_sql), set_params)
