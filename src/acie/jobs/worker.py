@@ -38,6 +38,7 @@ from acie.errors import (
 from acie.jobs.job import Job
 from acie.jobs.queue import JobQueue
 from acie.jobs.state import JobState
+from acie.jobs.trace_propagation import job_span
 
 __all__ = ["Handler", "PhysicsCheck", "Worker", "load_handler"]
 
@@ -110,7 +111,15 @@ class Worker:
                 log.warning("lease extension of job %s failed: %s", job.id, err)
 
     def process(self, job: Job) -> Job:
-        """Run one leased job to COMPLETE or FAILED (or leave it for redelivery)."""
+        """Run one leased job to COMPLETE or FAILED (or leave it for redelivery).
+
+        Inside a span that continues the submitter's trace when the payload carries one
+        (:mod:`acie.jobs.trace_propagation`).
+        """
+        with job_span(job):
+            return self._process(job)
+
+    def _process(self, job: Job) -> Job:
         done = threading.Event()
         beat = None
         if self.heartbeat:

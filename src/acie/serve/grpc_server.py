@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from acie.serve.features import require_feature
 from acie.serve.grpc_auth import AuthInterceptor, current_principal
 from acie.serve.status_codes import code_for, public_message
+from acie.serve.telemetry_otel import grpc_interceptors
 from acie.serve.tls import TlsConfig, server_ssl_context
 from acie.serve.tls_front import TlsFront
 from acie.serve.tracing import current_trace_id, trace_context
@@ -279,9 +280,10 @@ class GrpcServer:
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="acie-grpc"),
             interceptors=[
+                *grpc_interceptors(runtime.settings),  # OTel spans first, when on
                 AuthInterceptor(
                     runtime, client_of=self.front.client_of if self.front is not None else None
-                )
+                ),
             ],
             options=options,
             maximum_concurrent_rpcs=max_workers,

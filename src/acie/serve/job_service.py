@@ -22,10 +22,12 @@ from sqlalchemy import select
 
 from acie import errors
 from acie.errors import NotFoundError, PhysicsViolationError
+from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
 from acie.serve.inference import InferenceCore
 from acie.serve.status_codes import code_for_class
+from acie.serve.telemetry_otel import producer_span
 from acie.serve.tracing import trace_context
 from acie.wire.tensors import decode_b64
 
@@ -61,7 +63,9 @@ def submit_job(queue: Any, *, owner: str, body: Mapping[str, Any], trace_id: str
         "shared": bool(body.get("shared", False)),
         "trace_id": trace_id,
     }
-    return queue.submit(queue_request_id(owner, body["request_id"]), payload, user_sub=owner)
+    with producer_span("job enqueue", **{"acie.job.kind": "counterfactual"}):
+        inject_trace_context(payload)  # the worker's span joins this trace
+        return queue.submit(queue_request_id(owner, body["request_id"]), payload, user_sub=owner)
 
 
 def get_job(queue: Any, job_id: str) -> Any:

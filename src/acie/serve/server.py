@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from acie.serve import telemetry_otel
 from acie.serve.grpc_server import GrpcServer
 from acie.serve.job_service import JobRunner
 from acie.serve.runtime import ServingRuntime
@@ -112,6 +113,7 @@ def build_runtime(
     secret = resolve_jwt_secret(settings)
     client_key = load_paillier_key(settings)  # PAILLIER_PUB_KEY: the one key blind requests use
     engine = create_engine_for(settings.database_url)
+    telemetry_otel.instrument_backends(settings, engine)  # OTel spans, when on
     migrate(settings.database_url, engine=engine)
     if model is None:
         from acie.deepscm.engine import load_default_model
@@ -206,6 +208,7 @@ class Server:
         self.host = host
         self.http_tls = http_tls
         self.app = create_app(runtime, extra_routers=extra_routers)
+        telemetry_otel.instrument_app(self.app, runtime.settings)  # OTel spans, when on
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
                 self.app,

@@ -4,6 +4,10 @@ A trace id follows one request through REST (``X-Trace-Id`` header, or the trace
 W3C ``traceparent``), gRPC (``x-trace-id`` metadata) and jobs (stored with the job and
 restored by the worker). It lives in a context variable, and :class:`JsonFormatter`
 writes it into every log line as ``trace_id``.
+
+With OpenTelemetry on (:mod:`acie.serve.telemetry_otel`) the trace id *is* the OTel trace
+id: inside a span, :func:`parse_trace_id` returns the span's trace id (32 hex digits), so
+logs, ``X-Trace-Id`` answers, job results and exported spans all name one trace.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "configure_logging",
     "current_trace_id",
     "new_trace_id",
+    "otel_trace_id",
     "parse_trace_id",
     "trace_context",
 ]
@@ -39,8 +44,26 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
+def otel_trace_id() -> str | None:
+    """The trace id of the current OpenTelemetry span (32 hex digits), if there is one.
+
+    Never imports OpenTelemetry: without it loaded there is no span and the answer is None.
+    """
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return None
+    ctx = otel.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
 def parse_trace_id(value: str | None, traceparent: str | None = None) -> str:
-    """A caller's trace id if it is well formed, else a new one (never trust arbitrary text)."""
+    """The trace id of a call: the current OTel span's, else the caller's, else a new one.
+
+    A caller's id is used only when well formed (never trust arbitrary text).
+    """
+    span_tid = otel_trace_id()
+    if span_tid:
+        return span_tid
     if value and _VALID.match(value):
         return value
     if traceparent:
@@ -51,8 +74,8 @@ def parse_trace_id(value: str | None, traceparent: str | None = None) -> str:
 
 
 def current_trace_id() -> str | None:
-    """The trace id of the running request, if any."""
-    return _trace_id.get()
+    """The trace id of the running request (or of the current OTel span), if any."""
+    return _trace_id.get() or otel_trace_id()
 
 
 @contextmanager
@@ -81,7 +104,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        tid = getattr(record, "trace_id", None) or _trace_id.get()
+        tid = getattr(record, "trace_id", None) or _trace_id.get() or otel_trace_id()
         if tid:
             out["trace_id"] = tid
         for key, value in vars(record).items():
