@@ -90,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             server_name=args.server_name,
         )
     except Exception as exc:  # any failure is "unhealthy", said in one line
-        print(f"unhealthy: {args.target}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = getattr(exc, "code", None)
+        if callable(code) and callable(getattr(exc, "details", None)):  # a gRPC error
+            why = f"{code().name}: {exc.details()}"  # type: ignore[attr-defined]
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        print(f"unhealthy: {args.target}: {' '.join(why.split())}", file=sys.stderr)
         return 1
     if status != "SERVING":
         print(f"unhealthy: {args.target} reports {status}", file=sys.stderr)
