@@ -124,16 +124,25 @@ def eta_shm(vmin, halo: HaloParameters | str | None = None, *, v_earth=None) -> 
 # ------------------------------------------------------------------- SHM++
 
 
+@lru_cache(maxsize=32)
+def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [-1, 1] (read-only; computing them costs ms)."""
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
+
+
 @lru_cache(maxsize=64)
 def _sausage_norm(v0: float, vesc: float, beta: float) -> tuple[float, float, float]:
     sr2 = 3.0 * v0**2 / (2.0 * (3.0 - 2.0 * beta))
     st2 = 3.0 * v0**2 * (1.0 - beta) / (2.0 * (3.0 - 2.0 * beta))
     # Normalisation inside |v| < vesc: radial Gauss-Legendre x exact polar integral of an axisymmetric Gaussian
-    nodes, weights = np.polynomial.legendre.leggauss(200)
+    nodes, weights = _leggauss(200)
     v = 0.5 * vesc * (nodes + 1.0)
     a = v**2 * (1.0 / (2.0 * sr2) - 1.0 / (2.0 * st2))
     # ∫_{-1}^{1} exp(-a c²) dc, a may be negative (radially stretched)
-    c, wc = np.polynomial.legendre.leggauss(64)
+    c, wc = _leggauss(64)
     ang = np.sum(wc[None, :] * np.exp(-a[:, None] * c[None, :] ** 2), axis=1)
     radial = v**2 * np.exp(-(v**2) / (2.0 * st2)) * 2.0 * math.pi * ang
     total = 0.5 * vesc * np.sum(weights * radial) / ((2.0 * math.pi) ** 1.5 * math.sqrt(sr2) * st2)
@@ -151,7 +160,7 @@ def sausage_speed_pdf_kms(
 ) -> np.ndarray:
     """Lab-frame speed distribution of the SHM++ sausage component, s/km (numerical angles)."""
     sr2, st2, norm = _sausage_norm(v0, vesc, beta)
-    c, wc = np.polynomial.legendre.leggauss(n_angle)
+    c, wc = _leggauss(n_angle)
     phi = (np.arange(2 * n_angle) + 0.5) * math.pi / n_angle
     wphi = math.pi / n_angle
     s = np.sqrt(1.0 - c**2)
@@ -193,7 +202,7 @@ def eta_shmpp_kms(
     if frac == 0.0:
         return eta_round
     vmax = vesc + ve
-    nodes, weights = np.polynomial.legendre.leggauss(n_speed)
+    nodes, weights = _leggauss(n_speed)
     # piecewise Gauss-Legendre: the pdf has a kink at |v - v_E| = v_esc
     edges = np.array([0.0, max(vesc - ve, 1e-9), vmax]) if vesc > ve else np.array([0.0, vmax])
     vs, ws = [], []
