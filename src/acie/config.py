@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     AUDIT_AGGREGATE_WINDOW_S: float = Field(default=10.0, gt=0.0, le=3600.0)
     OPS_OPEN: bool = False  # /ops/* without a token even when TELEMETRY_KEY is set
     MAX_REQUEST_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
+    MAX_DATASET_BYTES: int = Field(default=2 * 1024**3, ge=1024)  # cube + catalogue upload
     REQUEST_TIMEOUT_S: float = Field(default=30.0, gt=0.0)
     QUEUE_MAX_DEPTH: int = Field(default=1000, ge=1)
     QUEUE_MAX_PER_USER: int = Field(default=100, ge=1)  # unfinished jobs per user

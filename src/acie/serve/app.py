@@ -45,7 +45,7 @@ from acie import __version__
 from acie.serve.deps import require_ops
 from acie.serve.http_errors import ERROR_RESPONSES, install_error_handlers
 from acie.serve.middleware import Observability
-from acie.serve.routes import ROUTERS
+from acie.serve.routes import ROUTERS, datasets
 from acie.serve.routes.explorer_api import EXPLORER_ROUTERS
 from acie.serve.runtime import ServingRuntime
 
@@ -75,7 +75,7 @@ def create_app(
     fastapi.FastAPI
     """
     cache: Any = None
-    routers = [*ROUTERS, *EXPLORER_ROUTERS]
+    routers = [*ROUTERS, *EXPLORER_ROUTERS, datasets.router]
     guarded: list[APIRouter] = []
     if ops_report:
         from acie.ops.api import build_ops_router

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from acie import errors
 from acie.errors import NotFoundError, PhysicsViolationError
+from acie.jobs.ingest import INGEST_KIND, handle_ingest
 from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
@@ -223,6 +224,11 @@ class JobRunner:
     def handle(self, job: Any) -> dict[str, Any]:
         """Run one job's counterfactual; returns the JSON result stored with the job."""
         p = job.payload or {}
+        if p.get("kind") == INGEST_KIND:  # a dataset upload (acie.jobs.ingest)
+            shape = tuple(self.core.model.image_shape)
+            return handle_ingest(
+                job, index=self.vector_index, embed=self.embedder, image_shape=shape
+            )
         with trace_context(p.get("trace_id")):
             t0 = time.perf_counter()
             obs = p["observation"]
@@ -243,6 +249,8 @@ class JobRunner:
 
     def physics_check(self, job: Any, result: Mapping[str, Any]) -> None:
         """Re-check the stored violation scores against the tolerance the job ran with."""
+        if (job.payload or {}).get("kind") == INGEST_KIND:
+            return  # no counterfactual to check
         tol = float(result["physics_tolerance"])
         worst = max(result["violation_score"], default=0.0)
         if not worst <= tol:

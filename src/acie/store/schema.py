@@ -268,3 +268,25 @@ class InferenceLog(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Dataset(Base):
+    """An ingested image cube and its catalogue (``acie.store.datasets``)."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("sha256", name="uq_datasets_sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the raw cube file
+    catalogue_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    shared: Mapped[bool] = mapped_column(default=False)
+    n_images: Mapped[int] = mapped_column(Integer)
+    bands: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(1024))  # relative to ACIE_DATA_DIR
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

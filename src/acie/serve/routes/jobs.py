@@ -43,7 +43,7 @@ def job_view(job: Any) -> JobView:
     payload = job.payload or {}
     result = None
     error = None
-    if job.result is not None and job.state.value == "COMPLETE":
+    if job.result is not None and job.state.value == "COMPLETE" and "dataset" not in job.result:
         result = CounterfactualResponse(**job.result)
     if job.error:
         err = job_service.parse_error(job.error)

@@ -1,0 +1,155 @@
+"""``acie data ingest`` (store, embed and index an image cube) and ``acie index build`` (embed a catalogue).
+
+Both embed with the shipped deep SCM engine's encoder features (what ``acie serve``
+indexes and ``POST /v1/search`` searches) into the vector store the settings name
+(``VECTOR_BACKEND``, ``ACIE_DATABASE_URL``), in batches, with a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["data_app", "index_app"]
+
+data_app = typer.Typer(help="Ingest image cubes with their catalogues.", no_args_is_help=True)
+index_app = typer.Typer(help="Fill the vector store from the command line.", no_args_is_help=True)
+
+BatchOpt = Annotated[int, typer.Option(min=1, help="Images embedded per batch.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _open() -> tuple[Any, Any, Any, int, Any]:
+    """(settings, engine, model, model_id, index) as ``acie serve`` opens them."""
+    import numpy as np
+
+    from acie.config import get_settings
+    from acie.deepscm.engine import load_default_model
+    from acie.store.database import create_engine_for, migrate
+    from acie.store.registry import ensure_model
+    from acie.store.vectors import open_vector_index
+
+    settings = get_settings()
+    engine = create_engine_for(settings.database_url)
+    migrate(settings.database_url, engine=engine)
+    model = load_default_model()
+    model_id = ensure_model(
+        engine, "galaxy-deepscm", model.model_version, {"image_shape": list(model.image_shape)}
+    )
+    dim = model.encoder_features(np.zeros((1, *model.image_shape), np.float32)).shape[1]
+    index = open_vector_index(settings, model_id=model_id, dim=int(dim), engine=engine)
+    return settings, engine, model, model_id, index
+
+
+class _Bar:
+    """A typer progress bar fed with ``(done, total)`` calls."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.bar, self.done = label, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = typer.progressbar(length=total, label=self.label, file=None)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@data_app.command("ingest")
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Image cube (N, bands, H, W): .fits, .h5, .npy.")],
+    catalogue: Annotated[
+        Path, typer.Option(help="Catalogue (.csv or FITS table): id, redshift, ra, dec, ...")
+    ],
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: file name).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner (a user's subject).")] = None,
+    shared: Annotated[bool, typer.Option(help="Visible to collaborators.")] = False,
+    batch: BatchOpt = 256,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hash, check, store, embed and index an image cube with its catalogue."""
+    from acie.errors import InputValidationError
+    from acie.store.datasets import ingest_dataset
+
+    for path in (file, catalogue):
+        if not path.is_file():
+            raise InputValidationError(f"{path} is not a file")
+    settings, engine, model, model_id, index = _open()
+    bar = _Bar("embedding")
+    try:
+        info = ingest_dataset(
+            engine=engine,
+            cube_path=file,
+            catalogue_path=catalogue,
+            data_dir=settings.ACIE_DATA_DIR,
+            image_shape=tuple(model.image_shape),
+            embed=model.encoder_features,
+            index=index,
+            model_id=model_id,
+            max_bytes=settings.MAX_DATASET_BYTES,
+            name=name,
+            owner=owner,
+            shared=shared,
+            batch=batch,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(info.as_dict()))
+        return
+    verb = "ingested" if info.created else "already ingested"
+    typer.echo(f"{verb}: dataset {info.id} ({info.n_images} images, sha256 {info.sha256})")
+
+
+@index_app.command("build")
+def build(
+    catalogue: Annotated[Path, typer.Argument(help="Catalogue (.csv or FITS table).")],
+    images: Annotated[Path, typer.Option(help="Its image cube (.fits, .h5, .npy).")],
+    batch: BatchOpt = 256,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed a catalogue's images into the configured vector store (no dataset is stored).
+
+    The vectors carry the catalogue's columns as metadata; their ids derive from the
+    cube's SHA-256 and the row, so building the same catalogue twice is refused by the
+    store instead of duplicating it.
+    """
+    import uuid
+
+    from acie.errors import InputValidationError
+    from acie.store.dataset_files import check_cube, read_catalogue, read_cube
+    from acie.store.datasets import DATASET_NAMESPACE, embed_batches, sha256_file
+
+    _, engine, model, _, index = _open()
+    try:
+        cube = read_cube(images)
+        check_cube(cube, tuple(model.image_shape))
+        cat = read_catalogue(catalogue)
+        if len(cat) != len(cube):
+            raise InputValidationError(
+                f"the catalogue must have one row per image ({len(cube)}); got {len(cat)} rows"
+            )
+        bar = _Bar("embedding")
+        try:
+            vectors = embed_batches(model.encoder_features, cube, batch=batch, progress=bar)
+        finally:
+            bar.close()
+        base = uuid.uuid5(DATASET_NAMESPACE, "index:" + sha256_file(images))
+        ids = [uuid.uuid5(base, f"image-{i}") for i in range(len(cat))]
+        index.add(ids, vectors, [cat.row(i) for i in range(len(cat))])
+        n = len(index)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"added": len(ids), "n": n, "dim": int(vectors.shape[1])}))
+        return
+    typer.echo(f"added {len(ids)} vectors ({n} in the store)")

@@ -1,0 +1,129 @@
+"""The dataset-ingestion job: queue an upload, and the worker's handler that ingests it.
+
+``POST /v1/datasets`` stages the raw upload under ``ACIE_DATA_DIR/uploads/<sha256>/``
+and queues a job of kind ``"ingest"`` (:func:`submit_ingest`); the serving worker
+hands such jobs to :func:`handle_ingest`, which runs
+:func:`acie.store.datasets.ingest_dataset` and then removes the staged files. Bad
+input fails the job at once (an :class:`~acie.errors.InputValidationError`: no retry)
+and leaves nothing stored. The job's request id is derived from the owner and the
+cube's SHA-256, so submitting the same upload twice gives the same job.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
+from acie.store.datasets import ingest_dataset
+
+__all__ = ["INGEST_KIND", "handle_ingest", "ingest_request_id", "submit_ingest"]
+
+log = logging.getLogger("acie.jobs.ingest")
+
+#: ``payload["kind"]`` of ingestion jobs
+INGEST_KIND = "ingest"
+
+
+def ingest_request_id(owner: str, sha256: str) -> str:
+    """The queue request id of ``owner``'s ingestion of the cube with this SHA-256."""
+    return f"{len(owner)}:{owner}/ingest-{sha256}"
+
+
+def submit_ingest(
+    queue: Any,
+    *,
+    owner: str,
+    sha256: str,
+    cube_path: Path,
+    catalogue_path: Path,
+    data_dir: Path,
+    max_bytes: int,
+    name: str | None = None,
+    shared: bool = False,
+    trace_id: str | None = None,
+) -> Any:
+    """Queue the ingestion of a staged upload; returns the job (an existing one when queued)."""
+    payload = {
+        "kind": INGEST_KIND,
+        "request_id": f"ingest-{sha256}",
+        "sha256": sha256,
+        "cube": str(cube_path),
+        "catalogue": str(catalogue_path),
+        "data_dir": str(data_dir),
+        "max_bytes": int(max_bytes),
+        "name": name,
+        "shared": bool(shared),
+        "trace_id": trace_id,
+    }
+    return queue.submit(ingest_request_id(owner, sha256), payload, user_sub=owner)
+
+
+def handle_ingest(
+    job: Any,
+    *,
+    index: Any,
+    embed: Callable[[np.ndarray], Any] | None,
+    image_shape: tuple[int, int, int],
+    batch: int = 256,
+) -> dict[str, Any]:
+    """Ingest the upload a job names (the worker's handler for ``kind == "ingest"``).
+
+    Parameters
+    ----------
+    job : Job
+        Payload from :func:`submit_ingest`.
+    index : VectorIndex
+        The serving embedding index (its ``engine`` holds the ``datasets`` table).
+    embed : callable
+        images → encoder features (the serving runtime's embedder).
+    image_shape : (bands, H, W)
+        The model's.
+    batch : int
+        Images embedded per batch.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "ingest", "dataset": {...}}``.
+    """
+    if index is None or embed is None or getattr(index, "engine", None) is None:
+        raise BackendUnavailableError("this worker has no embedding index to ingest into")
+    p = job.payload or {}
+    staged = Path(p["cube"]).parent
+    done = False
+    try:
+        info = ingest_dataset(
+            engine=index.engine,
+            cube_path=p["cube"],
+            catalogue_path=p["catalogue"],
+            data_dir=p["data_dir"],
+            image_shape=image_shape,
+            embed=embed,
+            index=index,
+            model_id=getattr(index, "model_id", None),
+            max_bytes=int(p["max_bytes"]),
+            name=p.get("name"),
+            owner=job.user_sub,
+            shared=bool(p.get("shared")),
+            batch=batch,
+            progress=lambda n, total: log.info(
+                "ingest progress", extra={"job_id": str(job.id), "done": n, "total": total}
+            ),
+        )
+        done = True
+    except ConflictError as err:  # same cube, other catalogue: retrying cannot help
+        done = True
+        raise InputValidationError(str(err)) from err
+    except InputValidationError:
+        done = True
+        raise
+    finally:
+        if done:
+            shutil.rmtree(staged, ignore_errors=True)
+    return {"kind": INGEST_KIND, "dataset": info.as_dict()}
