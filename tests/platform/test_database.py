@@ -22,7 +22,7 @@ def test_migrations_match_the_models(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
 
 
 @pytest.mark.parametrize(
@@ -30,8 +30,8 @@ def test_migrations_match_the_models(engine):
 )
 def test_migrate_from_empty_then_again_is_a_no_op(request, empty_url):
     url = request.getfixturevalue(empty_url)
-    assert migrate(url) == "0004"
-    assert migrate(url) == "0004"
+    assert migrate(url) == "0005"
+    assert migrate(url) == "0005"
 
 
 def test_foreign_keys_are_enforced(engine):
