@@ -8,6 +8,7 @@ indexes and ``POST /v1/search`` searches) into the vector store the settings nam
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,11 +49,12 @@ class _Bar:
     """A typer progress bar fed with ``(done, total)`` calls."""
 
     def __init__(self, label: str) -> None:
-        self.label, self.bar, self.done = label, None, 0
+        self.label, self.done = label, 0
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = typer.progressbar(length=total, label=self.label, file=None)
+            self.bar = typer.progressbar(length=total, label=self.label, file=sys.stderr)
             self.bar.__enter__()
         self.bar.update(done - self.done)
         self.done = done

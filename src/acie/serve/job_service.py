@@ -225,7 +225,8 @@ class JobRunner:
         """Run one job's counterfactual; returns the JSON result stored with the job."""
         p = job.payload or {}
         if p.get("kind") == INGEST_KIND:  # a dataset upload (acie.jobs.ingest)
-            shape = tuple(self.core.model.image_shape)
+            b, h, w = self.core.model.image_shape
+            shape = (int(b), int(h), int(w))
             return handle_ingest(
                 job, index=self.vector_index, embed=self.embedder, image_shape=shape
             )
