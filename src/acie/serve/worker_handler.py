@@ -13,6 +13,7 @@ embedding index), so a job gives the same result whichever process runs it.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,9 @@ def runner() -> JobRunner:
             from acie.serve.server import build_runtime
 
             rt = build_runtime(get_settings())
+            # inference threads, audit writer, engine: closed before the interpreter exits
+            # (left running, their native threads abort the process at exit)
+            atexit.register(rt.close)
             _runner = JobRunner(core=rt.core, vector_index=rt.vector_index, embedder=rt.embedder)
         return _runner
 
