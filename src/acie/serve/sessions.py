@@ -63,6 +63,7 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "REFRESH_COOKIE",
+    "ROLE_SCOPES",
     "SCOPE_SESSION_REFRESH",
     "SessionService",
     "require_session",
@@ -76,7 +77,8 @@ CSRF_COOKIE = "acie_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SCOPE_SESSION_REFRESH = "session:refresh"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_ROLE_SCOPES = {
+#: the scopes a session of each role gets (its role then decides, as for any token)
+ROLE_SCOPES = {
     Role.researcher: (SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE),
     Role.collaborator: (SCOPE_INFERENCE_READ,),
     Role.admin: (SCOPE_INFERENCE_READ, SCOPE_INFERENCE_WRITE),
@@ -171,7 +173,7 @@ class SessionService:
 
     def issue(self, response: Response, username: str, role: Role, *, secure: bool) -> str:
         """Set the three session cookies on ``response``; returns the CSRF token."""
-        access = self._mint(username, _ROLE_SCOPES[role], self.access_ttl_s, role)
+        access = self._mint(username, ROLE_SCOPES[role], self.access_ttl_s, role)
         refresh = self._mint(username, (SCOPE_SESSION_REFRESH,), self.refresh_ttl_s, role)
         csrf = secrets.token_urlsafe(32)
         common: dict[str, Any] = {"secure": secure, "samesite": "strict"}
@@ -279,7 +281,7 @@ def session_principal(request: Request | WebSocket) -> Principal:
     return Principal(
         subject=principal.subject,
         role=role,
-        scopes=frozenset(_ROLE_SCOPES[role]),
+        scopes=frozenset(ROLE_SCOPES[role]),
         expires_at=principal.expires_at,
     )
 

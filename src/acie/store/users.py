@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from acie.errors import ConflictError, InputValidationError, NotFoundError
-from acie.store.database import session_scope, translate_errors
+from acie.store.database import session_scope
 from acie.store.schema import Role, User
 
 __all__ = [
@@ -97,6 +97,15 @@ def _check_role(role: str) -> str:
     return role
 
 
+def _writing(engine: Engine) -> Engine:
+    """``engine`` taking SQLite's write lock at BEGIN (ignored on PostgreSQL).
+
+    A read-then-write transaction must not find, at its first write, that another writer
+    committed since its read: SQLite answers SQLITE_BUSY at once, whatever the busy timeout.
+    """
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 def _role_row(session: Any, name: str) -> Role:
     row = session.scalar(select(Role).where(Role.name == name))
     if row is None:
@@ -132,7 +141,7 @@ def add_user(engine: Engine, username: str, password: str, role: str = "research
             f"got {got}"
         )
     digest = _hasher().hash(password)
-    with translate_errors(), session_scope(engine) as session:
+    with session_scope(_writing(engine)) as session:
         if session.scalar(select(User).where(User.sub == username)) is not None:
             raise ConflictError(f"the user {username!r} exists already")
         user = User(sub=username, display_name=username, password_hash=digest)
@@ -154,7 +163,7 @@ def _info(user: User) -> UserInfo:
 
 def list_users(engine: Engine) -> list[UserInfo]:
     """Every user, ordered by name."""
-    with translate_errors(), session_scope(engine) as session:
+    with session_scope(engine) as session:
         return [_info(u) for u in session.scalars(select(User).order_by(User.sub))]
 
 
@@ -166,7 +175,7 @@ def disable_user(engine: Engine, username: str) -> UserInfo:
     NotFoundError
         No such user.
     """
-    with translate_errors(), session_scope(engine) as session:
+    with session_scope(_writing(engine)) as session:
         user = session.scalar(select(User).where(User.sub == username))
         if user is None:
             raise NotFoundError(f"no user named {username!r}")
@@ -184,7 +193,7 @@ def check_password(engine: Engine, username: str, password: str) -> str | None:
     """
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    with translate_errors(), session_scope(engine) as session:
+    with session_scope(engine) as session:
         user = session.scalar(select(User).where(User.sub == username))
         stored = user.password_hash if user is not None else None
         role = _role_of(user) if user is not None else None
@@ -200,7 +209,7 @@ def check_password(engine: Engine, username: str, password: str) -> str | None:
 
 def active_role(engine: Engine, username: str) -> str | None:
     """The role of ``username`` when the account exists and is not disabled, else None."""
-    with translate_errors(), session_scope(engine) as session:
+    with session_scope(engine) as session:
         user = session.scalar(select(User).where(User.sub == username))
         if user is None or user.disabled:
             return None

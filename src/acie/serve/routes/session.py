@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from acie.errors import AcieError, InputValidationError
-from acie.serve.auth import Action, Principal
+from acie.errors import AcieError, AuthorizationError, InputValidationError
+from acie.serve.auth import Action, Principal, Role, authorize
 from acie.serve.deps import client_address
 from acie.serve.http_errors import ERROR_RESPONSES
 from acie.serve.sessions import (
     REFRESH_COOKIE,
+    ROLE_SCOPES,
     check_csrf,
     is_tls,
     require_session,
@@ -42,6 +43,31 @@ class SessionInfo(BaseModel):
     role: str
     csrf_token: str | None = None
     access_expires_in_s: float | None = None
+    actions: list[str] = []  # what the role may do (``submit``, ``read``): what the UI offers
+
+
+def _actions(principal: Principal) -> list[str]:
+    allowed = []
+    for action in (Action.submit, Action.read):
+        try:
+            authorize(principal, action)
+        except AuthorizationError:
+            continue
+        allowed.append(action.value)
+    return allowed
+
+
+def _info(
+    username: str, role: Role, csrf: str | None = None, ttl: float | None = None
+) -> SessionInfo:
+    principal = Principal(subject=username, role=role, scopes=frozenset(ROLE_SCOPES[role]))
+    return SessionInfo(
+        username=username,
+        role=role.value,
+        csrf_token=csrf,
+        access_expires_in_s=ttl,
+        actions=_actions(principal),
+    )
 
 
 def _field(data: dict[str, Any], name: str) -> str:
@@ -87,12 +113,7 @@ async def login(request: Request, response: Response) -> SessionInfo:
     role = await run_in_threadpool(service.login, username, password, client_address(request))
     request.state.principal = Principal(subject=username, role=role, scopes=frozenset())
     csrf = service.issue(response, username, role, secure=is_tls(request))
-    return SessionInfo(
-        username=username,
-        role=role.value,
-        csrf_token=csrf,
-        access_expires_in_s=service.access_ttl_s,
-    )
+    return _info(username, role, csrf, service.access_ttl_s)
 
 
 @router.post("/refresh", response_model=SessionInfo, summary="new session cookies (silent)")
@@ -104,9 +125,7 @@ def refresh(request: Request, response: Response) -> SessionInfo:
     service.revoke(jti, exp)  # refresh tokens rotate: each one is good for one refresh
     request.state.principal = Principal(subject=subject, role=role, scopes=frozenset())
     csrf = service.issue(response, subject, role, secure=is_tls(request))
-    return SessionInfo(
-        username=subject, role=role.value, csrf_token=csrf, access_expires_in_s=service.access_ttl_s
-    )
+    return _info(subject, role, csrf, service.access_ttl_s)
 
 
 @router.post("/logout", status_code=204, summary="sign out (cookies cleared, refresh revoked)")
@@ -128,4 +147,6 @@ def logout(request: Request) -> Response:
 
 @router.get("", response_model=SessionInfo, summary="who is signed in")
 def whoami(principal: Principal = Depends(require_session(Action.read))) -> SessionInfo:
-    return SessionInfo(username=principal.subject, role=principal.role.value)
+    info = _info(principal.subject, principal.role)
+    info.actions = _actions(principal)  # a bearer token's own scopes
+    return info
