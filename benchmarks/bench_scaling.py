@@ -8,7 +8,7 @@ Workloads, each run through :class:`acie.compute.executor.DaskExecutor` on a
 one thread), and, as the peer in the same process, through the in-process
 :class:`~acie.compute.executor.SerialExecutor` (the same tasks without Dask):
 
-- halo scan: σ̄e reach of 4000 SHM draws × 30 masses on the shipped Si table, 16 tasks;
+- halo scan: σ̄e reach of 16000 SHM draws × 30 masses on the shipped Si table, 8 tasks;
 - form-factor blocks: the k-pair blocks of a small silicon run (GTH-SZV, (4,1,1) k-mesh,
   one k-pair per block), bands computed once beforehand;
 - galaxy dataset: 1200 galaxies of 32×32 pixels in chunks of 100 (written to a
@@ -70,7 +70,7 @@ def _workloads(quick: bool):
         "rho": stats.norm(h.rho.value, 0.05),
     }
     si = shipped_table("Si")
-    n_draws = 2000 if quick else 4000
+    n_draws = 4000 if quick else 16000
 
     def scan(ex):
         return reach_scan(
@@ -84,7 +84,7 @@ def _workloads(quick: bool):
             base=h,
             signal_limit=2.3,
             ne_threshold=2,
-            draws_per_task=n_draws // 16,
+            draws_per_task=n_draws // 8,
             map_tasks=ex,
         ).value
 

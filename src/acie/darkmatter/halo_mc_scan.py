@@ -43,7 +43,7 @@ def _serial(fn: Callable[..., Any], items: Iterable[Any], /, **common: Any):
 
 
 def scan_tasks(
-    n_draws: int, n_masses: int, *, draws_per_task: int = 200, masses_per_task: int | None = None
+    n_draws: int, n_masses: int, *, draws_per_task: int = 1000, masses_per_task: int | None = None
 ) -> list[ScanTask]:
     """The tasks of a scan: ``(k, first draw, n draws, first mass, end mass)``.
 
@@ -90,7 +90,7 @@ def reach_scan(
     seed: int = 0,
     base: HaloParameters | str | None = None,
     table=None,
-    draws_per_task: int = 200,
+    draws_per_task: int = 1000,
     masses_per_task: int | None = None,
     map_tasks: MapTasks | None = None,
     **options: Any,
