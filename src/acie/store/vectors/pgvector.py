@@ -6,10 +6,10 @@ table serves models of any dimension. Filtered queries still return ``k`` rows t
 pgvector's iterative index scans (pgvector ≥ 0.8).
 
 Filtered recall: a filter that keeps few rows defeats an approximate index (the
-candidates it visits mostly fail the filter). So a filtered query first counts the
-matching rows (stopping at ``exact_filter_rows + 1``); when at most
-``exact_filter_rows`` match, it searches them exactly (a sequential scan of the
-filtered rows: recall 1). Otherwise it scans the index iteratively
+candidates it visits mostly fail the filter). So a filtered query first collects the
+matching rows with their distances in one scan (stopping at
+``exact_filter_rows + 1``); when at most ``exact_filter_rows`` match, it returns the
+nearest of them (exact: recall 1). Otherwise it scans the index iteratively
 (``relaxed_order``) with a larger candidate list (``filtered_ef_search``) or more
 IVFFlat probes (``filtered_probes_fraction`` of the lists), then re-sorts an
 oversampled candidate set (``filtered_oversample × k``). Measured on 30 000 clustered
@@ -285,7 +285,9 @@ class PgVectorIndex:
         limit = k
         with translate_errors(), self.engine.begin() as conn:
             if fl and not exact and self.exact_filter_rows > 0:
-                exact = self._few_match(conn, where, params)
+                few = self._exact_if_few(conn, where, dist, params)
+                if few is not None:
+                    return few
             gucs: dict[str, str] = {}
             if exact:
                 gucs = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
@@ -313,23 +315,26 @@ class PgVectorIndex:
             )
             self._set_local(conn, gucs)
             rows = conn.execute(text(sql), params).all()
-        return [
-            Hit(
-                r.id if isinstance(r.id, uuid.UUID) else uuid.UUID(str(r.id)),
-                float(r.distance),
-                dict(r.metadata or {}),
-                dict(r.content or {}),
-            )
-            for r in rows
-        ]
+        return [_hit(r) for r in rows]
 
-    def _few_match(self, conn: Any, where: str, params: dict[str, Any]) -> bool:
-        """Whether at most ``exact_filter_rows`` rows pass the filter (a capped count)."""
-        n = conn.execute(
-            text(f"SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE {where} LIMIT :cap) s"),
-            {**params, "cap": self.exact_filter_rows + 1},
-        ).scalar_one()
-        return int(n) <= self.exact_filter_rows
+    def _exact_if_few(
+        self, conn: Any, where: str, dist: str, params: dict[str, Any]
+    ) -> list[Hit] | None:
+        """Exact hits when at most ``exact_filter_rows`` rows pass the filter, else None.
+
+        One scan: the filtered rows are collected (up to ``exact_filter_rows + 1``, so a
+        broad filter stops early) with their distances, counted and sorted.
+        """
+        sql = (
+            f"WITH f AS MATERIALIZED (SELECT id, metadata, content, {dist} AS distance "
+            f"FROM embeddings WHERE {where} LIMIT :cap) "
+            f"SELECT id, metadata, content, distance, (SELECT count(*) FROM f) AS n "
+            f"FROM f ORDER BY distance LIMIT :k"
+        )
+        rows = conn.execute(text(sql), {**params, "cap": self.exact_filter_rows + 1}).all()
+        if rows and int(rows[0].n) > self.exact_filter_rows:
+            return None
+        return [_hit(r) for r in rows]
 
     def _lists(self, conn: Any) -> int | None:
         opts = conn.execute(
@@ -350,3 +355,12 @@ class PgVectorIndex:
         for i, (name, value) in enumerate(gucs.items()):
             set_params[f"g{i}"], set_params[f"s{i}"] = name, value
         conn.execute(text(set_sql), set_params)
+
+
+def _hit(r: Any) -> Hit:
+    return Hit(
+        r.id if isinstance(r.id, uuid.UUID) else uuid.UUID(str(r.id)),
+        float(r.distance),
+        dict(r.metadata or {}),
+        dict(r.content or {}),
+    )
