@@ -276,7 +276,8 @@ def reach(
             (
                 "halo Monte Carlo",
                 f"{halo_mc} samples, seed {seed}; σ(v0) = {v0_sigma:g} km/s, σ(vesc) = "
-                f"{vesc_sigma:g} km/s, σ(ρ) = {rho_sigma:g} GeV/cm³; v_E follows each v0",
+                f"{vesc_sigma:g} km/s, σ(ρ) = {rho_sigma:g} GeV/cm³; v_E follows each v0; "
+                "draws in seeded tasks of ≤ 1000 (docs/scaling.md)",
                 None,
             )
         )
