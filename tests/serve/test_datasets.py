@@ -148,3 +148,35 @@ def test_upload_needs_the_submit_role(live, token):
         assert c.post("/v1/datasets", json=body).status_code == 401
         r = c.post("/v1/datasets", json=body, headers={"Authorization": f"Bearer {viewer}"})
         assert r.status_code == 403
+
+
+def test_corrected_catalogue_after_a_failure_and_another_users_copy(live, token, tiny_engine):
+    alice, bob = token(sub="alice"), token(sub="bob")
+    cube = _fits_bytes(np.ones((3, *tiny_engine.image_shape), np.float32))
+    with httpx.Client(base_url=live.http_url, timeout=60) as c:
+        first = c.post(
+            "/v1/datasets",
+            json=_body(cube, _csv_bytes(2)),
+            headers={"Authorization": f"Bearer {alice}"},
+        )
+        assert _follow(live, first.json()["job_id"], alice)[-1]["state"] == "FAILED"
+        fixed = c.post(
+            "/v1/datasets",
+            json=_body(cube, _csv_bytes(3)),
+            headers={"Authorization": f"Bearer {alice}"},
+        )
+        assert fixed.status_code == 202, fixed.text
+        assert fixed.json()["job_id"] != first.json()["job_id"]
+        assert _follow(live, fixed.json()["job_id"], alice)[-1]["state"] == "COMPLETE"
+        # bob's copy of alice's (unshared) cube: refused, nothing about her dataset shown
+        other = c.post(
+            "/v1/datasets",
+            json=_body(cube, _csv_bytes(3)),
+            headers={"Authorization": f"Bearer {bob}"},
+        )
+        assert other.status_code == 409, other.text
+        assert fixed.json()["dataset_id"] not in other.text
+    assert _leftovers(live)[:2] == (1, 3)
+    assert not (live.runtime.settings.ACIE_DATA_DIR / "uploads").exists() or not any(
+        (live.runtime.settings.ACIE_DATA_DIR / "uploads").iterdir()
+    )

@@ -1,12 +1,13 @@
 """The dataset-ingestion job: queue an upload, and the worker's handler that ingests it.
 
-``POST /v1/datasets`` stages the raw upload under ``ACIE_DATA_DIR/uploads/<sha256>/``
+``POST /v1/datasets`` stages the raw upload in its own folder under ``ACIE_DATA_DIR/uploads/``
 and queues a job of kind ``"ingest"`` (:func:`submit_ingest`); the serving worker
 hands such jobs to :func:`handle_ingest`, which runs
 :func:`acie.store.datasets.ingest_dataset` and then removes the staged files. Bad
 input fails the job at once (an :class:`~acie.errors.InputValidationError`: no retry)
 and leaves nothing stored. The job's request id is derived from the owner and the
-cube's SHA-256, so submitting the same upload twice gives the same job.
+SHA-256 of cube and catalogue, so submitting the same upload twice gives the same job
+(and a corrected catalogue for a cube whose ingestion failed gets a new one).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
-from acie.store.datasets import ingest_dataset
+from acie.store.datasets import dataset_by_sha, ingest_dataset
 
 __all__ = ["INGEST_KIND", "handle_ingest", "ingest_request_id", "submit_ingest"]
 
@@ -30,9 +31,9 @@ log = logging.getLogger("acie.jobs.ingest")
 INGEST_KIND = "ingest"
 
 
-def ingest_request_id(owner: str, sha256: str) -> str:
-    """The queue request id of ``owner``'s ingestion of the cube with this SHA-256."""
-    return f"{len(owner)}:{owner}/ingest-{sha256}"
+def ingest_request_id(owner: str, sha256: str, catalogue_sha256: str) -> str:
+    """The queue request id of ``owner``'s ingestion of this cube with this catalogue."""
+    return f"{len(owner)}:{owner}/ingest-{sha256}-{catalogue_sha256}"
 
 
 def submit_ingest(
@@ -40,6 +41,7 @@ def submit_ingest(
     *,
     owner: str,
     sha256: str,
+    catalogue_sha256: str,
     cube_path: Path,
     catalogue_path: Path,
     data_dir: Path,
@@ -51,7 +53,7 @@ def submit_ingest(
     """Queue the ingestion of a staged upload; returns the job (an existing one when queued)."""
     payload = {
         "kind": INGEST_KIND,
-        "request_id": f"ingest-{sha256}",
+        "request_id": f"ingest-{sha256}-{catalogue_sha256}",
         "sha256": sha256,
         "cube": str(cube_path),
         "catalogue": str(catalogue_path),
@@ -61,7 +63,7 @@ def submit_ingest(
         "shared": bool(shared),
         "trace_id": trace_id,
     }
-    return queue.submit(ingest_request_id(owner, sha256), payload, user_sub=owner)
+    return queue.submit(ingest_request_id(owner, sha256, catalogue_sha256), payload, user_sub=owner)
 
 
 def handle_ingest(
@@ -96,6 +98,10 @@ def handle_ingest(
         raise BackendUnavailableError("this worker has no embedding index to ingest into")
     p = job.payload or {}
     staged = Path(p["cube"]).parent
+    existing = dataset_by_sha(index.engine, str(p.get("sha256")))
+    if existing is not None:  # ingested meanwhile (another user's upload of the same cube)
+        shutil.rmtree(staged, ignore_errors=True)
+        return {"kind": INGEST_KIND, "dataset": existing.as_dict()}
     done = False
     try:
         info = ingest_dataset(

@@ -2,7 +2,7 @@
 
 The upload is JSON: the cube and catalogue files' names and base64 bytes. A cube whose
 SHA-256 was ingested before returns that dataset (200) without a new job; otherwise the
-raw files are staged atomically under ``ACIE_DATA_DIR/uploads/<sha256>/`` and an
+raw files are staged atomically under ``ACIE_DATA_DIR/uploads/<sha256>-<random>/`` and an
 ingestion job is queued (202; follow it on ``WS /v1/jobs/{job_id}/progress``). Role
 rules are those of jobs: submitting needs the ``submit`` action, reading a dataset the
 ``read`` action and either owning it or, for collaborators, its being shared.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,15 @@ def upload_dataset(
             f"an upload may be at most MAX_DATASET_BYTES = {limit} bytes; "
             f"got {len(cube) + len(cat)}"
         )
-    sha = hashlib.sha256(cube).hexdigest()
+    sha, cat_sha = hashlib.sha256(cube).hexdigest(), hashlib.sha256(cat).hexdigest()
     existing = dataset_by_sha(engine, sha)
     if existing is not None:
-        if existing.catalogue_sha256 != hashlib.sha256(cat).hexdigest():
+        if not can_read_job(principal, owner=existing.owner or "", shared=existing.shared):
+            raise ConflictError(
+                "this cube is already ingested, in a dataset of another user that is not "
+                "shared with you; ask its owner to share it"
+            )
+        if existing.catalogue_sha256 != cat_sha:
             raise ConflictError(
                 f"this cube was ingested as dataset {existing.id} with another catalogue"
             )
@@ -122,13 +128,14 @@ def upload_dataset(
             dataset_id=existing.id, sha256=sha, state="COMPLETE", dataset=existing.as_dict()
         )
     data_dir = Path(rt.settings.ACIE_DATA_DIR)
-    staged = data_dir / "uploads" / sha
+    staged = data_dir / "uploads" / f"{sha}-{uuid.uuid4().hex[:12]}"  # one folder per upload
     cube_path = write_bytes(staged / f"cube{cube_suffix}", cube)
     cat_path = write_bytes(staged / f"catalogue{cat_suffix}", cat)
     job = submit_ingest(
         rt.job_queue,
         owner=principal.subject,
         sha256=sha,
+        catalogue_sha256=cat_sha,
         cube_path=cube_path,
         catalogue_path=cat_path,
         data_dir=data_dir,
@@ -137,6 +144,8 @@ def upload_dataset(
         shared=body.shared,
         trace_id=current_trace_id(),
     )
+    if (job.payload or {}).get("cube") != str(cube_path):  # this upload is already queued
+        shutil.rmtree(staged, ignore_errors=True)
     rt.queue_depth()
     return DatasetSubmitted(
         dataset_id=str(uuid.uuid5(DATASET_NAMESPACE, sha)),
