@@ -3,16 +3,24 @@
 Both embed with the shipped deep SCM engine's encoder features (what ``acie serve``
 indexes and ``POST /v1/search`` searches) into the vector store the settings name
 (``VECTOR_BACKEND``, ``ACIE_DATABASE_URL``), in batches, with a progress bar on stderr.
+With ``--workers N`` or ``--scheduler`` (``DASK_SCHEDULER_ADDRESS``) the batches are
+tasks of :mod:`acie.compute`; each worker loads the shipped engine once
+(:mod:`acie.deepscm.worker_engine`) and the vectors are bit-identical to in-process ones.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from acie.cli.compute import SchedulerOpt, WorkersOpt
 
 __all__ = ["data_app", "index_app"]
 
@@ -45,6 +53,30 @@ def _open() -> tuple[Any, Any, Any, int, Any]:
     return settings, engine, model, model_id, index
 
 
+@contextmanager
+def _embedding(model: Any, scheduler: str | None, workers: int) -> Iterator[tuple[Callable, Any]]:
+    """``(embed, map_tasks)`` for :func:`acie.store.datasets.embed_batches`.
+
+    In this process (no scheduler, one worker): the loaded engine, no tasks. Otherwise
+    each batch is a task that loads the shipped engine once per worker process.
+    """
+    from acie.compute.executor import SerialExecutor, resolve_executor
+    from acie.deepscm.worker_engine import EngineRef, encoder_features_task
+    from acie.errors import InputValidationError, expected_got
+
+    if workers < 1:
+        raise InputValidationError(expected_got("--workers", "an integer >= 1", workers))
+    ex = resolve_executor(scheduler, workers)
+    try:
+        if isinstance(ex, SerialExecutor):
+            yield model.encoder_features, None
+        else:
+            ref = EngineRef.of(model, shipped=True)
+            yield functools.partial(encoder_features_task, engine=ref), ex
+    finally:
+        ex.close()
+
+
 class _Bar:
     """A typer progress bar fed with ``(done, total)`` calls."""
 
@@ -74,6 +106,8 @@ def ingest(
     owner: Annotated[str | None, typer.Option(help="Owner (a user's subject).")] = None,
     shared: Annotated[bool, typer.Option(help="Visible to collaborators.")] = False,
     batch: BatchOpt = 256,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Hash, check, store, embed and index an image cube with its catalogue."""
@@ -86,22 +120,24 @@ def ingest(
     settings, engine, model, model_id, index = _open()
     bar = _Bar("embedding")
     try:
-        info = ingest_dataset(
-            engine=engine,
-            cube_path=file,
-            catalogue_path=catalogue,
-            data_dir=settings.ACIE_DATA_DIR,
-            image_shape=tuple(model.image_shape),
-            embed=model.encoder_features,
-            index=index,
-            model_id=model_id,
-            max_bytes=settings.MAX_DATASET_BYTES,
-            name=name,
-            owner=owner,
-            shared=shared,
-            batch=batch,
-            progress=bar,
-        )
+        with _embedding(model, scheduler, workers) as (embed, map_tasks):
+            info = ingest_dataset(
+                engine=engine,
+                cube_path=file,
+                catalogue_path=catalogue,
+                data_dir=settings.ACIE_DATA_DIR,
+                image_shape=tuple(model.image_shape),
+                embed=embed,
+                index=index,
+                model_id=model_id,
+                max_bytes=settings.MAX_DATASET_BYTES,
+                name=name,
+                owner=owner,
+                shared=shared,
+                batch=batch,
+                progress=bar,
+                map_tasks=map_tasks,
+            )
     finally:
         bar.close()
         engine.dispose()
@@ -117,6 +153,8 @@ def build(
     catalogue: Annotated[Path, typer.Argument(help="Catalogue (.csv or FITS table).")],
     images: Annotated[Path, typer.Option(help="Its image cube (.fits, .h5, .npy).")],
     batch: BatchOpt = 256,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed a catalogue's images into the configured vector store (no dataset is stored).
@@ -142,7 +180,8 @@ def build(
             )
         bar = _Bar("embedding")
         try:
-            vectors = embed_batches(model.encoder_features, cube, batch=batch, progress=bar)
+            with _embedding(model, scheduler, workers) as (embed, map_tasks):
+                vectors = embed_batches(embed, cube, batch=batch, progress=bar, map_tasks=map_tasks)
         finally:
             bar.close()
         base = uuid.uuid5(DATASET_NAMESPACE, "index:" + sha256_file(images))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from acie.cli.compute import SchedulerOpt, WorkersOpt
 from acie.errors import InputValidationError, expected_got
 
 if TYPE_CHECKING:
@@ -244,12 +245,21 @@ def evaluate(
     n: int = typer.Option(200, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
 ) -> None:
-    """Evaluate against the simulator's exact counterfactuals; write a report with plots."""
+    """Evaluate against the simulator's exact counterfactuals; write a report with plots.
+
+    With ``--workers N`` or ``--scheduler`` each intervention is a task; workers load the
+    model once from its checkpoint (``--model`` must then be on a file system they see).
+    """
+    from acie.cli.compute import scan_executor
+    from acie.compute.executor import SerialExecutor
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
     from acie.deepscm.reporting import write_report
+    from acie.deepscm.worker_engine import EngineRef
     from acie.galaxy.simulator import GalaxySimulator
 
     device = _device(device)
@@ -260,9 +270,16 @@ def evaluate(
     )
     _, h, _ = engine.image_shape
     sim = GalaxySimulator(image_size=h, bands=_training_bands(engine))
-    result = run_eval(
-        engine, sim, n=n, seed=seed, physics_tolerance=get_settings().PHYSICS_TOLERANCE
-    )
+    with scan_executor(scheduler, workers, "interventions") as ex:
+        result = run_eval(
+            engine,
+            sim,
+            n=n,
+            seed=seed,
+            physics_tolerance=get_settings().PHYSICS_TOLERANCE,
+            map_tasks=None if isinstance(ex, SerialExecutor) else ex,
+            engine_ref=EngineRef.of(engine, shipped=model is None),
+        )
     paths = write_report(result, report)
     typer.echo(
         json.dumps(

@@ -49,6 +49,10 @@ def start_local_cluster(
     from distributed import LocalCluster
 
     environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+    # without a dashboard the scheduler still serves its HTTP routes (health, metrics),
+    # by default on port 8787: a free port instead, so a second cluster (another test
+    # run, a cluster already started here) does not collide with the first
+    quiet = {"dashboard": False, "dashboard_address": f"{host}:0"}
     with dask.config.set(environ):
         return LocalCluster(
             n_workers=n_workers,
@@ -58,4 +62,5 @@ def start_local_cluster(
             host=host,
             scheduler_port=scheduler_port,
             dashboard_address=dashboard_address,
+            scheduler_kwargs=quiet if dashboard_address is None else None,
         )

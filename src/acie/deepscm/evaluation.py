@@ -34,18 +34,28 @@ property error
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from acie.deepscm.engine import CounterfactualEngine
+from acie.deepscm.evaluation_tasks import (
+    EvaluationContext,
+    InterventionMetrics,
+    intervention_metrics,
+    intervention_task,
+    measure,
+    rms_sigma,
+    run_counterfactuals,
+    shifted_values,
+)
 from acie.deepscm.watermark import measure_rates
+from acie.deepscm.worker_engine import EngineRef
 from acie.physics.constraints import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
-    from acie.galaxy.batch import GalaxyBatch
     from acie.galaxy.simulator import GalaxySimulator
 
 __all__ = [
@@ -64,38 +74,6 @@ DEFAULT_INTERVENTIONS: dict[str, float] = {
     "log_size": +0.2,
     "age": +3.0,
 }
-
-
-def shifted_values(values: np.ndarray, node: str, shift: float) -> np.ndarray:
-    """``values + shift`` clipped into the node's validity range (from the range edge by 1e-6)."""
-    from acie.galaxy.properties import RANGES
-
-    r = RANGES[node]
-    return np.clip(np.asarray(values, dtype=np.float64) + shift, r.low + 1e-6, r.high - 1e-6)
-
-
-@dataclass
-class InterventionMetrics:
-    """Metrics of one intervention ``do(node = factual + shift)``."""
-
-    node: str
-    shift: float
-    n: int
-    effectiveness_mae: float  # |re-abducted node - intended| [node unit]
-    effectiveness_baseline_mae: float  # |abducted node on factual - intended| [node unit]
-    reversibility_rms: float  # [noise sigma]
-    minimality_mae: dict[str, float]  # non-descendant -> MAE [node unit]
-    minimality_rel: float  # mean over non-descendants of MAE / truth sd
-    pixel_rms_model: float  # model cf vs true cf [noise sigma]
-    pixel_rms_baseline: float  # input vs true cf [noise sigma]
-    property_mae: dict[str, float]  # model cf props vs true cf props [node unit]
-    measured: dict[str, dict[str, float]] = field(default_factory=dict)
-    above_tolerance: int = 0  # counterfactuals whose violation score > tolerance
-
-    @property
-    def pixel_ratio(self) -> float:
-        """Model pixel RMS over the do-nothing baseline's (below 1 beats the baseline)."""
-        return self.pixel_rms_model / self.pixel_rms_baseline if self.pixel_rms_baseline else np.nan
 
 
 @dataclass
@@ -135,33 +113,6 @@ class EvaluationReport:
         }
 
 
-def _rms_sigma(a: np.ndarray, b: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Per-galaxy RMS difference (n,) in units of each band's noise sigma."""
-    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) / sigma[None, :, None, None]
-    return np.sqrt(np.mean(d**2, axis=(1, 2, 3)))
-
-
-def _measure(images: np.ndarray, batch: GalaxyBatch) -> dict[str, np.ndarray] | None:
-    """Image-based luminosity and size (:func:`acie.galaxy.measure.measure_properties`).
-
-    Distances and PSF come from the simulated ``batch`` (the same for factual and
-    counterfactual galaxies); ``None`` when the images have no r band.
-    """
-    from acie.galaxy.measure import measure_properties
-
-    if "r" not in batch.bands:
-        return None
-    m = measure_properties(
-        images,
-        bands=batch.bands,
-        pixel_scale=batch.pixel_scale,
-        luminosity_distance=batch.luminosity_distance,
-        angular_diameter_distance=batch.angular_diameter_distance,
-        psf_fwhm=batch.nuisances["psf_fwhm"],
-    )
-    return {k: np.asarray(m[k], dtype=np.float64) for k in ("log_luminosity", "log_size")}
-
-
 def evaluate(
     engine: CounterfactualEngine,
     simulator: GalaxySimulator,
@@ -173,6 +124,8 @@ def evaluate(
     n_examples: int = 6,
     noise_levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0),
     physics_tolerance: float = DEFAULT_TOLERANCE,
+    map_tasks: Callable[..., Iterable[Any]] | None = None,
+    engine_ref: EngineRef | None = None,
 ) -> EvaluationReport:
     """Evaluate ``engine`` against ``simulator``'s exact counterfactuals.
 
@@ -189,100 +142,44 @@ def evaluate(
     physics_tolerance : float
         Violation score [dex] above which an unprojected counterfactual counts in
         ``above_tolerance`` (default 0.05, the ``PHYSICS_TOLERANCE`` setting's default).
+    map_tasks : callable, optional
+        ``map_tasks(fn, items, **common)`` yielding results in item order (e.g. an
+        :class:`acie.compute.executor.Executor`): each intervention is then a task
+        (:func:`~acie.deepscm.evaluation_tasks.intervention_task`) that loads the engine
+        once per worker from its checkpoint. The numbers are the same as without it.
+    engine_ref : EngineRef, optional
+        How workers load the engine (default: ``engine``'s checkpoint path, which
+        remote workers must see; ``EngineRef.of(engine, shipped=True)`` names the
+        shipped model of the workers' own installation).
     """
-    from acie.galaxy.properties import PROPERTY_NAMES, descendants
-
     interventions = dict(interventions or DEFAULT_INTERVENTIONS)
     batch = simulator.sample(n, seed=seed)
     x = np.asarray(batch.images, dtype=np.float32)
     sigma = np.asarray(engine.noise_sigma, dtype=np.float64)
     truth = {k: np.asarray(v, dtype=np.float64) for k, v in batch.properties.items()}
 
-    def run(images: np.ndarray, ivs: Mapping[str, np.ndarray]):  # chunked, no watermark
-        outs, facts, cfs, ok = [], [], [], []
-        for i in range(0, images.shape[0], batch_size):
-            sl = slice(i, i + batch_size)
-            r = engine.counterfactual(
-                images[sl],
-                {k: v[sl] for k, v in ivs.items()},
-                watermark=False,
-                physics_steps=0,
-                physics_tolerance=1e9,
-            )
-            outs.append(r.images)
-            facts.append(r.factual_properties)
-            cfs.append(r.counterfactual_properties)
-            ok.append(r.violation_score)
-        cat = lambda ds: {k: np.concatenate([d[k] for d in ds]) for k in ds[0]}  # noqa: E731
-        return np.concatenate(outs), cat(facts), cat(cfs), np.concatenate(ok)
-
-    null_img, fact, _, _ = run(x, {})
+    null_img, fact, _, _ = run_counterfactuals(engine, x, {}, batch_size)
     composition = float(np.max(np.abs(null_img - x) / sigma[None, :, None, None]))
     abduction_mae = {k: float(np.mean(np.abs(fact[k] - truth[k]))) for k in engine.property_names}
     _, conf = engine.infer_properties(x)
     recon = _reconstruction_rms(engine, x, sigma)
-    m_input = _measure(x, batch)  # the do-nothing baseline's measured properties
-
-    from acie.galaxy.constraints import violation_score
-
-    tolerance = float(physics_tolerance)
-    results, examples = [], {}
-    for node, shift in interventions.items():
-        target = shifted_values(truth[node], node, shift)
-        true_cf = simulator.counterfactual(batch, {node: target})
-        xt = np.asarray(true_cf.images, dtype=np.float32)
-        model_img, _, cf_props, _ = run(x, {node: target})
-        above = int(np.sum(np.asarray(violation_score(cf_props)) > tolerance))
-        re_props, _ = engine.infer_properties(model_img)
-        back_img, _, _, _ = run(model_img, {node: fact[node]})
-        non_desc = [k for k in engine.property_names if k != node and k not in descendants(node)]
-        measured = {}
-        m_model, m_true = _measure(model_img, true_cf), _measure(xt, true_cf)
-        if m_model is not None and m_true is not None and m_input is not None:
-            for k in m_model:
-                measured[k] = {
-                    "mae_model_vs_true_cf": float(np.nanmean(np.abs(m_model[k] - m_true[k]))),
-                    "mae_input_vs_true_cf": float(np.nanmean(np.abs(m_input[k] - m_true[k]))),
-                }
-        tcf = {k: np.asarray(v, np.float64) for k, v in true_cf.properties.items()}
-        results.append(
-            InterventionMetrics(
-                node=node,
-                shift=float(shift),
-                n=n,
-                effectiveness_mae=float(np.mean(np.abs(re_props[node] - target))),
-                effectiveness_baseline_mae=float(np.mean(np.abs(fact[node] - target))),
-                reversibility_rms=float(np.mean(_rms_sigma(back_img, x, sigma))),
-                minimality_mae={k: float(np.mean(np.abs(re_props[k] - fact[k]))) for k in non_desc},
-                minimality_rel=float(
-                    np.mean(
-                        [
-                            np.mean(np.abs(re_props[k] - fact[k])) / np.std(truth[k])
-                            for k in non_desc
-                        ]
-                    )
-                )
-                if non_desc
-                else float("nan"),
-                pixel_rms_model=float(np.mean(_rms_sigma(model_img, xt, sigma))),
-                pixel_rms_baseline=float(np.mean(_rms_sigma(x, xt, sigma))),
-                property_mae={
-                    k: float(np.mean(np.abs(cf_props[k] - tcf[k])))
-                    for k in PROPERTY_NAMES
-                    if k in cf_props and k in tcf
-                },
-                measured=measured,
-                above_tolerance=above,
-            )
-        )
-        examples[node] = {
-            "factual": x[:n_examples],
-            "model": model_img[:n_examples],
-            "true": xt[:n_examples],
-            "intended": target[:n_examples],
-            "re_abducted": re_props[node],
-            "target_all": target,
-        }
+    ctx = EvaluationContext(
+        simulator=simulator,
+        batch=batch,
+        factual=fact,
+        measured_input=measure(x, batch),  # the do-nothing baseline's measured properties
+        batch_size=batch_size,
+        n_examples=n_examples,
+        tolerance=float(physics_tolerance),
+    )
+    items = list(interventions.items())
+    if map_tasks is None:
+        per_node = [intervention_metrics(engine, ctx, node, shift) for node, shift in items]
+    else:
+        ref = engine_ref or EngineRef.of(engine)
+        per_node = list(map_tasks(intervention_task, items, engine=ref, context=ctx))
+    results = [metrics for metrics, _ in per_node]
+    examples = {node: ex for (node, _), (_, ex) in zip(items, per_node, strict=True)}
 
     wm = engine.watermark
     generated = engine.counterfactual(x[: min(n, 200)], {}, watermark=False).images
@@ -319,4 +216,4 @@ def _reconstruction_rms(engine: CounterfactualEngine, x: np.ndarray, sigma: np.n
         xt = ck.images.forward(torch.from_numpy(x).to(dev))
         ab = ck.model.abduct(xt)
         rec = ck.images.inverse(ab.x - ab.residual).cpu().numpy()
-    return float(np.mean(_rms_sigma(rec, x, sigma)))
+    return float(np.mean(rms_sigma(rec, x, sigma)))

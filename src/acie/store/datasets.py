@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,13 +119,26 @@ def embed_batches(
     *,
     batch: int = 256,
     progress: Progress | None = None,
+    map_tasks: Callable[..., Iterable[Any]] | None = None,
 ) -> np.ndarray:
-    """Embed ``cube`` (N, C, H, W) ``batch`` images at a time; ``progress(done, total)``."""
+    """Embed ``cube`` (N, C, H, W) ``batch`` images at a time; ``progress(done, total)``.
+
+    With ``map_tasks(fn, items, **common)`` (e.g. an :class:`acie.compute.executor.Executor`)
+    each batch is a task ``embed(images)``: ``embed`` must then be picklable and light,
+    e.g. ``functools.partial(encoder_features_task, engine=EngineRef(...))``
+    (:mod:`acie.deepscm.worker_engine`), which loads the engine once per worker. The
+    batches are the same either way, so the vectors are too.
+    """
     if batch < 1:
         raise InputValidationError(f"batch must be ≥ 1; got {batch}")
+    starts = range(0, len(cube), batch)
+    if map_tasks is None:
+        results: Iterable[Any] = (embed(cube[s : s + batch]) for s in starts)
+    else:
+        results = map_tasks(embed, [cube[s : s + batch] for s in starts])
     out = []
-    for s in range(0, len(cube), batch):
-        out.append(np.asarray(embed(cube[s : s + batch]), dtype=np.float32))
+    for s, vectors in zip(starts, results, strict=True):
+        out.append(np.asarray(vectors, dtype=np.float32))
         if progress is not None:
             progress(min(s + batch, len(cube)), len(cube))
     return np.concatenate(out, axis=0)
@@ -152,6 +165,7 @@ def ingest_dataset(
     shared: bool = False,
     batch: int = 256,
     progress: Progress | None = None,
+    map_tasks: Callable[..., Iterable[Any]] | None = None,
 ) -> DatasetInfo:
     """Ingest a cube and its catalogue into ``data_dir`` and the vector ``index``.
 
@@ -180,6 +194,8 @@ def ingest_dataset(
         Images embedded per batch.
     progress : callable(done, total), optional
         Called after each embedded batch.
+    map_tasks : callable, optional
+        Runs the embedding batches as tasks (see :func:`embed_batches`).
     """
     cube_p, cat_p = Path(cube_path), Path(catalogue_path)
     size = cube_p.stat().st_size + cat_p.stat().st_size
@@ -208,7 +224,7 @@ def ingest_dataset(
             target = dest / f"{stem}{src.suffix.lower()}"
             _store(src, target)
             stored.append(target)
-        vectors = embed_batches(embed, cube, batch=batch, progress=progress)
+        vectors = embed_batches(embed, cube, batch=batch, progress=progress, map_tasks=map_tasks)
         metas = [
             {**cat.row(i), "dataset_id": str(dataset_id), "owner": owner or "", "shared": shared}
             for i in range(len(cat))
