@@ -1,6 +1,7 @@
 """Benchmark: scaling of the heavy science on a local Dask cluster, 1 → 2 worker processes.
 
-Run: ``python benchmarks/bench_scaling.py [--quick]``. Goal: ≥ 1.8× from 1 to 2 workers
+Run: ``python benchmarks/bench_scaling.py [--quick] [--only WORD[,WORD]]`` (``--only``:
+the workloads whose name contains a word, e.g. ``--only embedding,evaluation``). Goal: ≥ 1.8× from 1 to 2 workers
 for the halo Monte Carlo scan and the form-factor k-pair blocks on a 2-core machine.
 
 Workloads, each run through :class:`acie.compute.executor.DaskExecutor` on a
@@ -12,7 +13,10 @@ one thread), and, as the peer in the same process, through the in-process
 - form-factor blocks: the k-pair blocks of a small silicon run (GTH-SZV, (4,1,1) k-mesh,
   one k-pair per block), bands computed once beforehand;
 - galaxy dataset: 1200 galaxies of 32×32 pixels in chunks of 100 (written to a
-  temporary file).
+  temporary file);
+- catalogue embedding: 768 simulated 3×64×64 images through the shipped deep SCM
+  encoder in batches of 96 (8 tasks; each worker loads the engine once);
+- deep SCM evaluation: the 5 default interventions on 100 held-out galaxies (5 tasks).
 
 Every distributed result is checked bit-identical to the in-process one. Then the
 per-task scheduler overhead against task size: 2 workers run N CPU-bound tasks of s
@@ -124,7 +128,45 @@ def _workloads(quick: bool):
         with h5py.File(p) as f:
             return np.asarray(f["images"][:])
 
-    return {"halo scan": scan, "form-factor blocks": blocks, "galaxy dataset": galaxies}
+    return {
+        "halo scan": scan,
+        "form-factor blocks": blocks,
+        "galaxy dataset": galaxies,
+        **_model_workloads(quick),
+    }
+
+
+def _model_workloads(quick: bool):
+    import functools
+    import json
+
+    from acie.deepscm.engine import load_default_model
+    from acie.deepscm.evaluation import evaluate
+    from acie.deepscm.worker_engine import EngineRef, encoder_features_task
+    from acie.galaxy.simulator import GalaxySimulator
+    from acie.store.datasets import embed_batches
+
+    engine = load_default_model()  # one torch thread, as in the workers
+    ref = EngineRef.of(engine, shipped=True)
+    sim = GalaxySimulator(image_size=64, bands=("g", "r", "i"))
+    cube = np.asarray(sim.sample(384 if quick else 768, seed=5).images, np.float32)
+
+    def embedding(ex):
+        task = functools.partial(encoder_features_task, engine=ref)
+        return embed_batches(task, cube, batch=len(cube) // 8, map_tasks=ex)
+
+    def evaluation(ex):
+        rep = evaluate(
+            engine, sim, n=50 if quick else 100, seed=9, noise_levels=(0.0,), map_tasks=ex
+        )
+        return np.array([json.dumps(rep.to_dict(), default=float)])
+
+    return {"catalogue embedding": embedding, "deep SCM evaluation": evaluation}
+
+
+def _models_only(words: list[str]) -> bool:
+    """Whether ``--only`` selects nothing but the deep SCM workloads (skip the DFT set-up)."""
+    return all(w in "catalogue embedding" or w in "deep SCM evaluation" for w in words)
 
 
 def main() -> None:
@@ -135,8 +177,11 @@ def main() -> None:
     from acie.compute.executor import DaskExecutor, SerialExecutor
 
     quick = "--quick" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
     load0 = os.getloadavg()
-    work = _workloads(quick)
+    work = (_model_workloads(quick) if only and _models_only(only) else None) or _workloads(quick)
+    if only:
+        work = {k: v for k, v in work.items() if any(w in k for w in only)}
     serial: dict[str, tuple[float, np.ndarray]] = {}
     for name, fn in work.items():
         fn(SerialExecutor())  # warm caches (tables, lru caches) in this process
