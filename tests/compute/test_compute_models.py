@@ -134,6 +134,12 @@ def test_index_build_with_workers_stores_the_in_process_vectors(tmp_path, monkey
                 r.id: np.asarray(r.vector) for r in conn.execute(select(Embedding)).all()
             }
         db.dispose()
+    # the ingest pipeline's embedding step takes the same options
+    res = CliRunner().invoke(
+        app, ["data", "ingest", str(images), "--catalogue", str(cat), "--workers", "2", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.splitlines()[-1])["n_images"] == 5
     get_settings.cache_clear()
     assert stored["1"].keys() == stored["2"].keys()
     assert len(stored["1"]) == 5
@@ -143,6 +149,23 @@ def test_index_build_with_workers_stores_the_in_process_vectors(tmp_path, monkey
         app, ["index", "build", str(cat), "--images", str(images), "--workers", "0"]
     )
     assert res.exit_code != 0
+
+
+def test_model_evaluate_with_workers_writes_the_same_metrics(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from acie.cli.main import app
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    metrics = []
+    for workers in ("1", "2"):
+        report = tmp_path / f"report{workers}"
+        args = ["model", "evaluate", "--n", "4", "--seed", "3", "--report", str(report)]
+        res = CliRunner().invoke(app, [*args, "--workers", workers])
+        assert res.exit_code == 0, res.output
+        metrics.append((report / "metrics.json").read_text())
+    assert metrics[0] == metrics[1]
+    assert len(json.loads(metrics[0])["interventions"]) == 5
 
 
 @pytest.mark.slow
