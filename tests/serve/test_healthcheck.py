@@ -20,9 +20,7 @@ def test_nothing_listening_is_unhealthy(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("unhealthy: 127.0.0.1:1")
 
 
-def test_tls_with_the_server_certificate(
-    tiny_engine, settings_factory, pki, tmp_path, monkeypatch
-):
+def test_tls_with_the_server_certificate(tiny_engine, settings_factory, pki, tmp_path, monkeypatch):
     from acie.serve.server import Server, build_runtime
 
     files = {}
