@@ -145,6 +145,18 @@ def _pairs(
     return out
 
 
+def _checked_alpha_and_test(alpha: float, test: IndependenceTest | str) -> IndependenceTest:
+    """The significance level checked to lie in (0, 1), and the test as an enum member."""
+    if not 0.0 < alpha < 1.0:
+        raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
+    try:
+        return IndependenceTest(test)
+    except ValueError:
+        raise InputValidationError(
+            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
+        ) from None
+
+
 def pc_discover(
     data: pd.DataFrame,
     *,
@@ -186,14 +198,7 @@ def pc_discover(
     from causallearn.search.ConstraintBased.PC import pc
 
     names, values = _checked_values(data)
-    if not 0.0 < alpha < 1.0:
-        raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
-    try:
-        test = IndependenceTest(test)
-    except ValueError:
-        raise InputValidationError(
-            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
-        ) from None
+    test = _checked_alpha_and_test(alpha, test)
     required = _pairs(required, names, "required")
     forbidden = _pairs(forbidden, names, "forbidden")
     _check_required(required, forbidden, tiers)

@@ -35,6 +35,7 @@ from acie.causal.discovery import (
     PCResult,
     _background_knowledge,
     _check_required,
+    _checked_alpha_and_test,
     _checked_values,
     _edges,
     _pairs,
@@ -279,14 +280,7 @@ def fci_discover(
     from causallearn.search.ConstraintBased.FCI import fci
 
     names, values = _checked_values(data)
-    if not 0.0 < alpha < 1.0:
-        raise InputValidationError(expected_got("alpha", "in (0, 1)", alpha))
-    try:
-        test = IndependenceTest(test)
-    except ValueError:
-        raise InputValidationError(
-            expected_got("test", f"one of {[t.value for t in IndependenceTest]}", test)
-        ) from None
+    test = _checked_alpha_and_test(alpha, test)
     req, forb, _ = _knowledge(names, required, forbidden, tiers)
     bk = _background_knowledge(names, req, forb, tiers)
     # causal-learn prints its background-knowledge steps; keep them off the caller's stdout
