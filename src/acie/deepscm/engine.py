@@ -10,9 +10,10 @@ a batch of galaxy images,
 3. ``prediction``: decode the counterfactual image;
 4. ``physics_check``: score the counterfactual properties against the physics
    constraints (:mod:`acie.galaxy.constraints`); above the tolerance, project them
-   onto the physical manifold (intervened values held fixed, at most
-   ``physics_steps`` steps) and decode again; still above: refuse with
-   :class:`~acie.errors.PhysicsViolationError`.
+   onto the physical manifold (intervened values and their non-descendants held fixed,
+   at most ``physics_steps`` steps) and decode again, galaxy by galaxy
+   (:mod:`acie.deepscm.batch_outcome`); still above: refuse with
+   :class:`~acie.errors.PhysicsViolationError` (or per galaxy, ``per_galaxy=True``).
 
 Every returned image carries the invisible watermark of :mod:`acie.deepscm.watermark`
 unless ``watermark=False``.
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 
 from acie.deepscm.checkpoint import Checkpoint, load_checkpoint
+from acie.deepscm.model import Abduction
 from acie.deepscm.training import resolve_device
 from acie.deepscm.watermark import Watermark
 from acie.errors import (
@@ -85,6 +87,10 @@ class CounterfactualResult:
     latency_ms : float
         Wall time of the call [ms].
     watermarked : bool
+    status : ndarray (n,) of str
+        Per galaxy ``"ok"``, ``"projected"`` or ``"refused"`` (NaN image; only with
+        ``per_galaxy=True``, otherwise a refusal raises), see
+        :mod:`acie.deepscm.batch_outcome`.
     """
 
     images: np.ndarray
@@ -96,6 +102,7 @@ class CounterfactualResult:
     model_version: str
     latency_ms: float
     watermarked: bool
+    status: np.ndarray
 
 
 def default_model_path() -> Path:
@@ -277,6 +284,7 @@ class CounterfactualEngine:
         physics_steps: int = DEFAULT_STEPS,
         watermark: bool = True,
         on_stage: Callable[[str], None] | None = None,
+        per_galaxy: bool = False,
     ) -> CounterfactualResult:
         """Counterfactual images of ``images`` under ``do(interventions)``.
 
@@ -297,6 +305,8 @@ class CounterfactualEngine:
             Add the invisible watermark to the returned images.
         on_stage : callable, optional
             Called with each stage name of :data:`STAGES` as it starts.
+        per_galaxy : bool
+            Refuse galaxy by galaxy (``status``) instead of raising for the batch.
 
         Raises
         ------
@@ -305,7 +315,8 @@ class CounterfactualEngine:
         InputValidationError
             ``physics_tolerance`` or ``physics_steps`` out of range.
         PhysicsViolationError
-            A counterfactual still violates the physics beyond the tolerance after projection.
+            A counterfactual still violates the physics beyond the tolerance after the
+            projection with the non-descendants pinned (unless ``per_galaxy``).
         """
         t0 = time.perf_counter()
         stage = on_stage or (lambda _s: None)
@@ -330,47 +341,36 @@ class CounterfactualEngine:
         x_cf = model.predict(ab, s_cf)
 
         stage("physics_check")
-        from acie.galaxy import constraints
+        from acie.deepscm.batch_outcome import physics_check
 
-        cf_props = self._physical(s_cf)
-        score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
-        projected = np.zeros(n, dtype=bool)
-        if steps > 0 and not np.all(score <= tol):  # a NaN score is a violation too
-            with torch.enable_grad():  # the projection differentiates the constraints
-                new_props = constraints.project(
-                    cf_props, fixed=list(ivs), steps=steps, tolerance=tol
-                ).properties
-            projected = np.any(
-                [
-                    ~np.isclose(new_props[k], cf_props[k], rtol=0, atol=1e-9)
-                    for k in self._property_names
-                ],
-                axis=0,
-            )
-            if projected.any():
-                s_new = s_cf.clone()
-                for k in self._property_names:
-                    col = props.names.index(k)
-                    s_new[:, col] = torch.as_tensor(
-                        props.to_standard(k, new_props[k]), dtype=s_cf.dtype, device=self._device
-                    )
-                s_cf = s_new
-                x_cf = model.predict(ab, s_cf)
-                cf_props = self._physical(s_cf)
-                score = np.asarray(constraints.violation_score(cf_props), dtype=np.float64)
-        if not np.all(score <= tol):  # NaN and infinite scores violate
-            bad = np.flatnonzero(~(score <= tol))
+        chk = physics_check(
+            s_cf,
+            x_cf,
+            intervened=list(ivs),
+            names=list(props.names),
+            to_standard=props.to_standard,
+            physical=self._physical,
+            decode=lambda rows, s: model.predict(_rows(ab, rows), s),
+            tolerance=tol,
+            steps=steps,
+        )
+        s_cf, x_cf, cf_props, score = chk.s_cf, chk.x_cf, chk.properties, chk.score
+        projected = chk.projected
+        if chk.refused.any() and not per_galaxy:  # NaN and infinite scores violate
+            bad = np.flatnonzero(chk.refused)
             raise PhysicsViolationError(
                 f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
-                f"score {float(score[bad].max()):.3g} must be <= the tolerance {tol:g} "
-                f"after {steps} projection step(s)",
-                score=float(score[bad].max()),
+                f"score {float(np.nan_to_num(score[bad], nan=np.inf).max()):.3g} must be <= "
+                f"the tolerance {tol:g} after {steps} projection step(s) with the "
+                f"non-descendants of the intervention held at their abducted values",
+                score=float(np.nan_to_num(score[bad], nan=np.inf).max()),
                 tolerance=tol,
             )
 
         out = self._ckpt.images.inverse(x_cf).float().cpu().numpy()
         if watermark:
             out = self.watermark.embed(out, self.noise_sigma)
+        out[chk.refused] = np.nan  # a refused galaxy has no counterfactual image
         conf = 1.0 - torch.exp(0.5 * ab.s_logvar.mean(dim=1)).cpu().numpy()
         factual = self._physical(ab.s)
         if single:
@@ -385,6 +385,7 @@ class CounterfactualEngine:
             model_version=self.model_version,
             latency_ms=(time.perf_counter() - t0) * 1e3,
             watermarked=bool(watermark),
+            status=chk.status,
         )
 
     @torch.no_grad()
@@ -401,6 +402,13 @@ class CounterfactualEngine:
     def _physical(self, s: torch.Tensor) -> dict[str, np.ndarray]:
         allp = self._ckpt.properties.decode(s.cpu().numpy().astype(np.float64))
         return {k: allp[k] for k in self._property_names}
+
+
+def _rows(ab: Abduction, rows: np.ndarray) -> Abduction:
+    idx = torch.as_tensor(rows, device=ab.z.device)
+    return Abduction(
+        **{f: getattr(ab, f)[idx] for f in ("x", "s", "s_logvar", "z", "u", "residual")}
+    )
 
 
 def _physics_arguments(tol: object, steps: object) -> tuple[float, int]:

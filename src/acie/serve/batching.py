@@ -70,6 +70,8 @@ def split_result(result: Any, sizes: list[int]) -> list[Any]:
             extra = {}
             if hasattr(result, "projected"):
                 extra["projected"] = np.atleast_1d(np.asarray(result.projected))[sl]
+            if hasattr(result, "status"):  # per-galaxy physics outcome
+                extra["status"] = np.atleast_1d(np.asarray(result.status))[sl]
             out.append(dataclasses.replace(result, **parts, **extra))
         else:
             out.append(type(result)(**{**vars(result), **parts}))
