@@ -327,6 +327,7 @@ class CounterfactualEngine:
         props, model = self._ckpt.properties, self._model
 
         stage("abduction")
+        x, _ = self.watermark.remove(x)  # an incoming mark is not pixel noise to carry over
         xt = self._ckpt.images.forward(torch.from_numpy(x).to(self._device))
         ab = model.abduct(xt)
 

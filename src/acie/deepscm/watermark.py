@@ -125,6 +125,33 @@ class Watermark:
         """Whether each image carries this mark (n,) bool."""
         return self.score(images) > self.threshold
 
+    def remove(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images with this mark taken out where it is detected, and which were marked.
+
+        For each image the detector calls marked, the least-squares amplitude of the
+        pattern is estimated per band (``a_c = <x_c, P> / <P, P>``, so a rescaled image
+        loses its rescaled mark) and ``a_c P`` is subtracted; other images are returned
+        unchanged. Removing the incoming mark before abduction keeps marks from
+        accumulating over repeated counterfactuals.
+
+        Parameters
+        ----------
+        images : ndarray
+            (n, C, H, W), (C, H, W) or (H, W), in image units.
+
+        Returns
+        -------
+        images : ndarray, float32, same shape
+        marked : ndarray (n,) of bool
+        """
+        x = self._as4d(images).astype(np.float64)
+        marked = self.detect(x)
+        if marked.any():
+            p = self.pattern(x.shape[2], x.shape[3])
+            amp = np.einsum("nchw,hw->nc", x[marked], p) / float(np.sum(p**2))
+            x[marked] -= amp[:, :, None, None] * p[None, None]
+        return x.astype(np.float32).reshape(np.shape(images)), marked
+
 
 @dataclass(frozen=True)
 class WatermarkRates:
