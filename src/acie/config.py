@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     BLIND_POOL_MAX_KEYS: int = Field(default=32, ge=1, le=100_000)
     BLIND_POOL_MAX_BYTES: int = Field(default=32 * 2**20, ge=1024)
     TELEMETRY_KEY: SecretStr | None = None  # base64 AES-GCM key for ops telemetry lines
+    WATERMARK_KEY: SecretStr | None = None  # default: generated into ACIE_DATA_DIR
 
     # backends
     ACIE_DATABASE_URL: str | None = None  # default: SQLite file in ACIE_DATA_DIR
@@ -158,6 +159,37 @@ class Settings(BaseSettings):
                 f"BLIND_MAX_KEY_BITS ({self.BLIND_MAX_KEY_BITS})"
             )
         return self
+
+    def watermark_key(self) -> int:
+        """The 64-bit watermark key: from ``WATERMARK_KEY``, else this installation's own.
+
+        A set ``WATERMARK_KEY`` (any string) is hashed (SHA-256, first 8 bytes). Unset,
+        the key is read from ``ACIE_DATA_DIR/watermark_key``, which is created with 32
+        random bytes (mode 0600) on first use, like the development JWT secret.
+        """
+        import hashlib
+        import secrets
+
+        if self.WATERMARK_KEY is not None:
+            secret = self.WATERMARK_KEY.get_secret_value().encode()
+        else:
+            path = Path(self.ACIE_DATA_DIR) / "watermark_key"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # another process created it first
+                    pass
+                else:
+                    with os.fdopen(fd, "w") as f:
+                        f.write(secrets.token_hex(32))
+            secret = path.read_text().strip().encode()
+            if not secret:
+                raise ConfigurationError(
+                    f"watermark key file {path} is empty: expected 64 hex characters; "
+                    "delete it to generate a new key or set WATERMARK_KEY"
+                )
+        return int.from_bytes(hashlib.sha256(secret).digest()[:8], "big")
 
     @property
     def database_url(self) -> str:

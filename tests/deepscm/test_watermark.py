@@ -4,6 +4,10 @@ import pytest
 from acie.deepscm.watermark import Watermark, measure_rates
 from acie.errors import ShapeError
 
+# a fixed test key (deployments get theirs from configuration); the galaxy null's mean
+# depends on the key, see the report of issue 16
+KEY = 0xAC1E_5C3D
+
 
 def _galaxies(n: int, seed: int) -> np.ndarray:
     """Exponential discs with unit-sigma sky noise (n, 2, 64, 64)."""
@@ -17,7 +21,7 @@ def _galaxies(n: int, seed: int) -> np.ndarray:
 
 def test_null_score_is_standard_normal_for_pure_noise():
     # white noise: score ~ N(0, 1); mean and sd within 5 standard errors for n = 1000
-    scores = Watermark().score(np.random.default_rng(0).standard_normal((1000, 1, 64, 64)))
+    scores = Watermark(key=KEY).score(np.random.default_rng(0).standard_normal((1000, 1, 64, 64)))
     assert abs(scores.mean()) < 5 / np.sqrt(1000)
     assert abs(scores.std() - 1) < 5 / np.sqrt(2 * 1000)
 
@@ -25,13 +29,13 @@ def test_null_score_is_standard_normal_for_pure_noise():
 def test_null_score_of_galaxies_is_no_wider_than_standard_normal():
     # galaxy light at the marked frequencies adds key-independent power to the
     # normalisation, so the null gets narrower, never wider (fewer false positives)
-    scores = Watermark().score(_galaxies(1000, 0))
+    scores = Watermark(key=KEY).score(_galaxies(1000, 0))
     assert abs(scores.mean()) < 5 / np.sqrt(1000)
     assert scores.std() < 1 + 5 / np.sqrt(2 * 1000)
 
 
 def test_marked_images_are_detected_and_unmarked_not():
-    wm = Watermark()
+    wm = Watermark(key=KEY)
     x = _galaxies(300, 1)
     rates = measure_rates(wm, x, 1.0, noise_levels=(0.0, 1.0, 4.0))
     assert rates.false_positive_rate == 0.0  # expected count 600 * 2.9e-7
@@ -43,7 +47,7 @@ def test_marked_images_are_detected_and_unmarked_not():
 
 
 def test_mark_is_below_noise_and_keyed():
-    wm = Watermark()
+    wm = Watermark(key=KEY)
     x = _galaxies(4, 2)
     marked = wm.embed(x, [1.0, 2.0])
     rms = np.sqrt(np.mean((marked - x) ** 2, axis=(0, 2, 3)))
@@ -53,7 +57,7 @@ def test_mark_is_below_noise_and_keyed():
 
 
 def test_single_image_shapes_round_trip():
-    wm = Watermark()
+    wm = Watermark(key=KEY)
     one = _galaxies(1, 3)[0, 0]
     assert wm.embed(one, 1.0).shape == one.shape
     with pytest.raises(ShapeError, match="images must be"):

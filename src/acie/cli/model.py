@@ -167,13 +167,15 @@ def counterfactual(
 
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
+    from acie.deepscm.watermark import Watermark
 
     settings = get_settings()
     device = _device(device)
+    mark = Watermark(key=settings.watermark_key())
     engine = (
-        CounterfactualEngine.from_checkpoint(model, device=device)
+        CounterfactualEngine.from_checkpoint(model, device=device, watermark=mark)
         if model
-        else load_default_model(device=device)
+        else load_default_model(device=device, watermark=mark)
     )
     if images is not None:
         x = np.load(images)

@@ -65,9 +65,12 @@ def register(app: typer.Typer) -> None:
         engine = None
         if model is not None:
             from acie.deepscm.engine import CounterfactualEngine
+            from acie.deepscm.watermark import Watermark
 
             engine = CounterfactualEngine.from_checkpoint(
-                model, device="cuda" if settings.ENABLE_CUDA else "cpu"
+                model,
+                device="cuda" if settings.ENABLE_CUDA else "cpu",
+                watermark=Watermark(key=settings.watermark_key()),
             )
         runtime = build_runtime(settings, model=engine)
         server = Server(  # the REST app of acie.serve.app.create_app, with /ops mounted

@@ -121,7 +121,8 @@ class CounterfactualEngine:
         ``"cpu"`` (default), ``"cuda"`` or ``"auto"`` (CUDA when a GPU is present). The
         interfaces map the ``ENABLE_CUDA`` setting to this argument.
     watermark : Watermark
-        The mark added to generated images.
+        The mark added to generated images and removed from incoming ones; the
+        interfaces build it from the configured key. Default: a random key per engine.
     warmup : bool
         Run one dummy counterfactual at construction, so the first real request does
         not pay for lazy imports and first-call kernel set-up (~0.3 s on CPU).
@@ -420,12 +421,14 @@ def _physics_arguments(tol: object, steps: object) -> tuple[float, int]:
     return float(tol), int(steps)
 
 
-def load_default_model(*, device: str = "cpu", threads: int | None = 1) -> CounterfactualEngine:
+def load_default_model(
+    *, device: str = "cpu", threads: int | None = 1, watermark: Watermark | None = None
+) -> CounterfactualEngine:
     """The shipped deep SCM (see ``acie/deepscm/data/REFERENCE.md``).
 
-    ``device`` is ``"cpu"``, ``"cuda"`` or ``"auto"``; ``threads`` as in
-    :class:`CounterfactualEngine`.
+    ``device`` is ``"cpu"``, ``"cuda"`` or ``"auto"``; ``threads`` and ``watermark`` as
+    in :class:`CounterfactualEngine`.
     """
     return CounterfactualEngine.from_checkpoint(
-        default_model_path(), device=device, threads=threads
+        default_model_path(), device=device, threads=threads, watermark=watermark
     )

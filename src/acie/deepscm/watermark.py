@@ -30,9 +30,7 @@ import numpy as np
 
 from acie.errors import ShapeError, expected_got
 
-__all__ = ["DEFAULT_KEY", "Watermark", "WatermarkRates", "measure_rates"]
-
-DEFAULT_KEY = 0xAC1E_5C3D  # public default key; deployments should choose their own
+__all__ = ["Watermark", "WatermarkRates", "measure_rates"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +39,11 @@ class Watermark:
 
     Parameters
     ----------
-    key : int
-        Secret seed choosing the coefficients and their phases.
+    key : int or None
+        Secret seed choosing the coefficients and their phases. The command line and
+        the server pass the configured key (``WATERMARK_KEY``, else one generated into
+        ``ACIE_DATA_DIR``, :meth:`acie.config.Settings.watermark_key`); ``None`` draws a
+        random key for this object only, so there is no key in the code.
     band : tuple of float
         Radial frequency annulus [cycles / pixel] (Nyquist is 0.5) holding the mark.
     n_coefficients : int
@@ -53,11 +54,17 @@ class Watermark:
         Detection threshold on the matched-filter score (standard deviations).
     """
 
-    key: int = DEFAULT_KEY
+    key: int | None = None
     band: tuple[float, float] = (0.25, 0.45)
     n_coefficients: int = 256
     strength: float = 0.3
     threshold: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.key is None:
+            import secrets
+
+            object.__setattr__(self, "key", secrets.randbits(64))
 
     def _spectrum(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Indices (ky, kx) into the rfft2 grid of shape (h, w//2+1) and unit phases."""

@@ -117,8 +117,12 @@ def build_runtime(
     migrate(settings.database_url, engine=engine)
     if model is None:
         from acie.deepscm.engine import load_default_model
+        from acie.deepscm.watermark import Watermark
 
-        model = load_default_model(device="cuda" if settings.ENABLE_CUDA else "cpu")
+        model = load_default_model(
+            device="cuda" if settings.ENABLE_CUDA else "cpu",
+            watermark=Watermark(key=settings.watermark_key()),
+        )
     queue = (
         job_queue
         if job_queue is not None
