@@ -16,7 +16,7 @@ def engine(tiny_model):
     # detected (score ~ sqrt(16*16)*0.3 = 4.8 < 5 before the source noise), so a
     # stronger mark: STRENGTH sigma RMS, scores 12-30 on these stamps
     return CounterfactualEngine.from_checkpoint(
-        tiny_model.checkpoint, watermark=Watermark(strength=STRENGTH)
+        tiny_model.checkpoint, watermark=Watermark(key=0xAC1E_5C3D, strength=STRENGTH)
     )
 
 

@@ -362,10 +362,10 @@ class CounterfactualEngine:
             bad = np.flatnonzero(chk.refused)
             raise PhysicsViolationError(
                 f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
-                f"score {float(np.nan_to_num(score[bad], nan=np.inf).max()):.3g} must be <= "
+                f"score {float(score[bad].max()):.3g} must be <= "
                 f"the tolerance {tol:g} after {steps} projection step(s) with the "
                 f"non-descendants of the intervention held at their abducted values",
-                score=float(np.nan_to_num(score[bad], nan=np.inf).max()),
+                score=float(score[bad].max()),
                 tolerance=tol,
             )
 
