@@ -44,7 +44,9 @@ def _open() -> tuple[Any, Any, Any, int, Any]:
     settings = get_settings()
     engine = create_engine_for(settings.database_url)
     migrate(settings.database_url, engine=engine)
-    model = load_default_model()
+    from acie.deepscm.watermark import Watermark
+
+    model = load_default_model(watermark=Watermark(key=settings.watermark_key()))
     model_id = ensure_model(
         engine, "galaxy-deepscm", model.model_version, {"image_shape": list(model.image_shape)}
     )

@@ -261,14 +261,18 @@ def evaluate(
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
     from acie.deepscm.reporting import write_report
+    from acie.deepscm.watermark import Watermark
     from acie.deepscm.worker_engine import EngineRef
     from acie.galaxy.simulator import GalaxySimulator
 
     device = _device(device)
+    # the installation's key (as `acie serve` uses): the report's watermark rates are
+    # then those of the served model, and the same from run to run
+    mark = Watermark(key=get_settings().watermark_key())
     engine = (
-        CounterfactualEngine.from_checkpoint(model, device=device)
+        CounterfactualEngine.from_checkpoint(model, device=device, watermark=mark)
         if model
-        else load_default_model(device=device)
+        else load_default_model(device=device, watermark=mark)
     )
     _, h, _ = engine.image_shape
     sim = GalaxySimulator(image_size=h, bands=_training_bands(engine))
