@@ -21,6 +21,13 @@ Models for Tractable Counterfactual Inference", NeurIPS, sec. 3):
     ``epsilon(pa)`` and tail weight ``delta(pa)``:
     ``s = mu + sigma * sinh((asinh(u) + epsilon) / delta)``.
 
+A third family, :class:`ConditionalMixtureMechanism`, is chosen per node (``mixtures``)
+for bimodal mechanisms (star-forming / quenched SFR); its exogenous noise is the pair
+(component, noise within the component) and abduction keeps the component.
+
+This module is longer than ~400 lines because the three mechanism families share the
+parent network and are dispatched by :class:`PropertyMechanisms` in one place.
+
 All values here are dimensionless, standardised property coordinates (see
 :mod:`acie.deepscm.scaling`); physical units are handled at the engine boundary.
 """
@@ -40,6 +47,7 @@ from acie.errors import CycleError, GraphError, UnknownNodeError, expected_got
 
 __all__ = [
     "ConditionalGaussianMechanism",
+    "ConditionalMixtureMechanism",
     "ConditionalSinhArcsinhFlow",
     "MechanismKind",
     "PropertyMechanisms",
@@ -194,6 +202,105 @@ class ConditionalSinhArcsinhFlow(ConditionalGaussianMechanism):
         return -0.5 * u**2 - _LOG_SQRT_2PI + log_det
 
 
+class ConditionalMixtureMechanism(nn.Module):
+    """A conditional Gaussian mixture: ``s = mu_k(pa) + sigma_k(pa) u`` with ``k ~ pi(pa)``.
+
+    The exogenous noise is the pair (component ``k``, within-component noise
+    ``u ~ N(0, 1)``); this represents a bimodal mechanism such as star-forming versus
+    quenched SFR at fixed mass, which a unimodal flow smears across the valley.
+
+    Abduction keeps the component: ``k`` is the most probable component given ``s`` and
+    the parents (or a draw from the responsibilities, for stochastic abduction) and
+    ``u = (s - mu_k) / sigma_k``; a counterfactual ``s' = mu_k(pa') + sigma_k(pa') u``
+    stays in that component, so changing a parent moves a star-forming galaxy along its
+    own sequence instead of re-drawing whether it is quenched.
+
+    Parameters
+    ----------
+    n_parents : int
+        Number of parent nodes (0 for a root).
+    hidden : int
+        Width of the hidden layers of the parent network.
+    components : int
+        Number of mixture components ``K`` >= 2.
+    """
+
+    def __init__(self, *, n_parents: int, hidden: int = 32, components: int = 2) -> None:
+        super().__init__()
+        if components < 2:
+            raise GraphError(expected_got("mixture components", ">= 2", components))
+        self.k = components
+        self.param_net = _ParentNet(n_parents=n_parents, n_out=3 * components, hidden=hidden)
+        # break the symmetry of the zero-initialised net: spread the component means
+        spread = torch.linspace(-1.0, 1.0, components)
+        with torch.no_grad():
+            if self.param_net.net is None:
+                self.param_net.const[components : 2 * components] = spread
+            else:
+                last = self.param_net.net[-1]
+                assert isinstance(last, nn.Linear)
+                last.bias[components : 2 * components] = spread
+
+    def _mix(self, pa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log weights, means and log scales (n, K)."""
+        p = self.param_net(pa)
+        k = self.k
+        logits, mu, log_sigma = p[:, :k], p[:, k : 2 * k], p[:, 2 * k :]
+        return F.log_softmax(logits, dim=1), mu, log_sigma.clamp(min=_MIN_LOG_SIGMA)
+
+    def _joint(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        log_w, mu, log_sigma = self._mix(pa)
+        u = (s.unsqueeze(1) - mu) * torch.exp(-log_sigma)
+        return log_w - 0.5 * u**2 - _LOG_SQRT_2PI - log_sigma
+
+    def log_prob(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """``log p(s | pa)`` (n,) in nats per standardised unit."""
+        return torch.logsumexp(self._joint(s, pa), dim=1)
+
+    def responsibilities(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """Posterior component probabilities ``p(k | s, pa)`` (n, K)."""
+        return torch.softmax(self._joint(s, pa), dim=1)
+
+    def component(
+        self, s: torch.Tensor, pa: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Abducted component (n,): most probable, or drawn with ``generator``."""
+        r = self.responsibilities(s, pa)
+        if generator is None:
+            return r.argmax(dim=1)
+        return torch.multinomial(r.cpu().double(), 1, generator=generator)[:, 0].to(s.device)
+
+    def inverse_within(self, s: torch.Tensor, pa: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Noise ``u`` (n,) within component ``k`` (n,) that produced ``s`` (n,)."""
+        _, mu, log_sigma = self._mix(pa)
+        kk = k.view(-1, 1)
+        return (s - mu.gather(1, kk)[:, 0]) * torch.exp(-log_sigma.gather(1, kk)[:, 0])
+
+    def inverse(self, s: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """Noise ``u`` (n,) within the most probable component."""
+        return self.inverse_within(s, pa, self.component(s, pa))
+
+    def forward(
+        self, u: torch.Tensor, pa: torch.Tensor, k: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Generate ``s`` (n,) from noise ``u`` (n,) in component ``k`` (n,).
+
+        ``k = None`` uses each galaxy's most probable component under ``pi(pa)``.
+        """
+        log_w, mu, log_sigma = self._mix(pa)
+        if k is None:
+            k = log_w.argmax(dim=1)
+        kk = k.view(-1, 1)
+        return mu.gather(1, kk)[:, 0] + torch.exp(log_sigma.gather(1, kk)[:, 0]) * u
+
+    def draw_component(
+        self, pa: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Components (n,) drawn from the prior weights ``pi(pa)``."""
+        w = torch.exp(self._mix(pa)[0])
+        return torch.multinomial(w.cpu().double(), 1, generator=generator)[:, 0].to(pa.device)
+
+
 _KINDS: dict[MechanismKind, type[ConditionalGaussianMechanism]] = {
     MechanismKind.gaussian: ConditionalGaussianMechanism,
     MechanismKind.sinh_arcsinh: ConditionalSinhArcsinhFlow,
@@ -212,6 +319,9 @@ class PropertyMechanisms(nn.Module):
         Mechanism family, ``"gaussian"`` or ``"sinh-arcsinh"``.
     hidden : int
         Hidden width of each mechanism's parent network.
+    mixtures : mapping of str to int, optional
+        Nodes whose mechanism is a :class:`ConditionalMixtureMechanism`, with their
+        number of components (e.g. ``{"log_sfr": 2}`` for star-forming / quenched).
     """
 
     def __init__(
@@ -220,6 +330,7 @@ class PropertyMechanisms(nn.Module):
         parents: Mapping[str, Sequence[str]],
         kind: MechanismKind | str = MechanismKind.gaussian,
         hidden: int = 32,
+        mixtures: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         try:
@@ -235,15 +346,22 @@ class PropertyMechanisms(nn.Module):
         self.index = {name: i for i, name in enumerate(self.names)}
         self._parent_idx = {n: [self.index[p] for p in self.parents[n]] for n in self.names}
         cls = _KINDS[kind]
-        # ModuleDict keys must not contain '.', so mechanisms are keyed by column index
-        self.mechanisms = nn.ModuleDict(
-            {
-                str(i): cls(n_parents=len(self.parents[n]), hidden=hidden)
-                for i, n in enumerate(self.names)
-            }
-        )
+        self.mixtures = dict(mixtures or {})
+        for name in self.mixtures:
+            if name not in self.index:
+                raise UnknownNodeError(name, self.names)
 
-    def mechanism(self, name: str) -> ConditionalGaussianMechanism:
+        def make(n: str) -> nn.Module:
+            if n in self.mixtures:
+                return ConditionalMixtureMechanism(
+                    n_parents=len(self.parents[n]), hidden=hidden, components=self.mixtures[n]
+                )
+            return cls(n_parents=len(self.parents[n]), hidden=hidden)
+
+        # ModuleDict keys must not contain '.', so mechanisms are keyed by column index
+        self.mechanisms = nn.ModuleDict({str(i): make(n) for i, n in enumerate(self.names)})
+
+    def mechanism(self, name: str) -> ConditionalGaussianMechanism | ConditionalMixtureMechanism:
         """The mechanism of node ``name``."""
         return self.mechanisms[str(self.index[name])]  # type: ignore[return-value]
 
@@ -259,18 +377,51 @@ class PropertyMechanisms(nn.Module):
         return total
 
     def abduct(self, s: torch.Tensor) -> torch.Tensor:
-        """Exogenous noise ``u`` (n, d) that reproduces ``s`` (n, d) exactly."""
-        cols = [self.mechanism(n).inverse(s[:, self.index[n]], self._pa(s, n)) for n in self.names]
-        return torch.stack(cols, dim=1)
+        """Exogenous noise ``u`` (n, d) that reproduces ``s`` (n, d) exactly.
+
+        For mixture nodes it is the noise within the most probable component; use
+        :meth:`abduct_noise` to get the components too.
+        """
+        return self.abduct_noise(s)[0]
+
+    def abduct_noise(
+        self, s: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exogenous noise of ``s`` (n, d): continuous noise ``u`` (n, d) and components (n, d).
+
+        For a mixture node the exogenous noise is the pair (component ``k``, noise within
+        the component ``u``). Without ``generator`` ``k`` is the most probable component
+        given ``s`` and the parents; with one it is drawn from the posterior
+        responsibilities. Non-mixture nodes have component 0.
+        """
+        comps = s.new_zeros(s.shape, dtype=torch.long)
+        cols = []
+        for n in self.names:
+            i, mech = self.index[n], self.mechanism(n)
+            pa = self._pa(s, n)
+            if isinstance(mech, ConditionalMixtureMechanism):
+                comps[:, i] = mech.component(s[:, i], pa, generator=generator)
+                cols.append(mech.inverse_within(s[:, i], pa, comps[:, i]))
+            else:
+                cols.append(mech.inverse(s[:, i], pa))
+        return torch.stack(cols, dim=1), comps
 
     def predict(
-        self, u: torch.Tensor, interventions: Mapping[str, torch.Tensor] | None = None
+        self,
+        u: torch.Tensor,
+        interventions: Mapping[str, torch.Tensor] | None = None,
+        *,
+        components: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Properties (n, d) from noise ``u`` (n, d) under ``do(interventions)``.
 
         ``interventions`` maps node name -> standardised value(s), a tensor broadcastable
         to (n,). Intervened nodes ignore their mechanism; all others follow their
         mechanism from their own noise and their (possibly intervened) parents.
+        ``components`` (n, d), from :meth:`abduct_noise`, fixes each mixture node's
+        component; without it a mixture node takes a component drawn from ``pi(pa)`` with
+        ``generator`` if one is given, else its most probable component under ``pi(pa)``.
         """
         interventions = dict(interventions or {})
         for name in interventions:
@@ -289,7 +440,17 @@ class PropertyMechanisms(nn.Module):
                 continue
             pa_idx = self._parent_idx[name]
             pa = torch.stack([cols[j] for j in pa_idx], dim=1) if pa_idx else u.new_zeros(n, 0)
-            cols[i] = self.mechanism(name)(u[:, i], pa)
+            mech = self.mechanism(name)
+            if isinstance(mech, ConditionalMixtureMechanism):
+                if components is not None:
+                    k = components[:, i]
+                elif generator is not None:
+                    k = mech.draw_component(pa, generator=generator)
+                else:
+                    k = None
+                cols[i] = mech(u[:, i], pa, k)
+            else:
+                cols[i] = mech(u[:, i], pa)
         return torch.stack([cols[i] for i in range(len(self.names))], dim=1)
 
     def sample(
@@ -303,7 +464,9 @@ class PropertyMechanisms(nn.Module):
         p = next(self.parameters())
         # draw on the CPU (where a seeded generator lives), then move: same numbers on any device
         u = torch.randn(n, len(self.names), generator=generator, dtype=p.dtype).to(p.device)
-        return self.predict(u, interventions)
+        if generator is None:  # mixture components need a generator to be drawn
+            generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+        return self.predict(u, interventions, generator=generator)
 
     def descendants(self, name: str) -> set[str]:
         """Nodes downstream of ``name`` (excluding ``name``)."""

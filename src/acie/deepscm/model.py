@@ -35,6 +35,7 @@ from torch import nn
 
 from acie.deepscm.mechanisms import MechanismKind, PropertyMechanisms
 from acie.deepscm.networks import ConditionalDecoder, ImageEncoder
+from acie.errors import InputValidationError, expected_got
 
 __all__ = ["Abduction", "DeepSCM", "DeepSCMConfig", "ElboTerms"]
 
@@ -59,6 +60,11 @@ class DeepSCMConfig:
         ``"gaussian"`` or ``"sinh-arcsinh"`` (see :mod:`acie.deepscm.mechanisms`).
     mechanism_hidden : int
         Hidden width of each property mechanism.
+    extra : dict
+        Free-form notes.
+    mixtures : dict of str to int
+        Nodes with a conditional mixture mechanism and their number of components
+        (e.g. ``{"log_sfr": 2}``); empty in format-1 checkpoints.
     """
 
     parents: dict[str, list[str]]
@@ -68,6 +74,7 @@ class DeepSCMConfig:
     mechanism: str = MechanismKind.gaussian.value
     mechanism_hidden: int = 32
     extra: dict[str, object] = field(default_factory=dict)
+    mixtures: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready fields (the image shape as a list), the inverse of :meth:`from_dict`."""
@@ -108,6 +115,9 @@ class Abduction:
     z: torch.Tensor  # (n, k) posterior mean of the latent
     u: torch.Tensor  # (n, d) property noise, f^{-1}(s)
     residual: torch.Tensor  # (n, C, H, W) abducted pixel noise x - mu(z, s)
+    # (n, d) int64 abducted mixture component of each node (0 for non-mixture nodes);
+    # None = recompute the most probable component from ``s`` when acting
+    component: torch.Tensor | None = None
 
 
 class DeepSCM(nn.Module):
@@ -118,7 +128,10 @@ class DeepSCM(nn.Module):
         self.config = config
         d = len(config.parents)
         self.mechanisms = PropertyMechanisms(
-            parents=config.parents, kind=config.mechanism, hidden=config.mechanism_hidden
+            parents=config.parents,
+            kind=config.mechanism,
+            hidden=config.mechanism_hidden,
+            mixtures=config.mixtures,
         )
         self.encoder = ImageEncoder(
             image_shape=config.image_shape,
@@ -166,16 +179,75 @@ class DeepSCM(nn.Module):
         feat = self.encoder(x)
         s, s_logvar = self.encoder.property_posterior(feat)
         z, _ = self.encoder.latent_posterior(feat, s)
-        u = self.mechanisms.abduct(s)
+        u, comp = self.mechanisms.abduct_noise(s)
         residual = x - self.decoder(z, s)
-        return Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual)
+        return Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual, component=comp)
+
+    @torch.no_grad()
+    def abduct_particles(
+        self,
+        x: torch.Tensor,
+        n_particles: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> list[Abduction]:
+        """Stochastic abduction: ``n_particles`` draws from the posterior of the exogenous noise.
+
+        Particle 0 is :meth:`abduct` (the posterior mean, deterministic). Every further
+        particle ``p`` draws, for stretched images ``x`` (n, C, H, W),
+
+        1. properties ``s_p ~ q(s | x)`` (the amortised diagonal Gaussian);
+        2. the latent ``z_p ~ q(z | x, s_p)``;
+        3. the property noise ``u_p = f^{-1}(s_p)``, with each mixture node's component drawn
+           from its posterior responsibilities ``p(k | s_p, pa)`` (kept under ``do``);
+        4. the pixel noise ``x - mu(z_p, s_p)``, so each particle reproduces ``x`` exactly
+           under the null intervention.
+
+        Running :meth:`act` and :meth:`predict` on every particle gives a sample of
+        counterfactuals; their spread is the per-pixel / per-property uncertainty.
+
+        Parameters
+        ----------
+        x : Tensor (n, C, H, W)
+            Stretched, standardised images.
+        n_particles : int
+            Number of particles, >= 1.
+        generator : torch.Generator, optional
+            CPU generator for the draws (seeded = reproducible on any device).
+
+        Returns
+        -------
+        list of Abduction
+            ``n_particles`` abductions of the whole batch.
+        """
+        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
+            raise InputValidationError(expected_got("n_particles", "an integer >= 1", n_particles))
+        first = self.abduct(x)
+        out = [first]
+        if n_particles == 1:
+            return out
+        feat = self.encoder(x)
+        s_mean, s_logvar = self.encoder.property_posterior(feat)
+
+        def normal(shape: torch.Size) -> torch.Tensor:
+            return torch.randn(shape, generator=generator, dtype=x.dtype).to(x.device)
+
+        for _ in range(n_particles - 1):
+            s = s_mean + torch.exp(0.5 * s_logvar) * normal(s_mean.shape)
+            z_mean, z_logvar = self.encoder.latent_posterior(feat, s)
+            z = z_mean + torch.exp(0.5 * z_logvar) * normal(z_mean.shape)
+            u, comp = self.mechanisms.abduct_noise(s, generator=generator)
+            residual = x - self.decoder(z, s)
+            out.append(
+                Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual, component=comp)
+            )
+        return out
 
     @torch.no_grad()
     def act(self, ab: Abduction, interventions: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Counterfactual properties (n, d) under ``do(interventions)`` (standardised)."""
         if not interventions:
             return ab.s.clone()
-        return self.mechanisms.predict(ab.u, interventions)
+        return self.mechanisms.predict(ab.u, interventions, components=ab.component)
 
     @torch.no_grad()
     def predict(self, ab: Abduction, s_cf: torch.Tensor) -> torch.Tensor:

@@ -147,8 +147,10 @@ def _epoch_losses(
             if penalty is not None and cfg.physics_weight > 0:
                 node = int(torch.randint(d, (1,), generator=gen))
                 perm = torch.randperm(sb.shape[0], generator=gen).to(sb.device)
-                u = model.mechanisms.abduct(sb)
-                s_cf = model.mechanisms.predict(u, {model.mechanisms.names[node]: sb[perm, node]})
+                u, comp = model.mechanisms.abduct_noise(sb)
+                s_cf = model.mechanisms.predict(
+                    u, {model.mechanisms.names[node]: sb[perm, node]}, components=comp
+                )
                 phys = penalty(props.decode_torch(s_cf))
                 if phys.ndim == 0:  # a batch-mean penalty: spread it over the galaxies
                     phys = phys.expand_as(loss)
