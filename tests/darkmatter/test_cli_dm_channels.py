@@ -60,7 +60,7 @@ def test_directional_and_daily_outputs():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["rate", "--channel", "nuclear-sd", "-t", "Ge"], "without them: Ge73"),
+        (["rate", "--channel", "nuclear-sd", "-t", "CsI"], "without them: Cs133"),
         (["rate", "--channel", "nuclear-sd", "--band", "mid"], "SD band must be one of"),
         (["rate", "--channel", "nuclear-sd", "--e-max", "900"], "<= 600 keV"),
         (["rate", "--channel", "migdal", "-t", "NaI"], "Migdal target element"),

@@ -104,7 +104,8 @@ def dr_de_sd(
     cross_section : Quantity ['area']
         WIMP–proton (``coupling="proton"``) or WIMP–neutron cross-section at q = 0.
     target : str or Target
-        A target whose spin-carrying isotopes all have shipped structure functions (Xe).
+        A target whose spin-carrying isotopes all have shipped structure functions (Xe, Ge,
+        Si, Na, I, NaI, F, Al, C3F8; not Cs or CsI).
     coupling : {"proton", "neutron"}
     band : {"central", "down", "up"}
         Central structure function or an edge of its two-body-current band.
@@ -115,7 +116,7 @@ def dr_de_sd(
     Raises
     ------
     UnknownNameError
-        For targets with isotopes lacking shipped structure functions (Ge, Na, I, Cs, F, Si).
+        For targets with isotopes lacking shipped structure functions (Cs, CsI) or none.
     """
     e, m, s = _inputs(energy, mass, cross_section)
     h = resolve_halo(halo)

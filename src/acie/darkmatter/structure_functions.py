@@ -7,9 +7,15 @@ cross-section σ_p (σ_n) is
     dσ/dE_R = (2π m_N σ_p,n / (3 μ_p,n² v² (2J+1))) · S_p,n(E_R),
 
 so that at q = 0, S(0) = (2J+1)(J+1) ⟨S_p,n⟩² / (π J) and σ_SD(0) = (4/3)((J+1)/J)
-⟨S_p,n⟩² (μ_N/μ_p,n)² σ_p,n. Shipped: ¹²⁹Xe and ¹³¹Xe (central value and the two-body-current
-band); other odd isotopes (⁷³Ge, ²³Na, ¹²⁷I, ¹³³Cs, ¹⁹F, ²⁹Si) have nuclear spins listed
-here but no shipped structure function, and asking for them raises
+⟨S_p,n⟩² (μ_N/μ_p,n)² σ_p,n. Shipped:
+
+* ¹²⁹Xe and ¹³¹Xe: the tabulated S(E_R) of wimprates (central value and the two-body-current
+  band), 0–600 keV;
+* ¹⁹F, ²³Na, ²⁷Al, ²⁹Si, ⁷³Ge, ¹²⁷I: the paper's fit coefficients
+  (:mod:`acie.darkmatter.sd_fits`), up to u = q²b²/2 = 6 (or 600 keV, whichever is lower).
+
+¹³³Cs has a nuclear spin listed here but no shipped structure function (no published
+shell-model table or fit was found in a form that could be shipped); asking for it raises
 :class:`~acie.errors.UnknownNameError` naming what is available.
 
 References
@@ -26,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from acie.darkmatter.channel_data import read_sd_table
-from acie.darkmatter.targets import Target
+from acie.darkmatter.sd_fits import fit_isotopes, fit_max_energy_kev, fit_structure_function
+from acie.darkmatter.targets import TARGETS, Target
 from acie.darkmatter.units import AMU_EV
 from acie.errors import NonPhysicalValueError, OutOfRangeError, UnknownNameError, expected_got
 
@@ -54,14 +61,27 @@ SPINS: dict[str, float] = {
     "Cs133": 3.5,
     "F19": 0.5,
     "Si29": 0.5,
+    "Al27": 2.5,
 }
-_SOURCE = "Klos et al. 2013 (shipped from wimprates 0.5)"
+_SOURCE = "Klos et al. 2013: Xe tables from wimprates 0.5, fit coefficients for the others"
+#: Upper end (keV) of the tabulated Xe structure functions.
+_TABLE_MAX_KEV = 600.0
 
 
 def available_sd_isotopes() -> list[str]:
-    """Isotopes with a shipped structure function (``["Xe129", "Xe131"]``)."""
+    """Isotopes with a shipped structure function (table or fit)."""
     _, cols = read_sd_table()
-    return sorted({name.split("_")[0] for name in cols})
+    return sorted({name.split("_")[0] for name in cols} | set(fit_isotopes()))
+
+
+def _isotope(name: str) -> tuple[int, float]:
+    """(A, atomic mass in u) of ``name`` (e.g. ``"Ge73"``) from the built-in targets."""
+    symbol = name.rstrip("0123456789")
+    a = int(name[len(symbol) :])
+    for iso in TARGETS[symbol].elements[0][1]:
+        if a == iso.A:
+            return a, iso.mass_u
+    raise UnknownNameError(expected_got("isotope", "one of the built-in targets'", name))
 
 
 def _coupling(coupling: str) -> str:
@@ -81,34 +101,42 @@ def structure_function(
     UnknownNameError
         For an isotope without shipped data, an unknown coupling or band.
     OutOfRangeError
-        For energies beyond the table (0–600 keV).
+        For energies beyond the table (0–600 keV) or the fit's range (u <= 6, <= 600 keV).
     """
     c = _coupling(coupling)
     if band not in SD_BANDS:
         raise UnknownNameError(expected_got("SD band", f"one of {list(SD_BANDS)}", band))
     energies, cols = read_sd_table()
     key = f"{isotope}_{c}_{band}"
-    if key not in cols:
+    tabulated = key in cols
+    if not tabulated and isotope not in fit_isotopes():
         raise UnknownNameError(
             expected_got(
                 "spin-dependent isotope",
-                f"one of {available_sd_isotopes()} ({_SOURCE}); no installed package "
-                "provides shell-model structure functions for others",
+                f"one of {available_sd_isotopes()} ({_SOURCE}); no published shell-model "
+                "structure function is shipped for others",
                 isotope,
             )
         )
     e = np.asarray(e_kev, dtype=float)
     if np.any(e < 0) or not np.all(np.isfinite(e)):
         raise NonPhysicalValueError(expected_got("recoil energy", "finite and >= 0 keV", e.min()))
-    if np.any(e > energies[-1]):
+    if tabulated:
+        e_max = float(energies[-1])
+    else:
+        a, mass_u = _isotope(isotope)
+        e_max = min(_TABLE_MAX_KEV, fit_max_energy_kev(a, mass_u))
+    if np.any(e > e_max):
         raise OutOfRangeError(
             expected_got(
                 f"recoil energy for the {isotope} structure function",
-                f"<= {energies[-1]:g} keV (the table's range)",
+                f"<= {e_max:.4g} keV (the {'table' if tabulated else 'fit'}'s range)",
                 f"{float(e.max()):g} keV",
             )
         )
-    return np.interp(e, energies, cols[key])
+    if tabulated:
+        return np.interp(e, energies, cols[key])
+    return fit_structure_function(isotope, c, e, a, mass_u, band)
 
 
 @dataclass(frozen=True)

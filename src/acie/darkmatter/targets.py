@@ -1,7 +1,7 @@
 """Nuclear targets for WIMP–nucleus scattering: elements as natural isotope mixtures, compounds.
 
-Elements (Xe, Ar, Ge, Si, Na, I, Cs) carry their natural isotopes — mass number A, atomic
-mass and abundance — and compounds (NaI, CsI) their elements by mass fraction; the rate
+Elements (Xe, Ar, Ge, Si, Na, I, Cs, F, Al, C) carry their natural isotopes — mass number A, atomic
+mass and abundance — and compounds (NaI, CsI, C3F8) their elements by mass fraction; the rate
 code in :mod:`acie.darkmatter.nuclear` sums over them.
 
 References
@@ -94,6 +94,9 @@ _ELEMENTS = dict(
         _element("Na", [(23, 22.989770, 1.0)]),
         _element("I", [(127, 126.904468, 1.0)]),
         _element("Cs", [(133, 132.905447, 1.0)]),
+        _element("F", [(19, 18.998403163, 1.0)]),
+        _element("Al", [(27, 26.98153853, 1.0)]),
+        _element("C", [(12, 12.0, 0.9893), (13, 13.00335483507, 0.0107)]),
     ]
 )
 
@@ -118,10 +121,11 @@ TARGETS: dict[str, Target] = {
 }
 TARGETS["NaI"] = _compound("NaI", {"Na": 1, "I": 1})
 TARGETS["CsI"] = _compound("CsI", {"Cs": 1, "I": 1})
+TARGETS["C3F8"] = _compound("C3F8", {"C": 3, "F": 8})
 
 
 def get_target(target: str | Target) -> Target:
-    """A built-in target by name (Xe, Ar, Ge, Si, Na, I, Cs, NaI, CsI), or pass a Target through."""
+    """A built-in target by name (Xe, Ar, Ge, Si, Na, I, Cs, F, Al, C, NaI, CsI, C3F8) or a Target."""
     if isinstance(target, Target):
         return target
     if target not in TARGETS:
