@@ -36,18 +36,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from acie.deepscm.batch_outcome import PhysicsOutcome, physics_check
 from acie.deepscm.checkpoint import Checkpoint, load_checkpoint
+from acie.deepscm.interventions import Intervention, out_of_range, parse_intervention
 from acie.deepscm.model import Abduction
+from acie.deepscm.particles import ParticleSummary, check_particles, sample_abduction, summarise
 from acie.deepscm.training import resolve_device
 from acie.deepscm.watermark import Watermark
 from acie.errors import (
     InputValidationError,
+    OutOfRangeError,
     PhysicsViolationError,
     ShapeError,
     UnknownNodeError,
@@ -91,6 +95,17 @@ class CounterfactualResult:
         Per galaxy ``"ok"``, ``"projected"`` or ``"refused"`` (NaN image; only with
         ``per_galaxy=True``, otherwise a refusal raises), see
         :mod:`acie.deepscm.batch_outcome`.
+    reason : ndarray (n,) of str
+        Why a galaxy was projected or refused ("" when ``ok``).
+    interventions : dict of str to Intervention
+        The parsed interventions (kind and amount per galaxy),
+        :mod:`acie.deepscm.interventions`.
+    targets : dict of str to ndarray (n,)
+        The value each intervened node was set to per galaxy (for a relative
+        intervention: the abducted value, in ``factual_properties``, shifted or scaled).
+    uncertainty : ParticleSummary or None
+        With ``n_particles > 0``: per-pixel std maps and property intervals
+        (:mod:`acie.deepscm.particles`).
     """
 
     images: np.ndarray
@@ -103,6 +118,30 @@ class CounterfactualResult:
     latency_ms: float
     watermarked: bool
     status: np.ndarray
+    reason: np.ndarray | None = None
+    interventions: dict[str, Intervention] = field(default_factory=dict)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+    uncertainty: ParticleSummary | None = None
+
+    def rows(self, sl: slice | np.ndarray) -> CounterfactualResult:
+        """The result of the galaxies ``sl`` of a batch (for splitting a micro-batch)."""
+        return replace(
+            self,
+            images=self.images[sl],
+            factual_properties={k: v[sl] for k, v in self.factual_properties.items()},
+            counterfactual_properties={k: v[sl] for k, v in self.counterfactual_properties.items()},
+            violation_score=self.violation_score[sl],
+            confidence=self.confidence[sl],
+            projected=self.projected[sl],
+            status=self.status[sl],
+            reason=None if self.reason is None else self.reason[sl],
+            interventions={
+                k: Intervention(iv.name, iv.kind, iv.amount[sl])
+                for k, iv in self.interventions.items()
+            },
+            targets={k: v[sl] for k, v in self.targets.items()},
+            uncertainty=None if self.uncertainty is None else self.uncertainty.rows(sl),
+        )
 
 
 def default_model_path() -> Path:
@@ -256,14 +295,14 @@ class CounterfactualEngine:
             )
         return x, single
 
-    def _interventions(self, interventions: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
-        from acie.galaxy.properties import validate_values
-
+    def _interventions(
+        self, interventions: Mapping[str, object], n: int
+    ) -> dict[str, Intervention]:
         if not isinstance(interventions, Mapping):
             raise InputValidationError(
                 expected_got(
                     "interventions",
-                    "a mapping of property name to value(s)",
+                    "a mapping of property name to value(s) or {kind: amount}",
                     type(interventions).__name__,
                 )
             )
@@ -271,7 +310,7 @@ class CounterfactualEngine:
         for name, value in interventions.items():
             if name not in self._property_names:
                 raise UnknownNodeError(name, self._property_names)
-            out[name] = validate_values(name, value, n=n, check_range=True)
+            out[name] = parse_intervention(name, value, n)
         return out
 
     # -- inference --------------------------------------------------------------------
@@ -286,6 +325,8 @@ class CounterfactualEngine:
         watermark: bool = True,
         on_stage: Callable[[str], None] | None = None,
         per_galaxy: bool = False,
+        n_particles: int = 0,
+        seed: int = 0,
     ) -> CounterfactualResult:
         """Counterfactual images of ``images`` under ``do(interventions)``.
 
@@ -293,9 +334,11 @@ class CounterfactualEngine:
         ----------
         images : ndarray, shape (n, C, H, W) or (C, H, W), float32
             Galaxy images in the units of the training set (counts per pixel).
-        interventions : mapping of str to float or ndarray (n,)
+        interventions : mapping of str to float, ndarray (n,) or {kind: amount}
             Property name -> value(s) in the units of :data:`acie.galaxy.properties.UNITS`
-            (``log_*`` nodes in dex). Empty = the null intervention.
+            (``log_*`` nodes in dex), or a relative form ``{"shift": d}`` /
+            ``{"factor": f}`` of the galaxy's own abducted value
+            (:mod:`acie.deepscm.interventions`). Empty = the null intervention.
         physics_tolerance : float
             Largest allowed violation score [dex], > 0 (default 0.05, the default of the
             ``PHYSICS_TOLERANCE`` setting, which the command line and server pass here).
@@ -307,14 +350,25 @@ class CounterfactualEngine:
         on_stage : callable, optional
             Called with each stage name of :data:`STAGES` as it starts.
         per_galaxy : bool
-            Refuse galaxy by galaxy (``status``) instead of raising for the batch.
+            Refuse galaxy by galaxy (``status``, ``reason``) instead of raising for the
+            batch (also for a relative target outside the calibrated range).
+        n_particles : int
+            0 (default) or up to :data:`~acie.deepscm.particles.MAX_PARTICLES` stochastic
+            abductions per galaxy for ``uncertainty`` (:mod:`acie.deepscm.particles`).
+        seed : int
+            Seed of the particles' draws (the same call gives the same uncertainty).
 
         Raises
         ------
         ShapeError, UnknownNodeError, NonPhysicalValueError, OutOfRangeError
             Bad input (wrong image shape, unknown property, impossible or uncalibrated value).
+        InvalidInterventionError
+            An intervention of an unknown form or kind, or a non-numeric amount.
         InputValidationError
-            ``physics_tolerance`` or ``physics_steps`` out of range.
+            ``physics_tolerance``, ``physics_steps`` or ``n_particles`` out of range; a
+            non-finite amount or a factor <= 0 (:class:`NonPhysicalValueError`); a
+            relative target outside the calibrated range (:class:`OutOfRangeError`,
+            unless ``per_galaxy``).
         PhysicsViolationError
             A counterfactual still violates the physics beyond the tolerance after the
             projection with the non-descendants pinned (unless ``per_galaxy``).
@@ -325,27 +379,99 @@ class CounterfactualEngine:
         n = x.shape[0]
         ivs = self._interventions(interventions, n)
         tol, steps = _physics_arguments(physics_tolerance, physics_steps)
-        props, model = self._ckpt.properties, self._model
+        n_particles = check_particles(n_particles)
+        model = self._model
 
         stage("abduction")
         x, _ = self.watermark.remove(x)  # an incoming mark is not pixel noise to carry over
         xt = self._ckpt.images.forward(torch.from_numpy(x).to(self._device))
         ab = model.abduct(xt)
+        factual = self._physical(ab.s)
 
         stage("action")
+        targets, bad_target = _targets(ivs, factual)
+        if bad_target.any() and not per_galaxy:
+            i = int(np.flatnonzero(bad_target)[0])
+            raise OutOfRangeError(_range_reason(ivs, factual, targets, i))
+        chk = self._act_predict_check(ab, ivs, targets, factual, bad_target, tol, steps, stage)
+        score, status = chk.score, chk.status.astype(object)
+        reason = np.array(
+            [
+                _range_reason(ivs, factual, targets, i)
+                if bad_target[i]
+                else _physics_reason(status[i], float(score[i]), tol, steps)
+                for i in range(n)
+            ],
+            dtype=object,
+        )
+        status[bad_target] = "refused"
+        refused = status == "refused"
+        if refused.any() and not per_galaxy:  # NaN and infinite scores violate
+            bad = np.flatnonzero(refused)
+            raise PhysicsViolationError(
+                f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
+                f"score {float(score[bad].max()):.3g} must be <= "
+                f"the tolerance {tol:g} after {steps} projection step(s) with the "
+                f"non-descendants of the intervention held at their abducted values",
+                score=float(score[bad].max()),
+                tolerance=tol,
+            )
+
+        out = self._ckpt.images.inverse(chk.x_cf).float().cpu().numpy()
+        if watermark:
+            out = self.watermark.embed(out, self.noise_sigma)
+        out[refused] = np.nan  # a refused galaxy has no counterfactual image
+        uncertainty = None
+        if n_particles:
+            gen = torch.Generator().manual_seed(int(seed))  # CPU draws: same on any device
+            uncertainty = self._particles(xt, ivs, n_particles, gen, tol, steps)
+            uncertainty.image_std[refused] = np.nan
+        conf = 1.0 - torch.exp(0.5 * ab.s_logvar.mean(dim=1)).cpu().numpy()
+        if single:
+            out = out[0]
+        return CounterfactualResult(
+            images=out.astype(np.float32),
+            factual_properties=factual,
+            counterfactual_properties=chk.properties,
+            violation_score=np.asarray(score, dtype=np.float64),
+            confidence=np.clip(conf, 0.0, 1.0).astype(np.float64),
+            projected=status == "projected",
+            model_version=self.model_version,
+            latency_ms=(time.perf_counter() - t0) * 1e3,
+            watermarked=bool(watermark),
+            status=status.astype(str),
+            reason=reason.astype(str),
+            interventions=ivs,
+            targets=targets,
+            uncertainty=uncertainty,
+        )
+
+    def _act_predict_check(
+        self,
+        ab: Abduction,
+        ivs: dict[str, Intervention],
+        targets: dict[str, np.ndarray],
+        factual: dict[str, np.ndarray],
+        bad_target: np.ndarray,
+        tol: float,
+        steps: int,
+        stage: Callable[[str], None] = lambda _s: None,
+    ) -> PhysicsOutcome:
+        """Action, prediction and physics check; a bad target acts as the null intervention."""
+        props, model = self._ckpt.properties, self._model
         do = {
-            k: torch.as_tensor(props.to_standard(k, v), dtype=xt.dtype, device=self._device)
-            for k, v in ivs.items()
+            k: torch.as_tensor(
+                props.to_standard(k, np.where(bad_target, factual[k], v)),
+                dtype=ab.s.dtype,
+                device=self._device,
+            )
+            for k, v in targets.items()
         }
         s_cf = model.act(ab, do)
-
         stage("prediction")
         x_cf = model.predict(ab, s_cf)
-
         stage("physics_check")
-        from acie.deepscm.batch_outcome import physics_check
-
-        chk = physics_check(
+        return physics_check(
             s_cf,
             x_cf,
             intervened=list(ivs),
@@ -356,38 +482,32 @@ class CounterfactualEngine:
             tolerance=tol,
             steps=steps,
         )
-        s_cf, x_cf, cf_props, score = chk.s_cf, chk.x_cf, chk.properties, chk.score
-        projected = chk.projected
-        if chk.refused.any() and not per_galaxy:  # NaN and infinite scores violate
-            bad = np.flatnonzero(chk.refused)
-            raise PhysicsViolationError(
-                f"counterfactual(s) {bad[:5].tolist()} violate the physics constraints: "
-                f"score {float(score[bad].max()):.3g} must be <= "
-                f"the tolerance {tol:g} after {steps} projection step(s) with the "
-                f"non-descendants of the intervention held at their abducted values",
-                score=float(score[bad].max()),
-                tolerance=tol,
-            )
 
-        out = self._ckpt.images.inverse(x_cf).float().cpu().numpy()
-        if watermark:
-            out = self.watermark.embed(out, self.noise_sigma)
-        out[chk.refused] = np.nan  # a refused galaxy has no counterfactual image
-        conf = 1.0 - torch.exp(0.5 * ab.s_logvar.mean(dim=1)).cpu().numpy()
+    def _particles(
+        self,
+        xt: torch.Tensor,
+        ivs: dict[str, Intervention],
+        n_particles: int,
+        gen: torch.Generator,
+        tol: float,
+        steps: int,
+    ) -> ParticleSummary:
+        """Counterfactuals of ``n_particles`` stochastic abductions, summarised."""
+        n = xt.shape[0]
+        ab = sample_abduction(self._model, xt, n_particles, gen)
         factual = self._physical(ab.s)
-        if single:
-            out = out[0]
-        return CounterfactualResult(
-            images=out.astype(np.float32),
-            factual_properties=factual,
-            counterfactual_properties=cf_props,
-            violation_score=np.asarray(score, dtype=np.float64),
-            confidence=np.clip(conf, 0.0, 1.0).astype(np.float64),
-            projected=projected,
-            model_version=self.model_version,
-            latency_ms=(time.perf_counter() - t0) * 1e3,
-            watermarked=bool(watermark),
-            status=chk.status,
+        tiled = {
+            k: Intervention(iv.name, iv.kind, np.tile(iv.amount, n_particles))
+            for k, iv in ivs.items()
+        }
+        targets, bad = _targets(tiled, factual)
+        chk = self._act_predict_check(ab, tiled, targets, factual, bad, tol, steps)
+        imgs = self._ckpt.images.inverse(chk.x_cf).float().cpu().numpy()
+        shape = (n_particles, n)
+        return summarise(
+            imgs.reshape(shape + imgs.shape[1:]),
+            {k: v.reshape(shape) for k, v in chk.properties.items()},
+            (~(chk.refused | bad)).reshape(shape),
         )
 
     @torch.no_grad()
@@ -408,9 +528,53 @@ class CounterfactualEngine:
 
 def _rows(ab: Abduction, rows: np.ndarray) -> Abduction:
     idx = torch.as_tensor(rows, device=ab.z.device)
-    return Abduction(
-        **{f: getattr(ab, f)[idx] for f in ("x", "s", "s_logvar", "z", "u", "residual")}
-    )
+
+    def take(v: torch.Tensor | None) -> torch.Tensor | None:
+        return None if v is None else v[idx]
+
+    return type(ab)(**{f.name: take(getattr(ab, f.name)) for f in fields(ab)})  # type: ignore[arg-type]
+
+
+def _targets(
+    ivs: dict[str, Intervention], factual: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-galaxy targets of the interventions and which fall outside the calibrated range."""
+    n = next(iter(factual.values())).shape[0]
+    targets = {k: iv.target(factual[k]) for k, iv in ivs.items()}
+    bad = np.zeros(n, dtype=bool)
+    for k, t in targets.items():
+        bad |= out_of_range(k, t)
+    return targets, bad
+
+
+def _range_reason(
+    ivs: dict[str, Intervention],
+    factual: dict[str, np.ndarray],
+    targets: dict[str, np.ndarray],
+    i: int,
+) -> str:
+    from acie.galaxy.properties import RANGES
+
+    for k, iv in ivs.items():
+        if out_of_range(k, targets[k][i : i + 1])[0]:
+            r = RANGES[k]
+            return (
+                f"out_of_range: galaxy {i}: {iv.describe(i)} from the abducted "
+                f"{factual[k][i]:.4g} gives {targets[k][i]:.4g}, outside the calibrated "
+                f"range [{r.low:g}, {r.high:g}] of {k}"
+            )
+    return ""
+
+
+def _physics_reason(status: str, score: float, tol: float, steps: int) -> str:
+    if status == "projected":
+        return f"projected: score {score:.3g} <= tolerance {tol:g} after the pinned projection"
+    if status == "refused":
+        return (
+            f"physics: violation score {score:.3g} above tolerance {tol:g} after "
+            f"{steps} pinned projection step(s)"
+        )
+    return ""
 
 
 def _physics_arguments(tol: object, steps: object) -> tuple[float, int]:
