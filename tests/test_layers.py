@@ -29,6 +29,7 @@ LAYERS = {
     "privacy": 1,
     "deepscm": 2,
     "analysis": 2,
+    "embedding": 2,
     "store": 3,
     "jobs": 3,
     "config": 3,

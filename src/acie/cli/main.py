@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from acie import __version__
-from acie.cli import admin, auth, causal, compute, data, dm, galaxy, keys, model, ops, serve
+from acie.cli import admin, auth, causal, compute, data, dm, embed, galaxy, keys, model, ops, serve
 from acie.errors import AcieError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(compute.app, name="compute")
 app.add_typer(data.data_app, name="data")
 app.add_typer(data.index_app, name="index")
+app.add_typer(embed.app, name="embed")
 serve.register(app)
 
 
