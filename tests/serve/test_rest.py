@@ -493,18 +493,18 @@ def test_metrics_count_requests_by_method_and_code(server, token):
     assert "acie_request_latency_seconds_bucket" in text
 
 
-def test_dashboard_is_served(server):
+def test_old_dashboard_urls_redirect_to_the_explorer(server):
     with httpx.Client(base_url=server.http_url) as c:
         root = c.get("/", follow_redirects=False)
-        page = c.get("/dashboard/")
-        js = c.get("/dashboard/app.js")
+        old = [
+            c.get(p, follow_redirects=False)
+            for p in ("/dashboard", "/dashboard/", "/dashboard/app.js")
+        ]
     assert root.status_code in (302, 307)
-    assert root.headers["location"] == "/dashboard/"
-    assert page.status_code == 200
-    assert "ACIE" in page.text
-    assert "app.js" in page.text
-    assert js.status_code == 200
-    assert "/v1/jobs" in js.text
+    assert root.headers["location"] == "/explorer/"
+    for r in old:
+        assert r.status_code == 307, r.text
+        assert r.headers["location"] == "/explorer/"
 
 
 def test_extra_routers_are_mounted_with_the_same_auth(server_factory, token):

@@ -25,7 +25,13 @@ import numpy as np
 
 from acie.errors import UnknownNameError
 
-__all__ = ["MAX_SIM_GALAXIES", "EmbeddingCatalogue", "catalogue_names", "load_embedding_catalogue"]
+__all__ = [
+    "MAX_SIM_GALAXIES",
+    "EmbeddingCatalogue",
+    "catalogue_names",
+    "load_embedding_catalogue",
+    "sim_size",
+]
 
 MAX_SIM_GALAXIES = 1_000_000
 _SIM = re.compile(r"^sim_([0-9]{1,7})$")
@@ -95,13 +101,23 @@ def load_embedding_catalogue(name: str) -> EmbeddingCatalogue:
     UnknownNameError
         Neither a sample nor ``sim_<n>`` with ``3 <= n <= 1,000,000``.
     """
-    names = catalogue_names()
-    if name in names:
+    if name in catalogue_names():
         return _from_sample(name)
+    return _from_simulator(name, sim_size(name))
+
+
+def sim_size(name: str) -> int:
+    """The ``n`` of a ``sim_<n>`` catalogue name.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not ``sim_<n>`` with ``3 <= n <= 1,000,000``.
+    """
     match = _SIM.match(name) if isinstance(name, str) else None
     if match is not None and 3 <= int(match.group(1)) <= MAX_SIM_GALAXIES:
-        return _from_simulator(name, int(match.group(1)))
+        return int(match.group(1))
     raise UnknownNameError(
-        f"unknown catalogue {name!r}; the catalogues are {', '.join(names)} and sim_<n> "
-        f"with 3 <= n <= {MAX_SIM_GALAXIES}"
+        f"unknown catalogue {name!r}; the catalogues are {', '.join(catalogue_names())} "
+        f"and sim_<n> with 3 <= n <= {MAX_SIM_GALAXIES}"
     )

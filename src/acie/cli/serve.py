@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         server.start()
         typer.echo(
             f"acie serve: REST {server.http_url}  gRPC {server.host}:{server.grpc_port}  "
-            f"dashboard {server.http_url}/dashboard/  (Ctrl-C stops)",
+            f"explorer {server.http_url}/explorer/  (Ctrl-C stops)",
             err=True,
         )
         try:

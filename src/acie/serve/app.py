@@ -7,7 +7,8 @@ route                                   needs      what
 ======================================  =========  ==============================================
 ``GET /healthz``                        —          SERVING/NOT_SERVING (503 while shutting down)
 ``GET /metrics``                        —          Prometheus text format
-``GET /dashboard/``                     —          web dashboard (static HTML + JS)
+``GET /explorer/``                      —          the explorer web app (static bundle)
+``GET /dashboard/…``                    —          redirect (307) to ``/explorer/``
 ``GET /v1/models``                      read       served models with SHA-256 versions
 ``POST /v1/counterfactual``             submit     synchronous counterfactual
 ``POST /v1/jobs``                       submit     asynchronous counterfactual job (202)
@@ -37,7 +38,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -51,7 +52,8 @@ from acie.serve.runtime import ServingRuntime
 
 __all__ = ["create_app"]
 
-DASHBOARD_DIR = Path(__file__).with_name("dashboard")
+#: the explorer's built bundle (index.html + assets), shipped inside the package
+EXPLORER_DIR = Path(__file__).with_name("explorer_app")
 
 
 def create_app(
@@ -114,7 +116,7 @@ def create_app(
             dependencies=[Depends(require_ops)],
             responses={k: ERROR_RESPONSES[k] for k in (401, 403, 429)},
         )
-    app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    _mount_explorer(app)
     _mount_swagger_ui(app)
     app.add_middleware(
         Observability, runtime=runtime, templates=lambda: list(app.openapi().get("paths", {}))
@@ -139,3 +141,23 @@ def _mount_swagger_ui(app: FastAPI) -> None:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
+
+
+def _mount_explorer(app: FastAPI) -> None:
+    """The explorer at ``/explorer/``; the old ``/dashboard/`` URLs redirect there.
+
+    The bundle is built from ``frontend/`` into :data:`EXPLORER_DIR` (``make frontend``)
+    and shipped in the package, so serving it needs no Node. Without a bundle the
+    mount answers 404.
+    """
+
+    @app.get("/dashboard", include_in_schema=False)
+    @app.get("/dashboard/{rest:path}", include_in_schema=False)
+    def dashboard_moved(rest: str = "") -> RedirectResponse:  # noqa: ARG001 - any old page
+        return RedirectResponse("/explorer/", status_code=307)
+
+    app.mount(
+        "/explorer",
+        StaticFiles(directory=EXPLORER_DIR, html=True, check_dir=False),
+        name="explorer",
+    )

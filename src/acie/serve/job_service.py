@@ -26,6 +26,7 @@ from acie.jobs.ingest import INGEST_KIND, handle_ingest
 from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
+from acie.serve.explorer_selection import SELECTION_KIND, run_selection
 from acie.serve.inference import InferenceCore
 from acie.serve.status_codes import code_for_class
 from acie.serve.telemetry_otel import producer_span
@@ -61,6 +62,8 @@ def submit_job(queue: Any, *, owner: str, body: Mapping[str, Any], trace_id: str
         "interventions": dict(body.get("interventions") or {}),
         "physics_tolerance": body.get("physics_tolerance"),
         "physics_steps": body.get("physics_steps"),
+        "n_particles": int(body.get("n_particles") or 0),
+        "all_or_nothing": bool(body.get("all_or_nothing", False)),
         "shared": bool(body.get("shared", False)),
         "trace_id": trace_id,
     }
@@ -230,6 +233,14 @@ class JobRunner:
             return handle_ingest(
                 job, index=self.vector_index, embed=self.embedder, image_shape=shape
             )
+        if p.get("kind") == SELECTION_KIND:  # the explorer's selection counterfactual
+            with trace_context(p.get("trace_id")):
+                return run_selection(
+                    p,
+                    self.core.model,
+                    tolerance=p.get("physics_tolerance") or self.core.physics_tolerance,
+                    steps=self.core.physics_steps,
+                )
         with trace_context(p.get("trace_id")):
             t0 = time.perf_counter()
             obs = p["observation"]
@@ -239,6 +250,8 @@ class JobRunner:
                 interventions=p.get("interventions") or {},
                 physics_tolerance=p.get("physics_tolerance"),
                 physics_steps=p.get("physics_steps"),
+                n_particles=int(p.get("n_particles") or 0),
+                all_or_nothing=bool(p.get("all_or_nothing", False)),
             )
             log.info("job started", extra={"job_id": str(job.id), "attempt": job.attempts})
             result = self.core.run(call)
@@ -253,13 +266,23 @@ class JobRunner:
         if (job.payload or {}).get("kind") == INGEST_KIND:
             return  # no counterfactual to check
         tol = float(result["physics_tolerance"])
-        worst = max(result["violation_score"], default=0.0)
+        status = result.get("status") or ["ok"] * len(result["violation_score"])
+        # galaxies refused by themselves carry their refusal in the result; the others
+        # must be within the tolerance (a null score of an accepted galaxy is a violation)
+        scores = [
+            s for s, st in zip(result["violation_score"], status, strict=True) if st != "refused"
+        ]
+        worst = max((s for s in scores if s is not None), default=0.0)
+        if any(s is None for s in scores):
+            worst = float("nan")
         if not worst <= tol:
             raise PhysicsViolationError(
                 f"job {job.id}: physics violation score {worst:.4g} above tolerance {tol:.4g}",
                 score=worst,
                 tolerance=tol,
             )
+        if (job.payload or {}).get("kind") == SELECTION_KIND:
+            return  # catalogue galaxies, not the user's images: nothing to index
         if self.vector_index is not None and self.embedder is not None:
             self._index(job, result)
 

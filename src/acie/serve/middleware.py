@@ -186,8 +186,8 @@ class Observability:
             path = self._route_of(scope)
         if path is None:
             path = (
-                "/dashboard/*"
-                if raw.startswith("/dashboard")
+                "/explorer/*"
+                if raw.startswith("/explorer")
                 else "/docs/assets/*"
                 if raw.startswith("/docs/assets/")
                 else (raw if raw in _OPEN_PATHS else "unmatched")

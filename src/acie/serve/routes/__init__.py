@@ -3,7 +3,7 @@
 ==============  =====================================================================
 module          routes
 ==============  =====================================================================
-``health``      ``GET /healthz``, ``GET /metrics``, ``GET /`` (to the dashboard)
+``health``      ``GET /healthz``, ``GET /metrics``, ``GET /`` (to the explorer)
 ``models``      ``GET /v1/models``
 ``counterfactual``  ``POST /v1/counterfactual``
 ``jobs``        ``POST /v1/jobs``, ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,

@@ -28,7 +28,7 @@ from acie.serve.deps import authenticate, client_address, runtime_of
 from acie.serve.sessions import ACCESS_COOKIE, session_principal
 from acie.serve.status_codes import code_for, http_status_for, public_message
 
-__all__ = ["monitor_of", "router"]
+__all__ = ["cookie_principal", "monitor_of", "router"]
 
 router = APIRouter(prefix="/v1")
 _lock = threading.Lock()
@@ -55,14 +55,19 @@ def _check_origin(websocket: WebSocket) -> None:
         )
 
 
+def cookie_principal(websocket: WebSocket) -> Principal:
+    """The signed-in user of a browser WebSocket (session cookie; same-origin only)."""
+    _check_origin(websocket)
+    return session_principal(websocket)
+
+
 def _principal(websocket: WebSocket, access_token: str | None) -> Principal:
     rt = runtime_of(websocket)
     header = websocket.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else None
     token = token or access_token
     if token is None and ACCESS_COOKIE in websocket.cookies:
-        _check_origin(websocket)
-        return session_principal(websocket)
+        return cookie_principal(websocket)
     return authenticate(rt, token, client_address(websocket))
 
 

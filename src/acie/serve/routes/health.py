@@ -1,4 +1,4 @@
-"""``GET /healthz``, ``GET /metrics`` and the root redirect to the dashboard (no auth)."""
+"""``GET /healthz``, ``GET /metrics`` and the root redirect to the explorer (no auth)."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def metrics(request: Request) -> Response:
 
 @router.get("/", include_in_schema=False)
 def root() -> RedirectResponse:
-    return RedirectResponse("/dashboard/")
+    return RedirectResponse("/explorer/")

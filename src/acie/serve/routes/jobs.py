@@ -15,6 +15,7 @@ from acie.serve import job_service
 from acie.serve.auth import Action, Principal, authorize, can_read_job
 from acie.serve.deps import require, runtime_of
 from acie.serve.http_errors import ERROR_RESPONSES
+from acie.serve.routes.alerts import cookie_principal
 from acie.serve.runtime import ServingRuntime
 from acie.serve.schemas import (
     CounterfactualResponse,
@@ -23,6 +24,7 @@ from acie.serve.schemas import (
     JobSubmitRequest,
     JobView,
 )
+from acie.serve.sessions import ACCESS_COOKIE, require_session
 from acie.serve.status_codes import code_for, http_status_for, public_message
 from acie.serve.tracing import current_trace_id
 from acie.wire.tensors import decode_b64
@@ -43,7 +45,13 @@ def job_view(job: Any) -> JobView:
     payload = job.payload or {}
     result = None
     error = None
-    if job.result is not None and job.state.value == "COMPLETE" and "dataset" not in job.result:
+    counterfactual = payload.get("kind", "counterfactual") == "counterfactual"
+    if (
+        counterfactual
+        and job.result is not None
+        and job.state.value == "COMPLETE"
+        and "dataset" not in job.result
+    ):
         result = CounterfactualResponse(**job.result)
     if job.error:
         err = job_service.parse_error(job.error)
@@ -93,6 +101,8 @@ def submit_job(
         interventions=body.interventions,
         physics_tolerance=body.physics_tolerance,
         physics_steps=body.physics_steps,
+        n_particles=body.n_particles,
+        all_or_nothing=body.all_or_nothing,
     )
     job = job_service.submit_job(
         queue, owner=principal.subject, body=body.model_dump(), trace_id=current_trace_id()
@@ -105,7 +115,7 @@ def submit_job(
 def list_jobs(
     request: Request,
     limit: int = Query(20, ge=1, le=200),
-    principal: Principal = Depends(require(Action.read)),
+    principal: Principal = Depends(require_session(Action.read)),  # the explorer's jobs page
 ) -> JobList:
     rt = runtime_of(request)
     jobs = job_service.recent_jobs(_queue(rt), principal, limit=limit)
@@ -114,7 +124,9 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobView, summary="State and result of a job")
 def get_job(
-    job_id: str, request: Request, principal: Principal = Depends(require(Action.read))
+    job_id: str,
+    request: Request,
+    principal: Principal = Depends(require_session(Action.read)),
 ) -> JobView:
     return job_view(_visible_job(runtime_of(request), principal, job_id))
 
@@ -140,7 +152,10 @@ async def progress(
     slots = _watcher_slots(websocket, rt)
     subject: str | None = None
     try:
-        principal = rt.verifier.verify(token or access_token)
+        if token is None and access_token is None and ACCESS_COOKIE in websocket.cookies:
+            principal = await asyncio.to_thread(cookie_principal, websocket)  # a browser
+        else:
+            principal = rt.verifier.verify(token or access_token)
         websocket.scope.setdefault("state", {})["principal"] = principal
         authorize(principal, Action.read)
         rt.rate_limiter.hit(principal.subject)
