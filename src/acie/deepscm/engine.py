@@ -471,17 +471,19 @@ class CounterfactualEngine:
         stage("prediction")
         x_cf = model.predict(ab, s_cf)
         stage("physics_check")
-        return physics_check(
-            s_cf,
-            x_cf,
-            intervened=list(ivs),
-            names=list(props.names),
-            to_standard=props.to_standard,
-            physical=self._physical,
-            decode=lambda rows, s: model.predict(_rows(ab, rows), s),
-            tolerance=tol,
-            steps=steps,
-        )
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # a non-physical value (e.g. a particle's negative sersic_n) scores NaN: refused
+            return physics_check(
+                s_cf,
+                x_cf,
+                intervened=list(ivs),
+                names=list(props.names),
+                to_standard=props.to_standard,
+                physical=self._physical,
+                decode=lambda rows, s: model.predict(_rows(ab, rows), s),
+                tolerance=tol,
+                steps=steps,
+            )
 
     def _particles(
         self,

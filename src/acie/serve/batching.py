@@ -37,16 +37,32 @@ class BatchItem:
     """One queued request: its images, interventions, settings and future."""
 
     images: np.ndarray
-    interventions: dict[str, float]
+    interventions: dict[str, Any]  # name -> value, or name -> {kind: amount}
     tolerance: float
     steps: int
     future: Future
     context: Any = None  # passed back to the runner (trace id, stage callback…)
+    options: tuple[Any, ...] = ()  # further model options requests must share (particles)
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """What requests must share to run in one batch: properties, settings, image shape."""
-        return (frozenset(self.interventions), self.tolerance, self.steps, self.images.shape[1:])
+        """What requests must share to run in one batch.
+
+        The intervened properties and their kinds (absolute or relative), the physics
+        settings, the options and the image shape.
+        """
+        kinds = frozenset((k, _kind(v)) for k, v in self.interventions.items())
+        return (kinds, self.tolerance, self.steps, self.options, self.images.shape[1:])
+
+
+def _kind(value: Any) -> str | None:
+    """``None`` for an absolute value, else the kind of a ``{kind: amount}`` intervention."""
+    return next(iter(value)) if isinstance(value, dict) else None
+
+
+def _per_image(value: Any, n: int) -> np.ndarray:
+    amount = next(iter(value.values())) if isinstance(value, dict) else value
+    return np.full(n, amount, dtype=np.float64)
 
 
 def split_result(result: Any, sizes: list[int]) -> list[Any]:
@@ -66,6 +82,10 @@ def split_result(result: Any, sizes: list[int]) -> list[Any]:
             "violation_score": np.atleast_1d(np.asarray(result.violation_score))[sl],
             "confidence": np.atleast_1d(np.asarray(result.confidence))[sl],
         }
+        if callable(getattr(result, "rows", None)):  # the engine's result splits itself
+            out.append(result.rows(sl))
+            start += n
+            continue
         if dataclasses.is_dataclass(result) and not isinstance(result, type):
             extra = {}
             if hasattr(result, "projected"):
@@ -156,12 +176,13 @@ class MicroBatcher:
     def _execute(self, batch: list[BatchItem]) -> None:
         images = np.concatenate([it.images for it in batch]) if len(batch) > 1 else batch[0].images
         sizes = [it.images.shape[0] for it in batch]
-        ivs = {
-            name: np.concatenate(
-                [np.full(it.images.shape[0], it.interventions[name]) for it in batch]
+        ivs: dict[str, Any] = {}
+        for name, first in batch[0].interventions.items():
+            values = np.concatenate(
+                [_per_image(it.interventions[name], it.images.shape[0]) for it in batch]
             )
-            for name in batch[0].interventions
-        }
+            kind = _kind(first)
+            ivs[name] = values if kind is None else {kind: values}
         result = self._run(images, ivs, batch[0].tolerance, batch[0].steps, batch)
         for it, part in zip(batch, split_result(result, sizes), strict=True):
             it.future.set_result(part)

@@ -12,7 +12,10 @@ service's rules, whatever the protocol:
   RESOURCE_EXHAUSTED, "queue limit");
 - a request that takes longer than ``timeout_s`` is answered with :class:`TimeoutError`
   (DEADLINE_EXCEEDED); a request still queued then is dropped, one already running
-  finishes in the background and is discarded.
+  finishes in the background and is discarded;
+- galaxies are refused one by one (``status``/``reason`` per galaxy in the answer); the
+  request as a whole is refused only when every galaxy is, or, with ``all_or_nothing``,
+  when any is (:func:`refuse_failed`).
 """
 
 from __future__ import annotations
@@ -29,13 +32,19 @@ from typing import Any
 
 import numpy as np
 
-from acie.errors import ConflictError, PhysicsViolationError, RateLimitError
+from acie.errors import ConflictError, OutOfRangeError, PhysicsViolationError, RateLimitError
 from acie.serve.batching import BatchItem, MicroBatcher
 from acie.serve.calls import CounterfactualCall, CounterfactualModel, validate_call
 from acie.serve.metrics import ServiceMetrics
 from acie.serve.tracing import current_trace_id, trace_context
 
-__all__ = ["CounterfactualCall", "CounterfactualModel", "InferenceCore", "check_finite"]
+__all__ = [
+    "CounterfactualCall",
+    "CounterfactualModel",
+    "InferenceCore",
+    "check_finite",
+    "refuse_failed",
+]
 
 log = logging.getLogger("acie.serve.inference")
 
@@ -51,11 +60,17 @@ def check_finite(result: Any) -> None:
     must all be finite; a model that produced anything else gets the request refused
     with :class:`PhysicsViolationError` (FAILED_PRECONDITION, 422) naming what was not.
 
+    Galaxies the model refused by themselves (``status == "refused"``: NaN image, their
+    score may be NaN) are left out of the check; their refusal is reported per galaxy.
+
     Raises
     ------
     PhysicsViolationError
         Some part of ``result`` is not finite.
     """
+    status = getattr(result, "status", None)
+    n = int(np.atleast_1d(np.asarray(result.confidence)).shape[0])
+    keep = np.ones(n, dtype=bool) if status is None else np.atleast_1d(status) != "refused"
     parts: list[tuple[str, Any]] = [
         ("images", result.images),
         ("violation_score", result.violation_score),
@@ -63,7 +78,14 @@ def check_finite(result: Any) -> None:
     ]
     for kind in ("factual_properties", "counterfactual_properties"):
         parts += [(f"{kind}[{k!r}]", v) for k, v in (getattr(result, kind) or {}).items()]
-    bad = [name for name, v in parts if not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
+
+    def all_finite(v: Any) -> bool:
+        arr = np.asarray(v, dtype=np.float64)
+        if arr.ndim >= 1 and arr.shape[0] == n:
+            arr = arr[keep]
+        return bool(np.all(np.isfinite(arr)))
+
+    bad = [name for name, v in parts if not all_finite(v)]
     if bad:
         score = np.asarray(result.violation_score, dtype=np.float64)
         finite = score[np.isfinite(score)]
@@ -73,8 +95,72 @@ def check_finite(result: Any) -> None:
         )
 
 
+def refuse_failed(result: Any, *, all_or_nothing: bool = False) -> None:
+    """Refuse a request whose galaxies were all refused (any, with ``all_or_nothing``).
+
+    Raises
+    ------
+    OutOfRangeError
+        Every refused galaxy's relative target fell outside the calibrated range.
+    PhysicsViolationError
+        Otherwise; the message names each refused galaxy and its reason.
+    """
+    status = getattr(result, "status", None)
+    if status is None:
+        return
+    refused = np.atleast_1d(np.asarray(status)) == "refused"
+    if not refused.any() or not (refused.all() or all_or_nothing):
+        return
+    n = refused.size
+    reason = getattr(result, "reason", None)
+    reasons = [str(r) for r in np.atleast_1d(reason)[refused]] if reason is not None else []
+    rows = np.flatnonzero(refused)
+    detail = "; ".join(f"galaxy {i}: {r}" for i, r in zip(rows[:5], reasons[:5], strict=False))
+    what = (
+        f"{rows.size} of {n} galaxies refused"
+        + (" and all_or_nothing is set" if all_or_nothing and not refused.all() else "")
+        + (f": {detail}" if detail else "")
+    )
+    if reasons and all(r.startswith("out_of_range") for r in reasons):
+        raise OutOfRangeError(what)
+    score = np.atleast_1d(np.asarray(result.violation_score, dtype=np.float64))[refused]
+    finite = score[np.isfinite(score)]
+    raise PhysicsViolationError(
+        what if detail else f"{what}: violation score above the physics tolerance",
+        score=float(finite.max()) if finite.size == score.size and finite.size else None,
+    )
+
+
 def _stage_name(stage: object) -> str:
     return str(getattr(stage, "value", stage)).upper()
+
+
+def _checked(inner: Future, all_or_nothing: bool) -> Future:
+    """A future of ``inner``'s result that applies :func:`refuse_failed` to it.
+
+    Cancelling it cancels ``inner`` (a request still queued is then dropped).
+    """
+    outer: Future = Future()
+
+    def done(f: Future) -> None:
+        if f.cancelled():
+            outer.cancel()
+            return
+        exc = f.exception()
+        if exc is None:
+            try:
+                refuse_failed(f.result(), all_or_nothing=all_or_nothing)
+            except Exception as refusal:
+                exc = refusal
+        if outer.set_running_or_notify_cancel():
+            if exc is None:
+                outer.set_result(f.result())
+            else:
+                outer.set_exception(exc)
+
+    outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
+    inner.add_done_callback(done)
+    return outer
 
 
 class InferenceCore:
@@ -142,9 +228,11 @@ class InferenceCore:
         *,
         request_id: str,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         physics_tolerance: float | None = None,
         physics_steps: int | None = None,
+        n_particles: int | None = None,
+        all_or_nothing: bool = False,
     ) -> CounterfactualCall:
         """Check a request against the served model.
 
@@ -159,6 +247,8 @@ class InferenceCore:
             physics_tolerance=physics_tolerance,
             physics_steps=physics_steps,
             max_steps=self.max_steps,
+            n_particles=n_particles,
+            all_or_nothing=all_or_nothing,
         )
 
     # -- execution --------------------------------------------------------------------------
@@ -201,6 +291,7 @@ class InferenceCore:
         stages: list[Callable[[str], None]],
         *,
         alone: bool,
+        n_particles: int = 0,
     ) -> Any:
         for cb in stages:
             cb("PROCESSING")
@@ -219,6 +310,8 @@ class InferenceCore:
                     physics_steps=steps,
                     watermark=True,
                     on_stage=stage,
+                    per_galaxy=True,
+                    **({"n_particles": n_particles} if n_particles else {}),
                 )
             finally:
                 self.metrics.model_cpu.inc(time.thread_time() - cpu0)
@@ -233,8 +326,13 @@ class InferenceCore:
                     extra={"score": exc.score, "tolerance": tolerance},
                 )
             raise
+        status = getattr(result, "status", None)
+        refused = 0 if status is None else int(np.sum(np.atleast_1d(status) == "refused"))
+        if refused:
+            self.metrics.physics_violations.inc(refused)
         for s in np.atleast_1d(np.asarray(result.violation_score, dtype=float)):
-            self.metrics.violation_score.observe(float(s))
+            if math.isfinite(s):
+                self.metrics.violation_score.observe(float(s))
         return result
 
     def _run_batch(
@@ -250,8 +348,15 @@ class InferenceCore:
             if len(items) > 1:
                 log.debug("micro-batch", extra={"requests": len(items), "images": len(images)})
             stages = [it.context[1] for it in items if it.context[1] is not None]
+            (n_particles,) = items[0].options or (0,)
             return self._call_model(
-                images, interventions, tolerance, steps, stages, alone=len(items) == 1
+                images,
+                interventions,
+                tolerance,
+                steps,
+                stages,
+                alone=len(items) == 1,
+                n_particles=n_particles,
             )
 
     def run(
@@ -259,14 +364,17 @@ class InferenceCore:
     ) -> Any:
         """Run ``call`` in the calling thread (the job worker), without admission control."""
         tolerance, steps = self._settings(call)
-        return self._call_model(
+        result = self._call_model(
             call.observation,
             call.interventions,
             tolerance,
             steps,
             [on_stage] if on_stage else [],
             alone=True,
+            n_particles=call.n_particles,
         )
+        refuse_failed(result, all_or_nothing=call.all_or_nothing)
+        return result
 
     def submit(
         self, owner: str, call: CounterfactualCall, *, on_stage: Callable[[str], None] | None = None
@@ -284,13 +392,15 @@ class InferenceCore:
             steps=steps,
             future=Future(),
             context=(current_trace_id(), on_stage),
+            options=(call.n_particles,),
         )
         item.future.add_done_callback(lambda _f: self._release(owner, call.request_id))
         try:
-            return self._pool.submit(item)
+            inner = self._pool.submit(item)
         except RuntimeError:  # pool shut down
             item.future.cancel()
             raise
+        return _checked(inner, call.all_or_nothing)
 
     def infer(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 __all__ = [
     "BlindInferenceRequest",
@@ -13,6 +13,7 @@ __all__ = [
     "CounterfactualResponse",
     "ErrorBody",
     "ErrorResponse",
+    "GalaxyIntervention",
     "Health",
     "JobList",
     "JobSubmitRequest",
@@ -23,6 +24,7 @@ __all__ = [
     "SearchRequest",
     "SearchResponse",
     "TensorJSON",
+    "Uncertainty",
 ]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -49,20 +51,51 @@ class TensorJSON(_Strict):
     data: str = Field(description="base64 of the little-endian float32 bytes")
 
 
+#: a relative (or spelled-out absolute) intervention: exactly one of value, shift, factor
+RelativeIntervention = Annotated[
+    dict[
+        Literal["value", "shift", "factor"],
+        Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    ],
+    Field(
+        min_length=1,
+        max_length=1,
+        description='{"value": v}, {"shift": d} (node units; dex on log_* nodes) or '
+        '{"factor": f > 0} of the galaxy\'s own abducted value (on a log node: shift by '
+        "log10(f))",
+    ),
+]
+
+
 class CounterfactualRequest(_Strict):
     """A counterfactual question: these images, had the named properties been these values."""
 
     request_id: RequestId
     observation: TensorJSON = Field(description="images, shape (n, C, H, W)")
-    interventions: dict[Annotated[str, Field(min_length=1, max_length=64)], FiniteFloat] = Field(
+    interventions: dict[
+        Annotated[str, Field(min_length=1, max_length=64)],
+        Annotated[FiniteFloat | RelativeIntervention, Field(union_mode="left_to_right")],
+    ] = Field(
         default_factory=dict,
         max_length=64,
-        description="do(name = value), values in the units of the model's properties",
+        description="do(name = value) in the units of the model's properties, or a shift "
+        'or factor of each galaxy\'s own abducted value, e.g. {"log_stellar_mass": '
+        '{"factor": 2.0}}',
     )
     physics_tolerance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         default=None, description="largest allowed physics violation score (dimensionless)"
     )
     physics_steps: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    n_particles: Annotated[StrictInt, Field(ge=0, le=64)] = Field(
+        default=0,
+        description="stochastic-abduction particles per galaxy (0-64; images x particles "
+        "<= 1024) for per-pixel uncertainty maps and property intervals",
+    )
+    all_or_nothing: StrictBool = Field(
+        default=False,
+        description="refuse the whole request when any galaxy is refused (default: only "
+        "when every galaxy is; otherwise each galaxy has its own status)",
+    )
 
 
 class JobSubmitRequest(CounterfactualRequest):
@@ -71,17 +104,52 @@ class JobSubmitRequest(CounterfactualRequest):
     shared: bool = Field(default=False, description="collaborators may read the result")
 
 
+class GalaxyIntervention(BaseModel):
+    """How one node was set, per galaxy: the form, its amount, the abducted value, the target."""
+
+    kind: Literal["value", "shift", "factor"]
+    amount: list[float | None]
+    abducted: list[float | None] = Field(description="the galaxy's abducted value")
+    target: list[float | None] = Field(description="the value the node was set to")
+
+
+class Uncertainty(BaseModel):
+    """Counterfactual uncertainty from stochastic abduction with several particles."""
+
+    n_particles: int
+    image_std: TensorJSON = Field(
+        description="per-pixel std over the particles, same units and shape as the images "
+        "(NaN where fewer than two particles were accepted)"
+    )
+    intervals: dict[str, dict[str, list[float | None]]] = Field(
+        description="property -> quantile (p2.5, p16, p50, p84, p97.5) -> per image"
+    )
+    accepted: list[int] = Field(description="per image, particles that passed the physics check")
+
+
 class CounterfactualResponse(BaseModel):
-    """The answer to a counterfactual question."""
+    """The answer to a counterfactual question, with each galaxy's own outcome."""
 
     request_id: str
-    counterfactual: TensorJSON
+    counterfactual: TensorJSON = Field(description="images; NaN for a refused galaxy")
     confidence: list[float] = Field(description="per image, in [0, 1], from the posterior entropy")
-    violation_score: list[float] = Field(description="per image, physics violation (dimensionless)")
+    violation_score: list[float | None] = Field(
+        description="per image, physics violation (dimensionless); null when not finite"
+    )
     latency_ms: float = Field(description="server time spent, milliseconds")
     model_version: str = Field(description="SHA-256 of the model weights")
-    factual_properties: dict[str, list[float]]
-    counterfactual_properties: dict[str, list[float]]
+    factual_properties: dict[str, list[float | None]]
+    counterfactual_properties: dict[str, list[float | None]] = Field(
+        description="per image; null for a refused galaxy"
+    )
+    status: list[Literal["ok", "projected", "refused"]] = Field(
+        default_factory=list, description="per image"
+    )
+    reason: list[str | None] = Field(
+        default_factory=list, description="per image, why it was projected or refused"
+    )
+    interventions: dict[str, GalaxyIntervention] = Field(default_factory=dict)
+    uncertainty: Uncertainty | None = None
     trace_id: str | None = None
 
 

@@ -39,6 +39,8 @@ async def counterfactual(
         interventions=body.interventions,
         physics_tolerance=body.physics_tolerance,
         physics_steps=body.physics_steps,
+        n_particles=body.n_particles,
+        all_or_nothing=body.all_or_nothing,
     )
     fut = rt.core.submit(principal.subject, call)
     try:
