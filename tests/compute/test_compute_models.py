@@ -160,12 +160,22 @@ def test_model_evaluate_with_workers_writes_the_same_metrics(tmp_path, monkeypat
     metrics = []
     for workers in ("1", "2"):
         report = tmp_path / f"report{workers}"
-        args = ["model", "evaluate", "--n", "4", "--seed", "3", "--report", str(report)]
+        args = [
+            "model",
+            "evaluate",
+            "--n",
+            "4",
+            "--seed",
+            "3",
+            "--no-speed",
+            "--report",
+            str(report),
+        ]
         res = CliRunner().invoke(app, [*args, "--workers", workers])
         assert res.exit_code == 0, res.output
-        metrics.append((report / "metrics.json").read_text())
+        metrics.append((report / "report.json").read_text())
     assert metrics[0] == metrics[1]
-    assert len(json.loads(metrics[0])["interventions"]) == 5
+    assert len(json.loads(metrics[0])["models"][0]["interventions"]) == 5
 
 
 @pytest.mark.slow

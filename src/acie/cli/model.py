@@ -241,18 +241,26 @@ def counterfactual(
 @app.command()
 def evaluate(
     report: Path = typer.Option(
-        ..., "--report", help="Directory for metrics.json, REPORT.md, plots."
+        ..., "--report", help="Directory for report.json, REPORT.md and the plots."
     ),
-    model: Path | None = typer.Option(None, "--model", help="Checkpoint (default: shipped model)."),
-    n: int = typer.Option(200, "--n", min=2, help="Held-out simulated galaxies."),
+    model: list[Path] = typer.Option(
+        [], "--model", help="Checkpoint(s), repeatable, side by side (default: shipped model)."
+    ),
+    predictor: Path | None = typer.Option(
+        None, "--predictor", help="Independent property predictor (default: the shipped one)."
+    ),
+    n: int = typer.Option(1000, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
+    speed: bool = typer.Option(True, "--speed/--no-speed", help="Also time latency/throughput."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
 ) -> None:
-    """Evaluate against the simulator's exact counterfactuals; write a report with plots.
+    """Score models against the simulator's exact counterfactuals; write a report with plots.
 
-    With ``--workers N`` or ``--scheduler`` each intervention is a task; workers load the
+    Every ``--model`` (default: the shipped one) is evaluated on the same held-out
+    galaxies and shown side by side, with the issue's goals marked pass / miss. With
+    ``--workers N`` or ``--scheduler`` each intervention is a task; workers load the
     model once from its checkpoint (``--model`` must then be on a file system they see).
     """
     from acie.cli.compute import scan_executor
@@ -260,39 +268,64 @@ def evaluate(
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
+    from acie.deepscm.predictors import default_predictor_path, load_predictor
     from acie.deepscm.reporting import write_report
     from acie.deepscm.watermark import Watermark
     from acie.deepscm.worker_engine import EngineRef
     from acie.galaxy.simulator import GalaxySimulator
 
     device = _device(device)
+    settings = get_settings()
     # the installation's key (as `acie serve` uses): the report's watermark rates are
     # then those of the served model, and the same from run to run
-    mark = Watermark(key=get_settings().watermark_key())
-    engine = (
-        CounterfactualEngine.from_checkpoint(model, device=device, watermark=mark)
-        if model
-        else load_default_model(device=device, watermark=mark)
-    )
-    _, h, _ = engine.image_shape
-    sim = GalaxySimulator(image_size=h, bands=_training_bands(engine))
-    with scan_executor(scheduler, workers, "interventions") as ex:
-        result = run_eval(
-            engine,
-            sim,
-            n=n,
-            seed=seed,
-            physics_tolerance=get_settings().PHYSICS_TOLERANCE,
-            map_tasks=None if isinstance(ex, SerialExecutor) else ex,
-            engine_ref=EngineRef.of(engine, shipped=model is None),
+    mark = Watermark(key=settings.watermark_key())
+    pred_path = predictor or default_predictor_path()
+    pred = load_predictor(pred_path) if predictor or pred_path.exists() else None
+    results = []
+    for i, path in enumerate(model or [None]):
+        engine = (
+            CounterfactualEngine.from_checkpoint(path, device=device, watermark=mark)
+            if path
+            else load_default_model(device=device, watermark=mark)
         )
-    paths = write_report(result, report)
+        _, h, _ = engine.image_shape
+        use = pred if pred is not None and pred.config.image_shape == engine.image_shape else None
+        if predictor is not None and use is None:
+            raise InputValidationError(
+                expected_got(
+                    "--predictor",
+                    f"images of {engine.image_shape}",
+                    pred.config.image_shape if pred else None,
+                )
+            )
+        sim = GalaxySimulator(image_size=h, bands=_training_bands(engine))
+        with scan_executor(scheduler, workers, "interventions") as ex:
+            results.append(
+                run_eval(
+                    engine,
+                    sim,
+                    n=n,
+                    seed=seed,
+                    physics_tolerance=settings.PHYSICS_TOLERANCE,
+                    predictor=use,
+                    measure_speed=speed,
+                    label=(path.stem if path else "shipped")
+                    + (f"-{i + 1}" if len(model) > len({p.stem for p in model}) else ""),
+                    map_tasks=None if isinstance(ex, SerialExecutor) else ex,
+                    engine_ref=EngineRef.of(engine, shipped=path is None),
+                )
+            )
+    paths = write_report(results, report)
     typer.echo(
         json.dumps(
             {
                 "report": str(report),
                 "files": [str(p) for p in paths],
-                "model_version": result.model_version,
+                "model_versions": [r.model_version for r in results],
+                "goals": {
+                    r.label: {k: v["status"] for k, v in r.to_dict()["goals"].items()}  # type: ignore[attr-defined]
+                    for r in results
+                },
             },
             indent=2,
         )

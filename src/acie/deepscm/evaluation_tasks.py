@@ -1,38 +1,51 @@
 """One intervention of the deep SCM evaluation, computed as an independent task.
 
-:func:`acie.deepscm.evaluation.evaluate` measures every intervention ``do(node =
-factual + shift)`` on the same held-out galaxies. Each intervention needs only the
-engine, the simulated batch and the factual abduction, so it is a task of its own:
-:func:`intervention_metrics` computes it with a loaded engine, and
-:func:`intervention_task` does the same in any process from an
-:class:`~acie.deepscm.worker_engine.EngineRef` (the engine is loaded once per worker,
-never shipped). The task's arithmetic is the in-process arithmetic (same chunks, one
-torch thread), so a report computed over workers has the same numbers.
+:func:`acie.deepscm.evaluation.evaluate` measures every relative intervention "shift this
+galaxy's own value of ``node`` by ``shift``" on the same held-out galaxies: the model is
+asked for ``do(node = abducted + shift)`` (its own abduction of the galaxy), the
+simulator for ``do(node = true + shift)`` with every exogenous noise kept (so ``M* x 2``
+is ``+log10 2`` for both, and the model's error on the factual ``M*`` is not charged to
+the counterfactual). Each intervention needs only the engine, the simulated batch and
+the factual abduction, so it is a task of its own: :func:`intervention_metrics` computes
+it with a loaded engine, and :func:`intervention_task` does the same in any process from
+an :class:`~acie.deepscm.worker_engine.EngineRef` (loaded once per worker). The task's
+arithmetic is the in-process arithmetic (same chunks, one torch thread, seeded
+bootstrap), so a report computed over workers has the same numbers.
+
+The per-galaxy metrics are defined in :mod:`acie.deepscm.evaluation_metrics`; the
+realism measures in :mod:`acie.deepscm.realism`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from acie.deepscm import evaluation_metrics as em
 from acie.deepscm.worker_engine import EngineRef, engine_for
 
 if TYPE_CHECKING:
     from acie.deepscm.engine import CounterfactualEngine
+    from acie.deepscm.predictors import PropertyPredictor
     from acie.galaxy.batch import GalaxyBatch
     from acie.galaxy.simulator import GalaxySimulator
 
 __all__ = [
+    "QUENCH_DROP_DEX",
     "EvaluationContext",
     "InterventionMetrics",
     "intervention_metrics",
     "intervention_task",
     "run_counterfactuals",
     "shifted_values",
+    "star_forming",
 ]
+
+#: A drop of log SFR below this [dex] counts as quenching.
+QUENCH_DROP_DEX = -0.3
 
 
 def shifted_values(values: np.ndarray, node: str, shift: float) -> np.ndarray:
@@ -43,28 +56,37 @@ def shifted_values(values: np.ndarray, node: str, shift: float) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=np.float64) + shift, r.low + 1e-6, r.high - 1e-6)
 
 
+def star_forming(batch: GalaxyBatch) -> np.ndarray:
+    """Whether each galaxy is on the star-forming branch in the simulator (n,) bool.
+
+    Exact ground truth: the mass-quenching weight of the ``log_sfr`` mechanism
+    (:mod:`acie.galaxy.mechanisms`), ``f_q(M*) < u_quench``, is below one half.
+    """
+    from acie.galaxy.relations import quenched_fraction_peng10
+
+    f_q = quenched_fraction_peng10(np.asarray(batch.properties["log_stellar_mass"]))
+    return np.asarray(f_q < np.asarray(batch.noise["quench"]), dtype=bool)
+
+
 @dataclass
 class InterventionMetrics:
-    """Metrics of one intervention ``do(node = factual + shift)``."""
+    """Metrics of one relative intervention ``do(node = own value + shift)``.
+
+    ``summaries`` maps a metric name to ``{"value", "se", "n"}`` (bootstrap standard
+    error over galaxies); ``details`` holds JSON-ready extras (per-property tables,
+    distributions). Units: pixel metrics in sky sigma, ``dlog_*`` in dex, colour in mag.
+    """
 
     node: str
     shift: float
     n: int
-    effectiveness_mae: float  # |re-abducted node - intended| [node unit]
-    effectiveness_baseline_mae: float  # |abducted node on factual - intended| [node unit]
-    reversibility_rms: float  # [noise sigma]
-    minimality_mae: dict[str, float]  # non-descendant -> MAE [node unit]
-    minimality_rel: float  # mean over non-descendants of MAE / truth sd
-    pixel_rms_model: float  # model cf vs true cf [noise sigma]
-    pixel_rms_baseline: float  # input vs true cf [noise sigma]
-    property_mae: dict[str, float]  # model cf props vs true cf props [node unit]
-    measured: dict[str, dict[str, float]] = field(default_factory=dict)
-    above_tolerance: int = 0  # counterfactuals whose violation score > tolerance
+    summaries: dict[str, dict[str, float]]
+    details: dict[str, Any] = field(default_factory=dict)
+    above_tolerance: int = 0
 
-    @property
-    def pixel_ratio(self) -> float:
-        """Model pixel RMS over the do-nothing baseline's (below 1 beats the baseline)."""
-        return self.pixel_rms_model / self.pixel_rms_baseline if self.pixel_rms_baseline else np.nan
+    def value(self, name: str) -> float:
+        """The value of summary ``name`` (NaN when it was not measured)."""
+        return float(self.summaries.get(name, {}).get("value", float("nan")))
 
 
 @dataclass(frozen=True)
@@ -79,48 +101,27 @@ class EvaluationContext:
         The held-out galaxies (their images are the model's input).
     factual : dict of str to ndarray
         The model's abducted factual properties of ``batch``.
-    measured_input : dict of str to ndarray or None
-        Image-based measurements of the input images (the do-nothing baseline).
+    clean_factual : ndarray
+        The noise-free factual images (for the core-noise metric).
+    predictor : PropertyPredictor or None
+        The independent property predictor (None: its metrics are left out).
     batch_size, n_examples : int
         Galaxies per counterfactual call; example images kept per intervention.
     tolerance : float
         Violation score [dex] above which a counterfactual counts in ``above_tolerance``.
+    seed : int
+        Seed of the bootstrap.
     """
 
     simulator: GalaxySimulator
     batch: GalaxyBatch
     factual: dict[str, np.ndarray]
-    measured_input: dict[str, np.ndarray] | None
+    clean_factual: np.ndarray
+    predictor: PropertyPredictor | None
     batch_size: int
     n_examples: int
     tolerance: float
-
-
-def rms_sigma(a: np.ndarray, b: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Per-galaxy RMS difference (n,) in units of each band's noise sigma."""
-    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) / sigma[None, :, None, None]
-    return np.sqrt(np.mean(d**2, axis=(1, 2, 3)))
-
-
-def measure(images: np.ndarray, batch: GalaxyBatch) -> dict[str, np.ndarray] | None:
-    """Image-based luminosity and size (:func:`acie.galaxy.measure.measure_properties`).
-
-    Distances and PSF come from the simulated ``batch`` (the same for factual and
-    counterfactual galaxies); ``None`` when the images have no r band.
-    """
-    from acie.galaxy.measure import measure_properties
-
-    if "r" not in batch.bands:
-        return None
-    m = measure_properties(
-        images,
-        bands=batch.bands,
-        pixel_scale=batch.pixel_scale,
-        luminosity_distance=batch.luminosity_distance,
-        angular_diameter_distance=batch.angular_diameter_distance,
-        psf_fwhm=batch.nuisances["psf_fwhm"],
-    )
-    return {k: np.asarray(m[k], dtype=np.float64) for k in ("log_luminosity", "log_size")}
+    seed: int = 0
 
 
 def run_counterfactuals(
@@ -128,8 +129,10 @@ def run_counterfactuals(
     images: np.ndarray,
     ivs: Mapping[str, np.ndarray],
     batch_size: int,
+    *,
+    watermark: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Counterfactuals in chunks of ``batch_size``, unprojected and unmarked.
+    """Counterfactuals in chunks of ``batch_size``, unprojected (and unmarked by default).
 
     Returns (images, factual properties, counterfactual properties, violation scores).
     """
@@ -139,7 +142,7 @@ def run_counterfactuals(
         r = engine.counterfactual(
             images[sl],
             {k: v[sl] for k, v in ivs.items()},
-            watermark=False,
+            watermark=watermark,
             physics_steps=0,
             physics_tolerance=1e9,
         )
@@ -154,65 +157,137 @@ def run_counterfactuals(
     return np.concatenate(outs), cat(facts), cat(cfs), np.concatenate(ok)
 
 
+def _image_metrics(
+    ctx: EvaluationContext, x: np.ndarray, model: np.ndarray, true: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Per-galaxy image metrics (name -> (n,)) and the flux-ratio distribution details."""
+    batch = ctx.batch
+    bands = list(batch.bands)
+    r = bands.index("r") if "r" in bands else 0
+    psf = np.asarray(batch.nuisances["psf_fwhm"], np.float64) / batch.pixel_scale
+    dfm, dft = em.flux_delta(x, model, r), em.flux_delta(x, true, r)
+    dsm, dst = em.size_delta(x, model, r, psf), em.size_delta(x, true, r, psf)
+    per = {
+        "dlog_flux_error": np.abs(dfm - dft),
+        "dlog_size_error": np.abs(dsm - dst),
+        "dlog_size_model": dsm,
+        "dlog_size_truth": dst,
+        "dlog_flux_model": dfm,
+        "dlog_flux_truth": dft,
+    }
+    if "g" in bands and "r" in bands:
+        g = bands.index("g")
+        per["colour_error"] = np.abs(
+            em.colour_delta(x, model, g, r) - em.colour_delta(x, true, g, r)
+        )
+    details = {}
+    for who, d in (("model", dfm), ("truth", dft)):
+        ratio = 10.0**d
+        details[who] = {
+            "median": float(np.nanmedian(ratio)),
+            "p05": float(np.nanquantile(ratio, 0.05)),
+            "p95": float(np.nanquantile(ratio, 0.95)),
+            "dimmer_fraction": float(np.nanmean(ratio < 1.0)),
+        }
+    return per, {"flux_ratio": details}
+
+
 def intervention_metrics(
     engine: CounterfactualEngine, ctx: EvaluationContext, node: str, shift: float
 ) -> tuple[InterventionMetrics, dict[str, np.ndarray]]:
-    """The metrics of ``do(node = factual + shift)`` and its example arrays for the plots."""
+    """The metrics of the relative ``do(node = own value + shift)`` and its example arrays."""
     from acie.galaxy.constraints import violation_score
     from acie.galaxy.properties import PROPERTY_NAMES, descendants
 
-    batch, fact, n = ctx.batch, ctx.factual, len(ctx.batch.images)
+    batch, fact, n, seed = ctx.batch, ctx.factual, len(ctx.batch.images), ctx.seed
     x = np.asarray(batch.images, dtype=np.float32)
     sigma = np.asarray(engine.noise_sigma, dtype=np.float64)
     truth = {k: np.asarray(v, dtype=np.float64) for k, v in batch.properties.items()}
-    target = shifted_values(truth[node], node, shift)
-    true_cf = ctx.simulator.counterfactual(batch, {node: target})
+    true_target = shifted_values(truth[node], node, shift)
+    model_target = shifted_values(fact[node], node, shift)  # the galaxy's own abducted value
+    true_cf = ctx.simulator.counterfactual(batch, {node: true_target})
     xt = np.asarray(true_cf.images, dtype=np.float32)
-    model_img, _, cf_props, _ = run_counterfactuals(engine, x, {node: target}, ctx.batch_size)
+    clean_cf = ctx.simulator.render(true_cf.properties, true_cf.nuisances, add_noise=False)
+    model_img, _, cf_props, _ = run_counterfactuals(engine, x, {node: model_target}, ctx.batch_size)
     above = int(np.sum(np.asarray(violation_score(cf_props)) > ctx.tolerance))
-    re_props, _ = engine.infer_properties(model_img)
     back_img, _, _, _ = run_counterfactuals(engine, model_img, {node: fact[node]}, ctx.batch_size)
-    non_desc = [k for k in engine.property_names if k != node and k not in descendants(node)]
-    measured = {}
-    m_input = ctx.measured_input
-    m_model, m_true = measure(model_img, true_cf), measure(xt, true_cf)
-    if m_model is not None and m_true is not None and m_input is not None:
-        for k in m_model:
-            measured[k] = {
-                "mae_model_vs_true_cf": float(np.nanmean(np.abs(m_model[k] - m_true[k]))),
-                "mae_input_vs_true_cf": float(np.nanmean(np.abs(m_input[k] - m_true[k]))),
-            }
+    re_props, _ = engine.infer_properties(model_img)
     tcf = {k: np.asarray(v, np.float64) for k, v in true_cf.properties.items()}
+
+    per, details = _image_metrics(ctx, x, model_img, xt)
+    per["reversibility_changed_l1"] = em.l1_sigma(
+        back_img, x, sigma, em.changed_pixels(x, xt, sigma)
+    )
+    core = em.core_mask(ctx.clean_factual, clean_cf, sigma)
+    n_model = em.core_noise_rms(model_img, clean_cf, core, sigma)
+    n_true = em.core_noise_rms(xt, clean_cf, core, sigma)
+    n_fact = em.core_noise_rms(x, ctx.clean_factual, core, sigma)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per["core_noise_ratio"] = n_model / n_true
+        per["core_noise_amplification_model"] = n_model / n_fact
+        per["core_noise_amplification_truth"] = n_true / n_fact
+    per["pixel_rms_model"] = np.sqrt(
+        np.mean(((model_img - xt) / sigma[None, :, None, None]) ** 2, axis=(1, 2, 3))
+    )
+    per["pixel_rms_input"] = np.sqrt(
+        np.mean(((x - xt) / sigma[None, :, None, None]) ** 2, axis=(1, 2, 3))
+    )
+    per["encoder_effectiveness_error"] = np.abs(re_props[node] - model_target)  # circular
+    if node != "log_sfr" and "log_sfr" in descendants(node) and "log_sfr" in cf_props:
+        sf = star_forming(batch)
+        dsfr_m = cf_props["log_sfr"] - fact["log_sfr"]
+        dsfr_t = tcf["log_sfr"] - truth["log_sfr"]
+        spurious = (dsfr_m < QUENCH_DROP_DEX) & (dsfr_t >= QUENCH_DROP_DEX)
+        per["spurious_quenching_rate"] = np.where(sf, spurious.astype(float), np.nan)
+        per["true_quenching_rate"] = np.where(sf, (dsfr_t < QUENCH_DROP_DEX).astype(float), np.nan)
+        per["dlog_sfr_model_sf"] = np.where(sf, dsfr_m, np.nan)
+        per["dlog_sfr_truth_sf"] = np.where(sf, dsfr_t, np.nan)
+    if ctx.predictor is not None:
+        from acie.deepscm.realism import frechet_distance, power_spectrum_error
+
+        p = ctx.predictor
+        pm, pt, pf = p.predict(model_img), p.predict(xt), p.predict(x)
+        if node in pm:
+            per["predictor_effect_error"] = np.abs(pm[node] - pt[node])
+            per["predictor_effect_model"] = pm[node] - pf[node]
+            per["predictor_effect_truth"] = pt[node] - pf[node]
+            per["predictor_error_on_truth"] = np.abs(pt[node] - tcf[node])
+        details["predictor_property_error"] = {
+            k: em.summary(np.abs(pm[k] - pt[k]), seed=seed) for k in pm
+        }
+        fm, ft, ff = p.features(model_img), p.features(xt), p.features(x)
+        details["frechet_distance"] = {
+            "model_vs_true_cf": frechet_distance(fm, ft),
+            "input_vs_true_cf": frechet_distance(ff, ft),
+        }
+        per["power_spectrum_error"] = power_spectrum_error(model_img, xt)
+    stats = {k: "p95" if k.endswith("_p95") else "median" for k in per}
+    summaries = {
+        k: em.summary(v, "mean" if k.endswith("_rate") else stats[k], seed=seed)
+        for k, v in per.items()
+    }
+    summaries["dlog_flux_error_p95"] = em.summary(per["dlog_flux_error"], "p95", seed=seed)
+    for k in ("pixel_rms_model", "pixel_rms_input", "reversibility_changed_l1"):
+        summaries[k] = em.summary(per[k], "mean", seed=seed)
+    details["property_median_abs_error"] = {
+        k: float(np.median(np.abs(cf_props[k] - tcf[k])))
+        for k in PROPERTY_NAMES
+        if k in cf_props and k in tcf
+    }
     metrics = InterventionMetrics(
         node=node,
         shift=float(shift),
         n=n,
-        effectiveness_mae=float(np.mean(np.abs(re_props[node] - target))),
-        effectiveness_baseline_mae=float(np.mean(np.abs(fact[node] - target))),
-        reversibility_rms=float(np.mean(rms_sigma(back_img, x, sigma))),
-        minimality_mae={k: float(np.mean(np.abs(re_props[k] - fact[k]))) for k in non_desc},
-        minimality_rel=float(
-            np.mean([np.mean(np.abs(re_props[k] - fact[k])) / np.std(truth[k]) for k in non_desc])
-        )
-        if non_desc
-        else float("nan"),
-        pixel_rms_model=float(np.mean(rms_sigma(model_img, xt, sigma))),
-        pixel_rms_baseline=float(np.mean(rms_sigma(x, xt, sigma))),
-        property_mae={
-            k: float(np.mean(np.abs(cf_props[k] - tcf[k])))
-            for k in PROPERTY_NAMES
-            if k in cf_props and k in tcf
-        },
-        measured=measured,
+        summaries=summaries,
+        details=details,
         above_tolerance=above,
     )
     examples = {
         "factual": x[: ctx.n_examples],
         "model": model_img[: ctx.n_examples],
         "true": xt[: ctx.n_examples],
-        "intended": target[: ctx.n_examples],
-        "re_abducted": re_props[node],
-        "target_all": target,
+        "dlog_flux_model": per["dlog_flux_model"],
+        "dlog_flux_truth": per["dlog_flux_truth"],
     }
     return metrics, examples
 
