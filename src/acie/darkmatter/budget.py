@@ -125,6 +125,15 @@ def _log_var(sigma: np.ndarray) -> np.ndarray:
 def _entry(halo: CatalogueEntry | str) -> CatalogueEntry:
     e = halo if isinstance(halo, CatalogueEntry) else get_catalogue_entry(halo)
     bad = sorted(set(e.distributions) - set(_SUPPORTED))
+    if e.stream is not None:  # the budget's scenario blocks do not carry a stream (yet)
+        raise InputValidationError(
+            expected_got(
+                f"halo set {e.name!r} for the budget",
+                "a set without a stream component (streams enter the halo Monte Carlo "
+                "draws, acie.darkmatter.halo_mc, not the budget)",
+                f"stream {e.stream.name}",
+            )
+        )
     if bad or (e.model == "shm" and "sausage_fraction" in e.distributions):
         raise InputValidationError(
             expected_got(

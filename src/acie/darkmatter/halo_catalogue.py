@@ -4,7 +4,8 @@ The sets live in ``data/halo_catalogue/halo_catalogue.json`` (provenance and the
 made in ``data/halo_catalogue/REFERENCE.md``): the Baxter et al. (2021) SHM conventions,
 SHM++ (Evans, O'Hare & McCabe 2019) with its uncertainties, measured escape speeds (Deason
 et al. 2019, Monari et al. 2018), the circular speed and density of Eilers et al. (2019) and
-the local-density ranges of de Salas & Widmark (2021). Each :class:`CatalogueEntry` gives its
+the local-density ranges of de Salas & Widmark (2021), and the SHM with the S1 stream
+(O'Hare et al. 2018, 2020; :mod:`acie.darkmatter.stream`). Each :class:`CatalogueEntry` gives its
 central :class:`~acie.darkmatter.halo_parameters.HaloParameters` (Earth speed consistent with
 its v0), its parameter distributions (``rvs(size, random_state)``) and seeded draws for
 :func:`acie.darkmatter.halo_mc.electron_reach_draws`.
@@ -23,8 +24,9 @@ import astropy.units as u
 import numpy as np
 
 from acie.darkmatter.halo_parameters import HaloParameters, get_halo_parameters
+from acie.darkmatter.stream import Stream
 from acie.darkmatter.uncertainty import PARAMETER_UNITS, sample_halo_arrays
-from acie.errors import DataFormatError, UnknownNameError, expected_got
+from acie.errors import AcieError, DataFormatError, UnknownNameError, expected_got
 
 __all__ = [
     "CatalogueEntry",
@@ -110,6 +112,9 @@ class CatalogueEntry:
         The parameters with an uncertainty.
     inherited : tuple of str
         The parameters taken from the base set.
+    stream : Stream or None
+        A stream component (its fraction's uncertainty in ``stream_fraction``); it is not
+        part of :meth:`halo` and enters the Monte Carlo through :meth:`draws`.
     """
 
     name: str
@@ -120,6 +125,8 @@ class CatalogueEntry:
     values: dict[str, float]
     distributions: dict[str, Dist] = field(default_factory=dict)
     inherited: tuple[str, ...] = ()
+    stream: Stream | None = None
+    stream_fraction: Dist | None = None
 
     def halo(self) -> HaloParameters:
         """The central parameter set; its Earth speed follows its v0."""
@@ -148,7 +155,17 @@ class CatalogueEntry:
         ``only`` restricts the drawn parameters (the others stay central).
         """
         dists = {k: d for k, d in self.distributions.items() if only is None or k in only}
-        return sample_halo_arrays(self.halo(), dists, n, seed=seed)
+        out = sample_halo_arrays(self.halo(), dists, n, seed=seed)
+        if self.stream is not None:  # the stream's own generator: halo draws stay as without it
+            s = self.stream
+            f = np.full(n, s.fraction)
+            if self.stream_fraction is not None and (only is None or "stream_fraction" in only):
+                rng = np.random.default_rng([seed, 1])
+                f = np.clip(self.stream_fraction.rvs(n, rng), 0.0, 1.0)
+            out["stream_fraction"] = f
+            out["stream_v"] = np.tile(np.asarray(s.velocity, float), (n, 1))
+            out["stream_sigma"] = np.tile(np.asarray(s.dispersion, float), (n, 1))
+        return out
 
     def uncertainty_text(self) -> str:
         """One line: each parameter with its value, uncertainty and unit."""
@@ -167,6 +184,16 @@ class CatalogueEntry:
                 parts.append(f"{k} = {v:g}{ut}")
         if self.inherited:
             parts.append(f"inherited from {self.base}: {', '.join(self.inherited)}")
+        if self.stream is not None:
+            s, d = self.stream, self.stream_fraction
+            frac = f"fraction {s.fraction:g}"
+            if isinstance(d, Uniform):
+                frac = f"fraction ∈ [{d.low:g}, {d.high:g}]"
+            elif isinstance(d, Normal):
+                frac = f"fraction {s.fraction:g} ± {d.sigma:.3g}"
+            parts.append(
+                f"stream {s.name}: v = {s.velocity} km/s, σ = {s.dispersion} km/s (U, V, W), {frac}"
+            )
         return "; ".join(parts)
 
 
@@ -217,6 +244,7 @@ def _entry(spec: dict, where: str) -> CatalogueEntry:
         if "uncertainty" in item:
             dists[key] = _dist(key, values[key], item["uncertainty"], f"{where}: {name}")
     inherited = tuple(k for k in ("v0", "vesc", "rho") if k not in values)
+    stream, stream_fraction = _stream(spec.get("stream"), f"{where}: {name}")
     return CatalogueEntry(
         name=name,
         model=model,
@@ -226,7 +254,33 @@ def _entry(spec: dict, where: str) -> CatalogueEntry:
         values=values,
         distributions=dists,
         inherited=inherited,
+        stream=stream,
+        stream_fraction=stream_fraction,
     )
+
+
+def _stream(spec: Any, where: str) -> tuple[Stream | None, Dist | None]:
+    """The optional ``stream`` of a set: name, velocity, dispersion (km/s), fraction."""
+    if spec is None:
+        return None, None
+    want = '{"name", "velocity": {"value": [U, V, W], "unit"}, "dispersion": …, "fraction": …}'
+    try:
+        vec = {}
+        for key in ("velocity", "dispersion"):
+            q = u.Quantity(spec[key]["value"], u.Unit(spec[key]["unit"]))
+            vec[key] = tuple(float(x) for x in q.to_value(u.km / u.s))
+        frac = float(spec["fraction"]["value"])
+        stream = Stream(
+            name=str(spec["name"]),
+            velocity=vec["velocity"],  # type: ignore[arg-type]
+            dispersion=vec["dispersion"],  # type: ignore[arg-type]
+            fraction=frac,
+            citation=str(spec.get("citation", "")),
+        )
+    except (KeyError, TypeError, ValueError, u.UnitsError, AcieError) as exc:
+        raise DataFormatError(expected_got(f"{where} stream", want, repr(exc))) from None
+    unc = spec["fraction"].get("uncertainty")
+    return stream, (None if unc is None else _dist("stream fraction", frac, unc, where))
 
 
 def load_catalogue(path: str | Path | None = None) -> dict[str, CatalogueEntry]:
