@@ -6,7 +6,14 @@ uint32 id) against Arrow IPC of the same three columns (pyarrow) and against JSO
 projection.project`` (standardise + PCA) against scikit-learn's PCA called directly on
 the same standardised matrix; ``--umap`` also times UMAP (minutes at 100k on 2 cores).
 
-Run: ``python benchmarks/bench_explorer.py [--n 100000] [--repeat 3] [--umap]``
+``--browser`` runs the explorer web app in headless Chromium against plotly's scattergl on
+the same data, for ``--sizes`` (default 100,000 and 1,000,000 points): first render,
+brush-to-histogram p95, pan/zoom frame p95, payload bytes per point, and the galaxy
+counterfactual round trip (slider release to images) on CPU (``_explorer_browser.py``;
+run ``npm ci`` in ``benchmarks/explorer_plotly`` first).
+
+Run: ``python benchmarks/bench_explorer.py [--n 100000] [--repeat 3] [--umap]`` or
+``python benchmarks/bench_explorer.py --browser [--sizes 100000,1000000] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -31,7 +38,22 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--umap", action="store_true")
+    parser.add_argument("--browser", action="store_true", help="Chromium vs plotly scattergl")
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--brushes", type=int, default=30)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--round-trips", type=int, default=20)
+    parser.add_argument("--json", default=None, help="also write the browser numbers here")
     args = parser.parse_args()
+    if args.browser:
+        from _explorer_browser import run
+
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        out = run(sizes, n_brush=args.brushes, n_frames=args.frames, round_trips=args.round_trips)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(out, fh, indent=1)
+        return
 
     cat = load_embedding_catalogue(f"sim_{args.n}")
     xy, _ = project(cat.embeddings, "pca")

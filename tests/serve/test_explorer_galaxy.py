@@ -104,11 +104,19 @@ def test_galaxy_counterfactual_matches_the_engine_and_has_an_uncertainty_map(
     assert body["confidence"] == pytest.approx(float(direct.confidence[0]), abs=1e-5)
     assert body["violation_score"] == pytest.approx(float(direct.violation_score[0]), rel=1e-4)
     assert body["model_version"] == server.runtime.model_version
-    # the map: a spread over noise realisations, >= 0, not identically zero, finite
+    # the map: the engine's own particles (same seed), finite, >= 0, not all zero
+    particles = tiny_engine.counterfactual(
+        image[None], ivs, physics_tolerance=LOOSE_TOLERANCE, n_particles=8
+    ).uncertainty
+    np.testing.assert_allclose(unc, particles.image_std[0], rtol=1e-4, atol=1e-6)
     assert np.all(np.isfinite(unc))
     assert np.all(unc >= 0)
     assert unc.max() > 0
-    assert "pixel-noise" in body["uncertainty_method"]
+    assert body["n_particles"] == 8
+    assert body["particles_accepted"] == int(particles.accepted[0])
+    assert "particles" in body["uncertainty_method"]
+    q = body["intervals"]["log_gas_mass"]
+    assert q["p2.5"] <= q["p16"] <= q["p50"] <= q["p84"] <= q["p97.5"]
 
 
 def test_galaxy_routes_refuse_hostile_and_unauthorised_requests(browser, server, token):
@@ -184,6 +192,8 @@ def test_galaxy_routes_refuse_hostile_and_unauthorised_requests(browser, server,
         ({**cf, "physics_tolerance": 0}, 400),
         ({**cf, "extra": 1}, 400),
         ({**cf, "interventions": {f"p{i}": 1.0 for i in range(17)}}, 400),
+        ({**cf, "n_particles": 1000}, 400),
+        ({**cf, "n_particles": 1}, 400),
     ]
     for body, status in posts:
         r = browser.post("/v1/explorer/galaxy/counterfactual", json=body)

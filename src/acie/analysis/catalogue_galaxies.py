@@ -14,6 +14,7 @@ galaxies' properties and nuisances do not depend on it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +30,6 @@ __all__ = [
     "catalogue_population",
     "check_ids",
     "model_camera",
-    "noise_realisations",
     "render_galaxies",
 ]
 
@@ -119,8 +119,6 @@ def check_ids(ids: object, n: int, *, catalogue: str) -> np.ndarray:
 
 
 def _camera(population: CataloguePopulation, render: Mapping[str, Any] | None):
-    from acie.galaxy.simulator import GalaxySimulator
-
     extra = dict(render or {})
     unknown = sorted(set(extra) - set(RENDER_KEYS))
     if unknown:
@@ -128,8 +126,17 @@ def _camera(population: CataloguePopulation, render: Mapping[str, Any] | None):
             expected_got("render settings", f"keys among {list(RENDER_KEYS)}", unknown)
         )
     config = {**population.simulator, **extra}
-    config["bands"] = tuple(config["bands"])
-    for key in ("log_halo_mass_range", "redshift_range", "psf_fwhm_range"):
+    config["bands"] = list(config["bands"])
+    return _simulator(json.dumps(config, sort_keys=True, default=float))
+
+
+@lru_cache(maxsize=8)
+def _simulator(config_json: str):
+    """One simulator per configuration: its distance table is built once, not per call."""
+    from acie.galaxy.simulator import GalaxySimulator
+
+    config = json.loads(config_json)
+    for key in ("bands", "log_halo_mass_range", "redshift_range", "psf_fwhm_range"):
         config[key] = tuple(config[key])
     return GalaxySimulator(**config)
 
@@ -160,31 +167,6 @@ def render_galaxies(
     nuis = {k: np.asarray(v)[rows] for k, v in population.nuisances.items()}
     if rows.size == 0:
         return np.empty((0, len(camera.bands), camera.image_size, camera.image_size), np.float32)
-    return camera.render(props, nuis)
-
-
-def noise_realisations(
-    catalogue: str, galaxy: int, k: int, *, render: Mapping[str, Any] | None = None
-) -> np.ndarray:
-    """``k`` further images ``(k, C, H, W)`` of one galaxy with other pixel-noise draws.
-
-    The galaxy (properties, nuisances) is unchanged; only the pixel-noise seed differs,
-    taken from ``numpy.random.default_rng([noise_seed, j])`` for ``j = 1 … k`` so the
-    realisations are reproducible. They measure how much a result computed from one
-    observed image depends on that image's pixel noise.
-    """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InputValidationError(expected_got("k", "an integer >= 1", k))
-    population = catalogue_population(catalogue)
-    row = int(check_ids([galaxy], len(population), catalogue=catalogue)[0])
-    camera = _camera(population, render)
-    base = int(population.nuisances["noise_seed"][row])
-    props = {key: np.repeat(v[row], k) for key, v in population.properties.items()}
-    nuis = {key: np.repeat(np.asarray(v)[row], k) for key, v in population.nuisances.items()}
-    nuis["noise_seed"] = np.array(
-        [np.random.default_rng([base, j]).integers(0, 2**31 - 1) for j in range(1, k + 1)],
-        dtype=np.int64,
-    )
     return camera.render(props, nuis)
 
 

@@ -8,13 +8,14 @@ watermark) exactly like ``POST /v1/counterfactual``.
 
 The uncertainty map
 -------------------
-With the galaxy's image the model is also given :data:`UNCERTAINTY_REALISATIONS` more
-images of the same galaxy that differ only in their pixel noise (reproducible seeds,
-:func:`~acie.analysis.catalogue_galaxies.noise_realisations`), in the same batch. The map
-is the per-pixel standard deviation (``ddof=1``) of the counterfactual change
-``counterfactual − image`` over these ``1 + K`` images: how much the predicted change
-depends on the pixel noise the properties were abducted from. It does not contain the
-model's own (epistemic) error.
+The counterfactual is asked with ``n_particles`` stochastic abductions (default
+:data:`DEFAULT_PARTICLES`, at most :data:`MAX_PARTICLES`; :mod:`acie.deepscm.particles`):
+each particle draws the galaxy's properties and latent code from the model's posterior
+``q(s|x)``, ``q(z|x,s)``, reproduces the observed image exactly and is then intervened
+on and decoded. The map is the per-pixel standard deviation of the counterfactual image
+over the particles the physics check accepted (image units), and ``intervals`` the
+particles' 2.5/16/50/84/97.5 % quantiles of each counterfactual property. It is the
+spread that the model's posterior implies, not an error of the model itself.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from acie.analysis.catalogue_galaxies import (
     catalogue_population,
     check_ids,
     model_camera,
-    noise_realisations,
     render_galaxies,
 )
 from acie.errors import PhysicsViolationError
@@ -41,16 +41,16 @@ from acie.serve.http_errors import ERROR_RESPONSES
 from acie.serve.sessions import require_session
 from acie.wire.tensors import encode_b64
 
-__all__ = ["UNCERTAINTY_METHOD", "UNCERTAINTY_REALISATIONS", "model_render", "router"]
+__all__ = ["DEFAULT_PARTICLES", "MAX_PARTICLES", "model_render", "router"]
 
 router = APIRouter(prefix="/v1/explorer", responses=ERROR_RESPONSES, tags=["explorer"])
 
-#: further pixel-noise realisations of the galaxy behind the uncertainty map
-UNCERTAINTY_REALISATIONS = 8
+#: stochastic abductions behind the uncertainty map, by default and at most
+DEFAULT_PARTICLES = 8
+MAX_PARTICLES = 32
 UNCERTAINTY_METHOD = (
-    f"per-pixel standard deviation of (counterfactual - image) over the galaxy's image and "
-    f"{UNCERTAINTY_REALISATIONS} re-renderings with other pixel-noise seeds, run in one batch: "
-    f"the spread due to abducting from a noisy image (not the model's own error)"
+    "per-pixel standard deviation of the counterfactual image over {n} stochastic "
+    "abductions (posterior particles of the deep SCM) that passed the physics check"
 )
 _NUISANCE_KEYS = ("axis_ratio", "position_angle", "psf_fwhm", "redshift")
 
@@ -102,6 +102,12 @@ class GalaxyCounterfactualRequest(BaseModel):
         Annotated[float, Field(allow_inf_nan=False)],
     ] = Field(max_length=16, description="property -> absolute value in its unit")
     physics_tolerance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    n_particles: int = Field(
+        default=DEFAULT_PARTICLES,
+        ge=2,
+        le=MAX_PARTICLES,
+        description="stochastic abductions behind the uncertainty map",
+    )
 
 
 class GalaxyCounterfactual(BaseModel):
@@ -116,6 +122,9 @@ class GalaxyCounterfactual(BaseModel):
     difference: Tensor
     uncertainty: Tensor
     uncertainty_method: str
+    n_particles: int
+    particles_accepted: int
+    intervals: dict[str, dict[str, float]]
     factual_properties: dict[str, float]
     counterfactual_properties: dict[str, float]
     violation_score: float
@@ -195,49 +204,52 @@ def galaxy_counterfactual(
     camera = model_render(rt.model)
     _, row = _row(body.catalogue, body.id)
     image = render_galaxies(body.catalogue, [row], render=camera)
-    others = noise_realisations(body.catalogue, row, UNCERTAINTY_REALISATIONS, render=camera)
-    batch = np.concatenate([image, others])
     call = rt.core.validate(
         request_id=f"explorer-galaxy-{uuid.uuid4()}",
-        observation=batch,
+        observation=image,
         interventions=body.interventions,
         physics_tolerance=body.physics_tolerance,
         physics_steps=None,
+        n_particles=body.n_particles,
+        all_or_nothing=True,
     )
     result = rt.core.infer(principal.subject, call)
+    score = float(np.atleast_1d(np.asarray(result.violation_score, dtype=np.float64))[0])
     status = getattr(result, "status", None)
-    status = np.full(len(batch), "ok") if status is None else np.asarray(status, dtype=str)
-    score = np.atleast_1d(np.asarray(result.violation_score, dtype=np.float64))
-    if status[0] == "refused":  # a core that answers per galaxy: this galaxy was refused
-        raise PhysicsViolationError(
+    if status is not None and str(np.atleast_1d(status)[0]) == "refused":
+        raise PhysicsViolationError(  # all_or_nothing raises first; this is the backstop
             f"the counterfactual of galaxy {row} violates the physics constraints: score "
-            f"{score[0]:.3g} is above the tolerance after the projection",
-            score=float(score[0]),
+            f"{score:.3g} is above the tolerance after the projection",
+            score=score,
             tolerance=body.physics_tolerance,
         )
-    cf = np.asarray(result.images, dtype=np.float32)
-    change = cf - batch
-    kept = change[status != "refused"]  # realisations the physics check let through
-    spread = (
-        kept.std(axis=0, ddof=1) if len(kept) > 1 else np.full(change.shape[1:], np.nan)
-    ).astype(np.float32)
-    projected = np.atleast_1d(np.asarray(getattr(result, "projected", False)))
+    cf = np.asarray(result.images, dtype=np.float32).reshape(image.shape)
+    change = cf - image
+    spread = result.uncertainty
     return GalaxyCounterfactual(
         catalogue=body.catalogue,
         id=row,
         model_version=str(result.model_version),
         interventions=dict(body.interventions),
-        image=_tensor(batch[0]),
+        image=_tensor(image[0]),
         counterfactual=_tensor(cf[0]),
         difference=_tensor(change[0]),
-        uncertainty=_tensor(spread),
-        uncertainty_method=UNCERTAINTY_METHOD,
-        factual_properties={k: float(v[0]) for k, v in result.factual_properties.items()},
-        counterfactual_properties={
-            k: float(v[0]) for k, v in result.counterfactual_properties.items()
+        uncertainty=_tensor(np.asarray(spread.image_std, dtype=np.float32)[0]),
+        uncertainty_method=UNCERTAINTY_METHOD.format(n=body.n_particles),
+        n_particles=int(spread.n_particles),
+        particles_accepted=int(np.atleast_1d(spread.accepted)[0]),
+        intervals={
+            k: {q: float(np.atleast_1d(v)[0]) for q, v in d.items()}
+            for k, d in spread.intervals.items()
         },
-        violation_score=float(score[0]),
+        factual_properties={
+            k: float(np.atleast_1d(v)[0]) for k, v in result.factual_properties.items()
+        },
+        counterfactual_properties={
+            k: float(np.atleast_1d(v)[0]) for k, v in result.counterfactual_properties.items()
+        },
+        violation_score=score,
         confidence=float(np.atleast_1d(result.confidence)[0]),
-        projected=bool(projected[0]),
+        projected=bool(np.atleast_1d(getattr(result, "projected", False))[0]),
         latency_ms=(time.perf_counter() - t0) * 1e3,
     )
