@@ -53,7 +53,7 @@ services:
 	@bash scripts/services.sh
 
 # everything (what CI runs, with CI=true: a skip fails unless the test is marked gpu)
-test: setup setup-r services
+test: setup setup-r services setup-browser frontend-check
 	@$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -73,3 +73,33 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+# The explorer's web app: TypeScript + Vite in frontend/, built from its lock file into the
+# package (src/acie/serve/explorer_app/, served at /explorer/), so `make run` needs no Node.
+# Needs Node >= 20.19 and npm (the npm registry at build time only).
+EXPLORER_APP := src/acie/serve/explorer_app
+NODE_OK := node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'
+
+.PHONY: frontend frontend-check setup-browser
+
+frontend:
+	@$(NODE_OK) || { echo "make frontend needs Node >= 20.19 and npm"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# the shipped bundle must be exactly what the lock file builds (the build writes no
+# hashes or timestamps): a clean copy of frontend/, npm ci, build into a temp folder, diff
+frontend-check:
+	@$(NODE_OK) || { echo "make frontend-check needs Node >= 20.19 and npm"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  mkdir "$$tmp/frontend" && \
+	  tar -C frontend --exclude=node_modules -cf - . | tar -C "$$tmp/frontend" -xf - && \
+	  (cd "$$tmp/frontend" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && \
+	   ACIE_EXPLORER_OUT="$$tmp/out" npm run --silent build >/dev/null) && \
+	  if diff -r "$$tmp/out" $(EXPLORER_APP); then echo "explorer bundle: up to date"; \
+	  else echo "the shipped explorer bundle is stale: run make frontend and commit $(EXPLORER_APP)"; exit 1; fi
+
+# Debian's Chromium for the browser tests (tests/browser, driven by Playwright with its
+# executable path; no browser build is downloaded)
+setup-browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }

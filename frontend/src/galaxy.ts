@@ -87,11 +87,10 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
   const uncCanvas = h("canvas", { class: "img", id: "img-uncertainty" });
   const diffCap = h("span");
   const uncCap = h("span");
-  const results = h("div", { class: "cf-results", id: "galaxy-cf", hidden: true },
-    h("div", { class: "images" },
-      panel("counterfactual", cfCanvas),
-      panel("difference", diffCanvas, diffCap),
-      panel("uncertainty", uncCanvas, uncCap)));
+  const results = h("div", { class: "cf-results images", id: "galaxy-cf", hidden: true },
+    panel("counterfactual", cfCanvas),
+    panel("difference", diffCanvas, diffCap),
+    panel("uncertainty", uncCanvas, uncCap));
   const metrics = h("dl", { class: "metrics", id: "galaxy-metrics" });
   const method = h("p", { class: "hint" });
   const changes = h("table", { class: "props" });
@@ -127,6 +126,7 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
       id: sid, type: "range", min: p.low, max: p.high, step: (p.high - p.low) / 500, value: p.value,
       disabled: !canSubmit, "data-property": p.name, "aria-describedby": `${sid}-range`,
     });
+    input.dataset.initial = input.value; // the catalogue value as the slider holds it
     input.addEventListener("input", () => { out.textContent = fmt(Number(input.value), 4); });
     input.addEventListener("change", () => void run());
     sliders.set(p.name, input);
@@ -135,7 +135,7 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
       h("span", { class: "hint", id: `${sid}-range` }, `${fmt(p.low)} – ${fmt(p.high)}`)));
   }
   const resetBtn = h("button", { type: "button", disabled: !canSubmit, onclick: () => {
-    for (const p of detail.intervenable) { const s = sliders.get(p.name)!; s.value = String(p.value); s.dispatchEvent(new Event("input")); }
+    for (const s of sliders.values()) { s.value = s.dataset.initial ?? s.value; s.dispatchEvent(new Event("input")); }
     last = null; results.hidden = true; paint();
   } }, "Reset");
   sliderBox.append(resetBtn, canSubmit ? "" : h("p", { class: "hint" }, `Your role (${session.role}) cannot submit counterfactuals.`));
@@ -143,8 +143,8 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
   async function run(): Promise<void> {
     const interventions: Record<string, number> = {};
     for (const p of detail.intervenable) {
-      const v = Number(sliders.get(p.name)!.value);
-      if (Math.abs(v - p.value) > 1e-9 * Math.max(1, Math.abs(p.value))) interventions[p.name] = v;
+      const s = sliders.get(p.name)!;
+      if (s.value !== s.dataset.initial) interventions[p.name] = Number(s.value);
     }
     if (!Object.keys(interventions).length) { msg.textContent = "Move a slider to ask a what-if."; return; }
     const t0 = performance.now();
@@ -192,15 +192,17 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
     neigh.append(h("li", {}, "Load the catalogue on the map to list neighbours."));
   }
 
-  root.replaceChildren(h("div", { class: "galaxy-layout" },
-    h("section", { "aria-label": "observed image" },
+  root.replaceChildren(h("div", { class: "galaxy-page" },
+    h("div", { class: "row galaxy-head" },
       h("h2", {}, `Galaxy ${detail.id} · ${detail.catalogue}`),
-      h("p", { class: "hint" }, `model ${detail.model_version.slice(0, 16)} · ${detail.bands.join(", ")} bands${detail.pixel_scale_arcsec ? ` · ${detail.pixel_scale_arcsec}″/pixel` : ""} · asinh stretch`),
-      h("div", { class: "row" }, h("label", { for: "band" }, "Show"), bandSel, h("label", { for: "stretch" }, "Stretch"), stretch, stretchOut),
-      h("div", { class: "images" }, panel("observed", observed)), bandsRow,
-      h("h3", {}, "Catalogue values"), propTable,
-      h("h3", {}, "Neighbours in the embedding"), neigh,
-      h("p", {}, h("a", { href: `#/map?catalogue=${encodeURIComponent(catalogue)}` }, "Back to the map"))),
-    h("section", { "aria-label": "counterfactual" }, sliderBox, msg, results, metrics, method, changes)));
+      h("span", { class: "hint" }, `model ${detail.model_version.slice(0, 16)} · ${detail.bands.join(", ")} bands${detail.pixel_scale_arcsec ? ` · ${detail.pixel_scale_arcsec}″/pixel` : ""} · asinh stretch`),
+      h("label", { for: "band" }, "Show"), bandSel, h("label", { for: "stretch" }, "Stretch"), stretch, stretchOut,
+      h("a", { href: `#/map?catalogue=${encodeURIComponent(catalogue)}` }, "Back to the map")),
+    h("div", { class: "images" }, panel("observed", observed), results, h("div", {}, metrics, msg)),
+    h("div", { class: "galaxy-layout" },
+      h("section", { "aria-label": "interventions" }, sliderBox, method, changes),
+      h("section", { "aria-label": "galaxy" }, bandsRow,
+        h("h3", {}, "Catalogue values"), propTable,
+        h("h3", {}, "Neighbours in the embedding"), neigh))));
   paint();
 }

@@ -68,15 +68,15 @@ export class HistogramPanel {
       this.setRange(row, row.range, true);
     });
     canvas.addEventListener("keydown", (ev) => {
-      const r = row.range ?? [0, NBINS - 1];
-      let next: [number, number] | null = [...r] as [number, number];
+      const r = row.range;
+      const last = NBINS - 1;
+      let next: [number, number] | null;
       if (ev.key === "Escape" || ev.key === "Delete") next = null;
-      else if (ev.key === "ArrowLeft" && ev.shiftKey) next = [r[0], Math.max(r[0], r[1] - 1)];
-      else if (ev.key === "ArrowRight" && ev.shiftKey) next = [r[0], Math.min(NBINS - 1, r[1] + 1)];
-      else if (ev.key === "ArrowLeft") next = row.range ? [Math.max(0, r[0] - 1), Math.max(0, r[1] - 1)] : [0, 0];
-      else if (ev.key === "ArrowRight")
-        next = row.range ? [Math.min(NBINS - 1, r[0] + 1), Math.min(NBINS - 1, r[1] + 1)] : [0, 0];
-      else return;
+      else if (ev.key !== "ArrowLeft" && ev.key !== "ArrowRight") return;
+      else if (!r) next = ev.shiftKey && ev.key === "ArrowRight" ? [0, 1] : [0, 0];
+      else if (ev.shiftKey) next = ev.key === "ArrowLeft" ? [r[0], Math.max(r[0], r[1] - 1)] : [r[0], Math.min(last, r[1] + 1)];
+      else if (ev.key === "ArrowLeft") next = r[0] > 0 ? [r[0] - 1, r[1] - 1] : r;
+      else next = r[1] < last ? [r[0] + 1, r[1] + 1] : r;
       ev.preventDefault();
       this.setRange(row, next, true);
     });

@@ -26,6 +26,7 @@ export interface ExplorerProbe {
   panBy?: (dx: number, dy: number) => void;
   zoomBy?: (factor: number) => void;
   bounds?: () => [number, number, number, number];
+  pixelOf?: (row: number) => [number, number];
 }
 
 declare global {
@@ -378,6 +379,7 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
   };
   probe.zoomBy = (f) => { zoomAt(f, canvas.clientWidth / 2, canvas.clientHeight / 2); renderer?.drawNow(); };
   probe.bounds = bounds;
+  probe.pixelOf = (row) => (renderer && cat ? renderer.toPixels(cat.x[row], cat.y[row]) : [NaN, NaN]);
 
   if (params.get("catalogue")) await load();
 }

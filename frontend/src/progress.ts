@@ -44,6 +44,9 @@ export class JobProgress {
   }
 
   private set(state: string): void {
+    if (state !== this.state || !this.el.dataset.seen) {
+      this.el.dataset.seen = [this.el.dataset.seen, state].filter(Boolean).join(" ");
+    }
     this.state = state;
     this.el.dataset.state = state;
     const idx = STATES.indexOf(state as (typeof STATES)[number]);
