@@ -12,7 +12,7 @@ import numpy as np
 
 from acie.client.results import CounterfactualAnswer, error_for
 from acie.client.retry import RetryPolicy, wait_until_available
-from acie.errors import BackendUnavailableError
+from acie.errors import BackendUnavailableError, InvalidInterventionError
 
 __all__ = ["GrpcClient"]
 
@@ -21,17 +21,45 @@ def _answer(resp: Any) -> CounterfactualAnswer:
     from acie.wire.tensors import decode_tensor
 
     t = resp.counterfactual
+    gal = list(resp.galaxies)
+    if gal:  # per-galaxy outcomes (servers since the relative-intervention API)
+        names_f = sorted({k for g in gal for k in g.factual_properties})
+        names_c = sorted({k for g in gal for k in g.counterfactual_properties})
+        names_t = sorted({k for g in gal for k in g.targets})
+        names_q = sorted({k for g in gal for k in g.intervals})
+
+        def col(field: str, k: str) -> np.ndarray:
+            return np.asarray([getattr(g, field).get(k, np.nan) for g in gal], dtype=np.float64)
+
+        factual = {k: col("factual_properties", k) for k in names_f}
+        counter = {k: col("counterfactual_properties", k) for k in names_c}
+        targets = {k: col("targets", k) for k in names_t}
+        intervals = {
+            k: {
+                q: np.asarray([g.intervals[k].values.get(q, np.nan) for g in gal])
+                for q in sorted({q for g in gal for q in g.intervals[k].values})
+            }
+            for k in names_q
+        }
+    else:
+        factual = {k: np.asarray([v]) for k, v in resp.factual_properties_mean.items()}
+        counter = {k: np.asarray([v]) for k, v in resp.counterfactual_properties_mean.items()}
+        targets, intervals = {}, {}
+    u = resp.uncertainty if resp.HasField("uncertainty") else None
     return CounterfactualAnswer(
         request_id=resp.request_id,
-        images=decode_tensor(t.shape, t.dtype, t.data),
+        images=decode_tensor(t.shape, t.dtype, t.data, allow_nan=True),
         confidence=np.asarray(resp.confidence),
         violation_score=np.asarray(resp.violation_score),
         latency_ms=resp.latency_ms,
         model_version=resp.model_version,
-        factual_properties={k: np.asarray([v]) for k, v in resp.factual_properties_mean.items()},
-        counterfactual_properties={
-            k: np.asarray([v]) for k, v in resp.counterfactual_properties_mean.items()
-        },
+        factual_properties=factual,
+        counterfactual_properties=counter,
+        status=np.asarray([g.status for g in gal], dtype=str),
+        reason=[g.reason for g in gal],
+        targets=targets,
+        uncertainty=None if u is None else decode_tensor(u.shape, u.dtype, u.data, allow_nan=True),
+        intervals=intervals,
         trace_id=resp.trace_id or None,
     )
 
@@ -106,18 +134,37 @@ class GrpcClient:
     def _request(
         self,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         request_id: str | None,
         physics_tolerance: float | None,
         physics_steps: int | None,
+        n_particles: int = 0,
+        all_or_nothing: bool = False,
     ) -> Any:
         pb = self._pb
         obs = np.ascontiguousarray(observation, dtype="<f4")
         req = pb.CounterfactualRequest(
             request_id=request_id or uuid.uuid4().hex,
             observation=pb.Tensor(shape=list(obs.shape), dtype="float32", data=obs.tobytes()),
-            interventions={k: float(v) for k, v in interventions.items()},
+            interventions={
+                k: float(v) for k, v in interventions.items() if not isinstance(v, Mapping)
+            },
+            n_particles=int(n_particles),
+            all_or_nothing=bool(all_or_nothing),
         )
+        for k, v in interventions.items():
+            if isinstance(v, Mapping):  # relative (or spelled-out absolute) forms
+                if len(v) != 1:
+                    raise InvalidInterventionError(
+                        f"intervention on {k!r} must have exactly one of value, shift, "
+                        f"factor; got keys {list(v)}"
+                    )
+                ((kind, amount),) = v.items()
+                if kind not in ("value", "shift", "factor"):
+                    raise InvalidInterventionError(
+                        f"intervention on {k!r}: kind must be value, shift or factor; got {kind!r}"
+                    )
+                setattr(req.intervention_specs[k], kind, float(amount))
         if physics_tolerance is not None:
             req.physics_tolerance = physics_tolerance
         if physics_steps is not None:
@@ -127,15 +174,26 @@ class GrpcClient:
     def counterfactual(
         self,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         *,
         request_id: str | None = None,
         physics_tolerance: float | None = None,
         physics_steps: int | None = None,
+        n_particles: int = 0,
+        all_or_nothing: bool = False,
     ) -> CounterfactualAnswer:
-        """One counterfactual call (retried on RESOURCE_EXHAUSTED and UNAVAILABLE)."""
+        """One counterfactual call (retried on RESOURCE_EXHAUSTED and UNAVAILABLE).
+
+        Interventions and options as :meth:`acie.client.RestClient.counterfactual`.
+        """
         req = self._request(
-            observation, interventions, request_id, physics_tolerance, physics_steps
+            observation,
+            interventions,
+            request_id,
+            physics_tolerance,
+            physics_steps,
+            n_particles,
+            all_or_nothing,
         )
         self.attempts = 0
 
@@ -156,7 +214,8 @@ class GrpcClient:
         """Send many requests on one stream and yield their answers in completion order.
 
         Each request is a mapping with ``observation``, ``interventions`` and optionally
-        ``request_id``, ``physics_tolerance``, ``physics_steps``. A request that fails
+        ``request_id``, ``physics_tolerance``, ``physics_steps``, ``n_particles``,
+        ``all_or_nothing``. A request that fails
         yields its ACIE error instead of an answer. Not retried (a stream is not idempotent
         as a whole).
         """
@@ -167,6 +226,8 @@ class GrpcClient:
                 r.get("request_id"),
                 r.get("physics_tolerance"),
                 r.get("physics_steps"),
+                r.get("n_particles", 0),
+                r.get("all_or_nothing", False),
             )
             for r in requests
         )

@@ -27,19 +27,47 @@ def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
     from acie.wire.tensors import decode_b64
 
     t = body["counterfactual"]
+    unc = body.get("uncertainty")
+
+    def arr(values: Any) -> np.ndarray:
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
     return CounterfactualAnswer(
         request_id=body["request_id"],
-        images=decode_b64(t["shape"], t["dtype"], t["data"]),
+        images=decode_b64(t["shape"], t["dtype"], t["data"], allow_nan=True),
         confidence=np.asarray(body["confidence"]),
         violation_score=np.asarray(body["violation_score"]),
         latency_ms=float(body["latency_ms"]),
         model_version=body["model_version"],
-        factual_properties={k: np.asarray(v) for k, v in body["factual_properties"].items()},
-        counterfactual_properties={
-            k: np.asarray(v) for k, v in body["counterfactual_properties"].items()
-        },
+        factual_properties={k: arr(v) for k, v in body["factual_properties"].items()},
+        counterfactual_properties={k: arr(v) for k, v in body["counterfactual_properties"].items()},
+        status=np.asarray(body.get("status") or [], dtype=str),
+        reason=[r or "" for r in body.get("reason") or []],
+        targets={k: arr(v["target"]) for k, v in (body.get("interventions") or {}).items()},
+        uncertainty=(
+            None
+            if unc is None
+            else decode_b64(
+                unc["image_std"]["shape"],
+                unc["image_std"]["dtype"],
+                unc["image_std"]["data"],
+                allow_nan=True,
+            )
+        ),
+        intervals=(
+            {}
+            if unc is None
+            else {k: {q: arr(v) for q, v in qs.items()} for k, qs in unc["intervals"].items()}
+        ),
         trace_id=body.get("trace_id"),
     )
+
+
+def _spec(value: Any) -> Any:
+    """An intervention as JSON: a float, or ``{kind: float}`` for a relative form."""
+    if isinstance(value, Mapping):
+        return {str(k): float(v) for k, v in value.items()}
+    return float(value)
 
 
 class RestClient:
@@ -152,50 +180,78 @@ class RestClient:
     def _request(
         self,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         request_id: str | None,
         physics_tolerance: float | None,
         physics_steps: int | None,
+        n_particles: int = 0,
+        all_or_nothing: bool = False,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "request_id": request_id or uuid.uuid4().hex,
             "observation": _tensor(observation),
-            "interventions": {k: float(v) for k, v in interventions.items()},
+            "interventions": {k: _spec(v) for k, v in interventions.items()},
         }
         if physics_tolerance is not None:
             body["physics_tolerance"] = physics_tolerance
         if physics_steps is not None:
             body["physics_steps"] = physics_steps
+        if n_particles:
+            body["n_particles"] = n_particles
+        if all_or_nothing:
+            body["all_or_nothing"] = True
         return body
 
     def counterfactual(
         self,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         *,
         request_id: str | None = None,
         physics_tolerance: float | None = None,
         physics_steps: int | None = None,
+        n_particles: int = 0,
+        all_or_nothing: bool = False,
     ) -> CounterfactualAnswer:
-        """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``."""
+        """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``.
+
+        ``interventions`` maps a property to a value or to ``{"shift": d}`` /
+        ``{"factor": f}`` of each galaxy's own abducted value; ``n_particles`` > 0 asks for
+        uncertainty maps and intervals; ``all_or_nothing`` refuses the whole request when
+        any galaxy is refused (else each galaxy has its own ``status``).
+        """
         body = self._request(
-            observation, interventions, request_id, physics_tolerance, physics_steps
+            observation,
+            interventions,
+            request_id,
+            physics_tolerance,
+            physics_steps,
+            n_particles,
+            all_or_nothing,
         )
         return _answer(self._call("POST", "/v1/counterfactual", json=body))
 
     def submit_job(
         self,
         observation: np.ndarray,
-        interventions: Mapping[str, float],
+        interventions: Mapping[str, Any],
         *,
         request_id: str | None = None,
         shared: bool = False,
         physics_tolerance: float | None = None,
         physics_steps: int | None = None,
+        n_particles: int = 0,
+        all_or_nothing: bool = False,
     ) -> dict[str, Any]:
-        """Queue a counterfactual job; returns the job (``job_id``, ``state`` …)."""
+        """Queue a counterfactual job (options as :meth:`counterfactual`); returns the job."""
         body = self._request(
-            observation, interventions, request_id, physics_tolerance, physics_steps
+            observation,
+            interventions,
+            request_id,
+            physics_tolerance,
+            physics_steps,
+            n_particles,
+            all_or_nothing,
         )
         body["shared"] = shared
         return self._call("POST", "/v1/jobs", json=body)

@@ -60,7 +60,19 @@ class CounterfactualAnswer:
     model_version : str
         SHA-256 of the model weights.
     factual_properties, counterfactual_properties : dict of str to ndarray (n,)
-        Per image (REST); gRPC carries batch means only, as arrays of length 1.
+        Per image (a refused galaxy's counterfactual properties are NaN). From a server
+        without per-galaxy outcomes over gRPC: batch means, as arrays of length 1.
+    status : ndarray (n,) of str
+        Per image ``"ok"``, ``"projected"`` or ``"refused"`` (its image is NaN).
+    reason : list of str
+        Per image, why it was projected or refused ("" when ok).
+    targets : dict of str to ndarray (n,)
+        The value each intervened property was set to (relative interventions: the
+        galaxy's abducted value shifted or scaled).
+    uncertainty : ndarray (n, C, H, W) or None
+        With ``n_particles``: per-pixel std of the counterfactual over the particles.
+    intervals : dict of str to dict of str to ndarray (n,)
+        With ``n_particles``: property -> quantile (p2.5, p16, p50, p84, p97.5) -> values.
     trace_id : str or None
     """
 
@@ -72,4 +84,9 @@ class CounterfactualAnswer:
     model_version: str
     factual_properties: dict[str, np.ndarray] = field(default_factory=dict)
     counterfactual_properties: dict[str, np.ndarray] = field(default_factory=dict)
+    status: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
+    reason: list[str] = field(default_factory=list)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+    uncertainty: np.ndarray | None = None
+    intervals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     trace_id: str | None = None

@@ -35,8 +35,13 @@ MAX_DIM = MAX_ELEMENTS
 _DTYPES = {"float32": np.dtype("<f4"), "": np.dtype("<f4")}
 
 
-def decode_tensor(shape: Sequence[int], dtype: str, data: bytes) -> np.ndarray:
+def decode_tensor(
+    shape: Sequence[int], dtype: str, data: bytes, *, allow_nan: bool = False
+) -> np.ndarray:
     """A float32 array of ``shape`` from raw little-endian bytes.
+
+    ``allow_nan`` accepts NaN (never infinity): a server's answer marks a refused
+    galaxy's image with NaN; requests never carry it.
 
     Raises
     ------
@@ -54,7 +59,7 @@ def decode_tensor(shape: Sequence[int], dtype: str, data: bytes) -> np.ndarray:
             f"tensor data must be {want} bytes for shape {dims} float32; got {len(data)} bytes"
         )
     arr = np.frombuffer(data, dtype=_DTYPES[dtype]).reshape(dims).astype(np.float32)
-    if not np.all(np.isfinite(arr)):
+    if not np.all(np.isfinite(arr) | (allow_nan & np.isnan(arr))):
         raise DataFormatError("tensor values must all be finite; got NaN or infinity")
     return arr
 
@@ -102,7 +107,9 @@ def encode_tensor(array: np.ndarray) -> tuple[list[int], str, bytes]:
     return list(arr.shape), "float32", arr.tobytes()
 
 
-def decode_b64(shape: Sequence[int], dtype: str, data: str) -> np.ndarray:
+def decode_b64(
+    shape: Sequence[int], dtype: str, data: str, *, allow_nan: bool = False
+) -> np.ndarray:
     """Like :func:`decode_tensor` with base64 text instead of bytes."""
     try:
         raw = base64.b64decode(data, validate=True)
@@ -110,7 +117,7 @@ def decode_b64(shape: Sequence[int], dtype: str, data: str) -> np.ndarray:
         raise DataFormatError(
             f"tensor data must be base64 text; got an invalid string ({exc})"
         ) from None
-    return decode_tensor(shape, dtype, raw)
+    return decode_tensor(shape, dtype, raw, allow_nan=allow_nan)
 
 
 def encode_b64(array: np.ndarray) -> dict[str, object]:

@@ -17,8 +17,18 @@ class Tensor(_message.Message):
     data: bytes
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
+class Intervention(_message.Message):
+    __slots__ = ("value", "shift", "factor")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    shift: float
+    factor: float
+    def __init__(self, value: _Optional[float] = ..., shift: _Optional[float] = ..., factor: _Optional[float] = ...) -> None: ...
+
 class CounterfactualRequest(_message.Message):
-    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps")
+    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps", "intervention_specs", "n_particles", "all_or_nothing")
     class InterventionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,17 +36,30 @@ class CounterfactualRequest(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class InterventionSpecsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Intervention
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Intervention, _Mapping]] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OBSERVATION_FIELD_NUMBER: _ClassVar[int]
     INTERVENTIONS_FIELD_NUMBER: _ClassVar[int]
     PHYSICS_TOLERANCE_FIELD_NUMBER: _ClassVar[int]
     PHYSICS_STEPS_FIELD_NUMBER: _ClassVar[int]
+    INTERVENTION_SPECS_FIELD_NUMBER: _ClassVar[int]
+    N_PARTICLES_FIELD_NUMBER: _ClassVar[int]
+    ALL_OR_NOTHING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     observation: Tensor
     interventions: _containers.ScalarMap[str, float]
     physics_tolerance: float
     physics_steps: int
-    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ...) -> None: ...
+    intervention_specs: _containers.MessageMap[str, Intervention]
+    n_particles: int
+    all_or_nothing: bool
+    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ..., intervention_specs: _Optional[_Mapping[str, Intervention]] = ..., n_particles: _Optional[int] = ..., all_or_nothing: _Optional[bool] = ...) -> None: ...
 
 class Status(_message.Message):
     __slots__ = ("code", "message")
@@ -46,8 +69,69 @@ class Status(_message.Message):
     message: str
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
+class Quantiles(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.ScalarMap[str, float]
+    def __init__(self, values: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class GalaxyOutcome(_message.Message):
+    __slots__ = ("status", "reason", "violation_score", "factual_properties", "counterfactual_properties", "targets", "intervals", "particles_accepted")
+    class FactualPropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class CounterfactualPropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class TargetsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class IntervalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Quantiles
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Quantiles, _Mapping]] = ...) -> None: ...
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VIOLATION_SCORE_FIELD_NUMBER: _ClassVar[int]
+    FACTUAL_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    COUNTERFACTUAL_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    PARTICLES_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    reason: str
+    violation_score: float
+    factual_properties: _containers.ScalarMap[str, float]
+    counterfactual_properties: _containers.ScalarMap[str, float]
+    targets: _containers.ScalarMap[str, float]
+    intervals: _containers.MessageMap[str, Quantiles]
+    particles_accepted: int
+    def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., violation_score: _Optional[float] = ..., factual_properties: _Optional[_Mapping[str, float]] = ..., counterfactual_properties: _Optional[_Mapping[str, float]] = ..., targets: _Optional[_Mapping[str, float]] = ..., intervals: _Optional[_Mapping[str, Quantiles]] = ..., particles_accepted: _Optional[int] = ...) -> None: ...
+
 class CounterfactualResponse(_message.Message):
-    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id")
+    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles")
     class FactualPropertiesMeanEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +156,9 @@ class CounterfactualResponse(_message.Message):
     COUNTERFACTUAL_PROPERTIES_MEAN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    GALAXIES_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    N_PARTICLES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     counterfactual: Tensor
     confidence: _containers.RepeatedScalarFieldContainer[float]
@@ -82,7 +169,10 @@ class CounterfactualResponse(_message.Message):
     counterfactual_properties_mean: _containers.ScalarMap[str, float]
     status: Status
     trace_id: str
-    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    galaxies: _containers.RepeatedCompositeFieldContainer[GalaxyOutcome]
+    uncertainty: Tensor
+    n_particles: int
+    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ...) -> None: ...
 
 class HealthCheckRequest(_message.Message):
     __slots__ = ()
