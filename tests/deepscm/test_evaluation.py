@@ -166,9 +166,9 @@ def test_shipped_predictor_is_accurate_on_fresh_galaxies():
 def test_cli_evaluates_several_models_side_by_side(tiny_model, tiny_predictor, tmp_path):
     report = tmp_path / "report"
     ck = str(tiny_model.checkpoint)
-    args = ["model", "evaluate", "--model", ck, "--model", ck, "--n", "6", "--seed", "11"]
-    args += ["--predictor", str(tiny_predictor[1]), "--no-speed", "--report", str(report)]
-    res = runner.invoke(app, args)
+    base = ["model", "evaluate", "--n", "6", "--seed", "11"]
+    base += ["--predictor", str(tiny_predictor[1]), "--no-speed"]
+    res = runner.invoke(app, [*base, "--model", ck, "--model", ck, "--report", str(report)])
     assert res.exit_code == 0, res.output
     doc = json.loads((report / "report.json").read_text())
     assert [m["model_version"] for m in doc["models"]] == [tiny_model.model_version] * 2
@@ -180,6 +180,18 @@ def test_cli_evaluates_several_models_side_by_side(tiny_model, tiny_predictor, t
     assert "| goal | bound | model-1 | model-2 |" in md
     for name in ("dlog_flux.png", "goals.pdf", "grid_model-1_log_stellar_mass.png"):
         assert (report / name).exists(), name
+    # an earlier report (e.g. the old model, run by its own release) joins side by side
+    again = tmp_path / "again"
+    inc = ["--include", str(report / "report.json"), "--report", str(again)]
+    res = runner.invoke(app, [*base, *inc, "--model", ck])
+    assert res.exit_code == 0, res.output
+    doc2 = json.loads((again / "report.json").read_text())
+    assert [m["name"] for m in doc2["models"]] == ["model-1", "model-2", "model"]
+    assert doc2["models"][0]["goals"] == doc["models"][0]["goals"]
+    bad = [a if a != "6" else "7" for a in base]
+    res = runner.invoke(app, [*bad, *inc])
+    assert res.exit_code != 0
+    assert "--n 7 --seed 11" in str(res.exception)
 
 
 def test_cli_refuses_a_predictor_for_other_images(tiny_model, tmp_path):

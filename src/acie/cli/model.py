@@ -252,6 +252,11 @@ def evaluate(
     n: int = typer.Option(1000, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
     speed: bool = typer.Option(True, "--speed/--no-speed", help="Also time latency/throughput."),
+    include: list[Path] = typer.Option(
+        [],
+        "--include",
+        help="report.json of earlier runs (same --n and --seed) to show side by side first.",
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -259,7 +264,9 @@ def evaluate(
     """Score models against the simulator's exact counterfactuals; write a report with plots.
 
     Every ``--model`` (default: the shipped one) is evaluated on the same held-out
-    galaxies and shown side by side, with the issue's goals marked pass / miss. With
+    galaxies and shown side by side, with the issue's goals marked pass / miss, after the
+    models of any ``--include``d earlier report (e.g. an old checkpoint evaluated by the
+    code of its own release). With
     ``--workers N`` or ``--scheduler`` each intervention is a task; workers load the
     model once from its checkpoint (``--model`` must then be on a file system they see).
     """
@@ -268,6 +275,7 @@ def evaluate(
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
+    from acie.deepscm.evaluation import report_from_dict
     from acie.deepscm.predictors import default_predictor_path, load_predictor
     from acie.deepscm.reporting import write_report
     from acie.deepscm.watermark import Watermark
@@ -282,6 +290,21 @@ def evaluate(
     pred_path = predictor or default_predictor_path()
     pred = load_predictor(pred_path) if predictor or pred_path.exists() else None
     results = []
+    for inc in include:
+        try:
+            earlier = [report_from_dict(m) for m in json.loads(inc.read_text())["models"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputValidationError(
+                expected_got("--include", "a report.json of acie model evaluate", repr(exc))
+            ) from None
+        for r in earlier:
+            if (r.n_galaxies, r.seed) != (n, seed):
+                raise InputValidationError(
+                    expected_got(
+                        f"--include {inc}", f"--n {n} --seed {seed}", (r.n_galaxies, r.seed)
+                    )
+                )
+        results += earlier
     for i, path in enumerate(model or [None]):
         engine = (
             CounterfactualEngine.from_checkpoint(path, device=device, watermark=mark)
