@@ -25,11 +25,22 @@ import torch
 from acie._files import atomic_output
 from acie.deepscm.model import DeepSCM, DeepSCMConfig
 from acie.deepscm.scaling import ImageScaler, PropertyScaler
-from acie.errors import DataFormatError
+from acie.errors import ConfigurationError, DataFormatError
 
-__all__ = ["FORMAT", "Checkpoint", "load_checkpoint", "save_checkpoint", "sha256_file"]
+__all__ = [
+    "FORMAT",
+    "READABLE_FORMATS",
+    "Checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "sha256_file",
+]
 
-FORMAT = "acie-deepscm-checkpoint/1"
+FORMAT = "acie-deepscm-checkpoint/2"
+#: Formats :func:`load_checkpoint` reads. Format 2 adds the config fields ``mixtures``,
+#: ``decoder``, ``pixel_noise`` and ``image_stretch``; a format-1 file has none of them
+#: and loads as the format-1 architecture (their defaults).
+READABLE_FORMATS = ("acie-deepscm-checkpoint/1", FORMAT)
 
 
 @dataclass
@@ -114,10 +125,11 @@ def load_checkpoint(
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt files
         raise DataFormatError(f"{str(path)!r} is not a readable torch checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise DataFormatError(
-            f"{str(path)!r} must be a checkpoint of format {FORMAT!r}; got {got!r}"
+            f"{str(path)!r} must be a checkpoint of format {' or '.join(READABLE_FORMATS)}; "
+            f"got {got!r}"
         )
     try:
         config = DeepSCMConfig.from_dict(payload["config"])
@@ -127,7 +139,7 @@ def load_checkpoint(
         img = dict(payload["images"])
         img["shape"] = tuple(img["shape"])
         images = ImageScaler(**img)
-    except (KeyError, TypeError, RuntimeError) as exc:
+    except (KeyError, TypeError, RuntimeError, ConfigurationError) as exc:
         raise DataFormatError(f"checkpoint {str(path)!r} is inconsistent: {exc}") from exc
     model.eval().to(device)
     return Checkpoint(

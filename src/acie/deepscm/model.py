@@ -34,8 +34,9 @@ import torch
 from torch import nn
 
 from acie.deepscm.mechanisms import MechanismKind, PropertyMechanisms
-from acie.deepscm.networks import ConditionalDecoder, ImageEncoder
-from acie.errors import InputValidationError, expected_got
+from acie.deepscm.networks import ConditionalDecoder, FiLMDecoder, ImageEncoder
+from acie.deepscm.pixel_noise import PixelNoiseKind, PoissonSkyNoise, gaussian_log_prob
+from acie.errors import ConfigurationError, InputValidationError, expected_got
 
 __all__ = ["Abduction", "DeepSCM", "DeepSCMConfig", "ElboTerms"]
 
@@ -65,6 +66,14 @@ class DeepSCMConfig:
     mixtures : dict of str to int
         Nodes with a conditional mixture mechanism and their number of components
         (e.g. ``{"log_sfr": 2}``); empty in format-1 checkpoints.
+    decoder : str
+        ``"v1"`` (conditioned at the input only; format 1) or ``"film"``
+        (:class:`~acie.deepscm.networks.FiLMDecoder`, conditioned at every scale).
+    pixel_noise : str
+        ``"per-band"`` (format 1), ``"per-pixel"`` (needs the FiLM decoder) or
+        ``"poisson"`` (see :mod:`acie.deepscm.pixel_noise`).
+    image_stretch : dict
+        ``softening``, ``mean``, ``std`` of the image scaler; needed by ``"poisson"``.
     """
 
     parents: dict[str, list[str]]
@@ -75,6 +84,9 @@ class DeepSCMConfig:
     mechanism_hidden: int = 32
     extra: dict[str, object] = field(default_factory=dict)
     mixtures: dict[str, int] = field(default_factory=dict)
+    decoder: str = "v1"
+    pixel_noise: str = PixelNoiseKind.per_band.value
+    image_stretch: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready fields (the image shape as a list), the inverse of :meth:`from_dict`."""
@@ -118,6 +130,8 @@ class Abduction:
     # (n, d) int64 abducted mixture component of each node (0 for non-mixture nodes);
     # None = recompute the most probable component from ``s`` when acting
     component: torch.Tensor | None = None
+    # (n, C, H, W) per-pixel noise scale at (z, s) ("per-pixel" noise); None = recompute
+    scale: torch.Tensor | None = None
 
 
 class DeepSCM(nn.Module):
@@ -139,12 +153,64 @@ class DeepSCM(nn.Module):
             latent_dim=config.latent_dim,
             width=config.width,
         )
-        self.decoder = ConditionalDecoder(
-            image_shape=config.image_shape,
-            n_properties=d,
-            latent_dim=config.latent_dim,
-            width=config.width,
-        )
+        try:
+            self.pixel_noise = PixelNoiseKind(config.pixel_noise)
+        except ValueError:
+            raise ConfigurationError(
+                expected_got(
+                    "pixel_noise", f"one of {[k.value for k in PixelNoiseKind]}", config.pixel_noise
+                )
+            ) from None
+        per_pixel = self.pixel_noise is PixelNoiseKind.per_pixel
+        dec_args = {
+            "image_shape": config.image_shape,
+            "n_properties": d,
+            "latent_dim": config.latent_dim,
+            "width": config.width,
+        }
+        self.decoder: ConditionalDecoder | FiLMDecoder
+        if config.decoder == "film":
+            self.decoder = FiLMDecoder(**dec_args, per_pixel_scale=per_pixel)  # type: ignore[arg-type]
+        elif config.decoder == "v1" and not per_pixel:
+            self.decoder = ConditionalDecoder(**dec_args)  # type: ignore[arg-type]
+        else:
+            raise ConfigurationError(
+                expected_got(
+                    "decoder",
+                    "'v1' or 'film' ('film' for per-pixel noise)",
+                    f"{config.decoder!r} with {config.pixel_noise!r} noise",
+                )
+            )
+        self.noise: PoissonSkyNoise | None = None
+        if self.pixel_noise is PixelNoiseKind.poisson:
+            st = config.image_stretch
+            if not all(k in st for k in ("softening", "mean", "std")):
+                raise ConfigurationError(
+                    expected_got(
+                        "image_stretch", "softening, mean and std for poisson noise", sorted(st)
+                    )
+                )
+            self.noise = PoissonSkyNoise(softening=st["softening"], mean=st["mean"], std=st["std"])
+
+    def _mean_and_log_scale(
+        self, z: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decoder mean (n, C, H, W) and log noise scale in stretched coordinates."""
+        if isinstance(self.decoder, FiLMDecoder) and self.decoder.per_pixel_scale:
+            return self.decoder.mean_and_log_scale(z, s)
+        mu = self.decoder(z, s)
+        if self.pixel_noise is PixelNoiseKind.per_band:
+            return mu, torch.log(self.decoder.scale()).view(1, -1, 1, 1).expand_as(mu)
+        return mu, None
+
+    def image_log_prob(
+        self, x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``log p(x | mu)`` (n,) [nats] in stretched, standardised image coordinates."""
+        if self.noise is not None:
+            return self.noise.log_prob(x, mu)
+        assert log_sigma is not None
+        return gaussian_log_prob(x, mu, log_sigma)
 
     @property
     def property_names(self) -> list[str]:
@@ -162,13 +228,8 @@ class DeepSCM(nn.Module):
         z_mean, z_logvar = self.encoder.latent_posterior(feat, s)
         z = z_mean + torch.exp(0.5 * z_logvar) * torch.randn_like(z_mean)
         kl = 0.5 * (z_mean**2 + z_logvar.exp() - 1.0 - z_logvar).sum(1)
-        mu = self.decoder(z, s)
-        log_sigma = torch.log(self.decoder.scale()).view(1, -1, 1, 1)
-        log_p_x = (
-            (-0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * _LOG_2PI)
-            .flatten(1)
-            .sum(1)
-        )
+        mu, log_sigma = self._mean_and_log_scale(z, s)
+        log_p_x = self.image_log_prob(x, mu, log_sigma)
         return ElboTerms(
             log_p_s=self.mechanisms.log_prob(s), log_p_x=log_p_x, kl_z=kl, log_q_s=log_q_s
         )
@@ -180,8 +241,26 @@ class DeepSCM(nn.Module):
         s, s_logvar = self.encoder.property_posterior(feat)
         z, _ = self.encoder.latent_posterior(feat, s)
         u, comp = self.mechanisms.abduct_noise(s)
-        residual = x - self.decoder(z, s)
-        return Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual, component=comp)
+        return self._abduction(x, s, s_logvar, z, u, comp)
+
+    def _abduction(
+        self,
+        x: torch.Tensor,
+        s: torch.Tensor,
+        s_logvar: torch.Tensor,
+        z: torch.Tensor,
+        u: torch.Tensor,
+        comp: torch.Tensor,
+    ) -> Abduction:
+        mu, log_sigma = self._mean_and_log_scale(z, s)
+        scale = (
+            torch.exp(log_sigma)
+            if self.pixel_noise is PixelNoiseKind.per_pixel and log_sigma is not None
+            else None
+        )
+        return Abduction(
+            x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=x - mu, component=comp, scale=scale
+        )
 
     @torch.no_grad()
     def abduct_particles(
@@ -236,10 +315,7 @@ class DeepSCM(nn.Module):
             z_mean, z_logvar = self.encoder.latent_posterior(feat, s)
             z = z_mean + torch.exp(0.5 * z_logvar) * normal(z_mean.shape)
             u, comp = self.mechanisms.abduct_noise(s, generator=generator)
-            residual = x - self.decoder(z, s)
-            out.append(
-                Abduction(x=x, s=s, s_logvar=s_logvar, z=z, u=u, residual=residual, component=comp)
-            )
+            out.append(self._abduction(x, s, s_logvar, z, u, comp))
         return out
 
     @torch.no_grad()
@@ -251,8 +327,27 @@ class DeepSCM(nn.Module):
 
     @torch.no_grad()
     def predict(self, ab: Abduction, s_cf: torch.Tensor) -> torch.Tensor:
-        """Counterfactual stretched images (n, C, H, W) for properties ``s_cf`` (n, d)."""
-        return self.decoder(ab.z, s_cf) + ab.residual
+        """Counterfactual stretched images (n, C, H, W) for properties ``s_cf`` (n, d).
+
+        The abducted pixel noise is reused as the pixel-noise mechanism defines it
+        (:mod:`acie.deepscm.pixel_noise`): the stretched residual (``per-band``),
+        ``mu' + sigma' (x - mu) / sigma`` per pixel (``per-pixel``), or the same in
+        linear flux units with the sky + Poisson sigma (``poisson``).
+        """
+        if self.pixel_noise is PixelNoiseKind.per_band:
+            return self.decoder(ab.z, s_cf) + ab.residual
+        mu_hat = ab.x - ab.residual
+        if self.noise is not None:
+            eps = self.noise.abduct(ab.x, mu_hat)
+            return self.noise.generate(self.decoder(ab.z, s_cf), eps)
+        scale = ab.scale
+        if scale is None:
+            _, log_sigma = self._mean_and_log_scale(ab.z, ab.s)
+            assert log_sigma is not None
+            scale = torch.exp(log_sigma)
+        mu_cf, log_sigma_cf = self._mean_and_log_scale(ab.z, s_cf)
+        assert log_sigma_cf is not None
+        return mu_cf + torch.exp(log_sigma_cf) * (ab.residual / scale)
 
     @torch.no_grad()
     def counterfactual(

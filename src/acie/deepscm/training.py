@@ -77,6 +77,9 @@ class TrainConfig:
     width: int = 16
     mechanism: str = "gaussian"
     mechanism_hidden: int = 32
+    mixtures: dict[str, int] = field(default_factory=dict)
+    decoder: str = "v1"
+    pixel_noise: str = "per-band"
     physics_weight: float = 1.0
     validation_fraction: float = 0.1
     device: str = "cpu"
@@ -257,6 +260,14 @@ def train(
         width=config.width,
         mechanism=config.mechanism,
         mechanism_hidden=config.mechanism_hidden,
+        mixtures=dict(config.mixtures),
+        decoder=config.decoder,
+        pixel_noise=config.pixel_noise,
+        image_stretch={
+            "softening": list(img_scaler.softening),
+            "mean": list(img_scaler.mean),
+            "std": list(img_scaler.std),
+        },
     )
     model = DeepSCM(model_cfg).to(device)
     opt = torch.optim.AdamW(
