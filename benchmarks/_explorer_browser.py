@@ -14,11 +14,12 @@ columns, colour by stellar mass, per-property histograms of the selection):
   returning user finds it. The explorer's figure includes choosing the catalogue in its
   form (the benchmark types it as soon as the form is ready);
 - brush → histograms: random rectangles (seeded); explorer: its own timer (selection,
-  histograms, highlight state) and the wall time until the next animation frame is
-  drawn; plotly: the awaited ``restyle`` of the selection histograms and of the map's
-  ``selectedpoints``, then ``gl.finish()``;
-- pan/zoom frame: explorer ``panBy``/``zoomBy`` (draw + ``gl.finish()``); plotly the
-  awaited ``relayout`` of the axis ranges + ``gl.finish()``; alternating pans and zooms;
+  histograms, highlight state); plotly: the awaited ``restyle`` of the selection
+  histograms and of the map's ``selectedpoints`` (+ ``gl.finish()``). "shown": for both,
+  until the next animation frame has run and one pixel of the map is read back;
+- pan/zoom frame: explorer ``panBy``/``zoomBy`` then one pixel read back (``readPixels``
+  waits for the draw); plotly the awaited ``relayout`` of the axis ranges + one pixel;
+  "shown": until the next animation frame as well; alternating pans and zooms;
 - payload bytes per point: the explorer's map payload as received; for plotly the JSON
   numbers its figure format would carry for the same x, y, id.
 """
@@ -93,6 +94,7 @@ def _explorer(page: Any, base: str, catalogue: str, n_brush: int, n_frames: int)
     brush = page.evaluate(
         """async (k) => {
           const p = window.acieExplorer; const [x0, y0, x1, y1] = p.bounds();
+          const gl = document.getElementById("map").getContext("webgl2"), px = new Uint8Array(4);
           let s = 12345; const r = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
           const own = [], wall = [];
           for (let i = 0; i < k; i++) {
@@ -101,6 +103,7 @@ def _explorer(page: Any, base: str, catalogue: str, n_brush: int, n_frames: int)
             const t0 = performance.now();
             own.push(p.brushRect(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by)));
             await new Promise((res) => requestAnimationFrame(() => res()));
+            gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
             wall.push(performance.now() - t0);
           }
           return {own, wall};
@@ -108,14 +111,18 @@ def _explorer(page: Any, base: str, catalogue: str, n_brush: int, n_frames: int)
         n_brush,
     )
     frames = page.evaluate(
-        """(k) => {
-          const p = window.acieExplorer, out = [];
+        """async (k) => {
+          const p = window.acieExplorer, sync = [], shown = [];
+          const gl = document.getElementById("map").getContext("webgl2"), px = new Uint8Array(4);
           for (let i = 0; i < k; i++) {
             const t0 = performance.now();
             if (i % 2) p.zoomBy(i % 4 === 1 ? 1.25 : 0.8); else p.panBy(i % 4 ? 15 : -15, 9);
-            out.push(performance.now() - t0);
+            gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+            sync.push(performance.now() - t0);
+            await new Promise((res) => requestAnimationFrame(() => res()));
+            shown.push(performance.now() - t0);
           }
-          return out;
+          return {sync, shown};
         }""",
         n_frames,
     )
@@ -124,8 +131,9 @@ def _explorer(page: Any, base: str, catalogue: str, n_brush: int, n_frames: int)
         "bytes_per_point": first["bpp"],
         "points": first["n"],
         "brush_p95_ms": _p95(brush["own"]),
-        "brush_to_frame_p95_ms": _p95(brush["wall"]),
-        "frame_p95_ms": _p95(frames),
+        "brush_shown_p95_ms": _p95(brush["wall"]),
+        "frame_p95_ms": _p95(frames["sync"]),
+        "frame_shown_p95_ms": _p95(frames["shown"]),
         "n_brush": n_brush,
         "n_frames": n_frames,
     }
@@ -142,36 +150,46 @@ def _plotly(page: Any, base: str, catalogue: str, n_brush: int, n_frames: int) -
         """async (k) => {
           const p = window.plotlyBench; const [x0, y0, x1, y1] = p.bounds();
           let s = 12345; const r = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-          const out = [];
+          const out = [], shown = [];
           for (let i = 0; i < k; i++) {
             const ax = x0 + r() * (x1 - x0), bx = x0 + r() * (x1 - x0);
             const ay = y0 + r() * (y1 - y0), by = y0 + r() * (y1 - y0);
+            const t0 = performance.now();
             out.push((await p.brushRect(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by))).ms);
+            await new Promise((res) => requestAnimationFrame(() => res()));
+            p.readPixel();
+            shown.push(performance.now() - t0);
           }
-          return out;
+          return {out, shown};
         }""",
         n_brush,
     )
     frames = page.evaluate(
         """async (k) => {
-          const p = window.plotlyBench, out = [];
+          const p = window.plotlyBench, out = [], shown = [];
           for (let i = 0; i < k; i++) {
             const [xr, yr] = p.ranges(); const w = xr[1] - xr[0], h = yr[1] - yr[0];
             let nx, ny;
             if (i % 2) { const f = i % 4 === 1 ? 0.8 : 1.25, cx = (xr[0] + xr[1]) / 2, cy = (yr[0] + yr[1]) / 2;
                          nx = [cx - f * w / 2, cx + f * w / 2]; ny = [cy - f * h / 2, cy + f * h / 2]; }
             else { const d = (i % 4 ? 1 : -1) * 0.02 * w; nx = [xr[0] + d, xr[1] + d]; ny = [yr[0] + 0.01 * h, yr[1] + 0.01 * h]; }
+            const t0 = performance.now();
             out.push(await p.relayout(nx, ny));
+            await new Promise((res) => requestAnimationFrame(() => res()));
+            p.readPixel();
+            shown.push(performance.now() - t0);
           }
-          return out;
+          return {out, shown};
         }""",
         n_frames,
     )
     return {
         "first_render_ms": first["first"],
         "points": first["n"],
-        "brush_p95_ms": _p95(brush),
-        "frame_p95_ms": _p95(frames),
+        "brush_p95_ms": _p95(brush["out"]),
+        "brush_shown_p95_ms": _p95(brush["shown"]),
+        "frame_p95_ms": _p95(frames["out"]),
+        "frame_shown_p95_ms": _p95(frames["shown"]),
         "n_brush": n_brush,
         "n_frames": n_frames,
     }
@@ -276,9 +294,11 @@ def run(sizes: list[int], *, n_brush: int, n_frames: int, round_trips: int) -> d
                     ):
                         assert ctx.request.get(base + url, timeout=600_000).ok
                     warm = time.perf_counter() - t0
-                    k_brush = n_brush if n <= 100_000 else max(5, n_brush // 3)
+                    # plotly takes seconds per step at 1M points: fewer steps there
+                    k_brush = n_brush if n <= 100_000 else max(5, n_brush // 6)
+                    k_frames = n_frames if n <= 100_000 else max(8, n_frames // 5)
                     ours = _explorer(page, base, cat, n_brush, n_frames)
-                    theirs = _plotly(page, base, cat, k_brush, n_frames)
+                    theirs = _plotly(page, base, cat, k_brush, k_frames)
                     theirs["bytes_per_point"] = _json_bytes_per_point(cat)
                     out["sizes"][n] = {"explorer": ours, "plotly": theirs, "server_warm_s": warm}
                     print(json.dumps({n: out["sizes"][n]}, indent=1), flush=True)
