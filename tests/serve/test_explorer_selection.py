@@ -190,3 +190,31 @@ def test_selection_refusals(browser, server, token):
         assert r.status_code == 403, r.text
     assert browser.get("/v1/explorer/selection/not-a-uuid").status_code == 404
     _follow(server, browser, job_id)
+
+
+def test_job_socket_refuses_a_cookie_from_another_origin(browser, server):
+    from websockets.exceptions import ConnectionClosed
+
+    r = browser.post(
+        URL,
+        json={
+            "catalogue": "cluster_sim_c",
+            "ids": [4, 5],
+            "intervention": {"property": "log_sfr", "shift": -0.5},
+            "physics_tolerance": LOOSE_TOLERANCE,
+        },
+    )
+    assert r.status_code == 202, r.text
+    url = server.http_url.replace("http", "ws") + f"/v1/jobs/{r.json()['job_id']}/progress"
+    cookie = f"acie_access={browser.cookies['acie_access']}"
+    for headers, origin, code in (
+        ({"Cookie": cookie}, "http://evil.example", 4403),  # cross-site WebSocket hijacking
+        ({"Cookie": "acie_access=forged"}, server.http_url, 4401),
+    ):
+        with (
+            connect(url, additional_headers=headers, origin=origin, open_timeout=10) as ws,
+            pytest.raises(ConnectionClosed) as closed,
+        ):
+            ws.recv(timeout=30)
+        assert closed.value.rcvd.code == code
+    _follow(server, browser, r.json()["job_id"])
