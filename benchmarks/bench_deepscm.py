@@ -6,10 +6,17 @@ noise), which needs the galaxy's exogenous noise; the deep SCM works from the im
 
 Goals (issue 5): p95 <= 50 ms for one 64 x 64 image; >= 200 images / s batched.
 
+Stochastic abduction (issue 16): ``--particles 8,32`` also times the counterfactual
+``do(M* x 2)`` (a relative intervention) with P particles per galaxy on a batch of
+``--particle-batch`` images and prints the extra cost in ms per image per particle
+(``--only-particles`` skips everything else).
+
 Usage::
 
     python benchmarks/bench_deepscm.py [--model PATH] [--device cpu|cuda] [--threads N]
                                        [--repeats 200] [--batch 256] [--train-n 512] [--json]
+                                       [--particles 8,32] [--particle-batch 32]
+                                       [--only-particles]
 """
 
 from __future__ import annotations
@@ -33,6 +40,30 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
     }
 
 
+def particle_costs(engine, images: np.ndarray, sizes: list[int], repeats: int = 3) -> dict:
+    """Wall time of ``do(M* x 2)`` with P particles on ``images``: ms per image per particle."""
+    iv = {"log_stellar_mass": {"factor": 2.0}}
+    kw = {"physics_tolerance": 0.05, "physics_steps": 50, "per_galaxy": True}
+    n = images.shape[0]
+
+    def timed(p: int) -> float:
+        engine.counterfactual(images, iv, n_particles=p, **kw)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            engine.counterfactual(images, iv, n_particles=p, seed=0, **kw)
+        return (time.perf_counter() - t0) * 1e3 / repeats
+
+    base = timed(0)
+    out = {"batch": n, "ms_per_image_no_particles": base / n, "particles": {}}
+    for p in sizes:
+        ms = timed(p)
+        out["particles"][str(p)] = {
+            "ms_per_image": ms / n,
+            "extra_ms_per_image_per_particle": (ms - base) / (n * p),
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
@@ -42,6 +73,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--train-n", type=int, default=512)
     ap.add_argument("--json", action="store_true", help="print machine-readable results")
+    ap.add_argument("--particles", default="8,32", help="particle counts to time ('' = none)")
+    ap.add_argument("--particle-batch", type=int, default=32)
+    ap.add_argument("--only-particles", action="store_true")
     args = ap.parse_args()
 
     import torch
@@ -65,6 +99,25 @@ def main() -> None:
     def sync() -> None:
         if engine.device.startswith("cuda"):
             torch.cuda.synchronize()
+
+    sizes = [int(v) for v in args.particles.split(",") if v.strip()]
+    particles = particle_costs(engine, gal.images[: args.particle_batch], sizes) if sizes else None
+    if particles is not None:
+        print(
+            f"particles on {engine.device} ({torch.get_num_threads()} threads), batch "
+            f"{particles['batch']}: no particles {particles['ms_per_image_no_particles']:.2f} "
+            "ms/image; "
+            + "; ".join(
+                f"P={p}: {v['ms_per_image']:.2f} ms/image, "
+                f"{v['extra_ms_per_image_per_particle']:.3f} ms/image/particle"
+                for p, v in particles["particles"].items()
+            ),
+            flush=True,
+        )
+    if args.only_particles:
+        if args.json:
+            print(json.dumps({"device": engine.device, "particles": particles}, indent=2))
+        return
 
     # -- single image ---------------------------------------------------------------
     one = gal.images[:1]
@@ -158,6 +211,7 @@ def main() -> None:
         },
         "batched_model_cpu_ms_per_image": model_cpu_per_image,
         "training_s_per_epoch_per_1000_galaxies": per_1000,
+        "particles": particles,
     }
     if args.json:
         print(json.dumps(out, indent=2))
