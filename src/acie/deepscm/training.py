@@ -86,6 +86,8 @@ class TrainConfig:
     threads: int = 1
     progress: bool = True
     keep_epoch_checkpoints: bool = False
+    init_from: str | None = None
+    mechanism_prefit_epochs: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "latent_dim", "width", "mechanism_hidden", "threads"):
@@ -177,6 +179,33 @@ def _epoch_losses(
     return {k: v / max(n_seen, 1) for k, v in sums.items()}
 
 
+def _warm_start(model: DeepSCM, source: DeepSCM) -> int:
+    """Copy every tensor of ``source`` whose name and shape ``model`` shares; return the count."""
+    own = model.state_dict()
+    same = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(same, strict=False)
+    return len(same)
+
+
+def _prefit_mechanisms(model: DeepSCM, s: torch.Tensor, epochs: int, gen: torch.Generator) -> None:
+    """Maximum likelihood of the property mechanisms alone (cheap), before the joint training.
+
+    ``log p(s)`` does not involve the images, so its optimum is reached here in seconds;
+    the joint training then starts from well-fitted (e.g. already bimodal) mechanisms.
+    """
+    mech = model.mechanisms
+    opt = torch.optim.AdamW(mech.parameters(), lr=5e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    for _ in range(epochs):
+        order = torch.randperm(s.shape[0], generator=gen).to(s.device)
+        for start in range(0, order.numel(), 256):
+            loss = -mech.log_prob(s[order[start : start + 256]]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+
+
 def train(
     *,
     images: np.ndarray,
@@ -250,6 +279,20 @@ def train(
         {k: np.asarray(properties[k])[tr] for k in parents}, names=list(parents), positive=positive
     )
     img_scaler = ImageScaler.fit(x_np[tr])
+    init = None
+    if config.init_from is not None:  # warm start: its scalers, so its weights mean the same
+        from acie.deepscm.checkpoint import load_checkpoint
+
+        init = load_checkpoint(config.init_from)
+        if init.properties.names != list(parents) or init.images.shape != x_np.shape[1:]:
+            raise InputValidationError(
+                expected_got(
+                    "init_from",
+                    f"a checkpoint over {list(parents)} with images {x_np.shape[1:]}",
+                    f"{init.properties.names} with images {init.images.shape}",
+                )
+            )
+        prop_scaler, img_scaler = init.properties, init.images
     x = torch.from_numpy(np.asarray(img_scaler.forward(x_np), dtype=np.float32)).to(device)
     s = torch.from_numpy(prop_scaler.encode(properties)).to(device)
 
@@ -270,6 +313,13 @@ def train(
         },
     )
     model = DeepSCM(model_cfg).to(device)
+    if init is not None:
+        copied = _warm_start(model, init.model)
+        meta_init = {"init_from": init.version, "init_tensors_copied": copied}
+    else:
+        meta_init = {}
+    if config.mechanism_prefit_epochs:
+        _prefit_mechanisms(model, s[train_idx.to(device)], config.mechanism_prefit_epochs, gen)
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -280,6 +330,7 @@ def train(
         "train_config": asdict(config),
         "n_train": int(train_idx.numel()),
         "n_validation": int(n_val),
+        **meta_init,
         **dict(metadata or {}),
     }
     t_total = 0.0
