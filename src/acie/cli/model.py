@@ -64,6 +64,19 @@ def train(
     mechanism: str = typer.Option(
         "gaussian", "--mechanism", help="Property mechanisms: gaussian | sinh-arcsinh."
     ),
+    mixture: list[str] = typer.Option(
+        [], "--mixture", help="NODE=K: a K-component mixture mechanism (e.g. log_sfr=2)."
+    ),
+    decoder: str = typer.Option("v1", "--decoder", help="Image decoder: v1 | film."),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="Warm start: copy matching weights and scalers of a checkpoint."
+    ),
+    prefit_epochs: int = typer.Option(
+        0, "--mechanism-prefit-epochs", min=0, help="Fit the property mechanisms alone first."
+    ),
+    pixel_noise: str = typer.Option(
+        "per-band", "--pixel-noise", help="Pixel noise: per-band | per-pixel | poisson."
+    ),
     physics_weight: float = typer.Option(
         1.0, "--physics-weight", min=0.0, help="Weight of the physics penalty (0 = off)."
     ),
@@ -91,6 +104,11 @@ def train(
         latent_dim=latent_dim,
         width=width,
         mechanism=mechanism,
+        mixtures={k: int(v) for k, v in _parse_sets(mixture).items()},
+        decoder=decoder,
+        pixel_noise=pixel_noise,
+        init_from=None if init_from is None else str(init_from),
+        mechanism_prefit_epochs=prefit_epochs,
         physics_weight=physics_weight,
         device=_device(device),
         threads=threads,
