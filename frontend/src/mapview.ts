@@ -20,13 +20,15 @@ export interface ExplorerProbe {
   loadMs: number | null;
   bytesPerPoint: number | null;
   brushMs: number[];
-  frameMs: number[];
+  frameMs: number[]; // only with measureFrames (or ?measure in the hash): each frame then waits for the GPU
+  measureFrames?: boolean;
   selected: number;
   brushRect?: (x0: number, y0: number, x1: number, y1: number) => number;
   panBy?: (dx: number, dy: number) => void;
   zoomBy?: (factor: number) => void;
   bounds?: () => [number, number, number, number];
   pixelOf?: (row: number) => [number, number];
+  view?: () => { cx: number; cy: number; zoom: number };
 }
 
 declare global {
@@ -128,7 +130,8 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
     const p = cat.props.find((q) => q.name === colorSel.value) ?? cat.props[0];
     renderer.setColor(normalised(p.values, p.min, p.max));
     const s = cat.props.find((q) => q.name === sizeSel.value);
-    renderer.sizeRange = s ? [1.5, 7] : [3, 3];
+    const base = Math.max(1, Math.min(3, 3 * Math.sqrt(100_000 / cat.n))); // denser maps, smaller points
+    renderer.sizeRange = s ? [base * 0.5, base * 2.3] : [base, base];
     renderer.setSize(s ? normalised(s.values, s.min, s.max) : new Float32Array(cat.n));
   }
   colorSel.addEventListener("change", recolor);
@@ -190,12 +193,13 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
       recolor();
       applyBrush();
       renderer.drawNow();
+      renderer.gl.readPixels(0, 0, 1, 1, renderer.gl.RGBA, renderer.gl.UNSIGNED_BYTE, new Uint8Array(4)); // drawn, not queued
       const bytesPerPoint = cat.payloadBytes / cat.n;
       probe.points = cat.n;
       probe.loadMs = cat.loadMs;
       probe.bytesPerPoint = bytesPerPoint;
       probe.firstRenderMs ??= performance.now();
-      renderer.onFrame = (ms) => { probe.frameMs.push(ms); };
+      if (probe.measureFrames || params.has("measure")) renderer.onFrame = (ms) => { probe.frameMs.push(ms); };
       status.textContent = `${cat.n.toLocaleString()} galaxies (${cat.method}), ${(cat.payloadBytes / 1e6).toFixed(2)} MB map, ${bytesPerPoint.toFixed(2)} bytes/point, loaded in ${cat.loadMs.toFixed(0)} ms.`;
       mapBox.dataset.state = "ready";
       mapBox.dataset.points = String(cat.n);
@@ -379,6 +383,7 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
   };
   probe.zoomBy = (f) => { zoomAt(f, canvas.clientWidth / 2, canvas.clientHeight / 2); renderer?.drawNow(); };
   probe.bounds = bounds;
+  probe.view = () => ({ ...(renderer?.view ?? { cx: NaN, cy: NaN, zoom: NaN }) });
   probe.pixelOf = (row) => (renderer && cat ? renderer.toPixels(cat.x[row], cat.y[row]) : [NaN, NaN]);
 
   if (params.get("catalogue")) await load();

@@ -66,7 +66,9 @@ export class ScatterRenderer {
   view: View = { cx: 0, cy: 0, zoom: 1 };
   sizeRange: [number, number] = [2, 6];
   hasSelection = false;
+  /** Called with each frame's time, GPU work included (set only to measure: it waits). */
   onFrame: ((ms: number) => void) | null = null;
+  private pixel = new Uint8Array(4);
 
   constructor(readonly canvas: HTMLCanvasElement) {
     const gl = canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: true });
@@ -182,7 +184,8 @@ export class ScatterRenderer {
     gl.uniform1i(this.uni.u_cmap, 0);
     gl.drawArrays(gl.POINTS, 0, this.n);
     if (this.onFrame) {
-      gl.finish();
+      // gl.finish() does not wait for Chromium's GPU process: reading one pixel does
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, this.pixel);
       this.onFrame(performance.now() - t0);
     }
   }
