@@ -21,16 +21,18 @@ app = typer.Typer(
 )
 
 
-def _parse_sets(sets: list[str]) -> dict[str, float]:
+def _parse_sets(sets: list[str], option: str = "--set") -> dict[str, float]:
     out = {}
     for item in sets:
         name, sep, value = item.partition("=")
         if not sep:
-            raise InputValidationError(expected_got("--set", "NAME=VALUE", item))
+            raise InputValidationError(expected_got(option, "NAME=VALUE", item))
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            raise InputValidationError(expected_got(f"--set {name}", "a number", value)) from None
+            raise InputValidationError(
+                expected_got(f"{option} {name}", "a number", value)
+            ) from None
     return out
 
 
@@ -153,13 +155,44 @@ def train(
     )
 
 
+def _parse_relative(items: list[str], kind: str) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, value in _parse_sets(items, option=f"--{kind}").items():
+        out[name] = {kind: value}
+    return out
+
+
 @app.command()
 def counterfactual(
     set_: list[str] = typer.Option(
-        ...,
+        [],
         "--set",
         help="Intervention NAME=VALUE (units of "
         "acie.galaxy.properties, log nodes in dex); repeatable.",
+    ),
+    shift: list[str] = typer.Option(
+        [],
+        "--shift",
+        help="Relative intervention NAME=D: each galaxy's abducted value + D "
+        "(dex on log_* nodes); repeatable.",
+    ),
+    factor: list[str] = typer.Option(
+        [],
+        "--factor",
+        help="Relative intervention NAME=F > 0: each galaxy's abducted quantity x F "
+        "(log nodes: + log10 F dex), e.g. --factor log_stellar_mass=2; repeatable.",
+    ),
+    particles: int = typer.Option(
+        0,
+        "--particles",
+        min=0,
+        max=64,
+        help="Stochastic-abduction particles per galaxy: uncertainty maps and intervals.",
+    ),
+    all_or_nothing: bool = typer.Option(
+        False,
+        "--all-or-nothing",
+        help="Fail when any galaxy is refused (default: report each galaxy's status).",
     ),
     model: Path | None = typer.Option(None, "--model", help="Checkpoint (default: shipped model)."),
     images: Path | None = typer.Option(
@@ -180,8 +213,29 @@ def counterfactual(
     watermark: bool = typer.Option(True, "--watermark/--no-watermark"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
 ) -> None:
-    """Counterfactual galaxy images under do(NAME=VALUE); prints a JSON summary."""
+    """Counterfactual galaxy images under do(NAME=VALUE); prints a JSON summary.
+
+    Each galaxy has its own status (ok, projected, refused with a reason); the command
+    fails only when every galaxy is refused (any, with --all-or-nothing).
+    """
     import numpy as np
+
+    interventions: dict[str, object] = {}
+    for part in (
+        _parse_sets(set_),
+        _parse_relative(shift, "shift"),
+        _parse_relative(factor, "factor"),
+    ):
+        for name, spec in part.items():
+            if name in interventions:
+                raise InputValidationError(
+                    expected_got(f"intervention on {name!r}", "given once", "given twice")
+                )
+            interventions[name] = spec
+    if not interventions:
+        raise InputValidationError(
+            expected_got("interventions", "at least one --set, --shift or --factor", "none")
+        )
 
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
@@ -208,13 +262,25 @@ def counterfactual(
         )
     r = engine.counterfactual(
         x,
-        _parse_sets(set_),
+        interventions,
         physics_tolerance=(
             settings.PHYSICS_TOLERANCE if physics_tolerance is None else physics_tolerance
         ),
         physics_steps=settings.PHYSICS_STEPS if physics_steps is None else physics_steps,
         watermark=watermark,
+        per_galaxy=True,
+        n_particles=particles,
     )
+    refused = r.status == "refused"
+    why = np.asarray(r.reason if r.reason is not None else [""] * refused.size, dtype=str)
+    if refused.all() or (all_or_nothing and refused.any()):
+        from acie.errors import OutOfRangeError, PhysicsViolationError
+
+        rows = np.flatnonzero(refused)
+        detail = "; ".join(f"galaxy {i}: {why[i]}" for i in rows[:5])
+        if all(str(why[i]).startswith("out_of_range") for i in rows):
+            raise OutOfRangeError(f"{rows.size} of {refused.size} galaxies refused: {detail}")
+        raise PhysicsViolationError(f"{rows.size} of {refused.size} galaxies refused: {detail}")
     if out is not None:
         from acie.deepscm.reporting import save_npz_atomic
 
@@ -226,11 +292,25 @@ def counterfactual(
             **{f"counterfactual_{k}": v for k, v in r.counterfactual_properties.items()},
             violation_score=r.violation_score,
             confidence=r.confidence,
+            status=r.status.astype(str),
+            **{f"target_{k}": v for k, v in r.targets.items()},
+            **(
+                {}
+                if r.uncertainty is None
+                else {
+                    "uncertainty_image_std": r.uncertainty.image_std,
+                    **{
+                        f"interval_{k}_{q}": v
+                        for k, qs in r.uncertainty.intervals.items()
+                        for q, v in qs.items()
+                    },
+                }
+            ),
         )
     if plot is not None:
         from acie.deepscm.reporting import plot_pairs
 
-        plot_pairs(plot, np.asarray(x), r.images, title=", ".join(set_))
+        plot_pairs(plot, np.asarray(x), r.images, title=", ".join([*set_, *shift, *factor]))
     from acie.galaxy.properties import UNITS
 
     typer.echo(
@@ -247,9 +327,28 @@ def counterfactual(
                 "counterfactual_properties": {
                     k: np.round(v, 4).tolist() for k, v in r.counterfactual_properties.items()
                 },
-                "violation_score_dex": np.round(r.violation_score, 4).tolist(),
+                "violation_score_dex": [
+                    None if not np.isfinite(v) else round(float(v), 4) for v in r.violation_score
+                ],
                 "confidence": np.round(r.confidence, 4).tolist(),
                 "projected": r.projected.tolist(),
+                "status": r.status.tolist(),
+                "reason": [str(v) or None for v in why],
+                "targets": {k: np.round(v, 4).tolist() for k, v in r.targets.items()},
+                **(
+                    {}
+                    if r.uncertainty is None
+                    else {
+                        "n_particles": r.uncertainty.n_particles,
+                        "intervals": {
+                            k: {q: np.round(v, 4).tolist() for q, v in qs.items()}
+                            for k, qs in r.uncertainty.intervals.items()
+                        },
+                        "image_std_max": np.round(
+                            np.nanmax(r.uncertainty.image_std, axis=(1, 2, 3)), 4
+                        ).tolist(),
+                    }
+                ),
             },
             indent=2,
         )
