@@ -146,3 +146,33 @@ def test_inconsistent_architectures_are_typed_errors(tmp_path):
     (tmp_path / "bad.pt").write_bytes(buf.getvalue())
     with pytest.raises(DataFormatError, match="inconsistent"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+@torch.no_grad()
+def test_residual_moments_recover_the_sky_and_gain_of_simulated_noise():
+    noise = PoissonSkyNoise(**STRETCH).double()
+    g = torch.Generator().manual_seed(5)
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    amp = 20.0 * torch.rand(200, 1, 1, 1, generator=g, dtype=torch.float64)
+    blob = amp * torch.exp(-((yy - 15.5) ** 2 + (xx - 15.5) ** 2) / 30.0).double()
+    clean = blob.expand(200, 2, 32, 32).clone()
+    sky = torch.tensor([SKY, 1.5 * SKY], dtype=torch.float64).view(1, 2, 1, 1)
+    noisy = clean + torch.sqrt(sky**2 + clean / GAIN) * torch.randn(
+        clean.shape, generator=g, dtype=torch.float64
+    )
+    noise.fit_moments(noise.to_stretched(noisy), noise.to_stretched(clean))
+    np.testing.assert_allclose(noise.log_sky.exp().numpy(), [SKY, 1.5 * SKY], rtol=0.05)
+    np.testing.assert_allclose(noise.log_k.exp().numpy(), [1 / GAIN] * 2, rtol=0.1)
+
+
+def test_calibrated_noise_is_fixed_and_bad_instruments_are_typed_errors():
+    noise = PoissonSkyNoise(**STRETCH)
+    noise.calibrate([SKY, 2 * SKY], GAIN)
+    assert not noise.log_sky.requires_grad
+    assert not noise.log_k.requires_grad
+    assert torch.allclose(
+        noise.sigma(torch.zeros(1, 2, 1, 1)).flatten(), torch.tensor([SKY, 2 * SKY])
+    )
+    for sky, gain in (([SKY], GAIN), ([SKY, -1.0], GAIN), ([SKY, SKY], 0.0)):
+        with pytest.raises(ConfigurationError, match="instrument noise"):
+            PoissonSkyNoise(**STRETCH).calibrate(sky, gain)

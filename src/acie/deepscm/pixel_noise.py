@@ -27,6 +27,9 @@ from enum import StrEnum
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+
+from acie.errors import ConfigurationError, expected_got
 
 __all__ = ["PixelNoiseKind", "PoissonSkyNoise", "gaussian_log_prob"]
 
@@ -113,3 +116,57 @@ class PoissonSkyNoise(nn.Module):
         """Stretched image of mean ``mu_t`` with the pixel noise ``eps``."""
         mu = self.to_linear(mu_t)
         return self.to_stretched(mu + self.sigma(mu) * eps)
+
+    @torch.no_grad()
+    def fit_moments(self, x_t: torch.Tensor, mu_t: torch.Tensor) -> None:
+        """Set ``sky_c`` and ``k_c`` by weighted least squares of the residual variance on ``[1, mu]``.
+
+        The method of moments of the noise model (its variance is linear in the mean),
+        per band over all pixels of ``x_t`` and a mean image ``mu_t`` (n, C, H, W) from a
+        trained decoder; used when warm-starting, where gradient steps on the two
+        log-parameters would take many epochs. Estimates are floored at 1e-6 of the
+        softening (sky) and 1e-9 (k) so the logarithms stay finite.
+        """
+        x, mu = self.to_linear(x_t).double(), torch.relu(self.to_linear(mu_t)).double()
+        # high-pass the residual (minus its 3 x 3 running mean) so that the decoder's
+        # smooth errors of the mean do not count as noise: white noise of variance v
+        # keeps (1 - 1/9) v of it
+        r = x - mu
+        hp = r - F.avg_pool2d(r, 3, stride=1, padding=1, count_include_pad=False)
+        r2 = hp**2 * (9.0 / 8.0)
+        for c in range(x.shape[1]):
+            m, y = mu[:, c].flatten(), r2[:, c].flatten()
+            a = torch.stack([torch.ones_like(m), m], dim=1)
+            w = torch.ones_like(m)
+            for _ in range(3):  # iteratively reweighted: var(r^2) ~ (sky^2 + k mu)^2
+                coef = torch.linalg.lstsq(a * w[:, None], (y * w)[:, None]).solution[:, 0]
+                fit = (coef[0] + coef[1] * m).clamp(min=float(y.mean()) * 1e-3)
+                w = 1.0 / fit
+            sky2 = max(float(coef[0]), (1e-6 * float(self.b.flatten()[c])) ** 2)
+            self.log_sky[c] = 0.5 * torch.log(torch.tensor(sky2))
+            self.log_k[c] = torch.log(torch.tensor(max(float(coef[1]), 1e-9)))
+
+    @torch.no_grad()
+    def calibrate(self, sky_sigma: Sequence[float], gain: float) -> None:
+        """Fix the noise to an instrument's known sky sigma per band and gain; stop learning it.
+
+        Parameters
+        ----------
+        sky_sigma : sequence of float
+            Background noise per band [image units per pixel].
+        gain : float
+            [electrons per image unit]: the Poisson variance is ``max(mu, 0) / gain``.
+        """
+        sky = torch.as_tensor([float(v) for v in sky_sigma], dtype=self.log_sky.dtype)
+        if sky.shape != self.log_sky.shape or not bool((sky > 0).all()) or not gain > 0:
+            raise ConfigurationError(
+                expected_got(
+                    "instrument noise",
+                    f"{self.log_sky.numel()} positive sky sigmas and a positive gain",
+                    f"{list(sky_sigma)} and {gain}",
+                )
+            )
+        self.log_sky.copy_(torch.log(sky))
+        self.log_k.fill_(-math.log(float(gain)))
+        self.log_sky.requires_grad_(False)
+        self.log_k.requires_grad_(False)

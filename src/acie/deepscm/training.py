@@ -10,7 +10,12 @@ where ``s_cf`` are counterfactual properties under a random ``do`` on each batch
 random node is set to values drawn from the batch's own values of that node (so they
 stay inside the data's support) and its descendants are propagated through the learned
 mechanisms. The penalty (e.g. :func:`acie.galaxy.constraints.penalty`) is thus applied
-exactly where the model must extrapolate. Everything random is seeded: weights
+exactly where the model must extrapolate. A run may warm-start from a checkpoint
+(``init_from``), pre-fit the property mechanisms alone and fix ``poisson`` pixel
+noise to the instrument (``instrument_noise``).
+
+This module is longer than ~400 lines because the epoch loop, the warm start and the
+pre-fit share the seeded state of one training run. Everything random is seeded: weights
 (``torch.manual_seed``), batch order and the training/validation split (a
 ``torch.Generator``), reparameterisation noise and interventions.
 """
@@ -27,7 +32,7 @@ import numpy as np
 import torch
 
 from acie._files import write_text
-from acie.deepscm.checkpoint import save_checkpoint
+from acie.deepscm.checkpoint import Checkpoint, save_checkpoint
 from acie.deepscm.model import DeepSCM, DeepSCMConfig
 from acie.deepscm.scaling import ImageScaler, PropertyScaler
 from acie.errors import ConfigurationError, InputValidationError, ShapeError, expected_got
@@ -87,6 +92,8 @@ class TrainConfig:
     progress: bool = True
     keep_epoch_checkpoints: bool = False
     init_from: str | None = None
+    # {"sky_sigma": [per band], "gain": g}: fixes "poisson" pixel noise to the instrument
+    instrument_noise: dict[str, object] | None = None
     mechanism_prefit_epochs: int = 0
 
     def __post_init__(self) -> None:
@@ -185,6 +192,31 @@ def _warm_start(model: DeepSCM, source: DeepSCM) -> int:
     same = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(same, strict=False)
     return len(same)
+
+
+def _initialise(
+    model: DeepSCM, init: Checkpoint | None, config: TrainConfig, x_sample: torch.Tensor
+) -> dict[str, object]:
+    """Warm start from ``init`` and set up the pixel noise; return metadata about it.
+
+    ``poisson`` pixel noise is fixed to ``config.instrument_noise`` when given; else, on a
+    warm start, initialised from the moments of the warm decoder's residuals on
+    ``x_sample`` (stretched training images).
+    """
+    meta: dict[str, object] = {}
+    if init is not None:
+        meta = {"init_from": init.version, "init_tensors_copied": _warm_start(model, init.model)}
+    if model.noise is None:
+        return meta
+    if config.instrument_noise is not None:
+        inst = config.instrument_noise
+        model.noise.calibrate(inst["sky_sigma"], inst["gain"])  # type: ignore[arg-type]
+        meta["pixel_noise"] = "calibrated to the instrument"
+    elif init is not None:
+        with torch.no_grad():
+            model.noise.fit_moments(x_sample, x_sample - model.abduct(x_sample).residual)
+        meta["pixel_noise"] = "learned, initialised from residual moments"
+    return meta
 
 
 def _prefit_mechanisms(model: DeepSCM, s: torch.Tensor, epochs: int, gen: torch.Generator) -> None:
@@ -313,15 +345,13 @@ def train(
         },
     )
     model = DeepSCM(model_cfg).to(device)
-    if init is not None:
-        copied = _warm_start(model, init.model)
-        meta_init = {"init_from": init.version, "init_tensors_copied": copied}
-    else:
-        meta_init = {}
+    meta_init = _initialise(model, init, config, x[train_idx[:512].to(device)])
     if config.mechanism_prefit_epochs:
         _prefit_mechanisms(model, s[train_idx.to(device)], config.mechanism_prefit_epochs, gen)
     opt = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
     )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
 
