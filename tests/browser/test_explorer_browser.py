@@ -72,18 +72,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ALERT_QUEUE_DEPTH="1",  # two waiting jobs raise the queue-depth alert
         ALERT_POLL_INTERVAL_S="0.25",
     )
-    adds = [
-        subprocess.Popen(
+    # one after the other: two first uses of a new database race on its migrations
+    for user, role in (("alice", "researcher"), ("carol", "collaborator")):
+        done = subprocess.run(
             [str(VENV_BIN / "acie"), "admin", "user", "add", user, "--role", role],
             env={**env, "ACIE_NEW_PASSWORD": PASSWORD},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-        for user, role in (("alice", "researcher"), ("carol", "collaborator"))
-    ]
-    for proc in adds:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err.decode()
+        assert done.returncode == 0, done.stderr
     base = f"http://127.0.0.1:{env['HTTP_PORT']}"
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
