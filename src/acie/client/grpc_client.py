@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,6 +61,19 @@ def _answer(resp: Any) -> CounterfactualAnswer:
         targets=targets,
         uncertainty=None if u is None else decode_tensor(u.shape, u.dtype, u.data, allow_nan=True),
         intervals=intervals,
+        neighbours=[
+            [
+                {
+                    "id": h.id,
+                    "distance": h.distance,
+                    "metadata": json.loads(h.metadata_json or "{}"),
+                }
+                for h in g.neighbours
+            ]
+            for g in gal
+        ]
+        if any(g.neighbours for g in gal)
+        else [],
         trace_id=resp.trace_id or None,
     )
 
@@ -140,6 +154,8 @@ class GrpcClient:
         physics_steps: int | None,
         n_particles: int = 0,
         all_or_nothing: bool = False,
+        retrieve_k: int = 0,
+        retrieve_filter: Mapping[str, Any] | None = None,
     ) -> Any:
         pb = self._pb
         obs = np.ascontiguousarray(observation, dtype="<f4")
@@ -151,6 +167,8 @@ class GrpcClient:
             },
             n_particles=int(n_particles),
             all_or_nothing=bool(all_or_nothing),
+            retrieve_k=int(retrieve_k),
+            retrieve_filter_json="" if retrieve_filter is None else json.dumps(retrieve_filter),
         )
         for k, v in interventions.items():
             if isinstance(v, Mapping):  # relative (or spelled-out absolute) forms
@@ -181,6 +199,8 @@ class GrpcClient:
         physics_steps: int | None = None,
         n_particles: int = 0,
         all_or_nothing: bool = False,
+        retrieve_k: int = 0,
+        retrieve_filter: Mapping[str, Any] | None = None,
     ) -> CounterfactualAnswer:
         """One counterfactual call (retried on RESOURCE_EXHAUSTED and UNAVAILABLE).
 
@@ -194,6 +214,8 @@ class GrpcClient:
             physics_steps,
             n_particles,
             all_or_nothing,
+            retrieve_k,
+            retrieve_filter,
         )
         self.attempts = 0
 
@@ -215,7 +237,7 @@ class GrpcClient:
 
         Each request is a mapping with ``observation``, ``interventions`` and optionally
         ``request_id``, ``physics_tolerance``, ``physics_steps``, ``n_particles``,
-        ``all_or_nothing``. A request that fails
+        ``all_or_nothing``, ``retrieve_k``, ``retrieve_filter``. A request that fails
         yields its ACIE error instead of an answer. Not retried (a stream is not idempotent
         as a whole).
         """
@@ -228,6 +250,8 @@ class GrpcClient:
                 r.get("physics_steps"),
                 r.get("n_particles", 0),
                 r.get("all_or_nothing", False),
+                r.get("retrieve_k", 0),
+                r.get("retrieve_filter"),
             )
             for r in requests
         )

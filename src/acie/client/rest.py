@@ -59,6 +59,7 @@ def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
             if unc is None
             else {k: {q: arr(v) for q, v in qs.items()} for k, qs in unc["intervals"].items()}
         ),
+        neighbours=[list(row) for row in body.get("neighbours") or []],
         trace_id=body.get("trace_id"),
     )
 
@@ -212,13 +213,17 @@ class RestClient:
         physics_steps: int | None = None,
         n_particles: int = 0,
         all_or_nothing: bool = False,
+        retrieve_k: int = 0,
+        retrieve_filter: Mapping[str, Any] | None = None,
     ) -> CounterfactualAnswer:
         """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``.
 
         ``interventions`` maps a property to a value or to ``{"shift": d}`` /
         ``{"factor": f}`` of each galaxy's own abducted value; ``n_particles`` > 0 asks for
         uncertainty maps and intervals; ``all_or_nothing`` refuses the whole request when
-        any galaxy is refused (else each galaxy has its own ``status``).
+        any galaxy is refused (else each galaxy has its own ``status``); ``retrieve_k`` > 0
+        lists each galaxy's nearest galaxies in the server's index (``neighbours``),
+        within the metadata filter ``retrieve_filter``.
         """
         body = self._request(
             observation,
@@ -229,6 +234,10 @@ class RestClient:
             n_particles,
             all_or_nothing,
         )
+        if retrieve_k:
+            body["retrieve_k"] = retrieve_k
+        if retrieve_filter is not None:
+            body["retrieve_filter"] = dict(retrieve_filter)
         return _answer(self._call("POST", "/v1/counterfactual", json=body))
 
     def submit_job(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,9 @@ class CounterfactualAnswer:
         With ``n_particles``: per-pixel std of the counterfactual over the particles.
     intervals : dict of str to dict of str to ndarray (n,)
         With ``n_particles``: property -> quantile (p2.5, p16, p50, p84, p97.5) -> values.
+    neighbours : list of list of dict
+        With ``retrieve_k``: per image, its nearest galaxies in the server's index
+        (``id``, ``distance``, ``metadata``), nearest first.
     trace_id : str or None
     """
 
@@ -89,4 +93,5 @@ class CounterfactualAnswer:
     targets: dict[str, np.ndarray] = field(default_factory=dict)
     uncertainty: np.ndarray | None = None
     intervals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    neighbours: list[list[dict[str, Any]]] = field(default_factory=list)
     trace_id: str | None = None

@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from acie.serve.features import require_feature
 from acie.serve.grpc_auth import AuthInterceptor, current_principal
+from acie.serve.retrieval import audit_neighbours, check_retrieval, retrieve_neighbours
 from acie.serve.status_codes import code_for, public_message
 from acie.serve.telemetry_otel import grpc_interceptors
 from acie.serve.tls import TlsConfig, server_ssl_context
@@ -160,14 +161,55 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             all_or_nothing=bool(request.all_or_nothing),
         )
 
+    def _retrieval(self, request: pb.CounterfactualRequest, n: int) -> tuple[int, Any]:
+        """``retrieve_k`` and the parsed filter of ``request``, checked."""
+        import json
+
+        from acie.errors import DataFormatError
+
+        where = None
+        if request.retrieve_filter_json:
+            try:
+                where = json.loads(request.retrieve_filter_json)
+            except ValueError as exc:
+                raise DataFormatError(f"retrieve_filter_json must be JSON; got ({exc})") from None
+            if not isinstance(where, dict):
+                raise DataFormatError(
+                    f"retrieve_filter_json must be a JSON object; got {type(where).__name__}"
+                )
+        k = check_retrieval(self.runtime, int(request.retrieve_k), n, where)
+        return k, where
+
+    def _add_neighbours(
+        self, resp: pb.CounterfactualResponse, call: Any, principal: Any, k: int, where: Any
+    ) -> None:
+        import json
+
+        if not k:
+            return
+        hits = retrieve_neighbours(self.runtime, principal, call.observation, k, where)
+        audit_neighbours(self.runtime, principal, call.request_id, hits)
+        for g, row in zip(resp.galaxies, hits, strict=True):
+            g.neighbours.extend(
+                pb.Neighbour(
+                    id=h["id"],
+                    distance=h["distance"],
+                    metadata_json=json.dumps(h["metadata"], default=str),
+                )
+                for h in row
+            )
+
     def CounterfactualInference(self, request, context):
         """Answer one counterfactual request within the call's deadline."""
         principal = current_principal()
         t0 = time.perf_counter()
         call = self._call(request)
+        k, where = self._retrieval(request, int(call.observation.shape[0]))
         remaining = context.time_remaining()
         result = self.runtime.core.infer(principal.subject, call, timeout_s=remaining)
-        return _to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
+        resp = _to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
+        self._add_neighbours(resp, call, principal, k, where)
+        return resp
 
     def StreamInference(self, request_iterator, context):
         """Answer a stream of requests concurrently, each response as soon as it is ready."""
@@ -206,7 +248,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                 status=pb.Status(code=code.value[0], message=public_message(exc, code, trace_id)),
             )
 
-        def deliver(request_id: str, t0: float, fut: Future) -> None:
+        def deliver(
+            request_id: str, t0: float, retrieval: tuple[Any, int, Any], fut: Future
+        ) -> None:
             try:
                 result = fut.result()
                 rt.audit.record(
@@ -219,7 +263,10 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                     violation_score=_worst(result.violation_score),
                 )
                 with trace_context(trace_id):
-                    out.put(_to_response(request_id, result, (time.perf_counter() - t0) * 1e3))
+                    resp = _to_response(request_id, result, (time.perf_counter() - t0) * 1e3)
+                    call, k, where = retrieval
+                    self._add_neighbours(resp, call, principal, k, where)
+                    out.put(resp)
             except Exception as exc:
                 out.put(error_response(request_id, exc))
             finally:
@@ -235,12 +282,16 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                         t0 = time.perf_counter()
                         try:
                             rt.rate_limiter.hit(principal.subject)
-                            fut = rt.core.submit(principal.subject, self._call(request))
+                            call = self._call(request)
+                            k, where = self._retrieval(request, int(call.observation.shape[0]))
+                            fut = rt.core.submit(principal.subject, call)
                         except Exception as exc:
                             out.put(error_response(request.request_id, exc))
                             finish_one()
                             continue
-                        fut.add_done_callback(functools.partial(deliver, request.request_id, t0))
+                        fut.add_done_callback(
+                            functools.partial(deliver, request.request_id, t0, (call, k, where))
+                        )
                 except Exception as exc:  # the client went away or sent garbage
                     log.info("stream reader stopped: %s", exc)
                 finally:

@@ -20,6 +20,7 @@ __all__ = [
     "JobView",
     "ModelInfo",
     "ModelList",
+    "Neighbour",
     "SearchHit",
     "SearchRequest",
     "SearchResponse",
@@ -51,6 +52,14 @@ class TensorJSON(_Strict):
     data: str = Field(description="base64 of the little-endian float32 bytes")
 
 
+Scalar = Annotated[str | int | float | bool, Field(union_mode="left_to_right")]
+#: a metadata filter of a vector search: field -> value or {op: value}
+MetadataFilter = dict[
+    Annotated[str, Field(min_length=1, max_length=64)],
+    Scalar | dict[Literal["==", "!=", "<", "<=", ">", ">=", "in"], Scalar | list[Scalar]],
+]
+
+
 #: a relative (or spelled-out absolute) intervention: exactly one of value, shift, factor
 RelativeIntervention = Annotated[
     dict[
@@ -67,8 +76,8 @@ RelativeIntervention = Annotated[
 ]
 
 
-class CounterfactualRequest(_Strict):
-    """A counterfactual question: these images, had the named properties been these values."""
+class _CounterfactualFields(_Strict):
+    """What a synchronous request and a job share."""
 
     request_id: RequestId
     observation: TensorJSON = Field(description="images, shape (n, C, H, W)")
@@ -98,7 +107,21 @@ class CounterfactualRequest(_Strict):
     )
 
 
-class JobSubmitRequest(CounterfactualRequest):
+class CounterfactualRequest(_CounterfactualFields):
+    """A counterfactual question: these images, had the named properties been these values."""
+
+    retrieve_k: Annotated[StrictInt, Field(ge=0, le=16)] = Field(
+        default=0,
+        description="list each galaxy's k nearest galaxies in the server's index (0-16, "
+        "images x k <= 256), for provenance; they do not change the counterfactual",
+    )
+    retrieve_filter: MetadataFilter | None = Field(
+        default=None,
+        description='metadata filter of the neighbours, e.g. {"redshift": {">=": 0.05, "<=": 0.1}}',
+    )
+
+
+class JobSubmitRequest(_CounterfactualFields):
     """A counterfactual question run as an asynchronous job."""
 
     shared: bool = Field(default=False, description="collaborators may read the result")
@@ -111,6 +134,14 @@ class GalaxyIntervention(BaseModel):
     amount: list[float | None]
     abducted: list[float | None] = Field(description="the galaxy's abducted value")
     target: list[float | None] = Field(description="the value the node was set to")
+
+
+class Neighbour(BaseModel):
+    """A retrieved neighbour of a galaxy: its index id, distance and metadata."""
+
+    id: str
+    distance: float
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class Uncertainty(BaseModel):
@@ -150,6 +181,11 @@ class CounterfactualResponse(BaseModel):
     )
     interventions: dict[str, GalaxyIntervention] = Field(default_factory=dict)
     uncertainty: Uncertainty | None = None
+    neighbours: list[list[Neighbour]] = Field(
+        default_factory=list,
+        description="with retrieve_k: per image, its nearest galaxies in the index (id, "
+        "distance, metadata), nearest first; provenance only",
+    )
     trace_id: str | None = None
 
 
@@ -211,9 +247,6 @@ class JobList(BaseModel):
     jobs: list[JobView]
 
 
-Scalar = Annotated[str | int | float | bool, Field(union_mode="left_to_right")]
-
-
 class SearchRequest(_Strict):
     """k nearest neighbours of a query vector among the images of finished jobs.
 
@@ -224,13 +257,9 @@ class SearchRequest(_Strict):
 
     vector: list[FiniteFloat] = Field(min_length=1, max_length=4096)
     k: Annotated[int, Field(ge=1, le=1000)] = 10
-    filter: (
-        dict[
-            Annotated[str, Field(min_length=1, max_length=64)],
-            Scalar | dict[Literal["==", "!=", "<", "<=", ">", ">=", "in"], Scalar | list[Scalar]],
-        ]
-        | None
-    ) = Field(default=None, description='metadata filter, e.g. {"log_stellar_mass": {">": 10}}')
+    filter: MetadataFilter | None = Field(
+        default=None, description='metadata filter, e.g. {"log_stellar_mass": {">": 10}}'
+    )
 
 
 class SearchHit(BaseModel):

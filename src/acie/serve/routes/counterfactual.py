@@ -11,6 +11,7 @@ from acie.serve.auth import Action, Principal
 from acie.serve.calls import result_payload
 from acie.serve.deps import require, runtime_of
 from acie.serve.http_errors import ERROR_RESPONSES
+from acie.serve.retrieval import audit_neighbours, check_retrieval, retrieve_neighbours
 from acie.serve.schemas import CounterfactualRequest, CounterfactualResponse
 from acie.serve.tracing import current_trace_id
 from acie.wire.tensors import decode_b64
@@ -33,6 +34,7 @@ async def counterfactual(
     rt = runtime_of(request)
     t0 = time.perf_counter()
     obs = decode_b64(body.observation.shape, body.observation.dtype, body.observation.data)
+    k = check_retrieval(rt, body.retrieve_k, int(obs.shape[0]), body.retrieve_filter)
     call = rt.core.validate(
         request_id=body.request_id,
         observation=obs,
@@ -50,8 +52,14 @@ async def counterfactual(
             f"request {body.request_id!r} did not finish within "
             f"{rt.core.timeout_s:.3g} s (REQUEST_TIMEOUT_S)"
         ) from None
-    return CounterfactualResponse(
-        **result_payload(
-            body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()
-        )
+    payload = result_payload(
+        body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()
     )
+    if k:
+        hits = await asyncio.to_thread(
+            retrieve_neighbours, rt, principal, call.observation, k, body.retrieve_filter
+        )
+        audit_neighbours(rt, principal, body.request_id, hits)
+        payload["neighbours"] = hits
+        payload["latency_ms"] = (time.perf_counter() - t0) * 1e3
+    return CounterfactualResponse(**payload)

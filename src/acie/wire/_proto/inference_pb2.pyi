@@ -28,7 +28,7 @@ class Intervention(_message.Message):
     def __init__(self, value: _Optional[float] = ..., shift: _Optional[float] = ..., factor: _Optional[float] = ...) -> None: ...
 
 class CounterfactualRequest(_message.Message):
-    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps", "intervention_specs", "n_particles", "all_or_nothing")
+    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps", "intervention_specs", "n_particles", "all_or_nothing", "retrieve_k", "retrieve_filter_json")
     class InterventionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,8 @@ class CounterfactualRequest(_message.Message):
     INTERVENTION_SPECS_FIELD_NUMBER: _ClassVar[int]
     N_PARTICLES_FIELD_NUMBER: _ClassVar[int]
     ALL_OR_NOTHING_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVE_K_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVE_FILTER_JSON_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     observation: Tensor
     interventions: _containers.ScalarMap[str, float]
@@ -59,7 +61,19 @@ class CounterfactualRequest(_message.Message):
     intervention_specs: _containers.MessageMap[str, Intervention]
     n_particles: int
     all_or_nothing: bool
-    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ..., intervention_specs: _Optional[_Mapping[str, Intervention]] = ..., n_particles: _Optional[int] = ..., all_or_nothing: _Optional[bool] = ...) -> None: ...
+    retrieve_k: int
+    retrieve_filter_json: str
+    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ..., intervention_specs: _Optional[_Mapping[str, Intervention]] = ..., n_particles: _Optional[int] = ..., all_or_nothing: _Optional[bool] = ..., retrieve_k: _Optional[int] = ..., retrieve_filter_json: _Optional[str] = ...) -> None: ...
+
+class Neighbour(_message.Message):
+    __slots__ = ("id", "distance", "metadata_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    distance: float
+    metadata_json: str
+    def __init__(self, id: _Optional[str] = ..., distance: _Optional[float] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class Status(_message.Message):
     __slots__ = ("code", "message")
@@ -83,7 +97,7 @@ class Quantiles(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class GalaxyOutcome(_message.Message):
-    __slots__ = ("status", "reason", "violation_score", "factual_properties", "counterfactual_properties", "targets", "intervals", "particles_accepted")
+    __slots__ = ("status", "reason", "violation_score", "factual_properties", "counterfactual_properties", "targets", "intervals", "particles_accepted", "neighbours")
     class FactualPropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +134,7 @@ class GalaxyOutcome(_message.Message):
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     PARTICLES_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
     status: str
     reason: str
     violation_score: float
@@ -128,7 +143,8 @@ class GalaxyOutcome(_message.Message):
     targets: _containers.ScalarMap[str, float]
     intervals: _containers.MessageMap[str, Quantiles]
     particles_accepted: int
-    def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., violation_score: _Optional[float] = ..., factual_properties: _Optional[_Mapping[str, float]] = ..., counterfactual_properties: _Optional[_Mapping[str, float]] = ..., targets: _Optional[_Mapping[str, float]] = ..., intervals: _Optional[_Mapping[str, Quantiles]] = ..., particles_accepted: _Optional[int] = ...) -> None: ...
+    neighbours: _containers.RepeatedCompositeFieldContainer[Neighbour]
+    def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., violation_score: _Optional[float] = ..., factual_properties: _Optional[_Mapping[str, float]] = ..., counterfactual_properties: _Optional[_Mapping[str, float]] = ..., targets: _Optional[_Mapping[str, float]] = ..., intervals: _Optional[_Mapping[str, Quantiles]] = ..., particles_accepted: _Optional[int] = ..., neighbours: _Optional[_Iterable[_Union[Neighbour, _Mapping]]] = ...) -> None: ...
 
 class CounterfactualResponse(_message.Message):
     __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles")

@@ -1,0 +1,121 @@
+"""``retrieve_k`` and metadata filters on the REST and gRPC counterfactual (issue 17)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import numpy as np
+import pytest
+
+from acie.client import GrpcClient
+from acie.errors import BackendUnavailableError, InputValidationError
+
+
+def _auth(tok):
+    return {"Authorization": f"Bearer {tok}"}
+
+
+@pytest.fixture
+def filled(server, make_obs):
+    """The server's index with 12 of alice's galaxies at redshifts 0.01..0.12 (+1 of bob's)."""
+    rt = server.runtime
+    images = make_obs(13, seed=42)
+    vectors = np.asarray(rt.embedder(images), dtype=np.float32)
+    ids = [uuid.uuid4() for _ in range(13)]
+    metas = [
+        {"owner": "alice" if i < 12 else "bob", "shared": False, "redshift": 0.01 * (i + 1)}
+        for i in range(13)
+    ]
+    rt.vector_index.add(ids, vectors, metas)
+    return images, [str(i) for i in ids], metas
+
+
+def test_rest_neighbours_within_the_filter_and_audited(server, token, tensor_json, filled):
+    images, ids, _ = filled
+    body = {
+        "request_id": "ret-1",
+        "observation": tensor_json(images[:2]),
+        "interventions": {"log_stellar_mass": {"shift": 0.1}},
+        "physics_tolerance": 1e9,
+        "retrieve_k": 3,
+        "retrieve_filter": {"redshift": {">=": 0.005, "<=": 0.065}},
+    }
+    rt = server.runtime
+    before = rt.audit.audit_log.count()
+    with httpx.Client(base_url=server.http_url, timeout=30) as c:
+        r = c.post("/v1/counterfactual", json=body, headers=_auth(token()))
+    assert r.status_code == 200, r.text
+    nb = r.json()["neighbours"]
+    assert len(nb) == 2
+    for i, row in enumerate(nb):
+        assert len(row) == 3
+        assert row[0]["id"] == ids[i]  # the galaxy itself is in the index: distance ~0
+        assert row[0]["distance"] == pytest.approx(0.0, abs=1e-4)
+        assert [h["distance"] for h in row] == sorted(h["distance"] for h in row)
+        assert all(0.005 <= h["metadata"]["redshift"] <= 0.065 for h in row)
+        assert all(h["metadata"]["owner"] == "alice" for h in row)  # bob's is not visible
+    assert rt.audit.flush()
+    rows = list(rt.audit.audit_log.records(after_seq=before))
+    named = {i for row in rows if row.action == "counterfactual.neighbours:OK"
+             for i in (row.resource or "").split(",")}  # fmt: skip
+    assert named == {h["id"] for row in nb for h in row}
+
+
+def test_grpc_neighbours(server, token, filled):
+    images, ids, _ = filled
+    with GrpcClient(f"127.0.0.1:{server.grpc_port}", token=token()) as c:
+        ans = c.counterfactual(
+            images[3:4],
+            {"log_stellar_mass": 10.5},
+            physics_tolerance=1e9,
+            retrieve_k=2,
+            retrieve_filter={"redshift": {">": 0.035}},
+        )
+    assert len(ans.neighbours) == 1
+    assert ans.neighbours[0][0]["id"] == ids[3]
+    assert all(h["metadata"]["redshift"] > 0.035 for h in ans.neighbours[0])
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"retrieve_k": 17}, "retrieve_k"),
+        ({"retrieve_k": -1}, "retrieve_k"),
+        ({"retrieve_k": True}, "retrieve_k"),
+        ({"retrieve_k": 16, "n": 17}, "256"),
+        ({"retrieve_k": 2, "retrieve_filter": {"redshift": {"~": 1}}}, "retrieve_filter"),
+    ],
+)
+def test_bad_retrieval_requests(server, token, tensor_json, make_obs, extra, fragment):
+    n = extra.pop("n", 1)
+    body = {
+        "request_id": "ret-bad",
+        "observation": tensor_json(make_obs(n)),
+        "interventions": {},
+        **extra,
+    }
+    with httpx.Client(base_url=server.http_url, timeout=30) as c:
+        r = c.post("/v1/counterfactual", json=body, headers=_auth(token()))
+    assert r.status_code == 400, r.text
+    assert fragment in r.json()["error"]["message"]
+
+
+def test_no_index_is_unavailable(server, token, make_obs):
+    server.runtime.vector_index, saved = None, server.runtime.vector_index
+    try:
+        with (
+            GrpcClient(f"127.0.0.1:{server.grpc_port}", token=token()) as c,
+            pytest.raises(BackendUnavailableError, match="index"),
+        ):
+            c.counterfactual(make_obs(1), {}, retrieve_k=2)
+    finally:
+        server.runtime.vector_index = saved
+
+
+def test_grpc_bad_filter_json(server, token, make_obs):
+    with (
+        GrpcClient(f"127.0.0.1:{server.grpc_port}", token=token()) as c,
+        pytest.raises(InputValidationError),
+    ):
+        c.counterfactual(make_obs(1), {}, retrieve_k=2, retrieve_filter={"redshift": {"~": 1}})
