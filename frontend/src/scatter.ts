@@ -1,6 +1,6 @@
 // A lean WebGL2 point renderer for the latent map: the projection's float32 x and y go
 // to the GPU as they came off the wire (no interleaving, no copies), plus one float per
-// point for colour and one for size (normalised to [0, 1]) and one byte of state
+// point for size (normalised to [0, 1]), four bytes of colour and one byte of state
 // (0 hidden by a histogram filter, 1 shown, 2 shown and in the brushed selection).
 // Pan and zoom change two uniforms only, so a frame is one draw call.
 
@@ -9,20 +9,19 @@ import { colormapTable } from "./colormaps";
 const VERT = `#version 300 es
 in float a_x;
 in float a_y;
-in float a_c;
+in vec4 a_rgb;   // colour from the colour map, computed once per colour-by on the CPU
 in float a_s;
 in float a_state;
 uniform vec2 u_scale;
 uniform vec2 u_offset;
 uniform vec2 u_size;      // min, max point size in pixels
 uniform float u_hasSel;   // 1 when a selection exists: others are dimmed
-uniform sampler2D u_cmap;
 out vec4 v_color;
 void main() {
   if (a_state < 0.5) { gl_Position = vec4(2.0, 2.0, 2.0, 1.0); gl_PointSize = 0.0; return; }
   gl_Position = vec4(a_x * u_scale.x + u_offset.x, a_y * u_scale.y + u_offset.y, 0.0, 1.0);
   gl_PointSize = mix(u_size.x, u_size.y, clamp(a_s, 0.0, 1.0));
-  vec3 rgb = texture(u_cmap, vec2(clamp(a_c, 0.0, 1.0), 0.5)).rgb;
+  vec3 rgb = a_rgb.rgb;
   bool selected = a_state > 1.5;
   float alpha = (u_hasSel > 0.5 && !selected) ? 0.12 : 0.85;
   if (u_hasSel > 0.5 && !selected) rgb = mix(rgb, vec3(0.6), 0.6);
@@ -69,6 +68,7 @@ export class ScatterRenderer {
   /** Called with each frame's time, GPU work included (set only to measure: it waits). */
   onFrame: ((ms: number) => void) | null = null;
   private pixel = new Uint8Array(4);
+  private lut = colormapTable("viridis");
 
   constructor(readonly canvas: HTMLCanvasElement) {
     const gl = canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: true });
@@ -82,19 +82,13 @@ export class ScatterRenderer {
       throw new Error(`shader program did not link: ${gl.getProgramInfoLog(p)}`);
     }
     this.prog = p;
-    for (const a of ["a_x", "a_y", "a_c", "a_s", "a_state"]) this.loc[a] = gl.getAttribLocation(p, a);
-    for (const u of ["u_scale", "u_offset", "u_size", "u_hasSel", "u_cmap"]) {
+    for (const a of ["a_x", "a_y", "a_rgb", "a_s", "a_state"]) this.loc[a] = gl.getAttribLocation(p, a);
+    for (const u of ["u_scale", "u_offset", "u_size", "u_hasSel"]) {
       this.uni[u] = gl.getUniformLocation(p, u);
     }
-    const tex = gl.createTexture();
-    gl.bindTexture(gl.TEXTURE_2D, tex);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, colormapTable("viridis"));
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
   }
 
-  private upload(name: string, data: Float32Array | Uint8Array, normalized = false): void {
+  private upload(name: string, data: Float32Array | Uint8Array, normalized = false, size = 1): void {
     const gl = this.gl;
     let buf = this.buffers.get(name);
     if (!buf) {
@@ -106,7 +100,7 @@ export class ScatterRenderer {
     const loc = this.loc[name];
     gl.enableVertexAttribArray(loc);
     if (data instanceof Uint8Array) {
-      gl.vertexAttribPointer(loc, 1, gl.UNSIGNED_BYTE, normalized, 0, 0);
+      gl.vertexAttribPointer(loc, size, gl.UNSIGNED_BYTE, normalized, 0, 0);
     } else {
       gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, 0);
     }
@@ -119,8 +113,19 @@ export class ScatterRenderer {
     this.upload("a_y", y);
   }
 
+  /** Colour each point by a value in [0, 1] through the viridis map (4 bytes per point). */
   setColor(values01: Float32Array): void {
-    this.upload("a_c", values01);
+    const rgba = new Uint8Array(values01.length * 4);
+    const lut = this.lut;
+    for (let i = 0; i < values01.length; i++) {
+      const v = values01[i];
+      const k = (v >= 1 ? 255 : v > 0 ? (v * 255) | 0 : 0) * 4;
+      rgba[i * 4] = lut[k];
+      rgba[i * 4 + 1] = lut[k + 1];
+      rgba[i * 4 + 2] = lut[k + 2];
+      rgba[i * 4 + 3] = 255;
+    }
+    this.upload("a_rgb", rgba, true, 4);
     this.draw();
   }
 
@@ -181,7 +186,6 @@ export class ScatterRenderer {
     gl.uniform2f(this.uni.u_offset, -this.view.cx * sx, -this.view.cy * sy);
     gl.uniform2f(this.uni.u_size, this.sizeRange[0] * dpr, this.sizeRange[1] * dpr);
     gl.uniform1f(this.uni.u_hasSel, this.hasSelection ? 1 : 0);
-    gl.uniform1i(this.uni.u_cmap, 0);
     gl.drawArrays(gl.POINTS, 0, this.n);
     if (this.onFrame) {
       // gl.finish() does not wait for Chromium's GPU process: reading one pixel does
