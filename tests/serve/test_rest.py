@@ -500,11 +500,17 @@ def test_old_dashboard_urls_redirect_to_the_explorer(server):
             c.get(p, follow_redirects=False)
             for p in ("/dashboard", "/dashboard/", "/dashboard/app.js")
         ]
+        page = c.get("/explorer/")
+        metrics = c.get("/metrics").text
     assert root.status_code in (302, 307)
     assert root.headers["location"] == "/explorer/"
     for r in old:
         assert r.status_code == 307, r.text
         assert r.headers["location"] == "/explorer/"
+    # the shipped bundle is served without Node, and counted under one bounded label
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+    assert 'method="GET /explorer/*"' in metrics
 
 
 def test_extra_routers_are_mounted_with_the_same_auth(server_factory, token):
