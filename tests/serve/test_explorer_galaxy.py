@@ -213,3 +213,23 @@ def test_a_physics_violation_is_refused_with_422(browser):
     )
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "FAILED_PRECONDITION"
+
+
+def test_catalogue_images_are_the_simulators_own_draw():
+    from acie.analysis.catalogue_galaxies import model_camera, render_galaxies
+    from acie.errors import NotFoundError, ShapeError
+    from acie.galaxy.simulator import GalaxySimulator
+
+    drawn = GalaxySimulator().sample(50, seed=0, render=True).images
+    rows = [0, 7, 49, 7]
+    np.testing.assert_array_equal(render_galaxies("sim_50", rows), drawn[rows])
+    with pytest.raises(NotFoundError):
+        render_galaxies("sim_50", [50])
+    # a model's camera: its training simulator, else its (C, H, W) in g, r, i order
+    assert model_camera({"simulator": {"image_size": 64, "bands": ["g", "r", "i"]}}, (3, 64, 64))[
+        "bands"
+    ] == ("g", "r", "i")
+    assert model_camera({}, (2, 32, 32)) == {"image_size": 32, "bands": ("g", "r")}
+    for shape in ((4, 16, 16), (1, 16, 8)):
+        with pytest.raises(ShapeError):
+            model_camera({}, shape)
