@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from user_runs import REPO, VENV_BIN, base_env, free_port, wait_for_health
+
+from acie.wire.typed_arrays import decode_columns
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -335,3 +338,34 @@ def test_keyboard_alone_brushes_and_pans(page: Any, server: str) -> None:
     assert after["zoom"] > before["zoom"]
     page.keyboard.press("l")
     assert page.get_attribute("button[data-mode=lasso]", "aria-pressed") == "true"
+
+
+def test_brushed_histograms_are_numpys_on_the_served_columns(page: Any, server: str) -> None:
+    """The page's selection histograms against numpy on the same payloads (exact counts)."""
+    sign_in(page, server)
+    page.wait_for_selector("#catalogue")
+    page.fill("#catalogue", "cluster_sim_c")
+    page.select_option("#method", "pca")
+    page.press("#catalogue", "Enter")
+    page.wait_for_selector("#map-box[data-state=ready]", timeout=120_000)
+    x0, x1, y0, y1 = page.evaluate("window.acieExplorer.bounds()")
+    rect = (x0 + 0.2 * (x1 - x0), y0 + 0.3 * (y1 - y0), x0 + 0.7 * (x1 - x0), y1)
+    page.evaluate("r => window.acieExplorer.brushRect(...r)", list(rect))
+
+    with httpx.Client(base_url=server, timeout=60) as api:
+        api.post("/v1/session/login", json={"username": "alice", "password": PASSWORD})
+        q = {"catalogue": "cluster_sim_c", "method": "pca"}
+        xy, _ = decode_columns(api.get("/v1/explorer/projection", params=q).content)
+        props, _ = decode_columns(
+            api.get("/v1/explorer/properties", params={"catalogue": "cluster_sim_c"}).content
+        )
+    x, y = xy["x"].astype(np.float64), xy["y"].astype(np.float64)
+    inside = (x >= rect[0]) & (x <= rect[2]) & (y >= rect[1]) & (y <= rect[3])
+    assert int(page.get_attribute("#selection-info", "data-selected")) == int(inside.sum())
+    assert 0 < inside.sum() < len(x)
+    for name in ("mass", "redshift", "log_sfr"):
+        v = props[name].astype(np.float64)
+        lo, hi = v.min(), v.max()
+        bins = np.minimum(39, np.floor((v - lo) * (40 / (hi - lo)))).astype(int)
+        expected = np.bincount(bins[inside], minlength=40)
+        assert selection_counts(page, name) == expected.tolist(), name
