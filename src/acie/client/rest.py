@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from acie.client.results import CounterfactualAnswer, error_for
+from acie.client.results import CounterfactualAnswer, answer_from_json, error_for
 from acie.client.retry import RetryPolicy, wait_until_available
 from acie.errors import BackendUnavailableError
 
@@ -21,47 +21,6 @@ def _tensor(arr: np.ndarray) -> dict[str, Any]:
     from acie.wire.tensors import encode_b64
 
     return encode_b64(np.asarray(arr, dtype=np.float32))
-
-
-def _answer(body: Mapping[str, Any]) -> CounterfactualAnswer:
-    from acie.wire.tensors import decode_b64
-
-    t = body["counterfactual"]
-    unc = body.get("uncertainty")
-
-    def arr(values: Any) -> np.ndarray:
-        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-
-    return CounterfactualAnswer(
-        request_id=body["request_id"],
-        images=decode_b64(t["shape"], t["dtype"], t["data"], allow_nan=True),
-        confidence=np.asarray(body["confidence"]),
-        violation_score=np.asarray(body["violation_score"]),
-        latency_ms=float(body["latency_ms"]),
-        model_version=body["model_version"],
-        factual_properties={k: arr(v) for k, v in body["factual_properties"].items()},
-        counterfactual_properties={k: arr(v) for k, v in body["counterfactual_properties"].items()},
-        status=np.asarray(body.get("status") or [], dtype=str),
-        reason=[r or "" for r in body.get("reason") or []],
-        targets={k: arr(v["target"]) for k, v in (body.get("interventions") or {}).items()},
-        uncertainty=(
-            None
-            if unc is None
-            else decode_b64(
-                unc["image_std"]["shape"],
-                unc["image_std"]["dtype"],
-                unc["image_std"]["data"],
-                allow_nan=True,
-            )
-        ),
-        intervals=(
-            {}
-            if unc is None
-            else {k: {q: arr(v) for q, v in qs.items()} for k, qs in unc["intervals"].items()}
-        ),
-        neighbours=[list(row) for row in body.get("neighbours") or []],
-        trace_id=body.get("trace_id"),
-    )
 
 
 def _spec(value: Any) -> Any:
@@ -238,7 +197,7 @@ class RestClient:
             body["retrieve_k"] = retrieve_k
         if retrieve_filter is not None:
             body["retrieve_filter"] = dict(retrieve_filter)
-        return _answer(self._call("POST", "/v1/counterfactual", json=body))
+        return answer_from_json(self._call("POST", "/v1/counterfactual", json=body))
 
     def submit_job(
         self,
@@ -297,7 +256,7 @@ class RestClient:
         if final is None or final.get("state") != "COMPLETE":
             err = (final or {}).get("error") or {"code": "INTERNAL", "message": "no result"}
             raise error_for(err["code"], err["message"], trace_id=err.get("trace_id"))
-        return _answer(final["result"])
+        return answer_from_json(final["result"])
 
     def search(
         self, vector: Any, *, k: int = 10, filter: Mapping[str, Any] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from acie import errors
 
-__all__ = ["CounterfactualAnswer", "error_for"]
+__all__ = ["CounterfactualAnswer", "answer_from_json", "error_for"]
 
 _BY_CODE: dict[str, type[errors.AcieError]] = {
     "INVALID_ARGUMENT": errors.InputValidationError,
@@ -95,3 +96,45 @@ class CounterfactualAnswer:
     intervals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     neighbours: list[list[dict[str, Any]]] = field(default_factory=list)
     trace_id: str | None = None
+
+
+def answer_from_json(body: Mapping[str, Any]) -> CounterfactualAnswer:
+    """The answer in a REST response body (or a job's stored result)."""
+    from acie.wire.tensors import decode_b64
+
+    t = body["counterfactual"]
+    unc = body.get("uncertainty")
+
+    def arr(values: Any) -> np.ndarray:
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+    return CounterfactualAnswer(
+        request_id=body["request_id"],
+        images=decode_b64(t["shape"], t["dtype"], t["data"], allow_nan=True),
+        confidence=np.asarray(body["confidence"]),
+        violation_score=np.asarray(body["violation_score"]),
+        latency_ms=float(body["latency_ms"]),
+        model_version=body["model_version"],
+        factual_properties={k: arr(v) for k, v in body["factual_properties"].items()},
+        counterfactual_properties={k: arr(v) for k, v in body["counterfactual_properties"].items()},
+        status=np.asarray(body.get("status") or [], dtype=str),
+        reason=[r or "" for r in body.get("reason") or []],
+        targets={k: arr(v["target"]) for k, v in (body.get("interventions") or {}).items()},
+        uncertainty=(
+            None
+            if unc is None
+            else decode_b64(
+                unc["image_std"]["shape"],
+                unc["image_std"]["dtype"],
+                unc["image_std"]["data"],
+                allow_nan=True,
+            )
+        ),
+        intervals=(
+            {}
+            if unc is None
+            else {k: {q: arr(v) for q, v in qs.items()} for k, qs in unc["intervals"].items()}
+        ),
+        neighbours=[list(row) for row in body.get("neighbours") or []],
+        trace_id=body.get("trace_id"),
+    )

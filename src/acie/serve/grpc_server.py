@@ -16,11 +16,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from acie.serve.features import require_feature
 from acie.serve.grpc_auth import AuthInterceptor, current_principal
+from acie.serve.grpc_messages import request_interventions, to_response, worst_score
 from acie.serve.retrieval import audit_neighbours, check_retrieval, retrieve_neighbours
 from acie.serve.status_codes import code_for, public_message
 from acie.serve.telemetry_otel import grpc_interceptors
@@ -30,7 +30,7 @@ from acie.serve.tracing import current_trace_id, trace_context
 from acie.wire.proto import SERVICE_NAME
 from acie.wire.proto import inference_pb2 as pb
 from acie.wire.proto import inference_pb2_grpc as pb_grpc
-from acie.wire.tensors import decode_tensor, encode_tensor
+from acie.wire.tensors import decode_tensor
 
 if TYPE_CHECKING:
     from acie.serve.runtime import ServingRuntime
@@ -38,104 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["GrpcServer", "InferenceServicer"]
 
 log = logging.getLogger("acie.serve.grpc")
-
-
-def _galaxies(result: Any, n: int) -> list[pb.GalaxyOutcome]:
-    """Per-galaxy outcomes of ``result`` (``status``/``reason``/properties/targets/intervals)."""
-    status = getattr(result, "status", None)
-    reason = getattr(result, "reason", None)
-    st = ["ok"] * n if status is None else [str(v) for v in np.atleast_1d(status)]
-    why = [""] * n if reason is None else [str(v) for v in np.atleast_1d(reason)]
-    score = np.atleast_1d(np.asarray(result.violation_score, dtype=np.float64))
-    factual = dict(result.factual_properties or {})
-    counter = dict(result.counterfactual_properties or {})
-    targets = dict(getattr(result, "targets", None) or {})
-    u = getattr(result, "uncertainty", None)
-    out = []
-    for i in range(n):
-        g = pb.GalaxyOutcome(
-            status=st[i],
-            reason=why[i],
-            violation_score=float(score[i]),
-            factual_properties={k: float(np.atleast_1d(v)[i]) for k, v in factual.items()},
-            counterfactual_properties=(
-                {}
-                if st[i] == "refused"
-                else {k: float(np.atleast_1d(v)[i]) for k, v in counter.items()}
-            ),
-            targets={k: float(np.atleast_1d(v)[i]) for k, v in targets.items()},
-        )
-        if u is not None:
-            g.particles_accepted = int(np.atleast_1d(u.accepted)[i])
-            for name, qs in u.intervals.items():
-                g.intervals[name].values.update({q: float(v[i]) for q, v in qs.items()})
-        out.append(g)
-    return out
-
-
-def _to_response(request_id: str, result: Any, latency_ms: float) -> pb.CounterfactualResponse:
-    images = np.asarray(result.images)
-    shape, dtype, data = encode_tensor(images)
-    names_f = dict(result.factual_properties) if result.factual_properties is not None else {}
-    names_c = (
-        dict(result.counterfactual_properties)
-        if result.counterfactual_properties is not None
-        else {}
-    )
-    galaxies = _galaxies(result, int(np.atleast_1d(result.confidence).shape[0]))
-    accepted = np.array([g.status != "refused" for g in galaxies], dtype=bool)
-    resp = pb.CounterfactualResponse(
-        request_id=request_id,
-        counterfactual=pb.Tensor(shape=shape, dtype=dtype, data=data),
-        confidence=[float(c) for c in np.atleast_1d(result.confidence)],
-        latency_ms=latency_ms,
-        violation_score=[float(v) for v in np.atleast_1d(result.violation_score)],
-        model_version=result.model_version,
-        factual_properties_mean={k: float(np.mean(v)) for k, v in names_f.items()},
-        # the means of the galaxies that were not refused (NaN when none was)
-        counterfactual_properties_mean={
-            k: float(np.mean(np.atleast_1d(v)[accepted])) if accepted.any() else float("nan")
-            for k, v in names_c.items()
-        },
-        trace_id=current_trace_id() or "",
-        galaxies=galaxies,
-    )
-    u = getattr(result, "uncertainty", None)
-    if u is not None:
-        ushape, udtype, udata = encode_tensor(np.asarray(u.image_std, dtype=np.float32))
-        resp.uncertainty.CopyFrom(pb.Tensor(shape=ushape, dtype=udtype, data=udata))
-        resp.n_particles = int(u.n_particles)
-    return resp
-
-
-def _interventions(request: pb.CounterfactualRequest) -> dict[str, Any]:
-    """The request's interventions: the absolute map and the any-form map, merged."""
-    from acie.errors import InvalidInterventionError, expected_got
-
-    out: dict[str, Any] = dict(request.interventions)
-    for name, spec in request.intervention_specs.items():
-        if name in out:
-            raise InvalidInterventionError(
-                expected_got(
-                    f"intervention on {name!r}",
-                    "in one of interventions and intervention_specs",
-                    "both",
-                )
-            )
-        kind = spec.WhichOneof("kind")
-        if kind is None:
-            raise InvalidInterventionError(
-                expected_got(f"intervention_specs[{name!r}]", "one of value, shift, factor", "none")
-            )
-        out[name] = {kind: getattr(spec, kind)}
-    return out
-
-
-def _worst(scores: Any) -> float | None:
-    """The largest finite violation score (``None`` when none is finite)."""
-    v = np.atleast_1d(np.asarray(scores, dtype=np.float64))
-    v = v[np.isfinite(v)]
-    return float(v.max()) if v.size else None
 
 
 class InferenceServicer(pb_grpc.InferenceServiceServicer):
@@ -152,7 +54,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         return self.runtime.core.validate(
             request_id=request.request_id,
             observation=obs,
-            interventions=_interventions(request),
+            interventions=request_interventions(request),
             physics_tolerance=(
                 request.physics_tolerance if request.HasField("physics_tolerance") else None
             ),
@@ -207,7 +109,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         k, where = self._retrieval(request, int(call.observation.shape[0]))
         remaining = context.time_remaining()
         result = self.runtime.core.infer(principal.subject, call, timeout_s=remaining)
-        resp = _to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
+        resp = to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
         self._add_neighbours(resp, call, principal, k, where)
         return resp
 
@@ -260,10 +162,10 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                     request_id=request_id or None,
                     resource=f"model/{rt.model_version}",
                     duration_ms=(time.perf_counter() - t0) * 1e3,
-                    violation_score=_worst(result.violation_score),
+                    violation_score=worst_score(result.violation_score),
                 )
                 with trace_context(trace_id):
-                    resp = _to_response(request_id, result, (time.perf_counter() - t0) * 1e3)
+                    resp = to_response(request_id, result, (time.perf_counter() - t0) * 1e3)
                     call, k, where = retrieval
                     self._add_neighbours(resp, call, principal, k, where)
                     out.put(resp)
