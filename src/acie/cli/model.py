@@ -155,13 +155,6 @@ def train(
     )
 
 
-def _parse_relative(items: list[str], kind: str) -> dict[str, dict[str, float]]:
-    out = {}
-    for name, value in _parse_sets(items, option=f"--{kind}").items():
-        out[name] = {kind: value}
-    return out
-
-
 @app.command()
 def counterfactual(
     set_: list[str] = typer.Option(
@@ -220,22 +213,13 @@ def counterfactual(
     """
     import numpy as np
 
-    interventions: dict[str, object] = {}
-    for part in (
+    from acie.cli import counterfactual_output as output
+
+    interventions = output.collect_interventions(
         _parse_sets(set_),
-        _parse_relative(shift, "shift"),
-        _parse_relative(factor, "factor"),
-    ):
-        for name, spec in part.items():
-            if name in interventions:
-                raise InputValidationError(
-                    expected_got(f"intervention on {name!r}", "given once", "given twice")
-                )
-            interventions[name] = spec
-    if not interventions:
-        raise InputValidationError(
-            expected_got("interventions", "at least one --set, --shift or --factor", "none")
-        )
+        _parse_sets(shift, option="--shift"),
+        _parse_sets(factor, option="--factor"),
+    )
 
     from acie.config import get_settings
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
@@ -271,88 +255,16 @@ def counterfactual(
         per_galaxy=True,
         n_particles=particles,
     )
-    refused = r.status == "refused"
-    why = np.asarray(r.reason if r.reason is not None else [""] * refused.size, dtype=str)
-    if refused.all() or (all_or_nothing and refused.any()):
-        from acie.errors import OutOfRangeError, PhysicsViolationError
-
-        rows = np.flatnonzero(refused)
-        detail = "; ".join(f"galaxy {i}: {why[i]}" for i in rows[:5])
-        if all(str(why[i]).startswith("out_of_range") for i in rows):
-            raise OutOfRangeError(f"{rows.size} of {refused.size} galaxies refused: {detail}")
-        raise PhysicsViolationError(f"{rows.size} of {refused.size} galaxies refused: {detail}")
+    output.refuse_failed(r, all_or_nothing=all_or_nothing)
     if out is not None:
         from acie.deepscm.reporting import save_npz_atomic
 
-        save_npz_atomic(
-            out,
-            images=r.images,
-            factual_images=np.asarray(x, np.float32),
-            **{f"factual_{k}": v for k, v in r.factual_properties.items()},
-            **{f"counterfactual_{k}": v for k, v in r.counterfactual_properties.items()},
-            violation_score=r.violation_score,
-            confidence=r.confidence,
-            status=r.status.astype(str),
-            **{f"target_{k}": v for k, v in r.targets.items()},
-            **(
-                {}
-                if r.uncertainty is None
-                else {
-                    "uncertainty_image_std": r.uncertainty.image_std,
-                    **{
-                        f"interval_{k}_{q}": v
-                        for k, qs in r.uncertainty.intervals.items()
-                        for q, v in qs.items()
-                    },
-                }
-            ),
-        )
+        save_npz_atomic(out, **output.npz_arrays(r, x))
     if plot is not None:
         from acie.deepscm.reporting import plot_pairs
 
         plot_pairs(plot, np.asarray(x), r.images, title=", ".join([*set_, *shift, *factor]))
-    from acie.galaxy.properties import UNITS
-
-    typer.echo(
-        json.dumps(
-            {
-                "model_version": r.model_version,
-                "n": int(np.shape(r.images)[0]),
-                "latency_ms": round(r.latency_ms, 2),
-                "watermarked": r.watermarked,
-                "units": {k: UNITS[k] or "dimensionless" for k in r.factual_properties},
-                "factual_properties": {
-                    k: np.round(v, 4).tolist() for k, v in r.factual_properties.items()
-                },
-                "counterfactual_properties": {
-                    k: np.round(v, 4).tolist() for k, v in r.counterfactual_properties.items()
-                },
-                "violation_score_dex": [
-                    None if not np.isfinite(v) else round(float(v), 4) for v in r.violation_score
-                ],
-                "confidence": np.round(r.confidence, 4).tolist(),
-                "projected": r.projected.tolist(),
-                "status": r.status.tolist(),
-                "reason": [str(v) or None for v in why],
-                "targets": {k: np.round(v, 4).tolist() for k, v in r.targets.items()},
-                **(
-                    {}
-                    if r.uncertainty is None
-                    else {
-                        "n_particles": r.uncertainty.n_particles,
-                        "intervals": {
-                            k: {q: np.round(v, 4).tolist() for q, v in qs.items()}
-                            for k, qs in r.uncertainty.intervals.items()
-                        },
-                        "image_std_max": np.round(
-                            np.nanmax(r.uncertainty.image_std, axis=(1, 2, 3)), 4
-                        ).tolist(),
-                    }
-                ),
-            },
-            indent=2,
-        )
-    )
+    typer.echo(json.dumps(output.summary(r), indent=2))
 
 
 @app.command()
