@@ -2,7 +2,7 @@
 // selection counterfactual's result: before/after distributions, the mean shift of each
 // property with its 95% interval, and a gallery of example galaxies before and after.
 
-import { getJSON } from "./api";
+import { ApiError, getJSON } from "./api";
 import { h, fmt, errorText } from "./dom";
 import { cubeOf, drawComposite, brightLevel, type TensorJSON } from "./images";
 import { JobProgress, type JobView } from "./progress";
@@ -19,6 +19,35 @@ interface SelectionResult {
   gallery: Array<{ id: number; before: TensorJSON; after: TensorJSON; properties_before?: Record<string, number>; properties_after?: Record<string, number> }>;
   physics_tolerance?: number;
   latency_ms?: number;
+}
+
+interface CounterfactualResult {
+  counterfactual: TensorJSON;
+  confidence: number[];
+  violation_score: number[];
+  model_version: string;
+  factual_properties: Record<string, number[]>;
+  counterfactual_properties: Record<string, number[]>;
+}
+
+/** The result of a counterfactual job submitted through the API (POST /v1/jobs). */
+function renderCounterfactualJob(box: HTMLElement, r: CounterfactualResult): void {
+  const [n, c, hgt, w] = r.counterfactual.shape;
+  const all = cubeOf({ ...r.counterfactual, shape: [n * c, hgt, w] });
+  const images = h("div", { class: "gallery" });
+  for (let i = 0; i < n; i++) {
+    const cube = { c, h: hgt, w, data: all.data.subarray(i * c * hgt * w, (i + 1) * c * hgt * w) };
+    const top = brightLevel(cube, -1);
+    const canvas = h("canvas", { class: "img" });
+    drawComposite(canvas, cube, Math.max(top / 30, 1e-6), top);
+    images.append(h("figure", { class: "panel" }, canvas, h("figcaption", {},
+      `image ${i}: violation ${fmt(r.violation_score[i])}, confidence ${fmt(r.confidence[i])}`)));
+  }
+  const rows = Object.keys(r.counterfactual_properties).map((k) => h("tr", {}, h("td", {}, k),
+    h("td", {}, r.factual_properties[k]?.map((v) => fmt(v, 4)).join(", ") ?? ""),
+    h("td", {}, r.counterfactual_properties[k].map((v) => fmt(v, 4)).join(", "))));
+  box.replaceChildren(h("p", {}, `Model ${r.model_version.slice(0, 16)}.`), images,
+    h("table", { class: "props" }, h("tr", {}, h("th", {}, "property"), h("th", {}, "abducted"), h("th", {}, "counterfactual")), ...rows));
 }
 
 let open: JobProgress[] = [];
@@ -107,12 +136,17 @@ export async function selectionView(root: HTMLElement, params: URLSearchParams):
       if (out.result) renderResult(resultBox, out.result);
       resultBox.dataset.state = "complete";
     } catch (e) {
-      resultBox.textContent = `Could not read the result: ${errorText(e)}`;
+      if (e instanceof ApiError && e.status < 500 && view.result) {
+        renderCounterfactualJob(resultBox, view.result as CounterfactualResult); // an API job
+        resultBox.dataset.state = "complete";
+      } else {
+        resultBox.textContent = `Could not read the result: ${errorText(e)}`;
+      }
     }
   });
   open.push(tracker);
   root.replaceChildren(h("section", { class: "selection-view" },
-    h("h2", {}, `Selection counterfactual · job ${jobId}`), tracker.el, resultBox,
+    h("h2", {}, `Job ${jobId}`), tracker.el, resultBox,
     h("p", {}, h("a", { href: "#/jobs" }, "All jobs"), " · ", h("a", { href: "#/map" }, "Map"))));
 }
 
