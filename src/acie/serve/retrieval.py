@@ -9,7 +9,8 @@ served model's encoder features), the index is searched under the same visibilit
 rules as ``POST /v1/search`` (researchers see their own images, collaborators shared
 ones, admins all), and the answer lists each galaxy's neighbours (id, distance,
 metadata). The neighbours are provenance only: they do not change the counterfactual
-(no retrieval refiner is applied in serving; docs/serving.md says why). The audit log
+(the retrieval refiner needs the neighbours' feature vectors, which the index's search
+does not return; docs/serving.md). The audit log
 gets one ``counterfactual.neighbours`` row per six neighbour ids, naming them.
 """
 
