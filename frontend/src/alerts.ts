@@ -1,7 +1,7 @@
 // The alert banner: WS /v1/alerts pushes a snapshot of active system-wide warnings, then
 // each alert as it starts and a "cleared" message as it ends; reconnects with backoff.
 
-import { socketURL } from "./api";
+import { refresh, socketURL } from "./api";
 import { h } from "./dom";
 import { ReconnectingSocket } from "./socket";
 
@@ -17,6 +17,7 @@ export function startAlerts(box: HTMLElement): ReconnectingSocket {
         h("button", { type: "button", "aria-label": `dismiss ${a.kind} alert`, onclick: () => { dismissed.add(a.kind + a.since); render(); } }, "×"))));
   };
   return new ReconnectingSocket(socketURL("/v1/alerts"), {
+    onUnauthorized: refresh,
     onMessage: (msg) => {
       const m = msg as { type: string; alerts?: Alert[]; alert?: Alert; kind?: string };
       if (m.type === "snapshot") {

@@ -2,7 +2,7 @@
 // from WS /v1/jobs/{id}/progress (the session cookie authenticates it), reconnecting
 // with backoff while the job is not finished; a stepper shows where it is.
 
-import { getJSON, socketURL } from "./api";
+import { getJSON, refresh, socketURL } from "./api";
 import { h } from "./dom";
 import { ReconnectingSocket } from "./socket";
 
@@ -62,6 +62,7 @@ export class JobProgress {
   private connect(): void {
     this.socket = new ReconnectingSocket(socketURL(`/v1/jobs/${encodeURIComponent(this.jobId)}/progress`), {
       shouldReconnect: () => !this.finished,
+      onUnauthorized: refresh,
       onStatus: (status, detail) => {
         this.el.dataset.socket = status;
         if (status === "retrying") this.note.textContent = `connection lost, ${detail ?? "reconnecting"}`;

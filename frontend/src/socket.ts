@@ -5,6 +5,8 @@ export interface SocketOptions {
   onMessage: (data: unknown) => void;
   onStatus?: (status: "connecting" | "open" | "retrying" | "closed", detail?: string) => void;
   shouldReconnect?: () => boolean;
+  /** On 4401 (the access cookie expired): renew the session; true to reconnect at once. */
+  onUnauthorized?: () => Promise<boolean>;
   baseDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -16,6 +18,7 @@ export class ReconnectingSocket {
   private attempt = 0;
   private timer: number | undefined;
   private stopped = false;
+  private renewed = false;
   reconnects = 0;
 
   constructor(
@@ -32,6 +35,7 @@ export class ReconnectingSocket {
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
+      this.renewed = false;
       this.opts.onStatus?.("open");
     };
     ws.onmessage = (ev) => {
@@ -44,6 +48,14 @@ export class ReconnectingSocket {
     ws.onclose = (ev) => {
       this.ws = null;
       if (this.stopped) return;
+      if (ev.code === 4401 && this.opts.onUnauthorized && !this.renewed) {
+        this.renewed = true; // once per successful connection, so a refused renewal ends it
+        void this.opts.onUnauthorized().then((ok) => {
+          if (ok) this.connect();
+          else this.opts.onStatus?.("closed", ev.reason || "not signed in");
+        });
+        return;
+      }
       const again = !FINAL_CODES.has(ev.code) && (this.opts.shouldReconnect?.() ?? true);
       if (!again) {
         this.opts.onStatus?.("closed", ev.reason || `closed (${ev.code})`);

@@ -16,6 +16,7 @@ browser or the ``playwright`` package the tests skip and say why (a failure unde
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -369,3 +370,32 @@ def test_brushed_histograms_are_numpys_on_the_served_columns(page: Any, server: 
         bins = np.minimum(39, np.floor((v - lo) * (40 / (hi - lo)))).astype(int)
         expected = np.bincount(bins[inside], minlength=40)
         assert selection_counts(page, name) == expected.tolist(), name
+
+
+def test_job_progress_reconnects_after_a_dropped_socket(page: Any, server: str) -> None:
+    """The first progress socket is dropped (code 1011): the page reconnects and finishes."""
+    attempts: list[str] = []
+
+    def drop_the_first(ws: Any) -> None:
+        attempts.append(ws.url)
+        if len(attempts) == 1:
+            ws.close(code=1011, reason="dropped by the test")
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r".*/v1/jobs/[^/]+/progress$"), drop_the_first)
+    sign_in(page, server)
+    page.wait_for_selector("#catalogue")
+    page.fill("#catalogue", "cluster_sim_d")
+    page.select_option("#method", "pca")
+    page.press("#catalogue", "Enter")
+    page.wait_for_selector("#map-box[data-state=ready]", timeout=120_000)
+    x0, x1, y0, y1 = page.evaluate("window.acieExplorer.bounds()")
+    page.evaluate("r => window.acieExplorer.brushRect(...r)", [x0, y0, x1, y1])
+    page.wait_for_selector("#cf-submit:not([disabled])")
+    page.fill("#cf-amount", "1.5")
+    page.fill("#cf-sample", "8")
+    page.click("#cf-submit")
+    page.wait_for_selector(".progress[data-state=COMPLETE]", timeout=120_000)
+    assert len(attempts) >= 2
+    page.wait_for_selector("#selection-result[data-state=complete]", timeout=30_000)
