@@ -156,9 +156,10 @@ def test_shipped_predictor_is_accurate_on_fresh_galaxies():
     assert pred.config.image_shape == (3, 64, 64)
     b = GalaxySimulator().sample(150, seed=777)
     acc = predictor_accuracy(pred, b.images, b.properties)
-    # bounds ~1.5x the held-out figures of data/PREDICTORS.md (150 galaxies scatter)
-    assert acc["log_stellar_mass"]["median_abs_error"] < 0.15
-    assert acc["log_size"]["median_abs_error"] < 0.08
+    # bounds ~1.5x the held-out figures of data/PREDICTORS.md (0.138 dex, 0.067 dex,
+    # R^2 0.86 on 1000 galaxies); 150 galaxies scatter by ~10 %
+    assert acc["log_stellar_mass"]["median_abs_error"] < 0.2
+    assert acc["log_size"]["median_abs_error"] < 0.1
     assert acc["log_stellar_mass"]["r2"] > 0.7
 
 
