@@ -78,7 +78,12 @@ WarnBeyondOpt = Annotated[
     ),
 ]
 TargetOpt = Annotated[
-    str, typer.Option("--target", "-t", help="Nuclear target: Xe, Ar, Ge, Si, Na, I, Cs, NaI, CsI.")
+    str,
+    typer.Option(
+        "--target",
+        "-t",
+        help="Nuclear target: Xe, Ar, Ge, Si, Na, I, Cs, F, Al, C, NaI, CsI, C3F8.",
+    ),
 ]
 
 
