@@ -233,6 +233,16 @@ class RetrievalRefiner:
         return self._net.config.embedder
 
     @property
+    def deepscm_version(self) -> str | None:
+        """SHA-256 of the deep SCM whose counterfactuals it was trained on (metadata).
+
+        With another deep SCM it still adds no flux and no large-scale change, but its
+        high-frequency gains were not measured: retrain (``scripts/train_refiner.sh``).
+        """
+        v = self.metadata.get("deepscm_version")
+        return str(v) if v else None
+
+    @property
     def net(self) -> RefinerNet:
         """The torch module (for training and tests)."""
         return self._net

@@ -4,8 +4,8 @@ Everything comes from :class:`acie.galaxy.simulator.GalaxySimulator`, seeded:
 
 * a **reference bank** of simulated galaxies (its own seed) whose features, from the
   index's embedder, stand in for the vector index; neighbours are the exact ``k``
-  nearest bank galaxies in Euclidean distance of standardised features (what the
-  in-process index returns for these vectors);
+  nearest bank galaxies in Euclidean distance (the index's default ``l2`` metric, what
+  the in-process index returns for these vectors);
 * **pairs**: held-out galaxies, each with an intervention ``do(node = value)`` (node
   cycled over :data:`INTERVENTIONS`, shift drawn as
   ``±U(0.5, 1.5)`` times the default shift, clipped to the validity range), the deep
@@ -112,20 +112,27 @@ def default_embedder(engine: CounterfactualEngine) -> tuple[Embed, str]:
 
 @dataclass
 class Bank:
-    """Reference galaxies standing in for the index: features (m, D) and their scaling."""
+    """Reference galaxies standing in for the index.
+
+    ``features`` (m, D); ``mean`` and ``std`` (D,) standardise the refiner's input.
+    """
 
     features: np.ndarray
     mean: np.ndarray
     std: np.ndarray
 
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact ``k`` nearest bank rows (n, k) and distances (n, k) of query features (n, D)."""
+        """Exact ``k`` nearest bank rows (n, k) and distances (n, k) of query features (n, D).
+
+        Euclidean distance of the raw features, the vector index's default ``l2`` metric,
+        so training sees the neighbours the served index returns.
+        """
         if not 1 <= k <= len(self.features):
             raise InputValidationError(
                 expected_got("k", f"an integer in 1..{len(self.features)}", k)
             )
-        a = (self.features - self.mean) / self.std
-        q = (np.asarray(queries, np.float64) - self.mean) / self.std
+        a = np.asarray(self.features, np.float64)
+        q = np.asarray(queries, np.float64)
         d2 = (q**2).sum(1)[:, None] - 2.0 * q @ a.T + (a**2).sum(1)[None, :]
         idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
         return idx, np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0.0))
@@ -313,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-per-node", type=int, default=500)
     ap.add_argument("--bank", type=int, default=2000)
     ap.add_argument("--k-max", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--width", type=int, default=32)
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
