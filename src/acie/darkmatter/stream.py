@@ -10,7 +10,7 @@ from an Earth moving at v_E (lab-frame mean μ = v_s − v_E, Σ = diag σ_s²):
 Along each direction n̂ the Gaussian is exp(−(a v² − 2 b v + c)/2) (a = n̂ᵀΣ⁻¹n̂,
 b = n̂ᵀΣ⁻¹μ, c = μᵀΣ⁻¹μ), whose radial integral ∫_{v_min}^∞ v (…) dv is closed-form
 (a Gaussian and an erfc); the directions are a Gauss–Legendre (polar, about μ̂) ×
-uniform (azimuthal) product, 40 × 16 by default: within 10⁻⁶ of the closed form of an
+uniform (azimuthal) product, 40 × 16 by default: within 2·10⁻⁶ of the closed form of an
 isotropic stream of σ ≥ 27 km/s and within 7·10⁻⁴ of a 96 × 48 evaluation of the
 anisotropic S1 where η_s is above 10⁻⁴ of its peak. The stream is not truncated at the
 escape speed (for S1, |v_s| ≈ 307 km/s: a 10⁻⁶ fraction of its Galactic speeds lies
