@@ -337,8 +337,25 @@ def test_keyboard_alone_brushes_and_pans(page: Any, server: str) -> None:
     after = page.evaluate("window.acieExplorer.view()")
     assert after["cx"] < before["cx"]
     assert after["zoom"] > before["zoom"]
+    page.keyboard.press("0")  # fit the catalogue again
     page.keyboard.press("l")
     assert page.get_attribute("button[data-mode=lasso]", "aria-pressed") == "true"
+
+    # a lasso (a triangle) selects fewer galaxies than the rectangle around it
+    box = page.locator("#map").bounding_box()
+    corners = [(0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.2, 0.2)]
+    page.mouse.move(
+        box["x"] + corners[0][0] * box["width"], box["y"] + corners[0][1] * box["height"]
+    )
+    page.mouse.down()
+    for cx, cy in corners[1:]:
+        page.mouse.move(box["x"] + cx * box["width"], box["y"] + cy * box["height"], steps=8)
+    page.mouse.up()
+    lasso = int(page.get_attribute("#selection-info", "data-selected"))
+    page.keyboard.press("r")
+    drag(page, "#map", (0.2, 0.2), (0.8, 0.8))
+    rectangle = int(page.get_attribute("#selection-info", "data-selected"))
+    assert 0 < lasso < rectangle
 
 
 def test_brushed_histograms_are_numpys_on_the_served_columns(page: Any, server: str) -> None:
