@@ -133,3 +133,14 @@ def test_ablation_refiner_leaves_measured_flux_and_size(engine, setup):
     m = measure(pairs.true[:6], b)
     assert set(m) == {"log_luminosity", "log_size"}
     assert m["log_size"].shape == (6,)
+
+
+def test_embedder_names(engine):
+    from acie.deepscm.retrieval_training import embedder_named
+    from acie.errors import UnknownNameError
+
+    embed, name = embedder_named("deepscm-encoder", engine)
+    assert name == f"deepscm-encoder:{engine.model_version}"
+    assert embed(np.zeros((2, *engine.image_shape), np.float32)).shape[0] == 2
+    with pytest.raises(UnknownNameError, match="got 'pca'"):
+        embedder_named("pca", engine)

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from acie._files import atomic_output
     from acie.deepscm.engine import load_default_model
-    from acie.deepscm.retrieval_training import default_embedder, make_bank, make_pairs
+    from acie.deepscm.retrieval_training import embedder_named, make_bank, make_pairs
     from acie.galaxy.simulator import GalaxySimulator
 
     ap = argparse.ArgumentParser(description="Ablation of the retrieval refiner.")
@@ -208,9 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     engine = load_default_model(threads=1)
     refiner = RetrievalRefiner.load(args.refiner)
-    embed, name = default_embedder(engine)
+    embed, name = embedder_named(refiner.embedder.split(":")[0], engine)
     if name != refiner.embedder:
-        print(f"warning: refiner trained on {refiner.embedder}, features from {name}")
+        print(f"warning: refiner trained on features of {refiner.embedder}, given {name}")
     sim = GalaxySimulator(image_size=engine.image_shape[1])
     bank = make_bank(sim, embed, n=args.bank, seed=args.bank_seed)
     pairs = make_pairs(engine, sim, n_per_node=args.n_per_node, seed=args.seed, jitter=False)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from acie.deepscm.retrieval_refiner import RefinerConfig, RefinerNet, high_pass, save_refiner
-from acie.errors import InputValidationError, expected_got
+from acie.errors import InputValidationError, UnknownNameError, expected_got
 
 if TYPE_CHECKING:
     from acie.deepscm.engine import CounterfactualEngine
@@ -44,7 +44,7 @@ __all__ = [
     "INTERVENTIONS",
     "Bank",
     "Pairs",
-    "default_embedder",
+    "embedder_named",
     "engine_counterfactuals",
     "engine_embedder",
     "make_bank",
@@ -96,17 +96,29 @@ def engine_embedder(engine: CounterfactualEngine) -> tuple[Embed, str]:
     return engine.encoder_features, f"deepscm-encoder:{engine.model_version}"
 
 
-def default_embedder(engine: CounterfactualEngine) -> tuple[Embed, str]:
-    """The index's embedder and its name.
+def embedder_named(kind: str, engine: CounterfactualEngine) -> tuple[Embed, str]:
+    """The embedder ``kind`` (``"deepscm-encoder"`` or ``"galaxy-embedder"``) and its name.
 
-    The shipped contrastive one (:mod:`acie.embedding`) when its weights are installed,
-    else the deep SCM encoder (:func:`engine_embedder`).
+    ``deepscm-encoder`` (:func:`engine_embedder`) is what the served index holds today
+    (the served model's encoder features); ``galaxy-embedder`` is the shipped contrastive
+    embedder of :mod:`acie.embedding`.
+
+    Raises
+    ------
+    UnknownNameError
+        Another ``kind``.
+    FileNotFoundError
+        ``galaxy-embedder`` without its shipped weights.
     """
-    from acie.embedding.embedder import EMBEDDER_NAME, default_embedder_path, load_embedder
-
-    if not default_embedder_path().exists():
+    if kind == "deepscm-encoder":
         return engine_embedder(engine)
-    emb = load_embedder(default_embedder_path())
+    if kind != "galaxy-embedder":
+        raise UnknownNameError(
+            expected_got("embedder", "'deepscm-encoder' or 'galaxy-embedder'", kind)
+        )
+    from acie.embedding.embedder import EMBEDDER_NAME, load_default_embedder
+
+    emb = load_default_embedder()
     return emb.embed, f"{EMBEDDER_NAME}:{emb.version}"
 
 
@@ -322,11 +334,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k-max", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--width", type=int, default=32)
+    ap.add_argument(
+        "--embedder", choices=("deepscm-encoder", "galaxy-embedder"), default="deepscm-encoder"
+    )
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     engine = load_default_model(threads=1)
-    embed, name = default_embedder(engine)
+    embed, name = embedder_named(args.embedder, engine)
     sim = GalaxySimulator(image_size=engine.image_shape[1], seed=args.seed)
     bank = make_bank(sim, embed, n=args.bank, seed=10_000 + args.seed)
     pairs = make_pairs(engine, sim, n_per_node=args.n_per_node, seed=20_000 + args.seed)
