@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from acie.client import GrpcClient
+from acie.client import GrpcClient, RestClient
 from acie.errors import BackendUnavailableError, InputValidationError
 
 
@@ -55,6 +55,11 @@ def test_rest_neighbours_within_the_filter_and_audited(server, token, tensor_jso
         assert [h["distance"] for h in row] == sorted(h["distance"] for h in row)
         assert all(0.005 <= h["metadata"]["redshift"] <= 0.065 for h in row)
         assert all(h["metadata"]["owner"] == "alice" for h in row)  # bob's is not visible
+    # the shipped refiner was trained on the shipped model's features, not this model's
+    info = r.json()["retrieval"]
+    assert info["k"] == 3
+    assert info["refined"] is False
+    assert "provenance only" in info["note"]
     assert rt.audit.flush()
     rows = list(rt.audit.audit_log.records(after_seq=before))
     named = {i for row in rows if row.action == "counterfactual.neighbours:OK"
@@ -73,6 +78,7 @@ def test_grpc_neighbours(server, token, filled):
             retrieve_filter={"redshift": {">": 0.035}},
         )
     assert len(ans.neighbours) == 1
+    assert ans.retrieval["refined"] is False
     assert ans.neighbours[0][0]["id"] == ids[3]
     assert all(h["metadata"]["redshift"] > 0.035 for h in ans.neighbours[0])
 
@@ -119,3 +125,42 @@ def test_grpc_bad_filter_json(server, token, make_obs):
         pytest.raises(InputValidationError),
     ):
         c.counterfactual(make_obs(1), {}, retrieve_k=2, retrieve_filter={"redshift": {"~": 1}})
+
+
+@pytest.fixture(scope="module")
+def shipped_engine():
+    from acie.deepscm.engine import load_default_model
+
+    return load_default_model()
+
+
+@pytest.mark.slow
+def test_shipped_refiner_refines_without_moving_flux(server_factory, shipped_engine, token):
+    """With the shipped model the shipped refiner fits: the images change at high
+    frequency only (band fluxes kept to float32 rounding), the properties do not."""
+    from acie.galaxy.simulator import GalaxySimulator
+
+    server = server_factory(model=shipped_engine)
+    rt = server.runtime
+    sim = GalaxySimulator()
+    bank = sim.sample(24, seed=10000).images
+    rt.vector_index.add(
+        [uuid.uuid4() for _ in range(len(bank))],
+        np.asarray(rt.embedder(bank), dtype=np.float32),
+        [{"owner": "alice", "shared": False, "redshift": 0.05} for _ in range(len(bank))],
+    )
+    query = sim.sample(2, seed=20001).images
+    iv = {"log_stellar_mass": {"factor": 2.0}}
+    with RestClient(server.http_url, token=token(), timeout_s=60) as c:
+        plain = c.counterfactual(query, iv, physics_tolerance=1e9, request_id="p")
+        aug = c.counterfactual(query, iv, physics_tolerance=1e9, request_id="a", retrieve_k=4)
+    assert aug.retrieval["refined"] is True, aug.retrieval
+    assert aug.retrieval["refiner_version"]
+    assert [len(row) for row in aug.neighbours] == [4, 4]
+    assert not np.allclose(aug.images, plain.images)
+    np.testing.assert_allclose(
+        aug.images.sum(axis=(2, 3)), plain.images.sum(axis=(2, 3)), rtol=1e-3, atol=0.5
+    )
+    for k, v in plain.counterfactual_properties.items():
+        np.testing.assert_array_equal(aug.counterfactual_properties[k], v)
+    assert rt.model.watermark.detect(aug.images).all()

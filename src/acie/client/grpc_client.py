@@ -74,6 +74,16 @@ def _answer(resp: Any) -> CounterfactualAnswer:
         ]
         if any(g.neighbours for g in gal)
         else [],
+        retrieval=(
+            {
+                "k": max(len(g.neighbours) for g in gal),
+                "refined": resp.refined,
+                "refiner_version": resp.refiner_version or None,
+                "note": resp.retrieval_note,
+            }
+            if resp.retrieval_note
+            else None
+        ),
         trace_id=resp.trace_id or None,
     )
 

@@ -78,6 +78,9 @@ class CounterfactualAnswer:
     neighbours : list of list of dict
         With ``retrieve_k``: per image, its nearest galaxies in the server's index
         (``id``, ``distance``, ``metadata``), nearest first.
+    retrieval : dict or None
+        With ``retrieve_k``: ``k``, ``refined`` (the retrieval refiner changed the images),
+        ``refiner_version`` and a ``note`` saying what was done or why not.
     trace_id : str or None
     """
 
@@ -95,6 +98,7 @@ class CounterfactualAnswer:
     uncertainty: np.ndarray | None = None
     intervals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     neighbours: list[list[dict[str, Any]]] = field(default_factory=list)
+    retrieval: dict[str, Any] | None = None
     trace_id: str | None = None
 
 
@@ -136,5 +140,6 @@ def answer_from_json(body: Mapping[str, Any]) -> CounterfactualAnswer:
             else {k: {q: arr(v) for q, v in qs.items()} for k, qs in unc["intervals"].items()}
         ),
         neighbours=[list(row) for row in body.get("neighbours") or []],
+        retrieval=body.get("retrieval"),
         trace_id=body.get("trace_id"),
     )

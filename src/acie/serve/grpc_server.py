@@ -21,7 +21,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from acie.serve.features import require_feature
 from acie.serve.grpc_auth import AuthInterceptor, current_principal
 from acie.serve.grpc_messages import request_interventions, to_response, worst_score
-from acie.serve.retrieval import audit_neighbours, check_retrieval, retrieve_neighbours
+from acie.serve.retrieval import (
+    audit_neighbours,
+    check_retrieval,
+    refine,
+    retrieve_neighbours,
+)
 from acie.serve.status_codes import code_for, public_message
 from acie.serve.telemetry_otel import grpc_interceptors
 from acie.serve.tls import TlsConfig, server_ssl_context
@@ -82,15 +87,25 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         k = check_retrieval(self.runtime, int(request.retrieve_k), n, where)
         return k, where
 
+    def _with_neighbours(
+        self, call: Any, result: Any, principal: Any, k: int, where: Any
+    ) -> tuple[Any, list[list[dict[str, Any]]], dict[str, Any] | None]:
+        """The result refined from the neighbours (when the refiner fits), the neighbours."""
+        if not k:
+            return result, [], None
+        hits = retrieve_neighbours(self.runtime, principal, call.observation, k, where)
+        audit_neighbours(self.runtime, principal, call.request_id, hits)
+        result, info = refine(self.runtime, result, hits)
+        return result, hits, info
+
+    @staticmethod
     def _add_neighbours(
-        self, resp: pb.CounterfactualResponse, call: Any, principal: Any, k: int, where: Any
+        resp: pb.CounterfactualResponse, hits: list[list[dict[str, Any]]], info: Any
     ) -> None:
         import json
 
-        if not k:
+        if info is None:
             return
-        hits = retrieve_neighbours(self.runtime, principal, call.observation, k, where)
-        audit_neighbours(self.runtime, principal, call.request_id, hits)
         for g, row in zip(resp.galaxies, hits, strict=True):
             g.neighbours.extend(
                 pb.Neighbour(
@@ -100,6 +115,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                 )
                 for h in row
             )
+        resp.refined = bool(info["refined"])
+        resp.refiner_version = info["refiner_version"] or ""
+        resp.retrieval_note = info["note"]
 
     def CounterfactualInference(self, request, context):
         """Answer one counterfactual request within the call's deadline."""
@@ -109,8 +127,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         k, where = self._retrieval(request, int(call.observation.shape[0]))
         remaining = context.time_remaining()
         result = self.runtime.core.infer(principal.subject, call, timeout_s=remaining)
+        result, hits, info = self._with_neighbours(call, result, principal, k, where)
         resp = to_response(call.request_id, result, (time.perf_counter() - t0) * 1e3)
-        self._add_neighbours(resp, call, principal, k, where)
+        self._add_neighbours(resp, hits, info)
         return resp
 
     def StreamInference(self, request_iterator, context):
@@ -165,9 +184,10 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                     violation_score=worst_score(result.violation_score),
                 )
                 with trace_context(trace_id):
-                    resp = to_response(request_id, result, (time.perf_counter() - t0) * 1e3)
                     call, k, where = retrieval
-                    self._add_neighbours(resp, call, principal, k, where)
+                    result, hits, info = self._with_neighbours(call, result, principal, k, where)
+                    resp = to_response(request_id, result, (time.perf_counter() - t0) * 1e3)
+                    self._add_neighbours(resp, hits, info)
                     out.put(resp)
             except Exception as exc:
                 out.put(error_response(request_id, exc))

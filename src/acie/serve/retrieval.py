@@ -8,14 +8,26 @@ the index was filled with (:attr:`acie.serve.runtime.ServingRuntime.embedder`: t
 served model's encoder features), the index is searched under the same visibility
 rules as ``POST /v1/search`` (researchers see their own images, collaborators shared
 ones, admins all), and the answer lists each galaxy's neighbours (id, distance,
-metadata). The neighbours are provenance only: they do not change the counterfactual
-(the retrieval refiner needs the neighbours' feature vectors, which the index's search
-does not return; docs/serving.md). The audit log
-gets one ``counterfactual.neighbours`` row per six neighbour ids, naming them.
+metadata). The audit log gets one ``counterfactual.neighbours`` row per six neighbour
+ids, naming them.
+
+:func:`refine` then applies the shipped retrieval refiner
+(:mod:`acie.deepscm.retrieval_refiner`) when it fits: it was trained on features of the
+served model's encoder (its ``embedder`` is ``deepscm-encoder:<served model version>``)
+for the served image shape, and the neighbours' stored vectors can be read from the
+index's ``embeddings`` table. The refiner edits only spatial frequencies above its
+cutoff and adds no flux, so the physical properties are unchanged; it runs on the
+unwatermarked counterfactual (the mark is taken out and put back), and refused
+galaxies (NaN images) are left alone. When it does not fit, the neighbours are
+provenance only and the answer says why (``retrieval.note``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +40,7 @@ __all__ = [
     "MAX_RETRIEVE_K",
     "audit_neighbours",
     "check_retrieval",
+    "refine",
     "retrieve_neighbours",
 ]
 
@@ -99,3 +112,85 @@ def audit_neighbours(
             request_id=request_id,
             resource=",".join(ids[s : s + _IDS_PER_AUDIT_ROW]),
         )
+
+
+log = logging.getLogger("acie.serve.retrieval")
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_refiner() -> Any:
+    from acie.deepscm.retrieval_refiner import default_refiner_path, load_default_refiner
+
+    if not default_refiner_path().exists():
+        return None
+    return load_default_refiner()
+
+
+def _stored_vectors(index: Any, ids: list[str]) -> dict[str, np.ndarray]:
+    """The stored vectors of ``ids`` from the index's ``embeddings`` table."""
+    from sqlalchemy import select
+
+    from acie.store.schema import Embedding
+
+    engine = getattr(index, "engine", None)
+    if engine is None or not ids:
+        return {}
+    uids = [uuid.UUID(i) for i in ids]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Embedding.id, Embedding.vector).where(Embedding.id.in_(uids))
+        ).all()
+    return {str(r[0]): np.asarray(r[1], dtype=np.float32) for r in rows}
+
+
+def refine(
+    rt: Any, result: Any, neighbours: list[list[dict[str, Any]]]
+) -> tuple[Any, dict[str, Any]]:
+    """``result`` with its images refined from ``neighbours`` when the refiner fits.
+
+    Returns the (possibly new) result and what was done: ``{"k", "refined",
+    "refiner_version", "note"}``.
+    """
+    k = max((len(row) for row in neighbours), default=0)
+    info: dict[str, Any] = {"k": k, "refined": False, "refiner_version": None, "note": ""}
+    model = rt.model
+    refiner = _shipped_refiner()
+    want = f"deepscm-encoder:{model.model_version}"
+    if refiner is None:
+        info["note"] = "provenance only: no retrieval refiner is installed"
+        return result, info
+    info["refiner_version"] = refiner.version
+    if refiner.embedder != want or tuple(refiner.image_shape) != tuple(model.image_shape):
+        info["note"] = (
+            f"provenance only: the refiner was trained on {refiner.embedder} features of "
+            f"{tuple(refiner.image_shape)} images; the index holds {want} features of "
+            f"{tuple(model.image_shape)} images"
+        )
+        return result, info
+    vectors = _stored_vectors(rt.vector_index, [h["id"] for row in neighbours for h in row])
+    n = len(neighbours)
+    feats = np.zeros((n, k, refiner.feature_dim), dtype=np.float32)
+    mask = np.zeros((n, k), dtype=bool)
+    for i, row in enumerate(neighbours):
+        for j, h in enumerate(row):
+            v = vectors.get(h["id"])
+            if v is not None and v.shape == (refiner.feature_dim,):
+                feats[i, j], mask[i, j] = v, True
+    images = np.asarray(result.images, dtype=np.float32)
+    ok = np.all(np.isfinite(images.reshape(n, -1)), axis=1) & mask.any(axis=1)
+    if not ok.any():
+        info["note"] = "provenance only: no stored neighbour vectors for these galaxies"
+        return result, info
+    mark = getattr(model, "watermark", None)
+    x = images[ok]
+    if mark is not None:
+        x, _ = mark.remove(x)
+    refined = refiner.refine(x, feats[ok], mask[ok])
+    if mark is not None and getattr(result, "watermarked", True):
+        refined = mark.embed(refined, model.noise_sigma)
+    out = images.copy()
+    out[ok] = refined
+    info["refined"] = True
+    info["note"] = f"refined {int(ok.sum())} of {n} galaxies from their neighbours' features"
+    log.debug("retrieval refinement", extra={"galaxies": int(ok.sum()), "k": k})
+    return dataclasses.replace(result, images=out), info

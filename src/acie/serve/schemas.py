@@ -21,6 +21,7 @@ __all__ = [
     "ModelInfo",
     "ModelList",
     "Neighbour",
+    "Retrieval",
     "SearchHit",
     "SearchRequest",
     "SearchResponse",
@@ -144,6 +145,15 @@ class Neighbour(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class Retrieval(BaseModel):
+    """What retrieval did: whether the refiner used the neighbours, or why not."""
+
+    k: int
+    refined: bool = Field(description="the images were refined from the neighbours' features")
+    refiner_version: str | None = Field(description="SHA-256 of the refiner, when one is installed")
+    note: str
+
+
 class Uncertainty(BaseModel):
     """Counterfactual uncertainty from stochastic abduction with several particles."""
 
@@ -184,8 +194,9 @@ class CounterfactualResponse(BaseModel):
     neighbours: list[list[Neighbour]] = Field(
         default_factory=list,
         description="with retrieve_k: per image, its nearest galaxies in the index (id, "
-        "distance, metadata), nearest first; provenance only",
+        "distance, metadata), nearest first",
     )
+    retrieval: Retrieval | None = None
     trace_id: str | None = None
 
 

@@ -11,7 +11,12 @@ from acie.serve.auth import Action, Principal
 from acie.serve.calls import result_payload
 from acie.serve.deps import require, runtime_of
 from acie.serve.http_errors import ERROR_RESPONSES
-from acie.serve.retrieval import audit_neighbours, check_retrieval, retrieve_neighbours
+from acie.serve.retrieval import (
+    audit_neighbours,
+    check_retrieval,
+    refine,
+    retrieve_neighbours,
+)
 from acie.serve.schemas import CounterfactualRequest, CounterfactualResponse
 from acie.serve.tracing import current_trace_id
 from acie.wire.tensors import decode_b64
@@ -52,14 +57,18 @@ async def counterfactual(
             f"request {body.request_id!r} did not finish within "
             f"{rt.core.timeout_s:.3g} s (REQUEST_TIMEOUT_S)"
         ) from None
-    payload = result_payload(
-        body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()
-    )
+    hits: list[list[dict]] = []
+    info = None
     if k:
         hits = await asyncio.to_thread(
             retrieve_neighbours, rt, principal, call.observation, k, body.retrieve_filter
         )
         audit_neighbours(rt, principal, body.request_id, hits)
+        result, info = await asyncio.to_thread(refine, rt, result, hits)
+    payload = result_payload(
+        body.request_id, result, (time.perf_counter() - t0) * 1e3, current_trace_id()
+    )
+    if k:
         payload["neighbours"] = hits
-        payload["latency_ms"] = (time.perf_counter() - t0) * 1e3
+        payload["retrieval"] = info
     return CounterfactualResponse(**payload)
