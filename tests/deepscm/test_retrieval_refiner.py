@@ -90,6 +90,21 @@ def test_masked_neighbours_do_not_matter(refiner):
     assert np.abs(refiner.refine(x, h, m) - ref).max() > 1e-5
 
 
+def test_refused_all_nan_images_pass_through(refiner):
+    """The engine's per-galaxy refusals (all-NaN images) stay NaN; the rest is refined."""
+    x = _galaxies()
+    x[2] = np.nan
+    f = np.random.default_rng(8).standard_normal((5, 3, D)).astype(np.float32)
+    out = refiner.refine(x, f)
+    assert np.isnan(out[2]).all()
+    assert np.isfinite(out[[0, 1, 3, 4]]).all()
+    ok = _galaxies()
+    np.testing.assert_array_equal(out[[0, 1, 3, 4]], refiner.refine(ok, f)[[0, 1, 3, 4]])
+    x[3, 0, 0, 0] = np.nan  # a partly NaN image is an error
+    with pytest.raises(InputValidationError, match="all-NaN refused"):
+        refiner.refine(x, f)
+
+
 def test_neighbour_order_does_not_matter(refiner):
     x = _galaxies()
     f = np.random.default_rng(4).standard_normal((5, 7, D)).astype(np.float32)
@@ -132,7 +147,7 @@ def test_high_pass_against_numpy():
         (np.zeros((2, 2, 16, 16)), np.zeros((2, D)), None, ShapeError),  # no k axis
         (np.zeros((2, 2, 16, 16)), np.zeros((2, 2, D)), np.ones((2, 2)), ShapeError),  # not bool
         (np.zeros((2, 2, 16, 16)), np.zeros((2, 2, D)), np.ones((2, 3), bool), ShapeError),
-        (np.full((2, 2, 16, 16), np.nan), np.zeros((2, 1, D)), None, InputValidationError),
+        (np.full((2, 2, 16, 16), np.inf), np.zeros((2, 1, D)), None, InputValidationError),
         (np.zeros((2, 2, 16, 16)), np.full((2, 1, D), np.inf), None, InputValidationError),
     ],
 )

@@ -299,10 +299,16 @@ class RetrievalRefiner:
                 raise ShapeError(
                     expected_got("neighbour_mask", f"a bool array ({n}, {k})", (m.dtype, m.shape))
                 )
-        if not np.all(np.isfinite(x)):
+        refused = np.asarray(np.isnan(x).all(axis=(1, 2, 3)))  # the engine's refused galaxies
+        if not np.all(np.isfinite(x[~refused])):
             raise InputValidationError(
-                expected_got("cf_images", "finite pixels", "NaN or infinite values")
+                expected_got(
+                    "cf_images",
+                    "finite pixels (or all-NaN refused images)",
+                    "NaN or infinite values",
+                )
             )
+        m = m & ~refused[:, None]
         if k and not np.all(np.isfinite(f[m])):
             raise InputValidationError(
                 expected_got("neighbour_features", "finite values", "NaN or infinite values")
@@ -323,7 +329,8 @@ class RetrievalRefiner:
         Parameters
         ----------
         cf_images : ndarray (n, C, H, W)
-            Unwatermarked counterfactual images from the engine [its image units].
+            Unwatermarked counterfactual images from the engine [its image units]. An
+            all-NaN image (a galaxy the engine refused) is returned as it is.
         neighbour_features : ndarray (n, k, D)
             Features of each galaxy's ``k`` retrieved neighbours, from :attr:`embedder`.
             ``k = 0`` returns ``cf_images`` unchanged.
@@ -336,7 +343,8 @@ class RetrievalRefiner:
         ShapeError
             Wrong shape or dimension D, or a mask that is not bool (n, k).
         InputValidationError
-            NaN or infinite pixels or (unmasked) features.
+            NaN or infinite pixels (other than all-NaN refused images) or (unmasked)
+            features.
         """
         x, f, m = self._check(cf_images, neighbour_features, neighbour_mask)
         out = x.copy()
