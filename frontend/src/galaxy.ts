@@ -197,7 +197,7 @@ export async function galaxyView(root: HTMLElement, session: SessionInfo, params
       h("h2", {}, `Galaxy ${detail.id} · ${detail.catalogue}`),
       h("span", { class: "hint" }, `model ${detail.model_version.slice(0, 16)} · ${detail.bands.join(", ")} bands${detail.pixel_scale_arcsec ? ` · ${detail.pixel_scale_arcsec}″/pixel` : ""} · asinh stretch`),
       h("label", { for: "band" }, "Show"), bandSel, h("label", { for: "stretch" }, "Stretch"), stretch, stretchOut,
-      h("a", { href: `#/map?catalogue=${encodeURIComponent(catalogue)}` }, "Back to the map")),
+      h("a", { href: `#/map?catalogue=${encodeURIComponent(catalogue)}${loadedCatalogue()?.name === catalogue ? `&method=${loadedCatalogue()!.method}` : ""}` }, "Back to the map")),
     h("div", { class: "images" }, panel("observed", observed), results, h("div", {}, metrics, msg)),
     h("div", { class: "galaxy-layout" },
       h("section", { "aria-label": "interventions" }, sliderBox, method, changes),

@@ -115,6 +115,8 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
     for (const c of list.catalogues) dataList.append(h("option", { value: c }));
     for (const n of ["sim_10000", "sim_100000", "sim_1000000"]) dataList.append(h("option", { value: n }));
     methodSel.replaceChildren(...list.methods.map((m) => h("option", { value: m }, m)));
+    const wanted = params.get("method");
+    if (wanted && list.methods.includes(wanted)) methodSel.value = wanted;
     help.textContent = `A named sample or ${list.simulated}. Model ${list.model_version.slice(0, 12)}.`;
     status.textContent = "Choose a catalogue and press Load.";
   } catch (e) {
@@ -170,7 +172,7 @@ export async function mapView(root: HTMLElement, session: SessionInfo, params: U
     mapBox.dataset.state = "loading";
     try {
       cat = await loadCatalogue(name, methodSel.value);
-      history.replaceState(null, "", `#/map?catalogue=${encodeURIComponent(name)}`);
+      history.replaceState(null, "", `#/map?catalogue=${encodeURIComponent(name)}&method=${encodeURIComponent(methodSel.value)}`);
       colorSel.replaceChildren(...cat.props.map((p) => h("option", { value: p.name }, p.name)));
       sizeSel.replaceChildren(h("option", { value: "" }, "(uniform)"), ...cat.props.map((p) => h("option", { value: p.name }, p.name)));
       const prefer = cat.props.find((p) => p.name === "log_stellar_mass") ?? cat.props[0];
