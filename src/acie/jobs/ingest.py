@@ -73,6 +73,7 @@ def handle_ingest(
     embed: Callable[[np.ndarray], Any] | None,
     image_shape: tuple[int, int, int],
     batch: int = 256,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> dict[str, Any]:
     """Ingest the upload a job names (the worker's handler for ``kind == "ingest"``).
 
@@ -88,6 +89,9 @@ def handle_ingest(
         The model's.
     batch : int
         Images embedded per batch.
+    progress : callable(batches_done, batches_total), optional
+        Called after each embedded batch (the worker records it on the job,
+        :func:`acie.jobs.progress.record_progress`, for the job's WebSocket).
 
     Returns
     -------
@@ -118,9 +122,7 @@ def handle_ingest(
             owner=job.user_sub,
             shared=bool(p.get("shared")),
             batch=batch,
-            progress=lambda n, total: log.info(
-                "ingest progress", extra={"job_id": str(job.id), "done": n, "total": total}
-            ),
+            progress=lambda n, total: _batch_done(job, n, total, batch, progress),
         )
         done = True
     except ConflictError as err:  # same cube, other catalogue: retrying cannot help
@@ -133,3 +135,13 @@ def handle_ingest(
         if done:
             shutil.rmtree(staged, ignore_errors=True)
     return {"kind": INGEST_KIND, "dataset": info.as_dict()}
+
+
+def _batch_done(
+    job: Any, n: int, total: int, batch: int, progress: Callable[[int, int], Any] | None
+) -> None:
+    """Images ``n`` of ``total`` embedded: report batches done of the batches planned."""
+    done, planned = -(-n // batch), -(-total // batch)
+    log.info("ingest progress", extra={"job_id": str(job.id), "done": done, "total": planned})
+    if progress is not None:
+        progress(done, planned)

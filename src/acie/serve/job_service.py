@@ -23,6 +23,7 @@ from sqlalchemy import select
 from acie import errors
 from acie.errors import NotFoundError, PhysicsViolationError
 from acie.jobs.ingest import INGEST_KIND, handle_ingest
+from acie.jobs.progress import record_progress
 from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
@@ -215,12 +216,21 @@ class JobRunner:
         When both are given, the observations of every job that passes the physics check
         are embedded and added to the index, with the job's id, owner, sharing and
         factual properties as metadata (for ``POST /v1/search``).
+    queue : JobQueue, optional
+        The queue the jobs come from: long jobs (dataset ingestion) record their
+        progress on it (:func:`acie.jobs.progress.record_progress`) for the WebSocket.
     """
 
     def __init__(
-        self, *, core: InferenceCore, vector_index: Any = None, embedder: Any = None
+        self,
+        *,
+        core: InferenceCore,
+        vector_index: Any = None,
+        embedder: Any = None,
+        queue: Any = None,
     ) -> None:
         self.core = core
+        self.queue = queue
         self.vector_index = vector_index
         self.embedder = embedder
 
@@ -230,8 +240,15 @@ class JobRunner:
         if p.get("kind") == INGEST_KIND:  # a dataset upload (acie.jobs.ingest)
             b, h, w = self.core.model.image_shape
             shape = (int(b), int(h), int(w))
+            queue = self.queue
             return handle_ingest(
-                job, index=self.vector_index, embed=self.embedder, image_shape=shape
+                job,
+                index=self.vector_index,
+                embed=self.embedder,
+                image_shape=shape,
+                progress=None
+                if queue is None
+                else lambda d, t: record_progress(queue, job, d, t, unit="batches"),
             )
         if p.get("kind") == SELECTION_KIND:  # the explorer's selection counterfactual
             with trace_context(p.get("trace_id")):

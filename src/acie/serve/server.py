@@ -285,6 +285,7 @@ class Server:
                 core=self.runtime.core,
                 vector_index=self.runtime.vector_index,
                 embedder=self.runtime.embedder,
+                queue=self.runtime.job_queue,
             )
             self._worker = Worker(
                 self.runtime.job_queue, runner.handle, physics_check=runner.physics_check

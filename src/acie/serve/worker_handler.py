@@ -38,7 +38,12 @@ def runner() -> JobRunner:
             # inference threads, audit writer, engine: closed before the interpreter exits
             # (left running, their native threads abort the process at exit)
             atexit.register(rt.close)
-            _runner = JobRunner(core=rt.core, vector_index=rt.vector_index, embedder=rt.embedder)
+            _runner = JobRunner(
+                core=rt.core,
+                vector_index=rt.vector_index,
+                embedder=rt.embedder,
+                queue=rt.job_queue,
+            )
         return _runner
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 
 from acie.errors import AcieError, AuthorizationError, BackendUnavailableError
+from acie.jobs.progress import job_progress
 from acie.serve import job_service
 from acie.serve.auth import Action, Principal, authorize, can_read_job
 from acie.serve.deps import require, runtime_of
@@ -137,6 +138,10 @@ async def progress(
 ) -> None:
     """Stream the job's states as JSON messages until COMPLETE or FAILED.
 
+    A long job's progress within a state (an ingestion's batches embedded) comes as
+    ``{"job_id", "state", "progress": {"done", "total", "unit"}}`` messages whenever the
+    count changed since the last read (:mod:`acie.jobs.progress`).
+
     Browsers cannot set headers on a WebSocket, so the token may come as the
     ``access_token`` query parameter as well as an ``Authorization`` header. A refused
     watcher is accepted and then closed with ``4000 + HTTP status`` (4401 no or bad
@@ -187,6 +192,7 @@ async def _follow(websocket: WebSocket, rt: ServingRuntime, job: Any) -> None:
     # the worker), then follow new ones until the job is COMPLETE or FAILED
     queue = _queue(rt)
     sent = 0
+    last_progress: dict[str, Any] | None = None
     deadline = time.monotonic() + max(rt.core.timeout_s, 60.0) * 10
     gone = asyncio.ensure_future(_disconnected(websocket))
     try:
@@ -200,6 +206,12 @@ async def _follow(websocket: WebSocket, rt: ServingRuntime, job: Any) -> None:
                         {"job_id": str(job.id), "state": ev["to"], "at": ev["at"]}
                     )
                 sent = len(events)
+                step = job_progress(job)
+                if step is not None and step != last_progress:
+                    await websocket.send_json(
+                        {"job_id": str(job.id), "state": job.state.value, "progress": step}
+                    )
+                    last_progress = step
                 if job.terminal:
                     view = job_view(job)
                     await websocket.send_json({"final": True, **json.loads(view.model_dump_json())})
