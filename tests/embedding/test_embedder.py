@@ -106,18 +106,17 @@ def test_shipped_embedder_is_nearly_invariant_to_rotations_and_flips(
 ) -> None:
     """Distance to the rotated/flipped self, relative to the median distance to others.
 
-    Measured on these 64 galaxies (seed 777): see the tolerances' comment below.
+    Measured on these 64 galaxies (seed 777) with the shipped embedder (be21704efd2a):
+    median ratio 0.029 (rot90), 0.019 (rot180), 0.023 (flip); largest 0.058; the
+    transformed galaxy is its own nearest neighbour for 63-64 of 64. The tolerances are
+    about twice the measured values.
     """
     v = shipped.embed(galaxies)
     w = shipped.embed(np.ascontiguousarray(transform(galaxies)))
     self_d = np.linalg.norm(v - w, axis=1)
     others = np.linalg.norm(v[:, None] - v[None], axis=2)[~np.eye(len(v), dtype=bool)]
     ratio = self_d / np.median(others)
-    # a transformed galaxy is its own nearest neighbour among the 64 in most cases
     nearest = np.linalg.norm(w[:, None] - v[None], axis=2).argmin(axis=1)
-    assert np.median(ratio) < MEDIAN_RATIO_MAX, np.median(ratio)
-    assert np.mean(nearest == np.arange(len(v))) > SELF_NEAREST_MIN
-
-
-MEDIAN_RATIO_MAX = 0.25
-SELF_NEAREST_MIN = 0.8
+    assert np.median(ratio) < 0.06, np.median(ratio)
+    assert ratio.max() < 0.12, ratio.max()
+    assert np.mean(nearest == np.arange(len(v))) >= 0.95

@@ -1,11 +1,12 @@
 """``acie data ingest`` (store, embed and index an image cube) and ``acie index build`` (embed a catalogue).
 
-Both embed with the shipped deep SCM engine's encoder features (what ``acie serve``
-indexes and ``POST /v1/search`` searches) into the vector store the settings name
-(``VECTOR_BACKEND``, ``ACIE_DATABASE_URL``), in batches, with a progress bar on stderr.
-With ``--workers N`` or ``--scheduler`` (``DASK_SCHEDULER_ADDRESS``) the batches are
-tasks of :mod:`acie.compute`; each worker loads the shipped engine once
-(:mod:`acie.deepscm.worker_engine`) and the vectors are bit-identical to in-process ones.
+Both embed with the shipped contrastive galaxy embedder (:mod:`acie.embedding`) into
+the vector store the settings name (``VECTOR_BACKEND``, ``ACIE_DATABASE_URL``), under
+the model-registry row of the embedder's version (its SHA-256,
+:func:`acie.store.embedder_index.open_embedder_index`), in batches, with a progress bar
+on stderr. With ``--workers N`` or ``--scheduler`` (``DASK_SCHEDULER_ADDRESS``) the
+batches are tasks of :mod:`acie.compute`; each worker loads the shipped embedder once
+(:mod:`acie.embedding.worker`) and the vectors equal in-process ones.
 """
 
 from __future__ import annotations
@@ -32,38 +33,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open() -> tuple[Any, Any, Any, int, Any]:
-    """(settings, engine, model, model_id, index) as ``acie serve`` opens them."""
-    import numpy as np
-
+    """(settings, engine, embedder, model_id, index): the embedder's index, registered."""
     from acie.config import get_settings
-    from acie.deepscm.engine import load_default_model
     from acie.store.database import create_engine_for, migrate
-    from acie.store.registry import ensure_model
-    from acie.store.vectors import open_vector_index
+    from acie.store.embedder_index import open_embedder_index
 
     settings = get_settings()
     engine = create_engine_for(settings.database_url)
     migrate(settings.database_url, engine=engine)
-    from acie.deepscm.watermark import Watermark
-
-    model = load_default_model(watermark=Watermark(key=settings.watermark_key()))
-    model_id = ensure_model(
-        engine, "galaxy-deepscm", model.model_version, {"image_shape": list(model.image_shape)}
-    )
-    dim = model.encoder_features(np.zeros((1, *model.image_shape), np.float32)).shape[1]
-    index = open_vector_index(settings, model_id=model_id, dim=int(dim), engine=engine)
-    return settings, engine, model, model_id, index
+    target = open_embedder_index(settings, engine=engine)
+    return settings, engine, target.embedder, target.model_id, target.index
 
 
 @contextmanager
-def _embedding(model: Any, scheduler: str | None, workers: int) -> Iterator[tuple[Callable, Any]]:
+def _embedding(
+    embedder: Any, scheduler: str | None, workers: int
+) -> Iterator[tuple[Callable, Any]]:
     """``(embed, map_tasks)`` for :func:`acie.store.datasets.embed_batches`.
 
-    In this process (no scheduler, one worker): the loaded engine, no tasks. Otherwise
-    each batch is a task that loads the shipped engine once per worker process.
+    In this process (no scheduler, one worker): the loaded embedder, no tasks. Otherwise
+    each batch is a task that loads the shipped embedder once per worker process.
     """
     from acie.compute.executor import SerialExecutor, resolve_executor
-    from acie.deepscm.worker_engine import EngineRef, encoder_features_task
+    from acie.embedding.worker import EmbedderRef, embed_task
     from acie.errors import InputValidationError, expected_got
 
     if workers < 1:
@@ -71,10 +63,10 @@ def _embedding(model: Any, scheduler: str | None, workers: int) -> Iterator[tupl
     ex = resolve_executor(scheduler, workers)
     try:
         if isinstance(ex, SerialExecutor):
-            yield model.encoder_features, None
+            yield embedder.embed, None
         else:
-            ref = EngineRef.of(model, shipped=True)
-            yield functools.partial(encoder_features_task, engine=ref), ex
+            ref = EmbedderRef.of(embedder, shipped=True)
+            yield functools.partial(embed_task, embedder=ref), ex
     finally:
         ex.close()
 
@@ -119,16 +111,16 @@ def ingest(
     for path in (file, catalogue):
         if not path.is_file():
             raise InputValidationError(f"{path} is not a file")
-    settings, engine, model, model_id, index = _open()
+    settings, engine, embedder, model_id, index = _open()
     bar = _Bar("embedding")
     try:
-        with _embedding(model, scheduler, workers) as (embed, map_tasks):
+        with _embedding(embedder, scheduler, workers) as (embed, map_tasks):
             info = ingest_dataset(
                 engine=engine,
                 cube_path=file,
                 catalogue_path=catalogue,
                 data_dir=settings.ACIE_DATA_DIR,
-                image_shape=tuple(model.image_shape),
+                image_shape=tuple(embedder.image_shape),
                 embed=embed,
                 index=index,
                 model_id=model_id,
@@ -171,10 +163,10 @@ def build(
     from acie.store.dataset_files import check_cube, read_catalogue, read_cube
     from acie.store.datasets import DATASET_NAMESPACE, embed_batches, sha256_file
 
-    _, engine, model, _, index = _open()
+    _, engine, embedder, _, index = _open()
     try:
         cube = read_cube(images)
-        check_cube(cube, tuple(model.image_shape))
+        check_cube(cube, tuple(embedder.image_shape))
         cat = read_catalogue(catalogue)
         if len(cat) != len(cube):
             raise InputValidationError(
@@ -182,7 +174,7 @@ def build(
             )
         bar = _Bar("embedding")
         try:
-            with _embedding(model, scheduler, workers) as (embed, map_tasks):
+            with _embedding(embedder, scheduler, workers) as (embed, map_tasks):
                 vectors = embed_batches(embed, cube, batch=batch, progress=bar, map_tasks=map_tasks)
         finally:
             bar.close()

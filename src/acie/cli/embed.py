@@ -178,9 +178,15 @@ def study(
         Path | None,
         typer.Option(help="Autoencoder baseline file (acie embed train --objective autoencoder)."),
     ] = None,
+    skip_baseline: Annotated[
+        bool, typer.Option("--skip-baseline", help="Leave the autoencoder out of the study.")
+    ] = False,
     autoencoder_steps: Annotated[
         int | None,
         typer.Option(help="Baseline steps when it is trained here (default: the embedder's)."),
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder to keep the simulated galaxies in for re-runs.")
     ] = None,
     threads: ThreadsOpt = 1,
 ) -> None:
@@ -214,13 +220,22 @@ def study(
         cfg = dataclasses.replace(cfg, steps=autoencoder_steps)
 
     def batches(n: int, s0: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        file = None if cache is None else cache / f"galaxies_{n}_{s0}.npz"
+        if file is not None and file.is_file():
+            with np.load(file) as f:
+                return f["images"], f["y"], [str(x) for x in f["names"]]
         parts = _render(n, s0)
         ys = [property_targets(p) for p in parts]
-        return (
+        out = (
             np.concatenate([p.images for p in parts]),
             np.concatenate([y for _, y in ys]),
             ys[0][0],
         )
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(file) as tmp, tmp.open("wb") as fh:
+                np.savez(fh, images=out[0], y=out[1], names=np.array(out[2]))
+        return out
 
     ref_img, ref_y, names = batches(n_reference, seed)
     q_img, q_y, _ = batches(n_query, seed + 10**6)
@@ -228,7 +243,11 @@ def study(
     ref_f, q_f = emb.features(ref_img), emb.features(q_img)
     model = load_default_model(threads=threads)
     dscm_r, dscm_q = model.encoder_features(ref_img), model.encoder_features(q_img)
-    if baseline is not None:
+    ae_emb: Embedder | None = None
+    ae_info: dict[str, Any] | None = None
+    if skip_baseline:
+        pass
+    elif baseline is not None:
         ae_emb = load_embedder(baseline, threads=threads)
         ae_info = {
             k_: ae_emb.metadata.get(k_)
@@ -256,13 +275,14 @@ def study(
             emb.project(q_f),
             "cosine",
         ),
-        f"autoencoder bottleneck (d = {ae_emb.config.feature_dim})": (
+        "deep SCM encoder features": (dscm_r, dscm_q, "l2"),
+    }
+    if ae_emb is not None:
+        reps[f"autoencoder bottleneck (d = {ae_emb.config.feature_dim})"] = (
             ae_emb.features(ref_img),
             ae_emb.features(q_img),
             "l2",
-        ),
-        "deep SCM encoder features": (dscm_r, dscm_q, "l2"),
-    }
+        )
     common: dict[str, Any] = {"k": k, "n_boot": n_boot, "seed": seed}
     report: dict[str, Any] = {
         "embedder_version": emb.version,
@@ -290,7 +310,7 @@ def study(
         ),
     }
     if n_index > 0:
-        idx_img = np.concatenate([p.images for p in _render(n_index, seed + 2 * 10**6)])
+        idx_img = batches(n_index, seed + 2 * 10**6)[0]
         report["index"] = _index_recall(emb.embed(idx_img), emb.embed(q_img), k, seed)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)

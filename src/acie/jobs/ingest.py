@@ -3,7 +3,9 @@
 ``POST /v1/datasets`` stages the raw upload in its own folder under ``ACIE_DATA_DIR/uploads/``
 and queues a job of kind ``"ingest"`` (:func:`submit_ingest`); the serving worker
 hands such jobs to :func:`handle_ingest`, which runs
-:func:`acie.store.datasets.ingest_dataset` and then removes the staged files. Bad
+:func:`acie.store.datasets.ingest_dataset` with the shipped contrastive galaxy embedder
+(:mod:`acie.embedding`; its vectors go to the index of its model-registry row,
+:func:`acie.store.embedder_index.open_embedder_index`) and then removes the staged files. Bad
 input fails the job at once (an :class:`~acie.errors.InputValidationError`: no retry)
 and leaves nothing stored. The job's request id is derived from the owner and the
 SHA-256 of cube and catalogue, so submitting the same upload twice gives the same job
@@ -22,6 +24,7 @@ import numpy as np
 
 from acie.errors import BackendUnavailableError, ConflictError, InputValidationError
 from acie.store.datasets import dataset_by_sha, ingest_dataset
+from acie.store.embedder_index import EmbedderIndex, open_embedder_index
 
 __all__ = ["INGEST_KIND", "handle_ingest", "ingest_request_id", "submit_ingest"]
 
@@ -70,9 +73,10 @@ def handle_ingest(
     job: Any,
     *,
     index: Any,
-    embed: Callable[[np.ndarray], Any] | None,
-    image_shape: tuple[int, int, int],
+    embed: Callable[[np.ndarray], Any] | None = None,
+    image_shape: tuple[int, int, int] | None = None,
     batch: int = 256,
+    target: EmbedderIndex | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> dict[str, Any]:
     """Ingest the upload a job names (the worker's handler for ``kind == "ingest"``).
@@ -82,13 +86,18 @@ def handle_ingest(
     job : Job
         Payload from :func:`submit_ingest`.
     index : VectorIndex
-        The serving embedding index (its ``engine`` holds the ``datasets`` table).
-    embed : callable
-        images → encoder features (the serving runtime's embedder).
-    image_shape : (bands, H, W)
-        The model's.
+        The serving index; its ``engine`` holds the ``datasets`` table and the model
+        registry.
+    embed : callable, optional
+        images -> vectors for ``index`` (the caller's own embedding, e.g. a runtime that
+        indexes deep SCM features). Without it (and without ``target``) the dataset is
+        embedded by the shipped galaxy embedder into its own index on ``index.engine``.
+    image_shape : (bands, H, W), optional
+        What ``embed`` takes (required with ``embed``).
     batch : int
         Images embedded per batch.
+    target : EmbedderIndex, optional
+        The galaxy embedder and its index to use (overrides ``embed`` and ``index``).
     progress : callable(batches_done, batches_total), optional
         Called after each embedded batch (the worker records it on the job,
         :func:`acie.jobs.progress.record_progress`, for the job's WebSocket).
@@ -98,23 +107,31 @@ def handle_ingest(
     dict
         ``{"kind": "ingest", "dataset": {...}}``.
     """
-    if index is None or embed is None or getattr(index, "engine", None) is None:
+    engine = getattr(index, "engine", None) if target is None else target.index.engine
+    if engine is None:
         raise BackendUnavailableError("this worker has no embedding index to ingest into")
+    if embed is not None and image_shape is None:
+        raise InputValidationError("handle_ingest: give image_shape with embed; got None")
     p = job.payload or {}
     staged = Path(p["cube"]).parent
-    existing = dataset_by_sha(index.engine, str(p.get("sha256")))
+    existing = dataset_by_sha(engine, str(p.get("sha256")))
     if existing is not None:  # ingested meanwhile (another user's upload of the same cube)
         shutil.rmtree(staged, ignore_errors=True)
         return {"kind": INGEST_KIND, "dataset": existing.as_dict()}
     done = False
     try:
+        if target is None and embed is None:
+            target = open_embedder_index(engine=engine)
+        if target is not None:
+            embed, image_shape = target.embedder.embed, target.embedder.image_shape
+            index = target.index
         info = ingest_dataset(
-            engine=index.engine,
+            engine=engine,
             cube_path=p["cube"],
             catalogue_path=p["catalogue"],
             data_dir=p["data_dir"],
-            image_shape=image_shape,
-            embed=embed,
+            image_shape=image_shape,  # type: ignore[arg-type]
+            embed=embed,  # type: ignore[arg-type]
             index=index,
             model_id=getattr(index, "model_id", None),
             max_bytes=int(p["max_bytes"]),
