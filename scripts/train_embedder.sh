@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT="${1:-build/embed}"
 ACIE="${ACIE:-.venv/bin/acie}"
 export OMP_NUM_THREADS=1
-COMMON=(--n-train 4000 --n-views 3 --steps 600 --batch 128 --dim 64 --seed 0 --threads 1)
+COMMON=(--n-train 4000 --n-views 3 --steps 600 --batch 128 --dim 32 --seed 0 --threads 1)
 
 nice -n 10 "$ACIE" embed train --out "$OUT/default.pt" "${COMMON[@]}"
 nice -n 10 "$ACIE" embed train --objective autoencoder --out "$OUT/autoencoder.pt" "${COMMON[@]}"

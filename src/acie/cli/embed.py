@@ -46,7 +46,7 @@ def train(
     n_views: Annotated[int, typer.Option(min=2, help="Rendered views per galaxy.")] = 3,
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 600,
     batch: Annotated[int, typer.Option(min=2, help="Galaxies per step (two views each).")] = 128,
-    dim: Annotated[int, typer.Option(min=1, help="Length of the vectors.")] = 64,
+    dim: Annotated[int, typer.Option(min=1, help="Length of the vectors.")] = 32,
     temperature: Annotated[float, typer.Option(help="NT-Xent temperature.")] = 0.2,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     seed: SeedOpt = 0,

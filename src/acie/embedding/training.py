@@ -64,7 +64,7 @@ class TrainConfig:
     width: int = 32
     feature_dim: int = 128
     head_dim: int = 64
-    dim: int = 64
+    dim: int = 32
     image_size: int = 64
     bands: tuple[str, ...] = ("g", "r", "i")
     seed: int = 0
