@@ -11,81 +11,11 @@ from typing import Any
 import grpc
 import numpy as np
 
-from acie.client.results import CounterfactualAnswer, error_for
+from acie.client.results import CounterfactualAnswer, answer_from_proto, error_for
 from acie.client.retry import RetryPolicy, wait_until_available
 from acie.errors import BackendUnavailableError, InvalidInterventionError
 
 __all__ = ["GrpcClient"]
-
-
-def _answer(resp: Any) -> CounterfactualAnswer:
-    from acie.wire.tensors import decode_tensor
-
-    t = resp.counterfactual
-    gal = list(resp.galaxies)
-    if gal:  # per-galaxy outcomes (servers since the relative-intervention API)
-        names_f = sorted({k for g in gal for k in g.factual_properties})
-        names_c = sorted({k for g in gal for k in g.counterfactual_properties})
-        names_t = sorted({k for g in gal for k in g.targets})
-        names_q = sorted({k for g in gal for k in g.intervals})
-
-        def col(field: str, k: str) -> np.ndarray:
-            return np.asarray([getattr(g, field).get(k, np.nan) for g in gal], dtype=np.float64)
-
-        factual = {k: col("factual_properties", k) for k in names_f}
-        counter = {k: col("counterfactual_properties", k) for k in names_c}
-        targets = {k: col("targets", k) for k in names_t}
-        intervals = {
-            k: {
-                q: np.asarray([g.intervals[k].values.get(q, np.nan) for g in gal])
-                for q in sorted({q for g in gal for q in g.intervals[k].values})
-            }
-            for k in names_q
-        }
-    else:
-        factual = {k: np.asarray([v]) for k, v in resp.factual_properties_mean.items()}
-        counter = {k: np.asarray([v]) for k, v in resp.counterfactual_properties_mean.items()}
-        targets, intervals = {}, {}
-    u = resp.uncertainty if resp.HasField("uncertainty") else None
-    return CounterfactualAnswer(
-        request_id=resp.request_id,
-        images=decode_tensor(t.shape, t.dtype, t.data, allow_nan=True),
-        confidence=np.asarray(resp.confidence),
-        violation_score=np.asarray(resp.violation_score),
-        latency_ms=resp.latency_ms,
-        model_version=resp.model_version,
-        factual_properties=factual,
-        counterfactual_properties=counter,
-        status=np.asarray([g.status for g in gal], dtype=str),
-        reason=[g.reason for g in gal],
-        targets=targets,
-        uncertainty=None if u is None else decode_tensor(u.shape, u.dtype, u.data, allow_nan=True),
-        intervals=intervals,
-        neighbours=[
-            [
-                {
-                    "id": h.id,
-                    "distance": h.distance,
-                    "metadata": json.loads(h.metadata_json or "{}"),
-                }
-                for h in g.neighbours
-            ]
-            for g in gal
-        ]
-        if any(g.neighbours for g in gal)
-        else [],
-        retrieval=(
-            {
-                "k": max(len(g.neighbours) for g in gal),
-                "refined": resp.refined,
-                "refiner_version": resp.refiner_version or None,
-                "note": resp.retrieval_note,
-            }
-            if resp.retrieval_note
-            else None
-        ),
-        trace_id=resp.trace_id or None,
-    )
 
 
 class GrpcClient:
@@ -238,7 +168,7 @@ class GrpcClient:
             except grpc.RpcError as exc:
                 self._raise(exc)
 
-        return _answer(self.retry.call(once))
+        return answer_from_proto(self.retry.call(once))
 
     def stream(
         self, requests: Iterable[Mapping[str, Any]]
@@ -276,7 +206,7 @@ class GrpcClient:
                     err.request_id = resp.request_id  # type: ignore[attr-defined]
                     yield err
                 else:
-                    yield _answer(resp)
+                    yield answer_from_proto(resp)
         except grpc.RpcError as exc:
             self._raise(exc)
 

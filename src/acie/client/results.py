@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from acie import errors
 
-__all__ = ["CounterfactualAnswer", "answer_from_json", "error_for"]
+__all__ = ["CounterfactualAnswer", "answer_from_json", "answer_from_proto", "error_for"]
 
 _BY_CODE: dict[str, type[errors.AcieError]] = {
     "INVALID_ARGUMENT": errors.InputValidationError,
@@ -142,4 +143,75 @@ def answer_from_json(body: Mapping[str, Any]) -> CounterfactualAnswer:
         neighbours=[list(row) for row in body.get("neighbours") or []],
         retrieval=body.get("retrieval"),
         trace_id=body.get("trace_id"),
+    )
+
+
+def answer_from_proto(resp: Any) -> CounterfactualAnswer:
+    """The answer in a gRPC ``CounterfactualResponse``."""
+    from acie.wire.tensors import decode_tensor
+
+    t = resp.counterfactual
+    gal = list(resp.galaxies)
+    if gal:  # per-galaxy outcomes (servers since the relative-intervention API)
+        names_f = sorted({k for g in gal for k in g.factual_properties})
+        names_c = sorted({k for g in gal for k in g.counterfactual_properties})
+        names_t = sorted({k for g in gal for k in g.targets})
+        names_q = sorted({k for g in gal for k in g.intervals})
+
+        def col(field: str, k: str) -> np.ndarray:
+            return np.asarray([getattr(g, field).get(k, np.nan) for g in gal], dtype=np.float64)
+
+        factual = {k: col("factual_properties", k) for k in names_f}
+        counter = {k: col("counterfactual_properties", k) for k in names_c}
+        targets = {k: col("targets", k) for k in names_t}
+        intervals = {
+            k: {
+                q: np.asarray([g.intervals[k].values.get(q, np.nan) for g in gal])
+                for q in sorted({q for g in gal for q in g.intervals[k].values})
+            }
+            for k in names_q
+        }
+    else:
+        factual = {k: np.asarray([v]) for k, v in resp.factual_properties_mean.items()}
+        counter = {k: np.asarray([v]) for k, v in resp.counterfactual_properties_mean.items()}
+        targets, intervals = {}, {}
+    u = resp.uncertainty if resp.HasField("uncertainty") else None
+    return CounterfactualAnswer(
+        request_id=resp.request_id,
+        images=decode_tensor(t.shape, t.dtype, t.data, allow_nan=True),
+        confidence=np.asarray(resp.confidence),
+        violation_score=np.asarray(resp.violation_score),
+        latency_ms=resp.latency_ms,
+        model_version=resp.model_version,
+        factual_properties=factual,
+        counterfactual_properties=counter,
+        status=np.asarray([g.status for g in gal], dtype=str),
+        reason=[g.reason for g in gal],
+        targets=targets,
+        uncertainty=None if u is None else decode_tensor(u.shape, u.dtype, u.data, allow_nan=True),
+        intervals=intervals,
+        neighbours=[
+            [
+                {
+                    "id": h.id,
+                    "distance": h.distance,
+                    "metadata": json.loads(h.metadata_json or "{}"),
+                }
+                for h in g.neighbours
+            ]
+            for g in gal
+        ]
+        if any(g.neighbours for g in gal)
+        else [],
+        retrieval=(
+            {
+                "k": max(len(g.neighbours) for g in gal),
+                "refined": resp.refined,
+                "refiner_version": resp.refiner_version or None,
+                "note": resp.retrieval_note,
+            }
+            if resp.retrieval_note
+            else None
+        ),
+        trace_id=resp.trace_id or None,
     )
