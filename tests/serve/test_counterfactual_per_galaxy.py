@@ -208,3 +208,23 @@ def test_job_carries_relative_interventions_particles_and_statuses(
     assert res["status"][1 - bad] == "ok"
     assert res["interventions"]["log_stellar_mass"]["kind"] == "value"
     assert res["uncertainty"]["n_particles"] == 4
+
+
+def test_requests_with_particles_are_not_batched_together(server, make_obs):
+    """Seeded particle draws must not depend on the micro-batch a request lands in."""
+    core = server.runtime.core
+    calls = [
+        core.validate(
+            request_id=f"pb-{i}",
+            observation=make_obs(1, seed=i % 2),
+            interventions={"log_stellar_mass": {"shift": 0.2}},
+            physics_tolerance=1e9,
+            n_particles=4,
+        )
+        for i in range(6)
+    ]
+    futures = [core.submit("alice", c) for c in calls]  # queued together: batchable
+    results = [f.result(timeout=60) for f in futures]
+    alone = core.infer("alice", calls[0])
+    for r in results[::2]:  # the same image and seed as calls[0]
+        np.testing.assert_array_equal(r.uncertainty.image_std, alone.uncertainty.image_std)

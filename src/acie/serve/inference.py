@@ -243,7 +243,7 @@ class InferenceCore:
             if len(items) > 1:
                 log.debug("micro-batch", extra={"requests": len(items), "images": len(images)})
             stages = [it.context[1] for it in items if it.context[1] is not None]
-            (n_particles,) = items[0].options or (0,)
+            n_particles = items[0].options[0] if items[0].options else 0
             return self._call_model(
                 images,
                 interventions,
@@ -287,7 +287,9 @@ class InferenceCore:
             steps=steps,
             future=Future(),
             context=(current_trace_id(), on_stage),
-            options=(call.n_particles,),
+            # a request with particles runs alone, so its seeded draws (and so its
+            # uncertainty) do not depend on which requests it was batched with
+            options=(call.n_particles, object()) if call.n_particles else (0,),
         )
         item.future.add_done_callback(lambda _f: self._release(owner, call.request_id))
         try:
