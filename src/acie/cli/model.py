@@ -79,6 +79,11 @@ def train(
     pixel_noise: str = typer.Option(
         "per-band", "--pixel-noise", help="Pixel noise: per-band | per-pixel | poisson."
     ),
+    calibrated_noise: bool = typer.Option(
+        True,
+        "--calibrated-noise/--learned-noise",
+        help="poisson noise: the simulator's sky sigma and gain (or learn them).",
+    ),
     physics_weight: float = typer.Option(
         1.0, "--physics-weight", min=0.0, help="Weight of the physics penalty (0 = off)."
     ),
@@ -111,6 +116,14 @@ def train(
         pixel_noise=pixel_noise,
         init_from=None if init_from is None else str(init_from),
         mechanism_prefit_epochs=prefit_epochs,
+        instrument_noise=(
+            {
+                "sky_sigma": [sim_cfg["sky_sigma"][b] for b in bands],  # type: ignore[index]
+                "gain": sim_cfg["gain"],
+            }
+            if calibrated_noise and pixel_noise == "poisson"
+            else None
+        ),
         physics_weight=physics_weight,
         device=_device(device),
         threads=threads,
