@@ -15,10 +15,16 @@ an image whose properties are not given (the usual case when serving).
 
 Counterfactual (abduction - action - prediction), batched:
 
-1. abduction: ``s_hat = E q(s|x)``, ``z_hat = E q(z|x,s_hat)``, ``u = f^{-1}(s_hat)``,
-   pixel noise ``sigma * eps = x - mu(z_hat, s_hat)``;
+1. abduction: ``s_hat = E q(s|x)``, ``z_hat = E q(z|x,s_hat)``, ``u = f^{-1}(s_hat)``
+   (with each mixture node's component), pixel noise ``eps`` from ``x`` and
+   ``mu(z_hat, s_hat)`` by the pixel-noise mechanism (:mod:`acie.deepscm.pixel_noise`:
+   per band in stretched space, per pixel, or sky + Poisson in linear flux units);
 2. action: ``do(s_j = v)`` on the property graph;
-3. prediction: ``s' = f(u)`` under the intervention, ``x' = mu(z_hat, s') + sigma * eps``.
+3. prediction: ``s' = f(u)`` under the intervention (components kept), ``x'`` from
+   ``mu(z_hat, s')`` and the same ``eps`` (e.g. ``x' = mu' + sigma(mu') eps``).
+
+:meth:`DeepSCM.abduct_particles` draws further particles from the posteriors for
+uncertainty maps.
 
 The null intervention therefore returns the input exactly (composition); what is left
 for the network to get right is the change ``mu(z, s') - mu(z, s_hat)``.
