@@ -311,7 +311,7 @@ def study(
     }
     if n_index > 0:
         idx_img = batches(n_index, seed + 2 * 10**6)[0]
-        report["index"] = _index_recall(emb.embed(idx_img), emb.embed(q_img), k, seed)
+        report["index"] = _index_recall(emb.embed(idx_img), emb.embed(q_img), 10, seed)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "report.json") as tmp:
