@@ -84,3 +84,42 @@ def test_unknown_objective_is_refused(tmp_path) -> None:
     assert res.exit_code != 0
     assert "contrastive or autoencoder" in str(res.exception)
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_index_build_then_admin_index_build_defaults_to_the_embedder(tmp_path, monkeypatch) -> None:
+    """``acie index build`` stores the embedder's vectors; ``acie admin index-build`` finds them."""
+    import numpy as np
+
+    from acie.config import get_settings
+    from acie.embedding.embedder import load_default_embedder
+    from acie.galaxy.simulator import GalaxySimulator
+
+    monkeypatch.setenv("ACIE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ACIE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("VECTOR_BACKEND", "auto")
+    get_settings.cache_clear()
+    images = GalaxySimulator().sample(3, seed=9).images
+    np.save(tmp_path / "c.npy", images)
+    rows = [f"g{i},{0.1 * i},{10.0 + i},{-5.0 + i},DES,DECam" for i in range(3)]
+    (tmp_path / "c.csv").write_text("id,redshift,ra,dec,survey,instrument\n" + "\n".join(rows))
+    runner = CliRunner()
+    try:
+        res = runner.invoke(
+            app,
+            [
+                "index",
+                "build",
+                str(tmp_path / "c.csv"),
+                "--images",
+                str(tmp_path / "c.npy"),
+                "--json",
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output.strip().splitlines()[-1])["dim"] == load_default_embedder().dim
+        url = f"sqlite:///{tmp_path / 'data' / 'acie.sqlite3'}"
+        res = runner.invoke(app, ["admin", "index-build", "--url", url, "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output.strip().splitlines()[-1])["n"] == 3
+    finally:
+        get_settings.cache_clear()

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from acie.embedding import EMBEDDER_NAME
+
 app = typer.Typer(
     help="Administration: database migrations, backups, audit log, vector indexes, workers.",
     no_args_is_help=True,
@@ -250,7 +252,9 @@ def _index(
     return open_vector_index(settings, model_id=model_id, engine=engine, **options)
 
 
-ModelOpt = Annotated[str, typer.Option(help="Model name (see the models table).")]
+ModelOpt = Annotated[
+    str, typer.Option(help="Model name (see the models table); default: the galaxy embedder.")
+]
 VersionOpt = Annotated[str | None, typer.Option(help="Model version (SHA-256); default newest.")]
 KindOpt = Annotated[str, typer.Option(help="pgvector index type: ivfflat or hnsw.")]
 MetricOpt = Annotated[str, typer.Option(help="Distance: l2 or cosine.")]
@@ -284,7 +288,7 @@ def _index_command(
 
 @app.command("index-build")
 def index_build(
-    model: ModelOpt,
+    model: ModelOpt = EMBEDDER_NAME,
     url: UrlOpt = None,
     version: VersionOpt = None,
     kind: KindOpt = "ivfflat",
@@ -298,7 +302,7 @@ def index_build(
 
 @app.command("index-rebuild")
 def index_rebuild(
-    model: ModelOpt,
+    model: ModelOpt = EMBEDDER_NAME,
     url: UrlOpt = None,
     version: VersionOpt = None,
     kind: KindOpt = "ivfflat",

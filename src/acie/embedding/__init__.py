@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
     from acie.embedding.embedder import (
-        EMBEDDER_NAME,
         Embedder,
         load_default_embedder,
         load_embedder,
@@ -45,8 +44,10 @@ __all__ = [
     "train_contrastive",
 ]
 
+#: the model-registry name of galaxy embedders (the version is the file's SHA-256)
+EMBEDDER_NAME = "galaxy-embedder"
+
 _WHERE = {
-    "EMBEDDER_NAME": "embedder",
     "Embedder": "embedder",
     "load_default_embedder": "embedder",
     "load_embedder": "embedder",

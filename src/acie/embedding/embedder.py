@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from acie._files import atomic_output
+from acie.embedding import EMBEDDER_NAME
 from acie.embedding.network import EncoderConfig, ImageEncoder, asinh_stretch
 from acie.errors import DataFormatError, NonPhysicalValueError, ShapeError, expected_got
 
@@ -38,8 +39,6 @@ __all__ = [
 ]
 
 FORMAT = "acie-embedder/1"
-#: the model-registry name of galaxy embedders (its version is the file's SHA-256)
-EMBEDDER_NAME = "galaxy-embedder"
 
 
 def default_embedder_path() -> Path:
