@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 #: seconds a SQLite connection waits for a lock before giving up
 SQLITE_BUSY_TIMEOUT_S = 30.0
+
+#: key of the PostgreSQL advisory lock held while migrating ("acie" in ASCII)
+_MIGRATE_LOCK = 0x61636965
 
 
 class Backend(StrEnum):
@@ -230,7 +233,20 @@ def migrate(url: str | URL, revision: str = "head", *, engine: Engine | None = N
     own = engine is None
     eng = engine if engine is not None else create_engine_for(url)
     try:
-        with translate_errors(), eng.begin() as conn:
+        # Several processes may migrate one new database at once (two `acie admin user
+        # add`, a server and a worker): the upgrade runs under a lock so the others wait
+        # and then find the schema at head. SQLite: BEGIN IMMEDIATE (the write lock,
+        # waited for up to the busy timeout) instead of a read lock upgraded later, which
+        # fails at once with "database is locked"; PostgreSQL: a transaction-scoped
+        # advisory lock, since creating alembic_version twice violates a catalogue key.
+        options = {"sqlite_begin": "IMMEDIATE"} if backend_of(eng) is Backend.sqlite else {}
+        with (
+            translate_errors(),
+            eng.connect().execution_options(**options) as conn,
+            conn.begin(),
+        ):
+            if backend_of(eng) is Backend.postgresql:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
         return current_revision(eng) or "base"
