@@ -35,8 +35,10 @@ from acie.galaxy.simulator import GalaxySimulator
 __all__ = [
     "TrainConfig",
     "TrainResult",
+    "embedder_from",
     "fit_projection",
     "nt_xent",
+    "schedule",
     "simulate_views",
     "sky_softening",
     "train_contrastive",
@@ -143,6 +145,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 
 def schedule(opt: torch.optim.Optimizer, lr: float, step: int, steps: int) -> None:
+    """Set the learning rate of ``step``: linear warm-up over 5 % of the steps, then cosine."""
     warm = max(1, steps // 20)
     f = (
         (step + 1) / warm
