@@ -226,7 +226,11 @@ def test_shipped_refiner_improves_high_frequency_power(shipped):
     """Against the simulator's truth: the high-k power error falls (0.134 -> 0.042 dex)."""
     from acie.deepscm.retrieval_ablation import radial_power
 
-    engine, _, _, plain, refined, tcf = shipped
+    engine, r, _, plain, refined, tcf = shipped
+    if r.embedder != f"deepscm-encoder:{engine.model_version}":
+        # the server applies a refiner only to the model it was trained on
+        # (acie.serve.retrieval.refine: "provenance only" otherwise)
+        pytest.skip(f"the shipped refiner belongs to {r.embedder}, not the shipped model")
     sigma = np.asarray(engine.noise_sigma)[None, :, None, None]
     p_true, k = radial_power(tcf.images / sigma)
 
