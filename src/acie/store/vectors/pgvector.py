@@ -86,6 +86,10 @@ class PgVectorIndex:
     filtered_oversample : int
         Filtered index scans take ``k × filtered_oversample`` candidates, then keep the
         nearest ``k``.
+    build_memory_mb : int
+        ``maintenance_work_mem`` of index builds [MiB]. An HNSW build slows down several
+        times once its graph outgrows it (10⁶ vectors of dim 32 outgrew 512 MiB at
+        ~590 000 rows: ``benchmarks/bench_vectors.py``).
     """
 
     backend_name = "pgvector"
@@ -106,6 +110,7 @@ class PgVectorIndex:
         filtered_ef_search: int = 200,
         filtered_probes_fraction: float = 0.25,
         filtered_oversample: int = 4,
+        build_memory_mb: int = 1024,
     ) -> None:
         if backend_of(engine) is not Backend.postgresql:
             raise ConfigurationError(
@@ -132,6 +137,7 @@ class PgVectorIndex:
             ("exact_filter_rows", exact_filter_rows),
             ("filtered_ef_search", filtered_ef_search),
             ("filtered_oversample", filtered_oversample),
+            ("build_memory_mb", build_memory_mb),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InputValidationError(f"{name} must be an integer ≥ 0; got {value!r}")
@@ -143,6 +149,7 @@ class PgVectorIndex:
         self.filtered_ef_search = max(filtered_ef_search, self.ef_search)
         self.filtered_probes_fraction = float(filtered_probes_fraction)
         self.filtered_oversample = max(1, filtered_oversample)
+        self.build_memory_mb = max(64, build_memory_mb)
         self.lists_: int | None = None
 
     @property
@@ -201,7 +208,7 @@ class PgVectorIndex:
         else:
             with_ = "(m = 16, ef_construction = 64)"
         with translate_errors(), self.engine.begin() as conn:
-            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{int(self.build_memory_mb)}MB'"))
             conn.execute(text(f"DROP INDEX IF EXISTS {self.index_name}"))
             conn.execute(
                 text(
