@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ann", choices=("hnsw", "ivf"), default="hnsw")
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=80)
-    p.add_argument("--ef-search", default="32,64,128", help="comma-separated values to time")
+    p.add_argument("--ef-search", default="16,32,64,128,256", help="comma-separated values to time")
     p.add_argument("--pg-kinds", default="hnsw,ivfflat")
     p.add_argument(
         "--pg-url",
