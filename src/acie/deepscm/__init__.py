@@ -6,7 +6,8 @@ The public API (torch is imported on first use, not by ``import acie.deepscm``):
     CounterfactualEngine   engine.py       abduction - action - prediction - physics check
     CounterfactualResult   engine.py       images, properties, violation score, confidence
     DeepSCM, DeepSCMConfig model.py        mechanisms + encoder + decoder, causal ELBO
-    PropertyMechanisms     mechanisms.py   conditional Gaussian / sinh-arcsinh flow per node
+    PropertyMechanisms     mechanisms.py   conditional Gaussian / sinh-arcsinh flow / two-component
+                                           mixture (log SFR: star-forming vs quenched) per node
     TrainConfig, train     training.py     seeded training with checkpoints
     load_checkpoint        checkpoint.py   SHA-256-versioned checkpoint files
     Watermark              watermark.py    frequency-domain mark and detector
