@@ -14,6 +14,7 @@ Secrets are not output files: key files and the JWT secret keep their ``0o600`` 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -80,6 +81,20 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def write_versioned(path: str | os.PathLike[str], data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically and fsynced; returns its SHA-256 (hex).
+
+    For model and table files whose version is the SHA-256 of their bytes: the file is
+    complete on disk before it replaces ``path``, and the returned version is of exactly
+    those bytes.
+    """
+    with atomic_output(path) as tmp, tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from acie._files import atomic_output
+from acie._files import write_versioned
 from acie.deepscm.model import DeepSCM, DeepSCMConfig
 from acie.deepscm.scaling import ImageScaler, PropertyScaler
 from acie.errors import ConfigurationError, DataFormatError
@@ -100,11 +100,7 @@ def save_checkpoint(
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    with atomic_output(path) as tmp, tmp.open("wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    return hashlib.sha256(buf.getvalue()).hexdigest()
+    return write_versioned(path, buf.getvalue())
 
 
 def load_checkpoint(

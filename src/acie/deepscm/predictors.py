@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from acie._files import atomic_output
+from acie._files import write_versioned
 from acie.errors import DataFormatError, InputValidationError, ShapeError, expected_got
 
 __all__ = [
@@ -239,8 +239,7 @@ def save_predictor(
     }
     buf = io.BytesIO()
     torch.save(blob, buf)
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
+    write_versioned(path, buf.getvalue())
     return Path(path)
 
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from acie._files import atomic_output
+from acie._files import write_versioned
 from acie.errors import DataFormatError, InputValidationError, ShapeError, expected_got
 
 __all__ = [
@@ -372,9 +372,7 @@ def save_refiner(
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    with atomic_output(path) as tmp, tmp.open("wb") as fh:
-        fh.write(buf.getvalue())
-    return hashlib.sha256(buf.getvalue()).hexdigest()
+    return write_versioned(path, buf.getvalue())
 
 
 def default_refiner_path() -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from acie._files import atomic_output
+from acie._files import write_versioned
 from acie.embedding import EMBEDDER_NAME
 from acie.embedding.network import EncoderConfig, ImageEncoder, asinh_stretch
 from acie.errors import DataFormatError, NonPhysicalValueError, ShapeError, expected_got
@@ -214,11 +214,7 @@ def save_embedder(
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    with atomic_output(path) as tmp, tmp.open("wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    return hashlib.sha256(buf.getvalue()).hexdigest()
+    return write_versioned(path, buf.getvalue())
 
 
 def load_embedder(path: str | os.PathLike[str], *, threads: int | None = 1) -> Embedder:
