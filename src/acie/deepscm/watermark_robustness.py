@@ -235,19 +235,28 @@ def robustness_table(columns: dict[str, list[RobustnessRow]]) -> str:
 def measure_default_model(
     *, n: int = 200, seed: int = 12345, key: int = 16
 ) -> dict[str, list[RobustnessRow]]:
-    """Robustness rows for ``n`` simulated galaxies and the shipped model's outputs.
+    """Robustness rows for ``n`` simulated galaxies and ``n`` of the shipped model's outputs.
 
-    Galaxies are simulated with ``seed`` (held out from training); the generated images
-    are the shipped model's null counterfactuals of them (watermark off, then marked here
-    with ``Watermark(key=key)``, a fixed key so the numbers are reproducible).
+    Galaxies are simulated with ``seed`` (held out from training). The generated images
+    are the shipped model's counterfactuals under do(M* x 2) (``{"shift": log10 2}`` dex
+    on each galaxy's abducted stellar mass; a null intervention would return the input
+    itself), watermark off, galaxies the engine refuses left out (more are simulated to
+    make up ``n``). Both sets are marked here with ``Watermark(key=key)``, a fixed key so
+    the numbers are reproducible.
     """
     from acie.deepscm.engine import load_default_model
     from acie.galaxy.simulator import GalaxySimulator
 
     engine = load_default_model(watermark=Watermark(key=key))
     sim = GalaxySimulator(image_size=engine.image_shape[1])
-    x = np.asarray(sim.sample(n, seed=seed).images, dtype=np.float64)
-    generated = np.asarray(engine.counterfactual(x, {}, watermark=False).images, np.float64)
+    x = np.asarray(sim.sample(2 * n, seed=seed).images, dtype=np.float64)
+    do = {"log_stellar_mass": {"shift": float(np.log10(2.0))}}
+    res = engine.counterfactual(x, do, watermark=False, per_galaxy=True)
+    ok = np.asarray(res.status) != "refused"
+    generated = np.asarray(res.images, np.float64)[ok][:n]
+    if generated.shape[0] < n:
+        raise OutOfRangeError(expected_got("non-refused counterfactuals", f">= {n}", ok.sum()))
+    x = x[:n]
     mark, sigma = engine.watermark, engine.noise_sigma
     return {
         "simulated": measure_robustness(mark, x, sigma, seed=seed),
