@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from acie._files import atomic_output, write_bytes, write_text
+from acie._files import atomic_output, write_bytes, write_text, write_versioned
 
 UMASKS = [0o022, 0o027]
 
@@ -187,4 +187,27 @@ def test_every_output_writer_uses_the_umask_mode(tmp_path, umask, writer):
     write(path)
     assert path.stat().st_size > 0
     assert oct(_mode(path)) == oct(0o666 & ~umask), f"{writer} wrote {oct(_mode(path))}"
+    assert _no_temporaries(path.parent) == []
+
+
+def test_write_versioned_returns_the_sha256_of_the_bytes_on_disk(tmp_path):
+    import hashlib
+
+    path = tmp_path / "m.pt"
+    version = write_versioned(path, b"weights")
+    assert path.read_bytes() == b"weights"
+    assert version == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_write_versioned_leaves_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"old")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_versioned(path, b"new")
+    assert path.read_bytes() == b"old"
     assert _no_temporaries(path.parent) == []
