@@ -210,3 +210,38 @@ def test_cli_refuses_a_predictor_for_other_images(tiny_model, tmp_path):
     )
     assert res.exit_code != 0
     assert "(1, 16, 16)" in str(res.exception)
+
+
+def test_watermark_rates_of_model_outputs_are_measured_on_real_counterfactuals(monkeypatch):
+    """The 'model_outputs' watermark rates were measured on null counterfactuals, which
+    return the input to ~1e-4 sigma: the rates of simulated images under another name."""
+    import acie.deepscm.evaluation as evaluation
+    from acie.deepscm import load_default_model
+
+    seen: list[np.ndarray] = []
+    real = evaluation.measure_rates
+
+    def spy(wm, images, *args, **kwargs):
+        seen.append(np.array(images))
+        return real(wm, images, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "measure_rates", spy)
+    engine = load_default_model()
+    evaluate(
+        engine,
+        GalaxySimulator(),
+        n=8,
+        seed=5,
+        interventions={"log_size": 0.2},
+        batch_size=8,
+        noise_levels=(0.0,),
+        null_cycles=1,
+        cycle_galaxies=4,
+    )
+    simulated, generated = seen
+    assert generated.shape[1:] == simulated.shape[1:]
+    assert len(generated) > 0
+    sigma = np.asarray(engine.noise_sigma)[None, :, None, None]
+    # the shipped model's do(M* x 2) brightens every galaxy by many sky sigma
+    change = np.abs((generated - simulated[: len(generated)]) / sigma).max(axis=(1, 2, 3))
+    assert np.median(change) > 3.0

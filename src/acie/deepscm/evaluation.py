@@ -304,7 +304,15 @@ def evaluate(
 
         pred_acc = {"held_out_factual": predictor_accuracy(predictor, x, truth)}
     wm = engine.watermark
-    generated = engine.counterfactual(x[: min(n, 200)], {}, watermark=False).images
+    # model outputs = real counterfactuals (do(M* x 2) of each galaxy's own abducted mass);
+    # a null counterfactual returns its input to ~1e-4 sigma, i.e. a simulated image again
+    out = engine.counterfactual(
+        x[: min(n, 200)],
+        {"log_stellar_mass": {"factor": 2.0}},
+        watermark=False,
+        per_galaxy=True,
+    )
+    generated = out.images[out.status != "refused"]
     rates_sim = measure_rates(wm, x[:200], sigma, noise_levels=noise_levels, seed=seed)
     rates_gen = measure_rates(wm, generated, sigma, noise_levels=noise_levels, seed=seed + 1)
     return EvaluationReport(
