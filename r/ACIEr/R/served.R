@@ -80,7 +80,7 @@
 #'   projection steps (default: the server's settings).
 #' @return An `acie_counterfactual`: `images` (array n x bands x H x W),
 #'   `confidence`, `violation_score`, `factual_properties` and
-#'   `counterfactual_properties` (data frames; gRPC carries batch means only),
+#'   `counterfactual_properties` (data frames, one row per galaxy),
 #'   `model_version`, `latency_ms`.
 #' @export
 #' @examples

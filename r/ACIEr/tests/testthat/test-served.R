@@ -12,8 +12,9 @@ test_that("counterfactuals are served over gRPC and jobs over REST", {
   expect_equal(dim(cf$images), c(2L, 3L, 64L, 64L))
   expect_length(cf$confidence, 2)
   expect_equal(cf$model_version, engine$model_version)
-  # gRPC carries batch means: the intervened node is set
-  expect_equal(cf$counterfactual_properties$log_stellar_mass, 10.8, tolerance = 1e-4)
+  # gRPC carries one row per galaxy: the intervened node is set in each
+  expect_equal(nrow(cf$counterfactual_properties), 2L)
+  expect_equal(cf$counterfactual_properties$log_stellar_mass, c(10.8, 10.8), tolerance = 1e-4)
 
   id <- submit_job(rows[1, ], list(stellar_mass = 10.8), physics_tolerance = 1e9)
   done <- job(id, wait = TRUE, timeout = 120)
