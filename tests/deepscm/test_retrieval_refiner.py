@@ -222,15 +222,14 @@ def test_shipped_refiner_keeps_measured_flux_and_size(shipped):
     assert moved.mean() < 0.005
 
 
-def test_shipped_refiner_improves_high_frequency_power(shipped):
-    """Against the simulator's truth: the high-k power error falls (0.134 -> 0.042 dex)."""
+def test_shipped_refiner_helps_only_the_model_it_was_trained_for(shipped):
+    """Against the simulator's truth, the high-k power error falls for the deep SCM the
+    refiner was trained on (format 1: 0.134 -> 0.042 dex) and rises for another (the
+    format-2 model: 0.019 -> 0.062 dex), which is why the server applies a refiner only
+    to its own model (acie.serve.retrieval.refine: "provenance only" otherwise)."""
     from acie.deepscm.retrieval_ablation import radial_power
 
     engine, r, _, plain, refined, tcf = shipped
-    if r.embedder != f"deepscm-encoder:{engine.model_version}":
-        # the server applies a refiner only to the model it was trained on
-        # (acie.serve.retrieval.refine: "provenance only" otherwise)
-        pytest.skip(f"the shipped refiner belongs to {r.embedder}, not the shipped model")
     sigma = np.asarray(engine.noise_sigma)[None, :, None, None]
     p_true, k = radial_power(tcf.images / sigma)
 
@@ -238,4 +237,7 @@ def test_shipped_refiner_improves_high_frequency_power(shipped):
         p, _ = radial_power(img / sigma)
         return np.abs(np.log10(p / p_true))[..., k >= 0.25].mean()
 
-    assert err(refined) < 0.6 * err(plain)
+    if r.embedder == f"deepscm-encoder:{engine.model_version}":
+        assert err(refined) < 0.6 * err(plain)
+    else:
+        assert err(refined) > err(plain)
