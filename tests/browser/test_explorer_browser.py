@@ -254,14 +254,17 @@ def test_a_new_user_explores_and_asks_what_if(page: Any, server: str) -> None:
     with httpx.Client(base_url=server, timeout=60) as api:
         api.post("/v1/session/login", json={"username": "alice", "password": PASSWORD})
         csrf = api.cookies["acie_csrf"]
+        # jobs of 200 galaxies each (seconds of work): while the worker runs the first,
+        # the others wait, however quickly the posts arrive (with 8-galaxy jobs a loaded
+        # CI machine drained each job before the next post and the depth never reached 2)
         for seed in range(4):
             r = api.post(
                 "/v1/explorer/selection/counterfactual",
                 json={
                     "catalogue": CATALOGUE,
-                    "ids": list(range(100 * seed, 100 * seed + 50)),
+                    "ids": list(range(1000 * seed, 1000 * seed + 400)),
                     "intervention": {"property": "log_stellar_mass", "shift": 0.1},
-                    "sample_size": 8,
+                    "sample_size": 200,
                     "seed": seed,
                 },
                 headers={"X-CSRF-Token": csrf},
