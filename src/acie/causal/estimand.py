@@ -8,6 +8,7 @@ estimated from data (or checked against the truth of a known model).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +24,16 @@ def _names(vs: Iterable[str]) -> str:
     return ", ".join(sorted(vs))
 
 
-class Expr:
+class Expr(abc.ABC):
     """A symbolic expression over observed variables."""
 
+    @abc.abstractmethod
     def latex(self) -> str:
         """The expression in LaTeX."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def variables(self) -> frozenset[str]:
         """Every variable the expression mentions."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

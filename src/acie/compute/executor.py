@@ -16,6 +16,7 @@ a scan never needs more memory on a worker than a few tasks' results.
 
 from __future__ import annotations
 
+import abc
 import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +39,7 @@ def _apply(item: Any, *, fn: Callable[..., Any], common: _Common) -> Any:
     return fn(item, **common.kwargs)
 
 
-class Executor:
+class Executor(abc.ABC):
     """Base class: ``executor(fn, items, **common)`` yields results in item order.
 
     Parameters
@@ -71,14 +72,15 @@ class Executor:
         """The results of :meth:`__call__` as a list."""
         return list(self(fn, items, **common))
 
+    @abc.abstractmethod
     def _imap(self, fn: Callable[..., Any], items: list[Any], common: _Common) -> Iterator[Any]:
-        raise NotImplementedError
+        """The backend's own mapping: results in item order."""
 
     def describe(self) -> str:
         """One line for reports: backend and workers."""
         return f"{self.name}, {self.n_workers} worker(s)"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default: the serial backend holds nothing
         """Release the backend's resources (processes, connections)."""
 
     def __enter__(self):
