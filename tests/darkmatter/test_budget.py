@@ -158,3 +158,97 @@ def test_shmpp_budget_is_linear_in_the_sausage_fraction(si):
     assert "halo sausage_fraction" in b.sources
     assert np.all(b.variance["halo sausage_fraction"] > 0)
     assert np.allclose(np.sum(list(b.shares.values()), axis=0), 1.0)
+
+
+@pytest.fixture(scope="module")
+def s1_budget(si):
+    return reach_budget(si, MASSES, EXPO, signal_limit=S_UP, halo="shm+S1", n_draws=300, seed=5)
+
+
+def test_a_stream_set_gives_the_stream_fraction_a_share(s1_budget, si):
+    from acie.darkmatter.halo_mc import electron_reach_draws
+
+    b = s1_budget
+    assert "halo stream_fraction" in b.sources
+    sh = b.shares
+    assert np.all(sh["halo stream_fraction"] > 0)
+    assert np.allclose(np.sum([sh[s] for s in b.sources], axis=0), 1.0, atol=1e-12)
+    # the fast S1 matters most near threshold: its share falls with mass (0.13 -> 0.04)
+    assert sh["halo stream_fraction"][0] > 2 * sh["halo stream_fraction"][-1]
+    assert "stream S1" in b.basis["halo stream_fraction"]
+    # the budget mixes counts, 1/σ = (1 - f)/σ_halo + f/σ_S1; the halo Monte Carlo mixes η:
+    # at the central set they agree to round-off (same v_min grid)
+    e = get_catalogue_entry("shm+S1")
+    d = e.draws(2, seed=0, only=())
+    direct = electron_reach_draws(si, MASSES, EXPO, d, base=e.halo(), signal_limit=S_UP)
+    np.testing.assert_allclose(b.central.value, direct.value[0], rtol=1e-10)
+
+
+def test_a_stream_fraction_pinned_at_zero_is_the_plain_shm_budget(si):
+    from dataclasses import replace
+
+    from acie.darkmatter.halo_catalogue import Uniform
+
+    s1 = get_catalogue_entry("shm+S1")
+    assert s1.stream is not None
+    pinned = replace(s1, stream=replace(s1.stream, fraction=0.0), stream_fraction=Uniform(0.0, 0.0))
+    kw = dict(signal_limit=S_UP, n_draws=120, seed=7)
+    b0 = reach_budget(si, MASSES, EXPO, halo=pinned, **kw)
+    plain = reach_budget(si, MASSES, EXPO, halo="shmpp2019-round", **kw)
+    assert b0.sources == (*plain.sources[:3], "halo stream_fraction", *plain.sources[3:])
+    assert np.all(b0.variance["halo stream_fraction"] == 0)
+    np.testing.assert_allclose(b0.central.value, plain.central.value, rtol=1e-12)
+    np.testing.assert_allclose(b0.samples.value, plain.samples.value, rtol=1e-12)
+    for s in plain.sources:
+        np.testing.assert_allclose(b0.variance[s], plain.variance[s], rtol=1e-9, atol=1e-18)
+        np.testing.assert_allclose(b0.shares[s], plain.shares[s], rtol=1e-9, atol=1e-15)
+    # without a fraction uncertainty the stream is no source at all
+    fixed = reach_budget(si, MASSES, EXPO, halo=replace(pinned, stream_fraction=None), **kw)
+    assert fixed.sources == plain.sources
+
+
+def test_drawn_stream_kinematics_are_budget_sources(si):
+    from dataclasses import replace
+
+    from acie.darkmatter.halo_catalogue import Normal
+
+    s1 = get_catalogue_entry("shm+S1")
+    assert s1.stream is not None
+    vel = tuple(Normal(v, w) for v, w in zip(s1.stream.velocity, (20.0, 10.0, 15.0), strict=True))
+    disp = tuple(Normal(v, w) for v, w in zip(s1.stream.dispersion, (8.0, 5.0, 6.0), strict=True))
+    e = replace(s1, stream_velocity=vel, stream_dispersion=disp)  # test widths, not data
+    b = reach_budget(si, MASSES[:3], EXPO, signal_limit=S_UP, halo=e, n_draws=40, seed=1)
+    assert {"halo stream_v", "halo stream_sigma", "halo stream_fraction"} <= set(b.sources)
+    assert np.all(b.shares["halo stream_v"] > 0)
+    assert np.all(b.shares["halo stream_sigma"] > 0)
+    assert np.allclose(np.sum(list(b.shares.values()), axis=0), 1.0)
+    # the joint run draws the kinematics: wider than the fixed-kinematics budget (same seed)
+    fixed = reach_budget(si, MASSES[:3], EXPO, signal_limit=S_UP, halo=s1, n_draws=40, seed=1)
+    assert b.variance_all[0] > fixed.variance_all[0]
+
+
+def test_cli_budget_with_the_s1_stream_prints_its_share():
+    import json
+
+    from typer.testing import CliRunner
+
+    from acie.cli.main import app
+    from acie.errors import AcieError
+
+    runner = CliRunner()
+    base = ["dm", "reach", "-f", "Si", "--budget", "60", "--n-masses", "3", "--mass-min", "5"]
+    r = runner.invoke(app, [*base, "--halo", "shm+S1", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["halo"] == "shm+S1"
+    assert all(row["share halo stream_fraction"] > 0 for row in out["rows"])
+    r = runner.invoke(app, [*base, "--budget-halo", "shm+S1"])
+    assert r.exit_code == 0, r.output
+    assert "stream_fraction" in r.output
+    assert "stream S1" in r.output
+    r = runner.invoke(app, [*base, "--halo", "shm+S1", "--budget-halo", "baxter2021"])
+    assert isinstance(r.exception, AcieError)
+    assert "one set" in str(r.exception)
+    r = runner.invoke(app, [*base, "--halo", "qedark2016"])
+    assert isinstance(r.exception, AcieError)
+    assert "catalogue set" in str(r.exception)

@@ -115,7 +115,11 @@ def reach(
         int, typer.Option(help="Electron: systematic budget with this many MC draws (0: none).")
     ] = 0,
     budget_halo: Annotated[
-        str, typer.Option(help="Budget: halo catalogue set (acie dm halos).")
+        str,
+        typer.Option(
+            help="Budget: halo catalogue set (acie dm halos; shm+S1 adds the S1 stream). "
+            "With --budget, --halo may name it instead."
+        ),
     ] = "shmpp2019-round",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -131,7 +135,6 @@ def reach(
 
     from acie.darkmatter.halo_parameters import resolve_halo
 
-    h = resolve_halo(halo_name)
     electron = channel is Channel.electron
     table = load_table(formfactor) if electron else None
     lo = (1.0 if electron else 5.0) if math.isnan(mass_min) else mass_min
@@ -160,8 +163,10 @@ def reach(
         if table is None:
             raise InputValidationError("--budget needs --channel electron; got nuclear")
         u_t = table_uncertainty(formfactor, table)
-        budget_report(ctx, table=table, formfactor=formfactor, masses=masses, exposure=exposure, o=o, n_draws=budget, halo=budget_halo, seed=seed, unc_table=u_t, plot=plot, as_json=as_json, as_csv=as_csv)  # fmt: skip
+        bh = _budget_halo(ctx, halo_name, budget_halo)
+        budget_report(ctx, table=table, formfactor=formfactor, masses=masses, exposure=exposure, o=o, n_draws=budget, halo=bh, seed=seed, unc_table=u_t, plot=plot, as_json=as_json, as_csv=as_csv)  # fmt: skip
         return
+    h = resolve_halo(halo_name)
     with table_warnings():
         curve = _reach_curve(channel, masses, halo=h, o=o)
     band = None
@@ -291,6 +296,38 @@ def reach(
         title=f"{'σ̄e' if electron else 'σ_n (SI, per nucleon)'} upper limit (reach) per mass",
         settings=settings,
     )
+
+
+def _budget_halo(ctx: typer.Context, halo_name: str, budget_halo: str) -> str:
+    """The budget's catalogue set: ``--budget-halo``, or ``--halo`` when that is given.
+
+    Raises
+    ------
+    InputValidationError
+        If both are given and differ, or ``--halo`` is not a catalogue set.
+    """
+    from acie.darkmatter.halo_catalogue import catalogue_names
+    from acie.errors import InputValidationError, expected_got
+
+    def given(name: str) -> bool:  # by name: typer vendors its own click's ParameterSource
+        src = ctx.get_parameter_source(name)
+        return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    if not given("halo_name"):
+        return budget_halo
+    if given("budget_halo") and budget_halo != halo_name:
+        raise InputValidationError(
+            expected_got(
+                "--halo and --budget-halo with --budget", "one set", (halo_name, budget_halo)
+            )
+        )
+    if halo_name not in catalogue_names():
+        raise InputValidationError(
+            expected_got(
+                "--halo with --budget", f"a catalogue set, one of {catalogue_names()}", halo_name
+            )
+        )
+    return halo_name
 
 
 _MASS_OPTS = ("mass_min", "mass_max", "n_masses")

@@ -9,6 +9,10 @@ the local-density ranges of de Salas & Widmark (2021), and the SHM with the S1 s
 central :class:`~acie.darkmatter.halo_parameters.HaloParameters` (Earth speed consistent with
 its v0), its parameter distributions (``rvs(size, random_state)``) and seeded draws for
 :func:`acie.darkmatter.halo_mc.electron_reach_draws`.
+
+The module is longer than ~400 lines because the catalogue's file format (halo parameters,
+their distributions and a stream with its own uncertainties) is parsed and validated here
+next to the entry it builds, with a typed error for every malformed field.
 """
 
 from __future__ import annotations
@@ -113,8 +117,14 @@ class CatalogueEntry:
     inherited : tuple of str
         The parameters taken from the base set.
     stream : Stream or None
-        A stream component (its fraction's uncertainty in ``stream_fraction``); it is not
-        part of :meth:`halo` and enters the Monte Carlo through :meth:`draws`.
+        A stream component; it is not part of :meth:`halo` and enters the Monte Carlo
+        through :meth:`draws`.
+    stream_fraction : Normal, SplitNormal, Uniform or None
+        The uncertainty of the stream's fraction of ρ (drawn values clipped to [0, 1]).
+    stream_velocity, stream_dispersion : tuple of three Normal, or None
+        Per-component (U, V, W) uncertainties of the stream's mean velocity and of its
+        dispersions, km/s, drawn independently per sample (dispersions truncated to > 0 by
+        redrawing); ``None`` holds them at the catalogued values.
     """
 
     name: str
@@ -127,6 +137,19 @@ class CatalogueEntry:
     inherited: tuple[str, ...] = ()
     stream: Stream | None = None
     stream_fraction: Dist | None = None
+    stream_velocity: tuple[Normal, Normal, Normal] | None = None
+    stream_dispersion: tuple[Normal, Normal, Normal] | None = None
+
+    def stream_sources(self) -> tuple[str, ...]:
+        """The stream parameters drawn with an uncertainty (keys of :meth:`draws`)."""
+        if self.stream is None:
+            return ()
+        flags = {
+            "stream_fraction": self.stream_fraction,
+            "stream_v": self.stream_velocity,
+            "stream_sigma": self.stream_dispersion,
+        }
+        return tuple(k for k, v in flags.items() if v is not None)
 
     def halo(self) -> HaloParameters:
         """The central parameter set; its Earth speed follows its v0."""
@@ -152,19 +175,27 @@ class CatalogueEntry:
     def draws(self, n: int, *, seed: int = 0, only: tuple[str, ...] | None = None):
         """Seeded draws ``{v0, vesc, v_earth, rho, …}`` (arrays of ``n``), v_E following v0.
 
-        ``only`` restricts the drawn parameters (the others stay central).
+        ``only`` restricts the drawn parameters (the others stay central). A stream adds
+        ``stream_fraction`` (n,), ``stream_v`` and ``stream_sigma`` (n, 3), each from its own
+        generator (``[seed, 1]``, ``[seed, 2]``, ``[seed, 3]``), so the halo draws are the
+        same with or without the stream and with or without its kinematic uncertainties.
         """
         dists = {k: d for k, d in self.distributions.items() if only is None or k in only}
         out = sample_halo_arrays(self.halo(), dists, n, seed=seed)
-        if self.stream is not None:  # the stream's own generator: halo draws stay as without it
-            s = self.stream
-            f = np.full(n, s.fraction)
-            if self.stream_fraction is not None and (only is None or "stream_fraction" in only):
-                rng = np.random.default_rng([seed, 1])
-                f = np.clip(self.stream_fraction.rvs(n, rng), 0.0, 1.0)
-            out["stream_fraction"] = f
-            out["stream_v"] = np.tile(np.asarray(s.velocity, float), (n, 1))
-            out["stream_sigma"] = np.tile(np.asarray(s.dispersion, float), (n, 1))
+        if self.stream is None:
+            return out
+        s, want = self.stream, (lambda k: only is None or k in only)
+        f = np.full(n, s.fraction)
+        if self.stream_fraction is not None and want("stream_fraction"):
+            rng = np.random.default_rng([seed, 1])
+            f = np.clip(self.stream_fraction.rvs(n, rng), 0.0, 1.0)
+        out["stream_fraction"] = f
+        out["stream_v"] = np.tile(np.asarray(s.velocity, float), (n, 1))
+        out["stream_sigma"] = np.tile(np.asarray(s.dispersion, float), (n, 1))
+        if self.stream_velocity is not None and want("stream_v"):
+            out["stream_v"] = _draw_vector(self.stream_velocity, n, [seed, 2], positive=False)
+        if self.stream_dispersion is not None and want("stream_sigma"):
+            out["stream_sigma"] = _draw_vector(self.stream_dispersion, n, [seed, 3], positive=True)
         return out
 
     def uncertainty_text(self) -> str:
@@ -191,10 +222,26 @@ class CatalogueEntry:
                 frac = f"fraction ∈ [{d.low:g}, {d.high:g}]"
             elif isinstance(d, Normal):
                 frac = f"fraction {s.fraction:g} ± {d.sigma:.3g}"
-            parts.append(
-                f"stream {s.name}: v = {s.velocity} km/s, σ = {s.dispersion} km/s (U, V, W), {frac}"
-            )
+            vel = _vector_text(s.velocity, self.stream_velocity)
+            disp = _vector_text(s.dispersion, self.stream_dispersion)
+            parts.append(f"stream {s.name}: v = {vel} km/s, σ = {disp} km/s (U, V, W), {frac}")
         return "; ".join(parts)
+
+
+def _vector_text(value: tuple[float, ...], dists: tuple[Normal, ...] | None) -> str:
+    if dists is None:
+        return str(tuple(value))
+    return "(" + ", ".join(f"{x:g} ± {d.sigma:g}" for x, d in zip(value, dists, strict=True)) + ")"
+
+
+def _draw_vector(dists: tuple[Normal, ...], n: int, seed: list[int], *, positive: bool):
+    """(n, 3) draws, one Normal per component; ``positive`` redraws values ≤ 0."""
+    rng = np.random.default_rng(seed)
+    out = np.stack([d.rvs(n, rng) for d in dists], axis=1)
+    for j, d in enumerate(dists):
+        while positive and np.any(bad := out[:, j] <= 0):  # truncated normal by rejection
+            out[bad, j] = d.rvs(int(bad.sum()), rng)
+    return out
 
 
 def _dist(name: str, value: float, spec: dict, where: str) -> Dist:
@@ -244,7 +291,7 @@ def _entry(spec: dict, where: str) -> CatalogueEntry:
         if "uncertainty" in item:
             dists[key] = _dist(key, values[key], item["uncertainty"], f"{where}: {name}")
     inherited = tuple(k for k in ("v0", "vesc", "rho") if k not in values)
-    stream, stream_fraction = _stream(spec.get("stream"), f"{where}: {name}")
+    stream, stream_fraction, stream_kin = _stream(spec.get("stream"), f"{where}: {name}")
     return CatalogueEntry(
         name=name,
         model=model,
@@ -256,19 +303,29 @@ def _entry(spec: dict, where: str) -> CatalogueEntry:
         inherited=inherited,
         stream=stream,
         stream_fraction=stream_fraction,
+        stream_velocity=stream_kin["velocity"],
+        stream_dispersion=stream_kin["dispersion"],
     )
 
 
-def _stream(spec: Any, where: str) -> tuple[Stream | None, Dist | None]:
-    """The optional ``stream`` of a set: name, velocity, dispersion (km/s), fraction."""
+def _stream(spec: Any, where: str) -> tuple[Stream | None, Dist | None, dict[str, Any]]:
+    """The optional ``stream`` of a set: name, velocity, dispersion (km/s), fraction.
+
+    ``velocity`` and ``dispersion`` may carry ``"uncertainty": {"kind": "normal",
+    "sigma": [σ_U, σ_V, σ_W]}`` (in their unit), drawn per sample by
+    :meth:`CatalogueEntry.draws`.
+    """
+    kin: dict[str, Any] = {"velocity": None, "dispersion": None}
     if spec is None:
-        return None, None
+        return None, None, kin
     want = '{"name", "velocity": {"value": [U, V, W], "unit"}, "dispersion": …, "fraction": …}'
     try:
         vec = {}
         for key in ("velocity", "dispersion"):
-            q = u.Quantity(spec[key]["value"], u.Unit(spec[key]["unit"]))
+            unit = u.Unit(spec[key]["unit"])
+            q = u.Quantity(spec[key]["value"], unit)
             vec[key] = tuple(float(x) for x in q.to_value(u.km / u.s))
+            kin[key] = _vector_dists(spec[key].get("uncertainty"), vec[key], unit, where, key)
         frac = float(spec["fraction"]["value"])
         stream = Stream(
             name=str(spec["name"]),
@@ -280,7 +337,26 @@ def _stream(spec: Any, where: str) -> tuple[Stream | None, Dist | None]:
     except (KeyError, TypeError, ValueError, u.UnitsError, AcieError) as exc:
         raise DataFormatError(expected_got(f"{where} stream", want, repr(exc))) from None
     unc = spec["fraction"].get("uncertainty")
-    return stream, (None if unc is None else _dist("stream fraction", frac, unc, where))
+    return stream, (None if unc is None else _dist("stream fraction", frac, unc, where)), kin
+
+
+def _vector_dists(unc: Any, value: tuple[float, ...], unit, where: str, key: str):
+    """Three Normals (km/s) from ``{"kind": "normal", "sigma": [3 numbers]}``, or None."""
+    if unc is None:
+        return None
+    sig = unc.get("sigma") if isinstance(unc, dict) else None
+    if not isinstance(sig, list) or len(sig) != 3 or unc.get("kind") != "normal":
+        raise DataFormatError(
+            expected_got(
+                f"{where} stream {key} uncertainty",
+                '{"kind": "normal", "sigma": [σ_U, σ_V, σ_W]}',
+                unc,
+            )
+        )
+    s = u.Quantity([float(x) for x in sig], unit).to_value(u.km / u.s)
+    if not np.all(np.isfinite(s) & (s >= 0)):
+        raise DataFormatError(expected_got(f"{where} stream {key} sigma", "finite, >= 0", sig))
+    return tuple(Normal(m, float(w)) for m, w in zip(value, s, strict=True))
 
 
 def load_catalogue(path: str | Path | None = None) -> dict[str, CatalogueEntry]:

@@ -113,11 +113,14 @@ def eta_shm_draws(vmin, v0, vesc, ve) -> np.ndarray:
 
 
 def _eta_matrix(nodes: np.ndarray, base: HaloParameters, draws: dict[str, np.ndarray]):
-    eta = _eta_halo(nodes, base, draws)
     if "stream_fraction" not in draws:
-        return eta
+        return _eta_halo(nodes, base, draws)
     from acie.darkmatter.stream import mix_stream
 
+    part = draws["stream_fraction"] < 1  # a pure-stream draw needs no halo η
+    eta = np.zeros((nodes.size, part.size))
+    if np.any(part):
+        eta[:, part] = _eta_halo(nodes, base, {k: v[part] for k, v in draws.items()})
     return mix_stream(eta, nodes, draws, base.v_sun_peculiar.to_value(KMS))
 
 
