@@ -19,6 +19,7 @@ from acie.errors import (
     PhysicsViolationError,
     RateLimitError,
 )
+from tests.serve.engine64 import engine64, server64  # noqa: F401 (fixtures)
 
 LOOSE = 1e9
 
@@ -29,15 +30,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_rest_client_round_trip_jobs_and_search(server, token, make_obs, tiny_engine):
-    from acie.serve.blind import encoder_features
+def test_rest_client_round_trip_jobs_and_search(server64, token, engine64):  # noqa: F811
+    from acie.embedding.embedder import load_default_embedder
+    from acie.galaxy.simulator import GalaxySimulator
 
-    obs = make_obs(2, seed=3)
+    server = server64  # images of the served galaxy embedder's shape: finished jobs are indexed
+    obs = GalaxySimulator().sample(2, seed=3).images.astype(np.float32)
     with RestClient(server.http_url, token=token()) as c:
         assert c.health()["status"] == "SERVING"
-        assert c.models()[0]["version"] == tiny_engine.model_version
+        assert c.models()[0]["version"] == engine64.model_version
         ans = c.counterfactual(obs, {"log_stellar_mass": 10.2}, physics_tolerance=LOOSE)
-        assert ans.images.shape == (2, 1, 16, 16)
+        assert ans.images.shape == (2, 3, 64, 64)
         assert ans.images.dtype == np.float32
         assert ans.counterfactual_properties["log_stellar_mass"] == pytest.approx([10.2, 10.2])
         job = c.submit_job(
@@ -46,11 +49,11 @@ def test_rest_client_round_trip_jobs_and_search(server, token, make_obs, tiny_en
         states = [m["state"] for m in c.progress(job["job_id"]) if not m.get("final")]
         assert states == ["QUEUED", "PROCESSING", "PHYSICS_CHECK", "COMPLETE"]
         done = c.wait(job["job_id"])
-        assert done.images.shape == (2, 1, 16, 16)
+        assert done.images.shape == (2, 3, 64, 64)
         assert [j["job_id"] for j in c.jobs()] == [job["job_id"]]
         # the finished job's images are in the kNN index: searching with the first
-        # image's encoder features finds it at distance ~0 (float32 round-off)
-        query = encoder_features(tiny_engine, obs[:1])[0]
+        # image's galaxy-embedder vector finds it at distance ~0 (float32 round-off)
+        query = load_default_embedder().embed(obs[:1])[0]
         hits = c.search(query, k=2)
         assert hits[0]["metadata"]["job_id"] == job["job_id"]
         assert hits[0]["metadata"]["image"] == 0

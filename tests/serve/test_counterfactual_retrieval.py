@@ -1,4 +1,9 @@
-"""``retrieve_k`` and metadata filters on the REST and gRPC counterfactual (issue 17)."""
+"""``retrieve_k`` and metadata filters on the REST and gRPC counterfactual (issue 17).
+
+The neighbours come from the served galaxy embedder's index
+(:mod:`acie.serve.embedding_index`), which takes (3, 64, 64) stamps: the server here
+serves the tiny untrained deep SCM on that shape (``tests/serve/engine64.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import pytest
 
 from acie.client import GrpcClient, RestClient
 from acie.errors import BackendUnavailableError, InputValidationError
+from acie.serve.embedding_index import served_for
+from tests.serve.engine64 import engine64, server64  # noqa: F401 (fixtures)
 
 
 def _auth(tok):
@@ -17,17 +24,29 @@ def _auth(tok):
 
 
 @pytest.fixture
-def filled(server, make_obs):
-    """The server's index with 12 of alice's galaxies at redshifts 0.01..0.12 (+1 of bob's)."""
-    rt = server.runtime
-    images = make_obs(13, seed=42)
-    vectors = np.asarray(rt.embedder(images), dtype=np.float32)
+def server(server64):  # noqa: F811
+    return server64
+
+
+@pytest.fixture
+def galaxies():
+    """``galaxies(n, seed)``: simulated (n, 3, 64, 64) stamps in nanomaggies per pixel."""
+    from acie.galaxy.simulator import GalaxySimulator
+
+    return lambda n, seed=0: GalaxySimulator().sample(n, seed=seed).images.astype(np.float32)
+
+
+@pytest.fixture
+def filled(server, galaxies):
+    """The served index with 12 of alice's galaxies at redshifts 0.01..0.12 (+1 of bob's)."""
+    served = served_for(server.runtime)
+    images = galaxies(13, seed=42)
     ids = [uuid.uuid4() for _ in range(13)]
     metas = [
         {"owner": "alice" if i < 12 else "bob", "shared": False, "redshift": 0.01 * (i + 1)}
         for i in range(13)
     ]
-    rt.vector_index.add(ids, vectors, metas)
+    served.index.add(ids, served.embed(images), metas)
     return images, [str(i) for i in ids], metas
 
 
@@ -55,11 +74,13 @@ def test_rest_neighbours_within_the_filter_and_audited(server, token, tensor_jso
         assert [h["distance"] for h in row] == sorted(h["distance"] for h in row)
         assert all(0.005 <= h["metadata"]["redshift"] <= 0.065 for h in row)
         assert all(h["metadata"]["owner"] == "alice" for h in row)  # bob's is not visible
-    # the shipped refiner was trained on the shipped model's features, not this model's
+    # the shipped refiner was trained on deep-SCM encoder features, not the galaxy embedder's
     info = r.json()["retrieval"]
     assert info["k"] == 3
     assert info["refined"] is False
     assert "provenance only" in info["note"]
+    assert info["embedder"] == served_for(rt).name
+    assert info["metric"] == "l2"
     assert rt.audit.flush()
     rows = list(rt.audit.audit_log.records(after_seq=before))
     named = {i for row in rows if row.action == "counterfactual.neighbours:OK"
@@ -93,11 +114,11 @@ def test_grpc_neighbours(server, token, filled):
         ({"retrieve_k": 2, "retrieve_filter": {"redshift": {"~": 1}}}, "retrieve_filter"),
     ],
 )
-def test_bad_retrieval_requests(server, token, tensor_json, make_obs, extra, fragment):
+def test_bad_retrieval_requests(server, token, tensor_json, galaxies, extra, fragment):
     n = extra.pop("n", 1)
     body = {
         "request_id": "ret-bad",
-        "observation": tensor_json(make_obs(n)),
+        "observation": tensor_json(galaxies(1).repeat(n, axis=0)),
         "interventions": {},
         **extra,
     }
@@ -107,24 +128,24 @@ def test_bad_retrieval_requests(server, token, tensor_json, make_obs, extra, fra
     assert fragment in r.json()["error"]["message"]
 
 
-def test_no_index_is_unavailable(server, token, make_obs):
+def test_no_index_is_unavailable(server, token, galaxies):
     server.runtime.vector_index, saved = None, server.runtime.vector_index
     try:
         with (
             GrpcClient(f"127.0.0.1:{server.grpc_port}", token=token()) as c,
             pytest.raises(BackendUnavailableError, match="index"),
         ):
-            c.counterfactual(make_obs(1), {}, retrieve_k=2)
+            c.counterfactual(galaxies(1), {}, retrieve_k=2)
     finally:
         server.runtime.vector_index = saved
 
 
-def test_grpc_bad_filter_json(server, token, make_obs):
+def test_grpc_bad_filter_json(server, token, galaxies):
     with (
         GrpcClient(f"127.0.0.1:{server.grpc_port}", token=token()) as c,
         pytest.raises(InputValidationError),
     ):
-        c.counterfactual(make_obs(1), {}, retrieve_k=2, retrieve_filter={"redshift": {"~": 1}})
+        c.counterfactual(galaxies(1), {}, retrieve_k=2, retrieve_filter={"redshift": {"~": 1}})
 
 
 @pytest.fixture(scope="module")
@@ -136,17 +157,18 @@ def shipped_engine():
 
 @pytest.mark.slow
 def test_shipped_refiner_refines_without_moving_flux(server_factory, shipped_engine, token):
-    """With the shipped model the shipped refiner fits: the images change at high
-    frequency only (band fluxes kept to float32 rounding), the properties do not."""
+    """With the shipped model, when the shipped refiner fits the served embedder: the images
+    change at high frequency only (band fluxes kept to float32 rounding), the properties do not."""
     from acie.galaxy.simulator import GalaxySimulator
 
     server = server_factory(model=shipped_engine)
     rt = server.runtime
     sim = GalaxySimulator()
     bank = sim.sample(24, seed=10000).images
-    rt.vector_index.add(
+    served = served_for(rt)
+    served.index.add(
         [uuid.uuid4() for _ in range(len(bank))],
-        np.asarray(rt.embedder(bank), dtype=np.float32),
+        served.embed(bank),
         [{"owner": "alice", "shared": False, "redshift": 0.05} for _ in range(len(bank))],
     )
     query = sim.sample(2, seed=20001).images
@@ -157,8 +179,8 @@ def test_shipped_refiner_refines_without_moving_flux(server_factory, shipped_eng
     from acie.deepscm.retrieval_refiner import load_default_refiner
 
     refiner = load_default_refiner()
-    if refiner.embedder != f"deepscm-encoder:{shipped_engine.model_version}":
-        # a retrained shipped model without a retrained refiner: provenance only, said so
+    if refiner.embedder != served.name:
+        # a refiner trained on another embedder's features: provenance only, said so
         assert aug.retrieval["refined"] is False
         assert refiner.embedder in aug.retrieval["note"]
         np.testing.assert_array_equal(aug.images, plain.images)

@@ -30,10 +30,14 @@ def _csv_bytes(n: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_ingest_progress_grows_batch_by_batch_on_the_socket(server_factory, token, tiny_engine):
-    server = server_factory()
+def test_ingest_progress_grows_batch_by_batch_on_the_socket(server_factory, token):
+    from acie.embedding.embedder import load_default_embedder
+
+    # 600 stamps of the served galaxy embedder's shape (3, 64, 64): 29 MB of float32
+    server = server_factory(MAX_REQUEST_BYTES=64 * 1024 * 1024)
     alice = token(sub="alice")
-    cube = np.random.default_rng(8).gamma(2.0, 10.0, size=(600, *tiny_engine.image_shape))
+    shape = load_default_embedder().image_shape
+    cube = np.random.default_rng(8).gamma(2.0, 10.0, size=(600, *shape))
     body = {
         "cube": {
             "filename": "c.fits",

@@ -210,8 +210,14 @@ class RestClient:
         physics_steps: int | None = None,
         n_particles: int = 0,
         all_or_nothing: bool = False,
+        retrieve_k: int = 0,
+        retrieve_filter: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Queue a counterfactual job (options as :meth:`counterfactual`); returns the job."""
+        """Queue a counterfactual job (options as :meth:`counterfactual`); returns the job.
+
+        With ``retrieve_k`` > 0 the finished job's result lists each galaxy's nearest
+        galaxies (``neighbours``, within ``retrieve_filter``) among those you may see.
+        """
         body = self._request(
             observation,
             interventions,
@@ -222,6 +228,10 @@ class RestClient:
             all_or_nothing,
         )
         body["shared"] = shared
+        if retrieve_k:
+            body["retrieve_k"] = retrieve_k
+        if retrieve_filter is not None:
+            body["retrieve_filter"] = dict(retrieve_filter)
         return self._call("POST", "/v1/jobs", json=body)
 
     def job(self, job_id: str) -> dict[str, Any]:

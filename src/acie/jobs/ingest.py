@@ -117,6 +117,12 @@ def handle_ingest(
     existing = dataset_by_sha(engine, str(p.get("sha256")))
     if existing is not None:  # ingested meanwhile (another user's upload of the same cube)
         shutil.rmtree(staged, ignore_errors=True)
+        if target is not None and existing.model_id not in (None, target.model_id):
+            raise InputValidationError(
+                f"dataset {existing.id} was embedded by model {existing.model_id}, not by the "
+                f"served embedder (model {target.model_id}); rebuild its vectors with "
+                "`acie index build CATALOGUE --images CUBE` (docs/data.md)"
+            )
         return {"kind": INGEST_KIND, "dataset": existing.as_dict()}
     done = False
     try:

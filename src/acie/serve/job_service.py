@@ -3,9 +3,14 @@
 A job's ``request_id`` in the queue is namespaced by its owner
 (``"<len(sub)>:<sub>/<request_id>"``), so two users never collide and one user's
 request id never finds another user's job. The payload keeps what the worker needs
-(observation, interventions, physics settings), who owns the job, whether it is
-shared with collaborators, and the trace id of the submitting call, which the worker
-restores so the job's log lines carry it.
+(observation, interventions, physics settings, ``retrieve_k`` and ``retrieve_filter``),
+who owns the job and with which role it was submitted (the neighbours a job retrieves
+are those its owner may see), whether it is shared with collaborators, and the trace id
+of the submitting call, which the worker restores so the job's log lines carry it.
+
+Everything the worker embeds (dataset uploads, a job's ``retrieve_k`` neighbours, the
+images of finished jobs) goes through the served galaxy embedder and its index
+(:mod:`acie.serve.embedding_index`), the one ``POST /v1/search`` queries.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from acie.jobs.progress import record_progress
 from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
+from acie.serve.embedding_index import EmbedderMismatchError, ServedEmbedding, served_embedding
 from acie.serve.explorer_selection import SELECTION_KIND, run_selection
 from acie.serve.inference import InferenceCore
+from acie.serve.retrieval import job_neighbours
 from acie.serve.status_codes import code_for_class
 from acie.serve.telemetry_otel import producer_span
 from acie.serve.tracing import trace_context
@@ -54,8 +61,19 @@ def queue_request_id(owner: str, request_id: str) -> str:
     return f"{len(owner)}:{owner}/{request_id}"
 
 
-def submit_job(queue: Any, *, owner: str, body: Mapping[str, Any], trace_id: str | None) -> Any:
-    """Queue a counterfactual job (``body``: a validated :class:`JobSubmitRequest` dump)."""
+def submit_job(
+    queue: Any,
+    *,
+    owner: str,
+    body: Mapping[str, Any],
+    trace_id: str | None,
+    role: str = Role.researcher.value,
+) -> Any:
+    """Queue a counterfactual job (``body``: a validated :class:`JobSubmitRequest` dump).
+
+    ``role`` is the submitter's: the job's ``retrieve_k`` neighbours are searched under
+    the visibility rules of that role (researchers: their own images).
+    """
     payload = {
         "kind": "counterfactual",
         "request_id": body["request_id"],
@@ -65,6 +83,9 @@ def submit_job(queue: Any, *, owner: str, body: Mapping[str, Any], trace_id: str
         "physics_steps": body.get("physics_steps"),
         "n_particles": int(body.get("n_particles") or 0),
         "all_or_nothing": bool(body.get("all_or_nothing", False)),
+        "retrieve_k": int(body.get("retrieve_k") or 0),
+        "retrieve_filter": dict(body.get("retrieve_filter") or {}),
+        "role": Role(role).value,
         "shared": bool(body.get("shared", False)),
         "trace_id": trace_id,
     }
@@ -165,7 +186,8 @@ class WatcherSlots:
 def parse_error(error: str) -> tuple[str, str]:
     """``(gRPC code name, message)`` of a job's stored error ``"<ErrorClass>: message"``."""
     name, sep, message = error.partition(": ")
-    cls = getattr(errors, name, None) if sep else None
+    own = {EmbedderMismatchError.__name__: EmbedderMismatchError}
+    cls = (own.get(name) or getattr(errors, name, None)) if sep else None
     if isinstance(cls, type) and issubclass(cls, BaseException):
         return code_for_class(cls).name, message
     if name.startswith("dead letter"):
@@ -212,13 +234,21 @@ class JobRunner:
     ----------
     core : InferenceCore
         Runs the model (in the worker's own thread, not the request pool).
-    vector_index, embedder : optional
-        When both are given, the observations of every job that passes the physics check
-        are embedded and added to the index, with the job's id, owner, sharing and
-        factual properties as metadata (for ``POST /v1/search``).
+    vector_index : optional
+        The server's index (``ServingRuntime.vector_index``). When given, the served
+        galaxy embedder and its index on the same database
+        (:func:`acie.serve.embedding_index.served_embedding`, the backend of this one)
+        ingest datasets, find the ``retrieve_k`` neighbours of jobs, and index the
+        observations of every job that passes the physics check (when the embedder takes
+        their shape), with the job's id, owner, sharing and factual properties as
+        metadata (for ``POST /v1/search``).
+    embedder : optional
+        Accepted from older callers and not used: the served embedder is the galaxy
+        embedder.
     queue : JobQueue, optional
         The queue the jobs come from: long jobs (dataset ingestion) record their
-        progress on it (:func:`acie.jobs.progress.record_progress`) for the WebSocket.
+        progress on it (:func:`acie.jobs.progress.record_progress`) for the WebSocket,
+        and neighbours are audited in its database.
     """
 
     def __init__(
@@ -234,18 +264,23 @@ class JobRunner:
         self.vector_index = vector_index
         self.embedder = embedder
 
+    def served(self) -> ServedEmbedding | None:
+        """The served galaxy embedder and its index (None without a vector index)."""
+        engine = getattr(self.vector_index, "engine", None)
+        if engine is None:
+            return None
+        return served_embedding(engine, like=self.vector_index)
+
     def handle(self, job: Any) -> dict[str, Any]:
         """Run one job's counterfactual; returns the JSON result stored with the job."""
         p = job.payload or {}
         if p.get("kind") == INGEST_KIND:  # a dataset upload (acie.jobs.ingest)
-            b, h, w = self.core.model.image_shape
-            shape = (int(b), int(h), int(w))
             queue = self.queue
+            served = self.served()
             return handle_ingest(
                 job,
                 index=self.vector_index,
-                embed=self.embedder,
-                image_shape=shape,
+                target=None if served is None else served.target,
                 progress=None
                 if queue is None
                 else lambda d, t: record_progress(queue, job, d, t, unit="batches"),
@@ -272,9 +307,21 @@ class JobRunner:
             )
             log.info("job started", extra={"job_id": str(job.id), "attempt": job.attempts})
             result = self.core.run(call)
+            if int(p.get("retrieve_k") or 0):
+                served = self.served()
+                if served is None:
+                    raise errors.BackendUnavailableError(
+                        "retrieve_k needs the server's embedding index, which this worker lacks"
+                    )
+                audit_engine = getattr(self.queue, "engine", None) or served.index.engine
+                result, hits, info = job_neighbours(
+                    served, self.core.model, job, call, result, audit_engine
+                )
             payload = result_payload(
                 call.request_id, result, (time.perf_counter() - t0) * 1e3, p.get("trace_id")
             )
+            if int(p.get("retrieve_k") or 0):
+                payload["neighbours"], payload["retrieval"] = hits, info
             payload["physics_tolerance"] = call.physics_tolerance or self.core.physics_tolerance
             return payload
 
@@ -300,14 +347,24 @@ class JobRunner:
             )
         if (job.payload or {}).get("kind") == SELECTION_KIND:
             return  # catalogue galaxies, not the user's images: nothing to index
-        if self.vector_index is not None and self.embedder is not None:
-            self._index(job, result)
+        served = self.served()
+        if served is not None:
+            self._index(job, result, served)
 
-    def _index(self, job: Any, result: Mapping[str, Any]) -> None:
+    def _index(self, job: Any, result: Mapping[str, Any], served: ServedEmbedding) -> None:
         p = job.payload or {}
         obs = p["observation"]
         images = decode_b64(obs["shape"], obs.get("dtype", "float32"), obs["data"])
-        vectors = np.asarray(self.embedder(images), dtype=np.float32)
+        if tuple(images.shape[1:]) != served.image_shape:
+            log.info(
+                "job %s images %s are not indexed: the embedder %s takes %s",
+                job.id,
+                tuple(images.shape[1:]),
+                served.name,
+                served.image_shape,
+            )
+            return
+        vectors = served.embed(images)
         metas = []
         for i in range(len(vectors)):
             meta: dict[str, Any] = {
@@ -324,6 +381,6 @@ class JobRunner:
         # ids derived from job and image: a redelivered job re-adds nothing new
         ids = [uuid.uuid5(job.id, f"image-{i}") for i in range(len(vectors))]
         try:
-            self.vector_index.add(ids, vectors, metas)
+            served.index.add(ids, vectors, metas)
         except errors.StoreError as exc:  # already indexed by an earlier delivery
             log.info("job %s embeddings not added: %s", job.id, exc)

@@ -108,13 +108,14 @@ class _CounterfactualFields(_Strict):
     )
 
 
-class CounterfactualRequest(_CounterfactualFields):
-    """A counterfactual question: these images, had the named properties been these values."""
+class _RetrievalFields(_CounterfactualFields):
+    """``retrieve_k`` and ``retrieve_filter``: what a request and a job share."""
 
     retrieve_k: Annotated[StrictInt, Field(ge=0, le=16)] = Field(
         default=0,
         description="list each galaxy's k nearest galaxies in the server's index (0-16, "
-        "images x k <= 256), for provenance; they do not change the counterfactual",
+        "images x k <= 256), embedded by the served galaxy embedder; the retrieval "
+        "refiner uses them when it fits (it never moves the physical properties)",
     )
     retrieve_filter: MetadataFilter | None = Field(
         default=None,
@@ -122,7 +123,11 @@ class CounterfactualRequest(_CounterfactualFields):
     )
 
 
-class JobSubmitRequest(_CounterfactualFields):
+class CounterfactualRequest(_RetrievalFields):
+    """A counterfactual question: these images, had the named properties been these values."""
+
+
+class JobSubmitRequest(_RetrievalFields):
     """A counterfactual question run as an asynchronous job."""
 
     shared: bool = Field(default=False, description="collaborators may read the result")
@@ -152,6 +157,10 @@ class Retrieval(BaseModel):
     refined: bool = Field(description="the images were refined from the neighbours' features")
     refiner_version: str | None = Field(description="SHA-256 of the refiner, when one is installed")
     note: str
+    embedder: str | None = Field(
+        default=None, description="the embedder of the index (galaxy-embedder:<sha256>)"
+    )
+    metric: str | None = Field(default=None, description="the neighbours' distance: l2 or cosine")
 
 
 class Uncertainty(BaseModel):

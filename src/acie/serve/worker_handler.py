@@ -8,7 +8,11 @@ their own Deployment, started as::
 
 Both functions share one :class:`acie.serve.job_service.JobRunner`, built on first use
 from the settings exactly as ``acie serve`` builds its own (shipped model, database,
-embedding index), so a job gives the same result whichever process runs it.
+the served galaxy embedder and its index, :mod:`acie.serve.embedding_index`), so a job
+gives the same result whichever process runs it. With the in-memory vector backend each
+process holds its own copy of the index, loaded from the database when first used;
+vectors another process adds later are searched after a restart (use pgvector for
+several worker processes).
 """
 
 from __future__ import annotations
@@ -38,12 +42,8 @@ def runner() -> JobRunner:
             # inference threads, audit writer, engine: closed before the interpreter exits
             # (left running, their native threads abort the process at exit)
             atexit.register(rt.close)
-            _runner = JobRunner(
-                core=rt.core,
-                vector_index=rt.vector_index,
-                embedder=rt.embedder,
-                queue=rt.job_queue,
-            )
+            # the served galaxy embedder and its index: on rt.vector_index's database
+            _runner = JobRunner(core=rt.core, vector_index=rt.vector_index, queue=rt.job_queue)
         return _runner
 
 

@@ -6,6 +6,15 @@ raw files are staged atomically under ``ACIE_DATA_DIR/uploads/<sha256>-<random>/
 ingestion job is queued (202; follow it on ``WS /v1/jobs/{job_id}/progress``). Role
 rules are those of jobs: submitting needs the ``submit`` action, reading a dataset the
 ``read`` action and either owning it or, for collaborators, its being shared.
+
+The job embeds with the served galaxy embedder into its index
+(:mod:`acie.serve.embedding_index`), the one ``POST /v1/search`` and ``retrieve_k``
+query, so the cube's images must have the embedder's shape ((3, 64, 64) for the shipped
+one). A dataset ingested earlier by another embedder (the deep-SCM encoder features
+servers stored before) is not searched: uploading it again is refused with
+:class:`~acie.serve.embedding_index.EmbedderMismatchError` naming both embedders and the
+rebuild command, and ``GET /v1/datasets/{id}`` says which embedder made its vectors
+(``embedder``) and whether search finds them (``searchable``).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from acie.errors import (
 from acie.jobs.ingest import submit_ingest
 from acie.serve.auth import Action, Principal, can_read_job
 from acie.serve.deps import require, runtime_of
+from acie.serve.embedding_index import embedder_of_model, served_for
 from acie.serve.http_errors import ERROR_RESPONSES
 from acie.serve.tracing import current_trace_id
 from acie.store.dataset_files import CATALOGUE_SUFFIXES, CUBE_SUFFIXES
@@ -123,6 +133,7 @@ def upload_dataset(
             raise ConflictError(
                 f"this cube was ingested as dataset {existing.id} with another catalogue"
             )
+        served_for(rt).check_dataset(existing.id, existing.model_id, engine)
         response.status_code = 200
         return DatasetSubmitted(
             dataset_id=existing.id, sha256=sha, state="COMPLETE", dataset=existing.as_dict()
@@ -159,7 +170,9 @@ def upload_dataset(
 def get_dataset(
     dataset_id: str, request: Request, principal: Principal = Depends(require(Action.read))
 ) -> dict[str, Any]:
-    info = dataset_by_id(_engine(runtime_of(request)), dataset_id)
+    rt = runtime_of(request)
+    engine = _engine(rt)
+    info = dataset_by_id(engine, dataset_id)
     if info is None:
         raise NotFoundError(f"no dataset {dataset_id!r}")
     if not can_read_job(principal, owner=info.owner or "", shared=info.shared):
@@ -167,4 +180,8 @@ def get_dataset(
             f"dataset {dataset_id} belongs to another user and is not shared with your role "
             f"({principal.role.value})"
         )
-    return info.as_dict()
+    served = served_for(rt)
+    made_by = served.name
+    if info.model_id is not None and info.model_id != served.model_id:
+        made_by = embedder_of_model(engine, info.model_id)[0]
+    return {**info.as_dict(), "embedder": made_by, "searchable": made_by == served.name}

@@ -16,6 +16,7 @@ from acie.serve import job_service
 from acie.serve.auth import Action, Principal, authorize, can_read_job
 from acie.serve.deps import require, runtime_of
 from acie.serve.http_errors import ERROR_RESPONSES
+from acie.serve.retrieval import check_retrieval
 from acie.serve.routes.alerts import cookie_principal
 from acie.serve.runtime import ServingRuntime
 from acie.serve.schemas import (
@@ -96,6 +97,7 @@ def submit_job(
     rt = runtime_of(request)
     queue = _queue(rt)
     obs = decode_b64(body.observation.shape, body.observation.dtype, body.observation.data)
+    check_retrieval(rt, body.retrieve_k, int(obs.shape[0]), body.retrieve_filter)
     rt.core.validate(
         request_id=body.request_id,
         observation=obs,
@@ -106,7 +108,11 @@ def submit_job(
         all_or_nothing=body.all_or_nothing,
     )
     job = job_service.submit_job(
-        queue, owner=principal.subject, body=body.model_dump(), trace_id=current_trace_id()
+        queue,
+        owner=principal.subject,
+        body=body.model_dump(),
+        trace_id=current_trace_id(),
+        role=principal.role.value,
     )
     rt.queue_depth()
     return job_view(job)

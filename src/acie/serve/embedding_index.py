@@ -1,0 +1,256 @@
+"""The one embedder of everything served, its vector index, and the refusal of any other.
+
+``acie serve`` embeds with one embedder everywhere: dataset uploads (``POST
+/v1/datasets``), search queries given as an image (``POST /v1/search``), the galaxies of
+``retrieve_k`` requests (counterfactuals over REST and gRPC, and jobs) and the images of
+finished jobs. It is the embedder of the command line (``acie data ingest``, ``acie index
+build``): the shipped contrastive galaxy embedder (:mod:`acie.embedding`, 32 numbers per
+image). Its vectors live in the index of its model-registry row (name
+``galaxy-embedder``, version the SHA-256 of its file;
+:func:`acie.store.embedder_index.open_embedder_index`), so the index records which
+embedder, at which version and dimension, made every vector it holds.
+
+Whatever was made by another embedder is refused with :class:`EmbedderMismatchError`
+(INVALID_ARGUMENT / 400), naming both: a search vector whose length is not the index's
+(the 128 deep-SCM encoder features that servers stored before), a request naming
+another embedder, a dataset whose vectors another embedder made (an upload ingested
+before the switch), an index whose stored vectors have another dimension, and a
+``retrieve_k`` request for a model whose images the embedder does not take. Vectors of
+the old deep-SCM index stay in the database under their own model row and are never
+compared with galaxy-embedder vectors; ``acie index build CATALOGUE --images CUBE``
+re-embeds a cube into the served index (docs/data.md).
+
+:func:`served_embedding` keeps one instance per database engine: the REST routes and the
+worker thread of one ``acie serve`` process share it, so the in-memory index the worker
+adds to is the one the routes search.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from acie.errors import BackendUnavailableError, InputValidationError
+from acie.store.embedder_index import EmbedderIndex
+
+__all__ = [
+    "EmbedderMismatchError",
+    "ServedEmbedding",
+    "embedder_of_model",
+    "served_embedding",
+    "served_for",
+]
+
+log = logging.getLogger("acie.serve.embedding_index")
+
+
+class EmbedderMismatchError(InputValidationError):
+    """A vector, request, dataset or index made by another embedder than the served one."""
+
+
+@dataclass(frozen=True)
+class ServedEmbedding:
+    """The served embedder and the index of its vectors.
+
+    Parameters
+    ----------
+    target : EmbedderIndex
+        The embedder (:class:`acie.embedding.embedder.Embedder`), its model-registry id
+        and its vector index.
+    """
+
+    target: EmbedderIndex
+
+    @property
+    def embedder(self) -> Any:
+        """The :class:`~acie.embedding.embedder.Embedder`."""
+        return self.target.embedder
+
+    @property
+    def index(self) -> Any:
+        """The vector index of its embeddings."""
+        return self.target.index
+
+    @property
+    def model_id(self) -> int:
+        """Its model-registry id (the ``model_id`` of its vectors and datasets)."""
+        return self.target.model_id
+
+    @property
+    def name(self) -> str:
+        """``galaxy-embedder:<SHA-256 of the embedder file>``."""
+        from acie.embedding import EMBEDDER_NAME
+
+        return f"{EMBEDDER_NAME}:{self.embedder.version}"
+
+    @property
+    def dim(self) -> int:
+        """Length of its vectors."""
+        return int(self.embedder.dim)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(bands, H, W) of the images it embeds [nanomaggies / pixel]."""
+        b, h, w = self.embedder.image_shape
+        return (int(b), int(h), int(w))
+
+    def describe(self) -> dict[str, Any]:
+        """``{"embedder", "dim", "metric"}``: what made the index's vectors, and the distance."""
+        metric = getattr(self.index, "metric", "l2")
+        return {
+            "embedder": self.name,
+            "dim": self.dim,
+            "metric": str(getattr(metric, "value", metric)),
+        }
+
+    def embed(self, images: Any) -> np.ndarray:
+        """Vectors (n, dim) of images (n, C, H, W); ShapeError unless (C, H, W) is :attr:`image_shape`."""
+        return np.asarray(self.embedder.embed(images), dtype=np.float32)
+
+    def check_query(self, n_values: int, embedder: str | None = None) -> None:
+        """Refuse a query vector of ``n_values`` numbers, or one that names another embedder."""
+        if embedder is not None and embedder != self.name:
+            raise EmbedderMismatchError(
+                f"the query vector was made by {embedder!r}; this server's index holds "
+                f"{self.name} vectors ({self.dim}-d): embed the query with that embedder, "
+                "or send the image instead of a vector"
+            )
+        if n_values != self.dim:
+            raise EmbedderMismatchError(
+                f"the query vector has {n_values} numbers; this server's index holds "
+                f"{self.name} vectors ({self.dim}-d) (deep-SCM encoder features, which the "
+                "index held before, have 128): embed with the galaxy embedder, or send the "
+                "image instead of a vector"
+            )
+
+    def check_images(self, shape: tuple[int, ...], what: str) -> None:
+        """Refuse ``what`` (e.g. retrieve_k) for images of (C, H, W) ``shape`` it cannot embed."""
+        if tuple(int(s) for s in shape) != self.image_shape:
+            raise EmbedderMismatchError(
+                f"{what}: the index's embedder {self.name} takes {self.image_shape} images; "
+                f"these are {tuple(shape)}"
+            )
+
+    def check_dataset(self, dataset_id: str, model_id: int | None, engine: Engine) -> None:
+        """Refuse a dataset whose vectors another embedder made (ingested before a switch)."""
+        if model_id is None or model_id == self.model_id:
+            return
+        other, dim = embedder_of_model(engine, model_id)
+        raise EmbedderMismatchError(
+            f"dataset {dataset_id} was embedded by {other} ({dim}-d vectors); this server "
+            f"searches {self.name} vectors ({self.dim}-d), so its images are not found: "
+            "rebuild its vectors with `acie index build CATALOGUE --images CUBE` "
+            "(docs/data.md, 'Vectors of another embedder')"
+        )
+
+
+def embedder_of_model(engine: Engine, model_id: int) -> tuple[str, int | None]:
+    """``("<name>:<version>", dim)`` of a model-registry row (dim: of its stored vectors)."""
+    from acie.store.schema import Embedding, Model
+
+    with engine.connect() as conn:
+        row = conn.execute(select(Model.name, Model.version).where(Model.id == model_id)).first()
+        dim = conn.execute(
+            select(Embedding.dim).where(Embedding.model_id == model_id).limit(1)
+        ).scalar()
+    name = f"{row[0]}:{row[1]}" if row is not None else f"model {model_id}"
+    return name, None if dim is None else int(dim)
+
+
+_lock = threading.Lock()
+_by_engine: weakref.WeakKeyDictionary[Engine, ServedEmbedding] = weakref.WeakKeyDictionary()
+
+
+def _backend(like: Any, settings: Any) -> str:
+    """``pgvector`` or ``memory``: the backend of ``like``, else of the settings."""
+    from acie.store.database import Backend, backend_of
+    from acie.store.vectors.memory import MemoryVectorIndex
+    from acie.store.vectors.pgvector import PgVectorIndex
+
+    if isinstance(like, PgVectorIndex):
+        return "pgvector"
+    if isinstance(like, MemoryVectorIndex):
+        return "memory"
+    choice = str(getattr(settings, "VECTOR_BACKEND", "auto")).lower()
+    if choice in ("pgvector", "memory"):
+        return choice
+    engine = getattr(like, "engine", None)
+    return (
+        "pgvector" if engine is not None and backend_of(engine) is Backend.postgresql else "memory"
+    )
+
+
+def _open(engine: Engine, embedder: Any, backend: str) -> ServedEmbedding:
+    from acie.store.embedder_index import register_embedder
+    from acie.store.schema import Embedding
+    from acie.store.vectors.memory import MemoryVectorIndex
+    from acie.store.vectors.pgvector import PgVectorIndex
+
+    model_id = register_embedder(engine, embedder)
+    served = ServedEmbedding(EmbedderIndex(embedder=embedder, model_id=model_id, index=None))
+    other, stored = embedder_of_model(engine, model_id)
+    if stored is not None and stored != embedder.dim:
+        raise EmbedderMismatchError(
+            f"the vector index of {other} holds {stored}-d vectors; the served embedder "
+            f"{served.name} makes {embedder.dim}-d ones: rebuild the index with `acie index "
+            "build` (docs/data.md)"
+        )
+    if backend == "pgvector":
+        index: Any = PgVectorIndex(engine=engine, model_id=model_id, dim=int(embedder.dim))
+    else:
+        index = MemoryVectorIndex.from_store(engine, model_id, dim=int(embedder.dim))
+    with engine.connect() as conn:
+        legacy = conn.execute(
+            select(func.count()).select_from(Embedding).where(Embedding.model_id != model_id)
+        ).scalar_one()
+    if legacy:
+        log.warning(
+            "%d stored vectors were made by other embedders and are not searched; "
+            "rebuild them with `acie index build` (docs/data.md)",
+            legacy,
+            extra={"embedder": served.name},
+        )
+    return ServedEmbedding(EmbedderIndex(embedder=embedder, model_id=model_id, index=index))
+
+
+def served_embedding(
+    engine: Engine, *, like: Any = None, settings: Any = None, embedder: Any = None
+) -> ServedEmbedding:
+    """The served embedder and its index on ``engine`` (one per engine, opened on first use).
+
+    Parameters
+    ----------
+    engine : Engine
+        The database holding the model registry and the ``embeddings`` table.
+    like : VectorIndex, optional
+        An index whose backend (in-memory or pgvector) the served index uses.
+    settings : Settings, optional
+        ``VECTOR_BACKEND`` when ``like`` does not decide.
+    embedder : Embedder, optional
+        Default: the shipped galaxy embedder (:func:`acie.embedding.load_default_embedder`).
+    """
+    with _lock:
+        found = _by_engine.get(engine)
+        if found is not None and (embedder is None or found.embedder is embedder):
+            return found
+        if embedder is None:
+            from acie.embedding.embedder import load_default_embedder
+
+            embedder = load_default_embedder()
+        served = _open(engine, embedder, _backend(like, settings))
+        _by_engine[engine] = served
+        return served
+
+
+def served_for(rt: Any) -> ServedEmbedding:
+    """The served embedding of a runtime (its database); BackendUnavailableError without one."""
+    engine = getattr(rt.vector_index, "engine", None) or getattr(rt.job_queue, "engine", None)
+    if rt.vector_index is None or engine is None:
+        raise BackendUnavailableError("this server has no embedding index")
+    return served_embedding(engine, like=rt.vector_index, settings=rt.settings)

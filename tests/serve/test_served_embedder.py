@@ -1,0 +1,114 @@
+"""Everything served embeds with the galaxy embedder; what another embedder made is refused.
+
+Against the app as ``acie serve`` builds it (the tiny deep SCM of conftest; the shipped
+galaxy embedder, 32-d): a 128-d deep-SCM feature vector, a request naming another
+embedder, an index whose stored vectors have another dimension, and a dataset ingested
+by another embedder are each refused with :class:`EmbedderMismatchError` naming both.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import numpy as np
+import pytest
+
+from acie.embedding.embedder import load_default_embedder
+
+EMB = load_default_embedder()
+NAME = f"galaxy-embedder:{EMB.version}"
+
+
+def _auth(tok):
+    return {"Authorization": f"Bearer {tok}"}
+
+
+def test_search_refuses_a_deepscm_feature_vector(server, token):
+    """Servers used to index the shipped deep SCM's 128 encoder features: such a query is refused."""
+    q = np.random.default_rng(0).normal(size=128).tolist()
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        r = c.post("/v1/search", json={"vector": q, "k": 3})
+    assert r.status_code == 400, r.text
+    msg = r.json()["error"]["message"]
+    assert NAME in msg
+    assert "128 numbers" in msg
+    assert "32-d" in msg
+
+
+def test_search_refuses_a_vector_of_another_named_embedder(server, token):
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        r = c.post(
+            "/v1/search",
+            json={"vector": [0.0] * 32, "embedder": "deepscm-encoder:abc", "k": 3},
+        )
+    assert r.status_code == 400, r.text
+    msg = r.json()["error"]["message"]
+    assert "deepscm-encoder:abc" in msg
+    assert NAME in msg
+
+
+def test_search_answers_which_embedder_made_the_vectors(server, token):
+    """A galaxy's own image finds its vector at distance 0; the answer names the embedder."""
+    from acie.galaxy.simulator import GalaxySimulator
+    from acie.serve.embedding_index import served_for
+
+    images = GalaxySimulator().sample(5, seed=31).images.astype(np.float32)
+    served = served_for(server.runtime)
+    ids = [uuid.uuid4() for _ in range(5)]
+    served.index.add(ids, EMB.embed(images), [{"owner": "alice", "i": i} for i in range(5)])
+    from acie.wire.tensors import encode_b64
+
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        by_image = c.post("/v1/search", json={"image": encode_b64(images[2:3]), "k": 2})
+        by_vector = c.post(
+            "/v1/search",
+            json={"vector": EMB.embed(images[2:3])[0].tolist(), "embedder": NAME, "k": 2},
+        )
+        both = c.post("/v1/search", json={"k": 2})
+    assert by_image.status_code == 200, by_image.text
+    body = by_image.json()
+    assert body["embedder"] == NAME
+    assert body["dim"] == 32
+    assert body["metric"] == "l2"
+    assert body["hits"][0]["id"] == str(ids[2])
+    assert body["hits"][0]["distance"] == pytest.approx(0.0, abs=1e-4)
+    assert by_vector.json()["hits"][0]["id"] == str(ids[2])
+    assert both.status_code == 400
+    assert "vector or an image" in both.json()["error"]["message"]
+
+
+def test_an_index_of_another_dimension_is_refused(tmp_path):
+    """Vectors of another dimension stored under the embedder's registry row: refused."""
+    from acie.serve.embedding_index import EmbedderMismatchError, served_embedding
+    from acie.store.database import create_engine_for, migrate
+    from acie.store.embedder_index import register_embedder
+    from acie.store.vectors.embeddings import insert_embeddings
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine_for(url)
+    migrate(url, engine=engine)
+    mid = register_embedder(engine, EMB)
+    insert_embeddings(engine, mid, 128, [uuid.uuid4()], np.zeros((1, 128), np.float32), [{}], [{}])
+    with pytest.raises(EmbedderMismatchError, match="128-d") as info:
+        served_embedding(engine, settings=None, embedder=EMB)
+    assert NAME in str(info.value)
+    assert "acie index build" in str(info.value)
+    engine.dispose()
+
+
+def test_retrieve_k_for_images_the_embedder_does_not_take(server, token, tensor_json, make_obs):
+    """The tiny model takes (1, 16, 16) images; the embedder (3, 64, 64): refused, both named."""
+    body = {
+        "request_id": "r-shape",
+        "observation": tensor_json(make_obs(1)),
+        "interventions": {},
+        "retrieve_k": 2,
+    }
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        r = c.post("/v1/counterfactual", json=body)
+    assert r.status_code == 400, r.text
+    msg = r.json()["error"]["message"]
+    assert NAME in msg
+    assert "(3, 64, 64)" in msg
+    assert "(1, 16, 16)" in msg
