@@ -30,7 +30,7 @@ A stream enters linearly too: η = (1 − f_s) η_halo + f_s η_stream, so
 1/σ = (1 − f_s)/σ_halo + f_s/σ_stream; both parts of every scenario come from one
 vectorised call (the draws twice, with f_s = 0 and 1), the stream's η at 9 v0 nodes when its
 kinematics are fixed (``shm+S1``: 1000 draws × 30 masses in ~0.4–0.7 s against 0.2–0.4 s
-without the stream) and per draw (~4 ms each) when they are drawn; the fraction alone needs
+without the stream) and per draw (4–8 ms each) when they are drawn; the fraction alone needs
 only the two central parts.
 :func:`budget_reach_loop` is the per-draw peer used to check it (sets without a stream).
 

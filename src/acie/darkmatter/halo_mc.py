@@ -17,9 +17,10 @@ fine v_min grid once per mass (linear interpolation onto 1024 nodes), evaluates 
 closed-form SHM η of every draw on that grid in one array expression, and takes a matrix
 product: no Python loop over draws for the SHM. Draws that carry a stream
 (``stream_fraction``, ``stream_v``, ``stream_sigma``, e.g. the catalogue's ``shm+S1``) mix
-its η in, (1 − f) η_halo + f η_s (:mod:`acie.darkmatter.stream`, ~1 s for any number of
-draws). SHM++ draws still evaluate their sausage
-term (a numerical integral) one draw at a time, ~5 ms each (1000 draws ≈ 5 s).
+its η in, (1 − f) η_halo + f η_s (:mod:`acie.darkmatter.stream`: ~0.1 s for any number of
+draws with fixed stream kinematics, 4–8 ms per draw when they are drawn; a draw with f = 1
+skips the halo's η). SHM++ draws still evaluate their sausage term (a numerical integral)
+one draw at a time, ~5 ms each (1000 draws ≈ 5 s).
 :func:`nuclear_reach_draws` does the same for spin-independent nuclear recoils.
 Against the per-draw :func:`acie.darkmatter.reach.electron_reach` it agrees to < 1 % (< 10⁻³
 above the lowest, threshold-limited masses).

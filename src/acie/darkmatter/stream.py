@@ -197,7 +197,7 @@ def eta_stream_mc(nodes, draws: dict, pec) -> np.ndarray:
     length v_E,i, as for the SHM++ draws. When the stream kinematics are the same in every
     draw and v_E is a function of v0 (consistent draws), η_s is evaluated at 9 v0 nodes and
     interpolated linearly in v0 (≤ 0.2 % of its peak for S1 over ±30 km/s in v0); otherwise
-    (drawn stream velocities or dispersions) every draw is evaluated, ~4 ms each. Both go
+    (drawn stream velocities or dispersions) every draw is evaluated, 4–8 ms each. Both go
     through a coarse v_min grid of step σ_min/3 and a cubic spline (:func:`_on_coarse_grid`).
     """
     v0 = np.asarray(draws["v0"], float)
