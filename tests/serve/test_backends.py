@@ -7,11 +7,13 @@ import time
 
 import httpx
 import jwt
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from acie.serve.auth import mint_token
+from tests.serve.engine64 import engine64  # noqa: F401 (fixture)
 
 
 def test_rs256_tokens_from_a_jwks_file(server_factory, settings_factory, tmp_path):
@@ -38,10 +40,17 @@ def test_rs256_tokens_from_a_jwks_file(server_factory, settings_factory, tmp_pat
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_postgres_and_redis_backends(
-    postgres_url, redis_url, unique_name, tiny_engine, settings_factory, make_obs, tensor_json
+    postgres_url,
+    redis_url,
+    unique_name,
+    engine64,  # noqa: F811
+    settings_factory,
+    tensor_json,
 ):
+    from acie.embedding.embedder import load_default_embedder
+    from acie.galaxy.simulator import GalaxySimulator
     from acie.jobs import RedisJobQueue
-    from acie.serve.blind import encoder_features
+    from acie.serve.embedding_index import served_for
     from acie.serve.server import Server, build_runtime
     from acie.store.database import create_engine_for, migrate
 
@@ -51,13 +60,14 @@ def test_postgres_and_redis_backends(
     engine = create_engine_for(postgres_url)
     migrate(postgres_url, engine=engine)
     queue = RedisJobQueue(engine, redis_url, stream=f"{unique_name}:jobs", group=unique_name)
-    server = Server(build_runtime(settings, model=tiny_engine, job_queue=queue)).start()
+    server = Server(build_runtime(settings, model=engine64, job_queue=queue)).start()
     sub = f"{unique_name}-alice"  # the Redis rate-limit bucket is keyed by user
     tok = mint_token(subject=sub, secret=SECRET)
     try:
         assert type(server.runtime.vector_index).__name__ == "PgVectorIndex"
+        assert type(served_for(server.runtime).index).__name__ == "PgVectorIndex"
         assert type(server.runtime.rate_limiter).__name__ == "RedisRateLimiter"
-        obs = make_obs(1, seed=5)
+        obs = GalaxySimulator().sample(1, seed=5).images.astype(np.float32)
         with httpx.Client(
             base_url=server.http_url, headers={"Authorization": f"Bearer {tok}"}, timeout=30
         ) as c:
@@ -77,7 +87,8 @@ def test_postgres_and_redis_backends(
                     break
                 time.sleep(0.1)
             assert state["state"] == "COMPLETE", state
-            query = encoder_features(tiny_engine, obs)[0].tolist()
+            # the job's galaxy, indexed by the served galaxy embedder
+            query = load_default_embedder().embed(obs)[0].tolist()
             hits = c.post("/v1/search", json={"vector": query, "k": 1}).json()["hits"]
         assert hits[0]["metadata"]["job_id"] == job["job_id"]
         assert hits[0]["distance"] < 1e-3

@@ -114,7 +114,10 @@ def test_grpc_neighbours(server, token, filled):
         ({"retrieve_k": 2, "retrieve_filter": {"redshift": {"~": 1}}}, "retrieve_filter"),
     ],
 )
-def test_bad_retrieval_requests(server, token, tensor_json, galaxies, extra, fragment):
+@pytest.mark.parametrize("path", ["/v1/counterfactual", "/v1/jobs"])
+def test_bad_retrieval_requests(server, token, tensor_json, galaxies, extra, fragment, path):
+    """The same checks (``check_retrieval``) on requests and jobs; no job is queued."""
+    extra = dict(extra)
     n = extra.pop("n", 1)
     body = {
         "request_id": "ret-bad",
@@ -123,9 +126,11 @@ def test_bad_retrieval_requests(server, token, tensor_json, galaxies, extra, fra
         **extra,
     }
     with httpx.Client(base_url=server.http_url, timeout=30) as c:
-        r = c.post("/v1/counterfactual", json=body, headers=_auth(token()))
+        r = c.post(path, json=body, headers=_auth(token()))
+        jobs = c.get("/v1/jobs", headers=_auth(token())).json()["jobs"]
     assert r.status_code == 400, r.text
     assert fragment in r.json()["error"]["message"]
+    assert jobs == []
 
 
 def test_no_index_is_unavailable(server, token, galaxies):
@@ -195,3 +200,32 @@ def test_shipped_refiner_refines_without_moving_flux(server_factory, shipped_eng
     for k, v in plain.counterfactual_properties.items():
         np.testing.assert_array_equal(aug.counterfactual_properties[k], v)
     assert rt.model.watermark.detect(aug.images).all()
+
+
+def test_job_neighbours_are_the_owners_and_listed_in_the_job(server, token, filled):
+    """A job's neighbours follow its owner's visibility (bob's galaxy 12 is never one),
+    are kept in the job's result (``GET /v1/jobs/{id}``) and named in the audit log."""
+    images, ids, _ = filled
+    rt = server.runtime
+    before = rt.audit.audit_log.count()
+    with RestClient(server.http_url, token=token(), timeout_s=60) as c:
+        job = c.submit_job(
+            images[11:13], {}, physics_tolerance=1e9, request_id="job-ret", retrieve_k=2
+        )
+        done = c.wait(job["job_id"], timeout_s=60)
+        view = c.job(job["job_id"])
+    assert [len(row) for row in done.neighbours] == [2, 2]
+    assert done.neighbours[0][0]["id"] == ids[11]
+    assert ids[12] not in {h["id"] for row in done.neighbours for h in row}
+    assert view["result"]["neighbours"] == [
+        [{"id": h["id"], "distance": h["distance"], "metadata": h["metadata"]} for h in row]
+        for row in done.neighbours
+    ]
+    assert view["result"]["retrieval"]["embedder"] == served_for(rt).name
+    rows = [
+        r for r in rt.audit.audit_log.records(after_seq=before) if r.action == "job.neighbours:OK"
+    ]
+    assert {i for r in rows for i in r.resource.split(",")} == {
+        h["id"] for row in done.neighbours for h in row
+    }
+    assert {r.request_id for r in rows} == {"job-ret"}

@@ -112,3 +112,56 @@ def test_retrieve_k_for_images_the_embedder_does_not_take(server, token, tensor_
     assert NAME in msg
     assert "(3, 64, 64)" in msg
     assert "(1, 16, 16)" in msg
+
+
+def test_a_dataset_embedded_by_the_old_deepscm_index_is_refused_not_hidden(
+    server, token, tiny_engine, tmp_path
+):
+    """A dataset ingested before the switch (deep-SCM encoder features in the deep SCM's
+    index): re-uploading it is refused naming both embedders and the rebuild command,
+    and reading it says its vectors are not searched."""
+    import base64
+    import io
+
+    from astropy.io import fits
+
+    from acie.store.datasets import ingest_dataset
+
+    rt = server.runtime
+    old = rt.vector_index  # the deep SCM's index, as servers filled it before
+    cube = np.random.default_rng(3).gamma(2.0, 10.0, size=(3, *tiny_engine.image_shape))
+    buf = io.BytesIO()
+    fits.PrimaryHDU(cube.astype(np.float32)).writeto(buf)
+    csv = "id,redshift,ra,dec,survey,instrument\n" + "".join(
+        f"o{i},0.1,10,0,HSC,HSC\n" for i in range(3)
+    )
+    (tmp_path / "c.fits").write_bytes(buf.getvalue())
+    (tmp_path / "c.csv").write_text(csv)
+    info = ingest_dataset(
+        engine=old.engine,
+        cube_path=tmp_path / "c.fits",
+        catalogue_path=tmp_path / "c.csv",
+        data_dir=rt.settings.ACIE_DATA_DIR,
+        image_shape=tiny_engine.image_shape,
+        embed=tiny_engine.encoder_features,
+        index=old,
+        model_id=old.model_id,
+        max_bytes=10**8,
+        owner="alice",
+    )
+    body = {
+        "cube": {"filename": "c.fits", "data": base64.b64encode(buf.getvalue()).decode()},
+        "catalogue": {"filename": "c.csv", "data": base64.b64encode(csv.encode()).decode()},
+    }
+    deepscm = f"galaxy-deepscm:{tiny_engine.model_version}"
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        again = c.post("/v1/datasets", json=body)
+        shown = c.get(f"/v1/datasets/{info.id}")
+    assert again.status_code == 400, again.text
+    msg = again.json()["error"]["message"]
+    assert deepscm in msg
+    assert NAME in msg
+    assert "acie index build" in msg
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["embedder"] == deepscm
+    assert shown.json()["searchable"] is False
