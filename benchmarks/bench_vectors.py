@@ -215,12 +215,17 @@ def bench_memory(args) -> list[dict[str, Any]]:
     )
     print(f"in-process index ({info.get('index')}, {params}) built in {build_s:.1f} s")
     rows = []
-    for ef in [int(e) for e in args.ef_search.split(",")] if args.ann == "hnsw" else [0]:
-        index.ef_search = ef or index.ef_search
+    hnsw = args.ann == "hnsw"
+    sweep = args.ef_search if hnsw else args.nprobe
+    for ef in [int(e) for e in sweep.split(",")] if sweep else [0]:
+        if hnsw:
+            index.ef_search = ef or index.ef_search
+        elif ef:
+            index.nprobe_ = ef
         index.search(q[0], K)  # warm
         got, p50 = _timed(lambda v: index.search(v, K), q)
         recall = _recall([{i.int for i in g} for g in got], truth)
-        label = f"efSearch {ef:4d}" if ef else "default"
+        label = (f"efSearch {ef:4d}" if hnsw else f"nprobe {ef:4d}") if ef else "default"
         print(
             f"  {label}: recall@10 {recall:.3f}, p50 {p50:.3f} ms "
             f"(FAISS flat p50 {p50_flat:.3f} ms, {p50_flat / p50:.1f}x)"
@@ -229,7 +234,8 @@ def bench_memory(args) -> list[dict[str, Any]]:
             {
                 "backend": f"memory {info.get('index')}",
                 "n": args.n,
-                "ef_search": ef or None,
+                "ef_search": (ef or None) if hnsw else None,
+                "nprobe": None if hnsw else (ef or info.get("nprobe")),
                 "recall@10": recall,
                 "p50_ms": p50,
                 "faiss_flat_p50_ms": p50_flat,
@@ -249,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=80)
     p.add_argument("--ef-search", default="16,32,64,128,256", help="comma-separated values to time")
+    p.add_argument(
+        "--nprobe", default="", help="with --ann ivf: comma-separated nprobe values to time"
+    )
     p.add_argument("--pg-kinds", default="hnsw,ivfflat")
     p.add_argument(
         "--pg-url",
