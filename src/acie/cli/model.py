@@ -300,6 +300,13 @@ def evaluate(
         help="report.json of earlier runs (same --n and --seed) to show side by side first.",
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
+    abduction_steps: int = typer.Option(
+        0,
+        "--abduction-steps",
+        min=0,
+        help="Refine every abduction by this many steps on the model's joint density "
+        "(acie.deepscm.abduction_refinement); 0 = the encoder's means. In this process only.",
+    ),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
 ) -> None:
@@ -315,6 +322,7 @@ def evaluate(
     from acie.cli.compute import scan_executor
     from acie.compute.executor import SerialExecutor
     from acie.config import get_settings
+    from acie.deepscm.abduction_refinement import check_steps
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
     from acie.deepscm.evaluation import report_from_dict
@@ -325,6 +333,14 @@ def evaluate(
     from acie.galaxy.simulator import GalaxySimulator
 
     device = _device(device)
+    if abduction_steps and (scheduler is not None or workers != 1):
+        raise InputValidationError(
+            expected_got(
+                "--abduction-steps with --workers/--scheduler",
+                "one or the other (workers load the engine without the option)",
+                f"--abduction-steps {abduction_steps}",
+            )
+        )
     settings = get_settings()
     # the installation's key (as `acie serve` uses): the report's watermark rates are
     # then those of the served model, and the same from run to run
@@ -353,6 +369,7 @@ def evaluate(
             if path
             else load_default_model(device=device, watermark=mark)
         )
+        engine.abduction_steps = check_steps(abduction_steps)
         _, h, _ = engine.image_shape
         use = pred if pred is not None and pred.config.image_shape == engine.image_shape else None
         if predictor is not None and use is None:
@@ -375,7 +392,8 @@ def evaluate(
                     predictor=use,
                     measure_speed=speed,
                     label=(path.stem if path else "shipped")
-                    + (f"-{i + 1}" if len(model) > len({p.stem for p in model}) else ""),
+                    + (f"-{i + 1}" if len(model) > len({p.stem for p in model}) else "")
+                    + (f"-refined{abduction_steps}" if abduction_steps else ""),
                     map_tasks=None if isinstance(ex, SerialExecutor) else ex,
                     engine_ref=EngineRef.of(engine, shipped=path is None),
                 )
