@@ -69,12 +69,20 @@ def test_evaluation_against_simulator_truth(tiny_model, tiny_predictor):
     assert "predictor_effect_error" in s
     assert "power_spectrum_error" in s
     assert m.details["frechet_distance"]["model_vs_true_cf"] >= 0
+    # the identifiability floor: the best oracle answer, only where the quench draw matters
+    strategies = ("median", "expected", "midrange", "quantile")
+    p95s = [s[f"floor_dlog_flux_error_{k}_p95"]["value"] for k in strategies]
+    assert s["floor_dlog_flux_error_p95"]["value"] == min(p95s)
+    assert m.details["identifiability_floor"]["best_for_p95"] in strategies
+    assert "floor_dlog_flux_error" not in rep.intervention("log_size").summaries
     assert set(rep.composition) == {"1", "3", "served_1", "served_3"}
     assert rep.abduction["log_stellar_mass"]["value"] > 0
     goals = goal_status(rep)
     assert set(goals) == set(GOALS)
     assert goals["p95 latency, one image [ms]"]["status"] == "not measured"  # no speed asked
     assert goals["d colour median [mag]"]["status"] == "not measured"  # one band
+    assert goals["dlog flux p95 [dex]"]["floor"] == s["floor_dlog_flux_error_p95"]["value"]
+    assert "floor" not in goals["dlog R_e median [dex]"]
     wm = rep.watermark["simulated_images"]
     # a 16 x 16 stamp gives the mark a score of only ~sqrt(256) * 0.3 = 4.8, about the
     # threshold (the 64 x 64 rates are tested in test_watermark.py); no false positives
@@ -178,7 +186,14 @@ def test_cli_evaluates_several_models_side_by_side(tiny_model, tiny_predictor, t
     # the same model on the same galaxies: the same numbers
     assert doc["models"][0]["interventions"] == doc["models"][1]["interventions"]
     md = (report / "REPORT.md").read_text()
-    assert "| goal | bound | model-1 | model-2 |" in md
+    assert "| goal | bound | model-1 | model-2 | floor |" in md
+    floor_row = next(ln for ln in md.splitlines() if ln.startswith("| dlog flux p95"))
+    assert floor_row.rstrip(" |").split("|")[-1].strip() != "-"  # the floor is filled in
+    with_steps = runner.invoke(
+        app, [*base, "--model", ck, "--abduction-steps", "2", "--workers", "2", "--report", "x"]
+    )
+    assert with_steps.exit_code != 0
+    assert "--abduction-steps" in str(with_steps.exception)
     for name in ("dlog_flux.png", "goals.pdf", "grid_model-1_log_stellar_mass.png"):
         assert (report / name).exists(), name
     # an earlier report (e.g. the old model, run by its own release) joins side by side

@@ -66,7 +66,8 @@ def test_oracle_equals_brute_force_galaxy_by_galaxy(galaxies):
     # the star-forming galaxies can quench (their posterior spans two outcomes), the
     # quenched ones cannot: one rendering each for them
     spread = np.log10(fl.high / fl.low)
-    assert np.all(spread[:3] > 0.05) and np.all(spread[3:] < 1e-3)
+    assert np.all(spread[:3] > 0.05)
+    assert np.all(spread[3:] < 1e-3)
     assert fl.renders < len(batch) * (k + 1)
 
 
@@ -77,7 +78,9 @@ def test_floor_errors_against_the_truth(galaxies):
     err = floor_flux_errors(sim, batch, {"log_stellar_mass": target}, truth.images, 0, n_nodes=8)
     assert set(err) == {"median", "expected", "midrange", "quantile"}
     for v in err.values():
-        assert v.shape == (len(batch),) and np.all(np.isfinite(v)) and np.all(v >= 0)
+        assert v.shape == (len(batch),)
+        assert np.all(np.isfinite(v))
+        assert np.all(v >= 0)
         assert np.all(v[3:] < 1e-3)  # quenched galaxies: the oracle is exact
     # with the true draw the oracle would be exact: the floor is the draw's doing
     assert np.max(err["expected"][:3]) > 0.01
@@ -100,7 +103,8 @@ def test_quantile_answers_reach_the_target_coverage():
     assert np.mean(1.0 - np.array(best)) > 0.05
     nan_row = np.vstack([d[:3], np.full((1, k), np.nan)])
     a, _ = quantile_answers(nan_row)
-    assert np.isnan(a[-1]) and np.all(np.isfinite(a[:3]))
+    assert np.isnan(a[-1])
+    assert np.all(np.isfinite(a[:3]))
 
 
 def test_bad_node_count_is_refused(galaxies):

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_INTERVENTIONS",
     "GOALS",
+    "GOAL_FLOORS",
     "EvaluationReport",
     "InterventionMetrics",
     "evaluate",
@@ -77,7 +78,8 @@ DEFAULT_INTERVENTIONS: dict[str, float] = {
 
 #: The issue's goals: name -> (where, summary, comparison, bounds). ``where`` is the
 #: intervened node (``log_stellar_mass`` is do(M* x 2)), ``"worst"`` (the largest over
-#: all interventions) or ``"model"`` (a per-model figure).
+#: all interventions) or ``"model"`` (a per-model figure). :data:`GOAL_FLOORS` gives the
+#: identifiability floor of the goals that have one.
 GOALS: dict[str, tuple[str, str, str, tuple[float, ...]]] = {
     "dlog flux median [dex]": ("log_stellar_mass", "dlog_flux_error", "<=", (0.03,)),
     "dlog flux p95 [dex]": ("log_stellar_mass", "dlog_flux_error_p95", "<=", (0.10,)),
@@ -89,6 +91,15 @@ GOALS: dict[str, tuple[str, str, str, tuple[float, ...]]] = {
     "core-noise ratio vs truth": ("log_stellar_mass", "core_noise_ratio", "in", (0.9, 1.1)),
     "p95 latency, one image [ms]": ("model", "latency_p95_ms", "<=", (50.0,)),
     "batched throughput [images/s]": ("model", "throughput", ">=", (200.0,)),
+}
+
+
+#: Goals with an identifiability floor (:mod:`acie.deepscm.identifiability_floor`): goal
+#: name -> (intervened node, summary key of the floor). The floor is the error of the best
+#: oracle that knows everything but the unidentifiable quench draw.
+GOAL_FLOORS: dict[str, tuple[str, str]] = {
+    "dlog flux median [dex]": ("log_stellar_mass", "floor_dlog_flux_error"),
+    "dlog flux p95 [dex]": ("log_stellar_mass", "floor_dlog_flux_error_p95"),
 }
 
 
@@ -205,6 +216,13 @@ def goal_status(report: EvaluationReport) -> dict[str, dict[str, Any]]:
             status = "pass" if bounds[0] <= value <= bounds[1] else "miss"
         goal = " - ".join(f"{b:g}" for b in bounds)
         out[name] = {"value": value, "se": float(se), "goal": f"{op} {goal}", "status": status}
+        if name in GOAL_FLOORS:
+            node, fkey = GOAL_FLOORS[name]
+            m = report.intervention(node)
+            fs = m.summaries.get(fkey) if m else None
+            if fs is not None:
+                out[name]["floor"] = float(fs["value"])
+                out[name]["floor_se"] = float(fs.get("se", float("nan")))
     return out
 
 

@@ -261,6 +261,7 @@ def intervention_metrics(
             "input_vs_true_cf": frechet_distance(ff, ft),
         }
         per["power_spectrum_error"] = power_spectrum_error(model_img, xt)
+    floor = _floor_summaries(ctx, node, true_target, xt, seed)
     stats = {k: "p95" if k.endswith("_p95") else "median" for k in per}
     summaries = {
         k: em.summary(v, "mean" if k.endswith("_rate") else stats[k], seed=seed)
@@ -269,6 +270,9 @@ def intervention_metrics(
     summaries["dlog_flux_error_p95"] = em.summary(per["dlog_flux_error"], "p95", seed=seed)
     for k in ("pixel_rms_model", "pixel_rms_input", "reversibility_changed_l1"):
         summaries[k] = em.summary(per[k], "mean", seed=seed)
+    if floor:
+        summaries.update(floor[0])
+        details["identifiability_floor"] = floor[1]
     details["property_median_abs_error"] = {
         k: float(np.median(np.abs(cf_props[k] - tcf[k])))
         for k in PROPERTY_NAMES
@@ -290,6 +294,36 @@ def intervention_metrics(
         "dlog_flux_truth": per["dlog_flux_truth"],
     }
     return metrics, examples
+
+
+def _floor_summaries(
+    ctx: EvaluationContext, node: str, true_target: np.ndarray, xt: np.ndarray, seed: int
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]] | None:
+    """The identifiability floor of the flux error (:mod:`acie.deepscm.identifiability_floor`).
+
+    Only where the unidentifiable quench draw matters: ``log_sfr`` is a strict
+    descendant of ``node`` (elsewhere the oracle knows every exogenous noise and its
+    counterfactual is exact). ``floor_dlog_flux_error`` (median) and ``…_p95`` are the
+    smallest over the oracle's answers; the details name which answer gave each.
+    """
+    from acie.deepscm.identifiability_floor import floor_flux_errors
+    from acie.galaxy.properties import descendants
+
+    if node == "log_sfr" or "log_sfr" not in descendants(node):
+        return None
+    bands = list(ctx.batch.bands)
+    band = bands.index("r") if "r" in bands else 0
+    errors = floor_flux_errors(ctx.simulator, ctx.batch, {node: true_target}, xt, band)
+    out: dict[str, dict[str, float]] = {}
+    for k, v in errors.items():
+        out[f"floor_dlog_flux_error_{k}"] = em.summary(v, "median", seed=seed)
+        out[f"floor_dlog_flux_error_{k}_p95"] = em.summary(v, "p95", seed=seed)
+    details: dict[str, Any] = {}
+    for stat, tail in (("median", ""), ("p95", "_p95")):
+        best = min(errors, key=lambda k: out[f"floor_dlog_flux_error_{k}{tail}"]["value"])
+        out[f"floor_dlog_flux_error{tail}"] = out[f"floor_dlog_flux_error_{best}{tail}"]
+        details[f"best_for_{stat}"] = best
+    return out, details
 
 
 def intervention_task(
