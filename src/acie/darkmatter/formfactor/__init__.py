@@ -15,6 +15,9 @@ package loads neither PySCF nor h5py):
 ``runner``       :func:`compute_form_factor`: stages, resume, workers
 ``convergence``  rate comparisons, k-mesh × basis studies and the settings advisor
 ``plots``        figures of comparisons and convergence studies
+``atomic_shells`` isolated-atom shells (all-electron HF), plane-wave ionisation f2
+``continuum``    distorted-wave final states in the atom's Herman–Skillman potential
+``extended``     valence DFT tables extended to q = 20 α mₑ with semicore/valence shells
 
 The public names below resolve to those modules; ``dft``, ``transitions`` and ``runner``
 need the ``dft`` extra (PySCF) only when a calculation is run.
@@ -27,10 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers and IDEs
     # the submodules (re-exported: ``formfactor.plots`` and the like resolve to them)
+    from acie.darkmatter.formfactor import atomic_shells as atomic_shells
     from acie.darkmatter.formfactor import checkpoint as checkpoint
+    from acie.darkmatter.formfactor import continuum as continuum
     from acie.darkmatter.formfactor import convergence as convergence
     from acie.darkmatter.formfactor import dft as dft
     from acie.darkmatter.formfactor import estimate as estimate
+    from acie.darkmatter.formfactor import extended as extended
     from acie.darkmatter.formfactor import io as io
     from acie.darkmatter.formfactor import plots as plots
     from acie.darkmatter.formfactor import progress as progress
@@ -48,6 +54,7 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type chec
     )
     from acie.darkmatter.formfactor.dft import BandStructure, build_cell, run_dft
     from acie.darkmatter.formfactor.estimate import RunEstimate, estimate_run
+    from acie.darkmatter.formfactor.extended import extend_with_atomic_shells
     from acie.darkmatter.formfactor.io import read_acie, read_formfactor, read_qcdark, write_acie
     from acie.darkmatter.formfactor.runner import compute_form_factor
     from acie.darkmatter.formfactor.settings import FormFactorSettings
@@ -79,6 +86,7 @@ _EXPORTS = {
     "compare_rates": "convergence",
     "convergence_study": "convergence",
     "recommend_settings": "convergence",
+    "extend_with_atomic_shells": "extended",
 }
 _MODULES = {
     "table",
@@ -93,6 +101,9 @@ _MODULES = {
     "runner",
     "convergence",
     "plots",
+    "atomic_shells",
+    "continuum",
+    "extended",
 }
 
 __all__ = [
@@ -107,6 +118,7 @@ __all__ = [
     "compute_form_factor",
     "convergence_study",
     "estimate_run",
+    "extend_with_atomic_shells",
     "read_acie",
     "read_formfactor",
     "read_qcdark",

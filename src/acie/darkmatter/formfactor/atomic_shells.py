@@ -61,6 +61,7 @@ __all__ = [
     "RadialOrbital",
     "atomic_orbitals",
     "cumulative_momentum",
+    "f2_from_structure_factor",
     "momentum_wavefunction",
     "shell_f2",
     "structure_factor",
@@ -282,5 +283,14 @@ def shell_f2(
                 orbital, q, e + off, binding_ev=binding, band_gap_ev=band_gap_ev
             )
     s_total /= n_sub
-    # f2 = q³ S / (2 α mₑ²) with q in eV (q_bohr · α mₑ) and S in eV⁻¹ (S_au / (α² mₑ))
-    return (ALPHA / QCDARK_ALPHA) * q[:, None] ** 3 * (s_total * HARTREE_EV) / 2
+    return f2_from_structure_factor(q, s_total)
+
+
+def f2_from_structure_factor(q_bohr, s_per_ev) -> np.ndarray:
+    """f2 (QCDark normalisation) from S(q, E) per eV and cell: q³ S / (2 α mₑ²).
+
+    With q in eV (q_bohr · α mₑ) and S in eV⁻¹ (S_au / (α² mₑ)) this is
+    (α/α_QCDark) · q_bohr³ · S_au / 2 (module docstring).
+    """
+    q = np.asarray(q_bohr, dtype=float)
+    return (ALPHA / QCDARK_ALPHA) * q[:, None] ** 3 * (np.asarray(s_per_ev) * HARTREE_EV) / 2
