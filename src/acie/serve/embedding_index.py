@@ -20,9 +20,10 @@ the old deep-SCM index stay in the database under their own model row and are ne
 compared with galaxy-embedder vectors; ``acie index build CATALOGUE --images CUBE``
 re-embeds a cube into the served index (docs/data.md).
 
-:func:`served_embedding` keeps one instance per database engine: the REST routes and the
-worker thread of one ``acie serve`` process share it, so the in-memory index the worker
-adds to is the one the routes search.
+:func:`served_embedding` keeps one instance per server index (``ServingRuntime.vector_index``,
+whose database and backend it uses): the REST routes and the worker thread of one ``acie
+serve`` process share it, so the in-memory index the worker adds to is the one the
+routes search. It lives as long as that index does.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ def embedder_of_model(engine: Engine, model_id: int) -> tuple[str, int | None]:
 
 
 _lock = threading.Lock()
-_by_engine: weakref.WeakKeyDictionary[Engine, ServedEmbedding] = weakref.WeakKeyDictionary()
+# keyed by the server's index (not the engine, which the value holds: it would never be freed)
+_by_index: weakref.WeakKeyDictionary[Any, ServedEmbedding] = weakref.WeakKeyDictionary()
 
 
 def _backend(like: Any, settings: Any) -> str:
@@ -222,21 +224,23 @@ def _open(engine: Engine, embedder: Any, backend: str) -> ServedEmbedding:
 def served_embedding(
     engine: Engine, *, like: Any = None, settings: Any = None, embedder: Any = None
 ) -> ServedEmbedding:
-    """The served embedder and its index on ``engine`` (one per engine, opened on first use).
+    """The served embedder and its index on ``engine`` (one per ``like``, opened on first use).
 
     Parameters
     ----------
     engine : Engine
         The database holding the model registry and the ``embeddings`` table.
     like : VectorIndex, optional
-        An index whose backend (in-memory or pgvector) the served index uses.
+        The server's index: the served index uses its backend (in-memory or pgvector), and
+        is kept for it (every call with the same ``like`` gets the same instance).
+        Without it a new instance is opened.
     settings : Settings, optional
         ``VECTOR_BACKEND`` when ``like`` does not decide.
     embedder : Embedder, optional
         Default: the shipped galaxy embedder (:func:`acie.embedding.load_default_embedder`).
     """
     with _lock:
-        found = _by_engine.get(engine)
+        found = None if like is None else _by_index.get(like)
         if found is not None and (embedder is None or found.embedder is embedder):
             return found
         if embedder is None:
@@ -244,7 +248,8 @@ def served_embedding(
 
             embedder = load_default_embedder()
         served = _open(engine, embedder, _backend(like, settings))
-        _by_engine[engine] = served
+        if like is not None:
+            _by_index[like] = served
         return served
 
 
