@@ -97,7 +97,10 @@ def test_an_index_of_another_dimension_is_refused(tmp_path):
     engine.dispose()
 
 
-def test_retrieve_k_for_images_the_embedder_does_not_take(server, token, tensor_json, make_obs):
+@pytest.mark.parametrize("path", ["/v1/counterfactual", "/v1/jobs"])
+def test_retrieve_k_for_images_the_embedder_does_not_take(
+    server, token, tensor_json, make_obs, path
+):
     """The tiny model takes (1, 16, 16) images; the embedder (3, 64, 64): refused, both named."""
     body = {
         "request_id": "r-shape",
@@ -106,7 +109,7 @@ def test_retrieve_k_for_images_the_embedder_does_not_take(server, token, tensor_
         "retrieve_k": 2,
     }
     with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
-        r = c.post("/v1/counterfactual", json=body)
+        r = c.post(path, json=body)
     assert r.status_code == 400, r.text
     msg = r.json()["error"]["message"]
     assert NAME in msg
