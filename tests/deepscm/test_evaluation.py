@@ -199,10 +199,13 @@ def test_cli_evaluates_several_models_side_by_side(tiny_model, tiny_predictor, t
     # an earlier report (e.g. the old model, run by its own release) joins side by side
     again = tmp_path / "again"
     inc = ["--include", str(report / "report.json"), "--report", str(again)]
-    res = runner.invoke(app, [*base, *inc, "--model", ck])
+    # (this model with its abductions refined by one step, labelled as such)
+    res = runner.invoke(app, [*base, *inc, "--model", ck, "--abduction-steps", "1"])
     assert res.exit_code == 0, res.output
     doc2 = json.loads((again / "report.json").read_text())
-    assert [m["name"] for m in doc2["models"]] == ["model-1", "model-2", "model"]
+    assert [m["name"] for m in doc2["models"]] == ["model-1", "model-2", "model-refined1"]
+    refined = doc2["models"][2]["abduction"]["log_stellar_mass"]["value"]
+    assert refined != doc["models"][0]["abduction"]["log_stellar_mass"]["value"]
     assert doc2["models"][0]["goals"] == doc["models"][0]["goals"]
     bad = [a if a != "6" else "7" for a in base]
     res = runner.invoke(app, [*bad, *inc])
