@@ -300,13 +300,7 @@ def evaluate(
         help="report.json of earlier runs (same --n and --seed) to show side by side first.",
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
-    abduction_steps: int = typer.Option(
-        0,
-        "--abduction-steps",
-        min=0,
-        help="Refine every abduction by this many steps on the model's joint density "
-        "(acie.deepscm.abduction_refinement); 0 = the encoder's means. In this process only.",
-    ),
+    abduction_steps: int = typer.Option(0, min=0, max=500, help="Refined-abduction steps."),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
 ) -> None:
@@ -322,7 +316,6 @@ def evaluate(
     from acie.cli.compute import scan_executor
     from acie.compute.executor import SerialExecutor
     from acie.config import get_settings
-    from acie.deepscm.abduction_refinement import check_steps
     from acie.deepscm.engine import CounterfactualEngine, load_default_model
     from acie.deepscm.evaluation import evaluate as run_eval
     from acie.deepscm.evaluation import report_from_dict
@@ -333,14 +326,6 @@ def evaluate(
     from acie.galaxy.simulator import GalaxySimulator
 
     device = _device(device)
-    if abduction_steps and (scheduler is not None or workers != 1):
-        raise InputValidationError(
-            expected_got(
-                "--abduction-steps with --workers/--scheduler",
-                "one or the other (workers load the engine without the option)",
-                f"--abduction-steps {abduction_steps}",
-            )
-        )
     settings = get_settings()
     # the installation's key (as `acie serve` uses): the report's watermark rates are
     # then those of the served model, and the same from run to run
@@ -369,7 +354,7 @@ def evaluate(
             if path
             else load_default_model(device=device, watermark=mark)
         )
-        engine.abduction_steps = check_steps(abduction_steps)
+        engine.abduction_steps = abduction_steps  # refined abductions run in this process
         _, h, _ = engine.image_shape
         use = pred if pred is not None and pred.config.image_shape == engine.image_shape else None
         if predictor is not None and use is None:
@@ -394,7 +379,7 @@ def evaluate(
                     label=(path.stem if path else "shipped")
                     + (f"-{i + 1}" if len(model) > len({p.stem for p in model}) else "")
                     + (f"-refined{abduction_steps}" if abduction_steps else ""),
-                    map_tasks=None if isinstance(ex, SerialExecutor) else ex,
+                    map_tasks=None if isinstance(ex, SerialExecutor) or abduction_steps else ex,
                     engine_ref=EngineRef.of(engine, shipped=path is None),
                 )
             )

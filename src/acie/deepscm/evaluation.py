@@ -24,7 +24,8 @@ Once per model: abduction accuracy per property, composition after 1 and 10 null
 cycles through the served path (watermark on, so an accumulating mark would show), the
 watermark's detection rates and, optionally, latency and throughput with the physics
 check on. Every statistic carries a bootstrap standard error over galaxies.
-:data:`GOALS` are the issue's targets; :func:`goal_status` judges a report against them.
+:data:`GOALS` are the issue's targets; :func:`goal_status` judges a report against them
+(:mod:`acie.deepscm.evaluation_goals`, with the identifiability floors).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 
 from acie.deepscm import evaluation_metrics as em
 from acie.deepscm.engine import CounterfactualEngine
+from acie.deepscm.evaluation_goals import GOAL_FLOORS, GOALS, goal_status
 from acie.deepscm.evaluation_tasks import (
     EvaluationContext,
     InterventionMetrics,
@@ -74,32 +76,6 @@ DEFAULT_INTERVENTIONS: dict[str, float] = {
     "log_sfr": -1.0,
     "log_size": +0.2,
     "age": +3.0,
-}
-
-#: The issue's goals: name -> (where, summary, comparison, bounds). ``where`` is the
-#: intervened node (``log_stellar_mass`` is do(M* x 2)), ``"worst"`` (the largest over
-#: all interventions) or ``"model"`` (a per-model figure). :data:`GOAL_FLOORS` gives the
-#: identifiability floor of the goals that have one.
-GOALS: dict[str, tuple[str, str, str, tuple[float, ...]]] = {
-    "dlog flux median [dex]": ("log_stellar_mass", "dlog_flux_error", "<=", (0.03,)),
-    "dlog flux p95 [dex]": ("log_stellar_mass", "dlog_flux_error_p95", "<=", (0.10,)),
-    "dlog R_e median [dex]": ("log_stellar_mass", "dlog_size_error", "<=", (0.03,)),
-    "d colour median [mag]": ("log_stellar_mass", "colour_error", "<=", (0.02,)),
-    "spurious quenching": ("log_stellar_mass", "spurious_quenching_rate", "<=", (0.02,)),
-    "reversibility, changed pixels [sigma]": ("worst", "reversibility_changed_l1", "<=", (0.5,)),
-    "composition, 10 null cycles [sigma]": ("model", "composition_10", "<=", (0.1,)),
-    "core-noise ratio vs truth": ("log_stellar_mass", "core_noise_ratio", "in", (0.9, 1.1)),
-    "p95 latency, one image [ms]": ("model", "latency_p95_ms", "<=", (50.0,)),
-    "batched throughput [images/s]": ("model", "throughput", ">=", (200.0,)),
-}
-
-
-#: Goals with an identifiability floor (:mod:`acie.deepscm.identifiability_floor`): goal
-#: name -> (intervened node, summary key of the floor). The floor is the error of the best
-#: oracle that knows everything but the unidentifiable quench draw.
-GOAL_FLOORS: dict[str, tuple[str, str]] = {
-    "dlog flux median [dex]": ("log_stellar_mass", "floor_dlog_flux_error"),
-    "dlog flux p95 [dex]": ("log_stellar_mass", "floor_dlog_flux_error_p95"),
 }
 
 
@@ -184,46 +160,6 @@ def report_from_dict(d: Mapping[str, Any]) -> EvaluationReport:
         speed=d.get("speed"),
         label=str(d.get("name") or d.get("label") or ""),
     )
-
-
-def goal_status(report: EvaluationReport) -> dict[str, dict[str, Any]]:
-    """Each of :data:`GOALS` with the report's value and ``pass`` / ``miss`` / ``not measured``."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, (where, key, op, bounds) in GOALS.items():
-        se = float("nan")
-        if where == "model":
-            if key.startswith("composition_"):
-                s = report.composition.get(key.split("_")[1], {})
-                value, se = s.get("value", float("nan")), s.get("se", float("nan"))
-            else:
-                value = (report.speed or {}).get(key, float("nan"))
-        elif where == "worst":
-            vals = [m.summaries[key] for m in report.interventions if key in m.summaries]
-            worst = max(vals, key=lambda s: s["value"], default={"value": float("nan")})
-            value, se = worst["value"], worst.get("se", float("nan"))
-        else:
-            m = report.intervention(where)
-            s = m.summaries.get(key, {}) if m else {}
-            value, se = s.get("value", float("nan")), s.get("se", float("nan"))
-        value = float(value)
-        if not np.isfinite(value):
-            status = "not measured"
-        elif op == "<=":
-            status = "pass" if value <= bounds[0] else "miss"
-        elif op == ">=":
-            status = "pass" if value >= bounds[0] else "miss"
-        else:
-            status = "pass" if bounds[0] <= value <= bounds[1] else "miss"
-        goal = " - ".join(f"{b:g}" for b in bounds)
-        out[name] = {"value": value, "se": float(se), "goal": f"{op} {goal}", "status": status}
-        if name in GOAL_FLOORS:
-            node, fkey = GOAL_FLOORS[name]
-            m = report.intervention(node)
-            fs = m.summaries.get(fkey) if m else None
-            if fs is not None:
-                out[name]["floor"] = float(fs["value"])
-                out[name]["floor_se"] = float(fs.get("se", float("nan")))
-    return out
 
 
 def evaluate(
