@@ -11,6 +11,8 @@ repository root:
     .venv/bin/python scripts/make_extended_formfactor_tables.py Ge --output /tmp/Ge.h5 \
         --final-states plane-wave --energy-shift 5                           # a systematic
     .venv/bin/python scripts/make_extended_formfactor_tables.py --check     # compare only
+    .venv/bin/python scripts/make_extended_formfactor_tables.py --figure out.png \
+        --reference ../shared/reference/qcdark-ge/Ge_final.hdf5             # figure only
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--final-states", choices=FINAL_STATES, default="distorted-wave")
     ap.add_argument("--energy-shift", type=float, default=0.0, help="eV added to bindings")
     ap.add_argument("--check", action="store_true", help="compare with the files, write none")
+    ap.add_argument("--figure", help="draw Σ_E f2 vs q of the shipped Ge tables; builds nothing")
+    ap.add_argument("--reference", help="QCDark Ge file drawn in --figure")
     args = ap.parse_args(argv)
+    if args.figure:
+        figure(Path(args.figure), args.reference)
+        return 0
     if args.output and len(args.materials) != 1:
         ap.error("--output needs exactly one material")
     status = 0
@@ -63,6 +70,35 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"wrote {write_acie(table, out)}")
     return status
+
+
+def figure(path: Path, reference: str | None) -> None:
+    """Σ_E f2(q, E) against q: shipped Ge, its valence-only DFT part, QCDark's all-electron Ge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from acie.darkmatter.formfactor.io import read_formfactor
+    from acie.darkmatter.units import ALPHA, ME_EV
+
+    curves = {
+        "ACIE Ge (DFT valence + atomic 3d/4s4p, distorted waves)": read_acie(DATA / "Ge.h5"),
+        "ACIE Ge valence-only DFT (q < 4 α mₑ)": read_acie(DATA / "Ge_valence.h5"),
+    }
+    if reference:
+        curves["QCDark all-electron Ge (Dreyer et al. 2024)"] = read_formfactor(reference)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, t in curves.items():
+        ax.plot(t.q_keV / (ALPHA * ME_EV / 1e3), t.f2.sum(axis=1) * 0.1, label=label, lw=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("q [α mₑ]")
+    ax.set_ylabel("Σ_E f2(q, E) ΔE [eV], E < 50 eV")
+    ax.set_ylim(bottom=1e-2)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

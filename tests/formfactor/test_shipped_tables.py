@@ -53,15 +53,30 @@ def test_unknown_or_missing_table():
 
 
 def test_shipped_germanium_against_qcdark(qcdark_ge):
-    # Evidence, not a fit: our valence-only 4x4x4 GTH/PBE Ge against QCDark's all-electron
-    # 6x6x6 PBE0 Ge (total rates at σ̄e = 1e-37 cm²; measured ratios in REFERENCE.md).
-    # Expected, with reasons: (1) inside our q range (< 4 α mₑ) within -20 %/+30 % (measured
-    # +9 to +14 % at 10 MeV - 1 GeV; the rest of the 2x2x2 excess was the k-mesh); (2) over
-    # QCDark's full range the heavy-mediator rate at 1 GeV is LOWER by more than 2x: we have
-    # no core (3d) states and no q > 4 α mₑ.
+    # Evidence, not a fit: our Ge (valence-only 4x4x4 GTH/PBE DFT for q < 4 α mₑ, plus the
+    # isolated-atom 3d and 4s4p shells with distorted-wave final states to q = 20 α mₑ)
+    # against QCDark's all-electron 6x6x6 PBE0 Ge (total rates at σ̄e = 1e-37 cm²; measured
+    # ratios in REFERENCE.md). Expected, with reasons: light mediator within 30 % from 3 MeV
+    # (measured +9 to +17 %); heavy within 30 % up to 10 MeV and no longer 4-5x low at high
+    # mass (measured 1.12 at 10 MeV, 1.52-1.56 at 100 MeV - 1 GeV: the atomic 3d over-shoots
+    # QCDark's at q ~ 3-12 α mₑ); the valence-only table is 0.19-0.24 there (issue #20).
     from acie.darkmatter.formfactor.convergence import compare_rates
 
-    cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [10, 100, 1000] * u.MeV)
+    cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [3, 10, 100, 1000] * u.MeV)
+    assert np.all(np.abs(cmp.ratio["light"] - 1) < 0.3), cmp.ratio
+    assert np.all((cmp.ratio["heavy"] > 0.8) & (cmp.ratio["heavy"] < 1.7)), cmp.ratio
+    assert abs(cmp.ratio["heavy"][1] - 1) < 0.3
+
+
+def test_valence_only_germanium_against_qcdark(qcdark_ge):
+    # The valence-only table (kept as Ge_valence.h5): inside its q range (< 4 α mₑ) within
+    # -20 %/+30 % of QCDark (measured +9 to +14 % at 10 MeV - 1 GeV); over QCDark's full
+    # range its heavy-mediator rate at 1 GeV is LOWER by more than 2x (no 3d, no q > 4 α mₑ).
+    from acie.darkmatter.formfactor.convergence import compare_rates
+    from acie.darkmatter.formfactor.io import read_acie
+
+    valence = read_acie(shipped_table_path("Ge").parent / "Ge_valence.h5")
+    cmp = compare_rates(valence, qcdark_ge, [10, 100, 1000] * u.MeV)
     for med in ("heavy", "light"):
         assert np.all((cmp.ratio_cut[med] > 0.8) & (cmp.ratio_cut[med] < 1.3)), cmp.ratio_cut
     assert cmp.ratio["heavy"][-1] < 0.5
@@ -77,7 +92,7 @@ def test_germanium_k_mesh_converges_towards_qcdark(qcdark_ge):
     tables = [
         read_acie(folder / "Ge_2x2x2.h5"),
         read_acie(folder / "Ge_3x3x3.h5"),
-        shipped_table("Ge"),
+        read_acie(folder / "Ge_valence.h5"),  # 4x4x4
     ]
     errs = {med: [] for med in ("heavy", "light")}
     for t in tables:
