@@ -118,3 +118,17 @@ def test_extension_refuses_unknown_final_states_and_short_grids():
         extend_with_atomic_shells(val, final_states="coulomb")
     with pytest.raises(InputValidationError):
         extend_with_atomic_shells(val, n_q=10)
+
+
+def test_partial_waves_are_converged_and_high_l_stays_finite(germanium):
+    # l' ≤ 16 (the shipped tables) is converged: l' ≤ 24 adds nothing; high-l waves grow by
+    # ~1e180 under their barrier and must be rescaled without overflow (regression)
+    d3 = next(o for o in germanium if o.label == "3d")
+    grid = C.LogGrid()
+    v = C.herman_skillman_potential(germanium, grid.r)
+    kw = {"binding_ev": 29.57, "band_gap_ev": 0.67, "n_energy": 20, "orthogonalise_to": [d3]}
+    q, e = np.array([4.0, 19.9]), np.array([35.0, 49.0])
+    s16 = C.distorted_wave_structure_factor(d3, v, q, e, l_max=16, **kw)
+    s24 = C.distorted_wave_structure_factor(d3, v, q, e, l_max=24, **kw)
+    assert np.all(np.isfinite(s24))
+    np.testing.assert_allclose(s24, s16, rtol=1e-3)

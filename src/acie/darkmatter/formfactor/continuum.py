@@ -113,11 +113,11 @@ def continuum_waves(
     for i in range(1, r.size - 1):
         c_next = c_at(i + 1)
         y_next = ((12 - 10 * c_cur) * y_cur - c_prev * y_prev) / c_next
-        big = np.abs(y_next) > 1e200
+        big = np.abs(y_next) > 1e100  # squares must stay finite in the amplitude below
         if np.any(big):  # rescale solutions growing under the barrier
-            y_next[big] *= 1e-200
-            y_cur[big] *= 1e-200
-            stored[:, big] *= 1e-200
+            y_next[big] *= 1e-100
+            y_cur[big] *= 1e-100
+            stored[:, big] *= 1e-100
         if slot[i + 1] >= 0:
             stored[slot[i + 1]] = y_next * np.sqrt(r[i + 1])
         if i + 1 >= r.size - 3:
