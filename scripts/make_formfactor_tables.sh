@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped form-factor tables in
 # src/acie/darkmatter/formfactor/data/ (see REFERENCE.md there for settings and limits).
-# Laptop settings: Γ-centred k-mesh 2x2x2 for CsI, 3x3x3 for Si, GaAs and NaI, 4x4x4
+# Laptop settings: Γ-centred k-mesh 3x3x3 for Si, GaAs, NaI and CsI, 4x4x4
 # for Ge (plus 3x3x3/DZVP, 2x2x2/DZVP and 2x2x2/SZV Ge tables kept for the convergence
 # study; a later --basis or --workers overrides the default); GTH-PBE pseudopotentials,
 # DZVP-MOLOPT-SR basis, PBE, all valence and all conduction bands of the basis,
@@ -26,10 +26,11 @@ one() {  # one MATERIAL KMESH OUTPUT_NAME [extra options]
     --xc pbe --dq 0.02 --n-q 200 --de 0.1 --ne 500 --workers 1 --no-progress \
     --workdir "/tmp/acie-ff-$name.work" --output "$OUT/$name.h5" "$@"
 }
-( one Si 3x3x3 Si_valence; one Ge 2x2x2 Ge_2x2x2 --ke-cutoff 100; one CsI 2x2x2 CsI --ke-cutoff 100;
+( one Si 3x3x3 Si_valence; one Ge 2x2x2 Ge_2x2x2 --ke-cutoff 100; one CsI 2x2x2 CsI_2x2x2 --ke-cutoff 100;
   one Ge 3x3x3 Ge_3x3x3 --ke-cutoff 100;
   one Ge 2x2x2 Ge_2x2x2_szv --ke-cutoff 100 --basis gth-szv-molopt-sr ) &
-( one NaI 3x3x3 NaI --ke-cutoff 100; one GaAs 3x3x3 GaAs --ke-cutoff 100 ) &
+( one NaI 3x3x3 NaI --ke-cutoff 100; one GaAs 3x3x3 GaAs --ke-cutoff 100;
+  one CsI 3x3x3 CsI --ke-cutoff 100 ) &   # CsI 3x3x3: 263 s DFT + 3186 s k-pairs
 wait
 one Ge 4x4x4 Ge_valence --ke-cutoff 100 --workers 2   # the valence part of the default Ge table
 [ -f "$OUT/Si.h5" ] && [ -f "$OUT/Ge.h5" ] || nice -n 10 .venv/bin/python scripts/make_extended_formfactor_tables.py Si Ge

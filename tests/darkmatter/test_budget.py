@@ -252,3 +252,20 @@ def test_cli_budget_with_the_s1_stream_prints_its_share():
     r = runner.invoke(app, [*base, "--halo", "qedark2016"])
     assert isinstance(r.exception, AcieError)
     assert "catalogue set" in str(r.exception)
+
+
+def test_shipped_kmesh_series_are_dft_tables_only():
+    """The k-mesh series holds each DFT run once: the extended Ge.h5 (valence DFT + atomic
+    shells, same settings label as Ge_valence.h5) must not stand in for its DFT part, and
+    CsI has its own 2x2x2 -> 3x3x3 series (no longer transferred from Ge)."""
+    from acie.darkmatter.formfactor_systematics import convergence_spread, shipped_series
+
+    ge = shipped_series("Ge")
+    assert all("atomic_shells" not in t.metadata["settings"] for t in ge.values())
+    assert float(ge["4x4x4/gth-dzvp-molopt-sr/pbe"].q_keV[-1]) < 15.0  # q < 4 α mₑ
+    csi = shipped_series("CsI")
+    assert sorted(csi) == ["2x2x2/gth-dzvp-molopt-sr/pbe", "3x3x3/gth-dzvp-molopt-sr/pbe"]
+    counts = lambda t: np.atleast_1d(float(np.sum(t.f2)))  # noqa: E731
+    c = convergence_spread(shipped_table("CsI"), counts)
+    assert c.available
+    assert c.transferred_from is None

@@ -12,7 +12,7 @@ from acie.errors import UnknownNameError
 
 SHIPPED = shipped_materials()
 #: k-meshes of the shipped tables (REFERENCE.md; scripts/make_formfactor_tables.sh)
-KMESH = {"Si": [3, 3, 3], "Ge": [4, 4, 4], "GaAs": [3, 3, 3], "NaI": [3, 3, 3], "CsI": [2, 2, 2]}
+KMESH = {"Si": [3, 3, 3], "Ge": [4, 4, 4], "GaAs": [3, 3, 3], "NaI": [3, 3, 3], "CsI": [3, 3, 3]}
 
 
 def test_at_least_silicon_and_germanium_are_shipped():

@@ -83,7 +83,11 @@ def _setting(table: FormFactorTable, key: str) -> str:
 
 
 def shipped_series(material: str) -> dict[str, FormFactorTable]:
-    """Every shipped table of ``material`` (the default and the convergence variants).
+    """Every shipped DFT table of ``material`` (the default and the convergence variants).
+
+    Tables extended with atomic shells (``settings["atomic_shells"]``, e.g. the default
+    ``Ge.h5``) are left out: their DFT part is the ``*_valence`` table of the same settings,
+    and the k-mesh series compares DFT runs on one q range.
 
     Labels are ``"<kmesh>/<basis>/<xc>"``, e.g. ``"3x3x3/gth-dzvp-molopt-sr/pbe"``.
     """
@@ -100,6 +104,8 @@ def _shipped_series(material: str) -> tuple[tuple[str, FormFactorTable], ...]:
         stem = item.name.removesuffix(".h5")
         if item.name.endswith(".h5") and (stem == material or stem.startswith(material + "_")):
             t = read_acie(item)  # type: ignore[arg-type]
+            if "atomic_shells" in t.metadata.get("settings", {}):
+                continue  # an extended table: its DFT part is in the series as *_valence
             km = "x".join(str(k) for k in _kmesh(t))
             out[f"{km}/{_setting(t, 'basis').lower()}/{_setting(t, 'xc')}"] = t
     return tuple(out.items())
