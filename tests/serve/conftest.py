@@ -27,37 +27,15 @@ LOOSE_TOLERANCE = 1e9
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """Path of the tiny untrained checkpoint (16x16 images, seeded weights)."""
-    import torch
+    from tests.serve.engine64 import write_tiny_checkpoint
 
-    from acie.deepscm.checkpoint import save_checkpoint
-    from acie.deepscm.model import DeepSCM, DeepSCMConfig
-    from acie.deepscm.scaling import ImageScaler, PropertyScaler
-    from acie.galaxy.properties import PARENTS, PROPERTY_NAMES, RANGES
-
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    n = 256
-    # training-set stand-in for the scalers: uniform over the calibrated ranges
-    values = {k: rng.uniform(RANGES[k].low + 1e-3, RANGES[k].high, n) for k in PROPERTY_NAMES}
-    config = DeepSCMConfig(
-        parents={k: list(v) for k, v in PARENTS.items()},
+    return write_tiny_checkpoint(
+        tmp_path_factory.mktemp("model") / "tiny.pt",
         image_shape=IMAGE_SHAPE,
-        latent_dim=4,
-        width=4,
-        mechanism_hidden=8,
+        seed=0,
+        n=256,
+        purpose="acie serving tests (untrained)",
     )
-    model = DeepSCM(config).eval()
-    props = PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[])
-    images = ImageScaler.fit(rng.gamma(2.0, 10.0, size=(n, *IMAGE_SHAPE)))
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(
-        path,
-        model=model,
-        properties=props,
-        images=images,
-        metadata={"purpose": "acie serving tests (untrained)"},
-    )
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -15,38 +15,49 @@ import pytest
 IMAGE_SHAPE64 = (3, 64, 64)
 
 
-@pytest.fixture(scope="session")
-def engine64(tmp_path_factory):
-    """A :class:`~acie.deepscm.engine.CounterfactualEngine` on (3, 64, 64) images."""
+def write_tiny_checkpoint(path, *, image_shape, seed: int, n: int, purpose: str):
+    """Write a seeded, untrained deep SCM checkpoint (width 4) on ``image_shape`` images.
+
+    The scalers are fitted to a stand-in training set: properties uniform over the
+    calibrated ranges, pixels gamma-distributed. Returns ``path``.
+    """
     import torch
 
     from acie.deepscm.checkpoint import save_checkpoint
-    from acie.deepscm.engine import CounterfactualEngine
     from acie.deepscm.model import DeepSCM, DeepSCMConfig
     from acie.deepscm.scaling import ImageScaler, PropertyScaler
     from acie.galaxy.properties import PARENTS, PROPERTY_NAMES, RANGES
 
-    torch.manual_seed(1)
-    rng = np.random.default_rng(1)
-    n = 128
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     values = {k: rng.uniform(RANGES[k].low + 1e-3, RANGES[k].high, n) for k in PROPERTY_NAMES}
     config = DeepSCMConfig(
         parents={k: list(v) for k, v in PARENTS.items()},
-        image_shape=IMAGE_SHAPE64,
+        image_shape=tuple(image_shape),
         latent_dim=4,
         width=4,
         mechanism_hidden=8,
     )
     model = DeepSCM(config).eval()
     props = PropertyScaler.fit(values, names=list(PROPERTY_NAMES), positive=[])
-    images = ImageScaler.fit(rng.gamma(2.0, 10.0, size=(n, *IMAGE_SHAPE64)))
-    path = tmp_path_factory.mktemp("model64") / "tiny64.pt"
+    images = ImageScaler.fit(rng.gamma(2.0, 10.0, size=(n, *image_shape)))
     save_checkpoint(
-        path,
-        model=model,
-        properties=props,
-        images=images,
-        metadata={"purpose": "acie serving tests on embedder-shaped images (untrained)"},
+        path, model=model, properties=props, images=images, metadata={"purpose": purpose}
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine64(tmp_path_factory):
+    """A :class:`~acie.deepscm.engine.CounterfactualEngine` on (3, 64, 64) images."""
+    from acie.deepscm.engine import CounterfactualEngine
+
+    path = write_tiny_checkpoint(
+        tmp_path_factory.mktemp("model64") / "tiny64.pt",
+        image_shape=IMAGE_SHAPE64,
+        seed=1,
+        n=128,
+        purpose="acie serving tests on embedder-shaped images (untrained)",
     )
     return CounterfactualEngine.from_checkpoint(path)
 
