@@ -48,6 +48,7 @@ from acie.deepscm.evaluation_tasks import (
     run_counterfactuals,
     shifted_values,
 )
+from acie.deepscm.particles import check_particles
 from acie.deepscm.watermark import measure_rates
 from acie.deepscm.worker_engine import EngineRef
 from acie.physics.constraints import DEFAULT_TOLERANCE
@@ -180,6 +181,7 @@ def evaluate(
     label: str = "",
     map_tasks: Callable[..., Iterable[Any]] | None = None,
     engine_ref: EngineRef | None = None,
+    posterior_particles: int = 0,
 ) -> EvaluationReport:
     """Evaluate ``engine`` against ``simulator``'s exact counterfactuals.
 
@@ -212,6 +214,10 @@ def evaluate(
         once per worker from its checkpoint. The numbers are the same as without it.
     engine_ref : EngineRef, optional
         How workers load the engine (default: ``engine``'s checkpoint path).
+    posterior_particles : int
+        0 (default) or the particles of the posterior-mean counterfactual whose
+        ``dlog_flux_error_posterior_mean`` (median, ``_p95``) is reported beside the point
+        answer's (:mod:`acie.deepscm.evaluation_posterior`).
     """
     interventions = dict(interventions or DEFAULT_INTERVENTIONS)
     batch = simulator.sample(n, seed=seed)
@@ -242,6 +248,7 @@ def evaluate(
         n_examples=n_examples,
         tolerance=float(physics_tolerance),
         seed=seed,
+        posterior_particles=check_particles(posterior_particles),
     )
     items = list(interventions.items())
     if map_tasks is None:

@@ -110,7 +110,11 @@ class EvaluationContext:
     tolerance : float
         Violation score [dex] above which a counterfactual counts in ``above_tolerance``.
     seed : int
-        Seed of the bootstrap.
+        Seed of the bootstrap (and of the posterior-mean particles' draws).
+    posterior_particles : int
+        0 (default) or the particles of the posterior-mean counterfactual whose flux
+        error is reported beside the point answer's
+        (:mod:`acie.deepscm.evaluation_posterior`, branch draws).
     """
 
     simulator: GalaxySimulator
@@ -122,6 +126,7 @@ class EvaluationContext:
     n_examples: int
     tolerance: float
     seed: int = 0
+    posterior_particles: int = 0
 
 
 def run_counterfactuals(
@@ -261,6 +266,8 @@ def intervention_metrics(
             "input_vs_true_cf": frechet_distance(ff, ft),
         }
         per["power_spectrum_error"] = power_spectrum_error(model_img, xt)
+    if ctx.posterior_particles:
+        per["dlog_flux_error_posterior_mean"] = _posterior_mean_errors(engine, ctx, node, shift, xt)
     floor = _floor_summaries(ctx, node, true_target, xt, seed)
     stats = {k: "p95" if k.endswith("_p95") else "median" for k in per}
     summaries = {
@@ -268,6 +275,11 @@ def intervention_metrics(
         for k, v in per.items()
     }
     summaries["dlog_flux_error_p95"] = em.summary(per["dlog_flux_error"], "p95", seed=seed)
+    if "dlog_flux_error_posterior_mean" in per:
+        summaries["dlog_flux_error_posterior_mean_p95"] = em.summary(
+            per["dlog_flux_error_posterior_mean"], "p95", seed=seed
+        )
+        details["posterior_mean"] = {"n_particles": ctx.posterior_particles, "draws": "branch"}
     for k in ("pixel_rms_model", "pixel_rms_input", "reversibility_changed_l1"):
         summaries[k] = em.summary(per[k], "mean", seed=seed)
     if floor:
@@ -294,6 +306,33 @@ def intervention_metrics(
         "dlog_flux_truth": per["dlog_flux_truth"],
     }
     return metrics, examples
+
+
+def _posterior_mean_errors(
+    engine: CounterfactualEngine, ctx: EvaluationContext, node: str, shift: float, xt: np.ndarray
+) -> np.ndarray:
+    """``|Δlog F|`` error (n,) [dex] of the posterior mean over ``ctx.posterior_particles``.
+
+    The answer is the mean image of particles that draw only the mixture nodes' branch
+    (:func:`acie.deepscm.evaluation_posterior.posterior_mean_images`, ``branch_only``),
+    i.e. the model's expected counterfactual flux, scored like the point answer.
+    """
+    from acie.deepscm.evaluation_posterior import posterior_mean_images
+
+    x = np.asarray(ctx.batch.images, dtype=np.float32)
+    bands = list(ctx.batch.bands)
+    r = bands.index("r") if "r" in bands else 0
+    mean = posterior_mean_images(
+        engine,
+        x,
+        node,
+        shift,
+        ctx.posterior_particles,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        branch_only=True,
+    )
+    return np.abs(em.flux_delta(x, mean, r) - em.flux_delta(x, xt, r))
 
 
 def _floor_summaries(
