@@ -6,7 +6,11 @@ import torch
 
 from acie.deepscm import evaluation_metrics as em
 from acie.deepscm import load_default_model
-from acie.deepscm.evaluation_posterior import branch_particles, posterior_mean_images
+from acie.deepscm.evaluation_posterior import (
+    branch_particles,
+    midpoint_particles,
+    posterior_mean_images,
+)
 from acie.deepscm.evaluation_tasks import (
     EvaluationContext,
     intervention_metrics,
@@ -129,3 +133,32 @@ def test_refuses_bad_arguments(setup):
         posterior_mean_images(engine, x, NODE, SHIFT, 2, batch_size=0)
     with pytest.raises(InputValidationError):
         posterior_mean_images(engine, x, "not_a_node", SHIFT, 2)
+
+
+def test_midpoint_particles_are_the_midpoint_rule_of_the_draw(setup):
+    engine, _, batch = setup
+    model, ckpt = engine.checkpoint.model, engine.checkpoint
+    xt = ckpt.images.forward(torch.from_numpy(np.asarray(batch.images, np.float32)))
+    n, p = xt.shape[0], 4
+    ab = midpoint_particles(model, xt, p)
+    first = model.abduct(xt)
+    mech = model.mechanisms
+    i = mech.index["log_sfr"]
+    pa = first.s[:, [mech.index[q] for q in mech.parents["log_sfr"]]]
+    lo, hi = mech.mechanism("log_sfr").draw_interval(pa, first.component[:, i])
+    draws = ab.draw.reshape(p, n, -1)[:, :, i]
+    for j in range(p):
+        assert torch.allclose(draws[j], lo + (hi - lo) * (j + 0.5) / p)
+    assert torch.equal(ab.component.reshape(p, n, -1), first.component.expand(p, n, -1))
+    assert torch.equal(ab.s.reshape(p, n, -1), first.s.expand(p, n, -1))
+    # the posterior mean with midpoint draws is the mean of those particles' counterfactuals
+    x = np.asarray(batch.images, np.float32)
+    mean = posterior_mean_images(engine, x, NODE, SHIFT, p, batch_size=6, midpoint=True)
+    clean, _ = engine.watermark.remove(x)
+    xt = ckpt.images.forward(torch.from_numpy(np.asarray(clean, np.float32)))
+    ab = midpoint_particles(model, xt, p)
+    own = ckpt.properties.decode(ab.s.numpy().astype(np.float64))[NODE]
+    target = ckpt.properties.to_standard(NODE, shifted_values(own, NODE, SHIFT))
+    do = {NODE: torch.as_tensor(target, dtype=ab.s.dtype)}
+    imgs = ckpt.images.inverse(model.predict(ab, model.act(ab, do))).double().numpy()
+    assert np.allclose(mean, imgs.reshape(p, n, *imgs.shape[1:]).mean(axis=0), rtol=1e-5, atol=1e-6)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from acie.deepscm.mechanisms import ConditionalMixtureMechanism
 from acie.deepscm.model import Abduction, DeepSCM
 from acie.deepscm.particles import check_particles, sample_abduction
 from acie.errors import InputValidationError, expected_got
@@ -37,7 +38,7 @@ from acie.errors import InputValidationError, expected_got
 if TYPE_CHECKING:
     from acie.deepscm.engine import CounterfactualEngine
 
-__all__ = ["branch_particles", "posterior_mean_images"]
+__all__ = ["branch_particles", "midpoint_particles", "posterior_mean_images"]
 
 
 @torch.no_grad()
@@ -59,11 +60,44 @@ def branch_particles(
         u, comp = model.mechanisms.abduct_noise(first.s, generator=generator)
         draw = model.mechanisms.abduct_draws(first.s, comp, generator=generator)
         parts.append(replace(first, u=u, component=comp, draw=draw))
+    return _cat(parts)
+
+
+def _cat(parts: list[Abduction]) -> Abduction:
+    """One particle-major abduction (P*n) from P abductions of the batch."""
     out = {}
-    for f in fields(first):
+    for f in fields(parts[0]):
         vals = [getattr(p, f.name) for p in parts]
         out[f.name] = None if any(v is None for v in vals) else torch.cat(vals, dim=0)
-    return type(first)(**out)  # type: ignore[arg-type]
+    return type(parts[0])(**out)  # type: ignore[arg-type]
+
+
+@torch.no_grad()
+def midpoint_particles(model: DeepSCM, x: torch.Tensor, n_particles: int) -> Abduction:
+    """Particle-major (P*n) point abductions whose quench draws are the midpoint rule.
+
+    Every particle is :meth:`~acie.deepscm.model.DeepSCM.abduct` (the most probable
+    component of each mixture node) with the quench draw of particle ``j`` at
+    ``lo + (hi − lo)(j + 1/2)/P`` of its posterior interval ``[lo, hi)`` given the
+    component (:meth:`~acie.deepscm.mechanisms.ConditionalMixtureMechanism.draw_interval`):
+    the equally weighted nodes of the oracle's expectation in
+    :mod:`acie.deepscm.identifiability_floor`, without Monte Carlo noise.
+    """
+    first = model.abduct(x)
+    mech = model.mechanisms
+    parts = []
+    for j in range(n_particles):
+        draw = torch.full(first.s.shape, float("nan"), dtype=torch.float64, device=x.device)
+        for name in mech.mixtures:
+            i = mech.index[name]
+            pa = first.s[:, [mech.index[p] for p in mech.parents[name]]]
+            m = mech.mechanism(name)
+            assert isinstance(m, ConditionalMixtureMechanism)
+            assert first.component is not None
+            lo, hi = m.draw_interval(pa, first.component[:, i])
+            draw[:, i] = lo + (hi - lo) * (j + 0.5) / n_particles
+        parts.append(replace(first, draw=draw))
+    return _cat(parts)
 
 
 @torch.no_grad()
@@ -77,6 +111,7 @@ def posterior_mean_images(
     seed: int = 0,
     batch_size: int = 100,
     branch_only: bool = False,
+    midpoint: bool = False,
 ) -> np.ndarray:
     """Mean over ``n_particles`` particles of the counterfactual images (n, C, H, W) float64.
 
@@ -96,6 +131,9 @@ def posterior_mean_images(
     branch_only : bool
         Draw only each mixture node's component and quench draw (:func:`branch_particles`),
         keeping the posterior-mean properties, latent and pixel noise of the point answer.
+    midpoint : bool
+        As ``branch_only``, but the quench draws are the midpoint rule on their posterior
+        interval (:func:`midpoint_particles`; no random draws, ``seed`` unused).
 
     Raises
     ------
@@ -119,11 +157,12 @@ def posterior_mean_images(
     for i in range(0, x_all.shape[0], batch_size):
         xt = ckpt.images.forward(torch.from_numpy(x_all[i : i + batch_size]).to(device))
         n = xt.shape[0]
-        ab = (
-            branch_particles(model, xt, n_particles, gen)
-            if branch_only
-            else sample_abduction(model, xt, n_particles, gen)
-        )
+        if midpoint:
+            ab = midpoint_particles(model, xt, n_particles)
+        elif branch_only:
+            ab = branch_particles(model, xt, n_particles, gen)
+        else:
+            ab = sample_abduction(model, xt, n_particles, gen)
         own = props.decode(ab.s.cpu().numpy().astype(np.float64))[node]
         target = props.to_standard(node, shifted_values(own, node, shift))
         do = {node: torch.as_tensor(target, dtype=ab.s.dtype, device=device)}
