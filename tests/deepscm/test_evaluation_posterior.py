@@ -114,11 +114,11 @@ def test_evaluation_row_equals_direct_computation(setup):
     m, _ = intervention_metrics(engine, ctx, NODE, SHIFT)
     truth = np.asarray(batch.properties[NODE], np.float64)
     xt = sim.counterfactual(batch, {NODE: shifted_values(truth, NODE, SHIFT)}).images
-    mean = posterior_mean_images(engine, x, NODE, SHIFT, 3, seed=5, batch_size=6, branch_only=True)
+    mean = posterior_mean_images(engine, x, NODE, SHIFT, 3, seed=5, batch_size=6, midpoint=True)
     err = np.abs(em.flux_delta(x, mean, 1) - em.flux_delta(x, np.asarray(xt, np.float32), 1))
     assert m.summaries["dlog_flux_error_posterior_mean"] == em.summary(err, seed=5)
     assert m.summaries["dlog_flux_error_posterior_mean_p95"] == em.summary(err, "p95", seed=5)
-    assert m.details["posterior_mean"] == {"n_particles": 3, "draws": "branch"}
+    assert m.details["posterior_mean"] == {"n_particles": 3, "draws": "midpoint"}
     off = EvaluationContext(**{**ctx.__dict__, "posterior_particles": 0})
     m0, _ = intervention_metrics(engine, off, NODE, SHIFT)
     assert "dlog_flux_error_posterior_mean" not in m0.summaries

@@ -16,8 +16,14 @@ oracle's ``expected`` answer of :mod:`acie.deepscm.identifiability_floor`.
 ``do(node = own value + shift)``, each particle shifted from its *own* abducted value
 (clipped into the node's validity range like
 :func:`acie.deepscm.evaluation_tasks.shifted_values`), unprojected like the evaluation's
-point counterfactuals. Particle 0 is the deterministic abduction (the point answer),
-particles ``1 … P−1`` are draws. Particles whose image is not finite are left out of
+point counterfactuals. Three kinds of particle: the engine's (``sample_abduction``:
+properties, latent, component and quench draw drawn; particle 0 is the deterministic
+abduction), *branch* draws (:func:`branch_particles`: only the mixture nodes' component
+and quench draw drawn) and *midpoint* draws (:func:`midpoint_particles`: the point
+abduction with the quench draw at the midpoint-rule nodes of its posterior, no Monte
+Carlo noise; what the evaluation reports). On the 1000 held-out galaxies the branch and
+midpoint means bring the do(M* × 2) flux-error p95 from 0.137 to 0.101 dex; the
+engine's particles do not (``docs/deepscm.md``, identifiability floor). Particles whose image is not finite are left out of
 the mean. The draws come from one CPU generator seeded with ``seed`` and consumed chunk
 by chunk, so a seed and ``batch_size`` give the same images on any device.
 """

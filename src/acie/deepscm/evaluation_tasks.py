@@ -114,7 +114,7 @@ class EvaluationContext:
     posterior_particles : int
         0 (default) or the particles of the posterior-mean counterfactual whose flux
         error is reported beside the point answer's
-        (:mod:`acie.deepscm.evaluation_posterior`, branch draws).
+        (:mod:`acie.deepscm.evaluation_posterior`, midpoint-rule quench draws).
     """
 
     simulator: GalaxySimulator
@@ -279,7 +279,7 @@ def intervention_metrics(
         summaries["dlog_flux_error_posterior_mean_p95"] = em.summary(
             per["dlog_flux_error_posterior_mean"], "p95", seed=seed
         )
-        details["posterior_mean"] = {"n_particles": ctx.posterior_particles, "draws": "branch"}
+        details["posterior_mean"] = {"n_particles": ctx.posterior_particles, "draws": "midpoint"}
     for k in ("pixel_rms_model", "pixel_rms_input", "reversibility_changed_l1"):
         summaries[k] = em.summary(per[k], "mean", seed=seed)
     if floor:
@@ -313,9 +313,10 @@ def _posterior_mean_errors(
 ) -> np.ndarray:
     """``|Δlog F|`` error (n,) [dex] of the posterior mean over ``ctx.posterior_particles``.
 
-    The answer is the mean image of particles that draw only the mixture nodes' branch
-    (:func:`acie.deepscm.evaluation_posterior.posterior_mean_images`, ``branch_only``),
-    i.e. the model's expected counterfactual flux, scored like the point answer.
+    The answer is the mean image of point abductions whose quench draws are the midpoint
+    rule on their posterior (:func:`acie.deepscm.evaluation_posterior.posterior_mean_images`,
+    ``midpoint``), i.e. the model's expected counterfactual flux, scored like the point
+    answer.
     """
     from acie.deepscm.evaluation_posterior import posterior_mean_images
 
@@ -330,7 +331,7 @@ def _posterior_mean_errors(
         ctx.posterior_particles,
         seed=ctx.seed,
         batch_size=ctx.batch_size,
-        branch_only=True,
+        midpoint=True,
     )
     return np.abs(em.flux_delta(x, mean, r) - em.flux_delta(x, xt, r))
 
