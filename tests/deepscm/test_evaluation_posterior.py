@@ -162,3 +162,24 @@ def test_midpoint_particles_are_the_midpoint_rule_of_the_draw(setup):
     do = {NODE: torch.as_tensor(target, dtype=ab.s.dtype)}
     imgs = ckpt.images.inverse(model.predict(ab, model.act(ab, do))).double().numpy()
     assert np.allclose(mean, imgs.reshape(p, n, *imgs.shape[1:]).mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_reports_the_posterior_mean_rows(tmp_path):
+    """`acie model evaluate --posterior-particles N` as typed: the rows are in report.json
+    and in REPORT.md beside the point answer's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from acie.cli.main import app
+
+    out = tmp_path / "report"
+    args = ["model", "evaluate", "--n", "4", "--seed", "3", "--no-speed"]
+    res = CliRunner().invoke(app, [*args, "--posterior-particles", "2", "--report", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "report.json").read_text())
+    mstar = next(m for m in doc["models"][0]["interventions"] if m["node"] == NODE)
+    assert "dlog_flux_error_posterior_mean_p95" in mstar["summaries"]
+    assert mstar["details"]["posterior_mean"] == {"n_particles": 2, "draws": "midpoint"}
+    md = (out / "REPORT.md").read_text()
+    assert "| |dlog flux| error, posterior mean over particles, p95 [dex] |" in md

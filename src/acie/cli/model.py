@@ -294,13 +294,10 @@ def evaluate(
     n: int = typer.Option(1000, "--n", min=2, help="Held-out simulated galaxies."),
     seed: int = typer.Option(12345, "--seed", help="Seed of the held-out galaxies."),
     speed: bool = typer.Option(True, "--speed/--no-speed", help="Also time latency/throughput."),
-    include: list[Path] = typer.Option(
-        [],
-        "--include",
-        help="report.json of earlier runs (same --n and --seed) to show side by side first.",
-    ),
+    include: list[Path] = typer.Option([], help="Earlier report.json (same --n, --seed), first."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (ENABLE_CUDA)."),
     abduction_steps: int = typer.Option(0, min=0, max=500, help="Refined-abduction steps."),
+    posterior_particles: int = typer.Option(0, min=0, max=64, help="Posterior-mean particles."),
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
 ) -> None:
@@ -381,6 +378,7 @@ def evaluate(
                     + (f"-refined{abduction_steps}" if abduction_steps else ""),
                     map_tasks=None if isinstance(ex, SerialExecutor) or abduction_steps else ex,
                     engine_ref=EngineRef.of(engine, shipped=path is None),
+                    posterior_particles=posterior_particles,
                 )
             )
     paths = write_report(results, report)

@@ -25,6 +25,16 @@ __all__ = ["plot_pairs", "save_npz_atomic", "write_report"]
 _ROWS: tuple[tuple[str, str, str], ...] = (
     ("dlog_flux_error", "|dlog flux| error, median [dex]", ".3f"),
     ("dlog_flux_error_p95", "|dlog flux| error, p95 [dex]", ".3f"),
+    (
+        "dlog_flux_error_posterior_mean",
+        "|dlog flux| error, posterior mean over particles, median [dex]",
+        ".3f",
+    ),
+    (
+        "dlog_flux_error_posterior_mean_p95",
+        "|dlog flux| error, posterior mean over particles, p95 [dex]",
+        ".3f",
+    ),
     ("floor_dlog_flux_error", "identifiability floor, |dlog flux| median [dex]", ".3f"),
     ("floor_dlog_flux_error_p95", "identifiability floor, |dlog flux| p95 [dex]", ".3f"),
     *(
