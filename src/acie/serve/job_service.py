@@ -242,9 +242,6 @@ class JobRunner:
         observations of every job that passes the physics check (when the embedder takes
         their shape), with the job's id, owner, sharing and factual properties as
         metadata (for ``POST /v1/search``).
-    embedder : optional
-        Accepted from older callers and not used: the served embedder is the galaxy
-        embedder.
     queue : JobQueue, optional
         The queue the jobs come from: long jobs (dataset ingestion) record their
         progress on it (:func:`acie.jobs.progress.record_progress`) for the WebSocket,
@@ -256,13 +253,11 @@ class JobRunner:
         *,
         core: InferenceCore,
         vector_index: Any = None,
-        embedder: Any = None,
         queue: Any = None,
     ) -> None:
         self.core = core
         self.queue = queue
         self.vector_index = vector_index
-        self.embedder = embedder
 
     def served(self) -> ServedEmbedding | None:
         """The served galaxy embedder and its index (None without a vector index)."""

@@ -44,8 +44,6 @@ class ServingRuntime:
         kNN index of galaxy embeddings (``None``: search answers UNAVAILABLE).
     blind_layer : acie.serve.blind.BlindLayer or None
         Plaintext-weight linear layer applied to encrypted vectors in blind inference.
-    embedder : callable or None
-        images (n, C, H, W) -> vectors (n, dim) stored in ``vector_index`` for finished jobs.
     model_name : str
         Name under which the model is listed.
     flags : acie.config.FeatureFlags or None
@@ -66,7 +64,6 @@ class ServingRuntime:
     vector_index: Any = None
     blind_layer: Any = None
     model_name: str = "galaxy-deepscm"
-    embedder: Any = None
     flags: Any = None
     address_limits: AddressLimits | None = None
     serving: bool = True

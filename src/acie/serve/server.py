@@ -101,7 +101,7 @@ def build_runtime(
         the settings name, :func:`acie.jobs.open_job_queue`).
     """
     from acie.jobs import open_job_queue
-    from acie.serve.blind import BlindLayer, encoder_features
+    from acie.serve.blind import BlindLayer
     from acie.serve.policy import client_key_bits_floor, load_paillier_key
     from acie.store.anchors import anchor_exporter
     from acie.store.audit import AuditLog
@@ -135,7 +135,6 @@ def build_runtime(
                 model, client_key=client_key, min_key_bits=client_key_bits_floor(settings)
             ),
         )
-    embedder = None
     if vector_index is None and blind_layer is not None:
         # kNN over the encoder features of finished jobs (the vectors blind clients encrypt)
         model_id = ensure_model(
@@ -147,11 +146,6 @@ def build_runtime(
                 settings, model_id=model_id, dim=blind_layer.layer.in_features, engine=engine
             ),
         )
-    if vector_index is not None and blind_layer is not None:
-
-        def embedder(images):
-            return encoder_features(model, images)
-
     rt = ServingRuntime.build(
         settings=settings,
         model=model,
@@ -161,7 +155,6 @@ def build_runtime(
         vector_index=vector_index,
         blind_layer=blind_layer,
     )
-    rt.embedder = embedder
     rt.on_close(engine.dispose)
     rt.on_close(queue.close)
     exporter = anchor_exporter(settings, AuditLog(engine))
@@ -284,7 +277,6 @@ class Server:
             runner = JobRunner(
                 core=self.runtime.core,
                 vector_index=self.runtime.vector_index,
-                embedder=self.runtime.embedder,
                 queue=self.runtime.job_queue,
             )
             self._worker = Worker(
