@@ -24,6 +24,25 @@ def _auth(tok):
     return {"Authorization": f"Bearer {tok}"}
 
 
+def test_the_server_opens_the_served_index_itself(server):
+    """One index: the runtime's is the galaxy embedder's, not one of deep-SCM features."""
+    from acie.serve.embedding_index import served_for, served_of
+    from acie.store.schema import Model
+
+    rt = server.runtime
+    served = served_for(rt)
+    assert served.index is rt.vector_index
+    assert rt.vector_index.model_id == served.model_id
+    assert served.name == NAME
+    assert served.describe()["dim"] == 32
+    with rt.vector_index.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(Model.__table__.select().with_only_columns(Model.name))}
+    assert "galaxy-deepscm" not in names  # no deep-SCM feature index is opened
+    from acie.store.vectors.memory import MemoryVectorIndex
+
+    assert served_of(MemoryVectorIndex(dim=32)) is None  # any other index is not served
+
+
 def test_search_refuses_a_deepscm_feature_vector(server, token):
     """Servers used to index the shipped deep SCM's 128 encoder features: such a query is refused."""
     q = np.random.default_rng(0).normal(size=128).tolist()
@@ -129,10 +148,16 @@ def test_a_dataset_embedded_by_the_old_deepscm_index_is_refused_not_hidden(
     from astropy.io import fits
 
     from acie.store.datasets import ingest_dataset
+    from acie.store.registry import ensure_model
+    from acie.store.vectors import open_vector_index
 
     rt = server.runtime
-    old = rt.vector_index  # the deep SCM's index, as servers filled it before
     cube = np.random.default_rng(3).gamma(2.0, 10.0, size=(3, *tiny_engine.image_shape))
+    # the deep SCM's index, as servers opened and filled it before
+    engine = rt.vector_index.engine
+    mid = ensure_model(engine, "galaxy-deepscm", tiny_engine.model_version, {})
+    dim = int(np.asarray(tiny_engine.encoder_features(cube[:1].astype(np.float32))).shape[1])
+    old = open_vector_index(rt.settings, model_id=mid, dim=dim, engine=engine)
     buf = io.BytesIO()
     fits.PrimaryHDU(cube.astype(np.float32)).writeto(buf)
     csv = "id,redshift,ra,dec,survey,instrument\n" + "".join(

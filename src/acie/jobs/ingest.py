@@ -72,7 +72,7 @@ def submit_ingest(
 def handle_ingest(
     job: Any,
     *,
-    index: Any,
+    index: Any = None,
     embed: Callable[[np.ndarray], Any] | None = None,
     image_shape: tuple[int, int, int] | None = None,
     batch: int = 256,
@@ -85,9 +85,10 @@ def handle_ingest(
     ----------
     job : Job
         Payload from :func:`submit_ingest`.
-    index : VectorIndex
-        The serving index; its ``engine`` holds the ``datasets`` table and the model
-        registry.
+    index : VectorIndex, optional
+        The index ``embed``'s vectors go to; its ``engine`` holds the ``datasets`` table
+        and the model registry. Not needed with ``target`` (the served index,
+        :mod:`acie.serve.embedding_index`).
     embed : callable, optional
         images -> vectors for ``index`` (the caller's own embedding, e.g. a runtime that
         indexes deep SCM features). Without it (and without ``target``) the dataset is

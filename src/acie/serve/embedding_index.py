@@ -20,10 +20,12 @@ the old deep-SCM index stay in the database under their own model row and are ne
 compared with galaxy-embedder vectors; ``acie index build CATALOGUE --images CUBE``
 re-embeds a cube into the served index (docs/data.md).
 
-:func:`served_embedding` keeps one instance per server index (``ServingRuntime.vector_index``,
-whose database and backend it uses): the REST routes and the worker thread of one ``acie
+:func:`served_embedding` opens the embedder and its index once per server
+(:func:`acie.serve.server.build_runtime`); the index is the server's only one
+(``ServingRuntime.vector_index``), and :func:`served_for` / :func:`served_of` give its
+embedder back. The REST routes, the gRPC service and the worker thread of one ``acie
 serve`` process share it, so the in-memory index the worker adds to is the one the
-routes search. It lives as long as that index does.
+routes search.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "embedder_of_model",
     "served_embedding",
     "served_for",
+    "served_of",
 ]
 
 log = logging.getLogger("acie.serve.embedding_index")
@@ -165,27 +168,22 @@ def embedder_of_model(engine: Engine, model_id: int) -> tuple[str, int | None]:
 
 
 _lock = threading.Lock()
-# keyed by the server's index (not the engine, which the value holds: it would never be freed)
-_by_index: weakref.WeakKeyDictionary[Any, ServedEmbedding] = weakref.WeakKeyDictionary()
+# the served index -> (embedder, model id): the value must not hold the index, or the
+# weak key would never be freed
+_by_index: weakref.WeakKeyDictionary[Any, tuple[Any, int]] = weakref.WeakKeyDictionary()
 
 
-def _backend(like: Any, settings: Any) -> str:
-    """``pgvector`` or ``memory``: the backend of ``like``, else of the settings."""
+def _backend(engine: Engine, settings: Any) -> str:
+    """``pgvector`` or ``memory``: ``VECTOR_BACKEND`` of the settings, else by the database."""
+    from acie.errors import ConfigurationError
     from acie.store.database import Backend, backend_of
-    from acie.store.vectors.memory import MemoryVectorIndex
-    from acie.store.vectors.pgvector import PgVectorIndex
 
-    if isinstance(like, PgVectorIndex):
-        return "pgvector"
-    if isinstance(like, MemoryVectorIndex):
-        return "memory"
     choice = str(getattr(settings, "VECTOR_BACKEND", "auto")).lower()
-    if choice in ("pgvector", "memory"):
+    if choice not in ("auto", "memory", "pgvector"):
+        raise ConfigurationError(f"VECTOR_BACKEND must be auto, memory or pgvector; got {choice!r}")
+    if choice != "auto":
         return choice
-    engine = getattr(like, "engine", None)
-    return (
-        "pgvector" if engine is not None and backend_of(engine) is Backend.postgresql else "memory"
-    )
+    return "pgvector" if backend_of(engine) is Backend.postgresql else "memory"
 
 
 def _open(engine: Engine, embedder: Any, backend: str) -> ServedEmbedding:
@@ -222,40 +220,52 @@ def _open(engine: Engine, embedder: Any, backend: str) -> ServedEmbedding:
 
 
 def served_embedding(
-    engine: Engine, *, like: Any = None, settings: Any = None, embedder: Any = None
+    engine: Engine, *, settings: Any = None, embedder: Any = None
 ) -> ServedEmbedding:
-    """The served embedder and its index on ``engine`` (one per ``like``, opened on first use).
+    """Open the served embedder and its index on ``engine`` (what ``acie serve`` serves).
+
+    The index is remembered as a served one: :func:`served_of` finds the embedder of it
+    (``ServingRuntime.vector_index`` is this index).
 
     Parameters
     ----------
     engine : Engine
         The database holding the model registry and the ``embeddings`` table.
-    like : VectorIndex, optional
-        The server's index: the served index uses its backend (in-memory or pgvector), and
-        is kept for it (every call with the same ``like`` gets the same instance).
-        Without it a new instance is opened.
     settings : Settings, optional
-        ``VECTOR_BACKEND`` when ``like`` does not decide.
+        ``VECTOR_BACKEND`` (``auto``: pgvector on PostgreSQL, in-memory otherwise).
     embedder : Embedder, optional
         Default: the shipped galaxy embedder (:func:`acie.embedding.load_default_embedder`).
-    """
-    with _lock:
-        found = None if like is None else _by_index.get(like)
-        if found is not None and (embedder is None or found.embedder is embedder):
-            return found
-        if embedder is None:
-            from acie.embedding.embedder import load_default_embedder
 
-            embedder = load_default_embedder()
-        served = _open(engine, embedder, _backend(like, settings))
-        if like is not None:
-            _by_index[like] = served
-        return served
+    Raises
+    ------
+    EmbedderMismatchError
+        The stored vectors of the embedder's registry row have another dimension.
+    """
+    if embedder is None:
+        from acie.embedding.embedder import load_default_embedder
+
+        embedder = load_default_embedder()
+    served = _open(engine, embedder, _backend(engine, settings))
+    with _lock:
+        _by_index[served.index] = (served.embedder, served.model_id)
+    return served
+
+
+def served_of(index: Any) -> ServedEmbedding | None:
+    """The served embedding whose index is ``index`` (None for any other index, or None)."""
+    if index is None:
+        return None
+    with _lock:
+        found = _by_index.get(index)
+    if found is None:
+        return None
+    embedder, model_id = found
+    return ServedEmbedding(EmbedderIndex(embedder=embedder, model_id=model_id, index=index))
 
 
 def served_for(rt: Any) -> ServedEmbedding:
-    """The served embedding of a runtime (its database); BackendUnavailableError without one."""
-    engine = getattr(rt.vector_index, "engine", None) or getattr(rt.job_queue, "engine", None)
-    if rt.vector_index is None or engine is None:
+    """The served embedding of a runtime (its ``vector_index``); BackendUnavailableError without."""
+    served = served_of(rt.vector_index)
+    if served is None:
         raise BackendUnavailableError("this server has no embedding index")
-    return served_embedding(engine, like=rt.vector_index, settings=rt.settings)
+    return served

@@ -32,7 +32,7 @@ from acie.jobs.progress import record_progress
 from acie.jobs.trace_propagation import inject_trace_context
 from acie.serve.auth import Principal, Role, can_read_job
 from acie.serve.calls import result_payload
-from acie.serve.embedding_index import EmbedderMismatchError, ServedEmbedding, served_embedding
+from acie.serve.embedding_index import EmbedderMismatchError, ServedEmbedding, served_of
 from acie.serve.explorer_selection import SELECTION_KIND, run_selection
 from acie.serve.inference import InferenceCore
 from acie.serve.retrieval import job_neighbours
@@ -235,10 +235,9 @@ class JobRunner:
     core : InferenceCore
         Runs the model (in the worker's own thread, not the request pool).
     vector_index : optional
-        The server's index (``ServingRuntime.vector_index``). When given, the served
-        galaxy embedder and its index on the same database
-        (:func:`acie.serve.embedding_index.served_embedding`, the backend of this one)
-        ingest datasets, find the ``retrieve_k`` neighbours of jobs, and index the
+        The server's index (``ServingRuntime.vector_index``: the served galaxy embedder's,
+        opened by :func:`acie.serve.embedding_index.served_embedding`). When given, the
+        embedder and this index ingest datasets, find the ``retrieve_k`` neighbours of jobs, and index the
         observations of every job that passes the physics check (when the embedder takes
         their shape), with the job's id, owner, sharing and factual properties as
         metadata (for ``POST /v1/search``).
@@ -261,10 +260,7 @@ class JobRunner:
 
     def served(self) -> ServedEmbedding | None:
         """The served galaxy embedder and its index (None without a vector index)."""
-        engine = getattr(self.vector_index, "engine", None)
-        if engine is None:
-            return None
-        return served_embedding(engine, like=self.vector_index)
+        return served_of(self.vector_index)
 
     def handle(self, job: Any) -> dict[str, Any]:
         """Run one job's counterfactual; returns the JSON result stored with the job."""
@@ -272,10 +268,13 @@ class JobRunner:
         if p.get("kind") == INGEST_KIND:  # a dataset upload (acie.jobs.ingest)
             queue = self.queue
             served = self.served()
+            if served is None:
+                raise errors.BackendUnavailableError(
+                    "this worker has no embedding index to ingest into"
+                )
             return handle_ingest(
                 job,
-                index=self.vector_index,
-                target=None if served is None else served.target,
+                target=served.target,
                 progress=None
                 if queue is None
                 else lambda d, t: record_progress(queue, job, d, t, unit="batches"),

@@ -1,7 +1,8 @@
 """One process serving REST, gRPC and a job worker over one :class:`ServingRuntime`.
 
 :func:`build_runtime` opens the backends the settings name (embedded defaults: SQLite
-database and job queue in ``ACIE_DATA_DIR``, in-memory rate limits and vector index)
+database and job queue in ``ACIE_DATA_DIR``, in-memory rate limits, and the served galaxy
+embedder's vector index, :mod:`acie.serve.embedding_index`)
 and :class:`Server` starts uvicorn (in a thread), the gRPC server and the worker.
 :meth:`Server.stop` shuts down gracefully: health flips to NOT_SERVING on both
 protocols first, then new work is refused, running calls get ``grace_s`` to finish,
@@ -85,7 +86,7 @@ def build_runtime(
     settings: Any,
     *,
     model: Any = None,
-    vector_index: Any = None,
+    embedder: Any = None,
     blind_layer: Any = None,
     job_queue: Any = None,
 ) -> ServingRuntime:
@@ -96,18 +97,23 @@ def build_runtime(
     settings : acie.config.Settings
     model : CounterfactualModel, optional
         Default: the shipped model (:func:`acie.deepscm.engine.load_default_model`).
-    vector_index, blind_layer, job_queue : optional
-        Already-built embedding index, blind-inference layer and job queue (default: what
-        the settings name, :func:`acie.jobs.open_job_queue`).
+    embedder : Embedder, optional
+        The galaxy embedder to serve (default: the shipped one). The runtime's
+        ``vector_index`` is its index (:func:`acie.serve.embedding_index.served_embedding`,
+        ``VECTOR_BACKEND``), the one index search, dataset ingestion, ``retrieve_k`` and
+        finished jobs use; without it (an index of another dimension, logged) those
+        answer UNAVAILABLE.
+    blind_layer, job_queue : optional
+        Already-built blind-inference layer and job queue (default: what the settings
+        name, :func:`acie.jobs.open_job_queue`).
     """
     from acie.jobs import open_job_queue
     from acie.serve.blind import BlindLayer
+    from acie.serve.embedding_index import served_embedding
     from acie.serve.policy import client_key_bits_floor, load_paillier_key
     from acie.store.anchors import anchor_exporter
     from acie.store.audit import AuditLog
     from acie.store.database import create_engine_for, migrate
-    from acie.store.registry import ensure_model
-    from acie.store.vectors import open_vector_index
 
     settings.ACIE_DATA_DIR.mkdir(parents=True, exist_ok=True)
     secret = resolve_jwt_secret(settings)
@@ -135,24 +141,17 @@ def build_runtime(
                 model, client_key=client_key, min_key_bits=client_key_bits_floor(settings)
             ),
         )
-    if vector_index is None and blind_layer is not None:
-        # kNN over the encoder features of finished jobs (the vectors blind clients encrypt)
-        model_id = ensure_model(
-            engine, "galaxy-deepscm", model.model_version, {"image_shape": list(model.image_shape)}
-        )
-        vector_index = _optional(
-            "embedding index",
-            lambda: open_vector_index(
-                settings, model_id=model_id, dim=blind_layer.layer.in_features, engine=engine
-            ),
-        )
+    # the served galaxy embedder's index: search, uploads, retrieve_k and finished jobs
+    served = _optional(
+        "embedding index", lambda: served_embedding(engine, settings=settings, embedder=embedder)
+    )
     rt = ServingRuntime.build(
         settings=settings,
         model=model,
         audit_log=AuditLog(engine),
         secret=secret,
         job_queue=queue,
-        vector_index=vector_index,
+        vector_index=None if served is None else served.index,
         blind_layer=blind_layer,
     )
     rt.on_close(engine.dispose)

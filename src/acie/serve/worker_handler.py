@@ -42,7 +42,7 @@ def runner() -> JobRunner:
             # inference threads, audit writer, engine: closed before the interpreter exits
             # (left running, their native threads abort the process at exit)
             atexit.register(rt.close)
-            # the served galaxy embedder and its index: on rt.vector_index's database
+            # rt.vector_index is the served galaxy embedder's index (build_runtime)
             _runner = JobRunner(core=rt.core, vector_index=rt.vector_index, queue=rt.job_queue)
         return _runner
 
