@@ -248,3 +248,70 @@ def test_index_build_embeds_a_catalogue(env, tmp_path):
     assert out["n"] == 4
     rows, vecs, stored = _counts(env)
     assert (rows, vecs, stored) == (0, 4, [])  # vectors only: no dataset is stored
+
+
+def test_index_build_keeps_the_owner_and_sharing_of_stored_datasets(env, tmp_path):
+    """Two researchers' datasets, embedded by an old embedder, rebuilt with ``acie index build``
+    from their stored files: each researcher finds their own images, a collaborator only the
+    shared ones, and the datasets are marked as embedded by the served embedder."""
+    from acie.serve import job_service
+    from acie.serve.auth import Principal, Role
+    from acie.store.database import migrate
+    from acie.store.datasets import dataset_by_id, ingest_dataset
+    from acie.store.embedder_index import open_embedder_index
+    from acie.store.registry import ensure_model
+    from acie.store.vectors import open_vector_index
+
+    env.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{env / 'acie.sqlite3'}"
+    engine = create_engine_for(url)
+    migrate(url, engine=engine)
+    old_id = ensure_model(engine, "galaxy-deepscm", "0" * 64, {})
+    old = open_vector_index(url, model_id=old_id, dim=4, engine=engine)
+    infos = {}
+    for who, seed, shared in (("alice", 1, False), ("bob", 2, True)):
+        infos[who] = ingest_dataset(
+            engine=engine,
+            cube_path=_fits(tmp_path / f"{who}.fits", _cube(n=3, seed=seed)),
+            catalogue_path=_csv(tmp_path / f"{who}.csv", n=3),
+            data_dir=env,
+            image_shape=SHAPE,
+            embed=lambda x: np.asarray(x).reshape(len(x), -1)[:, :4],
+            index=old,
+            model_id=old_id,
+            max_bytes=10**8,
+            owner=who,
+            shared=shared,
+        )
+    for info in infos.values():
+        stored = env / info.path
+        res = _invoke("index", "build", stored / "catalogue.csv", "--images", stored / "cube.fits")
+        assert res.exit_code == 0, res.output
+    plain = _invoke(
+        "index",
+        "build",
+        _csv(tmp_path / "c.csv", n=2),
+        "--images",
+        _fits(tmp_path / "c.fits", _cube(n=2, seed=9)),
+        "--owner",
+        "carol",
+    )
+    assert plain.exit_code == 0, plain.output
+    target = open_embedder_index(url, engine=engine)
+
+    def seen(sub: str, role: Role) -> list[tuple[str, str | None, bool]]:
+        who = Principal(subject=sub, role=role, scopes=frozenset())
+        q = np.zeros(target.index.dim, np.float32)
+        hits = job_service.search(target.index, who, q, k=20, where=None)
+        return sorted(
+            (h["metadata"]["owner"], h["metadata"].get("dataset_id"), h["metadata"]["shared"])
+            for h in hits
+        )
+
+    assert seen("alice", Role.researcher) == [("alice", infos["alice"].id, False)] * 3
+    assert seen("bob", Role.researcher) == [("bob", infos["bob"].id, True)] * 3
+    assert seen("carol", Role.researcher) == [("carol", None, False)] * 2
+    assert seen("dave", Role.collaborator) == [("bob", infos["bob"].id, True)] * 3
+    for info in infos.values():  # GET /v1/datasets/{id} now says searchable
+        assert dataset_by_id(engine, info.id).model_id == target.model_id
+    engine.dispose()

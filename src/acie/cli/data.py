@@ -146,6 +146,19 @@ def ingest(
 def build(
     catalogue: Annotated[Path, typer.Argument(help="Catalogue (.csv or FITS table).")],
     images: Annotated[Path, typer.Option(help="Its image cube (.fits, .h5, .npy).")],
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            help="Owner of the vectors (default: the stored dataset's, if the cube is one)."
+        ),
+    ] = None,
+    shared: Annotated[
+        bool | None,
+        typer.Option(
+            "--shared/--private",
+            help="Visible to collaborators (default: as the stored dataset; else private).",
+        ),
+    ] = None,
     batch: BatchOpt = 256,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -155,16 +168,33 @@ def build(
 
     The vectors carry the catalogue's columns as metadata; their ids derive from the
     cube's SHA-256 and the row, so building the same catalogue twice is refused by the
-    store instead of duplicating it.
+    store instead of duplicating it. A cube stored as a dataset (``ACIE_DATA_DIR/datasets/
+    <sha256>/``, e.g. one embedded by another embedder before) keeps its dataset id,
+    owner and sharing on the vectors, so its owner finds them with ``POST /v1/search``,
+    and the dataset is recorded as embedded by this embedder (``searchable``).
     """
     import uuid
 
     from acie.errors import InputValidationError
     from acie.store.dataset_files import check_cube, read_catalogue, read_cube
-    from acie.store.datasets import DATASET_NAMESPACE, embed_batches, sha256_file
+    from acie.store.datasets import (
+        DATASET_NAMESPACE,
+        dataset_by_sha,
+        embed_batches,
+        set_dataset_model,
+        sha256_file,
+    )
 
-    _, engine, embedder, _, index = _open()
+    _, engine, embedder, model_id, index = _open()
     try:
+        sha = sha256_file(images)
+        stored = dataset_by_sha(engine, sha)
+        extra: dict[str, Any] = {}
+        if stored is not None:
+            extra = {"dataset_id": stored.id, "owner": stored.owner or "", "shared": stored.shared}
+        if stored is not None or owner is not None or shared is not None:
+            extra["owner"] = owner if owner is not None else extra.get("owner", "")
+            extra["shared"] = bool(shared) if shared is not None else extra.get("shared", False)
         cube = read_cube(images)
         check_cube(cube, tuple(embedder.image_shape))
         cat = read_catalogue(catalogue)
@@ -178,9 +208,11 @@ def build(
                 vectors = embed_batches(embed, cube, batch=batch, progress=bar, map_tasks=map_tasks)
         finally:
             bar.close()
-        base = uuid.uuid5(DATASET_NAMESPACE, "index:" + sha256_file(images))
+        base = uuid.uuid5(DATASET_NAMESPACE, "index:" + sha)
         ids = [uuid.uuid5(base, f"image-{i}") for i in range(len(cat))]
-        index.add(ids, vectors, [cat.row(i) for i in range(len(cat))])
+        index.add(ids, vectors, [{**cat.row(i), **extra} for i in range(len(cat))])
+        if stored is not None and stored.model_id != model_id:
+            set_dataset_model(engine, stored.id, model_id)
         n = len(index)
     finally:
         engine.dispose()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from acie._files import atomic_output
 from acie.errors import ConflictError, InputValidationError, OutOfRangeError, StoreError
@@ -34,6 +34,7 @@ __all__ = [
     "dataset_by_sha",
     "embed_batches",
     "ingest_dataset",
+    "set_dataset_model",
     "sha256_file",
 ]
 
@@ -111,6 +112,20 @@ def dataset_by_id(engine: Engine, dataset_id: str) -> DatasetInfo | None:
     with translate_errors(), engine.connect() as conn:
         row = conn.execute(select(Dataset).where(Dataset.id == uid)).first()
     return None if row is None else _info(row)
+
+
+def set_dataset_model(engine: Engine, dataset_id: str, model_id: int) -> None:
+    """Record that the model-registry row ``model_id`` made the dataset's searched vectors.
+
+    ``acie index build`` calls it after re-embedding a stored dataset's cube with the
+    served embedder (its vectors were made by another one before).
+    """
+    with translate_errors(), engine.begin() as conn:
+        conn.execute(
+            update(Dataset)
+            .where(Dataset.id == uuid.UUID(str(dataset_id)))
+            .values(model_id=model_id)
+        )
 
 
 def embed_batches(
