@@ -15,7 +15,7 @@ backoff (:class:`RetryPolicy`).
 
 from acie.client.grpc_client import GrpcClient
 from acie.client.rest import RestClient
-from acie.client.results import CounterfactualAnswer, error_for
+from acie.client.results import CounterfactualAnswer, SearchHits, error_for
 from acie.client.retry import RETRYABLE, RetryPolicy
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "GrpcClient",
     "RestClient",
     "RetryPolicy",
+    "SearchHits",
     "error_for",
 ]

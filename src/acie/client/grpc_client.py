@@ -11,7 +11,13 @@ from typing import Any
 import grpc
 import numpy as np
 
-from acie.client.results import CounterfactualAnswer, answer_from_proto, error_for
+from acie.client.results import (
+    CounterfactualAnswer,
+    SearchHits,
+    answer_from_proto,
+    error_for,
+    search_query,
+)
 from acie.client.retry import RetryPolicy, wait_until_available
 from acie.errors import BackendUnavailableError, InvalidInterventionError
 
@@ -255,6 +261,46 @@ class GrpcClient:
             return out
 
         return wait_until_available(attempt, wait_s=wait)
+
+    def search(
+        self,
+        vector: Any = None,
+        *,
+        image: Any = None,
+        embedder: str | None = None,
+        k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+    ) -> SearchHits:
+        """The ``k`` nearest neighbours among the indexed images you may read (``Search``).
+
+        Arguments and answer as :meth:`acie.client.RestClient.search`.
+        """
+        pb = self._pb
+        vec, img = search_query(vector, image)
+        req = pb.SearchRequest(
+            k=int(k),
+            embedder=embedder or "",
+            filter_json="" if filter is None else json.dumps(dict(filter)),
+        )
+        if img is not None:
+            req.image.CopyFrom(
+                pb.Tensor(shape=list(img.shape), dtype="float32", data=img.tobytes())
+            )
+        else:
+            req.vector.extend(vec or [])
+
+        def once() -> Any:
+            try:
+                return self._stub.Search(req, metadata=self._metadata, timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                self._raise(exc)
+
+        resp = self.retry.call(once)
+        hits = [
+            {"id": h.id, "distance": h.distance, "metadata": json.loads(h.metadata_json or "{}")}
+            for h in resp.hits
+        ]
+        return SearchHits(hits, embedder=resp.embedder, dim=resp.dim, metric=resp.metric)
 
     def blind_head(
         self,

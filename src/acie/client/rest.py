@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import numpy as np
 
-from acie.client.results import CounterfactualAnswer, answer_from_json, error_for
+from acie.client.results import (
+    CounterfactualAnswer,
+    SearchHits,
+    answer_from_json,
+    error_for,
+    search_query,
+)
 from acie.client.retry import RetryPolicy, wait_until_available
 from acie.errors import BackendUnavailableError
 
@@ -269,13 +275,25 @@ class RestClient:
         return answer_from_json(final["result"])
 
     def search(
-        self, vector: Any, *, k: int = 10, filter: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """The ``k`` nearest neighbours among the images of finished jobs you may read."""
-        body: dict[str, Any] = {"vector": [float(v) for v in np.ravel(vector)], "k": k}
-        if filter is not None:
-            body["filter"] = dict(filter)
-        return self._call("POST", "/v1/search", json=body)["hits"]
+        self,
+        vector: Any = None,
+        *,
+        image: Any = None,
+        embedder: str | None = None,
+        k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+    ) -> SearchHits:
+        """The ``k`` nearest indexed images you may read (``POST /v1/search``).
+
+        ``vector``: made by the served galaxy embedder (``embedder`` may name it);
+        ``image``: one galaxy, (C, H, W) or (1, C, H, W), which the server embeds. The
+        hits, nearest first, carry the index's ``embedder``, ``dim`` and ``metric``.
+        """
+        vec, img = search_query(vector, image)
+        body: dict[str, Any] = {"vector": vec, "image": None if img is None else _tensor(img)}
+        body.update(k=k, embedder=embedder, filter=None if filter is None else dict(filter))
+        body = {n: v for n, v in body.items() if v is not None}
+        return SearchHits.from_json(self._call("POST", "/v1/search", json=body))
 
     def blind_layer(self) -> dict[str, Any]:
         """What the server's blind-inference layer computes (sizes, names, output scaler)."""

@@ -11,7 +11,14 @@ import numpy as np
 
 from acie import errors
 
-__all__ = ["CounterfactualAnswer", "answer_from_json", "answer_from_proto", "error_for"]
+__all__ = [
+    "CounterfactualAnswer",
+    "SearchHits",
+    "answer_from_json",
+    "answer_from_proto",
+    "error_for",
+    "search_query",
+]
 
 _BY_CODE: dict[str, type[errors.AcieError]] = {
     "INVALID_ARGUMENT": errors.InputValidationError,
@@ -43,6 +50,49 @@ def error_for(
     if retry_after_s is not None:
         exc.retry_after_s = retry_after_s  # type: ignore[attr-defined]
     return exc
+
+
+class SearchHits(list[dict[str, Any]]):
+    """The nearest neighbours of a search, nearest first, and what made the vectors compared.
+
+    A list of ``{"id", "distance", "metadata"}`` (as before the attributes came), with
+    ``embedder`` (``galaxy-embedder:<sha256>``), ``dim`` (length of the index's vectors)
+    and ``metric`` (``l2`` or ``cosine``) of the server's index.
+    """
+
+    def __init__(self, hits: Any = (), *, embedder: str, dim: int, metric: str) -> None:
+        super().__init__(hits)
+        self.embedder, self.dim, self.metric = str(embedder), int(dim), str(metric)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> SearchHits:
+        """The hits of a ``POST /v1/search`` answer."""
+        return cls(body["hits"], embedder=body["embedder"], dim=body["dim"], metric=body["metric"])
+
+    def __repr__(self) -> str:
+        return (
+            f"SearchHits({list.__repr__(self)}, embedder={self.embedder!r}, dim={self.dim}, "
+            f"metric={self.metric!r})"
+        )
+
+
+def search_query(vector: Any, image: Any) -> tuple[list[float] | None, np.ndarray | None]:
+    """``(vector as floats, image as float32)`` of a search; exactly one may be given.
+
+    ``image``: one galaxy, (C, H, W) or (1, C, H, W), nanomaggies per pixel.
+    """
+    if (vector is None) == (image is None):
+        raise errors.InputValidationError(
+            errors.expected_got("a search query", "a vector or an image", "both or neither")
+        )
+    if image is not None:
+        img = np.ascontiguousarray(image, dtype="<f4")
+        if img.ndim not in (3, 4) or (img.ndim == 4 and img.shape[0] != 1):
+            raise errors.ShapeError(
+                errors.expected_got("the search image", "(C, H, W) or (1, C, H, W)", img.shape)
+            )
+        return None, img
+    return [float(v) for v in np.ravel(vector)], None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,6 +46,7 @@ _METHOD_ACTIONS: dict[str, Action | None] = {
     f"/{SERVICE_NAME}/HealthCheck": None,
     f"/{SERVICE_NAME}/OpenBlindSession": Action.submit,
     f"/{SERVICE_NAME}/BlindRound": Action.submit,
+    f"/{SERVICE_NAME}/Search": Action.read,
 }
 #: refusals audited aggregated (a flood of them must not grow the audit log one row each)
 _REFUSED = frozenset(

@@ -243,6 +243,12 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             queue_depth=rt.queue_depth(),
         )
 
+    def Search(self, request, context):  # noqa: ARG002 - the servicer signature
+        """Nearest neighbours of a galaxy image or vector (:mod:`acie.serve.grpc_search`)."""
+        from acie.serve import grpc_search
+
+        return grpc_search.search(self.runtime, current_principal(), request)
+
     # -- blind inference in rounds (docs/privacy.md); payloads are the REST JSON documents --
     def _blind_layer(self) -> Any:
         from acie.errors import BackendUnavailableError

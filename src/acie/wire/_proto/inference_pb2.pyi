@@ -196,6 +196,32 @@ class CounterfactualResponse(_message.Message):
     retrieval_note: str
     def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ..., refined: _Optional[bool] = ..., refiner_version: _Optional[str] = ..., retrieval_note: _Optional[str] = ...) -> None: ...
 
+class SearchRequest(_message.Message):
+    __slots__ = ("vector", "image", "embedder", "k", "filter_json")
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDER_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_JSON_FIELD_NUMBER: _ClassVar[int]
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    image: Tensor
+    embedder: str
+    k: int
+    filter_json: str
+    def __init__(self, vector: _Optional[_Iterable[float]] = ..., image: _Optional[_Union[Tensor, _Mapping]] = ..., embedder: _Optional[str] = ..., k: _Optional[int] = ..., filter_json: _Optional[str] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits", "embedder", "dim", "metric")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDER_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[Neighbour]
+    embedder: str
+    dim: int
+    metric: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[Neighbour, _Mapping]]] = ..., embedder: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[str] = ...) -> None: ...
+
 class HealthCheckRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -59,6 +59,11 @@ class InferenceServiceStub:
                 request_serializer=acie_dot_v1_dot_inference__pb2.BlindRoundRequest.SerializeToString,
                 response_deserializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
                 _registered_method=True)
+        self.Search = channel.unary_unary(
+                '/acie.v1.InferenceService/Search',
+                request_serializer=acie_dot_v1_dot_inference__pb2.SearchRequest.SerializeToString,
+                response_deserializer=acie_dot_v1_dot_inference__pb2.SearchResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -100,6 +105,13 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Search(self, request, context):
+        """k nearest neighbours of a galaxy image or a galaxy-embedder vector.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +139,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.BlindRound,
                     request_deserializer=acie_dot_v1_dot_inference__pb2.BlindRoundRequest.FromString,
                     response_serializer=acie_dot_v1_dot_inference__pb2.BlindRoundResponse.SerializeToString,
+            ),
+            'Search': grpc.unary_unary_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=acie_dot_v1_dot_inference__pb2.SearchRequest.FromString,
+                    response_serializer=acie_dot_v1_dot_inference__pb2.SearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +281,33 @@ class InferenceService:
             '/acie.v1.InferenceService/BlindRound',
             acie_dot_v1_dot_inference__pb2.BlindRoundRequest.SerializeToString,
             acie_dot_v1_dot_inference__pb2.BlindRoundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acie.v1.InferenceService/Search',
+            acie_dot_v1_dot_inference__pb2.SearchRequest.SerializeToString,
+            acie_dot_v1_dot_inference__pb2.SearchResponse.FromString,
             options,
             channel_credentials,
             insecure,
