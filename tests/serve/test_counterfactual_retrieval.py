@@ -100,6 +100,9 @@ def test_grpc_neighbours(server, token, filled):
         )
     assert len(ans.neighbours) == 1
     assert ans.retrieval["refined"] is False
+    # what made the neighbours' vectors, as REST's retrieval says
+    assert ans.retrieval["embedder"] == served_for(server.runtime).name
+    assert ans.retrieval["metric"] == "l2"
     assert ans.neighbours[0][0]["id"] == ids[3]
     assert all(h["metadata"]["redshift"] > 0.035 for h in ans.neighbours[0])
 

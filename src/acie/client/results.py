@@ -131,7 +131,8 @@ class CounterfactualAnswer:
         (``id``, ``distance``, ``metadata``), nearest first.
     retrieval : dict or None
         With ``retrieve_k``: ``k``, ``refined`` (the retrieval refiner changed the images),
-        ``refiner_version`` and a ``note`` saying what was done or why not.
+        ``refiner_version``, a ``note`` saying what was done or why not, the index's
+        ``embedder`` and the distance ``metric``.
     trace_id : str or None
     """
 
@@ -259,6 +260,8 @@ def answer_from_proto(resp: Any) -> CounterfactualAnswer:
                 "refined": resp.refined,
                 "refiner_version": resp.refiner_version or None,
                 "note": resp.retrieval_note,
+                "embedder": resp.retrieval_embedder or None,
+                "metric": resp.retrieval_metric or None,
             }
             if resp.retrieval_note
             else None

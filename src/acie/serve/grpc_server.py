@@ -118,6 +118,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         resp.refined = bool(info["refined"])
         resp.refiner_version = info["refiner_version"] or ""
         resp.retrieval_note = info["note"]
+        resp.retrieval_embedder, resp.retrieval_metric = info["embedder"], info["metric"]
 
     def CounterfactualInference(self, request, context):
         """Answer one counterfactual request within the call's deadline."""

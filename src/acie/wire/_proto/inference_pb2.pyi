@@ -147,7 +147,7 @@ class GalaxyOutcome(_message.Message):
     def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., violation_score: _Optional[float] = ..., factual_properties: _Optional[_Mapping[str, float]] = ..., counterfactual_properties: _Optional[_Mapping[str, float]] = ..., targets: _Optional[_Mapping[str, float]] = ..., intervals: _Optional[_Mapping[str, Quantiles]] = ..., particles_accepted: _Optional[int] = ..., neighbours: _Optional[_Iterable[_Union[Neighbour, _Mapping]]] = ...) -> None: ...
 
 class CounterfactualResponse(_message.Message):
-    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles", "refined", "refiner_version", "retrieval_note")
+    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles", "refined", "refiner_version", "retrieval_note", "retrieval_embedder", "retrieval_metric")
     class FactualPropertiesMeanEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +178,8 @@ class CounterfactualResponse(_message.Message):
     REFINED_FIELD_NUMBER: _ClassVar[int]
     REFINER_VERSION_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_NOTE_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVAL_EMBEDDER_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVAL_METRIC_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     counterfactual: Tensor
     confidence: _containers.RepeatedScalarFieldContainer[float]
@@ -194,7 +196,9 @@ class CounterfactualResponse(_message.Message):
     refined: bool
     refiner_version: str
     retrieval_note: str
-    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ..., refined: _Optional[bool] = ..., refiner_version: _Optional[str] = ..., retrieval_note: _Optional[str] = ...) -> None: ...
+    retrieval_embedder: str
+    retrieval_metric: str
+    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ..., refined: _Optional[bool] = ..., refiner_version: _Optional[str] = ..., retrieval_note: _Optional[str] = ..., retrieval_embedder: _Optional[str] = ..., retrieval_metric: _Optional[str] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("vector", "image", "embedder", "k", "filter_json")
