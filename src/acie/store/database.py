@@ -36,6 +36,7 @@ __all__ = [
     "migrate",
     "session_scope",
     "translate_errors",
+    "writing",
 ]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -156,8 +157,9 @@ def libpq_url(url: str | URL) -> str:
 def translate_errors() -> Iterator[None]:
     """Turn driver errors into ACIE's.
 
-    Unreachable server → BackendUnavailableError, unique or foreign-key violation →
-    ConflictError, anything else → StoreError.
+    Unreachable server, or an SQLite lock still held after the busy timeout →
+    BackendUnavailableError (transient: the server answers 503, the worker retries),
+    unique or foreign-key violation → ConflictError, anything else → StoreError.
     """
     try:
         yield
@@ -166,9 +168,19 @@ def translate_errors() -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError) as err:
         if err.connection_invalidated or _looks_unreachable(err):
             raise BackendUnavailableError(f"the database cannot be reached: {err.orig}") from err
+        if _looks_busy(err):
+            raise BackendUnavailableError(
+                f"the database is busy (another writer held its lock past the "
+                f"{SQLITE_BUSY_TIMEOUT_S:g} s busy timeout); retry: {err.orig}"
+            ) from err
         raise StoreError(f"database error: {err.orig}") from err
     except exc.DBAPIError as err:
         raise StoreError(f"database error: {err.orig}") from err
+
+
+def _looks_busy(err: exc.DBAPIError) -> bool:
+    text = str(err.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _looks_unreachable(err: exc.DBAPIError) -> bool:
@@ -187,6 +199,17 @@ def _looks_unreachable(err: exc.DBAPIError) -> bool:
             "timeout expired",
         )
     )
+
+
+def writing(engine: Engine) -> Engine:
+    """``engine`` taking SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``; no-op on PostgreSQL).
+
+    For every read-then-write transaction: in WAL mode SQLite answers SQLITE_BUSY ("database
+    is locked") *at once*, whatever the busy timeout, when a transaction that began by
+    reading tries to write after another connection committed since its read. Taking the
+    lock at BEGIN makes it wait (up to the busy timeout) instead.
+    """
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 @contextlib.contextmanager

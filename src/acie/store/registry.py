@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from acie.errors import InputValidationError, NotFoundError
-from acie.store.database import session_scope
+from acie.store.database import session_scope, writing
 from acie.store.schema import Model
 
 __all__ = ["ensure_model", "find_model"]
@@ -32,7 +32,7 @@ def ensure_model(
         raise InputValidationError(
             f"model version must be a lowercase hex SHA-256 (64 characters); got {version!r}"
         )
-    with session_scope(engine) as s:
+    with session_scope(writing(engine)) as s:  # read, then insert: the write lock first
         found = s.execute(
             select(Model.id).where(Model.name == name, Model.version == version)
         ).scalar()

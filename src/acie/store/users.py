@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from acie.errors import ConflictError, InputValidationError, NotFoundError
-from acie.store.database import session_scope
+from acie.store.database import session_scope, writing
 from acie.store.schema import Role, User
 
 __all__ = [
@@ -97,15 +97,6 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _writing(engine: Engine) -> Engine:
-    """``engine`` taking SQLite's write lock at BEGIN (ignored on PostgreSQL).
-
-    A read-then-write transaction must not find, at its first write, that another writer
-    committed since its read: SQLite answers SQLITE_BUSY at once, whatever the busy timeout.
-    """
-    return engine.execution_options(sqlite_begin="IMMEDIATE")
-
-
 def _role_row(session: Any, name: str) -> Role:
     row = session.scalar(select(Role).where(Role.name == name))
     if row is None:
@@ -141,7 +132,7 @@ def add_user(engine: Engine, username: str, password: str, role: str = "research
             f"got {got}"
         )
     digest = _hasher().hash(password)
-    with session_scope(_writing(engine)) as session:
+    with session_scope(writing(engine)) as session:
         if session.scalar(select(User).where(User.sub == username)) is not None:
             raise ConflictError(f"the user {username!r} exists already")
         user = User(sub=username, display_name=username, password_hash=digest)
@@ -175,7 +166,7 @@ def disable_user(engine: Engine, username: str) -> UserInfo:
     NotFoundError
         No such user.
     """
-    with session_scope(_writing(engine)) as session:
+    with session_scope(writing(engine)) as session:
         user = session.scalar(select(User).where(User.sub == username))
         if user is None:
             raise NotFoundError(f"no user named {username!r}")
