@@ -1,10 +1,11 @@
 """``acie data ingest`` (store, embed and index an image cube) and ``acie index build`` (embed a catalogue).
 
-Both embed with the shipped contrastive galaxy embedder (:mod:`acie.embedding`) into
-the vector store the settings name (``VECTOR_BACKEND``, ``ACIE_DATABASE_URL``), under
-the model-registry row of the embedder's version (its SHA-256,
-:func:`acie.store.embedder_index.open_embedder_index`), in batches, with a progress bar
-on stderr. With ``--workers N`` or ``--scheduler`` (``DASK_SCHEDULER_ADDRESS``) the
+Both (and ``acie index jobs``, which embeds finished jobs' images again,
+:mod:`acie.serve.job_reindex`) embed with the shipped contrastive galaxy embedder
+(:mod:`acie.embedding`) into the vector store the settings name (``VECTOR_BACKEND``,
+``ACIE_DATABASE_URL``), under the model-registry row of the embedder's version (its
+SHA-256, :func:`acie.store.embedder_index.open_embedder_index`), in batches, with a
+progress bar on stderr. With ``--workers N`` or ``--scheduler`` (``DASK_SCHEDULER_ADDRESS``) the
 batches are tasks of :mod:`acie.compute`; each worker loads the shipped embedder once
 (:mod:`acie.embedding.worker`) and the vectors equal in-process ones.
 """
@@ -220,3 +221,32 @@ def build(
         typer.echo(json.dumps({"added": len(ids), "n": n, "dim": int(vectors.shape[1])}))
         return
     typer.echo(f"added {len(ids)} vectors ({n} in the store)")
+
+
+@index_app.command("jobs")
+def jobs(as_json: JsonOpt = False) -> None:
+    """Embed the images of every finished counterfactual job into the served index again.
+
+    For jobs that finished before the galaxy embedder served search (their vectors were
+    deep-SCM features) or while the index was unavailable: each image gets the job's id,
+    owner and sharing (and its factual properties) as the worker gives them, so its owner
+    finds it with ``POST /v1/search``; jobs already indexed are left as they are. A
+    server with the in-process index searches the new vectors after a restart.
+    """
+    from acie.serve.embedding_index import ServedEmbedding
+    from acie.serve.job_reindex import reindex_finished_jobs
+    from acie.store.embedder_index import EmbedderIndex
+
+    _, engine, embedder, model_id, index = _open()
+    try:
+        served = ServedEmbedding(EmbedderIndex(embedder=embedder, model_id=model_id, index=index))
+        out = reindex_finished_jobs(engine, served)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(
+        f"{out['jobs']} finished jobs: added {out['added']} vectors; {out['already']} jobs "
+        f"already indexed, {out['skipped']} skipped (images the embedder does not take)"
+    )

@@ -35,6 +35,7 @@ from acie.serve.calls import result_payload
 from acie.serve.embedding_index import EmbedderMismatchError, ServedEmbedding, served_of
 from acie.serve.explorer_selection import SELECTION_KIND, run_selection
 from acie.serve.inference import InferenceCore
+from acie.serve.job_reindex import index_job_images
 from acie.serve.retrieval import job_neighbours
 from acie.serve.status_codes import code_for_class
 from acie.serve.telemetry_otel import producer_span
@@ -343,38 +344,4 @@ class JobRunner:
             return  # catalogue galaxies, not the user's images: nothing to index
         served = self.served()
         if served is not None:
-            self._index(job, result, served)
-
-    def _index(self, job: Any, result: Mapping[str, Any], served: ServedEmbedding) -> None:
-        p = job.payload or {}
-        obs = p["observation"]
-        images = decode_b64(obs["shape"], obs.get("dtype", "float32"), obs["data"])
-        if tuple(images.shape[1:]) != served.image_shape:
-            log.info(
-                "job %s images %s are not indexed: the embedder %s takes %s",
-                job.id,
-                tuple(images.shape[1:]),
-                served.name,
-                served.image_shape,
-            )
-            return
-        vectors = served.embed(images)
-        metas = []
-        for i in range(len(vectors)):
-            meta: dict[str, Any] = {
-                "job_id": str(job.id),
-                "request_id": p["request_id"],
-                "owner": job.user_sub or "",
-                "shared": bool(p.get("shared")),
-                "image": i,
-                "model_version": result["model_version"],
-            }
-            for name, values in result["factual_properties"].items():
-                meta[name] = float(values[i])
-            metas.append(meta)
-        # ids derived from job and image: a redelivered job re-adds nothing new
-        ids = [uuid.uuid5(job.id, f"image-{i}") for i in range(len(vectors))]
-        try:
-            served.index.add(ids, vectors, metas)
-        except errors.StoreError as exc:  # already indexed by an earlier delivery
-            log.info("job %s embeddings not added: %s", job.id, exc)
+            index_job_images(served, job, result)
