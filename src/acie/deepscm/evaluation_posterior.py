@@ -36,9 +36,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from acie.deepscm.mechanisms import ConditionalMixtureMechanism
 from acie.deepscm.model import Abduction, DeepSCM
-from acie.deepscm.particles import check_particles, sample_abduction
+from acie.deepscm.particles import check_particles, midpoint_particles, sample_abduction
 from acie.errors import InputValidationError, expected_got
 
 if TYPE_CHECKING:
@@ -76,34 +75,6 @@ def _cat(parts: list[Abduction]) -> Abduction:
         vals = [getattr(p, f.name) for p in parts]
         out[f.name] = None if any(v is None for v in vals) else torch.cat(vals, dim=0)
     return type(parts[0])(**out)  # type: ignore[arg-type]
-
-
-@torch.no_grad()
-def midpoint_particles(model: DeepSCM, x: torch.Tensor, n_particles: int) -> Abduction:
-    """Particle-major (P*n) point abductions whose quench draws are the midpoint rule.
-
-    Every particle is :meth:`~acie.deepscm.model.DeepSCM.abduct` (the most probable
-    component of each mixture node) with the quench draw of particle ``j`` at
-    ``lo + (hi − lo)(j + 1/2)/P`` of its posterior interval ``[lo, hi)`` given the
-    component (:meth:`~acie.deepscm.mechanisms.ConditionalMixtureMechanism.draw_interval`):
-    the equally weighted nodes of the oracle's expectation in
-    :mod:`acie.deepscm.identifiability_floor`, without Monte Carlo noise.
-    """
-    first = model.abduct(x)
-    mech = model.mechanisms
-    parts = []
-    for j in range(n_particles):
-        draw = torch.full(first.s.shape, float("nan"), dtype=torch.float64, device=x.device)
-        for name in mech.mixtures:
-            i = mech.index[name]
-            pa = first.s[:, [mech.index[p] for p in mech.parents[name]]]
-            m = mech.mechanism(name)
-            assert isinstance(m, ConditionalMixtureMechanism)
-            assert first.component is not None
-            lo, hi = m.draw_interval(pa, first.component[:, i])
-            draw[:, i] = lo + (hi - lo) * (j + 0.5) / n_particles
-        parts.append(replace(first, draw=draw))
-    return _cat(parts)
 
 
 @torch.no_grad()
