@@ -387,8 +387,9 @@ class CounterfactualEngine:
             of the exogenous noise the image does not identify (whether the galaxy
             would quench under ``do``; :func:`~acie.deepscm.particles.midpoint_particles`),
             each draw checked and projected like the point answer. A galaxy none of
-            whose draws passes is refused. It halves the error tail of ``M* x 2``
-            (``docs/deepscm.md``) at the cost of a sharp image: a mixture of branches.
+            whose draws passes is refused. On ``M* x 2`` it brings the p95 of the flux
+            error from 0.137 to 0.101 dex (``docs/deepscm.md``); the price is that the
+            image is a mixture of branches, not one sharp galaxy.
 
         Raises
         ------
