@@ -44,6 +44,7 @@ def test_client_public_surface():
         "GrpcClient",
         "RestClient",
         "RetryPolicy",
+        "SearchHits",
         "error_for",
     }
 
