@@ -67,11 +67,13 @@ class CounterfactualModel(Protocol):
         on_stage: Callable[[str], None] | None = None,
         per_galaxy: bool = False,
         n_particles: int = 0,
+        expected_draws: int = 0,
     ) -> Any:
         """Answer the question for ``images`` (a result with images, properties, scores).
 
         With ``per_galaxy`` a galaxy that fails is refused by itself (``status`` and
-        ``reason`` per galaxy); ``n_particles`` > 0 adds ``uncertainty``.
+        ``reason`` per galaxy); ``n_particles`` > 0 adds ``uncertainty``;
+        ``expected_draws`` > 0 asks for the expected answer instead of the point one.
         """
         ...
 
@@ -94,6 +96,8 @@ class CounterfactualCall:
         Projection steps; ``None``: the server default.
     n_particles : int
         Stochastic-abduction particles per galaxy for uncertainty maps (0 = none).
+    expected_draws : int
+        Draws of the expected answer (0 = the point answer).
     all_or_nothing : bool
         Refuse the whole request when any galaxy is refused (default: only when all are).
     """
@@ -104,6 +108,7 @@ class CounterfactualCall:
     physics_tolerance: float | None = None
     physics_steps: int | None = None
     n_particles: int = 0
+    expected_draws: int = 0
     all_or_nothing: bool = False
 
 
@@ -118,6 +123,7 @@ def validate_call(
     max_steps: int = 100_000,
     n_particles: int | None = None,
     all_or_nothing: bool = False,
+    expected_draws: int | None = None,
 ) -> CounterfactualCall:
     """Check a request against ``model`` and return it as a :class:`CounterfactualCall`.
 
@@ -133,8 +139,9 @@ def validate_call(
     UnknownNodeError
         An intervention names a variable the model does not have (named in the message).
     OutOfRangeError
-        ``physics_steps`` above ``max_steps`` (``MAX_STEPS``); ``n_particles`` outside
-        0..:data:`MAX_PARTICLES` or images x particles above :data:`MAX_PARTICLE_IMAGES`.
+        ``physics_steps`` above ``max_steps`` (``MAX_STEPS``); ``n_particles`` or
+        ``expected_draws`` outside 0..:data:`MAX_PARTICLES`, or images x (particles +
+        draws) above :data:`MAX_PARTICLE_IMAGES`.
     """
     if not request_id or len(request_id) > 128:
         raise DataFormatError(expected_got("request_id", "1 to 128 characters", request_id))
@@ -152,17 +159,14 @@ def validate_call(
         if name not in names:
             raise UnknownNodeError(name, names)
         checked[name] = _intervention(name, value)
-    particles = 0 if n_particles is None else n_particles
-    if isinstance(particles, bool) or not isinstance(particles, int):
-        raise DataFormatError(expected_got("n_particles", "an integer", repr(n_particles)))
-    if not 0 <= particles <= MAX_PARTICLES:
-        raise OutOfRangeError(expected_got("n_particles", f"0 to {MAX_PARTICLES}", particles))
-    if got[0] * particles > MAX_PARTICLE_IMAGES:
+    particles = _draw_count("n_particles", n_particles)
+    draws = _draw_count("expected_draws", expected_draws)
+    if got[0] * (particles + draws) > MAX_PARTICLE_IMAGES:
         raise OutOfRangeError(
             expected_got(
-                "images x n_particles",
+                "images x (n_particles + expected_draws)",
                 f"at most {MAX_PARTICLE_IMAGES}",
-                f"{got[0]} x {particles} = {got[0] * particles}",
+                f"{got[0]} x {particles + draws} = {got[0] * (particles + draws)}",
             )
         )
     if physics_tolerance is not None and not (
@@ -180,8 +184,19 @@ def validate_call(
         physics_tolerance=physics_tolerance,
         physics_steps=physics_steps,
         n_particles=particles,
+        expected_draws=draws,
         all_or_nothing=bool(all_or_nothing),
     )
+
+
+def _draw_count(name: str, value: object) -> int:
+    """``value`` (None = 0) as an int in 0..:data:`MAX_PARTICLES`."""
+    n = 0 if value is None else value
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise DataFormatError(expected_got(name, "an integer", repr(value)))
+    if not 0 <= n <= MAX_PARTICLES:
+        raise OutOfRangeError(expected_got(name, f"0 to {MAX_PARTICLES}", n))
+    return n
 
 
 def _intervention(name: str, value: object) -> InterventionSpec:
@@ -296,5 +311,6 @@ def result_payload(
         "reason": reason,
         "interventions": _interventions_payload(result),
         "uncertainty": _uncertainty_payload(result),
+        "expected_draws": int(getattr(result, "expected_draws", 0) or 0),
         "trace_id": trace_id,
     }

@@ -128,6 +128,7 @@ class InferenceCore:
         physics_steps: int | None = None,
         n_particles: int | None = None,
         all_or_nothing: bool = False,
+        expected_draws: int | None = None,
     ) -> CounterfactualCall:
         """Check a request against the served model.
 
@@ -144,6 +145,7 @@ class InferenceCore:
             max_steps=self.max_steps,
             n_particles=n_particles,
             all_or_nothing=all_or_nothing,
+            expected_draws=expected_draws,
         )
 
     # -- execution --------------------------------------------------------------------------
@@ -187,6 +189,7 @@ class InferenceCore:
         *,
         alone: bool,
         n_particles: int = 0,
+        expected_draws: int = 0,
     ) -> Any:
         for cb in stages:
             cb("PROCESSING")
@@ -207,6 +210,7 @@ class InferenceCore:
                     on_stage=stage,
                     per_galaxy=True,
                     **({"n_particles": n_particles} if n_particles else {}),
+                    **({"expected_draws": expected_draws} if expected_draws else {}),
                 )
             finally:
                 self.metrics.model_cpu.inc(time.thread_time() - cpu0)
@@ -243,7 +247,7 @@ class InferenceCore:
             if len(items) > 1:
                 log.debug("micro-batch", extra={"requests": len(items), "images": len(images)})
             stages = [it.context[1] for it in items if it.context[1] is not None]
-            n_particles = items[0].options[0] if items[0].options else 0
+            n_particles, expected_draws = (*items[0].options, 0, 0)[:2]
             return self._call_model(
                 images,
                 interventions,
@@ -252,6 +256,7 @@ class InferenceCore:
                 stages,
                 alone=len(items) == 1,
                 n_particles=n_particles,
+                expected_draws=expected_draws,
             )
 
     def run(
@@ -267,6 +272,7 @@ class InferenceCore:
             [on_stage] if on_stage else [],
             alone=True,
             n_particles=call.n_particles,
+            expected_draws=call.expected_draws,
         )
         refuse_failed(result, all_or_nothing=call.all_or_nothing)
         return result
@@ -288,8 +294,11 @@ class InferenceCore:
             future=Future(),
             context=(current_trace_id(), on_stage),
             # a request with particles runs alone, so its seeded draws (and so its
-            # uncertainty) do not depend on which requests it was batched with
-            options=(call.n_particles, object()) if call.n_particles else (0,),
+            # uncertainty) do not depend on which requests it was batched with; one asking
+            # for the expected answer batches only with requests asking for as many draws
+            options=(call.n_particles, call.expected_draws, object())
+            if call.n_particles
+            else (0, call.expected_draws),
         )
         item.future.add_done_callback(lambda _f: self._release(owner, call.request_id))
         try:

@@ -83,6 +83,7 @@ def submit_job(
         "physics_tolerance": body.get("physics_tolerance"),
         "physics_steps": body.get("physics_steps"),
         "n_particles": int(body.get("n_particles") or 0),
+        "expected_draws": int(body.get("expected_draws") or 0),
         "all_or_nothing": bool(body.get("all_or_nothing", False)),
         "retrieve_k": int(body.get("retrieve_k") or 0),
         "retrieve_filter": dict(body.get("retrieve_filter") or {}),
@@ -298,6 +299,7 @@ class JobRunner:
                 physics_tolerance=p.get("physics_tolerance"),
                 physics_steps=p.get("physics_steps"),
                 n_particles=int(p.get("n_particles") or 0),
+                expected_draws=int(p.get("expected_draws") or 0),
                 all_or_nothing=bool(p.get("all_or_nothing", False)),
             )
             log.info("job started", extra={"job_id": str(job.id), "attempt": job.attempts})

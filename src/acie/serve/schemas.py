@@ -101,6 +101,13 @@ class _CounterfactualFields(_Strict):
         description="stochastic-abduction particles per galaxy (0-64; images x particles "
         "<= 1024) for per-pixel uncertainty maps and property intervals",
     )
+    expected_draws: Annotated[StrictInt, Field(ge=0, le=64)] = Field(
+        default=0,
+        description="0: the point answer (each galaxy keeps its branch, e.g. star-forming). "
+        "N (1-64; images x (particles + draws) <= 1024): the expected answer E[x'|x], the "
+        "mean image and properties over N midpoint draws of the exogenous noise the image "
+        "does not identify (e.g. whether the galaxy would quench)",
+    )
     all_or_nothing: StrictBool = Field(
         default=False,
         description="refuse the whole request when any galaxy is refused (default: only "
@@ -197,6 +204,11 @@ class CounterfactualResponse(BaseModel):
     )
     reason: list[str | None] = Field(
         default_factory=list, description="per image, why it was projected or refused"
+    )
+    expected_draws: int = Field(
+        default=0,
+        description="0: point answers; N: images and counterfactual properties are the "
+        "mean over N draws of the unidentified exogenous noise (the expected answer)",
     )
     interventions: dict[str, GalaxyIntervention] = Field(default_factory=dict)
     uncertainty: Uncertainty | None = None

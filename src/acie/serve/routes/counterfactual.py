@@ -47,6 +47,7 @@ async def counterfactual(
         physics_tolerance=body.physics_tolerance,
         physics_steps=body.physics_steps,
         n_particles=body.n_particles,
+        expected_draws=body.expected_draws,
         all_or_nothing=body.all_or_nothing,
     )
     fut = rt.core.submit(principal.subject, call)

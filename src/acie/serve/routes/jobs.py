@@ -105,6 +105,7 @@ def submit_job(
         physics_tolerance=body.physics_tolerance,
         physics_steps=body.physics_steps,
         n_particles=body.n_particles,
+        expected_draws=body.expected_draws,
         all_or_nothing=body.all_or_nothing,
     )
     job = job_service.submit_job(
