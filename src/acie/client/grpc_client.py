@@ -102,6 +102,7 @@ class GrpcClient:
         all_or_nothing: bool = False,
         retrieve_k: int = 0,
         retrieve_filter: Mapping[str, Any] | None = None,
+        expected_draws: int = 0,
     ) -> Any:
         pb = self._pb
         obs = np.ascontiguousarray(observation, dtype="<f4")
@@ -115,6 +116,7 @@ class GrpcClient:
             all_or_nothing=bool(all_or_nothing),
             retrieve_k=int(retrieve_k),
             retrieve_filter_json="" if retrieve_filter is None else json.dumps(retrieve_filter),
+            expected_draws=int(expected_draws),
         )
         for k, v in interventions.items():
             if isinstance(v, Mapping):  # relative (or spelled-out absolute) forms
@@ -147,6 +149,7 @@ class GrpcClient:
         all_or_nothing: bool = False,
         retrieve_k: int = 0,
         retrieve_filter: Mapping[str, Any] | None = None,
+        expected_draws: int = 0,
     ) -> CounterfactualAnswer:
         """One counterfactual call (retried on RESOURCE_EXHAUSTED and UNAVAILABLE).
 
@@ -162,6 +165,7 @@ class GrpcClient:
             all_or_nothing,
             retrieve_k,
             retrieve_filter,
+            expected_draws,
         )
         self.attempts = 0
 
@@ -183,7 +187,8 @@ class GrpcClient:
 
         Each request is a mapping with ``observation``, ``interventions`` and optionally
         ``request_id``, ``physics_tolerance``, ``physics_steps``, ``n_particles``,
-        ``all_or_nothing``, ``retrieve_k``, ``retrieve_filter``. A request that fails
+        ``all_or_nothing``, ``retrieve_k``, ``retrieve_filter``, ``expected_draws``. A
+        request that fails
         yields its ACIE error instead of an answer. Not retried (a stream is not idempotent
         as a whole).
         """
@@ -198,6 +203,7 @@ class GrpcClient:
                 r.get("all_or_nothing", False),
                 r.get("retrieve_k", 0),
                 r.get("retrieve_filter"),
+                r.get("expected_draws", 0),
             )
             for r in requests
         )

@@ -152,6 +152,7 @@ class RestClient:
         physics_steps: int | None,
         n_particles: int = 0,
         all_or_nothing: bool = False,
+        expected_draws: int = 0,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "request_id": request_id or uuid.uuid4().hex,
@@ -166,6 +167,8 @@ class RestClient:
             body["n_particles"] = n_particles
         if all_or_nothing:
             body["all_or_nothing"] = True
+        if expected_draws:
+            body["expected_draws"] = expected_draws
         return body
 
     def counterfactual(
@@ -180,6 +183,7 @@ class RestClient:
         all_or_nothing: bool = False,
         retrieve_k: int = 0,
         retrieve_filter: Mapping[str, Any] | None = None,
+        expected_draws: int = 0,
     ) -> CounterfactualAnswer:
         """Counterfactual images of ``observation`` (n, C, H, W) under ``do(interventions)``.
 
@@ -188,7 +192,9 @@ class RestClient:
         uncertainty maps and intervals; ``all_or_nothing`` refuses the whole request when
         any galaxy is refused (else each galaxy has its own ``status``); ``retrieve_k`` > 0
         lists each galaxy's nearest galaxies in the server's index (``neighbours``),
-        within the metadata filter ``retrieve_filter``.
+        within the metadata filter ``retrieve_filter``; ``expected_draws`` = N > 0 asks
+        for the expected answer (the mean over N draws of what the image does not
+        identify, e.g. whether the galaxy would quench) instead of the point answer.
         """
         body = self._request(
             observation,
@@ -198,6 +204,7 @@ class RestClient:
             physics_steps,
             n_particles,
             all_or_nothing,
+            expected_draws,
         )
         if retrieve_k:
             body["retrieve_k"] = retrieve_k
@@ -218,6 +225,7 @@ class RestClient:
         all_or_nothing: bool = False,
         retrieve_k: int = 0,
         retrieve_filter: Mapping[str, Any] | None = None,
+        expected_draws: int = 0,
     ) -> dict[str, Any]:
         """Queue a counterfactual job (options as :meth:`counterfactual`); returns the job.
 
@@ -232,6 +240,7 @@ class RestClient:
             physics_steps,
             n_particles,
             all_or_nothing,
+            expected_draws,
         )
         body["shared"] = shared
         if retrieve_k:

@@ -134,6 +134,9 @@ class CounterfactualAnswer:
         ``refiner_version``, a ``note`` saying what was done or why not, the index's
         ``embedder`` and the distance ``metric``.
     trace_id : str or None
+    expected_draws : int
+        0: point answers; N: ``images`` and ``counterfactual_properties`` are the expected
+        answer, the mean over N draws of the noise the image does not identify.
     """
 
     request_id: str
@@ -152,6 +155,7 @@ class CounterfactualAnswer:
     neighbours: list[list[dict[str, Any]]] = field(default_factory=list)
     retrieval: dict[str, Any] | None = None
     trace_id: str | None = None
+    expected_draws: int = 0
 
 
 def answer_from_json(body: Mapping[str, Any]) -> CounterfactualAnswer:
@@ -194,6 +198,7 @@ def answer_from_json(body: Mapping[str, Any]) -> CounterfactualAnswer:
         neighbours=[list(row) for row in body.get("neighbours") or []],
         retrieval=body.get("retrieval"),
         trace_id=body.get("trace_id"),
+        expected_draws=int(body.get("expected_draws") or 0),
     )
 
 
@@ -267,4 +272,5 @@ def answer_from_proto(resp: Any) -> CounterfactualAnswer:
             else None
         ),
         trace_id=resp.trace_id or None,
+        expected_draws=int(resp.expected_draws),
     )

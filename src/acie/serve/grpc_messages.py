@@ -85,6 +85,7 @@ def to_response(request_id: str, result: Any, latency_ms: float) -> pb.Counterfa
         ushape, udtype, udata = encode_tensor(np.asarray(u.image_std, dtype=np.float32))
         resp.uncertainty.CopyFrom(pb.Tensor(shape=ushape, dtype=udtype, data=udata))
         resp.n_particles = int(u.n_particles)
+    resp.expected_draws = int(getattr(result, "expected_draws", 0) or 0)
     return resp
 
 

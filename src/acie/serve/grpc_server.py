@@ -66,6 +66,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             physics_steps=request.physics_steps if request.HasField("physics_steps") else None,
             n_particles=int(request.n_particles),
             all_or_nothing=bool(request.all_or_nothing),
+            expected_draws=int(request.expected_draws),
         )
 
     def _retrieval(self, request: pb.CounterfactualRequest, n: int) -> tuple[int, Any]:

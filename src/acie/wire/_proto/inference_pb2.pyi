@@ -28,7 +28,7 @@ class Intervention(_message.Message):
     def __init__(self, value: _Optional[float] = ..., shift: _Optional[float] = ..., factor: _Optional[float] = ...) -> None: ...
 
 class CounterfactualRequest(_message.Message):
-    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps", "intervention_specs", "n_particles", "all_or_nothing", "retrieve_k", "retrieve_filter_json")
+    __slots__ = ("request_id", "observation", "interventions", "physics_tolerance", "physics_steps", "intervention_specs", "n_particles", "all_or_nothing", "retrieve_k", "retrieve_filter_json", "expected_draws")
     class InterventionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class CounterfactualRequest(_message.Message):
     ALL_OR_NOTHING_FIELD_NUMBER: _ClassVar[int]
     RETRIEVE_K_FIELD_NUMBER: _ClassVar[int]
     RETRIEVE_FILTER_JSON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DRAWS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     observation: Tensor
     interventions: _containers.ScalarMap[str, float]
@@ -63,7 +64,8 @@ class CounterfactualRequest(_message.Message):
     all_or_nothing: bool
     retrieve_k: int
     retrieve_filter_json: str
-    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ..., intervention_specs: _Optional[_Mapping[str, Intervention]] = ..., n_particles: _Optional[int] = ..., all_or_nothing: _Optional[bool] = ..., retrieve_k: _Optional[int] = ..., retrieve_filter_json: _Optional[str] = ...) -> None: ...
+    expected_draws: int
+    def __init__(self, request_id: _Optional[str] = ..., observation: _Optional[_Union[Tensor, _Mapping]] = ..., interventions: _Optional[_Mapping[str, float]] = ..., physics_tolerance: _Optional[float] = ..., physics_steps: _Optional[int] = ..., intervention_specs: _Optional[_Mapping[str, Intervention]] = ..., n_particles: _Optional[int] = ..., all_or_nothing: _Optional[bool] = ..., retrieve_k: _Optional[int] = ..., retrieve_filter_json: _Optional[str] = ..., expected_draws: _Optional[int] = ...) -> None: ...
 
 class Neighbour(_message.Message):
     __slots__ = ("id", "distance", "metadata_json")
@@ -147,7 +149,7 @@ class GalaxyOutcome(_message.Message):
     def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., violation_score: _Optional[float] = ..., factual_properties: _Optional[_Mapping[str, float]] = ..., counterfactual_properties: _Optional[_Mapping[str, float]] = ..., targets: _Optional[_Mapping[str, float]] = ..., intervals: _Optional[_Mapping[str, Quantiles]] = ..., particles_accepted: _Optional[int] = ..., neighbours: _Optional[_Iterable[_Union[Neighbour, _Mapping]]] = ...) -> None: ...
 
 class CounterfactualResponse(_message.Message):
-    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles", "refined", "refiner_version", "retrieval_note", "retrieval_embedder", "retrieval_metric")
+    __slots__ = ("request_id", "counterfactual", "confidence", "latency_ms", "violation_score", "model_version", "factual_properties_mean", "counterfactual_properties_mean", "status", "trace_id", "galaxies", "uncertainty", "n_particles", "refined", "refiner_version", "retrieval_note", "retrieval_embedder", "retrieval_metric", "expected_draws")
     class FactualPropertiesMeanEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +182,7 @@ class CounterfactualResponse(_message.Message):
     RETRIEVAL_NOTE_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_EMBEDDER_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_METRIC_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DRAWS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     counterfactual: Tensor
     confidence: _containers.RepeatedScalarFieldContainer[float]
@@ -198,7 +201,8 @@ class CounterfactualResponse(_message.Message):
     retrieval_note: str
     retrieval_embedder: str
     retrieval_metric: str
-    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ..., refined: _Optional[bool] = ..., refiner_version: _Optional[str] = ..., retrieval_note: _Optional[str] = ..., retrieval_embedder: _Optional[str] = ..., retrieval_metric: _Optional[str] = ...) -> None: ...
+    expected_draws: int
+    def __init__(self, request_id: _Optional[str] = ..., counterfactual: _Optional[_Union[Tensor, _Mapping]] = ..., confidence: _Optional[_Iterable[float]] = ..., latency_ms: _Optional[float] = ..., violation_score: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., factual_properties_mean: _Optional[_Mapping[str, float]] = ..., counterfactual_properties_mean: _Optional[_Mapping[str, float]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., trace_id: _Optional[str] = ..., galaxies: _Optional[_Iterable[_Union[GalaxyOutcome, _Mapping]]] = ..., uncertainty: _Optional[_Union[Tensor, _Mapping]] = ..., n_particles: _Optional[int] = ..., refined: _Optional[bool] = ..., refiner_version: _Optional[str] = ..., retrieval_note: _Optional[str] = ..., retrieval_embedder: _Optional[str] = ..., retrieval_metric: _Optional[str] = ..., expected_draws: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("vector", "image", "embedder", "k", "filter_json")
