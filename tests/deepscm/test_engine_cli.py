@@ -85,3 +85,37 @@ def test_bad_options_are_typed(tiny_model, args, fragment):
     res = _run(tiny_model, *args)
     assert isinstance(res.exception, InputValidationError), res.output
     assert fragment in str(res.exception)
+
+
+def test_expected_draws_with_the_shipped_model():
+    """`acie model counterfactual --expected-draws N` answers the engine's expected answer."""
+    from acie.deepscm import load_default_model
+    from acie.galaxy.simulator import GalaxySimulator
+
+    args = ["model", "counterfactual", "--simulate", "4", "--seed", "12345"]
+    args += ["--factor", "log_stellar_mass=2", "--physics-tolerance", "1e6", "--no-watermark"]
+    res = runner.invoke(app, [*args, "--expected-draws", "4"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    assert s["expected_draws"] == 4
+    engine = load_default_model()
+    x = GalaxySimulator(image_size=64, bands=("g", "r", "i")).sample(4, seed=12345).images
+    from acie.config import get_settings
+
+    want = engine.counterfactual(
+        x,
+        {"log_stellar_mass": {"factor": 2.0}},
+        physics_tolerance=1e6,
+        physics_steps=get_settings().PHYSICS_STEPS,
+        watermark=False,
+        per_galaxy=True,
+        expected_draws=4,
+    )
+    np.testing.assert_allclose(
+        s["counterfactual_properties"]["log_sfr"],
+        want.counterfactual_properties["log_sfr"],
+        atol=1e-4,  # printed to 4 decimals
+    )
+    bad = runner.invoke(app, [*args, "--expected-draws", "65"])
+    assert bad.exit_code != 0
+    assert "expected-draws" in bad.output

@@ -120,6 +120,7 @@ def summary(r: Any) -> dict[str, Any]:
         "status": np.asarray(r.status).tolist(),
         "reason": [str(v) or None for v in _reasons(r)],
         "targets": {k: _rounded(v) for k, v in r.targets.items()},
+        "expected_draws": int(getattr(r, "expected_draws", 0)),
     }
     if r.uncertainty is not None:
         u = r.uncertainty

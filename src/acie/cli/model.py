@@ -189,11 +189,10 @@ def counterfactual(
         "(log nodes: + log10 F dex), e.g. --factor log_stellar_mass=2; repeatable.",
     ),
     particles: int = typer.Option(
-        0,
-        "--particles",
-        min=0,
-        max=64,
-        help="Stochastic-abduction particles per galaxy: uncertainty maps and intervals.",
+        0, "--particles", min=0, max=64, help="Particles per galaxy: uncertainty maps, intervals."
+    ),
+    expected: int = typer.Option(
+        0, "--expected-draws", min=0, max=64, help="Expected answer over N draws (0: point)."
     ),
     all_or_nothing: bool = typer.Option(
         False,
@@ -267,6 +266,7 @@ def counterfactual(
         watermark=watermark,
         per_galaxy=True,
         n_particles=particles,
+        expected_draws=expected,
     )
     output.refuse_failed(r, all_or_nothing=all_or_nothing)
     if out is not None:
