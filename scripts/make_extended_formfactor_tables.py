@@ -10,6 +10,8 @@ repository root:
     .venv/bin/python scripts/make_extended_formfactor_tables.py            # both materials
     .venv/bin/python scripts/make_extended_formfactor_tables.py Ge --output /tmp/Ge.h5 \
         --final-states plane-wave --energy-shift 5                           # a systematic
+    .venv/bin/python scripts/make_extended_formfactor_tables.py Ge --output /tmp/Ge_hs.h5 \
+        --potential herman-skillman                    # the pre-#20-decomposition potential
     .venv/bin/python scripts/make_extended_formfactor_tables.py --check     # compare only
     .venv/bin/python scripts/make_extended_formfactor_tables.py --figure out.png \
         --reference ../shared/reference/qcdark-ge/Ge_final.hdf5             # figure only
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from acie.darkmatter.formfactor.extended import FINAL_STATES, extend_with_atomic_shells
+from acie.darkmatter.formfactor.extended import FINAL_STATES, POTENTIALS, extend_with_atomic_shells
 from acie.darkmatter.formfactor.io import read_acie, write_acie
 
 DATA = Path("src/acie/darkmatter/formfactor/data")
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--basis", default="def2-tzvp")
     ap.add_argument("--n-q", type=int, default=1000)
     ap.add_argument("--final-states", choices=FINAL_STATES, default="distorted-wave")
+    ap.add_argument("--potential", choices=tuple(POTENTIALS), default="kohn-sham")
     ap.add_argument("--energy-shift", type=float, default=0.0, help="eV added to bindings")
     ap.add_argument("--check", action="store_true", help="compare with the files, write none")
     ap.add_argument("--figure", help="draw Σ_E f2 vs q of the shipped Ge tables; builds nothing")
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             n_q=args.n_q,
             basis=args.basis,
             final_states=args.final_states,
+            potential=args.potential,
             energy_shift_ev=args.energy_shift,
         )
         secs = time.perf_counter() - t0
@@ -83,7 +87,9 @@ def figure(path: Path, reference: str | None) -> None:
     from acie.darkmatter.units import ALPHA, ME_EV
 
     curves = {
-        "ACIE Ge (DFT valence + atomic 3d/4s4p, distorted waves)": read_acie(DATA / "Ge.h5"),
+        "ACIE Ge (DFT valence + atomic 3d/4s4p, Kohn–Sham distorted waves)": read_acie(
+            DATA / "Ge.h5"
+        ),
         "ACIE Ge valence-only DFT (q < 4 α mₑ)": read_acie(DATA / "Ge_valence.h5"),
     }
     if reference:

@@ -5,12 +5,28 @@ ejected electron as free. Near the nucleus the real final state is not: it is ac
 the unscreened charge, which supplies the high-momentum components that dominate semicore
 ionisation at large momentum transfer and low energy (q ≳ 6 α mₑ, E < 50 eV for Ge 3d). Here
 the final states are the continuum solutions of a central potential built from the same
-atomic Hartree–Fock orbitals:
+atomic Hartree–Fock orbitals (ρ = Σ_nl N_nl R_nl²/4π), one of:
 
-* Herman–Skillman potential (F. Herman & S. Skillman, *Atomic Structure Calculations*,
-  Prentice-Hall 1963): V(r) = −Z/r + V_H[ρ](r) − 3 (3ρ/8π)^{1/3} (Slater exchange), with
-  Latter's tail V(r) = min(V, −1/r) so the ejected electron sees the ion's charge;
-  ρ = Σ_nl N_nl R_nl²/4π from the spherically averaged HF orbitals.
+* **Kohn–Sham** (:func:`kohn_sham_potential`, the shipped tables): V(r) = −Z/r + V_H[ρ](r)
+  + v_xc^LDA[ρ](r), the local-density exchange–correlation potential — Dirac/Kohn–Sham
+  exchange −(3ρ/π)^{1/3} (W. Kohn & L. J. Sham, Phys. Rev. 140, A1133 (1965)) and the
+  Perdew–Wang correlation (J. P. Perdew & Y. Wang, PRB 45, 13244 (1992)) — of the neutral
+  ground state, no ionic tail. This is the one-electron picture of the DFT tables that the
+  atomic shells extend (ours: PBE; QCDark's: PBE0), whose final states are Kohn–Sham
+  conduction bands of the neutral crystal's ground-state density (no core hole); LDA is the
+  uniform-gas limit of both functionals.
+* **Herman–Skillman** (:func:`herman_skillman_potential`; F. Herman & S. Skillman, *Atomic
+  Structure Calculations*, Prentice-Hall 1963): Slater's exchange −3(3ρ/8π)^{1/3} (Xα with
+  α = 1, 3/2 of the Kohn–Sham exchange) with Latter's tail V(r) = min(V, −1/r) (the ion's
+  charge). It was the default before issue #20's decomposition: Slater's α = 1 averages the
+  exchange over the whole Fermi sphere, which overstates it for electrons above the Fermi
+  level (Kohn–Sham's 2/3 is its value at the Fermi surface; for continuum electrons it
+  falls further: S. Hara, J. Phys. Soc. Jpn. 22, 710 (1967)), and the near-threshold d
+  wave of Ge is so sensitive to the depth that it gave 1.2–1.6× the Kohn–Sham 3d
+  ionisation at q = 3–19 α mₑ. Kept as a systematic.
+
+The radial waves and their use:
+
 * Radial waves u_εl(r) = r R_εl(r) by Numerov's method on a logarithmic grid
   (x = ln r, u = r^{1/2} y, y'' = [(l + ½)² + 2r²(V − ε)] y), energy-normalised (per
   hartree) from the WKB amplitude at r_max: u → √(2/(π k(r))) sin φ(r), with
@@ -42,6 +58,8 @@ __all__ = [
     "continuum_waves",
     "distorted_wave_structure_factor",
     "herman_skillman_potential",
+    "kohn_sham_potential",
+    "lda_xc_potential",
     "radial_values",
     "wigner3j_000",
 ]
@@ -63,16 +81,53 @@ def radial_values(orbital: RadialOrbital, r: np.ndarray) -> np.ndarray:
     )
 
 
-def herman_skillman_potential(orbitals: list[RadialOrbital], r: np.ndarray) -> np.ndarray:
-    """V(r) (hartree) of the neutral atom whose occupied shells are ``orbitals`` (see doc)."""
+def _density_and_hartree(orbitals: list[RadialOrbital], r: np.ndarray):
+    """(Z, ρ, −Z/r + V_H) of the neutral atom whose occupied shells are ``orbitals``."""
     z = sum(o.occupation for o in orbitals)
     rho = sum(o.occupation * radial_values(o, r) ** 2 for o in orbitals) / (4 * np.pi)
     w = np.gradient(r)  # quadrature weights on the (non-uniform) grid
     inner = np.cumsum(4 * np.pi * rho * r**2 * w)
     outer = np.cumsum((4 * np.pi * rho * r * w)[::-1])[::-1]
-    v_h = inner / r + outer
+    return z, rho, -z / r + inner / r + outer
+
+
+def herman_skillman_potential(orbitals: list[RadialOrbital], r: np.ndarray) -> np.ndarray:
+    """Herman–Skillman V(r) (hartree): Slater exchange (α = 1), Latter's −1/r tail (see doc)."""
+    _, rho, v_nh = _density_and_hartree(orbitals, r)
     v_x = -3.0 * (3.0 * rho / (8 * np.pi)) ** (1 / 3)
-    return np.minimum(-z / r + v_h + v_x, -1.0 / r)
+    return np.minimum(v_nh + v_x, -1.0 / r)
+
+
+# Perdew & Wang, PRB 45, 13244 (1992), Table I, unpolarised: A, α₁, β₁…β₄ (p = 1)
+_PW92 = (0.031091, 0.21370, 7.5957, 3.5876, 1.6382, 0.49294)
+
+
+def lda_xc_potential(rho: np.ndarray) -> np.ndarray:
+    """Unpolarised LDA v_xc(ρ) (hartree): Kohn–Sham exchange + Perdew–Wang 1992 correlation.
+
+    v_x = −(3ρ/π)^{1/3}; ε_c(r_s) = −2A(1 + α₁r_s) ln[1 + 1/(2A Σ_j β_j r_s^{(j+1)/2})] and
+    v_c = ε_c − (r_s/3) dε_c/dr_s, r_s = (3/4πρ)^{1/3}. Zero where ρ = 0.
+    """
+    rho = np.asarray(rho, dtype=float)
+    if np.any(rho < 0):
+        raise InputValidationError(expected_got("density", "values >= 0", float(rho.min())))
+    dense = np.maximum(rho, 1e-30)
+    a, a1, b1, b2, b3, b4 = _PW92
+    rs = (3 / (4 * np.pi * dense)) ** (1 / 3)
+    srs = np.sqrt(rs)
+    q1 = 2 * a * (b1 * srs + b2 * rs + b3 * rs * srs + b4 * rs**2)
+    dq1 = a * (b1 / srs + 2 * b2 + 3 * b3 * srs + 4 * b4 * rs)
+    log = np.log1p(1 / q1)
+    eps_c = -2 * a * (1 + a1 * rs) * log
+    deps = -2 * a * a1 * log + 2 * a * (1 + a1 * rs) * dq1 / (q1**2 + q1)
+    v_xc = -((3 * dense / np.pi) ** (1 / 3)) + eps_c - rs / 3 * deps
+    return np.where(rho > 0, v_xc, 0.0)
+
+
+def kohn_sham_potential(orbitals: list[RadialOrbital], r: np.ndarray) -> np.ndarray:
+    """Kohn–Sham LDA V(r) (hartree) of the neutral atom's ground-state density (see doc)."""
+    _, rho, v_nh = _density_and_hartree(orbitals, r)
+    return v_nh + lda_xc_potential(rho)
 
 
 def continuum_waves(

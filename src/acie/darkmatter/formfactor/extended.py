@@ -12,8 +12,9 @@ q ∈ [0, q_max) is
   DFT table's q range,
 
 from isolated-atom orbitals (:mod:`~acie.darkmatter.formfactor.atomic_shells`) with
-distorted-wave final states (:mod:`~acie.darkmatter.formfactor.continuum`; plane waves as
-the alternative), counting every atom of the primitive cell. Deterministic (no randomness). The mismatch of
+distorted-wave final states in the atom's Kohn–Sham LDA potential
+(:mod:`~acie.darkmatter.formfactor.continuum`; Herman–Skillman and plane waves as
+systematics), counting every atom of the primitive cell. Deterministic (no randomness). The mismatch of
 the atomic valence against the DFT valence just below the DFT table's q edge is stored as a
 diagnostic (``metadata["diagnostics"]["valence_atomic_over_dft"]``).
 """
@@ -38,21 +39,35 @@ from acie.darkmatter.formfactor.continuum import (
     LogGrid,
     distorted_wave_structure_factor,
     herman_skillman_potential,
+    kohn_sham_potential,
 )
 from acie.darkmatter.formfactor.table import FormFactorTable
 from acie.darkmatter.materials import get_material
 from acie.darkmatter.units import ALPHA, ME_EV
 from acie.errors import InputValidationError, expected_got
 
-__all__ = ["CORE_CITATION", "FINAL_STATES", "extend_with_atomic_shells", "shell_plan"]
+__all__ = [
+    "CORE_CITATION",
+    "FINAL_STATES",
+    "POTENTIALS",
+    "extend_with_atomic_shells",
+    "shell_plan",
+]
 
 CORE_CITATION = (
     "Ge 3d - E_v = 29.57 eV (XPS): Kraut, Grant, Waldrop & Kowalczyk, PRL 44, 1620 (1980); "
     "PRB 28, 1965 (1983)"
 )
 _ALPHA_ME_KEV = ALPHA * ME_EV / 1e3  # 1 bohr⁻¹ = α mₑ, in keV
-#: Final-state models: waves of the atom's Herman–Skillman potential, or free plane waves.
+#: Final-state models: waves of the atom's central potential, or free plane waves.
 FINAL_STATES = ("distorted-wave", "plane-wave")
+#: Distorted-wave potentials: Kohn–Sham LDA of the neutral atom (shipped) or Herman–Skillman.
+POTENTIALS = {"kohn-sham": kohn_sham_potential, "herman-skillman": herman_skillman_potential}
+_POTENTIAL_TEXT = {
+    "kohn-sham": "the atom's Kohn-Sham LDA potential (Dirac exchange, Perdew-Wang 1992 "
+    "correlation; neutral ground state, no ionic tail)",
+    "herman-skillman": "the atom's Herman-Skillman potential (Slater exchange, Latter tail)",
+}
 
 
 def _shell_block(
@@ -128,6 +143,7 @@ def extend_with_atomic_shells(
     n_sub: int = 4,
     energy_shift_ev: float = 0.0,
     final_states: str = "distorted-wave",
+    potential: str = "kohn-sham",
 ) -> FormFactorTable:
     """The DFT ``valence`` table extended to ``n_q`` q bins with atomic shells (see module doc).
 
@@ -145,12 +161,20 @@ def extend_with_atomic_shells(
         Added to every shell binding energy (final-state energy zero systematic; 0 for
         the shipped tables).
     final_states : {"distorted-wave", "plane-wave"}
-        Continuum waves of the atom's Herman–Skillman potential (orthogonalised to the
-        occupied shells of the same l; the shipped tables) or free plane waves.
+        Continuum waves of the atom's central potential (orthogonalised to the occupied
+        shells of the same l; the shipped tables) or free plane waves.
+    potential : {"kohn-sham", "herman-skillman"}
+        The distorted waves' potential (:mod:`~acie.darkmatter.formfactor.continuum`):
+        Kohn–Sham LDA of the neutral atom (the shipped tables; the DFT tables' one-electron
+        picture) or Herman–Skillman (Slater exchange, Latter tail; a systematic).
     """
     if final_states not in FINAL_STATES:
         raise InputValidationError(
             expected_got("final_states", f"one of {FINAL_STATES}", final_states)
+        )
+    if potential not in POTENTIALS:
+        raise InputValidationError(
+            expected_got("potential", f"one of {tuple(POTENTIALS)}", potential)
         )
     q_keV = valence.q_keV
     dq_keV = float(q_keV[1] - q_keV[0])
@@ -175,10 +199,8 @@ def extend_with_atomic_shells(
         orbitals = atomic_orbitals(element, basis)
         core, val = shell_plan(element, orbitals, e_max, gap)
         grid = LogGrid()
-        potential = (
-            herman_skillman_potential(orbitals, grid.r)
-            if final_states == "distorted-wave"
-            else None
+        v_final = (
+            POTENTIALS[potential](orbitals, grid.r) if final_states == "distorted-wave" else None
         )
         for (orb, b), target, q_sel in [(c, core_f2, slice(None)) for c in core] + [
             (v, val_f2, slice(n_val - n_val // 4, None)) for v in val
@@ -193,7 +215,7 @@ def extend_with_atomic_shells(
                 gap=gap,
                 n_sub=n_sub,
                 final_states=final_states,
-                potential=potential,
+                potential=v_final,
                 occupied=orbitals,
             )
             parts.append(
@@ -226,13 +248,16 @@ def extend_with_atomic_shells(
                 "method": "isolated-atom shells: spherically averaged all-electron RHF "
                 "orbitals (pyscf.scf.atom_hf); final states "
                 + (
-                    "continuum waves of the atom's Herman-Skillman potential (Latter tail), "
+                    f"continuum waves of {_POTENTIAL_TEXT[potential]}, "
                     "orthogonalised to the occupied shells of the same l"
                     if final_states == "distorted-wave"
                     else "free plane waves (impulse approximation)"
                 )
                 + ", kinetic energy counted from the conduction-band minimum",
                 "final_states": final_states,
+                "potential": potential
+                if final_states == "distorted-wave"
+                else "none (plane waves)",
                 "basis": basis,
                 "n_sub": n_sub,
                 "energy_shift_eV": energy_shift_ev,
