@@ -54,18 +54,18 @@ def test_unknown_or_missing_table():
 
 def test_shipped_germanium_against_qcdark(qcdark_ge):
     # Evidence, not a fit: our Ge (valence-only 4x4x4 GTH/PBE DFT for q < 4 α mₑ, plus the
-    # isolated-atom 3d and 4s4p shells with distorted-wave final states to q = 20 α mₑ)
-    # against QCDark's all-electron 6x6x6 PBE0 Ge (total rates at σ̄e = 1e-37 cm²; measured
-    # ratios in REFERENCE.md). Expected, with reasons: light mediator within 30 % from 3 MeV
-    # (measured +9 to +17 %); heavy within 30 % up to 10 MeV and no longer 4-5x low at high
-    # mass (measured 1.12 at 10 MeV, 1.52-1.56 at 100 MeV - 1 GeV: the atomic 3d over-shoots
-    # QCDark's at q ~ 3-12 α mₑ); the valence-only table is 0.19-0.24 there (issue #20).
+    # isolated-atom 3d and 4s4p shells with distorted-wave final states in the atom's
+    # Kohn-Sham LDA potential to q = 20 α mₑ) against QCDark's all-electron 6x6x6 PBE0 Ge
+    # (total rates at σ̄e = 1e-37 cm²; measured ratios in REFERENCE.md). Issue #20's goal:
+    # heavy within 30 % from 10 MeV to 1 GeV (measured 1.08-1.14), light within 30 % from
+    # 3 MeV (measured 1.09-1.17; at 1 MeV 0.68, the 4x4x4 mesh's small-q sampling, see
+    # REFERENCE.md). With Herman-Skillman final states the heavy rate was 1.52-1.56 at
+    # 100 MeV - 1 GeV; the valence-only table is 0.19-0.24 there.
     from acie.darkmatter.formfactor.convergence import compare_rates
 
-    cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [3, 10, 100, 1000] * u.MeV)
+    cmp = compare_rates(shipped_table("Ge"), qcdark_ge, [3, 10, 30, 100, 300, 1000] * u.MeV)
     assert np.all(np.abs(cmp.ratio["light"] - 1) < 0.3), cmp.ratio
-    assert np.all((cmp.ratio["heavy"] > 0.8) & (cmp.ratio["heavy"] < 1.7)), cmp.ratio
-    assert abs(cmp.ratio["heavy"][1] - 1) < 0.3
+    assert np.all(np.abs(cmp.ratio["heavy"][1:] - 1) < 0.3), cmp.ratio
 
 
 def test_valence_only_germanium_against_qcdark(qcdark_ge):
