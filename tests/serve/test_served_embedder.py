@@ -116,6 +116,31 @@ def test_an_index_of_another_dimension_is_refused(tmp_path):
     engine.dispose()
 
 
+def test_a_server_on_such_an_index_says_why_search_is_unavailable(
+    server_factory, settings_factory, token, tmp_path
+):
+    """``acie serve`` on a database whose stored vectors another-sized embedder made starts
+    (counterfactuals still work) and answers search 503 with the reason and the fix."""
+    from acie.store.database import create_engine_for, migrate
+    from acie.store.embedder_index import register_embedder
+    from acie.store.vectors.embeddings import insert_embeddings
+
+    settings = settings_factory()
+    url = settings.ACIE_DATABASE_URL
+    engine = create_engine_for(url)
+    migrate(url, engine=engine)
+    mid = register_embedder(engine, EMB)
+    insert_embeddings(engine, mid, 128, [uuid.uuid4()], np.zeros((1, 128), np.float32), [{}], [{}])
+    engine.dispose()
+    server = server_factory(settings=settings)
+    with httpx.Client(base_url=server.http_url, headers=_auth(token()), timeout=30) as c:
+        r = c.post("/v1/search", json={"vector": [0.0] * 32, "k": 1})
+    assert r.status_code == 503, r.text
+    msg = r.json()["error"]["message"]
+    assert "128-d" in msg
+    assert "acie index build" in msg
+
+
 @pytest.mark.parametrize("path", ["/v1/counterfactual", "/v1/jobs"])
 def test_retrieve_k_for_images_the_embedder_does_not_take(
     server, token, tensor_json, make_obs, path

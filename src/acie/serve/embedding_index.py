@@ -267,5 +267,8 @@ def served_for(rt: Any) -> ServedEmbedding:
     """The served embedding of a runtime (its ``vector_index``); BackendUnavailableError without."""
     served = served_of(rt.vector_index)
     if served is None:
-        raise BackendUnavailableError("this server has no embedding index")
+        why = getattr(rt, "vector_index_problem", None)
+        raise BackendUnavailableError(
+            "this server has no embedding index" + (f": {why}" if why else "")
+        )
     return served

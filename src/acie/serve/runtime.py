@@ -62,6 +62,8 @@ class ServingRuntime:
     core: InferenceCore
     job_queue: Any = None
     vector_index: Any = None
+    #: why ``vector_index`` is None (e.g. stored vectors of another embedder), for answers
+    vector_index_problem: str | None = None
     blind_layer: Any = None
     model_name: str = "galaxy-deepscm"
     flags: Any = None

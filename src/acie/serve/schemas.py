@@ -280,11 +280,12 @@ class JobList(BaseModel):
 
 
 class SearchRequest(_Strict):
-    """k nearest neighbours of a query vector among the images of finished jobs.
+    """k nearest neighbours of a query vector in the server's embedding index.
 
-    The vectors are the encoder features of the served model (``GET /v1/blind/layer``
-    gives their size ``in_features``; :func:`acie.serve.blind.encoder_features` computes
-    them). You only find images you may read (your own; shared ones for collaborators).
+    The vectors are the served galaxy embedder's (:mod:`acie.serve.embedding_index`; the
+    ``embedder`` and ``dim`` of any search answer): ingested datasets, catalogues built
+    with ``acie index build`` and the images of finished jobs. You only find images you
+    may read (your own; shared ones for collaborators; admins all).
     """
 
     vector: list[FiniteFloat] = Field(min_length=1, max_length=4096)

@@ -107,6 +107,7 @@ def build_runtime(
         Already-built blind-inference layer and job queue (default: what the settings
         name, :func:`acie.jobs.open_job_queue`).
     """
+    from acie.errors import AcieError
     from acie.jobs import open_job_queue
     from acie.serve.blind import BlindLayer
     from acie.serve.embedding_index import served_embedding
@@ -142,9 +143,12 @@ def build_runtime(
             ),
         )
     # the served galaxy embedder's index: search, uploads, retrieve_k and finished jobs
-    served = _optional(
-        "embedding index", lambda: served_embedding(engine, settings=settings, embedder=embedder)
-    )
+    index_problem = None
+    try:
+        served = served_embedding(engine, settings=settings, embedder=embedder)
+    except AcieError as exc:  # served without search; the reason is kept for the answers
+        log.warning("embedding index not available: %s", exc)
+        served, index_problem = None, str(exc)
     rt = ServingRuntime.build(
         settings=settings,
         model=model,
@@ -154,6 +158,7 @@ def build_runtime(
         vector_index=None if served is None else served.index,
         blind_layer=blind_layer,
     )
+    rt.vector_index_problem = index_problem
     rt.on_close(engine.dispose)
     rt.on_close(queue.close)
     exporter = anchor_exporter(settings, AuditLog(engine))
