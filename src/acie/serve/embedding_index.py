@@ -33,13 +33,14 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from acie.errors import BackendUnavailableError, InputValidationError
+from acie.errors import BackendUnavailableError, InputValidationError, ShapeError
 from acie.store.embedder_index import EmbedderIndex
 
 __all__ = [
@@ -132,6 +133,33 @@ class ServedEmbedding:
                 "index held before, have 128): embed with the galaxy embedder, or send the "
                 "image instead of a vector"
             )
+
+    def query_vector(
+        self,
+        *,
+        image: np.ndarray | None = None,
+        vector: Sequence[float] | None = None,
+        embedder: str | None = None,
+    ) -> list[float]:
+        """The search vector of a query (REST and gRPC search).
+
+        ``image`` (one galaxy, (1, C, H, W) or (C, H, W)) is embedded here; ``vector`` is
+        checked against this embedder.
+
+        Raises ShapeError for more than one image, EmbedderMismatchError for an image or
+        vector this embedder did not or cannot make.
+        """
+        if image is not None:
+            img = image[None] if image.ndim == 3 else image
+            if img.ndim != 4 or img.shape[0] != 1:
+                raise ShapeError(
+                    f"image must be one galaxy, (1, C, H, W) or (C, H, W); got {image.shape}"
+                )
+            self.check_images(img.shape[1:], "search image")
+            return [float(v) for v in self.embed(img)[0]]
+        values = list(vector or [])
+        self.check_query(len(values), embedder)
+        return values
 
     def check_images(self, shape: tuple[int, ...], what: str) -> None:
         """Refuse ``what`` (e.g. retrieve_k) for images of (C, H, W) ``shape`` it cannot embed."""

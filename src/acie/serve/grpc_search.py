@@ -19,7 +19,7 @@ from typing import Any
 
 import pydantic
 
-from acie.errors import DataFormatError, InputValidationError, ShapeError
+from acie.errors import DataFormatError, InputValidationError
 from acie.serve import job_service
 from acie.serve.embedding_index import served_for
 from acie.wire.proto import inference_pb2 as pb
@@ -67,19 +67,10 @@ def search(rt: Any, principal: Any, request: pb.SearchRequest) -> pb.SearchRespo
     """Answer one ``Search`` call of ``principal`` on the runtime ``rt``."""
     query = _query(request)
     served = served_for(rt)
+    image = None
     if query.image is not None:
-        img = decode_tensor(request.image.shape, request.image.dtype, request.image.data)
-        if img.ndim == 3:
-            img = img[None]
-        if img.ndim != 4 or img.shape[0] != 1:
-            raise ShapeError(
-                f"image must be one galaxy, (1, C, H, W) or (C, H, W); got {img.shape}"
-            )
-        served.check_images(img.shape[1:], "search image")
-        vector = served.embed(img)[0].tolist()
-    else:
-        served.check_query(len(query.vector), query.embedder)
-        vector = list(query.vector)
+        image = decode_tensor(request.image.shape, request.image.dtype, request.image.data)
+    vector = served.query_vector(image=image, vector=query.vector, embedder=query.embedder)
     hits = job_service.search(served.index, principal, vector, k=query.k, where=query.filter)
     described = served.describe()
     return pb.SearchResponse(

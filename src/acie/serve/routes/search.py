@@ -16,7 +16,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, model_validator
 
-from acie.errors import InputValidationError, ShapeError
 from acie.serve import job_service
 from acie.serve.auth import Action, Principal
 from acie.serve.deps import require, runtime_of
@@ -71,20 +70,9 @@ def search(
 ) -> SearchAnswer:
     rt = runtime_of(request)
     served = served_for(rt)
+    image = None
     if body.image is not None:
-        img = decode_b64(body.image.shape, body.image.dtype, body.image.data)
-        if img.ndim == 3:
-            img = img[None]
-        if img.ndim != 4 or img.shape[0] != 1:
-            raise ShapeError(
-                f"image must be one galaxy, (1, C, H, W) or (C, H, W); got {img.shape}"
-            )
-        served.check_images(img.shape[1:], "search image")
-        vector = served.embed(img)[0].tolist()
-    elif body.vector is not None:
-        served.check_query(len(body.vector), body.embedder)
-        vector = list(body.vector)
-    else:  # the validator makes this unreachable
-        raise InputValidationError("give a vector or an image")
+        image = decode_b64(body.image.shape, body.image.dtype, body.image.data)
+    vector = served.query_vector(image=image, vector=body.vector, embedder=body.embedder)
     hits = job_service.search(served.index, principal, vector, k=body.k, where=body.filter)
     return SearchAnswer(hits=[SearchHit(**h) for h in hits], **served.describe())
