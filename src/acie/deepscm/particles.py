@@ -89,9 +89,7 @@ def check_particles(n_particles: object, name: str = "n_particles") -> int:
         Negative or above :data:`MAX_PARTICLES`.
     """
     if isinstance(n_particles, bool) or not isinstance(n_particles, int | np.integer):
-        raise InputValidationError(
-            expected_got(name, "an integer", type(n_particles).__name__)
-        )
+        raise InputValidationError(expected_got(name, "an integer", type(n_particles).__name__))
     if not 0 <= int(n_particles) <= MAX_PARTICLES:
         raise OutOfRangeError(expected_got(name, f"0 to {MAX_PARTICLES}", n_particles))
     return int(n_particles)
