@@ -58,7 +58,7 @@ def test_shipped_germanium_against_qcdark(qcdark_ge):
     # Kohn-Sham LDA potential to q = 20 α mₑ) against QCDark's all-electron 6x6x6 PBE0 Ge
     # (total rates at σ̄e = 1e-37 cm²; measured ratios in REFERENCE.md). Issue #20's goal:
     # heavy within 30 % from 10 MeV to 1 GeV (measured 1.08-1.14), light within 30 % from
-    # 3 MeV (measured 1.09-1.17; at 1 MeV 0.68, the 4x4x4 mesh's small-q sampling, see
+    # 3 MeV (measured 1.09-1.17; at 1 MeV 0.68, the PBE valence near the gap, see
     # REFERENCE.md). With Herman-Skillman final states the heavy rate was 1.52-1.56 at
     # 100 MeV - 1 GeV; the valence-only table is 0.19-0.24 there.
     from acie.darkmatter.formfactor.convergence import compare_rates
