@@ -16,7 +16,7 @@ package loads neither PySCF nor h5py):
 ``convergence``  rate comparisons, k-mesh × basis studies and the settings advisor
 ``plots``        figures of comparisons and convergence studies
 ``atomic_shells`` isolated-atom shells (all-electron HF), plane-wave ionisation f2
-``continuum``    distorted-wave final states in the atom's Herman–Skillman potential
+``continuum``    distorted-wave final states in the atom's Kohn–Sham (or Herman–Skillman) potential
 ``extended``     valence DFT tables extended to q = 20 α mₑ with semicore/valence shells
 
 The public names below resolve to those modules; ``dft``, ``transitions`` and ``runner``
