@@ -150,10 +150,9 @@ class RestClient:
         request_id: str | None,
         physics_tolerance: float | None,
         physics_steps: int | None,
-        n_particles: int = 0,
-        all_or_nothing: bool = False,
-        expected_draws: int = 0,
+        **options: Any,
     ) -> dict[str, Any]:
+        """The JSON body; options only when set (not 0, False or None): server defaults."""
         body: dict[str, Any] = {
             "request_id": request_id or uuid.uuid4().hex,
             "observation": _tensor(observation),
@@ -163,12 +162,9 @@ class RestClient:
             body["physics_tolerance"] = physics_tolerance
         if physics_steps is not None:
             body["physics_steps"] = physics_steps
-        if n_particles:
-            body["n_particles"] = n_particles
-        if all_or_nothing:
-            body["all_or_nothing"] = True
-        if expected_draws:
-            body["expected_draws"] = expected_draws
+        body.update({k: v for k, v in options.items() if v not in (None, False, 0)})
+        if "retrieve_filter" in body:
+            body["retrieve_filter"] = dict(body["retrieve_filter"])
         return body
 
     def counterfactual(
@@ -192,9 +188,8 @@ class RestClient:
         uncertainty maps and intervals; ``all_or_nothing`` refuses the whole request when
         any galaxy is refused (else each galaxy has its own ``status``); ``retrieve_k`` > 0
         lists each galaxy's nearest galaxies in the server's index (``neighbours``),
-        within the metadata filter ``retrieve_filter``; ``expected_draws`` = N > 0 asks
-        for the expected answer (the mean over N draws of what the image does not
-        identify, e.g. whether the galaxy would quench) instead of the point answer.
+        within ``retrieve_filter``; ``expected_draws`` N > 0: the expected answer (mean over
+        N draws of what the image does not identify) instead of the point answer.
         """
         body = self._request(
             observation,
@@ -202,14 +197,12 @@ class RestClient:
             request_id,
             physics_tolerance,
             physics_steps,
-            n_particles,
-            all_or_nothing,
-            expected_draws,
+            n_particles=n_particles,
+            all_or_nothing=all_or_nothing,
+            expected_draws=expected_draws,
+            retrieve_k=retrieve_k,
+            retrieve_filter=retrieve_filter,
         )
-        if retrieve_k:
-            body["retrieve_k"] = retrieve_k
-        if retrieve_filter is not None:
-            body["retrieve_filter"] = dict(retrieve_filter)
         return answer_from_json(self._call("POST", "/v1/counterfactual", json=body))
 
     def submit_job(
@@ -238,15 +231,13 @@ class RestClient:
             request_id,
             physics_tolerance,
             physics_steps,
-            n_particles,
-            all_or_nothing,
-            expected_draws,
+            n_particles=n_particles,
+            all_or_nothing=all_or_nothing,
+            expected_draws=expected_draws,
+            retrieve_k=retrieve_k,
+            retrieve_filter=retrieve_filter,
         )
         body["shared"] = shared
-        if retrieve_k:
-            body["retrieve_k"] = retrieve_k
-        if retrieve_filter is not None:
-            body["retrieve_filter"] = dict(retrieve_filter)
         return self._call("POST", "/v1/jobs", json=body)
 
     def job(self, job_id: str) -> dict[str, Any]:
