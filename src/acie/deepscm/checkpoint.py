@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from acie._files import write_versioned
+from acie._files import write_text, write_versioned
 from acie.deepscm.model import DeepSCM, DeepSCMConfig
 from acie.deepscm.scaling import ImageScaler, PropertyScaler
 from acie.errors import ConfigurationError, DataFormatError
@@ -33,6 +34,7 @@ __all__ = [
     "Checkpoint",
     "load_checkpoint",
     "save_checkpoint",
+    "save_finetuned",
     "sha256_file",
 ]
 
@@ -101,6 +103,40 @@ def save_checkpoint(
     buf = io.BytesIO()
     torch.save(payload, buf)
     return write_versioned(path, buf.getvalue())
+
+
+def save_finetuned(
+    out: Path,
+    model: DeepSCM,
+    base: Checkpoint,
+    *,
+    stage: str,
+    config: Mapping[str, object],
+    history: Sequence[Mapping[str, object]],
+    metadata: Mapping[str, object] | None = None,
+) -> str:
+    """Save a model fine-tuned from ``base`` after an epoch; return its version (SHA-256).
+
+    ``out/model.pt`` keeps ``base``'s metadata (not its training history) and records under
+    ``stage`` the run's ``config``, the base's version, the last epoch and the ``history``;
+    ``out/history.json`` holds the history with the new version. Both written atomically.
+    """
+    meta = {
+        **{k: v for k, v in base.metadata.items() if k != "history"},
+        **dict(metadata or {}),
+        stage: {
+            "config": dict(config),
+            "init_from": base.version,
+            "epoch": history[-1]["epoch"],
+            "history": [dict(h) for h in history],
+        },
+    }
+    version = save_checkpoint(
+        out / "model.pt", model=model, properties=base.properties, images=base.images, metadata=meta
+    )
+    doc = {"model_version": version, "history": [dict(h) for h in history]}
+    write_text(out / "history.json", json.dumps(doc, indent=2))
+    return version
 
 
 def load_checkpoint(

@@ -48,8 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from acie._files import write_text
-from acie.deepscm.checkpoint import Checkpoint, save_checkpoint, sha256_file
+from acie.deepscm.checkpoint import Checkpoint, save_finetuned, sha256_file
 from acie.deepscm.model import DeepSCM
 from acie.deepscm.pixel_noise import PixelNoiseKind
 from acie.deepscm.predictors import PropertyPredictor, default_predictor_path, load_predictor
@@ -379,22 +378,14 @@ def finetune_counterfactual(
         history.append(row)
         say(json.dumps(row))
         model.eval()
-        meta = {
-            **{k: v for k, v in ck.metadata.items() if k != "history"},
-            **dict(metadata or {}),
-            "counterfactual_training": {
-                "config": asdict(cfg),
-                "init_from": ck.version,
-                "epoch": epoch,
-                "history": history,
-            },
-        }
-        version = save_checkpoint(
-            out / "model.pt", model=model, properties=ck.properties, images=ck.images, metadata=meta
-        )
-        write_text(
-            out / "history.json",
-            json.dumps({"model_version": version, "history": history}, indent=2),
+        version = save_finetuned(
+            out,
+            model,
+            ck,
+            stage="counterfactual_training",
+            config=asdict(cfg),
+            history=history,
+            metadata=metadata,
         )
     secs = float(np.mean([r["seconds"] for r in history[1:]]))
     return TrainResult(out / "model.pt", version, history, seconds_per_epoch=secs, device="cpu")

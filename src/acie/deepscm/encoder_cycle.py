@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from acie._files import write_text
-from acie.deepscm.checkpoint import Checkpoint, save_checkpoint
+from acie.deepscm.checkpoint import Checkpoint, save_finetuned
 from acie.deepscm.counterfactual_training import (
     CounterfactualTrainConfig,
     _interventions,
@@ -192,22 +191,14 @@ def finetune_encoder_cycle(
         history.append(row)
         say(json.dumps(row))
         model.eval()
-        meta = {
-            **{k: v for k, v in ck.metadata.items() if k != "history"},
-            **dict(metadata or {}),
-            "encoder_cycle_training": {
-                "config": asdict(cfg),
-                "init_from": ck.version,
-                "epoch": epoch,
-                "history": history,
-            },
-        }
-        version = save_checkpoint(
-            out / "model.pt", model=model, properties=ck.properties, images=ck.images, metadata=meta
-        )
-        write_text(
-            out / "history.json",
-            json.dumps({"model_version": version, "history": history}, indent=2),
+        version = save_finetuned(
+            out,
+            model,
+            ck,
+            stage="encoder_cycle_training",
+            config=asdict(cfg),
+            history=history,
+            metadata=metadata,
         )
     secs = float(np.mean([r["seconds"] for r in history[1:]]))
     return TrainResult(out / "model.pt", version, history, seconds_per_epoch=secs, device="cpu")
