@@ -25,6 +25,17 @@ def formfactor(
     basis: str = typer.Option("gth-dzvp-molopt-sr", help="PySCF basis set."),
     pseudo: str = typer.Option("gth-pbe", help="GTH pseudopotential, or 'none' for all-electron."),
     xc: str = typer.Option("pbe", help="Exchange–correlation functional."),
+    hybrid: float = typer.Option(
+        0.0,
+        help="Exact-exchange fraction of a one-shot hybrid correction of the bands "
+        "(0.25 with --xc pbe: PBE0@PBE; 0 = none).",
+    ),
+    exchange_kmesh: str = typer.Option(
+        None,
+        help="Reduced k-grid of the hybrid's exchange partners, NxNxN dividing --kmesh "
+        "(default: the whole k-mesh).",
+        show_default=False,
+    ),
     n_valence: int = typer.Option(
         0, "--valence-bands", help="Highest valence bands kept (0 = all)."
     ),
@@ -79,6 +90,8 @@ def formfactor(
         basis=basis,
         pseudo=None if pseudo.lower() == "none" else pseudo,
         xc=xc,
+        hybrid_fraction=hybrid,
+        exchange_kmesh=parse_kmesh(exchange_kmesh) if exchange_kmesh else None,
         n_valence=n_valence or None,
         n_conduction=n_conduction or None,
         dq=dq,

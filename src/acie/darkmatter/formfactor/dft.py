@@ -31,6 +31,26 @@ __all__ = ["HARTREE_EV", "BandStructure", "band_window", "build_cell", "run_dft"
 
 HARTREE_EV = 27.211386245988  # CODATA 2018
 
+# the exchange part (libxc, as PySCF spells it) that a one-shot hybrid replaces
+_SEMILOCAL_EXCHANGE = {"pbe": "PBE,", "lda": "LDA,", "pbesol": "PBESOL,", "blyp": "B88,"}
+
+
+def _semilocal_exchange(xc: str) -> str:
+    """The exchange part of a semi-local ``xc`` (``"pbe"`` → ``"PBE,"``, ``"lda,vwn"`` → ``"lda,"``)."""
+    from pyscf.dft import libxc
+
+    name = xc.lower().replace(" ", "")
+    part = name.split(",")[0] + "," if "," in name else _SEMILOCAL_EXCHANGE.get(name)
+    if part is None or "hf" in name or libxc.is_hybrid_xc(name):
+        raise InputValidationError(
+            expected_got(
+                "xc of a one-shot hybrid",
+                f"a semi-local functional ({', '.join(sorted(_SEMILOCAL_EXCHANGE))} or 'x,c')",
+                xc,
+            )
+        )
+    return part
+
 
 @dataclass(frozen=True, kw_only=True)
 class BandStructure:
@@ -140,6 +160,8 @@ def run_dft(
     if settings.density_fit:
         mf = mf.density_fit()
     mf.xc = settings.xc
+    if settings.hybrid_fraction:
+        _semilocal_exchange(settings.xc)  # refuses a functional it cannot correct
     mf.conv_tol = settings.conv_tol
     mf.verbose = 0
     if monitor is not None:
@@ -152,6 +174,19 @@ def run_dft(
         )
     energies = np.asarray(mf.mo_energy, dtype=float) * HARTREE_EV
     coeffs = np.asarray(mf.mo_coeff, dtype=complex)
+    extra: dict[str, Any] = {}
+    if settings.hybrid_fraction:
+        from acie.darkmatter.formfactor.hybrid import one_shot_hybrid
+
+        e_h, coeffs, extra = one_shot_hybrid(
+            mf,
+            fraction=settings.hybrid_fraction,
+            exchange_kmesh=settings.exchange_kmesh,
+            kmesh=settings.kmesh,
+            semilocal_exchange=_semilocal_exchange(settings.xc),
+            report=getattr(monitor, "hybrid", None),
+        )
+        energies = e_h * HARTREE_EV
     n_occ = cell.nelectron // 2
     vbm = energies[:, :n_occ].max()
     gap = float(energies[:, n_occ:].min() - vbm)
@@ -165,6 +200,7 @@ def run_dft(
         "n_ao": int(cell.nao),
         "n_electrons": int(cell.nelectron),
         "mesh": list(map(int, cell.mesh)),
+        **extra,
     }
     return BandStructure(
         kpts=np.asarray(kpts),

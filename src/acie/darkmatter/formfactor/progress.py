@@ -201,6 +201,17 @@ class Progress:
             mf.pre_kernel = pre_kernel
             mf.callback = callback
 
+        hybrid_bar: list[Any] = []
+
+        def hybrid(done: int, total: int) -> None:  # the one-shot hybrid after the SCF
+            if not hybrid_bar:
+                hybrid_bar.append(self.bar(total=total, desc="one-shot hybrid", unit="k-point"))
+            hybrid_bar[0].update(1)
+            if done >= total:
+                hybrid_bar[0].close()
+
+        install.hybrid = hybrid  # type: ignore[attr-defined]
+
         try:
             with self.heartbeat(bar):
                 yield install

@@ -29,6 +29,13 @@ class FormFactorSettings:
         GTH pseudopotential (``"gth-pbe"``, ``"gth-pade"``); ``None`` = all-electron.
     xc : str
         Exchange–correlation functional (libxc name understood by PySCF).
+    hybrid_fraction : float
+        Exact-exchange fraction of a one-shot hybrid correction of the ``xc`` bands
+        (0 = none; 0.25 with ``xc="pbe"`` = PBE0@PBE); see
+        :mod:`acie.darkmatter.formfactor.hybrid`.
+    exchange_kmesh : tuple of int or None
+        Reduced Γ-centred grid of exchange partners of that correction (dividing
+        ``kmesh``); ``None`` = the whole k-mesh.
     n_valence, n_conduction : int or None
         Highest valence / lowest conduction bands kept; ``None`` = all of them.
     dq : float, bohr⁻¹ (= α mₑ)
@@ -59,6 +66,8 @@ class FormFactorSettings:
     basis: str = "gth-dzvp-molopt-sr"
     pseudo: str | None = "gth-pbe"
     xc: str = "pbe"
+    hybrid_fraction: float = 0.0
+    exchange_kmesh: tuple[int, int, int] | None = None
     n_valence: int | None = None
     n_conduction: int | None = None
     dq: float = 0.02
@@ -78,6 +87,20 @@ class FormFactorSettings:
         if len(km) != 3 or min(km) < 1:
             raise InputValidationError(expected_got("kmesh", "three integers >= 1", self.kmesh))
         object.__setattr__(self, "kmesh", km)
+        hf = self.hybrid_fraction
+        if not (isinstance(hf, int | float) and 0.0 <= hf <= 1.0):
+            raise InputValidationError(expected_got("hybrid_fraction", "a number in [0, 1]", hf))
+        if self.exchange_kmesh is not None:
+            xm = tuple(int(k) for k in self.exchange_kmesh)
+            if len(xm) != 3 or min(xm) < 1 or any(k % x for k, x in zip(km, xm, strict=True)):
+                raise InputValidationError(
+                    expected_got(
+                        "exchange_kmesh",
+                        f"three integers >= 1 dividing kmesh {km}",
+                        self.exchange_kmesh,
+                    )
+                )
+            object.__setattr__(self, "exchange_kmesh", xm)
         for name in ("dq", "dE", "precision", "conv_tol", "max_memory_mb"):
             val = getattr(self, name)
             if not (isinstance(val, int | float) and math.isfinite(val) and val > 0):
@@ -101,11 +124,16 @@ class FormFactorSettings:
         """JSON-able settings (for provenance and checkpoint keys)."""
         d = asdict(self)
         d["kmesh"] = list(self.kmesh)
+        if self.exchange_kmesh is not None:
+            d["exchange_kmesh"] = list(self.exchange_kmesh)
+        if not self.hybrid_fraction:  # keys of tables and checkpoints made before the option
+            d.pop("hybrid_fraction")
+            d.pop("exchange_kmesh")
         return d
 
     def dft_key(self) -> dict:
         """The subset of settings that determines the DFT result."""
-        keys = (
+        keys: tuple[str, ...] = (
             "kmesh",
             "basis",
             "pseudo",
@@ -115,4 +143,6 @@ class FormFactorSettings:
             "conv_tol",
             "density_fit",
         )
-        return {k: self.as_dict()[k] for k in keys}
+        d = self.as_dict()
+        keys += ("hybrid_fraction", "exchange_kmesh") if self.hybrid_fraction else ()
+        return {k: d[k] for k in keys}
