@@ -180,3 +180,89 @@ def test_convergence_command_from_tables(qcdark_ge, tmp_path):
     assert out["advice"]["recommended"] == "coarse"
     assert abs(out["advice"]["deviations"]["coarse"] - 0.1) < 1e-9
     assert png.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_formfactor_command_with_a_one_shot_hybrid(tmp_path):
+    """`--hybrid 0.25` as typed: announced, its progress shown, recorded in the table."""
+    from acie.darkmatter.formfactor.io import read_acie
+
+    out = tmp_path / "Si.h5"
+    tiny = [
+        "--basis",
+        "gth-szv",
+        "--pseudo",
+        "gth-pade",
+        "--ke-cutoff",
+        "25",
+        "--n-q",
+        "40",
+        "--dq",
+        "0.1",
+        "--ne",
+        "100",
+        "--de",
+        "0.5",
+        "--json",
+    ]
+    r = runner.invoke(
+        app,
+        [
+            "dm",
+            "formfactor",
+            "Si",
+            "--kmesh",
+            "2x1x1",
+            "--xc",
+            "lda,vwn",
+            "--hybrid",
+            "0.25",
+            "--exchange-kmesh",
+            "1x1x1",
+            "--output",
+            str(out),
+            *tiny,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "one-shot hybrid (0.25 exact exchange on the lda,vwn ground state, 1 exchange" in (
+        r.stderr
+    )
+    assert "one-shot hybrid: 2/2 k-points" in r.stderr
+    meta = read_acie(out).metadata
+    s = meta["settings"]
+    assert s["hybrid_fraction"] == 0.25
+    assert s["exchange_kmesh"] == [1, 1, 1]
+    assert meta["timings"]["hybrid_seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--kmesh", "4x4x4", "--hybrid", "0.25", "--exchange-kmesh", "3x3x3"], "exchange_kmesh"),
+        (["--hybrid", "1.5"], "hybrid_fraction"),
+        (["--xc", "pbe0", "--hybrid", "0.25", "--kmesh", "1x1x1"], "semi-local"),
+    ],
+)
+def test_formfactor_bad_hybrid_options_are_clear_errors(tmp_path, options, message):
+    r = runner.invoke(
+        app,
+        [
+            "dm",
+            "formfactor",
+            "Si",
+            "--basis",
+            "gth-szv",
+            "--pseudo",
+            "gth-pade",
+            "--ke-cutoff",
+            "25",
+            "--no-progress",
+            "--output",
+            str(tmp_path / "x.h5"),
+            *options,
+        ],
+    )
+    assert r.exit_code != 0
+    assert message in str(r.exception) + r.output
+    assert not (tmp_path / "x.h5").exists()

@@ -11,6 +11,10 @@ machine (PySCF 2.14, 2 OpenMP threads, CPU time so that other load does not ente
   GTH-DZVP (41³ grid, 26 AOs, 459 images). Measured on Si/GTH-DZVP/PBE: 52, 67 and
   110 CPU-s for 1, 2 and 8 k-points (5, 5 and 5 cycles); the tiny test cell (GTH-SZV,
   19³ grid) ~10 CPU-s. Cycles to converge vary (:data:`TYPICAL_SCF_CYCLES`).
+* **one-shot hybrid** (:mod:`acie.darkmatter.formfactor.hybrid`, part of the SCF
+  stage): ≈ 1.1 CPU-s per exchange pair (target k, partner k′) for Ge with GTH-DZVP on
+  a 37³ grid (512 pairs: 550 s on one thread; with 2 threads 0.45 s wall per pair),
+  scaled by n_grid · n_AO.
 * **k-pair blocks**: each q-vector of each pair costs ≈ n_images · (5·10⁻⁶ + 10⁻⁸ · n_AO²)
   CPU-s in ``ft_aopair_kpts`` (single-threaded; measured within ±30 % on Si, Ge, GaAs and
   CsI at 2×2×2, and on the tiny cell). Workers divide it.
@@ -44,6 +48,8 @@ _SCF_PER_K_CPU = 14.0  # × n_k**0.75
 _SCF_THREAD_GAIN = 1.6  # wall-clock speed-up of the SCF from 2 OpenMP threads
 _PAIR_CPU_PER_Q_IMAGE = 5e-6  # + _PAIR_CPU_PER_Q_IMAGE_AO2 · n_AO², per q-vector and image
 _PAIR_CPU_PER_Q_IMAGE_AO2 = 1e-8
+_HYBRID_CPU_PER_PAIR = 1.1  # × n_grid · n_AO / (37³ · 26), per exchange pair
+_HYBRID_THREAD_GAIN = 2.4  # measured 1.07 → 0.45 s per pair with 2 threads
 _FINISH_S = 2.0  # summing blocks, normalising, writing HDF5
 
 
@@ -130,6 +136,7 @@ def estimate_run(
     n_workers: int = 1,
     threads: int = 2,
     run_scf: bool = True,
+    n_exchange_pairs: int = 0,
     load: float | None = None,
     cores: int | None = None,
 ) -> RunEstimate:
@@ -153,6 +160,8 @@ def estimate_run(
         OpenMP threads of this process (PySCF's ``lib.num_threads()``).
     run_scf : bool
         ``False`` when the bands come from a checkpoint or the caller.
+    n_exchange_pairs : int
+        (k, k′) pairs of a one-shot hybrid after the SCF (0: none); counted in the SCF.
     load, cores : float and int, optional
         Load average and CPU count; default: this machine's, now.
 
@@ -163,6 +172,9 @@ def estimate_run(
     size = n_grid * n_ao * n_images / _REF_WORK
     scf_cpu = _SCF_FIXED_CPU + size * (_SCF_BASE_CPU + _SCF_PER_K_CPU * n_k**0.75)
     scf_s = scf_cpu / (_SCF_THREAD_GAIN if threads > 1 else 1.0) if run_scf else 0.0
+    if run_scf and n_exchange_pairs:
+        hyb_cpu = _HYBRID_CPU_PER_PAIR * n_exchange_pairs * n_grid * n_ao / (37**3 * 26)
+        scf_s += hyb_cpu / (_HYBRID_THREAD_GAIN if threads > 1 else 1.0)
     per_q = n_images * (_PAIR_CPU_PER_Q_IMAGE + _PAIR_CPU_PER_Q_IMAGE_AO2 * n_ao**2)
     pairs_s = per_q * n_q_vectors / max(1, int(n_workers))
     busy = max(int(threads), int(n_workers))
