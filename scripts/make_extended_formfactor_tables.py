@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("materials", nargs="*", default=["Si", "Ge"])
     ap.add_argument("--output", help="output file (one material only)")
+    ap.add_argument(
+        "--valence",
+        help="valence-only DFT table to extend (one material only; "
+        "default: the shipped MATERIAL_valence.h5)",
+    )
     ap.add_argument("--basis", default="def2-tzvp")
     ap.add_argument("--n-q", type=int, default=1000)
     ap.add_argument("--final-states", choices=FINAL_STATES, default="distorted-wave")
@@ -48,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.figure:
         figure(Path(args.figure), args.reference)
         return 0
-    if args.output and len(args.materials) != 1:
-        ap.error("--output needs exactly one material")
+    if (args.output or args.valence) and len(args.materials) != 1:
+        ap.error("--output and --valence need exactly one material")
     status = 0
     for mat in args.materials:
-        valence = read_acie(DATA / f"{mat}_valence.h5")
+        valence = read_acie(args.valence or DATA / f"{mat}_valence.h5")
         t0 = time.perf_counter()
         table = extend_with_atomic_shells(
             valence,

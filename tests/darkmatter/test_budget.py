@@ -269,3 +269,82 @@ def test_shipped_kmesh_series_are_dft_tables_only():
     c = convergence_spread(shipped_table("CsI"), counts)
     assert c.available
     assert c.transferred_from is None
+
+
+def test_shipped_germanium_has_a_functional_spread_from_its_pbe_table():
+    """Ge ships PBE0@PBE (default) and PBE at 4x4x4: the functional source is their spread,
+    and the k-mesh series stays one functional (the PBE tables), not a mix."""
+    from acie.darkmatter.electron import total_rate
+    from acie.darkmatter.formfactor import shipped_table
+    from acie.darkmatter.formfactor.io import read_acie
+    from acie.darkmatter.formfactor.shipped import shipped_table_path
+    from acie.darkmatter.formfactor_systematics import (
+        convergence_spread,
+        functional_spread,
+        shipped_series,
+    )
+
+    labels = set(shipped_series("Ge"))
+    assert "4x4x4/gth-dzvp-molopt-sr/pbe0@pbe" in labels
+    assert "4x4x4/gth-dzvp-molopt-sr/pbe" in labels
+    masses = [1, 10, 1000] * u.MeV
+
+    def counts(t):
+        return total_rate(t, masses, 1e-37 * u.cm**2).value
+
+    ge = read_acie(shipped_table_path("Ge").parent / "Ge_valence.h5")
+    pbe = read_acie(shipped_table_path("Ge").parent / "Ge_4x4x4_pbe.h5")
+    f = functional_spread(ge, counts)
+    assert f.available
+    assert "4x4x4/gth-dzvp-molopt-sr/pbe:" in f.basis
+    np.testing.assert_allclose(f.rel_sigma, np.abs(counts(pbe) / counts(ge) - 1), rtol=1e-12)
+    c = convergence_spread(shipped_table("Ge"), counts)
+    assert "pbe0@pbe" not in c.basis  # the k-mesh series is the PBE one
+    assert "3x3x3/gth-dzvp-molopt-sr/pbe → 4x4x4/gth-dzvp-molopt-sr/pbe" in c.basis
+
+
+def test_functional_spread_of_an_extended_table_changes_only_its_dft_part():
+    """The default Ge = DFT valence (PBE0@PBE) + atomic shells: swapping the functional
+    swaps the DFT part, so the spread is |c(PBE) − c(PBE0@PBE)| over c(Ge.h5)."""
+    from acie.darkmatter.electron import total_rate
+    from acie.darkmatter.formfactor import shipped_table
+    from acie.darkmatter.formfactor.io import read_acie
+    from acie.darkmatter.formfactor.shipped import shipped_table_path
+    from acie.darkmatter.formfactor_systematics import functional_spread
+
+    masses = [1, 10, 1000] * u.MeV
+
+    def counts(t):
+        return total_rate(t, masses, 1e-37 * u.cm**2).value
+
+    folder = shipped_table_path("Ge").parent
+    full = shipped_table("Ge")
+    diff = counts(read_acie(folder / "Ge_4x4x4_pbe.h5")) - counts(
+        read_acie(folder / "Ge_valence.h5")
+    )
+    f = functional_spread(full, counts)
+    assert f.available
+    assert "shipped DFT part" in f.basis
+    np.testing.assert_allclose(f.rel_sigma, np.abs(diff) / counts(full), rtol=1e-12)
+    assert f.rel_sigma[-1] < 0.05  # at 1 GeV the 3d dominates: the functional barely matters
+    assert f.rel_sigma[0] > 0.1  # at 1 MeV it is all near-gap valence (heavy: 1.16 vs 1.33)
+
+
+def test_functional_spread_of_a_rescaled_table_is_relative_to_its_shipped_settings():
+    """A given table with shipped settings but other values (here Ge's f2 / 1000) gets the
+    relative spread of those settings, not |c(shipped other xc)/c(given) − 1| ≈ 1000."""
+    from dataclasses import replace
+
+    from acie.darkmatter.electron import total_rate
+    from acie.darkmatter.formfactor import shipped_table
+    from acie.darkmatter.formfactor_systematics import functional_spread
+
+    masses = [1, 10, 1000] * u.MeV
+
+    def counts(t):
+        return total_rate(t, masses, 1e-37 * u.cm**2).value
+
+    ge = shipped_table("Ge")
+    scaled = functional_spread(replace(ge, f2=ge.f2 * 1e-3), counts)
+    np.testing.assert_allclose(scaled.rel_sigma, functional_spread(ge, counts).rel_sigma)
+    assert np.all(scaled.rel_sigma < 0.5)

@@ -79,7 +79,13 @@ def _kmesh(table: FormFactorTable) -> tuple[int, ...]:
 
 
 def _setting(table: FormFactorTable, key: str) -> str:
-    return str(table.metadata.get("settings", {}).get(key, "unknown"))
+    """A setting of ``table``; ``"xc"`` names the functional with any one-shot hybrid."""
+    settings = table.metadata.get("settings", {})
+    if key == "xc":
+        from acie.darkmatter.formfactor.settings import functional_label
+
+        return functional_label(settings)
+    return str(settings.get(key, "unknown"))
 
 
 def shipped_series(material: str) -> dict[str, FormFactorTable]:
@@ -89,7 +95,8 @@ def shipped_series(material: str) -> dict[str, FormFactorTable]:
     ``Ge.h5``) are left out: their DFT part is the ``*_valence`` table of the same settings,
     and the k-mesh series compares DFT runs on one q range.
 
-    Labels are ``"<kmesh>/<basis>/<xc>"``, e.g. ``"3x3x3/gth-dzvp-molopt-sr/pbe"``.
+    Labels are ``"<kmesh>/<basis>/<xc>"``, e.g. ``"3x3x3/gth-dzvp-molopt-sr/pbe"`` or, with a
+    one-shot hybrid, ``"4x4x4/gth-dzvp-molopt-sr/pbe0@pbe"``.
     """
     return dict(_shipped_series(material))
 
@@ -205,7 +212,13 @@ def functional_spread(
         k: t
         for k, t in pool.items()
         if _setting(t, "xc") != xc
-        and (others is not None or (_kmesh(t) == _kmesh(table) and _same_basis({k: t}, table)))
+        and (
+            others is not None
+            or (
+                _kmesh(t) == _kmesh(table)
+                and _setting(t, "basis").lower() == _setting(table, "basis").lower()
+            )
+        )
     }
     c0 = counts(table)
     if not alt:
@@ -219,15 +232,54 @@ def functional_spread(
                 f"xc = {', '.join(xcs)} only; a table with a second functional is needed"
             ),
         )
-    rels = {k: _rel(counts(t), c0) for k, t in alt.items()}
+    own = _same_settings(table, pool) if others is None else None
+    if own is None:
+        rels = {k: _rel(counts(t), c0) for k, t in alt.items()}
+        how = f"max |c(other xc)/c({xc}) − 1|"
+    elif "atomic_shells" in table.metadata.get("settings", {}):
+        # an extended table: the functional changes its DFT part only; relative to the
+        # shipped extended table of these settings (a given table may be rescaled)
+        c_own, c_full = counts(own), counts(_shipped_default(table) or table)
+        rels = {k: _rel(c_full + counts(t) - c_own, c_full) for k, t in alt.items()}
+        how = f"max |c(other xc) − c({xc})| of the shipped DFT part over c of the whole table"
+    else:
+        c_own = counts(own)
+        rels = {k: _rel(counts(t), c_own) for k, t in alt.items()}
+        how = f"max |c(other xc)/c({xc}) − 1| of the shipped tables of these settings"
     rel = np.max(np.stack(list(rels.values())), axis=0)
     parts = ", ".join(f"{k}: {np.max(v):.3g}" for k, v in rels.items())
     return FormFactorSystematic(
         source="functional",
         rel_sigma=rel,
         available=True,
-        basis=f"max |c(other xc)/c({xc}) − 1| over the masses: {parts}",
+        basis=f"{how} over the masses: {parts}",
     )
+
+
+def _same_settings(
+    table: FormFactorTable, pool: dict[str, FormFactorTable]
+) -> FormFactorTable | None:
+    """The DFT table of ``pool`` with ``table``'s k-mesh, basis and functional.
+
+    For a table extended with atomic shells that is its own DFT part; ``None`` if absent.
+    """
+    label = "/".join(
+        ("x".join(map(str, _kmesh(table))), _setting(table, "basis").lower(), _setting(table, "xc"))
+    )
+    return pool.get(label)
+
+
+def _shipped_default(table: FormFactorTable) -> FormFactorTable | None:
+    """The shipped default table of ``table``'s material if it has ``table``'s settings."""
+    from acie.darkmatter.formfactor.shipped import shipped_table
+    from acie.errors import UnknownNameError
+
+    try:
+        default = shipped_table(table.material)
+    except UnknownNameError:  # no shipped table of this material: nothing to compare with
+        return None
+    same = all(_setting(default, k) == _setting(table, k) for k in ("basis", "xc"))
+    return default if same and _kmesh(default) == _kmesh(table) else None
 
 
 def table_uncertainty_spread(

@@ -369,9 +369,7 @@ def _table(mat, settings, cell, bands, blocks, results):
             "normalisation": "QCDark eq. (13), alpha=1/137, m_e=0.51099895 MeV",
         },
         "software": software_versions(),
-        "timings": {
-            k: bands.info[k] for k in ("dft_seconds", "hybrid_seconds") if k in bands.info
-        },
+        "timings": {k: bands.info[k] for k in ("dft_seconds", "hybrid_seconds") if k in bands.info},
         "diagnostics": {
             "completeness_per_band": [None if not np.isfinite(x) else float(x) for x in per_band]
         },

@@ -8,11 +8,13 @@ bohr⁻¹ (= α mₑ, atomic units), energies in eV.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from acie.errors import InputValidationError, NonPhysicalValueError, expected_got
 
-__all__ = ["FormFactorSettings"]
+__all__ = ["FormFactorSettings", "functional_label"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,3 +148,16 @@ class FormFactorSettings:
         d = self.as_dict()
         keys += ("hybrid_fraction", "exchange_kmesh") if self.hybrid_fraction else ()
         return {k: d[k] for k in keys}
+
+
+def functional_label(settings: Mapping[str, Any]) -> str:
+    """The functional of a table's settings as one name.
+
+    ``"pbe"``; with a one-shot hybrid ``"pbe0@pbe"`` (0.25 exact exchange on PBE) or e.g.
+    ``"0.5hf+lda,vwn@lda,vwn"``.
+    """
+    xc = str(settings.get("xc", "unknown"))
+    a = float(settings.get("hybrid_fraction") or 0.0)
+    if not a:
+        return xc
+    return f"pbe0@{xc}" if (xc.lower() == "pbe" and a == 0.25) else f"{a:g}hf+{xc}@{xc}"
