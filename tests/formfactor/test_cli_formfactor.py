@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 from acie.cli.main import app
 
 runner = CliRunner()
+# a tiny Si calculation as typed on the command line (seconds)
+TINY = "--basis gth-szv --pseudo gth-pade --ke-cutoff 25 --n-q 40 --dq 0.1 --ne 100 --de 0.5"
 
 
 def test_materials_list_and_show():
@@ -30,32 +33,10 @@ def test_formfactor_command_writes_a_readable_table(tmp_path):
     out = tmp_path / "Si.h5"
     r = runner.invoke(
         app,
-        [
-            "dm",
-            "formfactor",
-            "Si",
-            "--kmesh",
-            "1x1x1",
-            "--basis",
-            "gth-szv",
-            "--pseudo",
-            "gth-pade",
-            "--xc",
-            "lda,vwn",
-            "--ke-cutoff",
-            "25",
-            "--n-q",
-            "40",
-            "--dq",
-            "0.1",
-            "--ne",
-            "100",
-            "--de",
-            "0.5",
-            "--output",
-            str(out),
-            "--json",
-        ],
+        shlex.split(
+            f"dm formfactor Si --kmesh 1x1x1 --xc lda,vwn {TINY} --output {shlex.quote(str(out))} "
+            "--json"
+        ),
     )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)  # progress goes to stderr, the JSON alone to stdout
@@ -188,41 +169,12 @@ def test_formfactor_command_with_a_one_shot_hybrid(tmp_path):
     from acie.darkmatter.formfactor.io import read_acie
 
     out = tmp_path / "Si.h5"
-    tiny = [
-        "--basis",
-        "gth-szv",
-        "--pseudo",
-        "gth-pade",
-        "--ke-cutoff",
-        "25",
-        "--n-q",
-        "40",
-        "--dq",
-        "0.1",
-        "--ne",
-        "100",
-        "--de",
-        "0.5",
-        "--json",
-    ]
     r = runner.invoke(
         app,
-        [
-            "dm",
-            "formfactor",
-            "Si",
-            "--kmesh",
-            "2x1x1",
-            "--xc",
-            "lda,vwn",
-            "--hybrid",
-            "0.25",
-            "--exchange-kmesh",
-            "1x1x1",
-            "--output",
-            str(out),
-            *tiny,
-        ],
+        shlex.split(
+            f"dm formfactor Si --kmesh 2x1x1 --xc lda,vwn --hybrid 0.25 --exchange-kmesh 1x1x1 "
+            f"{TINY} --output {shlex.quote(str(out))} --json"
+        ),
     )
     assert r.exit_code == 0, r.output
     assert "one-shot hybrid (0.25 exact exchange on the lda,vwn ground state, 1 exchange" in (
