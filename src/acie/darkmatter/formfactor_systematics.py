@@ -113,9 +113,14 @@ def _shipped_series(material: str) -> tuple[tuple[str, FormFactorTable], ...]:
             t = read_acie(item)  # type: ignore[arg-type]
             if "atomic_shells" in t.metadata.get("settings", {}):
                 continue  # an extended table: its DFT part is in the series as *_valence
-            km = "x".join(str(k) for k in _kmesh(t))
-            out[f"{km}/{_setting(t, 'basis').lower()}/{_setting(t, 'xc')}"] = t
+            out[_label(t)] = t
     return tuple(out.items())
+
+
+def _label(table: FormFactorTable) -> str:
+    """``"<kmesh>/<basis>/<xc>"`` of a table's settings (the series' keys)."""
+    km = "x".join(str(k) for k in _kmesh(table))
+    return f"{km}/{_setting(table, 'basis').lower()}/{_setting(table, 'xc')}"
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -263,10 +268,7 @@ def _same_settings(
 
     For a table extended with atomic shells that is its own DFT part; ``None`` if absent.
     """
-    label = "/".join(
-        ("x".join(map(str, _kmesh(table))), _setting(table, "basis").lower(), _setting(table, "xc"))
-    )
-    return pool.get(label)
+    return pool.get(_label(table))
 
 
 def _shipped_default(table: FormFactorTable) -> FormFactorTable | None:
@@ -278,8 +280,7 @@ def _shipped_default(table: FormFactorTable) -> FormFactorTable | None:
         default = shipped_table(table.material)
     except UnknownNameError:  # no shipped table of this material: nothing to compare with
         return None
-    same = all(_setting(default, k) == _setting(table, k) for k in ("basis", "xc"))
-    return default if same and _kmesh(default) == _kmesh(table) else None
+    return default if _label(default) == _label(table) else None
 
 
 def table_uncertainty_spread(

@@ -160,8 +160,8 @@ def run_dft(
     if settings.density_fit:
         mf = mf.density_fit()
     mf.xc = settings.xc
-    if settings.hybrid_fraction:
-        _semilocal_exchange(settings.xc)  # refuses a functional it cannot correct
+    # refuses, before the SCF, a functional the one-shot hybrid cannot correct
+    exchange = _semilocal_exchange(settings.xc) if settings.hybrid_fraction else None
     mf.conv_tol = settings.conv_tol
     mf.verbose = 0
     if monitor is not None:
@@ -175,7 +175,7 @@ def run_dft(
     energies = np.asarray(mf.mo_energy, dtype=float) * HARTREE_EV
     coeffs = np.asarray(mf.mo_coeff, dtype=complex)
     extra: dict[str, Any] = {}
-    if settings.hybrid_fraction:
+    if exchange is not None:
         from acie.darkmatter.formfactor.hybrid import one_shot_hybrid
 
         e_h, coeffs, extra = one_shot_hybrid(
@@ -183,7 +183,7 @@ def run_dft(
             fraction=settings.hybrid_fraction,
             exchange_kmesh=settings.exchange_kmesh,
             kmesh=settings.kmesh,
-            semilocal_exchange=_semilocal_exchange(settings.xc),
+            semilocal_exchange=exchange,
             report=getattr(monitor, "hybrid", None),
         )
         energies = e_h * HARTREE_EV

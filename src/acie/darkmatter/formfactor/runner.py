@@ -222,7 +222,7 @@ def compute_form_factor(
             n_workers=min(int(n_workers), max(1, len(todo))),
             threads=lib.num_threads(),
             run_scf=bands is None,
-            n_exchange_pairs=_exchange_pairs(settings),
+            n_exchange_pairs=len(kpts) * settings.exchange_partners,
         )
         prog.note(est.summary())
     if bands is None:
@@ -298,23 +298,13 @@ def compute_form_factor(
     return table
 
 
-def _exchange_pairs(settings: FormFactorSettings) -> int:
-    """(k, k′) pairs of the one-shot hybrid (0 without one)."""
-    n_k = int(np.prod(settings.kmesh))
-    return (
-        n_k
-        * int(np.prod(settings.exchange_kmesh or settings.kmesh))
-        * bool(settings.hybrid_fraction)
-    )
-
-
 def _hybrid_text(settings: FormFactorSettings) -> str:
     if not settings.hybrid_fraction:
         return ""
-    n_p = int(np.prod(settings.exchange_kmesh or settings.kmesh))
     return (
         f"; then a one-shot hybrid ({settings.hybrid_fraction:g} exact exchange on the "
-        f"{settings.xc} ground state, {n_p} exchange partners per k-point)"
+        f"{settings.xc} ground state, {settings.exchange_partners} exchange partners per "
+        "k-point)"
     )
 
 

@@ -122,6 +122,13 @@ class FormFactorSettings:
         """Upper edge of the q grid, bohr⁻¹."""
         return self.dq * self.n_q
 
+    @property
+    def exchange_partners(self) -> int:
+        """Exchange partners per k-point of the one-shot hybrid (0 without one)."""
+        if not self.hybrid_fraction:
+            return 0
+        return math.prod(self.exchange_kmesh or self.kmesh)
+
     def as_dict(self) -> dict:
         """JSON-able settings (for provenance and checkpoint keys)."""
         d = asdict(self)
