@@ -265,3 +265,24 @@ def test_refused_calls_are_aggregated_per_window():
     assert counted + sum("*" not in a for a in actions) == 250
     assert overflow
     writer.close()
+
+
+def test_a_refused_message_that_ends_the_stream_is_audited_as_resource_exhausted():
+    """The CI race of the test above: the runtime refused the oversized message and ended
+    the request stream (no RpcError) on the call it had already terminated; that was
+    audited INVALID_ARGUMENT while the client got RESOURCE_EXHAUSTED."""
+    from acie.errors import DataFormatError, RateLimitError
+    from acie.serve.grpc_auth import _one_request
+
+    class Context:
+        def __init__(self, active):
+            self.active = active
+
+        def is_active(self):
+            return self.active
+
+    with pytest.raises(RateLimitError, match="MAX_REQUEST_BYTES"):
+        _one_request(iter(()), 4096, Context(active=False))
+    with pytest.raises(DataFormatError, match="exactly one request"):
+        _one_request(iter(()), 4096, Context(active=True))
+    assert _one_request(iter(["m"]), 4096, Context(active=True)) == "m"

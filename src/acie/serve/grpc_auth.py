@@ -228,7 +228,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
             def unary(request_iterator, context):
                 with guard(method, metadata, context, streaming=False) as call:
-                    call["request"] = _one_request(request_iterator, limit)
+                    call["request"] = _one_request(request_iterator, limit, context)
                     return inner(call["request"], context)
 
             return grpc.stream_unary_rpc_method_handler(
@@ -279,17 +279,25 @@ def peer_address(context: Any) -> str | None:
     return rest or None
 
 
-def _one_request(request_iterator: Iterator[Any], limit: int) -> Any:
-    """The single request of a unary call; a refused (oversized) message is an error."""
+def _one_request(request_iterator: Iterator[Any], limit: int, context: Any) -> Any:
+    """The single request of a unary call; a refused (oversized) message is an error.
+
+    The gRPC runtime that refuses a message either fails the read (``RpcError``) or ends
+    the stream on a call it has already terminated (RESOURCE_EXHAUSTED to the client);
+    both are the refused message. An empty stream on a live call is a malformed call.
+    """
+    refused = RateLimitError(
+        f"the request message was not received: larger than {limit} bytes "
+        "(MAX_REQUEST_BYTES), or the client cancelled the call"
+    )
     try:
         return next(request_iterator)
     except StopIteration:
+        if not context.is_active():
+            raise refused from None
         raise DataFormatError("a unary call needs exactly one request message; got none") from None
     except grpc.RpcError:
-        raise RateLimitError(
-            f"the request message was not received: larger than {limit} bytes "
-            "(MAX_REQUEST_BYTES), or the client cancelled the call"
-        ) from None
+        raise refused from None
 
 
 def _until_expired(
